@@ -1,0 +1,70 @@
+import { fileURLToPath } from "node:url";
+import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
+import { configVariable, defineConfig } from "hardhat/config";
+
+// Compiler downloads are not possible on these machines; the npm `solc` package
+// ships the exact compiler as wasm. Hardhat needs an absolute path to it.
+const SOLC_PATH = fileURLToPath(import.meta.resolve("solc/soljson.js"));
+
+// Fuzz and invariant run counts: FOUNDRY-style knobs, overridable from the environment
+// so CI can run the heavier profile (>= 10,000 runs) and local runs stay quick.
+const FUZZ_RUNS = Number.parseInt(process.env.FUZZ_RUNS ?? "1000", 10);
+const INVARIANT_RUNS = Number.parseInt(process.env.INVARIANT_RUNS ?? "256", 10);
+const INVARIANT_DEPTH = Number.parseInt(process.env.INVARIANT_DEPTH ?? "50", 10);
+
+export default defineConfig({
+  plugins: [hardhatToolboxMochaEthers],
+  solidity: {
+    profiles: {
+      default: {
+        version: "0.8.30",
+        path: SOLC_PATH,
+        settings: {
+          optimizer: { enabled: true, runs: 1_000_000 },
+          evmVersion: "cancun",
+        },
+      },
+      production: {
+        version: "0.8.30",
+        path: SOLC_PATH,
+        settings: {
+          optimizer: { enabled: true, runs: 1_000_000 },
+          evmVersion: "cancun",
+        },
+      },
+    },
+  },
+  paths: {
+    tests: {
+      mocha: "test",
+      solidity: "test/contracts",
+    },
+  },
+  test: {
+    solidity: {
+      fuzz: { runs: FUZZ_RUNS },
+      invariant: { runs: INVARIANT_RUNS, depth: INVARIANT_DEPTH },
+    },
+    mocha: {
+      timeout: 120_000,
+    },
+  },
+  networks: {
+    localhost: {
+      type: "http",
+      chainType: "l1",
+      url: "http://127.0.0.1:8545",
+    },
+    sepolia: {
+      type: "http",
+      chainType: "l1",
+      url: configVariable("SEPOLIA_RPC_URL"),
+      accounts: [configVariable("SEPOLIA_PRIVATE_KEY")],
+    },
+  },
+  verify: {
+    etherscan: {
+      apiKey: configVariable("ETHERSCAN_API_KEY"),
+    },
+  },
+});
