@@ -53,7 +53,8 @@ export default defineConfig({
     localhost: {
       type: "http",
       chainType: "l1",
-      url: "http://127.0.0.1:8545",
+      // npm start and the cross-process tests point this at the node they started.
+      url: process.env.LOCAL_RPC_URL ?? "http://127.0.0.1:8545",
     },
     sepolia: {
       type: "http",

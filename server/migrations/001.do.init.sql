@@ -48,7 +48,8 @@ CREATE TABLE orders (
   transaction_id    text,                          -- the payment that made the order whole
   paid_block        bigint,                        -- its block number
   sent_transaction  text,                          -- the refund transaction, when refunded
-  created_at        timestamptz NOT NULL DEFAULT now(),
+  -- Millisecond precision keeps the history's keyset cursor exact in JSON.
+  created_at        timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
   expires_at        timestamptz NOT NULL,
   updated_at        timestamptz NOT NULL DEFAULT now()
 );

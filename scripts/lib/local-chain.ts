@@ -1,0 +1,80 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { createPublicClient, http } from "viem";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const HARDHAT = `${ROOT}node_modules/.bin/hardhat`;
+
+export interface LocalChain {
+  url: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function waitForRpc(url: string, timeoutMs: number, child: ChildProcess): Promise<void> {
+  const client = createPublicClient({ transport: http(url, { retryCount: 0, timeout: 2_000 }) });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`hardhat node exited with code ${child.exitCode}`);
+    try {
+      await client.getChainId();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`hardhat node did not answer at ${url} within ${timeoutMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** Starts `hardhat node` on loopback and waits until it answers JSON-RPC. */
+export async function startLocalChain(port: number, options: { quiet?: boolean } = {}): Promise<LocalChain> {
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(HARDHAT, ["node", "--hostname", "127.0.0.1", "--port", String(port)], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: process.env,
+  });
+  let output = "";
+  const collect = (chunk: Buffer) => {
+    if (output.length < 20_000) output += chunk.toString();
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  try {
+    await waitForRpc(url, 60_000, child);
+  } catch (error) {
+    child.kill("SIGKILL");
+    const hint = /EADDRINUSE|address already in use/i.test(output) ? ` (port ${port} is in use; stop what holds it or set DEV_CHAIN_PORT)` : "";
+    throw new Error(`${(error as Error).message}${hint}\n${output.slice(-2_000)}`);
+  }
+  if (!options.quiet) child.stdout?.off("data", collect);
+  return {
+    url,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+        setTimeout(() => child.kill("SIGKILL"), 5_000).unref();
+      }),
+  };
+}
+
+/**
+ * Deploys the contracts with Hardhat Ignition (LocalDev: the payment contract, a mock USDC with
+ * permit and a mock ETH/USD feed). A local chain is new on every start, so the previous
+ * journal for it is removed first.
+ */
+export function deployLocal(networkName = "localhost"): void {
+  rmSync(`${ROOT}ignition/deployments/chain-31337`, { recursive: true, force: true });
+  const result = spawnSync(HARDHAT, ["ignition", "deploy", "ignition/modules/LocalDev.ts", "--network", networkName], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: process.env,
+  });
+  if (result.status !== 0) {
+    throw new Error(`ignition deploy failed:\n${result.stdout}\n${result.stderr}`);
+  }
+}

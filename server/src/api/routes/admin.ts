@@ -1,0 +1,93 @@
+import { timingSafeEqual, createHash } from "node:crypto";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "@fastify/type-provider-typebox";
+import type { AppDeps } from "../../app.ts";
+import { AppError, unauthorized } from "../../lib/errors.ts";
+import { createMerchant, rotateApiKey, setPlan } from "../../merchants/service.ts";
+import { PLAN_NAMES } from "../../merchants/plans.ts";
+import { apiKeyFrom } from "../auth.ts";
+import { ErrorSchema } from "../schemas.ts";
+
+const digest = (value: string) => createHash("sha256").update(value).digest();
+
+/**
+ * Operator API, guarded by ADMIN_TOKEN (`Authorization: Bearer <token>`). Disabled when no token
+ * is configured. `npm run merchant` uses it when the server owns an embedded database.
+ */
+export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  app.addHook("onRequest", async (request) => {
+    const expected = deps.config.adminToken;
+    if (!expected) throw new AppError(404, "not_found", "the admin API is disabled; set ADMIN_TOKEN to enable it");
+    const given = apiKeyFrom(request);
+    if (!given || !timingSafeEqual(digest(given), digest(expected))) throw unauthorized("a valid ADMIN_TOKEN is required");
+  });
+
+  const MerchantKey = Type.Object({
+    id: Type.Integer(),
+    email: Type.String(),
+    plan: Type.String(),
+    api_key: Type.String({ description: "Shown once; only its hash is stored" }),
+  });
+  const errors = { 400: ErrorSchema, 401: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema };
+  const config = { adminRoute: true };
+
+  app.post(
+    "/admin/merchants",
+    {
+      config,
+      schema: {
+        tags: ["admin"],
+        summary: "Create a merchant and return its API key",
+        body: Type.Object(
+          {
+            email: Type.String({ maxLength: 254 }),
+            plan: Type.Optional(Type.Union(PLAN_NAMES.map((p) => Type.Literal(p)))),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: MerchantKey, ...errors },
+      },
+    },
+    async (request) => {
+      const { merchant, apiKey } = await createMerchant(deps.db, request.body.email, request.body.plan ?? "free");
+      return { id: Number(merchant.id), email: merchant.email, plan: merchant.plan, api_key: apiKey };
+    },
+  );
+
+  app.post(
+    "/admin/merchants/key",
+    {
+      config,
+      schema: {
+        tags: ["admin"],
+        summary: "Rotate a merchant's API key",
+        body: Type.Object({ email: Type.String({ maxLength: 254 }) }, { additionalProperties: false }),
+        response: { 200: MerchantKey, ...errors },
+      },
+    },
+    async (request) => {
+      const { merchant, apiKey } = await rotateApiKey(deps.db, request.body.email);
+      return { id: Number(merchant.id), email: merchant.email, plan: merchant.plan, api_key: apiKey };
+    },
+  );
+
+  app.post(
+    "/admin/merchants/plan",
+    {
+      config,
+      schema: {
+        tags: ["admin"],
+        summary: "Change a merchant's plan",
+        body: Type.Object(
+          { email: Type.String({ maxLength: 254 }), plan: Type.Union(PLAN_NAMES.map((p) => Type.Literal(p))) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ id: Type.Integer(), email: Type.String(), plan: Type.String() }), ...errors },
+      },
+    },
+    async (request) => {
+      const merchant = await setPlan(deps.db, request.body.email, request.body.plan);
+      return { id: Number(merchant.id), email: merchant.email, plan: merchant.plan };
+    },
+  );
+};

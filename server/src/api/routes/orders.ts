@@ -1,0 +1,95 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "@fastify/type-provider-typebox";
+import { requireMerchant } from "../auth.ts";
+import { CreateOrderBody, OrderIdParams, OrderListSchema, ErrorSchema } from "../schemas.ts";
+import type { AppDeps } from "../../app.ts";
+import { orderToJson } from "../../orders/serialize.ts";
+import { badRequest } from "../../lib/errors.ts";
+
+const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
+
+const HistoryQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.String({ pattern: "^[0-9]{1,3}$", description: "1 to 500, default 50" })),
+    cursor: Type.Optional(Type.String({ maxLength: 200, description: "next_cursor from the previous page" })),
+  },
+  { additionalProperties: false },
+);
+
+function parseLimit(value: string | undefined): number {
+  if (value === undefined) return 50;
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw badRequest("limit must be between 1 and 500", "invalid_limit");
+  return limit;
+}
+
+export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  const json = (row: Parameters<typeof orderToJson>[0]) => orderToJson(row, deps.config.publicUrl, deps.indexedBlock());
+
+  app.post(
+    "/order",
+    {
+      schema: {
+        tags: ["orders"],
+        summary: "Create a new order",
+        description: "Orders below the anonymous limit ($5.00 by default) need no API key.",
+        body: CreateOrderBody,
+        response: { 200: Type.Ref("Order"), ...errors },
+      },
+    },
+    async (request) => json(await deps.orders.create(request.body, request.merchant)),
+  );
+
+  app.get(
+    "/order/:id",
+    {
+      schema: {
+        tags: ["orders"],
+        summary: "Get order information",
+        params: OrderIdParams,
+        response: { 200: Type.Ref("Order"), ...errors },
+      },
+    },
+    async (request) => json(await deps.orders.get(BigInt(request.params.id), request.merchant)),
+  );
+
+  app.get(
+    "/history",
+    {
+      schema: {
+        tags: ["history"],
+        summary: "Show all orders, newest first",
+        querystring: HistoryQuery,
+        response: { 200: OrderListSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const merchant = requireMerchant(request);
+      const page = await deps.orders.list(merchant, undefined, parseLimit(request.query.limit), request.query.cursor);
+      return { orders: page.orders.map(json), next_cursor: page.nextCursor };
+    },
+  );
+
+  app.get(
+    "/history/:status",
+    {
+      schema: {
+        tags: ["history"],
+        summary: "Show orders with a status",
+        params: Type.Object({
+          status: Type.Union(["pending", "success", "complete", "expired", "refunded"].map((s) => Type.Literal(s)), {
+            description: "pending, success, complete, expired or refunded",
+          }),
+        }),
+        querystring: HistoryQuery,
+        response: { 200: OrderListSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const merchant = requireMerchant(request);
+      const status = request.params.status as "pending";
+      const page = await deps.orders.list(merchant, status, parseLimit(request.query.limit), request.query.cursor);
+      return { orders: page.orders.map(json), next_cursor: page.nextCursor };
+    },
+  );
+};

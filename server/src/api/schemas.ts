@@ -1,0 +1,67 @@
+import { Type } from "@fastify/type-provider-typebox";
+
+export const ErrorSchema = Type.Object(
+  { error: Type.Object({ code: Type.String(), message: Type.String() }) },
+  { $id: "Error", description: 'Every error: {"error":{"code","message"}}' },
+);
+
+const STATUS = ["pending", "success", "complete", "expired", "refunded"] as const;
+export const OrderStatusSchema = Type.Union(STATUS.map((s) => Type.Literal(s)));
+
+/** The seed's order object; fields after `expired` are additive. */
+export const OrderSchema = Type.Object(
+  {
+    id: Type.Integer({ description: "Random, non-sequential order id" }),
+    address: Type.String({ description: "Where the customer pays: the payment contract" }),
+    expected_amount: Type.String({ description: "Amount owed in ETH (or the token), exact decimal" }),
+    currency: Type.Literal("usd"),
+    currency_amount: Type.String({ description: "USD amount of the order" }),
+    payment_url: Type.String(),
+    status: OrderStatusSchema,
+    eth_price: Type.String({ description: "Locked USD price of one ETH (or token) for this order" }),
+    qr_code: Type.String({ description: "URL of an SVG QR code with the EIP-681 payment URI" }),
+    transaction_id: Type.String(),
+    sent_transaction: Type.String(),
+    created_at: Type.String({ format: "date-time" }),
+    return_to: Type.String({ description: "The merchant's payout address credited in the contract" }),
+    paid: Type.Boolean(),
+    expired: Type.Boolean(),
+    item_title: Type.Optional(Type.String()),
+    item_description: Type.Optional(Type.String()),
+    item_image: Type.Optional(Type.String()),
+    expires_at: Type.String({ format: "date-time" }),
+    confirmations: Type.Integer(),
+    token: Type.String(),
+    exception: Type.Union([Type.Literal("paid_partial"), Type.Literal("paid_over"), Type.Literal("paid_late"), Type.Null()]),
+    amount_paid: Type.String(),
+  },
+  { $id: "Order" },
+);
+
+export const OrderListSchema = Type.Object({
+  orders: Type.Array(Type.Ref("Order")),
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const CreateOrderBody = Type.Object(
+  {
+    amount: Type.String({ minLength: 1, maxLength: 32, description: 'USD amount, e.g. "13.54"' }),
+    address: Type.String({ minLength: 1, maxLength: 64, description: "Merchant payout address (EIP-55 or lowercase)" }),
+    callback: Type.String({ minLength: 1, maxLength: 2048, description: "http(s) URL that receives status callbacks" }),
+    item_title: Type.Optional(Type.String({ maxLength: 200 })),
+    item_description: Type.Optional(Type.String({ maxLength: 2000 })),
+    item_image: Type.Optional(Type.String({ maxLength: 2048 })),
+    token: Type.Optional(Type.String({ minLength: 2, maxLength: 11, description: "Pay in an allowlisted token, e.g. USDC" })),
+  },
+  { additionalProperties: false },
+);
+
+export const OrderIdParams = Type.Object({ id: Type.String({ pattern: "^[0-9]{1,16}$" }) });
+
+export const PageQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,106 @@
+import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from "fastify";
+import type { Logger } from "pino";
+import type { PublicClient } from "viem";
+import { apiKeyFrom, authPlugin } from "./api/auth.ts";
+import { installErrorHandling } from "./api/errors.ts";
+import { adminRoutes } from "./api/routes/admin.ts";
+import { healthRoutes } from "./api/routes/health.ts";
+import { orderRoutes } from "./api/routes/orders.ts";
+import { userRoutes } from "./api/routes/user.ts";
+import { ErrorSchema, OrderSchema } from "./api/schemas.ts";
+import type { Config } from "./config/index.ts";
+import type { Db } from "./db/types.ts";
+import type { IndexerStatus } from "./indexer/index.ts";
+import { AppError } from "./lib/errors.ts";
+import type { OrderService } from "./orders/service.ts";
+import { payPageRoutes } from "./web/pay-page.ts";
+
+export interface ChainInfo {
+  client: PublicClient;
+  chainId: bigint;
+  contract: `0x${string}`;
+}
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  chain: ChainInfo;
+  orders: OrderService;
+  /** The newest block whose effects are in the database (for confirmations), if known. */
+  indexedBlock: () => bigint | null;
+  indexerStatus: () => IndexerStatus | null;
+  indexerRole: () => "leader" | "standby" | "disabled";
+  /** Extra sections for /health, e.g. failing callback receivers or address gap limits. */
+  healthChecks: Record<string, () => Promise<unknown>>;
+  /** Route plugins of other components (callbacks), registered with `{ db }`. */
+  extraRoutes?: FastifyPluginAsync<{ db: Db }>[];
+  rateLimitPerMinute?: number;
+}
+
+/** Builds the public API as a Fastify instance; it does not listen (server/src/main.ts does). */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log as unknown as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    trustProxy: false,
+    disableRequestLogging: deps.config.env === "test",
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+
+  installErrorHandling(app);
+  app.addSchema(ErrorSchema);
+  app.addSchema(OrderSchema);
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: { "script-src": ["'self'"], "img-src": ["'self'", "data:", "https:"], "style-src": ["'self'", "'unsafe-inline'"] },
+    },
+  });
+  await app.register(rateLimit, {
+    max: deps.rateLimitPerMinute ?? 600,
+    timeWindow: "1 minute",
+    // Per API key when one is sent (keys are checked later), per client address otherwise.
+    keyGenerator: (request) => {
+      const key = apiKeyFrom(request);
+      return key ? `key:${key.slice(0, 18)}` : `ip:${request.ip}`;
+    },
+    errorResponseBuilder: (_request, context) =>
+      new AppError(429, "rate_limited", `too many requests: the limit is ${context.max} per ${context.after}; slow down`),
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: "Ethereum POS API",
+        version: "1.0.0",
+        description: "Orders priced in USD, paid on chain to the Ethereum POS payment contract.",
+      },
+      components: { securitySchemes: { apiKey: { type: "apiKey", in: "header", name: "Authorization" } } },
+      security: [{ apiKey: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
+
+  // 406 for an Accept header that rules out JSON on JSON routes.
+  app.addHook("onRequest", async (request) => {
+    const accept = request.headers.accept;
+    if (!accept || request.routeOptions.config.nonJson || request.url.startsWith("/docs")) return;
+    if (!/(^|,|\s)(\*\/\*|application\/\*|application\/json)(\s*;|\s*,|\s*$)/i.test(accept)) {
+      throw new AppError(406, "not_acceptable", "this API answers in JSON; send Accept: application/json");
+    }
+  });
+
+  await app.register(authPlugin, { db: deps.db });
+  await app.register(healthRoutes, { deps });
+  await app.register(orderRoutes, { deps });
+  await app.register(userRoutes, { deps });
+  await app.register(adminRoutes, { deps });
+  await app.register(payPageRoutes, { deps });
+  for (const plugin of deps.extraRoutes ?? []) await app.register(plugin, { db: deps.db });
+  return app;
+}

@@ -1,0 +1,31 @@
+import { parseAbi } from "viem";
+
+/**
+ * The slice of IPaymentProcessor the server uses. Kept as human-readable signatures so the
+ * server runs without compiled artifacts; test/server/abi.test.ts checks it against the
+ * compiled interface so the two can never drift apart.
+ */
+export const paymentProcessorAbi = parseAbi([
+  "event PaymentReceived(address indexed merchant, bytes32 indexed orderId, address indexed payer, address token, uint256 amount)",
+  "event Withdrawn(address indexed merchant, address indexed token, address to, uint256 amount)",
+  "event Refunded(address indexed merchant, bytes32 indexed orderId, address indexed to, address token, uint256 amount)",
+  "function pay(address merchant, bytes32 orderId) payable",
+  "function payToken(address token, uint256 amount, address merchant, bytes32 orderId)",
+  "function withdraw(address token, uint256 amount, address to)",
+  "function refund(address token, bytes32 orderId, address to, uint256 amount)",
+  "function balanceOf(address merchant, address token) view returns (uint256)",
+]);
+
+export const aggregatorV3Abi = parseAbi([
+  "function decimals() view returns (uint8)",
+  "function latestRoundData() view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)",
+]);
+
+export const erc20Abi = parseAbi([
+  "function approve(address spender, uint256 amount) returns (bool)",
+  "function balanceOf(address owner) view returns (uint256)",
+  "function decimals() view returns (uint8)",
+  "function symbol() view returns (string)",
+]);
+
+export const ETH_TOKEN = "0x0000000000000000000000000000000000000000" as const;

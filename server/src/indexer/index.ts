@@ -1,0 +1,348 @@
+import type { Logger } from "pino";
+import type { Block, PublicClient } from "viem";
+import { paymentProcessorAbi } from "../chain/abi.ts";
+import type { Db, Queryable } from "../db/types.ts";
+import { bytes32ToOrderId } from "../orders/ids.ts";
+import { ordersDueForRefresh, refreshOrders, type HandlerContext, type StatusChange } from "./handlers.ts";
+import { FatalIndexerError, isRangeTooLarge, isRetryable, sleep } from "./rpc.ts";
+import {
+  insertEvents,
+  loadBlocksDescending,
+  loadCursor,
+  pruneBlocks,
+  rollbackTo,
+  saveBlocks,
+  saveCursor,
+  type BlockRef,
+  type Cursor,
+  type IndexedEvent,
+} from "./store.ts";
+
+export interface IndexerOptions {
+  db: Db;
+  client: PublicClient;
+  log: Logger;
+  chainId: bigint;
+  contract: `0x${string}`;
+  startBlock: bigint;
+  confirmations: number;
+  finalityBlocks: number;
+  pollIntervalMs: number;
+  publicUrl: string;
+  /** Largest number of blocks asked of eth_getLogs at once; adapts down on refusals. */
+  maxLogRange?: number;
+  /** Blocks handled per realtime step (each needs its header). */
+  realtimeBatch?: number;
+}
+
+export interface IndexerStatus {
+  state: "starting" | "backfilling" | "following" | "retrying" | "stopped" | "failed";
+  headBlock: bigint | null;
+  indexedBlock: bigint | null;
+  lagBlocks: bigint | null;
+  lastError: string | null;
+}
+
+export interface Indexer {
+  /** Runs until `signal` aborts, or throws FatalIndexerError on a non-retryable failure. */
+  run(signal: AbortSignal): Promise<void>;
+  status(): IndexerStatus;
+  /** Runs one step at once (tests, benchmarks); returns whether it made progress. */
+  step(): Promise<boolean>;
+  onChange(listener: (changes: StatusChange[]) => void): () => void;
+}
+
+const HEADER_CONCURRENCY = 32;
+
+/**
+ * The indexer pipeline, after Ponder: rpc → historical backfill (adaptive eth_getLogs ranges over
+ * final blocks) → realtime follow (block by block with parent-hash checks) → store (one
+ * transaction per step: events, block window, cursor, order effects and callbacks) → handlers.
+ */
+export function createIndexer(options: IndexerOptions): Indexer {
+  const { db, client, log, chainId, contract } = options;
+  const realtimeBatch = BigInt(options.realtimeBatch ?? 50);
+  let logRange = BigInt(options.maxLogRange ?? 10_000);
+  const status: IndexerStatus = { state: "starting", headBlock: null, indexedBlock: null, lagBlocks: null, lastError: null };
+  const listeners = new Set<(changes: StatusChange[]) => void>();
+
+  const header = async (blockNumber: bigint): Promise<BlockRef> => toRef(await client.getBlock({ blockNumber }));
+
+  async function headers(numbers: readonly bigint[]): Promise<Map<bigint, BlockRef>> {
+    const result = new Map<bigint, BlockRef>();
+    for (let i = 0; i < numbers.length; i += HEADER_CONCURRENCY) {
+      const slice = numbers.slice(i, i + HEADER_CONCURRENCY);
+      const fetched = await Promise.all(slice.map(header));
+      for (const ref of fetched) result.set(ref.number, ref);
+    }
+    return result;
+  }
+
+  async function fetchLogs(fromBlock: bigint, toBlock: bigint) {
+    for (;;) {
+      try {
+        const logs = await client.getLogs({ address: contract, events: eventAbis, fromBlock, toBlock, strict: true });
+        return { logs, toBlock };
+      } catch (error) {
+        if (!isRangeTooLarge(error) || toBlock === fromBlock) throw error;
+        // Split the range: the node refused it as too large.
+        toBlock = fromBlock + (toBlock - fromBlock) / 2n;
+        logRange = toBlock - fromBlock + 1n;
+        log.debug({ fromBlock, toBlock }, "indexer: getLogs range refused, splitting");
+      }
+    }
+  }
+
+  async function apply(
+    cursorBlock: BlockRef,
+    blocks: readonly BlockRef[],
+    logs: Awaited<ReturnType<typeof fetchLogs>>["logs"],
+    head: bigint,
+  ): Promise<void> {
+    const timestamps = new Map(blocks.map((b) => [b.number, b.timestamp]));
+    const events = logs.map((l) => decode(l, chainId, timestamps));
+    const changes = await db.transaction(async (tx) => {
+      await matchOrders(tx, events);
+      await insertEvents(tx, events);
+      await saveBlocks(tx, chainId, blocks);
+      await saveCursor(tx, chainId, { blockNumber: cursorBlock.number, blockHash: cursorBlock.hash });
+      const keepFrom = minBig(cursorBlock.number, head - BigInt(options.finalityBlocks));
+      await pruneBlocks(tx, chainId, keepFrom);
+      const ctx = context(cursorBlock, head);
+      const touched = new Set(events.flatMap((e) => (e.orderId === null ? [] : [e.orderId])));
+      for (const id of await ordersDueForRefresh(tx, ctx)) touched.add(id);
+      return refreshOrders(tx, ctx, [...touched]);
+    });
+    status.indexedBlock = cursorBlock.number;
+    emit(changes);
+  }
+
+  function context(cursorBlock: BlockRef, head: bigint): HandlerContext {
+    const atHead = cursorBlock.number >= head;
+    return {
+      chainId,
+      publicUrl: options.publicUrl,
+      clock: {
+        indexedBlock: cursorBlock.number,
+        confirmations: options.confirmations,
+        canExpire: (expiresAt) =>
+          Date.now() >= expiresAt.getTime() && (atHead || cursorBlock.timestamp.getTime() >= expiresAt.getTime()),
+      },
+    };
+  }
+
+  function emit(changes: StatusChange[]) {
+    if (changes.length === 0) return;
+    for (const listener of listeners) listener(changes);
+  }
+
+  /** Walks the stored window back to the newest block the chain still has; rolls back past it. */
+  async function handleReorg(head: bigint): Promise<void> {
+    const stored = await loadBlocksDescending(db, chainId);
+    let ancestor: BlockRef | undefined;
+    for (const block of stored) {
+      if (block.number > head) continue;
+      const onChain = await header(block.number);
+      if (onChain.hash === block.hash) {
+        ancestor = block;
+        break;
+      }
+    }
+    if (!ancestor) {
+      throw new FatalIndexerError(
+        `reorg deeper than the finality window (${options.finalityBlocks} blocks): no stored block matches the chain. ` +
+          "Refusing to continue rather than corrupt data; reindex from a trusted node.",
+      );
+    }
+    const cursor = await loadCursor(db, chainId);
+    const depth = cursor ? cursor.blockNumber - ancestor.number : 0n;
+    const changes = await db.transaction(async (tx) => {
+      const affected = await rollbackTo(tx, chainId, ancestor.number);
+      await saveCursor(tx, chainId, { blockNumber: ancestor.number, blockHash: ancestor.hash });
+      const ctx = context(ancestor, head);
+      const { rows } = await tx.query<{ id: bigint }>(
+        "SELECT id FROM orders WHERE chain_id = $1 AND paid_block > $2",
+        [chainId, ancestor.number],
+      );
+      return refreshOrders(tx, ctx, [...new Set([...affected, ...rows.map((r) => r.id)])]);
+    });
+    status.indexedBlock = ancestor.number;
+    log.warn({ depth: Number(depth), ancestor: Number(ancestor.number) }, `indexer: reorg of depth ${depth} rolled back to block ${ancestor.number}`);
+    emit(changes);
+  }
+
+  async function step(): Promise<boolean> {
+    const head = await client.getBlockNumber({ cacheTime: 0 });
+    status.headBlock = head;
+    const cursor: Cursor | undefined = await loadCursor(db, chainId);
+    const from = cursor ? cursor.blockNumber + 1n : options.startBlock;
+    status.indexedBlock = from - 1n;
+    status.lagBlocks = head - (from - 1n);
+
+    if (cursor) {
+      // A chain that got shorter, or a replaced block at our height, is a reorg.
+      if (head < cursor.blockNumber) {
+        await handleReorg(head);
+        return true;
+      }
+      if (head === cursor.blockNumber) {
+        const current = await header(head);
+        if (current.hash !== cursor.blockHash) {
+          await handleReorg(head);
+          return true;
+        }
+        await refreshDue(current, head);
+        return false;
+      }
+    } else if (head < from) {
+      return false;
+    }
+
+    const finalHead = head - BigInt(options.finalityBlocks);
+    if (from <= finalHead) {
+      status.state = "backfilling";
+      const to = minBig(finalHead, from + logRange - 1n);
+      const started = Date.now();
+      const { logs, toBlock: actualTo } = await fetchLogs(from, to);
+      const numbers = [...new Set(logs.map((l) => l.blockNumber))];
+      if (!numbers.includes(actualTo)) numbers.push(actualTo);
+      const blockMap = await headers(numbers);
+      const cursorBlock = blockMap.get(actualTo);
+      if (!cursorBlock) throw new Error(`header ${actualTo} missing`);
+      await apply(cursorBlock, [...blockMap.values()], logs, head);
+      // Grow the range while responses are quick; getLogs refusals shrink it in fetchLogs.
+      if (Date.now() - started < 1_000 && logRange < 100_000n) logRange *= 2n;
+      log.debug({ from, to: actualTo, events: logs.length, head }, "indexer: backfilled range");
+      return true;
+    }
+
+    status.state = "following";
+    const to = minBig(head, from + realtimeBatch - 1n);
+    const numbers: bigint[] = [];
+    for (let n = from; n <= to; n++) numbers.push(n);
+    const blockMap = await headers(numbers);
+    const blocks = numbers.map((n) => blockMap.get(n) as BlockRef);
+    const first = blocks[0];
+    if (cursor && first && first.parentHash !== cursor.blockHash) {
+      await handleReorg(head);
+      return true;
+    }
+    for (let i = 1; i < blocks.length; i++) {
+      if (blocks[i]?.parentHash !== blocks[i - 1]?.hash) return true; // the chain moved while we read; read again
+    }
+    const logs = await client.getLogs({ address: contract, events: eventAbis, fromBlock: from, toBlock: to, strict: true });
+    if (logs.some((l) => blockMap.get(l.blockNumber)?.hash !== l.blockHash)) return true; // ditto
+    const last = blocks.at(-1);
+    if (!last) return false;
+    await apply(last, blocks, logs, head);
+    return true;
+  }
+
+  async function refreshDue(cursorBlock: BlockRef, head: bigint) {
+    const changes = await db.transaction(async (tx) => {
+      const ctx = context(cursorBlock, head);
+      return refreshOrders(tx, ctx, await ordersDueForRefresh(tx, ctx));
+    });
+    emit(changes);
+  }
+
+  return {
+    status: () => ({ ...status }),
+    step,
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async run(signal) {
+      let backoff = 250;
+      while (!signal.aborted) {
+        try {
+          const progressed = await step();
+          backoff = 250;
+          status.lastError = null;
+          if (!progressed) await sleep(options.pollIntervalMs, signal);
+        } catch (error) {
+          if (signal.aborted) break;
+          if (error instanceof FatalIndexerError || !isRetryable(error)) {
+            status.state = "failed";
+            status.lastError = error instanceof Error ? error.message : String(error);
+            log.fatal({ err: error }, `indexer: stopped: ${status.lastError}`);
+            throw error instanceof FatalIndexerError ? error : new FatalIndexerError(status.lastError, { cause: error });
+          }
+          status.state = "retrying";
+          status.lastError = error instanceof Error ? error.message.split("\n")[0] ?? "" : String(error);
+          log.warn({ retryInMs: backoff }, `indexer: RPC problem, retrying: ${status.lastError}`);
+          await sleep(backoff, signal);
+          backoff = Math.min(backoff * 2, 30_000);
+        }
+      }
+      status.state = "stopped";
+    },
+  };
+}
+
+const eventAbis = paymentProcessorAbi.filter((item) => item.type === "event");
+
+function toRef(block: Block): BlockRef {
+  if (block.number === null || block.hash === null) throw new Error("pending block returned where a mined one was expected");
+  return { number: block.number, hash: block.hash, parentHash: block.parentHash, timestamp: new Date(Number(block.timestamp) * 1000) };
+}
+
+const minBig = (a: bigint, b: bigint) => (a < b ? a : b);
+const lower = (value: string) => value.toLowerCase();
+
+type DecodedLog = {
+  eventName: "PaymentReceived" | "Withdrawn" | "Refunded";
+  args: Record<string, unknown>;
+  blockNumber: bigint;
+  blockHash: `0x${string}`;
+  transactionHash: `0x${string}`;
+  transactionIndex: number;
+  logIndex: number;
+};
+
+function decode(raw: unknown, chainId: bigint, timestamps: Map<bigint, Date>): IndexedEvent {
+  const l = raw as DecodedLog;
+  const timestamp = timestamps.get(l.blockNumber);
+  if (!timestamp) throw new Error(`no header fetched for block ${l.blockNumber}`);
+  const base = {
+    chainId,
+    blockNumber: l.blockNumber,
+    blockHash: l.blockHash,
+    blockTimestamp: timestamp,
+    txIndex: l.transactionIndex,
+    logIndex: l.logIndex,
+    txHash: l.transactionHash,
+  };
+  const a = l.args as { merchant: string; orderId: string; payer: string; to: string; token: string; amount: bigint };
+  switch (l.eventName) {
+    case "PaymentReceived":
+      return { ...base, kind: "payment", merchant: lower(a.merchant), orderRef: a.orderId, orderId: null,
+        counterparty: lower(a.payer), token: lower(a.token), amount: a.amount };
+    case "Refunded":
+      return { ...base, kind: "refund", merchant: lower(a.merchant), orderRef: a.orderId, orderId: null,
+        counterparty: lower(a.to), token: lower(a.token), amount: a.amount };
+    case "Withdrawn":
+      return { ...base, kind: "withdrawal", merchant: lower(a.merchant), orderRef: null, orderId: null,
+        counterparty: lower(a.to), token: lower(a.token), amount: a.amount };
+  }
+}
+
+/** Links events to existing orders; an event whose order id matches none stays an orphan. */
+async function matchOrders(tx: Queryable, events: IndexedEvent[]): Promise<void> {
+  const candidates = new Map<string, bigint>();
+  for (const e of events) {
+    if (!e.orderRef) continue;
+    const id = bytes32ToOrderId(e.orderRef as `0x${string}`);
+    if (id !== undefined) candidates.set(e.orderRef, id);
+  }
+  if (candidates.size === 0) return;
+  const { rows } = await tx.query<{ id: bigint }>("SELECT id FROM orders WHERE id = ANY($1::int8[])", [
+    [...candidates.values()].map(String),
+  ]);
+  const existing = new Set(rows.map((r) => r.id));
+  for (const e of events) {
+    const id = e.orderRef ? candidates.get(e.orderRef) : undefined;
+    if (id !== undefined && existing.has(id)) e.orderId = id;
+  }
+}

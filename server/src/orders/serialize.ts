@@ -1,0 +1,95 @@
+import { getAddress } from "viem";
+import { formatDecimal } from "../lib/money.ts";
+import type { OrderException, OrderStatus } from "./state.ts";
+
+/** An `orders` row as the database returns it (int8 → bigint, numeric → string). */
+export interface OrderRow {
+  id: bigint;
+  merchant_id: bigint | null;
+  chain_id: bigint;
+  pay_to: string;
+  merchant_address: string;
+  token: string;
+  token_symbol: string;
+  token_decimals: number;
+  currency_amount: string;
+  usd_cents: bigint;
+  expected_amount: string;
+  price: string;
+  price_decimals: number;
+  callback: string;
+  item_title: string | null;
+  item_description: string | null;
+  item_image: string | null;
+  status: OrderStatus;
+  exception: OrderException | null;
+  amount_paid: string;
+  amount_refunded: string;
+  transaction_id: string | null;
+  paid_block: bigint | null;
+  sent_transaction: string | null;
+  created_at: Date;
+  expires_at: Date;
+}
+
+/** The seed's order JSON, plus additive fields. Field order follows the seed's examples. */
+export interface OrderJson {
+  id: number;
+  address: string;
+  expected_amount: string;
+  currency: "usd";
+  currency_amount: string;
+  payment_url: string;
+  status: OrderStatus;
+  eth_price: string;
+  qr_code: string;
+  transaction_id: string;
+  sent_transaction: string;
+  created_at: string;
+  return_to: string;
+  paid: boolean;
+  expired: boolean;
+  item_title?: string;
+  item_description?: string;
+  item_image?: string;
+  expires_at: string;
+  confirmations: number;
+  token: string;
+  exception: OrderException | null;
+  amount_paid: string;
+}
+
+const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");
+
+export function orderToJson(row: OrderRow, publicUrl: string, indexedBlock: bigint | null): OrderJson {
+  const confirmations =
+    row.paid_block !== null && indexedBlock !== null && indexedBlock >= row.paid_block
+      ? Number(indexedBlock - row.paid_block + 1n)
+      : 0;
+  const json: OrderJson = {
+    id: Number(row.id),
+    address: getAddress(row.pay_to),
+    expected_amount: formatDecimal(BigInt(row.expected_amount), row.token_decimals),
+    currency: "usd",
+    currency_amount: row.currency_amount,
+    payment_url: `${publicUrl}/pay/${row.id}`,
+    status: row.status,
+    eth_price: formatDecimal(BigInt(row.price), row.price_decimals, 2),
+    qr_code: `${publicUrl}/order/${row.id}/qr.svg`,
+    transaction_id: row.transaction_id ?? "",
+    sent_transaction: row.sent_transaction ?? "",
+    created_at: rfc3339(row.created_at),
+    return_to: getAddress(row.merchant_address),
+    paid: row.status === "success" || row.status === "complete" || (row.status === "refunded" && row.transaction_id !== null),
+    expired: row.status === "expired",
+    expires_at: rfc3339(row.expires_at),
+    confirmations,
+    token: row.token_symbol,
+    exception: row.exception,
+    amount_paid: formatDecimal(BigInt(row.amount_paid), row.token_decimals),
+  };
+  if (row.item_title !== null) json.item_title = row.item_title;
+  if (row.item_description !== null) json.item_description = row.item_description;
+  if (row.item_image !== null) json.item_image = row.item_image;
+  return json;
+}

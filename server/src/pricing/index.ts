@@ -1,0 +1,63 @@
+import type { PublicClient } from "viem";
+import { aggregatorV3Abi } from "../chain/abi.ts";
+import { unavailable } from "../lib/errors.ts";
+import { parseDecimal } from "../lib/money.ts";
+
+export interface Price {
+  /** USD per whole ETH, scaled by 10^decimals. */
+  value: bigint;
+  decimals: number;
+  /** Unix seconds the source last updated it. */
+  updatedAt: number;
+  source: string;
+}
+
+/** Where the ETH/USD rate comes from. A source either returns a fresh price or throws 503. */
+export interface PriceSource {
+  ethUsd(): Promise<Price>;
+}
+
+export const STATIC_PRICE_DECIMALS = 8;
+
+export function staticPriceSource(ethUsd: string): PriceSource {
+  const value = parseDecimal(ethUsd, STATIC_PRICE_DECIMALS);
+  if (value <= 0n) throw new Error("ETH_USD_PRICE must be greater than 0");
+  return {
+    async ethUsd() {
+      return { value, decimals: STATIC_PRICE_DECIMALS, updatedAt: Math.floor(Date.now() / 1000), source: "static" };
+    },
+  };
+}
+
+/**
+ * Chainlink AggregatorV3 reader. A non-positive answer, a round older than `maxAgeSeconds` or an
+ * unreachable feed is an error (503), never a wrong price.
+ */
+export function chainlinkPriceSource(client: PublicClient, feed: `0x${string}`, maxAgeSeconds: number): PriceSource {
+  let decimals: number | undefined;
+  return {
+    async ethUsd() {
+      let answer: bigint;
+      let updatedAt: bigint;
+      try {
+        decimals ??= await client.readContract({ address: feed, abi: aggregatorV3Abi, functionName: "decimals" });
+        [, answer, , updatedAt] = await client.readContract({
+          address: feed,
+          abi: aggregatorV3Abi,
+          functionName: "latestRoundData",
+        });
+      } catch {
+        throw unavailable("The ETH/USD price feed is unreachable; try again shortly.", "price_unavailable");
+      }
+      if (answer <= 0n) throw unavailable("The ETH/USD price feed returned no valid price.", "price_unavailable");
+      const age = Math.floor(Date.now() / 1000) - Number(updatedAt);
+      if (age > maxAgeSeconds) {
+        throw unavailable(
+          `The ETH/USD price is stale (last updated ${age} s ago, limit ${maxAgeSeconds} s); orders are paused until it updates.`,
+          "price_stale",
+        );
+      }
+      return { value: answer, decimals, updatedAt: Number(updatedAt), source: `chainlink:${feed}` };
+    },
+  };
+}

@@ -1,0 +1,213 @@
+import type { FastifyInstance } from "fastify";
+import pino, { type Logger } from "pino";
+import { createPublicClient, http, webSocket, type PublicClient } from "viem";
+import { buildApp } from "./app.ts";
+import { ETH_TOKEN } from "./chain/abi.ts";
+import { findDeploymentBlock, readIgnitionDeployment } from "./chain/deployment.ts";
+import { ensureChainIdentity, readChainIdentity } from "./chain/identity.ts";
+import type { Config, TokenConfig } from "./config/index.ts";
+import { createDb, migrate, type Db } from "./db/index.ts";
+import { createIndexer, type Indexer } from "./indexer/index.ts";
+import { loadCursor } from "./indexer/store.ts";
+import { sleep } from "./indexer/rpc.ts";
+import { ConfigError } from "./lib/errors.ts";
+import { parseUsdCents } from "./lib/money.ts";
+import { createOrderService } from "./orders/service.ts";
+import { chainlinkPriceSource, staticPriceSource, type PriceSource } from "./pricing/index.ts";
+
+/** Advisory-lock key held by the one process that indexes ("ethpos:indexer"). */
+const INDEXER_LOCK = 7_402_118_302n;
+const LOCAL_CHAIN_IDS = new Set([31337n, 1337n]);
+
+export interface System {
+  app: FastifyInstance;
+  db: Db;
+  client: PublicClient;
+  config: Config;
+  chainId: bigint;
+  contract: `0x${string}`;
+  tokens: TokenConfig[];
+  indexer: Indexer | undefined;
+  log: Logger;
+  /** Stops the indexer, workers and the HTTP listener, then closes the database. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Listen on config.host:config.port (false for tests that use app.inject). */
+  listen?: boolean;
+  /** An already-open database (tests). */
+  db?: Db;
+  client?: PublicClient;
+}
+
+export function createLogger(config: Pick<Config, "logLevel" | "env">): Logger {
+  return pino({
+    level: config.logLevel,
+    ...(config.env === "development" && process.stdout.isTTY
+      ? { transport: { target: "pino-pretty", options: { translateTime: "HH:MM:ss", ignore: "pid,hostname" } } }
+      : {}),
+  });
+}
+
+function clientFor(rpcUrl: string): PublicClient {
+  const transport = rpcUrl.startsWith("ws") ? webSocket(rpcUrl, { retryCount: 0 }) : http(rpcUrl, { retryCount: 0, timeout: 15_000, batch: { batchSize: 100, wait: 0 } });
+  return createPublicClient({ transport, pollingInterval: 250 });
+}
+
+/**
+ * Wires the whole system from a validated config: database and migrations, chain identity,
+ * price source, indexer (behind an advisory lock, so one process of many indexes), API.
+ */
+export async function startSystem(config: Config, options: StartOptions = {}): Promise<System> {
+  const log = options.log ?? createLogger(config);
+  if (!config.rpcUrl && !options.client) {
+    throw new ConfigError("RPC_URL is not set: `npm start` runs a local Hardhat chain for you, or set RPC_URL to a node");
+  }
+  const client = options.client ?? clientFor(config.rpcUrl as string);
+  let chainIdNumber: number;
+  try {
+    chainIdNumber = await client.getChainId();
+  } catch (error) {
+    throw new ConfigError(`RPC_URL ${config.rpcUrl} is unreachable: ${(error as Error).message.split("\n")[0]}`);
+  }
+  const chainId = BigInt(chainIdNumber);
+  const deployment = readIgnitionDeployment(chainIdNumber);
+  const contract = config.contractAddress ?? deployment.paymentProcessor;
+  if (!contract) {
+    throw new ConfigError(
+      `CONTRACT_ADDRESS is not set and no Ignition deployment exists for chain ${chainId}; ` +
+        "deploy with `npx hardhat ignition deploy ignition/modules/EthereumPos.ts --network <name>` or set CONTRACT_ADDRESS",
+    );
+  }
+  const code = await client.getCode({ address: contract });
+  if (!code || code === "0x") throw new ConfigError(`CONTRACT_ADDRESS ${contract} has no contract code on chain ${chainId}`);
+
+  const db = options.db ?? (await createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  const migration = await migrate(db);
+  if (migration.applied.length > 0) log.info({ from: migration.from, to: migration.to }, `database migrated to version ${migration.to}`);
+
+  const isLocal = LOCAL_CHAIN_IDS.has(chainId);
+  await ensureChainIdentity(db, await readChainIdentity(client, contract), {
+    resetOnMismatch: isLocal && config.env !== "production",
+    log: (message) => log.warn(message),
+  });
+
+  const tokens = [...config.tokens];
+  if (tokens.length === 0 && isLocal && deployment.stablecoin) {
+    tokens.push({ symbol: "USDC", address: deployment.stablecoin, decimals: 6, usdPeg: "1" });
+  }
+  let prices: PriceSource;
+  if (config.ethUsdPrice) prices = staticPriceSource(config.ethUsdPrice);
+  else {
+    const feed = config.priceFeedAddress ?? (isLocal ? deployment.priceFeed : undefined);
+    if (!feed) throw new ConfigError("set PRICE_FEED_ADDRESS (a Chainlink ETH/USD AggregatorV3) or ETH_USD_PRICE");
+    prices = chainlinkPriceSource(client, feed, config.priceMaxAgeSeconds);
+  }
+
+  let startBlock = config.startBlock;
+  if (startBlock === undefined) {
+    try {
+      startBlock = await findDeploymentBlock(client, contract);
+    } catch (error) {
+      throw new ConfigError(`START_BLOCK is not set and the deployment block could not be found (${(error as Error).message}); set START_BLOCK`);
+    }
+  }
+
+  const indexer = config.runIndexer
+    ? createIndexer({
+        db,
+        client,
+        log: log.child({ component: "indexer" }),
+        chainId,
+        contract,
+        startBlock,
+        confirmations: config.confirmations,
+        finalityBlocks: config.finalityBlocks,
+        pollIntervalMs: config.pollIntervalMs,
+        publicUrl: config.publicUrl,
+      })
+    : undefined;
+
+  const stop = new AbortController();
+  let role: "leader" | "standby" | "disabled" = indexer ? "standby" : "disabled";
+  let cachedCursor: bigint | null = null;
+  const tasks: Promise<unknown>[] = [];
+
+  if (indexer) {
+    // Leader election: whoever holds the advisory lock indexes; the others retry every 5 s.
+    tasks.push(
+      (async () => {
+        while (!stop.signal.aborted) {
+          const ran = await db
+            .withAdvisoryLock(INDEXER_LOCK, async (lost) => {
+              role = "leader";
+              log.info("indexer: this process is the indexing leader");
+              const both = AbortSignal.any([stop.signal, lost]);
+              await indexer.run(both);
+              return true;
+            })
+            .catch((error: unknown) => {
+              log.fatal({ err: error }, "indexer stopped");
+              stop.abort();
+              process.exitCode = 1;
+              return true;
+            });
+          role = "standby";
+          if (!ran) await sleep(5_000, stop.signal);
+        }
+      })(),
+    );
+  }
+  // Processes that do not index read the cursor from the database.
+  tasks.push(
+    (async () => {
+      while (!stop.signal.aborted) {
+        cachedCursor = (await loadCursor(db, chainId).catch(() => undefined))?.blockNumber ?? cachedCursor;
+        await sleep(1_000, stop.signal);
+      }
+    })(),
+  );
+
+  const app = await buildApp({
+    config,
+    db,
+    log,
+    chain: { client, chainId, contract },
+    orders: createOrderService({
+      db,
+      prices,
+      chainId,
+      contract,
+      tokens,
+      orderTtlSeconds: config.orderTtlSeconds,
+      anonymousMaxCents: parseUsdCents(config.anonymousMaxUsd) ?? 500n,
+    }),
+    indexedBlock: () => (role === "leader" ? (indexer?.status().indexedBlock ?? cachedCursor) : cachedCursor),
+    indexerStatus: () => indexer?.status() ?? null,
+    indexerRole: () => role,
+    healthChecks: {},
+  });
+  if (options.listen !== false) await app.listen({ host: config.host, port: config.port });
+
+  return {
+    app,
+    db,
+    client,
+    config,
+    chainId,
+    contract,
+    tokens,
+    indexer,
+    log,
+    async close() {
+      stop.abort();
+      await app.close();
+      await Promise.allSettled(tasks);
+      if (!options.db) await db.close();
+    },
+  };
+}
+
+export { ETH_TOKEN };
