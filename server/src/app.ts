@@ -48,7 +48,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log as unknown as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
     trustProxy: false,
-    disableRequestLogging: deps.config.env === "test",
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
 

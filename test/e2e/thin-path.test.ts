@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "mocha";
+import { loadConfig } from "../../server/src/config/index.ts";
+import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
+import { startSystem, type System } from "../../server/src/system.ts";
+import { createTestChain } from "../helpers/chain.ts";
+import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { startReceiver, until, type Receiver } from "../helpers/receiver.ts";
+
+/**
+ * The thin path through every layer, for real: contract → EVM → indexer → PostgreSQL/PGlite →
+ * API → callback. POST /order, the customer's pay(merchant, orderId), then success at one
+ * confirmation and complete at CONFIRMATIONS.
+ */
+describe("thin path: order → payment → indexer → status → callback", function () {
+  let chain: Awaited<ReturnType<typeof createTestChain>>;
+  let testDb: TestDb;
+  let system: System;
+  let receiver: Receiver;
+  const CONFIRMATIONS = 3;
+
+  before(async function () {
+    chain = await createTestChain();
+    testDb = await createTestDb();
+    receiver = await startReceiver();
+    const config = loadConfig({
+      NODE_ENV: "test",
+      CONFIRMATIONS: String(CONFIRMATIONS),
+      FINALITY_BLOCKS: "16",
+      ETH_USD_PRICE: "3000.00",
+      CONTRACT_ADDRESS: chain.contractAddress,
+      TOKENS: `USDC:${chain.stablecoinAddress}:6`,
+      POLL_INTERVAL_MS: "20",
+      PUBLIC_URL: "http://pos.test",
+    });
+    system = await startSystem(config, { db: testDb.db, client: chain.client, listen: false });
+  });
+
+  after(async function () {
+    await system?.close();
+    await receiver?.close();
+    await testDb?.drop();
+    await chain?.close();
+  });
+
+  it("moves an ETH order pending → success → complete and queues both callbacks", async function () {
+    const merchant = chain.merchant.address;
+    const created = await system.app.inject({
+      method: "POST",
+      url: "/order",
+      payload: { amount: "1.00", address: merchant.toLowerCase(), callback: `${receiver.url}/hook` },
+    });
+    assert.equal(created.statusCode, 200, created.body);
+    const order = created.json();
+    assert.equal(order.status, "pending");
+    assert.equal(order.currency, "usd");
+    assert.equal(order.currency_amount, "1.00");
+    assert.equal(order.eth_price, "3000.00");
+    // $1.00 at $3000/ETH = 1/3000 ETH, rounded up to the wei: 333333333333334 wei.
+    assert.equal(order.expected_amount, "0.000333333333333334");
+    assert.equal(order.address, chain.contractAddress);
+    assert.equal(order.return_to, merchant);
+    assert.equal(typeof order.id, "number");
+    assert.equal(order.paid, false);
+
+    const tx = await chain.processor
+      .connect(chain.customer)
+      .getFunction("pay")(merchant, orderIdToBytes32(BigInt(order.id)), { value: 333333333333334n });
+    const receipt = await tx.wait();
+    assert.ok(receipt);
+
+    const paid = await until(async () => {
+      const res = await system.app.inject({ method: "GET", url: `/order/${order.id}` });
+      const body = res.json();
+      return body.status === "success" ? body : undefined;
+    }, 20_000, "status success");
+    assert.equal(paid.transaction_id, receipt.hash);
+    assert.equal(paid.paid, true);
+    assert.equal(paid.confirmations, 1);
+    assert.equal(paid.amount_paid, "0.000333333333333334");
+
+    await chain.mine(CONFIRMATIONS - 1);
+    const complete = await until(async () => {
+      const res = await system.app.inject({ method: "GET", url: `/order/${order.id}` });
+      const body = res.json();
+      return body.status === "complete" ? body : undefined;
+    }, 20_000, "status complete");
+    assert.equal(complete.confirmations, CONFIRMATIONS);
+
+    const { rows } = await testDb.db.query<{ kind: string; url: string; body: string }>(
+      "SELECT kind, url, body FROM callbacks WHERE order_id = $1 ORDER BY id",
+      [order.id],
+    );
+    assert.deepEqual(rows.map((r) => r.kind), ["order.success", "order.complete"]);
+    assert.equal(rows[0]?.url, `${receiver.url}/hook`);
+    const successBody = JSON.parse(rows[0]?.body ?? "{}");
+    assert.equal(successBody.id, order.id);
+    assert.equal(successBody.status, "success");
+    assert.equal(JSON.parse(rows[1]?.body ?? "{}").status, "complete");
+  });
+
+  it("never reports complete before CONFIRMATIONS", async function () {
+    const merchant = chain.merchant.address;
+    const created = await system.app.inject({
+      method: "POST",
+      url: "/order",
+      payload: { amount: "2.50", address: merchant, callback: `${receiver.url}/hook` },
+    });
+    const order = created.json();
+    await (await chain.processor.connect(chain.customer).getFunction("pay")(merchant, orderIdToBytes32(BigInt(order.id)), {
+      value: 833333333333334n,
+    })).wait();
+    await chain.mine(CONFIRMATIONS - 2);
+    // Let the indexer catch up fully, then check it still says success.
+    const head = await chain.client.getBlockNumber({ cacheTime: 0 });
+    await until(async () => (system.indexer?.status().indexedBlock === head ? true : undefined), 10_000, "indexer at head");
+    const res = await system.app.inject({ method: "GET", url: `/order/${order.id}` });
+    assert.equal(res.json().status, "success");
+    assert.equal(res.json().confirmations, CONFIRMATIONS - 1);
+  });
+});
