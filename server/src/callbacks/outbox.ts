@@ -15,22 +15,46 @@ export interface OutboxEntry {
   secretRef: string;
   orderId?: bigint | null;
   merchantId?: bigint | null;
+  /** Set by a manual redelivery: the callback this one repeats. */
+  redeliveryOf?: bigint | null;
 }
 
 /**
  * Queues a callback inside the caller's transaction, so it exists if and only if the change
  * that caused it commits. Delivery workers pick it up (see callbacks/worker.ts).
  * Returns the row id and the event id (X-EthPOS-Event-Id), which never changes across retries.
+ *
+ * Ordering: the insert first takes a transaction-scoped advisory lock on the stream, so two
+ * transactions writing to one stream are serialized and ids within a stream follow commit
+ * order. Workers deliver a stream strictly by id, so an event can never be overtaken by one
+ * that was committed after it. One statement does the lock, the insert and the NOTIFY (which
+ * Postgres delivers at commit).
  */
-export async function enqueueCallback(tx: Queryable, entry: OutboxEntry): Promise<{ id: bigint; eventId: string }> {
+export async function enqueueCallback(
+  tx: Queryable,
+  entry: OutboxEntry,
+): Promise<{ id: bigint; eventId: string }> {
   const { rows } = await tx.query<{ id: bigint; event_id: string }>(
-    `INSERT INTO callbacks (stream, kind, url, body, secret_ref, order_id, merchant_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     RETURNING id, event_id`,
-    [entry.stream, entry.kind, entry.url, entry.body, entry.secretRef, entry.orderId ?? null, entry.merchantId ?? null],
+    `WITH stream_lock AS (SELECT pg_advisory_xact_lock(hashtextextended('ethpos.callbacks:' || $1::text, 0))),
+     inserted AS (
+       INSERT INTO callbacks (stream, kind, url, body, secret_ref, order_id, merchant_id, redelivery_of)
+       SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::bigint, $7::bigint, $8::bigint FROM stream_lock
+       RETURNING id, event_id
+     )
+     SELECT id, event_id::text AS event_id, pg_notify($9::text, '') FROM inserted`,
+    [
+      entry.stream,
+      entry.kind,
+      entry.url,
+      entry.body,
+      entry.secretRef,
+      entry.orderId ?? null,
+      entry.merchantId ?? null,
+      entry.redeliveryOf ?? null,
+      CALLBACKS_CHANNEL,
+    ],
   );
   const row = rows[0];
   if (!row) throw new Error("enqueueCallback: insert returned no row");
-  await tx.query("SELECT pg_notify($1, '')", [CALLBACKS_CHANNEL]);
   return { id: row.id, eventId: row.event_id };
 }

@@ -1,0 +1,295 @@
+import type { Db, Queryable } from "../db/types.ts";
+import { conflict, notFound } from "../lib/errors.ts";
+import { enqueueCallback } from "./outbox.ts";
+
+export type CallbackStatus = "pending" | "sending" | "delivered" | "failed";
+
+export interface DeliveryAttempt {
+  attempt: number | null;
+  at: Date;
+  statusCode: number | null;
+  latencyMs: number;
+  error: string | null;
+  responseExcerpt: string | null;
+}
+
+export interface Delivery {
+  id: bigint;
+  eventId: string;
+  kind: string;
+  url: string;
+  status: CallbackStatus;
+  attemptCount: number;
+  createdAt: Date;
+  /** When the next attempt is due; null once delivered or failed. */
+  nextAttemptAt: Date | null;
+  deliveredAt: Date | null;
+  lastError: string | null;
+  redeliveryOf: bigint | null;
+  /** The exact bytes that are (or were) sent. */
+  body: string;
+  attempts: DeliveryAttempt[];
+}
+
+interface DeliveryRow {
+  id: bigint;
+  event_id: string;
+  kind: string;
+  url: string;
+  status: CallbackStatus;
+  attempts: number;
+  created_at: Date;
+  next_attempt_at: Date;
+  delivered_at: Date | null;
+  last_error: string | null;
+  redelivery_of: bigint | null;
+  body: string;
+}
+
+interface AttemptRow {
+  callback_id: bigint;
+  attempt: number | null;
+  attempted_at: Date;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  response_excerpt: string | null;
+}
+
+/** Throws 404 unless the order exists and belongs to the merchant (another merchant's order looks absent). */
+async function assertOwnOrder(db: Queryable, merchantId: bigint, orderId: bigint): Promise<void> {
+  const { rows } = await db.query<{ merchant_id: bigint | null }>(
+    "SELECT merchant_id FROM orders WHERE id = $1",
+    [orderId],
+  );
+  if (rows[0]?.merchant_id !== merchantId) throw notFound("Order not found.", "order_not_found");
+}
+
+/** Every callback of one of the merchant's orders, oldest first, each with its attempts. */
+export async function listDeliveries(
+  db: Queryable,
+  merchantId: bigint,
+  orderId: bigint,
+): Promise<Delivery[]> {
+  await assertOwnOrder(db, merchantId, orderId);
+  const scope = "c.order_id = $1 AND (c.merchant_id IS NULL OR c.merchant_id = $2)";
+  const { rows } = await db.query<DeliveryRow>(
+    `SELECT c.id, c.event_id::text AS event_id, c.kind, c.url, c.status, c.attempts, c.created_at, c.next_attempt_at,
+            c.delivered_at, c.last_error, c.redelivery_of, c.body
+     FROM callbacks c WHERE ${scope} ORDER BY c.id`,
+    [orderId, merchantId],
+  );
+  const { rows: attempts } = await db.query<AttemptRow>(
+    `SELECT a.callback_id, a.attempt, a.attempted_at, a.status_code, a.latency_ms, a.error, a.response_excerpt
+     FROM callback_attempts a JOIN callbacks c ON c.id = a.callback_id
+     WHERE ${scope} ORDER BY a.id`,
+    [orderId, merchantId],
+  );
+  const byCallback = new Map<bigint, DeliveryAttempt[]>();
+  for (const a of attempts) {
+    let list = byCallback.get(a.callback_id);
+    if (!list) byCallback.set(a.callback_id, (list = []));
+    list.push({
+      attempt: a.attempt,
+      at: a.attempted_at,
+      statusCode: a.status_code,
+      latencyMs: a.latency_ms,
+      error: a.error,
+      responseExcerpt: a.response_excerpt,
+    });
+  }
+  return rows.map((r) => ({
+    id: r.id,
+    eventId: r.event_id,
+    kind: r.kind,
+    url: r.url,
+    status: r.status,
+    attemptCount: r.attempts,
+    createdAt: r.created_at,
+    nextAttemptAt: r.status === "pending" || r.status === "sending" ? r.next_attempt_at : null,
+    deliveredAt: r.delivered_at,
+    lastError: r.last_error,
+    redeliveryOf: r.redelivery_of,
+    body: r.body,
+    attempts: byCallback.get(r.id) ?? [],
+  }));
+}
+
+export interface Redelivery {
+  id: bigint;
+  eventId: string;
+  redeliveryOf: bigint;
+}
+
+/**
+ * Sends a delivered or failed callback again. The original row and its attempts stay as they
+ * were (an audit trail); a new row with the same stream, URL, kind and body bytes is queued, with
+ * a NEW event id, because a merchant who asks for a redelivery wants it processed even if the
+ * receiver already recorded the original event id. It is signed afresh with the current
+ * secrets at send time and joins the back of its stream, so ordering still holds.
+ * 404 for another merchant's callback; 409 while the callback is still pending or sending.
+ */
+export async function redeliver(db: Db, merchantId: bigint, callbackId: bigint): Promise<Redelivery> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{
+      id: bigint;
+      stream: string;
+      kind: string;
+      url: string;
+      body: string;
+      secret_ref: string;
+      status: CallbackStatus;
+      order_id: bigint | null;
+      merchant_id: bigint | null;
+    }>(
+      `SELECT c.id, c.stream, c.kind, c.url, c.body, c.secret_ref, c.status, c.order_id, c.merchant_id
+       FROM callbacks c
+       WHERE c.id = $1
+         AND (c.merchant_id = $2 OR (c.merchant_id IS NULL AND c.order_id IN (SELECT id FROM orders WHERE merchant_id = $2)))
+       FOR UPDATE OF c`,
+      [callbackId, merchantId],
+    );
+    const original = rows[0];
+    if (!original) throw notFound("Callback not found.", "callback_not_found");
+    if (original.status === "pending" || original.status === "sending") {
+      throw conflict(
+        "This callback is still being delivered; it can be redelivered once it is delivered or failed.",
+        "callback_in_progress",
+      );
+    }
+    const queued = await enqueueCallback(tx, {
+      stream: original.stream,
+      kind: original.kind,
+      url: original.url,
+      body: original.body,
+      secretRef: original.secret_ref,
+      orderId: original.order_id,
+      merchantId: original.merchant_id,
+      redeliveryOf: original.id,
+    });
+    return { id: queued.id, eventId: queued.eventId, redeliveryOf: original.id };
+  });
+}
+
+export interface FailingReceiver {
+  /** scheme://host:port only: paths can carry tokens (EletroPay's key) and must not leak. */
+  receiver: string;
+  merchant_id: number | null;
+  /** Callbacks that failed their last attempt and are waiting for a retry. */
+  retrying: number;
+  /** Callbacks given up on (4xx, refused target, or 3 days of failures) in the last 24 hours. */
+  failed_24h: number;
+  last_error: string | null;
+  last_attempt_at: string | null;
+  /** Creation time of the oldest callback still being retried. */
+  oldest_pending_at: string | null;
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+/** Receivers with callbacks being retried or recently failed, worst first: for /health and metrics. */
+export async function failingReceivers(db: Queryable, limit = 50): Promise<FailingReceiver[]> {
+  const { rows } = await db.query<{
+    url: string;
+    merchant_id: bigint | null;
+    retrying: bigint;
+    failed: bigint;
+    last_error: string | null;
+    last_attempt_at: Date | null;
+    oldest_pending_at: Date | null;
+  }>(
+    `SELECT url, merchant_id,
+            count(*) FILTER (WHERE status IN ('pending', 'sending')) AS retrying,
+            count(*) FILTER (WHERE status = 'failed') AS failed,
+            (array_agg(last_error ORDER BY last_attempt_at DESC NULLS LAST))[1] AS last_error,
+            max(last_attempt_at) AS last_attempt_at,
+            min(created_at) FILTER (WHERE status IN ('pending', 'sending')) AS oldest_pending_at
+     FROM callbacks
+     WHERE (status IN ('pending', 'sending') AND attempts > 0 AND last_error IS NOT NULL)
+        OR (status = 'failed' AND created_at > now() - interval '24 hours')
+     GROUP BY url, merchant_id
+     LIMIT 5000`,
+  );
+  const merged = new Map<string, FailingReceiver>();
+  for (const r of rows) {
+    const receiver = originOf(r.url);
+    const merchantId = r.merchant_id === null ? null : Number(r.merchant_id);
+    const key = `${receiver} ${merchantId}`;
+    const at = r.last_attempt_at?.toISOString() ?? null;
+    const oldest = r.oldest_pending_at?.toISOString() ?? null;
+    const existing = merged.get(key);
+    if (!existing) {
+      merged.set(key, {
+        receiver,
+        merchant_id: merchantId,
+        retrying: Number(r.retrying),
+        failed_24h: Number(r.failed),
+        last_error: r.last_error,
+        last_attempt_at: at,
+        oldest_pending_at: oldest,
+      });
+      continue;
+    }
+    existing.retrying += Number(r.retrying);
+    existing.failed_24h += Number(r.failed);
+    if (at && (!existing.last_attempt_at || at > existing.last_attempt_at)) {
+      existing.last_attempt_at = at;
+      existing.last_error = r.last_error;
+    }
+    if (oldest && (!existing.oldest_pending_at || oldest < existing.oldest_pending_at))
+      existing.oldest_pending_at = oldest;
+  }
+  return [...merged.values()]
+    .sort(
+      (a, b) =>
+        b.retrying + b.failed_24h - (a.retrying + a.failed_24h) || a.receiver.localeCompare(b.receiver),
+    )
+    .slice(0, limit);
+}
+
+export interface CallbackQueueStats {
+  pending: number;
+  sending: number;
+  /** Pending rows whose time has come (a growing number means workers are not keeping up or not running). */
+  due: number;
+  /** Seconds the oldest due row has been waiting; 0 when none is due. */
+  oldest_due_seconds: number;
+}
+
+export async function callbackQueueStats(db: Queryable): Promise<CallbackQueueStats> {
+  const { rows } = await db.query<{
+    pending: bigint;
+    sending: bigint;
+    due: bigint;
+    oldest_due_seconds: number | null;
+  }>(
+    `SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
+            count(*) FILTER (WHERE status = 'sending') AS sending,
+            count(*) FILTER (WHERE status = 'pending' AND next_attempt_at <= now()) AS due,
+            extract(epoch FROM now() - min(next_attempt_at) FILTER (WHERE status = 'pending' AND next_attempt_at <= now()))::float8
+              AS oldest_due_seconds
+     FROM callbacks WHERE status IN ('pending', 'sending')`,
+  );
+  const r = rows[0];
+  return {
+    pending: Number(r?.pending ?? 0),
+    sending: Number(r?.sending ?? 0),
+    due: Number(r?.due ?? 0),
+    oldest_due_seconds: Math.floor(r?.oldest_due_seconds ?? 0),
+  };
+}
+
+/** The `callbacks` section of /health: `degraded` while any receiver is failing. */
+export async function callbackHealth(
+  db: Queryable,
+): Promise<{ status: "ok" | "degraded"; queue: CallbackQueueStats; failing_receivers: FailingReceiver[] }> {
+  const queue = await callbackQueueStats(db);
+  const failing = await failingReceivers(db);
+  return { status: failing.length > 0 ? "degraded" : "ok", queue, failing_receivers: failing };
+}
