@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createPublicClient, formatEther, http } from "viem";
+import { createPublicClient, createWalletClient, formatEther, http } from "viem";
 import { loadConfig } from "../server/src/config/index.ts";
 import { ConfigError } from "../server/src/lib/errors.ts";
 import { startSystem, type System } from "../server/src/system.ts";
@@ -81,7 +81,7 @@ async function banner(system: System, local: boolean) {
   ];
   if (local) {
     const client = createPublicClient({ transport: http(config.rpcUrl) });
-    const accounts = (await client.request({ method: "eth_accounts" })) as `0x${string}`[];
+    const accounts = await createWalletClient({ transport: http(config.rpcUrl) }).getAddresses();
     lines.push("  dev accounts (Hardhat's well-known test keys; never use them on a real network):");
     for (const account of accounts.slice(0, 5)) {
       lines.push(`    ${account}  ${formatEther(await client.getBalance({ address: account }))} ETH`);

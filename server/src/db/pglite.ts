@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { PGlite, types as pgliteTypes } from "@electric-sql/pglite";
 import type { Db, QueryResult, Queryable } from "./types.ts";
 
@@ -8,7 +8,7 @@ import type { Db, QueryResult, Queryable } from "./types.ts";
  * and plain queries wait behind it exactly as they would behind a row lock.
  */
 export async function createPgliteDb(dataDir: string | undefined): Promise<Db> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const releaseLock = dataDir ? lockDataDir(dataDir) : () => {};
   const pglite = await PGlite.create({
     ...(dataDir ? { dataDir } : {}),
     parsers: {
@@ -83,6 +83,38 @@ export async function createPgliteDb(dataDir: string | undefined): Promise<Db> {
 
     async close() {
       await serialize(() => pglite.close());
+      releaseLock();
     },
   };
+}
+
+/**
+ * PGlite lives inside one process: a second process opening the same directory would corrupt it.
+ * A pid file keeps others out and tells them who holds it; a stale one (dead pid) is taken over.
+ */
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = `${dataDir}/pglite.pid`;
+  try {
+    const pid = Number(readFileSync(file, "utf8"));
+    if (pid && pid !== process.pid && isAlive(pid)) {
+      throw new Error(
+        `the embedded database in ${dataDir} is in use by process ${pid} (a running server?). ` +
+          "Stop it, or go through its admin API, or use DATABASE_URL for a shared PostgreSQL.",
+      );
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  writeFileSync(file, String(process.pid));
+  return () => rmSync(file, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
