@@ -18,7 +18,7 @@ export interface Received {
   at: number;
 }
 
-export type ReceiverHandler = (req: Received, res: ServerResponse, index: number) => void | Promise<void>;
+export type ReceiverHandler = (req: Received, res: ServerResponse, index: number) => unknown;
 
 export interface Receiver {
   url: string;
