@@ -19,8 +19,9 @@ export async function createTestChain() {
     transport: custom({ request: (args: { method: string; params?: unknown }) => connection.provider.request(args as never) }),
     pollingInterval: 50,
   }) as PublicClient;
+  // evm_mine gives real, linked blocks (hardhat_mine creates placeholders with a zero parentHash).
   const mine = async (blocks: number) => {
-    await connection.provider.request({ method: "hardhat_mine", params: [`0x${blocks.toString(16)}`] });
+    for (let i = 0; i < blocks; i++) await connection.provider.request({ method: "evm_mine", params: [] });
   };
   return {
     connection,

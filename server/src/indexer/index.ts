@@ -223,12 +223,19 @@ export function createIndexer(options: IndexerOptions): Indexer {
     const blockMap = await headers(numbers);
     const blocks = numbers.map((n) => blockMap.get(n) as BlockRef);
     const first = blocks[0];
-    if (cursor && first && first.parentHash !== cursor.blockHash) {
-      await handleReorg(head);
-      return true;
+    if (cursor && first) {
+      // Without a parent hash to compare (placeholder blocks), ask the chain for our cursor block.
+      const onOurChain = ZERO_HASH.test(first.parentHash)
+        ? (await header(cursor.blockNumber)).hash === cursor.blockHash
+        : first.parentHash === cursor.blockHash;
+      if (!onOurChain) {
+        await handleReorg(head);
+        return true;
+      }
     }
     for (let i = 1; i < blocks.length; i++) {
-      if (blocks[i]?.parentHash !== blocks[i - 1]?.hash) return true; // the chain moved while we read; read again
+      const [child, parent] = [blocks[i], blocks[i - 1]];
+      if (child && parent && !linked(child, parent.hash)) return true; // the chain moved while we read; read again
     }
     const logs = await client.getLogs({ address: contract, events: eventAbis, fromBlock: from, toBlock: to, strict: true });
     if (logs.some((l) => blockMap.get(l.blockNumber)?.hash !== l.blockHash)) return true; // ditto
@@ -289,6 +296,13 @@ function toRef(block: Block): BlockRef {
 }
 
 const minBig = (a: bigint, b: bigint) => (a < b ? a : b);
+
+/**
+ * Whether `child` builds on `parentHash`. Hardhat's `hardhat_mine` creates placeholder blocks
+ * whose parentHash is zero; those carry no linkage to check, so only a real mismatch counts.
+ */
+const ZERO_HASH = /^0x0{64}$/;
+const linked = (child: BlockRef, parentHash: string) => child.parentHash === parentHash || ZERO_HASH.test(child.parentHash);
 const lower = (value: string) => value.toLowerCase();
 
 type DecodedLog = {

@@ -1,0 +1,53 @@
+import pino from "pino";
+import type { PublicClient } from "viem";
+import type { Db } from "../../server/src/db/types.ts";
+import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
+
+export function testIndexer(db: Db, client: PublicClient, contract: `0x${string}`, options: { confirmations: number; finalityBlocks: number; chainId?: bigint }): Indexer {
+  return createIndexer({
+    db,
+    client,
+    log: pino({ level: "silent" }),
+    chainId: options.chainId ?? 31337n,
+    contract,
+    startBlock: 0n,
+    confirmations: options.confirmations,
+    finalityBlocks: options.finalityBlocks,
+    pollIntervalMs: 20,
+    publicUrl: "http://pos.test",
+  });
+}
+
+/** Steps the indexer until it reports no progress (it has reached the head). */
+export async function catchUp(indexer: Indexer, maxSteps = 10_000): Promise<void> {
+  for (let i = 0; i < maxSteps; i++) if (!(await indexer.step())) return;
+  throw new Error("indexer did not catch up");
+}
+
+/** The indexed state that must not depend on history: events and order outcomes. */
+export async function indexedState(db: Db) {
+  const events = await db.query(
+    `SELECT chain_id::text, block_number::text, block_hash, tx_hash, log_index, kind, merchant, order_ref, order_id::text,
+            counterparty, token, amount FROM contract_events ORDER BY block_number, log_index`,
+  );
+  const orders = await db.query(
+    `SELECT id::text, status, exception, amount_paid, amount_refunded, transaction_id, paid_block::text, sent_transaction
+       FROM orders ORDER BY id`,
+  );
+  return { events: events.rows, orders: orders.rows };
+}
+
+/** Copies the orders as created (pending, unpaid) into another database, for a fresh reindex. */
+export async function copyOrdersAsCreated(from: Db, to: Db): Promise<void> {
+  const { rows } = await from.query<Record<string, unknown>>("SELECT * FROM orders ORDER BY id");
+  for (const row of rows) {
+    await to.query(
+      `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol, token_decimals,
+         currency_amount, usd_cents, expected_amount, price, price_decimals, callback, expires_at, created_at)
+       VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      [row.id, row.chain_id, row.pay_to, row.merchant_address, row.token, row.token_symbol, row.token_decimals,
+        row.currency_amount, row.usd_cents, row.expected_amount, row.price, row.price_decimals, row.callback,
+        row.expires_at, row.created_at],
+    );
+  }
+}
