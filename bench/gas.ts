@@ -17,6 +17,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { network } from "hardhat";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import type { ContractTransactionResponse, Signature } from "ethers";
 
 const { ethers } = await network.create();
@@ -144,7 +145,7 @@ add(
 );
 
 const { chainId } = await ethers.provider.getNetwork();
-async function permit(signer: typeof payer2, value: bigint, deadline: bigint): Promise<Signature> {
+async function permit(signer: HardhatEthersSigner, value: bigint, deadline: bigint): Promise<Signature> {
   const nonce = await usdc.nonces(signer.address);
   const sig = await signer.signTypedData(
     { name: "USD Coin", version: "1", chainId, verifyingContract: usdcAddr },

@@ -1,0 +1,22 @@
+import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
+
+import EthereumPosModule from "./EthereumPos.ts";
+
+/**
+ * Local development stack (hardhat node, tests): the PaymentProcessor from the EthereumPos module, a mock
+ * USDC with EIP-2612 permit (6 decimals, public mint) on the allowlist, and a mock Chainlink ETH/USD feed at
+ * $3,000.00 (8 decimals). Never deploy this module to a public network.
+ *
+ * Future ids read by the server from ignition/deployments/chain-<id>/deployed_addresses.json:
+ * "EthereumPos#PaymentProcessor", "LocalDev#MockStablecoin", "LocalDev#MockV3Aggregator".
+ */
+export default buildModule("LocalDev", (m) => {
+  const { paymentProcessor } = m.useModule(EthereumPosModule);
+
+  const mockStablecoin = m.contract("MockStablecoin", []);
+  const mockV3Aggregator = m.contract("MockV3Aggregator", [8, 3000_00000000n]);
+
+  m.call(paymentProcessor, "setTokenAllowed", [mockStablecoin, true], { id: "AllowMockStablecoin" });
+
+  return { paymentProcessor, mockStablecoin, mockV3Aggregator };
+});

@@ -1,0 +1,473 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+
+import {Test} from "./utils/Test.sol";
+import {Vm} from "./utils/Vm.sol";
+import {IPaymentProcessor} from "../../contracts/interfaces/IPaymentProcessor.sol";
+import {PaymentProcessor} from "../../contracts/payments/PaymentProcessor.sol";
+import {MockStablecoin} from "../../contracts/mocks/MockStablecoin.sol";
+import {FeeOnTransferToken} from "../../contracts/mocks/FeeOnTransferToken.sol";
+
+// The handler lives in this file because the Solidity test runner resolves invariant targets only
+// against artifacts of contracts/ and *.t.sol files.
+
+/// @notice Drives random sequences of pay, payToken, payTokenWithPermit, withdraw, refund, pause/unpause,
+/// allowlist changes, unattributed donations and rescues against one PaymentProcessor, and keeps ghost
+/// accounting of what each merchant was credited and debited.
+/// @dev The runner ignores reverts inside handler calls, so the handler never asserts by reverting: it
+/// compares every outcome (success or the exact revert) with what the rules predict and records any
+/// mismatch in `unexpected`, which an invariant then checks.
+contract PaymentProcessorHandler {
+    Vm internal constant vm = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
+    address internal constant ETH = address(0);
+
+    PaymentProcessor public immutable processor;
+    address public immutable owner;
+    MockStablecoin public immutable usdc;
+    FeeOnTransferToken public immutable feeToken;
+    MockStablecoin public immutable stray; // never allowlisted: only donated and rescued
+
+    address[] public payers;
+    address[] public merchants;
+    uint256 internal immutable _permitKey;
+    address public immutable permitPayer;
+
+    mapping(address token => mapping(address merchant => uint256)) public credited;
+    mapping(address token => mapping(address merchant => uint256)) public debited;
+    mapping(address token => uint256) public donated; // arrived without being credited to anyone
+    uint256 public strayRescued;
+
+    string public unexpected; // first mismatch between an outcome and the rules, if any
+    mapping(bytes32 action => uint256) public calls;
+
+    constructor(
+        PaymentProcessor processor_,
+        address owner_,
+        MockStablecoin usdc_,
+        FeeOnTransferToken feeToken_
+    ) {
+        processor = processor_;
+        owner = owner_;
+        usdc = usdc_;
+        feeToken = feeToken_;
+        stray = new MockStablecoin();
+
+        for (uint256 i; i < 3; ++i) {
+            address p = vm.addr(0xA11CE + i);
+            payers.push(p);
+            vm.deal(p, type(uint128).max);
+            usdc.mint(p, type(uint128).max);
+            feeToken.mint(p, type(uint128).max);
+            stray.mint(p, type(uint128).max);
+            vm.startPrank(p);
+            usdc.approve(address(processor), type(uint256).max);
+            feeToken.approve(address(processor), type(uint256).max);
+            vm.stopPrank();
+        }
+        for (uint256 i; i < 4; ++i) merchants.push(vm.addr(0xB0B + i));
+        _permitKey = 0xC0FFEE;
+        permitPayer = vm.addr(_permitKey);
+        usdc.mint(permitPayer, type(uint128).max);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Actions
+    // ---------------------------------------------------------------------------------------------
+
+    function payEth(uint256 payerSeed, uint256 merchantSeed, uint256 amount, bytes32 orderId) external {
+        ++calls["payEth"];
+        address p = payers[payerSeed % payers.length];
+        address m = merchants[merchantSeed % merchants.length];
+        amount = _bound(amount, 0, 1_000 ether); // 0 included: must revert
+        uint256 heldBefore = address(processor).balance;
+
+        vm.prank(p);
+        try processor.pay{value: amount}(m, orderId) {
+            if (processor.paused() || amount == 0) _unexpected("pay succeeded while paused or with zero");
+            if (address(processor).balance != heldBefore + amount) _unexpected("pay: held != +amount");
+            credited[ETH][m] += amount;
+        } catch (bytes memory err) {
+            if (processor.paused()) _expectError(err, Pausable.EnforcedPause.selector, "pay paused");
+            else _expectError(err, IPaymentProcessor.PaymentProcessorZeroAmount.selector, "pay zero");
+        }
+    }
+
+    function payToken(uint256 payerSeed, uint256 tokenSeed, uint256 merchantSeed, uint256 amount) external {
+        ++calls["payToken"];
+        address p = payers[payerSeed % payers.length];
+        address m = merchants[merchantSeed % merchants.length];
+        address token = tokenSeed % 2 == 0 ? address(usdc) : address(feeToken);
+        amount = _bound(amount, 1, 1e24);
+        _payToken(p, token, m, amount, false);
+    }
+
+    function payTokenWithPermit(uint256 merchantSeed, uint256 amount, bool frontRun) external {
+        ++calls["payTokenWithPermit"];
+        address m = merchants[merchantSeed % merchants.length];
+        amount = _bound(amount, 1, 1e24);
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes32 digest = keccak256(
+            abi.encodePacked(
+                "\x19\x01",
+                usdc.DOMAIN_SEPARATOR(),
+                keccak256(
+                    abi.encode(
+                        keccak256(
+                            "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+                        ),
+                        permitPayer,
+                        address(processor),
+                        amount,
+                        usdc.nonces(permitPayer),
+                        deadline
+                    )
+                )
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(_permitKey, digest);
+        if (frontRun) usdc.permit(permitPayer, address(processor), amount, deadline, v, r, s);
+        _pendingPermit = PermitArgs(deadline, v, r, s);
+        _payToken(permitPayer, address(usdc), m, amount, true);
+    }
+
+    function withdraw(uint256 merchantSeed, uint256 tokenSeed, uint256 amount, uint256 toSeed) external {
+        ++calls["withdraw"];
+        _debit(merchantSeed, tokenSeed, amount, toSeed, false);
+    }
+
+    function refund(uint256 merchantSeed, uint256 tokenSeed, uint256 amount, uint256 toSeed) external {
+        ++calls["refund"];
+        _debit(merchantSeed, tokenSeed, amount, toSeed, true);
+    }
+
+    function pause() external {
+        ++calls["pause"];
+        bool was = processor.paused();
+        vm.prank(owner);
+        try processor.pause() {
+            if (was) _unexpected("pause twice");
+        } catch (bytes memory err) {
+            _expectError(err, Pausable.EnforcedPause.selector, "pause");
+        }
+    }
+
+    function unpause() external {
+        ++calls["unpause"];
+        bool was = processor.paused();
+        vm.prank(owner);
+        try processor.unpause() {
+            if (!was) _unexpected("unpause while not paused");
+        } catch (bytes memory err) {
+            _expectError(err, Pausable.ExpectedPause.selector, "unpause");
+        }
+    }
+
+    function setTokenAllowed(uint256 tokenSeed, bool allowed) external {
+        ++calls["setTokenAllowed"];
+        address token = tokenSeed % 2 == 0 ? address(usdc) : address(feeToken);
+        vm.prank(owner);
+        processor.setTokenAllowed(token, allowed);
+        if (processor.isTokenAllowed(token) != allowed) _unexpected("allowlist not updated");
+    }
+
+    /// Tokens or ETH sent to the contract without `pay`: never credited to anyone.
+    function donate(uint256 tokenSeed, uint256 amount) external {
+        ++calls["donate"];
+        amount = _bound(amount, 1, 1e22);
+        uint256 which = tokenSeed % 4;
+        if (which == 0) {
+            // Forced ETH (self-destruct or block reward): the only way ETH arrives without `pay`.
+            vm.deal(address(processor), address(processor).balance + amount);
+            donated[ETH] += amount;
+            return;
+        }
+        address token =
+            which == 1
+                ? address(usdc)
+                : which == 2
+                    ? address(feeToken)
+                    : address(stray);
+        uint256 before = MockStablecoin(token).balanceOf(address(processor));
+        vm.prank(payers[0]);
+        MockStablecoin(token).transfer(address(processor), amount);
+        donated[token] += MockStablecoin(token).balanceOf(address(processor)) - before;
+    }
+
+    function rescue(uint256 amount, uint256 tokenSeed) external {
+        ++calls["rescue"];
+        // Mostly the stray token; sometimes an allowlisted one, which must always be refused.
+        address token = tokenSeed % 4 == 0 ? address(usdc) : address(stray);
+        uint256 held = MockStablecoin(token).balanceOf(address(processor));
+        if (held == 0) return;
+        amount = _bound(amount, 1, held);
+        vm.prank(owner);
+        try processor.rescue(token, owner, amount) {
+            if (token != address(stray)) _unexpected("rescued a payment token");
+            strayRescued += amount;
+        } catch (bytes memory err) {
+            if (token == address(stray)) _unexpected("stray rescue failed");
+            else _expectError(err, IPaymentProcessor.PaymentProcessorTokenNotRescuable.selector, "rescue");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Views for the invariants
+    // ---------------------------------------------------------------------------------------------
+
+    function merchantCount() external view returns (uint256) {
+        return merchants.length;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Internals
+    // ---------------------------------------------------------------------------------------------
+
+    struct PermitArgs {
+        uint256 deadline;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+    }
+
+    PermitArgs private _pendingPermit;
+
+    function _payToken(address p, address token, address m, uint256 amount, bool withPermit) private {
+        uint256 heldBefore = MockStablecoin(token).balanceOf(address(processor));
+        uint256 balanceBefore = processor.balanceOf(m, token);
+        bool accepting = processor.isTokenAllowed(token) && !processor.paused();
+
+        vm.prank(p);
+        bool ok;
+        bytes memory err;
+        if (withPermit) {
+            PermitArgs memory a = _pendingPermit;
+            try processor.payTokenWithPermit(token, amount, m, bytes32(amount), a.deadline, a.v, a.r, a.s) {
+                ok = true;
+            } catch (bytes memory e) {
+                err = e;
+            }
+        } else {
+            try processor.payToken(token, amount, m, bytes32(amount)) {
+                ok = true;
+            } catch (bytes memory e) {
+                err = e;
+            }
+        }
+
+        if (ok) {
+            if (!accepting) _unexpected("payToken succeeded while not accepting");
+            uint256 arrived = MockStablecoin(token).balanceOf(address(processor)) - heldBefore;
+            if (processor.balanceOf(m, token) - balanceBefore != arrived) _unexpected("credit != arrived");
+            if (arrived > amount) _unexpected("arrived > amount");
+            credited[token][m] += arrived;
+        } else if (!processor.isTokenAllowed(token)) {
+            _expectTokenNotAllowed(err, token);
+        } else if (processor.paused()) {
+            _expectError(err, Pausable.EnforcedPause.selector, "payToken paused");
+        } else {
+            _unexpected("payToken failed while accepting");
+        }
+    }
+
+    function _debit(
+        uint256 merchantSeed,
+        uint256 tokenSeed,
+        uint256 amount,
+        uint256 toSeed,
+        bool isRefund
+    ) private {
+        address m = merchants[merchantSeed % merchants.length];
+        uint256 which = tokenSeed % 3;
+        address token =
+            which == 0
+                ? ETH
+                : which == 1
+                    ? address(usdc)
+                    : address(feeToken);
+        uint256 balance = processor.balanceOf(m, token);
+        // Mostly within the balance, sometimes above it (must revert).
+        amount = _bound(amount, 1, balance + balance / 8 + 1);
+        address to = toSeed % 2 == 0 ? m : payers[toSeed % payers.length];
+        uint256 sentBefore = token == ETH ? to.balance : MockStablecoin(token).balanceOf(to);
+
+        vm.prank(m);
+        bool ok;
+        bytes memory err;
+        if (isRefund) {
+            try processor.refund(token, bytes32(toSeed), payable(to), amount) {
+                ok = true;
+            } catch (bytes memory e) {
+                err = e;
+            }
+        } else {
+            try processor.withdraw(token, amount, payable(to)) {
+                ok = true;
+            } catch (bytes memory e) {
+                err = e;
+            }
+        }
+
+        if (ok) {
+            if (amount > balance) _unexpected("debited more than the balance");
+            if (processor.balanceOf(m, token) != balance - amount) _unexpected("debit not exact");
+            uint256 sent = (token == ETH ? to.balance : MockStablecoin(token).balanceOf(to)) - sentBefore;
+            if (token != address(feeToken) && sent != amount) _unexpected("recipient got != amount");
+            debited[token][m] += amount;
+        } else {
+            if (amount <= balance)
+                _unexpected("debit within balance failed (pause or allowlist must not block)");
+            _expectError(err, IPaymentProcessor.PaymentProcessorInsufficientBalance.selector, "debit");
+        }
+    }
+
+    function _expectError(bytes memory err, bytes4 selector, string memory what) private {
+        if (err.length < 4 || bytes4(err) != selector) _unexpected(string.concat(what, ": wrong error"));
+    }
+
+    function _expectTokenNotAllowed(bytes memory err, address token) private {
+        if (
+            keccak256(err) !=
+            keccak256(
+                abi.encodeWithSelector(IPaymentProcessor.PaymentProcessorTokenNotAllowed.selector, token)
+            )
+        ) {
+            _unexpected("payToken: wrong error for a token off the allowlist");
+        }
+    }
+
+    function _unexpected(string memory what) private {
+        if (bytes(unexpected).length == 0) unexpected = what;
+    }
+
+    function _bound(uint256 x, uint256 min, uint256 max) private pure returns (uint256) {
+        if (x >= min && x <= max) return x;
+        return min + (x % (max - min + 1));
+    }
+}
+
+/// @notice Handler-based invariant suite: random sequences of payments, withdrawals, refunds, pauses,
+/// allowlist changes, donations and rescues (see PaymentProcessorHandler) must keep the books exact.
+/// Runs and depth come from INVARIANT_RUNS / INVARIANT_DEPTH (hardhat.config.ts).
+contract PaymentProcessorInvariantTest is Test {
+    PaymentProcessor internal processor;
+    PaymentProcessorHandler internal handler;
+    MockStablecoin internal usdc;
+    FeeOnTransferToken internal feeToken;
+    address internal owner;
+
+    function setUp() public {
+        owner = makeAddr("owner");
+        processor = new PaymentProcessor(owner);
+        usdc = new MockStablecoin();
+        feeToken = new FeeOnTransferToken(250); // 2.5 % burnt on every transfer
+        vm.startPrank(owner);
+        processor.setTokenAllowed(address(usdc), true);
+        processor.setTokenAllowed(address(feeToken), true);
+        vm.stopPrank();
+
+        handler = new PaymentProcessorHandler(processor, owner, usdc, feeToken);
+
+        bytes4[] memory selectors = new bytes4[](10);
+        selectors[0] = PaymentProcessorHandler.payEth.selector;
+        selectors[1] = PaymentProcessorHandler.payToken.selector;
+        selectors[2] = PaymentProcessorHandler.payTokenWithPermit.selector;
+        selectors[3] = PaymentProcessorHandler.withdraw.selector;
+        selectors[4] = PaymentProcessorHandler.refund.selector;
+        selectors[5] = PaymentProcessorHandler.pause.selector;
+        selectors[6] = PaymentProcessorHandler.unpause.selector;
+        selectors[7] = PaymentProcessorHandler.setTokenAllowed.selector;
+        selectors[8] = PaymentProcessorHandler.donate.selector;
+        selectors[9] = PaymentProcessorHandler.rescue.selector;
+        targetContract(address(handler));
+        targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
+    }
+
+    /// The whole book-keeping, checked after every call of every run. One invariant function rather than six:
+    /// the runner starts a separate campaign per invariant function, so six would cost six times the time
+    /// for the same sequences. Each check fails with its own message.
+    function invariant_booksAreExact() public view {
+        _checkEveryOutcomeMatchesTheRules();
+        _checkEthBalancesSumToHoldings();
+        _checkTokenBalancesSumToHoldings();
+        _checkStrayTokenIsOnlyRescuableExcess();
+        _checkNoMerchantDebitedMoreThanCredited();
+        _checkAcceptingBitMatchesAllowlistAndPause();
+    }
+
+    /// Every outcome (success or exact revert) matched the rules: pause never blocks withdrawals or refunds,
+    /// the allowlist and pause block payments, nothing is debited beyond a balance, credits equal arrivals.
+    function _checkEveryOutcomeMatchesTheRules() internal view {
+        assertEq(bytes(handler.unexpected()).length, 0, handler.unexpected());
+    }
+
+    /// ETH: the sum of merchant balances equals the contract's ETH less what was forced in unattributed.
+    function _checkEthBalancesSumToHoldings() internal view {
+        assertEq(
+            _sumBalances(address(0)),
+            address(processor).balance - handler.donated(address(0)),
+            "sum of ETH balances != holdings - unattributed"
+        );
+    }
+
+    /// ERC-20: the sum of merchant balances equals the contract's token balance less unattributed transfers
+    /// (for the fee-on-transfer token too: credits are what actually arrived).
+    function _checkTokenBalancesSumToHoldings() internal view {
+        address[2] memory tokens = [address(usdc), address(feeToken)];
+        for (uint256 t; t < tokens.length; ++t) {
+            assertEq(
+                _sumBalances(tokens[t]),
+                MockStablecoin(tokens[t]).balanceOf(address(processor)) - handler.donated(tokens[t]),
+                "sum of token balances != holdings - unattributed"
+            );
+        }
+    }
+
+    /// A token that was never allowlisted is never credited; what is held of it is exactly the rescuable
+    /// excess (donated less rescued).
+    function _checkStrayTokenIsOnlyRescuableExcess() internal view {
+        MockStablecoin stray = handler.stray();
+        assertEq(_sumBalances(address(stray)), 0, "stray token credited");
+        assertEq(
+            stray.balanceOf(address(processor)),
+            handler.donated(address(stray)) - handler.strayRescued(),
+            "stray holdings != donated - rescued"
+        );
+    }
+
+    /// No merchant ever withdraws or refunds more than it was credited, and its balance is exactly the
+    /// difference.
+    function _checkNoMerchantDebitedMoreThanCredited() internal view {
+        address[3] memory tokens = [address(0), address(usdc), address(feeToken)];
+        uint256 n = handler.merchantCount();
+        for (uint256 t; t < tokens.length; ++t) {
+            for (uint256 i; i < n; ++i) {
+                address m = handler.merchants(i);
+                uint256 credit = handler.credited(tokens[t], m);
+                uint256 debit = handler.debited(tokens[t], m);
+                assertLe(debit, credit, "debited more than credited");
+                assertEq(processor.balanceOf(m, tokens[t]), credit - debit, "balance != credited - debited");
+            }
+        }
+    }
+
+    /// The `_ACCEPTING` bit (bit 0 of `_tokenState[token]`, slot 4) is set exactly when the token is
+    /// allowlisted and the contract is not paused: the single-SLOAD pause check in `payToken` is sound.
+    function _checkAcceptingBitMatchesAllowlistAndPause() internal view {
+        address[2] memory tokens = [address(usdc), address(feeToken)];
+        for (uint256 t; t < tokens.length; ++t) {
+            uint256 state = uint256(
+                vm.load(address(processor), keccak256(abi.encode(tokens[t], uint256(4))))
+            );
+            bool accepting = state & 1 != 0;
+            assertEq(accepting, processor.isTokenAllowed(tokens[t]) && !processor.paused(), "accepting bit");
+            assertTrue(state & 4 != 0, "ever-allowed bit is sticky");
+        }
+    }
+
+    function _sumBalances(address token) internal view returns (uint256 sum) {
+        uint256 n = handler.merchantCount();
+        for (uint256 i; i < n; ++i) sum += processor.balanceOf(handler.merchants(i), token);
+    }
+}
