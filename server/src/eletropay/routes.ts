@@ -60,7 +60,7 @@ export async function eletropayApp(deps: EletroPayAppDeps): Promise<FastifyInsta
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: config.bodyLimit,
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     trustProxy: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -95,11 +95,9 @@ export async function eletropayApp(deps: EletroPayAppDeps): Promise<FastifyInsta
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({
-        error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` },
-      }),
+    reply.code(404).send({
+      error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` },
+    }),
   );
 
   app.post(
