@@ -2,6 +2,10 @@ import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { createPublicClient, http, webSocket, type PublicClient } from "viem";
 import { buildApp } from "./app.ts";
+import { parseCallbackConfig, type CallbackConfig } from "./callbacks/config.ts";
+import { callbackRoutes } from "./callbacks/routes.ts";
+import { callbackHealth } from "./callbacks/service.ts";
+import { createCallbackWorker, type CallbackWorker } from "./callbacks/worker.ts";
 import { ETH_TOKEN } from "./chain/abi.ts";
 import { findDeploymentBlock, readIgnitionDeployment } from "./chain/deployment.ts";
 import { ensureChainIdentity, readChainIdentity } from "./chain/identity.ts";
@@ -28,6 +32,7 @@ export interface System {
   contract: `0x${string}`;
   tokens: TokenConfig[];
   indexer: Indexer | undefined;
+  callbackWorker: CallbackWorker | undefined;
   log: Logger;
   /** Stops the indexer, workers and the HTTP listener, then closes the database. */
   close(): Promise<void>;
@@ -39,6 +44,8 @@ export interface StartOptions {
   listen?: boolean;
   /** An already-open database (tests). */
   db?: Db;
+  /** Callback settings; default: parsed from the environment. */
+  callbacks?: CallbackConfig;
   client?: PublicClient;
 }
 
@@ -170,6 +177,12 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     })(),
   );
 
+  const callbackConfig = options.callbacks ?? parseCallbackConfig({ ...process.env, NODE_ENV: config.env });
+  const callbackWorker = config.runCallbackWorker
+    ? createCallbackWorker({ db, log: log.child({ component: "callbacks" }), config: callbackConfig })
+    : undefined;
+  await callbackWorker?.start();
+
   const app = await buildApp({
     config,
     db,
@@ -187,7 +200,8 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     indexedBlock: () => (role === "leader" ? (indexer?.status().indexedBlock ?? cachedCursor) : cachedCursor),
     indexerStatus: () => indexer?.status() ?? null,
     indexerRole: () => role,
-    healthChecks: {},
+    healthChecks: { callbacks: () => callbackHealth(db) },
+    extraRoutes: [callbackRoutes],
   });
   if (options.listen !== false) await app.listen({ host: config.host, port: config.port });
 
@@ -200,11 +214,13 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     contract,
     tokens,
     indexer,
+    callbackWorker,
     log,
     async close() {
       stop.abort();
       await app.close();
       await Promise.allSettled(tasks);
+      await callbackWorker?.stop();
       if (!options.db) await db.close();
     },
   };

@@ -97,6 +97,14 @@ describe("thin path: order → payment → indexer → status → callback", fun
     assert.equal(successBody.id, order.id);
     assert.equal(successBody.status, "success");
     assert.equal(JSON.parse(rows[1]?.body ?? "{}").status, "complete");
+
+    // The worker delivers both, in order, signed, to the order's callback URL.
+    const delivered = await receiver.waitFor((all) => all.filter((c) => c.path === "/hook").length >= 2, 20_000);
+    const hooks = delivered.filter((c) => c.path === "/hook" && JSON.parse(c.body).id === order.id);
+    assert.deepEqual(hooks.map((c) => JSON.parse(c.body).status), ["success", "complete"]);
+    assert.equal(hooks[0]?.body, rows[0]?.body);
+    assert.match(String(hooks[0]?.headers["x-ethpos-signature"]), /^t=\d+,v1=[0-9a-f]{64}$/);
+    assert.match(String(hooks[0]?.headers["x-ethpos-event-id"]), /^[0-9a-f-]{36}$/);
   });
 
   it("never reports complete before CONFIRMATIONS", async function () {
