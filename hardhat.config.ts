@@ -2,6 +2,8 @@ import { fileURLToPath } from "node:url";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { configVariable, defineConfig } from "hardhat/config";
 
+import { merchantTasks } from "./scripts/tasks/merchant.ts";
+
 // Compiler downloads are not possible on these machines; the npm `solc` package
 // ships the exact compiler as wasm. Hardhat needs an absolute path to it.
 const SOLC_PATH = fileURLToPath(import.meta.resolve("solc/soljson.js"));
@@ -14,6 +16,8 @@ const INVARIANT_DEPTH = Number.parseInt(process.env.INVARIANT_DEPTH ?? "50", 10)
 
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthers],
+  // Merchant CLI: merchant:balance, merchant:withdraw, merchant:refund (see docs/contracts.md).
+  tasks: merchantTasks,
   solidity: {
     profiles: {
       default: {
