@@ -1,6 +1,11 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { BlockList, isIP } from "node:net";
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { AppError, forbidden, unauthorized } from "../lib/errors.ts";
@@ -62,6 +67,14 @@ export async function eletropayApp(deps: EletroPayAppDeps): Promise<FastifyInsta
     bodyLimit: config.bodyLimit,
     routerOptions: { maxParamLength: 200 },
     trustProxy: false,
+    // No type coercion: `{"email": 42}` or `{"email": ["a@b.co"]}` is a 400, not a registration.
+    ajv: { customOptions: { coerceTypes: false } },
+    // Router-level rejections (malformed URL encoding, over-long path segments) get the same shape.
+    frameworkErrors: (error, _request, reply) => {
+      void (reply as FastifyReply)
+        .code(400)
+        .send({ error: { code: "invalid_request", message: error.message.slice(0, 200) } });
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const allowed = createIpAllowList(config.allowIps);
