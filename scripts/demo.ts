@@ -5,7 +5,16 @@
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createWalletClient, createPublicClient, http, parseAbi, parseEther, pad, toHex, type Hex } from "viem";
+import {
+  createWalletClient,
+  createPublicClient,
+  http,
+  parseAbi,
+  parseEther,
+  pad,
+  toHex,
+  type Hex,
+} from "viem";
 
 const API = process.env.DEMO_API_URL ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
 const RPC = process.env.DEMO_RPC_URL ?? process.env.RPC_URL ?? "http://127.0.0.1:8545";
@@ -15,9 +24,11 @@ const stamp = () => `+${((Date.now() - t0) / 1000).toFixed(2)}s`.padStart(8);
 const say = (message: string) => console.log(`${stamp()}  ${message}`);
 
 async function main() {
-  const health = await fetch(`${API}/health`).then((r) => r.json() as Promise<{ chain: { confirmations: number; chain_id: number } }>).catch(() => {
-    throw new Error(`no server at ${API}: start it first with \`npm start\` (or set DEMO_API_URL)`);
-  });
+  const health = await fetch(`${API}/health`)
+    .then((r) => r.json() as Promise<{ chain: { confirmations: number; chain_id: number } }>)
+    .catch(() => {
+      throw new Error(`no server at ${API}: start it first with \`npm start\` (or set DEMO_API_URL)`);
+    });
   const confirmations = health.chain.confirmations;
 
   const callbacks: { at: string; body: string; headers: Record<string, unknown> }[] = [];
@@ -26,7 +37,9 @@ async function main() {
     req.on("data", (c) => (body += c));
     req.on("end", () => {
       callbacks.push({ at: stamp(), body, headers: req.headers });
-      say(`callback received: ${JSON.parse(body).status ?? "?"} (event ${req.headers["x-ethpos-event-id"] ?? "?"})`);
+      say(
+        `callback received: ${JSON.parse(body).status ?? "?"} (event ${req.headers["x-ethpos-event-id"] ?? "?"})`,
+      );
       res.end("OK");
     });
   });
@@ -42,12 +55,19 @@ async function main() {
   const res = await fetch(`${API}/order`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ amount: "1.00", address: merchant, callback: callbackUrl, item_title: "Demo coffee" }),
+    body: JSON.stringify({
+      amount: "1.00",
+      address: merchant,
+      callback: callbackUrl,
+      item_title: "Demo coffee",
+    }),
   });
   const order = (await res.json()) as Record<string, string | number | boolean>;
   if (!res.ok) throw new Error(`POST /order failed: ${JSON.stringify(order)}`);
   console.log(JSON.stringify(order, null, 2));
-  say(`order ${order.id}: ${order.status}; pay ${order.expected_amount} ETH at ${order.eth_price} USD/ETH (page: ${order.payment_url})`);
+  say(
+    `order ${order.id}: ${order.status}; pay ${order.expected_amount} ETH at ${order.eth_price} USD/ETH (page: ${order.payment_url})`,
+  );
 
   const wei = parseEther(String(order.expected_amount));
   const hash = await wallet.writeContract({
@@ -64,7 +84,10 @@ async function main() {
   let mined = 0;
   while (last !== "complete") {
     await new Promise((r) => setTimeout(r, 300));
-    const current = (await fetch(`${API}/order/${order.id}`).then((r) => r.json())) as { status: string; confirmations: number };
+    const current = (await fetch(`${API}/order/${order.id}`).then((r) => r.json())) as {
+      status: string;
+      confirmations: number;
+    };
     if (current.status !== last) {
       say(`status ${last} → ${current.status} (${current.confirmations} confirmations)`);
       last = current.status;

@@ -54,11 +54,14 @@ async function main() {
       deployLocal();
     }
     const config = loadConfig(env);
-    say(`database: ${config.databaseUrl ? "PostgreSQL (DATABASE_URL)" : `embedded PGlite in ${config.dataDir}`}`);
+    say(
+      `database: ${config.databaseUrl ? "PostgreSQL (DATABASE_URL)" : `embedded PGlite in ${config.dataDir}`}`,
+    );
     system = await startSystem(config);
     await banner(system, Boolean(chain));
   } catch (error) {
-    const message = error instanceof ConfigError ? `configuration error: ${error.message}` : (error as Error).message;
+    const message =
+      error instanceof ConfigError ? `configuration error: ${error.message}` : (error as Error).message;
     console.error(`[ethereum-pos] ${message.split("\n").slice(0, 12).join("\n")}`);
     await system?.close().catch(() => {});
     await chain?.stop().catch(() => {});

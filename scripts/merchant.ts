@@ -34,19 +34,39 @@ async function main() {
     options: { email: { type: "string" }, plan: { type: "string" } },
   });
   const command = positionals[0];
-  if (!command || !["create", "key", "plan"].includes(command) || !values.email || (command === "plan" && !values.plan)) {
+  if (
+    !command ||
+    !["create", "key", "plan"].includes(command) ||
+    !values.email ||
+    (command === "plan" && !values.plan)
+  ) {
     console.error(usage);
     process.exit(2);
   }
   const email = values.email;
   const config = loadConfig();
 
-  const adminToken = config.adminToken ?? (existsSync(`${config.dataDir}/admin-token`) ? readFileSync(`${config.dataDir}/admin-token`, "utf8").trim() : undefined);
-  const serverUp = !config.databaseUrl && adminToken && (await fetch(`${config.publicUrl}/health`).then(() => true, () => false));
+  const adminToken =
+    config.adminToken ??
+    (existsSync(`${config.dataDir}/admin-token`)
+      ? readFileSync(`${config.dataDir}/admin-token`, "utf8").trim()
+      : undefined);
+  const serverUp =
+    !config.databaseUrl &&
+    adminToken &&
+    (await fetch(`${config.publicUrl}/health`).then(
+      () => true,
+      () => false,
+    ));
 
   let result: Record<string, unknown>;
   if (serverUp && adminToken) {
-    const path = command === "create" ? "/admin/merchants" : command === "key" ? "/admin/merchants/key" : "/admin/merchants/plan";
+    const path =
+      command === "create"
+        ? "/admin/merchants"
+        : command === "key"
+          ? "/admin/merchants/key"
+          : "/admin/merchants/plan";
     const body = command === "key" ? { email } : { email, plan: values.plan ?? "free" };
     result = await viaAdminApi(config.publicUrl, adminToken, path, body);
   } else {

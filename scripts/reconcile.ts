@@ -23,7 +23,9 @@ try {
     const mark = row.ok ? "ok      " : "MISMATCH";
     console.log(`${mark} ${row.merchant} ${row.token} ledger=${row.ledger} chain=${row.onChain}`);
   }
-  console.log(`${report.rows.length} balances checked at block ${report.blockNumber}, ${report.mismatches} mismatches`);
+  console.log(
+    `${report.rows.length} balances checked at block ${report.blockNumber}, ${report.mismatches} mismatches`,
+  );
   if (report.mismatches > 0) process.exit(1);
 } catch (error) {
   console.error(`reconcile: ${(error as Error).message}`);

@@ -21,7 +21,8 @@ async function waitForRpc(url: string, timeoutMs: number, child: ChildProcess): 
       await client.getChainId();
       return;
     } catch {
-      if (Date.now() > deadline) throw new Error(`hardhat node did not answer at ${url} within ${timeoutMs / 1000} s`);
+      if (Date.now() > deadline)
+        throw new Error(`hardhat node did not answer at ${url} within ${timeoutMs / 1000} s`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -45,7 +46,9 @@ export async function startLocalChain(port: number, options: { quiet?: boolean }
     await waitForRpc(url, 60_000, child);
   } catch (error) {
     child.kill("SIGKILL");
-    const hint = /EADDRINUSE|address already in use/i.test(output) ? ` (port ${port} is in use; stop what holds it or set DEV_CHAIN_PORT)` : "";
+    const hint = /EADDRINUSE|address already in use/i.test(output)
+      ? ` (port ${port} is in use; stop what holds it or set DEV_CHAIN_PORT)`
+      : "";
     throw new Error(`${(error as Error).message}${hint}\n${output.slice(-2_000)}`);
   }
   if (!options.quiet) child.stdout?.off("data", collect);
@@ -69,11 +72,15 @@ export async function startLocalChain(port: number, options: { quiet?: boolean }
  */
 export function deployLocal(networkName = "localhost"): void {
   rmSync(`${ROOT}ignition/deployments/chain-31337`, { recursive: true, force: true });
-  const result = spawnSync(HARDHAT, ["ignition", "deploy", "ignition/modules/LocalDev.ts", "--network", networkName], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: process.env,
-  });
+  const result = spawnSync(
+    HARDHAT,
+    ["ignition", "deploy", "ignition/modules/LocalDev.ts", "--network", networkName],
+    {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: process.env,
+    },
+  );
   if (result.status !== 0) {
     throw new Error(`ignition deploy failed:\n${result.stdout}\n${result.stderr}`);
   }

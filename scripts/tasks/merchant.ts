@@ -27,7 +27,10 @@ const KEY_VAR = {
 } as const;
 const RAW = { name: "raw", description: "Read --amount in the smallest unit (wei, 10^-6 USDC)" } as const;
 
-export const merchantBalanceTask = task("merchant:balance", "Show a merchant's balance in the PaymentProcessor")
+export const merchantBalanceTask = task(
+  "merchant:balance",
+  "Show a merchant's balance in the PaymentProcessor",
+)
   .addOption(TOKEN)
   .addOption(PROCESSOR)
   .addOption(KEY_VAR)
@@ -43,7 +46,11 @@ export const merchantWithdrawTask = task("merchant:withdraw", "Withdraw from you
   .addOption(TOKEN)
   .addOption(PROCESSOR)
   .addOption(KEY_VAR)
-  .addOption({ name: "amount", description: 'Amount in token units, e.g. "12.5", or "all"', defaultValue: "" })
+  .addOption({
+    name: "amount",
+    description: 'Amount in token units, e.g. "12.5", or "all"',
+    defaultValue: "",
+  })
   .addOption({ name: "to", description: "Recipient (default: the merchant's own address)", defaultValue: "" })
   .addFlag(RAW)
   .setAction(() => import("./merchant-actions.ts").then((m) => ({ default: m.withdrawAction })))

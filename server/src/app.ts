@@ -57,7 +57,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(helmet, {
     contentSecurityPolicy: {
-      directives: { "script-src": ["'self'"], "img-src": ["'self'", "data:", "https:"], "style-src": ["'self'", "'unsafe-inline'"] },
+      directives: {
+        "script-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+      },
     },
   });
   await app.register(rateLimit, {
@@ -69,7 +73,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return key ? `key:${key.slice(0, 18)}` : `ip:${request.ip}`;
     },
     errorResponseBuilder: (_request, context) =>
-      new AppError(429, "rate_limited", `too many requests: the limit is ${context.max} per ${context.after}; slow down`),
+      new AppError(
+        429,
+        "rate_limited",
+        `too many requests: the limit is ${context.max} per ${context.after}; slow down`,
+      ),
   });
   await app.register(swagger, {
     openapi: {
@@ -81,7 +89,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       components: { securitySchemes: { apiKey: { type: "apiKey", in: "header", name: "Authorization" } } },
       security: [{ apiKey: [] }],
     },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === "string" ? json.$id : `def-${i}`) },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === "string" ? json.$id : `def-${i}`,
+    },
   });
   await app.register(swaggerUi, { routePrefix: "/docs", uiConfig: { docExpansion: "list" } });
 

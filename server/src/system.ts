@@ -53,13 +53,20 @@ export function createLogger(config: Pick<Config, "logLevel" | "env">): Logger {
   return pino({
     level: config.logLevel,
     ...(config.env === "development" && process.stdout.isTTY
-      ? { transport: { target: "pino-pretty", options: { translateTime: "HH:MM:ss", ignore: "pid,hostname" } } }
+      ? {
+          transport: {
+            target: "pino-pretty",
+            options: { translateTime: "HH:MM:ss", ignore: "pid,hostname" },
+          },
+        }
       : {}),
   });
 }
 
 function clientFor(rpcUrl: string): PublicClient {
-  const transport = rpcUrl.startsWith("ws") ? webSocket(rpcUrl, { retryCount: 0 }) : http(rpcUrl, { retryCount: 0, timeout: 15_000, batch: { batchSize: 100, wait: 0 } });
+  const transport = rpcUrl.startsWith("ws")
+    ? webSocket(rpcUrl, { retryCount: 0 })
+    : http(rpcUrl, { retryCount: 0, timeout: 15_000, batch: { batchSize: 100, wait: 0 } });
   return createPublicClient({ transport, pollingInterval: 250 });
 }
 
@@ -70,14 +77,18 @@ function clientFor(rpcUrl: string): PublicClient {
 export async function startSystem(config: Config, options: StartOptions = {}): Promise<System> {
   const log = options.log ?? createLogger(config);
   if (!config.rpcUrl && !options.client) {
-    throw new ConfigError("RPC_URL is not set: `npm start` runs a local Hardhat chain for you, or set RPC_URL to a node");
+    throw new ConfigError(
+      "RPC_URL is not set: `npm start` runs a local Hardhat chain for you, or set RPC_URL to a node",
+    );
   }
   const client = options.client ?? clientFor(config.rpcUrl as string);
   let chainIdNumber: number;
   try {
     chainIdNumber = await client.getChainId();
   } catch (error) {
-    throw new ConfigError(`RPC_URL ${config.rpcUrl} is unreachable: ${(error as Error).message.split("\n")[0]}`);
+    throw new ConfigError(
+      `RPC_URL ${config.rpcUrl} is unreachable: ${(error as Error).message.split("\n")[0]}`,
+    );
   }
   const chainId = BigInt(chainIdNumber);
   const deployment = readIgnitionDeployment(chainIdNumber);
@@ -89,11 +100,13 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     );
   }
   const code = await client.getCode({ address: contract });
-  if (!code || code === "0x") throw new ConfigError(`CONTRACT_ADDRESS ${contract} has no contract code on chain ${chainId}`);
+  if (!code || code === "0x")
+    throw new ConfigError(`CONTRACT_ADDRESS ${contract} has no contract code on chain ${chainId}`);
 
   const db = options.db ?? (await createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const migration = await migrate(db);
-  if (migration.applied.length > 0) log.info({ from: migration.from, to: migration.to }, `database migrated to version ${migration.to}`);
+  if (migration.applied.length > 0)
+    log.info({ from: migration.from, to: migration.to }, `database migrated to version ${migration.to}`);
 
   const isLocal = LOCAL_CHAIN_IDS.has(chainId);
   await ensureChainIdentity(db, await readChainIdentity(client, contract), {
@@ -109,7 +122,8 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
   if (config.ethUsdPrice) prices = staticPriceSource(config.ethUsdPrice);
   else {
     const feed = config.priceFeedAddress ?? (isLocal ? deployment.priceFeed : undefined);
-    if (!feed) throw new ConfigError("set PRICE_FEED_ADDRESS (a Chainlink ETH/USD AggregatorV3) or ETH_USD_PRICE");
+    if (!feed)
+      throw new ConfigError("set PRICE_FEED_ADDRESS (a Chainlink ETH/USD AggregatorV3) or ETH_USD_PRICE");
     prices = chainlinkPriceSource(client, feed, config.priceMaxAgeSeconds);
   }
 
@@ -118,7 +132,9 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     try {
       startBlock = await findDeploymentBlock(client, contract);
     } catch (error) {
-      throw new ConfigError(`START_BLOCK is not set and the deployment block could not be found (${(error as Error).message}); set START_BLOCK`);
+      throw new ConfigError(
+        `START_BLOCK is not set and the deployment block could not be found (${(error as Error).message}); set START_BLOCK`,
+      );
     }
   }
 

@@ -56,25 +56,47 @@ describe("indexer: reorgs at depths 1 … CONFIRMATIONS + 2", function () {
   }
 
   it("rolls back every orphaned payment and matches a fresh reindex", async function () {
-    const indexer = testIndexer(testDb.db, chain.client, chain.contractAddress, { confirmations: CONFIRMATIONS, finalityBlocks: FINALITY });
+    const indexer = testIndexer(testDb.db, chain.client, chain.contractAddress, {
+      confirmations: CONFIRMATIONS,
+      finalityBlocks: FINALITY,
+    });
     // A payment that stays canonical throughout, so rollbacks must keep it.
     const kept = await createOrder("1.00");
-    await (await chain.processor.connect(chain.customer).getFunction("pay")(chain.merchant.address, orderIdToBytes32(BigInt(kept.id)), { value: 500000000000000n })).wait();
+    await (
+      await chain.processor.connect(chain.customer).getFunction("pay")(
+        chain.merchant.address,
+        orderIdToBytes32(BigInt(kept.id)),
+        { value: 500000000000000n },
+      )
+    ).wait();
     await catchUp(indexer);
 
     for (let depth = 1; depth <= CONFIRMATIONS + 2; depth++) {
       const order = await createOrder("2.00"); // 0.001 ETH at $2000
       const snapshot = await chain.connection.provider.request({ method: "evm_snapshot", params: [] });
-      await (await chain.processor.connect(chain.customer).getFunction("pay")(chain.merchant.address, orderIdToBytes32(BigInt(order.id)), { value: 10n ** 15n })).wait();
+      await (
+        await chain.processor.connect(chain.customer).getFunction("pay")(
+          chain.merchant.address,
+          orderIdToBytes32(BigInt(order.id)),
+          { value: 10n ** 15n },
+        )
+      ).wait();
       if (depth > 1) await chain.mine(depth - 1);
       await catchUp(indexer);
-      assert.equal(await status(order.id), depth >= CONFIRMATIONS ? "complete" : "success", `depth ${depth} before the reorg`);
+      assert.equal(
+        await status(order.id),
+        depth >= CONFIRMATIONS ? "complete" : "success",
+        `depth ${depth} before the reorg`,
+      );
 
       await chain.connection.provider.request({ method: "evm_revert", params: [snapshot] });
       await chain.mine(depth + 1); // a longer chain without the payment
       await catchUp(indexer);
       assert.equal(await status(order.id), "pending", `depth ${depth}: the orphaned payment must not count`);
-      const { rows } = await testDb.db.query<{ n: bigint }>("SELECT count(*)::int8 AS n FROM contract_events WHERE order_id = $1", [order.id]);
+      const { rows } = await testDb.db.query<{ n: bigint }>(
+        "SELECT count(*)::int8 AS n FROM contract_events WHERE order_id = $1",
+        [order.id],
+      );
       assert.equal(rows[0]?.n, 0n, `depth ${depth}: orphaned events deleted`);
     }
     assert.equal(await status(kept.id), "complete");
@@ -87,7 +109,12 @@ describe("indexer: reorgs at depths 1 … CONFIRMATIONS + 2", function () {
     const fresh = await createTestDb();
     try {
       await copyOrdersAsCreated(testDb.db, fresh.db);
-      await catchUp(testIndexer(fresh.db, chain.client, chain.contractAddress, { confirmations: CONFIRMATIONS, finalityBlocks: FINALITY }));
+      await catchUp(
+        testIndexer(fresh.db, chain.client, chain.contractAddress, {
+          confirmations: CONFIRMATIONS,
+          finalityBlocks: FINALITY,
+        }),
+      );
       assert.deepEqual(await indexedState(testDb.db), await indexedState(fresh.db));
     } finally {
       await fresh.drop();
@@ -97,7 +124,10 @@ describe("indexer: reorgs at depths 1 … CONFIRMATIONS + 2", function () {
   it("stops loudly on a reorg deeper than the finality window", async function () {
     const db2 = await createTestDb();
     try {
-      const indexer = testIndexer(db2.db, chain.client, chain.contractAddress, { confirmations: 2, finalityBlocks: 4 });
+      const indexer = testIndexer(db2.db, chain.client, chain.contractAddress, {
+        confirmations: 2,
+        finalityBlocks: 4,
+      });
       const snapshot = await chain.connection.provider.request({ method: "evm_snapshot", params: [] });
       await chain.mine(10);
       await catchUp(indexer);

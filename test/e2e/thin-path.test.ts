@@ -63,35 +63,48 @@ describe("thin path: order → payment → indexer → status → callback", fun
     assert.equal(typeof order.id, "number");
     assert.equal(order.paid, false);
 
-    const tx = await chain.processor
-      .connect(chain.customer)
-      .getFunction("pay")(merchant, orderIdToBytes32(BigInt(order.id)), { value: 333333333333334n });
+    const tx = await chain.processor.connect(chain.customer).getFunction("pay")(
+      merchant,
+      orderIdToBytes32(BigInt(order.id)),
+      { value: 333333333333334n },
+    );
     const receipt = await tx.wait();
     assert.ok(receipt);
 
-    const paid = await until(async () => {
-      const res = await system.app.inject({ method: "GET", url: `/order/${order.id}` });
-      const body = res.json();
-      return body.status === "success" ? body : undefined;
-    }, 20_000, "status success");
+    const paid = await until(
+      async () => {
+        const res = await system.app.inject({ method: "GET", url: `/order/${order.id}` });
+        const body = res.json();
+        return body.status === "success" ? body : undefined;
+      },
+      20_000,
+      "status success",
+    );
     assert.equal(paid.transaction_id, receipt.hash);
     assert.equal(paid.paid, true);
     assert.equal(paid.confirmations, 1);
     assert.equal(paid.amount_paid, "0.000333333333333334");
 
     await chain.mine(CONFIRMATIONS - 1);
-    const complete = await until(async () => {
-      const res = await system.app.inject({ method: "GET", url: `/order/${order.id}` });
-      const body = res.json();
-      return body.status === "complete" ? body : undefined;
-    }, 20_000, "status complete");
+    const complete = await until(
+      async () => {
+        const res = await system.app.inject({ method: "GET", url: `/order/${order.id}` });
+        const body = res.json();
+        return body.status === "complete" ? body : undefined;
+      },
+      20_000,
+      "status complete",
+    );
     assert.equal(complete.confirmations, CONFIRMATIONS);
 
     const { rows } = await testDb.db.query<{ kind: string; url: string; body: string }>(
       "SELECT kind, url, body FROM callbacks WHERE order_id = $1 ORDER BY id",
       [order.id],
     );
-    assert.deepEqual(rows.map((r) => r.kind), ["order.success", "order.complete"]);
+    assert.deepEqual(
+      rows.map((r) => r.kind),
+      ["order.success", "order.complete"],
+    );
     assert.equal(rows[0]?.url, `${receiver.url}/hook`);
     const successBody = JSON.parse(rows[0]?.body ?? "{}");
     assert.equal(successBody.id, order.id);
@@ -99,9 +112,15 @@ describe("thin path: order → payment → indexer → status → callback", fun
     assert.equal(JSON.parse(rows[1]?.body ?? "{}").status, "complete");
 
     // The worker delivers both, in order, signed, to the order's callback URL.
-    const delivered = await receiver.waitFor((all) => all.filter((c) => c.path === "/hook").length >= 2, 20_000);
+    const delivered = await receiver.waitFor(
+      (all) => all.filter((c) => c.path === "/hook").length >= 2,
+      20_000,
+    );
     const hooks = delivered.filter((c) => c.path === "/hook" && JSON.parse(c.body).id === order.id);
-    assert.deepEqual(hooks.map((c) => JSON.parse(c.body).status), ["success", "complete"]);
+    assert.deepEqual(
+      hooks.map((c) => JSON.parse(c.body).status),
+      ["success", "complete"],
+    );
     assert.equal(hooks[0]?.body, rows[0]?.body);
     assert.match(String(hooks[0]?.headers["x-ethpos-signature"]), /^t=\d+,v1=[0-9a-f]{64}$/);
     assert.match(String(hooks[0]?.headers["x-ethpos-event-id"]), /^[0-9a-f-]{36}$/);
@@ -115,13 +134,23 @@ describe("thin path: order → payment → indexer → status → callback", fun
       payload: { amount: "2.50", address: merchant, callback: `${receiver.url}/hook` },
     });
     const order = created.json();
-    await (await chain.processor.connect(chain.customer).getFunction("pay")(merchant, orderIdToBytes32(BigInt(order.id)), {
-      value: 833333333333334n,
-    })).wait();
+    await (
+      await chain.processor.connect(chain.customer).getFunction("pay")(
+        merchant,
+        orderIdToBytes32(BigInt(order.id)),
+        {
+          value: 833333333333334n,
+        },
+      )
+    ).wait();
     await chain.mine(CONFIRMATIONS - 2);
     // Let the indexer catch up fully, then check it still says success.
     const head = await chain.client.getBlockNumber({ cacheTime: 0 });
-    await until(async () => (system.indexer?.status().indexedBlock === head ? true : undefined), 10_000, "indexer at head");
+    await until(
+      async () => (system.indexer?.status().indexedBlock === head ? true : undefined),
+      10_000,
+      "indexer at head",
+    );
     const res = await system.app.inject({ method: "GET", url: `/order/${order.id}` });
     assert.equal(res.json().status, "success");
     assert.equal(res.json().confirmations, CONFIRMATIONS - 1);

@@ -16,7 +16,9 @@ export async function createTestChain() {
   await stablecoin.waitForDeployment();
   await (await processor.getFunction("setTokenAllowed")(await stablecoin.getAddress(), true)).wait();
   const client = createPublicClient({
-    transport: custom({ request: (args: { method: string; params?: unknown }) => connection.provider.request(args as never) }),
+    transport: custom({
+      request: (args: { method: string; params?: unknown }) => connection.provider.request(args as never),
+    }),
     pollingInterval: 50,
   }) as PublicClient;
   // evm_mine gives real, linked blocks (hardhat_mine creates placeholders with a zero parentHash).

@@ -3,7 +3,12 @@ import type { PublicClient } from "viem";
 import type { Db } from "../../server/src/db/types.ts";
 import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
 
-export function testIndexer(db: Db, client: PublicClient, contract: `0x${string}`, options: { confirmations: number; finalityBlocks: number; chainId?: bigint }): Indexer {
+export function testIndexer(
+  db: Db,
+  client: PublicClient,
+  contract: `0x${string}`,
+  options: { confirmations: number; finalityBlocks: number; chainId?: bigint },
+): Indexer {
   return createIndexer({
     db,
     client,
@@ -45,9 +50,23 @@ export async function copyOrdersAsCreated(from: Db, to: Db): Promise<void> {
       `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol, token_decimals,
          currency_amount, usd_cents, expected_amount, price, price_decimals, callback, expires_at, created_at)
        VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-      [row.id, row.chain_id, row.pay_to, row.merchant_address, row.token, row.token_symbol, row.token_decimals,
-        row.currency_amount, row.usd_cents, row.expected_amount, row.price, row.price_decimals, row.callback,
-        row.expires_at, row.created_at],
+      [
+        row.id,
+        row.chain_id,
+        row.pay_to,
+        row.merchant_address,
+        row.token,
+        row.token_symbol,
+        row.token_decimals,
+        row.currency_amount,
+        row.usd_cents,
+        row.expected_amount,
+        row.price,
+        row.price_decimals,
+        row.callback,
+        row.expires_at,
+        row.created_at,
+      ],
     );
   }
 }

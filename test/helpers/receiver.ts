@@ -26,7 +26,12 @@ export async function startReceiver(): Promise<Receiver> {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      received.push({ path: req.url ?? "/", headers: req.headers, body: Buffer.concat(chunks).toString("utf8"), receivedAt: Date.now() });
+      received.push({
+        path: req.url ?? "/",
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+        receivedAt: Date.now(),
+      });
       res.statusCode = script.shift() ?? 200;
       res.end("OK");
       for (const wake of waiters) wake();
@@ -41,7 +46,8 @@ export async function startReceiver(): Promise<Receiver> {
     async waitFor(predicate, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       while (!predicate(received)) {
-        if (Date.now() > deadline) throw new Error(`receiver: condition not met within ${timeoutMs} ms (${received.length} received)`);
+        if (Date.now() > deadline)
+          throw new Error(`receiver: condition not met within ${timeoutMs} ms (${received.length} received)`);
         await new Promise<void>((resolve) => {
           const wake = () => {
             waiters.delete(wake);
@@ -61,7 +67,11 @@ export async function startReceiver(): Promise<Receiver> {
   };
 }
 
-export async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000, what = "condition"): Promise<T> {
+export async function until<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+  what = "condition",
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
-import { ceilDiv, formatDecimal, parseDecimal, parseUsdCents, quoteAmount } from "../../server/src/lib/money.ts";
+import {
+  ceilDiv,
+  formatDecimal,
+  parseDecimal,
+  parseUsdCents,
+  quoteAmount,
+} from "../../server/src/lib/money.ts";
 
 describe("money helpers", function () {
   it("parses USD amounts into cents exactly and rejects malformed ones", function () {

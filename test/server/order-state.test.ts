@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
-import { callbackEventsFor, computeOrderState, type Clock, type OrderPayment } from "../../server/src/orders/state.ts";
+import {
+  callbackEventsFor,
+  computeOrderState,
+  type Clock,
+  type OrderPayment,
+} from "../../server/src/orders/state.ts";
 
 const expiresAt = new Date("2026-01-01T00:15:00Z");
 const before = new Date("2026-01-01T00:10:00Z");
@@ -13,7 +18,13 @@ function clock(indexedBlock: bigint, canExpire = false, confirmations = 12): Clo
 
 let log = 0;
 function payment(amount: bigint, blockNumber: bigint, blockTimestamp = before): OrderPayment {
-  return { amount, blockNumber, logIndex: log++, blockTimestamp, txHash: `0x${blockNumber.toString(16)}${log}` };
+  return {
+    amount,
+    blockNumber,
+    logIndex: log++,
+    blockTimestamp,
+    txHash: `0x${blockNumber.toString(16)}${log}`,
+  };
 }
 
 describe("order state machine", function () {
@@ -79,7 +90,12 @@ describe("order state machine", function () {
 
   it("is refunded once refunds cover what was paid, and keeps the refund transaction", function () {
     const p = payment(1_000n, 100n);
-    const partial = computeOrderState(terms, [p], [{ amount: 400n, blockNumber: 120n, logIndex: 0, txHash: "0xr1" }], clock(130n));
+    const partial = computeOrderState(
+      terms,
+      [p],
+      [{ amount: 400n, blockNumber: 120n, logIndex: 0, txHash: "0xr1" }],
+      clock(130n),
+    );
     assert.equal(partial.status, "complete");
     assert.equal(partial.amountRefunded, 400n);
     const full = computeOrderState(

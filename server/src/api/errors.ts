@@ -16,7 +16,9 @@ export function installErrorHandling(app: FastifyInstance): void {
   const routes: { method: string; pattern: RegExp }[] = [];
   app.addHook("onRoute", (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const pattern = new RegExp(`^${route.url.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:[A-Za-z_]+/g, "[^/]+")}/?$`);
+    const pattern = new RegExp(
+      `^${route.url.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/:[A-Za-z_]+/g, "[^/]+")}/?$`,
+    );
     for (const method of methods) routes.push({ method, pattern });
   });
 
@@ -27,7 +29,12 @@ export function installErrorHandling(app: FastifyInstance): void {
       return reply
         .code(405)
         .header("allow", allowed.join(", "))
-        .send(body("method_not_allowed", `${request.method} is not allowed on ${path}; use ${allowed.join(" or ")}`));
+        .send(
+          body(
+            "method_not_allowed",
+            `${request.method} is not allowed on ${path}; use ${allowed.join(" or ")}`,
+          ),
+        );
     }
     return reply.code(404).send(body("not_found", `no route ${request.method} ${path}`));
   });
@@ -40,7 +47,9 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (error.validation) {
       const first = error.validation[0];
       const where = error.validationContext ?? "request";
-      const field = first?.instancePath ? first.instancePath.replace(/^\//, "").replace(/\//g, ".") : (first?.params as { missingProperty?: string })?.missingProperty;
+      const field = first?.instancePath
+        ? first.instancePath.replace(/^\//, "").replace(/\//g, ".")
+        : (first?.params as { missingProperty?: string })?.missingProperty;
       const message = first
         ? `${where}${field ? `.${field}` : ""} ${first.message ?? "is invalid"}`
         : error.message;
@@ -49,7 +58,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     const status = error.statusCode ?? 500;
     if (status === 429) return reply.code(429).send(body("rate_limited", error.message));
     if (status >= 400 && status < 500) {
-      const code = status === 413 ? "payload_too_large" : status === 415 ? "unsupported_media_type" : "bad_request";
+      const code =
+        status === 413 ? "payload_too_large" : status === 415 ? "unsupported_media_type" : "bad_request";
       const message =
         error.code === "FST_ERR_CTP_INVALID_JSON_BODY" || error instanceof SyntaxError
           ? "the request body is not valid JSON"

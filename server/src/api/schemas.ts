@@ -32,7 +32,12 @@ export const OrderSchema = Type.Object(
     expires_at: Type.String({ format: "date-time" }),
     confirmations: Type.Integer(),
     token: Type.String(),
-    exception: Type.Union([Type.Literal("paid_partial"), Type.Literal("paid_over"), Type.Literal("paid_late"), Type.Null()]),
+    exception: Type.Union([
+      Type.Literal("paid_partial"),
+      Type.Literal("paid_over"),
+      Type.Literal("paid_late"),
+      Type.Null(),
+    ]),
     amount_paid: Type.String(),
   },
   { $id: "Order" },
@@ -46,12 +51,22 @@ export const OrderListSchema = Type.Object({
 export const CreateOrderBody = Type.Object(
   {
     amount: Type.String({ minLength: 1, maxLength: 32, description: 'USD amount, e.g. "13.54"' }),
-    address: Type.String({ minLength: 1, maxLength: 64, description: "Merchant payout address (EIP-55 or lowercase)" }),
-    callback: Type.String({ minLength: 1, maxLength: 2048, description: "http(s) URL that receives status callbacks" }),
+    address: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: "Merchant payout address (EIP-55 or lowercase)",
+    }),
+    callback: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      description: "http(s) URL that receives status callbacks",
+    }),
     item_title: Type.Optional(Type.String({ maxLength: 200 })),
     item_description: Type.Optional(Type.String({ maxLength: 2000 })),
     item_image: Type.Optional(Type.String({ maxLength: 2048 })),
-    token: Type.Optional(Type.String({ minLength: 2, maxLength: 11, description: "Pay in an allowlisted token, e.g. USDC" })),
+    token: Type.Optional(
+      Type.String({ minLength: 2, maxLength: 11, description: "Pay in an allowlisted token, e.g. USDC" }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -2,7 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { PublicClient } from "viem";
 
-export const IGNITION_DEPLOYMENTS_DIR = fileURLToPath(new URL("../../../ignition/deployments", import.meta.url));
+export const IGNITION_DEPLOYMENTS_DIR = fileURLToPath(
+  new URL("../../../ignition/deployments", import.meta.url),
+);
 
 export interface IgnitionAddresses {
   paymentProcessor?: `0x${string}`;

@@ -24,7 +24,9 @@ export async function ensureChainIdentity(
   identity: ChainIdentity,
   options: { resetOnMismatch: boolean; log: (message: string) => void },
 ): Promise<void> {
-  const { rows } = await db.query<{ key: string; value: string }>("SELECT key, value FROM meta WHERE key LIKE 'chain.%'");
+  const { rows } = await db.query<{ key: string; value: string }>(
+    "SELECT key, value FROM meta WHERE key LIKE 'chain.%'",
+  );
   const stored = new Map(rows.map((r) => [r.key, r.value]));
   const expected: [string, string][] = [
     [KEYS.chainId, identity.chainId.toString()],
@@ -45,7 +47,10 @@ export async function ensureChainIdentity(
   }
   await db.transaction(async (tx) => {
     for (const [key, value] of expected) {
-      await tx.query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", [key, value]);
+      await tx.query(
+        "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        [key, value],
+      );
     }
   });
 }

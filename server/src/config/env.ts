@@ -21,12 +21,19 @@ export function optionalStr(env: Env, name: string): string | undefined {
   return raw(env, name);
 }
 
-export function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function int(
+  env: Env,
+  name: string,
+  fallback: number,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const value = raw(env, name);
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value)) throw new ConfigError(`${name} must be a whole number, got "${value}"`);
   const parsed = Number(value);
-  if (parsed < min || parsed > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  if (parsed < min || parsed > max)
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   return parsed;
 }
 
@@ -65,7 +72,8 @@ export function url(env: Env, name: string, protocols: readonly string[]): strin
 export function address(env: Env, name: string): `0x${string}` | undefined {
   const value = raw(env, name);
   if (value === undefined) return undefined;
-  if (!/^0x[0-9a-fA-F]{40}$/.test(value)) throw new ConfigError(`${name} must be a 0x-prefixed 20-byte hex address`);
+  if (!/^0x[0-9a-fA-F]{40}$/.test(value))
+    throw new ConfigError(`${name} must be a 0x-prefixed 20-byte hex address`);
   return value as `0x${string}`;
 }
 
@@ -73,6 +81,7 @@ export function address(env: Env, name: string): `0x${string}` | undefined {
 export function decimal(env: Env, name: string, fallback: string | undefined): string | undefined {
   const value = raw(env, name) ?? fallback;
   if (value === undefined) return undefined;
-  if (!/^\d+(\.\d+)?$/.test(value)) throw new ConfigError(`${name} must be a decimal number like 12.34, got "${value}"`);
+  if (!/^\d+(\.\d+)?$/.test(value))
+    throw new ConfigError(`${name} must be a decimal number like 12.34, got "${value}"`);
   return value;
 }

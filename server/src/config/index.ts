@@ -49,8 +49,18 @@ function parseTokens(value: string | undefined): TokenConfig[] {
   if (!value) return [];
   return value.split(",").map((entry) => {
     const [symbol, addr, decimals, usdPeg = "1"] = entry.trim().split(":");
-    if (!symbol || !/^[A-Z0-9]{2,11}$/.test(symbol) || !addr || !/^0x[0-9a-fA-F]{40}$/.test(addr) || !decimals || !/^\d{1,2}$/.test(decimals) || !/^\d+(\.\d+)?$/.test(usdPeg)) {
-      throw new ConfigError(`TOKENS must look like "USDC:0x…40 hex…:6[:1]" entries separated by commas, got "${entry}"`);
+    if (
+      !symbol ||
+      !/^[A-Z0-9]{2,11}$/.test(symbol) ||
+      !addr ||
+      !/^0x[0-9a-fA-F]{40}$/.test(addr) ||
+      !decimals ||
+      !/^\d{1,2}$/.test(decimals) ||
+      !/^\d+(\.\d+)?$/.test(usdPeg)
+    ) {
+      throw new ConfigError(
+        `TOKENS must look like "USDC:0x…40 hex…:6[:1]" entries separated by commas, got "${entry}"`,
+      );
     }
     return { symbol, address: addr as `0x${string}`, decimals: Number(decimals), usdPeg };
   });
@@ -63,7 +73,9 @@ export function loadConfig(env: Env = process.env): Config {
   const confirmations = int(env, "CONFIRMATIONS", 12, 1, 1_000);
   const finalityBlocks = int(env, "FINALITY_BLOCKS", Math.max(64, confirmations * 2), 1, 100_000);
   if (finalityBlocks <= confirmations) {
-    throw new ConfigError(`FINALITY_BLOCKS (${finalityBlocks}) must be greater than CONFIRMATIONS (${confirmations})`);
+    throw new ConfigError(
+      `FINALITY_BLOCKS (${finalityBlocks}) must be greater than CONFIRMATIONS (${confirmations})`,
+    );
   }
   const startBlock = optionalStr(env, "START_BLOCK");
   if (startBlock !== undefined && !/^\d+$/.test(startBlock)) {
@@ -74,8 +86,16 @@ export function loadConfig(env: Env = process.env): Config {
     env: appEnv,
     host,
     port,
-    publicUrl: (url(env, "PUBLIC_URL", ["http:", "https:"]) ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`).replace(/\/+$/, ""),
-    logLevel: oneOf(env, "LOG_LEVEL", ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, appEnv === "test" ? "silent" : "info"),
+    publicUrl: (
+      url(env, "PUBLIC_URL", ["http:", "https:"]) ??
+      `http://${host.includes(":") ? `[${host}]` : host}:${port}`
+    ).replace(/\/+$/, ""),
+    logLevel: oneOf(
+      env,
+      "LOG_LEVEL",
+      ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const,
+      appEnv === "test" ? "silent" : "info",
+    ),
     databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
     dataDir: resolve(str(env, "DATA_DIR", ".data")),
     rpcUrl: url(env, "RPC_URL", ["http:", "https:", "ws:", "wss:"]),

@@ -65,9 +65,10 @@ export function createPgDb(options: PgDbOptions): Db {
       client.on("end", () => lost.abort(new Error("advisory lock connection ended")));
       await client.connect();
       try {
-        const { rows } = await client.query<{ locked: boolean }>("SELECT pg_try_advisory_lock($1) AS locked", [
-          key.toString(),
-        ]);
+        const { rows } = await client.query<{ locked: boolean }>(
+          "SELECT pg_try_advisory_lock($1) AS locked",
+          [key.toString()],
+        );
         if (!rows[0]?.locked) return undefined;
         return await fn(lost.signal);
       } finally {

@@ -67,9 +67,11 @@ export async function createPgliteDb(dataDir: string | undefined): Promise<Db> {
       if (!set) {
         set = new Set();
         handlers.set(channel, set);
-        await serialize(() => pglite.listen(channel, (payload) => {
-          for (const handler of handlers.get(channel) ?? []) handler(payload);
-        }));
+        await serialize(() =>
+          pglite.listen(channel, (payload) => {
+            for (const handler of handlers.get(channel) ?? []) handler(payload);
+          }),
+        );
       }
       set.add(onNotify);
       return async () => {

@@ -31,7 +31,11 @@ interface EventRow {
  * queuing each status change's callbacks in the same transaction. Only events whose merchant and
  * token match the order count toward it.
  */
-export async function refreshOrders(tx: Queryable, ctx: HandlerContext, orderIds: readonly bigint[]): Promise<StatusChange[]> {
+export async function refreshOrders(
+  tx: Queryable,
+  ctx: HandlerContext,
+  orderIds: readonly bigint[],
+): Promise<StatusChange[]> {
   if (orderIds.length === 0) return [];
   const ids = orderIds.map(String);
   const { rows: orders } = await tx.query<OrderRow>(
@@ -82,8 +86,16 @@ export async function refreshOrders(tx: Queryable, ctx: HandlerContext, orderIds
     await tx.query(
       `UPDATE orders SET status = $2, exception = $3, amount_paid = $4, amount_refunded = $5, transaction_id = $6,
          paid_block = $7, sent_transaction = $8, updated_at = now() WHERE id = $1`,
-      [order.id, updated.status, updated.exception, updated.amount_paid, updated.amount_refunded,
-        updated.transaction_id, updated.paid_block, updated.sent_transaction],
+      [
+        order.id,
+        updated.status,
+        updated.exception,
+        updated.amount_paid,
+        updated.amount_refunded,
+        updated.transaction_id,
+        updated.paid_block,
+        updated.sent_transaction,
+      ],
     );
     for (const status of callbackEventsFor(order.status, state.status)) {
       const body = orderToJson({ ...updated, status }, ctx.publicUrl, ctx.clock.indexedBlock);
@@ -97,7 +109,8 @@ export async function refreshOrders(tx: Queryable, ctx: HandlerContext, orderIds
         merchantId: order.merchant_id,
       });
     }
-    if (order.status !== state.status) changes.push({ orderId: order.id, from: order.status, to: state.status });
+    if (order.status !== state.status)
+      changes.push({ orderId: order.id, from: order.status, to: state.status });
   }
   return changes;
 }

@@ -63,10 +63,17 @@ export function createIndexer(options: IndexerOptions): Indexer {
   const { db, client, log, chainId, contract } = options;
   const realtimeBatch = BigInt(options.realtimeBatch ?? 50);
   let logRange = BigInt(options.maxLogRange ?? 10_000);
-  const status: IndexerStatus = { state: "starting", headBlock: null, indexedBlock: null, lagBlocks: null, lastError: null };
+  const status: IndexerStatus = {
+    state: "starting",
+    headBlock: null,
+    indexedBlock: null,
+    lagBlocks: null,
+    lastError: null,
+  };
   const listeners = new Set<(changes: StatusChange[]) => void>();
 
-  const header = async (blockNumber: bigint): Promise<BlockRef> => toRef(await client.getBlock({ blockNumber }));
+  const header = async (blockNumber: bigint): Promise<BlockRef> =>
+    toRef(await client.getBlock({ blockNumber }));
 
   async function headers(numbers: readonly bigint[]): Promise<Map<bigint, BlockRef>> {
     const result = new Map<bigint, BlockRef>();
@@ -81,7 +88,13 @@ export function createIndexer(options: IndexerOptions): Indexer {
   async function fetchLogs(fromBlock: bigint, toBlock: bigint) {
     for (;;) {
       try {
-        const logs = await client.getLogs({ address: contract, events: eventAbis, fromBlock, toBlock, strict: true });
+        const logs = await client.getLogs({
+          address: contract,
+          events: eventAbis,
+          fromBlock,
+          toBlock,
+          strict: true,
+        });
         return { logs, toBlock };
       } catch (error) {
         if (!isRangeTooLarge(error) || toBlock === fromBlock) throw error;
@@ -126,7 +139,8 @@ export function createIndexer(options: IndexerOptions): Indexer {
         indexedBlock: cursorBlock.number,
         confirmations: options.confirmations,
         canExpire: (expiresAt) =>
-          Date.now() >= expiresAt.getTime() && (atHead || cursorBlock.timestamp.getTime() >= expiresAt.getTime()),
+          Date.now() >= expiresAt.getTime() &&
+          (atHead || cursorBlock.timestamp.getTime() >= expiresAt.getTime()),
       },
     };
   }
@@ -167,7 +181,10 @@ export function createIndexer(options: IndexerOptions): Indexer {
       return refreshOrders(tx, ctx, [...new Set([...affected, ...rows.map((r) => r.id)])]);
     });
     status.indexedBlock = ancestor.number;
-    log.warn({ depth: Number(depth), ancestor: Number(ancestor.number) }, `indexer: reorg of depth ${depth} rolled back to block ${ancestor.number}`);
+    log.warn(
+      { depth: Number(depth), ancestor: Number(ancestor.number) },
+      `indexer: reorg of depth ${depth} rolled back to block ${ancestor.number}`,
+    );
     emit(changes);
   }
 
@@ -237,7 +254,13 @@ export function createIndexer(options: IndexerOptions): Indexer {
       const [child, parent] = [blocks[i], blocks[i - 1]];
       if (child && parent && !linked(child, parent.hash)) return true; // the chain moved while we read; read again
     }
-    const logs = await client.getLogs({ address: contract, events: eventAbis, fromBlock: from, toBlock: to, strict: true });
+    const logs = await client.getLogs({
+      address: contract,
+      events: eventAbis,
+      fromBlock: from,
+      toBlock: to,
+      strict: true,
+    });
     if (logs.some((l) => blockMap.get(l.blockNumber)?.hash !== l.blockHash)) return true; // ditto
     const last = blocks.at(-1);
     if (!last) return false;
@@ -274,10 +297,12 @@ export function createIndexer(options: IndexerOptions): Indexer {
             status.state = "failed";
             status.lastError = error instanceof Error ? error.message : String(error);
             log.fatal({ err: error }, `indexer: stopped: ${status.lastError}`);
-            throw error instanceof FatalIndexerError ? error : new FatalIndexerError(status.lastError, { cause: error });
+            throw error instanceof FatalIndexerError
+              ? error
+              : new FatalIndexerError(status.lastError, { cause: error });
           }
           status.state = "retrying";
-          status.lastError = error instanceof Error ? error.message.split("\n")[0] ?? "" : String(error);
+          status.lastError = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
           log.warn({ retryInMs: backoff }, `indexer: RPC problem, retrying: ${status.lastError}`);
           await sleep(backoff, signal);
           backoff = Math.min(backoff * 2, 30_000);
@@ -291,8 +316,14 @@ export function createIndexer(options: IndexerOptions): Indexer {
 const eventAbis = paymentProcessorAbi.filter((item) => item.type === "event");
 
 function toRef(block: Block): BlockRef {
-  if (block.number === null || block.hash === null) throw new Error("pending block returned where a mined one was expected");
-  return { number: block.number, hash: block.hash, parentHash: block.parentHash, timestamp: new Date(Number(block.timestamp) * 1000) };
+  if (block.number === null || block.hash === null)
+    throw new Error("pending block returned where a mined one was expected");
+  return {
+    number: block.number,
+    hash: block.hash,
+    parentHash: block.parentHash,
+    timestamp: new Date(Number(block.timestamp) * 1000),
+  };
 }
 
 const minBig = (a: bigint, b: bigint) => (a < b ? a : b);
@@ -302,7 +333,8 @@ const minBig = (a: bigint, b: bigint) => (a < b ? a : b);
  * whose parentHash is zero; those carry no linkage to check, so only a real mismatch counts.
  */
 const ZERO_HASH = /^0x0{64}$/;
-const linked = (child: BlockRef, parentHash: string) => child.parentHash === parentHash || ZERO_HASH.test(child.parentHash);
+const linked = (child: BlockRef, parentHash: string) =>
+  child.parentHash === parentHash || ZERO_HASH.test(child.parentHash);
 const lower = (value: string) => value.toLowerCase();
 
 type DecodedLog = {
@@ -328,17 +360,48 @@ function decode(raw: unknown, chainId: bigint, timestamps: Map<bigint, Date>): I
     logIndex: l.logIndex,
     txHash: l.transactionHash,
   };
-  const a = l.args as { merchant: string; orderId: string; payer: string; to: string; token: string; amount: bigint };
+  const a = l.args as {
+    merchant: string;
+    orderId: string;
+    payer: string;
+    to: string;
+    token: string;
+    amount: bigint;
+  };
   switch (l.eventName) {
     case "PaymentReceived":
-      return { ...base, kind: "payment", merchant: lower(a.merchant), orderRef: a.orderId, orderId: null,
-        counterparty: lower(a.payer), token: lower(a.token), amount: a.amount };
+      return {
+        ...base,
+        kind: "payment",
+        merchant: lower(a.merchant),
+        orderRef: a.orderId,
+        orderId: null,
+        counterparty: lower(a.payer),
+        token: lower(a.token),
+        amount: a.amount,
+      };
     case "Refunded":
-      return { ...base, kind: "refund", merchant: lower(a.merchant), orderRef: a.orderId, orderId: null,
-        counterparty: lower(a.to), token: lower(a.token), amount: a.amount };
+      return {
+        ...base,
+        kind: "refund",
+        merchant: lower(a.merchant),
+        orderRef: a.orderId,
+        orderId: null,
+        counterparty: lower(a.to),
+        token: lower(a.token),
+        amount: a.amount,
+      };
     case "Withdrawn":
-      return { ...base, kind: "withdrawal", merchant: lower(a.merchant), orderRef: null, orderId: null,
-        counterparty: lower(a.to), token: lower(a.token), amount: a.amount };
+      return {
+        ...base,
+        kind: "withdrawal",
+        merchant: lower(a.merchant),
+        orderRef: null,
+        orderId: null,
+        counterparty: lower(a.to),
+        token: lower(a.token),
+        amount: a.amount,
+      };
   }
 }
 

@@ -15,10 +15,21 @@ export interface ReconcileRow {
  * Compares the ledger mirrored from events with the contract's balances, read at the indexed
  * block so that blocks the indexer has not applied yet cannot cause false mismatches.
  */
-export async function reconcile(db: Queryable, client: PublicClient, chainId: bigint, contract: `0x${string}`) {
+export async function reconcile(
+  db: Queryable,
+  client: PublicClient,
+  chainId: bigint,
+  contract: `0x${string}`,
+) {
   const cursor = await loadCursor(db, chainId);
   const blockNumber = cursor?.blockNumber ?? (await client.getBlockNumber());
-  const { rows } = await db.query<{ merchant: string; token: string; credited: string; withdrawn: string; refunded: string }>(
+  const { rows } = await db.query<{
+    merchant: string;
+    token: string;
+    credited: string;
+    withdrawn: string;
+    refunded: string;
+  }>(
     "SELECT merchant, token, credited, withdrawn, refunded FROM merchant_ledger WHERE chain_id = $1 ORDER BY merchant, token",
     [chainId],
   );

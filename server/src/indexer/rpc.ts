@@ -26,10 +26,16 @@ export function isRetryable(error: unknown): boolean {
     }
     if (current instanceof RpcRequestError && [429, -32005, -32603].includes(current.code)) return true;
     const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET"].includes(code)) {
+    if (
+      typeof code === "string" &&
+      ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET"].includes(code)
+    ) {
       return true;
     }
-    if (current instanceof Error && /fetch failed|socket hang up|ECONNREFUSED|ECONNRESET|timed? ?out/i.test(current.message)) {
+    if (
+      current instanceof Error &&
+      /fetch failed|socket hang up|ECONNREFUSED|ECONNRESET|timed? ?out/i.test(current.message)
+    ) {
       return true;
     }
     current = (current as { cause?: unknown }).cause;
@@ -39,10 +45,15 @@ export function isRetryable(error: unknown): boolean {
 
 /** eth_getLogs refusals that mean "ask for fewer blocks". */
 export function isRangeTooLarge(error: unknown): boolean {
-  const text = error instanceof Error ? `${error.message} ${(error as { details?: string }).details ?? ""}` : String(error);
+  const text =
+    error instanceof Error
+      ? `${error.message} ${(error as { details?: string }).details ?? ""}`
+      : String(error);
   return (
     error instanceof LimitExceededRpcError ||
-    /block range|too many (results|logs)|query returned more than|limit exceeded|response size|exceed/i.test(text)
+    /block range|too many (results|logs)|query returned more than|limit exceeded|response size|exceed/i.test(
+      text,
+    )
   );
 }
 
@@ -57,8 +68,12 @@ export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal?.aborted) return resolve();
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });

@@ -43,8 +43,20 @@ export async function insertEvents(tx: Queryable, events: readonly IndexedEvent[
     const params: unknown[] = [];
     const rows = batch.map((e, i) => {
       params.push(
-        e.chainId, e.blockNumber, e.txIndex, e.logIndex, e.blockHash, e.blockTimestamp, e.txHash,
-        e.kind, e.merchant, e.orderRef, e.orderId, e.counterparty, e.token, e.amount.toString(),
+        e.chainId,
+        e.blockNumber,
+        e.txIndex,
+        e.logIndex,
+        e.blockHash,
+        e.blockTimestamp,
+        e.txHash,
+        e.kind,
+        e.merchant,
+        e.orderRef,
+        e.orderId,
+        e.counterparty,
+        e.token,
+        e.amount.toString(),
       );
       const base = i * COLUMNS;
       return `(${Array.from({ length: COLUMNS }, (_, k) => `$${base + k + 1}`).join(", ")})`;
@@ -103,7 +115,12 @@ export async function loadBlocksDescending(db: Queryable, chainId: bigint): Prom
     "SELECT number, hash, parent_hash, timestamp FROM indexer_blocks WHERE chain_id = $1 ORDER BY number DESC",
     [chainId],
   );
-  return rows.map((r) => ({ number: r.number, hash: r.hash, parentHash: r.parent_hash, timestamp: r.timestamp }));
+  return rows.map((r) => ({
+    number: r.number,
+    hash: r.hash,
+    parentHash: r.parent_hash,
+    timestamp: r.timestamp,
+  }));
 }
 
 /**
@@ -116,7 +133,10 @@ export async function rollbackTo(tx: Queryable, chainId: bigint, ancestor: bigin
      RETURNING order_id`,
     [chainId, ancestor],
   );
-  await tx.query("DELETE FROM contract_events WHERE chain_id = $1 AND block_number > $2", [chainId, ancestor]);
+  await tx.query("DELETE FROM contract_events WHERE chain_id = $1 AND block_number > $2", [
+    chainId,
+    ancestor,
+  ]);
   await tx.query("DELETE FROM indexer_blocks WHERE chain_id = $1 AND number > $2", [chainId, ancestor]);
   return [...new Set(rows.map((r) => r.order_id))];
 }

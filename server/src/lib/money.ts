@@ -25,7 +25,9 @@ export function parseDecimal(value: string, decimals: number): bigint {
   if (fraction.length > decimals && /[1-9]/.test(fraction.slice(decimals))) {
     throw new Error(`"${value}" has more than ${decimals} decimal places`);
   }
-  return BigInt(whole) * 10n ** BigInt(decimals) + BigInt(fraction.slice(0, decimals).padEnd(decimals, "0") || "0");
+  return (
+    BigInt(whole) * 10n ** BigInt(decimals) + BigInt(fraction.slice(0, decimals).padEnd(decimals, "0") || "0")
+  );
 }
 
 /**
@@ -54,7 +56,12 @@ export function ceilDiv(numerator: bigint, denominator: bigint): bigint {
  * Rounding up by at most one smallest unit (1 wei) guarantees the merchant at least the USD
  * amount at the locked rate.
  */
-export function quoteAmount(usdCents: bigint, price: bigint, priceDecimals: number, tokenDecimals: number): bigint {
+export function quoteAmount(
+  usdCents: bigint,
+  price: bigint,
+  priceDecimals: number,
+  tokenDecimals: number,
+): bigint {
   if (price <= 0n) throw new RangeError("price must be positive");
   return ceilDiv(usdCents * 10n ** BigInt(tokenDecimals + priceDecimals), 100n * price);
 }

@@ -12,12 +12,48 @@ export interface Plan {
 }
 
 export const PLANS: Record<PlanName, Plan> = {
-  free: { name: "free", label: "Free", monthlyPrice: "0.00", dailyTransactions: 10, maxAmountCents: 1_000n, recurring: false },
-  basic: { name: "basic", label: "Basic", monthlyPrice: "5.00", dailyTransactions: 25, maxAmountCents: 3_000n, recurring: false },
-  seller: { name: "seller", label: "Seller", monthlyPrice: "12.00", dailyTransactions: 50, maxAmountCents: 10_000n, recurring: true },
-  premium: { name: "premium", label: "Premium", monthlyPrice: "20.00", dailyTransactions: 150, maxAmountCents: 50_000n, recurring: true },
+  free: {
+    name: "free",
+    label: "Free",
+    monthlyPrice: "0.00",
+    dailyTransactions: 10,
+    maxAmountCents: 1_000n,
+    recurring: false,
+  },
+  basic: {
+    name: "basic",
+    label: "Basic",
+    monthlyPrice: "5.00",
+    dailyTransactions: 25,
+    maxAmountCents: 3_000n,
+    recurring: false,
+  },
+  seller: {
+    name: "seller",
+    label: "Seller",
+    monthlyPrice: "12.00",
+    dailyTransactions: 50,
+    maxAmountCents: 10_000n,
+    recurring: true,
+  },
+  premium: {
+    name: "premium",
+    label: "Premium",
+    monthlyPrice: "20.00",
+    dailyTransactions: 150,
+    maxAmountCents: 50_000n,
+    recurring: true,
+  },
   // "500+": Exclusive is negotiated; 500 is the default daily allowance.
-  exclusive: { name: "exclusive", label: "Exclusive", monthlyPrice: "contact us", dailyTransactions: 500, maxAmountCents: 100_000n, recurring: true },
+  exclusive: {
+    name: "exclusive",
+    label: "Exclusive",
+    monthlyPrice: "contact us",
+    dailyTransactions: 500,
+    maxAmountCents: 100_000n,
+    recurring: true,
+  },
 };
 
-export const isPlanName = (value: string): value is PlanName => (PLAN_NAMES as readonly string[]).includes(value);
+export const isPlanName = (value: string): value is PlanName =>
+  (PLAN_NAMES as readonly string[]).includes(value);

@@ -17,7 +17,8 @@ export interface Merchant {
  * randomness, so a fast hash is the right tool (a password hash adds nothing at that entropy).
  */
 const KEY_PATTERN = /^epos_([0-9a-f]{12})_([0-9a-f]{48})$/;
-const EMAIL_PATTERN = /^[^\s@<>()[\]\\,;:"]{1,64}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
+const EMAIL_PATTERN =
+  /^[^\s@<>()[\]\\,;:"]{1,64}@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
 
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
@@ -53,7 +54,11 @@ const toMerchant = (row: MerchantRow): Merchant => ({
 });
 
 /** Creates a merchant and returns it with its API key, which is shown this once only. */
-export async function createMerchant(db: Queryable, emailInput: string, plan: string): Promise<{ merchant: Merchant; apiKey: string }> {
+export async function createMerchant(
+  db: Queryable,
+  emailInput: string,
+  plan: string,
+): Promise<{ merchant: Merchant; apiKey: string }> {
   const email = validateEmail(emailInput);
   if (!isPlanName(plan)) throw badRequest(`plan must be one of ${PLAN_NAMES.join(", ")}`, "invalid_plan");
   const { key, prefix, hash } = newKey();
@@ -65,12 +70,19 @@ export async function createMerchant(db: Queryable, emailInput: string, plan: st
     [email, plan, prefix, hash, `whsec_${randomBytes(24).toString("hex")}`],
   );
   const row = rows[0];
-  if (!row) throw conflict(`a merchant with email ${email} already exists; rotate its key instead`, "merchant_exists");
+  if (!row)
+    throw conflict(
+      `a merchant with email ${email} already exists; rotate its key instead`,
+      "merchant_exists",
+    );
   return { merchant: toMerchant(row), apiKey: key };
 }
 
 /** Replaces a merchant's API key; the old key stops working at once. */
-export async function rotateApiKey(db: Queryable, emailInput: string): Promise<{ merchant: Merchant; apiKey: string }> {
+export async function rotateApiKey(
+  db: Queryable,
+  emailInput: string,
+): Promise<{ merchant: Merchant; apiKey: string }> {
   const email = validateEmail(emailInput);
   const { key, prefix, hash } = newKey();
   const { rows } = await db.query<MerchantRow>(

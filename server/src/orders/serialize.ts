@@ -80,7 +80,10 @@ export function orderToJson(row: OrderRow, publicUrl: string, indexedBlock: bigi
     sent_transaction: row.sent_transaction ?? "",
     created_at: rfc3339(row.created_at),
     return_to: getAddress(row.merchant_address),
-    paid: row.status === "success" || row.status === "complete" || (row.status === "refunded" && row.transaction_id !== null),
+    paid:
+      row.status === "success" ||
+      row.status === "complete" ||
+      (row.status === "refunded" && row.transaction_id !== null),
     expired: row.status === "expired",
     expires_at: rfc3339(row.expires_at),
     confirmations,

@@ -95,11 +95,15 @@ export function createOrderService(deps: OrderServiceDeps) {
   async function create(input: CreateOrderInput, merchant: Merchant | null): Promise<OrderRow> {
     const usdCents = parseUsdCents(input.amount);
     if (usdCents === undefined || usdCents <= 0n) {
-      throw badRequest('amount must be a USD decimal string greater than 0 with at most 2 decimals, like "13.54"', "invalid_amount");
+      throw badRequest(
+        'amount must be a USD decimal string greater than 0 with at most 2 decimals, like "13.54"',
+        "invalid_amount",
+      );
     }
     const merchantAddress = parseMerchantAddress(input.address);
     const callback = parseHttpUrl(input.callback, "callback");
-    const itemImage = input.item_image === undefined ? undefined : parseHttpUrl(input.item_image, "item_image");
+    const itemImage =
+      input.item_image === undefined ? undefined : parseHttpUrl(input.item_image, "item_image");
     if (!merchant && usdCents >= deps.anonymousMaxCents) {
       throw unauthorized(
         `orders of $${formatUsdCents(deps.anonymousMaxCents)} or more need an API key in the Authorization header`,
@@ -129,10 +133,26 @@ export function createOrderService(deps: OrderServiceDeps) {
              now() + make_interval(secs => $18))
            ON CONFLICT (id) DO NOTHING
            RETURNING *`,
-          [id, merchant?.id ?? null, deps.chainId, deps.contract.toLowerCase(), merchantAddress.toLowerCase(), q.token,
-            q.symbol, q.decimals, formatUsdCents(usdCents), usdCents, q.expected.toString(), q.price.toString(),
-            q.priceDecimals, callback, input.item_title ?? null, input.item_description ?? null, itemImage ?? null,
-            deps.orderTtlSeconds],
+          [
+            id,
+            merchant?.id ?? null,
+            deps.chainId,
+            deps.contract.toLowerCase(),
+            merchantAddress.toLowerCase(),
+            q.token,
+            q.symbol,
+            q.decimals,
+            formatUsdCents(usdCents),
+            usdCents,
+            q.expected.toString(),
+            q.price.toString(),
+            q.priceDecimals,
+            callback,
+            input.item_title ?? null,
+            input.item_description ?? null,
+            itemImage ?? null,
+            deps.orderTtlSeconds,
+          ],
         );
         if (rows[0]) return rows[0];
         if (attempt > 5) throw new AppError(500, "internal", "could not allocate an order id");
@@ -167,7 +187,12 @@ export function createOrderService(deps: OrderServiceDeps) {
   }
 
   /** Keyset pagination, newest first; the cursor is the last row's (created_at, id). */
-  async function list(merchant: Merchant, status: OrderStatus | undefined, limit: number, cursor: string | undefined) {
+  async function list(
+    merchant: Merchant,
+    status: OrderStatus | undefined,
+    limit: number,
+    cursor: string | undefined,
+  ) {
     const params: unknown[] = [merchant.id, limit + 1];
     let where = "merchant_id = $1";
     if (status) {
@@ -201,6 +226,7 @@ function encodeCursor(createdAt: Date, id: bigint): string {
 function decodeCursor(cursor: string): { createdAt: string; id: string } {
   const text = Buffer.from(cursor, "base64url").toString("utf8");
   const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|(\d{1,16})$/.exec(text);
-  if (!match?.[1] || !match[2]) throw badRequest("cursor is not valid; pass the next_cursor of the previous page", "invalid_cursor");
+  if (!match?.[1] || !match[2])
+    throw badRequest("cursor is not valid; pass the next_cursor of the previous page", "invalid_cursor");
   return { createdAt: match[1], id: match[2] };
 }

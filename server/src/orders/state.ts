@@ -46,8 +46,10 @@ export interface Clock {
   confirmations: number;
 }
 
-const byChainOrder = (a: { blockNumber: bigint; logIndex: number }, b: { blockNumber: bigint; logIndex: number }) =>
-  a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1;
+const byChainOrder = (
+  a: { blockNumber: bigint; logIndex: number },
+  b: { blockNumber: bigint; logIndex: number },
+) => (a.blockNumber === b.blockNumber ? a.logIndex - b.logIndex : a.blockNumber < b.blockNumber ? -1 : 1);
 
 export function computeOrderState(
   terms: OrderTerms,

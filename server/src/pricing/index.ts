@@ -24,7 +24,12 @@ export function staticPriceSource(ethUsd: string): PriceSource {
   if (value <= 0n) throw new Error("ETH_USD_PRICE must be greater than 0");
   return {
     async ethUsd() {
-      return { value, decimals: STATIC_PRICE_DECIMALS, updatedAt: Math.floor(Date.now() / 1000), source: "static" };
+      return {
+        value,
+        decimals: STATIC_PRICE_DECIMALS,
+        updatedAt: Math.floor(Date.now() / 1000),
+        source: "static",
+      };
     },
   };
 }
@@ -33,14 +38,22 @@ export function staticPriceSource(ethUsd: string): PriceSource {
  * Chainlink AggregatorV3 reader. A non-positive answer, a round older than `maxAgeSeconds` or an
  * unreachable feed is an error (503), never a wrong price.
  */
-export function chainlinkPriceSource(client: PublicClient, feed: `0x${string}`, maxAgeSeconds: number): PriceSource {
+export function chainlinkPriceSource(
+  client: PublicClient,
+  feed: `0x${string}`,
+  maxAgeSeconds: number,
+): PriceSource {
   let decimals: number | undefined;
   return {
     async ethUsd() {
       let answer: bigint;
       let updatedAt: bigint;
       try {
-        decimals ??= await client.readContract({ address: feed, abi: aggregatorV3Abi, functionName: "decimals" });
+        decimals ??= await client.readContract({
+          address: feed,
+          abi: aggregatorV3Abi,
+          functionName: "decimals",
+        });
         [, answer, , updatedAt] = await client.readContract({
           address: feed,
           abi: aggregatorV3Abi,
@@ -49,7 +62,8 @@ export function chainlinkPriceSource(client: PublicClient, feed: `0x${string}`, 
       } catch {
         throw unavailable("The ETH/USD price feed is unreachable; try again shortly.", "price_unavailable");
       }
-      if (answer <= 0n) throw unavailable("The ETH/USD price feed returned no valid price.", "price_unavailable");
+      if (answer <= 0n)
+        throw unavailable("The ETH/USD price feed returned no valid price.", "price_unavailable");
       const age = Math.floor(Date.now() / 1000) - Number(updatedAt);
       if (age > maxAgeSeconds) {
         throw unavailable(

@@ -8,7 +8,10 @@ import { notFound } from "../lib/errors.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 
 const escapeHtml = (value: string) =>
-  value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
+  value.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
+  );
 
 export async function qrSvg(text: string): Promise<string> {
   return QRCode.toString(text, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
@@ -27,7 +30,10 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
 
   app.get(
     "/order/:id/qr.svg",
-    { config: { nonJson: true }, schema: { tags: ["orders"], summary: "QR code (SVG) with the EIP-681 payment URI", params: Params } },
+    {
+      config: { nonJson: true },
+      schema: { tags: ["orders"], summary: "QR code (SVG) with the EIP-681 payment URI", params: Params },
+    },
     async (request, reply) => {
       const order = await load(request.params.id);
       reply.header("content-type", "image/svg+xml").header("cache-control", "public, max-age=300");
@@ -37,7 +43,10 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
 
   app.get(
     "/pay/:id",
-    { config: { nonJson: true }, schema: { tags: ["orders"], summary: "Hosted payment page", params: Params } },
+    {
+      config: { nonJson: true },
+      schema: { tags: ["orders"], summary: "Hosted payment page", params: Params },
+    },
     async (request, reply) => {
       const order = await load(request.params.id);
       const json = orderToJson(order, deps.config.publicUrl, deps.indexedBlock());
@@ -77,14 +86,24 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     },
   );
 
-  app.get("/assets/pay.js", { config: { nonJson: true }, schema: { hide: true } }, async (_request, reply) => {
-    reply.header("content-type", "text/javascript; charset=utf-8").header("cache-control", "public, max-age=300");
-    return PAY_JS;
-  });
-  app.get("/assets/pay.css", { config: { nonJson: true }, schema: { hide: true } }, async (_request, reply) => {
-    reply.header("content-type", "text/css; charset=utf-8").header("cache-control", "public, max-age=300");
-    return PAY_CSS;
-  });
+  app.get(
+    "/assets/pay.js",
+    { config: { nonJson: true }, schema: { hide: true } },
+    async (_request, reply) => {
+      reply
+        .header("content-type", "text/javascript; charset=utf-8")
+        .header("cache-control", "public, max-age=300");
+      return PAY_JS;
+    },
+  );
+  app.get(
+    "/assets/pay.css",
+    { config: { nonJson: true }, schema: { hide: true } },
+    async (_request, reply) => {
+      reply.header("content-type", "text/css; charset=utf-8").header("cache-control", "public, max-age=300");
+      return PAY_CSS;
+    },
+  );
 };
 
 const PAY_CSS = `body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;display:flex;justify-content:center}

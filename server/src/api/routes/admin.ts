@@ -17,9 +17,11 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
 export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.addHook("onRequest", async (request) => {
     const expected = deps.config.adminToken;
-    if (!expected) throw new AppError(404, "not_found", "the admin API is disabled; set ADMIN_TOKEN to enable it");
+    if (!expected)
+      throw new AppError(404, "not_found", "the admin API is disabled; set ADMIN_TOKEN to enable it");
     const given = apiKeyFrom(request);
-    if (!given || !timingSafeEqual(digest(given), digest(expected))) throw unauthorized("a valid ADMIN_TOKEN is required");
+    if (!given || !timingSafeEqual(digest(given), digest(expected)))
+      throw unauthorized("a valid ADMIN_TOKEN is required");
   });
 
   const MerchantKey = Type.Object({
@@ -49,7 +51,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       },
     },
     async (request) => {
-      const { merchant, apiKey } = await createMerchant(deps.db, request.body.email, request.body.plan ?? "free");
+      const { merchant, apiKey } = await createMerchant(
+        deps.db,
+        request.body.email,
+        request.body.plan ?? "free",
+      );
       return { id: Number(merchant.id), email: merchant.email, plan: merchant.plan, api_key: apiKey };
     },
   );
@@ -79,10 +85,16 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         tags: ["admin"],
         summary: "Change a merchant's plan",
         body: Type.Object(
-          { email: Type.String({ maxLength: 254 }), plan: Type.Union(PLAN_NAMES.map((p) => Type.Literal(p))) },
+          {
+            email: Type.String({ maxLength: 254 }),
+            plan: Type.Union(PLAN_NAMES.map((p) => Type.Literal(p))),
+          },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ id: Type.Integer(), email: Type.String(), plan: Type.String() }), ...errors },
+        response: {
+          200: Type.Object({ id: Type.Integer(), email: Type.String(), plan: Type.String() }),
+          ...errors,
+        },
       },
     },
     async (request) => {

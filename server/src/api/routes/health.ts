@@ -3,7 +3,10 @@ import { Type } from "@fastify/type-provider-typebox";
 import type { AppDeps } from "../../app.ts";
 
 const withTimeout = <T>(promise: Promise<T>, ms: number) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms))]);
+  Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)),
+  ]);
 
 /**
  * 200 when the database and the chain answer, 503 otherwise. Also shows indexer progress and

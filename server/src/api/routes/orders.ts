@@ -6,7 +6,14 @@ import type { AppDeps } from "../../app.ts";
 import { orderToJson } from "../../orders/serialize.ts";
 import { badRequest } from "../../lib/errors.ts";
 
-const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema };
+const errors = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  404: ErrorSchema,
+  429: ErrorSchema,
+  503: ErrorSchema,
+};
 
 const HistoryQuery = Type.Object(
   {
@@ -19,12 +26,14 @@ const HistoryQuery = Type.Object(
 function parseLimit(value: string | undefined): number {
   if (value === undefined) return 50;
   const limit = Number(value);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw badRequest("limit must be between 1 and 500", "invalid_limit");
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+    throw badRequest("limit must be between 1 and 500", "invalid_limit");
   return limit;
 }
 
 export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
-  const json = (row: Parameters<typeof orderToJson>[0]) => orderToJson(row, deps.config.publicUrl, deps.indexedBlock());
+  const json = (row: Parameters<typeof orderToJson>[0]) =>
+    orderToJson(row, deps.config.publicUrl, deps.indexedBlock());
 
   app.post(
     "/order",
@@ -65,7 +74,12 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     },
     async (request) => {
       const merchant = requireMerchant(request);
-      const page = await deps.orders.list(merchant, undefined, parseLimit(request.query.limit), request.query.cursor);
+      const page = await deps.orders.list(
+        merchant,
+        undefined,
+        parseLimit(request.query.limit),
+        request.query.cursor,
+      );
       return { orders: page.orders.map(json), next_cursor: page.nextCursor };
     },
   );
@@ -77,9 +91,12 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         tags: ["history"],
         summary: "Show orders with a status",
         params: Type.Object({
-          status: Type.Union(["pending", "success", "complete", "expired", "refunded"].map((s) => Type.Literal(s)), {
-            description: "pending, success, complete, expired or refunded",
-          }),
+          status: Type.Union(
+            ["pending", "success", "complete", "expired", "refunded"].map((s) => Type.Literal(s)),
+            {
+              description: "pending, success, complete, expired or refunded",
+            },
+          ),
         }),
         querystring: HistoryQuery,
         response: { 200: OrderListSchema, ...errors },
@@ -88,7 +105,12 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     async (request) => {
       const merchant = requireMerchant(request);
       const status = request.params.status as "pending";
-      const page = await deps.orders.list(merchant, status, parseLimit(request.query.limit), request.query.cursor);
+      const page = await deps.orders.list(
+        merchant,
+        status,
+        parseLimit(request.query.limit),
+        request.query.cursor,
+      );
       return { orders: page.orders.map(json), next_cursor: page.nextCursor };
     },
   );

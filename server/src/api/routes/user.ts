@@ -75,15 +75,25 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         response: {
           200: Type.Object({
             income: Type.Array(Amount),
-            outgoing: Type.Array(Type.Object({ token: Type.String(), withdrawn: Type.String(), refunded: Type.String() })),
+            outgoing: Type.Array(
+              Type.Object({ token: Type.String(), withdrawn: Type.String(), refunded: Type.String() }),
+            ),
             totals: Type.Object({
               orders: Type.Integer(),
               by_status: Type.Record(Type.String(), Type.Integer()),
               usd_complete: Type.String(),
             }),
-            balances: Type.Array(Type.Object({ address: Type.String(), token: Type.String(), balance: Type.String() })),
+            balances: Type.Array(
+              Type.Object({ address: Type.String(), token: Type.String(), balance: Type.String() }),
+            ),
             orphan_payments: Type.Array(
-              Type.Object({ tx_hash: Type.String(), order_ref: Type.String(), token: Type.String(), amount: Type.String(), address: Type.String() }),
+              Type.Object({
+                tx_hash: Type.String(),
+                order_ref: Type.String(),
+                token: Type.String(),
+                amount: Type.String(),
+                address: Type.String(),
+              }),
             ),
           }),
           ...errors,
@@ -97,7 +107,13 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         [merchant.id],
       );
       const list = addresses.map((a) => a.merchant_address);
-      const { rows: ledger } = await deps.db.query<{ merchant: string; token: string; credited: string; withdrawn: string; refunded: string }>(
+      const { rows: ledger } = await deps.db.query<{
+        merchant: string;
+        token: string;
+        credited: string;
+        withdrawn: string;
+        refunded: string;
+      }>(
         "SELECT merchant, token, credited, withdrawn, refunded FROM merchant_ledger WHERE chain_id = $1 AND merchant = ANY($2::text[])",
         [deps.chain.chainId, list],
       );
@@ -105,7 +121,13 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         "SELECT status, count(*)::int8 AS count, COALESCE(sum(usd_cents), 0)::text AS cents FROM orders WHERE merchant_id = $1 GROUP BY status",
         [merchant.id],
       );
-      const { rows: orphans } = await deps.db.query<{ tx_hash: string; order_ref: string; token: string; amount: string; merchant: string }>(
+      const { rows: orphans } = await deps.db.query<{
+        tx_hash: string;
+        order_ref: string;
+        token: string;
+        amount: string;
+        merchant: string;
+      }>(
         `SELECT tx_hash, order_ref, token, amount, merchant FROM contract_events
           WHERE chain_id = $1 AND kind = 'payment' AND order_id IS NULL AND merchant = ANY($2::text[])
           ORDER BY block_number DESC, log_index DESC LIMIT 100`,
@@ -135,9 +157,16 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
               args: [address as `0x${string}`, token as `0x${string}`],
             });
           } catch {
-            throw unavailable("on-chain balances are unavailable right now; try again shortly", "chain_unavailable");
+            throw unavailable(
+              "on-chain balances are unavailable right now; try again shortly",
+              "chain_unavailable",
+            );
           }
-          balances.push({ address: getAddress(address), token: tokenInfo(token).symbol, balance: fmt(token, balance) });
+          balances.push({
+            address: getAddress(address),
+            token: tokenInfo(token).symbol,
+            balance: fmt(token, balance),
+          });
         }
       }
       const byStatus: Record<string, number> = {};
@@ -148,7 +177,10 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
       }
       const completeCents = BigInt(statusRows.find((r) => r.status === "complete")?.cents ?? "0");
       return {
-        income: [...sum].map(([token, v]) => ({ token: tokenInfo(token).symbol, amount: fmt(token, v.credited) })),
+        income: [...sum].map(([token, v]) => ({
+          token: tokenInfo(token).symbol,
+          amount: fmt(token, v.credited),
+        })),
         outgoing: [...sum].map(([token, v]) => ({
           token: tokenInfo(token).symbol,
           withdrawn: fmt(token, v.withdrawn),
@@ -173,7 +205,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
       schema: {
         tags: ["recurring"],
         summary: "Orders attached to recurring billing, by status",
-        description: "Needs the Seller plan or above. Recurring billing is not live yet, so the lists are empty.",
+        description:
+          "Needs the Seller plan or above. Recurring billing is not live yet, so the lists are empty.",
         params: Type.Object({
           status: Type.Union(["expired", "active", "pending", "upcoming"].map((s) => Type.Literal(s))),
         }),
@@ -184,7 +217,10 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
       const merchant = requireMerchant(request);
       const plan = PLANS[merchant.plan];
       if (!plan.recurring) {
-        throw forbidden(`recurring billing needs the Seller plan or above; this account is on ${plan.label}`, "plan_no_recurring");
+        throw forbidden(
+          `recurring billing needs the Seller plan or above; this account is on ${plan.label}`,
+          "plan_no_recurring",
+        );
       }
       return { orders: [] };
     },
