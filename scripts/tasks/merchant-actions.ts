@@ -69,7 +69,9 @@ async function setup(hre: HardhatRuntimeEnvironment, args: CommonArgs, needsKey:
   }
   if (processorAddress === "") processorAddress = deployed["EthereumPos#PaymentProcessor"] ?? "";
   if (!ethers.isAddress(processorAddress)) {
-    throw new MerchantCliError(`no PaymentProcessor address: pass --processor (nothing usable in ${deployedFile})`);
+    throw new MerchantCliError(
+      `no PaymentProcessor address: pass --processor (nothing usable in ${deployedFile})`,
+    );
   }
 
   let token: string;
@@ -77,7 +79,8 @@ async function setup(hre: HardhatRuntimeEnvironment, args: CommonArgs, needsKey:
   if (t === "eth") token = ETH;
   else if (t === "usdc") {
     token = deployed["LocalDev#MockStablecoin"] ?? "";
-    if (token === "") throw new MerchantCliError('"usdc" only names the LocalDev stablecoin: pass the token address');
+    if (token === "")
+      throw new MerchantCliError('"usdc" only names the LocalDev stablecoin: pass the token address');
   } else if (ethers.isAddress(args.token)) token = ethers.getAddress(args.token);
   else throw new MerchantCliError(`--token must be "eth", "usdc" or an address, got "${args.token}"`);
 
@@ -122,7 +125,8 @@ function parseOrderId(
 ) {
   if (id === "") throw new MerchantCliError("--order-id is required");
   if (id.startsWith("0x")) {
-    if (id.length !== 66) throw new MerchantCliError("a hex --order-id must be a full bytes32 (0x + 64 hex digits)");
+    if (id.length !== 66)
+      throw new MerchantCliError("a hex --order-id must be a full bytes32 (0x + 64 hex digits)");
     return id;
   }
   if (!/^\d+$/.test(id)) throw new MerchantCliError("--order-id must be a decimal id or a 0x bytes32");
@@ -162,7 +166,9 @@ export async function withdrawAction(
     const amount = args.amount === "all" ? balance : parseAmount(ethers, args.amount, decimals, args.raw);
     if (amount === 0n) throw new MerchantCliError("nothing to withdraw");
     if (amount > balance) {
-      throw new MerchantCliError(`balance is ${ethers.formatUnits(balance, decimals)} ${symbol}, cannot withdraw more`);
+      throw new MerchantCliError(
+        `balance is ${ethers.formatUnits(balance, decimals)} ${symbol}, cannot withdraw more`,
+      );
     }
     const to = args.to === "" ? merchant : ethers.getAddress(args.to);
     console.log(`withdrawing ${ethers.formatUnits(amount, decimals)} ${symbol} from ${merchant} to ${to}`);
