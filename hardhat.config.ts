@@ -38,6 +38,10 @@ export default defineConfig({
       },
     },
   },
+  // Test-only contracts (mocks, attack contracts, the gas-benchmark references) are not product code.
+  coverage: {
+    skipFiles: ["contracts/mocks/**"],
+  },
   paths: {
     tests: {
       mocha: "test",
