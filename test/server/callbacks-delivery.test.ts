@@ -272,6 +272,22 @@ describe(`callbacks: delivery and retries (${onRealPostgres() ? "PostgreSQL" : "
     assert.ok(span <= 700, `last attempt at the deadline (${span} ms)`);
   });
 
+  it("keeps claiming after every slot was busy (concurrency 1, a burst of callbacks)", async function () {
+    const r = await receiver(async (_req, res) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      res.end("OK");
+    });
+    const w = worker({ workerConcurrency: 1, pollIntervalMs: 60_000 });
+    await w.start();
+    const ids: bigint[] = [];
+    for (let i = 0; i < 12; i++) {
+      ids.push((await enqueue(t.db, { ...orderEntry(1n, null, r.url, "success"), stream: `burst:${i}` })).id);
+    }
+    // No poll in this window: only NOTIFY and finished deliveries drive the worker.
+    await waitFor(() => r.received.length === 12, "all 12 callbacks", 5_000);
+    for (const id of ids) assert.equal((await callbackRow(t.db, id)).status, "delivered");
+  });
+
   it("sends a committed callback within a few ms of the NOTIFY (enqueue → receiver latency)", async function () {
     const r = await receiver();
     const orderId = await insertOrder(t.db, merchantId, r.url);

@@ -181,35 +181,46 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
     return rows;
   }
 
+  async function runPump(): Promise<void> {
+    lastClaimError = undefined;
+    try {
+      do {
+        again = false;
+        while (!stopping && inflight.size < config.workerConcurrency) {
+          const rows = await claim(config.workerConcurrency - inflight.size);
+          lastClaimEmpty = rows.length === 0;
+          if (rows.length === 0) break;
+          stats.claimed += rows.length;
+          for (const row of rows) launch(row);
+        }
+      } while (again && !stopping);
+    } catch (error) {
+      lastClaimError = error;
+      log.warn(
+        { err: describeError(error) },
+        "callback worker could not claim work; retrying on the next poll",
+      );
+    }
+  }
+
+  /**
+   * Claims and launches due work until none is left or every slot is busy. Calls that arrive
+   * while a pass runs (NOTIFY, a finished delivery, the poll) ask for one more pass rather than
+   * running a second loop; a request that lands just as a pass ends starts a new pass.
+   */
   function pump(): Promise<void> {
     if (pumping) {
       again = true;
       return pumping;
     }
-    pumping = (async () => {
-      try {
-        lastClaimError = undefined;
-        do {
-          again = false;
-          while (!stopping && inflight.size < config.workerConcurrency) {
-            const rows = await claim(config.workerConcurrency - inflight.size);
-            lastClaimEmpty = rows.length === 0;
-            if (rows.length === 0) break;
-            stats.claimed += rows.length;
-            for (const row of rows) launch(row);
-          }
-        } while (again && !stopping);
-      } catch (error) {
-        lastClaimError = error;
-        log.warn(
-          { err: describeError(error) },
-          "callback worker could not claim work; retrying on the next poll",
-        );
-      } finally {
-        pumping = undefined;
-      }
-    })();
-    return pumping;
+    const run = runPump();
+    pumping = run;
+    void run.then(() => {
+      if (pumping !== run) return;
+      pumping = undefined;
+      if (again && !stopping) void pump();
+    });
+    return run;
   }
 
   function launch(row: ClaimedRow) {
@@ -340,6 +351,7 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
     async drain() {
       for (;;) {
         await pump();
+        while (pumping) await pumping;
         if (lastClaimError !== undefined) throw lastClaimError;
         if (inflight.size === 0) {
           if (lastClaimEmpty || stopping) return;
