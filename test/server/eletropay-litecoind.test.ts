@@ -14,7 +14,11 @@ import { gapLimitStatus } from "../../server/src/eletropay/service.ts";
 import { createAddressDeriver } from "../../server/src/utxo/derive.ts";
 import { addressParams } from "../../server/src/utxo/networks.ts";
 import { parseExtendedPublicKey } from "../../server/src/utxo/xpub.ts";
+import { createCallbackWorker } from "../../server/src/callbacks/worker.ts";
+import { parseCallbackConfig } from "../../server/src/callbacks/config.ts";
+import { computeV1, parseSignatureHeader } from "../../server/src/callbacks/signing.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { startReceiver } from "../helpers/receiver.ts";
 import { startLitecoind, type Litecoind } from "../helpers/litecoind.ts";
 
 const TEST_VERSIONS = { public: 0x043587cf, private: 0x04358394 };
@@ -360,5 +364,83 @@ describe("EletroPay on a real litecoind regtest node", function () {
     const ltcStatus = status.currencies.find((c) => c.currency === "LTC")!;
     assert.ok(ltcStatus.unpaidRun >= 200);
     assert.ok(status.warnings.some((w) => w.startsWith("LTC:") && w.includes("gap limit 20")));
+  });
+
+  it("delivers the queued callbacks, signed and in order, to EletroPay's HTTP endpoint", async function () {
+    const receiver = await startReceiver();
+    const ownDb = await createTestDb();
+    const secret = "eletropay-callback-secret-0123456789";
+    try {
+      // Another account key, so these addresses never collide with the ones used above.
+      const tpub = HDKey.fromMasterSeed(
+        Buffer.from("eletropay litecoind end-to-end test seed!"),
+        TEST_VERSIONS,
+      ).derive("m/44'/1'/1'").publicExtendedKey;
+      const cfg = parseEletroPayConfig({
+        XPUB_LTC: tpub,
+        LTC_NETWORK: "regtest",
+        LTC_CONFIRMATIONS: "2",
+        LTC_RPC_URL: ltc.rpcUrl("eletropay"),
+        ELETROPAY_TOKEN_KEY: "test-token-key-0123456789abcdef0123456789abcdef",
+        ELETROPAY_CALLBACK_URL: receiver.url,
+        ELETROPAY_CALLBACK_KEY: "ep-platform-key",
+        ELETROPAY_POLL_INTERVAL_MS: "100",
+      });
+      const local = await createEletroPay({ db: ownDb.db, config: cfg });
+      const { token: t } = await local.service.registerClient("delivery@example.com");
+      const res = await local.app.inject({ method: "GET", url: `/v1/clients/${t}/LTC` });
+      const { address } = res.json() as { address: string };
+      const txid = await ltc.miner.call<string>("sendtoaddress", [address, "0.5"]);
+      await ltc.sync();
+      // This time the watcher runs on its own timer (ELETROPAY_POLL_INTERVAL_MS=100).
+      const queued = async (n: number) => {
+        const deadline = Date.now() + 20_000;
+        for (;;) {
+          const { rows } = await ownDb.db.query<{ n: bigint }>("SELECT count(*) AS n FROM callbacks");
+          if (Number(rows[0]!.n) >= n) return;
+          if (Date.now() > deadline) throw new Error(`fewer than ${n} callbacks queued`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      local.watcher.start();
+      await queued(1);
+      await ltc.mine(1);
+      await queued(2);
+      await ltc.mine(1);
+      await queued(3);
+      await ltc.mine(1);
+      await new Promise((r) => setTimeout(r, 500));
+      await local.watcher.stop();
+
+      const worker = createCallbackWorker({
+        db: ownDb.db,
+        log: { debug() {}, info() {}, warn() {}, error() {} },
+        config: parseCallbackConfig({
+          NODE_ENV: "test",
+          ELETROPAY_CALLBACK_SECRET: secret,
+          CALLBACK_ALLOW_PRIVATE: "true",
+        }),
+      });
+      await worker.drain();
+      const got = await receiver.waitFor((all) => all.length >= 3);
+      assert.equal(got.length, 3, "nothing beyond the required 2 confirmations");
+      assert.deepEqual(
+        got.map((r) => r.path),
+        Array(3).fill("/v1/payments/ep-platform-key/LTC/"),
+      );
+      assert.deepEqual(
+        got.map((r) => r.body),
+        [0, 1, 2].map((n) => `{"amount":0.5,"confirmations":${n},"address":"${address}","txid":"${txid}"}`),
+      );
+      for (const r of got) {
+        const signature = parseSignatureHeader(String(r.headers["x-ethpos-signature"]));
+        assert.ok(signature);
+        assert.equal(signature.v1[0], computeV1(secret, signature.timestamp, r.body));
+      }
+      await local.app.close();
+    } finally {
+      await receiver.close();
+      await ownDb.drop();
+    }
   });
 });
