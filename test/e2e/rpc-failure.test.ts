@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { createServer, connect, type Server, type Socket } from "node:net";
+import { after, before, describe, it } from "mocha";
+import pino from "pino";
+import { createPublicClient, http, type PublicClient } from "viem";
+import { createIndexer } from "../../server/src/indexer/index.ts";
+import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { catchUp, indexedState, testIndexer } from "../helpers/indexing.ts";
+import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { until } from "../helpers/receiver.ts";
+
+/** A TCP proxy in front of the node: taking it down is a real connection loss for the client. */
+async function startProxy(target: number) {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  const up = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(target, "127.0.0.1");
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on("close", () => sockets.delete(s));
+          s.on("error", () => s.destroy());
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(port, "127.0.0.1", resolve);
+    });
+  const down = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      if (!server) return resolve();
+      server.close(() => resolve());
+    });
+  await up();
+  return { url: `http://127.0.0.1:${port}`, up, down };
+}
+
+describe("indexer: the RPC node goes away and comes back", function () {
+  this.timeout(120_000);
+  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let testDb: TestDb;
+
+  before(async function () {
+    chain = await startNodeChain();
+    testDb = await createTestDb();
+  });
+
+  after(async function () {
+    await testDb?.drop();
+    await chain?.stop();
+  });
+
+  it("retries with backoff and recovers without gaps or duplicates", async function () {
+    const proxy = await startProxy(chain.port);
+    const client = createPublicClient({
+      transport: http(proxy.url, { retryCount: 0, timeout: 2_000 }),
+    }) as PublicClient;
+    const indexer = createIndexer({
+      db: testDb.db,
+      client,
+      log: pino({ level: "silent" }),
+      chainId: 31337n,
+      contract: chain.contract,
+      startBlock: 0n,
+      confirmations: 2,
+      finalityBlocks: 8,
+      pollIntervalMs: 20,
+      publicUrl: "http://pos.test",
+    });
+    const stop = new AbortController();
+    const running = indexer.run(stop.signal);
+    const pay = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        await chain.wallet.writeContract({
+          address: chain.contract,
+          abi: chain.abi,
+          functionName: "pay",
+          args: [chain.merchant, `0x${(1000 + i).toString(16).padStart(64, "0")}`],
+          value: 1_000n + BigInt(i),
+          account: chain.customer,
+          chain: null,
+        });
+      }
+    };
+    try {
+      await pay(3);
+      let head = await chain.client.getBlockNumber({ cacheTime: 0 });
+      await until(
+        async () => (indexer.status().indexedBlock === head ? true : undefined),
+        20_000,
+        "first payments indexed",
+      );
+
+      await proxy.down();
+      await pay(4); // mined while the indexer cannot reach the node
+      await until(
+        async () => (indexer.status().state === "retrying" ? true : undefined),
+        20_000,
+        "indexer notices the outage",
+      );
+      assert.match(indexer.status().lastError ?? "", /.+/);
+
+      await proxy.up();
+      head = await chain.client.getBlockNumber({ cacheTime: 0 });
+      await until(
+        async () => (indexer.status().indexedBlock === head ? true : undefined),
+        40_000,
+        "indexer recovers",
+      );
+      assert.equal(indexer.status().state, "following");
+    } finally {
+      stop.abort();
+      await running;
+      await proxy.down();
+    }
+
+    const survived = await indexedState(testDb.db);
+    assert.equal(survived.events.length, 7, "every payment exactly once");
+    const fresh = await createTestDb();
+    try {
+      await catchUp(
+        testIndexer(fresh.db, chain.client, chain.contract, { confirmations: 2, finalityBlocks: 8 }),
+      );
+      assert.deepEqual(survived.events, (await indexedState(fresh.db)).events);
+    } finally {
+      await fresh.drop();
+    }
+  });
+});
