@@ -269,6 +269,7 @@ describe(`callbacks: delivery and retries (${onRealPostgres() ? "PostgreSQL" : "
     const attempts = await attemptRows(t.db, id);
     assert.ok(attempts.length >= 4 && attempts.length <= 9, `${attempts.length} attempts in 500 ms`);
     const span = attempts.at(-1)!.attempted_at.getTime() - attempts[0]!.attempted_at.getTime();
+    assert.ok(!w.log.entries.some((e) => e.level === "error"), "every attempt was recorded");
     assert.ok(span <= 700, `last attempt at the deadline (${span} ms)`);
   });
 

@@ -44,6 +44,16 @@ describe("callbacks: retry schedule", function () {
       random: () => 0,
     });
     assert.deepEqual(nearEnd, { retry: true, delayMs: 5_000 });
+    const fractional = nextRetry(DEFAULT_RETRY_POLICY, {
+      failedAttempts: 30,
+      ageMs: 3 * DAY - 1_234.567,
+      random: () => 0,
+    });
+    assert.deepEqual(
+      fractional,
+      { retry: true, delayMs: 1_235 },
+      "whole milliseconds, as the database expects",
+    );
     const past = nextRetry(DEFAULT_RETRY_POLICY, { failedAttempts: 31, ageMs: 3 * DAY });
     assert.equal(past.retry, false);
     assert.match((past as { reason: string }).reason, /gave up after 3d/);

@@ -60,7 +60,7 @@ export function nextRetry(policy: RetryPolicy, input: RetryInput): RetryDecision
   if (input.retryAfterMs !== undefined && input.retryAfterMs > delayMs) {
     delayMs = Math.min(input.retryAfterMs, policy.maxDelayMs);
   }
-  return { retry: true, delayMs: Math.max(0, Math.min(delayMs, remainingMs)) };
+  return { retry: true, delayMs: Math.max(0, Math.ceil(Math.min(delayMs, remainingMs))) };
 }
 
 export interface ScheduleRow {

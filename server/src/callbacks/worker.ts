@@ -91,7 +91,7 @@ SET status = 'sending',
 FROM due
 WHERE c.id = due.id
 RETURNING c.id, c.event_id::text AS event_id, c.kind, c.url, c.body, c.secret_ref, c.attempts,
-  (extract(epoch FROM now() - c.created_at) * 1000)::float8 AS age_ms`;
+  round(extract(epoch FROM now() - c.created_at) * 1000)::float8 AS age_ms`;
 
 /**
  * Records one attempt and moves the row on, in one statement. The update is fenced on
@@ -296,7 +296,7 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
       error,
       latencyMs,
       excerpt,
-      delayMs,
+      Math.round(delayMs),
     ]);
     stats[
       outcome.status === "delivered" ? "delivered" : outcome.status === "failed" ? "failed" : "retried"
