@@ -11,8 +11,12 @@ export const MAX_CHILD_INDEX = 0x7fffffff;
 export const hash160 = (data: Uint8Array): Uint8Array => ripemd160(sha256(data));
 
 /** Encodes the address of a compressed public key for one script type on one chain. */
-export function encodeAddress(publicKey: Uint8Array, scriptType: ScriptType, params: AddressParams): string {
-  const keyHash = hash160(publicKey);
+export function encodeAddress(
+  publicKey: Uint8Array,
+  scriptType: ScriptType,
+  params: AddressParams,
+  keyHash: Uint8Array = hash160(publicKey),
+): string {
   switch (scriptType) {
     case "p2pkh":
       return base58check.encode(Uint8Array.of(params.pubKeyHash, ...keyHash));
@@ -47,8 +51,9 @@ export function createAddressDeriver(key: ParsedExtendedKey, params: AddressPara
         throw new RangeError(`address index out of range: ${index}`);
       }
       const child = external.deriveChild(index);
-      if (!child.publicKey) throw new Error("derived key has no public key");
-      return encodeAddress(child.publicKey, key.scriptType, params);
+      if (!child.publicKey || !child.identifier) throw new Error("derived key has no public key");
+      // `identifier` is hash160(publicKey), already computed by @scure/bip32.
+      return encodeAddress(child.publicKey, key.scriptType, params, child.identifier);
     },
   };
 }
