@@ -286,7 +286,13 @@ describe(`callbacks: delivery and retries (${onRealPostgres() ? "PostgreSQL" : "
     }
     // No poll in this window: only NOTIFY and finished deliveries drive the worker.
     await waitFor(() => r.received.length === 12, "all 12 callbacks", 5_000);
-    for (const id of ids) assert.equal((await callbackRow(t.db, id)).status, "delivered");
+    for (const id of ids) {
+      await waitFor(
+        async () => (await callbackRow(t.db, id)).status === "delivered",
+        `callback ${id} recorded`,
+        2_000,
+      );
+    }
   });
 
   it("sends a committed callback within a few ms of the NOTIFY (enqueue → receiver latency)", async function () {
