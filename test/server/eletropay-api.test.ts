@@ -394,6 +394,15 @@ describe("EletroPay private API", function () {
     assert.equal(pending.rows.length, 1);
     const status = await gapLimitStatus(testDb.db, config);
     assert.equal(status.currencies.find((c) => c.currency === "BTC")!.unimported, 1);
+    assert.equal(
+      (await ep.watcher.pollOnce("BTC"))?.imported,
+      0,
+      "the API request may still be importing it",
+    );
+    await testDb.db.query(
+      "UPDATE eletropay_addresses SET issued_at = now() - interval '1 minute' WHERE address = $1",
+      [address],
+    );
     const summary = await ep.watcher.pollOnce("BTC");
     assert.equal(summary?.imported, 1);
     const late = adapters.BTC.imported.find((a) => a.address === address);

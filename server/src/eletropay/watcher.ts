@@ -92,8 +92,10 @@ export function createEletroPayWatcher(deps: EletroPayWatcherDeps): EletroPayWat
     }
 
     // Addresses whose import failed at issue time: import now, rescanning from their issue time.
+    // (Younger ones may still be in the middle of their own import by the API request.)
     const { rows: pending } = await db.query<{ address: string; issued_at: Date }>(
-      `SELECT address, issued_at FROM eletropay_addresses WHERE currency = $1 AND imported_at IS NULL
+      `SELECT address, issued_at FROM eletropay_addresses
+       WHERE currency = $1 AND imported_at IS NULL AND issued_at < now() - interval '30 seconds'
        ORDER BY issued_at LIMIT 1000`,
       [currency],
     );
