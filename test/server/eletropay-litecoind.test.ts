@@ -216,6 +216,24 @@ describe("EletroPay on a real litecoind regtest node", function () {
     assert.deepEqual(payment[0], { amount: "28443", final: true, state: "block" });
   });
 
+  it("catches up after a stop longer than the listing window: 0, then 1…6 at once, each once", async function () {
+    const address = await newAddress();
+    const txid = await ltc.miner.call<string>("sendtoaddress", [address, "0.07"]);
+    await ltc.sync();
+    await poll();
+    await ep.watcher.stop();
+    await app.close();
+    // Ten blocks while nothing runs: the payment is now deeper than listsinceblock's window of
+    // 6, so the watcher finds it through the wallet's own record of tracked payments.
+    await ltc.mine(10);
+    await boot();
+    await poll();
+    await poll();
+    const rows = await callbacks(txid);
+    assert.deepEqual(confirmationsOf(rows), [0, 1, 2, 3, 4, 5, 6]);
+    assert.equal(rows[6]!.body, `{"amount":0.07,"confirmations":6,"address":"${address}","txid":"${txid}"}`);
+  });
+
   it("sums several outputs of one transaction to the same address into one callback stream", async function () {
     const address = await newAddress();
     const other = await ltc.miner.call<string>("getnewaddress", ["", "legacy"]);
@@ -284,6 +302,29 @@ describe("EletroPay on a real litecoind regtest node", function () {
       events.map((e) => e.kind),
       ["reorg"],
     );
+  });
+
+  it("follows a reorg deeper than the cursor (listsinceblock `removed`), even for a final payment", async function () {
+    const address = await newAddress();
+    const txid = await ltc.miner.call<string>("sendtoaddress", [address, "0.5"]);
+    await ltc.sync();
+    await poll();
+    const [block] = await ltc.mine(1);
+    await poll();
+    await ltc.mine(6);
+    await poll();
+    assert.deepEqual(confirmationsOf(await callbacks(txid)), [0, 1, 2, 3, 4, 5, 6]);
+
+    // Disconnect the payment's block and everything above it, the stored cursor included.
+    await ltc.node.call("invalidateblock", [block]);
+    await ltc.sync();
+    await poll();
+    assert.deepEqual(confirmationsOf(await callbacks(txid)), [0, 1, 2, 3, 4, 5, 6, 0]);
+
+    await ltc.node.call("reconsiderblock", [block]);
+    await ltc.sync();
+    await poll();
+    assert.deepEqual(confirmationsOf(await callbacks(txid)), [0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 5, 6]);
   });
 
   it("stops the callbacks of a payment that a reorg makes vanish, and records it", async function () {

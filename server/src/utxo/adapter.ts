@@ -322,14 +322,14 @@ export class BitcoinCoreAdapter implements UtxoChainAdapter {
     for (const t of tracked) unresolved.set(`${t.txid}:${t.address}`, t);
     for (const [key, t] of unresolved) {
       if (groups.has(key)) continue;
-      observations.push(await this.#resolve(t, tipHeight, observe));
+      observations.push(await this.#resolve(t, observe));
     }
     return { cursor: listing.lastblock, tipHeight, observations, cursorReset };
   }
 
+  /** Where a payment is now, from the wallet's own record (past the listing window, or reorged). */
   async #resolve(
     t: TrackedPayment,
-    tipHeight: number,
     observe: (entries: WalletEntry[]) => Promise<PaymentObservation>,
   ): Promise<PaymentObservation> {
     let tx: GetTransaction;
@@ -359,7 +359,6 @@ export class BitcoinCoreAdapter implements UtxoChainAdapter {
       const header = await this.#rpc.call<{ height: number }>("getblockheader", [tx.blockhash]);
       for (const e of entries) e.blockheight = header.height;
     }
-    void tipHeight;
     return observe(entries);
   }
 }
