@@ -27,11 +27,10 @@ function recordedDashd(address: string, stage: { value: "mempool" | "mined" }) {
   const entry = (confirmations: number, chainlock: boolean) =>
     `{"address":"${address}","category":"receive","amount":0.01000010,"label":"","vout":0,` +
     `"confirmations":${confirmations},"instantlock":true,"instantlock_internal":true,"chainlock":${chainlock},` +
-    (confirmations > 0
-      ? `"blockhash":"${MINED_IN}","blockheight":2540600,"blockindex":1,"blocktime":1789687365,`
-      : "") +
+    // Dash Core's entries carry blockhash/blockindex/blocktime but no blockheight (Bitcoin Core >= 0.20 does).
+    (confirmations > 0 ? `"blockhash":"${MINED_IN}","blockindex":1,"blocktime":1789687365,` : "") +
     `"txid":"${TXID}","walletconflicts":[],"time":1789687300,"timereceived":1789687300}`;
-  const responses: Record<string, () => string> = {
+  const responses: Record<string, (params: unknown[]) => string> = {
     getwalletinfo: () =>
       '{"walletname":"eletropay","walletversion":120200,"private_keys_enabled":false,"descriptors":false}',
     importmulti: () => '[{"success":true}]',
@@ -40,14 +39,21 @@ function recordedDashd(address: string, stage: { value: "mempool" | "mined" }) {
         ? `{"transactions":[${entry(0, false)}],"removed":[],"lastblock":"${LASTBLOCK}"}`
         : `{"transactions":[${entry(1, true)}],"removed":[],"lastblock":"${LASTBLOCK}"}`,
     // lastblock is tip - 5 with target 6: tip 2540599 before mining, 2540600 after.
-    getblockheader: () => `{"hash":"${LASTBLOCK}","height":${stage.value === "mempool" ? 2540594 : 2540595}}`,
+    getblockheader: (params) =>
+      params[0] === MINED_IN
+        ? `{"hash":"${MINED_IN}","height":2540600}`
+        : `{"hash":"${LASTBLOCK}","height":${stage.value === "mempool" ? 2540594 : 2540595}}`,
     getmempoolentry: () => '{"vsize":226,"fee":0.00000226,"time":1789687300,"height":2540599}',
   };
   return (async (_url: string | URL | Request, init?: RequestInit) => {
-    const { method, id } = JSON.parse(String(init?.body)) as { method: string; id: number };
+    const { method, id, params } = JSON.parse(String(init?.body)) as {
+      method: string;
+      id: number;
+      params: unknown[];
+    };
     const result = responses[method];
     if (!result) throw new Error(`unexpected RPC ${method}`);
-    return new Response(`{"result":${result()},"error":null,"id":${id}}`, { status: 200 });
+    return new Response(`{"result":${result(params)},"error":null,"id":${id}}`, { status: 200 });
   }) as typeof fetch;
 }
 

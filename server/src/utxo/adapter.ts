@@ -283,6 +283,16 @@ export class BitcoinCoreAdapter implements UtxoChainAdapter {
       return present;
     };
 
+    const heights = new Map<string, number>();
+    const heightOf = async (hash: string): Promise<number> => {
+      let height = heights.get(hash);
+      if (height === undefined) {
+        height = (await this.#rpc.call<{ height: number }>("getblockheader", [hash])).height;
+        heights.set(hash, height);
+      }
+      return height;
+    };
+
     const observations: PaymentObservation[] = [];
     const observe = async (entries: WalletEntry[]): Promise<PaymentObservation> => {
       const first = entries[0]!;
@@ -294,15 +304,12 @@ export class BitcoinCoreAdapter implements UtxoChainAdapter {
         vouts: entries.map((e) => e.vout).sort((a, b) => a - b),
         ...locks,
       };
-      if (first.confirmations > 0 && first.blockheight !== undefined && first.blockhash) {
-        const confirmations = tipHeight - first.blockheight + 1;
-        return {
-          ...base,
-          state: "block",
-          blockHash: first.blockhash,
-          blockHeight: first.blockheight,
-          confirmations,
-        };
+      if (first.confirmations > 0 && first.blockhash) {
+        // Bitcoin Core >= 0.20 and Litecoin Core 0.21 report `blockheight`; Dash Core reports only
+        // the block hash, so its height comes from the header (once per block per poll).
+        const blockHeight = first.blockheight ?? (await heightOf(first.blockhash));
+        const confirmations = tipHeight - blockHeight + 1;
+        return { ...base, state: "block", blockHash: first.blockhash, blockHeight, confirmations };
       }
       // Depth 0: unconfirmed, but the wallet also keeps transactions that left the mempool.
       // Negative depth: conflicted by a transaction in the best chain.
@@ -354,10 +361,6 @@ export class BitcoinCoreAdapter implements UtxoChainAdapter {
     if (entries.length === 0) {
       const none = { instantLock: false, chainLock: false, blockHash: null, blockHeight: null };
       return { ...t, amount: 0n, vouts: [], state: "vanished", confirmations: 0, ...none };
-    }
-    if (tx.confirmations > 0 && tx.blockheight === undefined && tx.blockhash) {
-      const header = await this.#rpc.call<{ height: number }>("getblockheader", [tx.blockhash]);
-      for (const e of entries) e.blockheight = header.height;
     }
     return observe(entries);
   }
