@@ -86,24 +86,19 @@ export async function startLitecoind(): Promise<Litecoind> {
   const rpcUrl = (wallet?: string) => (wallet ? `${base}/wallet/${encodeURIComponent(wallet)}` : `${base}/`);
   const node = createRpcClient(rpcUrl(), { timeoutMs: 60_000 });
 
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      await Promise.race([node.call("getblockchaininfo"), spawnError]);
-      break;
-    } catch (error) {
-      if (child.exitCode !== null || (error as Error).message.startsWith("cannot start")) throw error;
-      if (Date.now() > deadline)
-        throw new Error(`litecoind RPC did not come up: ${(error as Error).message}`);
-      // -28 (warming up) or connection refused while it starts.
-      if (error instanceof RpcError && error.code !== -28) throw error;
-      await new Promise((r) => setTimeout(r, 200));
+  // Whatever fails from here on must not leave a node running or a data directory behind.
+  const abort = async (error: unknown): Promise<never> => {
+    if (child.exitCode === null) {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGKILL");
+      await exited;
     }
-  }
+    rmSync(datadir, { recursive: true, force: true });
+    throw error;
+  };
 
-  await node.call("createwallet", ["miner"]);
   const miner = createRpcClient(rpcUrl("miner"), { timeoutMs: 60_000 });
-  const minerAddress = await miner.call<string>("getnewaddress", ["", "legacy"]);
+  let minerAddress = "";
   // Wallets learn about blocks and mempool transactions asynchronously; this hidden test RPC
   // waits for that queue, so a poll right after sees exactly the new state.
   const sync = async () => {
@@ -114,7 +109,28 @@ export async function startLitecoind(): Promise<Litecoind> {
     await sync();
     return hashes;
   };
-  await mine(101); // coinbase maturity: the first reward becomes spendable
+
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await Promise.race([node.call("getblockchaininfo"), spawnError]);
+        break;
+      } catch (error) {
+        if (child.exitCode !== null || (error as Error).message.startsWith("cannot start")) throw error;
+        if (Date.now() > deadline)
+          throw new Error(`litecoind RPC did not come up: ${(error as Error).message}`);
+        // -28 (warming up) or connection refused while it starts.
+        if (error instanceof RpcError && error.code !== -28) throw error;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    await node.call("createwallet", ["miner"]);
+    minerAddress = await miner.call<string>("getnewaddress", ["", "legacy"]);
+    await mine(101); // coinbase maturity: the first reward becomes spendable
+  } catch (error) {
+    return abort(error);
+  }
 
   return {
     rpcUrl,
