@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { createPublicClient, http, webSocket, type PublicClient } from "viem";
 import { buildApp } from "./app.ts";
@@ -6,6 +6,7 @@ import { parseCallbackConfig, type CallbackConfig } from "./callbacks/config.ts"
 import { callbackRoutes } from "./callbacks/routes.ts";
 import { callbackHealth } from "./callbacks/service.ts";
 import { createCallbackWorker, type CallbackWorker } from "./callbacks/worker.ts";
+import { createEletroPay, gapLimitStatus, parseEletroPayConfig, type EletroPay } from "./eletropay/index.ts";
 import { ETH_TOKEN } from "./chain/abi.ts";
 import { findDeploymentBlock, readIgnitionDeployment } from "./chain/deployment.ts";
 import { ensureChainIdentity, readChainIdentity } from "./chain/identity.ts";
@@ -33,6 +34,8 @@ export interface System {
   tokens: TokenConfig[];
   indexer: Indexer | undefined;
   callbackWorker: CallbackWorker | undefined;
+  /** The private EletroPay API and its UTXO watchers. */
+  eletropay: EletroPay | undefined;
   log: Logger;
   /** Stops the indexer, workers and the HTTP listener, then closes the database. */
   close(): Promise<void>;
@@ -199,6 +202,16 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     : undefined;
   await callbackWorker?.start();
 
+  // The EletroPay private API runs when an xpub is configured (docs/eletropay.md).
+  const eletropayConfig = parseEletroPayConfig(process.env);
+  const eletropay = eletropayConfig.enabled
+    ? await createEletroPay({
+        db,
+        config: eletropayConfig,
+        logger: log.child({ component: "eletropay" }) as unknown as FastifyBaseLogger,
+      })
+    : undefined;
+
   const app = await buildApp({
     config,
     db,
@@ -216,10 +229,19 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     indexedBlock: () => (role === "leader" ? (indexer?.status().indexedBlock ?? cachedCursor) : cachedCursor),
     indexerStatus: () => indexer?.status() ?? null,
     indexerRole: () => role,
-    healthChecks: { callbacks: () => callbackHealth(db) },
+    healthChecks: {
+      callbacks: () => callbackHealth(db),
+      eletropay: async () => (eletropay ? gapLimitStatus(db, eletropayConfig) : { enabled: false }),
+    },
     extraRoutes: [callbackRoutes],
   });
-  if (options.listen !== false) await app.listen({ host: config.host, port: config.port });
+  if (options.listen !== false) {
+    await app.listen({ host: config.host, port: config.port });
+  }
+  if (eletropay) {
+    if (options.listen !== false) await eletropay.app.listen({ host: eletropayConfig.host, port: eletropayConfig.port });
+    eletropay.watcher.start();
+  }
 
   return {
     app,
@@ -231,10 +253,13 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     tokens,
     indexer,
     callbackWorker,
+    eletropay,
     log,
     async close() {
       stop.abort();
       await app.close();
+      await eletropay?.watcher.stop();
+      await eletropay?.app.close();
       await Promise.allSettled(tasks);
       await callbackWorker?.stop();
       if (!options.db) await db.close();
