@@ -162,49 +162,51 @@ describe(`callbacks: ordering under concurrent workers (${onRealPostgres() ? "Po
     if (!t.url) this.skip(); // PGlite runs one transaction at a time anyway
     const r = await startReceiver();
     const orderId = await insertOrder(t.db, merchantId, r.url);
-    let firstCommitted = false;
-    let releaseFirst!: () => void;
+    let released = false;
+    let releaseFirst = () => {};
+    let releaseThird = () => {};
     const holding = new Promise<void>((resolve) => (releaseFirst = resolve));
-    const first = t.db
-      .transaction(async (tx) => {
+    try {
+      const first = t.db.transaction(async (tx) => {
         const queued = await enqueueCallback(tx, orderEntry(orderId, merchantId, r.url, "success"));
         await holding;
         return queued;
-      })
-      .then((q) => {
-        firstCommitted = true;
-        return q;
       });
-    await sleep(50);
-    let secondInsertedBeforeFirstCommitted: boolean | undefined;
-    const second = t.db.transaction(async (tx) => {
-      const queued = await enqueueCallback(tx, orderEntry(orderId, merchantId, r.url, "complete"));
-      secondInsertedBeforeFirstCommitted = !firstCommitted;
-      return queued;
-    });
-    await sleep(150);
-    assert.equal(
-      secondInsertedBeforeFirstCommitted,
-      undefined,
-      "the second producer waits for the first to commit",
-    );
-    releaseFirst();
-    const [a, b] = await Promise.all([first, second]);
-    assert.equal(secondInsertedBeforeFirstCommitted, false);
-    assert.ok(a.id < b.id);
-    // A different stream is not blocked by a held lock.
-    let releaseThird!: () => void;
-    const third = t.db.transaction(async (tx) => {
-      await enqueueCallback(tx, orderEntry(orderId, merchantId, r.url, "expired"));
-      await new Promise<void>((resolve) => (releaseThird = resolve));
-    });
-    await sleep(50);
-    const other = await t.db.transaction((tx) =>
-      enqueueCallback(tx, { ...orderEntry(orderId, merchantId, r.url, "x"), stream: "other" }),
-    );
-    assert.ok(other.id > 0n);
-    releaseThird();
-    await third;
-    await r.close();
+      await sleep(50);
+      let insertedAfterRelease: boolean | undefined;
+      const second = t.db.transaction(async (tx) => {
+        const queued = await enqueueCallback(tx, orderEntry(orderId, merchantId, r.url, "complete"));
+        insertedAfterRelease = released;
+        return queued;
+      });
+      await sleep(150);
+      assert.equal(insertedAfterRelease, undefined, "the second producer waits while the first is open");
+      released = true;
+      releaseFirst();
+      const [a, b] = await Promise.all([first, second]);
+      assert.equal(
+        insertedAfterRelease,
+        true,
+        "the second producer inserted only after the first could commit",
+      );
+      assert.ok(a.id < b.id);
+
+      // A different stream is not blocked by a held lock.
+      const third = t.db.transaction(async (tx) => {
+        await enqueueCallback(tx, orderEntry(orderId, merchantId, r.url, "expired"));
+        await new Promise<void>((resolve) => (releaseThird = resolve));
+      });
+      await sleep(50);
+      const other = await t.db.transaction((tx) =>
+        enqueueCallback(tx, { ...orderEntry(orderId, merchantId, r.url, "x"), stream: "other" }),
+      );
+      assert.ok(other.id > 0n);
+      releaseThird();
+      await third;
+    } finally {
+      releaseFirst();
+      releaseThird();
+      await r.close();
+    }
   });
 });

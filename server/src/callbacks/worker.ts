@@ -154,7 +154,7 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
   let running = false;
   let pumping: Promise<void> | undefined;
   let again = false;
-  let lastClaimEmpty = false;
+  let lastClaimCount = -1;
   let lastClaimError: unknown;
   let pollTimer: NodeJS.Timeout | undefined;
   let wakeTimer: NodeJS.Timeout | undefined;
@@ -176,9 +176,17 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
     wakeTimer.unref();
   }
 
+  /**
+   * The claim commits without waiting for its WAL flush (synchronous_commit off): losing a claim
+   * in a database crash only returns the row to its previous state, to be sent again, while
+   * waiting for the flush would put a disk sync between every NOTIFY and its HTTP request.
+   */
   async function claim(limit: number): Promise<ClaimedRow[]> {
-    const { rows } = await db.query<ClaimedRow>(CLAIM_SQL, [limit, config.leaseMs]);
-    return rows;
+    return db.transaction(async (tx) => {
+      await tx.query("SET LOCAL synchronous_commit = off");
+      const { rows } = await tx.query<ClaimedRow>(CLAIM_SQL, [limit, config.leaseMs]);
+      return rows;
+    });
   }
 
   async function runPump(): Promise<void> {
@@ -187,11 +195,13 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
       do {
         again = false;
         while (!stopping && inflight.size < config.workerConcurrency) {
-          const rows = await claim(config.workerConcurrency - inflight.size);
-          lastClaimEmpty = rows.length === 0;
-          if (rows.length === 0) break;
+          const limit = config.workerConcurrency - inflight.size;
+          const rows = await claim(limit);
+          lastClaimCount = rows.length;
           stats.claimed += rows.length;
           for (const row of rows) launch(row);
+          // Fewer than asked for: nothing else is due now (new work arrives with a NOTIFY).
+          if (rows.length < limit) break;
         }
       } while (again && !stopping);
     } catch (error) {
@@ -354,7 +364,7 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
         while (pumping) await pumping;
         if (lastClaimError !== undefined) throw lastClaimError;
         if (inflight.size === 0) {
-          if (lastClaimEmpty || stopping) return;
+          if (lastClaimCount === 0 || stopping) return;
           continue;
         }
         await Promise.allSettled([...inflight]);
