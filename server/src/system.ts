@@ -239,7 +239,8 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     await app.listen({ host: config.host, port: config.port });
   }
   if (eletropay) {
-    if (options.listen !== false) await eletropay.app.listen({ host: eletropayConfig.host, port: eletropayConfig.port });
+    if (options.listen !== false)
+      await eletropay.app.listen({ host: eletropayConfig.host, port: eletropayConfig.port });
     eletropay.watcher.start();
   }
 
