@@ -5,10 +5,10 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 
 /// @title ReentrantToken
 /// @notice TEST ONLY. An ERC-20 that, in the middle of `transfer` or `transferFrom` (after moving the
-/// tokens), calls `target` with calldata chosen by the test, e.g. a second `payToken` that would double
+/// tokens), calls `reentryTarget` with calldata chosen by the test, e.g. a second `payToken` that would double
 /// count the balance delta, or a withdrawal. Records the outcome of the re-entrant call.
 contract ReentrantToken is ERC20 {
-    address public target;
+    address public reentryTarget;
     bytes public reentryCalldata;
     uint256 public reentryCount;
     bool public lastReentrySucceeded;
@@ -22,7 +22,7 @@ contract ReentrantToken is ERC20 {
 
     /// @notice Arm the attack: during the next transfer, call `target_` once with `data`.
     function arm(address target_, bytes calldata data) external {
-        target = target_;
+        reentryTarget = target_;
         reentryCalldata = data;
     }
 
@@ -44,6 +44,6 @@ contract ReentrantToken is ERC20 {
         delete reentryCalldata; // one re-entry per arming
         ++reentryCount;
         // solhint-disable-next-line avoid-low-level-calls
-        (lastReentrySucceeded, lastReentryReturnData) = target.call(data);
+        (lastReentrySucceeded, lastReentryReturnData) = reentryTarget.call(data);
     }
 }
