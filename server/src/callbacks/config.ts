@@ -1,3 +1,4 @@
+import { bool, int, optionalStr, type Env } from "../config/env.ts";
 import { ConfigError } from "../lib/errors.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./schedule.ts";
 
@@ -28,32 +29,11 @@ export interface CallbackConfig {
   retry: RetryPolicy;
 }
 
-export type Env = Readonly<Record<string, string | undefined>>;
+export type { Env } from "../config/env.ts";
 
 const MIN_SECRET_LENGTH = 16;
 
-function read(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value === undefined || value === "" ? undefined : value;
-}
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const value = read(env, name);
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new ConfigError(`${name} must be a whole number, got "${value}"`);
-  const parsed = Number(value);
-  if (parsed < min || parsed > max)
-    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
-  return parsed;
-}
-
-function bool(env: Env, name: string, fallback: boolean): boolean {
-  const value = read(env, name)?.toLowerCase();
-  if (value === undefined) return fallback;
-  if (["1", "true", "yes", "on"].includes(value)) return true;
-  if (["0", "false", "no", "off"].includes(value)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${value}"`);
-}
+const read = optionalStr;
 
 function secret(env: Env, name: string, required: boolean, why: string): string | undefined {
   const value = read(env, name);
