@@ -234,6 +234,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       eletropay: async () => (eletropay ? gapLimitStatus(db, eletropayConfig) : { enabled: false }),
     },
     extraRoutes: [callbackRoutes],
+    rateLimitPerMinute: config.rateLimitPerMinute,
   });
   if (options.listen !== false) {
     await app.listen({ host: config.host, port: config.port });

@@ -43,6 +43,8 @@ export interface Config {
   /** Run the indexer in this process (several API-only processes may share one database). */
   runIndexer: boolean;
   runCallbackWorker: boolean;
+  /** Requests per minute allowed per API key (or per client address without a key). */
+  rateLimitPerMinute: number;
 }
 
 function parseTokens(value: string | undefined): TokenConfig[] {
@@ -113,5 +115,6 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken: optionalStr(env, "ADMIN_TOKEN"),
     runIndexer: bool(env, "RUN_INDEXER", true),
     runCallbackWorker: bool(env, "RUN_CALLBACK_WORKER", true),
+    rateLimitPerMinute: int(env, "RATE_LIMIT_PER_MINUTE", 600, 1, 10_000_000),
   };
 }
