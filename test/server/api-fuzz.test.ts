@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestChain } from "../helpers/chain.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
 
 /** Deterministic PRNG (mulberry32), so a failing case can be replayed from its seed. */
 function rng(seed: number) {
@@ -101,33 +98,20 @@ const ROUTES = [
 const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] as const;
 
 describe("REST API fuzz: hostile requests never cause a 5xx or a partial write", function () {
-  let chain: Awaited<ReturnType<typeof createTestChain>>;
-  let testDb: TestDb;
-  let system: System;
+  let api: ApiSystem;
+  let chain: ApiSystem["chain"];
+  let testDb: ApiSystem["testDb"];
+  let system: ApiSystem["system"];
   let key: string;
 
   before(async function () {
-    chain = await createTestChain();
-    testDb = await createTestDb();
-    system = await startSystem(
-      loadConfig({
-        NODE_ENV: "test",
-        ETH_USD_PRICE: "3000",
-        CONTRACT_ADDRESS: chain.contractAddress,
-        TOKENS: `USDC:${chain.stablecoinAddress}:6`,
-        RUN_INDEXER: "false",
-        RUN_CALLBACK_WORKER: "false",
-        ADMIN_TOKEN: "admin-token-for-the-fuzz-test",
-      }),
-      { db: testDb.db, client: chain.client, listen: false },
-    );
+    api = await startApiSystem({ ADMIN_TOKEN: "admin-token-for-the-fuzz-test" });
+    ({ chain, testDb, system } = api);
     key = (await createMerchant(testDb.db, "fuzz@example.com", "exclusive")).apiKey;
   });
 
   after(async function () {
-    await system?.close();
-    await testDb?.drop();
-    await chain?.close();
+    await api?.close();
   });
 
   it("answers 1,200 generated requests with no 5xx, and writes exactly the orders it accepted", async function () {

@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestChain } from "../helpers/chain.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
 
 /** The seed's order example: every field name and JSON type must match. */
 const SEED_ORDER = {
@@ -26,37 +23,24 @@ const SEED_ORDER = {
 };
 
 describe("REST API: orders, history, isolation, plans", function () {
-  let chain: Awaited<ReturnType<typeof createTestChain>>;
-  let testDb: TestDb;
-  let system: System;
+  let api: ApiSystem;
+  let chain: ApiSystem["chain"];
+  let testDb: ApiSystem["testDb"];
+  let system: ApiSystem["system"];
   let keyA: string;
   let keyB: string;
   let keyFree: string;
 
   before(async function () {
-    chain = await createTestChain();
-    testDb = await createTestDb();
-    system = await startSystem(
-      loadConfig({
-        NODE_ENV: "test",
-        ETH_USD_PRICE: "69.98",
-        CONTRACT_ADDRESS: chain.contractAddress,
-        TOKENS: `USDC:${chain.stablecoinAddress}:6`,
-        RUN_INDEXER: "false",
-        RUN_CALLBACK_WORKER: "false",
-        PUBLIC_URL: "http://pos.test",
-      }),
-      { db: testDb.db, client: chain.client, listen: false },
-    );
+    api = await startApiSystem({ ETH_USD_PRICE: "69.98", PUBLIC_URL: "http://pos.test" });
+    ({ chain, testDb, system } = api);
     keyA = (await createMerchant(testDb.db, "a@example.com", "premium")).apiKey;
     keyB = (await createMerchant(testDb.db, "b@example.com", "premium")).apiKey;
     keyFree = (await createMerchant(testDb.db, "free@example.com", "free")).apiKey;
   });
 
   after(async function () {
-    await system?.close();
-    await testDb?.drop();
-    await chain?.close();
+    await api?.close();
   });
 
   const post = (payload: unknown, key?: string) =>
