@@ -2,6 +2,7 @@ import pino from "pino";
 import type { PublicClient } from "viem";
 import type { Db } from "../../server/src/db/types.ts";
 import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
+import { loadCursor } from "../../server/src/indexer/store.ts";
 
 export function testIndexer(
   db: Db,
@@ -29,7 +30,7 @@ export async function catchUp(indexer: Indexer, maxSteps = 10_000): Promise<void
   throw new Error("indexer did not catch up");
 }
 
-/** The indexed state that must not depend on history: events and order outcomes. */
+/** The indexed state that must not depend on history: events, order outcomes and the ledger. */
 export async function indexedState(db: Db) {
   const events = await db.query(
     `SELECT chain_id::text, block_number::text, block_hash, tx_hash, log_index, kind, merchant, order_ref, order_id::text,
@@ -39,7 +40,11 @@ export async function indexedState(db: Db) {
     `SELECT id::text, status, exception, amount_paid, amount_refunded, transaction_id, paid_block::text, sent_transaction
        FROM orders ORDER BY id`,
   );
-  return { events: events.rows, orders: orders.rows };
+  const ledger = await db.query(
+    `SELECT chain_id::text, merchant, token, credited::text, withdrawn::text, refunded::text
+       FROM merchant_ledger ORDER BY chain_id, merchant, token`,
+  );
+  return { events: events.rows, orders: orders.rows, ledger: ledger.rows };
 }
 
 /** Copies the orders as created (pending, unpaid) into another database, for a fresh reindex. */
@@ -68,5 +73,30 @@ export async function copyOrdersAsCreated(from: Db, to: Db): Promise<void> {
         row.created_at,
       ],
     );
+  }
+}
+
+/**
+ * Waits until the indexer's cursor (in the database) is the chain's head, by number and hash: the
+ * indexer has applied every block of the chain as it is now, reorgs included.
+ */
+export async function waitUntilIndexed(
+  db: Db,
+  client: PublicClient,
+  options: { chainId?: bigint; timeoutMs?: number; indexer?: Indexer } = {},
+): Promise<bigint> {
+  const { chainId = 31337n, timeoutMs = 30_000, indexer } = options;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = indexer?.status();
+    if (state?.state === "failed") throw new Error(`indexer failed: ${state.lastError}`);
+    const head = await client.getBlock({ blockTag: "latest" });
+    const cursor = await loadCursor(db, chainId);
+    if (cursor && cursor.blockNumber === head.number && cursor.blockHash === head.hash) return head.number;
+    if (Date.now() > deadline)
+      throw new Error(
+        `indexer did not reach head ${head.number} (${head.hash}) within ${timeoutMs} ms; cursor ${cursor?.blockNumber}`,
+      );
+    await new Promise((r) => setTimeout(r, 20));
   }
 }

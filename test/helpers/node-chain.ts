@@ -32,12 +32,14 @@ export async function startNodeChain() {
   const transport = http(chain.url, { retryCount: 0 });
   const client = createPublicClient({ transport, pollingInterval: 50 }) as PublicClient;
   const wallet = createWalletClient({ transport });
-  const [owner, customer, merchant] = await wallet.getAddresses();
-  if (!owner || !customer || !merchant) throw new Error("hardhat node has no dev accounts");
+  const [owner, customer, merchant, other] = await wallet.getAddresses();
+  if (!owner || !customer || !merchant || !other) throw new Error("hardhat node has no dev accounts");
   const { abi, bytecode } = artifact("payments/PaymentProcessor.sol/PaymentProcessor.json");
   const hash = await wallet.deployContract({ abi, bytecode, args: [owner], account: owner, chain: null });
   const receipt = await client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
   if (!receipt.contractAddress) throw new Error("deployment failed");
+  const rpc = <T = unknown>(method: string, params: unknown[] = []) =>
+    client.request({ method: method as never, params: params as never }) as Promise<T>;
   return {
     ...chain,
     port,
@@ -46,7 +48,17 @@ export async function startNodeChain() {
     owner,
     customer,
     merchant,
+    other,
     contract: receipt.contractAddress,
     abi,
+    rpc,
+    /** Mines real, linked blocks (`hardhat_mine` would create placeholders with a zero parentHash). */
+    mine: async (blocks: number) => {
+      for (let i = 0; i < blocks; i++) await rpc("evm_mine");
+    },
+    snapshot: () => rpc<string>("evm_snapshot"),
+    revert: async (id: string) => {
+      if (!(await rpc<boolean>("evm_revert", [id]))) throw new Error(`evm_revert ${id} failed`);
+    },
   };
 }

@@ -1,4 +1,5 @@
 import {
+  BlockNotFoundError,
   HttpRequestError,
   LimitExceededRpcError,
   ResourceUnavailableRpcError,
@@ -9,11 +10,16 @@ import {
   UnknownRpcError,
 } from "viem";
 
-/** An RPC failure worth retrying: the node is down, slow, overloaded or rate-limiting. */
+/**
+ * An RPC failure worth retrying: the node is down, slow, overloaded or rate-limiting, or a block
+ * it just reported is gone (a reorg shortened the chain while we read, or a load-balanced node
+ * lags behind its peer).
+ */
 export function isRetryable(error: unknown): boolean {
   let current: unknown = error;
   for (let depth = 0; current && depth < 6; depth++) {
     if (
+      current instanceof BlockNotFoundError ||
       current instanceof HttpRequestError ||
       current instanceof TimeoutError ||
       current instanceof WebSocketRequestError ||
