@@ -1,6 +1,8 @@
 /**
  * `npm run merchant -- create --email <e> --plan <plan>`: creates a merchant and prints its API key.
  * `npm run merchant -- key --email <e>`: rotates the key.  `… plan --email <e> --plan <plan>`.
+ * `npm run merchant -- plugins --email <e> [--txt-messaging on|off] [--recurring-payments on|off]
+ *   [--notify-url <url>|none] [--notify-phone <+E.164>|none] [--txt-limit 150|500]`: plugins.
  * With DATABASE_URL it writes to PostgreSQL directly. With the embedded database it goes through
  * the running server's admin API (ADMIN_TOKEN, or the token `npm start` keeps in .data/), or
  * opens the database itself when no server holds it.
@@ -9,13 +11,44 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../server/src/config/index.ts";
 import { createDb, migrate } from "../server/src/db/index.ts";
-import { createMerchant, rotateApiKey, setPlan } from "../server/src/merchants/service.ts";
+import {
+  createMerchant,
+  notificationsThisMonth,
+  rotateApiKey,
+  setPlan,
+  setPlugins,
+  type PluginChanges,
+} from "../server/src/merchants/service.ts";
 import { PLAN_NAMES } from "../server/src/merchants/plans.ts";
 
 const usage = `usage:
   npm run merchant -- create --email <email> [--plan ${PLAN_NAMES.join("|")}]
   npm run merchant -- key --email <email>
-  npm run merchant -- plan --email <email> --plan <plan>`;
+  npm run merchant -- plan --email <email> --plan <plan>
+  npm run merchant -- plugins --email <email> [--txt-messaging on|off] [--recurring-payments on|off]
+      [--notify-url <url>|none] [--notify-phone <+E.164>|none] [--txt-limit 150|500]`;
+
+/** Plugin options into the admin API's body; "none" clears a setting. */
+function pluginChanges(values: Record<string, string | undefined>): PluginChanges {
+  const flag = (name: string) => {
+    const value = values[name];
+    if (value === undefined) return undefined;
+    if (value !== "on" && value !== "off") throw new Error(`--${name} must be on or off`);
+    return value === "on";
+  };
+  const clearable = (name: string) => {
+    const value = values[name];
+    return value === "none" ? null : value;
+  };
+  const limit = values["txt-limit"];
+  return {
+    txt_messaging: flag("txt-messaging"),
+    recurring_payments: flag("recurring-payments"),
+    notify_url: clearable("notify-url"),
+    notify_phone: clearable("notify-phone"),
+    txt_messaging_limit: limit === undefined ? undefined : Number(limit),
+  };
+}
 
 async function viaAdminApi(baseUrl: string, token: string, path: string, body: unknown) {
   const res = await fetch(`${baseUrl}${path}`, {
@@ -31,12 +64,20 @@ async function viaAdminApi(baseUrl: string, token: string, path: string, body: u
 async function main() {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { email: { type: "string" }, plan: { type: "string" } },
+    options: {
+      email: { type: "string" },
+      plan: { type: "string" },
+      "txt-messaging": { type: "string" },
+      "recurring-payments": { type: "string" },
+      "notify-url": { type: "string" },
+      "notify-phone": { type: "string" },
+      "txt-limit": { type: "string" },
+    },
   });
   const command = positionals[0];
   if (
     !command ||
-    !["create", "key", "plan"].includes(command) ||
+    !["create", "key", "plan", "plugins"].includes(command) ||
     !values.email ||
     (command === "plan" && !values.plan)
   ) {
@@ -44,6 +85,7 @@ async function main() {
     process.exit(2);
   }
   const email = values.email;
+  const changes = command === "plugins" ? pluginChanges(values) : undefined;
   const config = loadConfig();
 
   const adminToken =
@@ -66,8 +108,16 @@ async function main() {
         ? "/admin/merchants"
         : command === "key"
           ? "/admin/merchants/key"
-          : "/admin/merchants/plan";
-    const body = command === "key" ? { email } : { email, plan: values.plan ?? "free" };
+          : command === "plugins"
+            ? "/admin/merchants/plugins"
+            : "/admin/merchants/plan";
+    // JSON.stringify drops the undefined fields: they keep their value.
+    const body =
+      command === "key"
+        ? { email }
+        : changes
+          ? { email, ...changes }
+          : { email, plan: values.plan ?? "free" };
     result = await viaAdminApi(config.publicUrl, adminToken, path, body);
   } else {
     const db = await createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
@@ -79,6 +129,20 @@ async function main() {
       } else if (command === "key") {
         const { merchant, apiKey } = await rotateApiKey(db, email);
         result = { id: Number(merchant.id), email: merchant.email, plan: merchant.plan, api_key: apiKey };
+      } else if (changes) {
+        const merchant = await setPlugins(db, email, changes);
+        result = {
+          id: Number(merchant.id),
+          email: merchant.email,
+          plan: merchant.plan,
+          plugins: merchant.plugins,
+          notifications: {
+            url: merchant.notifications.url,
+            phone: merchant.notifications.phone,
+            monthly_limit: merchant.notifications.monthlyLimit,
+            sent_this_month: await notificationsThisMonth(db, merchant.id),
+          },
+        };
       } else {
         const merchant = await setPlan(db, email, values.plan as string);
         result = { id: Number(merchant.id), email: merchant.email, plan: merchant.plan };
@@ -88,6 +152,11 @@ async function main() {
     }
   }
   console.log(`merchant ${result.email} (id ${result.id}, plan ${result.plan})`);
+  if (result.plugins) {
+    console.log(
+      `plugins: ${JSON.stringify(result.plugins)}\nnotifications: ${JSON.stringify(result.notifications)}`,
+    );
+  }
   if (result.api_key) {
     console.log(`API key (shown once; only its hash is stored):\n  ${result.api_key}`);
   }

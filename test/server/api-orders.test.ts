@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { createMerchant } from "../../server/src/merchants/service.ts";
+import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
 
 /** The seed's order example: every field name and JSON type must match. */
@@ -197,6 +197,8 @@ describe("REST API: orders, history, isolation, plans", function () {
       headers: { authorization: keyFree },
     });
     assert.equal(recurringFree.statusCode, 403);
+    // Seller or above and the Recurring Payments plugin (test/server/api-plugins.test.ts covers the 403s).
+    await setPlugins(testDb.db, "a@example.com", { recurring_payments: true });
     const recurring = await system.app.inject({
       method: "GET",
       url: "/status/recurring/active",

@@ -1,4 +1,5 @@
 import type { Queryable } from "../db/types.ts";
+import { notifyOrderStatus } from "../notify/order-status.ts";
 
 /** Channel used to wake delivery workers right after a callback is committed. */
 export const CALLBACKS_CHANNEL = "ethpos_callbacks";
@@ -21,7 +22,20 @@ export interface OutboxEntry {
 
 /**
  * Queues a callback inside the caller's transaction, so it exists if and only if the change
- * that caused it commits. Delivery workers pick it up (see callbacks/worker.ts).
+ * that caused it commits. An order status callback also sends the merchant's TXT Messaging
+ * notification, when that plugin is on, in the same transaction (server/src/notify).
+ */
+export async function enqueueCallback(
+  tx: Queryable,
+  entry: OutboxEntry,
+): Promise<{ id: bigint; eventId: string }> {
+  const queued = await insertCallback(tx, entry);
+  await notifyOrderStatus(tx, entry, insertCallback);
+  return queued;
+}
+
+/**
+ * Writes one outbox row inside the caller's transaction. Delivery workers pick it up (see callbacks/worker.ts).
  * Returns the row id and the event id (X-EthPOS-Event-Id), which never changes across retries.
  *
  * Ordering: the insert first takes a transaction-scoped advisory lock on the stream, so two
@@ -30,7 +44,7 @@ export interface OutboxEntry {
  * that was committed after it. One statement does the lock, the insert and the NOTIFY (which
  * Postgres delivers at commit).
  */
-export async function enqueueCallback(
+export async function insertCallback(
   tx: Queryable,
   entry: OutboxEntry,
 ): Promise<{ id: bigint; eventId: string }> {

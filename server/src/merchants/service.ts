@@ -1,13 +1,23 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import type { Queryable } from "../db/types.ts";
+import type { Db, Queryable } from "../db/types.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";
-import { isPlanName, PLAN_NAMES, type PlanName } from "./plans.ts";
+import { parseHttpUrl } from "../orders/service.ts";
+import { isPlanName, PLAN_NAMES, PLANS, type PlanName } from "./plans.ts";
+import {
+  PHONE_PATTERN,
+  pluginFlags,
+  TXT_MESSAGING_LIMITS,
+  type NotificationSettings,
+  type PluginFlags,
+  type TxtMessagingLimit,
+} from "./plugins.ts";
 
 export interface Merchant {
   id: bigint;
   email: string;
   plan: PlanName;
-  plugins: Record<string, boolean>;
+  plugins: PluginFlags;
+  notifications: NotificationSettings;
   createdAt: Date;
 }
 
@@ -40,16 +50,26 @@ interface MerchantRow {
   id: bigint;
   email: string;
   plan: PlanName;
-  plugins: Record<string, boolean>;
+  plugins: unknown;
+  notify_url: string | null;
+  notify_phone: string | null;
+  txt_messaging_monthly_limit: number;
   created_at: Date;
   api_key_hash?: string | null;
 }
+
+const COLUMNS = "id, email, plan, plugins, notify_url, notify_phone, txt_messaging_monthly_limit, created_at";
 
 const toMerchant = (row: MerchantRow): Merchant => ({
   id: row.id,
   email: row.email,
   plan: row.plan,
-  plugins: row.plugins ?? {},
+  plugins: pluginFlags(row.plugins),
+  notifications: {
+    url: row.notify_url,
+    phone: row.notify_phone,
+    monthlyLimit: row.txt_messaging_monthly_limit as TxtMessagingLimit,
+  },
   createdAt: row.created_at,
 });
 
@@ -66,7 +86,7 @@ export async function createMerchant(
     `INSERT INTO merchants (email, plan, api_key_prefix, api_key_hash, callback_secret)
      VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (email) DO NOTHING
-     RETURNING id, email, plan, plugins, created_at`,
+     RETURNING ${COLUMNS}`,
     [email, plan, prefix, hash, `whsec_${randomBytes(24).toString("hex")}`],
   );
   const row = rows[0];
@@ -87,7 +107,7 @@ export async function rotateApiKey(
   const { key, prefix, hash } = newKey();
   const { rows } = await db.query<MerchantRow>(
     `UPDATE merchants SET api_key_prefix = $2, api_key_hash = $3 WHERE email = $1
-     RETURNING id, email, plan, plugins, created_at`,
+     RETURNING ${COLUMNS}`,
     [email, prefix, hash],
   );
   const row = rows[0];
@@ -99,7 +119,7 @@ export async function setPlan(db: Queryable, emailInput: string, plan: string): 
   const email = validateEmail(emailInput);
   if (!isPlanName(plan)) throw badRequest(`plan must be one of ${PLAN_NAMES.join(", ")}`, "invalid_plan");
   const { rows } = await db.query<MerchantRow>(
-    "UPDATE merchants SET plan = $2 WHERE email = $1 RETURNING id, email, plan, plugins, created_at",
+    `UPDATE merchants SET plan = $2 WHERE email = $1 RETURNING ${COLUMNS}`,
     [email, plan],
   );
   if (!rows[0]) throw notFound(`no merchant with email ${email}`, "merchant_not_found");
@@ -111,7 +131,7 @@ export async function findMerchantByKey(db: Queryable, key: string): Promise<Mer
   const match = KEY_PATTERN.exec(key);
   if (!match) return undefined;
   const { rows } = await db.query<MerchantRow>(
-    "SELECT id, email, plan, plugins, created_at, api_key_hash FROM merchants WHERE api_key_prefix = $1",
+    `SELECT ${COLUMNS}, api_key_hash FROM merchants WHERE api_key_prefix = $1`,
     [match[1]],
   );
   const row = rows[0];
@@ -119,4 +139,96 @@ export async function findMerchantByKey(db: Queryable, key: string): Promise<Mer
   const expected = Buffer.from(row.api_key_hash, "hex");
   const actual = Buffer.from(sha256(key), "hex");
   return expected.length === actual.length && timingSafeEqual(expected, actual) ? toMerchant(row) : undefined;
+}
+
+export interface PluginChanges {
+  txt_messaging?: boolean | undefined;
+  recurring_payments?: boolean | undefined;
+  /** null clears it. */
+  notify_url?: string | null | undefined;
+  notify_phone?: string | null | undefined;
+  txt_messaging_limit?: number | undefined;
+}
+
+function parseNotifyUrl(value: string | null | undefined): string | null | undefined {
+  if (value === undefined || value === null) return value;
+  if (value.length > 2048)
+    throw badRequest("notify_url must be at most 2048 characters", "invalid_notify_url");
+  return parseHttpUrl(value, "notify_url");
+}
+
+/**
+ * Turns plugins on or off and sets the notification settings, in one transaction. Refuses a
+ * combination that could not work: TXT Messaging without a webhook to send to, or Recurring
+ * Payments below the Seller plan.
+ */
+export async function setPlugins(db: Db, emailInput: string, changes: PluginChanges): Promise<Merchant> {
+  const email = validateEmail(emailInput);
+  const url = parseNotifyUrl(changes.notify_url);
+  const phone = changes.notify_phone;
+  if (typeof phone === "string" && !PHONE_PATTERN.test(phone)) {
+    throw badRequest(
+      `notify_phone must be an E.164 phone number like +15551234567, got "${phone.slice(0, 40)}"`,
+      "invalid_notify_phone",
+    );
+  }
+  const limit = changes.txt_messaging_limit;
+  if (limit !== undefined && !(TXT_MESSAGING_LIMITS as readonly number[]).includes(limit)) {
+    throw badRequest(
+      `txt_messaging_limit must be ${TXT_MESSAGING_LIMITS.join(" or ")} (the TXT Messaging tiers)`,
+      "invalid_txt_messaging_limit",
+    );
+  }
+
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<MerchantRow>(
+      `SELECT ${COLUMNS} FROM merchants WHERE email = $1 FOR UPDATE`,
+      [email],
+    );
+    const row = rows[0];
+    if (!row) throw notFound(`no merchant with email ${email}`, "merchant_not_found");
+    const current = toMerchant(row);
+    const flags: PluginFlags = {
+      txt_messaging: changes.txt_messaging ?? current.plugins.txt_messaging,
+      recurring_payments: changes.recurring_payments ?? current.plugins.recurring_payments,
+    };
+    const notifyUrl = url === undefined ? current.notifications.url : url;
+    const notifyPhone = phone === undefined ? current.notifications.phone : phone;
+    if (flags.txt_messaging && !notifyUrl) {
+      throw badRequest(
+        "txt_messaging needs a notify_url: the webhook that receives the messages (it stands in for an SMS provider)",
+        "plugin_needs_notify_url",
+      );
+    }
+    const plan = PLANS[current.plan];
+    if (flags.recurring_payments && !plan.recurring) {
+      throw badRequest(
+        `recurring_payments needs the Seller plan or above; ${email} is on the ${plan.label} plan`,
+        "plugin_needs_plan",
+      );
+    }
+    const updated = await tx.query<MerchantRow>(
+      `UPDATE merchants SET plugins = $2::jsonb, notify_url = $3, notify_phone = $4, txt_messaging_monthly_limit = $5
+        WHERE id = $1 RETURNING ${COLUMNS}`,
+      [
+        current.id,
+        JSON.stringify(flags),
+        notifyUrl,
+        notifyPhone,
+        limit ?? current.notifications.monthlyLimit,
+      ],
+    );
+    return toMerchant(updated.rows[0] as MerchantRow);
+  });
+}
+
+/** Notifications queued for a merchant this calendar month (UTC), counted against the TXT Messaging limit. */
+export async function notificationsThisMonth(db: Queryable, merchantId: bigint): Promise<number> {
+  const { rows } = await db.query<{ count: bigint }>(
+    `SELECT count(*)::int8 AS count FROM callbacks
+      WHERE merchant_id = $1 AND kind LIKE 'notify.%'
+        AND created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`,
+    [merchantId],
+  );
+  return Number(rows[0]?.count ?? 0n);
 }

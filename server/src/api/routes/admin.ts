@@ -3,7 +3,14 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
 import type { AppDeps } from "../../app.ts";
 import { AppError, unauthorized } from "../../lib/errors.ts";
-import { createMerchant, rotateApiKey, setPlan } from "../../merchants/service.ts";
+import {
+  createMerchant,
+  notificationsThisMonth,
+  rotateApiKey,
+  setPlan,
+  setPlugins,
+} from "../../merchants/service.ts";
+import { TXT_MESSAGING_LIMITS } from "../../merchants/plugins.ts";
 import { PLAN_NAMES } from "../../merchants/plans.ts";
 import { apiKeyFrom } from "../auth.ts";
 import { ErrorSchema } from "../schemas.ts";
@@ -100,6 +107,62 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     async (request) => {
       const merchant = await setPlan(deps.db, request.body.email, request.body.plan);
       return { id: Number(merchant.id), email: merchant.email, plan: merchant.plan };
+    },
+  );
+
+  const nullable = (schema: ReturnType<typeof Type.String>) => Type.Union([schema, Type.Null()]);
+  app.post(
+    "/admin/merchants/plugins",
+    {
+      config,
+      schema: {
+        tags: ["admin"],
+        summary: "Turn a merchant's plugins on or off and set its notification settings",
+        description:
+          "Fields left out keep their value; null clears notify_url or notify_phone. txt_messaging needs a notify_url; recurring_payments needs the Seller plan or above.",
+        body: Type.Object(
+          {
+            email: Type.String({ maxLength: 254 }),
+            txt_messaging: Type.Optional(Type.Boolean()),
+            recurring_payments: Type.Optional(Type.Boolean()),
+            notify_url: Type.Optional(nullable(Type.String({ maxLength: 2048 }))),
+            notify_phone: Type.Optional(nullable(Type.String({ maxLength: 32 }))),
+            txt_messaging_limit: Type.Optional(Type.Union(TXT_MESSAGING_LIMITS.map((n) => Type.Literal(n)))),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            id: Type.Integer(),
+            email: Type.String(),
+            plan: Type.String(),
+            plugins: Type.Object({ txt_messaging: Type.Boolean(), recurring_payments: Type.Boolean() }),
+            notifications: Type.Object({
+              url: Type.Union([Type.String(), Type.Null()]),
+              phone: Type.Union([Type.String(), Type.Null()]),
+              monthly_limit: Type.Integer(),
+              sent_this_month: Type.Integer(),
+            }),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const { email, ...changes } = request.body;
+      const merchant = await setPlugins(deps.db, email, changes);
+      return {
+        id: Number(merchant.id),
+        email: merchant.email,
+        plan: merchant.plan,
+        plugins: merchant.plugins,
+        notifications: {
+          url: merchant.notifications.url,
+          phone: merchant.notifications.phone,
+          monthly_limit: merchant.notifications.monthlyLimit,
+          sent_this_month: await notificationsThisMonth(deps.db, merchant.id),
+        },
+      };
     },
   );
 };

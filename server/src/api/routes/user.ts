@@ -6,6 +6,7 @@ import { ETH_TOKEN, paymentProcessorAbi } from "../../chain/abi.ts";
 import { forbidden, unavailable } from "../../lib/errors.ts";
 import { formatDecimal, formatUsdCents } from "../../lib/money.ts";
 import { PLANS } from "../../merchants/plans.ts";
+import { notificationsThisMonth } from "../../merchants/service.ts";
 import { requireMerchant } from "../auth.ts";
 import { ErrorSchema } from "../schemas.ts";
 
@@ -34,7 +35,30 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
               max_amount: Type.String(),
               recurring_payments: Type.Boolean(),
             }),
-            plugins: Type.Record(Type.String(), Type.Boolean()),
+            plugins: Type.Object(
+              {
+                txt_messaging: Type.Boolean({
+                  description: "TXT Messaging: a text on every order status change",
+                }),
+                recurring_payments: Type.Boolean({
+                  description: "Recurring Payments (Seller plan or above)",
+                }),
+              },
+              { description: "The seed's plugin features, on or off for this account" },
+            ),
+            notifications: Type.Object(
+              {
+                url: Type.Union([Type.String(), Type.Null()], {
+                  description: "Webhook that receives the messages (stands in for an SMS provider)",
+                }),
+                phone: Type.Union([Type.String(), Type.Null()], { description: "Recipient, E.164" }),
+                monthly_limit: Type.Integer({
+                  description: "TXT Messaging 150 or 500: messages per month (UTC)",
+                }),
+                sent_this_month: Type.Integer(),
+              },
+              { description: "TXT Messaging settings" },
+            ),
             transactions_today: Type.Integer(),
             created_at: Type.String({ format: "date-time" }),
           }),
@@ -59,6 +83,12 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
           recurring_payments: plan.recurring,
         },
         plugins: merchant.plugins,
+        notifications: {
+          url: merchant.notifications.url,
+          phone: merchant.notifications.phone,
+          monthly_limit: merchant.notifications.monthlyLimit,
+          sent_this_month: await notificationsThisMonth(deps.db, merchant.id),
+        },
         transactions_today: Number(rows[0]?.count ?? 0n),
         created_at: merchant.createdAt.toISOString(),
       };
@@ -206,7 +236,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         tags: ["recurring"],
         summary: "Orders attached to recurring billing, by status",
         description:
-          "Needs the Seller plan or above. Recurring billing is not live yet, so the lists are empty.",
+          "Needs the Seller plan or above and the Recurring Payments plugin. Recurring billing is not live yet, so the lists are empty.",
         params: Type.Object({
           status: Type.Union(["expired", "active", "pending", "upcoming"].map((s) => Type.Literal(s))),
         }),
@@ -220,6 +250,12 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         throw forbidden(
           `recurring billing needs the Seller plan or above; this account is on ${plan.label}`,
           "plan_no_recurring",
+        );
+      }
+      if (!merchant.plugins.recurring_payments) {
+        throw forbidden(
+          `recurring billing needs the Recurring Payments plugin, which is off for this account (${plan.label} plan); ask the operator to enable it`,
+          "plugin_recurring_payments_off",
         );
       }
       return { orders: [] };
