@@ -153,6 +153,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
         finalityBlocks: config.finalityBlocks,
         pollIntervalMs: config.pollIntervalMs,
         publicUrl: config.publicUrl,
+        newHeadsUrl: config.rpcWsUrl ?? (config.rpcUrl?.startsWith("ws") ? config.rpcUrl : undefined),
       })
     : undefined;
 

@@ -1,41 +1,12 @@
 import assert from "node:assert/strict";
-import { createServer, connect, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "mocha";
 import pino from "pino";
 import { createPublicClient, http, type PublicClient } from "viem";
 import { createIndexer } from "../../server/src/indexer/index.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { catchUp, indexedState, testIndexer } from "../helpers/indexing.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { startNodeChain, startProxy } from "../helpers/node-chain.ts";
 import { until } from "../helpers/receiver.ts";
-
-/** A TCP proxy in front of the node: taking it down is a real connection loss for the client. */
-async function startProxy(target: number) {
-  const port = await freePort();
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  const up = () =>
-    new Promise<void>((resolve) => {
-      server = createServer((client) => {
-        const upstream = connect(target, "127.0.0.1");
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on("close", () => sockets.delete(s));
-          s.on("error", () => s.destroy());
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      server.listen(port, "127.0.0.1", resolve);
-    });
-  const down = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      if (!server) return resolve();
-      server.close(() => resolve());
-    });
-  await up();
-  return { url: `http://127.0.0.1:${port}`, up, down };
-}
 
 describe("indexer: the RPC node goes away and comes back", function () {
   this.timeout(120_000);

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { createPublicClient, createWalletClient, http, type Hex, type PublicClient } from "viem";
 import { ROOT, startLocalChain, type LocalChain } from "../../scripts/lib/local-chain.ts";
 
@@ -61,4 +61,32 @@ export async function startNodeChain() {
       if (!(await rpc<boolean>("evm_revert", [id]))) throw new Error(`evm_revert ${id} failed`);
     },
   };
+}
+
+/** A TCP proxy in front of the node: taking it down is a real connection loss for the client. */
+export async function startProxy(target: number) {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  const up = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(target, "127.0.0.1");
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on("close", () => sockets.delete(s));
+          s.on("error", () => s.destroy());
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(port, "127.0.0.1", resolve);
+    });
+  const down = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      if (!server) return resolve();
+      server.close(() => resolve());
+    });
+  await up();
+  return { url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}`, up, down };
 }

@@ -23,6 +23,8 @@ export interface Config {
   dataDir: string;
   /** Unset: `npm start` runs a local Hardhat node; the server itself then gets its URL. */
   rpcUrl: string | undefined;
+  /** ws(s) endpoint whose newHeads subscription wakes the indexer; default: RPC_URL when it is ws(s). */
+  rpcWsUrl: string | undefined;
   contractAddress: `0x${string}` | undefined;
   /** First block to index; default: the contract's deployment block from Ignition, else 0. */
   startBlock: bigint | undefined;
@@ -101,6 +103,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
     dataDir: resolve(str(env, "DATA_DIR", ".data")),
     rpcUrl: url(env, "RPC_URL", ["http:", "https:", "ws:", "wss:"]),
+    rpcWsUrl: url(env, "RPC_WS_URL", ["ws:", "wss:"]),
     contractAddress: address(env, "CONTRACT_ADDRESS"),
     startBlock: startBlock === undefined ? undefined : BigInt(startBlock),
     confirmations,

@@ -4,6 +4,7 @@ import { paymentProcessorAbi } from "../chain/abi.ts";
 import type { Db, Queryable } from "../db/types.ts";
 import { bytes32ToOrderId } from "../orders/ids.ts";
 import { ordersDueForRefresh, refreshOrders, type HandlerContext, type StatusChange } from "./handlers.ts";
+import { watchNewHeads } from "./heads.ts";
 import { FatalIndexerError, isRangeTooLarge, isRetryable, sleep } from "./rpc.ts";
 import {
   insertEvents,
@@ -33,6 +34,11 @@ export interface IndexerOptions {
   maxLogRange?: number;
   /** Blocks handled per realtime step (each needs its header). */
   realtimeBatch?: number;
+  /**
+   * A ws:// or wss:// endpoint whose `newHeads` subscription wakes the realtime loop at once.
+   * Polling every `pollIntervalMs` continues as the fallback and catches missed notifications.
+   */
+  newHeadsUrl?: string;
 }
 
 export interface IndexerStatus {
@@ -50,6 +56,8 @@ export interface Indexer {
   /** Runs one step at once (tests, benchmarks); returns whether it made progress. */
   step(): Promise<boolean>;
   onChange(listener: (changes: StatusChange[]) => void): () => void;
+  /** Cuts the current poll wait short (a new head was announced). */
+  wake(): void;
 }
 
 const HEADER_CONCURRENCY = 32;
@@ -71,6 +79,33 @@ export function createIndexer(options: IndexerOptions): Indexer {
     lastError: null,
   };
   const listeners = new Set<(changes: StatusChange[]) => void>();
+
+  // A wake-up that arrives while a step runs is kept, so the next wait returns at once.
+  let woken = false;
+  let interrupt: (() => void) | undefined;
+  function wake() {
+    woken = true;
+    interrupt?.();
+  }
+  /** Waits up to `ms`, or until a wake-up or abort. */
+  function idle(ms: number, signal: AbortSignal): Promise<void> {
+    if (woken || signal.aborted) {
+      woken = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        interrupt = undefined;
+        woken = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+      interrupt = done;
+    });
+  }
 
   const header = async (blockNumber: bigint): Promise<BlockRef> =>
     toRef(await client.getBlock({ blockNumber }));
@@ -254,13 +289,26 @@ export function createIndexer(options: IndexerOptions): Indexer {
       const [child, parent] = [blocks[i], blocks[i - 1]];
       if (child && parent && !linked(child, parent.hash)) return true; // the chain moved while we read; read again
     }
-    const logs = await client.getLogs({
-      address: contract,
-      events: eventAbis,
-      fromBlock: from,
-      toBlock: to,
-      strict: true,
-    });
+    // Logs by block hash (EIP-234): each block's logs belong to exactly the header we checked. A
+    // range query could answer from another branch, and a branch without logs would go unnoticed.
+    const perBlock = await Promise.all(
+      blocks.map((block) =>
+        client
+          .getLogs({
+            address: contract,
+            events: eventAbis,
+            blockHash: block.hash as `0x${string}`,
+            strict: true,
+          })
+          .catch(async (error: unknown) => {
+            // A node that no longer knows the hash has moved to another branch: read again.
+            if ((await header(block.number).catch(() => undefined))?.hash !== block.hash) return undefined;
+            throw error;
+          }),
+      ),
+    );
+    if (perBlock.some((l) => l === undefined)) return true;
+    const logs = perBlock.flatMap((l) => l ?? []);
     if (logs.some((l) => blockMap.get(l.blockNumber)?.hash !== l.blockHash)) return true; // ditto
     const last = blocks.at(-1);
     if (!last) return false;
@@ -276,39 +324,61 @@ export function createIndexer(options: IndexerOptions): Indexer {
     emit(changes);
   }
 
+  /** The realtime loop: steps while there is progress, then waits a poll interval or a wake-up. */
+  async function follow(signal: AbortSignal): Promise<void> {
+    let backoff = 250;
+    while (!signal.aborted) {
+      try {
+        woken = false;
+        const progressed = await step();
+        backoff = 250;
+        status.lastError = null;
+        if (!progressed) await idle(options.pollIntervalMs, signal);
+      } catch (error) {
+        if (signal.aborted) break;
+        if (error instanceof FatalIndexerError || !isRetryable(error)) {
+          status.state = "failed";
+          status.lastError = error instanceof Error ? error.message : String(error);
+          log.fatal({ err: error }, `indexer: stopped: ${status.lastError}`);
+          throw error instanceof FatalIndexerError
+            ? error
+            : new FatalIndexerError(status.lastError, { cause: error });
+        }
+        status.state = "retrying";
+        status.lastError = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
+        log.warn({ retryInMs: backoff }, `indexer: RPC problem, retrying: ${status.lastError}`);
+        await sleep(backoff, signal);
+        backoff = Math.min(backoff * 2, 30_000);
+      }
+    }
+    status.state = "stopped";
+  }
+
   return {
     status: () => ({ ...status }),
     step,
+    wake,
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
     async run(signal) {
-      let backoff = 250;
-      while (!signal.aborted) {
-        try {
-          const progressed = await step();
-          backoff = 250;
-          status.lastError = null;
-          if (!progressed) await sleep(options.pollIntervalMs, signal);
-        } catch (error) {
-          if (signal.aborted) break;
-          if (error instanceof FatalIndexerError || !isRetryable(error)) {
-            status.state = "failed";
-            status.lastError = error instanceof Error ? error.message : String(error);
-            log.fatal({ err: error }, `indexer: stopped: ${status.lastError}`);
-            throw error instanceof FatalIndexerError
-              ? error
-              : new FatalIndexerError(status.lastError, { cause: error });
-          }
-          status.state = "retrying";
-          status.lastError = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
-          log.warn({ retryInMs: backoff }, `indexer: RPC problem, retrying: ${status.lastError}`);
-          await sleep(backoff, signal);
-          backoff = Math.min(backoff * 2, 30_000);
-        }
+      // The subscription lives as long as this run: until an abort or a fatal error.
+      const stopHeads = new AbortController();
+      const heads = options.newHeadsUrl
+        ? watchNewHeads({
+            url: options.newHeadsUrl,
+            log,
+            onHead: wake,
+            signal: AbortSignal.any([signal, stopHeads.signal]),
+          })
+        : undefined;
+      try {
+        await follow(signal);
+      } finally {
+        stopHeads.abort();
+        await heads;
       }
-      status.state = "stopped";
     },
   };
 }
