@@ -14,7 +14,7 @@ const escapeHtml = (value: string) =>
   );
 
 export async function qrSvg(text: string): Promise<string> {
-  return QRCode.toString(text, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
+  return QRCode.toString(text, { type: "svg", errorCorrectionLevel: "M", margin: 2, width: 320 });
 }
 
 /** The hosted payment page and QR image. Generated locally; no third-party service sees an order. */
@@ -41,6 +41,43 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     },
   );
 
+  // What the payment page polls. Public by id like the page itself, so it also works for orders
+  // made with an API key (GET /order/:id shows those only to their merchant), and it carries
+  // nothing beyond what the page already shows.
+  app.get(
+    "/pay/:id/status",
+    {
+      schema: {
+        tags: ["orders"],
+        summary: "Payment page status: the order's status and confirmations, public by order id",
+        params: Params,
+        response: {
+          200: Type.Object({
+            id: Type.Integer(),
+            status: Type.String(),
+            confirmations: Type.Integer(),
+            paid: Type.Boolean(),
+            expired: Type.Boolean(),
+            expires_at: Type.String({ format: "date-time" }),
+          }),
+          404: Type.Ref("Error"),
+        },
+      },
+    },
+    async (request, reply) => {
+      const json = orderToJson(await load(request.params.id), deps.config.publicUrl, deps.indexedBlock());
+      reply.header("cache-control", "no-store");
+      return {
+        id: json.id,
+        status: json.status,
+        confirmations: json.confirmations,
+        paid: json.paid,
+        expired: json.expired,
+        expires_at: json.expires_at,
+      };
+    },
+  );
+
   app.get(
     "/pay/:id",
     {
@@ -51,7 +88,6 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       const order = await load(request.params.id);
       const json = orderToJson(order, deps.config.publicUrl, deps.indexedBlock());
       const uri = paymentUri(order);
-      const svg = await qrSvg(uri);
       const title = json.item_title ? escapeHtml(json.item_title) : `Order ${json.id}`;
       reply.header("content-type", "text/html; charset=utf-8");
       return `<!doctype html>
@@ -60,6 +96,7 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Pay ${title} · Ethereum POS</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/pay.css">
 </head>
 <body>
@@ -68,7 +105,7 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
   ${json.item_description ? `<p class="description">${escapeHtml(json.item_description)}</p>` : ""}
   <p class="amount"><span id="expected">${escapeHtml(json.expected_amount)}</span> ${escapeHtml(json.token)}</p>
   <p class="fiat">$${escapeHtml(json.currency_amount)} USD at ${escapeHtml(json.eth_price)} USD/${escapeHtml(json.token)}</p>
-  <div class="qr" aria-label="QR code for the payment">${svg}</div>
+  <img class="qr" id="qr" src="/order/${json.id}/qr.svg" width="320" height="320" alt="QR code with the payment URI">
   <p class="status">Status: <strong id="status" data-status="${json.status}">${json.status}</strong>
      <span id="confirmations">${json.confirmations ? `(${json.confirmations} confirmations)` : ""}</span></p>
   <p class="countdown">Expires in <span id="countdown">--:--</span></p>
@@ -109,7 +146,7 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
 const PAY_CSS = `body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;display:flex;justify-content:center}
 .card{background:#fff;max-width:420px;margin:2rem 1rem;padding:1.5rem;border-radius:12px;box-shadow:0 2px 12px #0001}
 h1{font-size:1.3rem;margin:0 0 .5rem}.amount{font-size:1.6rem;font-weight:600;margin:.5rem 0}
-.fiat{color:#555}.qr svg{width:100%;max-width:320px;height:auto;display:block;margin:1rem auto}
+.fiat{color:#555}.qr{width:100%;max-width:320px;height:auto;display:block;margin:1rem auto}
 code{word-break:break-all;font-size:.8rem}#status[data-status=success],#status[data-status=complete]{color:#0a7d32}
 #status[data-status=expired]{color:#b00020}button{font-size:1rem;padding:.6rem 1rem;border-radius:8px}`;
 
@@ -127,7 +164,7 @@ const PAY_JS = `(() => {
   }
   async function poll() {
     try {
-      const res = await fetch("/order/" + id, { headers: { accept: "application/json" } });
+      const res = await fetch("/pay/" + id + "/status", { headers: { accept: "application/json" } });
       if (res.ok) {
         const order = await res.json();
         statusEl.textContent = order.status;
