@@ -124,6 +124,22 @@ describe("REST API: orders, history, isolation, plans", function () {
     assert.match(over.json().error.message, /Free plan allows 10 orders per day/);
   });
 
+  it("holds the daily count under concurrent creation: exactly the limit succeeds", async function () {
+    const { apiKey } = await createMerchant(testDb.db, "burst@example.com", "basic");
+    const results = await Promise.all(Array.from({ length: 60 }, () => post(order("2.00"), apiKey)));
+    const codes = results.map((r) => r.statusCode);
+    assert.equal(codes.filter((c) => c === 200).length, 25, JSON.stringify(codes));
+    assert.equal(codes.filter((c) => c === 429).length, 35);
+    const { rows } = await testDb.db.query<{ orders: bigint; slots: number }>(
+      `SELECT (SELECT count(*) FROM orders o JOIN merchants m ON m.id = o.merchant_id WHERE m.email = $1)::int8 AS orders,
+              (SELECT d.count FROM merchant_daily_orders d JOIN merchants m ON m.id = d.merchant_id WHERE m.email = $1) AS slots`,
+      ["burst@example.com"],
+    );
+    assert.deepEqual(rows[0], { orders: 25n, slots: 25 });
+    const user = await system.app.inject({ method: "GET", url: "/user", headers: { authorization: apiKey } });
+    assert.equal(user.json().transactions_today, 25);
+  });
+
   it("isolates merchants: B can neither read nor list A's orders", async function () {
     const mine = (await post(order("7.00"), keyA)).json();
     const asB = await system.app.inject({

@@ -1,8 +1,8 @@
 import { getAddress, isAddress } from "viem";
 import { ETH_TOKEN } from "../chain/abi.ts";
 import type { TokenConfig } from "../config/index.ts";
-import type { Db, Queryable } from "../db/types.ts";
-import { AppError, badRequest, forbidden, notFound, tooManyRequests, unauthorized } from "../lib/errors.ts";
+import type { Db } from "../db/types.ts";
+import { badRequest, forbidden, notFound, tooManyRequests, unauthorized } from "../lib/errors.ts";
 import { formatUsdCents, parseDecimal, parseUsdCents, quoteAmount } from "../lib/money.ts";
 import { PLANS } from "../merchants/plans.ts";
 import type { Merchant } from "../merchants/service.ts";
@@ -32,6 +32,13 @@ export interface OrderServiceDeps {
 }
 
 const PEG_DECIMALS = 8;
+
+const INSERT_ORDER = `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol,
+  token_decimals, currency_amount, usd_cents, expected_amount, price, price_decimals, callback, item_title,
+  item_description, item_image, expires_at)`;
+const ORDER_VALUES = `$1::int8, $2::int8, $3::int8, $4::text, $5::text, $6::text, $7::text, $8::int4, $9::text,
+  $10::int8, $11::numeric, $12::numeric, $13::int4, $14::text, $15::text, $16::text, $17::text,
+  now() + make_interval(secs => $18::float8)`;
 
 export function parseHttpUrl(value: string, field: string): string {
   let url: URL;
@@ -121,58 +128,59 @@ export function createOrderService(deps: OrderServiceDeps) {
     const q = await quote(usdCents, input.token);
     if (q.expected <= 0n) throw badRequest("amount is too small to price", "invalid_amount");
 
-    return db.transaction(async (tx) => {
-      if (merchant) await enforceDailyLimit(tx, merchant);
-      for (let attempt = 0; ; attempt++) {
-        const id = newOrderId();
-        const { rows } = await tx.query<OrderRow>(
-          `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol, token_decimals,
-             currency_amount, usd_cents, expected_amount, price, price_decimals, callback, item_title, item_description,
-             item_image, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-             now() + make_interval(secs => $18))
-           ON CONFLICT (id) DO NOTHING
-           RETURNING *`,
-          [
+    const params = [
+      merchant?.id ?? null,
+      deps.chainId,
+      deps.contract.toLowerCase(),
+      merchantAddress.toLowerCase(),
+      q.token,
+      q.symbol,
+      q.decimals,
+      formatUsdCents(usdCents),
+      usdCents,
+      q.expected.toString(),
+      q.price.toString(),
+      q.priceDecimals,
+      callback,
+      input.item_title ?? null,
+      input.item_description ?? null,
+      itemImage ?? null,
+      deps.orderTtlSeconds,
+    ];
+    // One statement, one round trip, no explicit transaction. Ids are random 53-bit numbers; a
+    // collision is a unique violation that rolls the whole statement back (the daily slot too),
+    // and we try again with a new id.
+    for (let attempt = 0; ; attempt++) {
+      const id = newOrderId();
+      try {
+        if (!merchant) {
+          const { rows } = await db.query<OrderRow>(`${INSERT_ORDER} VALUES (${ORDER_VALUES}) RETURNING *`, [
             id,
-            merchant?.id ?? null,
-            deps.chainId,
-            deps.contract.toLowerCase(),
-            merchantAddress.toLowerCase(),
-            q.token,
-            q.symbol,
-            q.decimals,
-            formatUsdCents(usdCents),
-            usdCents,
-            q.expected.toString(),
-            q.price.toString(),
-            q.priceDecimals,
-            callback,
-            input.item_title ?? null,
-            input.item_description ?? null,
-            itemImage ?? null,
-            deps.orderTtlSeconds,
-          ],
+            ...params,
+          ]);
+          return rows[0] as OrderRow;
+        }
+        const plan = PLANS[merchant.plan];
+        const { rows } = await db.query<OrderRow>(
+          `WITH slot AS (
+             INSERT INTO merchant_daily_orders AS d (merchant_id, day, count)
+             VALUES ($2, (now() AT TIME ZONE 'UTC')::date, 1)
+             ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $19
+             RETURNING 1
+           )
+           ${INSERT_ORDER} SELECT ${ORDER_VALUES} FROM slot RETURNING *`,
+          [id, ...params, plan.dailyTransactions],
         );
         if (rows[0]) return rows[0];
-        if (attempt > 5) throw new AppError(500, "internal", "could not allocate an order id");
+        throw tooManyRequests(
+          `the ${plan.label} plan allows ${plan.dailyTransactions} orders per day (UTC); the limit resets at midnight UTC`,
+          "plan_daily_limit",
+        );
+      } catch (error) {
+        const pg = error as { code?: string; constraint?: string };
+        if (pg.code === "23505" && pg.constraint === "orders_pkey" && attempt < 5) continue;
+        throw error;
       }
-    });
-  }
-
-  async function enforceDailyLimit(tx: Queryable, merchant: Merchant) {
-    const plan = PLANS[merchant.plan];
-    // Lock the merchant row so concurrent creations cannot both pass the count.
-    await tx.query("SELECT id FROM merchants WHERE id = $1 FOR UPDATE", [merchant.id]);
-    const { rows } = await tx.query<{ count: bigint }>(
-      "SELECT count(*)::int8 AS count FROM orders WHERE merchant_id = $1 AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
-      [merchant.id],
-    );
-    if ((rows[0]?.count ?? 0n) >= BigInt(plan.dailyTransactions)) {
-      throw tooManyRequests(
-        `the ${plan.label} plan allows ${plan.dailyTransactions} orders per day (UTC); the limit resets at midnight UTC`,
-        "plan_daily_limit",
-      );
     }
   }
 

@@ -70,7 +70,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
       const merchant = requireMerchant(request);
       const plan = PLANS[merchant.plan];
       const { rows } = await deps.db.query<{ count: bigint }>(
-        "SELECT count(*)::int8 AS count FROM orders WHERE merchant_id = $1 AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+        "SELECT count::int8 AS count FROM merchant_daily_orders WHERE merchant_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date",
         [merchant.id],
       );
       return {
