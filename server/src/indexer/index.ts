@@ -1,10 +1,10 @@
 import type { Logger } from "pino";
 import type { Block, PublicClient } from "viem";
-import { paymentProcessorAbi } from "../chain/abi.ts";
 import type { Db, Queryable } from "../db/types.ts";
 import { bytes32ToOrderId } from "../orders/ids.ts";
 import { ordersDueForRefresh, refreshOrders, type HandlerContext, type StatusChange } from "./handlers.ts";
 import { watchNewHeads } from "./heads.ts";
+import { decodeLog, getRawLogs, type RawLog } from "./logs.ts";
 import { FatalIndexerError, isRangeTooLarge, isRetryable, sleep } from "./rpc.ts";
 import {
   insertEvents,
@@ -61,6 +61,12 @@ export interface Indexer {
 }
 
 const HEADER_CONCURRENCY = 32;
+/** Backfill ranges aim at about this many logs (≈ 1 MB of JSON; viem caps a response at 10 MiB). */
+const TARGET_LOGS = 1_500;
+/** Backfill ranges fetched and decoded ahead of the one being written. */
+const FETCH_AHEAD = 2;
+/** Backfill chunks per step, so that the loop regularly checks for a stop. */
+const CHUNKS_PER_STEP = 64;
 
 /**
  * The indexer pipeline, after Ponder: rpc → historical backfill (adaptive eth_getLogs ranges over
@@ -70,7 +76,8 @@ const HEADER_CONCURRENCY = 32;
 export function createIndexer(options: IndexerOptions): Indexer {
   const { db, client, log, chainId, contract } = options;
   const realtimeBatch = BigInt(options.realtimeBatch ?? 50);
-  let logRange = BigInt(options.maxLogRange ?? 10_000);
+  const maxRange = BigInt(options.maxLogRange ?? 100_000);
+  let logRange = minBig(maxRange, 10n);
   const status: IndexerStatus = {
     state: "starting",
     headBlock: null,
@@ -120,35 +127,104 @@ export function createIndexer(options: IndexerOptions): Indexer {
     return result;
   }
 
-  async function fetchLogs(fromBlock: bigint, toBlock: bigint) {
-    for (;;) {
-      try {
-        const logs = await client.getLogs({
-          address: contract,
-          events: eventAbis,
-          fromBlock,
-          toBlock,
-          strict: true,
-        });
-        return { logs, toBlock };
-      } catch (error) {
-        if (!isRangeTooLarge(error) || toBlock === fromBlock) throw error;
-        // Split the range: the node refused it as too large.
-        toBlock = fromBlock + (toBlock - fromBlock) / 2n;
-        logRange = toBlock - fromBlock + 1n;
-        log.debug({ fromBlock, toBlock }, "indexer: getLogs range refused, splitting");
+  /**
+   * Every log of [fromBlock, toBlock], however the node limits ranges: a refused range is split in
+   * halves (recursively), and later ranges are dispatched at the size that worked.
+   */
+  async function fetchRange(fromBlock: bigint, toBlock: bigint, signal?: AbortSignal): Promise<RawLog[]> {
+    try {
+      return await getRawLogs(client, contract, { fromBlock, toBlock }, signal);
+    } catch (error) {
+      if (!isRangeTooLarge(error) || toBlock === fromBlock) throw error;
+      const mid = fromBlock + (toBlock - fromBlock) / 2n;
+      logRange = minBig(logRange, mid - fromBlock + 1n);
+      log.debug({ fromBlock, toBlock }, "indexer: getLogs range refused, splitting");
+      const first = await fetchRange(fromBlock, mid, signal);
+      return first.concat(await fetchRange(mid + 1n, toBlock, signal));
+    }
+  }
+
+  /** Decodes logs, taking each block's timestamp from the log or, failing that, its header. */
+  async function decodeAll(logs: readonly RawLog[], known: readonly BlockRef[]): Promise<IndexedEvent[]> {
+    const timestamps = new Map<string, Date>(known.map((b) => [`0x${b.number.toString(16)}`, b.timestamp]));
+    const missing = new Set<bigint>();
+    for (const l of logs) {
+      if (timestamps.has(l.blockNumber)) continue;
+      if (l.blockTimestamp) timestamps.set(l.blockNumber, new Date(Number(l.blockTimestamp) * 1000));
+      else missing.add(BigInt(l.blockNumber));
+    }
+    if (missing.size > 0) {
+      for (const b of (await headers([...missing])).values()) {
+        timestamps.set(`0x${b.number.toString(16)}`, b.timestamp);
       }
+    }
+    return logs.map((l) => decodeLog(l, chainId, timestamps.get(l.blockNumber) as Date));
+  }
+
+  /** One backfill chunk: its logs, decoded, and the header of its last block (the new cursor). */
+  async function fetchChunk(from: bigint, to: bigint, signal: AbortSignal) {
+    const started = performance.now();
+    const rangeBefore = logRange;
+    const [logs, last] = await Promise.all([fetchRange(from, to, signal), header(to)]);
+    const events = await decodeAll(logs, [last]);
+    // Aim the next ranges at about TARGET_LOGS logs each, growing at most 4× at a time (through
+    // empty stretches), never past a size the node refused, and never after a slow answer.
+    const span = to - from + 1n;
+    let next = logs.length === 0 ? span * 4n : (span * BigInt(TARGET_LOGS)) / BigInt(logs.length);
+    next = minBig(next, minBig(span * 4n, maxRange));
+    if (logRange < rangeBefore) next = minBig(next, logRange);
+    if (next < 1n) next = 1n;
+    if (performance.now() - started < 5_000 || next < logRange) logRange = next;
+    return { from, to, last, events };
+  }
+
+  /**
+   * Historical backfill over final blocks, pipelined: up to FETCH_AHEAD ranges are fetched and
+   * decoded while the current one is written, and the chunks are applied strictly in order, each
+   * in its own transaction with the cursor. Returns after at most CHUNKS_PER_STEP chunks, so
+   * that the loop can stop and follow a moving head.
+   */
+  async function backfill(from: bigint, finalHead: bigint, head: bigint): Promise<void> {
+    let next = from;
+    let dispatched = 0;
+    const pending: ReturnType<typeof fetchChunk>[] = []; // dispatched, not applied yet
+    // One signal per range: each range is its own HTTP request (a shared batch would arrive only
+    // when its slowest member is ready), and a failed step cancels the ranges still in flight.
+    const controllers: AbortController[] = [];
+    // The first range probes the density; the others are sized by what it found.
+    const topUp = () => {
+      while (pending.length <= FETCH_AHEAD && next <= finalHead && dispatched < CHUNKS_PER_STEP) {
+        const to = minBig(finalHead, next + logRange - 1n);
+        const controller = new AbortController();
+        controllers.push(controller);
+        const chunk = fetchChunk(next, to, controller.signal);
+        chunk.then(topUp, () => {}); // a failure surfaces below, where the chunks are awaited in order
+        pending.push(chunk);
+        next = to + 1n;
+        dispatched++;
+        if (dispatched === 1) break;
+      }
+    };
+    topUp();
+    try {
+      for (let chunk = pending[0]; chunk; chunk = pending[0]) {
+        const { from: f, to, last, events } = await chunk;
+        await apply(last, [last], events, head);
+        pending.shift();
+        topUp();
+        log.debug({ from: f, to, events: events.length, head }, "indexer: backfilled range");
+      }
+    } finally {
+      for (const controller of controllers) controller.abort();
     }
   }
 
   async function apply(
     cursorBlock: BlockRef,
     blocks: readonly BlockRef[],
-    logs: Awaited<ReturnType<typeof fetchLogs>>["logs"],
+    events: IndexedEvent[],
     head: bigint,
   ): Promise<void> {
-    const timestamps = new Map(blocks.map((b) => [b.number, b.timestamp]));
-    const events = logs.map((l) => decode(l, chainId, timestamps));
     const changes = await db.transaction(async (tx) => {
       await matchOrders(tx, events);
       await insertEvents(tx, events);
@@ -253,18 +329,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
     const finalHead = head - BigInt(options.finalityBlocks);
     if (from <= finalHead) {
       status.state = "backfilling";
-      const to = minBig(finalHead, from + logRange - 1n);
-      const started = Date.now();
-      const { logs, toBlock: actualTo } = await fetchLogs(from, to);
-      const numbers = [...new Set(logs.map((l) => l.blockNumber))];
-      if (!numbers.includes(actualTo)) numbers.push(actualTo);
-      const blockMap = await headers(numbers);
-      const cursorBlock = blockMap.get(actualTo);
-      if (!cursorBlock) throw new Error(`header ${actualTo} missing`);
-      await apply(cursorBlock, [...blockMap.values()], logs, head);
-      // Grow the range while responses are quick; getLogs refusals shrink it in fetchLogs.
-      if (Date.now() - started < 1_000 && logRange < 100_000n) logRange *= 2n;
-      log.debug({ from, to: actualTo, events: logs.length, head }, "indexer: backfilled range");
+      await backfill(from, finalHead, head);
       return true;
     }
 
@@ -293,26 +358,20 @@ export function createIndexer(options: IndexerOptions): Indexer {
     // range query could answer from another branch, and a branch without logs would go unnoticed.
     const perBlock = await Promise.all(
       blocks.map((block) =>
-        client
-          .getLogs({
-            address: contract,
-            events: eventAbis,
-            blockHash: block.hash as `0x${string}`,
-            strict: true,
-          })
-          .catch(async (error: unknown) => {
-            // A node that no longer knows the hash has moved to another branch: read again.
-            if ((await header(block.number).catch(() => undefined))?.hash !== block.hash) return undefined;
-            throw error;
-          }),
+        getRawLogs(client, contract, { blockHash: block.hash }).catch(async (error: unknown) => {
+          // A node that no longer knows the hash has moved to another branch: read again.
+          if ((await header(block.number).catch(() => undefined))?.hash !== block.hash) return undefined;
+          throw error;
+        }),
       ),
     );
     if (perBlock.some((l) => l === undefined)) return true;
     const logs = perBlock.flatMap((l) => l ?? []);
-    if (logs.some((l) => blockMap.get(l.blockNumber)?.hash !== l.blockHash)) return true; // ditto
+    if (logs.some((l) => blockMap.get(BigInt(l.blockNumber))?.hash !== l.blockHash)) return true; // ditto
+    const events = await decodeAll(logs, blocks);
     const last = blocks.at(-1);
     if (!last) return false;
-    await apply(last, blocks, logs, head);
+    await apply(last, blocks, events, head);
     return true;
   }
 
@@ -383,8 +442,6 @@ export function createIndexer(options: IndexerOptions): Indexer {
   };
 }
 
-const eventAbis = paymentProcessorAbi.filter((item) => item.type === "event");
-
 function toRef(block: Block): BlockRef {
   if (block.number === null || block.hash === null)
     throw new Error("pending block returned where a mined one was expected");
@@ -405,76 +462,6 @@ const minBig = (a: bigint, b: bigint) => (a < b ? a : b);
 const ZERO_HASH = /^0x0{64}$/;
 const linked = (child: BlockRef, parentHash: string) =>
   child.parentHash === parentHash || ZERO_HASH.test(child.parentHash);
-const lower = (value: string) => value.toLowerCase();
-
-type DecodedLog = {
-  eventName: "PaymentReceived" | "Withdrawn" | "Refunded";
-  args: Record<string, unknown>;
-  blockNumber: bigint;
-  blockHash: `0x${string}`;
-  transactionHash: `0x${string}`;
-  transactionIndex: number;
-  logIndex: number;
-};
-
-function decode(raw: unknown, chainId: bigint, timestamps: Map<bigint, Date>): IndexedEvent {
-  const l = raw as DecodedLog;
-  const timestamp = timestamps.get(l.blockNumber);
-  if (!timestamp) throw new Error(`no header fetched for block ${l.blockNumber}`);
-  const base = {
-    chainId,
-    blockNumber: l.blockNumber,
-    blockHash: l.blockHash,
-    blockTimestamp: timestamp,
-    txIndex: l.transactionIndex,
-    logIndex: l.logIndex,
-    txHash: l.transactionHash,
-  };
-  const a = l.args as {
-    merchant: string;
-    orderId: string;
-    payer: string;
-    to: string;
-    token: string;
-    amount: bigint;
-  };
-  switch (l.eventName) {
-    case "PaymentReceived":
-      return {
-        ...base,
-        kind: "payment",
-        merchant: lower(a.merchant),
-        orderRef: a.orderId,
-        orderId: null,
-        counterparty: lower(a.payer),
-        token: lower(a.token),
-        amount: a.amount,
-      };
-    case "Refunded":
-      return {
-        ...base,
-        kind: "refund",
-        merchant: lower(a.merchant),
-        orderRef: a.orderId,
-        orderId: null,
-        counterparty: lower(a.to),
-        token: lower(a.token),
-        amount: a.amount,
-      };
-    case "Withdrawn":
-      return {
-        ...base,
-        kind: "withdrawal",
-        merchant: lower(a.merchant),
-        orderRef: null,
-        orderId: null,
-        counterparty: lower(a.to),
-        token: lower(a.token),
-        amount: a.amount,
-      };
-  }
-}
-
 /** Links events to existing orders; an event whose order id matches none stays an orphan. */
 async function matchOrders(tx: Queryable, events: IndexedEvent[]): Promise<void> {
   const candidates = new Map<string, bigint>();
