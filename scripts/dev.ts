@@ -48,6 +48,8 @@ async function main() {
       say(`starting a local Hardhat chain on 127.0.0.1:${port}…`);
       chain = await startLocalChain(port);
       env.RPC_URL = chain.url;
+      // hardhat node serves WebSocket on the same port: newHeads wakes the indexer as soon as a block is mined.
+      env.RPC_WS_URL ??= chain.url.replace(/^http/, "ws");
       env.LOCAL_RPC_URL = chain.url;
       process.env.LOCAL_RPC_URL = chain.url;
       say("deploying the contracts with Hardhat Ignition…");
