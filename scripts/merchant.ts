@@ -13,7 +13,7 @@ import { loadConfig } from "../server/src/config/index.ts";
 import { createDb, migrate } from "../server/src/db/index.ts";
 import {
   createMerchant,
-  notificationsThisMonth,
+  notificationsJson,
   rotateApiKey,
   setPlan,
   setPlugins,
@@ -136,12 +136,7 @@ async function main() {
           email: merchant.email,
           plan: merchant.plan,
           plugins: merchant.plugins,
-          notifications: {
-            url: merchant.notifications.url,
-            phone: merchant.notifications.phone,
-            monthly_limit: merchant.notifications.monthlyLimit,
-            sent_this_month: await notificationsThisMonth(db, merchant.id),
-          },
+          notifications: await notificationsJson(db, merchant),
         };
       } else {
         const merchant = await setPlan(db, email, values.plan as string);

@@ -232,3 +232,16 @@ export async function notificationsThisMonth(db: Queryable, merchantId: bigint):
   );
   return Number(rows[0]?.count ?? 0n);
 }
+
+/** A merchant's notification settings as the API shows them (GET /user, the admin API, the CLI). */
+export async function notificationsJson(
+  db: Queryable,
+  merchant: Merchant,
+): Promise<{ url: string | null; phone: string | null; monthly_limit: number; sent_this_month: number }> {
+  return {
+    url: merchant.notifications.url,
+    phone: merchant.notifications.phone,
+    monthly_limit: merchant.notifications.monthlyLimit,
+    sent_this_month: await notificationsThisMonth(db, merchant.id),
+  };
+}

@@ -5,7 +5,7 @@ import type { AppDeps } from "../../app.ts";
 import { AppError, unauthorized } from "../../lib/errors.ts";
 import {
   createMerchant,
-  notificationsThisMonth,
+  notificationsJson,
   rotateApiKey,
   setPlan,
   setPlugins,
@@ -156,12 +156,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         email: merchant.email,
         plan: merchant.plan,
         plugins: merchant.plugins,
-        notifications: {
-          url: merchant.notifications.url,
-          phone: merchant.notifications.phone,
-          monthly_limit: merchant.notifications.monthlyLimit,
-          sent_this_month: await notificationsThisMonth(deps.db, merchant.id),
-        },
+        notifications: await notificationsJson(deps.db, merchant),
       };
     },
   );

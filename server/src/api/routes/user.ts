@@ -6,7 +6,7 @@ import { ETH_TOKEN, paymentProcessorAbi } from "../../chain/abi.ts";
 import { forbidden, unavailable } from "../../lib/errors.ts";
 import { formatDecimal, formatUsdCents } from "../../lib/money.ts";
 import { PLANS } from "../../merchants/plans.ts";
-import { notificationsThisMonth } from "../../merchants/service.ts";
+import { notificationsJson } from "../../merchants/service.ts";
 import { requireMerchant } from "../auth.ts";
 import { ErrorSchema } from "../schemas.ts";
 
@@ -83,12 +83,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
           recurring_payments: plan.recurring,
         },
         plugins: merchant.plugins,
-        notifications: {
-          url: merchant.notifications.url,
-          phone: merchant.notifications.phone,
-          monthly_limit: merchant.notifications.monthlyLimit,
-          sent_this_month: await notificationsThisMonth(deps.db, merchant.id),
-        },
+        notifications: await notificationsJson(deps.db, merchant),
         transactions_today: Number(rows[0]?.count ?? 0n),
         created_at: merchant.createdAt.toISOString(),
       };
