@@ -2,14 +2,15 @@ import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
 import { createPublicClient, http, webSocket, type PublicClient } from "viem";
 import { buildApp } from "./app.ts";
-import { parseCallbackConfig, type CallbackConfig } from "./callbacks/config.ts";
+import type { CallbackConfig } from "./callbacks/config.ts";
 import { callbackRoutes } from "./callbacks/routes.ts";
 import { callbackHealth } from "./callbacks/service.ts";
 import { createCallbackWorker, type CallbackWorker } from "./callbacks/worker.ts";
-import { createEletroPay, gapLimitStatus, parseEletroPayConfig, type EletroPay } from "./eletropay/index.ts";
+import { createEletroPay, gapLimitStatus, type EletroPay } from "./eletropay/index.ts";
 import { ETH_TOKEN } from "./chain/abi.ts";
 import { findDeploymentBlock, readIgnitionDeployment } from "./chain/deployment.ts";
 import { ensureChainIdentity, readChainIdentity } from "./chain/identity.ts";
+import { chainPrefix } from "./config/chains.ts";
 import type { Config, TokenConfig } from "./config/index.ts";
 import { createDb, migrate, type Db } from "./db/index.ts";
 import { createIndexer, type Indexer } from "./indexer/index.ts";
@@ -47,7 +48,7 @@ export interface StartOptions {
   listen?: boolean;
   /** An already-open database (tests). */
   db?: Db;
-  /** Callback settings; default: parsed from the environment. */
+  /** Callback settings; default: config.callbacks. */
   callbacks?: CallbackConfig;
   client?: PublicClient;
 }
@@ -94,6 +95,14 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     );
   }
   const chainId = BigInt(chainIdNumber);
+  const first = config.chains[0];
+  if (first?.expectedChainId !== undefined && first.expectedChainId !== chainId) {
+    const v = first.name === undefined ? "" : chainPrefix(first.name);
+    throw new ConfigError(
+      `${v}CHAIN_ID is ${first.expectedChainId} but the node at ${v}RPC_URL reports chain ${chainId}; ` +
+        `point ${v}RPC_URL at chain ${first.expectedChainId} or fix ${v}CHAIN_ID`,
+    );
+  }
   const deployment = readIgnitionDeployment(chainIdNumber);
   const contract = config.contractAddress ?? deployment.paymentProcessor;
   if (!contract) {
@@ -197,14 +206,14 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     })(),
   );
 
-  const callbackConfig = options.callbacks ?? parseCallbackConfig({ ...process.env, NODE_ENV: config.env });
+  const callbackConfig = options.callbacks ?? config.callbacks;
   const callbackWorker = config.runCallbackWorker
     ? createCallbackWorker({ db, log: log.child({ component: "callbacks" }), config: callbackConfig })
     : undefined;
   await callbackWorker?.start();
 
   // The EletroPay private API runs when an xpub is configured (docs/eletropay.md).
-  const eletropayConfig = parseEletroPayConfig(process.env);
+  const eletropayConfig = config.eletropay;
   const eletropay = eletropayConfig.enabled
     ? await createEletroPay({
         db,

@@ -1,5 +1,4 @@
-import { bool, int, optionalStr, type Env } from "../config/env.ts";
-import { ConfigError } from "../lib/errors.ts";
+import { createEnvReader, type Env, type EnvReader } from "../config/env.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./schedule.ts";
 
 export type CallbackEnvMode = "development" | "test" | "production";
@@ -32,73 +31,76 @@ export interface CallbackConfig {
 export type { Env } from "../config/env.ts";
 
 const MIN_SECRET_LENGTH = 16;
-
-const read = optionalStr;
-
-function secret(env: Env, name: string, required: boolean, why: string): string | undefined {
-  const value = read(env, name);
-  if (value === undefined) {
-    if (required) throw new ConfigError(`${name} is required ${why}`);
-    return undefined;
-  }
-  if (value.length < MIN_SECRET_LENGTH) {
-    throw new ConfigError(`${name} must be at least ${MIN_SECRET_LENGTH} characters long`);
-  }
-  return value;
-}
+const MAKE_SECRET = "openssl rand -hex 32";
 
 /**
- * Reads the callback settings once at boot. Variables:
- * CALLBACK_SECRET, ELETROPAY_CALLBACK_SECRET, CALLBACK_ALLOW_PRIVATE, CALLBACK_TIMEOUT_MS,
+ * Reads the callback settings through the shared readers (problems are collected, not thrown).
+ * Variables: CALLBACK_SECRET, ELETROPAY_CALLBACK_SECRET, CALLBACK_ALLOW_PRIVATE, CALLBACK_TIMEOUT_MS,
  * CALLBACK_MAX_RESPONSE_BYTES, CALLBACK_WORKER_CONCURRENCY, CALLBACK_POLL_INTERVAL_MS,
  * CALLBACK_LEASE_MS, CALLBACK_RETRY_BASE_MS, CALLBACK_RETRY_MAX_DELAY_MS, CALLBACK_RETRY_MAX_AGE_MS.
  */
-export function parseCallbackConfig(env: Env = process.env): CallbackConfig {
-  const nodeEnv = read(env, "NODE_ENV") ?? "development";
-  if (nodeEnv !== "development" && nodeEnv !== "test" && nodeEnv !== "production") {
-    throw new ConfigError(`NODE_ENV must be one of development, test, production, got "${nodeEnv}"`);
-  }
-  const production = nodeEnv === "production";
-  const timeoutMs = int(env, "CALLBACK_TIMEOUT_MS", 10_000, 100, 120_000);
-  const baseDelayMs = int(env, "CALLBACK_RETRY_BASE_MS", DEFAULT_RETRY_POLICY.baseDelayMs, 1, 86_400_000);
-  const maxDelayMs = int(
-    env,
-    "CALLBACK_RETRY_MAX_DELAY_MS",
-    DEFAULT_RETRY_POLICY.maxDelayMs,
-    1,
-    7 * 86_400_000,
-  );
-  if (maxDelayMs < baseDelayMs) {
-    throw new ConfigError(
-      `CALLBACK_RETRY_MAX_DELAY_MS (${maxDelayMs}) must not be below CALLBACK_RETRY_BASE_MS (${baseDelayMs})`,
+export function readCallbackConfig(r: EnvReader, mode: CallbackEnvMode): CallbackConfig {
+  const production = mode === "production";
+  const timeoutMs = r.int("CALLBACK_TIMEOUT_MS", 10_000, 100, 120_000);
+  const baseDelayMs = r.int("CALLBACK_RETRY_BASE_MS", DEFAULT_RETRY_POLICY.baseDelayMs, 1, 86_400_000);
+  const maxDelayMs = r.int("CALLBACK_RETRY_MAX_DELAY_MS", DEFAULT_RETRY_POLICY.maxDelayMs, 1, 7 * 86_400_000);
+  if (maxDelayMs < baseDelayMs && !r.failed("CALLBACK_RETRY_BASE_MS", "CALLBACK_RETRY_MAX_DELAY_MS")) {
+    r.problem(
+      `CALLBACK_RETRY_MAX_DELAY_MS (${maxDelayMs}) must not be below CALLBACK_RETRY_BASE_MS (${baseDelayMs}); ` +
+        `raise CALLBACK_RETRY_MAX_DELAY_MS to at least ${baseDelayMs} or lower CALLBACK_RETRY_BASE_MS`,
+      "CALLBACK_RETRY_MAX_DELAY_MS",
     );
   }
-  const leaseMs = int(env, "CALLBACK_LEASE_MS", timeoutMs + 20_000, 1, 3_600_000);
-  if (leaseMs <= timeoutMs) {
-    throw new ConfigError(
-      `CALLBACK_LEASE_MS (${leaseMs}) must be greater than CALLBACK_TIMEOUT_MS (${timeoutMs})`,
+  const leaseMs = r.int("CALLBACK_LEASE_MS", timeoutMs + 20_000, 1, 3_600_000);
+  if (leaseMs <= timeoutMs && !r.failed("CALLBACK_TIMEOUT_MS", "CALLBACK_LEASE_MS")) {
+    r.problem(
+      `CALLBACK_LEASE_MS (${leaseMs}) must be greater than CALLBACK_TIMEOUT_MS (${timeoutMs}); ` +
+        `set CALLBACK_LEASE_MS to at least ${timeoutMs + 20_000} or leave it unset`,
+      "CALLBACK_LEASE_MS",
+    );
+  }
+  const callbackSecret = r.secret("CALLBACK_SECRET", MIN_SECRET_LENGTH, MAKE_SECRET);
+  if (production && r.raw("CALLBACK_SECRET") === undefined) {
+    r.required(
+      "CALLBACK_SECRET",
+      `when NODE_ENV=production: it signs the callbacks of orders without a merchant (e.g. \`${MAKE_SECRET}\`)`,
+    );
+  }
+  const eletropayCallbackSecret = r.secret("ELETROPAY_CALLBACK_SECRET", MIN_SECRET_LENGTH, MAKE_SECRET);
+  if (
+    production &&
+    r.raw("ELETROPAY_CALLBACK_URL") !== undefined &&
+    r.raw("ELETROPAY_CALLBACK_SECRET") === undefined
+  ) {
+    r.required(
+      "ELETROPAY_CALLBACK_SECRET",
+      `when NODE_ENV=production and ELETROPAY_CALLBACK_URL is set: it signs EletroPay callbacks (e.g. \`${MAKE_SECRET}\`)`,
     );
   }
   return {
-    mode: nodeEnv,
-    callbackSecret: secret(env, "CALLBACK_SECRET", production, "when NODE_ENV=production"),
-    eletropayCallbackSecret: secret(
-      env,
-      "ELETROPAY_CALLBACK_SECRET",
-      production && read(env, "ELETROPAY_CALLBACK_URL") !== undefined,
-      "when NODE_ENV=production and ELETROPAY_CALLBACK_URL is set",
-    ),
-    allowPrivateTargets: bool(env, "CALLBACK_ALLOW_PRIVATE", !production),
+    mode,
+    callbackSecret,
+    eletropayCallbackSecret,
+    allowPrivateTargets: r.bool("CALLBACK_ALLOW_PRIVATE", !production),
     timeoutMs,
-    maxResponseBytes: int(env, "CALLBACK_MAX_RESPONSE_BYTES", 64 * 1024, 0, 16 * 1024 * 1024),
-    workerConcurrency: int(env, "CALLBACK_WORKER_CONCURRENCY", 16, 1, 1024),
-    pollIntervalMs: int(env, "CALLBACK_POLL_INTERVAL_MS", 1_000, 10, 600_000),
+    maxResponseBytes: r.int("CALLBACK_MAX_RESPONSE_BYTES", 64 * 1024, 0, 16 * 1024 * 1024),
+    workerConcurrency: r.int("CALLBACK_WORKER_CONCURRENCY", 16, 1, 1024),
+    pollIntervalMs: r.int("CALLBACK_POLL_INTERVAL_MS", 1_000, 10, 600_000),
     leaseMs,
     retry: {
       ...DEFAULT_RETRY_POLICY,
       baseDelayMs,
       maxDelayMs,
-      maxAgeMs: int(env, "CALLBACK_RETRY_MAX_AGE_MS", DEFAULT_RETRY_POLICY.maxAgeMs, 1, 30 * 86_400_000),
+      maxAgeMs: r.int("CALLBACK_RETRY_MAX_AGE_MS", DEFAULT_RETRY_POLICY.maxAgeMs, 1, 30 * 86_400_000),
     },
   };
+}
+
+/** The callback settings alone (tests, tools): every problem is reported at once in one ConfigError. */
+export function parseCallbackConfig(env: Env): CallbackConfig {
+  const r = createEnvReader(env);
+  const mode = r.oneOf("NODE_ENV", ["development", "test", "production"] as const, "development");
+  const config = readCallbackConfig(r, mode);
+  r.finish();
+  return config;
 }

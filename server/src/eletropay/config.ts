@@ -1,6 +1,6 @@
 import { hkdfSync } from "node:crypto";
 import { isIP } from "node:net";
-import { ConfigError } from "../lib/errors.ts";
+import { createEnvReader, type Env, type EnvReader } from "../config/env.ts";
 import {
   NETWORK_NAMES,
   UTXO_CURRENCIES,
@@ -51,30 +51,12 @@ export interface EletroPayConfig {
 
 export const DEFAULT_CONFIRMATIONS: Record<UtxoCurrency, number> = { DASH: 6, LTC: 6, BTC: 3 };
 
-const nonEmpty = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
-  const value = env[name]?.trim();
-  return value ? value : undefined;
-};
+const MAKE_KEY = "openssl rand -hex 32";
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = nonEmpty(env, name);
+function readAllowList(r: EnvReader): string[] {
+  const fallback = ["127.0.0.0/8", "::1"];
+  const raw = r.raw("ELETROPAY_ALLOW_IPS");
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
-  const value = Number(raw);
-  if (value < min || value > max)
-    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
-  return value;
-}
-
-function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = nonEmpty(env, name)?.toLowerCase();
-  if (raw === undefined) return fallback;
-  if (["1", "true", "yes", "on"].includes(raw)) return true;
-  if (["0", "false", "no", "off"].includes(raw)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
-}
-
-function parseAllowList(raw: string): string[] {
   const entries = raw
     .split(",")
     .map((s) => s.trim())
@@ -85,24 +67,19 @@ function parseAllowList(raw: string): string[] {
     const bits = family === 4 ? 32 : 128;
     const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= bits);
     if (!family || !prefixOk || extra !== undefined) {
-      throw new ConfigError(`ELETROPAY_ALLOW_IPS: "${entry}" is not an IP address or CIDR range`);
+      r.problem(
+        `ELETROPAY_ALLOW_IPS: "${entry}" is not an IP address or CIDR range; list IPs or ranges like 127.0.0.1,10.0.0.0/8,::1`,
+        "ELETROPAY_ALLOW_IPS",
+      );
     }
   }
-  if (entries.length === 0)
-    throw new ConfigError("ELETROPAY_ALLOW_IPS must list at least one IP or CIDR range");
-  return entries;
-}
-
-function parseRpcUrl(name: string, raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(`${name} is not a valid URL`);
+  if (entries.length === 0) {
+    r.problem(
+      "ELETROPAY_ALLOW_IPS must list at least one IP or CIDR range, e.g. 127.0.0.0/8,::1",
+      "ELETROPAY_ALLOW_IPS",
+    );
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:")
-    throw new ConfigError(`${name} must be an http(s) URL`);
-  return url.toString();
+  return r.failed("ELETROPAY_ALLOW_IPS") ? fallback : entries;
 }
 
 /** Derives the 32-byte token-encryption key; the label keeps it apart from any other use of the secret. */
@@ -110,97 +87,110 @@ export function deriveTokenKey(secret: string): Uint8Array {
   return new Uint8Array(hkdfSync("sha256", secret, "ethpos", "eletropay client token v1", 32));
 }
 
-/** Reads and validates every EletroPay setting once, at boot. Errors name the variable. */
-export function parseEletroPayConfig(env: NodeJS.ProcessEnv): EletroPayConfig {
+/** Reads every EletroPay setting through the shared readers (problems are collected, not thrown). */
+export function readEletroPayConfig(r: EnvReader): EletroPayConfig {
   const currencies: Partial<Record<UtxoCurrency, EletroPayCurrencyConfig>> = {};
+  let anyXpub = false;
   for (const currency of UTXO_CURRENCIES) {
-    const xpub = nonEmpty(env, `XPUB_${currency}`);
+    const xpubName = `XPUB_${currency}`;
+    const xpub = r.raw(xpubName);
     if (!xpub) continue;
-    const networkRaw = nonEmpty(env, `${currency}_NETWORK`) ?? "mainnet";
-    if (!(NETWORK_NAMES as readonly string[]).includes(networkRaw)) {
-      throw new ConfigError(
-        `${currency}_NETWORK must be one of ${NETWORK_NAMES.join(", ")}, got "${networkRaw}"`,
-      );
+    anyXpub = true;
+    const network = r.oneOf(`${currency}_NETWORK`, NETWORK_NAMES, "mainnet");
+    let key: ParsedExtendedKey | undefined;
+    if (!r.failed(`${currency}_NETWORK`)) {
+      try {
+        key = parseExtendedPublicKey(xpub, currency, network, xpubName);
+      } catch (error) {
+        if (!(error instanceof ExtendedKeyError)) throw error;
+        r.problem(error.message, xpubName);
+      }
     }
-    const network = networkRaw as NetworkName;
-    let key: ParsedExtendedKey;
-    try {
-      key = parseExtendedPublicKey(xpub, currency, network, `XPUB_${currency}`);
-    } catch (error) {
-      if (error instanceof ExtendedKeyError) throw new ConfigError(error.message);
-      throw error;
+    const rpcName = `${currency}_RPC_URL`;
+    const rpcUrl =
+      r.raw(rpcName) === undefined
+        ? r.required(
+            rpcName,
+            `when ${xpubName} is set (payments are detected there): set it to the node's JSON-RPC URL, e.g. http://user:pass@127.0.0.1:9332/wallet/eletropay`,
+          )
+        : r.url(rpcName, ["http:", "https:"]);
+    const confirmations = r.int(`${currency}_CONFIRMATIONS`, DEFAULT_CONFIRMATIONS[currency], 1, 1000);
+    if (key && rpcUrl) {
+      currencies[currency] = {
+        currency,
+        network,
+        key,
+        params: addressParams(currency, network),
+        rpcUrl: new URL(rpcUrl).toString(),
+        confirmations,
+      };
     }
-    const rpcRaw = nonEmpty(env, `${currency}_RPC_URL`);
-    if (!rpcRaw) {
-      throw new ConfigError(
-        `${currency}_RPC_URL is required when XPUB_${currency} is set (payments are detected there)`,
-      );
-    }
-    currencies[currency] = {
-      currency,
-      network,
-      key,
-      params: addressParams(currency, network),
-      rpcUrl: parseRpcUrl(`${currency}_RPC_URL`, rpcRaw),
-      confirmations: integer(env, `${currency}_CONFIRMATIONS`, DEFAULT_CONFIRMATIONS[currency], 1, 1000),
-    };
   }
   const enabled = Object.keys(currencies).length > 0;
 
-  const tokenSecret = nonEmpty(env, "ELETROPAY_TOKEN_KEY");
-  if (tokenSecret !== undefined && tokenSecret.length < 32) {
-    throw new ConfigError("ELETROPAY_TOKEN_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)");
-  }
-  if (enabled && tokenSecret === undefined) {
-    throw new ConfigError(
-      "ELETROPAY_TOKEN_KEY is required when an XPUB_<CUR> is set: it encrypts client tokens at rest (e.g. `openssl rand -hex 32`)",
+  const tokenSecret = r.secret("ELETROPAY_TOKEN_KEY", 32, MAKE_KEY);
+  if (anyXpub && r.raw("ELETROPAY_TOKEN_KEY") === undefined) {
+    r.required(
+      "ELETROPAY_TOKEN_KEY",
+      `when an XPUB_<CUR> is set: it encrypts client tokens at rest; set 32 or more random characters (e.g. \`${MAKE_KEY}\`)`,
     );
   }
 
-  const callbackUrl = nonEmpty(env, "ELETROPAY_CALLBACK_URL");
+  let callbackUrl = r.raw("ELETROPAY_CALLBACK_URL");
   if (callbackUrl !== undefined) {
     try {
       const url = new URL(callbackUrl.replace(/\{(key|currency)\}/g, "x"));
       if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http");
     } catch {
-      throw new ConfigError("ELETROPAY_CALLBACK_URL must be an http(s) URL");
+      r.problem(
+        "ELETROPAY_CALLBACK_URL must be an http(s):// URL, either a base URL or a template with {key} and {currency}",
+        "ELETROPAY_CALLBACK_URL",
+      );
+      callbackUrl = undefined;
     }
-  } else if (enabled) {
-    throw new ConfigError(
-      "ELETROPAY_CALLBACK_URL is required when an XPUB_<CUR> is set (payment callbacks go there)",
+  } else if (anyXpub) {
+    r.required(
+      "ELETROPAY_CALLBACK_URL",
+      "when an XPUB_<CUR> is set (payment callbacks go there): set the http(s):// URL of the receiving system",
     );
   }
-  const callbackKey = nonEmpty(env, "ELETROPAY_CALLBACK_KEY");
+  let callbackKey = r.raw("ELETROPAY_CALLBACK_KEY");
   if (callbackKey !== undefined && !/^[A-Za-z0-9._~-]{1,200}$/.test(callbackKey)) {
-    throw new ConfigError("ELETROPAY_CALLBACK_KEY may only contain letters, digits and . _ ~ -");
+    r.problem(
+      "ELETROPAY_CALLBACK_KEY may only contain letters, digits and . _ ~ - (at most 200 characters)",
+      "ELETROPAY_CALLBACK_KEY",
+    );
+    callbackKey = undefined;
   }
-  const sharedSecret = nonEmpty(env, "ELETROPAY_SHARED_SECRET");
-  if (sharedSecret !== undefined && sharedSecret.length < 16) {
-    throw new ConfigError("ELETROPAY_SHARED_SECRET must be at least 16 characters");
-  }
-  const callbackSecret = nonEmpty(env, "ELETROPAY_CALLBACK_SECRET");
-  if (callbackSecret !== undefined && callbackSecret.length < 16) {
-    throw new ConfigError("ELETROPAY_CALLBACK_SECRET must be at least 16 characters");
-  }
-  const reissue = integer(env, "ADDRESS_REISSUE_AFTER_SECONDS", 0, 0, 10 * 365 * 86_400);
+  const sharedSecret = r.secret("ELETROPAY_SHARED_SECRET", 16, MAKE_KEY);
+  const callbackSecret = r.secret("ELETROPAY_CALLBACK_SECRET", 16, MAKE_KEY);
+  const reissue = r.int("ADDRESS_REISSUE_AFTER_SECONDS", 0, 0, 10 * 365 * 86_400);
 
   return {
     enabled,
-    host: nonEmpty(env, "ELETROPAY_HOST") ?? "127.0.0.1",
-    port: integer(env, "ELETROPAY_PORT", 3001, 0, 65_535),
-    allowIps: parseAllowList(nonEmpty(env, "ELETROPAY_ALLOW_IPS") ?? "127.0.0.0/8,::1"),
+    host: r.str("ELETROPAY_HOST", "127.0.0.1"),
+    port: r.int("ELETROPAY_PORT", 3001, 0, 65_535),
+    allowIps: readAllowList(r),
     sharedSecret,
     callbackUrl,
     callbackKey,
     callbackSecret,
     tokenKey: tokenSecret === undefined ? undefined : deriveTokenKey(tokenSecret),
     currencies,
-    gapLimit: integer(env, "GAP_LIMIT", 20, 1, 100_000),
+    gapLimit: r.int("GAP_LIMIT", 20, 1, 100_000),
     reissueAfterSeconds: reissue > 0 ? reissue : null,
-    dashInstantSendAsConfirmed: boolean(env, "DASH_INSTANTSEND_AS_CONFIRMED", false),
-    pollIntervalMs: integer(env, "ELETROPAY_POLL_INTERVAL_MS", 5_000, 100, 3_600_000),
+    dashInstantSendAsConfirmed: r.bool("DASH_INSTANTSEND_AS_CONFIRMED", false),
+    pollIntervalMs: r.int("ELETROPAY_POLL_INTERVAL_MS", 5_000, 100, 3_600_000),
     bodyLimit: 4_096,
   };
+}
+
+/** The EletroPay settings alone (tests, tools): every problem is reported at once in one ConfigError. */
+export function parseEletroPayConfig(env: Env): EletroPayConfig {
+  const r = createEnvReader(env);
+  const config = readEletroPayConfig(r);
+  r.finish();
+  return config;
 }
 
 /** The callback URL for one client key and currency. */

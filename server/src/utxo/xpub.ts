@@ -6,6 +6,7 @@ import {
   STANDARD_VERSIONS,
   keyNetOf,
   type ExtendedKeyVersion,
+  type KeyNet,
   type NetworkName,
   type ScriptType,
   type UtxoCurrency,
@@ -34,6 +35,17 @@ export class ExtendedKeyError extends Error {
   }
 }
 
+/** Public-key prefixes usable for a currency (on one kind of network), for messages that name the fix. */
+const publicPrefixes = (currency: UtxoCurrency, keyNet?: KeyNet): string =>
+  EXTENDED_KEY_VERSIONS.filter(
+    (v) =>
+      !v.isPrivate &&
+      (keyNet === undefined || v.keyNet === keyNet) &&
+      (!v.currencies || v.currencies.includes(currency)),
+  )
+    .map((v) => v.prefix)
+    .join(", ");
+
 const byVersion = new Map<number, ExtendedKeyVersion>(EXTENDED_KEY_VERSIONS.map((v) => [v.version, v]));
 
 /**
@@ -53,10 +65,14 @@ export function parseExtendedPublicKey(
   try {
     raw = base58check.decode(trimmed);
   } catch {
-    throw new ExtendedKeyError(`${label} is not a valid base58check extended key`);
+    throw new ExtendedKeyError(
+      `${label} is not a valid base58check extended key; paste the account-level extended public key (xpub…, tpub…) exactly as the wallet exports it`,
+    );
   }
   if (raw.length !== 78) {
-    throw new ExtendedKeyError(`${label} is not an extended key: ${raw.length} bytes instead of 78`);
+    throw new ExtendedKeyError(
+      `${label} is not an extended key: ${raw.length} bytes instead of 78; paste the whole account-level extended public key`,
+    );
   }
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const version = view.getUint32(0, false);
@@ -70,18 +86,25 @@ export function parseExtendedPublicKey(
   }
   if (!known) {
     throw new ExtendedKeyError(
-      `${label} has an unknown extended-key version 0x${version.toString(16).padStart(8, "0")} (${trimmed.slice(0, 4)}…)`,
+      `${label} has an unknown extended-key version 0x${version.toString(16).padStart(8, "0")} (${trimmed.slice(0, 4)}…); ` +
+        `use one of ${publicPrefixes(currency)}`,
     );
   }
   if (known.currencies && !known.currencies.includes(currency)) {
     const why = currency === "DASH" && known.scriptType !== "p2pkh" ? " (Dash has no segwit)" : "";
-    throw new ExtendedKeyError(`${label}: a ${known.prefix} key cannot be used for ${currency}${why}`);
+    throw new ExtendedKeyError(
+      `${label}: a ${known.prefix} key cannot be used for ${currency}${why}; ` +
+        `export the account's ${currency} key as ${publicPrefixes(currency, known.keyNet)}`,
+    );
   }
   const keyNet = keyNetOf(network);
   if (known.keyNet !== keyNet) {
+    // Name the fix: the network setting that fits this key, or the key prefixes that fit the network.
     throw new ExtendedKeyError(
       `${label}: a ${known.prefix} key is for ${known.keyNet === "main" ? "mainnet" : "test networks"}, ` +
-        `but ${currency}_NETWORK is ${network}`,
+        `but ${currency}_NETWORK is ${network}; set ${currency}_NETWORK=` +
+        (known.keyNet === "main" ? "mainnet" : "testnet (or regtest)") +
+        `, or use a ${network} key (${publicPrefixes(currency, keyNet)})`,
     );
   }
   const standardVersions = STANDARD_VERSIONS[keyNet];

@@ -1,0 +1,236 @@
+import type { EnvReader } from "./env.ts";
+
+export interface TokenConfig {
+  symbol: string;
+  address: `0x${string}`;
+  decimals: number;
+  /** USD value of one whole token, as an exact decimal (stablecoins: "1"). */
+  usdPeg: string;
+}
+
+/** One EVM chain the system follows; the runtime builds its client, contract, prices and indexer from it. */
+export interface ChainConfig {
+  /** Name from CHAINS (or CHAIN_NAME); undefined for an unnamed single chain: the runtime names it from its chain id. */
+  name: string | undefined;
+  /** CHAIN_<NAME>_CHAIN_ID (single chain: CHAIN_ID): the id the node must report at start-up. */
+  expectedChainId: bigint | undefined;
+  /** Unset only in single-chain mode: `npm start` runs a local Hardhat node and sets RPC_URL. */
+  rpcUrl: string | undefined;
+  /** ws(s) endpoint whose newHeads subscription wakes the indexer; the runtime defaults it to a ws(s) rpcUrl. */
+  rpcWsUrl: string | undefined;
+  /** Unset: the chain's Ignition deployment. */
+  contractAddress: `0x${string}` | undefined;
+  /** First block to index; default: the contract's deployment block from Ignition, else 0. */
+  startBlock: bigint | undefined;
+  confirmations: number;
+  /** Blocks kept for reorg handling; a deeper reorg stops the indexer. */
+  finalityBlocks: number;
+  pollIntervalMs: number;
+  /** Static ETH/USD price (tests, demos); takes precedence over the feed when set. */
+  ethUsdPrice: string | undefined;
+  /** Chainlink AggregatorV3 ETH/USD feed; default on local chains: the Ignition mock. */
+  priceFeedAddress: `0x${string}` | undefined;
+  priceMaxAgeSeconds: number;
+  tokens: TokenConfig[];
+}
+
+/** Per-chain settings: CHAIN_<NAME>_<SETTING>, each defaulting to the global <SETTING>. */
+export const CHAIN_SETTINGS = [
+  "RPC_URL",
+  "RPC_WS_URL",
+  "CHAIN_ID",
+  "CONTRACT_ADDRESS",
+  "START_BLOCK",
+  "CONFIRMATIONS",
+  "FINALITY_BLOCKS",
+  "POLL_INTERVAL_MS",
+  "ETH_USD_PRICE",
+  "PRICE_FEED_ADDRESS",
+  "PRICE_MAX_AGE_SECONDS",
+  "TOKENS",
+] as const;
+type ChainSetting = (typeof CHAIN_SETTINGS)[number];
+
+/** Settings that make no sense shared by several chains: with CHAINS they must be set per chain. */
+const PER_CHAIN_ONLY: readonly ChainSetting[] = ["RPC_URL", "RPC_WS_URL", "CHAIN_ID"];
+
+const NAME_PATTERN = /^[a-z0-9-]+$/;
+
+/** `base-sepolia` → `CHAIN_BASE_SEPOLIA_` */
+export const chainPrefix = (name: string): string => `CHAIN_${name.toUpperCase().replace(/-/g, "_")}_`;
+
+const TOKENS_FORMAT = `entries like "USDC:0x…40 hex…:6[:usdPeg]" separated by commas`;
+
+function readTokens(r: EnvReader, name: string): TokenConfig[] {
+  const value = r.raw(name);
+  if (!value) return [];
+  const tokens: TokenConfig[] = [];
+  for (const entry of value.split(",")) {
+    const [symbol, addr, decimals, usdPeg = "1", extra] = entry.trim().split(":");
+    if (
+      !symbol ||
+      !/^[A-Z0-9]{2,11}$/.test(symbol) ||
+      !addr ||
+      !/^0x[0-9a-fA-F]{40}$/.test(addr) ||
+      !decimals ||
+      !/^\d{1,2}$/.test(decimals) ||
+      !/^\d+(\.\d+)?$/.test(usdPeg) ||
+      extra !== undefined
+    ) {
+      r.problem(
+        `${name} must look like ${TOKENS_FORMAT} (symbol: 2–11 capitals or digits), got "${entry.trim()}"`,
+        name,
+      );
+      continue;
+    }
+    tokens.push({ symbol, address: addr as `0x${string}`, decimals: Number(decimals), usdPeg });
+  }
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (seen.has(token.symbol)) {
+      r.problem(`${name} lists ${token.symbol} twice; keep one entry per symbol`, name);
+    }
+    seen.add(token.symbol);
+  }
+  return tokens;
+}
+
+/**
+ * Reads one chain. `variable(setting)` says which variable holds a setting: in multi-chain mode
+ * CHAIN_<NAME>_<SETTING> when it is set, else the global <SETTING>.
+ */
+function readChain(
+  r: EnvReader,
+  name: string | undefined,
+  variable: (setting: ChainSetting) => string,
+  rpcUrlRequired: boolean,
+): ChainConfig {
+  const v = variable;
+  const rpcUrl =
+    rpcUrlRequired && r.raw(v("RPC_URL")) === undefined
+      ? r.required(
+          v("RPC_URL"),
+          `for the chain "${name}" listed in CHAINS: set it to the chain's JSON-RPC endpoint (http(s):// or ws(s)://)`,
+        )
+      : r.url(v("RPC_URL"), ["http:", "https:", "ws:", "wss:"]);
+  const confirmations = r.int(v("CONFIRMATIONS"), 12, 1, 1_000);
+  const finalityBlocks = r.int(v("FINALITY_BLOCKS"), Math.max(64, confirmations * 2), 1, 100_000);
+  if (finalityBlocks <= confirmations && !r.failed(v("CONFIRMATIONS"), v("FINALITY_BLOCKS"))) {
+    r.problem(
+      `${v("FINALITY_BLOCKS")} (${finalityBlocks}) must be greater than ${v("CONFIRMATIONS")} (${confirmations}); ` +
+        `set ${v("FINALITY_BLOCKS")} to at least ${Math.max(64, confirmations * 2)} or leave it unset`,
+      v("FINALITY_BLOCKS"),
+    );
+  }
+  return {
+    name,
+    expectedChainId: r.bigint(v("CHAIN_ID"), "the chain id the node reports"),
+    rpcUrl: rpcUrl ?? undefined,
+    rpcWsUrl: r.url(v("RPC_WS_URL"), ["ws:", "wss:"]),
+    contractAddress: r.address(v("CONTRACT_ADDRESS")),
+    startBlock: r.bigint(v("START_BLOCK"), "a block number"),
+    confirmations,
+    finalityBlocks,
+    pollIntervalMs: r.int(v("POLL_INTERVAL_MS"), 1_000, 10, 600_000),
+    ethUsdPrice: r.decimal(v("ETH_USD_PRICE"), undefined),
+    priceFeedAddress: r.address(v("PRICE_FEED_ADDRESS")),
+    priceMaxAgeSeconds: r.int(v("PRICE_MAX_AGE_SECONDS"), 3_600, 1, 30 * 24 * 3600),
+    tokens: readTokens(r, v("TOKENS")),
+  };
+}
+
+/**
+ * The chains to follow. Without CHAINS: one chain from RPC_URL, CONTRACT_ADDRESS, … (unchanged
+ * single-chain configuration; CHAIN_NAME optionally names it, CHAIN_ID optionally pins its id). With CHAINS=ethereum,base: one
+ * chain per name, each setting read from CHAIN_<NAME>_<SETTING> or else the global <SETTING>.
+ */
+export function readChains(r: EnvReader): ChainConfig[] {
+  const list = r.raw("CHAINS");
+  const strays = Object.keys(r.env).filter(
+    (key) =>
+      key.startsWith("CHAIN_") && key !== "CHAIN_NAME" && key !== "CHAIN_ID" && r.raw(key) !== undefined,
+  );
+  if (list === undefined) {
+    for (const key of strays) {
+      r.problem(
+        `${key} is a per-chain variable but CHAINS is not set; set CHAINS (e.g. CHAINS=ethereum,base) or remove ${key}`,
+        key,
+      );
+    }
+    const name = r.raw("CHAIN_NAME");
+    if (name !== undefined && !NAME_PATTERN.test(name)) {
+      r.problem(
+        `CHAIN_NAME must use lowercase letters, digits and "-" (e.g. ethereum, base-sepolia), got "${name}"`,
+        "CHAIN_NAME",
+      );
+    }
+    return [readChain(r, name && NAME_PATTERN.test(name) ? name : undefined, (setting) => setting, false)];
+  }
+
+  if (r.raw("CHAIN_NAME") !== undefined) {
+    r.problem(
+      "CHAIN_NAME names the single chain of RPC_URL; with CHAINS set, remove CHAIN_NAME (CHAINS names every chain)",
+      "CHAIN_NAME",
+    );
+  }
+  for (const setting of PER_CHAIN_ONLY) {
+    if (r.raw(setting) !== undefined) {
+      r.problem(
+        `${setting} and CHAINS are both set; with CHAINS, set CHAIN_<NAME>_${setting} for each chain (e.g. CHAIN_ETHEREUM_${setting}) and remove ${setting}, or remove CHAINS for a single chain`,
+        setting,
+      );
+    }
+  }
+  const names = list.split(",").map((name) => name.trim());
+  const valid: string[] = [];
+  for (const name of names) {
+    if (!NAME_PATTERN.test(name)) {
+      r.problem(
+        `CHAINS must list chain names of lowercase letters, digits and "-", separated by commas (e.g. CHAINS=ethereum,base), got "${name}"`,
+        "CHAINS",
+      );
+    } else if (valid.includes(name)) {
+      r.problem(`CHAINS lists "${name}" twice; list each chain once`, "CHAINS");
+    } else {
+      valid.push(name);
+    }
+  }
+  const known = new Set(
+    valid.flatMap((name) => CHAIN_SETTINGS.map((setting) => chainPrefix(name) + setting)),
+  );
+  for (const key of strays) {
+    if (!known.has(key)) {
+      r.problem(
+        `${key} matches no chain in CHAINS (${valid.join(", ")}) and no setting (${CHAIN_SETTINGS.join(", ")}); fix its name or remove it`,
+        key,
+      );
+    }
+  }
+
+  const chains = valid.map((name) =>
+    readChain(
+      r,
+      name,
+      (setting) => {
+        const own = chainPrefix(name) + setting;
+        return PER_CHAIN_ONLY.includes(setting) || r.raw(own) !== undefined ? own : setting;
+      },
+      true,
+    ),
+  );
+  const ids = new Map<bigint, string>();
+  for (const chain of chains) {
+    if (chain.expectedChainId === undefined || chain.name === undefined) continue;
+    const other = ids.get(chain.expectedChainId);
+    if (other !== undefined) {
+      r.problem(
+        `${chainPrefix(chain.name)}CHAIN_ID and ${chainPrefix(other)}CHAIN_ID are both ${chain.expectedChainId}; ` +
+          "each chain in CHAINS must be a different chain: fix the id or remove the duplicate chain",
+        `${chainPrefix(chain.name)}CHAIN_ID`,
+      );
+    } else {
+      ids.set(chain.expectedChainId, chain.name);
+    }
+  }
+  return chains;
+}
