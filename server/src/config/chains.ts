@@ -195,13 +195,19 @@ export function readChains(r: EnvReader): ChainConfig[] {
       valid.push(name);
     }
   }
-  const known = new Set(
-    valid.flatMap((name) => CHAIN_SETTINGS.map((setting) => chainPrefix(name) + setting)),
-  );
-  for (const key of strays) {
-    if (!known.has(key)) {
+  // Misspelt names would otherwise be ignored silently; skipped when CHAINS itself is wrong.
+  if (!r.failed("CHAINS")) {
+    const known = new Set(
+      valid.flatMap((name) => CHAIN_SETTINGS.map((setting) => chainPrefix(name) + setting)),
+    );
+    for (const key of strays.filter((key) => !known.has(key))) {
+      const chain = valid
+        .filter((name) => key.startsWith(chainPrefix(name)))
+        .sort((a, b) => b.length - a.length)[0];
       r.problem(
-        `${key} matches no chain in CHAINS (${valid.join(", ")}) and no setting (${CHAIN_SETTINGS.join(", ")}); fix its name or remove it`,
+        chain === undefined
+          ? `${key} matches no chain in CHAINS (${valid.join(", ")}); add its chain to CHAINS, fix its name or remove it`
+          : `${key} is not a per-chain setting; use ${chainPrefix(chain)}<SETTING> with SETTING one of ${CHAIN_SETTINGS.join(", ")}`,
         key,
       );
     }
