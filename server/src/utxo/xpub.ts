@@ -115,7 +115,9 @@ export function parseExtendedPublicKey(
   try {
     hdKey = HDKey.fromExtendedKey(standard, standardVersions);
   } catch (error) {
-    throw new ExtendedKeyError(`${label} is not a valid extended public key: ${(error as Error).message}`);
+    throw new ExtendedKeyError(
+      `${label} is not a valid extended public key: ${(error as Error).message}; export the account-level extended public key again`,
+    );
   }
   // Chain code and public key identify the key material whatever version or depth it was exported with.
   const keyId = Buffer.from(sha256(raw.subarray(13)))
