@@ -2,56 +2,35 @@ import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from "fastify";
-import type { Logger } from "pino";
-import type { PublicClient } from "viem";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { apiKeyFrom, authPlugin } from "./api/auth.ts";
-import { installErrorHandling } from "./api/errors.ts";
+import type { AppDeps } from "./api/deps.ts";
+import { ErrorSchema, frameworkErrors, HttpError, installErrorHandling } from "./api/errors.ts";
+import { installRequestLogging, quietRequestLogs } from "./api/request-log.ts";
 import { adminRoutes } from "./api/routes/admin.ts";
 import { healthRoutes } from "./api/routes/health.ts";
 import { orderRoutes } from "./api/routes/orders.ts";
 import { userRoutes } from "./api/routes/user.ts";
-import { ErrorSchema, OrderSchema } from "./api/schemas.ts";
-import type { Config } from "./config/index.ts";
-import type { Db } from "./db/types.ts";
-import type { IndexerStatus } from "./indexer/index.ts";
-import { AppError } from "./lib/errors.ts";
-import type { OrderService } from "./orders/service.ts";
+import { OrderSchema } from "./api/schemas.ts";
+import { callbackRoutes } from "./callbacks/routes.ts";
 import { payPageRoutes } from "./web/pay-page.ts";
 
-export interface ChainInfo {
-  client: PublicClient;
-  chainId: bigint;
-  contract: `0x${string}`;
-}
-
-export interface AppDeps {
-  config: Config;
-  db: Db;
-  log: Logger;
-  chain: ChainInfo;
-  orders: OrderService;
-  /** The newest block whose effects are in the database (for confirmations), if known. */
-  indexedBlock: () => bigint | null;
-  indexerStatus: () => IndexerStatus | null;
-  indexerRole: () => "leader" | "standby" | "disabled";
-  /** Extra sections for /health, e.g. failing callback receivers or address gap limits. */
-  healthChecks: Record<string, () => Promise<unknown>>;
-  /** Route plugins of other components (callbacks), registered with `{ db }`. */
-  extraRoutes?: FastifyPluginAsync<{ db: Db }>[];
-  rateLimitPerMinute?: number;
-}
+export type { AppConfig, AppDeps } from "./api/deps.ts";
 
 /** Builds the public API as a Fastify instance; it does not listen (server/src/main.ts does). */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as unknown as FastifyBaseLogger,
+    // Request lines come from installRequestLogging, at debug level.
+    logController: quietRequestLogs(),
+    frameworkErrors,
     bodyLimit: 64 * 1024,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
 
   installErrorHandling(app);
+  installRequestLogging(app);
   app.addSchema(ErrorSchema);
   app.addSchema(OrderSchema);
 
@@ -73,7 +52,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return key ? `key:${key.slice(0, 18)}` : `ip:${request.ip}`;
     },
     errorResponseBuilder: (_request, context) =>
-      new AppError(
+      new HttpError(
         429,
         "rate_limited",
         `too many requests: the limit is ${context.max} per ${context.after}; slow down`,
@@ -101,16 +80,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const accept = request.headers.accept;
     if (!accept || request.routeOptions.config.nonJson || request.url.startsWith("/docs")) return;
     if (!/(^|,|\s)(\*\/\*|application\/\*|application\/json)(\s*;|\s*,|\s*$)/i.test(accept)) {
-      throw new AppError(406, "not_acceptable", "this API answers in JSON; send Accept: application/json");
+      throw new HttpError(406, "not_acceptable", "this API answers in JSON; send Accept: application/json");
     }
   });
 
-  await app.register(authPlugin, { db: deps.db });
+  await app.register(authPlugin, { merchants: deps.merchants });
   await app.register(healthRoutes, { deps });
   await app.register(orderRoutes, { deps });
   await app.register(userRoutes, { deps });
   await app.register(adminRoutes, { deps });
   await app.register(payPageRoutes, { deps });
-  for (const plugin of deps.extraRoutes ?? []) await app.register(plugin, { db: deps.db });
+  await app.register(callbackRoutes, { callbacks: deps.callbacks });
   return app;
 }

@@ -1,10 +1,9 @@
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
-import pino, { type Logger } from "pino";
 import { createPublicClient, http, webSocket, type PublicClient } from "viem";
+import { createHealthService } from "./api/health-service.ts";
 import { buildApp } from "./app.ts";
 import type { CallbackConfig } from "./callbacks/config.ts";
-import { callbackRoutes } from "./callbacks/routes.ts";
-import { callbackHealth } from "./callbacks/service.ts";
+import { callbackHealth, createCallbackService } from "./callbacks/service.ts";
 import { createCallbackWorker, type CallbackWorker } from "./callbacks/worker.ts";
 import { createEletroPay, gapLimitStatus, type EletroPay } from "./eletropay/index.ts";
 import { ETH_TOKEN } from "./chain/abi.ts";
@@ -17,7 +16,11 @@ import { createIndexer, type Indexer } from "./indexer/index.ts";
 import { loadCursor } from "./indexer/store.ts";
 import { sleep } from "./indexer/rpc.ts";
 import { ConfigError } from "./lib/errors.ts";
+import { createLogger, type Logger } from "./lib/log.ts";
 import { parseUsdCents } from "./lib/money.ts";
+import { createAccountService } from "./merchants/account.ts";
+import { createMerchantService } from "./merchants/service.ts";
+import { createOrderReader } from "./orders/queries.ts";
 import { createOrderService } from "./orders/service.ts";
 import { chainlinkPriceSource, staticPriceSource, type PriceSource } from "./pricing/index.ts";
 
@@ -53,19 +56,7 @@ export interface StartOptions {
   client?: PublicClient;
 }
 
-export function createLogger(config: Pick<Config, "logLevel" | "env">): Logger {
-  return pino({
-    level: config.logLevel,
-    ...(config.env === "development" && process.stdout.isTTY
-      ? {
-          transport: {
-            target: "pino-pretty",
-            options: { translateTime: "HH:MM:ss", ignore: "pid,hostname" },
-          },
-        }
-      : {}),
-  });
-}
+export { createLogger };
 
 function clientFor(rpcUrl: string): PublicClient {
   const transport = rpcUrl.startsWith("ws")
@@ -222,11 +213,12 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       })
     : undefined;
 
+  const indexedBlock = () =>
+    role === "leader" ? (indexer?.status().indexedBlock ?? cachedCursor) : cachedCursor;
+  const chain = { client, chainId, contract };
   const app = await buildApp({
     config,
-    db,
     log,
-    chain: { client, chainId, contract },
     orders: createOrderService({
       db,
       prices,
@@ -236,14 +228,23 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       orderTtlSeconds: config.orderTtlSeconds,
       anonymousMaxCents: parseUsdCents(config.anonymousMaxUsd) ?? 500n,
     }),
-    indexedBlock: () => (role === "leader" ? (indexer?.status().indexedBlock ?? cachedCursor) : cachedCursor),
-    indexerStatus: () => indexer?.status() ?? null,
-    indexerRole: () => role,
-    healthChecks: {
-      callbacks: () => callbackHealth(db),
-      eletropay: async () => (eletropay ? gapLimitStatus(db, eletropayConfig) : { enabled: false }),
-    },
-    extraRoutes: [callbackRoutes],
+    payPage: createOrderReader(db),
+    merchants: createMerchantService(db),
+    account: createAccountService({ db, chain, tokens: config.tokens }),
+    callbacks: createCallbackService(db),
+    health: createHealthService({
+      db,
+      chain,
+      confirmations: config.confirmations,
+      indexedBlock,
+      indexerStatus: () => indexer?.status() ?? null,
+      indexerRole: () => role,
+      checks: {
+        callbacks: () => callbackHealth(db),
+        eletropay: async () => (eletropay ? gapLimitStatus(db, eletropayConfig) : { enabled: false }),
+      },
+    }),
+    indexedBlock,
     rateLimitPerMinute: config.rateLimitPerMinute,
   });
   if (options.listen !== false) {

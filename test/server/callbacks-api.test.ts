@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import Fastify, { type FastifyInstance } from "fastify";
 import { after, before, describe, it } from "mocha";
 import { callbackRoutes } from "../../server/src/callbacks/routes.ts";
-import { callbackHealth, callbackQueueStats, failingReceivers } from "../../server/src/callbacks/service.ts";
+import {
+  callbackHealth,
+  callbackQueueStats,
+  createCallbackService,
+  failingReceivers,
+} from "../../server/src/callbacks/service.ts";
 import { createCallbackWorker } from "../../server/src/callbacks/worker.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 import {
@@ -73,7 +78,7 @@ describe(`callbacks: API and health (${onRealPostgres() ? "PostgreSQL" : "PGlite
         } as typeof request.merchant;
       }
     });
-    await app.register(callbackRoutes, { db: t.db });
+    await app.register(callbackRoutes, { callbacks: createCallbackService(t.db) });
     await app.ready();
   });
   after(async function () {

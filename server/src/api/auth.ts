@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import type { Db } from "../db/types.ts";
 import { unauthorized } from "../lib/errors.ts";
-import { findMerchantByKey, type Merchant } from "../merchants/service.ts";
+import type { Merchant } from "../merchants/service.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -22,13 +21,16 @@ export function apiKeyFrom(request: FastifyRequest): string | undefined {
  * Resolves the API key once per request. A key that is present but wrong is a 401 at once, so a
  * typo never silently degrades into an anonymous request.
  */
-export const authPlugin = fp(async function auth(app: FastifyInstance, opts: { db: Db }) {
+export const authPlugin = fp(async function auth(
+  app: FastifyInstance,
+  opts: { merchants: { byApiKey(key: string): Promise<Merchant | undefined> } },
+) {
   app.decorateRequest("merchant", null);
   app.addHook("preHandler", async (request) => {
     if (request.routeOptions.config.adminRoute) return;
     const key = apiKeyFrom(request);
     if (key === undefined) return;
-    const merchant = await findMerchantByKey(opts.db, key);
+    const merchant = await opts.merchants.byApiKey(key);
     if (!merchant) throw unauthorized("The API key in the Authorization header is not valid.");
     request.merchant = merchant;
   });

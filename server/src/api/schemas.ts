@@ -1,12 +1,9 @@
 import { Type } from "@fastify/type-provider-typebox";
 
-export const ErrorSchema = Type.Object(
-  { error: Type.Object({ code: Type.String(), message: Type.String() }) },
-  { $id: "Error", description: 'Every error: {"error":{"code","message"}}' },
-);
+export { ErrorSchema } from "./errors.ts";
 
-const STATUS = ["pending", "success", "complete", "expired", "refunded"] as const;
-export const OrderStatusSchema = Type.Union(STATUS.map((s) => Type.Literal(s)));
+export const ORDER_STATUSES = ["pending", "success", "complete", "expired", "refunded"] as const;
+export const OrderStatusSchema = Type.Union(ORDER_STATUSES.map((s) => Type.Literal(s)));
 
 /** The seed's order object; fields after `expired` are additive. */
 export const OrderSchema = Type.Object(

@@ -1,13 +1,11 @@
 import { Type } from "@fastify/type-provider-typebox";
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { Db } from "../db/types.ts";
-import { AppError, unauthorized } from "../lib/errors.ts";
-import { listDeliveries, redeliver, type Delivery } from "./service.ts";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { createErrorHandler, ErrorSchema } from "../api/errors.ts";
+import { unauthorized } from "../lib/errors.ts";
+import type { CallbackService, Delivery } from "./service.ts";
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
   Type.Union([schema, Type.Null()]);
-
-const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String() }) });
 
 const AttemptSchema = Type.Object({
   attempt: Nullable(Type.Integer()),
@@ -73,16 +71,6 @@ function toJson(d: Delivery) {
   };
 }
 
-/** Domain errors answered here, so the routes behave the same with or without the app's error handler. */
-async function answer<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T | FastifyReply> {
-  try {
-    return await run();
-  } catch (error) {
-    if (!(error instanceof AppError)) throw error;
-    return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } });
-  }
-}
-
 function merchantId(request: FastifyRequest): bigint {
   if (!request.merchant) throw unauthorized();
   return request.merchant.id;
@@ -93,9 +81,14 @@ function merchantId(request: FastifyRequest): bigint {
  * attempt. `POST /callbacks/:id/redeliver`: queue a delivered or failed callback again.
  * Both need the merchant's API key (request.merchant, set by the auth plugin).
  */
-export async function callbackRoutes(app: FastifyInstance, opts: { db: Db }): Promise<void> {
-  const { db } = opts;
-  const errors = { 401: ErrorBody, 404: ErrorBody };
+export async function callbackRoutes(
+  app: FastifyInstance,
+  opts: { callbacks: Pick<CallbackService, "list" | "redeliver"> },
+): Promise<void> {
+  const { callbacks } = opts;
+  const errors = { 401: ErrorSchema, 404: ErrorSchema };
+  // The shared mapper, so these routes answer the same inside the API or on their own.
+  app.setErrorHandler(createErrorHandler());
 
   app.get(
     "/callbacks",
@@ -111,13 +104,12 @@ export async function callbackRoutes(app: FastifyInstance, opts: { db: Db }): Pr
         response: { 200: ListResponse, ...errors },
       },
     },
-    (request, reply) =>
-      answer(reply, async () => {
-        const merchant = merchantId(request);
-        const { order } = request.query as { order: string };
-        const deliveries = await listDeliveries(db, merchant, BigInt(order));
-        return { order: Number(order), deliveries: deliveries.map(toJson) };
-      }),
+    async (request) => {
+      const merchant = merchantId(request);
+      const { order } = request.query as { order: string };
+      const deliveries = await callbacks.list(merchant, BigInt(order));
+      return { order: Number(order), deliveries: deliveries.map(toJson) };
+    },
   );
 
   app.post(
@@ -128,20 +120,19 @@ export async function callbackRoutes(app: FastifyInstance, opts: { db: Db }): Pr
         summary: "Send a delivered or failed callback again (a new delivery with a new event id)",
         security: [{ apiKey: [] }],
         params: Type.Object({ id: Type.String({ pattern: "^[0-9]{1,16}$" }) }),
-        response: { 202: RedeliverResponse, ...errors, 409: ErrorBody },
+        response: { 202: RedeliverResponse, ...errors, 409: ErrorSchema },
       },
     },
-    (request, reply) =>
-      answer(reply, async () => {
-        const merchant = merchantId(request);
-        const { id } = request.params as { id: string };
-        const queued = await redeliver(db, merchant, BigInt(id));
-        return reply.code(202).send({
-          id: Number(queued.id),
-          event_id: queued.eventId,
-          redelivery_of: Number(queued.redeliveryOf),
-          status: "pending" as const,
-        });
-      }),
+    async (request, reply) => {
+      const merchant = merchantId(request);
+      const { id } = request.params as { id: string };
+      const queued = await callbacks.redeliver(merchant, BigInt(id));
+      return reply.code(202).send({
+        id: Number(queued.id),
+        event_id: queued.eventId,
+        redelivery_of: Number(queued.redeliveryOf),
+        status: "pending" as const,
+      });
+    },
   );
 }

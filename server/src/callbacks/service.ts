@@ -1,5 +1,6 @@
 import type { Db, Queryable } from "../db/types.ts";
 import { conflict, notFound } from "../lib/errors.ts";
+import { orderOwner } from "../orders/queries.ts";
 import { enqueueCallback } from "./outbox.ts";
 
 export type CallbackStatus = "pending" | "sending" | "delivered" | "failed";
@@ -58,11 +59,8 @@ interface AttemptRow {
 
 /** Throws 404 unless the order exists and belongs to the merchant (another merchant's order looks absent). */
 async function assertOwnOrder(db: Queryable, merchantId: bigint, orderId: bigint): Promise<void> {
-  const { rows } = await db.query<{ merchant_id: bigint | null }>(
-    "SELECT merchant_id FROM orders WHERE id = $1",
-    [orderId],
-  );
-  if (rows[0]?.merchant_id !== merchantId) throw notFound("Order not found.", "order_not_found");
+  const owner = await orderOwner(db, orderId);
+  if (owner?.merchantId !== merchantId) throw notFound("Order not found.", "order_not_found");
 }
 
 /** Every callback of one of the merchant's orders, oldest first, each with its attempts. */
@@ -143,14 +141,18 @@ export async function redeliver(db: Db, merchantId: bigint, callbackId: bigint):
       merchant_id: bigint | null;
     }>(
       `SELECT c.id, c.stream, c.kind, c.url, c.body, c.secret_ref, c.status, c.order_id, c.merchant_id
-       FROM callbacks c
-       WHERE c.id = $1
-         AND (c.merchant_id = $2 OR (c.merchant_id IS NULL AND c.order_id IN (SELECT id FROM orders WHERE merchant_id = $2)))
-       FOR UPDATE OF c`,
-      [callbackId, merchantId],
+       FROM callbacks c WHERE c.id = $1 FOR UPDATE`,
+      [callbackId],
     );
     const original = rows[0];
-    if (!original) throw notFound("Callback not found.", "callback_not_found");
+    // Merchant callbacks carry the merchant; order callbacks of keyed orders belong to the order's merchant.
+    const ours =
+      original !== undefined &&
+      (original.merchant_id === merchantId ||
+        (original.merchant_id === null &&
+          original.order_id !== null &&
+          (await orderOwner(tx, original.order_id))?.merchantId === merchantId));
+    if (!original || !ours) throw notFound("Callback not found.", "callback_not_found");
     if (original.status === "pending" || original.status === "sending") {
       throw conflict(
         "This callback is still being delivered; it can be redelivered once it is delivered or failed.",
@@ -293,3 +295,14 @@ export async function callbackHealth(
   const failing = await failingReceivers(db);
   return { status: failing.length > 0 ? "degraded" : "ok", queue, failing_receivers: failing };
 }
+
+/** The callback operations the HTTP layer needs, bound to one database. */
+export function createCallbackService(db: Db) {
+  return {
+    list: (merchantId: bigint, orderId: bigint) => listDeliveries(db, merchantId, orderId),
+    redeliver: (merchantId: bigint, callbackId: bigint) => redeliver(db, merchantId, callbackId),
+    health: () => callbackHealth(db),
+  };
+}
+
+export type CallbackService = ReturnType<typeof createCallbackService>;

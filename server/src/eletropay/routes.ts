@@ -1,14 +1,11 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { BlockList, isIP } from "node:net";
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-} from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
-import { AppError, forbidden, unauthorized } from "../lib/errors.ts";
+import { ErrorSchema, frameworkErrors, installErrorHandling } from "../api/errors.ts";
+import { installRequestLogging, quietRequestLogs } from "../api/request-log.ts";
+import { forbidden, unauthorized } from "../lib/errors.ts";
 import type { EletroPayConfig } from "./config.ts";
 import type { EletroPayService } from "./service.ts";
 
@@ -22,10 +19,6 @@ export interface EletroPayAppDeps {
 /** Header that must carry ELETROPAY_SHARED_SECRET when it is set. */
 export const SHARED_SECRET_HEADER = "x-eletropay-secret";
 
-const ErrorBody = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String() }),
-});
-
 const RegisterBody = Type.Object({ email: Type.String({ maxLength: 320 }) });
 const RegisterReply = Type.Object({ token: Type.String({ pattern: "^[0-9a-f]{40}$" }) });
 const AddressParams = Type.Object({
@@ -34,7 +27,7 @@ const AddressParams = Type.Object({
 });
 const AddressReply = Type.Object({ address: Type.String() });
 
-const errorReplies = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
+const errorReplies = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema };
 
 /** Builds an allowlist from IPs and CIDR ranges; IPv4-mapped IPv6 peers are checked as IPv4. */
 export function createIpAllowList(entries: readonly string[]): (ip: string) => boolean {
@@ -64,18 +57,19 @@ export async function eletropayApp(deps: EletroPayAppDeps): Promise<FastifyInsta
   const { config, service } = deps;
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    // Request lines come from installRequestLogging, at debug level.
+    logController: quietRequestLogs(),
     bodyLimit: config.bodyLimit,
     routerOptions: { maxParamLength: 200 },
     trustProxy: false,
     // No type coercion: `{"email": 42}` or `{"email": ["a@b.co"]}` is a 400, not a registration.
     ajv: { customOptions: { coerceTypes: false } },
     // Router-level rejections (malformed URL encoding, over-long path segments) get the same shape.
-    frameworkErrors: (error, _request, reply) => {
-      void (reply as FastifyReply)
-        .code(400)
-        .send({ error: { code: "invalid_request", message: error.message.slice(0, 200) } });
-    },
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // The API's error mapper; this listener's 500 body is its own, as EletroPay clients know it.
+  installErrorHandling(app, { internal: { code: "internal_error", message: "internal error" } });
+  installRequestLogging(app);
 
   const allowed = createIpAllowList(config.allowIps);
   const secret = config.sharedSecret ? digest(config.sharedSecret) : undefined;
@@ -90,32 +84,9 @@ export async function eletropayApp(deps: EletroPayAppDeps): Promise<FastifyInsta
     }
   });
 
-  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    if (error instanceof AppError) {
-      if (error.headers) void reply.headers(error.headers);
-      return reply.code(error.statusCode).send({ error: { code: error.code, message: error.message } });
-    }
-    if ("validation" in error && error.validation) {
-      return reply.code(400).send({ error: { code: "invalid_request", message: error.message } });
-    }
-    const status = "statusCode" in error ? error.statusCode : undefined;
-    if (status !== undefined && status >= 400 && status < 500) {
-      const code = error.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? "body_too_large" : "invalid_request";
-      return reply.code(status).send({ error: { code, message: error.message } });
-    }
-    request.log.error({ err: error }, "EletroPay API error");
-    return reply.code(500).send({ error: { code: "internal_error", message: "internal error" } });
-  });
-
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({
-      error: { code: "not_found", message: `no route ${request.method} ${request.url.split("?")[0]}` },
-    }),
-  );
-
   app.post(
     "/v1/clients",
-    { schema: { body: RegisterBody, response: { 200: RegisterReply, ...errorReplies, 413: ErrorBody } } },
+    { schema: { body: RegisterBody, response: { 200: RegisterReply, ...errorReplies, 413: ErrorSchema } } },
     async (request) => {
       const { token } = await service.registerClient(request.body.email);
       return { token };

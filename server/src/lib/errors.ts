@@ -1,31 +1,37 @@
 /**
- * Domain errors carry an HTTP status and a stable machine code. The API's one error handler
- * turns them into `{"error":{"code","message"}}`; anything else becomes a bare 500.
+ * What went wrong, in domain terms. The HTTP layer (server/src/api/errors.ts) maps each kind to
+ * a status; domain code never names an HTTP status.
+ * - invalid: the input is wrong; unauthorized: no or a bad credential; forbidden: not allowed;
+ * - not_found: no such thing (or not yours); conflict: the current state forbids it;
+ * - limit: a quota or rate is used up; unavailable: a dependency is down, try again later.
  */
-export class AppError extends Error {
-  readonly statusCode: number;
-  readonly code: string;
-  readonly headers: Record<string, string> | undefined;
+export type ErrorKind =
+  "invalid" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "limit" | "unavailable";
 
-  constructor(statusCode: number, code: string, message: string, headers?: Record<string, string>) {
+/** A domain error with a stable machine code and a message that says what to fix. */
+export class DomainError extends Error {
+  readonly kind: ErrorKind;
+  readonly code: string;
+
+  constructor(kind: ErrorKind, code: string, message: string) {
     super(message);
-    this.name = "AppError";
-    this.statusCode = statusCode;
+    this.name = "DomainError";
+    this.kind = kind;
     this.code = code;
-    this.headers = headers;
   }
 }
 
-export const badRequest = (message: string, code = "bad_request") => new AppError(400, code, message);
+export const badRequest = (message: string, code = "bad_request") =>
+  new DomainError("invalid", code, message);
 export const unauthorized = (message = "A valid API key is required in the Authorization header.") =>
-  new AppError(401, "unauthorized", message);
-export const forbidden = (message: string, code = "forbidden") => new AppError(403, code, message);
-export const notFound = (message: string, code = "not_found") => new AppError(404, code, message);
-export const conflict = (message: string, code = "conflict") => new AppError(409, code, message);
+  new DomainError("unauthorized", "unauthorized", message);
+export const forbidden = (message: string, code = "forbidden") => new DomainError("forbidden", code, message);
+export const notFound = (message: string, code = "not_found") => new DomainError("not_found", code, message);
+export const conflict = (message: string, code = "conflict") => new DomainError("conflict", code, message);
 export const tooManyRequests = (message: string, code = "too_many_requests") =>
-  new AppError(429, code, message);
+  new DomainError("limit", code, message);
 export const unavailable = (message: string, code = "service_unavailable") =>
-  new AppError(503, code, message, { "retry-after": "30" });
+  new DomainError("unavailable", code, message);
 
 /** Configuration errors stop start-up with one line that names the variable. */
 export class ConfigError extends Error {

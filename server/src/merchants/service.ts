@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Db, Queryable } from "../db/types.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";
-import { parseHttpUrl } from "../orders/service.ts";
+import { parseHttpUrl } from "../lib/url.ts";
 import { isPlanName, PLAN_NAMES, PLANS, type PlanName } from "./plans.ts";
 import {
   PHONE_PATTERN,
@@ -245,3 +245,17 @@ export async function notificationsJson(
     sent_this_month: await notificationsThisMonth(db, merchant.id),
   };
 }
+
+/** The merchant operations the HTTP layer needs, bound to one database. */
+export function createMerchantService(db: Db) {
+  return {
+    byApiKey: (key: string) => findMerchantByKey(db, key),
+    create: (email: string, plan: string) => createMerchant(db, email, plan),
+    rotateApiKey: (email: string) => rotateApiKey(db, email),
+    setPlan: (email: string, plan: string) => setPlan(db, email, plan),
+    setPlugins: (email: string, changes: PluginChanges) => setPlugins(db, email, changes),
+    notifications: (merchant: Merchant) => notificationsJson(db, merchant),
+  };
+}
+
+export type MerchantService = ReturnType<typeof createMerchantService>;

@@ -4,6 +4,7 @@ import type { TokenConfig } from "../config/index.ts";
 import type { Db } from "../db/types.ts";
 import { badRequest, forbidden, notFound, tooManyRequests, unauthorized } from "../lib/errors.ts";
 import { formatUsdCents, parseDecimal, parseUsdCents, quoteAmount } from "../lib/money.ts";
+import { parseHttpUrl } from "../lib/url.ts";
 import { PLANS } from "../merchants/plans.ts";
 import type { Merchant } from "../merchants/service.ts";
 import type { PriceSource } from "../pricing/index.ts";
@@ -39,19 +40,6 @@ const INSERT_ORDER = `INSERT INTO orders (id, merchant_id, chain_id, pay_to, mer
 const ORDER_VALUES = `$1::int8, $2::int8, $3::int8, $4::text, $5::text, $6::text, $7::text, $8::int4, $9::text,
   $10::int8, $11::numeric, $12::numeric, $13::int4, $14::text, $15::text, $16::text, $17::text,
   now() + make_interval(secs => $18::float8)`;
-
-export function parseHttpUrl(value: string, field: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw badRequest(`${field} must be an absolute http(s) URL`, `invalid_${field}`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw badRequest(`${field} must use http or https, got ${url.protocol}`, `invalid_${field}`);
-  }
-  return url.toString();
-}
 
 export function parseMerchantAddress(value: string): `0x${string}` {
   if (!/^0x[0-9a-fA-F]{40}$/.test(value)) {

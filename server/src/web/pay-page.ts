@@ -1,11 +1,10 @@
 import QRCode from "qrcode";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
-import type { AppDeps } from "../app.ts";
-import { orderToJson } from "../orders/serialize.ts";
+import type { AppDeps } from "../api/deps.ts";
+import { orderToJson, type OrderRow } from "../orders/serialize.ts";
 import { paymentUri } from "../orders/payment-uri.ts";
 import { notFound } from "../lib/errors.ts";
-import type { OrderRow } from "../orders/serialize.ts";
 
 const escapeHtml = (value: string) =>
   value.replace(
@@ -23,9 +22,9 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
 
   // The page and the QR are public by order id, like an anonymous order's JSON: the id is the capability.
   async function load(id: string): Promise<OrderRow> {
-    const { rows } = await deps.db.query<OrderRow>("SELECT * FROM orders WHERE id = $1", [id]);
-    if (!rows[0]) throw notFound(`order ${id} was not found`, "order_not_found");
-    return rows[0];
+    const order = await deps.payPage.order(BigInt(id));
+    if (!order) throw notFound(`order ${id} was not found`, "order_not_found");
+    return order;
   }
 
   app.get(

@@ -1,18 +1,11 @@
 import { timingSafeEqual, createHash } from "node:crypto";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
-import type { AppDeps } from "../../app.ts";
-import { AppError, unauthorized } from "../../lib/errors.ts";
-import {
-  createMerchant,
-  notificationsJson,
-  rotateApiKey,
-  setPlan,
-  setPlugins,
-} from "../../merchants/service.ts";
+import { notFound, unauthorized } from "../../lib/errors.ts";
 import { TXT_MESSAGING_LIMITS } from "../../merchants/plugins.ts";
 import { PLAN_NAMES } from "../../merchants/plans.ts";
 import { apiKeyFrom } from "../auth.ts";
+import type { AppDeps } from "../deps.ts";
 import { ErrorSchema } from "../schemas.ts";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
@@ -24,8 +17,7 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
 export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.addHook("onRequest", async (request) => {
     const expected = deps.config.adminToken;
-    if (!expected)
-      throw new AppError(404, "not_found", "the admin API is disabled; set ADMIN_TOKEN to enable it");
+    if (!expected) throw notFound("the admin API is disabled; set ADMIN_TOKEN to enable it");
     const given = apiKeyFrom(request);
     if (!given || !timingSafeEqual(digest(given), digest(expected)))
       throw unauthorized("a valid ADMIN_TOKEN is required");
@@ -58,8 +50,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       },
     },
     async (request) => {
-      const { merchant, apiKey } = await createMerchant(
-        deps.db,
+      const { merchant, apiKey } = await deps.merchants.create(
         request.body.email,
         request.body.plan ?? "free",
       );
@@ -79,7 +70,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       },
     },
     async (request) => {
-      const { merchant, apiKey } = await rotateApiKey(deps.db, request.body.email);
+      const { merchant, apiKey } = await deps.merchants.rotateApiKey(request.body.email);
       return { id: Number(merchant.id), email: merchant.email, plan: merchant.plan, api_key: apiKey };
     },
   );
@@ -105,7 +96,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       },
     },
     async (request) => {
-      const merchant = await setPlan(deps.db, request.body.email, request.body.plan);
+      const merchant = await deps.merchants.setPlan(request.body.email, request.body.plan);
       return { id: Number(merchant.id), email: merchant.email, plan: merchant.plan };
     },
   );
@@ -150,13 +141,13 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     },
     async (request) => {
       const { email, ...changes } = request.body;
-      const merchant = await setPlugins(deps.db, email, changes);
+      const merchant = await deps.merchants.setPlugins(email, changes);
       return {
         id: Number(merchant.id),
         email: merchant.email,
         plan: merchant.plan,
         plugins: merchant.plugins,
-        notifications: await notificationsJson(deps.db, merchant),
+        notifications: await deps.merchants.notifications(merchant),
       };
     },
   );

@@ -1,13 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
 import { getAddress } from "viem";
-import type { AppDeps } from "../../app.ts";
-import { ETH_TOKEN, paymentProcessorAbi } from "../../chain/abi.ts";
-import { forbidden, unavailable } from "../../lib/errors.ts";
+import { ETH_TOKEN } from "../../chain/abi.ts";
+import { forbidden } from "../../lib/errors.ts";
 import { formatDecimal, formatUsdCents } from "../../lib/money.ts";
 import { PLANS } from "../../merchants/plans.ts";
-import { notificationsJson } from "../../merchants/service.ts";
 import { requireMerchant } from "../auth.ts";
+import type { AppDeps } from "../deps.ts";
 import { ErrorSchema } from "../schemas.ts";
 
 const errors = { 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema };
@@ -69,10 +68,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     async (request) => {
       const merchant = requireMerchant(request);
       const plan = PLANS[merchant.plan];
-      const { rows } = await deps.db.query<{ count: bigint }>(
-        "SELECT count::int8 AS count FROM merchant_daily_orders WHERE merchant_id = $1 AND day = (now() AT TIME ZONE 'UTC')::date",
-        [merchant.id],
-      );
+      const today = await deps.account.ordersToday(merchant);
       return {
         id: Number(merchant.id),
         email: merchant.email,
@@ -83,8 +79,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
           recurring_payments: plan.recurring,
         },
         plugins: merchant.plugins,
-        notifications: await notificationsJson(deps.db, merchant),
-        transactions_today: Number(rows[0]?.count ?? 0n),
+        notifications: await deps.merchants.notifications(merchant),
+        transactions_today: Number(today),
         created_at: merchant.createdAt.toISOString(),
       };
     },
@@ -127,97 +123,37 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     },
     async (request) => {
       const merchant = requireMerchant(request);
-      const { rows: addresses } = await deps.db.query<{ merchant_address: string }>(
-        "SELECT DISTINCT merchant_address FROM orders WHERE merchant_id = $1",
-        [merchant.id],
-      );
-      const list = addresses.map((a) => a.merchant_address);
-      const { rows: ledger } = await deps.db.query<{
-        merchant: string;
-        token: string;
-        credited: string;
-        withdrawn: string;
-        refunded: string;
-      }>(
-        "SELECT merchant, token, credited, withdrawn, refunded FROM merchant_ledger WHERE chain_id = $1 AND merchant = ANY($2::text[])",
-        [deps.chain.chainId, list],
-      );
-      const { rows: statusRows } = await deps.db.query<{ status: string; count: bigint; cents: string }>(
-        "SELECT status, count(*)::int8 AS count, COALESCE(sum(usd_cents), 0)::text AS cents FROM orders WHERE merchant_id = $1 GROUP BY status",
-        [merchant.id],
-      );
-      const { rows: orphans } = await deps.db.query<{
-        tx_hash: string;
-        order_ref: string;
-        token: string;
-        amount: string;
-        merchant: string;
-      }>(
-        `SELECT tx_hash, order_ref, token, amount, merchant FROM contract_events
-          WHERE chain_id = $1 AND kind = 'payment' AND order_id IS NULL AND merchant = ANY($2::text[])
-          ORDER BY block_number DESC, log_index DESC LIMIT 100`,
-        [deps.chain.chainId, list],
-      );
-
-      const sum = new Map<string, { credited: bigint; withdrawn: bigint; refunded: bigint }>();
-      for (const row of ledger) {
-        const entry = sum.get(row.token) ?? { credited: 0n, withdrawn: 0n, refunded: 0n };
-        entry.credited += BigInt(row.credited);
-        entry.withdrawn += BigInt(row.withdrawn);
-        entry.refunded += BigInt(row.refunded);
-        sum.set(row.token, entry);
-      }
+      const history = await deps.account.history(merchant);
       const fmt = (token: string, value: bigint) => formatDecimal(value, tokenInfo(token).decimals);
-
-      const tokens = [ETH_TOKEN as string, ...deps.config.tokens.map((t) => t.address.toLowerCase())];
-      const balances = [];
-      for (const address of list) {
-        for (const token of tokens) {
-          let balance: bigint;
-          try {
-            balance = await deps.chain.client.readContract({
-              address: deps.chain.contract,
-              abi: paymentProcessorAbi,
-              functionName: "balanceOf",
-              args: [address as `0x${string}`, token as `0x${string}`],
-            });
-          } catch {
-            throw unavailable(
-              "on-chain balances are unavailable right now; try again shortly",
-              "chain_unavailable",
-            );
-          }
-          balances.push({
-            address: getAddress(address),
-            token: tokenInfo(token).symbol,
-            balance: fmt(token, balance),
-          });
-        }
-      }
       const byStatus: Record<string, number> = {};
       let orders = 0;
-      for (const row of statusRows) {
+      for (const row of history.statusTotals) {
         byStatus[row.status] = Number(row.count);
         orders += Number(row.count);
       }
-      const completeCents = BigInt(statusRows.find((r) => r.status === "complete")?.cents ?? "0");
+      const completeCents = history.statusTotals.find((r) => r.status === "complete")?.usdCents ?? 0n;
+      const ledger = [...history.ledger];
       return {
-        income: [...sum].map(([token, v]) => ({
+        income: ledger.map(([token, v]) => ({
           token: tokenInfo(token).symbol,
           amount: fmt(token, v.credited),
         })),
-        outgoing: [...sum].map(([token, v]) => ({
+        outgoing: ledger.map(([token, v]) => ({
           token: tokenInfo(token).symbol,
           withdrawn: fmt(token, v.withdrawn),
           refunded: fmt(token, v.refunded),
         })),
         totals: { orders, by_status: byStatus, usd_complete: formatUsdCents(completeCents) },
-        balances,
-        orphan_payments: orphans.map((o) => ({
-          tx_hash: o.tx_hash,
-          order_ref: o.order_ref,
+        balances: history.balances.map((b) => ({
+          address: getAddress(b.address),
+          token: tokenInfo(b.token).symbol,
+          balance: fmt(b.token, b.balance),
+        })),
+        orphan_payments: history.orphans.map((o) => ({
+          tx_hash: o.txHash,
+          order_ref: o.orderRef,
           token: tokenInfo(o.token).symbol,
-          amount: fmt(o.token, BigInt(o.amount)),
+          amount: fmt(o.token, o.amount),
           address: getAddress(o.merchant),
         })),
       };

@@ -1,0 +1,17 @@
+// `npm run lint:deps`: the layering rules. Runs every check and fails if any failed, so one run
+// shows every violation: dependency-cruiser (.dependency-cruiser.cjs: no circles, a domain-free
+// indexer core, domain modules without HTTP, routes without the database), no SQL in route
+// files, and process.env read only by server/src/config/ and main.ts.
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+
+const root = join(import.meta.dirname, "..");
+const run = (command: string, args: string[]) =>
+  spawnSync(command, args, { cwd: root, stdio: "inherit" }).status === 0;
+
+const results = [
+  run(join(root, "node_modules/.bin/depcruise"), ["--config", ".dependency-cruiser.cjs", "server/src"]),
+  run(process.execPath, [join(root, "scripts/check-route-sql.ts")]),
+  run(process.execPath, [join(root, "scripts/check-env.ts")]),
+];
+if (results.includes(false)) process.exit(1);

@@ -1,0 +1,87 @@
+import type { PublicClient } from "viem";
+import { ETH_TOKEN, paymentProcessorAbi } from "../chain/abi.ts";
+import type { Queryable } from "../db/types.ts";
+import { ledgerEntries, orphanPayments, type OrphanPayment } from "../ledger/history.ts";
+import { unavailable } from "../lib/errors.ts";
+import {
+  merchantOrdersToday,
+  merchantPayoutAddresses,
+  merchantStatusTotals,
+  type StatusTotal,
+} from "../orders/queries.ts";
+import type { Merchant } from "./service.ts";
+
+export interface AccountServiceDeps {
+  db: Queryable;
+  chain: { client: PublicClient; chainId: bigint; contract: `0x${string}` };
+  /** Token addresses whose contract balances are shown next to ETH's. */
+  tokens: readonly { address: string }[];
+}
+
+export interface TokenTotals {
+  credited: bigint;
+  withdrawn: bigint;
+  refunded: bigint;
+}
+
+/** A merchant's money as the contract and the orders show it; amounts in the token's smallest unit. */
+export interface AccountHistory {
+  /** Sums over the merchant's payout addresses, by token address (lowercase), in first-seen order. */
+  ledger: Map<string, TokenTotals>;
+  statusTotals: StatusTotal[];
+  /** The contract's withdrawable balance per payout address (lowercase) and token. */
+  balances: { address: string; token: string; balance: bigint }[];
+  orphans: OrphanPayment[];
+}
+
+/** GET /user and GET /user/history: reads across orders, the ledger and the contract. */
+export function createAccountService(deps: AccountServiceDeps) {
+  const { db, chain } = deps;
+
+  async function history(merchant: Merchant): Promise<AccountHistory> {
+    const addresses = await merchantPayoutAddresses(db, merchant.id);
+    const entries = await ledgerEntries(db, chain.chainId, addresses);
+    const statusTotals = await merchantStatusTotals(db, merchant.id);
+    const orphans = await orphanPayments(db, chain.chainId, addresses);
+
+    const ledger = new Map<string, TokenTotals>();
+    for (const row of entries) {
+      const entry = ledger.get(row.token) ?? { credited: 0n, withdrawn: 0n, refunded: 0n };
+      entry.credited += row.credited;
+      entry.withdrawn += row.withdrawn;
+      entry.refunded += row.refunded;
+      ledger.set(row.token, entry);
+    }
+
+    const tokens = [ETH_TOKEN as string, ...deps.tokens.map((t) => t.address.toLowerCase())];
+    const balances = [];
+    for (const address of addresses) {
+      for (const token of tokens) {
+        let balance: bigint;
+        try {
+          balance = await chain.client.readContract({
+            address: chain.contract,
+            abi: paymentProcessorAbi,
+            functionName: "balanceOf",
+            args: [address as `0x${string}`, token as `0x${string}`],
+          });
+        } catch {
+          throw unavailable(
+            "on-chain balances are unavailable right now; try again shortly",
+            "chain_unavailable",
+          );
+        }
+        balances.push({ address, token, balance });
+      }
+    }
+    return { ledger, statusTotals, balances, orphans };
+  }
+
+  return {
+    /** Orders created today (UTC), as counted against the plan's daily limit. */
+    ordersToday: (merchant: Merchant) => merchantOrdersToday(db, merchant.id),
+    history,
+  };
+}
+
+export type AccountService = ReturnType<typeof createAccountService>;
