@@ -6,12 +6,12 @@
  * Goals: ≥ 5,000 events/s into the database, and ≥ 50% of the raw fetch rate.
  */
 import { readFileSync } from "node:fs";
-import pino from "pino";
 import { createPublicClient, createWalletClient, http, type Hex, type PublicClient } from "viem";
 import { paymentProcessorAbi } from "../server/src/chain/abi.ts";
-import { createIndexer } from "../server/src/indexer/index.ts";
-import { decodeLog, getRawLogs } from "../server/src/indexer/logs.ts";
+import { getRawLogs } from "../server/src/indexer/rpc.ts";
+import { decodeLog, PAYMENT_PROCESSOR_TOPICS } from "../server/src/ledger/payment-processor-source.ts";
 import { createTestDb } from "../test/helpers/db.ts";
+import { testIndexer } from "../test/helpers/indexing.ts";
 import { ROOT, startLocalChain } from "../scripts/lib/local-chain.ts";
 import { freePort } from "../test/helpers/node-chain.ts";
 import { progress, verdict, writeResult } from "./lib.ts";
@@ -80,7 +80,11 @@ try {
     let n = 0;
     const worker = async () => {
       for (let r = ranges.shift(); r; r = ranges.shift()) {
-        const logs = await getRawLogs(client, processor, { fromBlock: r[0], toBlock: r[1] });
+        const logs = await getRawLogs(
+          client,
+          { address: [processor.toLowerCase()], topics: PAYMENT_PROCESSOR_TOPICS },
+          { fromBlock: r[0], toBlock: r[1] },
+        );
         const now = new Date();
         for (const l of logs)
           decodeLog(l, 31337n, l.blockTimestamp ? new Date(Number(l.blockTimestamp) * 1000) : now);
@@ -93,16 +97,9 @@ try {
   const indexOnce = async () => {
     const testDb = await createTestDb(); // a fresh database (on DATABASE_URL's server, else PGlite)
     try {
-      const indexer = createIndexer({
-        db: testDb.db,
-        client,
-        log: pino({ level: "silent" }),
-        chainId: 31337n,
-        contract: processor,
-        startBlock: 0n,
+      const indexer = testIndexer(testDb.db, client, processor, {
         confirmations: 12,
         finalityBlocks: 16,
-        pollIntervalMs: 20,
         publicUrl: "http://bench",
       });
       const t = performance.now();

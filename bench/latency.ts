@@ -65,8 +65,8 @@ try {
   const indexedSamples: number[] = [];
   // When the indexer commits each order's `complete` (the callback is queued in that transaction).
   const committed = new Map<bigint, number>();
-  system.indexer?.onChange((changes) => {
-    for (const c of changes) if (c.to === "complete") committed.set(c.orderId, performance.now());
+  system.indexer?.onCommit((changes) => {
+    for (const c of changes) if (c.status === "complete") committed.set(c.order.id, performance.now());
   });
   try {
     progress(

@@ -7,7 +7,7 @@ import { createPublicClient, http } from "viem";
 import { readIgnitionDeployment } from "../server/src/chain/deployment.ts";
 import { loadConfig } from "../server/src/config/index.ts";
 import { createDb } from "../server/src/db/index.ts";
-import { reconcile } from "../server/src/indexer/reconcile.ts";
+import { reconcile } from "../server/src/ledger/reconcile.ts";
 
 try {
   const config = loadConfig();

@@ -12,7 +12,12 @@ import { ensureChainIdentity, readChainIdentity } from "./chain/identity.ts";
 import { chainPrefix } from "./config/chains.ts";
 import type { Config, TokenConfig } from "./config/index.ts";
 import { createDb, migrate, type Db } from "./db/index.ts";
+import { orderCallbacks } from "./callbacks/order-callbacks.ts";
 import { createIndexer, type Indexer } from "./indexer/index.ts";
+import { paymentProcessorSource } from "./ledger/payment-processor-source.ts";
+import { txtNotifier } from "./notify/order-status.ts";
+import { createOrderSink } from "./orders/effects.ts";
+import { createOrderEvents, type OrderStatusChanged } from "./orders/events.ts";
 import { loadCursor } from "./indexer/store.ts";
 import { sleep } from "./indexer/rpc.ts";
 import { ConfigError } from "./lib/errors.ts";
@@ -36,7 +41,7 @@ export interface System {
   chainId: bigint;
   contract: `0x${string}`;
   tokens: TokenConfig[];
-  indexer: Indexer | undefined;
+  indexer: Indexer<OrderStatusChanged[]> | undefined;
   callbackWorker: CallbackWorker | undefined;
   /** The private EletroPay API and its UTXO watchers. */
   eletropay: EletroPay | undefined;
@@ -141,18 +146,18 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     }
   }
 
+  // Chain → indexer (PaymentProcessor events) → order effects → status events → callback, TXT.
+  const orderEvents = createOrderEvents([orderCallbacks(config.publicUrl), txtNotifier()]);
   const indexer = config.runIndexer
     ? createIndexer({
+        chain: { chainId, client },
         db,
-        client,
+        sources: [paymentProcessorSource(contract)],
+        sink: createOrderSink({ confirmations: config.confirmations, events: orderEvents }),
         log: log.child({ component: "indexer" }),
-        chainId,
-        contract,
         startBlock,
-        confirmations: config.confirmations,
         finalityBlocks: config.finalityBlocks,
         pollIntervalMs: config.pollIntervalMs,
-        publicUrl: config.publicUrl,
         newHeadsUrl: config.rpcWsUrl ?? (config.rpcUrl?.startsWith("ws") ? config.rpcUrl : undefined),
       })
     : undefined;

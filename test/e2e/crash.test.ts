@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "mocha";
 import { parseEther } from "viem";
 import { createDb, migrate, type Db } from "../../server/src/db/index.ts";
-import { reconcile } from "../../server/src/indexer/reconcile.ts";
+import { reconcile } from "../../server/src/ledger/reconcile.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { ROOT } from "../../scripts/lib/local-chain.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { after, before, describe, it } from "mocha";
 import { parseEther } from "viem";
-import { reconcile } from "../../server/src/indexer/reconcile.ts";
+import { reconcile } from "../../server/src/ledger/reconcile.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { ROOT } from "../../scripts/lib/local-chain.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";

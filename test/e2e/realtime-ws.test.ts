@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import pino from "pino";
-import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
+import type { Indexer } from "../../server/src/indexer/index.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { indexedState } from "../helpers/indexing.ts";
+import { indexedState, testIndexer } from "../helpers/indexing.ts";
 import { startNodeChain, startProxy } from "../helpers/node-chain.ts";
 import { until } from "../helpers/receiver.ts";
 
@@ -37,18 +36,11 @@ describe("indexer: newHeads over WebSocket wakes the realtime loop", function ()
   });
 
   const indexer = (db: TestDb, newHeadsUrl: string | undefined): Indexer =>
-    createIndexer({
-      db: db.db,
-      client: chain.client,
-      log: pino({ level: "silent" }),
-      chainId: 31337n,
-      contract: chain.contract,
-      startBlock: 0n,
+    testIndexer(db.db, chain.client, chain.contract, {
       confirmations: 1,
       finalityBlocks: 8,
       pollIntervalMs: POLL_MS,
-      publicUrl: "http://pos.test",
-      ...(newHeadsUrl ? { newHeadsUrl } : {}),
+      newHeadsUrl,
     });
 
   let nextOrder = 5_000;

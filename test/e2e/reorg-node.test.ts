@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { parseEther } from "viem";
 import { loadConfig } from "../../server/src/config/index.ts";
-import { reconcile } from "../../server/src/indexer/reconcile.ts";
+import { reconcile } from "../../server/src/ledger/reconcile.ts";
 import { FatalIndexerError } from "../../server/src/indexer/rpc.ts";
 import { loadCursor } from "../../server/src/indexer/store.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { loadConfig } from "../../server/src/config/index.ts";
-import { reconcile } from "../../server/src/indexer/reconcile.ts";
+import { reconcile } from "../../server/src/ledger/reconcile.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestChain } from "../helpers/chain.ts";

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import pino from "pino";
 import { createPublicClient, http, type PublicClient } from "viem";
-import { createIndexer } from "../../server/src/indexer/index.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { catchUp, indexedState, testIndexer } from "../helpers/indexing.ts";
 import { startNodeChain, startProxy } from "../helpers/node-chain.ts";
@@ -28,18 +26,7 @@ describe("indexer: the RPC node goes away and comes back", function () {
     const client = createPublicClient({
       transport: http(proxy.url, { retryCount: 0, timeout: 2_000 }),
     }) as PublicClient;
-    const indexer = createIndexer({
-      db: testDb.db,
-      client,
-      log: pino({ level: "silent" }),
-      chainId: 31337n,
-      contract: chain.contract,
-      startBlock: 0n,
-      confirmations: 2,
-      finalityBlocks: 8,
-      pollIntervalMs: 20,
-      publicUrl: "http://pos.test",
-    });
+    const indexer = testIndexer(testDb.db, client, chain.contract, { confirmations: 2, finalityBlocks: 8 });
     const stop = new AbortController();
     const running = indexer.run(stop.signal);
     const pay = async (n: number) => {

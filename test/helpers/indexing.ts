@@ -1,26 +1,44 @@
 import pino from "pino";
 import type { PublicClient } from "viem";
 import type { Db } from "../../server/src/db/types.ts";
+import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
 import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
 import { loadCursor } from "../../server/src/indexer/store.ts";
+import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
+import { txtNotifier } from "../../server/src/notify/order-status.ts";
+import { createOrderSink } from "../../server/src/orders/effects.ts";
+import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
 
+export interface TestIndexerOptions {
+  confirmations: number;
+  finalityBlocks: number;
+  chainId?: bigint;
+  pollIntervalMs?: number;
+  newHeadsUrl?: string | undefined;
+  publicUrl?: string;
+}
+
+/**
+ * The payment pipeline as system.ts wires it: the PaymentProcessor source, the order sink, and the
+ * merchant callback and TXT notifier subscribed to order status changes.
+ */
 export function testIndexer(
   db: Db,
   client: PublicClient,
   contract: `0x${string}`,
-  options: { confirmations: number; finalityBlocks: number; chainId?: bigint },
-): Indexer {
+  options: TestIndexerOptions,
+): Indexer<OrderStatusChanged[]> {
+  const events = createOrderEvents([orderCallbacks(options.publicUrl ?? "http://pos.test"), txtNotifier()]);
   return createIndexer({
+    chain: { chainId: options.chainId ?? 31337n, client },
     db,
-    client,
+    sources: [paymentProcessorSource(contract)],
+    sink: createOrderSink({ confirmations: options.confirmations, events }),
     log: pino({ level: "silent" }),
-    chainId: options.chainId ?? 31337n,
-    contract,
     startBlock: 0n,
-    confirmations: options.confirmations,
     finalityBlocks: options.finalityBlocks,
-    pollIntervalMs: 20,
-    publicUrl: "http://pos.test",
+    pollIntervalMs: options.pollIntervalMs ?? 20,
+    newHeadsUrl: options.newHeadsUrl,
   });
 }
 

@@ -1,5 +1,4 @@
 import type { Queryable } from "../db/types.ts";
-import { notifyOrderStatus } from "../notify/order-status.ts";
 
 /** Channel used to wake delivery workers right after a callback is committed. */
 export const CALLBACKS_CHANNEL = "ethpos_callbacks";
@@ -22,16 +21,11 @@ export interface OutboxEntry {
 
 /**
  * Queues a callback inside the caller's transaction, so it exists if and only if the change
- * that caused it commits. An order status callback also sends the merchant's TXT Messaging
- * notification, when that plugin is on, in the same transaction (server/src/notify).
+ * that caused it commits. The outbox only transports: what to send, and to whom, is decided by
+ * its callers (order status subscribers, the TXT notifier, EletroPay, redeliveries).
  */
-export async function enqueueCallback(
-  tx: Queryable,
-  entry: OutboxEntry,
-): Promise<{ id: bigint; eventId: string }> {
-  const queued = await insertCallback(tx, entry);
-  await notifyOrderStatus(tx, entry, insertCallback);
-  return queued;
+export function enqueueCallback(tx: Queryable, entry: OutboxEntry): Promise<{ id: bigint; eventId: string }> {
+  return insertCallback(tx, entry);
 }
 
 /**

@@ -1,83 +1,89 @@
 import type { Logger } from "pino";
-import type { Block, PublicClient } from "viem";
+import type { PublicClient } from "viem";
 import type { Db, Queryable } from "../db/types.ts";
-import { bytes32ToOrderId } from "../orders/ids.ts";
-import { ordersDueForRefresh, refreshOrders, type HandlerContext, type StatusChange } from "./handlers.ts";
 import { watchNewHeads } from "./heads.ts";
-import { decodeLog, getRawLogs, type RawLog } from "./logs.ts";
-import { FatalIndexerError, isRangeTooLarge, isRetryable, sleep } from "./rpc.ts";
+import { createHistoricalSync, minBig } from "./historical.ts";
+import { createRealtimeSync } from "./realtime.ts";
+import { findCommonAncestor } from "./reorg.ts";
 import {
-  insertEvents,
+  FatalIndexerError,
+  getFinalizedNumber,
+  getHeader,
+  getHeaders,
+  getRawLogs,
+  isRetryable,
+  sleep,
+} from "./rpc.ts";
+import { createSelector, decodeLogs } from "./sources.ts";
+import {
+  dropBlocksPast,
   loadBlocksDescending,
   loadCursor,
   pruneBlocks,
-  rollbackTo,
   saveBlocks,
   saveCursor,
-  type BlockRef,
-  type Cursor,
-  type IndexedEvent,
 } from "./store.ts";
+import type { BlockRef, Cursor, IndexerStatus, Sink, Source, Step } from "./types.ts";
 
-export interface IndexerOptions {
-  db: Db;
-  client: PublicClient;
-  log: Logger;
+export type * from "./types.ts";
+export { FatalIndexerError } from "./rpc.ts";
+
+export interface ChainConnection {
   chainId: bigint;
-  contract: `0x${string}`;
+  client: PublicClient;
+  /**
+   * Whether to bound the reorg window by the node's `finalized` block (default: when the node
+   * serves a finalized block behind its head; a dev chain that calls its head final does not count).
+   * False: always head − finalityBlocks.
+   */
+  finalizedTag?: boolean;
+}
+
+export interface IndexerOptions<E, R> {
+  chain: ChainConnection;
+  db: Db;
+  sources: readonly Source<E>[];
+  sink: Sink<E, R>;
+  log: Logger;
+  /** The first block to index when there is no cursor yet (the contract's deployment block). */
   startBlock: bigint;
-  confirmations: number;
+  /** The reorg window when the node serves no `finalized` block: blocks behind the head kept. */
   finalityBlocks: number;
   pollIntervalMs: number;
-  publicUrl: string;
-  /** Largest number of blocks asked of eth_getLogs at once; adapts down on refusals. */
-  maxLogRange?: number;
-  /** Blocks handled per realtime step (each needs its header). */
-  realtimeBatch?: number;
   /**
    * A ws:// or wss:// endpoint whose `newHeads` subscription wakes the realtime loop at once.
    * Polling every `pollIntervalMs` continues as the fallback and catches missed notifications.
    */
-  newHeadsUrl?: string;
+  newHeadsUrl?: string | undefined;
+  /** Largest number of blocks asked of eth_getLogs at once; adapts down on refusals. */
+  maxLogRange?: number;
+  /** Blocks handled per realtime step (each needs its header). */
+  realtimeBatch?: number;
 }
 
-export interface IndexerStatus {
-  state: "starting" | "backfilling" | "following" | "retrying" | "stopped" | "failed";
-  headBlock: bigint | null;
-  indexedBlock: bigint | null;
-  lagBlocks: bigint | null;
-  lastError: string | null;
-}
-
-export interface Indexer {
+export interface Indexer<R = unknown> {
   /** Runs until `signal` aborts, or throws FatalIndexerError on a non-retryable failure. */
   run(signal: AbortSignal): Promise<void>;
   status(): IndexerStatus;
   /** Runs one step at once (tests, benchmarks); returns whether it made progress. */
   step(): Promise<boolean>;
-  onChange(listener: (changes: StatusChange[]) => void): () => void;
+  /** Called with the sink's result of every step (and idle call), after its transaction commits. */
+  onCommit(listener: (result: R) => void): () => void;
   /** Cuts the current poll wait short (a new head was announced). */
   wake(): void;
 }
 
-const HEADER_CONCURRENCY = 32;
-/** Backfill ranges aim at about this many logs (≈ 1 MB of JSON; viem caps a response at 10 MiB). */
-const TARGET_LOGS = 1_500;
-/** Backfill ranges fetched and decoded ahead of the one being written. */
-const FETCH_AHEAD = 2;
-/** Backfill chunks per step, so that the loop regularly checks for a stop. */
-const CHUNKS_PER_STEP = 64;
-
 /**
- * The indexer pipeline, after Ponder: rpc → historical backfill (adaptive eth_getLogs ranges over
- * final blocks) → realtime follow (block by block with parent-hash checks) → store (one
- * transaction per step: events, block window, cursor, order effects and callbacks) → handlers.
+ * The indexer core, after Ponder, by pipeline stage: rpc (./rpc.ts) → historical sync over final
+ * blocks (./historical.ts) → realtime sync block by block (./realtime.ts, ./reorg.ts) → typed
+ * steps `block | reorg | finalize`, each handed to the sink in the transaction that also moves the
+ * cursor and the block window (./store.ts). It knows nothing of the domain: sources decode logs,
+ * the sink applies them.
  */
-export function createIndexer(options: IndexerOptions): Indexer {
-  const { db, client, log, chainId, contract } = options;
-  const realtimeBatch = BigInt(options.realtimeBatch ?? 50);
-  const maxRange = BigInt(options.maxLogRange ?? 100_000);
-  let logRange = minBig(maxRange, 10n);
+export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
+  const { db, log, sink } = options;
+  const { chainId, client } = options.chain;
+  const finalityBlocks = BigInt(options.finalityBlocks);
   const status: IndexerStatus = {
     state: "starting",
     headBlock: null,
@@ -85,7 +91,8 @@ export function createIndexer(options: IndexerOptions): Indexer {
     lagBlocks: null,
     lastError: null,
   };
-  const listeners = new Set<(changes: StatusChange[]) => void>();
+  const listeners = new Set<(result: R) => void>();
+  const select = createSelector(options.sources);
 
   // A wake-up that arrives while a step runs is kept, so the next wait returns at once.
   let woken = false;
@@ -114,165 +121,103 @@ export function createIndexer(options: IndexerOptions): Indexer {
     });
   }
 
-  const header = async (blockNumber: bigint): Promise<BlockRef> =>
-    toRef(await client.getBlock({ blockNumber }));
+  const header = (blockNumber: bigint) => getHeader(client, blockNumber);
+  const headers = (numbers: readonly bigint[]) => getHeaders(client, numbers);
 
-  async function headers(numbers: readonly bigint[]): Promise<Map<bigint, BlockRef>> {
-    const result = new Map<bigint, BlockRef>();
-    for (let i = 0; i < numbers.length; i += HEADER_CONCURRENCY) {
-      const slice = numbers.slice(i, i + HEADER_CONCURRENCY);
-      const fetched = await Promise.all(slice.map(header));
-      for (const ref of fetched) result.set(ref.number, ref);
+  const historical = createHistoricalSync<E>({
+    log,
+    maxLogRange: BigInt(options.maxLogRange ?? 100_000),
+    header,
+    async getLogs(fromBlock, toBlock, signal) {
+      const selection = await select();
+      if (selection.address.length === 0) return [];
+      return getRawLogs(client, selection, { fromBlock, toBlock }, signal);
+    },
+    decode: async (logs, known) => decodeLogs(await select(), chainId, logs, known, headers),
+  });
+  const realtime = createRealtimeSync<E>({
+    batch: BigInt(options.realtimeBatch ?? 50),
+    header,
+    headers,
+    async getBlockLogs(blockHash) {
+      const selection = await select();
+      if (selection.address.length === 0) return [];
+      return getRawLogs(client, selection, { blockHash });
+    },
+    decode: async (logs, known) => decodeLogs(await select(), chainId, logs, known, headers),
+  });
+
+  // The finalized bound: the node's `finalized` block where it serves a real one, else depth.
+  let tagMode: "unknown" | "on" | "off" = options.chain.finalizedTag === false ? "off" : "unknown";
+  /** The newest block no reorg can reach, as of `head`. */
+  async function finalizedAt(head: bigint, tag: bigint | undefined): Promise<bigint> {
+    if (tagMode === "unknown") {
+      // Asked after the head, so a node that calls its head final shows finalized ≥ head.
+      const t = tag ?? (await getFinalizedNumber(client));
+      tagMode = t !== undefined && t < head ? "on" : "off";
+      log.debug({ finalizedTag: tagMode === "on" }, "indexer: reorg window bound");
+      if (tagMode === "on" && t !== undefined) return t;
+    } else if (tagMode === "on" && tag !== undefined) {
+      return minBig(tag, head);
     }
-    return result;
+    return head - finalityBlocks;
+  }
+  async function readHead(): Promise<{ head: bigint; finalized: bigint }> {
+    if (tagMode === "on") {
+      const [head, tag] = await Promise.all([
+        client.getBlockNumber({ cacheTime: 0 }),
+        getFinalizedNumber(client),
+      ]);
+      return { head, finalized: await finalizedAt(head, tag) };
+    }
+    const head = await client.getBlockNumber({ cacheTime: 0 });
+    return { head, finalized: await finalizedAt(head, undefined) };
   }
 
-  /**
-   * Every log of [fromBlock, toBlock], however the node limits ranges: a refused range is split in
-   * halves (recursively), and later ranges are dispatched at the size that worked.
-   */
-  async function fetchRange(fromBlock: bigint, toBlock: bigint, signal?: AbortSignal): Promise<RawLog[]> {
-    try {
-      return await getRawLogs(client, contract, { fromBlock, toBlock }, signal);
-    } catch (error) {
-      if (!isRangeTooLarge(error) || toBlock === fromBlock) throw error;
-      const mid = fromBlock + (toBlock - fromBlock) / 2n;
-      logRange = minBig(logRange, mid - fromBlock + 1n);
-      log.debug({ fromBlock, toBlock }, "indexer: getLogs range refused, splitting");
-      const first = await fetchRange(fromBlock, mid, signal);
-      return first.concat(await fetchRange(mid + 1n, toBlock, signal));
-    }
-  }
+  // Highest `finalize` step committed by this process (pruning is idempotent after a restart).
+  let finalizedSent = -1n;
 
-  /** Decodes logs, taking each block's timestamp from the log or, failing that, its header. */
-  async function decodeAll(logs: readonly RawLog[], known: readonly BlockRef[]): Promise<IndexedEvent[]> {
-    const timestamps = new Map<string, Date>(known.map((b) => [`0x${b.number.toString(16)}`, b.timestamp]));
-    const missing = new Set<bigint>();
-    for (const l of logs) {
-      if (timestamps.has(l.blockNumber)) continue;
-      if (l.blockTimestamp) timestamps.set(l.blockNumber, new Date(Number(l.blockTimestamp) * 1000));
-      else missing.add(BigInt(l.blockNumber));
-    }
-    if (missing.size > 0) {
-      for (const b of (await headers([...missing])).values()) {
-        timestamps.set(`0x${b.number.toString(16)}`, b.timestamp);
-      }
-    }
-    return logs.map((l) => decodeLog(l, chainId, timestamps.get(l.blockNumber) as Date));
-  }
-
-  /** One backfill chunk: its logs, decoded, and the header of its last block (the new cursor). */
-  async function fetchChunk(from: bigint, to: bigint, signal: AbortSignal) {
-    const started = performance.now();
-    const rangeBefore = logRange;
-    const [logs, last] = await Promise.all([fetchRange(from, to, signal), header(to)]);
-    const events = await decodeAll(logs, [last]);
-    // Aim the next ranges at about TARGET_LOGS logs each, growing at most 4× at a time (through
-    // empty stretches), never past a size the node refused, and never after a slow answer.
-    const span = to - from + 1n;
-    let next = logs.length === 0 ? span * 4n : (span * BigInt(TARGET_LOGS)) / BigInt(logs.length);
-    next = minBig(next, minBig(span * 4n, maxRange));
-    if (logRange < rangeBefore) next = minBig(next, logRange);
-    if (next < 1n) next = 1n;
-    if (performance.now() - started < 5_000 || next < logRange) logRange = next;
-    return { from, to, last, events };
-  }
-
-  /**
-   * Historical backfill over final blocks, pipelined: up to FETCH_AHEAD ranges are fetched and
-   * decoded while the current one is written, and the chunks are applied strictly in order, each
-   * in its own transaction with the cursor. Returns after at most CHUNKS_PER_STEP chunks, so
-   * that the loop can stop and follow a moving head.
-   */
-  async function backfill(from: bigint, finalHead: bigint, head: bigint): Promise<void> {
-    let next = from;
-    let dispatched = 0;
-    const pending: ReturnType<typeof fetchChunk>[] = []; // dispatched, not applied yet
-    // One signal per range: each range is its own HTTP request (a shared batch would arrive only
-    // when its slowest member is ready), and a failed step cancels the ranges still in flight.
-    const controllers: AbortController[] = [];
-    // The first range probes the density; the others are sized by what it found.
-    const topUp = () => {
-      while (pending.length <= FETCH_AHEAD && next <= finalHead && dispatched < CHUNKS_PER_STEP) {
-        const to = minBig(finalHead, next + logRange - 1n);
-        const controller = new AbortController();
-        controllers.push(controller);
-        const chunk = fetchChunk(next, to, controller.signal);
-        chunk.then(topUp, () => {}); // a failure surfaces below, where the chunks are awaited in order
-        pending.push(chunk);
-        next = to + 1n;
-        dispatched++;
-        if (dispatched === 1) break;
-      }
-    };
-    topUp();
-    try {
-      for (let chunk = pending[0]; chunk; chunk = pending[0]) {
-        const { from: f, to, last, events } = await chunk;
-        await apply(last, [last], events, head);
-        pending.shift();
-        topUp();
-        log.debug({ from: f, to, events: events.length, head }, "indexer: backfilled range");
-      }
-    } finally {
-      for (const controller of controllers) controller.abort();
-    }
-  }
-
-  async function apply(
-    cursorBlock: BlockRef,
-    blocks: readonly BlockRef[],
-    events: IndexedEvent[],
-    head: bigint,
-  ): Promise<void> {
-    const changes = await db.transaction(async (tx) => {
-      await matchOrders(tx, events);
-      await insertEvents(tx, events);
-      await saveBlocks(tx, chainId, blocks);
-      await saveCursor(tx, chainId, { blockNumber: cursorBlock.number, blockHash: cursorBlock.hash });
-      const keepFrom = minBig(cursorBlock.number, head - BigInt(options.finalityBlocks));
-      await pruneBlocks(tx, chainId, keepFrom);
-      const ctx = context(cursorBlock, head);
-      const touched = new Set(events.flatMap((e) => (e.orderId === null ? [] : [e.orderId])));
-      for (const id of await ordersDueForRefresh(tx, ctx)) touched.add(id);
-      return refreshOrders(tx, ctx, [...touched]);
+  /** Runs `steps` and the store writes in one transaction; hands the results to listeners. */
+  async function commit(write: (tx: Queryable) => Promise<void>, steps: Step<E>[]): Promise<void> {
+    const results = await db.transaction(async (tx) => {
+      await write(tx);
+      const out: R[] = [];
+      for (const step of steps) out.push(await sink.apply(tx, step));
+      return out;
     });
-    status.indexedBlock = cursorBlock.number;
-    emit(changes);
+    for (const step of steps) if (step.type === "finalize") finalizedSent = step.block;
+    for (const result of results) emit(result);
   }
 
-  function context(cursorBlock: BlockRef, head: bigint): HandlerContext {
-    const atHead = cursorBlock.number >= head;
-    return {
-      chainId,
-      publicUrl: options.publicUrl,
-      clock: {
-        indexedBlock: cursorBlock.number,
-        confirmations: options.confirmations,
-        canExpire: (expiresAt) =>
-          Date.now() >= expiresAt.getTime() &&
-          (atHead || cursorBlock.timestamp.getTime() >= expiresAt.getTime()),
-      },
-    };
+  /** A block step (with a finalize step when the bound moved), committed with the cursor. */
+  async function applyBlocks(
+    blocks: readonly BlockRef[],
+    events: E[],
+    head: bigint,
+    finalized: bigint,
+    historical: boolean,
+  ): Promise<void> {
+    const last = blocks.at(-1);
+    if (!last) return;
+    const bound = minBig(last.number, finalized);
+    const steps: Step<E>[] = [{ type: "block", chainId, blocks, events, head, historical }];
+    if (bound > finalizedSent) steps.push({ type: "finalize", chainId, block: bound });
+    await commit(async (tx) => {
+      await saveBlocks(tx, chainId, blocks);
+      await saveCursor(tx, chainId, { blockNumber: last.number, blockHash: last.hash });
+      if (bound > finalizedSent) await pruneBlocks(tx, chainId, bound);
+    }, steps);
+    status.indexedBlock = last.number;
   }
 
-  function emit(changes: StatusChange[]) {
-    if (changes.length === 0) return;
-    for (const listener of listeners) listener(changes);
+  function emit(result: R) {
+    for (const listener of listeners) listener(result);
   }
 
   /** Walks the stored window back to the newest block the chain still has; rolls back past it. */
   async function handleReorg(head: bigint): Promise<void> {
     const stored = await loadBlocksDescending(db, chainId);
-    let ancestor: BlockRef | undefined;
-    for (const block of stored) {
-      if (block.number > head) continue;
-      const onChain = await header(block.number);
-      if (onChain.hash === block.hash) {
-        ancestor = block;
-        break;
-      }
-    }
+    const ancestor = await findCommonAncestor(stored, head, header);
     if (!ancestor) {
       throw new FatalIndexerError(
         `reorg deeper than the finality window (${options.finalityBlocks} blocks): no stored block matches the chain. ` +
@@ -280,29 +225,33 @@ export function createIndexer(options: IndexerOptions): Indexer {
       );
     }
     const cursor = await loadCursor(db, chainId);
-    const depth = cursor ? cursor.blockNumber - ancestor.number : 0n;
-    const changes = await db.transaction(async (tx) => {
-      const affected = await rollbackTo(tx, chainId, ancestor.number);
-      await saveCursor(tx, chainId, { blockNumber: ancestor.number, blockHash: ancestor.hash });
-      const ctx = context(ancestor, head);
-      const { rows } = await tx.query<{ id: bigint }>(
-        "SELECT id FROM orders WHERE chain_id = $1 AND paid_block > $2",
-        [chainId, ancestor.number],
-      );
-      return refreshOrders(tx, ctx, [...new Set([...affected, ...rows.map((r) => r.id)])]);
-    });
+    const previous: Cursor = cursor ?? { blockNumber: ancestor.number, blockHash: ancestor.hash };
+    const depth = previous.blockNumber - ancestor.number;
+    await commit(
+      async (tx) => {
+        await dropBlocksPast(tx, chainId, ancestor.number);
+        await saveCursor(tx, chainId, { blockNumber: ancestor.number, blockHash: ancestor.hash });
+      },
+      [{ type: "reorg", chainId, ancestor, previous, head }],
+    );
     status.indexedBlock = ancestor.number;
     log.warn(
       { depth: Number(depth), ancestor: Number(ancestor.number) },
       `indexer: reorg of depth ${depth} rolled back to block ${ancestor.number}`,
     );
-    emit(changes);
+  }
+
+  /** At the head with nothing new: lets the sink apply effects of time alone. */
+  async function idleAtHead(cursor: BlockRef, head: bigint): Promise<void> {
+    if (!sink.idle) return;
+    const result = await db.transaction((tx) => sink.idle?.(tx, { chainId, cursor, head }) as Promise<R>);
+    emit(result);
   }
 
   async function step(): Promise<boolean> {
-    const head = await client.getBlockNumber({ cacheTime: 0 });
+    const { head, finalized } = await readHead();
     status.headBlock = head;
-    const cursor: Cursor | undefined = await loadCursor(db, chainId);
+    const cursor = await loadCursor(db, chainId);
     const from = cursor ? cursor.blockNumber + 1n : options.startBlock;
     status.indexedBlock = from - 1n;
     status.lagBlocks = head - (from - 1n);
@@ -319,68 +268,30 @@ export function createIndexer(options: IndexerOptions): Indexer {
           await handleReorg(head);
           return true;
         }
-        await refreshDue(current, head);
+        await idleAtHead(current, head);
         return false;
       }
     } else if (head < from) {
       return false;
     }
 
-    const finalHead = head - BigInt(options.finalityBlocks);
-    if (from <= finalHead) {
+    if (from <= finalized) {
       status.state = "backfilling";
-      await backfill(from, finalHead, head);
+      await historical.backfill(from, finalized, (chunk) =>
+        applyBlocks([chunk.last], chunk.events, head, finalized, true),
+      );
       return true;
     }
 
     status.state = "following";
-    const to = minBig(head, from + realtimeBatch - 1n);
-    const numbers: bigint[] = [];
-    for (let n = from; n <= to; n++) numbers.push(n);
-    const blockMap = await headers(numbers);
-    const blocks = numbers.map((n) => blockMap.get(n) as BlockRef);
-    const first = blocks[0];
-    if (cursor && first) {
-      // Without a parent hash to compare (placeholder blocks), ask the chain for our cursor block.
-      const onOurChain = ZERO_HASH.test(first.parentHash)
-        ? (await header(cursor.blockNumber)).hash === cursor.blockHash
-        : first.parentHash === cursor.blockHash;
-      if (!onOurChain) {
-        await handleReorg(head);
-        return true;
-      }
+    const read = await realtime.read(from, head, cursor);
+    if (read.type === "reorg") {
+      await handleReorg(head);
+      return true;
     }
-    for (let i = 1; i < blocks.length; i++) {
-      const [child, parent] = [blocks[i], blocks[i - 1]];
-      if (child && parent && !linked(child, parent.hash)) return true; // the chain moved while we read; read again
-    }
-    // Logs by block hash (EIP-234): each block's logs belong to exactly the header we checked. A
-    // range query could answer from another branch, and a branch without logs would go unnoticed.
-    const perBlock = await Promise.all(
-      blocks.map((block) =>
-        getRawLogs(client, contract, { blockHash: block.hash }).catch(async (error: unknown) => {
-          // A node that no longer knows the hash has moved to another branch: read again.
-          if ((await header(block.number).catch(() => undefined))?.hash !== block.hash) return undefined;
-          throw error;
-        }),
-      ),
-    );
-    if (perBlock.some((l) => l === undefined)) return true;
-    const logs = perBlock.flatMap((l) => l ?? []);
-    if (logs.some((l) => blockMap.get(BigInt(l.blockNumber))?.hash !== l.blockHash)) return true; // ditto
-    const events = await decodeAll(logs, blocks);
-    const last = blocks.at(-1);
-    if (!last) return false;
-    await apply(last, blocks, events, head);
+    if (read.type === "moved") return true; // the chain moved while we read; read again
+    await applyBlocks(read.blocks, read.events, head, finalized, false);
     return true;
-  }
-
-  async function refreshDue(cursorBlock: BlockRef, head: bigint) {
-    const changes = await db.transaction(async (tx) => {
-      const ctx = context(cursorBlock, head);
-      return refreshOrders(tx, ctx, await ordersDueForRefresh(tx, ctx));
-    });
-    emit(changes);
   }
 
   /** The realtime loop: steps while there is progress, then waits a poll interval or a wake-up. */
@@ -417,7 +328,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
     status: () => ({ ...status }),
     step,
     wake,
-    onChange(listener) {
+    onCommit(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
@@ -440,43 +351,4 @@ export function createIndexer(options: IndexerOptions): Indexer {
       }
     },
   };
-}
-
-function toRef(block: Block): BlockRef {
-  if (block.number === null || block.hash === null)
-    throw new Error("pending block returned where a mined one was expected");
-  return {
-    number: block.number,
-    hash: block.hash,
-    parentHash: block.parentHash,
-    timestamp: new Date(Number(block.timestamp) * 1000),
-  };
-}
-
-const minBig = (a: bigint, b: bigint) => (a < b ? a : b);
-
-/**
- * Whether `child` builds on `parentHash`. Hardhat's `hardhat_mine` creates placeholder blocks
- * whose parentHash is zero; those carry no linkage to check, so only a real mismatch counts.
- */
-const ZERO_HASH = /^0x0{64}$/;
-const linked = (child: BlockRef, parentHash: string) =>
-  child.parentHash === parentHash || ZERO_HASH.test(child.parentHash);
-/** Links events to existing orders; an event whose order id matches none stays an orphan. */
-async function matchOrders(tx: Queryable, events: IndexedEvent[]): Promise<void> {
-  const candidates = new Map<string, bigint>();
-  for (const e of events) {
-    if (!e.orderRef) continue;
-    const id = bytes32ToOrderId(e.orderRef as `0x${string}`);
-    if (id !== undefined) candidates.set(e.orderRef, id);
-  }
-  if (candidates.size === 0) return;
-  const { rows } = await tx.query<{ id: bigint }>("SELECT id FROM orders WHERE id = ANY($1::int8[])", [
-    [...candidates.values()].map(String),
-  ]);
-  const existing = new Set(rows.map((r) => r.id));
-  for (const e of events) {
-    const id = e.orderRef ? candidates.get(e.orderRef) : undefined;
-    if (id !== undefined && existing.has(id)) e.orderId = id;
-  }
 }

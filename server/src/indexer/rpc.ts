@@ -8,7 +8,10 @@ import {
   WebSocketRequestError,
   InternalRpcError,
   UnknownRpcError,
+  type Block,
+  type PublicClient,
 } from "viem";
+import type { BlockRef, RawLog } from "./types.ts";
 
 /**
  * An RPC failure worth retrying: the node is down, slow, overloaded or rate-limiting, or a block
@@ -83,3 +86,83 @@ export const sleep = (ms: number, signal?: AbortSignal) =>
       { once: true },
     );
   });
+
+/** Which logs to ask for: any of `address` (lowercase), with topic0 any of `topics`. */
+export interface LogFilter {
+  address: readonly string[];
+  topics: readonly string[];
+}
+
+/**
+ * eth_getLogs returned raw, one JSON-RPC request (viem's formatting and ABI decoding cost more
+ * than the database write; sources decode the fixed layouts themselves).
+ */
+export async function getRawLogs(
+  client: PublicClient,
+  filter: LogFilter,
+  range: { fromBlock: bigint; toBlock: bigint } | { blockHash: string },
+  /** Cancels the request. Requests with different signals also never share an HTTP batch. */
+  signal?: AbortSignal,
+): Promise<RawLog[]> {
+  const address = filter.address.length === 1 ? filter.address[0] : filter.address;
+  const params =
+    "blockHash" in range
+      ? { address, topics: [filter.topics], blockHash: range.blockHash }
+      : {
+          address,
+          topics: [filter.topics],
+          fromBlock: `0x${range.fromBlock.toString(16)}`,
+          toBlock: `0x${range.toBlock.toString(16)}`,
+        };
+  return (await client.request(
+    { method: "eth_getLogs", params: [params] } as never,
+    signal ? { signal } : undefined,
+  )) as RawLog[];
+}
+
+export function toRef(block: Block): BlockRef {
+  if (block.number === null || block.hash === null)
+    throw new Error("pending block returned where a mined one was expected");
+  return {
+    number: block.number,
+    hash: block.hash,
+    parentHash: block.parentHash,
+    timestamp: new Date(Number(block.timestamp) * 1000),
+  };
+}
+
+const HEADER_CONCURRENCY = 32;
+
+export const getHeader = async (client: PublicClient, blockNumber: bigint): Promise<BlockRef> =>
+  toRef(await client.getBlock({ blockNumber }));
+
+/** Headers of the given blocks, HEADER_CONCURRENCY requests at a time. */
+export async function getHeaders(
+  client: PublicClient,
+  numbers: readonly bigint[],
+): Promise<Map<bigint, BlockRef>> {
+  const result = new Map<bigint, BlockRef>();
+  for (let i = 0; i < numbers.length; i += HEADER_CONCURRENCY) {
+    const slice = numbers.slice(i, i + HEADER_CONCURRENCY);
+    const fetched = await Promise.all(slice.map((n) => getHeader(client, n)));
+    for (const ref of fetched) result.set(ref.number, ref);
+  }
+  return result;
+}
+
+/**
+ * The number of the node's `finalized` block, or undefined when the node does not serve that tag
+ * (an error that is not worth retrying, or no block). Connection problems throw as usual.
+ */
+export async function getFinalizedNumber(client: PublicClient): Promise<bigint | undefined> {
+  try {
+    const block = (await client.request({
+      method: "eth_getBlockByNumber",
+      params: ["finalized", false],
+    } as never)) as { number?: string } | null;
+    return block?.number ? BigInt(block.number) : undefined;
+  } catch (error) {
+    if (isRetryable(error)) throw error;
+    return undefined;
+  }
+}

@@ -1,11 +1,11 @@
-import type { OutboxEntry } from "../callbacks/outbox.ts";
+import { insertCallback } from "../callbacks/outbox.ts";
 import type { Queryable } from "../db/types.ts";
+import { formatDecimal } from "../lib/money.ts";
 import { pluginFlags } from "../merchants/plugins.ts";
 import { notificationsThisMonth } from "../merchants/service.ts";
+import type { OrderEventSubscriber, OrderStatusChanged } from "../orders/events.ts";
 import type { Notification, Notifier } from "./notifier.ts";
 import { webhookNotifier, type Enqueue } from "./webhook.ts";
-
-const ORDER_EVENT = /^order\.(pending|success|complete|expired|refunded)$/;
 
 /** The text of an order status notification; short enough for one SMS. */
 export function orderStatusText(
@@ -28,20 +28,19 @@ export function orderStatusText(
 }
 
 /**
- * Called for every order callback as it is queued, inside the transaction that changes the
- * order's status. When the order's merchant has the TXT Messaging plugin on and is under its
- * monthly limit, it sends a notification through the merchant's notifier (the webhook one),
- * which queues it in the same transaction. `body` is the order JSON of the callback.
+ * Sends the merchant's TXT Messaging notification for an order status change, when the order's
+ * merchant has the plugin on and is under its monthly limit, through the merchant's notifier
+ * (the webhook one), which queues it in the transaction of the change. Returns whether it sent.
  */
 export async function notifyOrderStatus(
   tx: Queryable,
-  entry: OutboxEntry,
-  enqueue: Enqueue,
+  change: OrderStatusChanged,
+  enqueue: Enqueue = insertCallback,
   notifierFor: (tx: Queryable, url: string, enqueue: Enqueue) => Notifier = webhookNotifier,
 ): Promise<boolean> {
-  const event = ORDER_EVENT.exec(entry.kind);
-  const merchantId = entry.merchantId ?? null;
-  if (!event?.[1] || merchantId === null || entry.redeliveryOf != null) return false;
+  const { order, status } = change;
+  const merchantId = order.merchant_id;
+  if (merchantId === null) return false;
   const { rows } = await tx.query<{
     plugins: unknown;
     notify_url: string | null;
@@ -53,20 +52,28 @@ export async function notifyOrderStatus(
   const merchant = rows[0];
   if (!merchant?.notify_url || !pluginFlags(merchant.plugins).txt_messaging) return false;
   if ((await notificationsThisMonth(tx, merchantId)) >= merchant.txt_messaging_monthly_limit) return false;
-  const order = JSON.parse(entry.body) as {
-    id: number;
-    currency_amount: string;
-    expected_amount: string;
-    token: string;
-  };
   const message: Notification = {
     merchantId,
-    event: entry.kind,
+    event: `order.${status}`,
     to: merchant.notify_phone,
-    text: orderStatusText(event[1], order),
-    orderId: entry.orderId ?? null,
-    status: event[1],
+    text: orderStatusText(status, {
+      id: Number(order.id),
+      currency_amount: order.currency_amount,
+      expected_amount: formatDecimal(BigInt(order.expected_amount), order.token_decimals),
+      token: order.token_symbol,
+    }),
+    orderId: order.id,
+    status,
   };
   await notifierFor(tx, merchant.notify_url, enqueue).send(message);
   return true;
+}
+
+/** The TXT notifier as an order event subscriber (registered at start-up). */
+export function txtNotifier(
+  notifierFor?: (tx: Queryable, url: string, enqueue: Enqueue) => Notifier,
+): OrderEventSubscriber {
+  return async (tx, change) => {
+    await notifyOrderStatus(tx, change, insertCallback, notifierFor);
+  };
 }

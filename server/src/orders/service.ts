@@ -9,6 +9,13 @@ import { PLANS } from "../merchants/plans.ts";
 import type { Merchant } from "../merchants/service.ts";
 import type { PriceSource } from "../pricing/index.ts";
 import { newOrderId } from "./ids.ts";
+import {
+  findOrder,
+  insertOrder,
+  insertOrderWithDailySlot,
+  listMerchantOrders,
+  type NewOrder,
+} from "./repository.ts";
 import type { OrderRow } from "./serialize.ts";
 import type { OrderStatus } from "./state.ts";
 
@@ -33,13 +40,6 @@ export interface OrderServiceDeps {
 }
 
 const PEG_DECIMALS = 8;
-
-const INSERT_ORDER = `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol,
-  token_decimals, currency_amount, usd_cents, expected_amount, price, price_decimals, callback, item_title,
-  item_description, item_image, expires_at)`;
-const ORDER_VALUES = `$1::int8, $2::int8, $3::int8, $4::text, $5::text, $6::text, $7::text, $8::int4, $9::text,
-  $10::int8, $11::numeric, $12::numeric, $13::int4, $14::text, $15::text, $16::text, $17::text,
-  now() + make_interval(secs => $18::float8)`;
 
 export function parseMerchantAddress(value: string): `0x${string}` {
   if (!/^0x[0-9a-fA-F]{40}$/.test(value)) {
@@ -116,50 +116,40 @@ export function createOrderService(deps: OrderServiceDeps) {
     const q = await quote(usdCents, input.token);
     if (q.expected <= 0n) throw badRequest("amount is too small to price", "invalid_amount");
 
-    const params = [
-      merchant?.id ?? null,
-      deps.chainId,
-      deps.contract.toLowerCase(),
-      merchantAddress.toLowerCase(),
-      q.token,
-      q.symbol,
-      q.decimals,
-      formatUsdCents(usdCents),
+    const order: NewOrder = {
+      id: 0n,
+      merchantId: merchant?.id ?? null,
+      chainId: deps.chainId,
+      payTo: deps.contract.toLowerCase(),
+      merchantAddress: merchantAddress.toLowerCase(),
+      token: q.token,
+      tokenSymbol: q.symbol,
+      tokenDecimals: q.decimals,
+      currencyAmount: formatUsdCents(usdCents),
       usdCents,
-      q.expected.toString(),
-      q.price.toString(),
-      q.priceDecimals,
+      expectedAmount: q.expected,
+      price: q.price,
+      priceDecimals: q.priceDecimals,
       callback,
-      input.item_title ?? null,
-      input.item_description ?? null,
-      itemImage ?? null,
-      deps.orderTtlSeconds,
-    ];
+      itemTitle: input.item_title ?? null,
+      itemDescription: input.item_description ?? null,
+      itemImage: itemImage ?? null,
+      ttlSeconds: deps.orderTtlSeconds,
+    };
     // One statement, one round trip, no explicit transaction. Ids are random 53-bit numbers; a
     // collision is a unique violation that rolls the whole statement back (the daily slot too),
     // and we try again with a new id.
     for (let attempt = 0; ; attempt++) {
-      const id = newOrderId();
+      order.id = newOrderId();
       try {
-        if (!merchant) {
-          const { rows } = await db.query<OrderRow>(`${INSERT_ORDER} VALUES (${ORDER_VALUES}) RETURNING *`, [
-            id,
-            ...params,
-          ]);
-          return rows[0] as OrderRow;
-        }
+        if (!merchant) return await insertOrder(db, order);
         const plan = PLANS[merchant.plan];
-        const { rows } = await db.query<OrderRow>(
-          `WITH slot AS (
-             INSERT INTO merchant_daily_orders AS d (merchant_id, day, count)
-             VALUES ($2, (now() AT TIME ZONE 'UTC')::date, 1)
-             ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $19
-             RETURNING 1
-           )
-           ${INSERT_ORDER} SELECT ${ORDER_VALUES} FROM slot RETURNING *`,
-          [id, ...params, plan.dailyTransactions],
+        const row = await insertOrderWithDailySlot(
+          db,
+          { ...order, merchantId: merchant.id },
+          plan.dailyTransactions,
         );
-        if (rows[0]) return rows[0];
+        if (row) return row;
         throw tooManyRequests(
           `the ${plan.label} plan allows ${plan.dailyTransactions} orders per day (UTC); the limit resets at midnight UTC`,
           "plan_daily_limit",
@@ -174,8 +164,7 @@ export function createOrderService(deps: OrderServiceDeps) {
 
   /** An order by id: a merchant sees only its own; anyone may read an anonymous order by id. */
   async function get(id: bigint, merchant: Merchant | null): Promise<OrderRow> {
-    const { rows } = await db.query<OrderRow>("SELECT * FROM orders WHERE id = $1", [id]);
-    const row = rows[0];
+    const row = await findOrder(db, id);
     if (!row || (row.merchant_id !== null && row.merchant_id !== merchant?.id)) {
       throw notFound(`order ${id} was not found`, "order_not_found");
     }
@@ -189,21 +178,11 @@ export function createOrderService(deps: OrderServiceDeps) {
     limit: number,
     cursor: string | undefined,
   ) {
-    const params: unknown[] = [merchant.id, limit + 1];
-    let where = "merchant_id = $1";
-    if (status) {
-      params.push(status);
-      where += ` AND status = $${params.length}`;
-    }
-    if (cursor) {
-      const decoded = decodeCursor(cursor);
-      params.push(decoded.createdAt, decoded.id);
-      where += ` AND (created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::int8)`;
-    }
-    const { rows } = await db.query<OrderRow>(
-      `SELECT * FROM orders WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $2`,
-      params,
-    );
+    const rows = await listMerchantOrders(db, merchant.id, {
+      status,
+      limit: limit + 1,
+      ...(cursor ? { before: decodeCursor(cursor) } : {}),
+    });
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     const next = rows.length > limit && last ? encodeCursor(last.created_at, last.id) : null;

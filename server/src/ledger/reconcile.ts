@@ -1,7 +1,8 @@
 import type { PublicClient } from "viem";
 import { paymentProcessorAbi } from "../chain/abi.ts";
 import type { Queryable } from "../db/types.ts";
-import { loadCursor } from "./store.ts";
+import { loadCursor } from "../indexer/store.ts";
+import { ledgerBalances } from "./contract-events.ts";
 
 export interface ReconcileRow {
   merchant: string;
@@ -23,19 +24,9 @@ export async function reconcile(
 ) {
   const cursor = await loadCursor(db, chainId);
   const blockNumber = cursor?.blockNumber ?? (await client.getBlockNumber());
-  const { rows } = await db.query<{
-    merchant: string;
-    token: string;
-    credited: string;
-    withdrawn: string;
-    refunded: string;
-  }>(
-    "SELECT merchant, token, credited, withdrawn, refunded FROM merchant_ledger WHERE chain_id = $1 ORDER BY merchant, token",
-    [chainId],
-  );
   const result: ReconcileRow[] = [];
-  for (const row of rows) {
-    const ledger = BigInt(row.credited) - BigInt(row.withdrawn) - BigInt(row.refunded);
+  for (const row of await ledgerBalances(db, chainId)) {
+    const ledger = row.credited - row.withdrawn - row.refunded;
     const onChain = await client.readContract({
       address: contract,
       abi: paymentProcessorAbi,

@@ -1,0 +1,22 @@
+import type { OrderEventSubscriber } from "../orders/events.ts";
+import { orderToJson } from "../orders/serialize.ts";
+import { enqueueCallback } from "./outbox.ts";
+
+/**
+ * The merchant's order callback: each status change queues the order JSON (as GET /order/:id
+ * shows it at that change) for the order's callback URL, signed with the merchant's secret (or
+ * the system one for anonymous orders), in the order's own delivery stream.
+ */
+export function orderCallbacks(publicUrl: string): OrderEventSubscriber {
+  return async (tx, { order, status, indexedBlock }) => {
+    await enqueueCallback(tx, {
+      stream: `order:${order.id}`,
+      kind: `order.${status}`,
+      url: order.callback,
+      body: JSON.stringify(orderToJson(order, publicUrl, indexedBlock)),
+      secretRef: order.merchant_id === null ? "system" : `merchant:${order.merchant_id}`,
+      orderId: order.id,
+      merchantId: order.merchant_id,
+    });
+  };
+}

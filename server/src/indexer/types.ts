@@ -1,0 +1,110 @@
+import type { Queryable } from "../db/types.ts";
+
+/** A block header as the indexer keeps it: the reorg window stores these. */
+export interface BlockRef {
+  number: bigint;
+  hash: string;
+  parentHash: string;
+  timestamp: Date;
+}
+
+/** The newest block whose effects are applied, by number and hash. */
+export interface Cursor {
+  blockNumber: bigint;
+  blockHash: string;
+}
+
+/** A log as eth_getLogs returns it (hex quantities), before any decoding. */
+export interface RawLog {
+  address: string;
+  topics: string[];
+  data: string;
+  blockNumber: string;
+  blockHash: string;
+  /** Returned by current nodes (geth ≥ 1.14.x, reth, erigon, EDR); saves a header fetch. */
+  blockTimestamp?: string;
+  transactionHash: string;
+  transactionIndex: string;
+  logIndex: string;
+  removed?: boolean;
+}
+
+export interface DecodeContext {
+  chainId: bigint;
+  /** The timestamp of the log's block (from the log itself or from its header). */
+  blockTimestamp: Date;
+}
+
+/**
+ * What the indexer follows: logs of `addresses` whose topic0 is one of `topics`, each decoded into
+ * a domain event by `decode`. `addresses` may be a function, asked before every fetch, for sources
+ * whose address set grows (watched deposit addresses). `decode` returns undefined for a log it does
+ * not want and throws FatalIndexerError for a log it cannot read.
+ */
+export interface Source<E> {
+  name: string;
+  addresses: readonly string[] | (() => readonly string[] | Promise<readonly string[]>);
+  /** topic0 values (event selectors) this source decodes. */
+  topics: readonly string[];
+  decode(log: RawLog, ctx: DecodeContext): E | undefined;
+}
+
+/** New canonical blocks, in order, and the decoded events of all sources in chain order. */
+export interface BlockStep<E> {
+  type: "block";
+  chainId: bigint;
+  /** The applied blocks, ascending; the last one is the new cursor. */
+  blocks: readonly BlockRef[];
+  events: E[];
+  /** The chain head when the step was read. */
+  head: bigint;
+  /** Whether the blocks are final (historical backfill) rather than followed at the head. */
+  historical: boolean;
+}
+
+/** The chain replaced blocks after `ancestor`: every effect past it must go. */
+export interface ReorgStep {
+  type: "reorg";
+  chainId: bigint;
+  /** The newest stored block the chain still has; the new cursor. */
+  ancestor: BlockRef;
+  /** The cursor before the rollback. */
+  previous: Cursor;
+  head: bigint;
+}
+
+/** Blocks up to `block` are final: no reorg will ever reach them. The window below it is pruned. */
+export interface FinalizeStep {
+  type: "finalize";
+  chainId: bigint;
+  block: bigint;
+}
+
+export type Step<E> = BlockStep<E> | ReorgStep | FinalizeStep;
+
+/** The indexer's position while nothing new arrives (the clock still moves). */
+export interface IdleContext {
+  chainId: bigint;
+  cursor: BlockRef;
+  head: bigint;
+}
+
+/**
+ * The domain side of the indexer. `apply` runs inside the transaction that also saves the cursor
+ * and the block window, so a step's effects exist if and only if the cursor moved past it. `idle`
+ * (optional) runs in its own transaction when the indexer is at the head with nothing new, for
+ * effects of time alone (order expiry). The result of each call is handed to the indexer's
+ * `onCommit` listeners after the transaction commits.
+ */
+export interface Sink<E, R = void> {
+  apply(tx: Queryable, step: Step<E>): Promise<R>;
+  idle?(tx: Queryable, at: IdleContext): Promise<R>;
+}
+
+export interface IndexerStatus {
+  state: "starting" | "backfilling" | "following" | "retrying" | "stopped" | "failed";
+  headBlock: bigint | null;
+  indexedBlock: bigint | null;
+  lagBlocks: bigint | null;
+  lastError: string | null;
+}

@@ -1,0 +1,179 @@
+import type { Queryable } from "../db/types.ts";
+import type { IdleContext, Sink, Step } from "../indexer/types.ts";
+import {
+  insertEvents,
+  orderEvents,
+  rollbackEventsPast,
+  type ContractEvent,
+  type OrderEventRow,
+} from "../ledger/contract-events.ts";
+import type { OrderEvents, OrderStatusChanged } from "./events.ts";
+import { bytes32ToOrderId } from "./ids.ts";
+import {
+  existingOrderIds,
+  lockOrders,
+  ordersDueForRefresh,
+  ordersPaidAfter,
+  saveOrderState,
+} from "./repository.ts";
+import type { OrderRow } from "./serialize.ts";
+import { callbackEventsFor, computeOrderState, type Clock, type OrderState } from "./state.ts";
+
+export interface OrderSinkOptions {
+  /** Blocks (the paying one included) after which a paid order is `complete`. */
+  confirmations: number;
+  /** Where status changes are published (merchant callback, TXT notifier). */
+  events: OrderEvents;
+  /** The wall clock (tests); default Date.now. */
+  now?: () => number;
+}
+
+/**
+ * How chain effects change orders: the indexer sink for PaymentProcessor events. Every step
+ * recomputes the touched orders from their canonical events with the state machine
+ * (./state.ts), writes any change and publishes each status change, all in the step's
+ * transaction.
+ *  - block: links events to orders, stores them in the ledger, recomputes the orders they touch
+ *    and those whose confirmations or expiry came due;
+ *  - reorg: drops the ledger's events past the ancestor and recomputes the orders that lost
+ *    events or were made whole after it;
+ *  - finalize: nothing to do (order state never depends on finality);
+ *  - idle: recomputes orders that came due with time alone (expiry, confirmations).
+ * Returns the published changes.
+ */
+export function createOrderSink(options: OrderSinkOptions): Sink<ContractEvent, OrderStatusChanged[]> {
+  const now = options.now ?? Date.now;
+
+  function clock(cursor: { number: bigint; timestamp: Date }, head: bigint): Clock {
+    const atHead = cursor.number >= head;
+    return {
+      indexedBlock: cursor.number,
+      confirmations: options.confirmations,
+      // Expiry is decided once every block up to the expiry time is indexed (or we are at the head).
+      canExpire: (expiresAt) =>
+        now() >= expiresAt.getTime() && (atHead || cursor.timestamp.getTime() >= expiresAt.getTime()),
+    };
+  }
+
+  const due = (tx: Queryable, chainId: bigint, c: Clock) =>
+    ordersDueForRefresh(tx, chainId, c.indexedBlock - BigInt(c.confirmations) + 1n);
+
+  async function apply(tx: Queryable, step: Step<ContractEvent>): Promise<OrderStatusChanged[]> {
+    switch (step.type) {
+      case "block": {
+        const cursor = step.blocks.at(-1);
+        if (!cursor) return [];
+        await linkOrders(tx, step.events);
+        await insertEvents(tx, step.events);
+        const c = clock(cursor, step.head);
+        const touched = new Set<bigint>();
+        for (const e of step.events) if (e.orderId !== null) touched.add(e.orderId);
+        for (const id of await due(tx, step.chainId, c)) touched.add(id);
+        return refreshOrders(tx, c, [...touched], options.events);
+      }
+      case "reorg": {
+        const ancestor = step.ancestor.number;
+        const affected = new Set(await rollbackEventsPast(tx, step.chainId, ancestor));
+        for (const id of await ordersPaidAfter(tx, step.chainId, ancestor)) affected.add(id);
+        return refreshOrders(tx, clock(step.ancestor, step.head), [...affected], options.events);
+      }
+      case "finalize":
+        return [];
+    }
+  }
+
+  async function idle(tx: Queryable, at: IdleContext): Promise<OrderStatusChanged[]> {
+    const c = clock(at.cursor, at.head);
+    return refreshOrders(tx, c, await due(tx, at.chainId, c), options.events);
+  }
+
+  return { apply, idle };
+}
+
+/** Links events to existing orders; an event whose order id matches none stays an orphan. */
+async function linkOrders(tx: Queryable, events: ContractEvent[]): Promise<void> {
+  const candidates = new Map<string, bigint>();
+  for (const e of events) {
+    if (!e.orderRef) continue;
+    const id = bytes32ToOrderId(e.orderRef as `0x${string}`);
+    if (id !== undefined) candidates.set(e.orderRef, id);
+  }
+  if (candidates.size === 0) return;
+  const existing = await existingOrderIds(tx, [...new Set(candidates.values())]);
+  for (const e of events) {
+    const id = e.orderRef ? candidates.get(e.orderRef) : undefined;
+    if (id !== undefined && existing.has(id)) e.orderId = id;
+  }
+}
+
+/**
+ * Recomputes the state of the given orders from their canonical events and writes any change,
+ * publishing each status change in the same transaction. Only events whose chain, merchant and
+ * token match the order count toward it.
+ */
+export async function refreshOrders(
+  tx: Queryable,
+  clock: Clock,
+  orderIds: readonly bigint[],
+  events: OrderEvents,
+): Promise<OrderStatusChanged[]> {
+  if (orderIds.length === 0) return [];
+  const orders = await lockOrders(tx, orderIds);
+  const byOrder = new Map<bigint, OrderEventRow[]>();
+  for (const event of await orderEvents(tx, orderIds)) {
+    const list = byOrder.get(event.orderId) ?? [];
+    list.push(event);
+    byOrder.set(event.orderId, list);
+  }
+
+  const published: OrderStatusChanged[] = [];
+  for (const order of orders) {
+    const related = (byOrder.get(order.id) ?? []).filter(
+      (e) => e.chainId === order.chain_id && e.merchant === order.merchant_address && e.token === order.token,
+    );
+    const state = computeOrderState(
+      { expectedAmount: BigInt(order.expected_amount), expiresAt: order.expires_at },
+      related.filter((e) => e.kind === "payment"),
+      related.filter((e) => e.kind === "refund"),
+      clock,
+    );
+    if (!changed(order, state)) continue;
+    const updated: OrderRow = {
+      ...order,
+      status: state.status,
+      exception: state.exception,
+      amount_paid: state.amountPaid.toString(),
+      amount_refunded: state.amountRefunded.toString(),
+      transaction_id: state.transactionId,
+      paid_block: state.paidBlock,
+      sent_transaction: state.sentTransaction,
+    };
+    await saveOrderState(tx, updated);
+    let previous = order.status;
+    for (const status of callbackEventsFor(order.status, state.status)) {
+      const event: OrderStatusChanged = {
+        type: "order.status_changed",
+        order: { ...updated, status },
+        previous,
+        status,
+        indexedBlock: clock.indexedBlock,
+      };
+      await events.publish(tx, event);
+      published.push(event);
+      previous = status;
+    }
+  }
+  return published;
+}
+
+function changed(order: OrderRow, state: OrderState): boolean {
+  return (
+    order.status !== state.status ||
+    order.exception !== state.exception ||
+    BigInt(order.amount_paid) !== state.amountPaid ||
+    BigInt(order.amount_refunded) !== state.amountRefunded ||
+    order.transaction_id !== state.transactionId ||
+    order.paid_block !== state.paidBlock ||
+    order.sent_transaction !== state.sentTransaction
+  );
+}

@@ -1,0 +1,183 @@
+import type { Queryable } from "../db/types.ts";
+import type { OrderRow } from "./serialize.ts";
+import type { OrderStatus } from "./state.ts";
+
+/**
+ * Every statement on the `orders` table for the order write path. Nothing outside server/src/orders
+ * runs SQL on orders for these; routes and services call through here.
+ */
+
+/** The columns of a new order, in the order of INSERT_ORDER. */
+export interface NewOrder {
+  id: bigint;
+  merchantId: bigint | null;
+  chainId: bigint;
+  payTo: string;
+  merchantAddress: string;
+  token: string;
+  tokenSymbol: string;
+  tokenDecimals: number;
+  currencyAmount: string;
+  usdCents: bigint;
+  expectedAmount: bigint;
+  price: bigint;
+  priceDecimals: number;
+  callback: string;
+  itemTitle: string | null;
+  itemDescription: string | null;
+  itemImage: string | null;
+  ttlSeconds: number;
+}
+
+const INSERT_ORDER = `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol,
+  token_decimals, currency_amount, usd_cents, expected_amount, price, price_decimals, callback, item_title,
+  item_description, item_image, expires_at)`;
+const ORDER_VALUES = `$1::int8, $2::int8, $3::int8, $4::text, $5::text, $6::text, $7::text, $8::int4, $9::text,
+  $10::int8, $11::numeric, $12::numeric, $13::int4, $14::text, $15::text, $16::text, $17::text,
+  now() + make_interval(secs => $18::float8)`;
+
+const orderParams = (o: NewOrder) => [
+  o.id,
+  o.merchantId,
+  o.chainId,
+  o.payTo,
+  o.merchantAddress,
+  o.token,
+  o.tokenSymbol,
+  o.tokenDecimals,
+  o.currencyAmount,
+  o.usdCents,
+  o.expectedAmount.toString(),
+  o.price.toString(),
+  o.priceDecimals,
+  o.callback,
+  o.itemTitle,
+  o.itemDescription,
+  o.itemImage,
+  o.ttlSeconds,
+];
+
+/** Inserts an order; a primary-key collision surfaces as the driver's unique violation (23505). */
+export async function insertOrder(db: Queryable, order: NewOrder): Promise<OrderRow> {
+  const { rows } = await db.query<OrderRow>(
+    `${INSERT_ORDER} VALUES (${ORDER_VALUES}) RETURNING *`,
+    orderParams(order),
+  );
+  return rows[0] as OrderRow;
+}
+
+/**
+ * Inserts a merchant's order and takes one of its daily slots in one statement (one round trip,
+ * no explicit transaction). Returns undefined, inserting nothing, when the day's `dailyLimit`
+ * slots are taken.
+ */
+export async function insertOrderWithDailySlot(
+  db: Queryable,
+  order: NewOrder & { merchantId: bigint },
+  dailyLimit: number,
+): Promise<OrderRow | undefined> {
+  const { rows } = await db.query<OrderRow>(
+    `WITH slot AS (
+       INSERT INTO merchant_daily_orders AS d (merchant_id, day, count)
+       VALUES ($2, (now() AT TIME ZONE 'UTC')::date, 1)
+       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $19
+       RETURNING 1
+     )
+     ${INSERT_ORDER} SELECT ${ORDER_VALUES} FROM slot RETURNING *`,
+    [...orderParams(order), dailyLimit],
+  );
+  return rows[0];
+}
+
+export async function findOrder(db: Queryable, id: bigint): Promise<OrderRow | undefined> {
+  const { rows } = await db.query<OrderRow>("SELECT * FROM orders WHERE id = $1", [id]);
+  return rows[0];
+}
+
+/** A merchant's orders, newest first, after the keyset cursor `before` when given. */
+export async function listMerchantOrders(
+  db: Queryable,
+  merchantId: bigint,
+  options: { status?: OrderStatus | undefined; limit: number; before?: { createdAt: string; id: string } },
+): Promise<OrderRow[]> {
+  const params: unknown[] = [merchantId, options.limit];
+  let where = "merchant_id = $1";
+  if (options.status) {
+    params.push(options.status);
+    where += ` AND status = $${params.length}`;
+  }
+  if (options.before) {
+    params.push(options.before.createdAt, options.before.id);
+    where += ` AND (created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::int8)`;
+  }
+  const { rows } = await db.query<OrderRow>(
+    `SELECT * FROM orders WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $2`,
+    params,
+  );
+  return rows;
+}
+
+/** Which of `ids` are orders. */
+export async function existingOrderIds(tx: Queryable, ids: readonly bigint[]): Promise<Set<bigint>> {
+  if (ids.length === 0) return new Set();
+  const { rows } = await tx.query<{ id: bigint }>("SELECT id FROM orders WHERE id = ANY($1::int8[])", [
+    ids.map(String),
+  ]);
+  return new Set(rows.map((r) => r.id));
+}
+
+/** The given orders, locked for update until the transaction ends, by id. */
+export async function lockOrders(tx: Queryable, ids: readonly bigint[]): Promise<OrderRow[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await tx.query<OrderRow>(
+    "SELECT * FROM orders WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE",
+    [ids.map(String)],
+  );
+  return rows;
+}
+
+/** Writes the chain-derived fields of an order (its state as computed from events). */
+export async function saveOrderState(tx: Queryable, order: OrderRow): Promise<void> {
+  await tx.query(
+    `UPDATE orders SET status = $2, exception = $3, amount_paid = $4, amount_refunded = $5, transaction_id = $6,
+       paid_block = $7, sent_transaction = $8, updated_at = now() WHERE id = $1`,
+    [
+      order.id,
+      order.status,
+      order.exception,
+      order.amount_paid,
+      order.amount_refunded,
+      order.transaction_id,
+      order.paid_block,
+      order.sent_transaction,
+    ],
+  );
+}
+
+/**
+ * Orders of `chainId` whose state may change with time alone: `success` orders paid at or before
+ * `paidAtOrBefore` (their confirmations may have reached the threshold), and open orders past
+ * their expiry.
+ */
+export async function ordersDueForRefresh(
+  tx: Queryable,
+  chainId: bigint,
+  paidAtOrBefore: bigint,
+): Promise<bigint[]> {
+  const { rows } = await tx.query<{ id: bigint }>(
+    `SELECT id FROM orders WHERE chain_id = $1 AND status = 'success' AND paid_block <= $2
+     UNION ALL
+     SELECT id FROM orders WHERE chain_id = $1 AND status = 'pending' AND expires_at < now()`,
+    [chainId, paidAtOrBefore],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Orders of `chainId` that were made whole in a block after `block` (a reorg may undo that). */
+export async function ordersPaidAfter(tx: Queryable, chainId: bigint, block: bigint): Promise<bigint[]> {
+  const { rows } = await tx.query<{ id: bigint }>(
+    "SELECT id FROM orders WHERE chain_id = $1 AND paid_block > $2",
+    [chainId, block],
+  );
+  return rows.map((r) => r.id);
+}
