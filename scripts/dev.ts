@@ -15,10 +15,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { relative } from "node:path";
 import { createPublicClient, createWalletClient, formatEther, http } from "viem";
+import { parseCallbackConfig } from "../server/src/callbacks/config.ts";
 import { systemSecret } from "../server/src/callbacks/secrets.ts";
 import { lastChainReset, type ChainReset } from "../server/src/chain/identity.ts";
 import { loadConfig, type Config } from "../server/src/config/index.ts";
 import { int, optionalStr, type Env } from "../server/src/config/env.ts";
+import { parseEletroPayConfig } from "../server/src/eletropay/index.ts";
 import { ConfigError } from "../server/src/lib/errors.ts";
 import { startSystem, type System } from "../server/src/system.ts";
 import { startCallbackReceiver, type CallbackReceiver } from "./lib/callback-receiver.ts";
@@ -83,7 +85,17 @@ async function main() {
     if (existsSync(tokenFile)) env.ADMIN_TOKEN = readFileSync(tokenFile, "utf8").trim();
     else env.ADMIN_TOKEN = newToken = randomBytes(24).toString("hex");
   }
+  // EletroPay callbacks go to the dev receiver unless ELETROPAY_CALLBACK_URL says otherwise.
+  const eletropayWanted = Object.keys(env).some((name) => /^XPUB_/.test(name) && optionalStr(env, name));
+  const receiverRuns = dev.callbackPort !== 0 && optionalStr(env, "NODE_ENV") !== "production";
+  if (eletropayWanted && receiverRuns && !optionalStr(env, "ELETROPAY_CALLBACK_URL")) {
+    env.ELETROPAY_CALLBACK_URL = `http://127.0.0.1:${dev.callbackPort}`;
+  }
   const config = check<Config | undefined>(problems, () => loadConfig(env), undefined);
+  // The callback and EletroPay settings are still read apart from loadConfig: check them here too,
+  // so their problems are listed with the others, before anything starts.
+  check(problems, () => parseCallbackConfig(env), undefined);
+  const eletropay = check(problems, () => parseEletroPayConfig(env), undefined);
 
   if (config) {
     const busy = async (host: string, port: number, fix: string) => {
@@ -98,6 +110,9 @@ async function main() {
       );
     } else {
       await busy(config.host, config.port, "stop what holds it or set PORT to a free port");
+      if (eletropay?.enabled) {
+        await busy(eletropay.host, eletropay.port, "stop what holds it or set ELETROPAY_PORT to a free port");
+      }
       if (local)
         await busy("127.0.0.1", dev.chainPort, "stop what holds it or set DEV_CHAIN_PORT to a free port");
       if (config.env !== "production") {
@@ -144,6 +159,9 @@ async function main() {
   process.on("SIGTERM", () => void stop(0));
   process.on("exit", () => removeDevStack(stackPath));
 
+  // The server reads the EletroPay settings from the process environment.
+  if (env.ELETROPAY_CALLBACK_URL) process.env.ELETROPAY_CALLBACK_URL = env.ELETROPAY_CALLBACK_URL;
+
   try {
     mkdirSync(config.dataDir, { recursive: true });
     if (newToken) writeFileSync(tokenFile, newToken, { mode: 0o600 });
@@ -170,14 +188,18 @@ async function main() {
     if (config.env !== "production" && dev.callbackPort !== 0) {
       const db = system.db;
       const callbackSecret = optionalStr(env, "CALLBACK_SECRET");
+      const eletropaySecret = optionalStr(env, "ELETROPAY_CALLBACK_SECRET");
       receiver = await startCallbackReceiver({
         host: "127.0.0.1",
         port: dev.callbackPort,
-        systemSecret: () => systemSecret(db, { callbackSecret }),
+        secrets: async () => [
+          await systemSecret(db, { callbackSecret }),
+          ...(eletropaySecret ? [eletropaySecret] : []),
+        ],
         print: (line) => say(line),
       });
     }
-    const stack = describeStack(system, startedAt, dev, local, receiver);
+    const stack = describeStack(system, startedAt, dev, local, receiver, env.ELETROPAY_CALLBACK_URL);
     writeDevStack(stackPath, stack);
     await banner(system, stack, reset && reset.at >= startedAt ? reset : undefined, stackPath);
   } catch (error) {
@@ -206,6 +228,7 @@ function describeStack(
   dev: DevSettings,
   local: boolean,
   receiver: CallbackReceiver | undefined,
+  eletropayCallbackUrl: string | undefined,
 ): DevStack {
   const { config } = system;
   const eletropayUrl = listenerUrl(system);
@@ -234,7 +257,7 @@ function describeStack(
         tokens: system.tokens.map((t) => ({ symbol: t.symbol, address: t.address })),
       },
     },
-    eletropay: eletropayUrl ? { url: eletropayUrl } : undefined,
+    eletropay: eletropayUrl ? { url: eletropayUrl, callbackUrl: eletropayCallbackUrl } : undefined,
     callbackReceiver: receiver ? { url: receiver.url, port: receiver.port } : undefined,
   };
 }
@@ -262,7 +285,12 @@ async function banner(system: System, stack: DevStack, reset: ChainReset | undef
     `  contract       ${stack.chain.contracts.paymentProcessor}`,
     ...stack.chain.contracts.tokens.map((t) => `  token          ${t.symbol} ${t.address}`),
   );
-  if (stack.eletropay) lines.push(`  EletroPay      ${stack.eletropay.url} (private API, docs/eletropay.md)`);
+  if (stack.eletropay) {
+    lines.push(
+      `  EletroPay      ${stack.eletropay.url} (private API, docs/eletropay.md); ` +
+        `payment callbacks to ${stack.eletropay.callbackUrl ?? "?"}`,
+    );
+  }
   if (stack.callbackReceiver) {
     lines.push(
       `  callbacks      ${stack.callbackReceiver.url} prints here every callback sent to it (DEV_CALLBACK_PORT)`,

@@ -1,8 +1,9 @@
 /**
  * The dev callback receiver `npm start` runs on 127.0.0.1:DEV_CALLBACK_PORT (default 3002): a
  * target for `callback` URLs while trying the API by hand (the README's curl example uses it). It
- * answers 200 to every POST, checks the `X-EthPOS-Signature` against the system secret (what
- * orders made without an API key are signed with), and prints one line per callback.
+ * answers 200 to every POST (any path), checks the `X-EthPOS-Signature` against the system secret
+ * (what orders made without an API key are signed with) and the EletroPay callback secret, and
+ * prints one line per callback.
  */
 import { createServer, type Server } from "node:http";
 import { verifySignature } from "../../server/src/callbacks/signing.ts";
@@ -18,8 +19,8 @@ const MAX_BODY = 256 * 1024;
 export async function startCallbackReceiver(options: {
   host: string;
   port: number;
-  /** The secret anonymous orders are signed with (CALLBACK_SECRET, or the one generated in `meta`). */
-  systemSecret: () => Promise<string>;
+  /** The secrets it can check: the system one (CALLBACK_SECRET, or the one generated in `meta`), EletroPay's. */
+  secrets: () => Promise<string[]>;
   print: (line: string) => void;
 }): Promise<CallbackReceiver> {
   const server: Server = createServer((req, res) => {
@@ -37,7 +38,7 @@ export async function startCallbackReceiver(options: {
       // Answer first: the receiver must never make a delivery slow or fail.
       res.writeHead(200, { "content-type": "text/plain" }).end("OK");
       const raw = Buffer.concat(chunks);
-      void describe(raw, req.headers, options.systemSecret).then(options.print, (error: Error) =>
+      void describe(raw, req.headers, options.secrets).then(options.print, (error: Error) =>
         options.print(`callback ${req.url}: ${error.message}`),
       );
     });
@@ -66,16 +67,16 @@ export async function startCallbackReceiver(options: {
 async function describe(
   raw: Buffer,
   headers: Record<string, string | string[] | undefined>,
-  systemSecret: () => Promise<string>,
+  secrets: () => Promise<string[]>,
 ): Promise<string> {
   const header = headers["x-ethpos-signature"];
   const signature = typeof header === "string" ? header : undefined;
-  const valid = signature ? verifySignature(signature, raw, [await systemSecret()]) : false;
+  const valid = signature ? verifySignature(signature, raw, await secrets()) : false;
   const check = !signature
     ? "unsigned"
     : valid
       ? "signature valid"
-      : "signature not made with the system secret (orders made with an API key are signed with their merchant's secret)";
+      : "signature not checked: not the system secret (orders made with an API key are signed with their merchant's secret)";
   let what = `${raw.length} bytes`;
   try {
     const body = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;

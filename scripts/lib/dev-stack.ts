@@ -30,7 +30,7 @@ export interface DevStack {
     blockIntervalMs: number | undefined;
     contracts: { paymentProcessor: string; tokens: { symbol: string; address: string }[] };
   };
-  eletropay: { url: string } | undefined;
+  eletropay: { url: string; callbackUrl: string | undefined } | undefined;
   callbackReceiver: { url: string; port: number } | undefined;
 }
 
