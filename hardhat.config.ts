@@ -2,11 +2,13 @@ import { fileURLToPath } from "node:url";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { configVariable, defineConfig } from "hardhat/config";
 
+import { localChainUrl } from "./scripts/lib/dev-stack.ts";
 import { merchantTasks } from "./scripts/tasks/merchant.ts";
 
 // Compiler downloads are not possible on these machines; the npm `solc` package
 // ships the exact compiler as wasm. Hardhat needs an absolute path to it.
 const SOLC_PATH = fileURLToPath(import.meta.resolve("solc/soljson.js"));
+const ROOT = fileURLToPath(new URL(".", import.meta.url));
 
 // Fuzz and invariant run counts: FOUNDRY-style knobs, overridable from the environment
 // so CI can run the heavier profile (>= 10,000 runs) and local runs stay quick.
@@ -61,8 +63,10 @@ export default defineConfig({
     localhost: {
       type: "http",
       chainType: "l1",
-      // npm start and the cross-process tests point this at the node they started.
-      url: process.env.LOCAL_RPC_URL ?? "http://127.0.0.1:8545",
+      // `--network localhost` is the chain `npm start` runs: its URL comes from .data/dev-stack.json,
+      // so a DEV_CHAIN_PORT given to npm start is followed. LOCAL_RPC_URL overrides it (npm start sets it
+      // for its own Ignition deployment); with neither, the hardhat node default port.
+      url: process.env.LOCAL_RPC_URL ?? localChainUrl(ROOT) ?? "http://127.0.0.1:8545",
     },
     sepolia: {
       type: "http",

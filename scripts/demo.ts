@@ -1,10 +1,16 @@
 /**
  * `npm run demo`, against a running `npm start`: creates an order, pays it from a dev account,
- * mines the confirmations, and prints the status timeline and the callback bodies received by a
- * local receiver. Override the endpoints with DEMO_API_URL and DEMO_RPC_URL.
+ * waits for the confirmations (the local chain mines a block every second; with
+ * DEV_BLOCK_INTERVAL_MS=0 the demo mines them itself), and prints the status timeline and the
+ * callback bodies received by a local receiver.
+ *
+ * The API and chain URLs come from .data/dev-stack.json, which `npm start` writes, so the ports
+ * it was given (PORT, DEV_CHAIN_PORT) are followed. DEMO_API_URL and DEMO_RPC_URL override them
+ * (e.g. for a server started with `npm run serve`).
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { runningDevStack } from "./lib/dev-stack.ts";
 import {
   createWalletClient,
   createPublicClient,
@@ -16,8 +22,11 @@ import {
   type Hex,
 } from "viem";
 
-const API = process.env.DEMO_API_URL ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
-const RPC = process.env.DEMO_RPC_URL ?? process.env.RPC_URL ?? "http://127.0.0.1:8545";
+const stack = runningDevStack((message) => console.warn(`demo: ${message}`));
+const API = process.env.DEMO_API_URL ?? stack?.api.url ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
+const RPC = process.env.DEMO_RPC_URL ?? stack?.chain.rpcUrl ?? process.env.RPC_URL ?? "http://127.0.0.1:8545";
+/** Mine the confirmations ourselves only on a local chain that mines no blocks on its own. */
+const MINE = !process.env.DEMO_RPC_URL && stack?.chain.blockIntervalMs === 0;
 const abi = parseAbi(["function pay(address merchant, bytes32 orderId) payable"]);
 const t0 = Date.now();
 const stamp = () => `+${((Date.now() - t0) / 1000).toFixed(2)}s`.padStart(8);
@@ -27,7 +36,11 @@ async function main() {
   const health = await fetch(`${API}/health`)
     .then((r) => r.json() as Promise<{ chain: { confirmations: number; chain_id: number } }>)
     .catch(() => {
-      throw new Error(`no server at ${API}: start it first with \`npm start\` (or set DEMO_API_URL)`);
+      throw new Error(
+        stack
+          ? `npm start (pid ${stack.pid}) recorded its API at ${API}, but it does not answer`
+          : `no server at ${API}: start it first with \`npm start\` (or set DEMO_API_URL)`,
+      );
     });
   const confirmations = health.chain.confirmations;
 
@@ -81,7 +94,9 @@ async function main() {
   say(`customer ${customer} paid: tx ${hash}`);
 
   let last = String(order.status);
-  let mined = 0;
+  let seen = 0;
+  let mine = MINE;
+  let grewAt = Date.now();
   while (last !== "complete") {
     await new Promise((r) => setTimeout(r, 300));
     const current = (await fetch(`${API}/order/${order.id}`).then((r) => r.json())) as {
@@ -92,10 +107,20 @@ async function main() {
       say(`status ${last} → ${current.status} (${current.confirmations} confirmations)`);
       last = current.status;
     }
-    if (current.status === "success" && current.confirmations > mined && mined < confirmations) {
+    if (current.status !== "success") continue;
+    if (current.confirmations > seen) {
+      if (!mine) say(`${current.confirmations}/${confirmations} confirmations`);
+      seen = current.confirmations;
+      grewAt = Date.now();
+    } else if (!mine && Date.now() - grewAt > 5_000) {
+      // No new block for 5 s: a chain that only mines per transaction (hardhat node's default).
+      say("the chain mines no blocks on its own: the demo mines the confirmations (evm_mine)");
+      mine = true;
+    }
+    if (mine && seen < confirmations) {
       await publicClient.request({ method: "evm_mine" as never, params: [] as never });
-      mined = current.confirmations;
-      say(`mined a block (${current.confirmations + 1}/${confirmations} confirmations)`);
+      say(`mined a block (${seen + 1}/${confirmations} confirmations)`);
+      seen += 1;
     }
     if (Date.now() - t0 > 120_000) throw new Error(`timed out; last status ${last}`);
   }

@@ -1,30 +1,155 @@
 /**
  * `npm start`: the whole system on embedded defaults.
- *   - RPC_URL unset → a local Hardhat node on 127.0.0.1:8545 with the contracts deployed by Ignition;
+ *   - the whole configuration is checked first, every problem reported at once, before anything
+ *     starts (no chain, no deployment, no dev-data reset on a bad configuration);
+ *   - RPC_URL unset → a local Hardhat node on 127.0.0.1:DEV_CHAIN_PORT (8545) with the contracts
+ *     deployed by Ignition, mining a block every DEV_BLOCK_INTERVAL_MS (1000) as a real chain does;
  *   - DATABASE_URL unset → embedded PGlite under .data/;
- *   - then migrations, the indexer, callbacks and the API. Ctrl-C stops everything.
+ *   - then migrations, the indexer, callbacks, the API, and a dev callback receiver on
+ *     127.0.0.1:DEV_CALLBACK_PORT (3002) that prints every callback it gets;
+ *   - what was started is recorded in .data/dev-stack.json for the helpers (demo, merchant, the
+ *     Hardhat merchant tasks). Ctrl-C stops everything and removes that file.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { relative } from "node:path";
 import { createPublicClient, createWalletClient, formatEther, http } from "viem";
-import { loadConfig } from "../server/src/config/index.ts";
+import { parseCallbackConfig } from "../server/src/callbacks/config.ts";
+import { systemSecret } from "../server/src/callbacks/secrets.ts";
+import { lastChainReset, type ChainReset } from "../server/src/chain/identity.ts";
+import { loadConfig, type Config } from "../server/src/config/index.ts";
+import { int, optionalStr, type Env } from "../server/src/config/env.ts";
+import { parseEletroPayConfig } from "../server/src/eletropay/index.ts";
 import { ConfigError } from "../server/src/lib/errors.ts";
 import { startSystem, type System } from "../server/src/system.ts";
-import { deployLocal, startLocalChain, type LocalChain } from "./lib/local-chain.ts";
+import { startCallbackReceiver, type CallbackReceiver } from "./lib/callback-receiver.ts";
+import { devStackPath, readDevStack, removeDevStack, writeDevStack, type DevStack } from "./lib/dev-stack.ts";
+import { deployLocal, setIntervalMining, startLocalChain, type LocalChain } from "./lib/local-chain.ts";
 
 const say = (message: string) => console.log(`[ethereum-pos] ${message}`);
 
+/** Settings only `npm start` reads (the server itself never runs a chain or a receiver). */
+interface DevSettings {
+  chainPort: number;
+  blockIntervalMs: number;
+  callbackPort: number;
+}
+
+/** Collects every problem instead of stopping at the first. */
+function check<T>(problems: string[], read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(error.message);
+    return fallback;
+  }
+}
+
+function devSettings(env: Env, problems: string[]): DevSettings {
+  return {
+    chainPort: check(problems, () => int(env, "DEV_CHAIN_PORT", 8545, 1, 65_535), 8545),
+    blockIntervalMs: check(problems, () => int(env, "DEV_BLOCK_INTERVAL_MS", 1_000, 0, 3_600_000), 1_000),
+    callbackPort: check(problems, () => int(env, "DEV_CALLBACK_PORT", 3002, 0, 65_535), 3002),
+  };
+}
+
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
 async function main() {
-  const env = { ...process.env };
-  env.POLL_INTERVAL_MS ??= env.RPC_URL ? undefined : "100";
+  const startedAt = new Date();
+  const env: Record<string, string | undefined> = { ...process.env };
+  const problems: string[] = [];
+  const dev = devSettings(env, problems);
+
+  // The final environment, as the server will get it, before anything starts.
+  const local = !optionalStr(env, "RPC_URL");
+  if (local) {
+    env.RPC_URL = `http://127.0.0.1:${dev.chainPort}`;
+    // hardhat node serves WebSocket on the same port: newHeads wakes the indexer as soon as a block is mined.
+    env.RPC_WS_URL ??= `ws://127.0.0.1:${dev.chainPort}`;
+    env.POLL_INTERVAL_MS ??= "100";
+  }
+  const dataDirSetting = optionalStr(env, "DATA_DIR") ?? ".data";
+  // The admin token lets `npm run merchant` reach the embedded database through the running server.
+  const tokenFile = `${dataDirSetting}/admin-token`;
+  let newToken: string | undefined;
+  if (!optionalStr(env, "ADMIN_TOKEN")) {
+    if (existsSync(tokenFile)) env.ADMIN_TOKEN = readFileSync(tokenFile, "utf8").trim();
+    else env.ADMIN_TOKEN = newToken = randomBytes(24).toString("hex");
+  }
+  // EletroPay callbacks go to the dev receiver unless ELETROPAY_CALLBACK_URL says otherwise.
+  const eletropayWanted = Object.keys(env).some((name) => /^XPUB_/.test(name) && optionalStr(env, name));
+  const receiverRuns = dev.callbackPort !== 0 && optionalStr(env, "NODE_ENV") !== "production";
+  if (eletropayWanted && receiverRuns && !optionalStr(env, "ELETROPAY_CALLBACK_URL")) {
+    env.ELETROPAY_CALLBACK_URL = `http://127.0.0.1:${dev.callbackPort}`;
+  }
+  const config = check<Config | undefined>(problems, () => loadConfig(env), undefined);
+  // The callback and EletroPay settings are still read apart from loadConfig: check them here too,
+  // so their problems are listed with the others, before anything starts.
+  check(problems, () => parseCallbackConfig(env), undefined);
+  const eletropay = check(problems, () => parseEletroPayConfig(env), undefined);
+
+  if (config) {
+    const busy = async (host: string, port: number, fix: string) => {
+      if (port !== 0 && !(await portFree(host, port)))
+        problems.push(`port ${port} on ${host} is in use: ${fix}`);
+    };
+    const stackFile = readDevStack(devStackPath(config.dataDir));
+    if (stackFile.state === "running") {
+      problems.push(
+        `npm start is already running on this data directory (pid ${stackFile.stack.pid}, API ${stackFile.stack.api.url}): ` +
+          "stop it first, or give this one its own DATA_DIR, PORT and DEV_CHAIN_PORT",
+      );
+    } else {
+      await busy(config.host, config.port, "stop what holds it or set PORT to a free port");
+      if (eletropay?.enabled) {
+        await busy(eletropay.host, eletropay.port, "stop what holds it or set ELETROPAY_PORT to a free port");
+      }
+      if (local)
+        await busy("127.0.0.1", dev.chainPort, "stop what holds it or set DEV_CHAIN_PORT to a free port");
+      if (config.env !== "production") {
+        await busy(
+          "127.0.0.1",
+          dev.callbackPort,
+          "stop what holds it, set DEV_CALLBACK_PORT to a free port, or DEV_CALLBACK_PORT=0 to run no receiver",
+        );
+      }
+      if (stackFile.state === "stale") {
+        say(
+          `removing ${relative(process.cwd(), stackFile.path)} left by an npm start that is gone (pid ${stackFile.stack.pid})`,
+        );
+        removeDevStack(stackFile.path, stackFile.stack.pid);
+      }
+    }
+  }
+  if (problems.length > 0 || !config) {
+    console.error(
+      `[ethereum-pos] ${problems.length === 1 ? "a problem" : `${problems.length} problems`} to fix; nothing was started:\n` +
+        problems.map((p) => `  - ${p.replace(/\n/g, "\n    ")}`).join("\n"),
+    );
+    process.exit(1);
+  }
+
   let chain: LocalChain | undefined;
   let system: System | undefined;
+  let receiver: CallbackReceiver | undefined;
   let stopping = false;
+  const stackPath = devStackPath(config.dataDir);
 
   const stop = async (code = 0) => {
     if (stopping) return;
     stopping = true;
     say("stopping…");
+    removeDevStack(stackPath);
+    await receiver?.close().catch(() => {});
     await system?.close().catch(() => {});
     await chain?.stop().catch(() => {});
     say("stopped");
@@ -32,61 +157,159 @@ async function main() {
   };
   process.on("SIGINT", () => void stop(0));
   process.on("SIGTERM", () => void stop(0));
+  process.on("exit", () => removeDevStack(stackPath));
+
+  // The server reads the EletroPay settings from the process environment.
+  if (env.ELETROPAY_CALLBACK_URL) process.env.ELETROPAY_CALLBACK_URL = env.ELETROPAY_CALLBACK_URL;
 
   try {
-    loadConfig(env); // validate before starting anything
-    const dataDir = env.DATA_DIR ?? ".data";
-    mkdirSync(dataDir, { recursive: true });
-    // The admin token lets `npm run merchant` reach the embedded database through the running server.
-    const tokenFile = `${dataDir}/admin-token`;
-    if (!env.ADMIN_TOKEN) {
-      if (!existsSync(tokenFile)) writeFileSync(tokenFile, randomBytes(24).toString("hex"), { mode: 0o600 });
-      env.ADMIN_TOKEN = readFileSync(tokenFile, "utf8").trim();
-    }
-    if (!env.RPC_URL) {
-      const port = Number(env.DEV_CHAIN_PORT ?? 8545);
-      say(`starting a local Hardhat chain on 127.0.0.1:${port}…`);
-      chain = await startLocalChain(port);
-      env.RPC_URL = chain.url;
-      // hardhat node serves WebSocket on the same port: newHeads wakes the indexer as soon as a block is mined.
-      env.RPC_WS_URL ??= chain.url.replace(/^http/, "ws");
-      env.LOCAL_RPC_URL = chain.url;
+    mkdirSync(config.dataDir, { recursive: true });
+    if (newToken) writeFileSync(tokenFile, newToken, { mode: 0o600 });
+    if (local) {
+      say(`starting a local Hardhat chain on 127.0.0.1:${dev.chainPort}…`);
+      chain = await startLocalChain(dev.chainPort);
+      chain.process.once("exit", (code) => {
+        if (stopping) return;
+        console.error(`[ethereum-pos] the local Hardhat chain exited (code ${code}); stopping`);
+        void stop(1);
+      });
+      // Ignition's deploy reads the localhost network's URL from here (an explicit override of dev-stack.json).
       process.env.LOCAL_RPC_URL = chain.url;
       say("deploying the contracts with Hardhat Ignition…");
       deployLocal();
+      // After the deployment, so Ignition sees instant (automined) receipts.
+      if (dev.blockIntervalMs > 0) await setIntervalMining(chain.url, dev.blockIntervalMs);
     }
-    const config = loadConfig(env);
     say(
       `database: ${config.databaseUrl ? "PostgreSQL (DATABASE_URL)" : `embedded PGlite in ${config.dataDir}`}`,
     );
     system = await startSystem(config);
-    await banner(system, Boolean(chain));
+    const reset = await lastChainReset(system.db);
+    if (config.env !== "production" && dev.callbackPort !== 0) {
+      const db = system.db;
+      const callbackSecret = optionalStr(env, "CALLBACK_SECRET");
+      const eletropaySecret = optionalStr(env, "ELETROPAY_CALLBACK_SECRET");
+      receiver = await startCallbackReceiver({
+        host: "127.0.0.1",
+        port: dev.callbackPort,
+        secrets: async () => [
+          await systemSecret(db, { callbackSecret }),
+          ...(eletropaySecret ? [eletropaySecret] : []),
+        ],
+        print: (line) => say(line),
+      });
+    }
+    const stack = describeStack(system, startedAt, dev, local, receiver, env.ELETROPAY_CALLBACK_URL);
+    writeDevStack(stackPath, stack);
+    await banner(system, stack, reset && reset.at >= startedAt ? reset : undefined, stackPath);
   } catch (error) {
     const message =
       error instanceof ConfigError ? `configuration error: ${error.message}` : (error as Error).message;
     console.error(`[ethereum-pos] ${message.split("\n").slice(0, 12).join("\n")}`);
+    stopping = true;
+    removeDevStack(stackPath);
+    await receiver?.close().catch(() => {});
     await system?.close().catch(() => {});
     await chain?.stop().catch(() => {});
     process.exit(1);
   }
 }
 
-async function banner(system: System, local: boolean) {
+function listenerUrl(system: System): string | undefined {
+  const address = system.eletropay?.app.server.address();
+  if (!address || typeof address === "string") return undefined;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}
+
+function describeStack(
+  system: System,
+  startedAt: Date,
+  dev: DevSettings,
+  local: boolean,
+  receiver: CallbackReceiver | undefined,
+  eletropayCallbackUrl: string | undefined,
+): DevStack {
   const { config } = system;
+  const eletropayUrl = listenerUrl(system);
+  return {
+    pid: process.pid,
+    startedAt: startedAt.toISOString(),
+    dataDir: config.dataDir,
+    database: config.databaseUrl ? "postgresql" : "pglite",
+    api: {
+      url: config.publicUrl,
+      host: config.host,
+      port: config.port,
+      docs: `${config.publicUrl}/docs`,
+      health: `${config.publicUrl}/health`,
+    },
+    adminToken: config.adminToken,
+    chain: {
+      rpcUrl: config.rpcUrl as string,
+      wsUrl: config.rpcWsUrl,
+      chainId: Number(system.chainId),
+      confirmations: config.confirmations,
+      localPort: local ? dev.chainPort : undefined,
+      blockIntervalMs: local ? dev.blockIntervalMs : undefined,
+      contracts: {
+        paymentProcessor: system.contract,
+        tokens: system.tokens.map((t) => ({ symbol: t.symbol, address: t.address })),
+      },
+    },
+    eletropay: eletropayUrl ? { url: eletropayUrl, callbackUrl: eletropayCallbackUrl } : undefined,
+    callbackReceiver: receiver ? { url: receiver.url, port: receiver.port } : undefined,
+  };
+}
+
+async function banner(system: System, stack: DevStack, reset: ChainReset | undefined, stackPath: string) {
+  const { config } = system;
+  const interval = stack.chain.blockIntervalMs;
   const lines = [
     "",
     "Ethereum POS is running",
-    `  API            ${config.publicUrl}`,
-    `  health         ${config.publicUrl}/health`,
-    `  API docs       ${config.publicUrl}/docs`,
-    `  chain          ${config.rpcUrl} (chain id ${system.chainId}, ${config.confirmations} confirmations)`,
-    `  contract       ${system.contract}`,
-    ...system.tokens.map((t) => `  token          ${t.symbol} ${t.address}`),
-    `  admin token    ${config.adminToken} (Authorization: Bearer …, for /admin and npm run merchant)`,
+    `  API            ${stack.api.url}`,
+    `  health         ${stack.api.health}`,
+    `  API docs       ${stack.api.docs}`,
+    `  chain          ${stack.chain.rpcUrl} (chain id ${stack.chain.chainId}, ${config.confirmations} confirmations)`,
   ];
-  if (local) {
-    const client = createPublicClient({ transport: http(config.rpcUrl) });
-    const accounts = await createWalletClient({ transport: http(config.rpcUrl) }).getAddresses();
+  if (interval !== undefined) {
+    lines.push(
+      interval > 0
+        ? `  mining         a block every ${interval / 1000} s (DEV_BLOCK_INTERVAL_MS), and one per transaction: ` +
+            `a payment is complete ~${Math.ceil(((config.confirmations - 1) * interval) / 1000)} s after it is mined`
+        : "  mining         one block per transaction only (DEV_BLOCK_INTERVAL_MS=0): mine confirmations with evm_mine",
+    );
+  }
+  lines.push(
+    `  contract       ${stack.chain.contracts.paymentProcessor}`,
+    ...stack.chain.contracts.tokens.map((t) => `  token          ${t.symbol} ${t.address}`),
+  );
+  if (stack.eletropay) {
+    lines.push(
+      `  EletroPay      ${stack.eletropay.url} (private API, docs/eletropay.md); ` +
+        `payment callbacks to ${stack.eletropay.callbackUrl ?? "?"}`,
+    );
+  }
+  if (stack.callbackReceiver) {
+    lines.push(
+      `  callbacks      ${stack.callbackReceiver.url} prints here every callback sent to it (DEV_CALLBACK_PORT)`,
+    );
+  }
+  lines.push(
+    `  admin token    ${config.adminToken} (Authorization: Bearer …, for /admin and npm run merchant)`,
+    `  database       ${config.databaseUrl ? "PostgreSQL (DATABASE_URL)" : `embedded PGlite in ${relative(process.cwd(), config.dataDir) || "."}`}`,
+    `  stack file     ${relative(process.cwd(), stackPath)} (read by npm run demo, npm run merchant, the merchant tasks)`,
+  );
+  if (stack.chain.localPort !== undefined) {
+    lines.push(
+      reset
+        ? "  dev data       local chain is new: dev orders from the previous run were cleared " +
+            "(Hardhat's node cannot keep its state); merchants and API keys were kept"
+        : "  dev data       orders last as long as this local chain: the next npm start clears them (merchants stay)",
+    );
+    const client = createPublicClient({ transport: http(stack.chain.rpcUrl) });
+    const accounts = await createWalletClient({ transport: http(stack.chain.rpcUrl) }).getAddresses();
     lines.push("  dev accounts (Hardhat's well-known test keys; never use them on a real network):");
     for (const account of accounts.slice(0, 5)) {
       lines.push(`    ${account}  ${formatEther(await client.getBalance({ address: account }))} ETH`);

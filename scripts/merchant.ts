@@ -3,12 +3,14 @@
  * `npm run merchant -- key --email <e>`: rotates the key.  `… plan --email <e> --plan <plan>`.
  * `npm run merchant -- plugins --email <e> [--txt-messaging on|off] [--recurring-payments on|off]
  *   [--notify-url <url>|none] [--notify-phone <+E.164>|none] [--txt-limit 150|500]`: plugins.
- * With DATABASE_URL it writes to PostgreSQL directly. With the embedded database it goes through
- * the running server's admin API (ADMIN_TOKEN, or the token `npm start` keeps in .data/), or
- * opens the database itself when no server holds it.
+ * While `npm start` runs, it goes through that server's admin API, at the URL and with the admin
+ * token recorded in .data/dev-stack.json (whatever PORT it was started with; ADMIN_TOKEN overrides
+ * the token). Otherwise it writes to the database itself: PostgreSQL with DATABASE_URL, else the
+ * embedded database in DATA_DIR, or a server found at PUBLIC_URL / PORT holding it.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { runningDevStack } from "./lib/dev-stack.ts";
 import { loadConfig } from "../server/src/config/index.ts";
 import { createDb, migrate } from "../server/src/db/index.ts";
 import {
@@ -88,21 +90,31 @@ async function main() {
   const changes = command === "plugins" ? pluginChanges(values) : undefined;
   const config = loadConfig();
 
+  const stack = runningDevStack((message) => console.warn(`merchant: ${message}`));
   const adminToken =
     config.adminToken ??
+    stack?.adminToken ??
     (existsSync(`${config.dataDir}/admin-token`)
       ? readFileSync(`${config.dataDir}/admin-token`, "utf8").trim()
       : undefined);
+  // The running npm start's API; else a server at PUBLIC_URL that holds the embedded database.
+  const apiUrl = stack?.api.url ?? (config.databaseUrl ? undefined : config.publicUrl);
   const serverUp =
-    !config.databaseUrl &&
-    adminToken &&
-    (await fetch(`${config.publicUrl}/health`).then(
+    apiUrl !== undefined &&
+    adminToken !== undefined &&
+    (await fetch(`${apiUrl}/health`).then(
       () => true,
       () => false,
     ));
+  if (stack && !serverUp) {
+    throw new Error(
+      `npm start (pid ${stack.pid}) recorded its API at ${stack.api.url}, but it does not answer` +
+        (adminToken ? "" : " (and no admin token is known: set ADMIN_TOKEN)"),
+    );
+  }
 
   let result: Record<string, unknown>;
-  if (serverUp && adminToken) {
+  if (serverUp && apiUrl && adminToken) {
     const path =
       command === "create"
         ? "/admin/merchants"
@@ -118,7 +130,7 @@ async function main() {
         : changes
           ? { email, ...changes }
           : { email, plan: values.plan ?? "free" };
-    result = await viaAdminApi(config.publicUrl, adminToken, path, body);
+    result = await viaAdminApi(apiUrl, adminToken, path, body);
   } else {
     const db = await createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
     try {

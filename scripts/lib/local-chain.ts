@@ -85,3 +85,14 @@ export function deployLocal(networkName = "localhost"): void {
     throw new Error(`ignition deploy failed:\n${result.stdout}\n${result.stderr}`);
   }
 }
+
+/**
+ * Makes the node mine a block every `intervalMs`, as a real chain does, while automine stays on
+ * (a transaction is still mined at once, in a block of its own). Confirmations then grow by
+ * themselves: a payment made by hand reaches `complete` without anyone calling `evm_mine`.
+ * `0` leaves automine only.
+ */
+export async function setIntervalMining(url: string, intervalMs: number): Promise<void> {
+  const client = createPublicClient({ transport: http(url, { retryCount: 0 }) });
+  await client.request({ method: "evm_setIntervalMining" as never, params: [intervalMs] as never });
+}

@@ -8,6 +8,9 @@
 // (`npx hardhat keystore set MERCHANT_PRIVATE_KEY`) or, failing that, from the environment variable of
 // the same name. `--key-var` picks another variable (one per merchant wallet). The operator's deployer key
 // is never used for these.
+//
+// Against `npm start`'s local chain use `--network localhost`: its URL is read from .data/dev-stack.json
+// (so a DEV_CHAIN_PORT given to npm start is followed); LOCAL_RPC_URL=http://… overrides it.
 import { task } from "hardhat/config";
 
 const TOKEN = {

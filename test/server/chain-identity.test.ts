@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "mocha";
+import { ensureChainIdentity, lastChainReset } from "../../server/src/chain/identity.ts";
+import { createMerchant } from "../../server/src/merchants/service.ts";
+import { createTestDb, type TestDb } from "../helpers/db.ts";
+
+const contract = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
+const identity = (genesisHash: string) => ({ chainId: 31337n, genesisHash, contract });
+
+describe("dev chain identity reset", function () {
+  let t: TestDb;
+  before(async function () {
+    t = await createTestDb();
+  });
+  after(async function () {
+    await t?.drop();
+  });
+
+  const count = async (table: string) =>
+    Number((await t.db.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`)).rows[0]?.n);
+
+  it("clears orders together with the per-merchant daily counters, keeps merchants, and records the reset", async function () {
+    const logs: string[] = [];
+    const options = { resetOnMismatch: true, log: (m: string) => logs.push(m) };
+    assert.equal(await ensureChainIdentity(t.db, identity("0x01"), options), undefined);
+
+    const { merchant } = await createMerchant(t.db, "shop@example.com", "seller");
+    await t.db.query(
+      `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol, token_decimals,
+         currency_amount, usd_cents, expected_amount, price, price_decimals, callback, expires_at)
+       VALUES (1000000001, $1, 31337, $2, $2, '0x0000000000000000000000000000000000000000', 'ETH', 18,
+         '1.00', 100, 1, 1, 8, 'http://127.0.0.1:9/', now() + interval '15 minutes')`,
+      [merchant.id, contract],
+    );
+    await t.db.query(
+      "INSERT INTO merchant_daily_orders (merchant_id, day, count) VALUES ($1, (now() AT TIME ZONE 'UTC')::date, 1)",
+      [merchant.id],
+    );
+    assert.equal(await lastChainReset(t.db), undefined);
+
+    // The same chain again: nothing is reset.
+    assert.equal(await ensureChainIdentity(t.db, identity("0x01"), options), undefined);
+    assert.equal(await count("orders"), 1);
+
+    // A new local chain (new genesis): orders and their daily counters go, the merchant stays.
+    const reset = await ensureChainIdentity(t.db, identity("0x02"), options);
+    assert.ok(reset);
+    assert.match(reset.reason, /chain\.genesis_hash 0x01 → 0x02/);
+    assert.equal(await count("orders"), 0);
+    assert.equal(await count("merchant_daily_orders"), 0);
+    assert.equal(await count("merchants"), 1);
+    assert.equal(logs.length, 1);
+    const recorded = await lastChainReset(t.db);
+    assert.equal(recorded?.reason, reset.reason);
+    assert.equal(recorded?.at.toISOString(), reset.at.toISOString());
+  });
+
+  it("refuses a different chain when resetting is not allowed", async function () {
+    await assert.rejects(
+      ensureChainIdentity(t.db, identity("0x03"), { resetOnMismatch: false, log: () => {} }),
+      /another chain or contract/,
+    );
+  });
+});
