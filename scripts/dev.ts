@@ -15,12 +15,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { relative } from "node:path";
 import { createPublicClient, createWalletClient, formatEther, http } from "viem";
-import { parseCallbackConfig } from "../server/src/callbacks/config.ts";
 import { systemSecret } from "../server/src/callbacks/secrets.ts";
 import { lastChainReset, type ChainReset } from "../server/src/chain/identity.ts";
 import { loadConfig, type Config } from "../server/src/config/index.ts";
-import { int, optionalStr, type Env } from "../server/src/config/env.ts";
-import { parseEletroPayConfig } from "../server/src/eletropay/index.ts";
+import { createEnvReader, type Env } from "../server/src/config/env.ts";
+import { ConfigProblems } from "../server/src/config/errors.ts";
 import { ConfigError } from "../server/src/lib/errors.ts";
 import { startSystem, type System } from "../server/src/system.ts";
 import { startCallbackReceiver, type CallbackReceiver } from "./lib/callback-receiver.ts";
@@ -42,17 +41,24 @@ function check<T>(problems: string[], read: () => T, fallback: T): T {
     return read();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    problems.push(error.message);
+    if (error instanceof ConfigProblems) problems.push(...error.problems);
+    else problems.push(error.message);
     return fallback;
   }
 }
 
+/** The trimmed value of a variable, or undefined when unset or blank. */
+const optional = (env: Env, name: string) => createEnvReader(env).optionalStr(name);
+
 function devSettings(env: Env, problems: string[]): DevSettings {
-  return {
-    chainPort: check(problems, () => int(env, "DEV_CHAIN_PORT", 8545, 1, 65_535), 8545),
-    blockIntervalMs: check(problems, () => int(env, "DEV_BLOCK_INTERVAL_MS", 1_000, 0, 3_600_000), 1_000),
-    callbackPort: check(problems, () => int(env, "DEV_CALLBACK_PORT", 3002, 0, 65_535), 3002),
+  const read = createEnvReader(env);
+  const settings = {
+    chainPort: read.int("DEV_CHAIN_PORT", 8545, 1, 65_535),
+    blockIntervalMs: read.int("DEV_BLOCK_INTERVAL_MS", 1_000, 0, 3_600_000),
+    callbackPort: read.int("DEV_CALLBACK_PORT", 3002, 0, 65_535),
   };
+  problems.push(...read.problems);
+  return settings;
 }
 
 function portFree(host: string, port: number): Promise<boolean> {
@@ -70,32 +76,29 @@ async function main() {
   const dev = devSettings(env, problems);
 
   // The final environment, as the server will get it, before anything starts.
-  const local = !optionalStr(env, "RPC_URL");
+  const local = !optional(env, "RPC_URL") && !optional(env, "CHAINS");
   if (local) {
     env.RPC_URL = `http://127.0.0.1:${dev.chainPort}`;
     // hardhat node serves WebSocket on the same port: newHeads wakes the indexer as soon as a block is mined.
     env.RPC_WS_URL ??= `ws://127.0.0.1:${dev.chainPort}`;
     env.POLL_INTERVAL_MS ??= "100";
   }
-  const dataDirSetting = optionalStr(env, "DATA_DIR") ?? ".data";
+  const dataDirSetting = optional(env, "DATA_DIR") ?? ".data";
   // The admin token lets `npm run merchant` reach the embedded database through the running server.
   const tokenFile = `${dataDirSetting}/admin-token`;
   let newToken: string | undefined;
-  if (!optionalStr(env, "ADMIN_TOKEN")) {
+  if (!optional(env, "ADMIN_TOKEN")) {
     if (existsSync(tokenFile)) env.ADMIN_TOKEN = readFileSync(tokenFile, "utf8").trim();
     else env.ADMIN_TOKEN = newToken = randomBytes(24).toString("hex");
   }
   // EletroPay callbacks go to the dev receiver unless ELETROPAY_CALLBACK_URL says otherwise.
-  const eletropayWanted = Object.keys(env).some((name) => /^XPUB_/.test(name) && optionalStr(env, name));
-  const receiverRuns = dev.callbackPort !== 0 && optionalStr(env, "NODE_ENV") !== "production";
-  if (eletropayWanted && receiverRuns && !optionalStr(env, "ELETROPAY_CALLBACK_URL")) {
+  const eletropayWanted = Object.keys(env).some((name) => /^XPUB_/.test(name) && optional(env, name));
+  const receiverRuns = dev.callbackPort !== 0 && optional(env, "NODE_ENV") !== "production";
+  if (eletropayWanted && receiverRuns && !optional(env, "ELETROPAY_CALLBACK_URL")) {
     env.ELETROPAY_CALLBACK_URL = `http://127.0.0.1:${dev.callbackPort}`;
   }
   const config = check<Config | undefined>(problems, () => loadConfig(env), undefined);
-  // The callback and EletroPay settings are still read apart from loadConfig: check them here too,
-  // so their problems are listed with the others, before anything starts.
-  check(problems, () => parseCallbackConfig(env), undefined);
-  const eletropay = check(problems, () => parseEletroPayConfig(env), undefined);
+  const eletropay = config?.eletropay;
 
   if (config) {
     const busy = async (host: string, port: number, fix: string) => {
@@ -159,9 +162,6 @@ async function main() {
   process.on("SIGTERM", () => void stop(0));
   process.on("exit", () => removeDevStack(stackPath));
 
-  // The server reads the EletroPay settings from the process environment.
-  if (env.ELETROPAY_CALLBACK_URL) process.env.ELETROPAY_CALLBACK_URL = env.ELETROPAY_CALLBACK_URL;
-
   try {
     mkdirSync(config.dataDir, { recursive: true });
     if (newToken) writeFileSync(tokenFile, newToken, { mode: 0o600 });
@@ -187,8 +187,8 @@ async function main() {
     const reset = await lastChainReset(system.db);
     if (config.env !== "production" && dev.callbackPort !== 0) {
       const db = system.db;
-      const callbackSecret = optionalStr(env, "CALLBACK_SECRET");
-      const eletropaySecret = optionalStr(env, "ELETROPAY_CALLBACK_SECRET");
+      const callbackSecret = optional(env, "CALLBACK_SECRET");
+      const eletropaySecret = optional(env, "ELETROPAY_CALLBACK_SECRET");
       receiver = await startCallbackReceiver({
         host: "127.0.0.1",
         port: dev.callbackPort,
@@ -205,7 +205,9 @@ async function main() {
   } catch (error) {
     const message =
       error instanceof ConfigError ? `configuration error: ${error.message}` : (error as Error).message;
-    console.error(`[ethereum-pos] ${message.split("\n").slice(0, 12).join("\n")}`);
+    // A configuration error lists every problem; anything else is cut to its first lines.
+    const shown = error instanceof ConfigError ? message : message.split("\n").slice(0, 12).join("\n");
+    console.error(`[ethereum-pos] ${shown}`);
     stopping = true;
     removeDevStack(stackPath);
     await receiver?.close().catch(() => {});
