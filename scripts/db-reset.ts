@@ -4,9 +4,11 @@
  * their keys and plugins stay. For a database filled from a chain you no longer use (the server
  * refuses to start on it); never on data you need to keep.
  */
-import { resetChainData } from "../server/src/chain/identity.ts";
+import { knownChains, resetChainData } from "../server/src/chain/identity.ts";
 import { loadConfig } from "../server/src/config/index.ts";
 import { createDb, migrate } from "../server/src/db/index.ts";
+import { orderChainIds } from "../server/src/orders/repository.ts";
+import { deleteChainData } from "../server/src/runtime/reset.ts";
 import { runningDevStack } from "./lib/dev-stack.ts";
 
 try {
@@ -18,7 +20,8 @@ try {
   const db = await createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     await migrate(db);
-    await resetChainData(db, { at: new Date(), reason: "npm run db:reset" });
+    const chains = [...new Set([...(await knownChains(db)), ...(await orderChainIds(db))])];
+    await resetChainData(db, chains, deleteChainData, { at: new Date(), reason: "npm run db:reset" });
   } finally {
     await db.close();
   }

@@ -4,6 +4,7 @@ import { after, before, describe, it } from "mocha";
 import { parseEther } from "viem";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
+import { indexerLockKey } from "../../server/src/runtime/chain.ts";
 import { ROOT } from "../../scripts/lib/local-chain.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../helpers/indexing.ts";
@@ -11,7 +12,7 @@ import { freePort, startNodeChain } from "../helpers/node-chain.ts";
 import { until } from "../helpers/receiver.ts";
 
 /** The advisory-lock key the indexing leader holds (server/src/system.ts, "ethpos:indexer"). */
-const INDEXER_LOCK = 7_402_118_302n;
+const INDEXER_LOCK = indexerLockKey(31337n);
 
 interface Health {
   chain: { head_block: number; indexed_block: number | null };

@@ -41,10 +41,9 @@ describe(`API app without a chain (${onRealPostgres() ? "PostgreSQL" : "PGlite"}
       log: pino({ level: "silent" }),
       orders: createOrderService({
         db: t.db,
-        prices: staticPriceSource("2500"),
-        chainId: chain.chainId,
-        contract: chain.contract,
-        tokens: [],
+        chains: [
+          { ...chain, name: "hardhat", tokens: [], prices: staticPriceSource("2500"), failure: () => null },
+        ],
         orderTtlSeconds: 900,
         anonymousMaxCents: 500n,
       }),
@@ -54,11 +53,17 @@ describe(`API app without a chain (${onRealPostgres() ? "PostgreSQL" : "PGlite"}
       callbacks: createCallbackService(t.db),
       health: createHealthService({
         db: t.db,
-        chain,
-        confirmations: 12,
-        indexedBlock: () => null,
-        indexerStatus: () => null,
-        indexerRole: () => "disabled",
+        chains: [
+          {
+            ...chain,
+            name: "hardhat",
+            confirmations: 12,
+            indexedBlock: () => null,
+            indexerStatus: () => null,
+            role: () => "disabled",
+            failure: () => null,
+          },
+        ],
       }),
       indexedBlock: () => null,
     });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { ensureChainIdentity, lastChainReset } from "../../server/src/chain/identity.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
+import { deleteChainData } from "../../server/src/runtime/reset.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 
 const contract = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
@@ -21,7 +22,7 @@ describe("dev chain identity reset", function () {
 
   it("clears orders together with the per-merchant daily counters, keeps merchants, and records the reset", async function () {
     const logs: string[] = [];
-    const options = { resetOnMismatch: true, log: (m: string) => logs.push(m) };
+    const options = { resetOnMismatch: true, log: (m: string) => logs.push(m), deleteChainData };
     assert.equal(await ensureChainIdentity(t.db, identity("0x01"), options), undefined);
 
     const { merchant } = await createMerchant(t.db, "shop@example.com", "seller");
@@ -57,7 +58,7 @@ describe("dev chain identity reset", function () {
 
   it("refuses a different chain when resetting is not allowed", async function () {
     await assert.rejects(
-      ensureChainIdentity(t.db, identity("0x03"), { resetOnMismatch: false, log: () => {} }),
+      ensureChainIdentity(t.db, identity("0x03"), { resetOnMismatch: false, log: () => {}, deleteChainData }),
       /another chain or contract/,
     );
   });

@@ -205,6 +205,7 @@ describe("configuration", function () {
           { symbol: "USDC", address: ETH_USDC, decimals: 6, usdPeg: "1" },
           { symbol: "DAI", address: "0x6B175474E89094C44Da98b954EedeAC495271d0F", decimals: 18, usdPeg: "1" },
         ],
+        prefix: "",
       });
       assert.equal(config.rpcUrl, chain.rpcUrl);
       assert.equal(config.rpcWsUrl, chain.rpcWsUrl);
@@ -266,6 +267,7 @@ describe("configuration", function () {
       assert.equal(base.expectedChainId, 8453n);
       assert.equal(base.rpcUrl, "wss://base.example/ws");
       assert.equal(base.confirmations, 3); // overridden
+      assert.equal(base.prefix, "CHAIN_BASE_");
       assert.equal(base.finalityBlocks, 64);
       assert.equal(base.pollIntervalMs, 200);
       assert.equal(base.contractAddress, CONTRACT);

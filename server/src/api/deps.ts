@@ -29,7 +29,7 @@ export interface AppDeps {
   /** GET /callbacks and POST /callbacks/:id/redeliver. */
   callbacks: Pick<CallbackService, "list" | "redeliver">;
   health: HealthService;
-  /** The newest block whose effects are in the database (for confirmations), if known. */
-  indexedBlock: () => bigint | null;
+  /** The newest block of a chain whose effects are in the database (for confirmations), if known. */
+  indexedBlock: (chainId: bigint) => bigint | null;
   rateLimitPerMinute?: number;
 }

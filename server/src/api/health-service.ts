@@ -1,15 +1,26 @@
 import type { PublicClient } from "viem";
 import type { Queryable } from "../db/types.ts";
 
-export interface HealthServiceDeps {
-  db: Queryable;
-  chain: { client: PublicClient; chainId: bigint; contract: `0x${string}` };
+/** One configured chain as /health reports it (server/src/runtime's ChainRuntime is one). */
+export interface ChainHealthSource {
+  name: string;
+  chainId: bigint;
+  contract: `0x${string}`;
+  client: PublicClient;
   confirmations: number;
   /** The newest block whose effects are in the database, if known. */
-  indexedBlock: () => bigint | null;
-  /** The indexer's state in this process, or null when this process does not index. */
-  indexerStatus: () => { state: string; lastError: string | null } | null;
-  indexerRole: () => "leader" | "standby" | "disabled";
+  indexedBlock(): bigint | null;
+  /** The indexer's state in this process, or null when this process does not index the chain. */
+  indexerStatus(): { state: string; lastError: string | null } | null;
+  role(): "leader" | "standby" | "disabled";
+  /** Why payments on this chain would not be seen now (its indexer stopped), or null. */
+  failure(): string | null;
+}
+
+export interface HealthServiceDeps {
+  db: Queryable;
+  /** The configured chains; the first is also reported as `chain` and `indexer`, as before. */
+  chains: readonly ChainHealthSource[];
   /** Extra sections, e.g. failing callback receivers or address gap limits. */
   checks?: Record<string, () => Promise<unknown>>;
 }
@@ -35,43 +46,70 @@ const withTimeout = <T>(promise: Promise<T>, ms: number) => {
   ]).finally(() => clearTimeout(timer));
 };
 
-/** Database, chain and indexer readiness plus whatever the optional components report. */
+/**
+ * Database, chains and indexers readiness plus whatever the optional components report. 503 when
+ * the database or any chain's node does not answer, or when any chain's indexer has stopped: the
+ * body's `unavailable` names each such chain and why.
+ */
 export function createHealthService(deps: HealthServiceDeps): HealthService {
+  async function chainReport(chain: ChainHealthSource) {
+    const head = await withTimeout(chain.client.getBlockNumber({ cacheTime: 0 }), 3_000).then(
+      (n) => n,
+      () => null,
+    );
+    const indexer = chain.indexerStatus();
+    const indexed = chain.indexedBlock();
+    const failure =
+      chain.failure() ?? (indexer?.state === "failed" ? (indexer.lastError ?? "indexer failed") : null);
+    return {
+      failure,
+      head,
+      body: {
+        ok: head !== null,
+        name: chain.name,
+        chain_id: Number(chain.chainId),
+        contract: chain.contract,
+        head_block: head === null ? null : Number(head),
+        indexed_block: indexed === null ? null : Number(indexed),
+        lag_blocks: head === null || indexed === null ? null : Number(head - indexed),
+        confirmations: chain.confirmations,
+      },
+      indexer: indexer
+        ? { state: indexer.state, last_error: indexer.lastError, role: chain.role() }
+        : failure
+          ? { state: "failed", last_error: failure, role: chain.role() }
+          : { state: "disabled", role: chain.role() },
+    };
+  }
+
   return {
     async check() {
       const database = await withTimeout(deps.db.query("SELECT 1"), 2_000).then(
         () => ({ ok: true as const }),
         (error: Error) => ({ ok: false as const, error: error.message.split("\n")[0] }),
       );
-      const head = await withTimeout(deps.chain.client.getBlockNumber({ cacheTime: 0 }), 3_000).then(
-        (n) => n,
-        () => null,
-      );
-      const indexer = deps.indexerStatus();
-      const indexed = deps.indexedBlock();
-      const chain = {
-        ok: head !== null,
-        chain_id: Number(deps.chain.chainId),
-        contract: deps.chain.contract,
-        head_block: head === null ? null : Number(head),
-        indexed_block: indexed === null ? null : Number(indexed),
-        lag_blocks: head === null || indexed === null ? null : Number(head - indexed),
-        confirmations: deps.confirmations,
-      };
+      const chains = await Promise.all(deps.chains.map(chainReport));
       const extras: Record<string, unknown> = {};
       for (const [name, check] of Object.entries(deps.checks ?? {})) {
         extras[name] = await check().catch((error: Error) => ({ ok: false, error: error.message }));
       }
-      const ok = database.ok && chain.ok && indexer?.state !== "failed";
+      const unavailable: string[] = [];
+      for (const c of chains) {
+        if (c.failure !== null) unavailable.push(`${c.body.name} (chain ${c.body.chain_id}): ${c.failure}`);
+        else if (c.head === null)
+          unavailable.push(`${c.body.name} (chain ${c.body.chain_id}): the node does not answer`);
+      }
+      const ok = database.ok && unavailable.length === 0;
+      const first = chains[0];
       return {
         ok,
         body: {
           status: ok ? "ok" : "unavailable",
+          ...(unavailable.length > 0 ? { unavailable } : {}),
           database,
-          chain,
-          indexer: indexer
-            ? { state: indexer.state, last_error: indexer.lastError, role: deps.indexerRole() }
-            : { state: "disabled", role: deps.indexerRole() },
+          chain: first?.body ?? null,
+          indexer: first?.indexer ?? { state: "disabled", role: "disabled" },
+          chains: chains.map((c) => ({ ...c.body, indexer: c.indexer })),
           ...extras,
         },
       };

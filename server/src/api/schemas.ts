@@ -36,6 +36,7 @@ export const OrderSchema = Type.Object(
       Type.Null(),
     ]),
     amount_paid: Type.String(),
+    chain_id: Type.Integer({ description: "The chain the order is paid on" }),
   },
   { $id: "Order" },
 );
@@ -63,6 +64,14 @@ export const CreateOrderBody = Type.Object(
     item_image: Type.Optional(Type.String({ maxLength: 2048 })),
     token: Type.Optional(
       Type.String({ minLength: 2, maxLength: 11, description: "Pay in an allowlisted token, e.g. USDC" }),
+    ),
+    chain: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 40,
+        description:
+          'The chain to pay on, by name ("base") or id ("8453"); default: the first configured chain',
+      }),
     ),
   },
   { additionalProperties: false },

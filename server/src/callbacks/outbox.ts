@@ -66,3 +66,9 @@ export async function insertCallback(
   if (!row) throw new Error("enqueueCallback: insert returned no row");
   return { id: row.id, eventId: row.event_id };
 }
+
+/** Deletes the callbacks (and, by cascade, their attempts) of deleted orders. */
+export async function deleteOrderCallbacks(tx: Queryable, orderIds: readonly bigint[]): Promise<void> {
+  if (orderIds.length === 0) return;
+  await tx.query("DELETE FROM callbacks WHERE order_id = ANY($1::int8[])", [orderIds.map(String)]);
+}

@@ -1,5 +1,5 @@
 import type { PublicClient } from "viem";
-import type { Db } from "../db/types.ts";
+import type { Db, Queryable } from "../db/types.ts";
 
 export interface ChainIdentity {
   chainId: bigint;
@@ -12,39 +12,50 @@ export async function readChainIdentity(client: PublicClient, contract: string):
   return { chainId: BigInt(chainId), genesisHash: genesis.hash, contract: contract.toLowerCase() };
 }
 
-const KEYS = { chainId: "chain.id", genesisHash: "chain.genesis_hash", contract: "chain.contract" } as const;
-/** `meta` key of the last reset of dev chain data: `{"at": ISO time, "reason": "chain.id 1 → 2, …"}`. */
+/** `meta` keys of one chain's identity (migration 040 moved the single-chain keys here). */
+const keysOf = (chainId: bigint) => ({
+  genesisHash: `chain.${chainId}.genesis_hash`,
+  contract: `chain.${chainId}.contract`,
+});
+/** `meta` key of the last reset of dev chain data: `{"at": ISO time, "reason": "…"}`. */
 const LAST_RESET_KEY = "dev.last_chain_reset";
 
 export interface ChainReset {
   at: Date;
-  /** What changed, e.g. `chain.genesis_hash 0x12… → 0x34…`. */
+  /** What changed, e.g. `chain 31337: chain.genesis_hash 0x12… → 0x34…`. */
   reason: string;
 }
 
+/** Deletes everything derived from one chain, inside the caller's transaction (see runtime/reset.ts). */
+export type DeleteChainData = (tx: Queryable, chainId: bigint) => Promise<void>;
+
 /**
- * Makes sure the database was filled from this very chain and contract. A local dev chain is
- * ephemeral: when `resetOnMismatch` is set (embedded defaults), chain data is wiped with a clear
- * log line; otherwise start-up is refused with instructions, so two chains never mix.
+ * Makes sure the rows of this chain in the database were filled from this very chain (genesis) and
+ * contract. A local dev chain is ephemeral: when `resetOnMismatch` is set (embedded defaults), that
+ * chain's data is deleted with a clear log line and the reset is recorded; otherwise start-up is
+ * refused with instructions, so two chains never mix. Other chains' rows are never touched.
  */
 export async function ensureChainIdentity(
   db: Db,
   identity: ChainIdentity,
-  options: { resetOnMismatch: boolean; log: (message: string) => void },
+  options: { resetOnMismatch: boolean; log: (message: string) => void; deleteChainData: DeleteChainData },
 ): Promise<ChainReset | undefined> {
+  const keys = keysOf(identity.chainId);
   const { rows } = await db.query<{ key: string; value: string }>(
-    "SELECT key, value FROM meta WHERE key LIKE 'chain.%'",
+    "SELECT key, value FROM meta WHERE key = ANY($1::text[])",
+    [[keys.genesisHash, keys.contract]],
   );
   const stored = new Map(rows.map((r) => [r.key, r.value]));
-  const expected: [string, string][] = [
-    [KEYS.chainId, identity.chainId.toString()],
-    [KEYS.genesisHash, identity.genesisHash],
-    [KEYS.contract, identity.contract],
+  const expected: [key: string, label: string, value: string][] = [
+    [keys.genesisHash, "chain.genesis_hash", identity.genesisHash],
+    [keys.contract, "chain.contract", identity.contract],
   ];
   let reset: ChainReset | undefined;
-  const mismatches = expected.filter(([key, value]) => stored.has(key) && stored.get(key) !== value);
+  const mismatches = expected.filter(([key, , value]) => stored.has(key) && stored.get(key) !== value);
   if (mismatches.length > 0) {
-    const what = mismatches.map(([key, value]) => `${key} ${stored.get(key)} → ${value}`).join(", ");
+    const what = `chain ${identity.chainId}: ${mismatches
+      .map(([key, label, value]) => `${label} ${stored.get(key)} → ${value}`)
+      .join(", ")}`;
     if (!options.resetOnMismatch) {
       throw new Error(
         `the database holds data from another chain or contract (${what}). Point DATABASE_URL at a fresh database, ` +
@@ -53,10 +64,10 @@ export async function ensureChainIdentity(
     }
     options.log(`database was filled from another chain (${what}); resetting dev chain data`);
     reset = { at: new Date(), reason: what };
-    await resetChainData(db, reset);
+    await resetChainData(db, [identity.chainId], options.deleteChainData, reset);
   }
   await db.transaction(async (tx) => {
-    for (const [key, value] of expected) {
+    for (const [key, , value] of expected) {
       await tx.query(
         "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
         [key, value],
@@ -66,21 +77,30 @@ export async function ensureChainIdentity(
   return reset;
 }
 
+/** The chains whose data the database holds, by their recorded identity. */
+export async function knownChains(db: Queryable): Promise<bigint[]> {
+  const { rows } = await db.query<{ key: string }>(
+    "SELECT key FROM meta WHERE key LIKE 'chain.%.genesis_hash'",
+  );
+  return rows.map((r) => BigInt(r.key.split(".")[1] as string));
+}
+
 /**
- * Deletes everything derived from a chain: orders, events, callbacks, indexer state, and the
- * per-merchant daily order counters (they count orders, so they must not outlive them: a plan's
- * daily limit and `transactions_today` would otherwise count orders that no longer exist).
- * Merchants, their keys and plugins stay. The reset itself is recorded (see `lastChainReset`).
+ * Deletes everything derived from the given chains in one transaction, forgets their identity and
+ * records the reset (see `lastChainReset`). Merchants, their keys and plugins stay.
  */
 export async function resetChainData(
   db: Db,
+  chainIds: readonly bigint[],
+  deleteChainData: DeleteChainData,
   reset: ChainReset = { at: new Date(), reason: "reset by hand" },
 ): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.query(
-      "TRUNCATE callback_attempts, callbacks, contract_events, indexer_blocks, indexer_cursor, orders, merchant_daily_orders RESTART IDENTITY CASCADE",
-    );
-    await tx.query("DELETE FROM meta WHERE key LIKE 'chain.%'");
+    for (const chainId of chainIds) {
+      await deleteChainData(tx, chainId);
+      const keys = keysOf(chainId);
+      await tx.query("DELETE FROM meta WHERE key = ANY($1::text[])", [[keys.genesisHash, keys.contract]]);
+    }
     await tx.query(
       "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
       [LAST_RESET_KEY, JSON.stringify({ at: reset.at.toISOString(), reason: reset.reason })],

@@ -32,6 +32,8 @@ export interface ChainConfig {
   priceFeedAddress: `0x${string}` | undefined;
   priceMaxAgeSeconds: number;
   tokens: TokenConfig[];
+  /** How this chain's variables are named in messages: "" (single chain) or e.g. "CHAIN_BASE_". */
+  prefix: string;
 }
 
 /** Per-chain settings: CHAIN_<NAME>_<SETTING>, each defaulting to the global <SETTING>. */
@@ -104,6 +106,7 @@ function readChain(
   name: string | undefined,
   variable: (setting: ChainSetting) => string,
   rpcUrlRequired: boolean,
+  prefix: string,
 ): ChainConfig {
   const v = variable;
   const rpcUrl =
@@ -136,6 +139,7 @@ function readChain(
     priceFeedAddress: r.address(v("PRICE_FEED_ADDRESS")),
     priceMaxAgeSeconds: r.int(v("PRICE_MAX_AGE_SECONDS"), 3_600, 1, 30 * 24 * 3600),
     tokens: readTokens(r, v("TOKENS")),
+    prefix,
   };
 }
 
@@ -164,7 +168,9 @@ export function readChains(r: EnvReader): ChainConfig[] {
         "CHAIN_NAME",
       );
     }
-    return [readChain(r, name && NAME_PATTERN.test(name) ? name : undefined, (setting) => setting, false)];
+    return [
+      readChain(r, name && NAME_PATTERN.test(name) ? name : undefined, (setting) => setting, false, ""),
+    ];
   }
 
   if (r.raw("CHAIN_NAME") !== undefined) {
@@ -222,6 +228,7 @@ export function readChains(r: EnvReader): ChainConfig[] {
         return PER_CHAIN_ONLY.includes(setting) || r.raw(own) !== undefined ? own : setting;
       },
       true,
+      chainPrefix(name),
     ),
   );
   const ids = new Map<bigint, string>();

@@ -64,3 +64,37 @@ export async function loadBlocksDescending(db: Queryable, chainId: bigint): Prom
     timestamp: r.timestamp,
   }));
 }
+
+/** A chain whose indexer stopped on a non-retryable error, as recorded for every process to see. */
+export interface IndexerFailure {
+  message: string;
+  failedAt: Date;
+}
+
+export async function recordFailure(db: Queryable, chainId: bigint, message: string): Promise<void> {
+  await db.query(
+    `INSERT INTO indexer_failures (chain_id, message, failed_at) VALUES ($1, $2, now())
+     ON CONFLICT (chain_id) DO UPDATE SET message = EXCLUDED.message, failed_at = EXCLUDED.failed_at`,
+    [chainId, message],
+  );
+}
+
+export async function clearFailure(db: Queryable, chainId: bigint): Promise<void> {
+  await db.query("DELETE FROM indexer_failures WHERE chain_id = $1", [chainId]);
+}
+
+export async function loadFailure(db: Queryable, chainId: bigint): Promise<IndexerFailure | undefined> {
+  const { rows } = await db.query<{ message: string; failed_at: Date }>(
+    "SELECT message, failed_at FROM indexer_failures WHERE chain_id = $1",
+    [chainId],
+  );
+  const row = rows[0];
+  return row ? { message: row.message, failedAt: row.failed_at } : undefined;
+}
+
+/** Forgets a chain's indexer state (cursor, block window, failure), e.g. for a new local dev chain. */
+export async function deleteIndexerState(tx: Queryable, chainId: bigint): Promise<void> {
+  await tx.query("DELETE FROM indexer_blocks WHERE chain_id = $1", [chainId]);
+  await tx.query("DELETE FROM indexer_cursor WHERE chain_id = $1", [chainId]);
+  await tx.query("DELETE FROM indexer_failures WHERE chain_id = $1", [chainId]);
+}

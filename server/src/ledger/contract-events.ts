@@ -157,3 +157,8 @@ export async function ledgerBalances(db: Queryable, chainId: bigint): Promise<Le
     refunded: BigInt(r.refunded),
   }));
 }
+
+/** Forgets every contract event of a chain, e.g. for a new local dev chain. */
+export async function deleteChainEvents(tx: Queryable, chainId: bigint): Promise<void> {
+  await tx.query("DELETE FROM contract_events WHERE chain_id = $1", [chainId]);
+}

@@ -181,3 +181,29 @@ export async function ordersPaidAfter(tx: Queryable, chainId: bigint, block: big
   );
   return rows.map((r) => r.id);
 }
+
+/**
+ * Deletes a chain's orders (e.g. for a new local dev chain) and rebuilds today's per-merchant
+ * order counters from the orders that remain, so a plan's daily limit and `transactions_today`
+ * never count orders that no longer exist. Returns the deleted ids, whose callbacks go too.
+ */
+export async function deleteChainOrders(tx: Queryable, chainId: bigint): Promise<bigint[]> {
+  const { rows } = await tx.query<{ id: bigint }>("SELECT id FROM orders WHERE chain_id = $1", [chainId]);
+  await tx.query("DELETE FROM orders WHERE chain_id = $1", [chainId]);
+  await tx.query("DELETE FROM merchant_daily_orders");
+  await tx.query(
+    `INSERT INTO merchant_daily_orders (merchant_id, day, count)
+     SELECT merchant_id, (created_at AT TIME ZONE 'UTC')::date, count(*)
+       FROM orders
+      WHERE merchant_id IS NOT NULL
+        AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+      GROUP BY 1, 2`,
+  );
+  return rows.map((r) => r.id);
+}
+
+/** The chains that have orders. */
+export async function orderChainIds(db: Queryable): Promise<bigint[]> {
+  const { rows } = await db.query<{ chain_id: bigint }>("SELECT DISTINCT chain_id FROM orders");
+  return rows.map((r) => r.chain_id);
+}

@@ -57,6 +57,8 @@ export interface OrderJson {
   token: string;
   exception: OrderException | null;
   amount_paid: string;
+  /** The chain the order is paid on (an order carries its chain). */
+  chain_id: number;
 }
 
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -90,6 +92,7 @@ export function orderToJson(row: OrderRow, publicUrl: string, indexedBlock: bigi
     token: row.token_symbol,
     exception: row.exception,
     amount_paid: formatDecimal(BigInt(row.amount_paid), row.token_decimals),
+    chain_id: Number(row.chain_id),
   };
   if (row.item_title !== null) json.item_title = row.item_title;
   if (row.item_description !== null) json.item_description = row.item_description;

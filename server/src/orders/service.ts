@@ -2,7 +2,14 @@ import { getAddress, isAddress } from "viem";
 import { ETH_TOKEN } from "../chain/abi.ts";
 import type { TokenConfig } from "../config/index.ts";
 import type { Db } from "../db/types.ts";
-import { badRequest, forbidden, notFound, tooManyRequests, unauthorized } from "../lib/errors.ts";
+import {
+  badRequest,
+  forbidden,
+  notFound,
+  tooManyRequests,
+  unauthorized,
+  unavailable,
+} from "../lib/errors.ts";
 import { formatUsdCents, parseDecimal, parseUsdCents, quoteAmount } from "../lib/money.ts";
 import { parseHttpUrl } from "../lib/url.ts";
 import { PLANS } from "../merchants/plans.ts";
@@ -27,14 +34,25 @@ export interface CreateOrderInput {
   item_description?: string | undefined;
   item_image?: string | undefined;
   token?: string | undefined;
+  /** A configured chain's name or id; default: the first configured chain. */
+  chain?: string | undefined;
+}
+
+/** A chain orders can be paid on, as the order service sees it. */
+export interface OrderChain {
+  name: string;
+  chainId: bigint;
+  contract: `0x${string}`;
+  tokens: readonly TokenConfig[];
+  prices: PriceSource;
+  /** Why payments on this chain would not be seen now (its indexer stopped), or null. */
+  failure(): string | null;
 }
 
 export interface OrderServiceDeps {
   db: Db;
-  prices: PriceSource;
-  chainId: bigint;
-  contract: `0x${string}`;
-  tokens: readonly TokenConfig[];
+  /** The configured chains; the first is the default. */
+  chains: readonly OrderChain[];
   orderTtlSeconds: number;
   anonymousMaxCents: bigint;
 }
@@ -58,10 +76,28 @@ export function parseMerchantAddress(value: string): `0x${string}` {
 
 export function createOrderService(deps: OrderServiceDeps) {
   const { db } = deps;
+  const defaultChain = deps.chains[0];
+  if (!defaultChain) throw new Error("createOrderService: no chain configured");
 
-  async function quote(usdCents: bigint, tokenSymbol: string | undefined) {
+  /** A configured chain by name or id (the default when unset). */
+  function chainOf(wanted: string | undefined): OrderChain {
+    if (wanted === undefined) return defaultChain as OrderChain;
+    const key = wanted.trim().toLowerCase();
+    const chain = deps.chains.find((c) => c.name === key || c.chainId.toString() === key);
+    if (!chain) {
+      const known = deps.chains.map((c) => `${c.name} (${c.chainId})`).join(", ");
+      throw badRequest(`chain ${wanted} is not configured here; use one of ${known}`, "unsupported_chain");
+    }
+    return chain;
+  }
+
+  async function quote(
+    usdCents: bigint,
+    tokenSymbol: string | undefined,
+    chain: OrderChain = defaultChain as OrderChain,
+  ) {
     if (tokenSymbol === undefined || tokenSymbol.toUpperCase() === "ETH") {
-      const price = await deps.prices.ethUsd();
+      const price = await chain.prices.ethUsd();
       return {
         token: ETH_TOKEN as string,
         symbol: "ETH",
@@ -71,10 +107,14 @@ export function createOrderService(deps: OrderServiceDeps) {
         expected: quoteAmount(usdCents, price.value, price.decimals, 18),
       };
     }
-    const token = deps.tokens.find((t) => t.symbol === tokenSymbol.toUpperCase());
+    const token = chain.tokens.find((t) => t.symbol === tokenSymbol.toUpperCase());
     if (!token) {
-      const known = ["ETH", ...deps.tokens.map((t) => t.symbol)].join(", ");
-      throw badRequest(`token ${tokenSymbol} is not accepted here; use one of ${known}`, "unsupported_token");
+      const known = ["ETH", ...chain.tokens.map((t) => t.symbol)].join(", ");
+      const where = deps.chains.length > 1 ? `on ${chain.name}` : "here";
+      throw badRequest(
+        `token ${tokenSymbol} is not accepted ${where}; use one of ${known}`,
+        "unsupported_token",
+      );
     }
     const peg = parseDecimal(token.usdPeg, PEG_DECIMALS);
     return {
@@ -113,14 +153,23 @@ export function createOrderService(deps: OrderServiceDeps) {
         );
       }
     }
-    const q = await quote(usdCents, input.token);
+    const chain = chainOf(input.chain);
+    const failure = chain.failure();
+    if (failure !== null) {
+      throw unavailable(
+        `payments on ${chain.name} (chain ${chain.chainId}) are not being followed right now (${failure}), ` +
+          "so this order could never be seen paid; try again later or use another chain",
+        "chain_unavailable",
+      );
+    }
+    const q = await quote(usdCents, input.token, chain);
     if (q.expected <= 0n) throw badRequest("amount is too small to price", "invalid_amount");
 
     const order: NewOrder = {
       id: 0n,
       merchantId: merchant?.id ?? null,
-      chainId: deps.chainId,
-      payTo: deps.contract.toLowerCase(),
+      chainId: chain.chainId,
+      payTo: chain.contract.toLowerCase(),
       merchantAddress: merchantAddress.toLowerCase(),
       token: q.token,
       tokenSymbol: q.symbol,

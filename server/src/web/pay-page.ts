@@ -64,7 +64,8 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       },
     },
     async (request, reply) => {
-      const json = orderToJson(await load(request.params.id), deps.config.publicUrl, deps.indexedBlock());
+      const order = await load(request.params.id);
+      const json = orderToJson(order, deps.config.publicUrl, deps.indexedBlock(order.chain_id));
       reply.header("cache-control", "no-store");
       return {
         id: json.id,
@@ -85,7 +86,7 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     },
     async (request, reply) => {
       const order = await load(request.params.id);
-      const json = orderToJson(order, deps.config.publicUrl, deps.indexedBlock());
+      const json = orderToJson(order, deps.config.publicUrl, deps.indexedBlock(order.chain_id));
       const uri = paymentUri(order);
       const title = json.item_title ? escapeHtml(json.item_title) : `Order ${json.id}`;
       reply.header("content-type", "text/html; charset=utf-8");

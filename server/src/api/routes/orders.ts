@@ -33,7 +33,7 @@ function parseLimit(value: string | undefined): number {
 
 export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const json = (row: Parameters<typeof orderToJson>[0]) =>
-    orderToJson(row, deps.config.publicUrl, deps.indexedBlock());
+    orderToJson(row, deps.config.publicUrl, deps.indexedBlock(row.chain_id));
 
   app.post(
     "/order",

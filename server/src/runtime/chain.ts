@@ -1,0 +1,257 @@
+import { createPublicClient, http, webSocket, type PublicClient } from "viem";
+import { findDeploymentBlock, readIgnitionDeployment } from "../chain/deployment.ts";
+import { ensureChainIdentity, readChainIdentity, type ChainReset } from "../chain/identity.ts";
+import type { AppEnv, ChainConfig, TokenConfig } from "../config/index.ts";
+import type { Db } from "../db/types.ts";
+import { createIndexer, type Indexer, type IndexerStatus } from "../indexer/index.ts";
+import { sleep } from "../indexer/rpc.ts";
+import { clearFailure, loadCursor, loadFailure, recordFailure } from "../indexer/store.ts";
+import { paymentProcessorSource } from "../ledger/payment-processor-source.ts";
+import { ConfigError } from "../lib/errors.ts";
+import type { Logger } from "../lib/log.ts";
+import { createOrderSink } from "../orders/effects.ts";
+import type { OrderEvents, OrderStatusChanged } from "../orders/events.ts";
+import { chainlinkPriceSource, staticPriceSource, type PriceSource } from "../pricing/index.ts";
+import { deleteChainData } from "./reset.ts";
+
+const LOCAL_CHAIN_IDS = new Set([31337n, 1337n]);
+
+/** Names for well-known chain ids, used when the configuration does not name the chain. */
+const KNOWN_CHAINS = new Map<bigint, string>([
+  [1n, "ethereum"],
+  [11155111n, "sepolia"],
+  [17000n, "holesky"],
+  [8453n, "base"],
+  [84532n, "base-sepolia"],
+  [42161n, "arbitrum"],
+  [421614n, "arbitrum-sepolia"],
+  [10n, "optimism"],
+  [11155420n, "optimism-sepolia"],
+  [137n, "polygon"],
+  [80002n, "polygon-amoy"],
+  [31337n, "hardhat"],
+  [1337n, "localhost"],
+]);
+
+/**
+ * Advisory-lock key of one chain's indexer ("ethpos:indexer" + chain id): one process per chain
+ * indexes; the others stand by and take over if it dies.
+ */
+export const indexerLockKey = (chainId: bigint): bigint => (7_402_118_302n << 20n) + chainId;
+
+export type IndexerRole = "leader" | "standby" | "disabled";
+
+/** What every process knows about one configured chain, and the indexer it may run. */
+export interface ChainRuntime {
+  readonly name: string;
+  readonly chainId: bigint;
+  readonly client: PublicClient;
+  readonly contract: `0x${string}`;
+  readonly tokens: readonly TokenConfig[];
+  readonly prices: PriceSource;
+  readonly confirmations: number;
+  /** The indexer of this chain, when this process may run it (it indexes only while it holds the lock). */
+  readonly indexer: Indexer<OrderStatusChanged[]> | undefined;
+  /** Set when opening the chain deleted its dev data (a new local chain). */
+  readonly reset: ChainReset | undefined;
+  role(): IndexerRole;
+  /** The newest block whose effects are in the database, as this process knows it. */
+  indexedBlock(): bigint | null;
+  /** This process's indexer state, or null when it does not index this chain. */
+  indexerStatus(): IndexerStatus | null;
+  /**
+   * Why payments on this chain would not be seen now (its indexer stopped on a non-retryable
+   * error, in this process or in the one that indexes it), or null.
+   */
+  failure(): string | null;
+  /** Starts the leader election (when indexing) and the cursor and failure watch. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export interface ChainRuntimeDeps {
+  config: ChainConfig;
+  env: AppEnv;
+  runIndexer: boolean;
+  db: Db;
+  log: Logger;
+  events: OrderEvents;
+  /** An already-made client (tests); default: one for config.rpcUrl. */
+  client?: PublicClient;
+}
+
+export function clientFor(rpcUrl: string): PublicClient {
+  const transport = rpcUrl.startsWith("ws")
+    ? webSocket(rpcUrl, { retryCount: 0 })
+    : http(rpcUrl, { retryCount: 0, timeout: 15_000, batch: { batchSize: 100, wait: 0 } });
+  return createPublicClient({ transport, pollingInterval: 250 });
+}
+
+/**
+ * Opens one configured chain: checks the node and the contract, the chain's identity in the
+ * database, resolves its tokens and price source, and builds its indexer (PaymentProcessor events →
+ * order effects → order status events). Nothing runs until `start()`.
+ */
+export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRuntime> {
+  const { config, db, log: parentLog } = deps;
+  const v = (setting: string) => `${config.prefix}${setting}`;
+  if (!config.rpcUrl && !deps.client) {
+    throw new ConfigError(
+      `${v("RPC_URL")} is not set: \`npm start\` runs a local Hardhat chain for you, or set ${v("RPC_URL")} to a node`,
+    );
+  }
+  const client = deps.client ?? clientFor(config.rpcUrl as string);
+  let chainIdNumber: number;
+  try {
+    chainIdNumber = await client.getChainId();
+  } catch (error) {
+    throw new ConfigError(
+      `${v("RPC_URL")} ${config.rpcUrl ?? ""} is unreachable (${(error as Error).message.split("\n")[0]}); ` +
+        "check that the node runs and the URL is right",
+    );
+  }
+  const chainId = BigInt(chainIdNumber);
+  if (config.expectedChainId !== undefined && config.expectedChainId !== chainId) {
+    throw new ConfigError(
+      `${v("CHAIN_ID")} is ${config.expectedChainId} but the node at ${v("RPC_URL")} reports chain ${chainId}; ` +
+        `point ${v("RPC_URL")} at chain ${config.expectedChainId} or fix ${v("CHAIN_ID")}`,
+    );
+  }
+  const name = config.name ?? KNOWN_CHAINS.get(chainId) ?? `chain-${chainId}`;
+  const log = parentLog.child({ chain: name });
+  const deployment = readIgnitionDeployment(chainIdNumber);
+  const contract = config.contractAddress ?? deployment.paymentProcessor;
+  if (!contract) {
+    throw new ConfigError(
+      `${v("CONTRACT_ADDRESS")} is not set and no Ignition deployment exists for chain ${chainId} (${name}); ` +
+        "deploy with `npx hardhat ignition deploy ignition/modules/EthereumPos.ts --network <name>` or set " +
+        v("CONTRACT_ADDRESS"),
+    );
+  }
+  const code = await client.getCode({ address: contract });
+  if (!code || code === "0x") {
+    throw new ConfigError(
+      `${v("CONTRACT_ADDRESS")} ${contract} has no contract code on chain ${chainId} (${name}); ` +
+        `check the address, or that ${v("RPC_URL")} points at the chain it was deployed on`,
+    );
+  }
+
+  const isLocal = LOCAL_CHAIN_IDS.has(chainId);
+  const reset = await ensureChainIdentity(db, await readChainIdentity(client, contract), {
+    resetOnMismatch: isLocal && deps.env !== "production",
+    log: (message) => log.warn(message),
+    deleteChainData,
+  });
+
+  const tokens = [...config.tokens];
+  if (tokens.length === 0 && isLocal && deployment.stablecoin) {
+    tokens.push({ symbol: "USDC", address: deployment.stablecoin, decimals: 6, usdPeg: "1" });
+  }
+  let prices: PriceSource;
+  if (config.ethUsdPrice) prices = staticPriceSource(config.ethUsdPrice);
+  else {
+    const feed = config.priceFeedAddress ?? (isLocal ? deployment.priceFeed : undefined);
+    if (!feed) {
+      throw new ConfigError(
+        `set ${v("PRICE_FEED_ADDRESS")} (a Chainlink ETH/USD AggregatorV3 on chain ${chainId}) or ${v("ETH_USD_PRICE")}`,
+      );
+    }
+    prices = chainlinkPriceSource(client, feed, config.priceMaxAgeSeconds);
+  }
+
+  let startBlock = config.startBlock;
+  if (startBlock === undefined) {
+    try {
+      startBlock = await findDeploymentBlock(client, contract);
+    } catch (error) {
+      throw new ConfigError(
+        `${v("START_BLOCK")} is not set and the deployment block could not be found (${(error as Error).message}); ` +
+          `set ${v("START_BLOCK")} to the block the contract was deployed in`,
+      );
+    }
+  }
+
+  // Chain → indexer (PaymentProcessor events) → order effects → order status events.
+  const wsUrl = config.rpcWsUrl ?? (config.rpcUrl?.startsWith("ws") ? config.rpcUrl : undefined);
+  const indexer = deps.runIndexer
+    ? createIndexer({
+        chain: { chainId, client },
+        db,
+        sources: [paymentProcessorSource(contract)],
+        sink: createOrderSink({ confirmations: config.confirmations, events: deps.events }),
+        log: log.child({ component: "indexer" }),
+        startBlock,
+        finalityBlocks: config.finalityBlocks,
+        pollIntervalMs: config.pollIntervalMs,
+        newHeadsUrl: wsUrl,
+      })
+    : undefined;
+
+  const stop = new AbortController();
+  const tasks: Promise<unknown>[] = [];
+  let role: IndexerRole = indexer ? "standby" : "disabled";
+  let cachedCursor: bigint | null = null;
+  let localFailure: string | null = null;
+  let recordedFailure: string | null = null;
+
+  async function lead(runner: Indexer<OrderStatusChanged[]>) {
+    // Leader election: whoever holds this chain's advisory lock indexes it; the others retry every 5 s.
+    while (!stop.signal.aborted && localFailure === null) {
+      const ran = await db
+        .withAdvisoryLock(indexerLockKey(chainId), async (lost) => {
+          role = "leader";
+          log.info(`indexer: this process is the indexing leader of ${name} (chain ${chainId})`);
+          // A new attempt: an earlier failure (of this or another process) no longer holds.
+          await clearFailure(db, chainId);
+          recordedFailure = null;
+          await runner.run(AbortSignal.any([stop.signal, lost]));
+          return true;
+        })
+        .catch(async (error: unknown) => {
+          // A non-retryable error stops this chain only: its orders are refused, the others go on.
+          localFailure = `indexer stopped: ${(error as Error).message.split("\n")[0]}`;
+          log.fatal({ err: error }, `indexer of ${name} stopped; new orders on it are refused`);
+          await recordFailure(db, chainId, localFailure).catch((e: unknown) =>
+            log.error({ err: e }, "could not record the indexer failure"),
+          );
+          return true;
+        });
+      role = indexer ? "standby" : "disabled";
+      if (!ran) await sleep(5_000, stop.signal);
+    }
+  }
+
+  async function watch() {
+    // Every process, indexing or not, follows the cursor and the recorded failure of this chain.
+    while (!stop.signal.aborted) {
+      cachedCursor = (await loadCursor(db, chainId).catch(() => undefined))?.blockNumber ?? cachedCursor;
+      const failure = await loadFailure(db, chainId).catch(() => undefined);
+      recordedFailure = failure ? failure.message : null;
+      await sleep(1_000, stop.signal);
+    }
+  }
+
+  return {
+    name,
+    chainId,
+    client,
+    contract,
+    tokens,
+    prices,
+    confirmations: config.confirmations,
+    indexer,
+    reset,
+    role: () => role,
+    indexedBlock: () => (role === "leader" ? (indexer?.status().indexedBlock ?? cachedCursor) : cachedCursor),
+    indexerStatus: () => indexer?.status() ?? null,
+    failure: () => localFailure ?? recordedFailure,
+    start() {
+      if (indexer) tasks.push(lead(indexer));
+      tasks.push(watch());
+    },
+    async stop() {
+      stop.abort();
+      await Promise.allSettled(tasks);
+    },
+  };
+}
