@@ -406,16 +406,23 @@ contract PaymentProcessor is IPaymentProcessor, Pausable, Ownable2Step {
     ) private returns (bool found) {
         if (merchant == address(0)) revert PaymentProcessorZeroMerchant();
         bytes32 salt = _depositSalt(merchant, orderId);
-        uint256 ethBefore = address(this).balance;
         address deposit;
+        uint256 ethReceived;
         if (token == address(0)) {
+            // ETH only: no foreign code runs during the CREATE2 (the init code, this contract's `receive`, the
+            // self-destruct), so the change of this contract's balance is exactly the deposit's ETH.
+            uint256 ethBefore = address(this).balance;
             deposit = _createDeposit(salt, initCode, token);
+            ethReceived = address(this).balance - ethBefore;
         } else {
-            (deposit, found) = _sweepToken(merchant, orderId, token, salt, initCode);
+            // The token's code runs during the CREATE2 and could pay ETH into this contract through `pay`
+            // (credited there): this contract's balance change would count it twice. Credit the deposit's own
+            // ETH instead, read before the CREATE2 (a cold BALANCE, 2,600 gas, token sweeps only). ETH that
+            // reaches the deposit during its own sweep arrives here unattributed, like any forced ETH.
+            deposit = Create2.computeAddress(salt, _DEPOSIT_INIT_CODE_HASH);
+            ethReceived = deposit.balance;
+            found = _sweepToken(merchant, orderId, token, salt, initCode, deposit);
         }
-        // The deposit's self-destruct moved all of its ETH here (and nothing else can have arrived: the only
-        // code that ran was the init code, this contract's `receive` and the token).
-        uint256 ethReceived = address(this).balance - ethBefore;
         if (ethReceived != 0) {
             uint256 stored = _ethBalances[merchant];
             // Cannot overflow: as in `pay`, a balance is at most 1 + all the wei ever paid in.
@@ -429,19 +436,20 @@ contract PaymentProcessor is IPaymentProcessor, Pausable, Ownable2Step {
 
     /// @dev The token part of `_sweep`: an allowlisted token is measured as it arrives here and credited; any
     /// other token (never allowlisted, or no longer) is never credited, never kept and never lost: the deposit
-    /// sends it straight to the bound merchant. Returns the deposit address and whether any token moved.
+    /// sends it straight to the bound merchant. Returns whether any token moved.
     function _sweepToken(
         address merchant,
         bytes32 orderId,
         address token,
         bytes32 salt,
-        bytes memory initCode
-    ) private returns (address deposit, bool found) {
+        bytes memory initCode,
+        address deposit
+    ) private returns (bool found) {
         if (_tokenState[token] & _ALLOWED != 0) {
             uint256 balanceBefore = _selfBalance(token);
             _depositToken = uint160(token);
             _depositRecipient = uint160(address(this));
-            deposit = _createDeposit(salt, initCode, token);
+            _createDeposit(salt, initCode, token);
             _depositToken = 0;
             // Checked: a token whose balance went down during its own transfer makes this revert.
             uint256 received = _selfBalance(token) - balanceBefore;
@@ -457,7 +465,7 @@ contract PaymentProcessor is IPaymentProcessor, Pausable, Ownable2Step {
             uint256 merchantBefore = _balanceOf(token, merchant);
             _depositToken = uint160(token);
             _depositRecipient = uint160(merchant);
-            deposit = _createDeposit(salt, initCode, token);
+            _createDeposit(salt, initCode, token);
             _depositToken = 0;
             // Checked: only an odd token could lower the merchant's balance; then nothing is reported.
             uint256 forwarded = _balanceOf(token, merchant) - merchantBefore;
