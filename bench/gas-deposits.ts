@@ -62,8 +62,13 @@ export async function depositGasRows(ethers: HardhatEthers): Promise<GasRow[]> {
   };
 
   const signers = await ethers.getSigners();
-  const [owner, customer, sweeper, merchant] = signers;
-  if (!owner || !customer || !sweeper || !merchant) throw new Error("need 4 accounts");
+  if (signers.length < 4) throw new Error("need 4 accounts");
+  const [owner, customer, sweeper, merchant] = signers as [
+    (typeof signers)[number],
+    (typeof signers)[number],
+    (typeof signers)[number],
+    (typeof signers)[number],
+  ];
   // Merchants of the 20-merchant batches: plain addresses (they only need to be credited).
   const merchants = Array.from({ length: BATCH }, (_, i) =>
     ethers.getAddress(ethers.toBeHex(0xbeef00n + BigInt(i), 20)),

@@ -7,6 +7,7 @@ pragma solidity 0.8.30;
 contract NoReturnToken {
     error NoReturnTokenInsufficientBalance();
 
+    // solhint-disable-next-line gas-indexed-events
     event Transfer(address indexed from, address indexed to, uint256 value);
 
     mapping(address account => uint256) public balanceOf;
