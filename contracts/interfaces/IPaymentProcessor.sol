@@ -15,7 +15,25 @@ pragma solidity 0.8.30;
 ///   withdrawals or refunds.
 /// - Pausing emits OpenZeppelin's `Paused(address account)`, unpausing `Unpaused(address account)`.
 /// - The contract is not upgradeable.
+/// - Deposit addresses: every (merchant, orderId) pair also has a counterfactual deposit address (see
+///   {depositAddressOf}) that accepts a plain transfer of ETH or of any ERC-20 token. Anyone can {sweepOrder} it into
+///   this contract, which credits the merchant bound in the address. See "Deposit addresses" below.
 interface IPaymentProcessor {
+    // ---------------------------------------------------------------------------------------------
+    // Types
+    // ---------------------------------------------------------------------------------------------
+
+    /// @notice One deposit to sweep in {sweepDeposits}.
+    /// @param merchant The merchant bound in the deposit address.
+    /// @param orderId The order reference bound in the deposit address.
+    /// @param token The ERC-20 token to sweep, or `address(0)` to sweep ETH only. ETH held by the deposit is
+    /// swept in either case.
+    struct Deposit {
+        address merchant;
+        bytes32 orderId;
+        address token;
+    }
+
     // ---------------------------------------------------------------------------------------------
     // Events
     // ---------------------------------------------------------------------------------------------
@@ -32,6 +50,22 @@ interface IPaymentProcessor {
         address indexed merchant,
         bytes32 indexed orderId,
         address indexed payer,
+        address token,
+        uint256 amount
+    );
+
+    /// @notice A token that is not on the allowlist was swept from a deposit address and sent straight to
+    /// the merchant bound in it, instead of being credited (only allowlisted tokens are credited, and a
+    /// token sent to a deposit address must never be lost).
+    /// @param merchant The merchant bound in the deposit address, which received the tokens.
+    /// @param orderId The order reference bound in the deposit address.
+    /// @param deposit The deposit address.
+    /// @param token The ERC-20 token.
+    /// @param amount The increase of the merchant's token balance measured across the transfer.
+    event DepositTokenForwarded(
+        address indexed merchant,
+        bytes32 indexed orderId,
+        address indexed deposit,
         address token,
         uint256 amount
     );
@@ -142,6 +176,19 @@ interface IPaymentProcessor {
     /// @param token The token.
     error PaymentProcessorTokenNotRescuable(address token);
 
+    /// @notice {sweepOrder} found nothing at `deposit`: no ETH and none of `token` (an empty address, or one that
+    /// was already swept). {sweepDeposits} skips such deposits instead.
+    /// @param deposit The deposit address.
+    /// @param token The token asked for, `address(0)` for ETH only.
+    error PaymentProcessorNothingToSweep(address deposit, address token);
+
+    /// @notice Deploying the sweeper code at `deposit` failed: the token's `balanceOf` or `transfer` reverted
+    /// or returned `false`, or the same deposit was swept twice in one transaction (an address that
+    /// self-destructed in this transaction cannot be created again before it ends, EIP-6780/EIP-684).
+    /// @param deposit The deposit address.
+    /// @param token The token asked for, `address(0)` for ETH only.
+    error PaymentProcessorSweepFailed(address deposit, address token);
+
     // ---------------------------------------------------------------------------------------------
     // Payments
     // ---------------------------------------------------------------------------------------------
@@ -186,6 +233,78 @@ interface IPaymentProcessor {
         bytes32 r,
         bytes32 s
     ) external;
+
+    // ---------------------------------------------------------------------------------------------
+    // Deposit addresses
+    // ---------------------------------------------------------------------------------------------
+    //
+    // Every (merchant, orderId) pair has a deposit address, derived with CREATE2 from this contract:
+    //
+    //     salt    = keccak256(abi.encode(merchant, orderId, block.chainid))      // 3 words, 96 bytes
+    //     deposit = address(uint160(uint256(keccak256(abi.encodePacked(
+    //                   bytes1(0xff), address(this), salt, depositInitCodeHash())))))
+    //
+    // The address has no code until it is swept and none afterwards: a sweep deploys a fixed 103-byte init
+    // code there, which moves the funds and self-destructs in the same transaction (EIP-6780), so a plain
+    // 21,000-gas ETH transfer or a token `transfer` to it always works, before and after a sweep, and a late
+    // payment can be swept again. The address does not depend on the token: one address per order for ETH
+    // and every token. It does depend on the chain, so an address is never valid on two chains.
+    //
+    // The init code asks this contract what to move, with a static call without data and without ETH (which
+    // `receive` answers with `abi.encode(address token, address to)`: the token to transfer, zero for ETH
+    // only, and its recipient; zeros outside a sweep, which is harmless since only code this contract deploys
+    // acts on the answer; `receive` still refuses any ETH), then:
+    // - if a token is named, transfers its whole `balanceOf(deposit)` to the recipient named (this contract
+    //   for an allowlisted token, the bound merchant otherwise), and reverts if that fails;
+    // - in every case self-destructs with this contract as beneficiary, which moves all of its ETH here
+    //   without running any code of this contract.
+    // This contract measures what arrived (its own ETH and token balance before and after) and credits it
+    // to the merchant bound in the salt. Funds can therefore only go to this contract, credited to that
+    // merchant, or (tokens off the allowlist) to that merchant's own address: the caller of `sweep` chooses
+    // nothing but the timing and which token to sweep.
+    //
+    // Events, and the rule for the indexer:
+    // - Every amount credited by a sweep emits {PaymentReceived} exactly as `pay` and `payToken` do, with
+    //   `payer` = the deposit address. A {PaymentReceived} log is a sweep if and only if its `payer` equals
+    //   the deposit address computed from its own `merchant` and `orderId` topics with the formula above
+    //   (the deposit address never calls `pay`: only the init code above ever runs there). Otherwise it is
+    //   a direct payment and `payer` is the account that called `pay*`.
+    // - A token sweep emits the token's {PaymentReceived} first, then ETH's if the deposit also held ETH.
+    // - A token that is not allowlisted emits {DepositTokenForwarded} instead (nothing is credited).
+    // - Nothing is emitted for an empty deposit skipped by {sweepDeposits}.
+
+    /// @notice Sweep the deposit address of (`merchant`, `orderId`): credit `merchant` for `orderId` with the
+    /// ETH it holds and, if `token` is not zero, with all of its `token` (or send that token to `merchant`
+    /// if `token` is not allowlisted). Anyone may call it; the caller chooses nothing else.
+    /// @dev Reverts with `EnforcedPause` while paused (the funds wait safely at the deposit address until
+    /// unpause; withdrawals and refunds are never blocked), `PaymentProcessorZeroMerchant` for a zero
+    /// merchant, `PaymentProcessorNothingToSweep` if nothing arrived, `PaymentProcessorSweepFailed` if the
+    /// token transfer failed, `PaymentProcessorReentrantCall` if entered from a token callback. Emits
+    /// {PaymentReceived} (payer = the deposit address) per asset credited, or {DepositTokenForwarded}.
+    /// @param merchant The merchant bound in the deposit address.
+    /// @param orderId The order reference bound in the deposit address.
+    /// @param token The ERC-20 token to sweep, or `address(0)` to sweep ETH only.
+    function sweepOrder(address merchant, bytes32 orderId, address token) external;
+
+    /// @notice {sweepOrder} for many deposits in one transaction (ETH and tokens mixed). An entry that finds
+    /// nothing is skipped without an event, so a deposit swept by someone else just before does not make
+    /// the batch fail.
+    /// @dev Reverts as {sweepOrder} does otherwise (one failing entry reverts the batch: simulate first and
+    /// drop it). List each deposit once: a second sweep of an address in the same transaction fails
+    /// (`PaymentProcessorSweepFailed`) after burning the gas forwarded to CREATE2 (EIP-684 collision);
+    /// sweep a deposit's ETH and one token with a single entry naming the token.
+    /// @param deposits The deposits to sweep.
+    function sweepDeposits(Deposit[] calldata deposits) external;
+
+    /// @notice The deposit address of (`merchant`, `orderId`) on this chain (see the formula above).
+    /// @param merchant The merchant.
+    /// @param orderId The merchant's order reference.
+    /// @return deposit The counterfactual address.
+    function depositAddressOf(address merchant, bytes32 orderId) external view returns (address deposit);
+
+    /// @notice `keccak256` of the deposit init code, for computing deposit addresses off-chain.
+    /// @return The init code hash (a constant).
+    function depositInitCodeHash() external pure returns (bytes32);
 
     // ---------------------------------------------------------------------------------------------
     // Merchant operations (never blocked by pause, never subject to the allowlist)

@@ -10,6 +10,7 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 contract ReentrantToken is ERC20 {
     address public reentryTarget;
     bytes public reentryCalldata;
+    uint256 public reentryValue;
     uint256 public reentryCount;
     bool public lastReentrySucceeded;
     bytes public lastReentryReturnData;
@@ -24,7 +25,18 @@ contract ReentrantToken is ERC20 {
     function arm(address target_, bytes calldata data) external {
         reentryTarget = target_;
         reentryCalldata = data;
+        reentryValue = 0;
     }
+
+    /// @notice Same as {arm}, sending `value` wei (from this token's own ETH) with the call, e.g. a `pay`
+    /// during a deposit sweep.
+    function armWithValue(address target_, bytes calldata data, uint256 value) external {
+        reentryTarget = target_;
+        reentryCalldata = data;
+        reentryValue = value;
+    }
+
+    receive() external payable {}
 
     function transfer(address to, uint256 value) public override returns (bool) {
         bool ok = super.transfer(to, value);
@@ -44,6 +56,6 @@ contract ReentrantToken is ERC20 {
         delete reentryCalldata; // one re-entry per arming
         ++reentryCount;
         // solhint-disable-next-line avoid-low-level-calls
-        (lastReentrySucceeded, lastReentryReturnData) = reentryTarget.call(data);
+        (lastReentrySucceeded, lastReentryReturnData) = reentryTarget.call{value: reentryValue}(data);
     }
 }

@@ -6,6 +6,7 @@ import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Create2} from "@openzeppelin/contracts/utils/Create2.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
 
@@ -28,13 +29,24 @@ import {IPaymentProcessor} from "../interfaces/IPaymentProcessor.sol";
 ///   "never credited" and a balance of 0.
 /// - ETH balances live in their own single-level mapping: one keccak instead of two on the `pay` hot path,
 ///   and `pay` credits and emits in a short, commented assembly block (no ABI encoder, scratch space only).
-/// - Dispatch: solc finds a selector by binary search. With exactly these 17 external functions `pay` is
-///   reached after 3 comparisons (66 gas); the names first tried for the rescue function (`rescueToken` plus
-///   an `isTokenRescuable` view) made it 6 (132 gas). Adding or renaming an external function changes this:
-///   re-run `npm run bench:gas`.
+/// - Dispatch: solc finds a selector by binary search: it splits a sorted group of more than 4 selectors at
+///   its middle (one comparison, ~22 gas) and compares one by one within groups of at most 4. With the 17
+///   functions before deposit addresses `pay` was reached after 3 comparisons (66 gas); the names first tried
+///   for the rescue function (`rescueToken` plus an `isTokenRescuable` view) made it 6 (132 gas). Four
+///   selectors sort below `pay`'s, and with 18 to 32 functions no group reached after two splits starts at
+///   that position, so any new external function costs `pay` at least one comparison (+22 gas). The
+///   deposit functions' names were chosen so that it costs exactly one and no other hot path more than one
+///   (`sweep`/`sweepBatch`/`depositAddress` plus a named callback made `pay` 5 comparisons, +45 gas): with
+///   these 21, `pay` 4, `refund` 4 (one less), `payTokenWithPermit` 4, `withdraw` 5 and `payToken` 6 (as
+///   before). The init code's question goes to `receive` for the same reason. Adding or renaming an external
+///   function changes all this: re-run `npm run bench:gas`.
 /// - `pay` (ETH) makes no external call, so it needs no reentrancy guard. ERC-20 paths share one transient
 ///   guard because the balance-delta measurement in `payToken` must not interleave with another payment,
 ///   withdrawal or refund of the same token.
+/// - Deposit addresses are CREATE2 children of this contract itself rather than of a separate factory: the
+///   sweep then credits with internal code (a factory would need an external, access-controlled credit call
+///   into this contract, at least 2,600 gas more per sweep and one more contract to audit and deploy), and
+///   the deposit's self-destruct pays ETH straight into the contract that keeps the books.
 contract PaymentProcessor is IPaymentProcessor, Pausable, Ownable2Step {
     using SafeERC20 for IERC20;
     using EnumerableSet for EnumerableSet.AddressSet;
@@ -80,6 +92,50 @@ contract PaymentProcessor is IPaymentProcessor, Pausable, Ownable2Step {
     /// keep its other bytes (two extra TLOADs, 200 gas per guarded call).
     uint256 private transient _lock;
 
+    /// @dev During a token sweep: the token the deposit being created must transfer, and its recipient,
+    /// answered by `receive`. Zero otherwise: every sweep that sets `_depositToken` clears it right after
+    /// the CREATE2, so an ETH sweep never writes it (saves a TSTORE, 100 gas, per ETH deposit). Full words for
+    /// the same reason as `_lock`. Sweeps hold `_lock`, so no other sweep can see these values.
+    uint256 private transient _depositToken;
+    uint256 private transient _depositRecipient;
+
+    /// @dev The deposit init code, hand-assembled (103 bytes; solc cannot be used because it warns on
+    /// SELFDESTRUCT, and this project builds with warnings as errors). It runs only as the init code of a
+    /// CREATE2 from this contract, in the deposit address's context, and never returns runtime code.
+    ///
+    ///     00  60 40 5f 5f 5f   PUSH1 0x40 PUSH0 PUSH0 PUSH0   retSize 64, retOffset 0, no calldata
+    ///     05  33 5a fa         CALLER GAS STATICCALL          (token, to) = creator's `receive` answer
+    ///     08  15 60 63 57      ISZERO PUSH1 fail JUMPI
+    ///     0c  5f 51            PUSH0 MLOAD                    [token]
+    ///     0e  80 15 60 60 57   DUP1 ISZERO PUSH1 end JUMPI    no token: ETH only
+    ///     13  60 20 51         PUSH1 0x20 MLOAD               [token to]
+    ///     16  63 70a08231 5f 52   PUSH4 balanceOf PUSH0 MSTORE
+    ///     1d  30 60 20 52      ADDRESS PUSH1 0x20 MSTORE      calldata balanceOf(this) at 0x1c..0x40
+    ///     21  60 20 5f 60 24 60 1c   retSize 32, retOffset 0, argsSize 0x24, argsOffset 0x1c
+    ///     28  85 5a fa         DUP6(token) GAS STATICCALL     [token to ok]
+    ///     2b  3d 60 1f 10 16   RETURNDATASIZE PUSH1 0x1f LT AND   ok && returndatasize >= 32
+    ///     30  15 60 63 57      ISZERO PUSH1 fail JUMPI
+    ///     34  5f 51            PUSH0 MLOAD                    [token to balance]
+    ///     36  80 15 60 60 57   DUP1 ISZERO PUSH1 end JUMPI    nothing to transfer (some tokens revert on 0)
+    ///     3b  60 40 52 60 20 52   mem[0x40] = balance, mem[0x20] = to
+    ///     41  63 a9059cbb 5f 52   PUSH4 transfer PUSH0 MSTORE calldata transfer(to, balance) at 0x1c..0x60
+    ///     48  60 20 5f 60 44 60 1c 5f   retSize 32, retOffset 0, argsSize 0x44, argsOffset 0x1c, value 0
+    ///     50  85 5a f1         DUP6(token) GAS CALL           [token ok]
+    ///     53  3d 15 5f 51 60 01 14 17 16   ok && (returndatasize == 0 || mload(0) == 1)  (SafeERC20's rule)
+    ///     5c  15 60 63 57      ISZERO PUSH1 fail JUMPI
+    ///     60  5b 33 ff         end: JUMPDEST CALLER SELFDESTRUCT  all ETH to the creator, no code runs there
+    ///     63  5b 5f 5f fd      fail: JUMPDEST PUSH0 PUSH0 REVERT  CREATE2 returns 0
+    ///
+    /// A token that returns 1 to 31 bytes from `transfer` leaves part of the selector word at mem[0], which is
+    /// not 1, so only "no return data" or a first word of exactly 1 counts as success.
+    bytes private constant _DEPOSIT_INIT_CODE =
+        hex"60405f5f5f335afa156063575f5180156060576020516370a082315f523060205260205f6024601c855afa3d601f1016"
+        hex"156063575f51801560605760405260205263a9059cbb5f5260205f6044601c5f855af13d155f516001141716156063"
+        hex"575b33ff5b5f5ffd";
+
+    /// @dev `keccak256(_DEPOSIT_INIT_CODE)`, evaluated by the compiler.
+    bytes32 private constant _DEPOSIT_INIT_CODE_HASH = keccak256(_DEPOSIT_INIT_CODE);
+
     /// @dev Prevents a guarded function from being entered again before it returns.
     modifier nonReentrant() {
         if (_lock != 0) revert PaymentProcessorReentrantCall();
@@ -96,9 +152,22 @@ contract PaymentProcessor is IPaymentProcessor, Pausable, Ownable2Step {
     // ---------------------------------------------------------------------------------------------
 
     /// @dev Plain ETH transfers carry no merchant or order id: refuse them so money never arrives
-    /// unattributed.
+    /// unattributed. A call without data and without ETH is how the deposit init code asks, during a sweep,
+    /// what it must transfer: the answer is `abi.encode(address token, address to)` (see the interface,
+    /// "Deposit addresses"). Answering here rather than in a named view saves the selector search in every
+    /// sweep and keeps the function count at 21, where `pay` is still found after 3 comparisons.
+    // solhint-disable-next-line no-complex-fallback
     receive() external payable {
-        revert PaymentProcessorUnattributedEther();
+        if (msg.value != 0) revert PaymentProcessorUnattributedEther();
+        uint256 token = _depositToken;
+        uint256 to;
+        // ETH-only sweeps need no recipient (saves a TLOAD, 100 gas, per ETH deposit).
+        if (token != 0) to = _depositRecipient;
+        assembly ("memory-safe") {
+            mstore(0x00, token)
+            mstore(0x20, to)
+            return(0x00, 0x40)
+        }
     }
 
     /// @dev Unknown selectors (with or without ETH) are refused for the same reason.
@@ -171,6 +240,41 @@ contract PaymentProcessor is IPaymentProcessor, Pausable, Ownable2Step {
             if (allowance < amount) revert PaymentProcessorInsufficientAllowance(token, allowance, amount);
         }
         _payToken(token, amount, merchant, orderId);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Deposit addresses
+    // ---------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IPaymentProcessor
+    function sweepOrder(address merchant, bytes32 orderId, address token) external nonReentrant {
+        // Sweeps credit merchants like `pay` does, so they honour the pause; the funds wait at the deposit.
+        if (paused()) revert EnforcedPause();
+        if (!_sweep(merchant, orderId, token, _DEPOSIT_INIT_CODE)) {
+            revert PaymentProcessorNothingToSweep(_depositAddress(merchant, orderId), token);
+        }
+    }
+
+    /// @inheritdoc IPaymentProcessor
+    function sweepDeposits(Deposit[] calldata deposits) external nonReentrant {
+        if (paused()) revert EnforcedPause();
+        // One copy of the init code in memory for the whole batch.
+        bytes memory initCode = _DEPOSIT_INIT_CODE;
+        uint256 count = deposits.length;
+        for (uint256 i; i < count; ++i) {
+            Deposit calldata d = deposits[i];
+            _sweep(d.merchant, d.orderId, d.token, initCode); // an empty deposit is skipped
+        }
+    }
+
+    /// @inheritdoc IPaymentProcessor
+    function depositAddressOf(address merchant, bytes32 orderId) external view returns (address) {
+        return _depositAddress(merchant, orderId);
+    }
+
+    /// @inheritdoc IPaymentProcessor
+    function depositInitCodeHash() external pure returns (bytes32) {
+        return _DEPOSIT_INIT_CODE_HASH;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -290,6 +394,119 @@ contract PaymentProcessor is IPaymentProcessor, Pausable, Ownable2Step {
         emit PaymentReceived(merchant, orderId, msg.sender, token, received);
     }
 
+    /// @dev Sweeps one deposit (callers hold the reentrancy guard and checked the pause): deploys the init
+    /// code at the deposit address, which moves the funds, then credits what arrived. Interactions come
+    /// before the credit because the credit is the measured arrival, as in `_payToken`; the guard keeps any
+    /// other payment, withdrawal or sweep from interleaving. Returns whether anything arrived.
+    function _sweep(
+        address merchant,
+        bytes32 orderId,
+        address token,
+        bytes memory initCode
+    ) private returns (bool found) {
+        if (merchant == address(0)) revert PaymentProcessorZeroMerchant();
+        bytes32 salt = _depositSalt(merchant, orderId);
+        address deposit;
+        uint256 ethReceived;
+        if (token == address(0)) {
+            // ETH only: no foreign code runs during the CREATE2 (the init code, this contract's `receive`, the
+            // self-destruct), so the change of this contract's balance is exactly the deposit's ETH.
+            uint256 ethBefore = address(this).balance;
+            deposit = _createDeposit(salt, initCode, token);
+            ethReceived = address(this).balance - ethBefore;
+        } else {
+            // The token's code runs during the CREATE2 and could pay ETH into this contract through `pay`
+            // (credited there): this contract's balance change would count it twice. Credit the deposit's own
+            // ETH instead, read before the CREATE2 (a cold BALANCE, 2,600 gas, token sweeps only). ETH that
+            // reaches the deposit during its own sweep arrives here unattributed, like any forced ETH.
+            deposit = Create2.computeAddress(salt, _DEPOSIT_INIT_CODE_HASH);
+            ethReceived = deposit.balance;
+            found = _sweepToken(merchant, orderId, token, salt, initCode, deposit);
+        }
+        if (ethReceived != 0) {
+            uint256 stored = _ethBalances[merchant];
+            // Cannot overflow: as in `pay`, a balance is at most 1 + all the wei ever paid in.
+            unchecked {
+                _ethBalances[merchant] = stored + ethReceived + _isZero(stored);
+            }
+            emit PaymentReceived(merchant, orderId, deposit, address(0), ethReceived);
+            found = true;
+        }
+    }
+
+    /// @dev The token part of `_sweep`: an allowlisted token is measured as it arrives here and credited; any
+    /// other token (never allowlisted, or no longer) is never credited, never kept and never lost: the deposit
+    /// sends it straight to the bound merchant. Returns whether any token moved.
+    function _sweepToken(
+        address merchant,
+        bytes32 orderId,
+        address token,
+        bytes32 salt,
+        bytes memory initCode,
+        address deposit
+    ) private returns (bool found) {
+        if (_tokenState[token] & _ALLOWED != 0) {
+            uint256 balanceBefore = _selfBalance(token);
+            _depositToken = uint160(token);
+            _depositRecipient = uint160(address(this));
+            _createDeposit(salt, initCode, token);
+            _depositToken = 0;
+            // Checked: a token whose balance went down during its own transfer makes this revert.
+            uint256 received = _selfBalance(token) - balanceBefore;
+            if (received != 0) {
+                StoredBalance storage balance = _tokenBalances[token][merchant];
+                uint256 stored = balance.value;
+                // Checked add on purpose, as in `_payToken`.
+                balance.value = stored + received + _isZero(stored);
+                emit PaymentReceived(merchant, orderId, deposit, token, received);
+                found = true;
+            }
+        } else {
+            uint256 merchantBefore = _balanceOf(token, merchant);
+            _depositToken = uint160(token);
+            _depositRecipient = uint160(merchant);
+            _createDeposit(salt, initCode, token);
+            _depositToken = 0;
+            // Checked: only an odd token could lower the merchant's balance; then nothing is reported.
+            uint256 forwarded = _balanceOf(token, merchant) - merchantBefore;
+            if (forwarded != 0) {
+                emit DepositTokenForwarded(merchant, orderId, deposit, token, forwarded);
+                found = true;
+            }
+        }
+    }
+
+    /// @dev CREATE2 of the deposit init code with `salt`; reverts with `PaymentProcessorSweepFailed` if the init
+    /// code reverted (token transfer failed) or the address was already created in this transaction.
+    function _createDeposit(
+        bytes32 salt,
+        bytes memory initCode,
+        address token
+    ) private returns (address deposit) {
+        assembly ("memory-safe") {
+            deposit := create2(0, add(initCode, 0x20), mload(initCode), salt)
+        }
+        if (deposit == address(0)) {
+            revert PaymentProcessorSweepFailed(Create2.computeAddress(salt, _DEPOSIT_INIT_CODE_HASH), token);
+        }
+    }
+
+    /// @dev `keccak256(abi.encode(merchant, orderId, block.chainid))`, hashed past the free memory pointer
+    /// without allocating (no ABI encoder).
+    function _depositSalt(address merchant, bytes32 orderId) private view returns (bytes32 salt) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, merchant)
+            mstore(add(ptr, 0x20), orderId)
+            mstore(add(ptr, 0x40), chainid())
+            salt := keccak256(ptr, 0x60)
+        }
+    }
+
+    function _depositAddress(address merchant, bytes32 orderId) private view returns (address) {
+        return Create2.computeAddress(_depositSalt(merchant, orderId), _DEPOSIT_INIT_CODE_HASH);
+    }
+
     function _withdrawToken(address token, uint256 amount, address to) private nonReentrant {
         _debitToken(token, amount, to);
         emit Withdrawn(msg.sender, token, to, amount);
@@ -367,6 +584,19 @@ contract PaymentProcessor is IPaymentProcessor, Pausable, Ownable2Step {
         assembly ("memory-safe") {
             mstore(0x00, 0x70a08231) // balanceOf(address)
             mstore(0x20, address())
+            success := staticcall(gas(), token, 0x1c, 0x24, 0x00, 0x20)
+            success := and(success, gt(returndatasize(), 0x1f))
+            tokenBalance := mload(0x00)
+        }
+        if (!success) revert PaymentProcessorBalanceQueryFailed(token);
+    }
+
+    /// @dev `token.balanceOf(account)`, as `_selfBalance` does for this contract.
+    function _balanceOf(address token, address account) private view returns (uint256 tokenBalance) {
+        bool success;
+        assembly ("memory-safe") {
+            mstore(0x00, 0x70a08231) // balanceOf(address)
+            mstore(0x20, account)
             success := staticcall(gas(), token, 0x1c, 0x24, 0x00, 0x20)
             success := and(success, gt(returndatasize(), 0x1f))
             tokenBalance := mload(0x00)

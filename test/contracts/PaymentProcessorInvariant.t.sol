@@ -14,7 +14,8 @@ import {FeeOnTransferToken} from "../../contracts/mocks/FeeOnTransferToken.sol";
 // against artifacts of contracts/ and *.t.sol files.
 
 /// @notice Drives random sequences of pay, payToken, payTokenWithPermit, withdraw, refund, pause/unpause,
-/// allowlist changes, unattributed donations and rescues against one PaymentProcessor, and keeps ghost
+/// allowlist changes, unattributed donations, rescues, plain transfers to deposit addresses and sweeps
+/// (single and batch) against one PaymentProcessor, and keeps ghost
 /// accounting of what each merchant was credited and debited.
 /// @dev The runner ignores reverts inside handler calls, so the handler never asserts by reverting: it
 /// compares every outcome (success or the exact revert) with what the rules predict and records any
@@ -195,6 +196,122 @@ contract PaymentProcessorHandler {
         donated[token] += MockStablecoin(token).balanceOf(address(processor)) - before;
     }
 
+    /// A plain transfer of ETH or a token (allowlisted, fee-on-transfer or stray) to one of a few deposit
+    /// addresses, so that deposits get topped up, swept, paid late and swept again.
+    function depositToAddress(
+        uint256 merchantSeed,
+        uint256 orderSeed,
+        uint256 tokenSeed,
+        uint256 amount
+    ) external {
+        ++calls["depositToAddress"];
+        address m = merchants[merchantSeed % merchants.length];
+        address d = processor.depositAddressOf(m, bytes32(orderSeed % 3));
+        amount = _bound(amount, 1, 1e22);
+        uint256 which = tokenSeed % 4;
+        vm.prank(payers[0]);
+        if (which == 0) {
+            (bool ok, ) = d.call{value: amount}("");
+            if (!ok) _unexpected("plain ETH transfer to a deposit address failed");
+        } else {
+            MockStablecoin(_depositTokens(which)).transfer(d, amount);
+        }
+        if (d.code.length != 0) _unexpected("deposit address has code");
+    }
+
+    /// `sweepOrder` by a stranger, or `sweepDeposits` with the same entry: the bound merchant is credited with
+    /// exactly what the deposit held (stray tokens go to the merchant itself), and the books stay exact.
+    function sweepDeposit(uint256 merchantSeed, uint256 orderSeed, uint256 tokenSeed, bool batch) external {
+        ++calls["sweepDeposit"];
+        SweepCase memory c;
+        c.merchant = merchants[merchantSeed % merchants.length];
+        c.orderId = bytes32(orderSeed % 3);
+        c.deposit = processor.depositAddressOf(c.merchant, c.orderId);
+        uint256 which = tokenSeed % 4;
+        c.token = which == 0 ? ETH : _depositTokens(which);
+        c.batch = batch;
+        c.ethAtDeposit = c.deposit.balance;
+        c.ethCreditBefore = processor.balanceOf(c.merchant, ETH);
+        if (c.token != ETH) {
+            c.allowed = processor.isTokenAllowed(c.token);
+            c.tokenAtDeposit = MockStablecoin(c.token).balanceOf(c.deposit);
+            c.heldBefore = MockStablecoin(c.token).balanceOf(address(processor));
+            c.merchantTokensBefore = MockStablecoin(c.token).balanceOf(c.merchant);
+            c.tokenCreditBefore = processor.balanceOf(c.merchant, c.token);
+        }
+        c.empty = c.ethAtDeposit == 0 && c.tokenAtDeposit == 0;
+        (bool ok, bytes memory err) = _callSweep(c);
+        if (!ok) {
+            if (processor.paused()) _expectError(err, Pausable.EnforcedPause.selector, "sweep paused");
+            else if (!batch && c.empty)
+                _expectError(err, IPaymentProcessor.PaymentProcessorNothingToSweep.selector, "sweep empty");
+            else _unexpected("sweep failed");
+            return;
+        }
+        _checkSweep(c);
+    }
+
+    struct SweepCase {
+        address merchant;
+        bytes32 orderId;
+        address deposit;
+        address token;
+        bool batch;
+        bool allowed;
+        bool empty;
+        uint256 ethAtDeposit;
+        uint256 tokenAtDeposit;
+        uint256 heldBefore;
+        uint256 merchantTokensBefore;
+        uint256 ethCreditBefore;
+        uint256 tokenCreditBefore;
+    }
+
+    function _callSweep(SweepCase memory c) private returns (bool ok, bytes memory err) {
+        vm.prank(payers[2]);
+        if (c.batch) {
+            IPaymentProcessor.Deposit[] memory list = new IPaymentProcessor.Deposit[](1);
+            list[0] = IPaymentProcessor.Deposit({merchant: c.merchant, orderId: c.orderId, token: c.token});
+            try processor.sweepDeposits(list) {
+                ok = true;
+            } catch (bytes memory e) {
+                err = e;
+            }
+        } else {
+            try processor.sweepOrder(c.merchant, c.orderId, c.token) {
+                ok = true;
+            } catch (bytes memory e) {
+                err = e;
+            }
+        }
+    }
+
+    function _checkSweep(SweepCase memory c) private {
+        if (processor.paused()) _unexpected("sweep succeeded while paused");
+        if (!c.batch && c.empty) _unexpected("sweep of an empty deposit succeeded");
+        if (c.deposit.balance != 0 || c.deposit.code.length != 0)
+            _unexpected("deposit not emptied or left code");
+        if (processor.balanceOf(c.merchant, ETH) - c.ethCreditBefore != c.ethAtDeposit)
+            _unexpected("ETH credit != deposit");
+        credited[ETH][c.merchant] += c.ethAtDeposit;
+        if (c.token == ETH) return;
+        MockStablecoin t = MockStablecoin(c.token);
+        if (t.balanceOf(c.deposit) != 0) _unexpected("tokens left at the deposit");
+        if (c.allowed) {
+            uint256 arrived = t.balanceOf(address(processor)) - c.heldBefore;
+            if (processor.balanceOf(c.merchant, c.token) - c.tokenCreditBefore != arrived)
+                _unexpected("token credit != arrived");
+            if (arrived > c.tokenAtDeposit) _unexpected("arrived > deposit");
+            credited[c.token][c.merchant] += arrived;
+        } else {
+            if (processor.balanceOf(c.merchant, c.token) != c.tokenCreditBefore)
+                _unexpected("token off the allowlist credited");
+            if (t.balanceOf(address(processor)) != c.heldBefore) _unexpected("token off the allowlist kept");
+            if (c.tokenAtDeposit != 0 && t.balanceOf(c.merchant) == c.merchantTokensBefore)
+                _unexpected("token off the allowlist not forwarded");
+        }
+    }
+
     function rescue(uint256 amount, uint256 tokenSeed) external {
         ++calls["rescue"];
         // Mostly the stray token; sometimes an allowlisted one, which must always be refused.
@@ -337,6 +454,12 @@ contract PaymentProcessorHandler {
         }
     }
 
+    function _depositTokens(uint256 which) private view returns (address) {
+        if (which == 1) return address(usdc);
+        if (which == 2) return address(feeToken);
+        return address(stray);
+    }
+
     function _unexpected(string memory what) private {
         if (bytes(unexpected).length == 0) unexpected = what;
     }
@@ -369,7 +492,7 @@ contract PaymentProcessorInvariantTest is Test {
 
         handler = new PaymentProcessorHandler(processor, owner, usdc, feeToken);
 
-        bytes4[] memory selectors = new bytes4[](10);
+        bytes4[] memory selectors = new bytes4[](12);
         selectors[0] = PaymentProcessorHandler.payEth.selector;
         selectors[1] = PaymentProcessorHandler.payToken.selector;
         selectors[2] = PaymentProcessorHandler.payTokenWithPermit.selector;
@@ -380,6 +503,8 @@ contract PaymentProcessorInvariantTest is Test {
         selectors[7] = PaymentProcessorHandler.setTokenAllowed.selector;
         selectors[8] = PaymentProcessorHandler.donate.selector;
         selectors[9] = PaymentProcessorHandler.rescue.selector;
+        selectors[10] = PaymentProcessorHandler.depositToAddress.selector;
+        selectors[11] = PaymentProcessorHandler.sweepDeposit.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
