@@ -29,9 +29,14 @@ async function waitForRpc(url: string, timeoutMs: number, child: ChildProcess): 
 }
 
 /** Starts `hardhat node` on loopback and waits until it answers JSON-RPC. */
-export async function startLocalChain(port: number, options: { quiet?: boolean } = {}): Promise<LocalChain> {
+export async function startLocalChain(
+  port: number,
+  options: { quiet?: boolean; chainId?: number } = {},
+): Promise<LocalChain> {
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(HARDHAT, ["node", "--hostname", "127.0.0.1", "--port", String(port)], {
+  const args = ["node", "--hostname", "127.0.0.1", "--port", String(port)];
+  if (options.chainId !== undefined) args.push("--chain-id", String(options.chainId));
+  const child = spawn(HARDHAT, args, {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: process.env,

@@ -26,9 +26,9 @@ function artifact(path: string): { abi: unknown[]; bytecode: Hex } {
  * A separate `hardhat node` process (for tests that cross process boundaries: crashes, RPC loss),
  * with the payment contract deployed from the compiled artifact.
  */
-export async function startNodeChain() {
+export async function startNodeChain(options: { chainId?: number } = {}) {
   const port = await freePort();
-  const chain: LocalChain = await startLocalChain(port);
+  const chain: LocalChain = await startLocalChain(port, options);
   const transport = http(chain.url, { retryCount: 0 });
   const client = createPublicClient({ transport, pollingInterval: 50 }) as PublicClient;
   const wallet = createWalletClient({ transport });
