@@ -219,7 +219,10 @@ describe("two chains at once (two hardhat node processes)", function () {
     );
     assert.equal(health.status, "unavailable");
     assert.equal(health.unavailable.length, 1);
-    assert.match(health.unavailable[0] ?? "", /^beta \(chain 31338\): .*reorg deeper than the finality window/);
+    assert.match(
+      health.unavailable[0] ?? "",
+      /^beta \(chain 31338\): .*reorg deeper than the finality window/,
+    );
     assert.notEqual(health.chains[0]?.indexer.state, "failed");
     assert.equal(health.chains[1]?.indexer.state, "failed");
 
