@@ -146,7 +146,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     indexedBlock: (chainId) => byId.get(chainId)?.indexedBlock() ?? null,
     rateLimitPerMinute: config.rateLimitPerMinute,
   });
-  if (options.listen !== false) {
+  if (options.listen !== false && config.runApi) {
     await app.listen({ host: config.host, port: config.port });
   }
   if (eletropay) {

@@ -26,6 +26,8 @@ export interface Config {
   /** Run the indexer in this process (several API-only processes may share one database). */
   runIndexer: boolean;
   runCallbackWorker: boolean;
+  /** Serve the public API on HOST:PORT (false: an indexer or worker process with no listener). */
+  runApi: boolean;
   /** Requests per minute allowed per API key (or per client address without a key). */
   rateLimitPerMinute: number;
 
@@ -85,6 +87,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken: r.optionalStr("ADMIN_TOKEN"),
     runIndexer: r.bool("RUN_INDEXER", true),
     runCallbackWorker: r.bool("RUN_CALLBACK_WORKER", true),
+    runApi: r.bool("RUN_API", true),
     rateLimitPerMinute: r.int("RATE_LIMIT_PER_MINUTE", 600, 1, 10_000_000),
   };
   const chains = readChains(r);
