@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { HDKey } from "@scure/bip32";
-import { parseEletroPayConfig } from "../server/src/eletropay/config.ts";
+import { parseEletroPayConfig } from "../server/src/config/eletropay.ts";
 import { createEletroPay } from "../server/src/eletropay/index.ts";
 import type { PollResult, UtxoChainAdapter } from "../server/src/utxo/adapter.ts";
 import { createAddressDeriver } from "../server/src/utxo/derive.ts";

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { PublicClient } from "viem";
 import { createHealthService } from "./api/health-service.ts";
 import { buildApp } from "./app.ts";
-import type { CallbackConfig } from "./callbacks/config.ts";
+import type { CallbackConfig } from "./config/callbacks.ts";
 import { orderCallbacks } from "./callbacks/order-callbacks.ts";
 import { callbackHealth, createCallbackService } from "./callbacks/service.ts";
 import { createCallbackWorker, type CallbackWorker } from "./callbacks/worker.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "mocha";
-import { parseCallbackConfig } from "../../server/src/callbacks/config.ts";
+import { parseCallbackConfig } from "../../server/src/config/callbacks.ts";
 import {
   DEFAULT_RETRY_POLICY,
   formatScheduleTable,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { parseCallbackConfig } from "../../server/src/callbacks/config.ts";
+import { parseCallbackConfig } from "../../server/src/config/callbacks.ts";
 import {
   assertCallbackUrl,
   blockedAddressReason,

@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { CallbackConfig } from "../../server/src/callbacks/config.ts";
+import type { CallbackConfig } from "../../server/src/config/callbacks.ts";
 import { enqueueCallback, type OutboxEntry } from "../../server/src/callbacks/outbox.ts";
 import type { CallbackLogger } from "../../server/src/callbacks/worker.ts";
 import type { Db, Queryable } from "../../server/src/db/types.ts";

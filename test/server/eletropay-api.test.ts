@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { HDKey } from "@scure/bip32";
 import type { FastifyInstance, InjectOptions } from "fastify";
-import { parseEletroPayConfig, type EletroPayConfig } from "../../server/src/eletropay/config.ts";
+import { parseEletroPayConfig, type EletroPayConfig } from "../../server/src/config/eletropay.ts";
 import { createEletroPay, type EletroPay } from "../../server/src/eletropay/index.ts";
 import { gapLimitStatus } from "../../server/src/eletropay/service.ts";
 import type { PollResult, UtxoChainAdapter, WatchAddress } from "../../server/src/utxo/adapter.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { HDKey } from "@scure/bip32";
-import { callbackUrlFor, parseEletroPayConfig } from "../../server/src/eletropay/config.ts";
+import { callbackUrlFor, parseEletroPayConfig } from "../../server/src/config/eletropay.ts";
 import { ConfigError } from "../../server/src/lib/errors.ts";
 
 const SEED = Buffer.from("eletropay config test seed, not a real wallet");

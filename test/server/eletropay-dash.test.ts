@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { HDKey } from "@scure/bip32";
-import { parseEletroPayConfig, type EletroPayConfig } from "../../server/src/eletropay/config.ts";
+import { parseEletroPayConfig, type EletroPayConfig } from "../../server/src/config/eletropay.ts";
 import { createEletroPayService } from "../../server/src/eletropay/service.ts";
 import { createEletroPayWatcher } from "../../server/src/eletropay/watcher.ts";
 import { BitcoinCoreAdapter } from "../../server/src/utxo/adapter.ts";

@@ -4,31 +4,8 @@
  * do not come back as one wave. Nothing is retried after `maxAgeMs` from the callback's creation:
  * the last attempt lands at that deadline at the latest, and a failure then marks it `failed`.
  */
-export interface RetryPolicy {
-  /** Delay after the first failed attempt. */
-  baseDelayMs: number;
-  /** Growth per failed attempt. */
-  factor: number;
-  /** Cap on a single delay. */
-  maxDelayMs: number;
-  /** No attempt is scheduled later than this after the callback was created. */
-  maxAgeMs: number;
-  /** Fraction taken off at random: a delay is uniform in [nominal × (1 − jitter), nominal]. */
-  jitter: number;
-}
-
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
-
-export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
-  baseDelayMs: 10 * SECOND,
-  factor: 2,
-  maxDelayMs: 6 * HOUR,
-  maxAgeMs: 3 * DAY,
-  jitter: 0.2,
-});
+export { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../config/callbacks.ts";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../config/callbacks.ts";
 
 /** The delay before attempt `failedAttempts + 1`, without jitter (`failedAttempts` ≥ 1). */
 export function nominalDelayMs(policy: RetryPolicy, failedAttempts: number): number {

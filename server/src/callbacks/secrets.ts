@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Queryable } from "../db/types.ts";
-import type { CallbackConfig } from "./config.ts";
+import type { CallbackConfig } from "../config/callbacks.ts";
 
 /** Secrets that sign one callback, current first; a second one only during a rotation. */
 export type SecretResolver = (secretRef: string) => Promise<string[]>;

@@ -1,5 +1,5 @@
 import type { Db } from "../db/types.ts";
-import type { CallbackConfig } from "./config.ts";
+import type { CallbackConfig } from "../config/callbacks.ts";
 import { postCallback, type PostResult } from "./http.ts";
 import { CALLBACKS_CHANNEL } from "./outbox.ts";
 import { nextRetry } from "./schedule.ts";

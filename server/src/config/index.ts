@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
-import { readCallbackConfig, type CallbackConfig } from "../callbacks/config.ts";
-import { readEletroPayConfig, type EletroPayConfig } from "../eletropay/config.ts";
+import { readCallbackConfig, type CallbackConfig } from "./callbacks.ts";
+import { readEletroPayConfig, type EletroPayConfig } from "./eletropay.ts";
 import { readChains, type ChainConfig, type TokenConfig } from "./chains.ts";
 import { createEnvReader, type Env } from "./env.ts";
 

@@ -3,12 +3,12 @@ import type { Db } from "../db/types.ts";
 import { BitcoinCoreAdapter, type UtxoChainAdapter } from "../utxo/adapter.ts";
 import { UTXO_CURRENCIES, type UtxoCurrency } from "../utxo/networks.ts";
 import { createRpcClient } from "../utxo/rpc.ts";
-import type { EletroPayConfig } from "./config.ts";
+import type { EletroPayConfig } from "../config/eletropay.ts";
 import { eletropayApp } from "./routes.ts";
 import { createEletroPayService, silentLogger, type EletroPayService, type Logger } from "./service.ts";
 import { createEletroPayWatcher, type EletroPayWatcher } from "./watcher.ts";
 
-export { parseEletroPayConfig, type EletroPayConfig } from "./config.ts";
+export { parseEletroPayConfig, type EletroPayConfig } from "../config/eletropay.ts";
 export { gapLimitStatus, type GapLimitStatus } from "./service.ts";
 export { eletropayApp } from "./routes.ts";
 

@@ -6,7 +6,7 @@ import { Type } from "typebox";
 import { ErrorSchema, frameworkErrors, installErrorHandling } from "../api/errors.ts";
 import { installRequestLogging, quietRequestLogs } from "../api/request-log.ts";
 import { forbidden, unauthorized } from "../lib/errors.ts";
-import type { EletroPayConfig } from "./config.ts";
+import type { EletroPayConfig } from "../config/eletropay.ts";
 import type { EletroPayService } from "./service.ts";
 
 export interface EletroPayAppDeps {

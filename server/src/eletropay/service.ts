@@ -4,7 +4,7 @@ import { badRequest, notFound } from "../lib/errors.ts";
 import { createAddressDeriver, type AddressDeriver } from "../utxo/derive.ts";
 import type { UtxoChainAdapter } from "../utxo/adapter.ts";
 import { UTXO_CURRENCIES, type UtxoCurrency } from "../utxo/networks.ts";
-import type { EletroPayConfig } from "./config.ts";
+import type { EletroPayConfig } from "../config/eletropay.ts";
 
 export interface Logger {
   info(obj: object, msg: string): void;

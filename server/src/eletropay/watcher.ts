@@ -4,7 +4,7 @@ import { formatCoinAmount, type PaymentObservation, type UtxoChainAdapter } from
 import { effectiveConfirmations } from "../utxo/instantsend.ts";
 import { UTXO_CURRENCIES, type UtxoCurrency } from "../utxo/networks.ts";
 import { RpcAuthError } from "../utxo/rpc.ts";
-import { callbackUrlFor, type EletroPayConfig } from "./config.ts";
+import { callbackUrlFor, type EletroPayConfig } from "../config/eletropay.ts";
 import { silentLogger, type EletroPayService, type Logger } from "./service.ts";
 
 export const ELETROPAY_CALLBACK_KIND = "eletropay.payment";

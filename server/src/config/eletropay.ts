@@ -1,6 +1,6 @@
 import { hkdfSync } from "node:crypto";
 import { isIP } from "node:net";
-import { createEnvReader, type Env, type EnvReader } from "../config/env.ts";
+import { createEnvReader, type Env, type EnvReader } from "./env.ts";
 import {
   NETWORK_NAMES,
   UTXO_CURRENCIES,

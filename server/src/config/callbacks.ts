@@ -1,5 +1,35 @@
-import { createEnvReader, type Env, type EnvReader } from "../config/env.ts";
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./schedule.ts";
+import { createEnvReader, type Env, type EnvReader } from "./env.ts";
+
+/**
+ * When to try a callback again (server/src/callbacks/schedule.ts computes the delays). Delays grow
+ * exponentially from `baseDelayMs`, are capped at `maxDelayMs`, and carry jitter; nothing is retried
+ * after `maxAgeMs` from the callback's creation.
+ */
+export interface RetryPolicy {
+  /** Delay after the first failed attempt. */
+  baseDelayMs: number;
+  /** Growth per failed attempt. */
+  factor: number;
+  /** Cap on a single delay. */
+  maxDelayMs: number;
+  /** No attempt is scheduled later than this after the callback was created. */
+  maxAgeMs: number;
+  /** Fraction taken off at random: a delay is uniform in [nominal × (1 − jitter), nominal]. */
+  jitter: number;
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = Object.freeze({
+  baseDelayMs: 10 * SECOND,
+  factor: 2,
+  maxDelayMs: 6 * HOUR,
+  maxAgeMs: 3 * DAY,
+  jitter: 0.2,
+});
 
 export type CallbackEnvMode = "development" | "test" | "production";
 
