@@ -7,8 +7,10 @@
  * a key, at least 50% of the reference rate; POST /order p99 ≤ 25 ms at 200 req/s.
  *
  * Throughput (reference, GET) is autocannon with 10 connections, as fast as the server answers.
- * The keyed GET authenticates the key (lookup by prefix, hash compare) before reading the order,
- * which is the path a POS polling its own orders takes.
+ * The keyed GET authenticates the key before reading the order, which is the path a POS polling
+ * its own orders takes: the first request looks the key up (by prefix, hash compare), later ones
+ * within 5 s find it in the process's cache of verified keys (docs/api.md, "API keys in a running
+ * process").
  *
  * "At 200 req/s" is an open-loop load: a worker thread sends one request every 5 ms over 10
  * keep-alive connections and times each from its scheduled send time, so a stall that delays

@@ -16,13 +16,16 @@
  * range with nothing written (the faster of two ways, see below). Rounds are interleaved (raw,
  * raw, indexer; BENCH_ROUNDS, default 3) and each figure is the median of its rounds.
  * Goals: ≥ 5,000 events/s into the database, and ≥ 50% of the raw fetch rate.
+ *
+ * BENCH_PROFILE=1 also prints, per round, the database time of each kind of statement the
+ * indexer ran and of its transactions in all (where a step's time goes).
  */
 import { readFileSync } from "node:fs";
 import { createPublicClient, createWalletClient, http, type Hex, type PublicClient } from "viem";
 import { paymentProcessorAbi } from "../server/src/chain/abi.ts";
 import { getRawLogs } from "../server/src/indexer/rpc.ts";
 import { decodeLog, PAYMENT_PROCESSOR_TOPICS } from "../server/src/ledger/payment-processor-source.ts";
-import type { Db } from "../server/src/db/types.ts";
+import type { Db, Queryable } from "../server/src/db/types.ts";
 import { createTestDb } from "../test/helpers/db.ts";
 import { testIndexer } from "../test/helpers/indexing.ts";
 import { ROOT, startLocalChain } from "../scripts/lib/local-chain.ts";
@@ -34,6 +37,39 @@ const PER_TX = 200;
 const FIRST_ORDER = 1_000_000_000; // order ids are ≥ 10^9 (server/src/orders/ids.ts)
 const AMOUNT = 1_000n; // wei per payment, each order's expected amount
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PROFILE = process.env.BENCH_PROFILE === "1";
+
+/** The database, timing every statement by its first words (BENCH_PROFILE=1). */
+function profiled(db: Db, times: Map<string, { n: number; ms: number }>): Db {
+  const record = (what: string, ms: number) => {
+    const entry = times.get(what) ?? { n: 0, ms: 0 };
+    entry.n++;
+    entry.ms += ms;
+    times.set(what, entry);
+  };
+  const timed = (q: Queryable): Queryable => ({
+    async query(sql, params) {
+      const t = performance.now();
+      try {
+        return await q.query(sql, params);
+      } finally {
+        record(sql.replace(/\s+/g, " ").trim().slice(0, 72), performance.now() - t);
+      }
+    },
+  });
+  return Object.assign(Object.create(db) as Db, {
+    query: timed(db).query,
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
+      db.transaction(async (tx) => {
+        const t = performance.now();
+        try {
+          return await fn(timed(tx));
+        } finally {
+          record("(transactions, in all)", performance.now() - t);
+        }
+      }),
+  });
+}
 const artifact = (path: string) =>
   JSON.parse(readFileSync(`${ROOT}artifacts/contracts/${path}`, "utf8")) as { abi: unknown[]; bytecode: Hex };
 
@@ -152,7 +188,8 @@ try {
     const testDb = await createTestDb(); // a fresh database (on DATABASE_URL's server, else PGlite)
     try {
       await createOrders(testDb.db);
-      const indexer = testIndexer(testDb.db, client, processor, {
+      const times = new Map<string, { n: number; ms: number }>();
+      const indexer = testIndexer(PROFILE ? profiled(testDb.db, times) : testDb.db, client, processor, {
         confirmations: 12,
         finalityBlocks: 16,
         publicUrl: "http://bench",
@@ -162,6 +199,11 @@ try {
         /* until caught up */
       }
       const seconds = (performance.now() - t) / 1000;
+      if (PROFILE) {
+        progress(`  database time by statement (${seconds.toFixed(2)} s in all):`);
+        for (const [what, { n, ms }] of [...times].sort((a, b) => b[1].ms - a[1].ms))
+          progress(`    ${ms.toFixed(0).padStart(6)} ms ${String(n).padStart(4)}× ${what}`);
+      }
       const { rows } = await testDb.db.query<{ n: bigint }>(
         "SELECT count(*)::int8 AS n FROM contract_events",
       );
