@@ -1,15 +1,31 @@
 /**
  * `npm run bench:indexer`: backfills N PaymentReceived events (default 20,000; BENCH_EVENTS)
- * created on a local `hardhat node`, into PostgreSQL (DATABASE_URL) or PGlite. In the same run it
- * measures plain eth_getLogs + decoding over the same range, as the reference, in interleaved
- * rounds (BENCH_ROUNDS, default 3; medians), each indexer round into a fresh database.
+ * created on a local `hardhat node`, into PostgreSQL (DATABASE_URL) or PGlite, through the whole
+ * payment pipeline as system.ts wires it (PaymentProcessor source → order sink → merchant
+ * callback and TXT notifier subscribers).
+ *
+ * The real path: every event pays an order. Before each indexer round, a fresh database gets one
+ * merchant and N pending orders (bulk insert, outside the timed part) whose ids are the events'
+ * order refs, with the matching payout address, token and amount. So the measured time includes
+ * linking events to orders, the ledger insert, recomputing every order with the state machine,
+ * the order updates (pending → complete: the events are final, past the 12 confirmations) and the
+ * outbox rows of the merchant callback (success, then complete: two per order). The round fails
+ * unless every order ends `complete` with two callbacks queued.
+ *
+ * The reference, in the same run on the same node, is plain eth_getLogs + decoding over the same
+ * range with nothing written (the faster of two ways, see below). Rounds are interleaved (raw,
+ * raw, indexer; BENCH_ROUNDS, default 3) and each figure is the median of its rounds.
  * Goals: ≥ 5,000 events/s into the database, and ≥ 50% of the raw fetch rate.
+ *
+ * BENCH_PROFILE=1 also prints, per round, the database time of each kind of statement the
+ * indexer ran and of its transactions in all (where a step's time goes).
  */
 import { readFileSync } from "node:fs";
 import { createPublicClient, createWalletClient, http, type Hex, type PublicClient } from "viem";
 import { paymentProcessorAbi } from "../server/src/chain/abi.ts";
 import { getRawLogs } from "../server/src/indexer/rpc.ts";
 import { decodeLog, PAYMENT_PROCESSOR_TOPICS } from "../server/src/ledger/payment-processor-source.ts";
+import type { Db, Queryable } from "../server/src/db/types.ts";
 import { createTestDb } from "../test/helpers/db.ts";
 import { testIndexer } from "../test/helpers/indexing.ts";
 import { ROOT, startLocalChain } from "../scripts/lib/local-chain.ts";
@@ -18,7 +34,42 @@ import { progress, verdict, writeResult } from "./lib.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const PER_TX = 200;
+const FIRST_ORDER = 1_000_000_000; // order ids are ≥ 10^9 (server/src/orders/ids.ts)
+const AMOUNT = 1_000n; // wei per payment, each order's expected amount
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const PROFILE = process.env.BENCH_PROFILE === "1";
+
+/** The database, timing every statement by its first words (BENCH_PROFILE=1). */
+function profiled(db: Db, times: Map<string, { n: number; ms: number }>): Db {
+  const record = (what: string, ms: number) => {
+    const entry = times.get(what) ?? { n: 0, ms: 0 };
+    entry.n++;
+    entry.ms += ms;
+    times.set(what, entry);
+  };
+  const timed = (q: Queryable): Queryable => ({
+    async query(sql, params) {
+      const t = performance.now();
+      try {
+        return await q.query(sql, params);
+      } finally {
+        record(sql.replace(/\s+/g, " ").trim().slice(0, 72), performance.now() - t);
+      }
+    },
+  });
+  return Object.assign(Object.create(db) as Db, {
+    query: timed(db).query,
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
+      db.transaction(async (tx) => {
+        const t = performance.now();
+        try {
+          return await fn(timed(tx));
+        } finally {
+          record("(transactions, in all)", performance.now() - t);
+        }
+      }),
+  });
+}
 const artifact = (path: string) =>
   JSON.parse(readFileSync(`${ROOT}artifacts/contracts/${path}`, "utf8")) as { abi: unknown[]; bytecode: Hex };
 
@@ -47,14 +98,17 @@ try {
       address: batchPayer,
       abi: batchAbi,
       functionName: "payMany",
-      args: [processor, merchant, BigInt(1_000_000_000 + made), BigInt(count), 1_000n],
-      value: 1_000n * BigInt(count),
+      args: [processor, merchant, BigInt(FIRST_ORDER + made), BigInt(count), AMOUNT],
+      value: AMOUNT * BigInt(count),
       account: customer,
       chain: null,
       gas: 16_000_000n,
     });
     if ((made / PER_TX) % 20 === 0) progress(`  ${made + count}/${EVENTS}`);
   }
+  // 16 empty blocks on top: every payment is then final (the default window) and past its 12
+  // confirmations, so every order ends complete, and the whole range is historical sync.
+  await client.request({ method: "hardhat_mine" as never, params: ["0x10"] as never });
   const head = await client.getBlockNumber();
 
   // References on the same node, in the same run: plain eth_getLogs + decoding, with nothing
@@ -94,10 +148,48 @@ try {
     await Promise.all([worker(), worker(), worker(), worker()]);
     return { events: n, perSecond: n / ((performance.now() - t) / 1000) };
   };
+  /**
+   * One merchant (no TXT plugin) and an order for every event, pending, as POST /order leaves it.
+   * A bulk insert outside the timed part: how fast orders are created is bench:api's business.
+   */
+  const createOrders = async (db: Db) => {
+    const { rows } = await db.query<{ id: bigint }>(
+      `INSERT INTO merchants (email, plan, api_key_prefix, api_key_hash, callback_secret)
+       VALUES ('bench@example.com', 'exclusive', 'benchidx', repeat('0', 64), 'whsec_bench') RETURNING id`,
+    );
+    await db.query(
+      `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol, token_decimals,
+         currency_amount, usd_cents, expected_amount, price, price_decimals, callback, expires_at)
+       SELECT $1::int8 + i, $2::int8, 31337, $3, $4, '0x0000000000000000000000000000000000000000', 'ETH', 18,
+              '0.01', 1, $5::numeric, 1000000000000000000000000, 18, 'http://127.0.0.1:9/callback', now() + interval '1 day'
+         FROM generate_series(0, $6::int8 - 1) AS i`,
+      [FIRST_ORDER, rows[0]?.id, processor.toLowerCase(), merchant.toLowerCase(), AMOUNT.toString(), EVENTS],
+    );
+  };
+  /** Every order complete, with its success and complete callbacks queued; throws otherwise. */
+  const checkOutcome = async (db: Db) => {
+    const { rows } = await db.query<{ complete: bigint; callbacks: bigint; linked: bigint }>(
+      `SELECT (SELECT count(*) FROM orders WHERE status = 'complete') AS complete,
+              (SELECT count(*) FROM callbacks WHERE kind IN ('order.success', 'order.complete')) AS callbacks,
+              (SELECT count(*) FROM contract_events WHERE order_id IS NOT NULL) AS linked`,
+    );
+    const r = rows[0];
+    if (
+      !r ||
+      Number(r.complete) !== EVENTS ||
+      Number(r.callbacks) !== 2 * EVENTS ||
+      Number(r.linked) !== EVENTS
+    )
+      throw new Error(
+        `expected ${EVENTS} complete orders, ${EVENTS} linked events and ${2 * EVENTS} callbacks; got ${r?.complete}, ${r?.linked}, ${r?.callbacks}`,
+      );
+  };
   const indexOnce = async () => {
     const testDb = await createTestDb(); // a fresh database (on DATABASE_URL's server, else PGlite)
     try {
-      const indexer = testIndexer(testDb.db, client, processor, {
+      await createOrders(testDb.db);
+      const times = new Map<string, { n: number; ms: number }>();
+      const indexer = testIndexer(PROFILE ? profiled(testDb.db, times) : testDb.db, client, processor, {
         confirmations: 12,
         finalityBlocks: 16,
         publicUrl: "http://bench",
@@ -107,10 +199,16 @@ try {
         /* until caught up */
       }
       const seconds = (performance.now() - t) / 1000;
+      if (PROFILE) {
+        progress(`  database time by statement (${seconds.toFixed(2)} s in all):`);
+        for (const [what, { n, ms }] of [...times].sort((a, b) => b[1].ms - a[1].ms))
+          progress(`    ${ms.toFixed(0).padStart(6)} ms ${String(n).padStart(4)}× ${what}`);
+      }
       const { rows } = await testDb.db.query<{ n: bigint }>(
         "SELECT count(*)::int8 AS n FROM contract_events",
       );
       const events = Number(rows[0]?.n ?? 0n);
+      await checkOutcome(testDb.db);
       return { events, seconds, perSecond: events / seconds };
     } finally {
       await testDb.drop();

@@ -1,11 +1,18 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { ROOT } from "../scripts/lib/local-chain.ts";
 
-export function writeResult(name: string, result: unknown): string {
+/**
+ * Writes bench/results/<name>.json, with the machine's load when the run ended (1, 5 and 15
+ * minute averages) and its CPU count beside the figures: on a shared machine they explain noise.
+ */
+export function writeResult(name: string, result: object): string {
   const dir = `${ROOT}bench/results`;
   mkdirSync(dir, { recursive: true });
   const file = `${dir}/${name}.json`;
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  const machine = { cpus: availableParallelism(), loadAverage: loadavg().map((x) => Number(x.toFixed(2))) };
+  writeFileSync(file, `${JSON.stringify({ ...result, machine }, null, 2)}\n`);
+  progress(`machine: ${machine.cpus} CPUs, load average ${machine.loadAverage.join(", ")} (1, 5, 15 min)`);
   return file;
 }
 

@@ -29,6 +29,46 @@ export function enqueueCallback(tx: Queryable, entry: OutboxEntry): Promise<{ id
 }
 
 /**
+ * Queues many callbacks inside the caller's transaction in one statement (an indexer step's
+ * order changes), with the ordering guarantee of insertCallback: the advisory lock of every
+ * stream involved is taken first (in a fixed order, so two such writers cannot deadlock), then
+ * the rows are inserted in the given order, so ids within a stream follow it, then one NOTIFY.
+ */
+export async function enqueueCallbacks(tx: Queryable, entries: readonly OutboxEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await tx.query(
+    `WITH input AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], $8::int8[])
+         WITH ORDINALITY AS i (stream, kind, url, body, secret_ref, order_id, merchant_id, redelivery_of, n)
+     ),
+     stream_locks AS MATERIALIZED (
+       SELECT count(*) AS locked FROM (
+         SELECT pg_advisory_xact_lock(hashtextextended('ethpos.callbacks:' || stream, 0))
+           FROM (SELECT DISTINCT stream FROM input ORDER BY stream) AS s
+       ) AS l
+     ),
+     inserted AS (
+       INSERT INTO callbacks (stream, kind, url, body, secret_ref, order_id, merchant_id, redelivery_of)
+       SELECT stream, kind, url, body, secret_ref, order_id, merchant_id, redelivery_of
+         FROM input, stream_locks ORDER BY input.n
+       RETURNING 1
+     )
+     SELECT pg_notify($9::text, '') FROM (SELECT count(*) FROM inserted) AS c`,
+    [
+      entries.map((e) => e.stream),
+      entries.map((e) => e.kind),
+      entries.map((e) => e.url),
+      entries.map((e) => e.body),
+      entries.map((e) => e.secretRef),
+      entries.map((e) => (e.orderId == null ? null : e.orderId.toString())),
+      entries.map((e) => (e.merchantId == null ? null : e.merchantId.toString())),
+      entries.map((e) => (e.redeliveryOf == null ? null : e.redeliveryOf.toString())),
+      CALLBACKS_CHANNEL,
+    ],
+  );
+}
+
+/**
  * Writes one outbox row inside the caller's transaction. Delivery workers pick it up (see callbacks/worker.ts).
  * Returns the row id and the event id (X-EthPOS-Event-Id), which never changes across retries.
  *

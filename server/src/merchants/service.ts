@@ -32,6 +32,21 @@ const EMAIL_PATTERN =
 
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
+/**
+ * Bumped before and after every change to a merchant's key, plan, plugins or notification
+ * settings made by this process, so that API-key caches (createMerchantService) drop what they
+ * hold and never keep a lookup that overlapped a change.
+ */
+let merchantsGeneration = 0;
+async function changingMerchant<T>(change: () => Promise<T>): Promise<T> {
+  merchantsGeneration++;
+  try {
+    return await change();
+  } finally {
+    merchantsGeneration++;
+  }
+}
+
 function newKey(): { key: string; prefix: string; hash: string } {
   const prefix = randomBytes(6).toString("hex");
   const key = `epos_${prefix}_${randomBytes(24).toString("hex")}`;
@@ -105,10 +120,12 @@ export async function rotateApiKey(
 ): Promise<{ merchant: Merchant; apiKey: string }> {
   const email = validateEmail(emailInput);
   const { key, prefix, hash } = newKey();
-  const { rows } = await db.query<MerchantRow>(
-    `UPDATE merchants SET api_key_prefix = $2, api_key_hash = $3 WHERE email = $1
-     RETURNING ${COLUMNS}`,
-    [email, prefix, hash],
+  const { rows } = await changingMerchant(() =>
+    db.query<MerchantRow>(
+      `UPDATE merchants SET api_key_prefix = $2, api_key_hash = $3 WHERE email = $1
+       RETURNING ${COLUMNS}`,
+      [email, prefix, hash],
+    ),
   );
   const row = rows[0];
   if (!row) throw notFound(`no merchant with email ${email}`, "merchant_not_found");
@@ -118,9 +135,11 @@ export async function rotateApiKey(
 export async function setPlan(db: Queryable, emailInput: string, plan: string): Promise<Merchant> {
   const email = validateEmail(emailInput);
   if (!isPlanName(plan)) throw badRequest(`plan must be one of ${PLAN_NAMES.join(", ")}`, "invalid_plan");
-  const { rows } = await db.query<MerchantRow>(
-    `UPDATE merchants SET plan = $2 WHERE email = $1 RETURNING ${COLUMNS}`,
-    [email, plan],
+  const { rows } = await changingMerchant(() =>
+    db.query<MerchantRow>(`UPDATE merchants SET plan = $2 WHERE email = $1 RETURNING ${COLUMNS}`, [
+      email,
+      plan,
+    ]),
   );
   if (!rows[0]) throw notFound(`no merchant with email ${email}`, "merchant_not_found");
   return toMerchant(rows[0]);
@@ -180,46 +199,48 @@ export async function setPlugins(db: Db, emailInput: string, changes: PluginChan
     );
   }
 
-  return db.transaction(async (tx) => {
-    const { rows } = await tx.query<MerchantRow>(
-      `SELECT ${COLUMNS} FROM merchants WHERE email = $1 FOR UPDATE`,
-      [email],
-    );
-    const row = rows[0];
-    if (!row) throw notFound(`no merchant with email ${email}`, "merchant_not_found");
-    const current = toMerchant(row);
-    const flags: PluginFlags = {
-      txt_messaging: changes.txt_messaging ?? current.plugins.txt_messaging,
-      recurring_payments: changes.recurring_payments ?? current.plugins.recurring_payments,
-    };
-    const notifyUrl = url === undefined ? current.notifications.url : url;
-    const notifyPhone = phone === undefined ? current.notifications.phone : phone;
-    if (flags.txt_messaging && !notifyUrl) {
-      throw badRequest(
-        "txt_messaging needs a notify_url: the webhook that receives the messages (it stands in for an SMS provider)",
-        "plugin_needs_notify_url",
+  return changingMerchant(() =>
+    db.transaction(async (tx) => {
+      const { rows } = await tx.query<MerchantRow>(
+        `SELECT ${COLUMNS} FROM merchants WHERE email = $1 FOR UPDATE`,
+        [email],
       );
-    }
-    const plan = PLANS[current.plan];
-    if (flags.recurring_payments && !plan.recurring) {
-      throw badRequest(
-        `recurring_payments needs the Seller plan or above; ${email} is on the ${plan.label} plan`,
-        "plugin_needs_plan",
-      );
-    }
-    const updated = await tx.query<MerchantRow>(
-      `UPDATE merchants SET plugins = $2::jsonb, notify_url = $3, notify_phone = $4, txt_messaging_monthly_limit = $5
+      const row = rows[0];
+      if (!row) throw notFound(`no merchant with email ${email}`, "merchant_not_found");
+      const current = toMerchant(row);
+      const flags: PluginFlags = {
+        txt_messaging: changes.txt_messaging ?? current.plugins.txt_messaging,
+        recurring_payments: changes.recurring_payments ?? current.plugins.recurring_payments,
+      };
+      const notifyUrl = url === undefined ? current.notifications.url : url;
+      const notifyPhone = phone === undefined ? current.notifications.phone : phone;
+      if (flags.txt_messaging && !notifyUrl) {
+        throw badRequest(
+          "txt_messaging needs a notify_url: the webhook that receives the messages (it stands in for an SMS provider)",
+          "plugin_needs_notify_url",
+        );
+      }
+      const plan = PLANS[current.plan];
+      if (flags.recurring_payments && !plan.recurring) {
+        throw badRequest(
+          `recurring_payments needs the Seller plan or above; ${email} is on the ${plan.label} plan`,
+          "plugin_needs_plan",
+        );
+      }
+      const updated = await tx.query<MerchantRow>(
+        `UPDATE merchants SET plugins = $2::jsonb, notify_url = $3, notify_phone = $4, txt_messaging_monthly_limit = $5
         WHERE id = $1 RETURNING ${COLUMNS}`,
-      [
-        current.id,
-        JSON.stringify(flags),
-        notifyUrl,
-        notifyPhone,
-        limit ?? current.notifications.monthlyLimit,
-      ],
-    );
-    return toMerchant(updated.rows[0] as MerchantRow);
-  });
+        [
+          current.id,
+          JSON.stringify(flags),
+          notifyUrl,
+          notifyPhone,
+          limit ?? current.notifications.monthlyLimit,
+        ],
+      );
+      return toMerchant(updated.rows[0] as MerchantRow);
+    }),
+  );
 }
 
 /** Notifications queued for a merchant this calendar month (UTC), counted against the TXT Messaging limit. */
@@ -246,10 +267,53 @@ export async function notificationsJson(
   };
 }
 
-/** The merchant operations the HTTP layer needs, bound to one database. */
-export function createMerchantService(db: Db) {
+/** How long a verified API key stays cached in a process (see createMerchantService). */
+export const API_KEY_CACHE_MS = 5_000;
+/** Cached keys per process; past it the cache starts over (a bound, not an eviction policy). */
+const API_KEY_CACHE_ENTRIES = 10_000;
+
+export interface MerchantServiceOptions {
+  /** How long a verified API key → merchant is kept in this process; 0 disables the cache. */
+  apiKeyCacheMs?: number;
+  /** The clock (tests); default Date.now. */
+  now?: () => number;
+}
+
+/**
+ * The merchant operations the HTTP layer needs, bound to one database.
+ *
+ * `byApiKey` keeps verified keys for `apiKeyCacheMs` (default 5 s), so that a keyed request costs
+ * no second database round trip. The cache is keyed by the SHA-256 of the key (keys stay hashed
+ * in memory as in the database), holds only keys that matched (a wrong key always reaches the
+ * database, and floods of random keys cannot fill it), and is dropped whenever this process
+ * changes a merchant's key, plan, plugins or notification settings (also outside this service,
+ * e.g. an admin route or a test calling the functions above). A change made by another process
+ * (another API replica, `npm run merchant`) is seen within `apiKeyCacheMs`: for up to that long a
+ * rotated key keeps working and a plan or plugin change is not yet applied on this process.
+ */
+export function createMerchantService(db: Db, options: MerchantServiceOptions = {}) {
+  const ttl = options.apiKeyCacheMs ?? API_KEY_CACHE_MS;
+  const now = options.now ?? Date.now;
+  const keys = new Map<string, { merchant: Merchant; until: number; generation: number }>();
+
+  async function byApiKey(key: string): Promise<Merchant | undefined> {
+    if (ttl <= 0 || !KEY_PATTERN.test(key)) return findMerchantByKey(db, key);
+    const hash = sha256(key);
+    const hit = keys.get(hash);
+    if (hit && hit.generation === merchantsGeneration && hit.until > now()) return hit.merchant;
+    const generation = merchantsGeneration;
+    const merchant = await findMerchantByKey(db, key);
+    if (merchant && generation === merchantsGeneration) {
+      if (keys.size >= API_KEY_CACHE_ENTRIES) keys.clear();
+      keys.set(hash, { merchant, until: now() + ttl, generation });
+    } else {
+      keys.delete(hash);
+    }
+    return merchant;
+  }
+
   return {
-    byApiKey: (key: string) => findMerchantByKey(db, key),
+    byApiKey,
     create: (email: string, plan: string) => createMerchant(db, email, plan),
     rotateApiKey: (email: string) => rotateApiKey(db, email),
     setPlan: (email: string, plan: string) => setPlan(db, email, plan),

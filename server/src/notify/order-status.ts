@@ -69,11 +69,30 @@ export async function notifyOrderStatus(
   return true;
 }
 
-/** The TXT notifier as an order event subscriber (registered at start-up). */
+/**
+ * The TXT notifier as an order event subscriber (registered at start-up). One query selects the
+ * changes whose merchant could be notified at all (notify URL set, plugin on); only those go
+ * through notifyOrderStatus, one by one and in order (it counts the month's notifications as it
+ * queues them).
+ */
 export function txtNotifier(
   notifierFor?: (tx: Queryable, url: string, enqueue: Enqueue) => Notifier,
 ): OrderEventSubscriber {
-  return async (tx, change) => {
-    await notifyOrderStatus(tx, change, insertCallback, notifierFor);
+  return {
+    async select(tx, changes) {
+      const merchantIds = new Set<bigint>();
+      for (const change of changes)
+        if (change.order.merchant_id !== null) merchantIds.add(change.order.merchant_id);
+      if (merchantIds.size === 0) return changes.map(() => false);
+      const { rows } = await tx.query<{ id: bigint; plugins: unknown }>(
+        "SELECT id, plugins FROM merchants WHERE id = ANY($1::int8[]) AND notify_url IS NOT NULL",
+        [[...merchantIds].map(String)],
+      );
+      const candidates = new Set(rows.filter((r) => pluginFlags(r.plugins).txt_messaging).map((r) => r.id));
+      return changes.map((c) => c.order.merchant_id !== null && candidates.has(c.order.merchant_id));
+    },
+    async handle(tx, changes) {
+      for (const change of changes) await notifyOrderStatus(tx, change, insertCallback, notifierFor);
+    },
   };
 }

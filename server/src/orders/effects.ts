@@ -9,13 +9,7 @@ import {
 } from "../ledger/contract-events.ts";
 import type { OrderEvents, OrderStatusChanged } from "./events.ts";
 import { bytes32ToOrderId } from "./ids.ts";
-import {
-  existingOrderIds,
-  lockOrders,
-  ordersDueForRefresh,
-  ordersPaidAfter,
-  saveOrderState,
-} from "./repository.ts";
+import { lockOrders, ordersDueForRefresh, ordersPaidAfter, saveOrderStates } from "./repository.ts";
 import type { OrderRow } from "./serialize.ts";
 import { callbackEventsFor, computeOrderState, type Clock, type OrderState } from "./state.ts";
 
@@ -63,13 +57,19 @@ export function createOrderSink(options: OrderSinkOptions): Sink<ContractEvent, 
       case "block": {
         const cursor = step.blocks.at(-1);
         if (!cursor) return [];
-        await linkOrders(tx, step.events);
-        await insertEvents(tx, step.events);
         const c = clock(cursor, step.head);
-        const touched = new Set<bigint>();
-        for (const e of step.events) if (e.orderId !== null) touched.add(e.orderId);
-        for (const id of await due(tx, step.chainId, c)) touched.add(id);
-        return refreshOrders(tx, c, [...touched], options.events);
+        // The orders the events name and those that came due, locked in one statement; the ones
+        // that exist are linked to their events before the events are stored.
+        const named = orderIdsNamed(step.events);
+        const dueIds = await due(tx, step.chainId, c);
+        const orders = await lockOrders(tx, [...new Set([...named.values(), ...dueIds])]);
+        const existing = new Set(orders.map((o) => o.id));
+        for (const e of step.events) {
+          const id = e.orderRef ? named.get(e.orderRef) : undefined;
+          if (id !== undefined && existing.has(id)) e.orderId = id;
+        }
+        await insertEvents(tx, step.events);
+        return refreshLockedOrders(tx, c, orders, options.events);
       }
       case "reorg": {
         const ancestor = step.ancestor.number;
@@ -90,20 +90,15 @@ export function createOrderSink(options: OrderSinkOptions): Sink<ContractEvent, 
   return { apply, idle };
 }
 
-/** Links events to existing orders; an event whose order id matches none stays an orphan. */
-async function linkOrders(tx: Queryable, events: ContractEvent[]): Promise<void> {
-  const candidates = new Map<string, bigint>();
+/** The order ids the events' order refs name (whether or not such orders exist), by ref. */
+function orderIdsNamed(events: readonly ContractEvent[]): Map<string, bigint> {
+  const named = new Map<string, bigint>();
   for (const e of events) {
-    if (!e.orderRef) continue;
+    if (!e.orderRef || named.has(e.orderRef)) continue;
     const id = bytes32ToOrderId(e.orderRef as `0x${string}`);
-    if (id !== undefined) candidates.set(e.orderRef, id);
+    if (id !== undefined) named.set(e.orderRef, id);
   }
-  if (candidates.size === 0) return;
-  const existing = await existingOrderIds(tx, [...new Set(candidates.values())]);
-  for (const e of events) {
-    const id = e.orderRef ? candidates.get(e.orderRef) : undefined;
-    if (id !== undefined && existing.has(id)) e.orderId = id;
-  }
+  return named;
 }
 
 /**
@@ -118,7 +113,18 @@ export async function refreshOrders(
   events: OrderEvents,
 ): Promise<OrderStatusChanged[]> {
   if (orderIds.length === 0) return [];
-  const orders = await lockOrders(tx, orderIds);
+  return refreshLockedOrders(tx, clock, await lockOrders(tx, orderIds), events);
+}
+
+/** refreshOrders for orders already locked by this transaction. */
+async function refreshLockedOrders(
+  tx: Queryable,
+  clock: Clock,
+  orders: readonly OrderRow[],
+  events: OrderEvents,
+): Promise<OrderStatusChanged[]> {
+  if (orders.length === 0) return [];
+  const orderIds = orders.map((o) => o.id);
   const byOrder = new Map<bigint, OrderEventRow[]>();
   for (const event of await orderEvents(tx, orderIds)) {
     const list = byOrder.get(event.orderId) ?? [];
@@ -126,6 +132,7 @@ export async function refreshOrders(
     byOrder.set(event.orderId, list);
   }
 
+  const updates: OrderRow[] = [];
   const published: OrderStatusChanged[] = [];
   for (const order of orders) {
     const related = (byOrder.get(order.id) ?? []).filter(
@@ -148,21 +155,23 @@ export async function refreshOrders(
       paid_block: state.paidBlock,
       sent_transaction: state.sentTransaction,
     };
-    await saveOrderState(tx, updated);
+    updates.push(updated);
     let previous = order.status;
     for (const status of callbackEventsFor(order.status, state.status)) {
-      const event: OrderStatusChanged = {
+      published.push({
         type: "order.status_changed",
         order: { ...updated, status },
         previous,
         status,
         indexedBlock: clock.indexedBlock,
-      };
-      await events.publish(tx, event);
-      published.push(event);
+      });
       previous = status;
     }
   }
+  // One statement for the updates and one publication for the changes, whatever their number: a
+  // backfill chunk changes thousands of orders, and a round trip each would dominate the step.
+  await saveOrderStates(tx, updates);
+  await events.publish(tx, published);
   return published;
 }
 

@@ -18,15 +18,30 @@ export interface OrderStatusChanged {
 }
 
 /**
- * Called inside the transaction that changes the order, so whatever it writes (an outbox row)
- * exists if and only if the change commits. A throw rolls the whole step back.
+ * Registered at start-up; called inside the transaction that changes the orders, so whatever it
+ * writes (outbox rows) exists if and only if the changes commit. A throw rolls the whole step
+ * back.
  */
-export type OrderEventSubscriber = (tx: Queryable, event: OrderStatusChanged) => Promise<void>;
+export interface OrderEventSubscriber {
+  /**
+   * Which of `changes` it acts on, e.g. from one query for the merchants concerned; every one
+   * when absent. It must not write.
+   */
+  select?(tx: Queryable, changes: readonly OrderStatusChanged[]): Promise<readonly boolean[]>;
+  /** Acts on consecutive selected changes, in order (one statement for many, where it can). */
+  handle(tx: Queryable, changes: readonly OrderStatusChanged[]): Promise<void>;
+}
 
 export interface OrderEvents {
   /** Registers a subscriber (at start-up); subscribers run in registration order. */
   subscribe(subscriber: OrderEventSubscriber): () => void;
-  publish(tx: Queryable, event: OrderStatusChanged): Promise<void>;
+  /**
+   * Hands the changes to the subscribers. Their writes happen in the order they would if each
+   * change went to each subscriber in turn (change by change, subscribers in registration
+   * order), but consecutive changes bound for one subscriber go to it at once: a backfill step
+   * that completes thousands of orders costs one outbox statement, not thousands.
+   */
+  publish(tx: Queryable, changes: readonly OrderStatusChanged[]): Promise<void>;
 }
 
 export function createOrderEvents(subscribers: readonly OrderEventSubscriber[] = []): OrderEvents {
@@ -39,8 +54,24 @@ export function createOrderEvents(subscribers: readonly OrderEventSubscriber[] =
         if (at >= 0) list.splice(at, 1);
       };
     },
-    async publish(tx, event) {
-      for (const subscriber of list) await subscriber(tx, event);
+    async publish(tx, changes) {
+      if (changes.length === 0) return;
+      const subs = [...list];
+      const selected: (readonly boolean[] | undefined)[] = [];
+      for (const sub of subs) selected.push(sub.select ? await sub.select(tx, changes) : undefined);
+      let run: { sub: OrderEventSubscriber; changes: OrderStatusChanged[] } | undefined;
+      for (const [i, change] of changes.entries()) {
+        for (const [s, sub] of subs.entries()) {
+          if (selected[s] && !selected[s][i]) continue;
+          if (run?.sub === sub) {
+            run.changes.push(change);
+            continue;
+          }
+          if (run) await run.sub.handle(tx, run.changes);
+          run = { sub, changes: [change] };
+        }
+      }
+      if (run) await run.sub.handle(tx, run.changes);
     },
   };
 }

@@ -117,15 +117,6 @@ export async function listMerchantOrders(
   return rows;
 }
 
-/** Which of `ids` are orders. */
-export async function existingOrderIds(tx: Queryable, ids: readonly bigint[]): Promise<Set<bigint>> {
-  if (ids.length === 0) return new Set();
-  const { rows } = await tx.query<{ id: bigint }>("SELECT id FROM orders WHERE id = ANY($1::int8[])", [
-    ids.map(String),
-  ]);
-  return new Set(rows.map((r) => r.id));
-}
-
 /** The given orders, locked for update until the transaction ends, by id. */
 export async function lockOrders(tx: Queryable, ids: readonly bigint[]): Promise<OrderRow[]> {
   if (ids.length === 0) return [];
@@ -136,20 +127,28 @@ export async function lockOrders(tx: Queryable, ids: readonly bigint[]): Promise
   return rows;
 }
 
-/** Writes the chain-derived fields of an order (its state as computed from events). */
-export async function saveOrderState(tx: Queryable, order: OrderRow): Promise<void> {
+/**
+ * Writes the chain-derived fields of orders (their state as computed from events), all in one
+ * statement: each column travels as one array parameter and `unnest` turns them back into rows.
+ */
+export async function saveOrderStates(tx: Queryable, orders: readonly OrderRow[]): Promise<void> {
+  if (orders.length === 0) return;
   await tx.query(
-    `UPDATE orders SET status = $2, exception = $3, amount_paid = $4, amount_refunded = $5, transaction_id = $6,
-       paid_block = $7, sent_transaction = $8, updated_at = now() WHERE id = $1`,
+    `UPDATE orders AS o SET status = u.status, exception = u.exception, amount_paid = u.amount_paid,
+       amount_refunded = u.amount_refunded, transaction_id = u.transaction_id, paid_block = u.paid_block,
+       sent_transaction = u.sent_transaction, updated_at = now()
+     FROM unnest($1::int8[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[], $7::int8[], $8::text[])
+       AS u (id, status, exception, amount_paid, amount_refunded, transaction_id, paid_block, sent_transaction)
+     WHERE o.id = u.id`,
     [
-      order.id,
-      order.status,
-      order.exception,
-      order.amount_paid,
-      order.amount_refunded,
-      order.transaction_id,
-      order.paid_block,
-      order.sent_transaction,
+      orders.map((o) => o.id.toString()),
+      orders.map((o) => o.status),
+      orders.map((o) => o.exception),
+      orders.map((o) => o.amount_paid),
+      orders.map((o) => o.amount_refunded),
+      orders.map((o) => o.transaction_id),
+      orders.map((o) => (o.paid_block === null ? null : o.paid_block.toString())),
+      orders.map((o) => o.sent_transaction),
     ],
   );
 }
