@@ -424,7 +424,7 @@ async function resolveProcessor(
   const { ethers, networkName } = connection;
   if (args.deployment !== "") {
     if (ethers.isAddress(args.deployment)) {
-      console.log(`  using     ${args.deployment} (--deployment)`);
+      console.log(`  using     ${ethers.getAddress(args.deployment)} (--deployment)`);
       return ethers.getAddress(args.deployment);
     }
     const file = path.resolve(args.deployment, "deployed_addresses.json");
