@@ -143,6 +143,20 @@ describe("smoke test against a local node posing as Sepolia", function () {
     assert.match(output, /smoke test passed/);
   });
 
+  it("passes with one key for every role (a single funded account), summing their balance changes", async function () {
+    const one = devAccount(8);
+    const { code, output } = await smoke(["--deployment", `ignition/deployments/${deploymentId}`], {
+      SMOKE_PAYER_KEY: one.key,
+      SMOKE_MERCHANT_KEY: one.key,
+      SMOKE_SWEEPER_KEY: one.key,
+    });
+    assert.equal(code, 0, output);
+    assert.match(output, /note: the sweeper is the merchant/);
+    assert.match(output, new RegExp(`^ {2}payer\\+merchant\\+sweeper +${one.address} .* ok$`, "m"));
+    assert.equal([...output.matchAll(STEP)].length, 5);
+    assert.match(output, /smoke test passed/);
+  });
+
   it("fails when the merchant's balance grows by more than the deposit", async function () {
     // Someone sent 1 wei to the order's deposit address before the run: the sweep credits it too.
     const orderId = keccak256(toHex("smoke-test wrong balance"));
