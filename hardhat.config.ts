@@ -3,6 +3,7 @@ import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-et
 import { configVariable, defineConfig } from "hardhat/config";
 
 import { localChainUrl } from "./scripts/lib/dev-stack.ts";
+import { smokeTask } from "./scripts/lib/smoke-task.ts";
 import { merchantTasks } from "./scripts/tasks/merchant.ts";
 
 // Compiler downloads are not possible on these machines; the npm `solc` package
@@ -18,8 +19,9 @@ const INVARIANT_DEPTH = Number.parseInt(process.env.INVARIANT_DEPTH ?? "50", 10)
 
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthers],
-  // Merchant CLI: merchant:balance, merchant:withdraw, merchant:refund (see docs/contracts.md).
-  tasks: merchantTasks,
+  // Merchant CLI: merchant:balance, merchant:withdraw, merchant:refund (see docs/contracts.md), and the
+  // live-network smoke test `smoke` (scripts/smoke.ts).
+  tasks: [...merchantTasks, smokeTask],
   solidity: {
     profiles: {
       default: {
@@ -71,8 +73,17 @@ export default defineConfig({
     sepolia: {
       type: "http",
       chainType: "l1",
+      chainId: 11155111, // refuses an RPC URL of another chain
       url: configVariable("SEPOLIA_RPC_URL"),
       accounts: [configVariable("SEPOLIA_PRIVATE_KEY")],
+    },
+    // A local `hardhat node --chain-id 11155111` posing as Sepolia, to rehearse `npm run smoke -- --network
+    // sepolia` with the dev accounts: SEPOLIA_LOCAL_RPC_URL, else the hardhat node default port.
+    sepoliaLocal: {
+      type: "http",
+      chainType: "l1",
+      chainId: 11155111,
+      url: process.env.SEPOLIA_LOCAL_RPC_URL ?? "http://127.0.0.1:8545",
     },
   },
   verify: {
