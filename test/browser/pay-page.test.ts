@@ -335,10 +335,21 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     return Number(match[1]) * 60 + Number(match[2]);
   };
 
-  const waitForStatus = (page: Page, status: string) =>
-    page.waitForFunction((s) => document.getElementById("status")?.textContent === s, status, {
-      timeout: 30_000,
-    });
+  /** Waits for the page to show a status; on a timeout, says what the page showed instead. */
+  async function waitForStatus(page: Page, status: string) {
+    try {
+      await page.waitForFunction((s) => document.getElementById("status")?.textContent === s, status, {
+        timeout: 30_000,
+      });
+    } catch (error) {
+      const shown = await page.evaluate(() =>
+        ["status", "status-message", "wallet-message", "wallet-error"]
+          .map((id) => `#${id}: ${document.getElementById(id)?.textContent ?? ""}`)
+          .join("; "),
+      );
+      throw new Error(`the page did not reach "${status}" (${shown})`, { cause: error });
+    }
+  }
 
   /** Only this server was contacted, and nothing went wrong in the page. */
   function assertClean(opened: { problems: string[]; requested: string[] }) {
