@@ -1,15 +1,22 @@
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse as parseEthUrl } from "eth-url-parser";
 import jsqrModule from "jsqr";
 import { after, before, describe, it } from "mocha";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { createMerchant } from "../../server/src/merchants/service.ts";
+import { erc20Abi, getAddress, parseAbi, type Hex } from "viem";
+import { loadConfig } from "../../server/src/config/index.ts";
 import { parseDecimal } from "../../server/src/lib/money.ts";
+import { createMerchant } from "../../server/src/merchants/service.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
-import { freePort } from "../helpers/node-chain.ts";
+import { startSystem, type System } from "../../server/src/system.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { freePort, startNodeChain } from "../helpers/node-chain.ts";
 import { until } from "../helpers/receiver.ts";
 
 // jsqr is a UMD bundle: under Node's ESM loader its default export is the decoder itself.
@@ -18,20 +25,99 @@ const jsQR: DecodeQr =
   typeof jsqrModule === "function" ? (jsqrModule as unknown as DecodeQr) : jsqrModule.default;
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** Set to a folder to keep screenshots of the page (desktop and phone width) for a human to look at. */
+const SCREENSHOTS = process.env.PAY_PAGE_SCREENSHOTS;
 const CONFIRMATIONS = 2;
 const TTL_SECONDS = 900;
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const ZBARIMG = spawnSync("zbarimg", ["--version"]).status === 0;
+
+const processorAbi = parseAbi([
+  "function setTokenAllowed(address token, bool allowed)",
+  "function balanceOf(address merchant, address token) view returns (uint256)",
+]);
+const mintAbi = parseAbi(["function mint(address to, uint256 amount)"]);
+
+/**
+ * The injected test wallet: an EIP-1193 provider announced by EIP-6963, forwarding to the node
+ * through `window.__testWalletRpc` (exposed by the test process). Plain JavaScript in a string:
+ * the page runs it as written, without the test's TypeScript transform.
+ */
+const TEST_WALLET = `(mode) => {
+  const rpc = (method, params) => window.__testWalletRpc(method, params);
+  const fail = (code, message) => Object.assign(new Error(message), { code });
+  const provider = {
+    async request({ method, params = [] }) {
+      if (method === "eth_requestAccounts" || method === "eth_accounts") {
+        await rpc(method, params); // recorded; the node's answer is not used
+        if (mode.rejectAccounts) throw fail(4001, "User rejected the request.");
+        return [mode.account];
+      }
+      if (mode.wrongChain !== undefined) {
+        if (method === "eth_chainId") return "0x" + mode.wrongChain.toString(16);
+        if (method === "wallet_switchEthereumChain") {
+          await rpc(method, params);
+          throw fail(4001, "User rejected the request.");
+        }
+      }
+      if (method === "wallet_switchEthereumChain") return null;
+      const answer = await rpc(method, params);
+      if (answer.error) throw fail(answer.error.code, answer.error.message);
+      return answer.result;
+    },
+    on() {},
+    removeListener() {},
+  };
+  const info = Object.freeze({
+    uuid: "5d9f1e0e-5b1c-4c8e-9d43-0f6a3b0c7e21",
+    name: "Test Wallet",
+    icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 10 10'%3E%3Crect width='10' height='10' rx='2' fill='%23e2761b'/%3E%3C/svg%3E",
+    rdns: "org.example.testwallet",
+  });
+  const announce = () =>
+    window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
+  window.addEventListener("eip6963:requestProvider", announce);
+  announce();
+}`;
+
+/** What the injected test wallet does: which account it offers and how it answers chain requests. */
+interface WalletMode {
+  /** The account eth_requestAccounts returns (a dev account of the node signs its transactions). */
+  account: string;
+  /** Answer eth_chainId with this chain instead of the node's, and refuse to switch (code 4001). */
+  wrongChain?: number;
+  /** Refuse eth_requestAccounts as a user would (code 4001). */
+  rejectAccounts?: boolean;
+}
+
+interface OrderJson {
+  id: number;
+  address: `0x${string}`;
+  payment_url: string;
+  expected_amount: string;
+  status: string;
+  qr_code: string;
+  token: string;
+  transaction_id: string;
+}
 
 /**
  * The hosted payment page in a real browser (Chromium through playwright-core) against the real
- * stack: the API listening on loopback, the indexer following a real in-process chain, and
- * PostgreSQL or PGlite. The customer pays on chain, and the open page must follow the order to
- * success and complete by itself.
+ * stack: the API listening on loopback, the indexer following a `hardhat node` process, and
+ * PostgreSQL or PGlite. The QR code must decode to a plain EIP-681 transfer as a phone wallet
+ * reads it, and "Pay with browser wallet" must pay through an injected EIP-1193 provider found
+ * by EIP-6963, backed by a dev account of the node. The open page follows the order to success
+ * and complete by itself.
  */
 describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`, function () {
-  let api: ApiSystem;
+  this.timeout(120_000);
+  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let testDb: TestDb;
+  let system: System;
   let browser: Browser;
   let base: string;
   let key: string;
+  let usdc: `0x${string}`;
 
   before(async function () {
     if (!existsSync(CHROMIUM)) {
@@ -39,19 +125,57 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
         `Chromium is missing at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does), or set CHROMIUM_PATH`,
       );
     }
+    chain = await startNodeChain();
+    // The mock USDC, allowlisted, and some for the customer.
+    const stablecoin = JSON.parse(
+      readFileSync("artifacts/contracts/mocks/MockStablecoin.sol/MockStablecoin.json", "utf8"),
+    ) as { abi: unknown[]; bytecode: Hex };
+    const deployed = await chain.client.waitForTransactionReceipt({
+      hash: await chain.wallet.deployContract({ ...stablecoin, account: chain.owner, chain: null }),
+    });
+    usdc = deployed.contractAddress as `0x${string}`;
+    const write = async (params: Parameters<typeof chain.wallet.writeContract>[0]) =>
+      chain.client.waitForTransactionReceipt({ hash: await chain.wallet.writeContract(params) });
+    await write({
+      address: chain.contract,
+      abi: processorAbi,
+      functionName: "setTokenAllowed",
+      args: [usdc, true],
+      account: chain.owner,
+      chain: null,
+    });
+    await write({
+      address: usdc,
+      abi: mintAbi,
+      functionName: "mint",
+      args: [chain.customer, 1_000_000_000n],
+      account: chain.owner,
+      chain: null,
+    });
+
+    testDb = await createTestDb();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    api = await startApiSystem({
-      RUN_INDEXER: "true",
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      FINALITY_BLOCKS: "16",
-      POLL_INTERVAL_MS: "20",
-      ORDER_TTL_SECONDS: String(TTL_SECONDS),
-      ETH_USD_PRICE: "2500.00",
-      PUBLIC_URL: base,
-    });
-    await api.system.app.listen({ host: "127.0.0.1", port });
-    key = (await createMerchant(api.testDb.db, "browser@example.com", "seller")).apiKey;
+    system = await startSystem(
+      loadConfig({
+        NODE_ENV: "test",
+        RPC_URL: chain.url,
+        CONTRACT_ADDRESS: chain.contract,
+        START_BLOCK: "0",
+        TOKENS: `USDC:${usdc}:6`,
+        RUN_INDEXER: "true",
+        RUN_CALLBACK_WORKER: "false",
+        CONFIRMATIONS: String(CONFIRMATIONS),
+        FINALITY_BLOCKS: "16",
+        POLL_INTERVAL_MS: "20",
+        ORDER_TTL_SECONDS: String(TTL_SECONDS),
+        ETH_USD_PRICE: "2500.00",
+        PUBLIC_URL: base,
+      }),
+      { db: testDb.db, listen: false },
+    );
+    await system.app.listen({ host: "127.0.0.1", port });
+    key = (await createMerchant(testDb.db, "browser@example.com", "seller")).apiKey;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -68,16 +192,48 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
 
   after(async function () {
     await browser?.close();
-    await api?.close();
+    await system?.close();
+    await testDb?.drop();
+    await chain?.stop();
   });
 
-  /** Opens a page that records console errors, page errors, failed requests and every URL requested. */
-  async function open(url: string) {
-    const page = await browser.newPage();
+  async function createOrder(payload: Record<string, unknown>): Promise<OrderJson> {
+    const created = await system.app.inject({
+      method: "POST",
+      url: "/order",
+      payload: { address: chain.merchant, callback: "http://127.0.0.1:9/cb", ...payload },
+      headers: { authorization: key },
+    });
+    assert.equal(created.statusCode, 200, created.body);
+    return created.json() as OrderJson;
+  }
+
+  async function orderJson(id: number): Promise<OrderJson> {
+    const res = await system.app.inject({
+      method: "GET",
+      url: `/order/${id}`,
+      headers: { authorization: key },
+    });
+    return res.json() as OrderJson;
+  }
+
+  /**
+   * Opens a page that records console errors, page errors, failed requests and every URL
+   * requested; with `wallet`, the page gets an injected EIP-1193 provider announced by EIP-6963,
+   * which forwards to the node from the test process (so the page itself only talks to our server).
+   */
+  async function open(url: string, options: { wallet?: WalletMode; width?: number } = {}) {
+    const context = await browser.newContext({
+      viewport: { width: options.width ?? 1000, height: 1400 },
+      deviceScaleFactor: 1,
+    });
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    const page = await context.newPage();
     const problems: string[] = [];
     const requested: string[] = [];
+    const walletCalls: { method: string; params: unknown }[] = [];
     page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+      if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`);
     });
     page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
     page.on("requestfailed", (r) => problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
@@ -85,12 +241,26 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     page.on("response", (r) => {
       if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
     });
+    if (options.wallet) {
+      await page.exposeFunction("__testWalletRpc", async (method: string, params: unknown[]) => {
+        walletCalls.push({ method, params });
+        const res = await fetch(chain.url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: walletCalls.length, method, params }),
+        });
+        return (await res.json()) as { result?: unknown; error?: { code: number; message: string } };
+      });
+      await page.addInitScript(`(${TEST_WALLET})(${JSON.stringify(options.wallet)})`);
+    }
     const response = await page.goto(url);
     assert.equal(response?.status(), 200);
-    return { page, problems, requested };
+    const csp = response?.headers()["content-security-policy"] ?? "";
+    assert.match(csp, /script-src 'self'(;|$)/, `a strict script policy: ${csp}`);
+    return { page, problems, requested, walletCalls, close: () => context.close() };
   }
 
-  /** The QR image's pixels, drawn on a canvas at 4× its size, decoded with jsQR. */
+  /** The QR image's pixels, drawn on a canvas at 2× its size, decoded with jsQR. */
   async function decodeQr(page: Page): Promise<string> {
     const image = await page.evaluate(async () => {
       const img = document.getElementById("qr") as HTMLImageElement;
@@ -116,6 +286,48 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     return code.data;
   }
 
+  /** The QR as a phone camera sees it: a screenshot of the page's image, read by zbarimg. */
+  async function zbarQr(page: Page): Promise<string | undefined> {
+    if (!ZBARIMG) return undefined;
+    const dir = mkdtempSync(join(tmpdir(), "pay-qr-"));
+    try {
+      const file = join(dir, "qr.png");
+      await page.locator("#qr").screenshot({ path: file });
+      const result = spawnSync("zbarimg", ["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", file], {
+        encoding: "utf8",
+      });
+      assert.equal(result.status, 0, `zbarimg reads the QR: ${result.stderr}`);
+      return result.stdout.trim();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** axe-core on the page as it is: no serious or critical violation. */
+  async function checkAccessibility(page: Page, label: string) {
+    // Evaluated through DevTools, so the page's own CSP (scripts from 'self' only) stays as it is.
+    await page.evaluate(AXE_SOURCE);
+    const violations = await page.evaluate(async () => {
+      const axe = (window as unknown as { axe: { run: (...a: unknown[]) => Promise<unknown> } }).axe;
+      const result = (await axe.run(document, {
+        runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
+      })) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
+      return result.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        targets: v.nodes.map((n) => n.target.join(" ")),
+      }));
+    });
+    const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    assert.deepEqual(serious, [], `${label}: axe-core found serious or critical violations`);
+  }
+
+  async function screenshot(page: Page, name: string) {
+    if (!SCREENSHOTS) return;
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  }
+
   const countdownSeconds = async (page: Page) => {
     const text = (await page.textContent("#countdown")) ?? "";
     const match = /^(\d{2}):(\d{2})$/.exec(text);
@@ -123,39 +335,44 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     return Number(match[1]) * 60 + Number(match[2]);
   };
 
-  it("shows the amount, a QR with the EIP-681 URI and a running countdown, then follows the payment to complete without a reload", async function () {
-    this.timeout(90_000);
-    const created = await api.system.app.inject({
-      method: "POST",
-      url: "/order",
-      payload: {
-        amount: "42.50",
-        address: api.chain.merchant.address,
-        callback: "http://127.0.0.1:9/cb",
-        item_title: "Espresso machine",
-      },
-      headers: { authorization: key },
-    });
-    assert.equal(created.statusCode, 200, created.body);
-    const order = created.json() as {
-      id: number;
-      payment_url: string;
-      expected_amount: string;
-      currency_amount: string;
-      qr_code: string;
-    };
-    assert.equal(order.payment_url, `${base}/pay/${order.id}`);
+  /** Waits for the page to show a status; on a timeout, says what the page showed instead. */
+  async function waitForStatus(page: Page, status: string) {
+    try {
+      await page.waitForFunction((s) => document.getElementById("status")?.textContent === s, status, {
+        timeout: 30_000,
+      });
+    } catch (error) {
+      const shown = await page.evaluate(() =>
+        ["status", "status-message", "wallet-message", "wallet-error"]
+          .map((id) => `#${id}: ${document.getElementById(id)?.textContent ?? ""}`)
+          .join("; "),
+      );
+      throw new Error(`the page did not reach "${status}" (${shown})`, { cause: error });
+    }
+  }
+
+  /** Only this server was contacted, and nothing went wrong in the page. */
+  function assertClean(opened: { problems: string[]; requested: string[] }) {
+    const foreign = opened.requested.filter((u) => !u.startsWith(`${base}/`));
+    assert.deepEqual(foreign, [], "no third-party requests");
+    assert.deepEqual(opened.problems, []);
+  }
+
+  it("ETH: QR and address carry a plain EIP-681 transfer; the browser wallet pays through pay(), and the page follows to success then complete without a reload", async function () {
+    const order = await createOrder({ amount: "42.50", item_title: "Espresso machine" });
     // $42.50 at $2500/ETH = 0.017 ETH exactly.
     assert.equal(order.expected_amount, "0.017");
-
-    const { page, problems, requested } = await open(order.payment_url);
+    const wei = parseDecimal(order.expected_amount, 18);
+    const opened = await open(order.payment_url, { wallet: { account: chain.customer } });
+    const { page } = opened;
 
     // Amount and price as the API quoted them.
     assert.equal(await page.textContent("h1"), "Espresso machine");
     assert.equal(await page.textContent("#expected"), "0.017");
     assert.match((await page.textContent(".fiat")) ?? "", /\$42\.50 USD at 2500\.00 USD\/ETH/);
 
-    // The QR image loads from this server and encodes the contract call that pays this order.
+    // The QR image loads from this server and carries a plain transfer to the order's address,
+    // as jsQR, zbarimg and a wallet's EIP-681 parser read it.
     const qr = await page.$eval("#qr", (img) => ({
       src: (img as HTMLImageElement).src,
       complete: (img as HTMLImageElement).complete,
@@ -163,12 +380,26 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     }));
     assert.equal(qr.src, order.qr_code);
     assert.ok(qr.complete && qr.naturalWidth > 0, `QR image loaded (naturalWidth ${qr.naturalWidth})`);
-    const wei = parseDecimal(order.expected_amount, 18);
-    assert.equal(
-      await decodeQr(page),
-      `ethereum:${api.chain.contractAddress}@31337/pay?address=${api.chain.merchant.address}` +
-        `&bytes32=${orderIdToBytes32(BigInt(order.id))}&value=${wei}`,
+    const uri = `ethereum:${order.address}@31337?value=${wei}`;
+    assert.equal(await decodeQr(page), uri);
+    const phone = await zbarQr(page);
+    if (phone !== undefined) assert.equal(phone, uri);
+    const parsed = parseEthUrl(await decodeQr(page));
+    assert.equal(parsed.target_address, order.address);
+    assert.equal(parsed.chain_id, "31337");
+    assert.equal(parsed.function_name, undefined, "a plain transfer, not a contract call");
+    assert.equal(BigInt(parsed.parameters?.value ?? "-1"), wei);
+    assert.equal(await page.getAttribute("#open-wallet", "href"), uri);
+
+    // The address, with a copy button that puts it on the clipboard.
+    assert.equal(await page.textContent("#address"), order.address);
+    await page.click("#copy-address");
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), order.address);
+    await page.waitForFunction(
+      () => document.querySelector("#copy-address .copy-text")?.textContent === "Copied",
     );
+    await page.click("#copy-amount");
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), "0.017");
 
     // The countdown starts near the order's TTL and runs down.
     const first = await countdownSeconds(page);
@@ -183,71 +414,200 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     );
     assert.equal(await page.getAttribute("#status", "data-status"), "pending");
 
-    // A marker that a reload or a navigation would wipe out.
+    // The wallet was found by EIP-6963, and the page passes an accessibility check.
+    await page.waitForFunction(() => {
+      const button = document.getElementById("wallet") as HTMLButtonElement;
+      return !button.disabled && button.textContent === "Pay with Test Wallet";
+    });
+    await screenshot(page, "eth-pending-desktop");
+    await page.setViewportSize({ width: 375, height: 812 });
+    await screenshot(page, "eth-pending-phone");
+    await checkAccessibility(page, "pending ETH order");
+
+    // A marker that a reload or a navigation would wipe out; then pay through the wallet.
     await page.evaluate(() => Object.assign(window, { __noReload: true }));
-    const tx = await api.chain.processor.connect(api.chain.customer).getFunction("pay")(
-      api.chain.merchant.address,
-      orderIdToBytes32(BigInt(order.id)),
-      { value: wei },
+    const before = (await chain.client.readContract({
+      address: chain.contract,
+      abi: processorAbi,
+      functionName: "balanceOf",
+      args: [chain.merchant, "0x0000000000000000000000000000000000000000"],
+    })) as bigint;
+    await page.click("#wallet");
+    await page.waitForFunction(() =>
+      /^0x[0-9a-f]{64}$/.test(document.getElementById("tx-hash")?.textContent ?? ""),
     );
-    await tx.wait();
-    await page.waitForFunction(() => document.getElementById("status")?.textContent === "success", null, {
-      timeout: 20_000,
-    });
-    assert.equal(await page.getAttribute("#status", "data-status"), "success");
-    assert.match((await page.textContent("#confirmations")) ?? "", /^\(1 confirmations\)$/);
-
-    await api.chain.mine(CONFIRMATIONS);
-    await page.waitForFunction(() => document.getElementById("status")?.textContent === "complete", null, {
-      timeout: 20_000,
-    });
-    assert.equal(await page.evaluate(() => (window as { __noReload?: boolean }).__noReload), true);
-
-    // Only this server was contacted, and nothing went wrong in the page.
-    assert.ok(requested.length >= 4, `page, css, js, QR and status polls: ${requested.join(" ")}`);
-    const foreign = requested.filter((u) => !u.startsWith(`${base}/`));
-    assert.deepEqual(foreign, [], "no third-party requests");
+    const hash = (await page.textContent("#tx-hash")) as Hex;
+    const sent = opened.walletCalls.filter((c) => c.method === "eth_sendTransaction");
+    assert.equal(sent.length, 1, "one transaction: pay()");
+    const tx = await chain.client.getTransaction({ hash });
+    assert.equal(getAddress(tx.from), getAddress(chain.customer));
+    assert.equal(getAddress(tx.to as string), getAddress(chain.contract));
+    assert.equal(tx.value, wei);
     assert.ok(
-      requested.some((u) => u === `${base}/pay/${order.id}/status`),
+      opened.walletCalls.some((c) => c.method === "eth_requestAccounts") &&
+        opened.walletCalls.some((c) => c.method === "eth_chainId"),
+      "the page asked for the account and checked the chain",
+    );
+
+    await waitForStatus(page, "success");
+    assert.match((await page.textContent("#confirmations")) ?? "", /^1 confirmation$/);
+    assert.equal(await page.isVisible("#options"), false, "no second payment is offered once paid");
+    await screenshot(page, "eth-success-phone");
+    await chain.mine(CONFIRMATIONS);
+    await waitForStatus(page, "complete");
+    assert.equal(await page.textContent("#status-message"), "Payment complete");
+    assert.equal(await page.evaluate(() => (window as { __noReload?: boolean }).__noReload), true);
+    await checkAccessibility(page, "complete ETH order");
+    await screenshot(page, "eth-complete-phone");
+
+    const final = await orderJson(order.id);
+    assert.equal(final.status, "complete");
+    assert.equal(final.transaction_id, hash);
+    const after = (await chain.client.readContract({
+      address: chain.contract,
+      abi: processorAbi,
+      functionName: "balanceOf",
+      args: [chain.merchant, "0x0000000000000000000000000000000000000000"],
+    })) as bigint;
+    assert.equal(after - before, wei, "the merchant's contract balance grew by the amount");
+
+    assert.ok(
+      opened.requested.some((u) => u === `${base}/pay/${order.id}/status`),
       "the page polls its status",
     );
-    assert.deepEqual(problems, []);
-    await page.close();
+    assertClean(opened);
+    await opened.close();
   });
 
-  it("shows an order that is already expired as expired, with the countdown at 00:00", async function () {
-    const created = await api.system.app.inject({
-      method: "POST",
-      url: "/order",
-      payload: { amount: "1.00", address: api.chain.merchant.address, callback: "http://127.0.0.1:9/cb" },
+  it("USDC: the QR carries the token's transfer to the order's address; the browser wallet approves, then pays through payToken()", async function () {
+    const order = await createOrder({ amount: "42.50", token: "USDC", item_title: "Coffee beans, 1 kg" });
+    assert.equal(order.token, "USDC");
+    assert.equal(order.expected_amount, "42.5");
+    const units = 42_500_000n;
+    const opened = await open(order.payment_url, { wallet: { account: chain.customer } });
+    const { page } = opened;
+
+    const uri = `ethereum:${getAddress(usdc)}@31337/transfer?address=${order.address}&uint256=${units}`;
+    assert.equal(await decodeQr(page), uri);
+    const phone = await zbarQr(page);
+    if (phone !== undefined) assert.equal(phone, uri);
+    const parsed = parseEthUrl(uri);
+    assert.equal(parsed.target_address, getAddress(usdc));
+    assert.equal(parsed.function_name, "transfer");
+    assert.equal(parsed.parameters?.address, order.address);
+    assert.equal(BigInt(parsed.parameters?.uint256 ?? "-1"), units);
+    assert.equal(await page.textContent("#address"), order.address);
+    assert.match((await page.textContent(".hint")) ?? "", /Send exactly 42\.5 USDC/);
+
+    await page.waitForFunction(() => !(document.getElementById("wallet") as HTMLButtonElement).disabled);
+    await screenshot(page, "usdc-pending-desktop");
+    await checkAccessibility(page, "pending USDC order");
+    await page.click("#wallet");
+    await waitForStatus(page, "success");
+    const sent = opened.walletCalls.filter((c) => c.method === "eth_sendTransaction");
+    assert.equal(sent.length, 2, "approve, then payToken");
+    const [approve, pay] = sent.map((c) => (c.params as { to: string; data: string }[])[0]);
+    assert.equal(getAddress(approve?.to as string), getAddress(usdc));
+    assert.ok(approve?.data.startsWith("0x095ea7b3"), "approve(address,uint256)");
+    assert.equal(getAddress(pay?.to as string), getAddress(chain.contract));
+    assert.ok(pay?.data.startsWith("0xfa8579d5"), "payToken(address,uint256,address,bytes32)");
+    assert.ok(pay?.data.endsWith(orderIdToBytes32(BigInt(order.id)).slice(2)), "for this order");
+
+    await chain.mine(CONFIRMATIONS);
+    await waitForStatus(page, "complete");
+    const credited = (await chain.client.readContract({
+      address: chain.contract,
+      abi: processorAbi,
+      functionName: "balanceOf",
+      args: [chain.merchant, usdc],
+    })) as bigint;
+    assert.equal(credited, units);
+    const left = await chain.client.readContract({
+      address: usdc,
+      abi: erc20Abi,
+      functionName: "balanceOf",
+      args: [chain.customer],
     });
-    const order = created.json() as { id: number; payment_url: string };
-    await api.testDb.db.query("UPDATE orders SET expires_at = now() - interval '1 second' WHERE id = $1", [
+    assert.equal(left, 1_000_000_000n - units);
+    assertClean(opened);
+    await opened.close();
+  });
+
+  it("explains a declined connection, a wrong network the customer won't switch, and insufficient funds, sending nothing", async function () {
+    const order = await createOrder({ amount: "5.00" });
+    const cases: { mode: WalletMode; message: RegExp }[] = [
+      { mode: { account: chain.customer, rejectAccounts: true }, message: /declined the request/ },
+      {
+        mode: { account: chain.customer, wrongChain: 1 },
+        message: /Wrong network: this order is paid on Hardhat local chain \(chain id 31337\)/,
+      },
+      // An account with nothing in it (not one of the node's dev accounts).
+      {
+        mode: { account: "0x000000000000000000000000000000000000dEaD" },
+        message: /Insufficient funds: your account holds 0 ETH/,
+      },
+    ];
+    for (const { mode, message } of cases) {
+      const opened = await open(order.payment_url, { wallet: mode, width: 375 });
+      const { page } = opened;
+      await page.waitForFunction(() => !(document.getElementById("wallet") as HTMLButtonElement).disabled);
+      await page.click("#wallet");
+      await page.waitForFunction(() => (document.getElementById("wallet-error")?.textContent ?? "") !== "");
+      assert.match((await page.textContent("#wallet-error")) ?? "", message);
+      assert.equal(await page.getAttribute("#wallet-error", "role"), "alert");
+      assert.deepEqual(
+        opened.walletCalls.filter((c) => c.method === "eth_sendTransaction"),
+        [],
+        "nothing was sent",
+      );
+      // The customer can try again.
+      assert.equal(await page.isEnabled("#wallet"), true);
+      if (mode.wrongChain) {
+        assert.ok(opened.walletCalls.some((c) => c.method === "wallet_switchEthereumChain"));
+        await screenshot(page, "wrong-chain-phone");
+      }
+      assertClean(opened);
+      await opened.close();
+    }
+    assert.equal((await orderJson(order.id)).status, "pending");
+  });
+
+  it("without a wallet in the browser, says so and keeps the QR and address", async function () {
+    const order = await createOrder({ amount: "3.00" });
+    const opened = await open(order.payment_url);
+    const { page } = opened;
+    await page.waitForFunction(() =>
+      /No wallet extension/.test(document.getElementById("wallet-hint")?.textContent ?? ""),
+    );
+    assert.equal(await page.isDisabled("#wallet"), true);
+    assert.equal(await page.isVisible("#qr"), true);
+    assert.equal(await page.textContent("#address"), order.address);
+    await checkAccessibility(page, "no wallet");
+    assertClean(opened);
+    await opened.close();
+  });
+
+  it("shows an order that is already expired as expired, without payment options", async function () {
+    const order = await createOrder({ amount: "1.00" });
+    await testDb.db.query("UPDATE orders SET expires_at = now() - interval '1 second' WHERE id = $1", [
       order.id,
     ]);
     // The indexer decides expiry on its next step; a new block makes sure there is one.
-    await api.chain.mine(1);
+    await chain.mine(1);
     await until(
-      async () => {
-        const { rows } = await api.testDb.db.query<{ status: string }>(
-          "SELECT status FROM orders WHERE id = $1",
-          [order.id],
-        );
-        return rows[0]?.status === "expired" ? true : undefined;
-      },
+      async () => ((await orderJson(order.id)).status === "expired" ? true : undefined),
       20_000,
       "order expired",
     );
-    const { page, problems, requested } = await open(order.payment_url);
-    await page.waitForFunction(() => document.getElementById("status")?.textContent === "expired", null, {
-      timeout: 10_000,
-    });
+    const opened = await open(order.payment_url, { width: 375 });
+    const { page } = opened;
+    await waitForStatus(page, "expired");
     assert.equal(await countdownSeconds(page), 0);
-    assert.deepEqual(
-      requested.filter((u) => !u.startsWith(`${base}/`)),
-      [],
-    );
-    assert.deepEqual(problems, []);
-    await page.close();
+    assert.equal(await page.isVisible("#options"), false, "no QR or address for an expired order");
+    assert.equal(await page.textContent("#status-message"), "This order has expired");
+    await screenshot(page, "expired-phone");
+    await checkAccessibility(page, "expired order");
+    assertClean(opened);
+    await opened.close();
   });
 });

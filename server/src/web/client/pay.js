@@ -1,0 +1,420 @@
+// The payment page's script: countdown, status polling, copy buttons, and "Pay with browser
+// wallet" through an injected EIP-1193 provider found by EIP-6963 (window.ethereum as fallback).
+// Plain JavaScript, served same-origin; no third-party code and no third-party requests.
+import {
+  decodeUint,
+  encodeAllowance,
+  encodeApprove,
+  encodeBalanceOf,
+  encodePay,
+  encodePayToken,
+} from "./abi.js";
+
+const data = JSON.parse(document.getElementById("pay-data").textContent);
+const $ = (id) => document.getElementById(id);
+const el = {
+  state: $("state"),
+  status: $("status"),
+  statusMessage: $("status-message"),
+  confirmations: $("confirmations"),
+  countdown: $("countdown"),
+  txLine: $("tx-line"),
+  txHash: $("tx-hash"),
+  options: $("options"),
+  hint: $("wallet-hint"),
+  choice: $("wallet-choice"),
+  button: $("wallet"),
+  message: $("wallet-message"),
+  error: $("wallet-error"),
+};
+
+const STATUS_TEXT = {
+  pending: "Waiting for payment",
+  success: "Payment received, confirming",
+  complete: "Payment complete",
+  expired: "This order has expired",
+  refunded: "This order was refunded",
+};
+const FINAL = ["complete", "expired", "refunded"];
+const expiresAt = Date.parse(data.expiresAt);
+let status = data.status;
+
+// ---- Countdown -------------------------------------------------------------------------------
+function tick() {
+  const left = Math.max(0, Math.floor((expiresAt - Date.now()) / 1000));
+  el.countdown.textContent =
+    String(Math.floor(left / 60)).padStart(2, "0") + ":" + String(left % 60).padStart(2, "0");
+  el.countdown.setAttribute("datetime", data.expiresAt);
+}
+
+// ---- Status polling --------------------------------------------------------------------------
+function showTx(hash) {
+  if (!hash) return;
+  el.txHash.textContent = hash;
+  el.txLine.hidden = false;
+}
+
+function render(order) {
+  status = order.status;
+  el.status.textContent = order.status;
+  el.status.dataset.status = order.status;
+  el.state.dataset.status = order.status;
+  const n = order.confirmations;
+  el.confirmations.textContent = n ? n + (n === 1 ? " confirmation" : " confirmations") : "";
+  let message = STATUS_TEXT[order.status] ?? order.status;
+  if (order.status === "pending" && order.exception === "paid_partial") {
+    message =
+      "Received " + order.amount_paid + " of " + data.expected + " " + data.symbol + ": send the rest";
+  } else if (order.status === "complete" && order.exception === "paid_over") {
+    message = "Payment complete (more than the amount due was received)";
+  } else if (order.status === "complete" && order.exception === "paid_late") {
+    message = "Payment complete (received after the order expired)";
+  }
+  if (el.statusMessage.textContent !== message) el.statusMessage.textContent = message;
+  showTx(order.transaction_id);
+  const closed = order.status !== "pending";
+  el.options.hidden = closed;
+  document.querySelector(".countdown").hidden = closed;
+}
+
+async function refresh() {
+  try {
+    const res = await fetch("/pay/" + data.id + "/status", { headers: { accept: "application/json" } });
+    if (res.ok) render(await res.json());
+  } catch {
+    // Offline for a moment: the next round tries again.
+  }
+}
+
+async function poll() {
+  await refresh();
+  if (!FINAL.includes(status)) setTimeout(poll, 2000);
+}
+
+// ---- Copy buttons ----------------------------------------------------------------------------
+async function copy(button) {
+  const text = button.dataset.copy;
+  let done = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    done = true;
+  } catch {
+    // No clipboard API (an insecure origin): select the value so the customer can copy it.
+    const value = button.parentElement.querySelector(".value");
+    const range = document.createRange();
+    range.selectNodeContents(value);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    done = document.execCommand("copy");
+  }
+  const label = button.querySelector(".copy-text");
+  label.textContent = done ? "Copied" : "Select";
+  if (done) button.dataset.copied = "";
+  setTimeout(() => {
+    label.textContent = "Copy";
+    delete button.dataset.copied;
+  }, 2000);
+}
+for (const button of document.querySelectorAll("button.copy")) {
+  button.addEventListener("click", () => copy(button));
+}
+
+// ---- Wallet discovery (EIP-6963, window.ethereum as fallback) --------------------------------
+const wallets = new Map();
+let chosen;
+let busy = false;
+
+function iconOf(info) {
+  return typeof info.icon === "string" && /^data:image\/(svg\+xml|png|jpeg|webp|gif)[;,]/.test(info.icon)
+    ? info.icon
+    : undefined;
+}
+
+function renderWallets(final) {
+  const list = [...wallets.values()];
+  if (list.length === 0) {
+    if (final) {
+      el.hint.textContent =
+        "No wallet extension found in this browser. Scan the QR code with a phone wallet, or send from any wallet or exchange to the address above.";
+      el.button.disabled = true;
+    }
+    return;
+  }
+  if (!chosen || !wallets.has(chosen)) chosen = list[0].info.uuid;
+  el.hint.textContent =
+    "Pay " +
+    data.expected +
+    " " +
+    data.symbol +
+    " from a wallet in this browser. You confirm every step in the wallet.";
+  el.choice.replaceChildren();
+  el.choice.hidden = list.length < 2;
+  if (list.length > 1) {
+    const fieldset = document.createElement("fieldset");
+    fieldset.className = "wallet-choice";
+    const legend = document.createElement("legend");
+    legend.textContent = "Choose a wallet";
+    fieldset.append(legend);
+    for (const { info } of list) {
+      const label = document.createElement("label");
+      const input = document.createElement("input");
+      input.type = "radio";
+      input.name = "wallet";
+      input.value = info.uuid;
+      input.checked = info.uuid === chosen;
+      input.addEventListener("change", () => {
+        chosen = info.uuid;
+        renderButton();
+      });
+      label.append(input);
+      const icon = iconOf(info);
+      if (icon) {
+        const img = document.createElement("img");
+        img.src = icon;
+        img.alt = "";
+        label.append(img);
+      }
+      label.append(document.createTextNode(info.name));
+      fieldset.append(label);
+    }
+    el.choice.append(fieldset);
+  }
+  renderButton();
+}
+
+function renderButton() {
+  const wallet = wallets.get(chosen);
+  el.button.replaceChildren();
+  const icon = wallet && iconOf(wallet.info);
+  if (icon) {
+    const img = document.createElement("img");
+    img.src = icon;
+    img.alt = "";
+    el.button.append(img);
+  }
+  el.button.append(
+    document.createTextNode(wallet ? "Pay with " + wallet.info.name : "Pay with browser wallet"),
+  );
+  el.button.disabled = busy || !wallet || status !== "pending";
+}
+
+window.addEventListener("eip6963:announceProvider", (event) => {
+  const detail = event.detail;
+  if (!detail || !detail.info || typeof detail.info.uuid !== "string") return;
+  if (!detail.provider || typeof detail.provider.request !== "function") return;
+  wallets.set(detail.info.uuid, {
+    info: {
+      uuid: detail.info.uuid,
+      name: String(detail.info.name || "Browser wallet"),
+      icon: detail.info.icon,
+    },
+    provider: detail.provider,
+  });
+  renderWallets(false);
+});
+window.dispatchEvent(new Event("eip6963:requestProvider"));
+setTimeout(() => {
+  if (wallets.size === 0 && window.ethereum && typeof window.ethereum.request === "function") {
+    wallets.set("injected", {
+      info: { uuid: "injected", name: "browser wallet" },
+      provider: window.ethereum,
+    });
+  }
+  renderWallets(true);
+}, 400);
+
+// ---- Paying through the wallet ---------------------------------------------------------------
+class PayError extends Error {}
+
+const hex = (n) => "0x" + BigInt(n).toString(16);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const formatUnits = (value, decimals) => {
+  const base = 10n ** BigInt(decimals);
+  const fraction = (value % base).toString().padStart(decimals, "0").replace(/0+$/, "");
+  return (value / base).toString() + (fraction ? "." + fraction : "");
+};
+
+function say(text) {
+  el.message.textContent = text;
+}
+function fail(text) {
+  el.error.textContent = text;
+}
+
+function explain(error) {
+  if (error instanceof PayError) return error.message;
+  const code = error && (error.code ?? (error.data && error.data.code));
+  const text = String((error && (error.message || error.reason)) || error);
+  if (code === 4001 || /user (rejected|denied|cancel)/i.test(text)) {
+    return "You declined the request in your wallet. Nothing was sent.";
+  }
+  if (code === -32002)
+    return "Your wallet already has a request open: open the wallet, finish or dismiss it, then try again.";
+  if (code === 4100)
+    return "The wallet did not allow this page to use your account. Unlock the wallet and try again.";
+  if (/insufficient funds/i.test(text)) {
+    return (
+      "Insufficient funds: the account in your wallet cannot cover " +
+      data.expected +
+      " " +
+      data.symbol +
+      " plus the network fee."
+    );
+  }
+  return "Your wallet reported an error: " + text.slice(0, 300);
+}
+
+async function ensureChain(provider) {
+  const current = BigInt(await provider.request({ method: "eth_chainId" }));
+  if (current === BigInt(data.chainId)) return;
+  say("Asking your wallet to switch to " + data.chainName + "…");
+  try {
+    await provider.request({
+      method: "wallet_switchEthereumChain",
+      params: [{ chainId: hex(data.chainId) }],
+    });
+  } catch (error) {
+    const code = error && error.code;
+    if (code === 4902) {
+      throw new PayError(
+        "Your wallet does not know " +
+          data.chainName +
+          " (chain id " +
+          data.chainId +
+          "). Add that network to your wallet, then try again.",
+      );
+    }
+    throw new PayError(
+      "Wrong network: this order is paid on " +
+        data.chainName +
+        " (chain id " +
+        data.chainId +
+        "), and your wallet is on chain id " +
+        current +
+        ". Switch networks in your wallet, then try again.",
+    );
+  }
+  const now = BigInt(await provider.request({ method: "eth_chainId" }));
+  if (now !== BigInt(data.chainId)) {
+    throw new PayError(
+      "Wrong network: your wallet is still on chain id " +
+        now +
+        "; switch it to " +
+        data.chainName +
+        " (chain id " +
+        data.chainId +
+        ") and try again.",
+    );
+  }
+}
+
+async function waitForReceipt(provider, hash) {
+  for (;;) {
+    const receipt = await provider.request({ method: "eth_getTransactionReceipt", params: [hash] });
+    if (receipt && receipt.blockNumber) {
+      if (receipt.status !== "0x1")
+        throw new PayError("The transaction " + hash + " failed on chain (it was reverted).");
+      return receipt;
+    }
+    await sleep(1500);
+  }
+}
+
+async function payWith(provider) {
+  el.error.textContent = "";
+  say("Waiting for your wallet: approve the connection…");
+  const accounts = await provider.request({ method: "eth_requestAccounts" });
+  const from = accounts && accounts[0];
+  if (!from) throw new PayError("Your wallet shared no account with this page.");
+  await ensureChain(provider);
+  const amount = BigInt(data.amount);
+
+  if (!data.token) {
+    const balance = BigInt(await provider.request({ method: "eth_getBalance", params: [from, "latest"] }));
+    if (balance < amount) {
+      throw new PayError(
+        "Insufficient funds: your account holds " +
+          formatUnits(balance, 18) +
+          " ETH, and this order needs " +
+          data.expected +
+          " ETH plus the network fee.",
+      );
+    }
+    say("Confirm the payment of " + data.expected + " ETH in your wallet…");
+    const hash = await provider.request({
+      method: "eth_sendTransaction",
+      params: [
+        { from, to: data.contract, value: hex(amount), data: encodePay(data.merchant, data.orderRef) },
+      ],
+    });
+    return { provider, hash };
+  }
+
+  const call = (to, input) =>
+    provider.request({ method: "eth_call", params: [{ from, to, data: input }, "latest"] });
+  const balance = decodeUint(await call(data.token, encodeBalanceOf(from)));
+  if (balance < amount) {
+    throw new PayError(
+      "Insufficient funds: your account holds " +
+        formatUnits(balance, data.decimals) +
+        " " +
+        data.symbol +
+        ", and this order needs " +
+        data.expected +
+        " " +
+        data.symbol +
+        ".",
+    );
+  }
+  const allowance = decodeUint(await call(data.token, encodeAllowance(from, data.contract)));
+  if (allowance < amount) {
+    say(
+      "Step 1 of 2: allow the payment contract to take " +
+        data.expected +
+        " " +
+        data.symbol +
+        " (confirm in your wallet)…",
+    );
+    const approval = await provider.request({
+      method: "eth_sendTransaction",
+      params: [{ from, to: data.token, data: encodeApprove(data.contract, amount) }],
+    });
+    say("Step 1 of 2: waiting for the approval " + approval + " to be mined…");
+    await waitForReceipt(provider, approval);
+    say("Step 2 of 2: confirm the payment of " + data.expected + " " + data.symbol + " in your wallet…");
+  } else {
+    say("Confirm the payment of " + data.expected + " " + data.symbol + " in your wallet…");
+  }
+  const hash = await provider.request({
+    method: "eth_sendTransaction",
+    params: [
+      { from, to: data.contract, data: encodePayToken(data.token, amount, data.merchant, data.orderRef) },
+    ],
+  });
+  return { provider, hash };
+}
+
+el.button.addEventListener("click", async () => {
+  const wallet = wallets.get(chosen);
+  if (!wallet || busy || status !== "pending") return;
+  busy = true;
+  renderButton();
+  try {
+    const { provider, hash } = await payWith(wallet.provider);
+    showTx(hash);
+    say("Payment sent. Waiting for the network to confirm it…");
+    await waitForReceipt(provider, hash);
+    say("Payment mined. This page updates by itself when the shop sees it.");
+    await refresh();
+  } catch (error) {
+    say("");
+    fail(explain(error));
+    busy = false;
+    renderButton();
+  }
+});
+
+tick();
+setInterval(tick, 1000);
+poll();
