@@ -1,4 +1,14 @@
 import type { Queryable } from "../db/types.ts";
+import type { DepositEvent, DepositSweep } from "../deposits/events.ts";
+import { depositFlows } from "../deposits/flows.ts";
+import {
+  depositActivity,
+  depositBindings,
+  recordBalances,
+  recordSweeps,
+  recordTransfers,
+  rollbackDepositsPast,
+} from "../deposits/repository.ts";
 import type { IdleContext, Sink, Step } from "../indexer/types.ts";
 import {
   insertEvents,
@@ -12,12 +22,25 @@ import { bytes32ToOrderId } from "./ids.ts";
 import {
   existingOrderIds,
   lockOrders,
+  ordersByDepositAddress,
   ordersDueForRefresh,
   ordersPaidAfter,
   saveOrderState,
 } from "./repository.ts";
 import type { OrderRow } from "./serialize.ts";
-import { callbackEventsFor, computeOrderState, type Clock, type OrderState } from "./state.ts";
+import {
+  callbackEventsFor,
+  computeDepositOrderState,
+  computeOrderState,
+  type Clock,
+  type DepositOrderState,
+} from "./state.ts";
+
+/** What the chain's indexer hands the order sink: the contract's events and deposit observations. */
+export type ChainEvent = ContractEvent | DepositEvent;
+
+const isDepositEvent = (e: ChainEvent): e is DepositEvent =>
+  e.kind === "deposit_balance" || e.kind === "deposit_transfer" || e.kind === "deposit_forwarded";
 
 export interface OrderSinkOptions {
   /** Blocks (the paying one included) after which a paid order is `complete`. */
@@ -29,7 +52,8 @@ export interface OrderSinkOptions {
 }
 
 /**
- * How chain effects change orders: the indexer sink for PaymentProcessor events. Every step
+ * How chain effects change orders: the indexer sink for PaymentProcessor events and deposit
+ * observations (balances, token transfers, sweeps; stored by server/src/deposits/). Every step
  * recomputes the touched orders from their canonical events with the state machine
  * (./state.ts), writes any change and publishes each status change, all in the step's
  * transaction.
@@ -41,7 +65,7 @@ export interface OrderSinkOptions {
  *  - idle: recomputes orders that came due with time alone (expiry, confirmations).
  * Returns the published changes.
  */
-export function createOrderSink(options: OrderSinkOptions): Sink<ContractEvent, OrderStatusChanged[]> {
+export function createOrderSink(options: OrderSinkOptions): Sink<ChainEvent, OrderStatusChanged[]> {
   const now = options.now ?? Date.now;
 
   function clock(cursor: { number: bigint; timestamp: Date }, head: bigint): Clock {
@@ -58,22 +82,34 @@ export function createOrderSink(options: OrderSinkOptions): Sink<ContractEvent, 
   const due = (tx: Queryable, chainId: bigint, c: Clock) =>
     ordersDueForRefresh(tx, chainId, c.indexedBlock - BigInt(c.confirmations) + 1n);
 
-  async function apply(tx: Queryable, step: Step<ContractEvent>): Promise<OrderStatusChanged[]> {
+  async function apply(tx: Queryable, step: Step<ChainEvent>): Promise<OrderStatusChanged[]> {
     switch (step.type) {
       case "block": {
         const cursor = step.blocks.at(-1);
         if (!cursor) return [];
-        await linkOrders(tx, step.events);
-        await insertEvents(tx, step.events);
+        const contractEvents: ContractEvent[] = [];
+        const depositEvents: DepositEvent[] = [];
+        for (const e of step.events) {
+          if (isDepositEvent(e)) depositEvents.push(e);
+          else contractEvents.push(e);
+        }
+        await linkOrders(tx, contractEvents);
+        await insertEvents(tx, contractEvents);
+        const depositAddresses = await recordDeposits(tx, step.chainId, contractEvents, depositEvents);
         const c = clock(cursor, step.head);
         const touched = new Set<bigint>();
-        for (const e of step.events) if (e.orderId !== null) touched.add(e.orderId);
+        for (const e of contractEvents) if (e.orderId !== null) touched.add(e.orderId);
+        for (const id of (await ordersByDepositAddress(tx, step.chainId, depositAddresses)).values())
+          touched.add(id);
         for (const id of await due(tx, step.chainId, c)) touched.add(id);
         return refreshOrders(tx, c, [...touched], options.events);
       }
       case "reorg": {
         const ancestor = step.ancestor.number;
         const affected = new Set(await rollbackEventsPast(tx, step.chainId, ancestor));
+        const addresses = await rollbackDepositsPast(tx, step.chainId, ancestor);
+        for (const id of (await ordersByDepositAddress(tx, step.chainId, addresses)).values())
+          affected.add(id);
         for (const id of await ordersPaidAfter(tx, step.chainId, ancestor)) affected.add(id);
         return refreshOrders(tx, clock(step.ancestor, step.head), [...affected], options.events);
       }
@@ -89,6 +125,73 @@ export function createOrderSink(options: OrderSinkOptions): Sink<ContractEvent, 
 
   return { apply, idle };
 }
+
+/**
+ * Stores the step's deposit observations, and recognises sweeps: a PaymentReceived whose payer is
+ * the deposit address bound to its merchant and order id (a watched address, derived with
+ * deposits/address.ts when its order was made) is a sweep, recorded beside the ledger's event;
+ * DepositTokenForwarded is recorded as a forward. Returns the deposit addresses touched.
+ */
+async function recordDeposits(
+  tx: Queryable,
+  chainId: bigint,
+  contractEvents: readonly ContractEvent[],
+  depositEvents: readonly DepositEvent[],
+): Promise<string[]> {
+  const touched = new Set<string>();
+  const payments = contractEvents.filter((e) => e.kind === "payment" && e.orderRef !== null);
+  const bindings = await depositBindings(
+    tx,
+    chainId,
+    payments.map((e) => e.counterparty),
+  );
+  const sweeps: DepositSweep[] = [];
+  for (const e of payments) {
+    const bound = bindings.get(e.counterparty);
+    if (!bound || bound.merchant !== e.merchant || bound.orderRef !== e.orderRef) continue;
+    sweeps.push({ ...sweepBase(e), kind: "credited", address: e.counterparty, orderRef: bound.orderRef });
+  }
+  for (const e of depositEvents) {
+    touched.add(e.address);
+    if (e.kind === "deposit_forwarded")
+      sweeps.push({ ...sweepBase(e), kind: "forwarded", address: e.address, orderRef: e.orderRef });
+  }
+  for (const s of sweeps) touched.add(s.address);
+  await recordBalances(
+    tx,
+    depositEvents.filter((e) => e.kind === "deposit_balance"),
+  );
+  await recordTransfers(
+    tx,
+    depositEvents.filter((e) => e.kind === "deposit_transfer"),
+  );
+  await recordSweeps(tx, sweeps);
+  return [...touched];
+}
+
+const sweepBase = (e: {
+  chainId: bigint;
+  blockNumber: bigint;
+  blockHash: string;
+  blockTimestamp: Date;
+  txIndex: number;
+  logIndex: number;
+  txHash: string;
+  merchant: string;
+  token: string;
+  amount: bigint;
+}) => ({
+  chainId: e.chainId,
+  blockNumber: e.blockNumber,
+  blockHash: e.blockHash,
+  blockTimestamp: e.blockTimestamp,
+  txIndex: e.txIndex,
+  logIndex: e.logIndex,
+  txHash: e.txHash,
+  merchant: e.merchant,
+  token: e.token,
+  amount: e.amount,
+});
 
 /** Links events to existing orders; an event whose order id matches none stays an orphan. */
 async function linkOrders(tx: Queryable, events: ContractEvent[]): Promise<void> {
@@ -126,17 +229,51 @@ export async function refreshOrders(
     byOrder.set(event.orderId, list);
   }
 
+  // Deposit activity of the orders that have a deposit address, per chain.
+  const activity = new Map<string, Awaited<ReturnType<typeof depositActivity>>>();
+  for (const chainId of new Set(orders.filter((o) => o.deposit_address !== null).map((o) => o.chain_id))) {
+    const addresses = orders.filter((o) => o.chain_id === chainId && o.deposit_address !== null);
+    activity.set(
+      chainId.toString(),
+      await depositActivity(
+        tx,
+        chainId,
+        addresses.map((o) => o.deposit_address as string),
+      ),
+    );
+  }
+
   const published: OrderStatusChanged[] = [];
   for (const order of orders) {
     const related = (byOrder.get(order.id) ?? []).filter(
       (e) => e.chainId === order.chain_id && e.merchant === order.merchant_address && e.token === order.token,
     );
-    const state = computeOrderState(
-      { expectedAmount: BigInt(order.expected_amount), expiresAt: order.expires_at },
-      related.filter((e) => e.kind === "payment"),
-      related.filter((e) => e.kind === "refund"),
-      clock,
-    );
+    const terms = { expectedAmount: BigInt(order.expected_amount), expiresAt: order.expires_at };
+    const refunds = related.filter((e) => e.kind === "refund");
+    let state: DepositOrderState;
+    if (order.deposit_address === null) {
+      state = {
+        ...computeOrderState(
+          terms,
+          related.filter((e) => e.kind === "payment"),
+          refunds,
+          clock,
+        ),
+        awaitingSweep: false,
+      };
+    } else {
+      // Sweeps are PaymentReceived events too: they count as the deposit's sweeps, not as payments.
+      const deposit = order.deposit_address;
+      const flows = depositFlows(activity.get(order.chain_id.toString())?.get(deposit), order.token);
+      state = computeDepositOrderState(
+        terms,
+        related.filter((e) => e.kind === "payment" && e.counterparty !== deposit),
+        flows.inflows,
+        flows.sweeps,
+        refunds,
+        clock,
+      );
+    }
     if (!changed(order, state)) continue;
     const updated: OrderRow = {
       ...order,
@@ -147,6 +284,7 @@ export async function refreshOrders(
       transaction_id: state.transactionId,
       paid_block: state.paidBlock,
       sent_transaction: state.sentTransaction,
+      awaiting_sweep: state.awaitingSweep,
     };
     await saveOrderState(tx, updated);
     let previous = order.status;
@@ -166,7 +304,7 @@ export async function refreshOrders(
   return published;
 }
 
-function changed(order: OrderRow, state: OrderState): boolean {
+function changed(order: OrderRow, state: DepositOrderState): boolean {
   return (
     order.status !== state.status ||
     order.exception !== state.exception ||
@@ -174,6 +312,7 @@ function changed(order: OrderRow, state: OrderState): boolean {
     BigInt(order.amount_refunded) !== state.amountRefunded ||
     order.transaction_id !== state.transactionId ||
     order.paid_block !== state.paidBlock ||
-    order.sent_transaction !== state.sentTransaction
+    order.sent_transaction !== state.sentTransaction ||
+    order.awaiting_sweep !== state.awaitingSweep
   );
 }

@@ -17,3 +17,17 @@ export function paymentUri(order: OrderRow): string {
   }
   return `ethereum:${contract}@${order.chain_id}/payToken?address=${getAddress(order.token)}&uint256=${order.expected_amount}&address=${merchant}&bytes32=${ref}`;
 }
+
+/**
+ * The plain EIP-681 transfer to an order's deposit address, which every wallet and exchange can
+ * make (undefined for an older order without one):
+ *   ETH:    ethereum:<deposit>@<chainId>?value=<wei>
+ *   tokens: ethereum:<token>@<chainId>/transfer?address=<deposit>&uint256=<units>
+ */
+export function depositTransferUri(order: OrderRow): string | undefined {
+  if (order.deposit_address === null) return undefined;
+  const deposit = getAddress(order.deposit_address);
+  if (BigInt(order.token) === 0n)
+    return `ethereum:${deposit}@${order.chain_id}?value=${order.expected_amount}`;
+  return `ethereum:${getAddress(order.token)}@${order.chain_id}/transfer?address=${deposit}&uint256=${order.expected_amount}`;
+}

@@ -1,0 +1,219 @@
+import { BlockNotFoundError, decodeFunctionResult, encodeFunctionData, type PublicClient } from "viem";
+import type { Db } from "../db/types.ts";
+import { FatalIndexerError } from "../indexer/rpc.ts";
+import type { BlockReader, BlockRef, RawLog, Source } from "../indexer/types.ts";
+import { DEPOSIT_TOKEN_FORWARDED_TOPIC, multicall3Abi, TRANSFER_TOPIC } from "./abi.ts";
+import type {
+  DepositBalanceObserved,
+  DepositEvent,
+  DepositTokenForwarded,
+  DepositTransferObserved,
+} from "./events.ts";
+import { watchedAddresses } from "./repository.ts";
+
+/** Addresses per Multicall3 `aggregate3` call (≈ 3 M gas of cold `BALANCE`s, under every node's eth_call cap). */
+export const BALANCES_PER_CALL = 1_000;
+/** Blocks of a step searched for the direct transfer behind a balance change. */
+const TX_SEARCH_BLOCKS = 8;
+
+const word = (hex: string, at: number) => hex.slice(2 + at * 64, 2 + (at + 1) * 64);
+const addressOf = (topicOrWord: string) => `0x${topicOrWord.slice(-40)}`.toLowerCase();
+const topicOf = (address: string) => `0x${address.slice(2).toLowerCase().padStart(64, "0")}`;
+
+export interface BalanceReaderOptions {
+  db: Db;
+  client: PublicClient;
+  chainId: bigint;
+  /** Multicall3 on this chain; without one, a JSON-RPC batch of eth_getBalance (one per address). */
+  multicall3?: `0x${string}` | undefined;
+  /** Counts RPC requests (benchmarks). */
+  onRequest?: (method: string) => void;
+}
+
+/**
+ * Reads the ETH balance of every open deposit address at the last block of each step (by hash,
+ * EIP-1898), in ⌈n / 1,000⌉ `eth_call`s to Multicall3's `getEthBalance`, and emits an observation
+ * for each balance that differs from the stored one. Plain transfers leave no log, and ETH sent by
+ * a contract wallet or an exchange's batcher is not even a transaction to the address: a balance
+ * read sees both. When something changed, the step's blocks are fetched with their transactions
+ * and a direct transfer to the address gives the observation its transaction hash.
+ */
+export function depositBalanceReader(options: BalanceReaderOptions): BlockReader<DepositEvent> & {
+  /** Balances of `addresses` at a block (exposed for benchmarks). */
+  balancesAt(addresses: readonly string[], blockHash: string): Promise<bigint[]>;
+} {
+  const { client, multicall3 } = options;
+  const request = async <T>(method: string, params: unknown[]): Promise<T> => {
+    options.onRequest?.(method);
+    return (await client.request({ method, params } as never)) as T;
+  };
+
+  async function balancesAt(addresses: readonly string[], blockHash: string): Promise<bigint[]> {
+    const at = { blockHash, requireCanonical: false };
+    if (!multicall3) {
+      const results = await Promise.all(addresses.map((a) => request<string>("eth_getBalance", [a, at])));
+      return results.map((r) => BigInt(r));
+    }
+    const calls: Promise<bigint[]>[] = [];
+    for (let start = 0; start < addresses.length; start += BALANCES_PER_CALL) {
+      const slice = addresses.slice(start, start + BALANCES_PER_CALL);
+      const data = encodeFunctionData({
+        abi: multicall3Abi,
+        functionName: "aggregate3",
+        args: [
+          slice.map((a) => ({
+            target: multicall3,
+            allowFailure: false,
+            callData: `0x4d2301cc${a.slice(2).toLowerCase().padStart(64, "0")}` as `0x${string}`,
+          })),
+        ],
+      });
+      calls.push(
+        request<`0x${string}`>("eth_call", [{ to: multicall3, data }, at]).then((out) => {
+          const results = decodeFunctionResult({ abi: multicall3Abi, functionName: "aggregate3", data: out });
+          return results.map((r) => BigInt(r.returnData));
+        }),
+      );
+    }
+    return (await Promise.all(calls)).flat();
+  }
+
+  /** The hash of the last direct ETH transfer to each address in these blocks. */
+  async function directTransfers(
+    blocks: readonly BlockRef[],
+    wanted: Set<string>,
+  ): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    const recent = blocks.slice(-TX_SEARCH_BLOCKS);
+    const full = await Promise.all(
+      recent.map((b) =>
+        request<{ transactions: { hash: string; to: string | null; value: string }[] } | null>(
+          "eth_getBlockByHash",
+          [b.hash, true],
+        ),
+      ),
+    );
+    for (const block of full) {
+      for (const t of block?.transactions ?? []) {
+        const to = t.to?.toLowerCase();
+        if (to && wanted.has(to) && BigInt(t.value) > 0n) found.set(to, t.hash);
+      }
+    }
+    return found;
+  }
+
+  return {
+    name: "deposit balances",
+    balancesAt,
+    async read(blocks, ctx) {
+      const at = blocks.at(-1);
+      if (!at) return [];
+      const watched = await watchedAddresses(options.db, ctx.chainId);
+      if (watched.length === 0) return [];
+      let balances: bigint[];
+      try {
+        balances = await balancesAt(
+          watched.map((w) => w.address),
+          at.hash,
+        );
+      } catch (error) {
+        // The block was replaced while we read: a retryable error, the step is read again.
+        const now = await client.getBlock({ blockNumber: at.number }).catch(() => undefined);
+        if (now && now.hash !== at.hash)
+          throw new BlockNotFoundError({ blockHash: at.hash as `0x${string}` });
+        throw error;
+      }
+      const changed: { address: string; balance: bigint; previous: bigint }[] = [];
+      watched.forEach((w, i) => {
+        const balance = balances[i] as bigint;
+        if (balance !== w.balance) changed.push({ address: w.address, balance, previous: w.balance });
+      });
+      if (changed.length === 0) return [];
+      const increased = new Set(changed.filter((c) => c.balance > c.previous).map((c) => c.address));
+      const hashes =
+        increased.size > 0 ? await directTransfers(blocks, increased) : new Map<string, string>();
+      return changed.map((c): DepositBalanceObserved => ({
+        kind: "deposit_balance",
+        chainId: ctx.chainId,
+        blockNumber: at.number,
+        blockHash: at.hash,
+        blockTimestamp: at.timestamp,
+        address: c.address,
+        balance: c.balance,
+        txHash: hashes.get(c.address) ?? null,
+      }));
+    },
+  };
+}
+
+/**
+ * ERC-20 `Transfer` logs of the allowlisted tokens whose `to` (topic2) is an open deposit address:
+ * the token payments to deposit addresses. The address list is asked before every fetch.
+ */
+export function depositTransferSource(
+  db: Db,
+  chainId: bigint,
+  tokens: readonly string[],
+): Source<DepositEvent> {
+  return {
+    name: "deposit token transfers",
+    addresses: tokens.map((t) => t.toLowerCase()),
+    topics: [TRANSFER_TOPIC],
+    topicFilters: [
+      {
+        position: 2,
+        values: async () => (await watchedAddresses(db, chainId)).map((w) => topicOf(w.address)),
+      },
+    ],
+    decode(log: RawLog, ctx): DepositTransferObserved | undefined {
+      // A Transfer with `to` indexed has 3 topics and the value as its only data word.
+      if (log.topics.length !== 3 || log.data.length !== 2 + 64) return undefined;
+      return {
+        kind: "deposit_transfer",
+        chainId: ctx.chainId,
+        blockNumber: BigInt(log.blockNumber),
+        blockHash: log.blockHash,
+        blockTimestamp: ctx.blockTimestamp,
+        txIndex: Number(log.transactionIndex),
+        logIndex: Number(log.logIndex),
+        txHash: log.transactionHash,
+        token: log.address.toLowerCase(),
+        address: addressOf(log.topics[2] as string),
+        sender: addressOf(log.topics[1] as string),
+        amount: BigInt(log.data),
+      };
+    },
+  };
+}
+
+/** The PaymentProcessor's `DepositTokenForwarded` (a token that is not allowlisted, sent on to the merchant). */
+export function depositForwardedSource(contract: string): Source<DepositEvent> {
+  return {
+    name: "deposit token forwards",
+    addresses: [contract.toLowerCase()],
+    topics: [DEPOSIT_TOKEN_FORWARDED_TOPIC],
+    decode(log, ctx): DepositTokenForwarded {
+      if (log.topics.length !== 4 || log.data.length !== 2 + 128) {
+        throw new FatalIndexerError(
+          `log ${log.transactionHash}:${log.logIndex} from ${log.address} does not match DepositTokenForwarded; ` +
+            "check CONTRACT_ADDRESS",
+        );
+      }
+      return {
+        kind: "deposit_forwarded",
+        chainId: ctx.chainId,
+        blockNumber: BigInt(log.blockNumber),
+        blockHash: log.blockHash,
+        blockTimestamp: ctx.blockTimestamp,
+        txIndex: Number(log.transactionIndex),
+        logIndex: Number(log.logIndex),
+        txHash: log.transactionHash,
+        merchant: addressOf(log.topics[1] as string),
+        orderRef: (log.topics[2] as string).toLowerCase(),
+        address: addressOf(log.topics[3] as string),
+        token: addressOf(word(log.data, 0)),
+        amount: BigInt(`0x${word(log.data, 1)}`),
+      };
+    },
+  };
+}
