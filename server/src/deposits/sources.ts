@@ -13,8 +13,6 @@ import { watchedAddresses } from "./repository.ts";
 
 /** Addresses per Multicall3 `aggregate3` call (≈ 3 M gas of cold `BALANCE`s, under every node's eth_call cap). */
 export const BALANCES_PER_CALL = 1_000;
-/** Blocks of a step searched for the direct transfer behind a balance change. */
-const TX_SEARCH_BLOCKS = 8;
 
 const word = (hex: string, at: number) => hex.slice(2 + at * 64, 2 + (at + 1) * 64);
 const addressOf = (topicOrWord: string) => `0x${topicOrWord.slice(-40)}`.toLowerCase();
@@ -35,8 +33,10 @@ export interface BalanceReaderOptions {
  * EIP-1898), in ⌈n / 1,000⌉ `eth_call`s to Multicall3's `getEthBalance`, and emits an observation
  * for each balance that differs from the stored one. Plain transfers leave no log, and ETH sent by
  * a contract wallet or an exchange's batcher is not even a transaction to the address: a balance
- * read sees both. When something changed, the step's blocks are fetched with their transactions
- * and a direct transfer to the address gives the observation its transaction hash.
+ * read sees both. When something changed in a step of several blocks, the changed addresses are
+ * read at each of its blocks, so each change is dated to its block; a block where a balance rose
+ * is fetched with its transactions, and a direct transfer to the address gives the observation
+ * its transaction hash.
  */
 export function depositBalanceReader(options: BalanceReaderOptions): BlockReader<DepositEvent> & {
   /** Balances of `addresses` at a block (exposed for benchmarks). */
@@ -50,10 +50,9 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
 
   async function balancesAt(addresses: readonly string[], blockHash: string): Promise<bigint[]> {
     const at = { blockHash, requireCanonical: false };
-    if (!multicall3) {
-      const results = await Promise.all(addresses.map((a) => request<string>("eth_getBalance", [a, at])));
-      return results.map((r) => BigInt(r));
-    }
+    const batch = async (list: readonly string[]) =>
+      (await Promise.all(list.map((a) => request<string>("eth_getBalance", [a, at])))).map((r) => BigInt(r));
+    if (!multicall3) return batch(addresses);
     const calls: Promise<bigint[]>[] = [];
     for (let start = 0; start < addresses.length; start += BALANCES_PER_CALL) {
       const slice = addresses.slice(start, start + BALANCES_PER_CALL);
@@ -70,6 +69,8 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
       });
       calls.push(
         request<`0x${string}`>("eth_call", [{ to: multicall3, data }, at]).then((out) => {
+          // No code answered (a block before Multicall3 was deployed): one eth_getBalance each.
+          if (out === "0x") return batch(slice);
           const results = decodeFunctionResult({ abi: multicall3Abi, functionName: "aggregate3", data: out });
           return results.map((r) => BigInt(r.returnData));
         }),
@@ -78,26 +79,16 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
     return (await Promise.all(calls)).flat();
   }
 
-  /** The hash of the last direct ETH transfer to each address in these blocks. */
-  async function directTransfers(
-    blocks: readonly BlockRef[],
-    wanted: Set<string>,
-  ): Promise<Map<string, string>> {
+  /** The hash of the last direct ETH transfer to each of `wanted` in one block. */
+  async function directTransfers(block: BlockRef, wanted: Set<string>): Promise<Map<string, string>> {
     const found = new Map<string, string>();
-    const recent = blocks.slice(-TX_SEARCH_BLOCKS);
-    const full = await Promise.all(
-      recent.map((b) =>
-        request<{ transactions: { hash: string; to: string | null; value: string }[] } | null>(
-          "eth_getBlockByHash",
-          [b.hash, true],
-        ),
-      ),
+    const full = await request<{ transactions: { hash: string; to: string | null; value: string }[] } | null>(
+      "eth_getBlockByHash",
+      [block.hash, true],
     );
-    for (const block of full) {
-      for (const t of block?.transactions ?? []) {
-        const to = t.to?.toLowerCase();
-        if (to && wanted.has(to) && BigInt(t.value) > 0n) found.set(to, t.hash);
-      }
+    for (const t of full?.transactions ?? []) {
+      const to = t.to?.toLowerCase();
+      if (to && wanted.has(to) && BigInt(t.value) > 0n) found.set(to, t.hash);
     }
     return found;
   }
@@ -123,25 +114,58 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
           throw new BlockNotFoundError({ blockHash: at.hash as `0x${string}` });
         throw error;
       }
-      const changed: { address: string; balance: bigint; previous: bigint }[] = [];
+      const changed: { address: string; previous: bigint }[] = [];
       watched.forEach((w, i) => {
-        const balance = balances[i] as bigint;
-        if (balance !== w.balance) changed.push({ address: w.address, balance, previous: w.balance });
+        if (balances[i] !== w.balance) changed.push({ address: w.address, previous: w.balance });
       });
       if (changed.length === 0) return [];
-      const increased = new Set(changed.filter((c) => c.balance > c.previous).map((c) => c.address));
-      const hashes =
-        increased.size > 0 ? await directTransfers(blocks, increased) : new Map<string, string>();
-      return changed.map((c): DepositBalanceObserved => ({
-        kind: "deposit_balance",
-        chainId: ctx.chainId,
-        blockNumber: at.number,
-        blockHash: at.hash,
-        blockTimestamp: at.timestamp,
-        address: c.address,
-        balance: c.balance,
-        txHash: hashes.get(c.address) ?? null,
-      }));
+      // A step of several blocks: the changed addresses are read at each of them too (only they),
+      // so every change is dated to its own block (its confirmations, its lateness).
+      const addresses = changed.map((c) => c.address);
+      const last = new Map(watched.map((w, i) => [w.address, balances[i] as bigint]));
+      const perBlock = await Promise.all(
+        blocks.map((b, i) =>
+          i === blocks.length - 1
+            ? Promise.resolve(addresses.map((a) => last.get(a) as bigint))
+            : balancesAt(addresses, b.hash),
+        ),
+      );
+      const observed: DepositBalanceObserved[] = [];
+      const increasedIn = new Map<number, Set<string>>(); // block index → addresses whose balance rose
+      changed.forEach((c, j) => {
+        let previous = c.previous;
+        blocks.forEach((b, i) => {
+          const balance = (perBlock[i] as bigint[])[j] as bigint;
+          if (balance === previous) return;
+          if (balance > previous) {
+            const set = increasedIn.get(i) ?? new Set<string>();
+            set.add(c.address);
+            increasedIn.set(i, set);
+          }
+          observed.push({
+            kind: "deposit_balance",
+            chainId: ctx.chainId,
+            blockNumber: b.number,
+            blockHash: b.hash,
+            blockTimestamp: b.timestamp,
+            address: c.address,
+            balance,
+            txHash: null,
+          });
+          previous = balance;
+        });
+      });
+      // The direct transfer behind a rise, from that block's transactions.
+      const hashes = new Map<string, string>(); // `${block}:${address}` → tx hash
+      await Promise.all(
+        [...increasedIn].map(async ([i, wanted]) => {
+          const b = blocks[i] as BlockRef;
+          for (const [address, hash] of await directTransfers(b, wanted))
+            hashes.set(`${b.number}:${address}`, hash);
+        }),
+      );
+      for (const o of observed) o.txHash = hashes.get(`${o.blockNumber}:${o.address}`) ?? null;
+      return observed;
     },
   };
 }
