@@ -11,8 +11,8 @@ import type {
 } from "./events.ts";
 import { watchedAddresses } from "./repository.ts";
 
-/** Addresses per Multicall3 `aggregate3` call (≈ 3 M gas of cold `BALANCE`s, under every node's eth_call cap). */
-export const BALANCES_PER_CALL = 1_000;
+/** Addresses per Multicall3 `aggregate3` call (≈ 8 M gas of cold `BALANCE`s, under the usual 50 M eth_call cap). */
+export const BALANCES_PER_CALL = 2_000;
 
 const word = (hex: string, at: number) => hex.slice(2 + at * 64, 2 + (at + 1) * 64);
 const addressOf = (topicOrWord: string) => `0x${topicOrWord.slice(-40)}`.toLowerCase();
@@ -30,7 +30,7 @@ export interface BalanceReaderOptions {
 
 /**
  * Reads the ETH balance of every open deposit address at the last block of each step (by hash,
- * EIP-1898), in ⌈n / 1,000⌉ `eth_call`s to Multicall3's `getEthBalance`, and emits an observation
+ * EIP-1898), in ⌈n / 2,000⌉ `eth_call`s to Multicall3's `getEthBalance`, and emits an observation
  * for each balance that differs from the stored one. Plain transfers leave no log, and ETH sent by
  * a contract wallet or an exchange's batcher is not even a transaction to the address: a balance
  * read sees both. When something changed in a step of several blocks, the changed addresses are
