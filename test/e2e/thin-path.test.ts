@@ -58,7 +58,12 @@ describe("thin path: order → payment → indexer → status → callback", fun
     assert.equal(order.eth_price, "3000.00");
     // $1.00 at $3000/ETH = 1/3000 ETH, rounded up to the wei: 333333333333334 wei.
     assert.equal(order.expected_amount, "0.000333333333333334");
-    assert.equal(order.address, chain.contractAddress);
+    // The order's address is its deposit address (a plain transfer pays it); pay_to is the contract.
+    assert.equal(
+      order.address,
+      await chain.processor.getFunction("depositAddressOf")(merchant, orderIdToBytes32(BigInt(order.id))),
+    );
+    assert.equal(order.pay_to, chain.contractAddress);
     assert.equal(order.return_to, merchant);
     assert.equal(typeof order.id, "number");
     assert.equal(order.paid, false);

@@ -9,7 +9,10 @@ export const OrderStatusSchema = Type.Union(ORDER_STATUSES.map((s) => Type.Liter
 export const OrderSchema = Type.Object(
   {
     id: Type.Integer({ description: "Random, non-sequential order id" }),
-    address: Type.String({ description: "Where the customer pays: the payment contract" }),
+    address: Type.String({
+      description:
+        "Where the customer pays: the order's deposit address, which a plain transfer pays (orders made before deposit addresses: the payment contract)",
+    }),
     expected_amount: Type.String({ description: "Amount owed in ETH (or the token), exact decimal" }),
     currency: Type.Literal("usd"),
     currency_amount: Type.String({ description: "USD amount of the order" }),
@@ -37,6 +40,13 @@ export const OrderSchema = Type.Object(
     ]),
     amount_paid: Type.String(),
     chain_id: Type.Integer({ description: "The chain the order is paid on" }),
+    pay_to: Type.String({
+      description: "The payment contract, for paying with `pay`/`payToken` (the browser-wallet button)",
+    }),
+    awaiting_sweep: Type.Boolean({
+      description:
+        "True while a covered, confirmed deposit waits to be swept into the contract: the order stays success until the sweep",
+    }),
   },
   { $id: "Order" },
 );

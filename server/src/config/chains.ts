@@ -32,6 +32,13 @@ export interface ChainConfig {
   priceFeedAddress: `0x${string}` | undefined;
   priceMaxAgeSeconds: number;
   tokens: TokenConfig[];
+  /**
+   * MULTICALL3_ADDRESS, for the per-block balance reads of deposit addresses; unset: the chain's
+   * `LocalDev#Multicall3`, else the canonical 0xcA11…CA11 when it has code, else a JSON-RPC batch.
+   */
+  multicall3Address?: `0x${string}`;
+  /** DEPOSIT_WATCH_HOURS after an order's expiry that its deposit address stays watched; unset: 24. */
+  depositWatchHours?: number;
   /** How this chain's variables are named in messages: "" (single chain) or e.g. "CHAIN_BASE_". */
   prefix: string;
 }
@@ -50,6 +57,8 @@ export const CHAIN_SETTINGS = [
   "PRICE_FEED_ADDRESS",
   "PRICE_MAX_AGE_SECONDS",
   "TOKENS",
+  "MULTICALL3_ADDRESS",
+  "DEPOSIT_WATCH_HOURS",
 ] as const;
 type ChainSetting = (typeof CHAIN_SETTINGS)[number];
 
@@ -140,8 +149,14 @@ function readChain(
     priceMaxAgeSeconds: r.int(v("PRICE_MAX_AGE_SECONDS"), 3_600, 1, 30 * 24 * 3600),
     tokens: readTokens(r, v("TOKENS")),
     prefix,
+    ...optional("multicall3Address", r.address(v("MULTICALL3_ADDRESS"))),
+    ...optional("depositWatchHours", r.optionalInt(v("DEPOSIT_WATCH_HOURS"), 0, 24 * 365)),
   };
 }
+
+/** `{ [key]: value }` when the value is set, else nothing (optional settings stay absent). */
+const optional = <K extends string, T>(key: K, value: T | undefined) =>
+  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, T>>;
 
 /**
  * The chains to follow. Without CHAINS: one chain from RPC_URL, CONTRACT_ADDRESS, … (unchanged

@@ -5,16 +5,8 @@ import { watchNewHeads } from "./heads.ts";
 import { createHistoricalSync, minBig } from "./historical.ts";
 import { createRealtimeSync } from "./realtime.ts";
 import { findCommonAncestor } from "./reorg.ts";
-import {
-  FatalIndexerError,
-  getFinalizedNumber,
-  getHeader,
-  getHeaders,
-  getRawLogs,
-  isRetryable,
-  sleep,
-} from "./rpc.ts";
-import { createSelector, decodeLogs } from "./sources.ts";
+import { FatalIndexerError, getFinalizedNumber, getHeader, getHeaders, isRetryable, sleep } from "./rpc.ts";
+import { createSelector, decodeLogs, fetchSelectionLogs } from "./sources.ts";
 import {
   dropBlocksPast,
   loadBlocksDescending,
@@ -23,7 +15,7 @@ import {
   saveBlocks,
   saveCursor,
 } from "./store.ts";
-import type { BlockRef, Cursor, IndexerStatus, Sink, Source, Step } from "./types.ts";
+import type { BlockReader, BlockRef, Cursor, IndexerStatus, Sink, Source, Step } from "./types.ts";
 
 export type * from "./types.ts";
 export { FatalIndexerError } from "./rpc.ts";
@@ -43,6 +35,8 @@ export interface IndexerOptions<E, R> {
   chain: ChainConnection;
   db: Db;
   sources: readonly Source<E>[];
+  /** State read per block step (balances of watched addresses); their events follow the logs'. */
+  readers?: readonly BlockReader<E>[];
   sink: Sink<E, R>;
   log: Logger;
   /** The first block to index when there is no cursor yet (the contract's deployment block). */
@@ -129,9 +123,7 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
     maxLogRange: BigInt(options.maxLogRange ?? 100_000),
     header,
     async getLogs(fromBlock, toBlock, signal) {
-      const selection = await select();
-      if (selection.address.length === 0) return [];
-      return getRawLogs(client, selection, { fromBlock, toBlock }, signal);
+      return fetchSelectionLogs(client, await select(), { fromBlock, toBlock }, signal);
     },
     decode: async (logs, known) => decodeLogs(await select(), chainId, logs, known, headers),
   });
@@ -140,9 +132,7 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
     header,
     headers,
     async getBlockLogs(blockHash) {
-      const selection = await select();
-      if (selection.address.length === 0) return [];
-      return getRawLogs(client, selection, { blockHash });
+      return fetchSelectionLogs(client, await select(), { blockHash });
     },
     decode: async (logs, known) => decodeLogs(await select(), chainId, logs, known, headers),
   });
@@ -277,8 +267,8 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
 
     if (from <= finalized) {
       status.state = "backfilling";
-      await historical.backfill(from, finalized, (chunk) =>
-        applyBlocks([chunk.last], chunk.events, head, finalized, true),
+      await historical.backfill(from, finalized, async (chunk) =>
+        applyBlocks([chunk.last], await withReads(chunk.events, [chunk.last]), head, finalized, true),
       );
       return true;
     }
@@ -290,8 +280,16 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
       return true;
     }
     if (read.type === "moved") return true; // the chain moved while we read; read again
-    await applyBlocks(read.blocks, read.events, head, finalized, false);
+    await applyBlocks(read.blocks, await withReads(read.events, read.blocks), head, finalized, false);
     return true;
+  }
+
+  /** The step's log events followed by every block reader's events (read at its last block). */
+  async function withReads(events: E[], blocks: readonly BlockRef[]): Promise<E[]> {
+    const readers = options.readers ?? [];
+    if (readers.length === 0 || blocks.length === 0) return events;
+    const read = await Promise.all(readers.map((r) => r.read(blocks, { chainId })));
+    return events.concat(...read);
   }
 
   /** The realtime loop: steps while there is progress, then waits a poll interval or a wake-up. */

@@ -87,10 +87,14 @@ export const sleep = (ms: number, signal?: AbortSignal) =>
     );
   });
 
-/** Which logs to ask for: any of `address` (lowercase), with topic0 any of `topics`. */
+/**
+ * Which logs to ask for: any of `address` (lowercase), with topic0 any of `topics`, and topics 1–3
+ * any of `rest[0..2]` where given (null: any).
+ */
 export interface LogFilter {
   address: readonly string[];
   topics: readonly string[];
+  rest?: readonly (readonly string[] | null)[];
 }
 
 /**
@@ -105,12 +109,13 @@ export async function getRawLogs(
   signal?: AbortSignal,
 ): Promise<RawLog[]> {
   const address = filter.address.length === 1 ? filter.address[0] : filter.address;
+  const topics = [filter.topics, ...(filter.rest ?? [])];
   const params =
     "blockHash" in range
-      ? { address, topics: [filter.topics], blockHash: range.blockHash }
+      ? { address, topics, blockHash: range.blockHash }
       : {
           address,
-          topics: [filter.topics],
+          topics,
           fromBlock: `0x${range.fromBlock.toString(16)}`,
           toBlock: `0x${range.toBlock.toString(16)}`,
         };

@@ -1,51 +1,113 @@
-import type { LogFilter } from "./rpc.ts";
-import type { BlockRef, RawLog, Source } from "./types.ts";
+import type { PublicClient } from "viem";
+import { getRawLogs, type LogFilter } from "./rpc.ts";
+import type { BlockRef, RawLog, Source, Values } from "./types.ts";
 
-/** The logs to fetch for a set of sources, and which source decodes each one. */
-export interface Selection<E> extends LogFilter {
+/** Topic values per eth_getLogs request of a source with a topic filter (nodes cap filter sizes). */
+export const TOPIC_CHUNK = 1_000;
+
+/** The logs to fetch for a set of sources (one or more filters), and which source decodes each one. */
+export interface Selection<E> {
+  /** Every filter to ask; their logs together are what the sources follow. Empty: nothing to fetch. */
+  filters: readonly LogFilter[];
   sourceFor(log: RawLog): Source<E> | undefined;
 }
 
+const resolve = (values: Values) => (typeof values === "function" ? values() : values);
+
 /**
- * Combines the sources into one eth_getLogs filter (every address, every topic0) and a router
- * that hands each log to the source that follows its address and topic0. Sources with a fixed
- * address list are resolved once; a source with an address function is asked on every call.
+ * Combines the sources into eth_getLogs filters: one for every source without a topic filter
+ * (every address, every topic0), and one per source with a topic filter (its longest list split
+ * into chunks of TOPIC_CHUNK), with a router that hands each log to the source that follows its
+ * address and topic0. Sources with fixed lists are resolved once; lists given as functions are
+ * asked on every call.
  */
 export function createSelector<E>(sources: readonly Source<E>[]): () => Promise<Selection<E>> {
-  const build = (resolved: readonly (readonly string[])[]): Selection<E> => {
+  type Resolved = { addresses: readonly string[]; filters: (readonly string[])[] };
+  const build = (resolved: readonly Resolved[]): Selection<E> => {
     const routes = new Map<string, Map<string, Source<E>>>(); // address → topic0 → source
     const address = new Set<string>();
     const topics = new Set<string>();
+    const filters: LogFilter[] = [];
     sources.forEach((source, i) => {
-      const addresses = resolved[i] ?? [];
-      if (addresses.length === 0) return;
-      for (const raw of addresses) {
+      const r = resolved[i];
+      if (!r || r.addresses.length === 0) return;
+      if (r.filters.some((values) => values.length === 0)) return; // an empty OR-list matches nothing
+      for (const raw of r.addresses) {
         const a = raw.toLowerCase();
-        address.add(a);
         const byTopic = routes.get(a) ?? new Map<string, Source<E>>();
         for (const t of source.topics)
           if (!byTopic.has(t.toLowerCase())) byTopic.set(t.toLowerCase(), source);
         routes.set(a, byTopic);
       }
-      for (const t of source.topics) topics.add(t.toLowerCase());
+      const topic0 = source.topics.map((t) => t.toLowerCase());
+      const own = source.topicFilters ?? [];
+      if (own.length === 0) {
+        for (const a of r.addresses) address.add(a.toLowerCase());
+        for (const t of topic0) topics.add(t);
+        return;
+      }
+      // Its own requests: positions 1–3, the longest list chunked.
+      const positions: (readonly string[] | null)[] = [null, null, null];
+      own.forEach((f, j) => (positions[f.position - 1] = (r.filters[j] ?? []).map((v) => v.toLowerCase())));
+      let longest = 0;
+      positions.forEach((p, j) => {
+        if (p && p.length > (positions[longest]?.length ?? 0)) longest = j;
+      });
+      const list = positions[longest] ?? [];
+      for (let start = 0; start < Math.max(list.length, 1); start += TOPIC_CHUNK) {
+        const rest = [...positions];
+        if (list.length > 0) rest[longest] = list.slice(start, start + TOPIC_CHUNK);
+        while (rest.length > 0 && rest.at(-1) === null) rest.pop();
+        filters.push({ address: r.addresses.map((a) => a.toLowerCase()), topics: topic0, rest });
+      }
     });
+    if (address.size > 0) filters.unshift({ address: [...address], topics: [...topics] });
     return {
-      address: [...address],
-      topics: [...topics],
+      filters,
       sourceFor: (log) => routes.get(log.address.toLowerCase())?.get((log.topics[0] ?? "").toLowerCase()),
     };
   };
-  const isStatic = sources.every((s) => typeof s.addresses !== "function");
-  if (isStatic) {
-    const fixed = build(sources.map((s) => s.addresses as readonly string[]));
-    return () => Promise.resolve(fixed);
-  }
-  return async () =>
+  const isStatic = sources.every(
+    (s) =>
+      typeof s.addresses !== "function" &&
+      (s.topicFilters ?? []).every((f) => typeof f.values !== "function"),
+  );
+  const resolveAll = async () =>
     build(
       await Promise.all(
-        sources.map((s) => (typeof s.addresses === "function" ? s.addresses() : s.addresses)),
+        sources.map(async (s) => ({
+          addresses: await resolve(s.addresses),
+          filters: await Promise.all((s.topicFilters ?? []).map((f) => resolve(f.values))),
+        })),
       ),
     );
+  if (isStatic) {
+    const fixed = resolveAll();
+    return () => fixed;
+  }
+  return resolveAll;
+}
+
+/**
+ * The logs of every filter of a selection over a block range or one block (by hash), in chain
+ * order. A selection with one filter costs one request; each further filter one more.
+ */
+export async function fetchSelectionLogs(
+  client: PublicClient,
+  selection: Selection<unknown>,
+  range: { fromBlock: bigint; toBlock: bigint } | { blockHash: string },
+  signal?: AbortSignal,
+): Promise<RawLog[]> {
+  const { filters } = selection;
+  if (filters.length === 0) return [];
+  if (filters.length === 1) return getRawLogs(client, filters[0] as LogFilter, range, signal);
+  const all = (await Promise.all(filters.map((f) => getRawLogs(client, f, range, signal)))).flat();
+  const key = (l: RawLog) => [BigInt(l.blockNumber), BigInt(l.logIndex)] as const;
+  return all.sort((a, b) => {
+    const [ab, al] = key(a);
+    const [bb, bl] = key(b);
+    return ab === bb ? (al < bl ? -1 : al > bl ? 1 : 0) : ab < bb ? -1 : 1;
+  });
 }
 
 /**

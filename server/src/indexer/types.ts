@@ -43,10 +43,42 @@ export interface DecodeContext {
  */
 export interface Source<E> {
   name: string;
-  addresses: readonly string[] | (() => readonly string[] | Promise<readonly string[]>);
+  addresses: Values;
   /** topic0 values (event selectors) this source decodes. */
   topics: readonly string[];
+  /**
+   * Further topic positions to match (1 to 3), each an OR-list of 32-byte topics, e.g. an ERC-20
+   * `Transfer` whose `to` (topic2) is one of the watched addresses. A source with a filter gets its
+   * own eth_getLogs requests (the longest list split into chunks of TOPIC_CHUNK); an empty list
+   * matches nothing.
+   */
+  topicFilters?: readonly TopicFilter[];
   decode(log: RawLog, ctx: DecodeContext): E | undefined;
+}
+
+/** A fixed list, or a function asked before every fetch (a set that grows or shrinks). */
+export type Values = readonly string[] | (() => readonly string[] | Promise<readonly string[]>);
+
+export interface TopicFilter {
+  position: 1 | 2 | 3;
+  values: Values;
+}
+
+export interface BlockReadContext {
+  chainId: bigint;
+}
+
+/**
+ * State read at a block rather than logs (balances of watched addresses: plain ETH transfers,
+ * including internal ones from contract wallets, leave no log). `read` is called once per block
+ * step with its blocks (realtime: the blocks of the step; historical: the last block of each
+ * chunk), reads at the last of them by hash, and returns events that follow the step's log
+ * events, through the same sink in the same transaction. A block that vanished mid-read is a
+ * retryable error (the step is read again).
+ */
+export interface BlockReader<E> {
+  name: string;
+  read(blocks: readonly BlockRef[], ctx: BlockReadContext): Promise<E[]>;
 }
 
 /** New canonical blocks, in order, and the decoded events of all sources in chain order. */

@@ -30,6 +30,8 @@ export interface OrderEventRow {
   kind: "payment" | "refund";
   merchant: string;
   token: string;
+  /** The payer of a payment (a deposit address for a sweep) or the recipient of a refund. */
+  counterparty: string;
   blockNumber: bigint;
   logIndex: number;
   blockTimestamp: Date;
@@ -105,14 +107,15 @@ export async function orderEvents(tx: Queryable, orderIds: readonly bigint[]): P
     kind: "payment" | "refund";
     merchant: string;
     token: string;
+    counterparty: string;
     block_number: bigint;
     log_index: number;
     block_timestamp: Date;
     tx_hash: string;
     amount: string;
   }>(
-    `SELECT order_id, chain_id, kind, merchant, token, block_number, log_index, block_timestamp, tx_hash, amount
-       FROM contract_events WHERE order_id = ANY($1::int8[]) AND kind IN ('payment', 'refund')`,
+    `SELECT order_id, chain_id, kind, merchant, token, counterparty, block_number, log_index, block_timestamp, tx_hash,
+            amount FROM contract_events WHERE order_id = ANY($1::int8[]) AND kind IN ('payment', 'refund')`,
     [orderIds.map(String)],
   );
   return rows.map((r) => ({
@@ -121,6 +124,7 @@ export async function orderEvents(tx: Queryable, orderIds: readonly bigint[]): P
     kind: r.kind,
     merchant: r.merchant,
     token: r.token,
+    counterparty: r.counterparty,
     blockNumber: r.block_number,
     logIndex: r.log_index,
     blockTimestamp: r.block_timestamp,

@@ -1,4 +1,14 @@
 import type { Queryable } from "../db/types.ts";
+import type { DepositEvent, DepositSweep } from "../deposits/events.ts";
+import { depositFlows } from "../deposits/flows.ts";
+import {
+  depositActivity,
+  depositBindings,
+  recordBalances,
+  recordSweeps,
+  recordTransfers,
+  rollbackDepositsPast,
+} from "../deposits/repository.ts";
 import type { IdleContext, Sink, Step } from "../indexer/types.ts";
 import {
   insertEvents,
@@ -9,9 +19,27 @@ import {
 } from "../ledger/contract-events.ts";
 import type { OrderEvents, OrderStatusChanged } from "./events.ts";
 import { bytes32ToOrderId } from "./ids.ts";
-import { lockOrders, ordersDueForRefresh, ordersPaidAfter, saveOrderStates } from "./repository.ts";
+import {
+  lockOrders,
+  ordersByDepositAddress,
+  ordersDueForRefresh,
+  ordersPaidAfter,
+  saveOrderStates,
+} from "./repository.ts";
 import type { OrderRow } from "./serialize.ts";
-import { callbackEventsFor, computeOrderState, type Clock, type OrderState } from "./state.ts";
+import {
+  callbackEventsFor,
+  computeDepositOrderState,
+  computeOrderState,
+  type Clock,
+  type DepositOrderState,
+} from "./state.ts";
+
+/** What the chain's indexer hands the order sink: the contract's events and deposit observations. */
+export type ChainEvent = ContractEvent | DepositEvent;
+
+const isDepositEvent = (e: ChainEvent): e is DepositEvent =>
+  e.kind === "deposit_balance" || e.kind === "deposit_transfer" || e.kind === "deposit_forwarded";
 
 export interface OrderSinkOptions {
   /** Blocks (the paying one included) after which a paid order is `complete`. */
@@ -23,7 +51,8 @@ export interface OrderSinkOptions {
 }
 
 /**
- * How chain effects change orders: the indexer sink for PaymentProcessor events. Every step
+ * How chain effects change orders: the indexer sink for PaymentProcessor events and deposit
+ * observations (balances, token transfers, sweeps; stored by server/src/deposits/). Every step
  * recomputes the touched orders from their canonical events with the state machine
  * (./state.ts), writes any change and publishes each status change, all in the step's
  * transaction.
@@ -35,7 +64,7 @@ export interface OrderSinkOptions {
  *  - idle: recomputes orders that came due with time alone (expiry, confirmations).
  * Returns the published changes.
  */
-export function createOrderSink(options: OrderSinkOptions): Sink<ContractEvent, OrderStatusChanged[]> {
+export function createOrderSink(options: OrderSinkOptions): Sink<ChainEvent, OrderStatusChanged[]> {
   const now = options.now ?? Date.now;
 
   function clock(cursor: { number: bigint; timestamp: Date }, head: bigint): Clock {
@@ -52,28 +81,42 @@ export function createOrderSink(options: OrderSinkOptions): Sink<ContractEvent, 
   const due = (tx: Queryable, chainId: bigint, c: Clock) =>
     ordersDueForRefresh(tx, chainId, c.indexedBlock - BigInt(c.confirmations) + 1n);
 
-  async function apply(tx: Queryable, step: Step<ContractEvent>): Promise<OrderStatusChanged[]> {
+  async function apply(tx: Queryable, step: Step<ChainEvent>): Promise<OrderStatusChanged[]> {
     switch (step.type) {
       case "block": {
         const cursor = step.blocks.at(-1);
         if (!cursor) return [];
+        const contractEvents: ContractEvent[] = [];
+        const depositEvents: DepositEvent[] = [];
+        for (const e of step.events) {
+          if (isDepositEvent(e)) depositEvents.push(e);
+          else contractEvents.push(e);
+        }
         const c = clock(cursor, step.head);
         // The orders the events name and those that came due, locked in one statement; the ones
         // that exist are linked to their events before the events are stored.
-        const named = orderIdsNamed(step.events);
+        const named = orderIdsNamed(contractEvents);
         const dueIds = await due(tx, step.chainId, c);
-        const orders = await lockOrders(tx, [...new Set([...named.values(), ...dueIds])]);
-        const existing = new Set(orders.map((o) => o.id));
-        for (const e of step.events) {
+        const locked = await lockOrders(tx, [...new Set([...named.values(), ...dueIds])]);
+        const existing = new Set(locked.map((o) => o.id));
+        for (const e of contractEvents) {
           const id = e.orderRef ? named.get(e.orderRef) : undefined;
           if (id !== undefined && existing.has(id)) e.orderId = id;
         }
-        await insertEvents(tx, step.events);
+        await insertEvents(tx, contractEvents);
+        const depositAddresses = await recordDeposits(tx, step.chainId, contractEvents, depositEvents);
+        // Orders touched through their deposit address only (most steps have none).
+        const byDeposit = [...(await ordersByDepositAddress(tx, step.chainId, depositAddresses)).values()];
+        const more = byDeposit.filter((id) => !existing.has(id));
+        const orders = more.length > 0 ? [...locked, ...(await lockOrders(tx, more))] : locked;
         return refreshLockedOrders(tx, c, orders, options.events);
       }
       case "reorg": {
         const ancestor = step.ancestor.number;
         const affected = new Set(await rollbackEventsPast(tx, step.chainId, ancestor));
+        const addresses = await rollbackDepositsPast(tx, step.chainId, ancestor);
+        for (const id of (await ordersByDepositAddress(tx, step.chainId, addresses)).values())
+          affected.add(id);
         for (const id of await ordersPaidAfter(tx, step.chainId, ancestor)) affected.add(id);
         return refreshOrders(tx, clock(step.ancestor, step.head), [...affected], options.events);
       }
@@ -89,6 +132,73 @@ export function createOrderSink(options: OrderSinkOptions): Sink<ContractEvent, 
 
   return { apply, idle };
 }
+
+/**
+ * Stores the step's deposit observations, and recognises sweeps: a PaymentReceived whose payer is
+ * the deposit address bound to its merchant and order id (a watched address, derived with
+ * deposits/address.ts when its order was made) is a sweep, recorded beside the ledger's event;
+ * DepositTokenForwarded is recorded as a forward. Returns the deposit addresses touched.
+ */
+async function recordDeposits(
+  tx: Queryable,
+  chainId: bigint,
+  contractEvents: readonly ContractEvent[],
+  depositEvents: readonly DepositEvent[],
+): Promise<string[]> {
+  const touched = new Set<string>();
+  const payments = contractEvents.filter((e) => e.kind === "payment" && e.orderRef !== null);
+  const bindings = await depositBindings(
+    tx,
+    chainId,
+    payments.map((e) => e.counterparty),
+  );
+  const sweeps: DepositSweep[] = [];
+  for (const e of payments) {
+    const bound = bindings.get(e.counterparty);
+    if (!bound || bound.merchant !== e.merchant || bound.orderRef !== e.orderRef) continue;
+    sweeps.push({ ...sweepBase(e), kind: "credited", address: e.counterparty, orderRef: bound.orderRef });
+  }
+  for (const e of depositEvents) {
+    touched.add(e.address);
+    if (e.kind === "deposit_forwarded")
+      sweeps.push({ ...sweepBase(e), kind: "forwarded", address: e.address, orderRef: e.orderRef });
+  }
+  for (const s of sweeps) touched.add(s.address);
+  await recordBalances(
+    tx,
+    depositEvents.filter((e) => e.kind === "deposit_balance"),
+  );
+  await recordTransfers(
+    tx,
+    depositEvents.filter((e) => e.kind === "deposit_transfer"),
+  );
+  await recordSweeps(tx, sweeps);
+  return [...touched];
+}
+
+const sweepBase = (e: {
+  chainId: bigint;
+  blockNumber: bigint;
+  blockHash: string;
+  blockTimestamp: Date;
+  txIndex: number;
+  logIndex: number;
+  txHash: string;
+  merchant: string;
+  token: string;
+  amount: bigint;
+}) => ({
+  chainId: e.chainId,
+  blockNumber: e.blockNumber,
+  blockHash: e.blockHash,
+  blockTimestamp: e.blockTimestamp,
+  txIndex: e.txIndex,
+  logIndex: e.logIndex,
+  txHash: e.txHash,
+  merchant: e.merchant,
+  token: e.token,
+  amount: e.amount,
+});
 
 /** The order ids the events' order refs name (whether or not such orders exist), by ref. */
 function orderIdsNamed(events: readonly ContractEvent[]): Map<string, bigint> {
@@ -132,18 +242,52 @@ async function refreshLockedOrders(
     byOrder.set(event.orderId, list);
   }
 
+  // Deposit activity of the orders that have a deposit address, per chain.
+  const activity = new Map<string, Awaited<ReturnType<typeof depositActivity>>>();
+  for (const chainId of new Set(orders.filter((o) => o.deposit_address !== null).map((o) => o.chain_id))) {
+    const addresses = orders.filter((o) => o.chain_id === chainId && o.deposit_address !== null);
+    activity.set(
+      chainId.toString(),
+      await depositActivity(
+        tx,
+        chainId,
+        addresses.map((o) => o.deposit_address as string),
+      ),
+    );
+  }
+
   const updates: OrderRow[] = [];
   const published: OrderStatusChanged[] = [];
   for (const order of orders) {
     const related = (byOrder.get(order.id) ?? []).filter(
       (e) => e.chainId === order.chain_id && e.merchant === order.merchant_address && e.token === order.token,
     );
-    const state = computeOrderState(
-      { expectedAmount: BigInt(order.expected_amount), expiresAt: order.expires_at },
-      related.filter((e) => e.kind === "payment"),
-      related.filter((e) => e.kind === "refund"),
-      clock,
-    );
+    const terms = { expectedAmount: BigInt(order.expected_amount), expiresAt: order.expires_at };
+    const refunds = related.filter((e) => e.kind === "refund");
+    let state: DepositOrderState;
+    if (order.deposit_address === null) {
+      state = {
+        ...computeOrderState(
+          terms,
+          related.filter((e) => e.kind === "payment"),
+          refunds,
+          clock,
+        ),
+        awaitingSweep: false,
+      };
+    } else {
+      // Sweeps are PaymentReceived events too: they count as the deposit's sweeps, not as payments.
+      const deposit = order.deposit_address;
+      const flows = depositFlows(activity.get(order.chain_id.toString())?.get(deposit), order.token);
+      state = computeDepositOrderState(
+        terms,
+        related.filter((e) => e.kind === "payment" && e.counterparty !== deposit),
+        flows.inflows,
+        flows.sweeps,
+        refunds,
+        clock,
+      );
+    }
     if (!changed(order, state)) continue;
     const updated: OrderRow = {
       ...order,
@@ -154,6 +298,7 @@ async function refreshLockedOrders(
       transaction_id: state.transactionId,
       paid_block: state.paidBlock,
       sent_transaction: state.sentTransaction,
+      awaiting_sweep: state.awaitingSweep,
     };
     updates.push(updated);
     let previous = order.status;
@@ -175,7 +320,7 @@ async function refreshLockedOrders(
   return published;
 }
 
-function changed(order: OrderRow, state: OrderState): boolean {
+function changed(order: OrderRow, state: DepositOrderState): boolean {
   return (
     order.status !== state.status ||
     order.exception !== state.exception ||
@@ -183,6 +328,7 @@ function changed(order: OrderRow, state: OrderState): boolean {
     BigInt(order.amount_refunded) !== state.amountRefunded ||
     order.transaction_id !== state.transactionId ||
     order.paid_block !== state.paidBlock ||
-    order.sent_transaction !== state.sentTransaction
+    order.sent_transaction !== state.sentTransaction ||
+    order.awaiting_sweep !== state.awaitingSweep
   );
 }

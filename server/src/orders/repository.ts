@@ -13,6 +13,8 @@ export interface NewOrder {
   merchantId: bigint | null;
   chainId: bigint;
   payTo: string;
+  /** The order's deposit address (lowercase), or null for an order paid through the contract only. */
+  depositAddress?: string | null;
   merchantAddress: string;
   token: string;
   tokenSymbol: string;
@@ -31,10 +33,10 @@ export interface NewOrder {
 
 const INSERT_ORDER = `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol,
   token_decimals, currency_amount, usd_cents, expected_amount, price, price_decimals, callback, item_title,
-  item_description, item_image, expires_at)`;
+  item_description, item_image, expires_at, deposit_address)`;
 const ORDER_VALUES = `$1::int8, $2::int8, $3::int8, $4::text, $5::text, $6::text, $7::text, $8::int4, $9::text,
   $10::int8, $11::numeric, $12::numeric, $13::int4, $14::text, $15::text, $16::text, $17::text,
-  now() + make_interval(secs => $18::float8)`;
+  now() + make_interval(secs => $18::float8), $19::text`;
 
 const orderParams = (o: NewOrder) => [
   o.id,
@@ -55,6 +57,7 @@ const orderParams = (o: NewOrder) => [
   o.itemDescription,
   o.itemImage,
   o.ttlSeconds,
+  o.depositAddress ?? null,
 ];
 
 /** Inserts an order; a primary-key collision surfaces as the driver's unique violation (23505). */
@@ -80,7 +83,7 @@ export async function insertOrderWithDailySlot(
     `WITH slot AS (
        INSERT INTO merchant_daily_orders AS d (merchant_id, day, count)
        VALUES ($2, (now() AT TIME ZONE 'UTC')::date, 1)
-       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $19
+       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $20
        RETURNING 1
      )
      ${INSERT_ORDER} SELECT ${ORDER_VALUES} FROM slot RETURNING *`,
@@ -136,9 +139,11 @@ export async function saveOrderStates(tx: Queryable, orders: readonly OrderRow[]
   await tx.query(
     `UPDATE orders AS o SET status = u.status, exception = u.exception, amount_paid = u.amount_paid,
        amount_refunded = u.amount_refunded, transaction_id = u.transaction_id, paid_block = u.paid_block,
-       sent_transaction = u.sent_transaction, updated_at = now()
-     FROM unnest($1::int8[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[], $7::int8[], $8::text[])
-       AS u (id, status, exception, amount_paid, amount_refunded, transaction_id, paid_block, sent_transaction)
+       sent_transaction = u.sent_transaction, awaiting_sweep = u.awaiting_sweep, updated_at = now()
+     FROM unnest($1::int8[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::text[], $7::int8[], $8::text[],
+       $9::bool[])
+       AS u (id, status, exception, amount_paid, amount_refunded, transaction_id, paid_block, sent_transaction,
+         awaiting_sweep)
      WHERE o.id = u.id`,
     [
       orders.map((o) => o.id.toString()),
@@ -149,14 +154,15 @@ export async function saveOrderStates(tx: Queryable, orders: readonly OrderRow[]
       orders.map((o) => o.transaction_id),
       orders.map((o) => (o.paid_block === null ? null : o.paid_block.toString())),
       orders.map((o) => o.sent_transaction),
+      orders.map((o) => o.awaiting_sweep),
     ],
   );
 }
 
 /**
  * Orders of `chainId` whose state may change with time alone: `success` orders paid at or before
- * `paidAtOrBefore` (their confirmations may have reached the threshold), and open orders past
- * their expiry.
+ * `paidAtOrBefore` (their confirmations may have reached the threshold) that are not waiting for
+ * a sweep (only the sweep moves those), and open orders past their expiry.
  */
 export async function ordersDueForRefresh(
   tx: Queryable,
@@ -164,12 +170,26 @@ export async function ordersDueForRefresh(
   paidAtOrBefore: bigint,
 ): Promise<bigint[]> {
   const { rows } = await tx.query<{ id: bigint }>(
-    `SELECT id FROM orders WHERE chain_id = $1 AND status = 'success' AND paid_block <= $2
+    `SELECT id FROM orders WHERE chain_id = $1 AND status = 'success' AND paid_block <= $2 AND NOT awaiting_sweep
      UNION ALL
      SELECT id FROM orders WHERE chain_id = $1 AND status = 'pending' AND expires_at < now()`,
     [chainId, paidAtOrBefore],
   );
   return rows.map((r) => r.id);
+}
+
+/** The orders of `chainId` whose deposit address is one of `addresses` (lowercase), by address. */
+export async function ordersByDepositAddress(
+  tx: Queryable,
+  chainId: bigint,
+  addresses: readonly string[],
+): Promise<Map<string, bigint>> {
+  if (addresses.length === 0) return new Map();
+  const { rows } = await tx.query<{ id: bigint; deposit_address: string }>(
+    "SELECT id, deposit_address FROM orders WHERE chain_id = $1 AND deposit_address = ANY($2::text[])",
+    [chainId, [...new Set(addresses)]],
+  );
+  return new Map(rows.map((r) => [r.deposit_address, r.id]));
 }
 
 /** Orders of `chainId` that were made whole in a block after `block` (a reorg may undo that). */

@@ -8,6 +8,10 @@ export interface OrderRow {
   merchant_id: bigint | null;
   chain_id: bigint;
   pay_to: string;
+  /** The counterfactual deposit address a plain transfer pays; null for orders made before it existed. */
+  deposit_address: string | null;
+  /** A covered, confirmed deposit waits for its sweep into the contract (the order stays success). */
+  awaiting_sweep: boolean;
   merchant_address: string;
   token: string;
   token_symbol: string;
@@ -59,6 +63,10 @@ export interface OrderJson {
   amount_paid: string;
   /** The chain the order is paid on (an order carries its chain). */
   chain_id: number;
+  /** The contract, for paying through `pay`/`payToken` (the browser-wallet button). */
+  pay_to: string;
+  /** A covered, confirmed deposit waits for its sweep into the contract; the order stays success. */
+  awaiting_sweep: boolean;
 }
 
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -70,7 +78,8 @@ export function orderToJson(row: OrderRow, publicUrl: string, indexedBlock: bigi
       : 0;
   const json: OrderJson = {
     id: Number(row.id),
-    address: getAddress(row.pay_to),
+    // A plain transfer to the deposit address pays the order; older orders pay the contract.
+    address: getAddress(row.deposit_address ?? row.pay_to),
     expected_amount: formatDecimal(BigInt(row.expected_amount), row.token_decimals),
     currency: "usd",
     currency_amount: row.currency_amount,
@@ -93,6 +102,8 @@ export function orderToJson(row: OrderRow, publicUrl: string, indexedBlock: bigi
     exception: row.exception,
     amount_paid: formatDecimal(BigInt(row.amount_paid), row.token_decimals),
     chain_id: Number(row.chain_id),
+    pay_to: getAddress(row.pay_to),
+    awaiting_sweep: row.awaiting_sweep,
   };
   if (row.item_title !== null) json.item_title = row.item_title;
   if (row.item_description !== null) json.item_description = row.item_description;

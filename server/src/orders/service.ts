@@ -1,7 +1,9 @@
 import { getAddress, isAddress } from "viem";
 import { ETH_TOKEN } from "../chain/abi.ts";
 import type { TokenConfig } from "../config/index.ts";
-import type { Db } from "../db/types.ts";
+import type { Db, Queryable } from "../db/types.ts";
+import { depositAddress, type DepositDerivation } from "../deposits/address.ts";
+import { registerDepositAddress } from "../deposits/repository.ts";
 import {
   badRequest,
   forbidden,
@@ -15,7 +17,7 @@ import { parseHttpUrl } from "../lib/url.ts";
 import { PLANS } from "../merchants/plans.ts";
 import type { Merchant } from "../merchants/service.ts";
 import type { PriceSource } from "../pricing/index.ts";
-import { newOrderId } from "./ids.ts";
+import { newOrderId, orderIdToBytes32 } from "./ids.ts";
 import {
   findOrder,
   insertOrder,
@@ -47,6 +49,11 @@ export interface OrderChain {
   prices: PriceSource;
   /** Why payments on this chain would not be seen now (its indexer stopped), or null. */
   failure(): string | null;
+  /**
+   * How the chain derives deposit addresses, and how long one stays watched after its order
+   * expires. Unset: orders are paid through the contract only (no deposit address).
+   */
+  deposits?: { derivation: DepositDerivation; watchAfterExpirySeconds: number } | undefined;
 }
 
 export interface OrderServiceDeps {
@@ -170,6 +177,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       merchantId: merchant?.id ?? null,
       chainId: chain.chainId,
       payTo: chain.contract.toLowerCase(),
+      depositAddress: null,
       merchantAddress: merchantAddress.toLowerCase(),
       token: q.token,
       tokenSymbol: q.symbol,
@@ -188,21 +196,43 @@ export function createOrderService(deps: OrderServiceDeps) {
     // One statement, one round trip, no explicit transaction. Ids are random 53-bit numbers; a
     // collision is a unique violation that rolls the whole statement back (the daily slot too),
     // and we try again with a new id.
+    // With a deposit address, the order and its watched address are written in one transaction.
+    const deposits = chain.deposits;
+    const insert = async (tx: Queryable): Promise<OrderRow> => {
+      if (deposits) {
+        await registerDepositAddress(tx, {
+          chainId: chain.chainId,
+          address: order.depositAddress as string,
+          merchant: order.merchantAddress,
+          orderRef: orderIdToBytes32(order.id),
+          token: q.token,
+          watchSeconds: deps.orderTtlSeconds + deposits.watchAfterExpirySeconds,
+        });
+      }
+      if (!merchant) return await insertOrder(tx, order);
+      const plan = PLANS[merchant.plan];
+      const row = await insertOrderWithDailySlot(
+        tx,
+        { ...order, merchantId: merchant.id },
+        plan.dailyTransactions,
+      );
+      if (row) return row;
+      throw tooManyRequests(
+        `the ${plan.label} plan allows ${plan.dailyTransactions} orders per day (UTC); the limit resets at midnight UTC`,
+        "plan_daily_limit",
+      );
+    };
     for (let attempt = 0; ; attempt++) {
       order.id = newOrderId();
+      if (deposits) {
+        order.depositAddress = depositAddress(
+          deposits.derivation,
+          order.merchantAddress,
+          orderIdToBytes32(order.id),
+        );
+      }
       try {
-        if (!merchant) return await insertOrder(db, order);
-        const plan = PLANS[merchant.plan];
-        const row = await insertOrderWithDailySlot(
-          db,
-          { ...order, merchantId: merchant.id },
-          plan.dailyTransactions,
-        );
-        if (row) return row;
-        throw tooManyRequests(
-          `the ${plan.label} plan allows ${plan.dailyTransactions} orders per day (UTC); the limit resets at midnight UTC`,
-          "plan_daily_limit",
-        );
+        return deposits ? await db.transaction(insert) : await insert(db);
       } catch (error) {
         const pg = error as { code?: string; constraint?: string };
         if (pg.code === "23505" && pg.constraint === "orders_pkey" && attempt < 5) continue;

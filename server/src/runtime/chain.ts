@@ -3,18 +3,23 @@ import { findDeploymentBlock, readIgnitionDeployment } from "../chain/deployment
 import { ensureChainIdentity, readChainIdentity, type ChainReset } from "../chain/identity.ts";
 import type { AppEnv, ChainConfig, TokenConfig } from "../config/index.ts";
 import type { Db } from "../db/types.ts";
+import { readDepositDerivation, type DepositDerivation } from "../deposits/address.ts";
+import { depositBalanceReader, depositForwardedSource, depositTransferSource } from "../deposits/sources.ts";
 import { createIndexer, type Indexer, type IndexerStatus } from "../indexer/index.ts";
 import { sleep } from "../indexer/rpc.ts";
 import { clearFailure, loadCursor, loadFailure, recordFailure } from "../indexer/store.ts";
 import { paymentProcessorSource } from "../ledger/payment-processor-source.ts";
 import { ConfigError } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
-import { createOrderSink } from "../orders/effects.ts";
+import { createOrderSink, type ChainEvent } from "../orders/effects.ts";
 import type { OrderEvents, OrderStatusChanged } from "../orders/events.ts";
 import { chainlinkPriceSource, staticPriceSource, type PriceSource } from "../pricing/index.ts";
 import { deleteChainData } from "./reset.ts";
 
 const LOCAL_CHAIN_IDS = new Set([31337n, 1337n]);
+/** Multicall3 at the same address on most public networks (https://www.multicall3.com). */
+const CANONICAL_MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";
+const DEFAULT_DEPOSIT_WATCH_HOURS = 24;
 
 /** Names for well-known chain ids, used when the configuration does not name the chain. */
 const KNOWN_CHAINS = new Map<bigint, string>([
@@ -50,6 +55,10 @@ export interface ChainRuntime {
   readonly tokens: readonly TokenConfig[];
   readonly prices: PriceSource;
   readonly confirmations: number;
+  /** How deposit addresses are derived here, and how long one stays watched after its order expires. */
+  readonly deposits: { derivation: DepositDerivation; watchAfterExpirySeconds: number };
+  /** Multicall3 used for the balance reads, or undefined (a JSON-RPC batch of eth_getBalance). */
+  readonly multicall3: `0x${string}` | undefined;
   /** The indexer of this chain, when this process may run it (it indexes only while it holds the lock). */
   readonly indexer: Indexer<OrderStatusChanged[]> | undefined;
   /** Set when opening the chain deleted its dev data (a new local chain). */
@@ -171,13 +180,33 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     }
   }
 
-  // Chain → indexer (PaymentProcessor events) → order effects → order status events.
+  // Deposit addresses: derived off-chain; the init code hash must be the one this server knows.
+  const derivation = await readDepositDerivation(client, contract, chainId, v("CONTRACT_ADDRESS"));
+  const multicall3 = await findMulticall3(client, config.multicall3Address ?? deployment.multicall3, v);
+  if (!multicall3) {
+    log.warn(
+      `no Multicall3 on ${name}: deposit balances are read with a JSON-RPC batch of eth_getBalance (one call per address); set ${v("MULTICALL3_ADDRESS")}`,
+    );
+  }
+  const watchHours = config.depositWatchHours ?? DEFAULT_DEPOSIT_WATCH_HOURS;
+
+  // Chain → indexer (PaymentProcessor events, token transfers to deposit addresses, their balances)
+  // → order effects (deposits recorded by server/src/deposits) → order status events.
   const wsUrl = config.rpcWsUrl ?? (config.rpcUrl?.startsWith("ws") ? config.rpcUrl : undefined);
   const indexer = deps.runIndexer
-    ? createIndexer({
+    ? createIndexer<ChainEvent, OrderStatusChanged[]>({
         chain: { chainId, client },
         db,
-        sources: [paymentProcessorSource(contract)],
+        sources: [
+          paymentProcessorSource(contract),
+          depositForwardedSource(contract),
+          depositTransferSource(
+            db,
+            chainId,
+            tokens.map((t) => t.address),
+          ),
+        ],
+        readers: [depositBalanceReader({ db, client, chainId, multicall3 })],
         sink: createOrderSink({ confirmations: config.confirmations, events: deps.events }),
         log: log.child({ component: "indexer" }),
         startBlock,
@@ -239,6 +268,8 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     tokens,
     prices,
     confirmations: config.confirmations,
+    deposits: { derivation, watchAfterExpirySeconds: watchHours * 3600 },
+    multicall3,
     indexer,
     reset,
     role: () => role,
@@ -254,4 +285,28 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
       await Promise.allSettled(tasks);
     },
   };
+}
+
+/**
+ * The Multicall3 to read balances with: the configured one (which must have code), else the
+ * canonical address when it has code there, else undefined.
+ */
+async function findMulticall3(
+  client: PublicClient,
+  configured: `0x${string}` | undefined,
+  v: (setting: string) => string,
+): Promise<`0x${string}` | undefined> {
+  const hasCode = async (address: `0x${string}`) => {
+    const code = await client.getCode({ address });
+    return code !== undefined && code !== "0x";
+  };
+  if (configured) {
+    if (!(await hasCode(configured))) {
+      throw new ConfigError(
+        `${v("MULTICALL3_ADDRESS")} ${configured} has no contract code on this chain; set it to the chain's Multicall3 or unset it`,
+      );
+    }
+    return configured;
+  }
+  return (await hasCode(CANONICAL_MULTICALL3)) ? CANONICAL_MULTICALL3 : undefined;
 }

@@ -1,6 +1,7 @@
 import { getAddress } from "viem";
 import { orderIdToBytes32 } from "../orders/ids.ts";
 import { orderToJson, type OrderJson, type OrderRow } from "../orders/serialize.ts";
+import { paymentUri } from "../orders/payment-uri.ts";
 import { transferUri } from "./payment-uri.ts";
 
 /** Display names of well-known chains (the customer reads these; the chain id is shown beside them). */
@@ -68,6 +69,10 @@ export function payView(order: OrderRow, publicUrl: string, indexedBlock: bigint
     symbol: json.token,
     decimals: order.token_decimals,
     amount: amount.toString(),
-    uri: transferUri({ address: json.address, chainId: json.chain_id, token: token ?? undefined, amount }),
+    // An order made before deposit addresses is paid by the contract call, never a plain transfer.
+    uri:
+      order.deposit_address === null
+        ? paymentUri(order)
+        : transferUri({ address: json.address, chainId: json.chain_id, token: token ?? undefined, amount }),
   };
 }

@@ -1,0 +1,375 @@
+import type { Queryable } from "../db/types.ts";
+import type { DepositBalanceObserved, DepositSweep, DepositTransferObserved } from "./events.ts";
+
+/**
+ * Every statement on the deposits tables (`deposit_addresses`, `deposit_balances`,
+ * `deposit_transfers`, `deposit_sweeps`). Rows observed on chain carry their block, so a reorg
+ * deletes those past the common ancestor and the orders are recomputed from what remains.
+ */
+
+export interface NewDepositAddress {
+  chainId: bigint;
+  address: string;
+  merchant: string;
+  orderRef: string;
+  token: string;
+  /** How long from now to watch it (the order's time to live plus DEPOSIT_WATCH_HOURS). */
+  watchSeconds: number;
+}
+
+/** Starts watching a deposit address (idempotent). */
+export async function registerDepositAddress(db: Queryable, d: NewDepositAddress): Promise<void> {
+  await db.query(
+    `INSERT INTO deposit_addresses (chain_id, address, merchant, order_ref, token, watch_until)
+     VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6::float8))
+     ON CONFLICT (chain_id, address) DO NOTHING`,
+    [
+      d.chainId,
+      d.address.toLowerCase(),
+      d.merchant.toLowerCase(),
+      d.orderRef.toLowerCase(),
+      d.token,
+      d.watchSeconds,
+    ],
+  );
+}
+
+export interface WatchedAddress {
+  address: string;
+  /** The newest observed ETH balance. */
+  balance: bigint;
+}
+
+/**
+ * The open deposit addresses of a chain: inside their watch window, or still holding ETH that was
+ * not swept. Two index scans, however many deposits the chain has had.
+ */
+export async function watchedAddresses(db: Queryable, chainId: bigint): Promise<WatchedAddress[]> {
+  const { rows } = await db.query<{ address: string; balance: string }>(
+    `SELECT address, balance::text FROM deposit_addresses WHERE chain_id = $1 AND watch_until > now()
+     UNION
+     SELECT address, balance::text FROM deposit_addresses WHERE chain_id = $1 AND balance > 0`,
+    [chainId],
+  );
+  return rows.map((r) => ({ address: r.address, balance: BigInt(r.balance) }));
+}
+
+/** Stores balance observations (idempotent per address and block) and moves each address's newest balance. */
+export async function recordBalances(
+  tx: Queryable,
+  events: readonly DepositBalanceObserved[],
+): Promise<void> {
+  if (events.length === 0) return;
+  const col = <T>(f: (e: DepositBalanceObserved) => T) => events.map(f);
+  await tx.query(
+    `INSERT INTO deposit_balances (chain_id, address, block_number, block_hash, block_timestamp, balance, tx_hash)
+     SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[], $4::text[], $5::timestamptz[], $6::numeric[], $7::text[])
+     ON CONFLICT (chain_id, address, block_number) DO UPDATE
+       SET balance = EXCLUDED.balance, block_hash = EXCLUDED.block_hash, tx_hash = EXCLUDED.tx_hash`,
+    [
+      col((e) => e.chainId.toString()),
+      col((e) => e.address.toLowerCase()),
+      col((e) => e.blockNumber.toString()),
+      col((e) => e.blockHash),
+      col((e) => e.blockTimestamp.toISOString()),
+      col((e) => e.balance.toString()),
+      col((e) => e.txHash),
+    ],
+  );
+  const chains = new Set(events.map((e) => e.chainId));
+  for (const chainId of chains) {
+    await refreshNewestBalances(
+      tx,
+      chainId,
+      events.filter((e) => e.chainId === chainId).map((e) => e.address.toLowerCase()),
+    );
+  }
+}
+
+/** Sets `deposit_addresses.balance` of the given addresses from their newest observation. */
+async function refreshNewestBalances(tx: Queryable, chainId: bigint, addresses: readonly string[]) {
+  if (addresses.length === 0) return;
+  await tx.query(
+    `UPDATE deposit_addresses a SET balance = COALESCE(
+       (SELECT b.balance FROM deposit_balances b WHERE b.chain_id = a.chain_id AND b.address = a.address
+         ORDER BY b.block_number DESC LIMIT 1), 0)
+     WHERE a.chain_id = $1 AND a.address = ANY($2::text[])`,
+    [chainId, [...new Set(addresses)]],
+  );
+}
+
+export async function recordTransfers(
+  tx: Queryable,
+  events: readonly DepositTransferObserved[],
+): Promise<void> {
+  if (events.length === 0) return;
+  const col = <T>(f: (e: DepositTransferObserved) => T) => events.map(f);
+  await tx.query(
+    `INSERT INTO deposit_transfers (chain_id, block_number, tx_index, log_index, block_hash, block_timestamp, tx_hash,
+       token, address, sender, amount)
+     SELECT * FROM unnest($1::int8[], $2::int8[], $3::int4[], $4::int4[], $5::text[], $6::timestamptz[], $7::text[],
+       $8::text[], $9::text[], $10::text[], $11::numeric[])
+     ON CONFLICT DO NOTHING`,
+    [
+      col((e) => e.chainId.toString()),
+      col((e) => e.blockNumber.toString()),
+      col((e) => e.txIndex),
+      col((e) => e.logIndex),
+      col((e) => e.blockHash),
+      col((e) => e.blockTimestamp.toISOString()),
+      col((e) => e.txHash),
+      col((e) => e.token.toLowerCase()),
+      col((e) => e.address.toLowerCase()),
+      col((e) => e.sender.toLowerCase()),
+      col((e) => e.amount.toString()),
+    ],
+  );
+}
+
+export async function recordSweeps(tx: Queryable, sweeps: readonly DepositSweep[]): Promise<void> {
+  if (sweeps.length === 0) return;
+  const col = <T>(f: (e: DepositSweep) => T) => sweeps.map(f);
+  await tx.query(
+    `INSERT INTO deposit_sweeps (chain_id, block_number, tx_index, log_index, block_hash, block_timestamp, tx_hash,
+       kind, address, merchant, order_ref, token, amount)
+     SELECT * FROM unnest($1::int8[], $2::int8[], $3::int4[], $4::int4[], $5::text[], $6::timestamptz[], $7::text[],
+       $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::numeric[])
+     ON CONFLICT DO NOTHING`,
+    [
+      col((e) => e.chainId.toString()),
+      col((e) => e.blockNumber.toString()),
+      col((e) => e.txIndex),
+      col((e) => e.logIndex),
+      col((e) => e.blockHash),
+      col((e) => e.blockTimestamp.toISOString()),
+      col((e) => e.txHash),
+      col((e) => e.kind),
+      col((e) => e.address.toLowerCase()),
+      col((e) => e.merchant.toLowerCase()),
+      col((e) => e.orderRef.toLowerCase()),
+      col((e) => e.token.toLowerCase()),
+      col((e) => e.amount.toString()),
+    ],
+  );
+}
+
+/**
+ * Deletes every deposit observation and sweep of `chainId` past block `ancestor` (a reorg's common
+ * ancestor), resets the newest balances from what remains, and returns the addresses touched.
+ */
+export async function rollbackDepositsPast(
+  tx: Queryable,
+  chainId: bigint,
+  ancestor: bigint,
+): Promise<string[]> {
+  const touched = new Set<string>();
+  for (const table of ["deposit_balances", "deposit_transfers", "deposit_sweeps"]) {
+    const { rows } = await tx.query<{ address: string }>(
+      `DELETE FROM ${table} WHERE chain_id = $1 AND block_number > $2 RETURNING address`,
+      [chainId, ancestor],
+    );
+    for (const r of rows) touched.add(r.address);
+  }
+  await refreshNewestBalances(tx, chainId, [...touched]);
+  return [...touched];
+}
+
+export interface BalanceRow {
+  address: string;
+  blockNumber: bigint;
+  blockTimestamp: Date;
+  balance: bigint;
+  txHash: string | null;
+}
+export interface TransferRow {
+  address: string;
+  token: string;
+  blockNumber: bigint;
+  logIndex: number;
+  blockTimestamp: Date;
+  txHash: string;
+  amount: bigint;
+}
+export interface SweepRow {
+  address: string;
+  kind: "credited" | "forwarded";
+  token: string;
+  blockNumber: bigint;
+  logIndex: number;
+  blockTimestamp: Date;
+  txHash: string;
+  amount: bigint;
+}
+
+/** Everything observed at the given addresses of a chain, as the order state reads it. */
+export interface DepositActivity {
+  balances: BalanceRow[];
+  transfers: TransferRow[];
+  sweeps: SweepRow[];
+}
+
+export async function depositActivity(
+  tx: Queryable,
+  chainId: bigint,
+  addresses: readonly string[],
+): Promise<Map<string, DepositActivity>> {
+  const result = new Map<string, DepositActivity>();
+  if (addresses.length === 0) return result;
+  const of = (address: string) => {
+    let a = result.get(address);
+    if (!a) result.set(address, (a = { balances: [], transfers: [], sweeps: [] }));
+    return a;
+  };
+  const params = [chainId, addresses.map((a) => a.toLowerCase())];
+  const balances = await tx.query<{
+    address: string;
+    block_number: bigint;
+    block_timestamp: Date;
+    balance: string;
+    tx_hash: string | null;
+  }>(
+    `SELECT address, block_number, block_timestamp, balance::text, tx_hash FROM deposit_balances
+      WHERE chain_id = $1 AND address = ANY($2::text[]) ORDER BY block_number`,
+    params,
+  );
+  for (const r of balances.rows) {
+    of(r.address).balances.push({
+      address: r.address,
+      blockNumber: r.block_number,
+      blockTimestamp: r.block_timestamp,
+      balance: BigInt(r.balance),
+      txHash: r.tx_hash,
+    });
+  }
+  const transfers = await tx.query<{
+    address: string;
+    token: string;
+    block_number: bigint;
+    log_index: number;
+    block_timestamp: Date;
+    tx_hash: string;
+    amount: string;
+  }>(
+    `SELECT address, token, block_number, log_index, block_timestamp, tx_hash, amount::text FROM deposit_transfers
+      WHERE chain_id = $1 AND address = ANY($2::text[]) ORDER BY block_number, log_index`,
+    params,
+  );
+  for (const r of transfers.rows) {
+    of(r.address).transfers.push({
+      address: r.address,
+      token: r.token,
+      blockNumber: r.block_number,
+      logIndex: r.log_index,
+      blockTimestamp: r.block_timestamp,
+      txHash: r.tx_hash,
+      amount: BigInt(r.amount),
+    });
+  }
+  const sweeps = await tx.query<{
+    address: string;
+    kind: "credited" | "forwarded";
+    token: string;
+    block_number: bigint;
+    log_index: number;
+    block_timestamp: Date;
+    tx_hash: string;
+    amount: string;
+  }>(
+    `SELECT address, kind, token, block_number, log_index, block_timestamp, tx_hash, amount::text FROM deposit_sweeps
+      WHERE chain_id = $1 AND address = ANY($2::text[]) ORDER BY block_number, log_index`,
+    params,
+  );
+  for (const r of sweeps.rows) {
+    of(r.address).sweeps.push({
+      address: r.address,
+      kind: r.kind,
+      token: r.token,
+      blockNumber: r.block_number,
+      logIndex: r.log_index,
+      blockTimestamp: r.block_timestamp,
+      txHash: r.tx_hash,
+      amount: BigInt(r.amount),
+    });
+  }
+  return result;
+}
+
+/** A deposit the contract can sweep now: the arguments of `sweepDeposits` and what it holds. */
+export interface SweepCandidate {
+  address: string;
+  merchant: string;
+  /** bytes32 order id bound in the address. */
+  orderRef: string;
+  /** The token to sweep, 0x0…0 for ETH only (a token sweep also sweeps the deposit's ETH). */
+  token: string;
+  /** Unswept amount as observed (ETH: the newest balance; tokens: transfers in minus sweeps). */
+  amount: bigint;
+  /** The block of the newest observation that makes up `amount`. */
+  lastBlock: bigint;
+}
+
+/**
+ * Deposits of a chain holding unswept funds whose newest observation is at or before
+ * `confirmedAtOrBefore` (indexed head − CONFIRMATIONS + 1): what a sweeper may sweep. ETH and each
+ * token of an address are separate candidates; `sweepDeposits` takes them as they are.
+ */
+export async function depositsReadyToSweep(
+  db: Queryable,
+  chainId: bigint,
+  confirmedAtOrBefore: bigint,
+): Promise<SweepCandidate[]> {
+  const { rows } = await db.query<{
+    address: string;
+    merchant: string;
+    order_ref: string;
+    token: string;
+    amount: string;
+    last_block: bigint;
+  }>(
+    `SELECT a.address, a.merchant, a.order_ref, '0x0000000000000000000000000000000000000000' AS token,
+            a.balance::text AS amount, b.last_block
+       FROM deposit_addresses a
+       JOIN LATERAL (SELECT max(block_number) AS last_block FROM deposit_balances b
+                      WHERE b.chain_id = a.chain_id AND b.address = a.address) b ON true
+      WHERE a.chain_id = $1 AND a.balance > 0 AND b.last_block <= $2
+     UNION ALL
+     SELECT a.address, a.merchant, a.order_ref, t.token, (t.amount - COALESCE(s.amount, 0))::text, t.last_block
+       FROM deposit_addresses a
+       JOIN (SELECT address, token, sum(amount) AS amount, max(block_number) AS last_block FROM deposit_transfers
+              WHERE chain_id = $1 GROUP BY address, token) t ON t.address = a.address
+       LEFT JOIN (SELECT address, token, sum(amount) AS amount FROM deposit_sweeps
+              WHERE chain_id = $1 GROUP BY address, token) s ON s.address = t.address AND s.token = t.token
+      WHERE a.chain_id = $1 AND t.amount > COALESCE(s.amount, 0) AND t.last_block <= $2
+      ORDER BY 1, 4`,
+    [chainId, confirmedAtOrBefore],
+  );
+  return rows.map((r) => ({
+    address: r.address,
+    merchant: r.merchant,
+    orderRef: r.order_ref,
+    token: r.token,
+    amount: BigInt(r.amount),
+    lastBlock: BigInt(r.last_block),
+  }));
+}
+
+/** The binding of the given deposit addresses of a chain (merchant, order ref), by address. */
+export async function depositBindings(
+  tx: Queryable,
+  chainId: bigint,
+  addresses: readonly string[],
+): Promise<Map<string, { merchant: string; orderRef: string }>> {
+  if (addresses.length === 0) return new Map();
+  const { rows } = await tx.query<{ address: string; merchant: string; order_ref: string }>(
+    "SELECT address, merchant, order_ref FROM deposit_addresses WHERE chain_id = $1 AND address = ANY($2::text[])",
+    [chainId, [...new Set(addresses.map((a) => a.toLowerCase()))]],
+  );
+  return new Map(rows.map((r) => [r.address, { merchant: r.merchant, orderRef: r.order_ref }]));
+}
+
+/** Forgets every deposit of a chain, e.g. for a new local dev chain. */
+export async function deleteChainDeposits(tx: Queryable, chainId: bigint): Promise<void> {
+  for (const table of ["deposit_balances", "deposit_transfers", "deposit_sweeps", "deposit_addresses"]) {
+    await tx.query(`DELETE FROM ${table} WHERE chain_id = $1`, [chainId]);
+  }
+}
