@@ -67,7 +67,13 @@ describe("two chains at once (two hardhat node processes)", function () {
       payload: { amount, address: alpha.merchant, callback: `${receiver.url}/${chain}`, chain },
     });
     assert.equal(res.statusCode, 200, res.body);
-    return res.json() as { id: number; expected_amount: string; chain_id: number; address: string };
+    return res.json() as {
+      id: number;
+      expected_amount: string;
+      chain_id: number;
+      address: string;
+      pay_to: string;
+    };
   }
 
   async function order(id: number) {
@@ -113,8 +119,11 @@ describe("two chains at once (two hardhat node processes)", function () {
     const b = await createOrder("31338");
     assert.equal(a.chain_id, 31_337);
     assert.equal(b.chain_id, 31_338);
-    assert.equal(a.address.toLowerCase(), alpha.contract.toLowerCase());
-    assert.equal(b.address.toLowerCase(), beta.contract.toLowerCase());
+    // Each order is paid to its own chain's contract, directly or through its deposit address
+    // (derived from that contract and chain, so the two differ even for the same merchant).
+    assert.equal(a.pay_to.toLowerCase(), alpha.contract.toLowerCase());
+    assert.equal(b.pay_to.toLowerCase(), beta.contract.toLowerCase());
+    assert.notEqual(a.address.toLowerCase(), b.address.toLowerCase());
     // $2.00 at $2000/ETH and at $4000/ETH.
     assert.equal(a.expected_amount, "0.001");
     assert.equal(b.expected_amount, "0.0005");
