@@ -32,7 +32,6 @@ import { readFileSync } from "node:fs";
 import { createPublicClient, createWalletClient, http, parseEther, type Hex } from "viem";
 import { paymentProcessorAbi } from "../server/src/chain/abi.ts";
 import { loadConfig } from "../server/src/config/index.ts";
-import { orderIdToBytes32 } from "../server/src/orders/ids.ts";
 import { startSystem } from "../server/src/system.ts";
 import { ROOT, startLocalChain } from "../scripts/lib/local-chain.ts";
 import { createTestDb } from "../test/helpers/db.ts";
@@ -174,12 +173,12 @@ try {
         payload: { amount: "1.00", address: merchant, callback: `${receiver.url}/cb/${i}` },
       });
       if (res.statusCode !== 200) throw new Error(`POST /order answered ${res.statusCode}: ${res.body}`);
-      const order = res.json() as { id: number; expected_amount: string };
+      const order = res.json() as { id: number; expected_amount: string; reference: string };
       const hash = await wallet.writeContract({
         address: contract,
         abi: paymentProcessorAbi,
         functionName: "pay",
-        args: [merchant, orderIdToBytes32(BigInt(order.id))],
+        args: [merchant, order.reference as `0x${string}`],
         value: parseEther(order.expected_amount),
         account: customer,
         chain: null,

@@ -11,16 +11,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { runningDevStack } from "./lib/dev-stack.ts";
-import {
-  createWalletClient,
-  createPublicClient,
-  http,
-  parseAbi,
-  parseEther,
-  pad,
-  toHex,
-  type Hex,
-} from "viem";
+import { createWalletClient, createPublicClient, http, parseAbi, parseEther, type Hex } from "viem";
 
 const stack = runningDevStack((message) => console.warn(`demo: ${message}`));
 const API = process.env.DEMO_API_URL ?? stack?.api.url ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`;
@@ -84,10 +75,10 @@ async function main() {
 
   const wei = parseEther(String(order.expected_amount));
   const hash = await wallet.writeContract({
-    address: order.address as Hex,
+    address: order.pay_to as Hex,
     abi,
     functionName: "pay",
-    args: [merchant, pad(toHex(BigInt(order.id as number)), { size: 32 })],
+    args: [merchant, order.reference as Hex],
     value: wei,
     chain: null,
   });

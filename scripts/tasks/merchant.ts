@@ -67,7 +67,8 @@ export const merchantRefundTask = task("merchant:refund", "Refund an order from 
   .addOption({ name: "to", description: "Recipient of the refund (the customer)", defaultValue: "" })
   .addOption({
     name: "orderId",
-    description: "Order id: the server's decimal id (e.g. 4242424242) or a 0x-prefixed bytes32",
+    description:
+      "The order's on-chain reference: its `reference` (0x-prefixed bytes32) from GET /order/:id; a decimal id only for orders made before random references",
     defaultValue: "",
   })
   .addFlag(RAW)

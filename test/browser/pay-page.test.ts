@@ -13,7 +13,6 @@ import { erc20Abi, getAddress, parseAbi, type Hex } from "viem";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { parseDecimal } from "../../server/src/lib/money.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
-import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 import { freePort, startNodeChain } from "../helpers/node-chain.ts";
@@ -92,6 +91,7 @@ interface WalletMode {
 
 interface OrderJson {
   id: number;
+  reference: string;
   address: `0x${string}`;
   payment_url: string;
   expected_amount: string;
@@ -511,7 +511,7 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     assert.ok(approve?.data.startsWith("0x095ea7b3"), "approve(address,uint256)");
     assert.equal(getAddress(pay?.to as string), getAddress(chain.contract));
     assert.ok(pay?.data.startsWith("0xfa8579d5"), "payToken(address,uint256,address,bytes32)");
-    assert.ok(pay?.data.endsWith(orderIdToBytes32(BigInt(order.id)).slice(2)), "for this order");
+    assert.ok(pay?.data.endsWith((order.reference as `0x${string}`).slice(2)), "for this order");
 
     await chain.mine(CONFIRMATIONS);
     await waitForStatus(page, "complete");

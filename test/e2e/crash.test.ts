@@ -7,7 +7,6 @@ import { after, before, describe, it } from "mocha";
 import { parseEther } from "viem";
 import { createDb, migrate, type Db } from "../../server/src/db/index.ts";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
-import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { ROOT } from "../../scripts/lib/local-chain.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../helpers/indexing.ts";
@@ -83,7 +82,7 @@ describe("indexer: kill -9 during a payment stream, then restart", function () {
     child = startServer();
     await until(health, 60_000, "server up");
 
-    const orders: { id: number; expected: bigint }[] = [];
+    const orders: { id: number; reference: string; expected: bigint }[] = [];
     for (let i = 0; i < 12; i++) {
       const res = await fetch(`${api}${port}/order`, {
         method: "POST",
@@ -95,10 +94,14 @@ describe("indexer: kill -9 during a payment stream, then restart", function () {
         }),
       });
       assert.equal(res.status, 200);
-      const order = (await res.json()) as { id: number; expected_amount: string };
+      const order = (await res.json()) as { id: number; expected_amount: string; reference: string };
       // Some orders get the full amount, some a partial one, one an overpayment.
       const full = parseEther(order.expected_amount);
-      orders.push({ id: order.id, expected: i % 5 === 3 ? full / 2n : i % 7 === 6 ? full * 2n : full });
+      orders.push({
+        id: order.id,
+        reference: order.reference,
+        expected: i % 5 === 3 ? full / 2n : i % 7 === 6 ? full * 2n : full,
+      });
     }
 
     // Stream the payments while killing and restarting the server at random moments.
@@ -118,7 +121,7 @@ describe("indexer: kill -9 during a payment stream, then restart", function () {
         address: chain.contract,
         abi: chain.abi,
         functionName: "pay",
-        args: [chain.merchant, orderIdToBytes32(BigInt(order.id))],
+        args: [chain.merchant, order.reference as `0x${string}`],
         value: order.expected,
         account: chain.customer,
         chain: null,

@@ -131,6 +131,7 @@ describe("deposit addresses on a hardhat node: plain transfers → success → s
 
   interface OrderJson {
     id: number;
+    reference: string;
     address: string;
     pay_to: string;
     expected_amount: string;
@@ -156,7 +157,7 @@ describe("deposit addresses on a hardhat node: plain transfers → success → s
     assert.equal(res.statusCode, 200, res.body);
     const o = res.json() as OrderJson;
     const expected = token ? parseUnits(o.expected_amount, 6) : parseEther(o.expected_amount);
-    return { ...o, expected, ref: orderIdToBytes32(BigInt(o.id)) };
+    return { ...o, expected, ref: o.reference as `0x${string}` };
   }
   async function order(id: number): Promise<OrderJson> {
     await catchUp(indexer);

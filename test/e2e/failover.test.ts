@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { after, before, describe, it } from "mocha";
 import { parseEther } from "viem";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
-import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { indexerLockKey } from "../../server/src/runtime/chain.ts";
 import { ROOT } from "../../scripts/lib/local-chain.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
@@ -147,13 +146,13 @@ describe("indexer: leader failover between two server processes", function () {
         }),
       });
       assert.equal(res.status, 200);
-      const order = (await res.json()) as { id: number; expected_amount: string };
+      const order = (await res.json()) as { id: number; expected_amount: string; reference: string };
       const value = parseEther(order.expected_amount) / (i % 4 === 3 ? 2n : 1n);
       const hash = await chain.wallet.writeContract({
         address: chain.contract,
         abi: chain.abi,
         functionName: "pay",
-        args: [chain.merchant, orderIdToBytes32(BigInt(order.id))],
+        args: [chain.merchant, order.reference as `0x${string}`],
         value,
         account: chain.customer,
         chain: null,

@@ -5,7 +5,6 @@ import { loadConfig } from "../../server/src/config/index.ts";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
 import { FatalIndexerError } from "../../server/src/indexer/rpc.ts";
 import { loadCursor } from "../../server/src/indexer/store.ts";
-import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import {
@@ -69,9 +68,12 @@ describe("indexer on a hardhat node: reorgs at depths 1 … CONFIRMATIONS + 2", 
       payload: { amount: "2.00", address: chain.merchant, callback: "http://127.0.0.1:9/cb" },
     });
     assert.equal(res.statusCode, 200, res.body);
-    const order = res.json() as { id: number; expected_amount: string };
+    const order = res.json() as { id: number; expected_amount: string; reference: `0x${string}` };
+    references.set(order.id, order.reference);
     return { id: order.id, expected: parseEther(order.expected_amount) };
   }
+  /** Each order's on-chain reference, by id (what `pay` takes). */
+  const references = new Map<number, `0x${string}`>();
 
   async function order(id: number) {
     const res = await system.app.inject({ method: "GET", url: `/order/${id}` });
@@ -83,7 +85,7 @@ describe("indexer on a hardhat node: reorgs at depths 1 … CONFIRMATIONS + 2", 
       address: chain.contract,
       abi: chain.abi,
       functionName: "pay",
-      args: [chain.merchant, orderIdToBytes32(BigInt(id))],
+      args: [chain.merchant, references.get(id) as `0x${string}`],
       value,
       account: from,
       chain: null,

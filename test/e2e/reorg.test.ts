@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
-import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestChain } from "../helpers/chain.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
@@ -48,7 +47,7 @@ describe("indexer: reorgs at depths 1 … CONFIRMATIONS + 2", function () {
       payload: { amount, address: chain.merchant.address, callback: "http://127.0.0.1:9/cb" },
     });
     assert.equal(res.statusCode, 200, res.body);
-    return res.json() as { id: number; expected_amount: string };
+    return res.json() as { id: number; expected_amount: string; reference: string };
   }
 
   async function status(id: number) {
@@ -65,7 +64,7 @@ describe("indexer: reorgs at depths 1 … CONFIRMATIONS + 2", function () {
     await (
       await chain.processor.connect(chain.customer).getFunction("pay")(
         chain.merchant.address,
-        orderIdToBytes32(BigInt(kept.id)),
+        kept.reference as `0x${string}`,
         { value: 500000000000000n },
       )
     ).wait();
@@ -77,7 +76,7 @@ describe("indexer: reorgs at depths 1 … CONFIRMATIONS + 2", function () {
       await (
         await chain.processor.connect(chain.customer).getFunction("pay")(
           chain.merchant.address,
-          orderIdToBytes32(BigInt(order.id)),
+          order.reference as `0x${string}`,
           { value: 10n ** 15n },
         )
       ).wait();

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { loadConfig } from "../../server/src/config/index.ts";
-import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestChain } from "../helpers/chain.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
@@ -61,7 +60,7 @@ describe("thin path: order → payment → indexer → status → callback", fun
     // The order's address is its deposit address (a plain transfer pays it); pay_to is the contract.
     assert.equal(
       order.address,
-      await chain.processor.getFunction("depositAddressOf")(merchant, orderIdToBytes32(BigInt(order.id))),
+      await chain.processor.getFunction("depositAddressOf")(merchant, order.reference as `0x${string}`),
     );
     assert.equal(order.pay_to, chain.contractAddress);
     assert.equal(order.return_to, merchant);
@@ -70,7 +69,7 @@ describe("thin path: order → payment → indexer → status → callback", fun
 
     const tx = await chain.processor.connect(chain.customer).getFunction("pay")(
       merchant,
-      orderIdToBytes32(BigInt(order.id)),
+      order.reference as `0x${string}`,
       { value: 333333333333334n },
     );
     const receipt = await tx.wait();
@@ -142,7 +141,7 @@ describe("thin path: order → payment → indexer → status → callback", fun
     await (
       await chain.processor.connect(chain.customer).getFunction("pay")(
         merchant,
-        orderIdToBytes32(BigInt(order.id)),
+        order.reference as `0x${string}`,
         {
           value: 833333333333334n,
         },

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { parseEther, type Hex } from "viem";
 import { loadConfig } from "../../server/src/config/index.ts";
-import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { waitUntilIndexed } from "../helpers/indexing.ts";
@@ -67,14 +66,20 @@ describe("two chains at once (two hardhat node processes)", function () {
       payload: { amount, address: alpha.merchant, callback: `${receiver.url}/${chain}`, chain },
     });
     assert.equal(res.statusCode, 200, res.body);
-    return res.json() as {
+    const created = res.json() as {
       id: number;
       expected_amount: string;
       chain_id: number;
       address: string;
       pay_to: string;
+      reference: `0x${string}`;
     };
+    references.set(created.id, created.reference);
+    return created;
   }
+
+  /** Each order's on-chain reference, by id (what `pay` takes). */
+  const references = new Map<number, `0x${string}`>();
 
   async function order(id: number) {
     const res = await system.app.inject({ method: "GET", url: `/order/${id}` });
@@ -86,7 +91,7 @@ describe("two chains at once (two hardhat node processes)", function () {
       address: chain.contract,
       abi: chain.abi,
       functionName: "pay",
-      args: [chain.merchant, orderIdToBytes32(BigInt(id))],
+      args: [chain.merchant, references.get(id) as `0x${string}`],
       value: parseEther(amount),
       account: chain.customer,
       chain: null,

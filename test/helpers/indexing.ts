@@ -71,8 +71,9 @@ export async function copyOrdersAsCreated(from: Db, to: Db): Promise<void> {
   for (const row of rows) {
     await to.query(
       `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol, token_decimals,
-         currency_amount, usd_cents, expected_amount, price, price_decimals, callback, expires_at, created_at)
-       VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+         currency_amount, usd_cents, expected_amount, price, price_decimals, callback, expires_at, created_at,
+         reference, deposit_address)
+       VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
       [
         row.id,
         row.chain_id,
@@ -89,6 +90,8 @@ export async function copyOrdersAsCreated(from: Db, to: Db): Promise<void> {
         row.callback,
         row.expires_at,
         row.created_at,
+        row.reference,
+        row.deposit_address,
       ],
     );
   }

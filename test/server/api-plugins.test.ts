@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { after, before, describe, it } from "mocha";
 import { parseDecimal } from "../../server/src/lib/money.ts";
-import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
 import { onRealPostgres } from "../helpers/db.ts";
 import { startReceiver, until, type ReceivedCallback, type Receiver } from "../helpers/receiver.ts";
@@ -191,10 +190,10 @@ describe(`plugins: TXT Messaging notifications and Recurring Payments (${onRealP
       headers: { authorization: key },
     });
     assert.equal(created.statusCode, 200, created.body);
-    const order = created.json() as { id: number; expected_amount: string };
+    const order = created.json() as { id: number; expected_amount: string; reference: string };
     const tx = await api.chain.processor.connect(api.chain.customer).getFunction("pay")(
       api.chain.merchant.address,
-      orderIdToBytes32(BigInt(order.id)),
+      order.reference as `0x${string}`,
       { value: parseDecimal(order.expected_amount, 18) },
     );
     await tx.wait();

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { parseDecimal } from "../../server/src/lib/money.ts";
-import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
 import { onRealPostgres } from "../helpers/db.ts";
 import { until } from "../helpers/receiver.ts";
@@ -45,7 +44,7 @@ describe(`GET /user/history from real chain events (${onRealPostgres() ? "Postgr
       ...(token ? { token } : {}),
     });
     assert.equal(res.statusCode, 200, res.body);
-    return res.json() as { id: number; expected_amount: string };
+    return res.json() as { id: number; expected_amount: string; reference: string };
   }
 
   it("reports income, outgoing, totals and on-chain balances per token", async function () {
@@ -58,22 +57,14 @@ describe(`GET /user/history from real chain events (${onRealPostgres() ? "Postgr
     await order("3.00"); // never paid
 
     await (
-      await processor.connect(chain.customer).getFunction("pay")(
-        merchant,
-        orderIdToBytes32(BigInt(ethA.id)),
-        {
-          value: parseDecimal(ethA.expected_amount, 18),
-        },
-      )
+      await processor.connect(chain.customer).getFunction("pay")(merchant, ethA.reference as `0x${string}`, {
+        value: parseDecimal(ethA.expected_amount, 18),
+      })
     ).wait();
     await (
-      await processor.connect(chain.customer).getFunction("pay")(
-        merchant,
-        orderIdToBytes32(BigInt(ethB.id)),
-        {
-          value: parseDecimal(ethB.expected_amount, 18),
-        },
-      )
+      await processor.connect(chain.customer).getFunction("pay")(merchant, ethB.reference as `0x${string}`, {
+        value: parseDecimal(ethB.expected_amount, 18),
+      })
     ).wait();
     const usdcUnits = parseDecimal(usdc.expected_amount, 6);
     await (
@@ -87,7 +78,7 @@ describe(`GET /user/history from real chain events (${onRealPostgres() ? "Postgr
         chain.stablecoinAddress,
         usdcUnits,
         merchant,
-        orderIdToBytes32(BigInt(usdc.id)),
+        usdc.reference as `0x${string}`,
       )
     ).wait();
     // The merchant withdraws 0.004 ETH and refunds order B in full, with its own key.
@@ -98,7 +89,7 @@ describe(`GET /user/history from real chain events (${onRealPostgres() ? "Postgr
     await (
       await processor.connect(chain.merchant).getFunction("refund")(
         ZERO,
-        orderIdToBytes32(BigInt(ethB.id)),
+        ethB.reference as `0x${string}`,
         chain.customer.address,
         5_000_000_000_000_000n,
       )

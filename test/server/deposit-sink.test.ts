@@ -93,6 +93,7 @@ describe("order sink: deposit observations, sweeps and their reorgs", function (
       chainId: CHAIN,
       payTo: `0x${"cc".repeat(20)}`,
       depositAddress: DEPOSIT,
+      reference: REF,
       merchantAddress: MERCHANT,
       token: ETH,
       tokenSymbol: "ETH",

@@ -134,6 +134,7 @@ describe("order sink: recorded steps → orders and outbox rows", function () {
     await insertOrder(testDb.db, {
       ...base,
       id: A,
+      reference: orderIdToBytes32(A),
       merchantId: null,
       expectedAmount: 1000n,
       callback: "http://shop.test/a",
@@ -142,6 +143,7 @@ describe("order sink: recorded steps → orders and outbox rows", function () {
     await insertOrder(testDb.db, {
       ...base,
       id: B,
+      reference: orderIdToBytes32(B),
       merchantId: null,
       expectedAmount: 500n,
       callback: "http://shop.test/b",
@@ -150,6 +152,7 @@ describe("order sink: recorded steps → orders and outbox rows", function () {
     await insertOrder(testDb.db, {
       ...base,
       id: C,
+      reference: orderIdToBytes32(C),
       merchantId,
       expectedAmount: 700n,
       callback: "http://shop.test/c",

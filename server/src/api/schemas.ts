@@ -47,6 +47,10 @@ export const OrderSchema = Type.Object(
       description:
         "True while a covered, confirmed deposit waits to be swept into the contract: the order stays success until the sweep",
     }),
+    reference: Type.String({
+      description:
+        "The order reference (bytes32) to pass to `pay`/`payToken`; random, so chain data never reveals the order id",
+    }),
   },
   { $id: "Order" },
 );

@@ -18,7 +18,7 @@ import {
   type OrderEventRow,
 } from "../ledger/contract-events.ts";
 import type { OrderEvents, OrderStatusChanged } from "./events.ts";
-import { bytes32ToOrderId } from "./ids.ts";
+import { orderReference } from "./ids.ts";
 import {
   lockOrders,
   ordersByDepositAddress,
@@ -93,15 +93,16 @@ export function createOrderSink(options: OrderSinkOptions): Sink<ChainEvent, Ord
           else contractEvents.push(e);
         }
         const c = clock(cursor, step.head);
-        // The orders the events name and those that came due, locked in one statement; the ones
-        // that exist are linked to their events before the events are stored.
-        const named = orderIdsNamed(contractEvents);
+        // The orders the events name (by their on-chain reference) and those that came due, locked
+        // in one statement; the events are linked to the orders that exist before they are stored.
+        const refs = [...new Set(contractEvents.flatMap((e) => (e.orderRef ? [e.orderRef] : [])))];
         const dueIds = await due(tx, step.chainId, c);
-        const locked = await lockOrders(tx, [...new Set([...named.values(), ...dueIds])]);
+        const locked = await lockOrders(tx, dueIds, refs);
         const existing = new Set(locked.map((o) => o.id));
+        const byRef = new Map(locked.map((o) => [orderReference(o).toLowerCase(), o.id]));
         for (const e of contractEvents) {
-          const id = e.orderRef ? named.get(e.orderRef) : undefined;
-          if (id !== undefined && existing.has(id)) e.orderId = id;
+          const id = e.orderRef ? byRef.get(e.orderRef.toLowerCase()) : undefined;
+          if (id !== undefined) e.orderId = id;
         }
         await insertEvents(tx, contractEvents);
         const depositAddresses = await recordDeposits(tx, step.chainId, contractEvents, depositEvents);
@@ -199,17 +200,6 @@ const sweepBase = (e: {
   token: e.token,
   amount: e.amount,
 });
-
-/** The order ids the events' order refs name (whether or not such orders exist), by ref. */
-function orderIdsNamed(events: readonly ContractEvent[]): Map<string, bigint> {
-  const named = new Map<string, bigint>();
-  for (const e of events) {
-    if (!e.orderRef || named.has(e.orderRef)) continue;
-    const id = bytes32ToOrderId(e.orderRef as `0x${string}`);
-    if (id !== undefined) named.set(e.orderRef, id);
-  }
-  return named;
-}
 
 /**
  * Recomputes the state of the given orders from their canonical events and writes any change,

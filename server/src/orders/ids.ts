@@ -1,4 +1,4 @@
-import { randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import { pad, toHex } from "viem";
 
 /**
@@ -13,13 +13,24 @@ export function newOrderId(): bigint {
   return BigInt(randomInt(MIN_ID, MAX_ID));
 }
 
-/** The bytes32 the customer passes to `pay(merchant, orderId)`: the id as a uint256. */
+/**
+ * A new order's on-chain reference: the bytes32 passed to `pay(merchant, orderId)` and bound in its
+ * deposit address. 16 random bytes (CSPRNG) after 16 zero bytes: it reveals nothing of the API id,
+ * so chain data (indexed topics, deposit salts) cannot lead to an order's page or JSON.
+ */
+export function newOrderReference(): `0x${string}` {
+  return `0x${"00".repeat(16)}${randomBytes(16).toString("hex")}`;
+}
+
+/**
+ * The bytes32 of an id as a uint256: the on-chain reference of orders made before random
+ * references (migration 080), which keep it.
+ */
 export function orderIdToBytes32(id: bigint): `0x${string}` {
   return pad(toHex(id), { size: 32 });
 }
 
-/** The inverse, or undefined when the bytes32 is not one of ours (an orphan payment). */
-export function bytes32ToOrderId(ref: `0x${string}`): bigint | undefined {
-  const value = BigInt(ref);
-  return value >= BigInt(MIN_ID) && value < BigInt(MAX_ID) ? value : undefined;
+/** An order row's on-chain reference (its own, or its id's bytes32 for an older order). */
+export function orderReference(order: { id: bigint; reference: string | null }): `0x${string}` {
+  return (order.reference as `0x${string}` | null) ?? orderIdToBytes32(order.id);
 }

@@ -1,5 +1,5 @@
 import { getAddress } from "viem";
-import { orderIdToBytes32 } from "./ids.ts";
+import { orderReference } from "./ids.ts";
 import type { OrderRow } from "./serialize.ts";
 
 /**
@@ -14,7 +14,7 @@ import type { OrderRow } from "./serialize.ts";
 export function paymentUri(order: OrderRow): string {
   const contract = getAddress(order.pay_to);
   const merchant = getAddress(order.merchant_address);
-  const ref = orderIdToBytes32(order.id);
+  const ref = orderReference(order);
   if (BigInt(order.token) === 0n) {
     return `ethereum:${contract}@${order.chain_id}/pay?address=${merchant}&bytes32=${ref}&value=${order.expected_amount}`;
   }

@@ -15,6 +15,8 @@ export interface NewOrder {
   payTo: string;
   /** The order's deposit address (lowercase), or null for an order paid through the contract only. */
   depositAddress?: string | null;
+  /** The on-chain reference (bytes32 hex), random: see ids.ts `newOrderReference`. */
+  reference: string;
   merchantAddress: string;
   token: string;
   tokenSymbol: string;
@@ -33,10 +35,10 @@ export interface NewOrder {
 
 const INSERT_ORDER = `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol,
   token_decimals, currency_amount, usd_cents, expected_amount, price, price_decimals, callback, item_title,
-  item_description, item_image, expires_at, deposit_address)`;
+  item_description, item_image, expires_at, deposit_address, reference)`;
 const ORDER_VALUES = `$1::int8, $2::int8, $3::int8, $4::text, $5::text, $6::text, $7::text, $8::int4, $9::text,
   $10::int8, $11::numeric, $12::numeric, $13::int4, $14::text, $15::text, $16::text, $17::text,
-  now() + make_interval(secs => $18::float8), $19::text`;
+  now() + make_interval(secs => $18::float8), $19::text, $20::text`;
 
 const orderParams = (o: NewOrder) => [
   o.id,
@@ -58,6 +60,7 @@ const orderParams = (o: NewOrder) => [
   o.itemImage,
   o.ttlSeconds,
   o.depositAddress ?? null,
+  o.reference,
 ];
 
 /** Inserts an order; a primary-key collision surfaces as the driver's unique violation (23505). */
@@ -83,7 +86,7 @@ export async function insertOrderWithDailySlot(
     `WITH slot AS (
        INSERT INTO merchant_daily_orders AS d (merchant_id, day, count)
        VALUES ($2, (now() AT TIME ZONE 'UTC')::date, 1)
-       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $20
+       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $21
        RETURNING 1
      )
      ${INSERT_ORDER} SELECT ${ORDER_VALUES} FROM slot RETURNING *`,
@@ -121,11 +124,17 @@ export async function listMerchantOrders(
 }
 
 /** The given orders, locked for update until the transaction ends, by id. */
-export async function lockOrders(tx: Queryable, ids: readonly bigint[]): Promise<OrderRow[]> {
-  if (ids.length === 0) return [];
+export async function lockOrders(
+  tx: Queryable,
+  ids: readonly bigint[],
+  /** Also the orders with these on-chain references (bytes32 hex, lowercase). */
+  references: readonly string[] = [],
+): Promise<OrderRow[]> {
+  if (ids.length === 0 && references.length === 0) return [];
   const { rows } = await tx.query<OrderRow>(
-    "SELECT * FROM orders WHERE id = ANY($1::int8[]) ORDER BY id FOR UPDATE",
-    [ids.map(String)],
+    `SELECT * FROM orders WHERE id = ANY($1::int8[]) OR order_reference(id, reference) = ANY($2::text[])
+      ORDER BY id FOR UPDATE`,
+    [ids.map(String), references],
   );
   return rows;
 }

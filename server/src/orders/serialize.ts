@@ -1,5 +1,6 @@
 import { getAddress } from "viem";
 import { formatDecimal } from "../lib/money.ts";
+import { orderReference } from "./ids.ts";
 import type { OrderException, OrderStatus } from "./state.ts";
 
 /** An `orders` row as the database returns it (int8 → bigint, numeric → string). */
@@ -10,6 +11,8 @@ export interface OrderRow {
   pay_to: string;
   /** The counterfactual deposit address a plain transfer pays; null for orders made before it existed. */
   deposit_address: string | null;
+  /** The on-chain reference (bytes32 hex); NULL for orders made before migration 080 (see ids.ts). */
+  reference: string | null;
   /** A covered, confirmed deposit waits for its sweep into the contract (the order stays success). */
   awaiting_sweep: boolean;
   merchant_address: string;
@@ -67,6 +70,8 @@ export interface OrderJson {
   pay_to: string;
   /** A covered, confirmed deposit waits for its sweep into the contract; the order stays success. */
   awaiting_sweep: boolean;
+  /** The order reference to pass to `pay`/`payToken` (bytes32); not the id, which never goes on chain. */
+  reference: string;
 }
 
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -104,6 +109,7 @@ export function orderToJson(row: OrderRow, publicUrl: string, indexedBlock: bigi
     chain_id: Number(row.chain_id),
     pay_to: getAddress(row.pay_to),
     awaiting_sweep: row.awaiting_sweep,
+    reference: orderReference(row),
   };
   if (row.item_title !== null) json.item_title = row.item_title;
   if (row.item_description !== null) json.item_description = row.item_description;

@@ -17,7 +17,7 @@ import { parseHttpUrl } from "../lib/url.ts";
 import { PLANS } from "../merchants/plans.ts";
 import type { Merchant } from "../merchants/service.ts";
 import type { PriceSource } from "../pricing/index.ts";
-import { newOrderId, orderIdToBytes32 } from "./ids.ts";
+import { newOrderId, newOrderReference } from "./ids.ts";
 import {
   findOrder,
   insertOrder,
@@ -178,6 +178,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       chainId: chain.chainId,
       payTo: chain.contract.toLowerCase(),
       depositAddress: null,
+      reference: "",
       merchantAddress: merchantAddress.toLowerCase(),
       token: q.token,
       tokenSymbol: q.symbol,
@@ -204,7 +205,7 @@ export function createOrderService(deps: OrderServiceDeps) {
           chainId: chain.chainId,
           address: order.depositAddress as string,
           merchant: order.merchantAddress,
-          orderRef: orderIdToBytes32(order.id),
+          orderRef: order.reference,
           token: q.token,
           watchSeconds: deps.orderTtlSeconds + deposits.watchAfterExpirySeconds,
         });
@@ -224,11 +225,12 @@ export function createOrderService(deps: OrderServiceDeps) {
     };
     for (let attempt = 0; ; attempt++) {
       order.id = newOrderId();
+      order.reference = newOrderReference();
       if (deposits) {
         order.depositAddress = depositAddress(
           deposits.derivation,
           order.merchantAddress,
-          orderIdToBytes32(order.id),
+          order.reference as `0x${string}`,
         );
       }
       try {

@@ -1,5 +1,5 @@
 import { getAddress } from "viem";
-import { orderIdToBytes32 } from "../orders/ids.ts";
+import { orderReference } from "../orders/ids.ts";
 import { orderToJson, type OrderJson, type OrderRow } from "../orders/serialize.ts";
 import { paymentUri } from "../orders/payment-uri.ts";
 import { transferUri } from "./payment-uri.ts";
@@ -64,7 +64,7 @@ export function payView(order: OrderRow, publicUrl: string, indexedBlock: bigint
     // The contract an order is paid through: today's `pay_to` column.
     contract: getAddress(order.pay_to),
     merchant: getAddress(json.return_to),
-    orderRef: orderIdToBytes32(order.id),
+    orderRef: orderReference(order),
     token,
     symbol: json.token,
     decimals: order.token_decimals,
