@@ -101,11 +101,12 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     throw new ConfigError("no chain is configured: set RPC_URL, or CHAINS and CHAIN_<NAME>_RPC_URL");
   for (const chain of chains) chain.start();
 
+  const callbackConfig = options.callbacks ?? config.callbacks;
   const callbackWorker = config.runCallbackWorker
     ? createCallbackWorker({
         db,
         log: log.child({ component: "callbacks" }),
-        config: options.callbacks ?? config.callbacks,
+        config: callbackConfig,
       })
     : undefined;
   await callbackWorker?.start();
@@ -129,12 +130,13 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       chains,
       orderTtlSeconds: config.orderTtlSeconds,
       anonymousMaxCents: parseUsdCents(config.anonymousMaxUsd) ?? 500n,
+      allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
     }),
     payPage: createOrderReader(db),
     merchants: createMerchantService(db),
     // GET /user balances: the default chain's contract (see the README's multi-chain notes).
     account: createAccountService({ db, chain: first, tokens: first.tokens }),
-    callbacks: createCallbackService(db),
+    callbacks: createCallbackService(db, { allowPrivateTargets: callbackConfig.allowPrivateTargets }),
     health: createHealthService({
       db,
       chains,

@@ -45,6 +45,7 @@ describe("indexer: kill -9 during a payment stream, then restart", function () {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "",
       NODE_ENV: "test",
+      CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
       LOG_LEVEL: "error",
       PORT: String(port),
       RPC_URL: chain.url,

@@ -56,6 +56,7 @@ describe("indexer: leader failover between two server processes", function () {
       env: {
         PATH: process.env.PATH ?? "",
         NODE_ENV: "test",
+        CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
         LOG_LEVEL: "error",
         PORT: String(port),
         RPC_URL: chain.url,

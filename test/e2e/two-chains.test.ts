@@ -34,6 +34,7 @@ describe("two chains at once (two hardhat node processes)", function () {
     receiver = await startReceiver();
     const config = loadConfig({
       NODE_ENV: "test",
+      CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
       CHAINS: "alpha,beta",
       CHAIN_ALPHA_RPC_URL: alpha.url,
       CHAIN_ALPHA_CHAIN_ID: "31337",

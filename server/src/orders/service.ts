@@ -11,7 +11,7 @@ import {
   unavailable,
 } from "../lib/errors.ts";
 import { formatUsdCents, parseDecimal, parseUsdCents, quoteAmount } from "../lib/money.ts";
-import { parseHttpUrl } from "../lib/url.ts";
+import { parseCallbackUrl, parseHttpUrl } from "../lib/url.ts";
 import { PLANS } from "../merchants/plans.ts";
 import type { Merchant } from "../merchants/service.ts";
 import type { PriceSource } from "../pricing/index.ts";
@@ -55,6 +55,8 @@ export interface OrderServiceDeps {
   chains: readonly OrderChain[];
   orderTtlSeconds: number;
   anonymousMaxCents: bigint;
+  /** CALLBACK_ALLOW_PRIVATE: accept callbacks to private hosts (local development, tests). */
+  allowPrivateCallbacks?: boolean;
 }
 
 const PEG_DECIMALS = 8;
@@ -136,7 +138,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       );
     }
     const merchantAddress = parseMerchantAddress(input.address);
-    const callback = parseHttpUrl(input.callback, "callback");
+    const callback = parseCallbackUrl(input.callback, deps.allowPrivateCallbacks ?? false);
     const itemImage =
       input.item_image === undefined ? undefined : parseHttpUrl(input.item_image, "item_image");
     if (!merchant && usdCents >= deps.anonymousMaxCents) {
