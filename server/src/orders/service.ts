@@ -12,7 +12,7 @@ import {
 } from "../lib/errors.ts";
 import { formatUsdCents, parseDecimal, parseUsdCents, quoteAmount } from "../lib/money.ts";
 import { parseCallbackUrl, parseHttpUrl } from "../lib/url.ts";
-import { PLANS } from "../merchants/plans.ts";
+import { planAllowsAmount, planAmountLimitText, PLANS } from "../merchants/plans.ts";
 import type { Merchant } from "../merchants/service.ts";
 import type { PriceSource } from "../pricing/index.ts";
 import { newOrderId } from "./ids.ts";
@@ -148,9 +148,9 @@ export function createOrderService(deps: OrderServiceDeps) {
     }
     if (merchant) {
       const plan = PLANS[merchant.plan];
-      if (usdCents > plan.maxAmountCents) {
+      if (!planAllowsAmount(plan, usdCents)) {
         throw forbidden(
-          `the ${plan.label} plan allows orders up to $${formatUsdCents(plan.maxAmountCents)}; upgrade the plan for larger orders`,
+          `the ${plan.label} plan allows orders ${planAmountLimitText(plan)}; upgrade the plan for larger orders`,
           "plan_max_amount",
         );
       }
