@@ -147,6 +147,8 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     }),
     indexedBlock: (chainId) => byId.get(chainId)?.indexedBlock() ?? null,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    authFailuresPerMinute: config.authFailuresPerMinute,
+    trustProxy: config.trustProxy,
   });
   if (options.listen !== false && config.runApi) {
     await app.listen({ host: config.host, port: config.port });

@@ -32,4 +32,8 @@ export interface AppDeps {
   /** The newest block of a chain whose effects are in the database (for confirmations), if known. */
   indexedBlock: (chainId: bigint) => bigint | null;
   rateLimitPerMinute?: number;
+  /** Failed authentications per client address per minute before its credentials go unchecked (429). */
+  authFailuresPerMinute?: number;
+  /** Fastify's trustProxy: false, a hop count, or the proxies' addresses and CIDR ranges (TRUST_PROXY). */
+  trustProxy?: boolean | number | string[];
 }
