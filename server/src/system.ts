@@ -15,6 +15,7 @@ import { ConfigError } from "./lib/errors.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { parseUsdCents } from "./lib/money.ts";
 import { createAccountService } from "./merchants/account.ts";
+import { createAddressService } from "./merchants/addresses.ts";
 import { createMerchantService } from "./merchants/service.ts";
 import { txtNotifier } from "./notify/order-status.ts";
 import { createOrderEvents, type OrderStatusChanged } from "./orders/events.ts";
@@ -136,6 +137,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     merchants: createMerchantService(db),
     // GET /user balances: the default chain's contract (see the README's multi-chain notes).
     account: createAccountService({ db, chain: first, tokens: first.tokens }),
+    addresses: createAddressService(db),
     callbacks: createCallbackService(db, { allowPrivateTargets: callbackConfig.allowPrivateTargets }),
     health: createHealthService({
       db,

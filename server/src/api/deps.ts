@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { CallbackService } from "../callbacks/service.ts";
 import type { Config } from "../config/index.ts";
 import type { AccountService } from "../merchants/account.ts";
+import type { AddressService } from "../merchants/addresses.ts";
 import type { MerchantService } from "../merchants/service.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import type { OrderService } from "../orders/service.ts";
@@ -26,6 +27,8 @@ export interface AppDeps {
   merchants: MerchantService;
   /** GET /user and GET /user/history. */
   account: Pick<AccountService, "ordersToday" | "history">;
+  /** Proven payout addresses (GET /user/addresses/nonce, POST and GET /user/addresses); optional for tests. */
+  addresses?: AddressService;
   /** GET /callbacks and POST /callbacks/:id/redeliver. */
   callbacks: Pick<CallbackService, "list" | "redeliver">;
   health: HealthService;

@@ -10,6 +10,7 @@ export interface IgnitionAddresses {
   paymentProcessor?: `0x${string}`;
   stablecoin?: `0x${string}`;
   priceFeed?: `0x${string}`;
+  multicall3?: `0x${string}`;
 }
 
 /** Reads the addresses Hardhat Ignition recorded for a chain, if any. */
@@ -21,6 +22,7 @@ export function readIgnitionDeployment(chainId: number, dir = IGNITION_DEPLOYMEN
     paymentProcessor: addresses["EthereumPos#PaymentProcessor"],
     stablecoin: addresses["LocalDev#MockStablecoin"],
     priceFeed: addresses["LocalDev#MockV3Aggregator"],
+    multicall3: addresses["LocalDev#Multicall3"],
   };
 }
 

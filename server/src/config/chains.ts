@@ -30,6 +30,12 @@ export interface ChainConfig {
   ethUsdPrice: string | undefined;
   /** Chainlink AggregatorV3 ETH/USD feed; default on local chains: the Ignition mock. */
   priceFeedAddress: `0x${string}` | undefined;
+  /**
+   * MULTICALL3_ADDRESS: Multicall3, for reading many balances in one call. Default: the Ignition
+   * deployment's LocalDev#Multicall3 on local chains; on public chains set it (Multicall3 is at
+   * 0xcA11bde05977b3631167028862bE2a173976CA11 on most). Unset: one call per balance.
+   */
+  multicall3Address?: `0x${string}`;
   priceMaxAgeSeconds: number;
   tokens: TokenConfig[];
   /** How this chain's variables are named in messages: "" (single chain) or e.g. "CHAIN_BASE_". */
@@ -48,6 +54,7 @@ export const CHAIN_SETTINGS = [
   "POLL_INTERVAL_MS",
   "ETH_USD_PRICE",
   "PRICE_FEED_ADDRESS",
+  "MULTICALL3_ADDRESS",
   "PRICE_MAX_AGE_SECONDS",
   "TOKENS",
 ] as const;
@@ -125,6 +132,7 @@ function readChain(
       v("FINALITY_BLOCKS"),
     );
   }
+  const multicall3Address = r.address(v("MULTICALL3_ADDRESS"));
   return {
     name,
     expectedChainId: r.bigint(v("CHAIN_ID"), "the chain id the node reports"),
@@ -140,6 +148,7 @@ function readChain(
     priceMaxAgeSeconds: r.int(v("PRICE_MAX_AGE_SECONDS"), 3_600, 1, 30 * 24 * 3600),
     tokens: readTokens(r, v("TOKENS")),
     prefix,
+    ...(multicall3Address ? { multicall3Address } : {}),
   };
 }
 

@@ -49,6 +49,8 @@ export interface ChainRuntime {
   readonly contract: `0x${string}`;
   readonly tokens: readonly TokenConfig[];
   readonly prices: PriceSource;
+  /** Multicall3 on this chain (MULTICALL3_ADDRESS, or Ignition's on local chains), if any. */
+  readonly multicall3: `0x${string}` | undefined;
   readonly confirmations: number;
   /** The indexer of this chain, when this process may run it (it indexes only while it holds the lock). */
   readonly indexer: Indexer<OrderStatusChanged[]> | undefined;
@@ -238,6 +240,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     contract,
     tokens,
     prices,
+    multicall3: config.multicall3Address ?? (isLocal ? deployment.multicall3 : undefined),
     confirmations: config.confirmations,
     indexer,
     reset,
