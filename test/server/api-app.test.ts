@@ -29,7 +29,13 @@ describe(`API app without a chain (${onRealPostgres() ? "PostgreSQL" : "PGlite"}
 
   before(async function () {
     t = await createTestDb();
-    apiKey = (await createMerchant(t.db, "nochain@example.com", "basic")).apiKey;
+    const created = await createMerchant(t.db, "nochain@example.com", "basic");
+    apiKey = created.apiKey;
+    // Ledger views cover proven payout addresses only (POST /user/addresses): record MERCHANT as proven.
+    await t.db.query("INSERT INTO merchant_addresses (merchant_id, address) VALUES ($1, $2)", [
+      created.merchant.id,
+      MERCHANT.toLowerCase(),
+    ]);
     const chain = {
       client: createPublicClient({
         transport: http("http://127.0.0.1:9", { retryCount: 0, timeout: 1_000 }),

@@ -52,7 +52,7 @@ describe(`security: plan boundaries from the seed's table (${onRealPostgres() ? 
   it("Free: the message says under $10.00", async function () {
     const { apiKey } = await createMerchant(api.testDb.db, "free-message@example.com", "free");
     const over = await order("10.00", apiKey);
-    assert.match(over.json().error.message, /allows orders under \$10\.00/);
+    assert.match(over.json().error.message, /allows orders up to \$10\.00, exclusive \(under \$10\.00\)/);
   });
 
   it("Free: 10 orders a day are accepted and the 11th is refused", async function () {

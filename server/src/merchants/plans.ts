@@ -74,6 +74,8 @@ export const isPlanName = (value: string): value is PlanName =>
 export const planAllowsAmount = (plan: Plan, usdCents: bigint): boolean =>
   plan.maxAmountInclusive ? usdCents <= plan.maxAmountCents : usdCents < plan.maxAmountCents;
 
-/** "up to $30.00" or "under $10.00", for messages. */
-export const planAmountLimitText = (plan: Plan): string =>
-  `${plan.maxAmountInclusive ? "up to" : "under"} $${formatUsdCents(plan.maxAmountCents)}`;
+/** "up to $30.00", or "up to $10.00, exclusive (under $10.00)" for Free, for messages. */
+export const planAmountLimitText = (plan: Plan): string => {
+  const max = `$${formatUsdCents(plan.maxAmountCents)}`;
+  return plan.maxAmountInclusive ? `up to ${max}` : `up to ${max}, exclusive (under ${max})`;
+};
