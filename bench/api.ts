@@ -177,6 +177,7 @@ async function main() {
     const system = await startSystem(
       loadConfig({
         NODE_ENV: "test",
+        CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
         PORT: String(port),
         RPC_URL: chain.url,
         CONTRACT_ADDRESS: contract,

@@ -107,6 +107,7 @@ try {
 
   const config = loadConfig({
     NODE_ENV: "test",
+    CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
     RPC_URL: chain.url,
     CONTRACT_ADDRESS: contract,
     START_BLOCK: "0",

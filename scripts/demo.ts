@@ -24,7 +24,11 @@ const stamp = () => `+${((Date.now() - t0) / 1000).toFixed(2)}s`.padStart(8);
 const say = (message: string) => console.log(`${stamp()}  ${message}`);
 
 async function main() {
-  const health = await fetch(`${API}/health`)
+  // The details (the chain's confirmations) need the admin token that npm start generated.
+  const adminToken = process.env.ADMIN_TOKEN ?? stack?.adminToken;
+  const health = await fetch(`${API}/health`, {
+    headers: adminToken ? { authorization: `Bearer ${adminToken}` } : {},
+  })
     .then((r) => r.json() as Promise<{ chain: { confirmations: number; chain_id: number } }>)
     .catch(() => {
       throw new Error(

@@ -94,6 +94,10 @@ async function main() {
   // EletroPay callbacks go to the dev receiver unless ELETROPAY_CALLBACK_URL says otherwise.
   const eletropayWanted = Object.keys(env).some((name) => /^XPUB_/.test(name) && optional(env, name));
   const receiverRuns = dev.callbackPort !== 0 && optional(env, "NODE_ENV") !== "production";
+  // The SSRF guard refuses loopback targets by default; the dev stack turns them on explicitly,
+  // for its own receiver on 127.0.0.1 (docs/security.md). CALLBACK_ALLOW_PRIVATE=false keeps it off.
+  if (receiverRuns && optional(env, "CALLBACK_ALLOW_PRIVATE") === undefined)
+    env.CALLBACK_ALLOW_PRIVATE = "true";
   if (eletropayWanted && receiverRuns && !optional(env, "ELETROPAY_CALLBACK_URL")) {
     env.ELETROPAY_CALLBACK_URL = `http://127.0.0.1:${dev.callbackPort}`;
   }

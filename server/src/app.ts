@@ -2,8 +2,10 @@ import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
+import { createHash } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { apiKeyFrom, authPlugin } from "./api/auth.ts";
+import { createAuthThrottle } from "./api/auth-throttle.ts";
 import type { AppDeps } from "./api/deps.ts";
 import { ErrorSchema, frameworkErrors, HttpError, installErrorHandling } from "./api/errors.ts";
 import { installRequestLogging, quietRequestLogs } from "./api/request-log.ts";
@@ -25,7 +27,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: quietRequestLogs(),
     frameworkErrors,
     bodyLimit: 64 * 1024,
-    trustProxy: false,
+    // TRUST_PROXY: the proxies whose X-Forwarded-For names the client (a hop count or addresses).
+    // A hop count trusts the n nearest hops whatever their address (Fastify 5.12 ignores a bare
+    // number, so it is a function here): only for a server that is reachable only through its proxies.
+    trustProxy:
+      typeof deps.trustProxy === "number"
+        ? (
+            (hops: number) => (_address: string, hop: number) =>
+              hop < hops
+          )(deps.trustProxy)
+        : (deps.trustProxy ?? false),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
 
@@ -43,13 +54,37 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
   });
+  // Failed authentication is limited per client address, before any key or token is checked.
+  const authThrottle = createAuthThrottle({
+    maxFailures: deps.authFailuresPerMinute ?? 10,
+    windowMs: 60_000,
+  });
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.headers.authorization === undefined) return;
+    const waitMs = authThrottle.retryAfterMs(request.ip);
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      reply.header("retry-after", String(seconds));
+      throw new HttpError(
+        429,
+        "auth_rate_limited",
+        `too many failed authentications from this address; try again in ${seconds} s`,
+      );
+    }
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    if (reply.statusCode === 401 && request.headers.authorization !== undefined)
+      authThrottle.failed(request.ip);
+  });
+
   await app.register(rateLimit, {
     max: deps.rateLimitPerMinute ?? 600,
     timeWindow: "1 minute",
-    // Per API key when one is sent (keys are checked later), per client address otherwise.
+    // Per API key when one is sent (the whole key, hashed: knowing a key's prefix does not let
+    // anyone drain its bucket), per client address otherwise. Wrong keys are held back above.
     keyGenerator: (request) => {
       const key = apiKeyFrom(request);
-      return key ? `key:${key.slice(0, 18)}` : `ip:${request.ip}`;
+      return key ? `key:${createHash("sha256").update(key).digest("base64url")}` : `ip:${request.ip}`;
     },
     errorResponseBuilder: (_request, context) =>
       new HttpError(

@@ -15,6 +15,7 @@ import { ConfigError } from "./lib/errors.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { parseUsdCents } from "./lib/money.ts";
 import { createAccountService } from "./merchants/account.ts";
+import { createAddressService } from "./merchants/addresses.ts";
 import { createMerchantService } from "./merchants/service.ts";
 import { txtNotifier } from "./notify/order-status.ts";
 import { createOrderEvents, type OrderStatusChanged } from "./orders/events.ts";
@@ -101,11 +102,12 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     throw new ConfigError("no chain is configured: set RPC_URL, or CHAINS and CHAIN_<NAME>_RPC_URL");
   for (const chain of chains) chain.start();
 
+  const callbackConfig = options.callbacks ?? config.callbacks;
   const callbackWorker = config.runCallbackWorker
     ? createCallbackWorker({
         db,
         log: log.child({ component: "callbacks" }),
-        config: options.callbacks ?? config.callbacks,
+        config: callbackConfig,
       })
     : undefined;
   await callbackWorker?.start();
@@ -129,12 +131,14 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       chains,
       orderTtlSeconds: config.orderTtlSeconds,
       anonymousMaxCents: parseUsdCents(config.anonymousMaxUsd) ?? 500n,
+      allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
     }),
     payPage: createOrderReader(db),
     merchants: createMerchantService(db),
     // GET /user balances: the default chain's contract (see the README's multi-chain notes).
     account: createAccountService({ db, chain: first, tokens: first.tokens }),
-    callbacks: createCallbackService(db),
+    addresses: createAddressService(db),
+    callbacks: createCallbackService(db, { allowPrivateTargets: callbackConfig.allowPrivateTargets }),
     health: createHealthService({
       db,
       chains,
@@ -145,6 +149,8 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     }),
     indexedBlock: (chainId) => byId.get(chainId)?.indexedBlock() ?? null,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    authFailuresPerMinute: config.authFailuresPerMinute,
+    trustProxy: config.trustProxy,
   });
   if (options.listen !== false && config.runApi) {
     await app.listen({ host: config.host, port: config.port });

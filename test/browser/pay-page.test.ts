@@ -159,6 +159,7 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     system = await startSystem(
       loadConfig({
         NODE_ENV: "test",
+        CALLBACK_ALLOW_PRIVATE: "true",
         RPC_URL: chain.url,
         CONTRACT_ADDRESS: chain.contract,
         START_BLOCK: "0",

@@ -13,6 +13,7 @@ import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../help
 import { freePort, startNodeChain } from "../helpers/node-chain.ts";
 import { until } from "../helpers/receiver.ts";
 
+const ADMIN_TOKEN = "admin-token-for-the-e2e-tests-0123456789";
 /**
  * Crash safety across processes: a real `hardhat node`, the real server process indexing into
  * PostgreSQL (or PGlite on disk), SIGKILLed at random points during a stream of payments and
@@ -44,6 +45,8 @@ describe("indexer: kill -9 during a payment stream, then restart", function () {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? "",
       NODE_ENV: "test",
+      CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
+      ADMIN_TOKEN, // /health details need it
       LOG_LEVEL: "error",
       PORT: String(port),
       RPC_URL: chain.url,
@@ -67,7 +70,9 @@ describe("indexer: kill -9 during a payment stream, then restart", function () {
   const api = `http://127.0.0.1:`;
   const health = async () => {
     try {
-      const res = await fetch(`${api}${port}/health`);
+      const res = await fetch(`${api}${port}/health`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
       return (await res.json()) as { chain: { head_block: number; indexed_block: number } };
     } catch {
       return undefined;

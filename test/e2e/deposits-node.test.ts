@@ -92,6 +92,7 @@ describe("deposit addresses on a hardhat node: plain transfers → success → s
     testDb = await createTestDb();
     const config = loadConfig({
       NODE_ENV: "test",
+      CALLBACK_ALLOW_PRIVATE: "true",
       RPC_URL: chain.url,
       CONTRACT_ADDRESS: chain.contract,
       MULTICALL3_ADDRESS: multicall3,

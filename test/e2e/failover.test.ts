@@ -10,6 +10,7 @@ import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../help
 import { freePort, startNodeChain } from "../helpers/node-chain.ts";
 import { until } from "../helpers/receiver.ts";
 
+const ADMIN_TOKEN = "admin-token-for-the-e2e-tests-0123456789";
 /** The advisory-lock key the indexing leader holds (server/src/system.ts, "ethpos:indexer"). */
 const INDEXER_LOCK = indexerLockKey(31337n);
 
@@ -55,6 +56,8 @@ describe("indexer: leader failover between two server processes", function () {
       env: {
         PATH: process.env.PATH ?? "",
         NODE_ENV: "test",
+        CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
+        ADMIN_TOKEN, // /health details need it
         LOG_LEVEL: "error",
         PORT: String(port),
         RPC_URL: chain.url,
@@ -74,7 +77,11 @@ describe("indexer: leader failover between two server processes", function () {
 
   async function health(port: number): Promise<Health | undefined> {
     try {
-      return (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as Health;
+      return (await (
+        await fetch(`http://127.0.0.1:${port}/health`, {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        })
+      ).json()) as Health;
     } catch {
       return undefined;
     }

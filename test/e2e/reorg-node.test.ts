@@ -42,6 +42,7 @@ describe("indexer on a hardhat node: reorgs at depths 1 … CONFIRMATIONS + 2", 
     testDb = await createTestDb();
     const config = loadConfig({
       NODE_ENV: "test",
+      CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
       RPC_URL: chain.url,
       CONTRACT_ADDRESS: chain.contract,
       START_BLOCK: "0",

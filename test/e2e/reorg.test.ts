@@ -24,6 +24,7 @@ describe("indexer: reorgs at depths 1 … CONFIRMATIONS + 2", function () {
     testDb = await createTestDb();
     const config = loadConfig({
       NODE_ENV: "test",
+      CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
       CONFIRMATIONS: String(CONFIRMATIONS),
       FINALITY_BLOCKS: String(FINALITY),
       ETH_USD_PRICE: "2000",

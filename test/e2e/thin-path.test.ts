@@ -24,6 +24,7 @@ describe("thin path: order → payment → indexer → status → callback", fun
     receiver = await startReceiver();
     const config = loadConfig({
       NODE_ENV: "test",
+      CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
       CONFIRMATIONS: String(CONFIRMATIONS),
       FINALITY_BLOCKS: "16",
       ETH_USD_PRICE: "3000.00",

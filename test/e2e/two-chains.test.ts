@@ -10,6 +10,8 @@ import { startReceiver, until, type Receiver } from "../helpers/receiver.ts";
 
 type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
 
+const ADMIN_TOKEN = "admin-token-for-the-e2e-tests-0123456789";
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 /**
  * Two chains at once, each its own `hardhat node` process with its own chain id, one server and
  * one database: orders on each are paid and complete; a reorg on one leaves the other's orders,
@@ -33,6 +35,8 @@ describe("two chains at once (two hardhat node processes)", function () {
     receiver = await startReceiver();
     const config = loadConfig({
       NODE_ENV: "test",
+      CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
+      ADMIN_TOKEN, // /health details need it
       CHAINS: "alpha,beta",
       CHAIN_ALPHA_RPC_URL: alpha.url,
       CHAIN_ALPHA_CHAIN_ID: "31337",
@@ -175,7 +179,7 @@ describe("two chains at once (two hardhat node processes)", function () {
       assert.deepEqual(statuses, ["success", "complete"]);
     }
     // The same order id space, one table: each order was paid on its own chain only.
-    const health = (await system.app.inject({ method: "GET", url: "/health" })).json();
+    const health = (await system.app.inject({ method: "GET", url: "/health", headers: admin })).json();
     assert.equal(health.status, "ok");
     assert.deepEqual(
       health.chains.map((c: { name: string; chain_id: number }) => [c.name, c.chain_id]),
@@ -219,7 +223,7 @@ describe("two chains at once (two hardhat node processes)", function () {
 
     const health = await until(
       async () => {
-        const res = await system.app.inject({ method: "GET", url: "/health" });
+        const res = await system.app.inject({ method: "GET", url: "/health", headers: admin });
         return res.statusCode === 503
           ? (res.json() as {
               status: string;

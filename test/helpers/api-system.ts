@@ -25,6 +25,8 @@ export async function startApiSystem(env: Record<string, string> = {}): Promise<
       TOKENS: `USDC:${chain.stablecoinAddress}:6`,
       RUN_INDEXER: "false",
       RUN_CALLBACK_WORKER: "false",
+      // Tests deliver to loopback receivers: allowed explicitly (the guard is on by default).
+      CALLBACK_ALLOW_PRIVATE: "true",
       ...env,
     }),
     { db: testDb.db, client: chain.client, listen: false },

@@ -16,6 +16,7 @@ import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 const CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 const MERCHANT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
+const ADMIN_TOKEN = "admin-token-for-the-app-test-0123456789";
 /**
  * buildApp takes services, not a database handle or a chain: the API answers from services on a
  * test database and a static ETH price, with no chain process. The chain client points at a
@@ -28,7 +29,13 @@ describe(`API app without a chain (${onRealPostgres() ? "PostgreSQL" : "PGlite"}
 
   before(async function () {
     t = await createTestDb();
-    apiKey = (await createMerchant(t.db, "nochain@example.com", "basic")).apiKey;
+    const created = await createMerchant(t.db, "nochain@example.com", "basic");
+    apiKey = created.apiKey;
+    // Ledger views cover proven payout addresses only (POST /user/addresses): record MERCHANT as proven.
+    await t.db.query("INSERT INTO merchant_addresses (merchant_id, address) VALUES ($1, $2)", [
+      created.merchant.id,
+      MERCHANT.toLowerCase(),
+    ]);
     const chain = {
       client: createPublicClient({
         transport: http("http://127.0.0.1:9", { retryCount: 0, timeout: 1_000 }),
@@ -37,7 +44,7 @@ describe(`API app without a chain (${onRealPostgres() ? "PostgreSQL" : "PGlite"}
       contract: CONTRACT as `0x${string}`,
     };
     app = await buildApp({
-      config: { publicUrl: "http://pos.test", adminToken: undefined, tokens: [] },
+      config: { publicUrl: "http://pos.test", adminToken: ADMIN_TOKEN, tokens: [] },
       log: pino({ level: "silent" }),
       orders: createOrderService({
         db: t.db,
@@ -173,7 +180,12 @@ describe(`API app without a chain (${onRealPostgres() ? "PostgreSQL" : "PGlite"}
   });
 
   it("reports the database up and the chain down on /health", async function () {
-    const res = await app.inject({ method: "GET", url: "/health" });
+    // The details need the admin token (the public body says only up or down).
+    const res = await app.inject({
+      method: "GET",
+      url: "/health",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
     assert.equal(res.statusCode, 503);
     const health = res.json();
     assert.equal(health.status, "unavailable");

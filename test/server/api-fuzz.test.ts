@@ -105,7 +105,7 @@ describe("REST API fuzz: hostile requests never cause a 5xx or a partial write",
   let key: string;
 
   before(async function () {
-    api = await startApiSystem({ ADMIN_TOKEN: "admin-token-for-the-fuzz-test" });
+    api = await startApiSystem({ ADMIN_TOKEN: "admin-token-for-the-fuzz-test-0123456789" });
     ({ chain, testDb, system } = api);
     key = (await createMerchant(testDb.db, "fuzz@example.com", "exclusive")).apiKey;
   });

@@ -27,6 +27,24 @@ describe(`GET /user/history from real chain events (${onRealPostgres() ? "Postgr
       RATE_LIMIT_PER_MINUTE: "100000",
     });
     key = (await createMerchant(api.testDb.db, "ledger@example.com", "seller")).apiKey;
+    // The ledger views cover proven payout addresses only: prove the merchant's address first.
+    const auth = { authorization: key };
+    const address = api.chain.merchant.address;
+    const challenge = (
+      await api.system.app.inject({
+        method: "GET",
+        url: `/user/addresses/nonce?address=${address}`,
+        headers: auth,
+      })
+    ).json();
+    const signature = await api.chain.merchant.signMessage(challenge.message);
+    const proven = await api.system.app.inject({
+      method: "POST",
+      url: "/user/addresses",
+      headers: auth,
+      payload: { address, nonce: challenge.nonce, signature },
+    });
+    if (proven.statusCode !== 200) throw new Error(`proving the address failed: ${proven.body}`);
   });
 
   after(async function () {

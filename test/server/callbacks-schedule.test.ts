@@ -92,15 +92,15 @@ describe("callbacks: retry schedule", function () {
 });
 
 describe("callbacks: configuration", function () {
-  it("has safe defaults in development and test", function () {
+  it("has safe defaults in development and test (private targets refused)", function () {
     const config = parseCallbackConfig({});
     assert.equal(config.mode, "development");
     assert.equal(config.callbackSecret, undefined);
-    assert.equal(config.allowPrivateTargets, true);
+    assert.equal(config.allowPrivateTargets, false); // the SSRF guard is on in every mode
     assert.equal(config.timeoutMs, 10_000);
     assert.equal(config.leaseMs, 30_000);
     assert.deepEqual(config.retry, DEFAULT_RETRY_POLICY);
-    assert.equal(parseCallbackConfig({ NODE_ENV: "test" }).allowPrivateTargets, true);
+    assert.equal(parseCallbackConfig({ NODE_ENV: "test" }).allowPrivateTargets, false);
   });
 
   it("requires CALLBACK_SECRET and refuses private targets in production", function () {

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { unauthorized } from "../lib/errors.ts";
@@ -48,4 +49,12 @@ declare module "fastify" {
     /** Routes that answer with something other than JSON (HTML, SVG) skip the Accept check. */
     nonJson?: boolean;
   }
+}
+
+const digest = (value: string) => createHash("sha256").update(value).digest();
+
+/** Whether the request carries ADMIN_TOKEN (`Authorization: Bearer <token>`), compared in constant time. */
+export function hasAdminToken(request: FastifyRequest, expected: string | undefined): boolean {
+  const given = apiKeyFrom(request);
+  return expected !== undefined && given !== undefined && timingSafeEqual(digest(given), digest(expected));
 }

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { CallbackService } from "../callbacks/service.ts";
 import type { Config } from "../config/index.ts";
 import type { AccountService } from "../merchants/account.ts";
+import type { AddressService } from "../merchants/addresses.ts";
 import type { MerchantService } from "../merchants/service.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import type { OrderService } from "../orders/service.ts";
@@ -26,10 +27,16 @@ export interface AppDeps {
   merchants: MerchantService;
   /** GET /user and GET /user/history. */
   account: Pick<AccountService, "ordersToday" | "history">;
+  /** Proven payout addresses (GET /user/addresses/nonce, POST and GET /user/addresses); optional for tests. */
+  addresses?: AddressService;
   /** GET /callbacks and POST /callbacks/:id/redeliver. */
   callbacks: Pick<CallbackService, "list" | "redeliver">;
   health: HealthService;
   /** The newest block of a chain whose effects are in the database (for confirmations), if known. */
   indexedBlock: (chainId: bigint) => bigint | null;
   rateLimitPerMinute?: number;
+  /** Failed authentications per client address per minute before its credentials go unchecked (429). */
+  authFailuresPerMinute?: number;
+  /** Fastify's trustProxy: false, a hop count, or the proxies' addresses and CIDR ranges (TRUST_PROXY). */
+  trustProxy?: boolean | number | string[];
 }

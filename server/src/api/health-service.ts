@@ -25,11 +25,27 @@ export interface HealthServiceDeps {
   checks?: Record<string, () => Promise<unknown>>;
 }
 
+export type ComponentState = "up" | "down";
+
+/** What anyone may see: up or down per component, nothing else (docs/security.md, finding 4). */
+export interface HealthSummary {
+  status: "ok" | "unavailable";
+  database: ComponentState;
+  /** Per configured chain, by name: its node answers and its indexer has not stopped. */
+  chains: Record<string, ComponentState>;
+  /** Every chain's indexer (where this process or another one runs it) has not failed. */
+  indexer: ComponentState;
+  /** Present for each extra check (callbacks, eletropay): its check answered. */
+  [component: string]: unknown;
+}
+
 export interface HealthReport {
   /** Whether the process can serve: the database and the chain answer and the indexer has not failed. */
   ok: boolean;
-  /** The /health body. */
+  /** The detailed body: for the operator only (admin token). */
   body: Record<string, unknown>;
+  /** The public body: up or down per component. */
+  summary: HealthSummary;
 }
 
 export interface HealthService {
@@ -90,8 +106,18 @@ export function createHealthService(deps: HealthServiceDeps): HealthService {
       );
       const chains = await Promise.all(deps.chains.map(chainReport));
       const extras: Record<string, unknown> = {};
+      const extraStates: Record<string, ComponentState> = {};
       for (const [name, check] of Object.entries(deps.checks ?? {})) {
-        extras[name] = await check().catch((error: Error) => ({ ok: false, error: error.message }));
+        extras[name] = await check().then(
+          (value) => {
+            extraStates[name] = "up";
+            return value;
+          },
+          (error: Error) => {
+            extraStates[name] = "down";
+            return { ok: false, error: error.message };
+          },
+        );
       }
       const unavailable: string[] = [];
       for (const c of chains) {
@@ -101,8 +127,18 @@ export function createHealthService(deps: HealthServiceDeps): HealthService {
       }
       const ok = database.ok && unavailable.length === 0;
       const first = chains[0];
+      const summary: HealthSummary = {
+        status: ok ? "ok" : "unavailable",
+        database: database.ok ? "up" : "down",
+        chains: Object.fromEntries(
+          chains.map((c) => [c.body.name, c.head !== null && c.failure === null ? "up" : "down"]),
+        ),
+        indexer: chains.some((c) => c.failure !== null) ? "down" : "up",
+        ...extraStates,
+      };
       return {
         ok,
+        summary,
         body: {
           status: ok ? "ok" : "unavailable",
           ...(unavailable.length > 0 ? { unavailable } : {}),

@@ -1,4 +1,5 @@
 import type { Db, Queryable } from "../db/types.ts";
+import { blockedAddressReason } from "../lib/ip.ts";
 import { conflict, notFound } from "../lib/errors.ts";
 import { orderOwner } from "../orders/queries.ts";
 import { enqueueCallback } from "./outbox.ts";
@@ -55,6 +56,22 @@ interface AttemptRow {
   latency_ms: number;
   error: string | null;
   response_excerpt: string | null;
+  remote_address: string | null;
+}
+
+/**
+ * Whether a stored response may be shown: only when the address it came from is one the SSRF
+ * guard allows now. Attempts recorded before addresses were kept (null) count as refused unless
+ * private targets are allowed, so an internal service's answer never reaches a merchant.
+ */
+function responseVisible(remoteAddress: string | null, allowPrivateTargets: boolean): boolean {
+  if (allowPrivateTargets) return true;
+  if (remoteAddress === null) return false;
+  try {
+    return blockedAddressReason(remoteAddress) === undefined;
+  } catch {
+    return false;
+  }
 }
 
 /** Throws 404 unless the order exists and belongs to the merchant (another merchant's order looks absent). */
@@ -63,11 +80,15 @@ async function assertOwnOrder(db: Queryable, merchantId: bigint, orderId: bigint
   if (owner?.merchantId !== merchantId) throw notFound("Order not found.", "order_not_found");
 }
 
-/** Every callback of one of the merchant's orders, oldest first, each with its attempts. */
+/**
+ * Every callback of one of the merchant's orders, oldest first, each with its attempts. Response
+ * excerpts from targets the SSRF guard refuses (`allowPrivateTargets` false) are left out.
+ */
 export async function listDeliveries(
   db: Queryable,
   merchantId: bigint,
   orderId: bigint,
+  options: { allowPrivateTargets?: boolean } = {},
 ): Promise<Delivery[]> {
   await assertOwnOrder(db, merchantId, orderId);
   const scope = "c.order_id = $1 AND (c.merchant_id IS NULL OR c.merchant_id = $2)";
@@ -78,7 +99,8 @@ export async function listDeliveries(
     [orderId, merchantId],
   );
   const { rows: attempts } = await db.query<AttemptRow>(
-    `SELECT a.callback_id, a.attempt, a.attempted_at, a.status_code, a.latency_ms, a.error, a.response_excerpt
+    `SELECT a.callback_id, a.attempt, a.attempted_at, a.status_code, a.latency_ms, a.error, a.response_excerpt,
+            a.remote_address
      FROM callback_attempts a JOIN callbacks c ON c.id = a.callback_id
      WHERE ${scope} ORDER BY a.id`,
     [orderId, merchantId],
@@ -93,7 +115,9 @@ export async function listDeliveries(
       statusCode: a.status_code,
       latencyMs: a.latency_ms,
       error: a.error,
-      responseExcerpt: a.response_excerpt,
+      responseExcerpt: responseVisible(a.remote_address, options.allowPrivateTargets ?? false)
+        ? a.response_excerpt
+        : null,
     });
   }
   return rows.map((r) => ({
@@ -296,10 +320,13 @@ export async function callbackHealth(
   return { status: failing.length > 0 ? "degraded" : "ok", queue, failing_receivers: failing };
 }
 
-/** The callback operations the HTTP layer needs, bound to one database. */
-export function createCallbackService(db: Db) {
+/**
+ * The callback operations the HTTP layer needs, bound to one database. `allowPrivateTargets` is
+ * the SSRF guard's setting (CALLBACK_ALLOW_PRIVATE): stored responses are shown only for targets it allows.
+ */
+export function createCallbackService(db: Db, options: { allowPrivateTargets?: boolean } = {}) {
   return {
-    list: (merchantId: bigint, orderId: bigint) => listDeliveries(db, merchantId, orderId),
+    list: (merchantId: bigint, orderId: bigint) => listDeliveries(db, merchantId, orderId, options),
     redeliver: (merchantId: bigint, callbackId: bigint) => redeliver(db, merchantId, callbackId),
     health: () => callbackHealth(db),
   };

@@ -100,8 +100,8 @@ RETURNING c.id, c.event_id::text AS event_id, c.kind, c.url, c.body, c.secret_re
  */
 const RECORD_SQL = `
 WITH attempt AS (
-  INSERT INTO callback_attempts (callback_id, attempt, status_code, latency_ms, error, response_excerpt)
-  VALUES ($1, $2, $4, $6, $5, $7)
+  INSERT INTO callback_attempts (callback_id, attempt, status_code, latency_ms, error, response_excerpt, remote_address)
+  VALUES ($1, $2, $4, $6, $5, $7, $9)
 )
 UPDATE callbacks
 SET status = $3::text,
@@ -248,7 +248,9 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
     inflight.add(task);
   }
 
-  async function attempt(row: ClaimedRow): Promise<{ outcome: Outcome; excerpt: string | null }> {
+  async function attempt(
+    row: ClaimedRow,
+  ): Promise<{ outcome: Outcome; excerpt: string | null; address?: string }> {
     try {
       const target = await resolveCallbackTarget(row.url, {
         allowPrivate: config.allowPrivateTargets,
@@ -264,7 +266,7 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
         maxResponseBytes: config.maxResponseBytes,
       });
       const excerpt = result.body.length > 0 ? result.body.toString("utf8").slice(0, EXCERPT_CHARS) : null;
-      return { outcome: classify(result), excerpt };
+      return { outcome: classify(result), excerpt, address: target.address };
     } catch (error) {
       const message = describeError(error);
       if (error instanceof CallbackTargetRefused || error instanceof UnknownSecretError) {
@@ -280,7 +282,9 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
 
   async function deliver(row: ClaimedRow): Promise<void> {
     const started = performance.now();
-    let { outcome, excerpt } = await attempt(row);
+    const tried = await attempt(row);
+    let { outcome } = tried;
+    const { excerpt } = tried;
     const latencyMs = Math.round(performance.now() - started);
     let delayMs = 0;
     if (outcome.status === "pending") {
@@ -307,6 +311,7 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
       latencyMs,
       excerpt,
       Math.round(delayMs),
+      tried.address ?? null,
     ]);
     stats[
       outcome.status === "delivered" ? "delivered" : outcome.status === "failed" ? "failed" : "retried"

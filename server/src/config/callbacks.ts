@@ -43,7 +43,10 @@ export interface CallbackConfig {
   callbackSecret: string | undefined;
   /** Signs EletroPay callbacks; falls back to the system secret when unset. */
   eletropayCallbackSecret: string | undefined;
-  /** Deliver to private, loopback and link-local addresses (local development). */
+  /**
+   * Deliver to private, loopback and link-local addresses. Off unless CALLBACK_ALLOW_PRIVATE=true,
+   * in every NODE_ENV: only `npm start`'s dev stack (its loopback receiver) and tests turn it on.
+   */
   allowPrivateTargets: boolean;
   /** Whole-request timeout: connect, send, response headers and the (capped) body. */
   timeoutMs: number;
@@ -111,7 +114,7 @@ export function readCallbackConfig(r: EnvReader, mode: CallbackEnvMode): Callbac
     mode,
     callbackSecret,
     eletropayCallbackSecret,
-    allowPrivateTargets: r.bool("CALLBACK_ALLOW_PRIVATE", !production),
+    allowPrivateTargets: r.bool("CALLBACK_ALLOW_PRIVATE", false),
     timeoutMs,
     maxResponseBytes: r.int("CALLBACK_MAX_RESPONSE_BYTES", 64 * 1024, 0, 16 * 1024 * 1024),
     workerConcurrency: r.int("CALLBACK_WORKER_CONCURRENCY", 16, 1, 1024),

@@ -2,7 +2,8 @@ import { resolve } from "node:path";
 import { readCallbackConfig, type CallbackConfig } from "./callbacks.ts";
 import { readEletroPayConfig, type EletroPayConfig } from "./eletropay.ts";
 import { readChains, type ChainConfig, type TokenConfig } from "./chains.ts";
-import { createEnvReader, type Env } from "./env.ts";
+import { createEnvReader, type Env, type EnvReader } from "./env.ts";
+import { isIP } from "node:net";
 
 export type { ChainConfig, TokenConfig } from "./chains.ts";
 export { ConfigProblems } from "./errors.ts";
@@ -30,6 +31,13 @@ export interface Config {
   runApi: boolean;
   /** Requests per minute allowed per API key (or per client address without a key). */
   rateLimitPerMinute: number;
+  /** Failed authentications per client address per minute (AUTH_FAILURES_PER_MINUTE). */
+  authFailuresPerMinute: number;
+  /**
+   * TRUST_PROXY: the reverse proxies whose X-Forwarded-For names the client, as a hop count or a
+   * list of addresses and CIDR ranges; false (the default) uses the connection's address.
+   */
+  trustProxy: false | number | string[];
 
   /** Every chain to follow, in configuration order; the first is the default for new orders. */
   chains: ChainConfig[];
@@ -84,11 +92,13 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: resolve(r.str("DATA_DIR", ".data")),
     orderTtlSeconds: r.int("ORDER_TTL_SECONDS", 900, 30, 7 * 24 * 3600),
     anonymousMaxUsd: r.decimal("ANONYMOUS_MAX_USD", "5.00") ?? "5.00",
-    adminToken: r.optionalStr("ADMIN_TOKEN"),
+    adminToken: r.secret("ADMIN_TOKEN", 32, "openssl rand -hex 32"),
     runIndexer: r.bool("RUN_INDEXER", true),
     runCallbackWorker: r.bool("RUN_CALLBACK_WORKER", true),
     runApi: r.bool("RUN_API", true),
     rateLimitPerMinute: r.int("RATE_LIMIT_PER_MINUTE", 600, 1, 10_000_000),
+    authFailuresPerMinute: r.int("AUTH_FAILURES_PER_MINUTE", 10, 1, 1_000_000),
+    trustProxy: readTrustProxy(r),
   };
   const chains = readChains(r);
   const callbacks = readCallbackConfig(r, appEnv);
@@ -113,4 +123,37 @@ export function loadConfig(env: Env = process.env): Config {
     priceMaxAgeSeconds: first.priceMaxAgeSeconds,
     tokens: first.tokens,
   };
+}
+
+/** TRUST_PROXY: unset or false, a hop count (1 = one proxy in front), or addresses and CIDR ranges. */
+function readTrustProxy(r: EnvReader): false | number | string[] {
+  const value = r.raw("TRUST_PROXY");
+  if (value === undefined || value.toLowerCase() === "false") return false;
+  if (value.toLowerCase() === "true") {
+    r.problem(
+      "TRUST_PROXY=true would trust any client's X-Forwarded-For (anyone could pick the address " +
+        "they are rate-limited as); set the number of proxies in front (e.g. TRUST_PROXY=1) or " +
+        "their addresses (e.g. TRUST_PROXY=10.0.0.0/8)",
+      "TRUST_PROXY",
+    );
+    return false;
+  }
+  if (/^\d+$/.test(value)) return r.int("TRUST_PROXY", 0, 0, 64);
+  const entries = value.split(",").map((entry) => entry.trim());
+  const bad = entries.filter((entry) => {
+    const [address = "", prefix, extra] = entry.split("/");
+    const family = isIP(address);
+    if (family === 0 || extra !== undefined) return true;
+    if (prefix === undefined) return false;
+    return !/^\d+$/.test(prefix) || Number(prefix) > (family === 4 ? 32 : 128);
+  });
+  if (bad.length > 0) {
+    r.problem(
+      `TRUST_PROXY must be a hop count (e.g. 1) or a comma-separated list of IP addresses and CIDR ranges ` +
+        `(e.g. 10.0.0.0/8,127.0.0.1); these are not: ${bad.join(", ")}`,
+      "TRUST_PROXY",
+    );
+    return false;
+  }
+  return entries;
 }

@@ -13,8 +13,8 @@ import {
   unavailable,
 } from "../lib/errors.ts";
 import { formatUsdCents, parseDecimal, parseUsdCents, quoteAmount } from "../lib/money.ts";
-import { parseHttpUrl } from "../lib/url.ts";
-import { PLANS } from "../merchants/plans.ts";
+import { parseCallbackUrl, parseHttpUrl } from "../lib/url.ts";
+import { planAllowsAmount, planAmountLimitText, PLANS } from "../merchants/plans.ts";
 import type { Merchant } from "../merchants/service.ts";
 import type { PriceSource } from "../pricing/index.ts";
 import { newOrderId, newOrderReference } from "./ids.ts";
@@ -62,6 +62,8 @@ export interface OrderServiceDeps {
   chains: readonly OrderChain[];
   orderTtlSeconds: number;
   anonymousMaxCents: bigint;
+  /** CALLBACK_ALLOW_PRIVATE: accept callbacks to private hosts (local development, tests). */
+  allowPrivateCallbacks?: boolean;
 }
 
 const PEG_DECIMALS = 8;
@@ -143,7 +145,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       );
     }
     const merchantAddress = parseMerchantAddress(input.address);
-    const callback = parseHttpUrl(input.callback, "callback");
+    const callback = parseCallbackUrl(input.callback, deps.allowPrivateCallbacks ?? false);
     const itemImage =
       input.item_image === undefined ? undefined : parseHttpUrl(input.item_image, "item_image");
     if (!merchant && usdCents >= deps.anonymousMaxCents) {
@@ -153,9 +155,9 @@ export function createOrderService(deps: OrderServiceDeps) {
     }
     if (merchant) {
       const plan = PLANS[merchant.plan];
-      if (usdCents > plan.maxAmountCents) {
+      if (!planAllowsAmount(plan, usdCents)) {
         throw forbidden(
-          `the ${plan.label} plan allows orders up to $${formatUsdCents(plan.maxAmountCents)}; upgrade the plan for larger orders`,
+          `the ${plan.label} plan allows orders ${planAmountLimitText(plan)}; upgrade the plan for larger orders`,
           "plan_max_amount",
         );
       }

@@ -1,14 +1,11 @@
-import { timingSafeEqual, createHash } from "node:crypto";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
 import { notFound, unauthorized } from "../../lib/errors.ts";
 import { TXT_MESSAGING_LIMITS } from "../../merchants/plugins.ts";
 import { PLAN_NAMES } from "../../merchants/plans.ts";
-import { apiKeyFrom } from "../auth.ts";
+import { hasAdminToken } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
 import { ErrorSchema } from "../schemas.ts";
-
-const digest = (value: string) => createHash("sha256").update(value).digest();
 
 /**
  * Operator API, guarded by ADMIN_TOKEN (`Authorization: Bearer <token>`). Disabled when no token
@@ -18,9 +15,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
   app.addHook("onRequest", async (request) => {
     const expected = deps.config.adminToken;
     if (!expected) throw notFound("the admin API is disabled; set ADMIN_TOKEN to enable it");
-    const given = apiKeyFrom(request);
-    if (!given || !timingSafeEqual(digest(given), digest(expected)))
-      throw unauthorized("a valid ADMIN_TOKEN is required");
+    if (!hasAdminToken(request, expected)) throw unauthorized("a valid ADMIN_TOKEN is required");
   });
 
   const MerchantKey = Type.Object({

@@ -160,6 +160,79 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     },
   );
 
+  const addresses = deps.addresses;
+  if (addresses) {
+    const Proven = Type.Object({ address: Type.String(), proven_at: Type.String({ format: "date-time" }) });
+    const addressErrors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema };
+    app.get(
+      "/user/addresses/nonce",
+      {
+        schema: {
+          tags: ["user"],
+          summary: "A single-use challenge to prove a payout address (sign `message` with its key, EIP-191)",
+          querystring: Type.Object({ address: Type.String({ maxLength: 64 }) }),
+          response: {
+            200: Type.Object({
+              address: Type.String(),
+              nonce: Type.String(),
+              message: Type.String(),
+              expires_at: Type.String({ format: "date-time" }),
+            }),
+            ...addressErrors,
+          },
+        },
+      },
+      async (request) => {
+        const merchant = requireMerchant(request);
+        const c = await addresses.challenge(merchant.id, request.query.address);
+        return {
+          address: c.address,
+          nonce: c.nonce,
+          message: c.message,
+          expires_at: c.expiresAt.toISOString(),
+        };
+      },
+    );
+    app.post(
+      "/user/addresses",
+      {
+        schema: {
+          tags: ["user"],
+          summary: "Prove a payout address: the challenge's nonce and the address's signature of its message",
+          body: Type.Object(
+            {
+              address: Type.String({ maxLength: 64 }),
+              nonce: Type.String({ maxLength: 64 }),
+              signature: Type.String({ maxLength: 1024 }),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: Proven, ...addressErrors },
+        },
+      },
+      async (request) => {
+        const merchant = requireMerchant(request);
+        const proven = await addresses.prove(merchant.id, request.body);
+        return { address: proven.address, proven_at: proven.provenAt.toISOString() };
+      },
+    );
+    app.get(
+      "/user/addresses",
+      {
+        schema: {
+          tags: ["user"],
+          summary: "The payout addresses this account has proven (the ledger views cover only these)",
+          response: { 200: Type.Object({ addresses: Type.Array(Proven) }), ...addressErrors },
+        },
+      },
+      async (request) => {
+        const merchant = requireMerchant(request);
+        const list = await addresses.list(merchant.id);
+        return { addresses: list.map((a) => ({ address: a.address, proven_at: a.provenAt.toISOString() })) };
+      },
+    );
+  }
+
   app.get(
     "/status/recurring/:status",
     {

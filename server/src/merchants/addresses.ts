@@ -1,0 +1,120 @@
+import { randomBytes } from "node:crypto";
+import { getAddress, isAddress, verifyMessage } from "viem";
+import type { Queryable } from "../db/types.ts";
+import { badRequest, unauthorized } from "../lib/errors.ts";
+
+/**
+ * Payout addresses a merchant has proven it controls. The merchant asks for a challenge for one
+ * address, signs its message with that address's key (EIP-191 personal_sign: any wallet, `cast
+ * wallet sign`, viem's signMessage) and posts the signature. A challenge names the merchant id,
+ * the address and an expiry, and is consumed by its first use, right or wrong. Ledger views
+ * cover only proven addresses, so typing another merchant's address into an order reveals
+ * nothing of its money.
+ */
+
+const CHALLENGE_TTL_MS = 10 * 60 * 1000;
+
+export interface AddressChallenge {
+  nonce: string;
+  address: `0x${string}`;
+  expiresAt: Date;
+  /** The exact text to sign. */
+  message: string;
+}
+
+export interface ProvenAddress {
+  address: `0x${string}`;
+  provenAt: Date;
+}
+
+export function challengeMessage(
+  merchantId: bigint,
+  address: string,
+  nonce: string,
+  expiresAt: Date,
+): string {
+  return [
+    "Ethereum POS: I control this payout address and add it to my merchant account.",
+    `Merchant: ${merchantId}`,
+    `Address: ${getAddress(address)}`,
+    `Nonce: ${nonce}`,
+    `Expires: ${expiresAt.toISOString()}`,
+  ].join("\n");
+}
+
+function parseAddress(value: string): `0x${string}` {
+  if (!isAddress(value, { strict: false }))
+    throw badRequest("address must be a 0x-prefixed 20-byte Ethereum address", "invalid_address");
+  return getAddress(value);
+}
+
+export function createAddressService(db: Queryable, now: () => Date = () => new Date()) {
+  return {
+    async challenge(merchantId: bigint, addressInput: string): Promise<AddressChallenge> {
+      const address = parseAddress(addressInput);
+      const nonce = randomBytes(16).toString("hex");
+      const expiresAt = new Date(Math.floor((now().getTime() + CHALLENGE_TTL_MS) / 1000) * 1000);
+      await db.query("DELETE FROM merchant_address_challenges WHERE expires_at < now() - interval '1 day'");
+      await db.query(
+        "INSERT INTO merchant_address_challenges (nonce, merchant_id, address, expires_at) VALUES ($1, $2, $3, $4)",
+        [nonce, merchantId, address.toLowerCase(), expiresAt],
+      );
+      return { nonce, address, expiresAt, message: challengeMessage(merchantId, address, nonce, expiresAt) };
+    },
+
+    /** Consumes the challenge and records the address when the signature is the address's. */
+    async prove(
+      merchantId: bigint,
+      input: { address: string; nonce: string; signature: string },
+    ): Promise<ProvenAddress> {
+      const address = parseAddress(input.address);
+      const { rows } = await db.query<{ expires_at: Date }>(
+        `UPDATE merchant_address_challenges SET used_at = now()
+          WHERE nonce = $1 AND merchant_id = $2 AND address = $3 AND used_at IS NULL AND expires_at > $4
+          RETURNING expires_at`,
+        [input.nonce, merchantId, address.toLowerCase(), now()],
+      );
+      const challenge = rows[0];
+      if (!challenge) {
+        throw badRequest(
+          "the challenge is unknown, expired, already used or for another address; get a new one from GET /user/addresses/nonce",
+          "invalid_challenge",
+        );
+      }
+      const message = challengeMessage(merchantId, address, input.nonce, challenge.expires_at);
+      const valid =
+        /^0x[0-9a-fA-F]+$/.test(input.signature) &&
+        (await verifyMessage({ address, message, signature: input.signature as `0x${string}` }).catch(
+          () => false,
+        ));
+      if (!valid)
+        throw unauthorized("the signature is not this address's signature of the challenge message");
+      const { rows: saved } = await db.query<{ proven_at: Date }>(
+        `INSERT INTO merchant_addresses (merchant_id, address) VALUES ($1, $2)
+         ON CONFLICT (merchant_id, address) DO UPDATE SET proven_at = merchant_addresses.proven_at
+         RETURNING proven_at`,
+        [merchantId, address.toLowerCase()],
+      );
+      return { address, provenAt: (saved[0] as { proven_at: Date }).proven_at };
+    },
+
+    async list(merchantId: bigint): Promise<ProvenAddress[]> {
+      const { rows } = await db.query<{ address: string; proven_at: Date }>(
+        "SELECT address, proven_at FROM merchant_addresses WHERE merchant_id = $1 ORDER BY proven_at, address",
+        [merchantId],
+      );
+      return rows.map((r) => ({ address: getAddress(r.address), provenAt: r.proven_at }));
+    },
+  };
+}
+
+/** The proven payout addresses of a merchant, lowercase (for ledger queries). */
+export async function provenAddresses(db: Queryable, merchantId: bigint): Promise<string[]> {
+  const { rows } = await db.query<{ address: string }>(
+    "SELECT address FROM merchant_addresses WHERE merchant_id = $1 ORDER BY address",
+    [merchantId],
+  );
+  return rows.map((r) => r.address);
+}
+
+export type AddressService = ReturnType<typeof createAddressService>;
