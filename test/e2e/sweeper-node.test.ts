@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "mocha";
 import pino from "pino";
 import { parseAbi, parseEther, type Hex } from "viem";
@@ -25,6 +26,7 @@ import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { catchUp } from "../helpers/indexing.ts";
 import { startNodeChain } from "../helpers/node-chain.ts";
+import { ROOT } from "../../scripts/lib/local-chain.ts";
 
 /** Hardhat's dev account #9: the sweeper here (and under `npm start`). */
 const SWEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
@@ -44,6 +46,19 @@ interface OrderJson {
 }
 
 type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
+
+/**
+ * Deploys Multicall3 from its artifact: its address goes in MULTICALL3_ADDRESS, so the runtime never
+ * picks up a local Ignition deployment (from an earlier `npm start`) that this node does not have.
+ */
+async function deployMulticall3(chain: NodeChain): Promise<`0x${string}`> {
+  const { abi, bytecode } = JSON.parse(
+    readFileSync(`${ROOT}artifacts/contracts/mocks/Multicall3.sol/Multicall3.json`, "utf8"),
+  ) as { abi: unknown[]; bytecode: Hex };
+  const hash = await chain.wallet.deployContract({ abi, bytecode, account: chain.owner, chain: null });
+  const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+  return receipt.contractAddress as `0x${string}`;
+}
 
 function harness(getChain: () => NodeChain, getSystem: () => System) {
   return {
@@ -135,12 +150,14 @@ describe("sweeper on a hardhat node: confirmed deposits swept in batches, tracke
 
   before(async function () {
     chain = await startNodeChain();
+    const multicall3 = await deployMulticall3(chain);
     testDb = await createTestDb();
     // ETH at $1: a $2.00 order is 2 ETH, so a sweep's gas is well within 5 % of it.
     const config = loadConfig({
       NODE_ENV: "test",
       RPC_URL: chain.url,
       CONTRACT_ADDRESS: chain.contract,
+      MULTICALL3_ADDRESS: multicall3,
       START_BLOCK: "0",
       CONFIRMATIONS: String(CONFIRMATIONS),
       FINALITY_BLOCKS: "16",
@@ -421,9 +438,11 @@ describe("sweeper on a hardhat node: confirmed deposits swept in batches, tracke
 describe("sweeper wiring (startSystem, indexer leader)", function () {
   this.timeout(180_000);
   let chain: NodeChain;
+  let multicall3: `0x${string}`;
 
   before(async function () {
     chain = await startNodeChain();
+    multicall3 = await deployMulticall3(chain);
   });
   after(async function () {
     await chain?.stop();
@@ -441,6 +460,7 @@ describe("sweeper wiring (startSystem, indexer leader)", function () {
           NODE_ENV: "test",
           RPC_URL: chain.url,
           CONTRACT_ADDRESS: chain.contract,
+          MULTICALL3_ADDRESS: multicall3,
           CONFIRMATIONS: String(CONFIRMATIONS),
           FINALITY_BLOCKS: "16",
           ETH_USD_PRICE: "1",
