@@ -9,10 +9,10 @@ const base = { NODE_ENV: "test", RPC_URL: "http://127.0.0.1:8545", ETH_USD_PRICE
 
 describe("sweeper configuration", function () {
   it("reads the key and the policy, with defaults", function () {
-    const off = loadConfig(base).chains[0]?.sweeper;
-    assert.equal(off?.privateKey, undefined);
+    assert.equal(loadConfig(base).chains[0]?.sweeper, undefined, "no key: no sweeper");
+    const defaults = loadConfig({ ...base, SWEEPER_PRIVATE_KEY: KEY }).chains[0]?.sweeper;
     assert.deepEqual(
-      { ...off, privateKey: undefined },
+      { ...defaults, privateKey: undefined },
       { privateKey: undefined, intervalBlocks: 1, maxGasSharePpm: 50_000n, maxBatch: 50, stuckBlocks: 10 },
     );
     const on = loadConfig({
@@ -36,7 +36,7 @@ describe("sweeper configuration", function () {
     const json = JSON.stringify(config, (_, v: unknown) => (typeof v === "bigint" ? `${v}` : v));
     assert.doesNotMatch(json, new RegExp(key, "i"));
     assert.doesNotMatch(inspect(config, { depth: 10 }), new RegExp(key, "i"));
-    assert.doesNotMatch(String(config.chains[0]?.sweeper.privateKey), new RegExp(key, "i"));
+    assert.doesNotMatch(String(config.chains[0]?.sweeper?.privateKey), new RegExp(key, "i"));
   });
 
   it("reports bad values without echoing the key", function () {
@@ -57,14 +57,15 @@ describe("sweeper configuration", function () {
       CHAIN_ETHEREUM_RPC_URL: "http://127.0.0.1:8545",
       CHAIN_BASE_RPC_URL: "http://127.0.0.1:8546",
       SWEEP_MAX_BATCH: "10",
+      SWEEP_STUCK_BLOCKS: "7",
       CHAIN_BASE_SWEEPER_PRIVATE_KEY: KEY,
       CHAIN_BASE_SWEEP_MAX_BATCH: "30",
     });
     const [ethereum, baseChain] = config.chains;
-    assert.equal(ethereum?.sweeper.privateKey, undefined);
-    assert.equal(ethereum?.sweeper.maxBatch, 10);
-    assert.equal(baseChain?.sweeper.privateKey?.reveal(), KEY);
-    assert.equal(baseChain?.sweeper.maxBatch, 30);
+    assert.equal(ethereum?.sweeper, undefined);
+    assert.equal(baseChain?.sweeper?.privateKey.reveal(), KEY);
+    assert.equal(baseChain?.sweeper?.maxBatch, 30);
+    assert.equal(baseChain?.sweeper?.stuckBlocks, 7, "the global value");
   });
 });
 

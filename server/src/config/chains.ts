@@ -40,8 +40,8 @@ export interface ChainConfig {
   multicall3Address?: `0x${string}`;
   /** DEPOSIT_WATCH_HOURS after an order's expiry that its deposit address stays watched; unset: 24. */
   depositWatchHours?: number;
-  /** The sweeper of this chain's deposit addresses (SWEEPER_PRIVATE_KEY and the SWEEP_* policy). */
-  sweeper: SweeperConfig;
+  /** The sweeper of this chain's deposits (SWEEPER_PRIVATE_KEY and the SWEEP_* policy); absent without a key. */
+  sweeper?: SweeperConfig;
   /** How this chain's variables are named in messages: "" (single chain) or e.g. "CHAIN_BASE_". */
   prefix: string;
 }
@@ -152,10 +152,10 @@ function readChain(
     priceFeedAddress: r.address(v("PRICE_FEED_ADDRESS")),
     priceMaxAgeSeconds: r.int(v("PRICE_MAX_AGE_SECONDS"), 3_600, 1, 30 * 24 * 3600),
     tokens: readTokens(r, v("TOKENS")),
-    sweeper: readSweeperConfig(r, v),
     prefix,
     ...optional("multicall3Address", r.address(v("MULTICALL3_ADDRESS"))),
     ...optional("depositWatchHours", r.optionalInt(v("DEPOSIT_WATCH_HOURS"), 0, 24 * 365)),
+    ...optional("sweeper", readSweeperConfig(r, v)),
   };
 }
 

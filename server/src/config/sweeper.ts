@@ -23,8 +23,8 @@ export function secretKey(value: `0x${string}`): SecretKey {
 
 /** When and how one chain's sweeper sends `sweepDeposits` (docs/deposits.md, "Sweeper"). */
 export interface SweeperConfig {
-  /** SWEEPER_PRIVATE_KEY: the gas-only account that sends sweeps; unset: no sweeper on this chain. */
-  privateKey: SecretKey | undefined;
+  /** SWEEPER_PRIVATE_KEY: the gas-only account that sends sweeps. */
+  privateKey: SecretKey;
   /** SWEEP_INTERVAL_BLOCKS: at most one new sweep every this many blocks. */
   intervalBlocks: number;
   /**
@@ -59,9 +59,14 @@ function sharePpm(value: string): bigint | undefined {
 
 /**
  * Reads one chain's sweeper settings; `v(setting)` names the variable (SWEEP_MAX_BATCH or
- * CHAIN_BASE_SWEEP_MAX_BATCH). The key is checked for shape only; the runtime derives its address.
+ * CHAIN_BASE_SWEEP_MAX_BATCH). Every setting is checked; the result is undefined when the chain
+ * has no SWEEPER_PRIVATE_KEY (no sweeper: deposits wait for anyone's sweep). The key is checked for
+ * shape only; the sweeper derives its address.
  */
-export function readSweeperConfig(r: EnvReader, v: (setting: SweeperSetting) => string): SweeperConfig {
+export function readSweeperConfig(
+  r: EnvReader,
+  v: (setting: SweeperSetting) => string,
+): SweeperConfig | undefined {
   const keyName = v("SWEEPER_PRIVATE_KEY");
   const key = r.raw(keyName);
   let privateKey: SecretKey | undefined;
@@ -88,11 +93,11 @@ export function readSweeperConfig(r: EnvReader, v: (setting: SweeperSetting) => 
     );
     maxGasSharePpm = 50_000n;
   }
-  return {
-    privateKey,
+  const policy = {
     intervalBlocks: r.int(v("SWEEP_INTERVAL_BLOCKS"), 1, 1, 1_000_000),
     maxGasSharePpm,
     maxBatch: r.int(v("SWEEP_MAX_BATCH"), 50, 1, 500),
     stuckBlocks: r.int(v("SWEEP_STUCK_BLOCKS"), 10, 1, 100_000),
   };
+  return privateKey ? { privateKey, ...policy } : undefined;
 }

@@ -224,7 +224,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
 
   // The sweeper needs the indexed state: it runs beside the indexer, in the process that leads it.
   const sweeper =
-    indexer && config.sweeper.privateKey
+    indexer && config.sweeper
       ? createSweeper({
           db,
           client,

@@ -49,7 +49,7 @@ export interface SweeperDeps {
   /** The PaymentProcessor whose `sweepDeposits` is called. */
   contract: `0x${string}`;
   confirmations: number;
-  /** The policy and the key (which must be set). */
+  /** The key and the policy. */
   config: SweeperConfig;
   /** Allowlisted tokens, to value token deposits in ETH for the gas-share rule. */
   tokens: readonly TokenValuation[];
@@ -91,7 +91,6 @@ const firstLine = (error: unknown) => ((error as Error).message ?? String(error)
  */
 export function createSweeper(deps: SweeperDeps): Sweeper {
   const { db, client, chainId, contract, config, log } = deps;
-  if (!config.privateKey) throw new Error("createSweeper needs SWEEPER_PRIVATE_KEY");
   const account = privateKeyToAccount(config.privateKey.reveal());
   // A local account: transactions are signed in this process, then sent raw through the chain's client.
   const wallet = createWalletClient({
