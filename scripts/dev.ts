@@ -5,6 +5,9 @@
  *   - RPC_URL unset → a local Hardhat node on 127.0.0.1:DEV_CHAIN_PORT (8545) with the contracts
  *     deployed by Ignition, mining a block every DEV_BLOCK_INTERVAL_MS (1000) as a real chain does;
  *   - DATABASE_URL unset → embedded PGlite under .data/;
+ *   - on that local chain, a dev sweeper: Hardhat's dev account #9 (DEV_SWEEPER_KEY below; not the
+ *     deployer #0, nor the customer #0 or merchant #1 of the demo and the README) sweeps
+ *     confirmed deposits into the contract, so a plain transfer reaches `complete`;
  *   - then migrations, the indexer, callbacks, the API, and a dev callback receiver on
  *     127.0.0.1:DEV_CALLBACK_PORT (3002) that prints every callback it gets;
  *   - what was started is recorded in .data/dev-stack.json for the helpers (demo, merchant, the
@@ -25,6 +28,12 @@ import { startSystem, type System } from "../server/src/system.ts";
 import { startCallbackReceiver, type CallbackReceiver } from "./lib/callback-receiver.ts";
 import { devStackPath, readDevStack, removeDevStack, writeDevStack, type DevStack } from "./lib/dev-stack.ts";
 import { deployLocal, setIntervalMining, startLocalChain, type LocalChain } from "./lib/local-chain.ts";
+
+/**
+ * Hardhat's well-known dev account #9 (0xa0Ee7A142d267C1f36714E4a8F75612F20a79720): the local
+ * chain's sweeper. Public knowledge, funded only on the local chain; never use it on a real network.
+ */
+const DEV_SWEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
 
 const say = (message: string) => console.log(`[ethereum-pos] ${message}`);
 
@@ -82,6 +91,10 @@ async function main() {
     // hardhat node serves WebSocket on the same port: newHeads wakes the indexer as soon as a block is mined.
     env.RPC_WS_URL ??= `ws://127.0.0.1:${dev.chainPort}`;
     env.POLL_INTERVAL_MS ??= "100";
+    // A dev sweeper, so plain transfers reach `complete`. The local node's fees are test fees (a
+    // 1 gwei tip would cost more than 5 % of a $1 order): gas may take up to the whole deposit.
+    env.SWEEPER_PRIVATE_KEY ??= DEV_SWEEPER_KEY;
+    env.SWEEP_MAX_GAS_SHARE ??= "1";
   }
   const dataDirSetting = optional(env, "DATA_DIR") ?? ".data";
   // The admin token lets `npm run merchant` reach the embedded database through the running server.
@@ -258,6 +271,7 @@ function describeStack(
       confirmations: config.confirmations,
       localPort: local ? dev.chainPort : undefined,
       blockIntervalMs: local ? dev.blockIntervalMs : undefined,
+      sweeper: system.chains[0]?.sweeper?.address,
       contracts: {
         paymentProcessor: system.contract,
         tokens: system.tokens.map((t) => ({ symbol: t.symbol, address: t.address })),
@@ -287,7 +301,11 @@ async function banner(system: System, stack: DevStack, reset: ChainReset | undef
         : "  mining         one block per transaction only (DEV_BLOCK_INTERVAL_MS=0): mine confirmations with evm_mine",
     );
   }
+  const sweeper = system.chains[0]?.sweeper;
   lines.push(
+    sweeper
+      ? `  sweeper        ${sweeper.address} sweeps confirmed deposits into the contract (gas money only; SWEEPER_PRIVATE_KEY)`
+      : "  sweeper        none (no SWEEPER_PRIVATE_KEY): paid orders stay success with awaiting_sweep until someone sweeps",
     `  contract       ${stack.chain.contracts.paymentProcessor}`,
     ...stack.chain.contracts.tokens.map((t) => `  token          ${t.symbol} ${t.address}`),
   );

@@ -28,6 +28,8 @@ export interface DevStack {
     localPort: number | undefined;
     /** Interval mining of the local node in ms; 0: a block only per transaction (automine). */
     blockIntervalMs: number | undefined;
+    /** The address of the chain's sweeper (SWEEPER_PRIVATE_KEY), when one runs. */
+    sweeper?: string | undefined;
     contracts: { paymentProcessor: string; tokens: { symbol: string; address: string }[] };
   };
   eletropay: { url: string; callbackUrl: string | undefined } | undefined;

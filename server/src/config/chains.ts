@@ -1,4 +1,5 @@
 import type { EnvReader } from "./env.ts";
+import { readSweeperConfig, SWEEPER_SETTINGS, type SweeperConfig } from "./sweeper.ts";
 
 export interface TokenConfig {
   symbol: string;
@@ -39,6 +40,8 @@ export interface ChainConfig {
   multicall3Address?: `0x${string}`;
   /** DEPOSIT_WATCH_HOURS after an order's expiry that its deposit address stays watched; unset: 24. */
   depositWatchHours?: number;
+  /** The sweeper of this chain's deposits (SWEEPER_PRIVATE_KEY and the SWEEP_* policy); absent without a key. */
+  sweeper?: SweeperConfig;
   /** How this chain's variables are named in messages: "" (single chain) or e.g. "CHAIN_BASE_". */
   prefix: string;
 }
@@ -59,6 +62,7 @@ export const CHAIN_SETTINGS = [
   "TOKENS",
   "MULTICALL3_ADDRESS",
   "DEPOSIT_WATCH_HOURS",
+  ...SWEEPER_SETTINGS,
 ] as const;
 type ChainSetting = (typeof CHAIN_SETTINGS)[number];
 
@@ -151,6 +155,7 @@ function readChain(
     prefix,
     ...optional("multicall3Address", r.address(v("MULTICALL3_ADDRESS"))),
     ...optional("depositWatchHours", r.optionalInt(v("DEPOSIT_WATCH_HOURS"), 0, 24 * 365)),
+    ...optional("sweeper", readSweeperConfig(r, v)),
   };
 }
 

@@ -14,6 +14,7 @@ import type { Logger } from "../lib/log.ts";
 import { createOrderSink, type ChainEvent } from "../orders/effects.ts";
 import type { OrderEvents, OrderStatusChanged } from "../orders/events.ts";
 import { chainlinkPriceSource, staticPriceSource, type PriceSource } from "../pricing/index.ts";
+import { createSweeper, type Sweeper } from "../sweeper/service.ts";
 import { deleteChainData } from "./reset.ts";
 
 const LOCAL_CHAIN_IDS = new Set([31337n, 1337n]);
@@ -61,6 +62,11 @@ export interface ChainRuntime {
   readonly multicall3: `0x${string}` | undefined;
   /** The indexer of this chain, when this process may run it (it indexes only while it holds the lock). */
   readonly indexer: Indexer<OrderStatusChanged[]> | undefined;
+  /**
+   * The sweeper of this chain's deposits (SWEEPER_PRIVATE_KEY set and this process may index). It
+   * runs only while this process leads the chain's indexer, under the same advisory lock.
+   */
+  readonly sweeper: Sweeper | undefined;
   /** Set when opening the chain deleted its dev data (a new local chain). */
   readonly reset: ChainReset | undefined;
   role(): IndexerRole;
@@ -216,6 +222,28 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
       })
     : undefined;
 
+  // The sweeper needs the indexed state: it runs beside the indexer, in the process that leads it.
+  const sweeper =
+    indexer && config.sweeper
+      ? createSweeper({
+          db,
+          client,
+          chainId,
+          contract,
+          confirmations: config.confirmations,
+          config: config.sweeper,
+          tokens,
+          prices,
+          indexedBlock: () => indexer.status().indexedBlock,
+          log: log.child({ component: "sweeper" }),
+        })
+      : undefined;
+  if (indexer && !sweeper) {
+    log.info(
+      `no ${v("SWEEPER_PRIVATE_KEY")}: deposits on ${name} wait for a sweep by anyone (sweepOrder is permissionless); their orders stay success with awaiting_sweep`,
+    );
+  }
+
   const stop = new AbortController();
   const tasks: Promise<unknown>[] = [];
   let role: IndexerRole = indexer ? "standby" : "disabled";
@@ -233,7 +261,13 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           // A new attempt: an earlier failure (of this or another process) no longer holds.
           await clearFailure(db, chainId);
           recordedFailure = null;
-          await runner.run(AbortSignal.any([stop.signal, lost]));
+          const leading = new AbortController();
+          const signal = AbortSignal.any([stop.signal, lost, leading.signal]);
+          try {
+            await Promise.all([runner.run(signal).finally(() => leading.abort()), sweeper?.run(signal)]);
+          } finally {
+            leading.abort();
+          }
           return true;
         })
         .catch(async (error: unknown) => {
@@ -271,6 +305,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     deposits: { derivation, watchAfterExpirySeconds: watchHours * 3600 },
     multicall3,
     indexer,
+    sweeper,
     reset,
     role: () => role,
     indexedBlock: () => (role === "leader" ? (indexer?.status().indexedBlock ?? cachedCursor) : cachedCursor),
