@@ -1,6 +1,7 @@
 import { deleteOrderCallbacks } from "../callbacks/outbox.ts";
 import type { Queryable } from "../db/types.ts";
 import { deleteChainDeposits } from "../deposits/repository.ts";
+import { deleteChainEletroPayPayments } from "../eletropay/eth.ts";
 import { deleteIndexerState } from "../indexer/store.ts";
 import { deleteChainEvents } from "../ledger/contract-events.ts";
 import { deleteChainOrders } from "../orders/repository.ts";
@@ -15,5 +16,6 @@ export async function deleteChainData(tx: Queryable, chainId: bigint): Promise<v
   await deleteOrderCallbacks(tx, orderIds);
   await deleteChainEvents(tx, chainId);
   await deleteChainDeposits(tx, chainId);
+  await deleteChainEletroPayPayments(tx, chainId);
   await deleteIndexerState(tx, chainId);
 }
