@@ -210,8 +210,8 @@ export interface EletroPayDepositSinkOptions {
  * order sink, in the same transaction, and reads what the deposits module recorded (never its
  * tables directly). Per payment (a transaction's transfers to one address, or for ETH without a
  * transaction of its own, the block where it arrived):
- *  - first seen: a callback with its confirmations (1 in its own block); then one callback for
- *    every count up to CONFIRMATIONS, nothing skipped, nothing after;
+ *  - one callback for every count from 1 (its own block) up to CONFIRMATIONS, in order, nothing
+ *    skipped even when several blocks arrive in one step, nothing after;
  *  - the ETH of an internal transfer has no transaction: `txid` is empty until the sweep, and the
  *    sweep's hash is sent once it is mined (one more callback at the current count);
  *  - a reorg that removes the payment: no further callback (`vanished`, logged, in
@@ -299,7 +299,9 @@ export function eletropayDepositSink<E extends { kind: string }>(
         const where = { currency: a.currency, address: a.address, txid: p.txid || p.key };
         let toSend: number[];
         if (!existing) {
-          toSend = [capped];
+          // Every count from its own block on, even when several blocks arrived in one step.
+          toSend = [];
+          for (let n = 1; n <= capped; n++) toSend.push(n);
         } else if (existing.state === "vanished" || existing.reported_confirmations === null) {
           await event(
             tx,
