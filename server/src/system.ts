@@ -14,6 +14,7 @@ import {
   createEletroPay,
   eletropayDepositSink,
   gapLimitStatus,
+  linkEletroPayClient,
   type EletroPay,
 } from "./eletropay/index.ts";
 import type { Indexer } from "./indexer/index.ts";
@@ -167,6 +168,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       },
     }),
     indexedBlock: (chainId) => byId.get(chainId)?.indexedBlock() ?? null,
+    ...(eletropay ? { eletropayLinks: { link: (input) => linkEletroPayClient(db, input) } } : {}),
     rateLimitPerMinute: config.rateLimitPerMinute,
   });
   if (options.listen !== false && config.runApi) {

@@ -47,6 +47,7 @@ describe("EletroPay ETH and USDC on a hardhat node: fresh deposit addresses → 
   this.timeout(180_000);
   const CONFIRMATIONS = 3;
   const SECRET = "eletropay-callback-secret-0123456789";
+  const ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef";
   let chain: Awaited<ReturnType<typeof startNodeChain>>;
   let testDb: TestDb;
   let system: System;
@@ -140,6 +141,7 @@ describe("EletroPay ETH and USDC on a hardhat node: fresh deposit addresses → 
       TOKENS: `USDC:${usdc}:6`,
       RUN_INDEXER: "false",
       RUN_CALLBACK_WORKER: "false",
+      ADMIN_TOKEN,
       ELETROPAY_ETH: "true",
       ELETROPAY_TOKEN_KEY: "test-token-key-0123456789abcdef0123456789abcdef",
       ELETROPAY_CALLBACK_URL: receiver.url,
@@ -190,12 +192,28 @@ describe("EletroPay ETH and USDC on a hardhat node: fresh deposit addresses → 
   });
 
   it("links the client to the merchant; each GET /ETH is a fresh deposit address bound to the payout address", async function () {
-    const link = await linkEletroPayClient(testDb.db, {
-      merchantEmail: "shop@example.com",
-      client: "POS@example.com",
-      payoutAddress: chain.merchant,
+    // A bad payout address is refused, then the operator links through the admin API (as `npm run merchant -- eletropay-link` does).
+    await assert.rejects(
+      linkEletroPayClient(testDb.db, {
+        merchantEmail: "shop@example.com",
+        client: token,
+        payoutAddress: "0x12",
+      }),
+      /payout address/,
+    );
+    const res = await system.app.inject({
+      method: "POST",
+      url: "/admin/eletropay/links",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      payload: { email: "shop@example.com", client: "POS@example.com", payout_address: chain.merchant },
     });
-    assert.equal(link.payoutAddress, chain.merchant.toLowerCase());
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), {
+      client: "pos@example.com",
+      merchant_id: 1,
+      merchant: "shop@example.com",
+      payout_address: chain.merchant.toLowerCase(),
+    });
     const a = await issue("ETH");
     const b = await issue("eth");
     assert.notEqual(a, b, "two requests, two addresses");
