@@ -1,6 +1,8 @@
 /**
  * `npm run merchant -- create --email <e> --plan <plan>`: creates a merchant and prints its API key.
  * `npm run merchant -- key --email <e>`: rotates the key.  `… plan --email <e> --plan <plan>`.
+ * `npm run merchant -- eletropay-link --email <e> --client <client email or token> --payout <0x…>`:
+ *   EletroPay ETH/token addresses of that client become deposit addresses of this merchant.
  * `npm run merchant -- plugins --email <e> [--txt-messaging on|off] [--recurring-payments on|off]
  *   [--notify-url <url>|none] [--notify-phone <+E.164>|none] [--txt-limit 150|500]`: plugins.
  * While `npm start` runs, it goes through that server's admin API, at the URL and with the admin
@@ -22,13 +24,15 @@ import {
   type PluginChanges,
 } from "../server/src/merchants/service.ts";
 import { PLAN_NAMES } from "../server/src/merchants/plans.ts";
+import { linkEletroPayClient } from "../server/src/eletropay/eth.ts";
 
 const usage = `usage:
   npm run merchant -- create --email <email> [--plan ${PLAN_NAMES.join("|")}]
   npm run merchant -- key --email <email>
   npm run merchant -- plan --email <email> --plan <plan>
   npm run merchant -- plugins --email <email> [--txt-messaging on|off] [--recurring-payments on|off]
-      [--notify-url <url>|none] [--notify-phone <+E.164>|none] [--txt-limit 150|500]`;
+      [--notify-url <url>|none] [--notify-phone <+E.164>|none] [--txt-limit 150|500]
+  npm run merchant -- eletropay-link --email <merchant email> --client <client email or token> --payout <0x…>`;
 
 /** Plugin options into the admin API's body; "none" clears a setting. */
 function pluginChanges(values: Record<string, string | undefined>): PluginChanges {
@@ -74,14 +78,17 @@ async function main() {
       "notify-url": { type: "string" },
       "notify-phone": { type: "string" },
       "txt-limit": { type: "string" },
+      client: { type: "string" },
+      payout: { type: "string" },
     },
   });
   const command = positionals[0];
   if (
     !command ||
-    !["create", "key", "plan", "plugins"].includes(command) ||
+    !["create", "key", "plan", "plugins", "eletropay-link"].includes(command) ||
     !values.email ||
-    (command === "plan" && !values.plan)
+    (command === "plan" && !values.plan) ||
+    (command === "eletropay-link" && (!values.client || !values.payout))
   ) {
     console.error(usage);
     process.exit(2);
@@ -111,6 +118,35 @@ async function main() {
       `npm start (pid ${stack.pid}) recorded its API at ${stack.api.url}, but it does not answer` +
         (adminToken ? "" : " (and no admin token is known: set ADMIN_TOKEN)"),
     );
+  }
+
+  if (command === "eletropay-link") {
+    const input = {
+      merchantEmail: email,
+      client: values.client as string,
+      payoutAddress: values.payout as string,
+    };
+    let link: Record<string, unknown>;
+    if (serverUp && apiUrl && adminToken) {
+      link = await viaAdminApi(apiUrl, adminToken, "/admin/eletropay/links", {
+        email,
+        client: input.client,
+        payout_address: input.payoutAddress,
+      });
+    } else {
+      const db = await createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      try {
+        await migrate(db);
+        const l = await linkEletroPayClient(db, input);
+        link = { client: l.clientEmail, merchant: l.merchantEmail, payout_address: l.payoutAddress };
+      } finally {
+        await db.close();
+      }
+    }
+    console.log(
+      `EletroPay client ${String(link.client)} → merchant ${String(link.merchant)}, payout address ${String(link.payout_address)}`,
+    );
+    return;
   }
 
   let result: Record<string, unknown>;

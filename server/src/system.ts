@@ -9,7 +9,14 @@ import { createCallbackWorker, type CallbackWorker } from "./callbacks/worker.ts
 import { ETH_TOKEN } from "./chain/abi.ts";
 import type { Config, TokenConfig } from "./config/index.ts";
 import { createDb, migrate, type Db } from "./db/index.ts";
-import { createEletroPay, gapLimitStatus, type EletroPay } from "./eletropay/index.ts";
+import {
+  clientCallbackKeys,
+  createEletroPay,
+  eletropayDepositSink,
+  gapLimitStatus,
+  linkEletroPayClient,
+  type EletroPay,
+} from "./eletropay/index.ts";
 import type { Indexer } from "./indexer/index.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
@@ -18,6 +25,7 @@ import { createAccountService } from "./merchants/account.ts";
 import { createAddressService } from "./merchants/addresses.ts";
 import { createMerchantService } from "./merchants/service.ts";
 import { txtNotifier } from "./notify/order-status.ts";
+import type { ChainEvent } from "./orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "./orders/events.ts";
 import { createOrderReader } from "./orders/queries.ts";
 import { createOrderService } from "./orders/service.ts";
@@ -74,6 +82,15 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
 
     // Order status changes reach the merchant's callback and the TXT notifier, in the indexer's transaction.
     const events = createOrderEvents([orderCallbacks(config.publicUrl), txtNotifier()]);
+    // EletroPay's ETH and token addresses live on the default chain; its indexer follows them.
+    const eletropayEth = config.eletropay.eth
+      ? eletropayDepositSink<ChainEvent>({
+          config: config.eletropay,
+          confirmations: config.chains[0]?.confirmations ?? 1,
+          callbackKeyFor: clientCallbackKeys(config.eletropay),
+          log: log.child({ component: "eletropay" }),
+        })
+      : undefined;
     for (const [i, chainConfig] of config.chains.entries()) {
       const chain = await openChainRuntime({
         config: chainConfig,
@@ -82,6 +99,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
         db,
         log,
         events,
+        ...(i === 0 && eletropayEth ? { followers: [eletropayEth] } : {}),
         ...(i === 0 && options.client ? { client: options.client } : {}),
       });
       const other = chains.find((c) => c.chainId === chain.chainId || c.name === chain.name);
@@ -119,6 +137,12 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
         db,
         config: eletropayConfig,
         logger: log.child({ component: "eletropay" }) as unknown as FastifyBaseLogger,
+        eth: {
+          chainId: first.chainId,
+          derivation: first.deposits.derivation,
+          tokens: first.tokens,
+          watchSeconds: first.deposits.watchAfterExpirySeconds,
+        },
       })
     : undefined;
 
@@ -148,6 +172,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       },
     }),
     indexedBlock: (chainId) => byId.get(chainId)?.indexedBlock() ?? null,
+    ...(eletropay ? { eletropayLinks: { link: (input) => linkEletroPayClient(db, input) } } : {}),
     rateLimitPerMinute: config.rateLimitPerMinute,
     authFailuresPerMinute: config.authFailuresPerMinute,
     trustProxy: config.trustProxy,

@@ -32,6 +32,15 @@ export interface AppDeps {
   /** GET /callbacks and POST /callbacks/:id/redeliver. */
   callbacks: Pick<CallbackService, "list" | "redeliver">;
   health: HealthService;
+  /** The operator's EletroPay link (client → merchant + payout address), when EletroPay runs. */
+  eletropayLinks?: {
+    link(input: { merchantEmail: string; client: string; payoutAddress: string }): Promise<{
+      clientEmail: string;
+      merchantId: bigint;
+      merchantEmail: string;
+      payoutAddress: string;
+    }>;
+  };
   /** The newest block of a chain whose effects are in the database (for confirmations), if known. */
   indexedBlock: (chainId: bigint) => bigint | null;
   rateLimitPerMinute?: number;

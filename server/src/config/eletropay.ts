@@ -23,8 +23,13 @@ export interface EletroPayCurrencyConfig {
 }
 
 export interface EletroPayConfig {
-  /** True when at least one XPUB_<CUR> is set; the lead starts the listener only then. */
+  /** True when at least one XPUB_<CUR> is set or ELETROPAY_ETH is on; the listener starts only then. */
   enabled: boolean;
+  /**
+   * ELETROPAY_ETH: ETH and the default chain's allowlisted tokens through the private API, paid to
+   * per-request deposit addresses of the merchant linked to the client (docs/eletropay.md).
+   */
+  eth: boolean;
   host: string;
   port: number;
   /** IPs and CIDR ranges allowed to reach the private API. */
@@ -126,13 +131,16 @@ export function readEletroPayConfig(r: EnvReader): EletroPayConfig {
       };
     }
   }
-  const enabled = Object.keys(currencies).length > 0;
+  const eth = r.bool("ELETROPAY_ETH", false);
+  const enabled = Object.keys(currencies).length > 0 || eth;
+  const needsSetup = anyXpub || eth;
+  const because = anyXpub ? "when an XPUB_<CUR> is set" : "when ELETROPAY_ETH is on";
 
   const tokenSecret = r.secret("ELETROPAY_TOKEN_KEY", 32, MAKE_KEY);
-  if (anyXpub && r.raw("ELETROPAY_TOKEN_KEY") === undefined) {
+  if (needsSetup && r.raw("ELETROPAY_TOKEN_KEY") === undefined) {
     r.required(
       "ELETROPAY_TOKEN_KEY",
-      `when an XPUB_<CUR> is set: it encrypts client tokens at rest; set 32 or more random characters (e.g. \`${MAKE_KEY}\`)`,
+      `${because}: it encrypts client tokens at rest; set 32 or more random characters (e.g. \`${MAKE_KEY}\`)`,
     );
   }
 
@@ -148,10 +156,10 @@ export function readEletroPayConfig(r: EnvReader): EletroPayConfig {
       );
       callbackUrl = undefined;
     }
-  } else if (anyXpub) {
+  } else if (needsSetup) {
     r.required(
       "ELETROPAY_CALLBACK_URL",
-      "when an XPUB_<CUR> is set (payment callbacks go there): set the http(s):// URL of the receiving system",
+      `${because} (payment callbacks go there): set the http(s):// URL of the receiving system`,
     );
   }
   let callbackKey = r.raw("ELETROPAY_CALLBACK_KEY");
@@ -168,6 +176,7 @@ export function readEletroPayConfig(r: EnvReader): EletroPayConfig {
 
   return {
     enabled,
+    eth,
     host: r.str("ELETROPAY_HOST", "127.0.0.1"),
     port: r.int("ELETROPAY_PORT", 3001, 0, 65_535),
     allowIps: readAllowList(r),
@@ -193,8 +202,8 @@ export function parseEletroPayConfig(env: Env): EletroPayConfig {
   return config;
 }
 
-/** The callback URL for one client key and currency. */
-export function callbackUrlFor(config: EletroPayConfig, key: string, currency: UtxoCurrency): string {
+/** The callback URL for one client key and currency (DASH, LTC, BTC, ETH or a token symbol). */
+export function callbackUrlFor(config: EletroPayConfig, key: string, currency: string): string {
   if (!config.callbackUrl) throw new Error("ELETROPAY_CALLBACK_URL is not configured");
   const template = config.callbackUrl;
   const k = encodeURIComponent(key);

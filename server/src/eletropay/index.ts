@@ -4,13 +4,27 @@ import { BitcoinCoreAdapter, type UtxoChainAdapter } from "../utxo/adapter.ts";
 import { UTXO_CURRENCIES, type UtxoCurrency } from "../utxo/networks.ts";
 import { createRpcClient } from "../utxo/rpc.ts";
 import type { EletroPayConfig } from "../config/eletropay.ts";
+import { ethAssets, issueEthAddress, type EletroPayEthChain } from "./eth.ts";
 import { eletropayApp } from "./routes.ts";
-import { createEletroPayService, silentLogger, type EletroPayService, type Logger } from "./service.ts";
+import {
+  createEletroPayService,
+  silentLogger,
+  type EletroPayService,
+  type EthIssuer,
+  type Logger,
+} from "./service.ts";
 import { createEletroPayWatcher, type EletroPayWatcher } from "./watcher.ts";
 
 export { parseEletroPayConfig, type EletroPayConfig } from "../config/eletropay.ts";
 export { gapLimitStatus, type GapLimitStatus } from "./service.ts";
 export { eletropayApp } from "./routes.ts";
+export { clientCallbackKeys } from "./service.ts";
+export {
+  eletropayDepositSink,
+  linkEletroPayClient,
+  deleteChainEletroPayPayments,
+  type EletroPayEthChain,
+} from "./eth.ts";
 
 export interface EletroPay {
   adapters: Partial<Record<UtxoCurrency, UtxoChainAdapter>>;
@@ -20,12 +34,17 @@ export interface EletroPay {
   app: FastifyInstance;
 }
 
-/** Wires adapters (one per configured currency), the service, the watcher and the private API. */
+/**
+ * Wires adapters (one per configured currency), the service, the watcher and the private API; with
+ * ELETROPAY_ETH, `eth` is the chain whose deposit addresses ETH and token requests get (the
+ * callbacks come from eletropayDepositSink in that chain's indexer).
+ */
 export async function createEletroPay(deps: {
   db: Db;
   config: EletroPayConfig;
   logger?: FastifyBaseLogger;
   adapters?: Partial<Record<UtxoCurrency, UtxoChainAdapter>>;
+  eth?: EletroPayEthChain | undefined;
 }): Promise<EletroPay> {
   const { db, config } = deps;
   const log: Logger = deps.logger ?? silentLogger;
@@ -36,7 +55,16 @@ export async function createEletroPay(deps: {
       adapters[currency] = new BitcoinCoreAdapter({ currency, rpc: createRpcClient(cc.rpcUrl), log });
     }
   }
-  const service = createEletroPayService({ db, config, adapters, log });
+  let eth: EthIssuer | undefined;
+  if (config.eth && deps.eth) {
+    const chain = deps.eth;
+    const assets = ethAssets(chain, UTXO_CURRENCIES);
+    eth = {
+      currencies: [...assets.keys()],
+      issue: (clientId, currency) => issueEthAddress(db, chain, clientId, assets.get(currency)!),
+    };
+  }
+  const service = createEletroPayService({ db, config, adapters, eth, log });
   const watcher = createEletroPayWatcher({ db, config, adapters, service, log });
   const app = await eletropayApp({ config, service, ...(deps.logger ? { logger: deps.logger } : {}) });
   return { adapters, service, watcher, app };

@@ -56,13 +56,20 @@ export function normalizeToken(raw: string): string {
   return token;
 }
 
-/** Upper-cases and checks a currency against the configured ones. */
-export function parseCurrency(raw: string, config: EletroPayConfig): UtxoCurrency {
+/**
+ * Upper-cases and checks a UTXO currency against the configured ones; `others` are the further
+ * currencies served (ETH and token symbols with ELETROPAY_ETH), listed in the message.
+ */
+export function parseCurrency(
+  raw: string,
+  config: EletroPayConfig,
+  others: readonly string[] = [],
+): UtxoCurrency {
   const currency = raw.trim().toUpperCase();
-  const supported = UTXO_CURRENCIES.filter((c) => config.currencies[c]);
+  const supported = [...UTXO_CURRENCIES.filter((c) => config.currencies[c]), ...others];
   if (currency === "ETH") {
     throw badRequest(
-      `ETH is not yet supported through this API (it comes with per-order deposit addresses); supported: ${supported.join(", ")}`,
+      `ETH is not yet supported through this API on this server (the operator enables it with ELETROPAY_ETH=true); supported: ${supported.join(", ")}`,
       "currency_not_supported",
     );
   }
@@ -129,9 +136,22 @@ export interface IssuedAddress {
   reissued: boolean;
 }
 
+/** A fresh ETH or token deposit address (./eth.ts). */
+export interface IssuedDepositAddress {
+  currency: string;
+  address: string;
+}
+
+/** ETH and token addresses, when ELETROPAY_ETH is on (wired by ./index.ts from ./eth.ts). */
+export interface EthIssuer {
+  /** ETH and the token symbols served, upper case. */
+  currencies: readonly string[];
+  issue(clientId: bigint, currency: string): Promise<IssuedDepositAddress>;
+}
+
 export interface EletroPayService {
   registerClient(email: unknown): Promise<{ token: string; created: boolean }>;
-  issueAddress(token: string, currency: string): Promise<IssuedAddress>;
+  issueAddress(token: string, currency: string): Promise<IssuedAddress | IssuedDepositAddress>;
   /** The :key for a client's callback URL: ELETROPAY_CALLBACK_KEY, else the client's token. */
   callbackKeyFor(tx: Queryable, clientId: bigint): Promise<string>;
 }
@@ -140,7 +160,26 @@ export interface EletroPayServiceDeps {
   db: Db;
   config: EletroPayConfig;
   adapters: Partial<Record<UtxoCurrency, UtxoChainAdapter>>;
+  eth?: EthIssuer | undefined;
   log?: Logger;
+}
+
+/** The :key for a client's callback URL: ELETROPAY_CALLBACK_KEY, else the client's token (decrypted). */
+export function clientCallbackKeys(
+  config: EletroPayConfig,
+): (tx: Queryable, clientId: bigint) => Promise<string> {
+  if (!config.tokenKey) throw new Error("EletroPay needs ELETROPAY_TOKEN_KEY");
+  const cipher = new TokenCipher(config.tokenKey);
+  return async (tx, clientId) => {
+    if (config.callbackKey) return config.callbackKey;
+    const { rows } = await tx.query<{ email: string; token_enc: string; token_key_id: string }>(
+      "SELECT email, token_enc, token_key_id FROM eletropay_clients WHERE id = $1",
+      [clientId],
+    );
+    const row = rows[0];
+    if (!row) throw new Error(`unknown EletroPay client ${clientId}`);
+    return cipher.decrypt(row.token_enc, row.email, row.token_key_id);
+  };
 }
 
 export function createEletroPayService(deps: EletroPayServiceDeps): EletroPayService {
@@ -174,8 +213,21 @@ export function createEletroPayService(deps: EletroPayServiceDeps): EletroPaySer
     return { token: cipher.decrypt(row.token_enc, email, row.token_key_id), created: false };
   }
 
-  async function issueAddress(rawToken: string, rawCurrency: string): Promise<IssuedAddress> {
-    const currency = parseCurrency(rawCurrency, config);
+  async function issueAddress(
+    rawToken: string,
+    rawCurrency: string,
+  ): Promise<IssuedAddress | IssuedDepositAddress> {
+    const eth = deps.eth;
+    const asked = rawCurrency.trim().toUpperCase();
+    if (eth?.currencies.includes(asked)) {
+      const { rows } = await db.query<{ id: bigint }>(
+        "SELECT id FROM eletropay_clients WHERE token_hash = $1",
+        [tokenHash(normalizeToken(rawToken))],
+      );
+      if (!rows[0]) throw notFound("no client has this token", "unknown_token");
+      return eth.issue(rows[0].id, asked);
+    }
+    const currency = parseCurrency(rawCurrency, config, eth?.currencies ?? []);
     const token = normalizeToken(rawToken);
     const cc = config.currencies[currency]!;
     const deriver = derivers.get(currency)!;
@@ -243,16 +295,7 @@ export function createEletroPayService(deps: EletroPayServiceDeps): EletroPaySer
     return issued;
   }
 
-  async function callbackKeyFor(tx: Queryable, clientId: bigint): Promise<string> {
-    if (config.callbackKey) return config.callbackKey;
-    const { rows } = await tx.query<{ email: string; token_enc: string; token_key_id: string }>(
-      "SELECT email, token_enc, token_key_id FROM eletropay_clients WHERE id = $1",
-      [clientId],
-    );
-    const row = rows[0];
-    if (!row) throw new Error(`unknown EletroPay client ${clientId}`);
-    return cipher.decrypt(row.token_enc, row.email, row.token_key_id);
-  }
+  const callbackKeyFor = clientCallbackKeys(config);
 
   return { registerClient, issueAddress, callbackKeyFor };
 }

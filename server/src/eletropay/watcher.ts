@@ -10,14 +10,18 @@ import { silentLogger, type EletroPayService, type Logger } from "./service.ts";
 export const ELETROPAY_CALLBACK_KIND = "eletropay.payment";
 
 /** The exact callback text: amount as an exact decimal JSON number, keys in the spec's order. */
-export function eletropayCallbackBody(p: {
-  amount: bigint;
-  confirmations: number;
-  address: string;
-  txid: string;
-}): string {
+export function eletropayCallbackBody(
+  p: {
+    amount: bigint;
+    confirmations: number;
+    address: string;
+    txid: string;
+  },
+  /** Decimals of the amount's unit: 8 for DASH/LTC/BTC, 18 for ETH, the token's for a token. */
+  decimals = 8,
+): string {
   return (
-    `{"amount":${formatCoinAmount(p.amount)},"confirmations":${p.confirmations},` +
+    `{"amount":${formatCoinAmount(p.amount, decimals)},"confirmations":${p.confirmations},` +
     `"address":${JSON.stringify(p.address)},"txid":${JSON.stringify(p.txid)}}`
   );
 }

@@ -145,6 +145,13 @@ export async function setPlan(db: Queryable, emailInput: string, plan: string): 
   return toMerchant(rows[0]);
 }
 
+/** A merchant by email, or undefined (e.g. to link an EletroPay client to it). */
+export async function findMerchantByEmail(db: Queryable, emailInput: string): Promise<Merchant | undefined> {
+  const email = validateEmail(emailInput);
+  const { rows } = await db.query<MerchantRow>(`SELECT ${COLUMNS} FROM merchants WHERE email = $1`, [email]);
+  return rows[0] ? toMerchant(rows[0]) : undefined;
+}
+
 /** Resolves an API key to its merchant, or undefined. Constant-time on the hash comparison. */
 export async function findMerchantByKey(db: Queryable, key: string): Promise<Merchant | undefined> {
   const match = KEY_PATTERN.exec(key);

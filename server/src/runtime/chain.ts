@@ -6,6 +6,7 @@ import type { Db } from "../db/types.ts";
 import { readDepositDerivation, type DepositDerivation } from "../deposits/address.ts";
 import { depositBalanceReader, depositForwardedSource, depositTransferSource } from "../deposits/sources.ts";
 import { createIndexer, type Indexer, type IndexerStatus } from "../indexer/index.ts";
+import type { Sink } from "../indexer/types.ts";
 import { sleep } from "../indexer/rpc.ts";
 import { clearFailure, loadCursor, loadFailure, recordFailure } from "../indexer/store.ts";
 import { paymentProcessorSource } from "../ledger/payment-processor-source.ts";
@@ -91,6 +92,11 @@ export interface ChainRuntimeDeps {
   db: Db;
   log: Logger;
   events: OrderEvents;
+  /**
+   * Further sinks applied after the order sink in the same transaction, reading what it recorded
+   * (EletroPay's ETH and token deposit addresses).
+   */
+  followers?: readonly Sink<ChainEvent, unknown>[];
   /** An already-made client (tests); default: one for config.rpcUrl. */
   client?: PublicClient;
 }
@@ -213,7 +219,10 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           ),
         ],
         readers: [depositBalanceReader({ db, client, chainId, multicall3 })],
-        sink: createOrderSink({ confirmations: config.confirmations, events: deps.events }),
+        sink: withFollowers(
+          createOrderSink({ confirmations: config.confirmations, events: deps.events }),
+          deps.followers ?? [],
+        ),
         log: log.child({ component: "indexer" }),
         startBlock,
         finalityBlocks: config.finalityBlocks,
@@ -319,6 +328,24 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
       stop.abort();
       await Promise.allSettled(tasks);
     },
+  };
+}
+
+/**
+ * The order sink, then each follower on the same step in the same transaction (a follower reads
+ * the deposits and orders the order sink just wrote). The order sink's result is the step's.
+ */
+export function withFollowers<E, R>(first: Sink<E, R>, followers: readonly Sink<E, unknown>[]): Sink<E, R> {
+  if (followers.length === 0) return first;
+  // Followers act on blocks and reorgs only; time alone (idle) is the order sink's.
+  const idle = first.idle?.bind(first);
+  return {
+    async apply(tx, step) {
+      const result = await first.apply(tx, step);
+      for (const f of followers) await f.apply(tx, step);
+      return result;
+    },
+    ...(idle ? { idle } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import { deleteOrderCallbacks } from "../callbacks/outbox.ts";
 import type { Queryable } from "../db/types.ts";
 import { deleteChainDeposits } from "../deposits/repository.ts";
+import { deleteChainEletroPayPayments } from "../eletropay/eth.ts";
 import { deleteIndexerState } from "../indexer/store.ts";
 import { deleteChainEvents } from "../ledger/contract-events.ts";
 import { deleteChainOrders } from "../orders/repository.ts";
@@ -9,7 +10,7 @@ import { deleteChainSweeps } from "../sweeper/repository.ts";
 /**
  * Everything derived from one chain, deleted module by module (each owns its tables): its orders
  * (and today's per-merchant counters rebuilt from what remains), their callbacks, its contract
- * events, its deposits, its sweeps and its indexer state.
+ * events, its deposits, its sweeps, EletroPay's ETH payments and its indexer state.
  */
 export async function deleteChainData(tx: Queryable, chainId: bigint): Promise<void> {
   const orderIds = await deleteChainOrders(tx, chainId);
@@ -17,5 +18,6 @@ export async function deleteChainData(tx: Queryable, chainId: bigint): Promise<v
   await deleteChainEvents(tx, chainId);
   await deleteChainDeposits(tx, chainId);
   await deleteChainSweeps(tx, chainId);
+  await deleteChainEletroPayPayments(tx, chainId);
   await deleteIndexerState(tx, chainId);
 }

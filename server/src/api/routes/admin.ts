@@ -96,6 +96,54 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     },
   );
 
+  app.post(
+    "/admin/eletropay/links",
+    {
+      config,
+      schema: {
+        tags: ["admin"],
+        summary: "Link an EletroPay client to a merchant account and payout address (ETH and tokens)",
+        description:
+          "Addresses the client asks for in ETH or a token are deposit addresses bound to this payout address; linking again applies to addresses issued afterwards.",
+        body: Type.Object(
+          {
+            email: Type.String({ maxLength: 254, description: "The merchant's email" }),
+            client: Type.String({
+              maxLength: 320,
+              description: "The client's registered email or its token",
+            }),
+            payout_address: Type.String({ maxLength: 64 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            client: Type.String(),
+            merchant_id: Type.Integer(),
+            merchant: Type.String(),
+            payout_address: Type.String(),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      if (!deps.eletropayLinks)
+        throw notFound("EletroPay is not enabled on this server", "eletropay_disabled");
+      const link = await deps.eletropayLinks.link({
+        merchantEmail: request.body.email,
+        client: request.body.client,
+        payoutAddress: request.body.payout_address,
+      });
+      return {
+        client: link.clientEmail,
+        merchant_id: Number(link.merchantId),
+        merchant: link.merchantEmail,
+        payout_address: link.payoutAddress,
+      };
+    },
+  );
+
   const nullable = (schema: ReturnType<typeof Type.String>) => Type.Union([schema, Type.Null()]);
   app.post(
     "/admin/merchants/plugins",

@@ -1,0 +1,410 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, it } from "mocha";
+import pino from "pino";
+import { parseAbi, parseEther, parseUnits, type Hex } from "viem";
+import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
+import { computeV1, parseSignatureHeader } from "../../server/src/callbacks/signing.ts";
+import { createCallbackWorker } from "../../server/src/callbacks/worker.ts";
+import { parseCallbackConfig } from "../../server/src/config/callbacks.ts";
+import { loadConfig } from "../../server/src/config/index.ts";
+import { depositsAbi } from "../../server/src/deposits/abi.ts";
+import { depositsReadyToSweep } from "../../server/src/deposits/repository.ts";
+import {
+  depositBalanceReader,
+  depositForwardedSource,
+  depositTransferSource,
+} from "../../server/src/deposits/sources.ts";
+import {
+  clientCallbackKeys,
+  eletropayDepositSink,
+  linkEletroPayClient,
+} from "../../server/src/eletropay/index.ts";
+import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
+import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
+import { createMerchant } from "../../server/src/merchants/service.ts";
+import { txtNotifier } from "../../server/src/notify/order-status.ts";
+import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
+import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
+import { withFollowers } from "../../server/src/runtime/chain.ts";
+import { startSystem, type System } from "../../server/src/system.ts";
+import { ROOT } from "../../scripts/lib/local-chain.ts";
+import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { catchUp } from "../helpers/indexing.ts";
+import { startNodeChain } from "../helpers/node-chain.ts";
+import { startReceiver, type Receiver } from "../helpers/receiver.ts";
+
+const artifact = (path: string) =>
+  JSON.parse(readFileSync(`${ROOT}artifacts/contracts/${path}`, "utf8")) as { abi: unknown[]; bytecode: Hex };
+
+/**
+ * EletroPay for ETH and tokens on a `hardhat node` process: a client linked to a merchant gets a
+ * fresh deposit address per request; plain transfers to it (ETH, a USDC `transfer`, ETH from a
+ * contract wallet) produce callbacks 1…CONFIRMATIONS with exact bodies, signed on delivery; the
+ * addresses are sweepable to the merchant; a reorg that removes a deposit stops its callbacks.
+ */
+describe("EletroPay ETH and USDC on a hardhat node: fresh deposit addresses → callbacks", function () {
+  this.timeout(180_000);
+  const CONFIRMATIONS = 3;
+  const SECRET = "eletropay-callback-secret-0123456789";
+  const ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef";
+  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let testDb: TestDb;
+  let system: System;
+  let indexer: Indexer<OrderStatusChanged[]>;
+  let receiver: Receiver;
+  let usdc: `0x${string}`;
+  let forwarder: `0x${string}`;
+  let token: string;
+  const erc20 = parseAbi([
+    "function mint(address to, uint256 amount)",
+    "function transfer(address to, uint256 amount) returns (bool)",
+  ]);
+  const processorAbi = parseAbi([
+    "function setTokenAllowed(address token, bool allowed)",
+    "function balanceOf(address merchant, address token) view returns (uint256)",
+  ]);
+  const ETH = "0x0000000000000000000000000000000000000000";
+
+  async function deploy(path: string): Promise<`0x${string}`> {
+    const { abi, bytecode } = artifact(path);
+    const hash = await chain.wallet.deployContract({ abi, bytecode, account: chain.owner, chain: null });
+    const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    return receipt.contractAddress as `0x${string}`;
+  }
+  async function send(tx: Parameters<typeof chain.wallet.sendTransaction>[0]) {
+    const hash = await chain.wallet.sendTransaction(tx);
+    const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    assert.equal(receipt.status, "success");
+    return receipt;
+  }
+  const ep = () => {
+    if (!system.eletropay) throw new Error("EletroPay is not enabled");
+    return system.eletropay.app;
+  };
+  async function register(email: string): Promise<string> {
+    const res = await ep().inject({ method: "POST", url: "/v1/clients", payload: { email } });
+    assert.equal(res.statusCode, 200, res.body);
+    return (res.json() as { token: string }).token;
+  }
+  async function issue(currency: string, clientToken = token): Promise<`0x${string}`> {
+    const res = await ep().inject({ method: "GET", url: `/v1/clients/${clientToken}/${currency}` });
+    assert.equal(res.statusCode, 200, res.body);
+    const { address } = res.json() as { address: `0x${string}` };
+    assert.match(address, /^0x[0-9a-f]{40}$/);
+    return address;
+  }
+  /** The callbacks queued for an address, in order. */
+  async function queued(address: string) {
+    await catchUp(indexer);
+    const { rows } = await testDb.db.query<{ url: string; body: string; kind: string; secret_ref: string }>(
+      "SELECT url, body, kind, secret_ref FROM callbacks WHERE stream LIKE $1 ORDER BY id",
+      [`eletropay:%:${address}:%`],
+    );
+    return rows;
+  }
+  const body = (amount: string, n: number, address: string, txid: string) =>
+    `{"amount":${amount},"confirmations":${n},"address":"${address}","txid":"${txid}"}`;
+
+  before(async function () {
+    chain = await startNodeChain();
+    const multicall3 = await deploy("mocks/Multicall3.sol/Multicall3.json");
+    usdc = await deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
+    forwarder = await deploy("mocks/EthForwarder.sol/EthForwarder.json");
+    await chain.wallet.writeContract({
+      address: chain.contract,
+      abi: processorAbi,
+      functionName: "setTokenAllowed",
+      args: [usdc, true],
+      account: chain.owner,
+      chain: null,
+    });
+    await chain.wallet.writeContract({
+      address: usdc,
+      abi: erc20,
+      functionName: "mint",
+      args: [chain.customer, parseUnits("1000", 6)],
+      account: chain.owner,
+      chain: null,
+    });
+    receiver = await startReceiver();
+    testDb = await createTestDb();
+    const config = loadConfig({
+      NODE_ENV: "test",
+      RPC_URL: chain.url,
+      CONTRACT_ADDRESS: chain.contract,
+      MULTICALL3_ADDRESS: multicall3,
+      START_BLOCK: "0",
+      CONFIRMATIONS: String(CONFIRMATIONS),
+      FINALITY_BLOCKS: "16",
+      ETH_USD_PRICE: "2000",
+      TOKENS: `USDC:${usdc}:6`,
+      RUN_INDEXER: "false",
+      RUN_CALLBACK_WORKER: "false",
+      ADMIN_TOKEN,
+      ELETROPAY_ETH: "true",
+      ELETROPAY_TOKEN_KEY: "test-token-key-0123456789abcdef0123456789abcdef",
+      ELETROPAY_CALLBACK_URL: receiver.url,
+      ELETROPAY_CALLBACK_SECRET: SECRET,
+    });
+    system = await startSystem(config, { db: testDb.db, listen: false });
+    // The pipeline as runtime/chain.ts wires it (the order sink, then EletroPay's follower), stepped by the test.
+    const events = createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]);
+    indexer = createIndexer<ChainEvent, OrderStatusChanged[]>({
+      chain: { chainId: 31337n, client: chain.client },
+      db: testDb.db,
+      sources: [
+        paymentProcessorSource(chain.contract),
+        depositForwardedSource(chain.contract),
+        depositTransferSource(testDb.db, 31337n, [usdc]),
+      ],
+      readers: [depositBalanceReader({ db: testDb.db, client: chain.client, chainId: 31337n, multicall3 })],
+      sink: withFollowers(createOrderSink({ confirmations: CONFIRMATIONS, events }), [
+        eletropayDepositSink<ChainEvent>({
+          config: config.eletropay,
+          confirmations: CONFIRMATIONS,
+          callbackKeyFor: clientCallbackKeys(config.eletropay),
+        }),
+      ]),
+      log: pino({ level: "silent" }),
+      startBlock: 0n,
+      finalityBlocks: 16,
+      pollIntervalMs: 20,
+    });
+    await createMerchant(testDb.db, "shop@example.com", "free");
+    token = await register("pos@example.com");
+  });
+
+  after(async function () {
+    await system?.close();
+    await testDb?.drop();
+    await receiver?.close();
+    await chain?.stop();
+  });
+
+  it("refuses ETH for a client that no merchant is linked to (409 client_not_linked)", async function () {
+    const other = await register("unlinked@example.com");
+    const res = await ep().inject({ method: "GET", url: `/v1/clients/${other}/ETH` });
+    assert.equal(res.statusCode, 409, res.body);
+    assert.equal((res.json() as { error: { code: string } }).error.code, "client_not_linked");
+    const unknown = await ep().inject({ method: "GET", url: `/v1/clients/${"0".repeat(40)}/ETH` });
+    assert.equal(unknown.statusCode, 404);
+  });
+
+  it("links the client to the merchant; each GET /ETH is a fresh deposit address bound to the payout address", async function () {
+    // A bad payout address is refused, then the operator links through the admin API (as `npm run merchant -- eletropay-link` does).
+    await assert.rejects(
+      linkEletroPayClient(testDb.db, {
+        merchantEmail: "shop@example.com",
+        client: token,
+        payoutAddress: "0x12",
+      }),
+      /payout address/,
+    );
+    const res = await system.app.inject({
+      method: "POST",
+      url: "/admin/eletropay/links",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      payload: { email: "shop@example.com", client: "POS@example.com", payout_address: chain.merchant },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), {
+      client: "pos@example.com",
+      merchant_id: 1,
+      merchant: "shop@example.com",
+      payout_address: chain.merchant.toLowerCase(),
+    });
+    const a = await issue("ETH");
+    const b = await issue("eth");
+    assert.notEqual(a, b, "two requests, two addresses");
+    for (const address of [a, b]) {
+      const { rows } = await testDb.db.query<{ order_ref: Hex; payout_address: string; currency: string }>(
+        "SELECT order_ref, payout_address, currency FROM eletropay_eth_addresses WHERE address = $1",
+        [address],
+      );
+      assert.equal(rows[0]?.currency, "ETH");
+      // The contract derives the same address from (merchant, ref): a sweep can only credit this merchant.
+      const onChain = await chain.client.readContract({
+        address: chain.contract,
+        abi: depositsAbi,
+        functionName: "depositAddressOf",
+        args: [chain.merchant, rows[0]!.order_ref],
+      });
+      assert.equal(onChain.toLowerCase(), address);
+    }
+  });
+
+  it("a 21,000-gas ETH transfer → callbacks 1, 2, 3 as blocks arrive, nothing after; signed on delivery; sweepable", async function () {
+    const address = await issue("ETH");
+    const receipt = await send({
+      account: chain.customer,
+      to: address,
+      value: parseEther("0.0123"),
+      chain: null,
+    });
+    assert.equal(receipt.gasUsed, 21_000n);
+    const url = `${receiver.url}/v1/payments/${token}/ETH/`;
+    let rows = await queued(address);
+    assert.deepEqual(
+      rows.map((r) => [r.url, r.body, r.kind, r.secret_ref]),
+      [[url, body("0.0123", 1, address, receipt.transactionHash), "eletropay.payment", "eletropay"]],
+    );
+    for (let n = 2; n <= CONFIRMATIONS + 2; n++) {
+      await chain.mine(1);
+      rows = await queued(address);
+      assert.equal(rows.length, Math.min(n, CONFIRMATIONS));
+    }
+    assert.deepEqual(
+      rows.map((r) => r.body),
+      [1, 2, 3].map((n) => body("0.0123", n, address, receipt.transactionHash)),
+    );
+
+    // Delivered by the callback worker, signed with ELETROPAY_CALLBACK_SECRET.
+    const worker = createCallbackWorker({
+      db: testDb.db,
+      log: { debug() {}, info() {}, warn() {}, error() {} },
+      config: parseCallbackConfig({
+        NODE_ENV: "test",
+        ELETROPAY_CALLBACK_SECRET: SECRET,
+        CALLBACK_ALLOW_PRIVATE: "true",
+      }),
+    });
+    await worker.drain();
+    const got = (await receiver.waitFor((all) => all.length >= 3)).filter((r) => r.body.includes(address));
+    assert.deepEqual(
+      got.map((r) => [r.path, r.body]),
+      [1, 2, 3].map((n) => [
+        `/v1/payments/${token}/ETH/`,
+        body("0.0123", n, address, receipt.transactionHash),
+      ]),
+    );
+    for (const r of got) {
+      const signature = parseSignatureHeader(String(r.headers["x-ethpos-signature"]));
+      assert.ok(signature);
+      assert.equal(signature.v1[0], computeV1(SECRET, signature.timestamp, r.body));
+    }
+
+    // An ordinary deposit of the merchant: a sweeper finds it and the sweep credits the merchant.
+    const head = await chain.client.getBlockNumber();
+    const ready = await depositsReadyToSweep(testDb.db, 31337n, head - BigInt(CONFIRMATIONS) + 1n);
+    const mine = ready.find((d) => d.address === address);
+    assert.ok(mine, "listed by depositsReadyToSweep");
+    assert.equal(mine.merchant, chain.merchant.toLowerCase());
+    assert.equal(mine.amount, parseEther("0.0123"));
+    const before = await balanceOf(ETH);
+    const hash = await chain.wallet.writeContract({
+      address: chain.contract,
+      abi: depositsAbi,
+      functionName: "sweepOrder",
+      args: [chain.merchant, mine.orderRef as Hex, ETH],
+      account: chain.other,
+      chain: null,
+    });
+    await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    assert.equal((await balanceOf(ETH)) - before, parseEther("0.0123"));
+    await chain.mine(2);
+    assert.equal(
+      (await queued(address)).length,
+      CONFIRMATIONS,
+      "a sweep of a direct transfer sends nothing more",
+    );
+  });
+
+  const balanceOf = (t: string) =>
+    chain.client.readContract({
+      address: chain.contract,
+      abi: processorAbi,
+      functionName: "balanceOf",
+      args: [chain.merchant, t as `0x${string}`],
+    });
+
+  it("a USDC `transfer` → callbacks in token units to /USDC/, every count even when blocks arrive together", async function () {
+    const address = await issue("USDC");
+    const hash = await chain.wallet.writeContract({
+      address: usdc,
+      abi: erc20,
+      functionName: "transfer",
+      args: [address, parseUnits("12.5", 6)],
+      account: chain.customer,
+      chain: null,
+    });
+    await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    await chain.mine(CONFIRMATIONS + 1);
+    const rows = await queued(address);
+    assert.deepEqual(
+      rows.map((r) => [r.url, r.body]),
+      [1, 2, 3].map((n) => [`${receiver.url}/v1/payments/${token}/USDC/`, body("12.5", n, address, hash)]),
+    );
+    const head = await chain.client.getBlockNumber();
+    const ready = await depositsReadyToSweep(testDb.db, 31337n, head - BigInt(CONFIRMATIONS) + 1n);
+    assert.ok(ready.some((d) => d.address === address && d.token === usdc.toLowerCase()));
+  });
+
+  it("ETH from a contract wallet: txid empty until the sweep, then one callback with the sweep's hash", async function () {
+    const address = await issue("ETH");
+    await send({
+      account: chain.customer,
+      to: forwarder,
+      data: `0x101e8952${address.slice(2).padStart(64, "0")}`,
+      value: parseEther("0.5"),
+      chain: null,
+    });
+    await chain.mine(CONFIRMATIONS);
+    let rows = await queued(address);
+    assert.deepEqual(
+      rows.map((r) => r.body),
+      [1, 2, 3].map((n) => body("0.5", n, address, "")),
+    );
+    const { rows: bound } = await testDb.db.query<{ order_ref: Hex }>(
+      "SELECT order_ref FROM eletropay_eth_addresses WHERE address = $1",
+      [address],
+    );
+    const sweep = await chain.wallet.writeContract({
+      address: chain.contract,
+      abi: depositsAbi,
+      functionName: "sweepOrder",
+      args: [chain.merchant, bound[0]!.order_ref, ETH],
+      account: chain.other,
+      chain: null,
+    });
+    await chain.client.waitForTransactionReceipt({ hash: sweep, pollingInterval: 50 });
+    await chain.mine(1);
+    rows = await queued(address);
+    assert.deepEqual(
+      rows.map((r) => r.body),
+      [...[1, 2, 3].map((n) => body("0.5", n, address, "")), body("0.5", 3, address, sweep)],
+    );
+  });
+
+  it("a reorg that removes a deposit: no further callbacks, the payment is recorded as vanished", async function () {
+    const address = await issue("ETH");
+    const snapshot = await chain.snapshot();
+    const paid = await send({ account: chain.customer, to: address, value: parseEther("0.2"), chain: null });
+    await chain.mine(1);
+    let rows = await queued(address);
+    assert.deepEqual(
+      rows.map((r) => r.body),
+      [1, 2].map((n) => body("0.2", n, address, paid.transactionHash)),
+    );
+    await chain.revert(snapshot);
+    // A longer branch that starts with a different transaction.
+    await send({ account: chain.other, to: chain.owner, value: 1n, chain: null });
+    await chain.mine(CONFIRMATIONS + 2);
+    rows = await queued(address);
+    assert.equal(rows.length, 2, "nothing after the deposit vanished");
+    const { rows: payments } = await testDb.db.query<{ state: string; reported_confirmations: number }>(
+      "SELECT state, reported_confirmations FROM eletropay_eth_payments WHERE address = $1",
+      [address],
+    );
+    assert.deepEqual(payments, [{ state: "vanished", reported_confirmations: 2 }]);
+    const { rows: logged } = await testDb.db.query<{ kind: string; txid: string }>(
+      "SELECT kind, txid FROM eletropay_events WHERE address = $1 ORDER BY id",
+      [address],
+    );
+    assert.deepEqual(logged, [{ kind: "vanished", txid: paid.transactionHash }]);
+    // Paid again later (a new transaction): followed as a new payment.
+    const again = await send({ account: chain.customer, to: address, value: parseEther("0.2"), chain: null });
+    rows = await queued(address);
+    assert.equal(rows.at(-1)?.body, body("0.2", 1, address, again.transactionHash));
+  });
+});
