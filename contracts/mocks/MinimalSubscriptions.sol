@@ -20,6 +20,7 @@ contract MinimalSubscriptions {
         bytes32 ref;
     }
 
+    // solhint-disable-next-line gas-indexed-events
     event Collected(uint256 indexed id, uint256 period, uint64 paidThrough, uint256 amount);
 
     error NotDue();

@@ -30,7 +30,7 @@ contract Subscriptions is ISubscriptions {
     using SafeERC20 for IERC20;
 
     /// @dev The processor every collection pays into.
-    IPaymentProcessor private immutable _processor;
+    IPaymentProcessor private immutable _PROCESSOR;
 
     /// @dev The number of subscriptions created; ids run from 1 to `_count` (0 is never an id).
     uint256 private _count;
@@ -54,7 +54,7 @@ contract Subscriptions is ISubscriptions {
 
     /// @param paymentProcessor The processor that credits merchants (its allowlist and pause apply).
     constructor(IPaymentProcessor paymentProcessor) {
-        _processor = paymentProcessor;
+        _PROCESSOR = paymentProcessor;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ contract Subscriptions is ISubscriptions {
         IERC20 token = IERC20(sub.token);
         if (!token.trySafeTransferFrom(customer, address(this), amount))
             _revertPullFailed(id, token, customer, amount);
-        _processor.payToken(address(token), amount, sub.merchant, sub.ref);
+        _PROCESSOR.payToken(address(token), amount, sub.merchant, sub.ref);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ contract Subscriptions is ISubscriptions {
 
     /// @inheritdoc ISubscriptions
     function processor() external view returns (IPaymentProcessor) {
-        return _processor;
+        return _PROCESSOR;
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ contract Subscriptions is ISubscriptions {
         } else if (start < block.timestamp) {
             revert SubscriptionsStartInPast(start, block.timestamp);
         }
-        if (!_processor.isTokenAllowed(token)) revert SubscriptionsTokenNotAllowed(token);
+        if (!_PROCESSOR.isTokenAllowed(token)) revert SubscriptionsTokenNotAllowed(token);
 
         // Cannot overflow: one increment per subscription, each paying at least 4 cold SSTOREs.
         unchecked {
@@ -218,7 +218,7 @@ contract Subscriptions is ISubscriptions {
     /// @dev Lets the processor pull `token` from this contract for every future collection (see the contract
     /// notes). Only called after the token was found on the processor's allowlist.
     function _approveProcessor(address token) private {
-        address spender = address(_processor);
+        address spender = address(_PROCESSOR);
         if (IERC20(token).allowance(address(this), spender) < type(uint96).max) {
             IERC20(token).forceApprove(spender, type(uint256).max);
         }
