@@ -10,10 +10,11 @@ import EthereumPosModule from "./EthereumPos.ts";
  * addresses. Never deploy this module to a public network.
  *
  * Future ids read by the server from ignition/deployments/chain-<id>/deployed_addresses.json:
- * "EthereumPos#PaymentProcessor", "LocalDev#MockStablecoin", "LocalDev#MockV3Aggregator", "LocalDev#Multicall3".
+ * "EthereumPos#PaymentProcessor", "EthereumPos#Subscriptions" (recurring token pulls, bound to that processor),
+ * "LocalDev#MockStablecoin", "LocalDev#MockV3Aggregator", "LocalDev#Multicall3".
  */
 export default buildModule("LocalDev", (m) => {
-  const { paymentProcessor } = m.useModule(EthereumPosModule);
+  const { paymentProcessor, subscriptions } = m.useModule(EthereumPosModule);
 
   const mockStablecoin = m.contract("MockStablecoin", []);
   const mockV3Aggregator = m.contract("MockV3Aggregator", [8, 3000_00000000n]);
@@ -21,5 +22,5 @@ export default buildModule("LocalDev", (m) => {
 
   m.call(paymentProcessor, "setTokenAllowed", [mockStablecoin, true], { id: "AllowMockStablecoin" });
 
-  return { paymentProcessor, mockStablecoin, mockV3Aggregator, multicall3 };
+  return { paymentProcessor, subscriptions, mockStablecoin, mockV3Aggregator, multicall3 };
 });
