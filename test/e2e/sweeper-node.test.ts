@@ -18,7 +18,6 @@ import { paymentProcessorSource } from "../../server/src/ledger/payment-processo
 import { txtNotifier } from "../../server/src/notify/order-status.ts";
 import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
-import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
 import { recentSweeps } from "../../server/src/sweeper/repository.ts";
 import { createSweeper, type Sweeper } from "../../server/src/sweeper/service.ts";
@@ -36,6 +35,7 @@ const processorAbi = parseAbi(["function balanceOf(address merchant, address tok
 
 interface OrderJson {
   id: number;
+  reference: string;
   address: string;
   expected_amount: string;
   status: string;
@@ -71,7 +71,7 @@ function harness(getChain: () => NodeChain, getSystem: () => System) {
       });
       assert.equal(res.statusCode, 200, res.body);
       const o = res.json() as OrderJson;
-      return { ...o, expected: parseEther(o.expected_amount), ref: orderIdToBytes32(BigInt(o.id)) };
+      return { ...o, expected: parseEther(o.expected_amount), ref: o.reference as Hex };
     },
     async get(id: number): Promise<OrderJson> {
       return (await getSystem().app.inject({ method: "GET", url: `/order/${id}` })).json() as OrderJson;
@@ -155,6 +155,7 @@ describe("sweeper on a hardhat node: confirmed deposits swept in batches, tracke
     // ETH at $1: a $2.00 order is 2 ETH, so a sweep's gas is well within 5 % of it.
     const config = loadConfig({
       NODE_ENV: "test",
+      CALLBACK_ALLOW_PRIVATE: "true",
       RPC_URL: chain.url,
       CONTRACT_ADDRESS: chain.contract,
       MULTICALL3_ADDRESS: multicall3,
@@ -458,6 +459,7 @@ describe("sweeper wiring (startSystem, indexer leader)", function () {
       system = await startSystem(
         loadConfig({
           NODE_ENV: "test",
+          CALLBACK_ALLOW_PRIVATE: "true",
           RPC_URL: chain.url,
           CONTRACT_ADDRESS: chain.contract,
           MULTICALL3_ADDRESS: multicall3,
