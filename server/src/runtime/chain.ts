@@ -194,7 +194,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
 
   // Deposit addresses: derived off-chain; the init code hash must be the one this server knows.
   const derivation = await readDepositDerivation(client, contract, chainId, v("CONTRACT_ADDRESS"));
-  const multicall3 = await findMulticall3(client, config.multicall3Address ?? deployment.multicall3, v);
+  const multicall3 = await findMulticall3(client, config.multicall3Address, deployment.multicall3, v);
   if (!multicall3) {
     log.warn(
       `no Multicall3 on ${name}: deposit balances are read with a JSON-RPC batch of eth_getBalance (one call per address); set ${v("MULTICALL3_ADDRESS")}`,
@@ -356,6 +356,8 @@ export function withFollowers<E, R>(first: Sink<E, R>, followers: readonly Sink<
 async function findMulticall3(
   client: PublicClient,
   configured: `0x${string}` | undefined,
+  /** The chain's Ignition deployment's Multicall3, which may be left over from an earlier local chain. */
+  deployed: `0x${string}` | undefined,
   v: (setting: string) => string,
 ): Promise<`0x${string}` | undefined> {
   const hasCode = async (address: `0x${string}`) => {
@@ -370,5 +372,8 @@ async function findMulticall3(
     }
     return configured;
   }
+  // A deployment record of a local chain outlives the chain (a node started anew): use it only
+  // when its contract is there, else look further.
+  if (deployed && (await hasCode(deployed))) return deployed;
   return (await hasCode(CANONICAL_MULTICALL3)) ? CANONICAL_MULTICALL3 : undefined;
 }
