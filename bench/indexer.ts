@@ -20,7 +20,6 @@
  * BENCH_PROFILE=1 also prints, per round, the database time of each kind of statement the
  * indexer ran and of its transactions in all (where a step's time goes).
  */
-import { readFileSync } from "node:fs";
 import { createPublicClient, createWalletClient, http, type Hex, type PublicClient } from "viem";
 import { paymentProcessorAbi } from "../server/src/chain/abi.ts";
 import { getRawLogs } from "../server/src/indexer/rpc.ts";
@@ -32,8 +31,8 @@ import { saveOrderStates } from "../server/src/orders/repository.ts";
 import { orderToJson, type OrderRow } from "../server/src/orders/serialize.ts";
 import { createTestDb } from "../test/helpers/db.ts";
 import { testIndexer } from "../test/helpers/indexing.ts";
-import { ROOT, startLocalChain } from "../scripts/lib/local-chain.ts";
-import { freePort } from "../test/helpers/node-chain.ts";
+import { startLocalChain } from "../scripts/lib/local-chain.ts";
+import { artifact, freePort } from "../test/helpers/node-chain.ts";
 import { progress, verdict, writeResult } from "./lib.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
@@ -74,9 +73,6 @@ function profiled(db: Db, times: Map<string, { n: number; ms: number }>): Db {
       }),
   });
 }
-const artifact = (path: string) =>
-  JSON.parse(readFileSync(`${ROOT}artifacts/contracts/${path}`, "utf8")) as { abi: unknown[]; bytecode: Hex };
-
 const chain = await startLocalChain(await freePort());
 let exitCode = 0;
 try {
@@ -335,7 +331,7 @@ try {
   const floorRatio = result.writeFloorEventsPerSecond / result.rawFetchEventsPerSecond;
   console.log(
     `  floor: the same rows written by the sink's own statements, nothing else: ${result.writeFloorEventsPerSecond} events/s, ` +
-      `${(floorRatio * 100).toFixed(0)}% of raw (the most any implementation keeping these tables reaches here); ` +
+      `${(floorRatio * 100).toFixed(0)}% of raw (the most these rows allow, written this way, on this machine); ` +
       `the indexer is at ${((result.eventsPerSecond / result.writeFloorEventsPerSecond) * 100).toFixed(0)}% of that floor`,
   );
   console.log(`  written to ${writeResult("indexer", result)}`);

@@ -9,22 +9,19 @@
  * Goals: at most 1 call per 1,000 addresses, and under 250 ms per block.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { createPublicClient, createWalletClient, http, type Hex, type PublicClient } from "viem";
 import type { DepositBalanceObserved } from "../server/src/deposits/events.ts";
 import { recordBalances, registerDepositAddress } from "../server/src/deposits/repository.ts";
 import { depositBalanceReader } from "../server/src/deposits/sources.ts";
 import { getHeader } from "../server/src/indexer/rpc.ts";
 import { createTestDb } from "../test/helpers/db.ts";
-import { ROOT, startLocalChain } from "../scripts/lib/local-chain.ts";
-import { freePort } from "../test/helpers/node-chain.ts";
+import { startLocalChain } from "../scripts/lib/local-chain.ts";
+import { artifact, freePort } from "../test/helpers/node-chain.ts";
 import { percentile, progress, verdict, writeResult } from "./lib.ts";
 
 const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 10_000);
 const BLOCKS = Number(process.env.BENCH_BLOCKS ?? 20);
 const CHAIN_ID = 31337n;
-const artifact = (path: string) =>
-  JSON.parse(readFileSync(`${ROOT}artifacts/contracts/${path}`, "utf8")) as { abi: unknown[]; bytecode: Hex };
 const median = (values: number[]) =>
   percentile(
     [...values].sort((a, b) => a - b),

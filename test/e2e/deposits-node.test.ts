@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "mocha";
 import pino from "pino";
 import { parseAbi, parseEther, parseUnits, type Hex } from "viem";
@@ -22,11 +21,7 @@ import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { catchUp } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
-import { ROOT } from "../../scripts/lib/local-chain.ts";
-
-const artifact = (path: string) =>
-  JSON.parse(readFileSync(`${ROOT}artifacts/contracts/${path}`, "utf8")) as { abi: unknown[]; bytecode: Hex };
+import { artifact, startNodeChain } from "../helpers/node-chain.ts";
 
 /**
  * Deposit addresses end to end on a `hardhat node` process: orders made through the API get a

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "mocha";
 import pino from "pino";
 import { parseAbi, parseEther, parseUnits, type Hex } from "viem";
@@ -28,14 +27,10 @@ import { createOrderSink, type ChainEvent } from "../../server/src/orders/effect
 import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
 import { withFollowers } from "../../server/src/runtime/chain.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { ROOT } from "../../scripts/lib/local-chain.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { catchUp } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import { artifact, startNodeChain } from "../helpers/node-chain.ts";
 import { startReceiver, type Receiver } from "../helpers/receiver.ts";
-
-const artifact = (path: string) =>
-  JSON.parse(readFileSync(`${ROOT}artifacts/contracts/${path}`, "utf8")) as { abi: unknown[]; bytecode: Hex };
 
 /**
  * EletroPay for ETH and tokens on a `hardhat node` process: a client linked to a merchant gets a

@@ -15,7 +15,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-function artifact(path: string): { abi: unknown[]; bytecode: Hex } {
+/** A compiled contract of this project (`npm run build`), by its path under artifacts/contracts/. */
+export function artifact(path: string): { abi: unknown[]; bytecode: Hex } {
   return JSON.parse(readFileSync(`${ROOT}artifacts/contracts/${path}`, "utf8")) as {
     abi: unknown[];
     bytecode: Hex;
