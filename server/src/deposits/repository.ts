@@ -241,56 +241,38 @@ export async function depositActivity(
       txHash: r.tx_hash,
     });
   }
-  const transfers = await tx.query<{
+  // Transfers and sweeps share their columns (sweeps add `kind`): one row shape, one mapper.
+  type FlowDbRow = {
     address: string;
+    kind?: "credited" | "forwarded";
     token: string;
     block_number: bigint;
     log_index: number;
     block_timestamp: Date;
     tx_hash: string;
     amount: string;
-  }>(
+  };
+  const flow = (r: FlowDbRow) => ({
+    address: r.address,
+    token: r.token,
+    blockNumber: r.block_number,
+    logIndex: r.log_index,
+    blockTimestamp: r.block_timestamp,
+    txHash: r.tx_hash,
+    amount: BigInt(r.amount),
+  });
+  const transfers = await tx.query<FlowDbRow>(
     `SELECT address, token, block_number, log_index, block_timestamp, tx_hash, amount::text FROM deposit_transfers
       WHERE chain_id = $1 AND address = ANY($2::text[]) ORDER BY block_number, log_index`,
     params,
   );
-  for (const r of transfers.rows) {
-    of(r.address).transfers.push({
-      address: r.address,
-      token: r.token,
-      blockNumber: r.block_number,
-      logIndex: r.log_index,
-      blockTimestamp: r.block_timestamp,
-      txHash: r.tx_hash,
-      amount: BigInt(r.amount),
-    });
-  }
-  const sweeps = await tx.query<{
-    address: string;
-    kind: "credited" | "forwarded";
-    token: string;
-    block_number: bigint;
-    log_index: number;
-    block_timestamp: Date;
-    tx_hash: string;
-    amount: string;
-  }>(
+  for (const r of transfers.rows) of(r.address).transfers.push(flow(r));
+  const sweeps = await tx.query<FlowDbRow & { kind: "credited" | "forwarded" }>(
     `SELECT address, kind, token, block_number, log_index, block_timestamp, tx_hash, amount::text FROM deposit_sweeps
       WHERE chain_id = $1 AND address = ANY($2::text[]) ORDER BY block_number, log_index`,
     params,
   );
-  for (const r of sweeps.rows) {
-    of(r.address).sweeps.push({
-      address: r.address,
-      kind: r.kind,
-      token: r.token,
-      blockNumber: r.block_number,
-      logIndex: r.log_index,
-      blockTimestamp: r.block_timestamp,
-      txHash: r.tx_hash,
-      amount: BigInt(r.amount),
-    });
-  }
+  for (const r of sweeps.rows) of(r.address).sweeps.push({ ...flow(r), kind: r.kind });
   return result;
 }
 
