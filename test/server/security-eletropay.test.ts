@@ -59,7 +59,14 @@ describe("security: EletroPay registration needs authentication (finding 6)", fu
     });
 
     it("does not count an allowlist that admits loopback (every local process) as authentication", function () {
-      for (const allow of ["127.0.0.1", "::1", "127.0.0.0/8,::1", "10.0.0.0/8,127.0.0.1", "0.0.0.0/0", "::/0"]) {
+      for (const allow of [
+        "127.0.0.1",
+        "::1",
+        "127.0.0.0/8,::1",
+        "10.0.0.0/8,127.0.0.1",
+        "0.0.0.0/0",
+        "::/0",
+      ]) {
         assert.match(refused({ ...bare, ELETROPAY_ALLOW_IPS: allow }), /ELETROPAY_SHARED_SECRET/, allow);
       }
     });
