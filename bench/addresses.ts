@@ -102,14 +102,16 @@ const noopAdapter = (currency: "LTC"): UtxoChainAdapter => ({
 });
 
 const testDb = await createTestDb();
+const BENCH_SECRET = "bench-shared-secret-0123456789abcdef";
 const config = parseEletroPayConfig({
   XPUB_LTC: account.publicExtendedKey,
   LTC_RPC_URL: "http://127.0.0.1:1/",
   ELETROPAY_TOKEN_KEY: "bench-token-key-0123456789abcdef0123456789",
   ELETROPAY_CALLBACK_URL: "http://127.0.0.1:9/",
+  ELETROPAY_SHARED_SECRET: BENCH_SECRET,
 });
 const ep = await createEletroPay({ db: testDb.db, config, adapters: { LTC: noopAdapter("LTC") } });
-const { token } = await ep.service.registerClient("bench@example.com");
+const { token } = await ep.service.registerClient("bench@example.com", { revealExisting: true });
 let next = 0;
 let failures = 0;
 const started = process.hrtime.bigint();
@@ -117,7 +119,11 @@ await Promise.all(
   Array.from({ length: CONCURRENCY }, async () => {
     while (next < API_COUNT) {
       next++;
-      const res = await ep.app.inject({ method: "GET", url: `/v1/clients/${token}/LTC` });
+      const res = await ep.app.inject({
+        method: "GET",
+        url: `/v1/clients/${token}/LTC`,
+        headers: { "x-eletropay-secret": BENCH_SECRET },
+      });
       if (res.statusCode !== 200) failures++;
     }
   }),

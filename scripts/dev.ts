@@ -105,7 +105,24 @@ async function main() {
     else env.ADMIN_TOKEN = newToken = randomBytes(24).toString("hex");
   }
   // EletroPay callbacks go to the dev receiver unless ELETROPAY_CALLBACK_URL says otherwise.
-  const eletropayWanted = Object.keys(env).some((name) => /^XPUB_/.test(name) && optional(env, name));
+  const eletropayWanted =
+    Object.keys(env).some((name) => /^XPUB_/.test(name) && optional(env, name)) ||
+    /^(1|true|yes|on)$/i.test(optional(env, "ELETROPAY_ETH") ?? "");
+  // Its dev secrets are generated once and kept under the data directory, like the admin token:
+  // the token key must outlive restarts (it decrypts stored client tokens), and the shared secret
+  // is what callers send in x-eletropay-secret (docs/security.md, finding 6).
+  const newSecrets: { file: string; value: string }[] = [];
+  const keep = (name: string, file: string) => {
+    if (optional(env, name)) return;
+    if (existsSync(file)) env[name] = readFileSync(file, "utf8").trim();
+    else newSecrets.push({ file, value: (env[name] = randomBytes(32).toString("hex")) });
+  };
+  if (eletropayWanted) {
+    keep("ELETROPAY_TOKEN_KEY", `${dataDirSetting}/eletropay-token-key`);
+    // An operator who lists EletroPay's addresses in ELETROPAY_ALLOW_IPS chose that instead.
+    if (!optional(env, "ELETROPAY_ALLOW_IPS"))
+      keep("ELETROPAY_SHARED_SECRET", `${dataDirSetting}/eletropay-secret`);
+  }
   const receiverRuns = dev.callbackPort !== 0 && optional(env, "NODE_ENV") !== "production";
   // The SSRF guard refuses loopback targets by default; the dev stack turns them on explicitly,
   // for its own receiver on 127.0.0.1 (docs/security.md). CALLBACK_ALLOW_PRIVATE=false keeps it off.
@@ -182,6 +199,7 @@ async function main() {
   try {
     mkdirSync(config.dataDir, { recursive: true });
     if (newToken) writeFileSync(tokenFile, newToken, { mode: 0o600 });
+    for (const { file, value } of newSecrets) writeFileSync(file, value, { mode: 0o600 });
     if (local) {
       say(`starting a local Hardhat chain on 127.0.0.1:${dev.chainPort}…`);
       chain = await startLocalChain(dev.chainPort);
@@ -277,7 +295,13 @@ function describeStack(
         tokens: system.tokens.map((t) => ({ symbol: t.symbol, address: t.address })),
       },
     },
-    eletropay: eletropayUrl ? { url: eletropayUrl, callbackUrl: eletropayCallbackUrl } : undefined,
+    eletropay: eletropayUrl
+      ? {
+          url: eletropayUrl,
+          callbackUrl: eletropayCallbackUrl,
+          sharedSecret: config.eletropay.sharedSecret,
+        }
+      : undefined,
     callbackReceiver: receiver ? { url: receiver.url, port: receiver.port } : undefined,
   };
 }
@@ -310,10 +334,19 @@ async function banner(system: System, stack: DevStack, reset: ChainReset | undef
     ...stack.chain.contracts.tokens.map((t) => `  token          ${t.symbol} ${t.address}`),
   );
   if (stack.eletropay) {
+    const { url, sharedSecret } = stack.eletropay;
     lines.push(
-      `  EletroPay      ${stack.eletropay.url} (private API, docs/eletropay.md); ` +
+      `  EletroPay      ${url} (private API, docs/eletropay.md); ` +
         `payment callbacks to ${stack.eletropay.callbackUrl ?? "?"}`,
     );
+    if (sharedSecret) {
+      lines.push(
+        `  EletroPay key  ${sharedSecret} (x-eletropay-secret; ELETROPAY_SHARED_SECRET, kept in ${relative(process.cwd(), config.dataDir) || "."})`,
+        `    curl -s -H 'x-eletropay-secret: ${sharedSecret}' -H 'content-type: application/json' \\`,
+        `      -d '{"email":"pos@example.com"}' ${url}/v1/clients`,
+        `    curl -s -H 'x-eletropay-secret: ${sharedSecret}' ${url}/v1/clients/<token>/<currency>`,
+      );
+    }
   }
   if (stack.callbackReceiver) {
     lines.push(

@@ -32,7 +32,14 @@ export interface DevStack {
     sweeper?: string | undefined;
     contracts: { paymentProcessor: string; tokens: { symbol: string; address: string }[] };
   };
-  eletropay: { url: string; callbackUrl: string | undefined } | undefined;
+  eletropay:
+    | {
+        url: string;
+        callbackUrl: string | undefined;
+        /** x-eletropay-secret for the private API (ELETROPAY_SHARED_SECRET); unset with an IP allowlist. */
+        sharedSecret?: string | undefined;
+      }
+    | undefined;
   callbackReceiver: { url: string; port: number } | undefined;
 }
 

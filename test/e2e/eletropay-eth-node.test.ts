@@ -73,17 +73,27 @@ describe("EletroPay ETH and USDC on a hardhat node: fresh deposit addresses → 
     assert.equal(receipt.status, "success");
     return receipt;
   }
+  const EP_SECRET = "eth-node-test-shared-secret-0123456789";
   const ep = () => {
     if (!system.eletropay) throw new Error("EletroPay is not enabled");
     return system.eletropay.app;
   };
   async function register(email: string): Promise<string> {
-    const res = await ep().inject({ method: "POST", url: "/v1/clients", payload: { email } });
+    const res = await ep().inject({
+      headers: { "x-eletropay-secret": EP_SECRET },
+      method: "POST",
+      url: "/v1/clients",
+      payload: { email },
+    });
     assert.equal(res.statusCode, 200, res.body);
     return (res.json() as { token: string }).token;
   }
   async function issue(currency: string, clientToken = token): Promise<`0x${string}`> {
-    const res = await ep().inject({ method: "GET", url: `/v1/clients/${clientToken}/${currency}` });
+    const res = await ep().inject({
+      headers: { "x-eletropay-secret": EP_SECRET },
+      method: "GET",
+      url: `/v1/clients/${clientToken}/${currency}`,
+    });
     assert.equal(res.statusCode, 200, res.body);
     const { address } = res.json() as { address: `0x${string}` };
     assert.match(address, /^0x[0-9a-f]{40}$/);
@@ -139,6 +149,7 @@ describe("EletroPay ETH and USDC on a hardhat node: fresh deposit addresses → 
       ADMIN_TOKEN,
       ELETROPAY_ETH: "true",
       ELETROPAY_TOKEN_KEY: "test-token-key-0123456789abcdef0123456789abcdef",
+      ELETROPAY_SHARED_SECRET: EP_SECRET,
       ELETROPAY_CALLBACK_URL: receiver.url,
       ELETROPAY_CALLBACK_SECRET: SECRET,
     });
@@ -179,10 +190,18 @@ describe("EletroPay ETH and USDC on a hardhat node: fresh deposit addresses → 
 
   it("refuses ETH for a client that no merchant is linked to (409 client_not_linked)", async function () {
     const other = await register("unlinked@example.com");
-    const res = await ep().inject({ method: "GET", url: `/v1/clients/${other}/ETH` });
+    const res = await ep().inject({
+      headers: { "x-eletropay-secret": EP_SECRET },
+      method: "GET",
+      url: `/v1/clients/${other}/ETH`,
+    });
     assert.equal(res.statusCode, 409, res.body);
     assert.equal((res.json() as { error: { code: string } }).error.code, "client_not_linked");
-    const unknown = await ep().inject({ method: "GET", url: `/v1/clients/${"0".repeat(40)}/ETH` });
+    const unknown = await ep().inject({
+      headers: { "x-eletropay-secret": EP_SECRET },
+      method: "GET",
+      url: `/v1/clients/${"0".repeat(40)}/ETH`,
+    });
     assert.equal(unknown.statusCode, 404);
   });
 

@@ -129,6 +129,7 @@ describe("configuration", function () {
       LTC_RPC_URL: "http://u:p@127.0.0.1:9332/wallet/eletropay",
       ELETROPAY_TOKEN_KEY: "k".repeat(40),
       ELETROPAY_CALLBACK_URL: "https://eletropay.example",
+      ELETROPAY_SHARED_SECRET: "s".repeat(32),
     };
 
     it("a test-network xpub on mainnet says which LTC_NETWORK to set or which keys fit", function () {
@@ -145,10 +146,11 @@ describe("configuration", function () {
 
     it("a missing EletroPay setting says what to set", function () {
       const problems = problemsOf({ XPUB_LTC: vpub, LTC_NETWORK: "testnet" });
-      assert.equal(problems.length, 3, problems.join("\n"));
+      assert.equal(problems.length, 4, problems.join("\n"));
       assert.match(problems[0] as string, /^LTC_RPC_URL is required .*set it to the node's JSON-RPC URL/);
       assert.match(problems[1] as string, /^ELETROPAY_TOKEN_KEY is required .*openssl rand -hex 32/);
       assert.match(problems[2] as string, /^ELETROPAY_CALLBACK_URL is required .*set the http\(s\):\/\/ URL/);
+      assert.match(problems[3] as string, /set ELETROPAY_SHARED_SECRET .*or set ELETROPAY_ALLOW_IPS/);
     });
 
     it("says what a valid value looks like", function () {

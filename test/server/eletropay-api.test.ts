@@ -50,6 +50,12 @@ function asVpub(key: HDKey): string {
   }).publicExtendedKey;
 }
 
+const SHARED_SECRET = "api-test-shared-secret-0123456789";
+
+/** Every request of this suite carries the shared secret unless it sets the header itself. */
+const withSecret = (app: FastifyInstance, opts: InjectOptions) =>
+  app.inject({ ...opts, headers: { "x-eletropay-secret": SHARED_SECRET, ...opts.headers } });
+
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     XPUB_LTC: HDKey.fromMasterSeed(SEED, TEST).derive("m/44'/1'/0'").publicExtendedKey,
@@ -62,6 +68,7 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     BTC_RPC_URL: "http://u:p@127.0.0.1:1/",
     ELETROPAY_TOKEN_KEY: "api-test-token-key-0123456789abcdef0123456789",
     ELETROPAY_CALLBACK_URL: "https://eletropay.example/v1/payments/{key}/{currency}/",
+    ELETROPAY_SHARED_SECRET: SHARED_SECRET,
     ...extra,
   };
 }
@@ -75,7 +82,7 @@ describe("EletroPay private API", function () {
   const statuses: number[] = [];
 
   async function call(opts: InjectOptions) {
-    const res = await app.inject(opts);
+    const res = await withSecret(app, opts);
     statuses.push(res.statusCode);
     return res;
   }
@@ -125,7 +132,7 @@ describe("EletroPay private API", function () {
     await testDb.db.query(
       "UPDATE eletropay_clients SET token_enc = (SELECT token_enc FROM eletropay_clients WHERE email = 'leak@example.com') WHERE email = 'ep@example.com'",
     );
-    const res = await app.inject({
+    const res = await withSecret(app, {
       method: "POST",
       url: "/v1/clients",
       payload: { email: "ep@example.com" },
@@ -330,14 +337,14 @@ describe("EletroPay private API", function () {
 
   it("refuses peers outside ELETROPAY_ALLOW_IPS and requests without the shared secret", async function () {
     const token = await register("acl@example.com");
-    const outside = await app.inject({
+    const outside = await withSecret(app, {
       method: "GET",
       url: `/v1/clients/${token}/LTC`,
       remoteAddress: "10.1.2.3",
     });
     assert.equal(outside.statusCode, 403);
     assert.equal((outside.json() as { error: { code: string } }).error.code, "ip_not_allowed");
-    const mapped = await app.inject({
+    const mapped = await withSecret(app, {
       method: "GET",
       url: `/v1/clients/${token}/LTC`,
       remoteAddress: "::ffff:127.0.0.1",
@@ -422,7 +429,7 @@ describe("EletroPay private API", function () {
     });
     try {
       const get = async (t: string) => {
-        const res = await reissuing.app.inject({ method: "GET", url: `/v1/clients/${t}/LTC` });
+        const res = await withSecret(reissuing.app, { method: "GET", url: `/v1/clients/${t}/LTC` });
         assert.equal(res.statusCode, 200);
         return (res.json() as { address: string }).address;
       };
@@ -460,7 +467,7 @@ describe("EletroPay private API", function () {
     try {
       const cfg = parseEletroPayConfig(env({ GAP_LIMIT: "5" }));
       const local = await createEletroPay({ db: fresh.db, config: cfg, adapters });
-      const token = (await local.service.registerClient("gap@example.com")).token;
+      const token = (await local.service.registerClient("gap@example.com", { revealExisting: true })).token;
       const issued: string[] = [];
       for (let i = 0; i < 12; i++) issued.push((await local.service.issueAddress(token, "LTC")).address);
       let ltc = (await gapLimitStatus(fresh.db, cfg)).currencies.find((c) => c.currency === "LTC")!;

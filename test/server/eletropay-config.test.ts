@@ -10,6 +10,7 @@ const base = {
   LTC_RPC_URL: "http://u:p@127.0.0.1:9332/wallet/eletropay",
   ELETROPAY_TOKEN_KEY: "x".repeat(40),
   ELETROPAY_CALLBACK_URL: "https://eletropay.example",
+  ELETROPAY_SHARED_SECRET: "config-test-shared-secret-0123456789",
 };
 
 const throwsNaming = (env: NodeJS.ProcessEnv, variable: string) =>

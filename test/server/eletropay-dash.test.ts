@@ -76,6 +76,7 @@ describe("EletroPay Dash InstantSend / ChainLocks (recorded RPC responses; no da
       DASH_RPC_URL: "http://u:p@127.0.0.1:19998/wallet/eletropay",
       DASH_INSTANTSEND_AS_CONFIRMED: String(instantSendAsConfirmed),
       ELETROPAY_TOKEN_KEY: "dash-test-token-key-0123456789abcdef012345",
+      ELETROPAY_SHARED_SECRET: "dash-test-shared-secret-0123456789",
       ELETROPAY_CALLBACK_URL: "https://eletropay.example",
       ELETROPAY_CALLBACK_KEY: "platform-key",
     };
@@ -91,7 +92,9 @@ describe("EletroPay Dash InstantSend / ChainLocks (recorded RPC responses; no da
     const adapters = { DASH: adapter };
     const service = createEletroPayService({ db: testDb.db, config, adapters });
     const watcher = createEletroPayWatcher({ db: testDb.db, config, adapters, service });
-    const { token } = await service.registerClient(`dash-${instantSendAsConfirmed}@example.com`);
+    const { token } = await service.registerClient(`dash-${instantSendAsConfirmed}@example.com`, {
+      revealExisting: true,
+    });
     address = (await service.issueAddress(token, "dash")).address;
     assert.match(address, /^y/);
 

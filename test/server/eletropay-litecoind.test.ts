@@ -38,6 +38,9 @@ interface CallbackRow {
   secret_ref: string;
 }
 
+const SHARED_SECRET = "litecoind-test-shared-secret-0123456789";
+const AUTH = { "x-eletropay-secret": SHARED_SECRET };
+
 describe("EletroPay on a real litecoind regtest node", function () {
   let ltc: Litecoind;
   let testDb: TestDb;
@@ -52,7 +55,7 @@ describe("EletroPay on a real litecoind regtest node", function () {
   }
 
   async function newAddress(): Promise<string> {
-    const res = await app.inject({ method: "GET", url: `/v1/clients/${token}/ltc` });
+    const res = await app.inject({ headers: AUTH, method: "GET", url: `/v1/clients/${token}/ltc` });
     assert.equal(res.statusCode, 200, res.body);
     return (res.json() as { address: string }).address;
   }
@@ -77,6 +80,7 @@ describe("EletroPay on a real litecoind regtest node", function () {
       LTC_NETWORK: "regtest",
       LTC_RPC_URL: ltc.rpcUrl("eletropay"),
       ELETROPAY_TOKEN_KEY: "test-token-key-0123456789abcdef0123456789abcdef",
+      ELETROPAY_SHARED_SECRET: SHARED_SECRET,
       ELETROPAY_CALLBACK_URL: "http://127.0.0.1:9/eletropay",
     });
     await boot();
@@ -132,6 +136,7 @@ describe("EletroPay on a real litecoind regtest node", function () {
 
   it("registers a client and hands out fresh watch-only LTC addresses at m/0/i", async function () {
     const res = await app.inject({
+      headers: AUTH,
       method: "POST",
       url: "/v1/clients",
       payload: { email: "pos@example.com" },
@@ -154,9 +159,10 @@ describe("EletroPay on a real litecoind regtest node", function () {
     assert.equal(info.iswatchonly, true);
     assert.equal(info.ismine, false);
     // Upper-case currency works too, and the same email gets the same token back.
-    const upper = await app.inject({ method: "GET", url: `/v1/clients/${token}/LTC` });
+    const upper = await app.inject({ headers: AUTH, method: "GET", url: `/v1/clients/${token}/LTC` });
     assert.equal(upper.statusCode, 200);
     const again = await app.inject({
+      headers: AUTH,
       method: "POST",
       url: "/v1/clients",
       payload: { email: "POS@example.com" },
@@ -382,7 +388,9 @@ describe("EletroPay on a real litecoind regtest node", function () {
 
   it("gives 200 parallel address requests 200 distinct addresses, all watched by the node", async function () {
     const replies = await Promise.all(
-      Array.from({ length: 200 }, () => app.inject({ method: "GET", url: `/v1/clients/${token}/LTC` })),
+      Array.from({ length: 200 }, () =>
+        app.inject({ headers: AUTH, method: "GET", url: `/v1/clients/${token}/LTC` }),
+      ),
     );
     assert.deepEqual(
       replies.map((r) => r.statusCode),
@@ -423,13 +431,16 @@ describe("EletroPay on a real litecoind regtest node", function () {
         LTC_CONFIRMATIONS: "2",
         LTC_RPC_URL: ltc.rpcUrl("eletropay"),
         ELETROPAY_TOKEN_KEY: "test-token-key-0123456789abcdef0123456789abcdef",
+        ELETROPAY_SHARED_SECRET: SHARED_SECRET,
         ELETROPAY_CALLBACK_URL: receiver.url,
         ELETROPAY_CALLBACK_KEY: "ep-platform-key",
         ELETROPAY_POLL_INTERVAL_MS: "100",
       });
       const local = await createEletroPay({ db: ownDb.db, config: cfg });
-      const { token: t } = await local.service.registerClient("delivery@example.com");
-      const res = await local.app.inject({ method: "GET", url: `/v1/clients/${t}/LTC` });
+      const { token: t } = await local.service.registerClient("delivery@example.com", {
+        revealExisting: true,
+      });
+      const res = await local.app.inject({ headers: AUTH, method: "GET", url: `/v1/clients/${t}/LTC` });
       const { address } = res.json() as { address: string };
       const txid = await ltc.miner.call<string>("sendtoaddress", [address, "0.5"]);
       await ltc.sync();

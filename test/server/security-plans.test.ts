@@ -13,6 +13,7 @@ import { onRealPostgres } from "../helpers/db.ts";
  */
 describe(`security: plan boundaries from the seed's table (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`, function () {
   let api: ApiSystem;
+  this.timeout(120_000);
 
   before(async function () {
     api = await startApiSystem({ RATE_LIMIT_PER_MINUTE: "100000" });
@@ -55,16 +56,44 @@ describe(`security: plan boundaries from the seed's table (${onRealPostgres() ? 
     assert.match(over.json().error.message, /allows orders up to \$10\.00, exclusive \(under \$10\.00\)/);
   });
 
-  it("Free: 10 orders a day are accepted and the 11th is refused", async function () {
-    const { apiKey } = await createMerchant(api.testDb.db, "free-daily@example.com", "free");
-    for (let i = 0; i < PLANS.free.dailyTransactions; i++) {
-      const res = await order("1.00", apiKey);
-      assert.equal(res.statusCode, 200, `order ${i + 1}: ${res.body}`);
+  it("Free: $10, $10.0 and $10.00 are all the same refused boundary; Basic accepts $30 written any way", async function () {
+    const free = await createMerchant(api.testDb.db, "free-forms@example.com", "free");
+    for (const amount of ["10", "10.0", "10.00"]) {
+      const res = await order(amount, free.apiKey);
+      assert.equal(res.statusCode, 403, `${amount}: ${res.body}`);
+      assert.equal(res.json().error.code, "plan_max_amount");
     }
-    const eleventh = await order("1.00", apiKey);
-    assert.equal(eleventh.statusCode, 429, eleventh.body);
-    assert.equal(eleventh.json().error.code, "plan_daily_limit");
+    const basic = await createMerchant(api.testDb.db, "basic-forms@example.com", "basic");
+    for (const amount of ["30", "30.0", "30.00"]) {
+      assert.equal((await order(amount, basic.apiKey)).statusCode, 200, amount);
+    }
   });
+
+  const daily: [PlanName, number][] = [
+    ["free", 10],
+    ["basic", 25],
+    ["seller", 50],
+    ["premium", 150],
+    ["exclusive", 500],
+  ];
+  for (const [plan, perDay] of daily) {
+    it(`${PLANS[plan].label}: ${perDay} orders a day are accepted and order ${perDay + 1} is refused`, async function () {
+      this.timeout(120_000);
+      assert.equal(PLANS[plan].dailyTransactions, perDay);
+      const { apiKey } = await createMerchant(api.testDb.db, `${plan}-daily@example.com`, plan);
+      for (let i = 0; i < perDay; i++) {
+        const res = await order("1.00", apiKey);
+        assert.equal(res.statusCode, 200, `order ${i + 1}: ${res.body}`);
+      }
+      const over = await order("1.00", apiKey);
+      assert.equal(over.statusCode, 429, over.body);
+      assert.equal(over.json().error.code, "plan_daily_limit");
+      assert.match(
+        over.json().error.message,
+        new RegExp(`the ${PLANS[plan].label} plan allows ${perDay} orders per day`),
+      );
+    });
+  }
 
   it("the table: daily transactions 10, 25, 50, 150, 500; max amounts $10.00 (exclusive), $30, $100, $500, $1000", function () {
     assert.deepEqual(
@@ -75,6 +104,17 @@ describe(`security: plan boundaries from the seed's table (${onRealPostgres() ? 
         ["Seller", "12.00", 50, true],
         ["Premium", "20.00", 150, true],
         ["Exclusive", "contact us", 500, true],
+      ],
+    );
+    // Max Amount (USD): $10.00 (Free: "under $10.00", exclusive), $30.00, $100.00, $500.00, $1000.00.
+    assert.deepEqual(
+      Object.values(PLANS).map((p) => [p.label, p.maxAmountCents, p.maxAmountInclusive]),
+      [
+        ["Free", 1_000n, false],
+        ["Basic", 3_000n, true],
+        ["Seller", 10_000n, true],
+        ["Premium", 50_000n, true],
+        ["Exclusive", 100_000n, true],
       ],
     );
   });

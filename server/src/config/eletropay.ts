@@ -1,5 +1,5 @@
 import { hkdfSync } from "node:crypto";
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import { createEnvReader, type Env, type EnvReader } from "./env.ts";
 import {
   NETWORK_NAMES,
@@ -34,7 +34,10 @@ export interface EletroPayConfig {
   port: number;
   /** IPs and CIDR ranges allowed to reach the private API. */
   allowIps: string[];
-  /** When set, every request must carry it in the `x-eletropay-secret` header. */
+  /**
+   * When set, every request must carry it in the `x-eletropay-secret` header. Required unless
+   * `allowIps` was set and admits no loopback address (allowListExcludesLoopback).
+   */
   sharedSecret: string | undefined;
   /** Where payment callbacks go: a base URL or a template with {key}/:key and {currency}/:currency. */
   callbackUrl: string | undefined;
@@ -86,6 +89,37 @@ function readAllowList(r: EnvReader): string[] {
   }
   return r.failed("ELETROPAY_ALLOW_IPS") ? fallback : entries;
 }
+
+/**
+ * Whether an allowlist identifies EletroPay by itself: it is set explicitly and no entry admits a
+ * loopback address (127.0.0.0/8, ::1). Loopback is shared by every process on the host, so an
+ * allowlist that admits it (including the default, 0.0.0.0/0 and ::/0) authenticates nobody.
+ */
+export function allowListExcludesLoopback(entries: readonly string[]): boolean {
+  if (entries.length === 0) return false;
+  const loopback = new BlockList();
+  loopback.addSubnet("127.0.0.0", 8, "ipv4");
+  loopback.addAddress("::1", "ipv6");
+  return entries.every((entry) => {
+    const [ip = "", prefix] = entry.split("/");
+    const family = isIP(ip) === 6 ? "ipv6" : "ipv4";
+    const range = new BlockList();
+    if (prefix === undefined) range.addAddress(ip, family);
+    else range.addSubnet(ip, Number(prefix), family);
+    // Two CIDR ranges overlap exactly when one holds the other's first address.
+    const overlaps =
+      family === "ipv4"
+        ? range.check("127.0.0.0", "ipv4") || loopback.check(ip, "ipv4")
+        : range.check("::1", "ipv6");
+    return !overlaps;
+  });
+}
+
+/** The fix named when EletroPay would accept unauthenticated callers (start-up, and the listener's 403). */
+export const ELETROPAY_AUTH_FIX =
+  "set ELETROPAY_SHARED_SECRET (16 or more characters, e.g. `openssl rand -hex 32`) and have EletroPay send it " +
+  "in the x-eletropay-secret header, or set ELETROPAY_ALLOW_IPS to EletroPay's own addresses only " +
+  "(no loopback: every local process shares it)";
 
 /** Derives the 32-byte token-encryption key; the label keeps it apart from any other use of the secret. */
 export function deriveTokenKey(secret: string): Uint8Array {
@@ -173,13 +207,26 @@ export function readEletroPayConfig(r: EnvReader): EletroPayConfig {
   const sharedSecret = r.secret("ELETROPAY_SHARED_SECRET", 16, MAKE_KEY);
   const callbackSecret = r.secret("ELETROPAY_CALLBACK_SECRET", 16, MAKE_KEY);
   const reissue = r.int("ADDRESS_REISSUE_AFTER_SECONDS", 0, 0, 10 * 365 * 86_400);
+  const allowIps = readAllowList(r);
+  // Finding 6: with neither, anyone who can reach the listener could register clients.
+  if (
+    needsSetup &&
+    sharedSecret === undefined &&
+    !r.failed("ELETROPAY_SHARED_SECRET", "ELETROPAY_ALLOW_IPS") &&
+    !(r.raw("ELETROPAY_ALLOW_IPS") !== undefined && allowListExcludesLoopback(allowIps))
+  ) {
+    r.problem(
+      `EletroPay needs to know its caller ${because}: ${ELETROPAY_AUTH_FIX}`,
+      "ELETROPAY_SHARED_SECRET",
+    );
+  }
 
   return {
     enabled,
     eth,
     host: r.str("ELETROPAY_HOST", "127.0.0.1"),
     port: r.int("ELETROPAY_PORT", 3001, 0, 65_535),
-    allowIps: readAllowList(r),
+    allowIps,
     sharedSecret,
     callbackUrl,
     callbackKey,

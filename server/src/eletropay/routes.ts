@@ -6,7 +6,7 @@ import { Type } from "typebox";
 import { ErrorSchema, frameworkErrors, installErrorHandling } from "../api/errors.ts";
 import { installRequestLogging, quietRequestLogs } from "../api/request-log.ts";
 import { forbidden, unauthorized } from "../lib/errors.ts";
-import type { EletroPayConfig } from "../config/eletropay.ts";
+import { ELETROPAY_AUTH_FIX, allowListExcludesLoopback, type EletroPayConfig } from "../config/eletropay.ts";
 import type { EletroPayService } from "./service.ts";
 
 export interface EletroPayAppDeps {
@@ -28,6 +28,12 @@ const AddressParams = Type.Object({
 const AddressReply = Type.Object({ address: Type.String() });
 
 const errorReplies = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema };
+
+/** The 409 of an unauthenticated re-registration: the token is never shown again without the secret. */
+export const CLIENT_EXISTS_MESSAGE =
+  "a client with this email is already registered, and its token is shown again only to a caller " +
+  `that sends the shared secret in the ${SHARED_SECRET_HEADER} header (the operator sets ELETROPAY_SHARED_SECRET); ` +
+  "without it, register another email";
 
 /** Builds an allowlist from IPs and CIDR ranges; IPv4-mapped IPv6 peers are checked as IPv4. */
 export function createIpAllowList(entries: readonly string[]): (ip: string) => boolean {
@@ -73,8 +79,16 @@ export async function eletropayApp(deps: EletroPayAppDeps): Promise<FastifyInsta
 
   const allowed = createIpAllowList(config.allowIps);
   const secret = config.sharedSecret ? digest(config.sharedSecret) : undefined;
+  // Start-up refuses this configuration (finding 6); a listener built around it still serves no one.
+  const authenticated = secret !== undefined || allowListExcludesLoopback(config.allowIps);
 
   app.addHook("onRequest", async (request) => {
+    if (!authenticated) {
+      throw forbidden(
+        `the EletroPay API does not know who its callers are: ${ELETROPAY_AUTH_FIX}`,
+        "eletropay_auth_not_configured",
+      );
+    }
     if (!allowed(request.ip)) throw forbidden("this address may not use the EletroPay API", "ip_not_allowed");
     if (secret) {
       const given = request.headers[SHARED_SECRET_HEADER];
@@ -86,9 +100,19 @@ export async function eletropayApp(deps: EletroPayAppDeps): Promise<FastifyInsta
 
   app.post(
     "/v1/clients",
-    { schema: { body: RegisterBody, response: { 200: RegisterReply, ...errorReplies, 413: ErrorSchema } } },
+    {
+      schema: {
+        body: RegisterBody,
+        response: { 200: RegisterReply, ...errorReplies, 409: ErrorSchema, 413: ErrorSchema },
+      },
+    },
     async (request) => {
-      const { token } = await service.registerClient(request.body.email);
+      // Every request here passed the secret check when a secret is configured; with the allowlist
+      // alone an existing client's token stays hidden (409).
+      const { token } = await service.registerClient(request.body.email, {
+        revealExisting: secret !== undefined,
+        existsMessage: CLIENT_EXISTS_MESSAGE,
+      });
       return { token };
     },
   );

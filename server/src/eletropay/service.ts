@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import type { Db, Queryable } from "../db/types.ts";
-import { badRequest, notFound } from "../lib/errors.ts";
+import { badRequest, conflict, notFound } from "../lib/errors.ts";
 import { createAddressDeriver, type AddressDeriver } from "../utxo/derive.ts";
 import type { UtxoChainAdapter } from "../utxo/adapter.ts";
 import { UTXO_CURRENCIES, type UtxoCurrency } from "../utxo/networks.ts";
@@ -149,8 +149,18 @@ export interface EthIssuer {
   issue(clientId: bigint, currency: string): Promise<IssuedDepositAddress>;
 }
 
+export interface RegisterOptions {
+  /**
+   * Whether an already registered email gets its existing token back (the caller proved the
+   * shared secret). Otherwise it is a conflict and the token is not decrypted at all.
+   */
+  revealExisting: boolean;
+  /** The conflict's message: how this caller can get a token. */
+  existsMessage?: string;
+}
+
 export interface EletroPayService {
-  registerClient(email: unknown): Promise<{ token: string; created: boolean }>;
+  registerClient(email: unknown, options: RegisterOptions): Promise<{ token: string; created: boolean }>;
   issueAddress(token: string, currency: string): Promise<IssuedAddress | IssuedDepositAddress>;
   /** The :key for a client's callback URL: ELETROPAY_CALLBACK_KEY, else the client's token. */
   callbackKeyFor(tx: Queryable, clientId: bigint): Promise<string>;
@@ -193,7 +203,10 @@ export function createEletroPayService(deps: EletroPayServiceDeps): EletroPaySer
     if (cc) derivers.set(c, createAddressDeriver(cc.key, cc.params));
   }
 
-  async function registerClient(rawEmail: unknown): Promise<{ token: string; created: boolean }> {
+  async function registerClient(
+    rawEmail: unknown,
+    options: RegisterOptions,
+  ): Promise<{ token: string; created: boolean }> {
     const email = normalizeEmail(rawEmail);
     const token = randomBytes(20).toString("hex");
     const inserted = await db.query<{ id: bigint }>(
@@ -204,6 +217,13 @@ export function createEletroPayService(deps: EletroPayServiceDeps): EletroPaySer
       [email, tokenHash(token), cipher.encrypt(token, email), cipher.keyId],
     );
     if (inserted.rows.length > 0) return { token, created: true };
+    if (!options.revealExisting) {
+      throw conflict(
+        options.existsMessage ??
+          "a client with this email is already registered; its token is not shown again",
+        "client_exists",
+      );
+    }
     const { rows } = await db.query<{ token_enc: string; token_key_id: string }>(
       "SELECT token_enc, token_key_id FROM eletropay_clients WHERE email = $1",
       [email],
