@@ -117,4 +117,39 @@ describe(`security: merchants see only the addresses they proved (${onRealPostgr
     // Still nothing for A.
     assert.deepEqual((await as(keyA, "GET", "/user/history")).json().income, []);
   });
+
+  it("flags keyed orders that pay out to an address the account has not proven", async function () {
+    // Runs after B proved addressB; A never did.
+    const byA = await as(keyA, "POST", "/order", {
+      amount: "20.00",
+      address: addressB,
+      callback: "https://a.example/cb",
+    });
+    assert.equal(byA.statusCode, 200, byA.body);
+    assert.equal(byA.json().payout_address_proven, false);
+    const byB = await as(keyB, "POST", "/order", {
+      amount: "20.00",
+      address: addressB,
+      callback: "https://b.example/cb",
+    });
+    assert.equal(byB.json().payout_address_proven, true);
+    assert.equal((await as(keyA, "GET", `/order/${byA.json().id}`)).json().payout_address_proven, false);
+    assert.equal((await as(keyB, "GET", `/order/${byB.json().id}`)).json().payout_address_proven, true);
+    const listed = (await as(keyA, "GET", "/history")).json().orders;
+    assert.ok(listed.length >= 2);
+    assert.ok(listed.every((o: { payout_address_proven: boolean }) => o.payout_address_proven === false));
+    assert.ok(
+      (await as(keyB, "GET", "/history"))
+        .json()
+        .orders.every((o: { payout_address_proven: boolean }) => o.payout_address_proven),
+    );
+    // Anonymous orders carry no flag: nobody is asking.
+    const anonymous = await api.system.app.inject({
+      method: "POST",
+      url: "/order",
+      payload: { amount: "1.00", address: addressB, callback: "https://x.example/cb" },
+    });
+    assert.equal(anonymous.statusCode, 200, anonymous.body);
+    assert.equal(anonymous.json().payout_address_proven, undefined);
+  });
 });

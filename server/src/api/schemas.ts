@@ -51,6 +51,12 @@ export const OrderSchema = Type.Object(
       description:
         "The order reference (bytes32) to pass to `pay`/`payToken`; random, so chain data never reveals the order id",
     }),
+    payout_address_proven: Type.Optional(
+      Type.Boolean({
+        description:
+          "Keyed requests only: whether this account has proven (POST /user/addresses) the address the order pays out to. An unproven address's ledger stays out of /user/history",
+      }),
+    ),
   },
   { $id: "Order" },
 );

@@ -98,6 +98,15 @@ export function createAddressService(db: Queryable, now: () => Date = () => new 
       return { address, provenAt: (saved[0] as { proven_at: Date }).proven_at };
     },
 
+    /** Whether the merchant has proven this address (flags keyed orders paid out to an unproven one). */
+    async isProven(merchantId: bigint, address: string): Promise<boolean> {
+      const { rows } = await db.query(
+        "SELECT 1 FROM merchant_addresses WHERE merchant_id = $1 AND address = $2",
+        [merchantId, address.toLowerCase()],
+      );
+      return rows.length > 0;
+    },
+
     async list(merchantId: bigint): Promise<ProvenAddress[]> {
       const { rows } = await db.query<{ address: string; proven_at: Date }>(
         "SELECT address, proven_at FROM merchant_addresses WHERE merchant_id = $1 ORDER BY proven_at, address",

@@ -3,7 +3,8 @@ import { Type } from "@fastify/type-provider-typebox";
 import { requireMerchant } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
 import { CreateOrderBody, ErrorSchema, ORDER_STATUSES, OrderIdParams, OrderListSchema } from "../schemas.ts";
-import { orderToJson } from "../../orders/serialize.ts";
+import { orderToJson, type OrderRow } from "../../orders/serialize.ts";
+import type { Merchant } from "../../merchants/service.ts";
 import { badRequest } from "../../lib/errors.ts";
 
 const errors = {
@@ -32,8 +33,23 @@ function parseLimit(value: string | undefined): number {
 }
 
 export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
-  const json = (row: Parameters<typeof orderToJson>[0]) =>
-    orderToJson(row, deps.config.publicUrl, deps.indexedBlock(row.chain_id));
+  const json = (row: OrderRow) => orderToJson(row, deps.config.publicUrl, deps.indexedBlock(row.chain_id));
+  /** A keyed request's order is flagged when it pays out to an address the account has not proven. */
+  const keyed = async (row: OrderRow, merchant: Merchant | null) => {
+    if (!merchant || !deps.addresses) return json(row);
+    return {
+      ...json(row),
+      payout_address_proven: await deps.addresses.isProven(merchant.id, row.merchant_address),
+    };
+  };
+  const keyedList = async (rows: OrderRow[], merchant: Merchant) => {
+    if (!deps.addresses) return rows.map(json);
+    const proven = new Set((await deps.addresses.list(merchant.id)).map((a) => a.address.toLowerCase()));
+    return rows.map((row) => ({
+      ...json(row),
+      payout_address_proven: proven.has(row.merchant_address.toLowerCase()),
+    }));
+  };
 
   app.post(
     "/order",
@@ -46,7 +62,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         response: { 200: Type.Ref("Order"), ...errors },
       },
     },
-    async (request) => json(await deps.orders.create(request.body, request.merchant)),
+    async (request) => keyed(await deps.orders.create(request.body, request.merchant), request.merchant),
   );
 
   app.get(
@@ -59,7 +75,8 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         response: { 200: Type.Ref("Order"), ...errors },
       },
     },
-    async (request) => json(await deps.orders.get(BigInt(request.params.id), request.merchant)),
+    async (request) =>
+      keyed(await deps.orders.get(BigInt(request.params.id), request.merchant), request.merchant),
   );
 
   app.get(
@@ -80,7 +97,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         parseLimit(request.query.limit),
         request.query.cursor,
       );
-      return { orders: page.orders.map(json), next_cursor: page.nextCursor };
+      return { orders: await keyedList(page.orders, merchant), next_cursor: page.nextCursor };
     },
   );
 
@@ -110,7 +127,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         parseLimit(request.query.limit),
         request.query.cursor,
       );
-      return { orders: page.orders.map(json), next_cursor: page.nextCursor };
+      return { orders: await keyedList(page.orders, merchant), next_cursor: page.nextCursor };
     },
   );
 };
