@@ -159,8 +159,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     }),
     payPage: createOrderReader(db),
     merchants: createMerchantService(db),
-    // GET /user balances: the default chain's contract (see the README's multi-chain notes).
-    account: createAccountService({ db, chain: first, tokens: first.tokens }),
+    account: createAccountService({ db, chains }),
     addresses: createAddressService(db),
     callbacks: createCallbackService(db, { allowPrivateTargets: callbackConfig.allowPrivateTargets }),
     health: createHealthService({

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { parseEther, type Hex } from "viem";
+import { formatEther, parseEther, type Hex } from "viem";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
@@ -188,6 +188,59 @@ describe("two chains at once (two hardhat node processes)", function () {
         ["beta", 31_338],
       ],
     );
+  });
+
+  it("shows a merchant's ledger and contract balances on every chain, each entry naming its chain", async function () {
+    // Runs after the orders above were paid on both chains to the same payout address.
+    const created = await system.app.inject({
+      method: "POST",
+      url: "/admin/merchants",
+      headers: admin,
+      payload: { email: "two-chains@example.com", plan: "seller" },
+    });
+    assert.equal(created.statusCode, 200, created.body);
+    const key = { authorization: created.json().api_key as string };
+    const challenge = (
+      await system.app.inject({
+        method: "GET",
+        url: `/user/addresses/nonce?address=${alpha.merchant}`,
+        headers: key,
+      })
+    ).json();
+    const signature = await alpha.wallet.signMessage({ account: alpha.merchant, message: challenge.message });
+    const proven = await system.app.inject({
+      method: "POST",
+      url: "/user/addresses",
+      headers: key,
+      payload: { address: alpha.merchant, nonce: challenge.nonce, signature },
+    });
+    assert.equal(proven.statusCode, 200, proven.body);
+    const history = await system.app.inject({ method: "GET", url: "/user/history", headers: key });
+    assert.equal(history.statusCode, 200, history.body);
+    const body = history.json() as {
+      income: { token: string; amount: string; chain_id: number }[];
+      balances: { token: string; balance: string; chain_id: number; address: string }[];
+    };
+    const ethBalances = body.balances.filter((b) => b.token === "ETH");
+    assert.deepEqual(ethBalances.map((b) => b.chain_id).sort(), [31_337, 31_338]);
+    for (const [chain, id] of [
+      [alpha, 31_337],
+      [beta, 31_338],
+    ] as const) {
+      const onChain = (await chain.client.readContract({
+        address: chain.contract,
+        abi: chain.abi,
+        functionName: "balanceOf",
+        args: [chain.merchant, `0x${"0".repeat(40)}`],
+      })) as bigint;
+      assert.ok(onChain > 0n);
+      const shown = ethBalances.find((b) => b.chain_id === id);
+      assert.equal(shown?.balance, formatEther(onChain));
+      assert.equal(
+        body.income.find((i) => i.chain_id === id && i.token === "ETH")?.amount,
+        formatEther(onChain),
+      );
+    }
   });
 
   it("rolls back a reorg on one chain and leaves the other chain's rows untouched", async function () {

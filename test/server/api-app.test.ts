@@ -56,7 +56,7 @@ describe(`API app without a chain (${onRealPostgres() ? "PostgreSQL" : "PGlite"}
       }),
       payPage: createOrderReader(t.db),
       merchants: createMerchantService(t.db),
-      account: createAccountService({ db: t.db, chain, tokens: [] }),
+      account: createAccountService({ db: t.db, chains: [{ ...chain, tokens: [] }] }),
       callbacks: createCallbackService(t.db),
       health: createHealthService({
         db: t.db,

@@ -134,23 +134,33 @@ describe(`GET /user/history from real chain events (${onRealPostgres() ? "Postgr
 
     // Income: every payment credited to the merchant, per token.
     assert.deepEqual(byToken(body.income), {
-      ETH: { token: "ETH", amount: "0.015" },
-      USDC: { token: "USDC", amount: "15.5" },
+      ETH: { token: "ETH", amount: "0.015", chain_id: 31337 },
+      USDC: { token: "USDC", amount: "15.5", chain_id: 31337 },
     });
     // Outgoing: the withdrawal and the refund.
     assert.deepEqual(byToken(body.outgoing), {
-      ETH: { token: "ETH", withdrawn: "0.004", refunded: "0.005" },
-      USDC: { token: "USDC", withdrawn: "0", refunded: "0" },
+      ETH: { token: "ETH", withdrawn: "0.004", refunded: "0.005", chain_id: 31337 },
+      USDC: { token: "USDC", withdrawn: "0", refunded: "0", chain_id: 31337 },
     });
     // Totals over the merchant's orders.
     assert.equal(body.totals.orders, 4);
     assert.deepEqual(body.totals.by_status, { complete: 2, refunded: 1, pending: 1 });
     assert.equal(body.totals.usd_complete, "35.50");
     // Balances are read from the contract, and agree with income minus outgoing.
-    const balances = byToken(body.balances as { address: string; token: string; balance: string }[]);
+    const balances = byToken(
+      body.balances as {
+        address: string;
+        token: string;
+        balance: string;
+        chain_id: number;
+        token_address: string;
+      }[],
+    );
     assert.equal(balances.ETH?.address, merchant);
     assert.equal(balances.ETH?.balance, "0.006");
     assert.equal(balances.USDC?.balance, "15.5");
+    assert.equal(balances.USDC?.chain_id, 31337);
+    assert.equal(balances.USDC?.token_address, chain.stablecoinAddress);
     const onChain = await processor.getFunction("balanceOf")(merchant, ZERO);
     assert.equal(onChain, 6_000_000_000_000_000n);
     assert.equal(await processor.getFunction("balanceOf")(merchant, chain.stablecoinAddress), 15_500_000n);

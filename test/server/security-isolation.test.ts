@@ -106,8 +106,8 @@ describe(`security: merchants see only the addresses they proved (${onRealPostgr
     assert.equal(replay.statusCode, 400);
 
     const history = (await as(keyB, "GET", "/user/history")).json();
-    assert.deepEqual(history.income, [{ token: "ETH", amount: "7" }]);
-    assert.deepEqual(history.outgoing, [{ token: "ETH", withdrawn: "1", refunded: "0" }]);
+    assert.deepEqual(history.income, [{ token: "ETH", amount: "7", chain_id: 31337 }]);
+    assert.deepEqual(history.outgoing, [{ token: "ETH", withdrawn: "1", refunded: "0", chain_id: 31337 }]);
     assert.ok(history.balances.every((b: { address: string }) => b.address === addressB));
     assert.ok(history.balances.length >= 1);
     assert.deepEqual(

@@ -260,6 +260,12 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   let localFailure: string | null = null;
   let recordedFailure: string | null = null;
 
+  function indexerFailure(): string | null {
+    const status = indexer?.status();
+    if (status?.state !== "failed") return null;
+    return `indexer stopped: ${(status.lastError ?? "indexer failed").split("\n")[0]}`;
+  }
+
   async function lead(runner: Indexer<OrderStatusChanged[]>) {
     // Leader election: whoever holds this chain's advisory lock indexes it; the others retry every 5 s.
     while (!stop.signal.aborted && localFailure === null) {
@@ -319,7 +325,9 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     role: () => role,
     indexedBlock: () => (role === "leader" ? (indexer?.status().indexedBlock ?? cachedCursor) : cachedCursor),
     indexerStatus: () => indexer?.status() ?? null,
-    failure: () => localFailure ?? recordedFailure,
+    // The indexer's own state first: it turns "failed" before the lock is released and the
+    // failure recorded, and orders must be refused from that moment, as /health reports it.
+    failure: () => localFailure ?? indexerFailure() ?? recordedFailure,
     start() {
       if (indexer) tasks.push(lead(indexer));
       tasks.push(watch());

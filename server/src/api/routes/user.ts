@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
 import { getAddress } from "viem";
-import { ETH_TOKEN } from "../../chain/abi.ts";
 import { forbidden } from "../../lib/errors.ts";
 import { formatDecimal, formatUsdCents } from "../../lib/money.ts";
 import { PLANS } from "../../merchants/plans.ts";
@@ -12,12 +11,6 @@ import { ErrorSchema } from "../schemas.ts";
 const errors = { 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema };
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
-  const tokenInfo = (token: string) => {
-    if (token === ETH_TOKEN) return { symbol: "ETH", decimals: 18 };
-    const known = deps.config.tokens.find((t) => t.address.toLowerCase() === token);
-    return known ? { symbol: known.symbol, decimals: known.decimals } : { symbol: token, decimals: 0 };
-  };
-
   app.get(
     "/user",
     {
@@ -86,7 +79,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     },
   );
 
-  const Amount = Type.Object({ token: Type.String(), amount: Type.String() });
+  const Amount = Type.Object({ token: Type.String(), amount: Type.String(), chain_id: Type.Integer() });
   app.get(
     "/user/history",
     {
@@ -97,7 +90,12 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
           200: Type.Object({
             income: Type.Array(Amount),
             outgoing: Type.Array(
-              Type.Object({ token: Type.String(), withdrawn: Type.String(), refunded: Type.String() }),
+              Type.Object({
+                token: Type.String(),
+                withdrawn: Type.String(),
+                refunded: Type.String(),
+                chain_id: Type.Integer(),
+              }),
             ),
             totals: Type.Object({
               orders: Type.Integer(),
@@ -105,7 +103,13 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
               usd_complete: Type.String(),
             }),
             balances: Type.Array(
-              Type.Object({ address: Type.String(), token: Type.String(), balance: Type.String() }),
+              Type.Object({
+                address: Type.String(),
+                token: Type.String(),
+                balance: Type.String(),
+                chain_id: Type.Integer(),
+                token_address: Type.String({ description: "the token's contract (0x0…0 for ETH)" }),
+              }),
             ),
             orphan_payments: Type.Array(
               Type.Object({
@@ -114,6 +118,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
                 token: Type.String(),
                 amount: Type.String(),
                 address: Type.String(),
+                chain_id: Type.Integer(),
               }),
             ),
           }),
@@ -124,7 +129,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
     async (request) => {
       const merchant = requireMerchant(request);
       const history = await deps.account.history(merchant);
-      const fmt = (token: string, value: bigint) => formatDecimal(value, tokenInfo(token).decimals);
+      const fmt = (t: { decimals: number }, value: bigint) => formatDecimal(value, t.decimals);
       const byStatus: Record<string, number> = {};
       let orders = 0;
       for (const row of history.statusTotals) {
@@ -132,29 +137,33 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         orders += Number(row.count);
       }
       const completeCents = history.statusTotals.find((r) => r.status === "complete")?.usdCents ?? 0n;
-      const ledger = [...history.ledger];
       return {
-        income: ledger.map(([token, v]) => ({
-          token: tokenInfo(token).symbol,
-          amount: fmt(token, v.credited),
+        income: history.ledger.map((t) => ({
+          token: t.symbol,
+          amount: fmt(t, t.credited),
+          chain_id: Number(t.chainId),
         })),
-        outgoing: ledger.map(([token, v]) => ({
-          token: tokenInfo(token).symbol,
-          withdrawn: fmt(token, v.withdrawn),
-          refunded: fmt(token, v.refunded),
+        outgoing: history.ledger.map((t) => ({
+          token: t.symbol,
+          withdrawn: fmt(t, t.withdrawn),
+          refunded: fmt(t, t.refunded),
+          chain_id: Number(t.chainId),
         })),
         totals: { orders, by_status: byStatus, usd_complete: formatUsdCents(completeCents) },
         balances: history.balances.map((b) => ({
           address: getAddress(b.address),
-          token: tokenInfo(b.token).symbol,
-          balance: fmt(b.token, b.balance),
+          token: b.symbol,
+          balance: fmt(b, b.balance),
+          chain_id: Number(b.chainId),
+          token_address: getAddress(b.token),
         })),
         orphan_payments: history.orphans.map((o) => ({
           tx_hash: o.txHash,
           order_ref: o.orderRef,
-          token: tokenInfo(o.token).symbol,
-          amount: fmt(o.token, o.amount),
+          token: o.symbol,
+          amount: fmt(o, o.amount),
           address: getAddress(o.merchant),
+          chain_id: Number(o.chainId),
         })),
       };
     },
