@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
 import { getAddress } from "viem";
 import { ETH_TOKEN } from "../../chain/abi.ts";
-import { forbidden } from "../../lib/errors.ts";
 import { formatDecimal, formatUsdCents } from "../../lib/money.ts";
 import { PLANS } from "../../merchants/plans.ts";
 import { requireMerchant } from "../auth.ts";
@@ -232,37 +231,4 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
       },
     );
   }
-
-  app.get(
-    "/status/recurring/:status",
-    {
-      schema: {
-        tags: ["recurring"],
-        summary: "Orders attached to recurring billing, by status",
-        description:
-          "Needs the Seller plan or above and the Recurring Payments plugin. Recurring billing is not live yet, so the lists are empty.",
-        params: Type.Object({
-          status: Type.Union(["expired", "active", "pending", "upcoming"].map((s) => Type.Literal(s))),
-        }),
-        response: { 200: Type.Object({ orders: Type.Array(Type.Ref("Order")) }), ...errors },
-      },
-    },
-    async (request) => {
-      const merchant = requireMerchant(request);
-      const plan = PLANS[merchant.plan];
-      if (!plan.recurring) {
-        throw forbidden(
-          `recurring billing needs the Seller plan or above; this account is on ${plan.label}`,
-          "plan_no_recurring",
-        );
-      }
-      if (!merchant.plugins.recurring_payments) {
-        throw forbidden(
-          `recurring billing needs the Recurring Payments plugin, which is off for this account (${plan.label} plan); ask the operator to enable it`,
-          "plugin_recurring_payments_off",
-        );
-      }
-      return { orders: [] };
-    },
-  );
 };
