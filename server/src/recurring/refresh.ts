@@ -17,6 +17,8 @@ export interface RefreshContext {
   /** The indexed block of a chain (confirmations in the payloads), if known. */
   indexedBlock: (chainId: bigint) => bigint | null;
   events: RecurringEvents;
+  /** A new subscription's first computation: its status is set, not changed (no status_changed). */
+  initial?: boolean;
 }
 
 /**
@@ -114,7 +116,7 @@ export async function refreshSubscriptions(
       if (n.covered && !wasCovered)
         published.push({ ...base, type: "recurring.period_paid", periodIndex: n.index });
     }
-    if (s.status !== state.status)
+    if (s.status !== state.status && !ctx.initial)
       published.push({ ...base, type: "recurring.status_changed", periodIndex: null });
     // The reminder: the period due within the next 10 days, open and not yet paid, once.
     const due = after.find((p) => p.index === state.shownIndex);

@@ -237,7 +237,7 @@ export function createRecurringService(deps: RecurringServiceDeps) {
         createdAt: new Date(now),
       });
       await openDuePeriods(tx, row, 0, new Date(now), rate);
-      await refreshSubscriptions(tx, await lockSubscriptions(tx, [row.id]), ctx());
+      await refreshSubscriptions(tx, await lockSubscriptions(tx, [row.id]), { ...ctx(), initial: true });
       return row.id;
     });
     return get(id, merchant);
