@@ -351,6 +351,42 @@ describe("recurring billing on a hardhat node: plain transfers to the subscripti
     assert.equal(swept.credit, "0");
   });
 
+  it("a reorg that removes the payment makes the period unpaid again (and says so)", async function () {
+    const created = await system.app.inject({
+      method: "POST",
+      url: "/recurring",
+      headers: { authorization: key },
+      payload: {
+        amount: "10.00",
+        address: chain.merchant,
+        callback: "http://127.0.0.1:9/recurring",
+        interval: "weekly",
+      },
+    });
+    assert.equal(created.statusCode, 200, created.body);
+    const s = created.json();
+    const snapshot = await chain.snapshot();
+    await pay(s.address, parseEther("0.005"));
+    await chain.mine(1);
+    assert.equal((await get(`/recurring/${s.id}`)).status, "active");
+    await chain.revert(snapshot);
+    // A longer branch without the payment.
+    await chain.wallet.sendTransaction({ account: chain.other, to: chain.owner, value: 1n, chain: null });
+    await chain.mine(3);
+    const now = await get(`/recurring/${s.id}`);
+    assert.equal(now.status, "pending");
+    assert.equal(now.periods[0].paid, false);
+    assert.equal(now.periods[0].amount_paid, "0");
+    const { rows } = await testDb.db.query<{ kind: string; body: string }>(
+      "SELECT kind, body FROM callbacks WHERE stream = $1 ORDER BY id",
+      [`recurring:${s.id}`],
+    );
+    assert.deepEqual(
+      rows.filter((r) => r.kind === "recurring.status_changed").map((r) => JSON.parse(r.body).status),
+      ["active", "pending"],
+    );
+  });
+
   async function reference(id: number): Promise<string> {
     const { rows } = await testDb.db.query<{ reference: string }>(
       "SELECT reference FROM subscriptions WHERE id = $1",

@@ -59,7 +59,11 @@ describe(`recurring billing API (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`
     other = (await createMerchant(db, "other@example.com", "premium")).apiKey;
     basic = (await createMerchant(db, "basic@example.com", "basic")).apiKey;
     sellerNoPlugin = (await createMerchant(db, "seller2@example.com", "seller")).apiKey;
-    sellerMerchant = await setPlugins(db, "seller@example.com", { recurring_payments: true });
+    sellerMerchant = await setPlugins(db, "seller@example.com", {
+      recurring_payments: true,
+      txt_messaging: true,
+      notify_url: "http://127.0.0.1:9/sms",
+    });
     await setPlugins(db, "other@example.com", { recurring_payments: true });
     scheduler = createRecurringScheduler({
       db,
@@ -181,6 +185,16 @@ describe(`recurring billing API (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`
     assert.equal(last.previous_status, "pending");
     assert.equal(last.status, "expired");
     assert.equal(last.subscription.id, s.id);
+    // The TXT notifier gets the same events.
+    const texts = await api.testDb.db.query<{ kind: string; body: string }>(
+      "SELECT kind, body FROM callbacks WHERE stream = $1 AND body LIKE $2 ORDER BY id",
+      [`notify:${sellerMerchant.id}`, `%subscription ${s.id} %`],
+    );
+    assert.deepEqual(
+      texts.rows.map((r) => r.kind),
+      ["notify.recurring.upcoming", "notify.recurring.status_changed", "notify.recurring.status_changed"],
+    );
+    assert.match(JSON.parse(texts.rows.at(-1)?.body ?? "{}").text, /is now expired/);
     const entries = (await req("GET", "/status/recurring/expired", seller)).json().orders;
     assert.ok(entries.some((o: { id: number }) => o.id === s.id));
   });

@@ -149,6 +149,20 @@ describe("recurring state machine (controlled clock)", function () {
     assert.equal(status(open(1), [], at(6 * DAY), cancelled), "expired", "cancelled unpaid: nothing runs");
   });
 
+  it("weekly: upcoming 3 days before the due date (10 days would cover every week), late rules unchanged", function () {
+    const weekly: SubscriptionTerms = { ...terms, interval: "weekly" };
+    const b0 = periodBounds(start, "weekly", 0);
+    const b1 = periodBounds(start, "weekly", 1);
+    assert.equal(b1.startsAt.getTime() - b1.opensAt.getTime(), 3 * DAY);
+    const periods = [b0, b1].map((b) => ({ ...b, expectedAmount: PRICE }));
+    const paid = [credit(PRICE, 1n)];
+    assert.equal(status(periods.slice(0, 1), paid, at(DAY), weekly), "active");
+    assert.equal(status(periods.slice(0, 1), paid, at(4 * DAY - 1), weekly), "active");
+    assert.equal(status(periods, paid, at(4 * DAY), weekly), "upcoming");
+    assert.equal(status(periods, paid, at(7 * DAY + 10 * DAY), weekly), "pending");
+    assert.equal(status(periods, paid, at(7 * DAY + 10 * DAY + 1), weekly), "expired");
+  });
+
   it("schedules the next clock check at the next flip or period opening", function () {
     const s = computeSubscriptionState(terms, open(1), [], at(-20 * DAY));
     assert.equal(s.nextCheckAt?.getTime(), at(-10 * DAY).getTime());

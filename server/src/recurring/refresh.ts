@@ -9,7 +9,7 @@ import {
   type PeriodRow,
   type SubscriptionRow,
 } from "./repository.ts";
-import { WINDOW_MS } from "./schedule.ts";
+import { upcomingWindowMs } from "./schedule.ts";
 import { computeSubscriptionState } from "./state.ts";
 
 export interface RefreshContext {
@@ -125,7 +125,7 @@ export async function refreshSubscriptions(
       due &&
       due.reminded_at === null &&
       BigInt(due.paid_amount) < BigInt(due.expected_amount) &&
-      ctx.now.getTime() >= due.starts_at.getTime() - WINDOW_MS
+      ctx.now.getTime() >= due.starts_at.getTime() - upcomingWindowMs(s.interval)
     ) {
       due.reminded_at = ctx.now;
       await markReminded(tx, s.id, due.index, ctx.now);

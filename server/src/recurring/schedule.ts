@@ -13,6 +13,15 @@ export type Interval = (typeof INTERVALS)[number];
 const DAY_MS = 86_400_000;
 /** The reference's window: a payment is `upcoming` 10 days before it is due, `expired` over 10 days late. */
 export const WINDOW_MS = 10 * DAY_MS;
+/** Weekly subscriptions: 10 days is longer than a week (a paid-up one would never be `active`). */
+export const WEEKLY_UPCOMING_MS = 3 * DAY_MS;
+
+/**
+ * How long before its due date a period is `upcoming` and its invoice opens (rate locked): the
+ * reference's 10 days, or 3 days for weekly billing.
+ */
+export const upcomingWindowMs = (interval: Interval): number =>
+  interval === "weekly" ? WEEKLY_UPCOMING_MS : WINDOW_MS;
 
 export const isInterval = (value: string): value is Interval =>
   (INTERVALS as readonly string[]).includes(value);
@@ -54,7 +63,7 @@ export interface PeriodBounds {
   /** Due date. */
   startsAt: Date;
   endsAt: Date;
-  /** When its invoice opens and its rate is locked: 10 days before it is due. */
+  /** When its invoice opens and its rate is locked: 10 days before it is due (weekly: 3). */
   opensAt: Date;
 }
 
@@ -64,6 +73,6 @@ export function periodBounds(start: Date, interval: Interval, index: number): Pe
     index,
     startsAt,
     endsAt: periodStart(start, interval, index + 1),
-    opensAt: new Date(startsAt.getTime() - WINDOW_MS),
+    opensAt: new Date(startsAt.getTime() - upcomingWindowMs(interval)),
   };
 }

@@ -1,4 +1,4 @@
-import { periodBounds, WINDOW_MS, type Interval } from "./schedule.ts";
+import { periodBounds, upcomingWindowMs, WINDOW_MS, type Interval } from "./schedule.ts";
 
 /**
  * The reference's four statuses of a subscription, computed from its periods, what it received,
@@ -7,7 +7,8 @@ import { periodBounds, WINDOW_MS, type Interval } from "./schedule.ts";
  *  Let `due` be the first period not paid in full (periods are contiguous, so `due` is also the
  *  end of the last of the consecutive paid periods: the "end timestamp", `paidThrough`).
  *  - `upcoming`: nothing paid yet and the first period is not due yet, or the next period is due
- *    within the next 10 days: due − 10 days ≤ now < due (and it is not paid in advance);
+ *    within the next 10 days: due − 10 days ≤ now < due (and it is not paid in advance); for
+ *    weekly billing the window is 3 days (10 days would cover every whole week);
  *  - `active`:   paid in full till the end timestamp, and the next payment is more than 10 days
  *    away: now < due − 10 days;
  *  - `pending`:  due ≤ now ≤ due + 10 days: not paid yet and at most 10 days late (exactly
@@ -141,8 +142,9 @@ export function computeSubscriptionState(
     };
   }
 
+  const window = upcomingWindowMs(terms.interval);
   let status: RecurringStatus;
-  if (t < d) status = firstUncovered === 0 || t >= d - WINDOW_MS ? "upcoming" : "active";
+  if (t < d) status = firstUncovered === 0 || t >= d - window ? "upcoming" : "active";
   else status = t - d <= WINDOW_MS ? "pending" : "expired";
 
   let shownIndex = firstUncovered;
@@ -154,11 +156,11 @@ export function computeSubscriptionState(
     }
   }
 
-  // The clock changes the status at due − 10 days, at due, and just after due + 10 days; the
-  // scheduler opens the next period 10 days before it is due.
+  // The clock changes the status at due − the upcoming window, at due, and just after due + 10
+  // days; the scheduler opens the next period when it becomes upcoming.
   const nextToOpen = periodBounds(terms.startsAt, terms.interval, owed.length).opensAt.getTime();
   // A period that should have opened already makes the check due now.
-  const moments = [d - WINDOW_MS, d, d + WINDOW_MS + 1].filter((m) => m > t);
+  const moments = [d - window, d, d + WINDOW_MS + 1].filter((m) => m > t);
   // A paid period that starts later becomes the one shown when it starts.
   const nextPaid = owed.find((p, i) => i < firstUncovered && p.startsAt.getTime() > t);
   if (status === "active" && nextPaid) moments.push(nextPaid.startsAt.getTime());
