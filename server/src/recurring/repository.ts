@@ -343,3 +343,8 @@ export async function cancelSubscriptionRow(tx: Queryable, id: bigint, at: Date)
     [id],
   );
 }
+
+/** Forgets the subscriptions of a chain (a new local dev chain); their periods go with them. */
+export async function deleteChainSubscriptions(tx: Queryable, chainId: bigint): Promise<void> {
+  await tx.query("DELETE FROM subscriptions WHERE chain_id = $1", [chainId]);
+}
