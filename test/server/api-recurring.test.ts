@@ -260,6 +260,48 @@ describe(`recurring billing API (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`
     );
   });
 
+  it("opens a period (locking its rate) when it becomes upcoming; a price outage delays it, never blocks the tick", async function () {
+    const a = (await req("POST", "/recurring", seller, body({ amount: "1.00" }))).json();
+    const b = (await req("POST", "/recurring", seller, body({ amount: "2.00" }))).json();
+    const due1 = Date.parse(a.periods[0].ends_at);
+    const down = createRecurringScheduler({
+      db: api.testDb.db,
+      chains: api.system.chains.map((c) => ({
+        name: c.name,
+        chainId: c.chainId,
+        tokens: c.tokens,
+        failure: () => null,
+        prices: {
+          ethUsd: async () => {
+            throw new Error("price feed down");
+          },
+        },
+      })),
+      events: createRecurringEvents(),
+      now: () => clock,
+      indexedBlock: () => null,
+      log: pino({ level: "silent" }),
+      batch: 1,
+    });
+    clock = due1 - 10 * DAY;
+    await down.tick();
+    assert.equal(
+      (await req("GET", `/recurring/${a.id}`, seller)).json().periods.length,
+      1,
+      "no rate: not opened",
+    );
+    await scheduler.tick();
+    for (const s of [a, b]) {
+      const now = (await req("GET", `/recurring/${s.id}`, seller)).json();
+      assert.equal(now.periods.length, 2);
+      assert.equal(
+        now.periods[1].opens_at,
+        new Date(due1 - 10 * DAY).toISOString().replace(/\.\d{3}Z$/, "Z"),
+      );
+      assert.equal(now.periods[1].eth_price, "3000.00");
+    }
+  });
+
   it("caps live subscriptions on the plugin, naming the plan and the plugin", async function () {
     const service = createRecurringService({
       db: api.testDb.db,
@@ -270,6 +312,9 @@ describe(`recurring billing API (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`
       allowPrivateCallbacks: true,
       maxLive: 1,
     });
+    // Everything made earlier is expired by now (unpaid for weeks): one live subscription fills the cap.
+    const live = await service.create(body(), sellerMerchant);
+    assert.equal(live.subscription.status, "pending");
     await assert.rejects(
       service.create(body(), sellerMerchant),
       (e: unknown) =>

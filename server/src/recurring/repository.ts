@@ -253,11 +253,13 @@ export async function lockDueSubscriptions(
   tx: Queryable,
   now: Date,
   limit: number,
+  /** Already handled in this pass (one whose period could not open stays due). */
+  exclude: readonly bigint[] = [],
 ): Promise<SubscriptionRow[]> {
   const { rows } = await tx.query<SubscriptionRow>(
-    `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE next_check_at <= $1
+    `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE next_check_at <= $1 AND NOT (id = ANY($3::int8[]))
       ORDER BY next_check_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-    [now, limit],
+    [now, limit, exclude.map(String)],
   );
   return rows;
 }

@@ -94,9 +94,11 @@ export function createRecurringScheduler(deps: RecurringSchedulerDeps) {
       return rates.get(key) ?? null;
     };
     const published: RecurringEvent[] = [];
+    const handled: bigint[] = [];
     for (;;) {
       const events = await deps.db.transaction(async (tx) => {
-        const subs = await lockDueSubscriptions(tx, at, batch);
+        const subs = await lockDueSubscriptions(tx, at, batch, handled);
+        handled.push(...subs.map((s) => s.id));
         if (subs.length === 0) return null;
         const periods = await periodsOf(
           tx,
@@ -115,7 +117,7 @@ export function createRecurringScheduler(deps: RecurringSchedulerDeps) {
           indexedBlock: deps.indexedBlock,
           events: deps.events,
         });
-        // A subscription whose period could not open stays due: leave the rest for the next tick.
+        // A subscription whose period could not open stays due: the next tick retries it.
         return { out, more: subs.length === batch };
       });
       if (!events) break;
