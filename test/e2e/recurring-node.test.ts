@@ -224,6 +224,9 @@ describe("recurring billing on a hardhat node: plain transfers to the subscripti
     assert.equal(now.status, "pending");
     assert.equal(now.periods[0].amount_paid, "0.002");
     assert.equal(now.periods[0].paid, false);
+    // The hosted page asks for what the period still needs.
+    const page = await system.app.inject({ method: "GET", url: new URL(s.payment_url).pathname });
+    assert.match(page.body, /<strong id="amount">0\.003 ETH<\/strong>/);
     const topUp = await pay(s.address, parseEther("0.003"));
     now = await get(`/recurring/${id}`);
     assert.equal(now.status, "active");

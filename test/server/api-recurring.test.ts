@@ -199,6 +199,17 @@ describe(`recurring billing API (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`
     assert.ok(entries.some((o: { id: number }) => o.id === s.id));
   });
 
+  it("prices a token subscription at the token's USD peg", async function () {
+    const res = await req("POST", "/recurring", seller, body({ token: "usdc", interval: "yearly" }));
+    assert.equal(res.statusCode, 200, res.body);
+    const s = res.json();
+    assert.equal(s.token, "USDC");
+    assert.equal(s.interval, "yearly");
+    assert.equal(s.periods[0].expected_amount, "9.99");
+    assert.equal(s.current.eth_price, "1.00");
+    assert.equal(Date.parse(s.periods[0].ends_at) - Date.parse(s.periods[0].starts_at), 365 * DAY);
+  });
+
   it("keeps every recurring route to its merchant (404 for another's)", async function () {
     const mine = (await req("POST", "/recurring", seller, body())).json();
     assert.equal((await req("GET", `/recurring/${mine.id}`, other)).statusCode, 404);
