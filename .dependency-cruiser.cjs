@@ -4,7 +4,7 @@
  * nothing imports in a circle (type-only imports included).
  * @type {import('dependency-cruiser').IConfiguration}
  */
-const DOMAIN = "^server/src/(orders|ledger|merchants|callbacks|notify|utxo|pricing)/";
+const DOMAIN = "^server/src/(orders|ledger|merchants|callbacks|notify|utxo|pricing|recurring)/";
 const ELETROPAY_DOMAIN = "^server/src/eletropay/(service|watcher|config)\\.ts$";
 const ROUTE_FILES = "^server/src/(api/routes/|web/)|^server/src/[^/]+/routes\\.ts$";
 

@@ -12,10 +12,12 @@ import { installRequestLogging, quietRequestLogs } from "./api/request-log.ts";
 import { adminRoutes } from "./api/routes/admin.ts";
 import { healthRoutes } from "./api/routes/health.ts";
 import { orderRoutes } from "./api/routes/orders.ts";
+import { recurringRoutes } from "./api/routes/recurring.ts";
 import { userRoutes } from "./api/routes/user.ts";
 import { OrderSchema } from "./api/schemas.ts";
 import { callbackRoutes } from "./callbacks/routes.ts";
 import { payPageRoutes } from "./web/pay-page.ts";
+import { subscriptionPageRoutes } from "./web/subscription-page.ts";
 
 export type { AppConfig, AppDeps } from "./api/deps.ts";
 
@@ -123,8 +125,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { deps });
   await app.register(orderRoutes, { deps });
   await app.register(userRoutes, { deps });
+  await app.register(recurringRoutes, { deps });
   await app.register(adminRoutes, { deps });
   await app.register(payPageRoutes, { deps });
+  await app.register(subscriptionPageRoutes, { deps });
   await app.register(callbackRoutes, { callbacks: deps.callbacks });
   return app;
 }

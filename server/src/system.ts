@@ -29,6 +29,12 @@ import type { ChainEvent } from "./orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "./orders/events.ts";
 import { createOrderReader } from "./orders/queries.ts";
 import { createOrderService } from "./orders/service.ts";
+import { recurringCallbacks } from "./callbacks/recurring-callbacks.ts";
+import { recurringTxtNotifier } from "./notify/recurring.ts";
+import { recurringSink } from "./recurring/effects.ts";
+import { createRecurringEvents } from "./recurring/events.ts";
+import { createRecurringScheduler, type RecurringScheduler } from "./recurring/scheduler.ts";
+import { createRecurringService } from "./recurring/service.ts";
 import { openChainRuntime, type ChainRuntime } from "./runtime/chain.ts";
 
 export interface System {
@@ -44,6 +50,11 @@ export interface System {
   tokens: readonly TokenConfig[];
   indexer: Indexer<OrderStatusChanged[]> | undefined;
   callbackWorker: CallbackWorker | undefined;
+  /**
+   * The recurring billing scheduler (periods opening, the clock's status changes), running in
+   * processes that may index (RUN_INDEXER); tests call its tick().
+   */
+  recurringScheduler: RecurringScheduler | undefined;
   /** The private EletroPay API and its UTXO watchers. */
   eletropay: EletroPay | undefined;
   log: Logger;
@@ -61,6 +72,8 @@ export interface StartOptions {
   callbacks?: CallbackConfig;
   /** An already-made client for the first chain (tests). */
   client?: PublicClient;
+  /** The wall clock in ms for recurring billing (tests control it); default Date.now. */
+  now?: () => number;
 }
 
 export { createLogger };
@@ -75,6 +88,8 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
   const log = options.log ?? createLogger(config);
   const db = options.db ?? (await createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const chains: ChainRuntime[] = [];
+  const now = options.now ?? Date.now;
+  let recurringEvents = createRecurringEvents();
   try {
     const migration = await migrate(db);
     if (migration.applied.length > 0)
@@ -82,6 +97,9 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
 
     // Order status changes reach the merchant's callback and the TXT notifier, in the indexer's transaction.
     const events = createOrderEvents([orderCallbacks(config.publicUrl), txtNotifier()]);
+    // Subscription events reach the same two subscribers, from the recurring sink and scheduler.
+    recurringEvents = createRecurringEvents([recurringCallbacks(config.publicUrl), recurringTxtNotifier()]);
+    const subscriptions = recurringSink<ChainEvent>({ events: recurringEvents, now });
     // EletroPay's ETH and token addresses live on the default chain; its indexer follows them.
     const eletropayEth = config.eletropay.eth
       ? eletropayDepositSink<ChainEvent>({
@@ -99,7 +117,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
         db,
         log,
         events,
-        ...(i === 0 && eletropayEth ? { followers: [eletropayEth] } : {}),
+        followers: i === 0 && eletropayEth ? [subscriptions, eletropayEth] : [subscriptions],
         ...(i === 0 && options.client ? { client: options.client } : {}),
       });
       const other = chains.find((c) => c.chainId === chain.chainId || c.name === chain.name);
@@ -147,6 +165,20 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     : undefined;
 
   const byId = new Map(chains.map((c) => [c.chainId, c]));
+  const indexedBlock = (chainId: bigint) => byId.get(chainId)?.indexedBlock() ?? null;
+  // Periods open and clock-driven statuses change in processes that may index (SKIP LOCKED: many may run).
+  const recurringScheduler = config.runIndexer
+    ? createRecurringScheduler({
+        db,
+        chains,
+        events: recurringEvents,
+        now,
+        indexedBlock,
+        log: log.child({ component: "recurring" }),
+      })
+    : undefined;
+  const recurringStop = new AbortController();
+  const recurringRun = recurringScheduler?.run(recurringStop.signal);
   const app = await buildApp({
     config,
     log,
@@ -158,6 +190,14 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
     }),
     payPage: createOrderReader(db),
+    recurring: createRecurringService({
+      db,
+      chains,
+      events: recurringEvents,
+      now,
+      indexedBlock,
+      allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
+    }),
     merchants: createMerchantService(db),
     account: createAccountService({ db, chains }),
     addresses: createAddressService(db),
@@ -170,7 +210,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
         eletropay: async () => (eletropay ? gapLimitStatus(db, eletropayConfig) : { enabled: false }),
       },
     }),
-    indexedBlock: (chainId) => byId.get(chainId)?.indexedBlock() ?? null,
+    indexedBlock,
     ...(eletropay ? { eletropayLinks: { link: (input) => linkEletroPayClient(db, input) } } : {}),
     rateLimitPerMinute: config.rateLimitPerMinute,
     authFailuresPerMinute: config.authFailuresPerMinute,
@@ -196,10 +236,13 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     tokens: first.tokens,
     indexer: first.indexer,
     callbackWorker,
+    recurringScheduler,
     eletropay,
     log,
     async close() {
       await app.close();
+      recurringStop.abort();
+      await recurringRun;
       await eletropay?.watcher.stop();
       await eletropay?.app.close();
       await Promise.allSettled(chains.map((c) => c.stop()));

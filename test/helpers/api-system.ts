@@ -12,9 +12,13 @@ export interface ApiSystem {
 
 /**
  * The API on a real in-process chain and a fresh database, without the indexer or callback
- * workers (API tests drive requests only). `env` adds or overrides configuration.
+ * workers (API tests drive requests only). `env` adds or overrides configuration; `options.now`
+ * is the recurring billing clock (tests move it).
  */
-export async function startApiSystem(env: Record<string, string> = {}): Promise<ApiSystem> {
+export async function startApiSystem(
+  env: Record<string, string> = {},
+  options: { now?: () => number } = {},
+): Promise<ApiSystem> {
   const chain = await createTestChain();
   const testDb = await createTestDb();
   const system = await startSystem(
@@ -29,7 +33,7 @@ export async function startApiSystem(env: Record<string, string> = {}): Promise<
       CALLBACK_ALLOW_PRIVATE: "true",
       ...env,
     }),
-    { db: testDb.db, client: chain.client, listen: false },
+    { db: testDb.db, client: chain.client, listen: false, ...(options.now ? { now: options.now } : {}) },
   );
   return {
     chain,

@@ -216,12 +216,29 @@ describe("REST API: orders, history, isolation, plans", function () {
     assert.equal(recurringFree.statusCode, 403);
     // Seller or above and the Recurring Payments plugin (test/server/api-plugins.test.ts covers the 403s).
     await setPlugins(testDb.db, "a@example.com", { recurring_payments: true });
-    const recurring = await system.app.inject({
-      method: "GET",
-      url: "/status/recurring/active",
+    // Recurring billing is live (test/server/api-recurring.test.ts, test/e2e/recurring-node.test.ts):
+    // a subscription due now and unpaid is listed as pending.
+    const created = await system.app.inject({
+      method: "POST",
+      url: "/recurring",
+      payload: {
+        amount: "5.00",
+        address: "0x1679548078de9a5a9129d75719b5e442abd5b2e5",
+        callback: "http://127.0.0.1:9/cb",
+      },
       headers: { authorization: keyA },
     });
-    assert.deepEqual(recurring.json(), { orders: [] });
+    assert.equal(created.statusCode, 200, created.body);
+    const recurring = await system.app.inject({
+      method: "GET",
+      url: "/status/recurring/pending",
+      headers: { authorization: keyA },
+    });
+    assert.equal(recurring.statusCode, 200);
+    assert.deepEqual(
+      recurring.json().orders.map((o: { id: number; status: string }) => [o.id, o.status]),
+      [[created.json().id, "pending"]],
+    );
   });
 
   it("serves a QR code with the EIP-681 plain-transfer URI, the pay page and the OpenAPI document", async function () {

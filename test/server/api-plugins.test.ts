@@ -173,7 +173,7 @@ describe(`plugins: TXT Messaging notifications and Recurring Payments (${onRealP
     );
     const on = await recurring(seller.api_key);
     assert.equal(on.statusCode, 200, on.body);
-    assert.deepEqual(on.json(), { orders: [] });
+    assert.deepEqual(on.json(), { orders: [], next_cursor: null }, "a new account has no subscriptions");
 
     // A downgrade below Seller switches recurring billing off again, plugin or not.
     await admin("/admin/merchants/plan", { email: "rec-seller@example.com", plan: "basic" });

@@ -6,6 +6,7 @@ import type { AddressService } from "../merchants/addresses.ts";
 import type { MerchantService } from "../merchants/service.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import type { OrderService } from "../orders/service.ts";
+import type { RecurringService } from "../recurring/service.ts";
 import type { HealthService } from "./health-service.ts";
 
 /** The configuration the HTTP layer reads. */
@@ -21,6 +22,8 @@ export interface AppDeps {
   log: Logger;
   /** Create, read and list orders (POST /order, GET /order/:id, /history). */
   orders: Pick<OrderService, "create" | "get" | "list">;
+  /** Recurring billing (POST/GET /recurring, /status/recurring/:status, the subscription page); optional for tests. */
+  recurring?: Pick<RecurringService, "create" | "get" | "list" | "cancel" | "page">;
   /** An order by id for the public pay page and QR code (the id is the capability). */
   payPage: { order(id: bigint): Promise<OrderRow | undefined> };
   /** API-key lookup and the admin API. */

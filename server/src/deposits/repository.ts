@@ -34,6 +34,23 @@ export async function registerDepositAddress(db: Queryable, d: NewDepositAddress
   );
 }
 
+/**
+ * Moves the end of an address's watch window to `watchSeconds` from now (a cancelled
+ * subscription's address is watched a little longer, then only while it holds unswept ETH).
+ */
+export async function setDepositWatchWindow(
+  db: Queryable,
+  chainId: bigint,
+  address: string,
+  watchSeconds: number,
+): Promise<void> {
+  await db.query(
+    `UPDATE deposit_addresses SET watch_until = now() + make_interval(secs => $3::float8)
+      WHERE chain_id = $1 AND address = $2`,
+    [chainId, address.toLowerCase(), watchSeconds],
+  );
+}
+
 export interface WatchedAddress {
   address: string;
   /** The newest observed ETH balance. */

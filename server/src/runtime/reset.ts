@@ -5,17 +5,20 @@ import { deleteChainEletroPayPayments } from "../eletropay/eth.ts";
 import { deleteIndexerState } from "../indexer/store.ts";
 import { deleteChainEvents } from "../ledger/contract-events.ts";
 import { deleteChainOrders } from "../orders/repository.ts";
+import { deleteChainSubscriptions } from "../recurring/repository.ts";
 import { deleteChainSweeps } from "../sweeper/repository.ts";
 
 /**
  * Everything derived from one chain, deleted module by module (each owns its tables): its orders
  * (and today's per-merchant counters rebuilt from what remains), their callbacks, its contract
- * events, its deposits, its sweeps, EletroPay's ETH payments and its indexer state.
+ * events, its subscriptions, its deposits, its sweeps, EletroPay's ETH payments and its indexer
+ * state.
  */
 export async function deleteChainData(tx: Queryable, chainId: bigint): Promise<void> {
   const orderIds = await deleteChainOrders(tx, chainId);
   await deleteOrderCallbacks(tx, orderIds);
   await deleteChainEvents(tx, chainId);
+  await deleteChainSubscriptions(tx, chainId);
   await deleteChainDeposits(tx, chainId);
   await deleteChainSweeps(tx, chainId);
   await deleteChainEletroPayPayments(tx, chainId);

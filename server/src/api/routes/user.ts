@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
 import { getAddress } from "viem";
-import { forbidden } from "../../lib/errors.ts";
 import { formatDecimal, formatUsdCents } from "../../lib/money.ts";
 import { PLANS } from "../../merchants/plans.ts";
 import { requireMerchant } from "../auth.ts";
@@ -241,37 +240,4 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
       },
     );
   }
-
-  app.get(
-    "/status/recurring/:status",
-    {
-      schema: {
-        tags: ["recurring"],
-        summary: "Orders attached to recurring billing, by status",
-        description:
-          "Needs the Seller plan or above and the Recurring Payments plugin. Recurring billing is not live yet, so the lists are empty.",
-        params: Type.Object({
-          status: Type.Union(["expired", "active", "pending", "upcoming"].map((s) => Type.Literal(s))),
-        }),
-        response: { 200: Type.Object({ orders: Type.Array(Type.Ref("Order")) }), ...errors },
-      },
-    },
-    async (request) => {
-      const merchant = requireMerchant(request);
-      const plan = PLANS[merchant.plan];
-      if (!plan.recurring) {
-        throw forbidden(
-          `recurring billing needs the Seller plan or above; this account is on ${plan.label}`,
-          "plan_no_recurring",
-        );
-      }
-      if (!merchant.plugins.recurring_payments) {
-        throw forbidden(
-          `recurring billing needs the Recurring Payments plugin, which is off for this account (${plan.label} plan); ask the operator to enable it`,
-          "plugin_recurring_payments_off",
-        );
-      }
-      return { orders: [] };
-    },
-  );
 };

@@ -1,0 +1,57 @@
+import type { Queryable } from "../db/types.ts";
+import type { Sink, Step } from "../indexer/types.ts";
+import type { RecurringEvents } from "./events.ts";
+import {
+  lockSubscriptions,
+  subscriptionsByDepositAddress,
+  subscriptionsCreditedAfter,
+} from "./repository.ts";
+import { refreshSubscriptions } from "./refresh.ts";
+
+export interface RecurringSinkOptions {
+  events: RecurringEvents;
+  /** The wall clock in ms (tests control it). */
+  now: () => number;
+}
+
+/**
+ * The indexer sink of subscriptions, a follower of the order sink: it runs after it on the same
+ * step in the same transaction and reads what the deposits module recorded (never its tables).
+ *  - block: the subscriptions whose deposit addresses the step touched (balances, token
+ *    transfers, sweeps) are recomputed: credits are allocated oldest period first, and paid
+ *    periods and status changes are published with the indexed data;
+ *  - reorg: the deposits module rolled its rows back; the subscriptions with a credit past the
+ *    ancestor are recomputed (a period can become unpaid again);
+ *  - finalize: nothing (finality changes no status).
+ * The clock's effects are the scheduler's (./scheduler.ts).
+ */
+export function recurringSink<E extends { kind: string }>(options: RecurringSinkOptions): Sink<E, void> {
+  async function apply(tx: Queryable, step: Step<E>): Promise<void> {
+    if (step.type === "finalize") return;
+    let ids: bigint[];
+    let indexed: bigint;
+    if (step.type === "block") {
+      const last = step.blocks.at(-1);
+      if (!last) return;
+      indexed = last.number;
+      const touched = new Set<string>();
+      for (const e of step.events as readonly (E & { address?: unknown; counterparty?: unknown })[]) {
+        if (typeof e.address === "string" && e.kind.startsWith("deposit_")) touched.add(e.address);
+        if (e.kind === "payment" && typeof e.counterparty === "string") touched.add(e.counterparty);
+      }
+      if (touched.size === 0) return;
+      ids = await subscriptionsByDepositAddress(tx, step.chainId, [...touched]);
+    } else {
+      indexed = step.ancestor.number;
+      ids = await subscriptionsCreditedAfter(tx, step.chainId, step.ancestor.number);
+    }
+    if (ids.length === 0) return;
+    const chainId = step.chainId;
+    await refreshSubscriptions(tx, await lockSubscriptions(tx, ids), {
+      now: new Date(options.now()),
+      indexedBlock: (c) => (c === chainId ? indexed : null),
+      events: options.events,
+    });
+  }
+  return { apply };
+}

@@ -1,0 +1,321 @@
+import { randomBytes } from "node:crypto";
+import { ETH_TOKEN } from "../chain/abi.ts";
+import type { Db } from "../db/types.ts";
+import { depositAddress } from "../deposits/address.ts";
+import { registerDepositAddress, setDepositWatchWindow } from "../deposits/repository.ts";
+import { badRequest, forbidden, notFound, unavailable } from "../lib/errors.ts";
+import { parseUsdCents } from "../lib/money.ts";
+import { parseCallbackUrl, parseHttpUrl } from "../lib/url.ts";
+import { planAllowsAmount, planAmountLimitText, PLANS } from "../merchants/plans.ts";
+import type { Merchant } from "../merchants/service.ts";
+import { newOrderReference } from "../orders/ids.ts";
+import { parseMerchantAddress } from "../orders/service.ts";
+import type { RecurringEvents } from "./events.ts";
+import { currentRate, expectedFor, type RecurringChain } from "./rates.ts";
+import { refreshSubscriptions } from "./refresh.ts";
+import {
+  cancelSubscriptionRow,
+  countLiveSubscriptions,
+  findSubscription,
+  findSubscriptionByPageToken,
+  insertSubscription,
+  listSubscriptions,
+  lockMerchantSubscriptions,
+  lockSubscriptions,
+  periodsOf,
+  type PeriodRow,
+  type SubscriptionRow,
+} from "./repository.ts";
+import { openDuePeriods } from "./scheduler.ts";
+import { isInterval, INTERVALS, type Interval } from "./schedule.ts";
+import type { RecurringStatus } from "./state.ts";
+
+/**
+ * The Recurring Payments plugin's "Max Amount" column (500) read as a cap on live subscriptions:
+ * at most 500 that are neither cancelled nor expired per merchant (docs/recurring.md).
+ */
+export const RECURRING_PLUGIN_MAX_LIVE = 500;
+/** A subscription's deposit address is watched while it runs: ~100 years, shortened at cancel. */
+const WATCH_FOREVER_SECONDS = 100 * 365 * 86_400;
+const DEFAULT_WATCH_AFTER_CANCEL_SECONDS = 24 * 3600;
+const DAY_MS = 86_400_000;
+
+export interface CreateSubscriptionInput {
+  amount: string;
+  interval?: string | undefined;
+  start?: string | undefined;
+  address: string;
+  callback: string;
+  item_title?: string | undefined;
+  item_description?: string | undefined;
+  item_image?: string | undefined;
+  token?: string | undefined;
+  chain?: string | undefined;
+  method?: string | undefined;
+}
+
+export interface RecurringServiceDeps {
+  db: Db;
+  /** The configured chains; the first is the default. */
+  chains: readonly RecurringChain[];
+  events: RecurringEvents;
+  /** The wall clock in ms (tests control it). */
+  now: () => number;
+  indexedBlock: (chainId: bigint) => bigint | null;
+  allowPrivateCallbacks?: boolean;
+  /** The plugin's cap; default RECURRING_PLUGIN_MAX_LIVE. */
+  maxLive?: number;
+}
+
+export interface SubscriptionView {
+  subscription: SubscriptionRow;
+  periods: PeriodRow[];
+}
+
+/** Recurring billing needs the Seller plan or above and the Recurring Payments plugin (403 naming the plan). */
+export function requireRecurring(merchant: Merchant): void {
+  const plan = PLANS[merchant.plan];
+  if (!plan.recurring) {
+    throw forbidden(
+      `recurring billing needs the Seller plan or above; this account is on ${plan.label}`,
+      "plan_no_recurring",
+    );
+  }
+  if (!merchant.plugins.recurring_payments) {
+    throw forbidden(
+      `recurring billing needs the Recurring Payments plugin, which is off for this account (${plan.label} plan); ask the operator to enable it`,
+      "plugin_recurring_payments_off",
+    );
+  }
+}
+
+export function createRecurringService(deps: RecurringServiceDeps) {
+  const { db } = deps;
+  const maxLive = deps.maxLive ?? RECURRING_PLUGIN_MAX_LIVE;
+  const defaultChain = deps.chains[0];
+  if (!defaultChain) throw new Error("createRecurringService: no chain configured");
+  const ctx = () => ({ now: new Date(deps.now()), indexedBlock: deps.indexedBlock, events: deps.events });
+
+  function chainOf(wanted: string | undefined): RecurringChain {
+    if (wanted === undefined) return defaultChain as RecurringChain;
+    const key = wanted.trim().toLowerCase();
+    const chain = deps.chains.find((c) => c.name === key || c.chainId.toString() === key);
+    if (!chain) {
+      const known = deps.chains.map((c) => `${c.name} (${c.chainId})`).join(", ");
+      throw badRequest(`chain ${wanted} is not configured here; use one of ${known}`, "unsupported_chain");
+    }
+    return chain;
+  }
+
+  async function withPeriods(rows: SubscriptionRow[]): Promise<SubscriptionView[]> {
+    const periods = await periodsOf(
+      db,
+      rows.map((r) => r.id),
+    );
+    return rows.map((r) => ({ subscription: r, periods: periods.get(r.id) ?? [] }));
+  }
+
+  async function create(input: CreateSubscriptionInput, merchant: Merchant): Promise<SubscriptionView> {
+    requireRecurring(merchant);
+    const plan = PLANS[merchant.plan];
+    const method = input.method ?? "deposit";
+    if (method === "token_pull") {
+      throw badRequest(
+        "method token_pull (the on-chain token-pull contract) is not available yet; use method deposit (plain transfers to the subscription's address)",
+        "method_not_available",
+      );
+    }
+    if (method !== "deposit") throw badRequest("method must be deposit or token_pull", "invalid_method");
+    const usdCents = parseUsdCents(input.amount);
+    if (usdCents === undefined || usdCents <= 0n) {
+      throw badRequest(
+        'amount must be a USD decimal string greater than 0 with at most 2 decimals, like "9.99"',
+        "invalid_amount",
+      );
+    }
+    if (!planAllowsAmount(plan, usdCents)) {
+      throw forbidden(
+        `the ${plan.label} plan allows payments ${planAmountLimitText(plan)}, each period included; upgrade the plan for larger subscriptions`,
+        "plan_max_amount",
+      );
+    }
+    const interval: Interval = input.interval === undefined ? "monthly" : (input.interval as Interval);
+    if (!isInterval(interval)) {
+      throw badRequest(
+        `interval must be one of ${INTERVALS.join(", ")} (default monthly)`,
+        "invalid_interval",
+      );
+    }
+    const now = deps.now();
+    let startsAt = new Date(now);
+    if (input.start !== undefined) {
+      const parsed = Date.parse(input.start);
+      if (!/^\d{4}-\d{2}-\d{2}T/.test(input.start) || Number.isNaN(parsed)) {
+        throw badRequest('start must be an RFC 3339 date-time, like "2026-12-01T00:00:00Z"', "invalid_start");
+      }
+      if (parsed < now - DAY_MS || parsed > now + 366 * DAY_MS) {
+        throw badRequest(
+          "start must be between 24 hours ago and one year from now (the first payment is due then)",
+          "invalid_start",
+        );
+      }
+      startsAt = new Date(parsed);
+    }
+    const merchantAddress = parseMerchantAddress(input.address).toLowerCase();
+    const callback = parseCallbackUrl(input.callback, deps.allowPrivateCallbacks ?? false);
+    const itemImage = input.item_image === undefined ? null : parseHttpUrl(input.item_image, "item_image");
+    const chain = chainOf(input.chain);
+    const failure = chain.failure();
+    if (failure !== null) {
+      throw unavailable(
+        `payments on ${chain.name} (chain ${chain.chainId}) are not being followed right now (${failure}); try again later or use another chain`,
+        "chain_unavailable",
+      );
+    }
+    const deposits = chain.deposits;
+    if (!deposits) {
+      throw unavailable(
+        `${chain.name} has no deposit addresses, so it cannot carry subscriptions`,
+        "chain_unavailable",
+      );
+    }
+    let token: { address: string; symbol: string; decimals: number };
+    if (input.token === undefined || input.token.toUpperCase() === "ETH") {
+      token = { address: ETH_TOKEN, symbol: "ETH", decimals: 18 };
+    } else {
+      const t = chain.tokens.find((x) => x.symbol === input.token?.toUpperCase());
+      if (!t) {
+        const known = ["ETH", ...chain.tokens.map((x) => x.symbol)].join(", ");
+        throw badRequest(
+          `token ${input.token} is not accepted on ${chain.name}; use one of ${known}`,
+          "unsupported_token",
+        );
+      }
+      token = { address: t.address.toLowerCase(), symbol: t.symbol, decimals: t.decimals };
+    }
+    // The first period's rate is locked now, so the customer can pay at once.
+    const rate = await currentRate(chain, token.address);
+    if (expectedFor(usdCents, rate, token.decimals) <= 0n)
+      throw badRequest("amount is too small to price", "invalid_amount");
+
+    const reference = newOrderReference();
+    const address = depositAddress(deposits.derivation, merchantAddress, reference);
+    const id = await db.transaction(async (tx) => {
+      await lockMerchantSubscriptions(tx, merchant.id);
+      if ((await countLiveSubscriptions(tx, merchant.id)) >= maxLive) {
+        throw forbidden(
+          `the Recurring Payments plugin allows at most ${maxLive} live subscriptions (neither cancelled nor expired) on the ${plan.label} plan; cancel one first`,
+          "plugin_recurring_payments_limit",
+        );
+      }
+      await registerDepositAddress(tx, {
+        chainId: chain.chainId,
+        address,
+        merchant: merchantAddress,
+        orderRef: reference,
+        token: token.address,
+        watchSeconds: WATCH_FOREVER_SECONDS,
+      });
+      const row = await insertSubscription(tx, {
+        merchantId: merchant.id,
+        chainId: chain.chainId,
+        method: "deposit",
+        token: token.address,
+        tokenSymbol: token.symbol,
+        tokenDecimals: token.decimals,
+        usdCents,
+        interval,
+        startsAt,
+        merchantAddress,
+        callback,
+        itemTitle: input.item_title ?? null,
+        itemDescription: input.item_description ?? null,
+        itemImage,
+        reference,
+        depositAddress: address,
+        pageToken: randomBytes(16).toString("hex"),
+        createdAt: new Date(now),
+      });
+      await openDuePeriods(tx, row, 0, new Date(now), rate);
+      await refreshSubscriptions(tx, await lockSubscriptions(tx, [row.id]), { ...ctx(), initial: true });
+      return row.id;
+    });
+    return get(id, merchant);
+  }
+
+  /** A subscription of this merchant (404 for any other's). */
+  async function get(id: bigint, merchant: Merchant): Promise<SubscriptionView> {
+    requireRecurring(merchant);
+    const row = await findSubscription(db, id);
+    if (!row || row.merchant_id !== merchant.id)
+      throw notFound(`subscription ${id} was not found`, "subscription_not_found");
+    const [view] = await withPeriods([row]);
+    return view as SubscriptionView;
+  }
+
+  /** Newest first; the cursor is the last id of the previous page. */
+  async function list(
+    merchant: Merchant,
+    options: { status?: RecurringStatus | undefined; limit: number; cursor?: string | undefined },
+  ): Promise<{ items: SubscriptionView[]; nextCursor: string | null }> {
+    requireRecurring(merchant);
+    let beforeId: bigint | undefined;
+    if (options.cursor !== undefined) {
+      if (!/^[1-9][0-9]{0,17}$/.test(options.cursor)) {
+        throw badRequest("cursor is not valid; pass the next_cursor of the previous page", "invalid_cursor");
+      }
+      beforeId = BigInt(options.cursor);
+    }
+    const rows = await listSubscriptions(db, merchant.id, {
+      status: options.status,
+      limit: options.limit + 1,
+      beforeId,
+    });
+    const page = rows.slice(0, options.limit);
+    const last = page.at(-1);
+    return {
+      items: await withPeriods(page),
+      nextCursor: rows.length > options.limit && last ? last.id.toString() : null,
+    };
+  }
+
+  /**
+   * Cancels at the current time: nothing more is owed from then on (an open period that would
+   * start later is dropped); what was paid runs to its end. The deposit address stays watched for
+   * the chain's DEPOSIT_WATCH_HOURS (and while it holds unswept ETH). Cancelling twice is a no-op.
+   */
+  async function cancel(id: bigint, merchant: Merchant): Promise<SubscriptionView> {
+    requireRecurring(merchant);
+    await db.transaction(async (tx) => {
+      const [row] = await lockSubscriptions(tx, [id]);
+      if (!row || row.merchant_id !== merchant.id) {
+        throw notFound(`subscription ${id} was not found`, "subscription_not_found");
+      }
+      if (row.cancelled_at !== null) return;
+      const at = new Date(deps.now());
+      await cancelSubscriptionRow(tx, id, at);
+      const chain = deps.chains.find((c) => c.chainId === row.chain_id);
+      await setDepositWatchWindow(
+        tx,
+        row.chain_id,
+        row.deposit_address,
+        chain?.deposits?.watchAfterExpirySeconds ?? DEFAULT_WATCH_AFTER_CANCEL_SECONDS,
+      );
+      await refreshSubscriptions(tx, await lockSubscriptions(tx, [id]), ctx());
+    });
+    return get(id, merchant);
+  }
+
+  /** The hosted page's subscription, by its unguessable page token. */
+  async function page(token: string): Promise<SubscriptionView | undefined> {
+    if (!/^[0-9a-f]{32}$/.test(token)) return undefined;
+    const row = await findSubscriptionByPageToken(db, token);
+    if (!row) return undefined;
+    const [view] = await withPeriods([row]);
+    return view;
+  }
+
+  return { create, get, list, cancel, page };
+}
+
+export type RecurringService = ReturnType<typeof createRecurringService>;

@@ -1,0 +1,136 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "@fastify/type-provider-typebox";
+import type { AppDeps } from "../api/deps.ts";
+import { notFound } from "../lib/errors.ts";
+import { formatDecimal } from "../lib/money.ts";
+import { entryToJson } from "../recurring/serialize.ts";
+import type { SubscriptionView } from "../recurring/service.ts";
+import { qrSvg } from "./pay-page.ts";
+import { chainName } from "./pay-view.ts";
+import { transferUri } from "./payment-uri.ts";
+
+const escapeHtml = (value: string) =>
+  value.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
+  );
+
+const STATUS_TEXT: Record<string, string> = {
+  upcoming: "A payment is due soon",
+  active: "Paid up",
+  pending: "A payment is due",
+  expired: "More than 10 days late",
+};
+
+/**
+ * What the customer should send now: what the oldest open period still needs, or, when every
+ * open period is paid, a whole next period at the newest locked rate (carried as credit).
+ */
+export function amountDue(v: SubscriptionView): { amount: bigint; periodIndex: number } | undefined {
+  for (const p of v.periods) {
+    const need = BigInt(p.expected_amount) - BigInt(p.paid_amount);
+    if (need > 0n) return { amount: need, periodIndex: p.index };
+  }
+  const last = v.periods.at(-1);
+  return last ? { amount: BigInt(last.expected_amount), periodIndex: last.index + 1 } : undefined;
+}
+
+export function subscriptionUri(v: SubscriptionView): string {
+  const s = v.subscription;
+  return transferUri({
+    address: s.deposit_address,
+    chainId: s.chain_id,
+    token: s.token,
+    amount: amountDue(v)?.amount ?? 0n,
+  });
+}
+
+/**
+ * The hosted subscription page and its QR code, public by an unguessable token (not derivable from
+ * chain data: the deposit address and its bytes32 reference lead nowhere). The QR carries the
+ * EIP-681 plain transfer of what is due now; the address stays the same for every period.
+ */
+export const subscriptionPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
+  const recurring = deps.recurring;
+  if (!recurring) return;
+  const Params = Type.Object({ token: Type.String({ pattern: "^[0-9a-f]{32}$" }) });
+  async function load(token: string): Promise<SubscriptionView> {
+    const v = await recurring?.page(token);
+    if (!v) throw notFound("this subscription page does not exist", "subscription_not_found");
+    return v;
+  }
+
+  app.get(
+    "/subscription/:token/qr.svg",
+    {
+      config: { nonJson: true },
+      schema: {
+        tags: ["recurring"],
+        summary: "QR code (SVG): the EIP-681 plain transfer of what is due now to the subscription's address",
+        params: Params,
+      },
+    },
+    async (request, reply) => {
+      const v = await load(request.params.token);
+      reply.header("content-type", "image/svg+xml").header("cache-control", "no-store");
+      return qrSvg(subscriptionUri(v));
+    },
+  );
+
+  app.get(
+    "/subscription/:token",
+    {
+      config: { nonJson: true },
+      schema: { tags: ["recurring"], summary: "Hosted subscription page", params: Params },
+    },
+    async (request, reply) => {
+      const v = await load(request.params.token);
+      const s = v.subscription;
+      const e = entryToJson(s, v.periods, deps.config.publicUrl, deps.indexedBlock(s.chain_id));
+      const due = amountDue(v);
+      const symbol = escapeHtml(s.token_symbol);
+      const amount = due ? formatDecimal(due.amount, s.token_decimals) : "";
+      const title = e.item_title ? escapeHtml(e.item_title) : `Subscription ${e.id}`;
+      const network = `${escapeHtml(chainName(Number(s.chain_id)))} (chain id ${s.chain_id})`;
+      const closed = s.cancelled_at !== null;
+      reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
+      return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title} · Ethereum POS</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/assets/pay.css">
+</head>
+<body>
+<main class="sheet" aria-labelledby="title" data-subscription-id="${e.id}" data-status="${e.status}">
+  <header class="head">
+    <p class="brand"><span class="logo" aria-hidden="true"></span>Ethereum POS <span class="muted">· Subscription ${e.id}</span></p>
+    <h1 id="title">${title}</h1>
+    ${e.item_description ? `<p class="description">${escapeHtml(e.item_description)}</p>` : ""}
+  </header>
+  <section class="due" aria-label="Price">
+    <p class="fiat">$${escapeHtml(e.currency_amount)} USD ${escapeHtml(s.interval)}, paid in ${symbol} on ${network}</p>
+    <p>Status: <span class="pill" id="status" data-status="${e.status}">${e.status}</span> ${STATUS_TEXT[e.status] ?? ""}.
+       Paid through <time id="paid-through">${e.paid_through}</time>.</p>
+  </section>
+  ${
+    closed
+      ? `<p id="cancelled">This subscription was cancelled on ${escapeHtml(e.cancelled_at ?? "")}.</p>`
+      : `<section class="option" aria-labelledby="scan-title">
+    <h2 id="scan-title">Pay every period to this address</h2>
+    <img class="qr" id="qr" src="/subscription/${s.page_token}/qr.svg" width="320" height="320"
+         alt="QR code: send ${amount} ${symbol} to ${e.address}">
+    <p class="hint">Send <strong id="amount">${amount} ${symbol}</strong> now from any wallet or exchange. The address stays the same for every period;
+      money pays the oldest unpaid period first and anything more is carried to the next.</p>
+    <p><code id="address">${e.address}</code></p>
+  </section>`
+  }
+</main>
+</body>
+</html>`;
+    },
+  );
+};
