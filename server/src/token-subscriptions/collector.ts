@@ -47,7 +47,13 @@ export type CollectOutcome =
   | { kind: "not-indexed" }
   | { kind: "in-flight"; id: bigint; txHash: `0x${string}` }
   | { kind: "nothing"; refused: { id: bigint; error: string }[] }
-  | { kind: "sent"; id: bigint; txHash: `0x${string}`; nonce: bigint; refused: { id: bigint; error: string }[] }
+  | {
+      kind: "sent";
+      id: bigint;
+      txHash: `0x${string}`;
+      nonce: bigint;
+      refused: { id: bigint; error: string }[];
+    }
   | { kind: "send-failed"; id: bigint; error: string };
 
 export interface Collector {
@@ -119,7 +125,10 @@ export function createCollector(deps: CollectorDeps): Collector {
     if (receipt) {
       if (receipt.status === "reverted") {
         // Someone collected first, or the customer lowered the allowance after the simulation.
-        log.warn({ subscription: flight.id.toString(), tx: flight.txHash }, "collector: collect reverted on chain");
+        log.warn(
+          { subscription: flight.id.toString(), tx: flight.txHash },
+          "collector: collect reverted on chain",
+        );
         await recordCollectFailure(db, chainId, flight.id, {
           error: "collect reverted on chain",
           retryBlock: head + 1n,
@@ -142,7 +151,10 @@ export function createCollector(deps: CollectorDeps): Collector {
     );
     if (pending) return { kind: "in-flight", id: flight.id, txHash: flight.txHash };
     // Dropped by the node, or reorged out and gone: simulated again from scratch.
-    log.warn({ subscription: flight.id.toString(), tx: flight.txHash }, "collector: collect dropped; retrying");
+    log.warn(
+      { subscription: flight.id.toString(), tx: flight.txHash },
+      "collector: collect dropped; retrying",
+    );
     await recordCollectFailure(db, chainId, flight.id, {
       error: "collect transaction dropped",
       retryBlock: head + 1n,
@@ -220,10 +232,16 @@ export function createCollector(deps: CollectorDeps): Collector {
             retryBlock: head.number + backoffBlocks(deps.retryBlocks, due.failures + 1),
             counts: true,
           });
-          log.warn({ subscription: due.id.toString(), err: message }, "collector: sending the collect failed");
+          log.warn(
+            { subscription: due.id.toString(), err: message },
+            "collector: sending the collect failed",
+          );
           return { kind: "send-failed", id: due.id, error: message };
         }
-        log.info({ subscription: due.id.toString(), tx: txHash, nonce: nonce.toString() }, "collector: collect sent");
+        log.info(
+          { subscription: due.id.toString(), tx: txHash, nonce: nonce.toString() },
+          "collector: collect sent",
+        );
         return { kind: "sent", id: due.id, txHash, nonce, refused };
       });
     }

@@ -357,7 +357,11 @@ export async function rollbackTokenSubscriptionsPast(
 
 /** Deletes everything of one chain (a new local chain; see server/src/runtime/reset.ts). */
 export async function deleteChainTokenSubscriptions(tx: Queryable, chainId: bigint): Promise<void> {
-  for (const table of ["token_subscription_collections", "token_subscriptions", "token_subscription_keeper"]) {
+  for (const table of [
+    "token_subscription_collections",
+    "token_subscriptions",
+    "token_subscription_keeper",
+  ]) {
     await tx.query(`DELETE FROM ${table} WHERE chain_id = $1`, [chainId]);
   }
 }
@@ -442,7 +446,11 @@ const toKeeper = (r: KeeperRow): KeeperState => ({
 });
 
 /** The collector's state for one subscription (undefined: never tried). */
-export async function keeperState(db: Queryable, chainId: bigint, id: bigint): Promise<KeeperState | undefined> {
+export async function keeperState(
+  db: Queryable,
+  chainId: bigint,
+  id: bigint,
+): Promise<KeeperState | undefined> {
   const { rows } = await db.query<KeeperRow>(
     `SELECT ${KEEPER_COLUMNS} FROM token_subscription_keeper WHERE chain_id = $1 AND subscription_id = $2`,
     [chainId, id.toString()],
