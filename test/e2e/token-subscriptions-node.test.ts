@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import pino from "pino";
-import { parseAbi, parseEther, type Hex } from "viem";
+import { createPublicClient, custom, parseAbi, parseEther, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { secretKey } from "../../server/src/config/sweeper.ts";
@@ -505,10 +505,26 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
     assert.equal(await credited(), await sumOfCollections());
   });
 
-  it("the sweeper and the collector share the key: sent in the same block, no nonce collision", async function () {
+  it("the sweeper and the collector share the key: both send in the same block, no nonce collision", async function () {
+    // Each reads the pending nonce through its own client. The collector's read waits until the
+    // sweeper has read its own (or 3 s): without one section for both, they get the same nonce.
+    let sweeperRead!: () => void;
+    const read = new Promise<void>((resolve) => (sweeperRead = resolve));
+    const through = (afterNonce: () => void, beforeNonce: () => Promise<unknown>) =>
+      createPublicClient({
+        pollingInterval: 50,
+        transport: custom({
+          async request({ method, params }) {
+            if (method === "eth_getTransactionCount") await beforeNonce();
+            const out = await chain.client.request({ method, params } as never);
+            if (method === "eth_getTransactionCount") afterNonce();
+            return out;
+          },
+        }),
+      }) as PublicClient;
     const sweeper = createSweeper({
       db: testDb.db,
-      client: chain.client,
+      client: through(sweeperRead, async () => undefined),
       chainId: CHAIN,
       contract: chain.contract,
       confirmations: CONFIRMATIONS,
@@ -521,6 +537,20 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       },
       tokens: [],
       prices: staticPriceSource("1"),
+      indexedBlock: () => indexer.status().indexedBlock,
+      log: pino({ level: "silent" }),
+      serial,
+    });
+    const sharing = createCollector({
+      db: testDb.db,
+      client: through(
+        () => undefined,
+        () => Promise.race([read, new Promise((resolve) => setTimeout(resolve, 3_000))]),
+      ),
+      chainId: CHAIN,
+      subscriptions: subs,
+      privateKey: secretKey(KEEPER_KEY),
+      retryBlocks: RETRY_BLOCKS,
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
       serial,
@@ -545,22 +575,15 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
     await chain.rpc("evm_setAutomine", [false]);
     let outcomes;
     try {
-      outcomes = await Promise.all([sweeper.tick(), collector.tick()]);
+      outcomes = await Promise.all([sweeper.tick(), sharing.tick()]);
       await chain.rpc("evm_mine");
     } finally {
       await chain.rpc("evm_setAutomine", [true]);
     }
     const [swept, collected] = outcomes;
-    assert.equal(
-      swept.kind,
-      "sent",
-      JSON.stringify(swept, (_, v) => (typeof v === "bigint" ? `${v}` : v)),
-    );
-    assert.equal(
-      collected.kind,
-      "sent",
-      JSON.stringify(collected, (_, v) => (typeof v === "bigint" ? `${v}` : v)),
-    );
+    const show = (x: unknown) => JSON.stringify(x, (_, v: unknown) => (typeof v === "bigint" ? `${v}` : v));
+    assert.equal(swept.kind, "sent", show(swept));
+    assert.equal(collected.kind, "sent", show(collected));
     if (swept.kind !== "sent" || collected.kind !== "sent") return;
     assert.notEqual(swept.nonce, collected.nonce);
     const a = await chain.client.getTransactionReceipt({ hash: swept.txHash });
