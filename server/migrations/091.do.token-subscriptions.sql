@@ -58,9 +58,13 @@ CREATE INDEX token_subscription_collections_block ON token_subscription_collecti
 CREATE TABLE token_subscription_keeper (
   chain_id           bigint NOT NULL,
   subscription_id    numeric(78,0) NOT NULL,
-  tx_hash            text,                         -- the collect in flight, until mined or dropped
+  tx_hash            text,                         -- the collect in flight (its newest broadcast), until mined or dropped
+  tx_hashes          text[],                       -- every broadcast of that nonce (a stuck one is re-sent with a higher fee)
   nonce              bigint,
-  sent_block         bigint,
+  gas_limit          numeric(78,0),
+  max_fee_per_gas    numeric(78,0),
+  max_priority_fee_per_gas numeric(78,0),
+  sent_block         bigint,                       -- chain head at the newest broadcast
   last_error         text,                         -- the newest simulation (or send) failure
   failures           integer NOT NULL DEFAULT 0,   -- consecutive failures
   retry_block        bigint,                       -- no new attempt before this block

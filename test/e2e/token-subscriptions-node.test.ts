@@ -73,7 +73,8 @@ type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
  * chain equals the database and gates a merchant contract; a double collect, an early collect, a
  * collect after cancel and a reduced allowance are refused (the collector sends nothing and backs
  * off); the merchant's balance in the processor is the sum of the collections; a reorg of a
- * collection removes its row; the sweeper and the collector share the key without a nonce collision.
+ * collection removes its row; the sweeper and the collector share the key without a nonce collision;
+ * a stuck collect is re-sent with a higher fee under its nonce.
  */
 describe("token subscriptions on a hardhat node: collected once per period, paidThrough on chain", function () {
   this.timeout(180_000);
@@ -232,6 +233,7 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       subscriptions: subs,
       privateKey: secretKey(KEEPER_KEY),
       retryBlocks: RETRY_BLOCKS,
+      stuckBlocks: 3,
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
       serial,
@@ -551,6 +553,7 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       subscriptions: subs,
       privateKey: secretKey(KEEPER_KEY),
       retryBlocks: RETRY_BLOCKS,
+      stuckBlocks: 3,
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
       serial,
@@ -592,6 +595,48 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
     assert.equal(b.status, "success");
     assert.equal(a.blockNumber, b.blockNumber, "mined in the same block");
     await collectAll();
+    assert.equal(
+      (await tokenSubscriptionById(testDb.db, CHAIN, 1n))?.paidThrough,
+      await paidThroughOnChain(1n),
+    );
+    assert.equal(await credited(), await sumOfCollections());
+  });
+
+  it("a stuck collect is re-sent with a higher fee under the same nonce; the period is collected once", async function () {
+    await warp(INTERVAL);
+    await catchUp(indexer);
+    const periods = (await collectionsOf(testDb.db, CHAIN, 1n)).length;
+    await chain.rpc("evm_setAutomine", [false]);
+    try {
+      const sent = await collector.tick();
+      assert.equal(sent.kind, "sent");
+      if (sent.kind !== "sent") return;
+      // Blocks whose base fee the collect's maxFeePerGas cannot pay: it stays in the pool.
+      const high = `0x${(1_000n * 10n ** 9n).toString(16)}`;
+      for (let i = 0; i < 3; i++) {
+        await chain.rpc("hardhat_setNextBlockBaseFeePerGas", [high]);
+        await chain.rpc("evm_mine");
+      }
+      assert.equal(await chain.client.getTransactionReceipt({ hash: sent.txHash }).catch(() => null), null);
+      await catchUp(indexer);
+      const resent = await collector.tick();
+      assert.equal(resent.kind, "in-flight");
+      const state = await keeperState(testDb.db, CHAIN, 1n);
+      assert.equal(state?.nonce, sent.nonce);
+      assert.deepEqual(state?.txHashes, [sent.txHash, state?.txHash]);
+      assert.notEqual(state?.txHash, sent.txHash);
+      await chain.rpc("evm_mine");
+      const receipt = await chain.client.getTransactionReceipt({ hash: state?.txHash as Hex });
+      assert.equal(receipt.status, "success");
+      await catchUp(indexer);
+      assert.equal((await collector.tick()).kind, "nothing");
+      const rows = await collectionsOf(testDb.db, CHAIN, 1n);
+      assert.equal(rows.length, periods + 1, "collected once");
+      assert.equal(rows.at(-1)?.txHash, state?.txHash);
+      assert.equal((await keeperState(testDb.db, CHAIN, 1n))?.txHash, null);
+    } finally {
+      await chain.rpc("evm_setAutomine", [true]);
+    }
     assert.equal(
       (await tokenSubscriptionById(testDb.db, CHAIN, 1n))?.paidThrough,
       await paidThroughOnChain(1n),

@@ -291,6 +291,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           subscriptions,
           privateKey: config.sweeper.privateKey,
           retryBlocks: config.collectRetryBlocks,
+          stuckBlocks: config.sweeper.stuckBlocks,
           indexedBlock: () => indexer.status().indexedBlock,
           log: log.child({ component: "collector" }),
           serial,

@@ -6,18 +6,21 @@ import {
   encodeFunctionData,
   keccak256,
   type PublicClient,
+  type TransactionReceipt,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import type { SecretKey } from "../config/sweeper.ts";
 import type { Queryable } from "../db/types.ts";
 import type { Logger } from "../lib/log.ts";
 import { createSerial, type Serial } from "../lib/serial.ts";
+import { bumped } from "../sweeper/policy.ts";
 import { subscriptionsAbi } from "./abi.ts";
 import {
   collectInFlight,
   dueSubscriptions,
   recordCollectDone,
   recordCollectFailure,
+  recordCollectRebroadcast,
   recordCollectSent,
 } from "./repository.ts";
 
@@ -31,6 +34,8 @@ export interface CollectorDeps {
   privateKey: SecretKey;
   /** COLLECT_RETRY_BLOCKS: the back-off after a collect fails in simulation (doubling, up to 32×). */
   retryBlocks: number;
+  /** SWEEP_STUCK_BLOCKS (the key's setting): a collect not mined after this many blocks is re-sent with a higher fee. */
+  stuckBlocks: number;
   /** The newest block whose effects are in the database (the indexer's cursor). */
   indexedBlock: () => bigint | null;
   log: Logger;
@@ -121,14 +126,16 @@ export function createCollector(deps: CollectorDeps): Collector {
   async function follow(head: bigint, indexed: bigint): Promise<CollectOutcome | undefined> {
     const flight = await collectInFlight(db, chainId);
     if (!flight?.txHash) return undefined;
-    const receipt = await client.getTransactionReceipt({ hash: flight.txHash }).catch(() => null);
+    const id = flight.id.toString();
+    let receipt: TransactionReceipt | null = null;
+    for (const hash of [...flight.txHashes].reverse()) {
+      receipt = await client.getTransactionReceipt({ hash }).catch(() => null);
+      if (receipt) break;
+    }
     if (receipt) {
       if (receipt.status === "reverted") {
         // Someone collected first, or the customer lowered the allowance after the simulation.
-        log.warn(
-          { subscription: flight.id.toString(), tx: flight.txHash },
-          "collector: collect reverted on chain",
-        );
+        log.warn({ subscription: id, tx: receipt.transactionHash }, "collector: collect reverted on chain");
         await recordCollectFailure(db, chainId, flight.id, {
           error: "collect reverted on chain",
           retryBlock: head + 1n,
@@ -139,28 +146,76 @@ export function createCollector(deps: CollectorDeps): Collector {
       // Until the indexer has its block, the stored paid-through still says "due".
       if (indexed < receipt.blockNumber) return { kind: "in-flight", id: flight.id, txHash: flight.txHash };
       log.info(
-        { subscription: flight.id.toString(), tx: flight.txHash, block: receipt.blockNumber.toString() },
+        { subscription: id, tx: receipt.transactionHash, block: receipt.blockNumber.toString() },
         "collector: period collected",
       );
       await recordCollectDone(db, chainId, flight.id);
       return undefined;
     }
-    const pending = await client.getTransaction({ hash: flight.txHash }).then(
-      () => true,
-      () => false,
+    const pending = await Promise.all(
+      flight.txHashes.map((hash) =>
+        client.getTransaction({ hash }).then(
+          () => true,
+          () => false,
+        ),
+      ),
     );
-    if (pending) return { kind: "in-flight", id: flight.id, txHash: flight.txHash };
-    // Dropped by the node, or reorged out and gone: simulated again from scratch.
-    log.warn(
-      { subscription: flight.id.toString(), tx: flight.txHash },
-      "collector: collect dropped; retrying",
+    const minedNonce = BigInt(await client.getTransactionCount({ address, blockTag: "latest" }));
+    if (!pending.some(Boolean) || (flight.nonce !== null && minedNonce > flight.nonce)) {
+      // Dropped by the node, reorged out and gone, or its nonce used by another transaction of the
+      // key: simulated again from scratch.
+      log.warn({ subscription: id, tx: flight.txHash }, "collector: collect dropped; retrying");
+      await recordCollectFailure(db, chainId, flight.id, {
+        error: "collect transaction dropped",
+        retryBlock: head + 1n,
+        counts: false,
+      });
+      return undefined;
+    }
+    const stuck =
+      flight.sentBlock !== null &&
+      head - flight.sentBlock >= BigInt(deps.stuckBlocks) &&
+      flight.nonce !== null &&
+      flight.gasLimit !== null &&
+      flight.maxFeePerGas !== null &&
+      flight.maxPriorityFeePerGas !== null;
+    if (!stuck) return { kind: "in-flight", id: flight.id, txHash: flight.txHash };
+    // Stuck for SWEEP_STUCK_BLOCKS (it also holds the sweeper's later nonces): the same nonce again
+    // with both fees raised, so whichever is mined the period is collected once.
+    const now = await fees();
+    const maxPriorityFeePerGas = bumped(flight.maxPriorityFeePerGas as bigint, now.priority);
+    const maxFeePerGas = bumped(
+      flight.maxFeePerGas as bigint,
+      now.maxFee - now.priority + maxPriorityFeePerGas,
     );
-    await recordCollectFailure(db, chainId, flight.id, {
-      error: "collect transaction dropped",
-      retryBlock: head + 1n,
-      counts: false,
+    const serialized = await wallet.signTransaction({
+      account,
+      chain: null,
+      chainId: Number(chainId),
+      type: "eip1559",
+      to: subscriptions,
+      data: calldata(flight.id),
+      nonce: Number(flight.nonce),
+      gas: flight.gasLimit as bigint,
+      maxFeePerGas,
+      maxPriorityFeePerGas,
+      value: 0n,
     });
-    return undefined;
+    const txHash = keccak256(serialized);
+    try {
+      await client.sendRawTransaction({ serializedTransaction: serialized });
+    } catch (error) {
+      log.warn({ subscription: id, err: firstLine(error) }, "collector: re-sending the stuck collect failed");
+      return { kind: "in-flight", id: flight.id, txHash: flight.txHash };
+    }
+    await recordCollectRebroadcast(db, chainId, flight.id, {
+      txHash,
+      maxFeePerGas,
+      maxPriorityFeePerGas,
+      sentBlock: head,
+    });
+    log.info({ subscription: id, tx: txHash }, "collector: collect stuck; re-sent with a higher fee");
+    return { kind: "in-flight", id: flight.id, txHash };
   }
 
   async function tick(): Promise<CollectOutcome> {
@@ -207,6 +262,7 @@ export function createCollector(deps: CollectorDeps): Collector {
       const now = await fees();
       return serial(async (): Promise<CollectOutcome> => {
         const nonce = BigInt(await client.getTransactionCount({ address, blockTag: "pending" }));
+        const gasLimit = gas + gas / 4n;
         const serialized = await wallet.signTransaction({
           account,
           chain: null,
@@ -215,14 +271,21 @@ export function createCollector(deps: CollectorDeps): Collector {
           to: subscriptions,
           data: calldata(due.id),
           nonce: Number(nonce),
-          gas: gas + gas / 4n,
+          gas: gasLimit,
           maxFeePerGas: now.maxFee,
           maxPriorityFeePerGas: now.priority,
           value: 0n,
         });
         const txHash = keccak256(serialized);
         // Recorded before it is broadcast: a crash in between cannot lose track of it.
-        await recordCollectSent(db, chainId, due.id, { txHash, nonce, sentBlock: head.number });
+        await recordCollectSent(db, chainId, due.id, {
+          txHash,
+          nonce,
+          gasLimit,
+          maxFeePerGas: now.maxFee,
+          maxPriorityFeePerGas: now.priority,
+          sentBlock: head.number,
+        });
         try {
           await client.sendRawTransaction({ serializedTransaction: serialized });
         } catch (error) {

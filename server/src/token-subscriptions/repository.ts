@@ -415,7 +415,12 @@ export async function dueSubscriptions(
 export interface KeeperState {
   id: bigint;
   txHash: `0x${string}` | null;
+  /** Every broadcast of the nonce in flight (any of them may be the one mined). */
+  txHashes: `0x${string}`[];
   nonce: bigint | null;
+  gasLimit: bigint | null;
+  maxFeePerGas: bigint | null;
+  maxPriorityFeePerGas: bigint | null;
   sentBlock: bigint | null;
   lastError: string | null;
   failures: number;
@@ -425,20 +430,29 @@ export interface KeeperState {
 interface KeeperRow {
   subscription_id: string;
   tx_hash: string | null;
+  tx_hashes: string[] | null;
   nonce: string | null;
+  gas_limit: string | null;
+  max_fee_per_gas: string | null;
+  max_priority_fee_per_gas: string | null;
   sent_block: string | null;
   last_error: string | null;
   failures: number;
   retry_block: string | null;
 }
 
-const KEEPER_COLUMNS =
-  "subscription_id::text, tx_hash, nonce::text, sent_block::text, last_error, failures, retry_block::text";
+const KEEPER_COLUMNS = `subscription_id::text, tx_hash, tx_hashes, nonce::text, gas_limit::text,
+  max_fee_per_gas::text, max_priority_fee_per_gas::text, sent_block::text, last_error, failures, retry_block::text`;
+const big = (v: string | null) => (v === null ? null : BigInt(v));
 
 const toKeeper = (r: KeeperRow): KeeperState => ({
   id: BigInt(r.subscription_id),
   txHash: r.tx_hash as `0x${string}` | null,
-  nonce: r.nonce === null ? null : BigInt(r.nonce),
+  txHashes: (r.tx_hashes ?? []) as `0x${string}`[],
+  nonce: big(r.nonce),
+  gasLimit: big(r.gas_limit),
+  maxFeePerGas: big(r.max_fee_per_gas),
+  maxPriorityFeePerGas: big(r.max_priority_fee_per_gas),
   sentBlock: r.sent_block === null ? null : BigInt(r.sent_block),
   lastError: r.last_error,
   failures: r.failures,
@@ -473,22 +487,67 @@ export async function recordCollectSent(
   db: Queryable,
   chainId: bigint,
   id: bigint,
-  sent: { txHash: `0x${string}`; nonce: bigint; sentBlock: bigint },
+  sent: {
+    txHash: `0x${string}`;
+    nonce: bigint;
+    gasLimit: bigint;
+    maxFeePerGas: bigint;
+    maxPriorityFeePerGas: bigint;
+    sentBlock: bigint;
+  },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO token_subscription_keeper (chain_id, subscription_id, tx_hash, nonce, sent_block)
-     VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO token_subscription_keeper (chain_id, subscription_id, tx_hash, tx_hashes, nonce, gas_limit,
+       max_fee_per_gas, max_priority_fee_per_gas, sent_block)
+     VALUES ($1, $2, $3, ARRAY[$3], $4, $5, $6, $7, $8)
      ON CONFLICT (chain_id, subscription_id) DO UPDATE
-       SET tx_hash = EXCLUDED.tx_hash, nonce = EXCLUDED.nonce, sent_block = EXCLUDED.sent_block, updated_at = now()`,
-    [chainId, id.toString(), sent.txHash, sent.nonce, sent.sentBlock],
+       SET tx_hash = EXCLUDED.tx_hash, tx_hashes = EXCLUDED.tx_hashes, nonce = EXCLUDED.nonce,
+           gas_limit = EXCLUDED.gas_limit, max_fee_per_gas = EXCLUDED.max_fee_per_gas,
+           max_priority_fee_per_gas = EXCLUDED.max_priority_fee_per_gas, sent_block = EXCLUDED.sent_block,
+           updated_at = now()`,
+    [
+      chainId,
+      id.toString(),
+      sent.txHash,
+      sent.nonce,
+      sent.gasLimit.toString(),
+      sent.maxFeePerGas.toString(),
+      sent.maxPriorityFeePerGas.toString(),
+      sent.sentBlock,
+    ],
   );
 }
+
+/** The collect in flight was re-sent under its nonce with higher fees (it was stuck). */
+export async function recordCollectRebroadcast(
+  db: Queryable,
+  chainId: bigint,
+  id: bigint,
+  sent: { txHash: `0x${string}`; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; sentBlock: bigint },
+): Promise<void> {
+  await db.query(
+    `UPDATE token_subscription_keeper SET tx_hash = $3, tx_hashes = array_append(tx_hashes, $3),
+       max_fee_per_gas = $4, max_priority_fee_per_gas = $5, sent_block = $6, updated_at = now()
+      WHERE chain_id = $1 AND subscription_id = $2`,
+    [
+      chainId,
+      id.toString(),
+      sent.txHash,
+      sent.maxFeePerGas.toString(),
+      sent.maxPriorityFeePerGas.toString(),
+      sent.sentBlock,
+    ],
+  );
+}
+
+const CLEAR_FLIGHT = `tx_hash = NULL, tx_hashes = NULL, nonce = NULL, gas_limit = NULL, max_fee_per_gas = NULL,
+  max_priority_fee_per_gas = NULL, sent_block = NULL`;
 
 /** The collect in flight is done (mined and indexed, or gone): success clears the error and the back-off. */
 export async function recordCollectDone(db: Queryable, chainId: bigint, id: bigint): Promise<void> {
   await db.query(
-    `UPDATE token_subscription_keeper SET tx_hash = NULL, nonce = NULL, sent_block = NULL, last_error = NULL,
-       failures = 0, retry_block = NULL, updated_at = now()
+    `UPDATE token_subscription_keeper SET ${CLEAR_FLIGHT}, last_error = NULL, failures = 0, retry_block = NULL,
+       updated_at = now()
       WHERE chain_id = $1 AND subscription_id = $2`,
     [chainId, id.toString()],
   );
@@ -508,7 +567,7 @@ export async function recordCollectFailure(
     `INSERT INTO token_subscription_keeper (chain_id, subscription_id, last_error, failures, retry_block)
      VALUES ($1, $2, $3, CASE WHEN $5 THEN 1 ELSE 0 END, $4)
      ON CONFLICT (chain_id, subscription_id) DO UPDATE
-       SET tx_hash = NULL, nonce = NULL, sent_block = NULL, last_error = EXCLUDED.last_error,
+       SET ${CLEAR_FLIGHT}, last_error = EXCLUDED.last_error,
            failures = token_subscription_keeper.failures + CASE WHEN $5 THEN 1 ELSE 0 END,
            retry_block = EXCLUDED.retry_block, updated_at = now()`,
     [chainId, id.toString(), failure.error, failure.retryBlock, failure.counts],
