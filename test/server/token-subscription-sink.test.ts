@@ -17,7 +17,11 @@ import {
   createTokenSubscriptionSink,
   withTokenSubscriptions,
 } from "../../server/src/token-subscriptions/sink.ts";
+import { formatAbiItem } from "viem/utils";
+import type { AbiItem } from "viem";
+import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { artifact } from "../helpers/node-chain.ts";
 
 type E = ChainEvent | TokenSubscriptionEvent;
 
@@ -213,5 +217,23 @@ describe("token-subscription sink: subscriptions, collections, cancels and their
     assert.deepEqual(await tokenSubscriptionsByRef(testDb.db, CHAIN, REF), []);
     assert.deepEqual(await collectionsByRef(testDb.db, CHAIN, REF), []);
     assert.equal(await payments(), "0");
+  });
+});
+
+describe("token-subscription ABI slice", function () {
+  it("matches the compiled ISubscriptions (and the PaymentProcessor for its errors)", function () {
+    const compiled = [
+      ...(artifact("interfaces/ISubscriptions.sol/ISubscriptions.json").abi as AbiItem[]),
+      ...(artifact("payments/PaymentProcessor.sol/PaymentProcessor.json").abi as AbiItem[]),
+    ];
+    const signature = (item: AbiItem) => `${item.type} ${formatAbiItem(item as never)}`;
+    const known = new Set(
+      compiled
+        .filter((i) => i.type === "function" || i.type === "event" || i.type === "error")
+        .map(signature),
+    );
+    for (const item of subscriptionsAbi) {
+      assert.ok(known.has(signature(item)), `${signature(item)} is not in the compiled interfaces`);
+    }
   });
 });
