@@ -292,6 +292,7 @@ function describeStack(
       sweeper: system.chains[0]?.sweeper?.address,
       contracts: {
         paymentProcessor: system.contract,
+        subscriptions: system.chains[0]?.subscriptions,
         tokens: system.tokens.map((t) => ({ symbol: t.symbol, address: t.address })),
       },
     },
@@ -331,6 +332,13 @@ async function banner(system: System, stack: DevStack, reset: ChainReset | undef
       ? `  sweeper        ${sweeper.address} sweeps confirmed deposits into the contract (gas money only; SWEEPER_PRIVATE_KEY)`
       : "  sweeper        none (no SWEEPER_PRIVATE_KEY): paid orders stay success with awaiting_sweep until someone sweeps",
     `  contract       ${stack.chain.contracts.paymentProcessor}`,
+    system.chains[0]?.subscriptions
+      ? `  subscriptions  ${system.chains[0].subscriptions} recurring token pulls; ${
+          system.chains[0].collector
+            ? `collected when due by ${system.chains[0].collector.address} (the sweeper's key)`
+            : "collected by anyone (no SWEEPER_PRIVATE_KEY)"
+        }`
+      : "  subscriptions  off (no SUBSCRIPTIONS_ADDRESS and no Ignition deployment of Subscriptions)",
     ...stack.chain.contracts.tokens.map((t) => `  token          ${t.symbol} ${t.address}`),
   );
   if (stack.eletropay) {

@@ -30,7 +30,12 @@ export interface DevStack {
     blockIntervalMs: number | undefined;
     /** The address of the chain's sweeper (SWEEPER_PRIVATE_KEY), when one runs. */
     sweeper?: string | undefined;
-    contracts: { paymentProcessor: string; tokens: { symbol: string; address: string }[] };
+    contracts: {
+      paymentProcessor: string;
+      /** The Subscriptions contract (recurring token pulls), when the chain has one. */
+      subscriptions?: string | undefined;
+      tokens: { symbol: string; address: string }[];
+    };
   };
   eletropay:
     | {

@@ -207,6 +207,7 @@ describe("configuration", function () {
           { symbol: "USDC", address: ETH_USDC, decimals: 6, usdPeg: "1" },
           { symbol: "DAI", address: "0x6B175474E89094C44Da98b954EedeAC495271d0F", decimals: 18, usdPeg: "1" },
         ],
+        collectRetryBlocks: 20,
         prefix: "",
       });
       assert.equal(config.rpcUrl, chain.rpcUrl);
@@ -251,6 +252,21 @@ describe("configuration", function () {
       CHAIN_BASE_POLL_INTERVAL_MS: "200",
       CHAIN_BASE_TOKENS: `USDC:${BASE_USDC}:6`,
     };
+
+    it("token subscriptions: SUBSCRIPTIONS_ADDRESS per chain (absent: off), COLLECT_RETRY_BLOCKS checked", function () {
+      const config = loadConfig({
+        ...two,
+        CHAIN_BASE_SUBSCRIPTIONS_ADDRESS: BASE_USDC,
+        CHAIN_BASE_COLLECT_RETRY_BLOCKS: "7",
+      });
+      const [ethereum, base] = config.chains as [Config["chains"][number], Config["chains"][number]];
+      assert.equal(ethereum.subscriptionsAddress, undefined);
+      assert.equal(ethereum.collectRetryBlocks, 20);
+      assert.equal(base.subscriptionsAddress, BASE_USDC);
+      assert.equal(base.collectRetryBlocks, 7);
+      oneProblem({ ...two, CHAIN_BASE_SUBSCRIPTIONS_ADDRESS: "0x1234" }, /^CHAIN_BASE_SUBSCRIPTIONS_ADDRESS/);
+      oneProblem({ ...two, COLLECT_RETRY_BLOCKS: "0" }, /^COLLECT_RETRY_BLOCKS/);
+    });
 
     it("reads CHAIN_<NAME>_* with the global variables as defaults", function () {
       const config = loadConfig(two);

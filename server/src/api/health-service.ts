@@ -15,6 +15,10 @@ export interface ChainHealthSource {
   role(): "leader" | "standby" | "disabled";
   /** Why payments on this chain would not be seen now (its indexer stopped), or null. */
   failure(): string | null;
+  /** The Subscriptions contract (recurring token pulls), undefined when the feature is off on the chain. */
+  subscriptions?: `0x${string}` | undefined;
+  /** The collector of due token subscriptions in this process, if it runs one. */
+  collector?: { address: `0x${string}` } | undefined;
 }
 
 export interface HealthServiceDeps {
@@ -89,6 +93,9 @@ export function createHealthService(deps: HealthServiceDeps): HealthService {
         indexed_block: indexed === null ? null : Number(indexed),
         lag_blocks: head === null || indexed === null ? null : Number(head - indexed),
         confirmations: chain.confirmations,
+        token_subscriptions: chain.subscriptions
+          ? { contract: chain.subscriptions, collector: chain.collector?.address ?? null }
+          : "off",
       },
       indexer: indexer
         ? { state: indexer.state, last_error: indexer.lastError, role: chain.role() }

@@ -8,6 +8,8 @@ export const IGNITION_DEPLOYMENTS_DIR = fileURLToPath(
 
 export interface IgnitionAddresses {
   paymentProcessor?: `0x${string}`;
+  /** Recurring token pulls, bound to that PaymentProcessor. */
+  subscriptions?: `0x${string}`;
   stablecoin?: `0x${string}`;
   priceFeed?: `0x${string}`;
   multicall3?: `0x${string}`;
@@ -20,6 +22,7 @@ export function readIgnitionDeployment(chainId: number, dir = IGNITION_DEPLOYMEN
   const addresses = JSON.parse(readFileSync(file, "utf8")) as Record<string, `0x${string}`>;
   return {
     paymentProcessor: addresses["EthereumPos#PaymentProcessor"],
+    subscriptions: addresses["EthereumPos#Subscriptions"],
     stablecoin: addresses["LocalDev#MockStablecoin"],
     priceFeed: addresses["LocalDev#MockV3Aggregator"],
     multicall3: addresses["LocalDev#Multicall3"],

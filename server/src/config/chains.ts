@@ -42,6 +42,18 @@ export interface ChainConfig {
   depositWatchHours?: number;
   /** The sweeper of this chain's deposits (SWEEPER_PRIVATE_KEY and the SWEEP_* policy); absent without a key. */
   sweeper?: SweeperConfig;
+  /**
+   * SUBSCRIPTIONS_ADDRESS: the Subscriptions contract (recurring token pulls) bound to this chain's
+   * PaymentProcessor; unset: the chain's Ignition deployment on a local chain, else none (the
+   * token-subscription path is off on this chain).
+   */
+  subscriptionsAddress?: `0x${string}`;
+  /**
+   * COLLECT_RETRY_BLOCKS: after a collect fails in simulation (allowance lowered, balance short,
+   * token refused, processor paused), the collector tries that subscription again only this many
+   * blocks later (doubling per consecutive failure, up to 32×). Default 20.
+   */
+  collectRetryBlocks: number;
   /** How this chain's variables are named in messages: "" (single chain) or e.g. "CHAIN_BASE_". */
   prefix: string;
 }
@@ -63,6 +75,8 @@ export const CHAIN_SETTINGS = [
   "MULTICALL3_ADDRESS",
   "DEPOSIT_WATCH_HOURS",
   ...SWEEPER_SETTINGS,
+  "SUBSCRIPTIONS_ADDRESS",
+  "COLLECT_RETRY_BLOCKS",
 ] as const;
 type ChainSetting = (typeof CHAIN_SETTINGS)[number];
 
@@ -152,10 +166,12 @@ function readChain(
     priceFeedAddress: r.address(v("PRICE_FEED_ADDRESS")),
     priceMaxAgeSeconds: r.int(v("PRICE_MAX_AGE_SECONDS"), 3_600, 1, 30 * 24 * 3600),
     tokens: readTokens(r, v("TOKENS")),
+    collectRetryBlocks: r.int(v("COLLECT_RETRY_BLOCKS"), 20, 1, 1_000_000),
     prefix,
     ...optional("multicall3Address", r.address(v("MULTICALL3_ADDRESS"))),
     ...optional("depositWatchHours", r.optionalInt(v("DEPOSIT_WATCH_HOURS"), 0, 24 * 365)),
     ...optional("sweeper", readSweeperConfig(r, v)),
+    ...optional("subscriptionsAddress", r.address(v("SUBSCRIPTIONS_ADDRESS"))),
   };
 }
 

@@ -46,12 +46,17 @@ export interface OrphanPayment {
   merchant: string;
 }
 
-/** Payments to these payout addresses that matched no order, newest first. */
+/**
+ * Payments to these payout addresses that matched no order, newest first. Payments made by one of
+ * `knownPayers` are not orphans whatever their reference: a token-subscription collection is paid
+ * by the Subscriptions contract with the subscription's ref, which names no order.
+ */
 export async function orphanPayments(
   db: Queryable,
   chainId: bigint,
   merchants: readonly string[],
   limit = 100,
+  knownPayers: readonly string[] = [],
 ): Promise<OrphanPayment[]> {
   const { rows } = await db.query<{
     tx_hash: string;
@@ -62,8 +67,9 @@ export async function orphanPayments(
   }>(
     `SELECT tx_hash, order_ref, token, amount, merchant FROM contract_events
       WHERE chain_id = $1 AND kind = 'payment' AND order_id IS NULL AND merchant = ANY($2::text[])
+        AND NOT (counterparty = ANY($4::text[]))
       ORDER BY block_number DESC, log_index DESC LIMIT $3`,
-    [chainId, merchants, limit],
+    [chainId, merchants, limit, knownPayers.map((p) => p.toLowerCase())],
   );
   return rows.map((r) => ({
     txHash: r.tx_hash,

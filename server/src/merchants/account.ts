@@ -15,6 +15,8 @@ export interface AccountChain {
   contract: `0x${string}`;
   /** Multicall3 on this chain: balances are read in one call; without it, one call each. */
   multicall3?: `0x${string}` | undefined;
+  /** The Subscriptions contract: its collections pay with a subscription's ref and are no orphans. */
+  subscriptions?: `0x${string}` | undefined;
   /** Allowlisted tokens whose contract balances are shown next to ETH's. */
   tokens: readonly { address: string; symbol?: string; decimals?: number }[];
 }
@@ -122,7 +124,13 @@ export function createAccountService(deps: AccountServiceDeps) {
         perToken.set(row.token, entry);
       }
       ledger.push(...perToken.values());
-      for (const orphan of await orphanPayments(db, chain.chainId, addresses))
+      for (const orphan of await orphanPayments(
+        db,
+        chain.chainId,
+        addresses,
+        100,
+        chain.subscriptions ? [chain.subscriptions] : [],
+      ))
         orphans.push({ ...orphan, ...tokenOf(chain, orphan.token) });
     }
     const balances = (await Promise.all(deps.chains.map((chain) => balancesOn(chain, addresses)))).flat();

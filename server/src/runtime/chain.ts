@@ -15,7 +15,13 @@ import type { Logger } from "../lib/log.ts";
 import { createOrderSink, type ChainEvent } from "../orders/effects.ts";
 import type { OrderEvents, OrderStatusChanged } from "../orders/events.ts";
 import { chainlinkPriceSource, staticPriceSource, type PriceSource } from "../pricing/index.ts";
+import { createSerial } from "../lib/serial.ts";
 import { createSweeper, type Sweeper } from "../sweeper/service.ts";
+import { subscriptionsAbi } from "../token-subscriptions/abi.ts";
+import { createCollector, type Collector } from "../token-subscriptions/collector.ts";
+import type { TokenSubscriptionEvent } from "../token-subscriptions/events.ts";
+import { createTokenSubscriptionSink, withTokenSubscriptions } from "../token-subscriptions/sink.ts";
+import { subscriptionsSource } from "../token-subscriptions/sources.ts";
 import { deleteChainData } from "./reset.ts";
 
 const LOCAL_CHAIN_IDS = new Set([31337n, 1337n]);
@@ -68,6 +74,16 @@ export interface ChainRuntime {
    * runs only while this process leads the chain's indexer, under the same advisory lock.
    */
   readonly sweeper: Sweeper | undefined;
+  /**
+   * The Subscriptions contract (recurring token pulls) bound to this chain's PaymentProcessor, or
+   * undefined when the token-subscription path is off on this chain.
+   */
+  readonly subscriptions: `0x${string}` | undefined;
+  /**
+   * The collector of due token subscriptions (a Subscriptions contract and SWEEPER_PRIVATE_KEY, and
+   * this process may index). Like the sweeper, it runs only while this process leads the indexer.
+   */
+  readonly collector: Collector | undefined;
   /** Set when opening the chain deleted its dev data (a new local chain). */
   readonly reset: ChainReset | undefined;
   role(): IndexerRole;
@@ -201,12 +217,24 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     );
   }
   const watchHours = config.depositWatchHours ?? DEFAULT_DEPOSIT_WATCH_HOURS;
+  const subscriptions = await findSubscriptions(
+    client,
+    contract,
+    config.subscriptionsAddress,
+    isLocal ? deployment.subscriptions : undefined,
+    v,
+  );
+  if (!subscriptions) {
+    log.info(
+      `no ${v("SUBSCRIPTIONS_ADDRESS")}: token subscriptions (recurring token pulls) are off on ${name}`,
+    );
+  }
 
   // Chain → indexer (PaymentProcessor events, token transfers to deposit addresses, their balances)
   // → order effects (deposits recorded by server/src/deposits) → order status events.
   const wsUrl = config.rpcWsUrl ?? (config.rpcUrl?.startsWith("ws") ? config.rpcUrl : undefined);
   const indexer = deps.runIndexer
-    ? createIndexer<ChainEvent, OrderStatusChanged[]>({
+    ? createIndexer<ChainEvent | TokenSubscriptionEvent, OrderStatusChanged[]>({
         chain: { chainId, client },
         db,
         sources: [
@@ -217,11 +245,15 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
             chainId,
             tokens.map((t) => t.address),
           ),
+          ...(subscriptions ? [subscriptionsSource(subscriptions)] : []),
         ],
         readers: [depositBalanceReader({ db, client, chainId, multicall3 })],
-        sink: withFollowers(
-          createOrderSink({ confirmations: config.confirmations, events: deps.events }),
-          deps.followers ?? [],
+        sink: withTokenSubscriptions(
+          withFollowers(
+            createOrderSink({ confirmations: config.confirmations, events: deps.events }),
+            deps.followers ?? [],
+          ),
+          subscriptions ? createTokenSubscriptionSink() : undefined,
         ),
         log: log.child({ component: "indexer" }),
         startBlock,
@@ -231,7 +263,9 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
       })
     : undefined;
 
-  // The sweeper needs the indexed state: it runs beside the indexer, in the process that leads it.
+  // The sweeper and the collector need the indexed state: they run beside the indexer, in the
+  // process that leads it. They share the gas-only key, and one section for its nonces.
+  const serial = createSerial();
   const sweeper =
     indexer && config.sweeper
       ? createSweeper({
@@ -245,8 +279,29 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           prices,
           indexedBlock: () => indexer.status().indexedBlock,
           log: log.child({ component: "sweeper" }),
+          serial,
         })
       : undefined;
+  const collector =
+    indexer && config.sweeper && subscriptions
+      ? createCollector({
+          db,
+          client,
+          chainId,
+          subscriptions,
+          privateKey: config.sweeper.privateKey,
+          retryBlocks: config.collectRetryBlocks,
+          stuckBlocks: config.sweeper.stuckBlocks,
+          indexedBlock: () => indexer.status().indexedBlock,
+          log: log.child({ component: "collector" }),
+          serial,
+        })
+      : undefined;
+  if (indexer && subscriptions && !collector) {
+    log.info(
+      `no ${v("SWEEPER_PRIVATE_KEY")}: token subscriptions on ${name} are collected only by others (collect is permissionless)`,
+    );
+  }
   if (indexer && !sweeper) {
     log.info(
       `no ${v("SWEEPER_PRIVATE_KEY")}: deposits on ${name} wait for a sweep by anyone (sweepOrder is permissionless); their orders stay success with awaiting_sweep`,
@@ -279,7 +334,11 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           const leading = new AbortController();
           const signal = AbortSignal.any([stop.signal, lost, leading.signal]);
           try {
-            await Promise.all([runner.run(signal).finally(() => leading.abort()), sweeper?.run(signal)]);
+            await Promise.all([
+              runner.run(signal).finally(() => leading.abort()),
+              sweeper?.run(signal),
+              collector?.run(signal),
+            ]);
           } finally {
             leading.abort();
           }
@@ -321,6 +380,8 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     multicall3,
     indexer,
     sweeper,
+    subscriptions,
+    collector,
     reset,
     role: () => role,
     indexedBlock: () => (role === "leader" ? (indexer?.status().indexedBlock ?? cachedCursor) : cachedCursor),
@@ -384,4 +445,42 @@ async function findMulticall3(
   // when its contract is there, else look further.
   if (deployed && (await hasCode(deployed))) return deployed;
   return (await hasCode(CANONICAL_MULTICALL3)) ? CANONICAL_MULTICALL3 : undefined;
+}
+
+/**
+ * The Subscriptions contract of this chain: the configured one (which must be a Subscriptions bound
+ * to this chain's PaymentProcessor), else the chain's Ignition deployment when it is there and bound
+ * to it (a local chain's record may outlive the chain), else undefined (the feature is off).
+ */
+async function findSubscriptions(
+  client: PublicClient,
+  processor: `0x${string}`,
+  configured: `0x${string}` | undefined,
+  deployed: `0x${string}` | undefined,
+  v: (setting: string) => string,
+): Promise<`0x${string}` | undefined> {
+  const boundProcessor = async (address: `0x${string}`) => {
+    const code = await client.getCode({ address });
+    if (!code || code === "0x") return "no contract code";
+    try {
+      const bound = await client.readContract({ address, abi: subscriptionsAbi, functionName: "processor" });
+      return bound.toLowerCase() === processor.toLowerCase()
+        ? null
+        : `bound to the PaymentProcessor ${bound}`;
+    } catch {
+      return "not a Subscriptions contract (it has no processor())";
+    }
+  };
+  if (configured) {
+    const problem = await boundProcessor(configured);
+    if (problem !== null) {
+      throw new ConfigError(
+        `${v("SUBSCRIPTIONS_ADDRESS")} ${configured} is ${problem === "no contract code" ? "no contract on this chain" : problem}; ` +
+          `set it to the Subscriptions contract deployed with ${v("CONTRACT_ADDRESS")} ${processor} (Ignition future "EthereumPos#Subscriptions"), or unset it to turn token subscriptions off`,
+      );
+    }
+    return configured;
+  }
+  if (deployed && (await boundProcessor(deployed)) === null) return deployed;
+  return undefined;
 }

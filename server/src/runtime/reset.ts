@@ -7,12 +7,13 @@ import { deleteChainEvents } from "../ledger/contract-events.ts";
 import { deleteChainOrders } from "../orders/repository.ts";
 import { deleteChainSubscriptions } from "../recurring/repository.ts";
 import { deleteChainSweeps } from "../sweeper/repository.ts";
+import { deleteChainTokenSubscriptions } from "../token-subscriptions/repository.ts";
 
 /**
  * Everything derived from one chain, deleted module by module (each owns its tables): its orders
  * (and today's per-merchant counters rebuilt from what remains), their callbacks, its contract
- * events, its subscriptions, its deposits, its sweeps, EletroPay's ETH payments and its indexer
- * state.
+ * events, its subscriptions, its deposits, its sweeps, its token subscriptions, EletroPay's ETH
+ * payments and its indexer state.
  */
 export async function deleteChainData(tx: Queryable, chainId: bigint): Promise<void> {
   const orderIds = await deleteChainOrders(tx, chainId);
@@ -21,6 +22,7 @@ export async function deleteChainData(tx: Queryable, chainId: bigint): Promise<v
   await deleteChainSubscriptions(tx, chainId);
   await deleteChainDeposits(tx, chainId);
   await deleteChainSweeps(tx, chainId);
+  await deleteChainTokenSubscriptions(tx, chainId);
   await deleteChainEletroPayPayments(tx, chainId);
   await deleteIndexerState(tx, chainId);
 }

@@ -12,6 +12,7 @@ import type { Queryable } from "../db/types.ts";
 import { depositsAbi } from "../deposits/abi.ts";
 import { depositsReadyToSweep } from "../deposits/repository.ts";
 import type { Logger } from "../lib/log.ts";
+import { createSerial, type Serial } from "../lib/serial.ts";
 import type { PriceSource } from "../pricing/index.ts";
 import {
   bumped,
@@ -59,6 +60,11 @@ export interface SweeperDeps {
   log: Logger;
   /** Pause between two ticks in `run` (default 1 s). */
   pollIntervalMs?: number;
+  /**
+   * The section every sender with this key runs its "pending nonce → sign → broadcast" in (the
+   * chain's collector shares the key); default: one of its own.
+   */
+  serial?: Serial;
 }
 
 /** What one tick did, for logs and tests. */
@@ -100,6 +106,7 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
   const address = account.address;
   const sender = address.toLowerCase();
   const tokenInfo = new Map(deps.tokens.map((t) => [t.address.toLowerCase(), t]));
+  const serial = deps.serial ?? createSerial();
 
   async function fees() {
     const block = await client.getBlock({ blockTag: "latest" });
@@ -377,54 +384,58 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
       gas = best.gas;
     }
 
-    const nonce = BigInt(await client.getTransactionCount({ address, blockTag: "pending" }));
-    const gasLimit = gas + gas / 4n;
-    const maxPriorityFeePerGas = now.priority;
-    const maxFeePerGas = now.maxFee;
-    const { serialized, hash } = await sign({
-      data: calldata(batch),
-      nonce,
-      gas: gasLimit,
-      maxFeePerGas,
-      maxPriorityFeePerGas,
-    });
-    const deposits: SweptDeposit[] = batch.map((e) => ({
-      address: e.address,
-      merchant: e.merchant,
-      orderRef: e.orderRef,
-      token: e.token,
-      eth: e.eth,
-      tokenAmount: e.tokenAmount,
-    }));
-    // Recorded before it is broadcast: a crash in between cannot lose track of it.
-    const record = await insertSweep(db, {
-      chainId,
-      sender,
-      nonce,
-      txHash: hash,
-      deposits,
-      value: batch.reduce((sum, e) => sum + (e.valueWei ?? e.eth), 0n),
-      gasLimit,
-      maxFeePerGas,
-      maxPriorityFeePerGas,
-      sentBlock: head,
-    });
-    try {
-      await client.sendRawTransaction({ serializedTransaction: serialized });
-    } catch (error) {
-      const message = firstLine(error);
-      await setSweepState(db, record.id, "failed", { error: message });
-      log.warn(
-        { err: message, nonce: nonce.toString() },
-        "sweeper: sending the sweep failed; retrying later",
+    // Nonce, signature and broadcast in one section shared with every sender of this key (the
+    // token-subscription collector): two transactions never get the same pending nonce.
+    return serial(async (): Promise<TickOutcome> => {
+      const nonce = BigInt(await client.getTransactionCount({ address, blockTag: "pending" }));
+      const gasLimit = gas + gas / 4n;
+      const maxPriorityFeePerGas = now.priority;
+      const maxFeePerGas = now.maxFee;
+      const { serialized, hash } = await sign({
+        data: calldata(batch),
+        nonce,
+        gas: gasLimit,
+        maxFeePerGas,
+        maxPriorityFeePerGas,
+      });
+      const deposits: SweptDeposit[] = batch.map((e) => ({
+        address: e.address,
+        merchant: e.merchant,
+        orderRef: e.orderRef,
+        token: e.token,
+        eth: e.eth,
+        tokenAmount: e.tokenAmount,
+      }));
+      // Recorded before it is broadcast: a crash in between cannot lose track of it.
+      const record = await insertSweep(db, {
+        chainId,
+        sender,
+        nonce,
+        txHash: hash,
+        deposits,
+        value: batch.reduce((sum, e) => sum + (e.valueWei ?? e.eth), 0n),
+        gasLimit,
+        maxFeePerGas,
+        maxPriorityFeePerGas,
+        sentBlock: head,
+      });
+      try {
+        await client.sendRawTransaction({ serializedTransaction: serialized });
+      } catch (error) {
+        const message = firstLine(error);
+        await setSweepState(db, record.id, "failed", { error: message });
+        log.warn(
+          { err: message, nonce: nonce.toString() },
+          "sweeper: sending the sweep failed; retrying later",
+        );
+        return { kind: "send-failed", error: message };
+      }
+      log.info(
+        { tx: hash, nonce: nonce.toString(), deposits: batch.length, gas: gas.toString() },
+        "sweeper: sweep sent",
       );
-      return { kind: "send-failed", error: message };
-    }
-    log.info(
-      { tx: hash, nonce: nonce.toString(), deposits: batch.length, gas: gas.toString() },
-      "sweeper: sweep sent",
-    );
-    return { kind: "sent", txHash: hash, nonce, entries: batch.length };
+      return { kind: "sent", txHash: hash, nonce, entries: batch.length };
+    });
   }
 
   return {

@@ -1,0 +1,646 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "mocha";
+import pino from "pino";
+import { createPublicClient, custom, parseAbi, parseEther, type Hex, type PublicClient } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { loadConfig } from "../../server/src/config/index.ts";
+import { secretKey } from "../../server/src/config/sweeper.ts";
+import {
+  depositBalanceReader,
+  depositForwardedSource,
+  depositTransferSource,
+} from "../../server/src/deposits/sources.ts";
+import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
+import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
+import { createSerial } from "../../server/src/lib/serial.ts";
+import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
+import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
+import { staticPriceSource } from "../../server/src/pricing/index.ts";
+import { createSweeper } from "../../server/src/sweeper/service.ts";
+import { startSystem, type System } from "../../server/src/system.ts";
+import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
+import {
+  createCollector,
+  revertReason,
+  type Collector,
+} from "../../server/src/token-subscriptions/collector.ts";
+import type { TokenSubscriptionEvent } from "../../server/src/token-subscriptions/events.ts";
+import {
+  collectionsByRef,
+  collectionsOf,
+  keeperState,
+  tokenSubscriptionById,
+} from "../../server/src/token-subscriptions/repository.ts";
+import {
+  createTokenSubscriptionSink,
+  withTokenSubscriptions,
+} from "../../server/src/token-subscriptions/sink.ts";
+import { subscriptionsSource } from "../../server/src/token-subscriptions/sources.ts";
+import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { catchUp } from "../helpers/indexing.ts";
+import { artifact, startNodeChain } from "../helpers/node-chain.ts";
+
+/** Hardhat's dev account #9: the gas-only key of the sweeper and the collector (as under `npm start`). */
+const KEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
+const CHAIN = 31337n;
+const CONFIRMATIONS = 2;
+const RETRY_BLOCKS = 5;
+const AMOUNT = 9_990_000n; // 9.99 USDC per period
+const INTERVAL = 3_600n;
+const REF = `0x${"5e".repeat(32)}` as Hex;
+const REF2 = `0x${"5f".repeat(32)}` as Hex;
+const tokenAbi = parseAbi([
+  "function mint(address to, uint256 amount)",
+  "function approve(address spender, uint256 amount) returns (bool)",
+  "function allowance(address owner, address spender) view returns (uint256)",
+  "function nonces(address owner) view returns (uint256)",
+  "function name() view returns (string)",
+]);
+const processorAbi = parseAbi([
+  "function setTokenAllowed(address token, bool allowed)",
+  "function balanceOf(address merchant, address token) view returns (uint256)",
+]);
+const gateAbi = parseAbi([
+  "function hasAccess(uint256 id) view returns (bool)",
+  "function enter(uint256 id)",
+]);
+
+type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
+
+/**
+ * The token-pull path end to end on a `hardhat node` process: customers subscribe (approval, and a
+ * permit), the collector (the sweeper's key) collects each due period once, `paidThrough(id)` on
+ * chain equals the database and gates a merchant contract; a double collect, an early collect, a
+ * collect after cancel and a reduced allowance are refused (the collector sends nothing and backs
+ * off); the merchant's balance in the processor is the sum of the collections; a reorg of a
+ * collection removes its row; the sweeper and the collector share the key without a nonce collision;
+ * a stuck collect is re-sent with a higher fee under its nonce.
+ */
+describe("token subscriptions on a hardhat node: collected once per period, paidThrough on chain", function () {
+  this.timeout(180_000);
+  let chain: NodeChain;
+  let testDb: TestDb;
+  let system: System;
+  let indexer: Indexer<OrderStatusChanged[]>;
+  let collector: Collector;
+  let token: `0x${string}`;
+  let subs: `0x${string}`;
+  let gate: `0x${string}`;
+  let customer2: `0x${string}`;
+  const serial = createSerial();
+  const keeper = privateKeyToAccount(KEEPER_KEY).address;
+
+  const send = async (
+    from: `0x${string}`,
+    to: `0x${string}`,
+    abi: readonly unknown[],
+    functionName: string,
+    args: readonly unknown[],
+  ) => {
+    const hash = await chain.wallet.writeContract({
+      address: to,
+      abi: abi as never,
+      functionName: functionName as never,
+      args: args as never,
+      account: from,
+      chain: null,
+    });
+    const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    assert.equal(receipt.status, "success");
+    return receipt;
+  };
+  const deploy = async (path: string, args: readonly unknown[]) => {
+    const { abi, bytecode } = artifact(path);
+    const hash = await chain.wallet.deployContract({
+      abi,
+      bytecode,
+      args,
+      account: chain.owner,
+      chain: null,
+    });
+    const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    return receipt.contractAddress as `0x${string}`;
+  };
+  const paidThroughOnChain = (id: bigint) =>
+    chain.client.readContract({
+      address: subs,
+      abi: subscriptionsAbi,
+      functionName: "paidThrough",
+      args: [id],
+    });
+  /** What a third party's `collect(id)` would do now: undefined when it would succeed, else the error. */
+  const strangerCollect = (id: bigint) =>
+    chain.client
+      .simulateContract({
+        address: subs,
+        abi: subscriptionsAbi,
+        functionName: "collect",
+        args: [id],
+        account: chain.other,
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => revertReason(error),
+      );
+  const credited = () =>
+    chain.client.readContract({
+      address: chain.contract,
+      abi: processorAbi,
+      functionName: "balanceOf",
+      args: [chain.merchant, token],
+    });
+  const keeperNonce = () => chain.client.getTransactionCount({ address: keeper, blockTag: "pending" });
+  /** Warps the chain clock by `seconds` and mines a block. */
+  const warp = async (seconds: bigint) => {
+    await chain.rpc("evm_increaseTime", [Number(seconds)]);
+    await chain.mine(1);
+  };
+  /** Indexes everything, then ticks the collector until it has nothing to do; returns what it sent. */
+  async function collectAll(): Promise<{ id: bigint; txHash: Hex }[]> {
+    const sent: { id: bigint; txHash: Hex }[] = [];
+    for (let i = 0; i < 20; i++) {
+      await catchUp(indexer);
+      const outcome = await collector.tick();
+      if (outcome.kind === "sent") sent.push({ id: outcome.id, txHash: outcome.txHash });
+      else if (outcome.kind !== "in-flight") return sent;
+    }
+    throw new Error("the collector did not settle");
+  }
+  async function sumOfCollections() {
+    const rows = [
+      ...(await collectionsByRef(testDb.db, CHAIN, REF)),
+      ...(await collectionsByRef(testDb.db, CHAIN, REF2)),
+    ];
+    return rows.reduce((sum, c) => sum + c.amount, 0n);
+  }
+
+  before(async function () {
+    chain = await startNodeChain();
+    const accounts = await chain.wallet.getAddresses();
+    customer2 = accounts[4] as `0x${string}`;
+    token = await deploy("mocks/MockStablecoin.sol/MockStablecoin.json", []);
+    subs = await deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.contract]);
+    gate = await deploy("mocks/SubscriptionGate.sol/SubscriptionGate.json", [
+      subs,
+      chain.merchant,
+      token,
+      AMOUNT,
+      INTERVAL,
+    ]);
+    await send(chain.owner, chain.contract, processorAbi, "setTokenAllowed", [token, true]);
+    for (const who of [chain.customer, customer2])
+      await send(who, token, tokenAbi, "mint", [who, 1_000n * AMOUNT]);
+    testDb = await createTestDb();
+    // The API (orders with deposit addresses, for the shared-key case), with the chain runtime's
+    // check of SUBSCRIPTIONS_ADDRESS; the test steps the indexer, the sweeper and the collector itself.
+    const config = loadConfig({
+      NODE_ENV: "test",
+      CALLBACK_ALLOW_PRIVATE: "true",
+      RPC_URL: chain.url,
+      CONTRACT_ADDRESS: chain.contract,
+      SUBSCRIPTIONS_ADDRESS: subs,
+      START_BLOCK: "0",
+      CONFIRMATIONS: String(CONFIRMATIONS),
+      FINALITY_BLOCKS: "16",
+      ETH_USD_PRICE: "1",
+      RUN_INDEXER: "false",
+      RUN_CALLBACK_WORKER: "false",
+    });
+    system = await startSystem(config, { db: testDb.db, listen: false });
+    indexer = createIndexer<ChainEvent | TokenSubscriptionEvent, OrderStatusChanged[]>({
+      chain: { chainId: CHAIN, client: chain.client },
+      db: testDb.db,
+      sources: [
+        paymentProcessorSource(chain.contract),
+        depositForwardedSource(chain.contract),
+        depositTransferSource(testDb.db, CHAIN, []),
+        subscriptionsSource(subs),
+      ],
+      readers: [depositBalanceReader({ db: testDb.db, client: chain.client, chainId: CHAIN })],
+      sink: withTokenSubscriptions(
+        createOrderSink({ confirmations: CONFIRMATIONS, events: createOrderEvents([]) }),
+        createTokenSubscriptionSink(),
+      ),
+      log: pino({ level: "silent" }),
+      startBlock: 0n,
+      finalityBlocks: 16,
+      pollIntervalMs: 20,
+    });
+    collector = createCollector({
+      db: testDb.db,
+      client: chain.client,
+      chainId: CHAIN,
+      subscriptions: subs,
+      privateKey: secretKey(KEEPER_KEY),
+      retryBlocks: RETRY_BLOCKS,
+      stuckBlocks: 3,
+      indexedBlock: () => indexer.status().indexedBlock,
+      log: pino({ level: "silent" }),
+      serial,
+    });
+  });
+
+  after(async function () {
+    await system?.close();
+    await testDb?.drop();
+    await chain?.stop();
+  });
+
+  it("the chain runtime takes SUBSCRIPTIONS_ADDRESS only for a Subscriptions bound to this chain's processor", async function () {
+    assert.equal(system.chains[0]?.subscriptions, subs);
+    const base = {
+      NODE_ENV: "test",
+      RPC_URL: chain.url,
+      CONTRACT_ADDRESS: chain.contract,
+      START_BLOCK: "0",
+      ETH_USD_PRICE: "1",
+      RUN_INDEXER: "false",
+      RUN_CALLBACK_WORKER: "false",
+    };
+    await assert.rejects(
+      startSystem(loadConfig({ ...base, SUBSCRIPTIONS_ADDRESS: token }), { db: testDb.db, listen: false }),
+      /SUBSCRIPTIONS_ADDRESS .* not a Subscriptions contract.*unset it to turn token subscriptions off/,
+    );
+    const other = await deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.other]);
+    await assert.rejects(
+      startSystem(loadConfig({ ...base, SUBSCRIPTIONS_ADDRESS: other }), { db: testDb.db, listen: false }),
+      /bound to the PaymentProcessor/,
+    );
+  });
+
+  it("approval and permit subscriptions: period 0 collected by the collector; paidThrough on chain = the database; the gate opens", async function () {
+    // Customer 1: an approval of a year of periods, then subscribe.
+    await send(chain.customer, token, tokenAbi, "approve", [subs, 12n * AMOUNT]);
+    await send(chain.customer, subs, subscriptionsAbi, "subscribe", [
+      chain.merchant,
+      token,
+      AMOUNT,
+      INTERVAL,
+      0n,
+      REF,
+    ]);
+    // Customer 2: a permit signed off chain, given in the subscribe transaction (no approval first).
+    const deadline = BigInt(Math.floor(Date.now() / 1000) + 3600);
+    const nonce = await chain.client.readContract({
+      address: token,
+      abi: tokenAbi,
+      functionName: "nonces",
+      args: [customer2],
+    });
+    const signature = await chain.wallet.signTypedData({
+      account: customer2,
+      domain: { name: "USD Coin", version: "1", chainId: Number(CHAIN), verifyingContract: token },
+      types: {
+        Permit: [
+          { name: "owner", type: "address" },
+          { name: "spender", type: "address" },
+          { name: "value", type: "uint256" },
+          { name: "nonce", type: "uint256" },
+          { name: "deadline", type: "uint256" },
+        ],
+      },
+      primaryType: "Permit",
+      message: { owner: customer2, spender: subs, value: 12n * AMOUNT, nonce, deadline },
+    });
+    const r = signature.slice(0, 66) as Hex;
+    const s = `0x${signature.slice(66, 130)}` as Hex;
+    const v = Number.parseInt(signature.slice(130, 132), 16);
+    await send(customer2, subs, subscriptionsAbi, "subscribeWithPermit", [
+      chain.merchant,
+      token,
+      AMOUNT,
+      INTERVAL,
+      0n,
+      REF2,
+      12n * AMOUNT,
+      deadline,
+      v,
+      r,
+      s,
+    ]);
+    assert.equal(
+      await chain.client.readContract({
+        address: token,
+        abi: tokenAbi,
+        functionName: "allowance",
+        args: [customer2, subs],
+      }),
+      12n * AMOUNT,
+    );
+    assert.equal(
+      await chain.client.readContract({ address: gate, abi: gateAbi, functionName: "hasAccess", args: [1n] }),
+      false,
+    );
+
+    const sent = await collectAll();
+    assert.deepEqual(
+      sent.map((x) => x.id),
+      [1n, 2n],
+    );
+    for (const x of sent) {
+      const tx = await chain.client.getTransaction({ hash: x.txHash });
+      assert.equal(tx.from.toLowerCase(), keeper.toLowerCase());
+      assert.equal(tx.to?.toLowerCase(), subs.toLowerCase());
+    }
+    for (const id of [1n, 2n]) {
+      const row = await tokenSubscriptionById(testDb.db, CHAIN, id);
+      assert.ok(row);
+      assert.equal(row.periodsCollected, 1);
+      assert.equal(row.paidThrough, row.start + INTERVAL);
+      assert.equal(row.paidThrough, await paidThroughOnChain(id), "paidThrough on chain = the database");
+      assert.equal((await keeperState(testDb.db, CHAIN, id))?.txHash, null, "nothing in flight");
+    }
+    assert.equal((await tokenSubscriptionById(testDb.db, CHAIN, 2n))?.customer, customer2.toLowerCase());
+    // A merchant's own contract gates access on paidThrough (and checks the terms).
+    assert.equal(
+      await chain.client.readContract({ address: gate, abi: gateAbi, functionName: "hasAccess", args: [1n] }),
+      true,
+    );
+    await send(chain.other, gate, gateAbi, "enter", [1n]);
+    assert.equal(await credited(), 2n * AMOUNT);
+    assert.equal(await credited(), await sumOfCollections());
+  });
+
+  it("an early collect is refused on chain and the collector sends nothing", async function () {
+    const nonce = await keeperNonce();
+    assert.match((await strangerCollect(1n)) ?? "", /^SubscriptionsNotDue\(1, /);
+    assert.deepEqual(await collectAll(), []);
+    assert.equal(await keeperNonce(), nonce);
+  });
+
+  it("the next period: collected exactly once; a double collect by a third party reverts with SubscriptionsNotDue", async function () {
+    await warp(INTERVAL);
+    const sent = await collectAll();
+    assert.deepEqual(
+      sent.map((x) => x.id),
+      [1n, 2n],
+    );
+    assert.match((await strangerCollect(1n)) ?? "", /^SubscriptionsNotDue\(1, /);
+    assert.match((await strangerCollect(2n)) ?? "", /^SubscriptionsNotDue\(2, /);
+    // A real transaction from the third party too: reverted, nothing charged.
+    const before = await credited();
+    // (Hardhat mines it and answers the sender with the revert.)
+    const raw = await chain.wallet
+      .writeContract({
+        address: subs,
+        abi: subscriptionsAbi,
+        functionName: "collect",
+        args: [1n],
+        account: chain.other,
+        chain: null,
+        gas: 200_000n,
+      })
+      .catch((error: unknown) => error);
+    if (typeof raw === "string") {
+      const receipt = await chain.client.waitForTransactionReceipt({ hash: raw as Hex, pollingInterval: 50 });
+      assert.equal(receipt.status, "reverted");
+    }
+    assert.equal(await credited(), before, "never charged twice");
+    await catchUp(indexer);
+    for (const id of [1n, 2n]) {
+      assert.deepEqual(
+        (await collectionsOf(testDb.db, CHAIN, id)).map((c) => c.period),
+        [0n, 1n],
+      );
+      assert.equal(
+        (await tokenSubscriptionById(testDb.db, CHAIN, id))?.paidThrough,
+        await paidThroughOnChain(id),
+      );
+    }
+    assert.equal(await credited(), await sumOfCollections());
+  });
+
+  it("a cancel by the customer: indexed as cancelled, the collector stops, a collect after cancel reverts", async function () {
+    await send(customer2, subs, subscriptionsAbi, "cancel", [2n]);
+    await warp(INTERVAL);
+    const sent = await collectAll();
+    assert.deepEqual(
+      sent.map((x) => x.id),
+      [1n],
+      "only the open subscription is collected",
+    );
+    const row = await tokenSubscriptionById(testDb.db, CHAIN, 2n);
+    assert.equal(row?.cancelled, true);
+    assert.equal(row?.cancelledBy, customer2.toLowerCase());
+    assert.equal(row?.paidThrough, await paidThroughOnChain(2n), "paid periods stay paid");
+    assert.equal((await keeperState(testDb.db, CHAIN, 2n))?.lastError ?? null, null, "never even simulated");
+    assert.equal(await strangerCollect(2n), "SubscriptionsCancelledAlready(2)");
+    assert.equal(await credited(), await sumOfCollections());
+  });
+
+  it("an allowance reduced by the customer: the simulation fails, the error is recorded, no transaction, back-off; collected again once restored", async function () {
+    await send(chain.customer, token, tokenAbi, "approve", [subs, AMOUNT - 1n]);
+    await warp(INTERVAL);
+    const nonce = await keeperNonce();
+    await catchUp(indexer);
+    const first = await collector.tick();
+    assert.equal(first.kind, "nothing");
+    if (first.kind !== "nothing") return;
+    assert.deepEqual(
+      first.refused.map((x) => x.id),
+      [1n],
+    );
+    assert.match(
+      first.refused[0]?.error ?? "",
+      /^SubscriptionsInsufficientAllowance\(1, 9989999, 9990000\)$/,
+    );
+    let state = await keeperState(testDb.db, CHAIN, 1n);
+    const head = await chain.client.getBlockNumber();
+    assert.equal(state?.failures, 1);
+    assert.equal(state?.retryBlock, head + BigInt(RETRY_BLOCKS));
+    assert.match(state?.lastError ?? "", /InsufficientAllowance/);
+    // Backing off: not even simulated again before the retry block.
+    await chain.mine(2);
+    await catchUp(indexer);
+    assert.deepEqual(await collector.tick(), { kind: "nothing", refused: [] });
+    await chain.mine(RETRY_BLOCKS);
+    await catchUp(indexer);
+    const second = await collector.tick();
+    assert.equal(second.kind === "nothing" && second.refused.length, 1);
+    state = await keeperState(testDb.db, CHAIN, 1n);
+    assert.equal(state?.failures, 2);
+    assert.equal(
+      state?.retryBlock,
+      (await chain.client.getBlockNumber()) + 2n * BigInt(RETRY_BLOCKS),
+      "doubled",
+    );
+    assert.equal(await keeperNonce(), nonce, "no transaction was sent");
+    assert.equal(await credited(), await sumOfCollections());
+
+    // Restored: collected at the next attempt, and the error is cleared.
+    await send(chain.customer, token, tokenAbi, "approve", [subs, 12n * AMOUNT]);
+    await chain.mine(2 * RETRY_BLOCKS);
+    const sent = await collectAll();
+    assert.deepEqual(
+      sent.map((x) => x.id),
+      [1n],
+    );
+    state = await keeperState(testDb.db, CHAIN, 1n);
+    assert.equal(state?.failures, 0);
+    assert.equal(state?.lastError, null);
+    assert.equal((await tokenSubscriptionById(testDb.db, CHAIN, 1n))?.periodsCollected, 4);
+    assert.equal(await credited(), await sumOfCollections());
+  });
+
+  it("a reorg of a Collected event removes the collection row and paid-through goes back", async function () {
+    const snapshot = await chain.snapshot();
+    await warp(INTERVAL);
+    const sent = await collectAll();
+    assert.deepEqual(
+      sent.map((x) => x.id),
+      [1n],
+    );
+    assert.equal((await tokenSubscriptionById(testDb.db, CHAIN, 1n))?.periodsCollected, 5);
+    const before = await tokenSubscriptionById(testDb.db, CHAIN, 1n);
+    await chain.revert(snapshot);
+    // The other branch grows past the old cursor without the collection.
+    await chain.mine(4);
+    await catchUp(indexer);
+    const after = await tokenSubscriptionById(testDb.db, CHAIN, 1n);
+    assert.equal(after?.periodsCollected, 4);
+    assert.equal(after?.paidThrough, (before?.paidThrough ?? 0n) - INTERVAL);
+    assert.equal(after?.paidThrough, await paidThroughOnChain(1n));
+    assert.deepEqual(
+      (await collectionsOf(testDb.db, CHAIN, 1n)).map((c) => c.period),
+      [0n, 1n, 2n, 3n],
+    );
+    assert.equal(await credited(), await sumOfCollections());
+  });
+
+  it("the sweeper and the collector share the key: both send in the same block, no nonce collision", async function () {
+    // Each reads the pending nonce through its own client. The collector's read waits until the
+    // sweeper has read its own (or 3 s): without one section for both, they get the same nonce.
+    let sweeperRead!: () => void;
+    const read = new Promise<void>((resolve) => (sweeperRead = resolve));
+    const through = (afterNonce: () => void, beforeNonce: () => Promise<unknown>) =>
+      createPublicClient({
+        pollingInterval: 50,
+        transport: custom({
+          async request({ method, params }) {
+            if (method === "eth_getTransactionCount") await beforeNonce();
+            const out = await chain.client.request({ method, params } as never);
+            if (method === "eth_getTransactionCount") afterNonce();
+            return out;
+          },
+        }),
+      }) as PublicClient;
+    const sweeper = createSweeper({
+      db: testDb.db,
+      client: through(sweeperRead, async () => undefined),
+      chainId: CHAIN,
+      contract: chain.contract,
+      confirmations: CONFIRMATIONS,
+      config: {
+        privateKey: secretKey(KEEPER_KEY),
+        intervalBlocks: 1,
+        maxGasSharePpm: 1_000_000n,
+        maxBatch: 50,
+        stuckBlocks: 100,
+      },
+      tokens: [],
+      prices: staticPriceSource("1"),
+      indexedBlock: () => indexer.status().indexedBlock,
+      log: pino({ level: "silent" }),
+      serial,
+    });
+    const sharing = createCollector({
+      db: testDb.db,
+      client: through(
+        () => undefined,
+        () => Promise.race([read, new Promise((resolve) => setTimeout(resolve, 3_000))]),
+      ),
+      chainId: CHAIN,
+      subscriptions: subs,
+      privateKey: secretKey(KEEPER_KEY),
+      retryBlocks: RETRY_BLOCKS,
+      stuckBlocks: 3,
+      indexedBlock: () => indexer.status().indexedBlock,
+      log: pino({ level: "silent" }),
+      serial,
+    });
+    const res = await system.app.inject({
+      method: "POST",
+      url: "/order",
+      payload: { amount: "2.00", address: chain.merchant, callback: "http://127.0.0.1:9/cb" },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const order = res.json() as { address: `0x${string}`; expected_amount: string };
+    await chain.wallet.sendTransaction({
+      account: chain.customer,
+      to: order.address,
+      value: parseEther(order.expected_amount),
+      chain: null,
+    });
+    await chain.mine(CONFIRMATIONS);
+    await warp(INTERVAL);
+    await catchUp(indexer);
+    // Both wait in the pool until one block mines them.
+    await chain.rpc("evm_setAutomine", [false]);
+    let outcomes;
+    try {
+      outcomes = await Promise.all([sweeper.tick(), sharing.tick()]);
+      await chain.rpc("evm_mine");
+    } finally {
+      await chain.rpc("evm_setAutomine", [true]);
+    }
+    const [swept, collected] = outcomes;
+    const show = (x: unknown) => JSON.stringify(x, (_, v: unknown) => (typeof v === "bigint" ? `${v}` : v));
+    assert.equal(swept.kind, "sent", show(swept));
+    assert.equal(collected.kind, "sent", show(collected));
+    if (swept.kind !== "sent" || collected.kind !== "sent") return;
+    assert.notEqual(swept.nonce, collected.nonce);
+    const a = await chain.client.getTransactionReceipt({ hash: swept.txHash });
+    const b = await chain.client.getTransactionReceipt({ hash: collected.txHash });
+    assert.equal(a.status, "success");
+    assert.equal(b.status, "success");
+    assert.equal(a.blockNumber, b.blockNumber, "mined in the same block");
+    await collectAll();
+    assert.equal(
+      (await tokenSubscriptionById(testDb.db, CHAIN, 1n))?.paidThrough,
+      await paidThroughOnChain(1n),
+    );
+    assert.equal(await credited(), await sumOfCollections());
+  });
+
+  it("a stuck collect is re-sent with a higher fee under the same nonce; the period is collected once", async function () {
+    await warp(INTERVAL);
+    await catchUp(indexer);
+    const periods = (await collectionsOf(testDb.db, CHAIN, 1n)).length;
+    await chain.rpc("evm_setAutomine", [false]);
+    try {
+      const sent = await collector.tick();
+      assert.equal(sent.kind, "sent");
+      if (sent.kind !== "sent") return;
+      // Blocks whose base fee the collect's maxFeePerGas cannot pay: it stays in the pool.
+      const high = `0x${(1_000n * 10n ** 9n).toString(16)}`;
+      for (let i = 0; i < 3; i++) {
+        await chain.rpc("hardhat_setNextBlockBaseFeePerGas", [high]);
+        await chain.rpc("evm_mine");
+      }
+      assert.equal(await chain.client.getTransactionReceipt({ hash: sent.txHash }).catch(() => null), null);
+      await catchUp(indexer);
+      const resent = await collector.tick();
+      assert.equal(resent.kind, "in-flight");
+      const state = await keeperState(testDb.db, CHAIN, 1n);
+      assert.equal(state?.nonce, sent.nonce);
+      assert.deepEqual(state?.txHashes, [sent.txHash, state?.txHash]);
+      assert.notEqual(state?.txHash, sent.txHash);
+      await chain.rpc("evm_mine");
+      const receipt = await chain.client.getTransactionReceipt({ hash: state?.txHash as Hex });
+      assert.equal(receipt.status, "success");
+      await catchUp(indexer);
+      assert.equal((await collector.tick()).kind, "nothing");
+      const rows = await collectionsOf(testDb.db, CHAIN, 1n);
+      assert.equal(rows.length, periods + 1, "collected once");
+      assert.equal(rows.at(-1)?.txHash, state?.txHash);
+      assert.equal((await keeperState(testDb.db, CHAIN, 1n))?.txHash, null);
+    } finally {
+      await chain.rpc("evm_setAutomine", [true]);
+    }
+    assert.equal(
+      (await tokenSubscriptionById(testDb.db, CHAIN, 1n))?.paidThrough,
+      await paidThroughOnChain(1n),
+    );
+    assert.equal(await credited(), await sumOfCollections());
+  });
+});
