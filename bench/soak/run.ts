@@ -218,7 +218,8 @@ function serverEnv(
     CALLBACK_SECRET,
     LOG_LEVEL: "warn",
     HOST: "127.0.0.1",
-    PORT: String(role.port ?? 0),
+    // Only RUN_API listens; the others still need a valid PORT.
+    PORT: String(role.port ?? 65_535),
     DATABASE_URL: databaseUrl,
     PGAPPNAME: role.name, // names the process in pg_stat_activity (who holds the indexer lock)
     CHAINS: chains.map((c) => c.name).join(","),

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { unavailable } from "../lib/errors.ts";
 import type { Db, QueryResult, Queryable } from "./types.ts";
 
 const INT8_OID = 20;
@@ -11,11 +12,47 @@ const types = {
   },
 } as pg.CustomTypesConfig;
 
+/** SQLSTATEs that mean the connection, not the statement, failed (class 08, shutdowns, too many). */
+const CONNECTION_STATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ENOTCONN"]);
+
+/**
+ * Whether an error is the database being unreachable (a restart, a dropped or refused connection)
+ * rather than something wrong with the statement: such failures are temporary.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && (code.startsWith("08") || CONNECTION_STATES.has(code) || CONNECTION_CODES.has(code)))
+    return true;
+  return (
+    error instanceof Error &&
+    /Connection terminated|not queryable|Connection ended|connect ECONNREFUSED/i.test(error.message)
+  );
+}
+
+/**
+ * Turns a lost database connection into `unavailable` (503 at the HTTP edge, retried by the
+ * indexer), keeping the driver's error as the cause; other errors pass through unchanged.
+ */
+function mapConnectionLoss(error: unknown): unknown {
+  if (!isConnectionLoss(error)) return error;
+  const mapped = unavailable(
+    "The database cannot be reached right now; retry in a few seconds.",
+    "database_unavailable",
+  );
+  (mapped as Error & { cause?: unknown }).cause = error;
+  return mapped;
+}
+
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   return {
     async query<Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>> {
-      const result = await client.query(sql, params as unknown[] | undefined);
-      return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+      try {
+        const result = await client.query(sql, params as unknown[] | undefined);
+        return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+      } catch (error) {
+        throw mapConnectionLoss(error);
+      }
     },
   };
 }
@@ -44,7 +81,17 @@ export function createPgDb(options: PgDbOptions): Db {
     query: base.query,
 
     async transaction(fn) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error: unknown) => {
+        throw mapConnectionLoss(error);
+      });
+      // A checked-out client has no error listener of the pool's: without this one, the
+      // connection dropping mid-transaction (a database restart) is an unhandled 'error' event
+      // that ends the whole process. The failure reaches the caller through the pending query.
+      let broken: Error | undefined;
+      const onError = (error: Error) => {
+        broken = error;
+      };
+      client.on("error", onError);
       try {
         await client.query("BEGIN");
         const result = await fn(wrap(client));
@@ -52,9 +99,11 @@ export function createPgDb(options: PgDbOptions): Db {
         return result;
       } catch (error) {
         await client.query("ROLLBACK").catch(() => {});
-        throw error;
+        throw mapConnectionLoss(error);
       } finally {
-        client.release();
+        client.off("error", onError);
+        // A broken connection is destroyed, not returned to the pool.
+        client.release(broken ?? (client as unknown as { _queryable?: boolean })._queryable === false);
       }
     },
 
@@ -63,9 +112,13 @@ export function createPgDb(options: PgDbOptions): Db {
       const lost = new AbortController();
       client.on("error", (error) => lost.abort(error));
       client.on("end", () => lost.abort(new Error("advisory lock connection ended")));
-      await client.connect();
       try {
-        const { rows } = await client.query<{ locked: boolean }>(
+        await client.connect();
+      } catch (error) {
+        throw mapConnectionLoss(error);
+      }
+      try {
+        const { rows } = await wrap(client as unknown as pg.PoolClient).query<{ locked: boolean }>(
           "SELECT pg_try_advisory_lock($1) AS locked",
           [key.toString()],
         );
@@ -98,7 +151,7 @@ export function createPgDb(options: PgDbOptions): Db {
     },
 
     async notify(channel, payload) {
-      await pool.query("SELECT pg_notify($1, $2)", [channel, payload]);
+      await base.query("SELECT pg_notify($1, $2)", [channel, payload]);
     },
 
     async close() {
