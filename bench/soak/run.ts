@@ -57,7 +57,7 @@ const PROFILES: Record<string, Profile> = {
     chains: 1,
     confirmations: 3,
     blockMs: 700,
-    faults: { reorg: 6, kill9: 4, pgRestart: 1, pgPause: 1, rpcOutage: 2, rpcSlow: 1, receiver: 4 },
+    faults: { reorg: 5, kill9: 3, pgRestart: 1, pgPause: 1, rpcOutage: 2, rpcSlow: 1, receiver: 3 },
     malformed: 600,
     bursts: 2,
   },
@@ -409,7 +409,9 @@ async function main() {
 
     const stats = new Stats();
     const durationMs = profile.minutes * 60_000;
-    const stopAt = started + durationMs;
+    // The profile's minutes count from here: start-up time is not soak time.
+    const t0 = now();
+    const stopAt = t0 + durationMs;
     let running = true;
     /** Fault windows: 503s answered while a dependency is down are the documented answer, not a failure. */
     let degradedUntil = 0;
@@ -646,8 +648,8 @@ async function main() {
         headers["content-type"] =
           random() < 0.95 ? "application/json" : pick(["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]);
       }
-      const target = pick(apis);
-      malformed.sent++;
+      const live = apis.filter((m) => m.alive());
+      const target = live.length ? pick(live) : pick(apis);
       try {
         const res = await fetch(`${apiUrl(target)}${url}`, {
           method,
@@ -656,6 +658,7 @@ async function main() {
           signal: AbortSignal.timeout(10_000),
         });
         await res.arrayBuffer();
+        malformed.sent++;
         malformed.byStatus[res.status] = (malformed.byStatus[res.status] ?? 0) + 1;
         if (res.status >= 500) {
           if (res.status === 503 && now() < degradedUntil) malformed.fiveXxDuringFaults++;
@@ -672,9 +675,10 @@ async function main() {
     const fuzzLane = (async () => {
       const perMs = profile.malformed / durationMs;
       while (running) {
-        const due = Math.min(profile.malformed, Math.ceil((now() - started) * perMs));
+        const due = Math.min(profile.malformed, Math.ceil((now() - t0) * perMs));
         const batch: Promise<void>[] = [];
         while (malformed.sent + batch.length < due && batch.length < 8) batch.push(fuzzOne());
+        if (batch.length === 0) await sleep(200);
         await Promise.all(batch);
         await sleep(50);
       }
@@ -683,7 +687,7 @@ async function main() {
     const bursts: { merchant: string; limit: number; accepted: number; plan: string }[] = [];
     const burstLane = (async () => {
       for (let i = 0; i < profile.bursts && running; i++) {
-        await sleep(Math.max(0, started + ((i + 0.5) * durationMs) / profile.bursts - now()));
+        await sleep(Math.max(0, t0 + ((i + 0.5) * durationMs) / profile.bursts - now()));
         if (!running) break;
         const plan = pick(["free", "basic"] as const);
         const email = `soak-burst-${i}@example.com`;
@@ -830,7 +834,7 @@ async function main() {
       const window = durationMs * 0.9;
       for (const [i, kind] of plan.entries()) {
         if (!running) break;
-        await sleep(Math.max(0, started + 15_000 + (i * (window - 15_000)) / plan.length - now()));
+        await sleep(Math.max(0, t0 + 5_000 + (i * (window - 5_000)) / plan.length - now()));
         if (!running) break;
         try {
           await run[kind as Exclude<FaultKind, "receiver">]();
@@ -844,7 +848,7 @@ async function main() {
     const receiverLane = (async () => {
       const n = profile.faults.receiver;
       for (let i = 0; i < n && running; i++) {
-        await sleep(Math.max(0, started + 10_000 + (i * (durationMs * 0.85 - 10_000)) / n - now()));
+        await sleep(Math.max(0, t0 + 5_000 + (i * (durationMs * 0.85 - 5_000)) / n - now()));
         if (!running) break;
         const r = pick(receivers);
         const mode = pick(["down", "error500", "slow", "timeout"] as ReceiverMode[]);
@@ -879,7 +883,7 @@ async function main() {
     // ───────── run, then settle ─────────
     while (now() < stopAt) {
       await sleep(1_000);
-      if ((now() - started) % 30_000 < 1_000)
+      if ((now() - t0) % 30_000 < 1_000)
         log(
           `orders ${orders.length}, malformed ${malformed.sent} (5xx ${malformed.fiveXx}), faults ${[...stats.injected.entries()]
             .filter(([k]) => !k.includes(":"))
@@ -989,11 +993,13 @@ async function main() {
         }
       const order = rows.map((r) => key(r.tx_hash, r.log_index)).filter((k) => chainKeys.has(k));
       const chainOrder = logs.map((l) => key(l.transactionHash, l.logIndex)).filter((k) => byKey.has(k));
-      if (order.join() !== chainOrder.join()) problems.push(`${c.name}: events out of chain order`);
+      const firstDiff = order.findIndex((k, i) => k !== chainOrder[i]);
+      if (firstDiff >= 0)
+        problems.push(`${c.name}: events out of chain order at ${firstDiff}: database ${order[firstDiff]}, chain ${chainOrder[firstDiff]}`);
     }
     check(
       "every on-chain payment reflected once, in order, with its amount",
-      lost + duplicated + misattributed === 0 && !problems.some((p) => p.includes("order")),
+      lost + duplicated + misattributed === 0 && !problems.some((p) => p.includes("out of chain order")),
       `${onChainPayments} payments on chain; lost ${lost}, duplicated ${duplicated}, misattributed ${misattributed}${problems.length ? `; ${problems.slice(0, 5).join("; ")}` : ""}`,
     );
 
@@ -1198,10 +1204,15 @@ async function main() {
         const diff: string[] = [];
         for (const part of ["events", "orders", "ledger"] as const) {
           const left = a[part].map((r) => JSON.stringify(r));
-          const right = new Set(b[part].map((r) => JSON.stringify(r)));
-          const missing = left.filter((r) => !right.has(r));
-          if (missing.length || a[part].length !== b[part].length)
-            diff.push(`${part}: ${a[part].length} vs ${b[part].length} rows, e.g. ${missing.slice(0, 2).join(" | ")}`);
+          const right = b[part].map((r) => JSON.stringify(r));
+          const rightSet = new Set(right);
+          const leftSet = new Set(left);
+          const onlyLive = left.filter((r) => !rightSet.has(r));
+          const onlyFresh = right.filter((r) => !leftSet.has(r));
+          if (onlyLive.length || onlyFresh.length || left.length !== right.length)
+            diff.push(
+              `${part}: ${left.length} live vs ${right.length} reindexed rows, ${onlyLive.length} differ; live ${onlyLive.slice(0, 3).join(" | ")} ; reindexed ${onlyFresh.slice(0, 3).join(" | ")}`,
+            );
         }
         check(
           "database equals a fresh reindex",
