@@ -56,7 +56,7 @@ const PROFILES: Record<string, Profile> = {
     minutes: 3,
     chains: 1,
     confirmations: 3,
-    blockMs: 700,
+    blockMs: 1_000,
     faults: { reorg: 5, kill9: 3, pgRestart: 1, pgPause: 1, rpcOutage: 2, rpcSlow: 1, receiver: 3 },
     malformed: 600,
     bursts: 2,
@@ -65,7 +65,7 @@ const PROFILES: Record<string, Profile> = {
     minutes: 12,
     chains: 2,
     confirmations: 3,
-    blockMs: 700,
+    blockMs: 1_500,
     faults: { reorg: 20, kill9: 10, pgRestart: 2, pgPause: 2, rpcOutage: 4, rpcSlow: 2, receiver: 5 },
     malformed: 2_000,
     bursts: 4,
@@ -74,7 +74,7 @@ const PROFILES: Record<string, Profile> = {
     minutes: 55,
     chains: 2,
     confirmations: 3,
-    blockMs: 700,
+    blockMs: 1_500,
     faults: { reorg: 100, kill9: 50, pgRestart: 10, pgPause: 10, rpcOutage: 20, rpcSlow: 10, receiver: 20 },
     malformed: 10_000,
     bursts: 20,
@@ -199,6 +199,10 @@ async function deployChain(index: number, blockMs: number): Promise<SoakChain> {
       chain: null,
     });
   }
+  // Transactions wait for the next block, as on a real chain, and blocks come every blockMs. (With
+  // a block per transaction as well, block timestamps, which must grow by at least 1 s per block,
+  // would run ahead of the wall clock and every payment would end up late.)
+  await node.rpc("evm_setAutomine", [false]);
   await setIntervalMining(node.url, blockMs);
   const proxy = await startFaultProxy(node.port, await freePort());
   return { name: `c${index + 1}`, chainId, node, proxy, usdc, multicall3, customers };
@@ -389,12 +393,23 @@ async function main() {
       }
     };
     /** Every API answers healthy, every chain has a leader that has caught up with today's head. */
+    let notSettled = "";
     const settled = async (): Promise<boolean> => {
-      for (const m of apis) if (!(await apiAnswers(m))) return false;
+      for (const m of apis)
+        if (!(await apiAnswers(m))) {
+          notSettled = `${m.name} does not answer`;
+          return false;
+        }
       for (const c of chains) {
-        if (!(await lockHolder(c))) return false;
+        if (!(await lockHolder(c))) {
+          notSettled = `${c.name} has no indexing leader`;
+          return false;
+        }
         const head = await headOf(c);
-        if (!(await caughtUp(c, head.number - 1n))) return false;
+        if (!(await caughtUp(c, head.number - 1n))) {
+          notSettled = `${c.name}'s cursor is behind its head ${head.number}`;
+          return false;
+        }
       }
       return true;
     };
@@ -727,7 +742,7 @@ async function main() {
       await until(async () => ((await settled()) ? true : undefined), 180_000, `recovery after ${kind} ${detail}`);
       const ms = now() - since;
       stats.add(kind, detail, ms);
-      log(`${kind} ${detail}: recovered in ${ms} ms`);
+      log(`${kind} ${detail}: recovered in ${ms} ms${ms > 15_000 ? ` (waited on: ${notSettled})` : ""}`);
     };
 
     const reorg = async () => {
@@ -835,7 +850,6 @@ async function main() {
       for (const [i, kind] of plan.entries()) {
         if (!running) break;
         await sleep(Math.max(0, t0 + 5_000 + (i * (window - 5_000)) / plan.length - now()));
-        if (!running) break;
         try {
           await run[kind as Exclude<FaultKind, "receiver">]();
         } catch (error) {
@@ -849,7 +863,6 @@ async function main() {
       const n = profile.faults.receiver;
       for (let i = 0; i < n && running; i++) {
         await sleep(Math.max(0, t0 + 5_000 + (i * (durationMs * 0.85 - 5_000)) / n - now()));
-        if (!running) break;
         const r = pick(receivers);
         const mode = pick(["down", "error500", "slow", "timeout"] as ReceiverMode[]);
         const ms = between(3_000, 10_000);
@@ -881,7 +894,12 @@ async function main() {
     })();
 
     // ───────── run, then settle ─────────
-    while (now() < stopAt) {
+    // The run lasts its minutes, and longer if planned faults are still to come (at most 50% more).
+    let faultsDone = false;
+    void Promise.all([faultLane, receiverLane]).then(() => {
+      faultsDone = true;
+    });
+    while (now() < stopAt || (!faultsDone && now() < stopAt + durationMs / 2)) {
       await sleep(1_000);
       if ((now() - t0) % 30_000 < 1_000)
         log(
@@ -914,13 +932,17 @@ async function main() {
       await until(async () => ((await caughtUp(c, head.number)) ? true : undefined), 120_000, `${c.name} indexed to its head`);
     }
     const receiverUrls = receivers.map((r) => r.url);
+    // Every callback delivered, and still so 3 s later (nothing new queued meanwhile).
+    let quietSince = 0;
     await until(
       async () => {
         const { rows } = await db.query<{ n: bigint }>(
           "SELECT count(*)::int8 AS n FROM callbacks WHERE status IN ('pending', 'sending') AND url = ANY($1)",
           [receiverUrls],
         );
-        return rows[0]?.n === 0n ? true : undefined;
+        if (rows[0]?.n !== 0n) quietSince = 0;
+        else if (!quietSince) quietSince = now();
+        return quietSince && now() - quietSince > 3_000 ? true : undefined;
       },
       180_000,
       "every callback delivered",
@@ -948,6 +970,9 @@ async function main() {
         fromBlock: 0n,
         toBlock: head.number,
       });
+      logs.sort((x, y) =>
+        x.blockNumber === y.blockNumber ? x.logIndex - y.logIndex : x.blockNumber < y.blockNumber ? -1 : 1,
+      );
       onChainPayments += logs.length;
       const { rows } = await db.query<{
         tx_hash: string;
@@ -1183,6 +1208,16 @@ async function main() {
       const { migrate } = await import("../../server/src/db/index.ts");
       await migrate(fresh);
       await copyOrdersAsCreated(db, fresh);
+      // The watched deposit addresses, as created (nothing observed yet): the reindex must find every deposit itself.
+      const { rows: deposits } = await db.query<Record<string, unknown>>(
+        "SELECT chain_id, address, merchant, order_ref, token, watch_until, created_at FROM deposit_addresses",
+      );
+      for (const d of deposits)
+        await fresh.query(
+          `INSERT INTO deposit_addresses (chain_id, address, merchant, order_ref, token, watch_until, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [d.chain_id, d.address, d.merchant, d.order_ref, d.token, d.watch_until, d.created_at],
+        );
       const reindexer = supervisor.add(
         "reindex",
         "indexer",

@@ -74,7 +74,42 @@ export function createPgDb(options: PgDbOptions): Db {
   pool.on("error", () => {});
   const base = wrap(pool);
   let listener: pg.Client | undefined;
+  let closed = false;
   const handlers = new Map<string, Set<(payload: string) => void>>();
+
+  /**
+   * The LISTEN connection, for every channel listened to. When it is lost (a database restart),
+   * it is made again in the background and listens again, so notifications resume by themselves;
+   * until then the listeners' own safety-net polls carry on.
+   */
+  async function connectListener(): Promise<void> {
+    const client = new pg.Client({ connectionString: options.connectionString });
+    let lostOnce = false;
+    const lose = () => {
+      if (lostOnce) return;
+      lostOnce = true;
+      if (listener === client) listener = undefined;
+      void client.end().catch(() => {});
+      if (!closed) setTimeout(() => void reconnect(), 1_000).unref();
+    };
+    client.on("error", lose);
+    client.on("end", lose);
+    client.on("notification", (msg) => {
+      for (const handler of handlers.get(msg.channel) ?? []) handler(msg.payload ?? "");
+    });
+    listener = client;
+    try {
+      await client.connect();
+      for (const channel of handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+    } catch (error) {
+      lose();
+      throw mapConnectionLoss(error);
+    }
+  }
+  async function reconnect(): Promise<void> {
+    if (closed || listener) return;
+    await connectListener().catch(() => {});
+  }
 
   return {
     kind: "pg",
@@ -130,21 +165,14 @@ export function createPgDb(options: PgDbOptions): Db {
     },
 
     async listen(channel, onNotify) {
-      if (!listener) {
-        listener = new pg.Client({ connectionString: options.connectionString });
-        listener.on("error", () => {});
-        listener.on("notification", (msg) => {
-          for (const handler of handlers.get(msg.channel) ?? []) handler(msg.payload ?? "");
-        });
-        await listener.connect();
-      }
       let set = handlers.get(channel);
       if (!set) {
         set = new Set();
         handlers.set(channel, set);
-        await listener.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        if (listener) await listener.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
       }
       set.add(onNotify);
+      if (!listener) await connectListener();
       return async () => {
         set.delete(onNotify);
       };
@@ -155,6 +183,7 @@ export function createPgDb(options: PgDbOptions): Db {
     },
 
     async close() {
+      closed = true;
       await listener?.end().catch(() => {});
       await pool.end();
     },
