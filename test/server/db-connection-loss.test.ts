@@ -50,6 +50,26 @@ describe("database: a lost connection is temporary, not a crash", function () {
     }
   });
 
+  it("listens again after the LISTEN connection is lost", async function () {
+    const db = testDb.db;
+    const got: string[] = [];
+    await db.listen("soak_test_channel", (payload) => got.push(payload));
+    await db.notify("soak_test_channel", "before");
+    const deadline = Date.now() + 5_000;
+    while (!got.includes("before") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(got, ["before"]);
+    // The server drops the listening connection, as a restart does.
+    await db.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    );
+    const until = Date.now() + 10_000;
+    while (!got.includes("after") && Date.now() < until) {
+      await db.notify("soak_test_channel", "after");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(got.includes("after"), `notifications resume after the reconnect (got ${got.join(", ")})`);
+  });
+
   it("tells connection failures from statement errors", function () {
     assert.ok(isConnectionLoss(Object.assign(new Error("terminating connection"), { code: "57P01" })));
     assert.ok(isConnectionLoss(Object.assign(new Error("x"), { code: "08006" })));
