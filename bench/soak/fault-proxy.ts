@@ -19,7 +19,11 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export async function startFaultProxy(targetPort: number, port: number, scheme = "http"): Promise<FaultProxy> {
+export async function startFaultProxy(
+  targetPort: number,
+  port: number,
+  scheme = "http",
+): Promise<FaultProxy> {
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let paused = false;

@@ -59,7 +59,20 @@ export function startPgCluster(port: number): PgCluster {
     port,
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
     restart: async () => {
-      const args = ["-D", data, "-w", "-t", "60", "-m", "fast", "-o", options, "-l", join(dir, "log"), "restart"];
+      const args = [
+        "-D",
+        data,
+        "-w",
+        "-t",
+        "60",
+        "-m",
+        "fast",
+        "-o",
+        options,
+        "-l",
+        join(dir, "log"),
+        "restart",
+      ];
       const bin = pgBin("pg_ctl");
       if (asRoot) await promisify(execFile)("runuser", ["-u", "postgres", "--", bin, ...args]);
       else await promisify(execFile)(bin, args);
@@ -79,5 +92,16 @@ export function startPgCluster(port: number): PgCluster {
 
 /** Creates a database on the cluster through psql (no pool kept open). */
 export function createDatabase(cluster: PgCluster, name: string): void {
-  execFileSync(pgBin("psql"), ["-h", "127.0.0.1", "-p", String(cluster.port), "-U", "postgres", "-d", "postgres", "-qc", `CREATE DATABASE ${name}`]);
+  execFileSync(pgBin("psql"), [
+    "-h",
+    "127.0.0.1",
+    "-p",
+    String(cluster.port),
+    "-U",
+    "postgres",
+    "-d",
+    "postgres",
+    "-qc",
+    `CREATE DATABASE ${name}`,
+  ]);
 }

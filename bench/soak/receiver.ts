@@ -68,7 +68,9 @@ export async function startFaultyReceiver(port: number, slowMs: number): Promise
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const attempt = (left: number) => {
-        handle.once("error", (error) => (left > 0 ? setTimeout(() => attempt(left - 1), 100) : reject(error)));
+        handle.once("error", (error) =>
+          left > 0 ? setTimeout(() => attempt(left - 1), 100) : reject(error),
+        );
         handle.listen(port, "127.0.0.1", () => {
           server = handle;
           handle.removeAllListeners("error");

@@ -38,7 +38,15 @@ import { createSupervisor, type Managed, type Supervisor } from "./supervisor.ts
 // ───────────────────────────── profiles and arguments ─────────────────────────────
 
 type FaultKind = "reorg" | "kill9" | "pgRestart" | "pgPause" | "rpcOutage" | "rpcSlow" | "receiver";
-const FAULT_KINDS: FaultKind[] = ["reorg", "kill9", "pgRestart", "pgPause", "rpcOutage", "rpcSlow", "receiver"];
+const FAULT_KINDS: FaultKind[] = [
+  "reorg",
+  "kill9",
+  "pgRestart",
+  "pgPause",
+  "rpcOutage",
+  "rpcSlow",
+  "receiver",
+];
 
 interface Profile {
   minutes: number;
@@ -344,27 +352,55 @@ async function main() {
       supervisor.add(
         "api-1",
         "api",
-        serverEnv(chains, systemDbUrl, profile, { name: "api-1", api: true, indexer: false, worker: false, port: apiPort }),
+        serverEnv(chains, systemDbUrl, profile, {
+          name: "api-1",
+          api: true,
+          indexer: false,
+          worker: false,
+          port: apiPort,
+        }),
         apiPort,
       ),
     );
     const apiUrl = (m: Managed) => `http://127.0.0.1:${m.port}`;
-    await until(async () => ((await fetch(`${apiUrl(apis[0] as Managed)}/health`)).status ? true : undefined), 120_000, "api-1 up");
+    await until(
+      async () => ((await fetch(`${apiUrl(apis[0] as Managed)}/health`)).status ? true : undefined),
+      120_000,
+      "api-1 up",
+    );
     const port2 = await freePort();
     apis.push(
       supervisor.add(
         "api-2",
         "api",
-        serverEnv(chains, systemDbUrl, profile, { name: "api-2", api: true, indexer: false, worker: false, port: port2 }),
+        serverEnv(chains, systemDbUrl, profile, {
+          name: "api-2",
+          api: true,
+          indexer: false,
+          worker: false,
+          port: port2,
+        }),
         port2,
       ),
     );
     // Two indexer-capable processes (each competes for every chain's lock, one leads per chain).
     for (const name of ["indexer-1", "indexer-2"])
-      supervisor.add(name, "indexer", serverEnv(chains, systemDbUrl, profile, { name, api: false, indexer: true, worker: false }));
+      supervisor.add(
+        name,
+        "indexer",
+        serverEnv(chains, systemDbUrl, profile, { name, api: false, indexer: true, worker: false }),
+      );
     for (const name of ["worker-1", "worker-2"])
-      supervisor.add(name, "worker", serverEnv(chains, systemDbUrl, profile, { name, api: false, indexer: false, worker: true }));
-    await until(async () => ((await fetch(`${apiUrl(apis[1] as Managed)}/health`)).status ? true : undefined), 120_000, "api-2 up");
+      supervisor.add(
+        name,
+        "worker",
+        serverEnv(chains, systemDbUrl, profile, { name, api: false, indexer: false, worker: true }),
+      );
+    await until(
+      async () => ((await fetch(`${apiUrl(apis[1] as Managed)}/health`)).status ? true : undefined),
+      120_000,
+      "api-2 up",
+    );
 
     const lockHolder = async (chain: SoakChain): Promise<string | undefined> => {
       const key = indexerLockKey(chain.chainId);
@@ -381,7 +417,9 @@ async function main() {
     const caughtUp = async (c: SoakChain, block: bigint): Promise<boolean> => {
       const cursor = await loadCursor(db, c.chainId);
       if (!cursor || cursor.blockNumber < block) return false;
-      const canonical = await c.node.client.getBlock({ blockNumber: cursor.blockNumber }).catch(() => undefined);
+      const canonical = await c.node.client
+        .getBlock({ blockNumber: cursor.blockNumber })
+        .catch(() => undefined);
       return canonical?.hash === cursor.blockHash;
     };
     const apiAnswers = async (m: Managed) => {
@@ -472,9 +510,10 @@ async function main() {
             continue;
           }
           const o = (await res.json()) as { id: number; reference: Hex; address: `0x${string}` };
-          const row = await db.query<{ expected_amount: string }>("SELECT expected_amount FROM orders WHERE id = $1", [
-            o.id,
-          ]);
+          const row = await db.query<{ expected_amount: string }>(
+            "SELECT expected_amount FROM orders WHERE id = $1",
+            [o.id],
+          );
           const expected = BigInt(row.rows[0]?.expected_amount ?? "0");
           const order: StreamOrder = {
             id: o.id,
@@ -520,7 +559,12 @@ async function main() {
     const payDeposit = async (o: StreamOrder, amount: bigint) => {
       const from = pick(o.chain.customers);
       if (o.token === "ETH")
-        await o.chain.node.wallet.sendTransaction({ to: o.address, value: amount, account: from, chain: null });
+        await o.chain.node.wallet.sendTransaction({
+          to: o.address,
+          value: amount,
+          account: from,
+          chain: null,
+        });
       else
         await o.chain.node.wallet.writeContract({
           address: o.chain.usdc,
@@ -532,7 +576,16 @@ async function main() {
         });
     };
 
-    type Action = "contract" | "deposit" | "token" | "tokenDeposit" | "partial" | "over" | "late" | "refund" | "subscription";
+    type Action =
+      | "contract"
+      | "deposit"
+      | "token"
+      | "tokenDeposit"
+      | "partial"
+      | "over"
+      | "late"
+      | "refund"
+      | "subscription";
     const WEIGHTS: [Action, number][] = [
       ["contract", 4],
       ["deposit", 2],
@@ -566,10 +619,17 @@ async function main() {
           case "token":
           case "partial":
           case "over": {
-            const o = await postOrder(chain, action === "token" || (action !== "contract" && random() < 0.3) ? "USDC" : "ETH");
+            const o = await postOrder(
+              chain,
+              action === "token" || (action !== "contract" && random() < 0.3) ? "USDC" : "ETH",
+            );
             if (!o) return;
             const amount =
-              action === "partial" ? o.expected / 2n : action === "over" ? (o.expected * 3n) / 2n : o.expected;
+              action === "partial"
+                ? o.expected / 2n
+                : action === "over"
+                  ? (o.expected * 3n) / 2n
+                  : o.expected;
             if (random() < 0.5 || action === "token") await payContract(o, amount);
             else await payDeposit(o, amount);
             o.paid = action !== "partial";
@@ -604,7 +664,9 @@ async function main() {
             return;
           }
           case "refund": {
-            const candidates = orders.filter((o) => o.paid && o.token === "ETH" && now() - o.createdAt > 3_000);
+            const candidates = orders.filter(
+              (o) => o.paid && o.token === "ETH" && now() - o.createdAt > 3_000,
+            );
             const o = candidates.length ? pick(candidates) : undefined;
             if (!o) return;
             const amount = random() < 0.5 ? o.expected : o.expected / 3n;
@@ -626,7 +688,8 @@ async function main() {
       } catch (error) {
         // A reverted or dropped transaction (a reorg took the funds, a refund above the balance).
         count(`${action} failed`);
-        if (process.env.SOAK_DEBUG) console.error(`stream ${action}: ${(error as Error).message.split("\n")[0]}`);
+        if (process.env.SOAK_DEBUG)
+          console.error(`stream ${action}: ${(error as Error).message.split("\n")[0]}`);
       }
     };
     const streamLane = (async () => {
@@ -637,17 +700,33 @@ async function main() {
     })();
 
     // ───────── hostile HTTP: the fuzz corpus, and keyed bursts against plan limits ─────────
-    const malformed = { sent: 0, fiveXx: 0, fiveXxDuringFaults: 0, unreachable: 0, byStatus: {} as Record<string, number>, examples: [] as string[] };
+    const malformed = {
+      sent: 0,
+      fiveXx: 0,
+      fiveXxDuringFaults: 0,
+      unreachable: 0,
+      byStatus: {} as Record<string, number>,
+      examples: [] as string[],
+    };
     const fuzzOne = async () => {
       const method = random() < 0.6 ? "POST" : pick(METHODS);
       const url = random() < 0.6 ? "/order" : pick(ROUTES);
       const headers: Record<string, string> = {};
       if (random() < 0.5)
-        headers.authorization = pick([fuzzKey, `Bearer ${fuzzKey}`, "garbage", "Bearer ", "epos_x_y", "admin-token"]);
-      if (random() < 0.1) headers.accept = pick(["text/html", "application/xml", "*/*", "application/json;q=0"]);
+        headers.authorization = pick([
+          fuzzKey,
+          `Bearer ${fuzzKey}`,
+          "garbage",
+          "Bearer ",
+          "epos_x_y",
+          "admin-token",
+        ]);
+      if (random() < 0.1)
+        headers.accept = pick(["text/html", "application/xml", "*/*", "application/json;q=0"]);
       let body: string | undefined;
       if (method !== "GET" && method !== "OPTIONS") {
-        if (random() < 0.1) body = pick(["{", "[]", "null", '"x"', '{"amount":', "\u0000", "x".repeat(70_000)]);
+        if (random() < 0.1)
+          body = pick(["{", "[]", "null", '"x"', '{"amount":', "\u0000", "x".repeat(70_000)]);
         else {
           const b: Record<string, unknown> = {};
           b.amount = random() < 0.5 ? pick(["1.00", "4.99", "13.54"]) : pick(VALUES);
@@ -661,7 +740,9 @@ async function main() {
           body = JSON.stringify(b);
         }
         headers["content-type"] =
-          random() < 0.95 ? "application/json" : pick(["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]);
+          random() < 0.95
+            ? "application/json"
+            : pick(["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]);
       }
       const live = apis.filter((m) => m.alive());
       const target = live.length ? pick(live) : pick(apis);
@@ -713,7 +794,11 @@ async function main() {
             fetch(`${apiUrl(apis[k % apis.length] as Managed)}/order`, {
               method: "POST",
               headers: { "content-type": "application/json", authorization: apiKey },
-              body: JSON.stringify({ amount: "6.00", address: merchantAddress, callback: (receivers[k % 2] as FaultyReceiver).url }),
+              body: JSON.stringify({
+                amount: "6.00",
+                address: merchantAddress,
+                callback: (receivers[k % 2] as FaultyReceiver).url,
+              }),
               signal: AbortSignal.timeout(10_000),
             })
               .then(async (r) => {
@@ -730,16 +815,24 @@ async function main() {
 
     // ───────── faults ─────────
     const plan: FaultKind[] = [];
-    for (const kind of FAULT_KINDS) if (kind !== "receiver") for (let i = 0; i < profile.faults[kind]; i++) plan.push(kind);
+    for (const kind of FAULT_KINDS)
+      if (kind !== "receiver") for (let i = 0; i < profile.faults[kind]; i++) plan.push(kind);
     for (let i = plan.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
       [plan[i], plan[j]] = [plan[j] as FaultKind, plan[i] as FaultKind];
     }
-    console.log(`soak: fault plan (${plan.length} system faults + ${profile.faults.receiver} receiver faults): ${plan.join(" ")}`);
-    const log = (line: string) => console.log(`[${((now() - started) / 1000).toFixed(1).padStart(7)} s] ${line}`);
+    console.log(
+      `soak: fault plan (${plan.length} system faults + ${profile.faults.receiver} receiver faults): ${plan.join(" ")}`,
+    );
+    const log = (line: string) =>
+      console.log(`[${((now() - started) / 1000).toFixed(1).padStart(7)} s] ${line}`);
 
     const recoverAll = async (kind: FaultKind, since: number, detail: string) => {
-      await until(async () => ((await settled()) ? true : undefined), 180_000, `recovery after ${kind} ${detail}`);
+      await until(
+        async () => ((await settled()) ? true : undefined),
+        180_000,
+        `recovery after ${kind} ${detail}`,
+      );
       const ms = now() - since;
       stats.add(kind, detail, ms);
       log(`${kind} ${detail}: recovered in ${ms} ms${ms > 15_000 ? ` (waited on: ${notSettled})` : ""}`);
@@ -752,15 +845,22 @@ async function main() {
       const forkAt = (await headOf(c)).number;
       // The old branch grows by itself (interval mining, the stream's transactions).
       await until(
-        async () => ((await c.node.client.getBlockNumber({ cacheTime: 0 })) >= forkAt + BigInt(depth) ? true : undefined),
+        async () =>
+          (await c.node.client.getBlockNumber({ cacheTime: 0 })) >= forkAt + BigInt(depth) ? true : undefined,
         60_000,
         "the branch to be reorged",
       );
       const oldHead = await headOf(c);
       await c.node.revert(snapshot);
       // The new branch starts with a transaction of its own (so it differs) and outgrows the old one.
-      await c.node.wallet.sendTransaction({ to: c.node.owner, value: 1n, account: c.node.other, chain: null });
-      while ((await c.node.client.getBlockNumber({ cacheTime: 0 })) <= oldHead.number) await c.node.rpc("evm_mine");
+      await c.node.wallet.sendTransaction({
+        to: c.node.owner,
+        value: 1n,
+        account: c.node.other,
+        chain: null,
+      });
+      while ((await c.node.client.getBlockNumber({ cacheTime: 0 })) <= oldHead.number)
+        await c.node.rpc("evm_mine");
       const since = now();
       const actualDepth = Number(oldHead.number - forkAt);
       await until(
@@ -788,7 +888,9 @@ async function main() {
         const name = target.name;
         await until(
           async () => {
-            const { rows } = await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1", [name]);
+            const { rows } = await db.query("SELECT 1 FROM pg_stat_activity WHERE application_name = $1", [
+              name,
+            ]);
             return rows.length > 0 ? true : undefined;
           },
           120_000,
@@ -886,7 +988,9 @@ async function main() {
           );
           const recovered = now() - since;
           stats.add("receiver", mode, recovered);
-          log(`receiver ${mode} for ${Math.round(ms / 1000)} s: backlog delivered ${recovered} ms after it came back`);
+          log(
+            `receiver ${mode} for ${Math.round(ms / 1000)} s: backlog delivered ${recovered} ms after it came back`,
+          );
         } catch (error) {
           faultFailures.push(`receiver ${mode}: ${(error as Error).message}`);
         }
@@ -903,7 +1007,9 @@ async function main() {
       await sleep(1_000);
       if ((now() - t0) % 30_000 < 1_000)
         log(
-          `orders ${orders.length}, malformed ${malformed.sent} (5xx ${malformed.fiveXx}), faults ${[...stats.injected.entries()]
+          `orders ${orders.length}, malformed ${malformed.sent} (5xx ${malformed.fiveXx}), faults ${[
+            ...stats.injected.entries(),
+          ]
             .filter(([k]) => !k.includes(":"))
             .map(([k, v]) => `${k} ${v}`)
             .join(", ")}`,
@@ -922,14 +1028,22 @@ async function main() {
     const settleStart = now();
     for (const c of chains) {
       const target = (await headOf(c)).number + BigInt(profile.confirmations + 12);
-      await until(async () => ((await c.node.client.getBlockNumber({ cacheTime: 0 })) >= target ? true : undefined), 120_000, "settling blocks");
+      await until(
+        async () => ((await c.node.client.getBlockNumber({ cacheTime: 0 })) >= target ? true : undefined),
+        120_000,
+        "settling blocks",
+      );
     }
     await sleep(5_000);
     for (const c of chains) await setIntervalMining(c.node.url, 0);
     for (const c of chains) await c.node.rpc("evm_mine");
     for (const c of chains) {
       const head = await headOf(c);
-      await until(async () => ((await caughtUp(c, head.number)) ? true : undefined), 120_000, `${c.name} indexed to its head`);
+      await until(
+        async () => ((await caughtUp(c, head.number)) ? true : undefined),
+        120_000,
+        `${c.name} indexed to its head`,
+      );
     }
     const receiverUrls = receivers.map((r) => r.url);
     // Every callback delivered, and still so 3 s later (nothing new queued meanwhile).
@@ -989,7 +1103,8 @@ async function main() {
       );
       const key = (tx: string, i: number) => `${tx.toLowerCase()}:${i}`;
       const seen = new Map<string, number>();
-      for (const r of rows) seen.set(key(r.tx_hash, r.log_index), (seen.get(key(r.tx_hash, r.log_index)) ?? 0) + 1);
+      for (const r of rows)
+        seen.set(key(r.tx_hash, r.log_index), (seen.get(key(r.tx_hash, r.log_index)) ?? 0) + 1);
       duplicated += [...seen.values()].filter((n) => n > 1).length;
       const byKey = new Map(rows.map((r) => [key(r.tx_hash, r.log_index), r]));
       for (const l of logs) {
@@ -1020,7 +1135,9 @@ async function main() {
       const chainOrder = logs.map((l) => key(l.transactionHash, l.logIndex)).filter((k) => byKey.has(k));
       const firstDiff = order.findIndex((k, i) => k !== chainOrder[i]);
       if (firstDiff >= 0)
-        problems.push(`${c.name}: events out of chain order at ${firstDiff}: database ${order[firstDiff]}, chain ${chainOrder[firstDiff]}`);
+        problems.push(
+          `${c.name}: events out of chain order at ${firstDiff}: database ${order[firstDiff]}, chain ${chainOrder[firstDiff]}`,
+        );
     }
     check(
       "every on-chain payment reflected once, in order, with its amount",
@@ -1049,7 +1166,11 @@ async function main() {
       let unswept = 0;
       const examples: string[] = [];
       for (const c of chains) {
-        const logs = await c.node.client.getLogs({ address: c.node.contract, event: paymentReceived, fromBlock: 0n });
+        const logs = await c.node.client.getLogs({
+          address: c.node.contract,
+          event: paymentReceived,
+          fromBlock: 0n,
+        });
         const paid = new Map<string, bigint>();
         for (const l of logs) {
           const k = `${l.args.orderId?.toLowerCase()}:${l.args.token?.toLowerCase()}`;
@@ -1075,7 +1196,8 @@ async function main() {
             }
           }
           wrong++;
-          if (examples.length < 5) examples.push(`order ${o.id}: paid ${o.amount_paid}, chain says ${expected}`);
+          if (examples.length < 5)
+            examples.push(`order ${o.id}: paid ${o.amount_paid}, chain says ${expected}`);
         }
       }
       check(
@@ -1093,7 +1215,9 @@ async function main() {
         const c = chains.find((x) => x.chainId.toString() === o.chain_id) as SoakChain;
         const head = (await headOf(c)).number;
         const receipt = o.transaction_id
-          ? await c.node.client.getTransactionReceipt({ hash: o.transaction_id as Hex }).catch(() => undefined)
+          ? await c.node.client
+              .getTransactionReceipt({ hash: o.transaction_id as Hex })
+              .catch(() => undefined)
           : undefined;
         const ok =
           receipt !== undefined &&
@@ -1120,13 +1244,33 @@ async function main() {
         mismatches += report.mismatches;
         rowsChecked += report.rows.length;
       }
-      check("reconcile: ledger equals balanceOf", mismatches === 0 && rowsChecked > 0, `${rowsChecked} balances, ${mismatches} mismatches`);
+      check(
+        "reconcile: ledger equals balanceOf",
+        mismatches === 0 && rowsChecked > 0,
+        `${rowsChecked} balances, ${mismatches} mismatches`,
+      );
     }
 
     // 4. Callbacks: every status change delivered at least once, stable event id, in order per order.
-    const callbackFigures = { rows: 0, delivered: 0, undelivered: 0, unstable: 0, outOfOrder: 0, lastNotFinal: 0, deliveries: 0, duplicates: 0 };
+    const callbackFigures = {
+      rows: 0,
+      delivered: 0,
+      undelivered: 0,
+      unstable: 0,
+      outOfOrder: 0,
+      lastNotFinal: 0,
+      deliveries: 0,
+      duplicates: 0,
+    };
     {
-      const { rows } = await db.query<{ id: string; event_id: string; order_id: string | null; url: string; body: string; status: string }>(
+      const { rows } = await db.query<{
+        id: string;
+        event_id: string;
+        order_id: string | null;
+        url: string;
+        body: string;
+        status: string;
+      }>(
         "SELECT id::text, event_id::text, order_id::text, url, body, status FROM callbacks WHERE url = ANY($1) ORDER BY id",
         [receiverUrls],
       );
@@ -1156,17 +1300,22 @@ async function main() {
       const statusById = new Map(orderRows.map((o) => [o.id, o.status]));
       for (const [orderId, list] of byOrder) {
         const firsts = list.map((r) => Math.min(...(accepted.get(r.event_id) ?? []).map((g) => g.at)));
-        for (let i = 1; i < firsts.length; i++) if ((firsts[i] as number) < (firsts[i - 1] as number)) callbackFigures.outOfOrder++;
+        for (let i = 1; i < firsts.length; i++)
+          if ((firsts[i] as number) < (firsts[i - 1] as number)) callbackFigures.outOfOrder++;
         const last = list[list.length - 1];
         const lastStatus = last ? (JSON.parse(last.body) as { status?: string }).status : undefined;
         if (lastStatus !== statusById.get(orderId)) {
           callbackFigures.lastNotFinal++;
-          if (examples.length < 8) examples.push(`order ${orderId}: last callback ${lastStatus}, order ${statusById.get(orderId)}`);
+          if (examples.length < 8)
+            examples.push(`order ${orderId}: last callback ${lastStatus}, order ${statusById.get(orderId)}`);
         }
       }
       check(
         "every callback delivered, stable event id, in order per order",
-        callbackFigures.undelivered === 0 && callbackFigures.unstable === 0 && callbackFigures.outOfOrder === 0 && rows.length > 0,
+        callbackFigures.undelivered === 0 &&
+          callbackFigures.unstable === 0 &&
+          callbackFigures.outOfOrder === 0 &&
+          rows.length > 0,
         `${rows.length} callbacks, ${callbackFigures.deliveries} deliveries accepted (${callbackFigures.duplicates} repeats), undelivered ${callbackFigures.undelivered}, unstable ${callbackFigures.unstable}, out of order ${callbackFigures.outOfOrder}${examples.length ? `; ${examples.join("; ")}` : ""}`,
       );
       check(
@@ -1189,7 +1338,11 @@ async function main() {
         if (stored > b.limit || b.accepted > b.limit) exceeded++;
         details.push(`${b.plan} ${b.accepted}/${b.limit} accepted, ${stored} stored`);
       }
-      check("no plan limit exceeded", exceeded === 0, `${bursts.length} bursts of 3× the daily limit: ${details.join("; ")}`);
+      check(
+        "no plan limit exceeded",
+        exceeded === 0,
+        `${bursts.length} bursts of 3× the daily limit: ${details.join("; ")}`,
+      );
     }
 
     // 6. No 5xx to a malformed request.
@@ -1221,7 +1374,13 @@ async function main() {
       const reindexer = supervisor.add(
         "reindex",
         "indexer",
-        serverEnv(chains, freshUrl, profile, { name: "reindex", api: false, indexer: true, worker: false, directRpc: true }),
+        serverEnv(chains, freshUrl, profile, {
+          name: "reindex",
+          api: false,
+          indexer: true,
+          worker: false,
+          directRpc: true,
+        }),
       );
       try {
         for (const c of chains) {
@@ -1252,7 +1411,9 @@ async function main() {
         check(
           "database equals a fresh reindex",
           diff.length === 0,
-          diff.length ? diff.join("; ") : `${a.events.length} events, ${a.orders.length} orders, ${a.ledger.length} ledger rows identical`,
+          diff.length
+            ? diff.join("; ")
+            : `${a.events.length} events, ${a.orders.length} orders, ${a.ledger.length} ledger rows identical`,
         );
       } catch (error) {
         check("database equals a fresh reindex", false, (error as Error).message);
@@ -1270,7 +1431,9 @@ async function main() {
       `${FAULT_KINDS.map((k) => `${k} ${injectedOf(k)}/${profile.faults[k]}`).join(", ")}${faultFailures.length ? `; ${faultFailures.join("; ")}` : ""}`,
     );
 
-    const unexpected = supervisor.all.flatMap((m) => m.unexpectedExits.map((e) => `${m.name} exit ${e.code ?? e.signal}`));
+    const unexpected = supervisor.all.flatMap((m) =>
+      m.unexpectedExits.map((e) => `${m.name} exit ${e.code ?? e.signal}`),
+    );
     const results = {
       profile: profileName,
       seed,
@@ -1296,13 +1459,19 @@ async function main() {
               maxRecoveryMs: r.length ? Math.max(...r) : null,
               meanRecoveryMs: r.length ? Math.round(r.reduce((s, x) => s + x, 0) / r.length) : null,
               kinds: Object.fromEntries(
-                [...stats.injected.entries()].filter(([key]) => key.startsWith(`${k}:`)).map(([key, v]) => [key.slice(k.length + 1), v]),
+                [...stats.injected.entries()]
+                  .filter(([key]) => key.startsWith(`${k}:`))
+                  .map(([key, v]) => [key.slice(k.length + 1), v]),
               ),
             },
           ];
         }),
       ),
-      payments: { onChain: onChainPayments, orders: orderRows.length, streamActions: Object.fromEntries(sent) },
+      payments: {
+        onChain: onChainPayments,
+        orders: orderRows.length,
+        streamActions: Object.fromEntries(sent),
+      },
       callbacks: callbackFigures,
       malformed,
       bursts,
@@ -1312,12 +1481,19 @@ async function main() {
       checks,
       ok: Object.values(checks).every((c) => c.ok),
     };
-    const file = join(ROOT, "bench", "results", profileName === "long" ? "soak.json" : `soak-${profileName}.json`);
+    const file = join(
+      ROOT,
+      "bench",
+      "results",
+      profileName === "long" ? "soak.json" : `soak-${profileName}.json`,
+    );
     writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
     console.log("\nfaults (injected/planned, max recovery):");
     for (const k of FAULT_KINDS) {
       const f = results.faults[k] as { injected: number; planned: number; maxRecoveryMs: number | null };
-      console.log(`  ${k.padEnd(10)} ${String(f.injected).padStart(4)}/${f.planned}  max ${f.maxRecoveryMs ?? "-"} ms`);
+      console.log(
+        `  ${k.padEnd(10)} ${String(f.injected).padStart(4)}/${f.planned}  max ${f.maxRecoveryMs ?? "-"} ms`,
+      );
     }
     console.log(
       `payments on chain ${onChainPayments}, orders ${orderRows.length}, callbacks ${callbackFigures.rows}, malformed requests ${malformed.sent}`,

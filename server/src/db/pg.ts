@@ -22,7 +22,10 @@ const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMED
  */
 export function isConnectionLoss(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string" && (code.startsWith("08") || CONNECTION_STATES.has(code) || CONNECTION_CODES.has(code)))
+  if (
+    typeof code === "string" &&
+    (code.startsWith("08") || CONNECTION_STATES.has(code) || CONNECTION_CODES.has(code))
+  )
     return true;
   return (
     error instanceof Error &&
