@@ -1034,7 +1034,10 @@ async function main() {
         "settling blocks",
       );
     }
-    await sleep(5_000);
+    // Every order made during the run has paid or expired (30 s lifetime) while blocks still come:
+    // expiry is decided only once a block past it is indexed.
+    const lastOrderAt = Math.max(0, ...orders.map((o) => o.createdAt));
+    await sleep(Math.max(5_000, lastOrderAt + 36_000 - now()));
     for (const c of chains) await setIntervalMining(c.node.url, 0);
     for (const c of chains) await c.node.rpc("evm_mine");
     for (const c of chains) {
@@ -1098,7 +1101,7 @@ async function main() {
         merchant: string;
       }>(
         `SELECT tx_hash, log_index, block_number::text, order_ref, amount::text, token, merchant FROM contract_events
-          WHERE chain_id = $1 AND kind = 'payment' ORDER BY block_number, log_index`,
+          WHERE chain_id = $1 AND kind = 'payment' ORDER BY contract_events.block_number, contract_events.log_index`,
         [c.chainId.toString()],
       );
       const key = (tx: string, i: number) => `${tx.toLowerCase()}:${i}`;
@@ -1158,7 +1161,7 @@ async function main() {
         paid_block: string | null;
         deposit_address: string | null;
       }>(
-        "SELECT id::text, chain_id::text, reference, token, status, amount_paid::text, transaction_id, paid_block::text, deposit_address FROM orders ORDER BY id",
+        "SELECT id::text, chain_id::text, reference, token, status, amount_paid::text, transaction_id, paid_block::text, deposit_address FROM orders ORDER BY orders.id",
       )
     ).rows;
     {
@@ -1271,7 +1274,7 @@ async function main() {
         body: string;
         status: string;
       }>(
-        "SELECT id::text, event_id::text, order_id::text, url, body, status FROM callbacks WHERE url = ANY($1) ORDER BY id",
+        "SELECT id::text, event_id::text, order_id::text, url, body, status FROM callbacks WHERE url = ANY($1) ORDER BY callbacks.id",
         [receiverUrls],
       );
       callbackFigures.rows = rows.length;
