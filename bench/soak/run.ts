@@ -220,7 +220,15 @@ function serverEnv(
   chains: SoakChain[],
   databaseUrl: string,
   profile: Profile,
-  role: { name: string; api: boolean; indexer: boolean; worker: boolean; port?: number; directRpc?: boolean },
+  role: {
+    name: string;
+    api: boolean;
+    indexer: boolean;
+    worker: boolean;
+    port?: number;
+    directRpc?: boolean;
+    finalityBlocks?: number;
+  },
 ): Record<string, string> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "",
@@ -237,7 +245,7 @@ function serverEnv(
     CHAINS: chains.map((c) => c.name).join(","),
     START_BLOCK: "0",
     CONFIRMATIONS: String(profile.confirmations),
-    FINALITY_BLOCKS: String(4 * (profile.confirmations + 3)),
+    FINALITY_BLOCKS: String(role.finalityBlocks ?? 4 * (profile.confirmations + 3)),
     POLL_INTERVAL_MS: "100",
     ETH_USD_PRICE: "2000",
     ORDER_TTL_SECONDS: "30",
@@ -1383,6 +1391,9 @@ async function main() {
           indexer: true,
           worker: false,
           directRpc: true,
+          // Block by block, as the live indexer went (see docs/soak.md: a historical backfill
+          // dates a plain ETH deposit to its chunk's last block, with the sweep as its transaction).
+          finalityBlocks: 100_000,
         }),
       );
       try {
