@@ -100,7 +100,9 @@ function parseArgs(argv: string[]) {
   const seed = Number(get("seed") ?? Math.floor(Math.random() * 2 ** 31));
   if (!Number.isInteger(seed) || seed < 0) throw new Error("--seed must be a non-negative integer");
   const minutes = get("minutes") ? Number(get("minutes")) : base.minutes;
-  return { profileName, profile: { ...base, minutes }, seed };
+  // --strict-reindex: the known deposit-dating difference of a reindex fails the run too.
+  const strictReindex = argv.includes("--strict-reindex");
+  return { profileName, profile: { ...base, minutes }, seed, strictReindex };
 }
 
 // ───────────────────────────── small utilities ─────────────────────────────
@@ -279,7 +281,7 @@ function serverEnv(
 // ───────────────────────────── main ─────────────────────────────
 
 async function main() {
-  const { profileName, profile, seed } = parseArgs(process.argv.slice(2));
+  const { profileName, profile, seed, strictReindex } = parseArgs(process.argv.slice(2));
   const random = rng(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
   const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
@@ -1423,14 +1425,20 @@ async function main() {
           const f = freshOrders.get(id);
           if (!l || !f) return false;
           const keys = Object.keys(l).filter((k) => JSON.stringify(l[k]) !== JSON.stringify(f[k]));
-          const allowed = new Set(["transaction_id", "paid_block", "status", "exception"]);
+          const allowed = new Set([
+            "transaction_id",
+            "paid_block",
+            "status",
+            "exception",
+            "sent_transaction",
+          ]);
           const plainTransfer = orderRows.find((o) => o.id === id)?.deposit_address;
           return (
             keys.length > 0 &&
             keys.every((k) => allowed.has(k)) &&
             Boolean(plainTransfer) &&
             f.amount_paid === l.amount_paid &&
-            (f.transaction_id === f.sent_transaction || f.transaction_id === null)
+            f.transaction_id !== l.transaction_id
           );
         };
         for (const part of ["events", "orders", "ledger"] as const) {
@@ -1462,12 +1470,12 @@ async function main() {
         );
         check(
           "database equals a fresh reindex",
-          diff.length === 0,
+          diff.length === 0 && (!strictReindex || datedBySweep.length === 0),
           (diff.length
             ? diff.join("; ")
             : `${a.events.length} events, ${a.orders.length} orders, ${a.ledger.length} ledger rows identical`) +
             (datedBySweep.length
-              ? `; ${datedBySweep.length} plain-ETH-deposit orders dated by their sweep in the reindex (documented backfill limit), ${flipped.length} of them with another status (${flipped
+              ? `; ${datedBySweep.length} plain-ETH-deposit orders dated by their sweep in the reindex (known issue, see docs/soak.md; --strict-reindex fails on it), ${flipped.length} of them with another status (${flipped
                   .slice(0, 3)
                   .map(
                     (id) =>
