@@ -1437,8 +1437,7 @@ async function main() {
             keys.length > 0 &&
             keys.every((k) => allowed.has(k)) &&
             Boolean(plainTransfer) &&
-            f.amount_paid === l.amount_paid &&
-            f.transaction_id !== l.transaction_id
+            f.amount_paid === l.amount_paid
           );
         };
         for (const part of ["events", "orders", "ledger"] as const) {
