@@ -11,6 +11,7 @@ import {
   type Block,
   type PublicClient,
 } from "viem";
+import { DomainError } from "../lib/errors.ts";
 import type { BlockRef, RawLog } from "./types.ts";
 
 /**
@@ -34,6 +35,8 @@ export function isRetryable(error: unknown): boolean {
       return true;
     }
     if (current instanceof RpcRequestError && [429, -32005, -32603].includes(current.code)) return true;
+    // The database is unreachable for a while (a restart, a dropped connection): retried as well.
+    if (current instanceof DomainError && current.kind === "unavailable") return true;
     const code = (current as { code?: unknown }).code;
     if (
       typeof code === "string" &&

@@ -7,7 +7,7 @@ import { readDepositDerivation, type DepositDerivation } from "../deposits/addre
 import { depositBalanceReader, depositForwardedSource, depositTransferSource } from "../deposits/sources.ts";
 import { createIndexer, type Indexer, type IndexerStatus } from "../indexer/index.ts";
 import type { Sink } from "../indexer/types.ts";
-import { sleep } from "../indexer/rpc.ts";
+import { FatalIndexerError, isRetryable, sleep } from "../indexer/rpc.ts";
 import { clearFailure, loadCursor, loadFailure, recordFailure } from "../indexer/store.ts";
 import { paymentProcessorSource } from "../ledger/payment-processor-source.ts";
 import { ConfigError } from "../lib/errors.ts";
@@ -345,6 +345,12 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           return true;
         })
         .catch(async (error: unknown) => {
+          // The database or the node is away for a while (a restart, a dropped connection): not a
+          // reason to stop the chain. Stand by and compete for the lock again once it is back.
+          if (!(error instanceof FatalIndexerError) && isRetryable(error)) {
+            log.warn(`indexer of ${name}: ${(error as Error).message.split("\n")[0]}; retrying`);
+            return false;
+          }
           // A non-retryable error stops this chain only: its orders are refused, the others go on.
           localFailure = `indexer stopped: ${(error as Error).message.split("\n")[0]}`;
           log.fatal({ err: error }, `indexer of ${name} stopped; new orders on it are refused`);
