@@ -156,6 +156,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       orderTtlSeconds: config.orderTtlSeconds,
       anonymousMaxCents: parseUsdCents(config.anonymousMaxUsd) ?? 500n,
       allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
+      quoteDecimals: config.quoteDecimals,
     }),
     payPage: createOrderReader(db),
     merchants: createMerchantService(db),

@@ -12,7 +12,13 @@ import {
   unauthorized,
   unavailable,
 } from "../lib/errors.ts";
-import { formatUsdCents, parseDecimal, parseUsdCents, quoteAmount } from "../lib/money.ts";
+import {
+  formatUsdCents,
+  parseDecimal,
+  parseUsdCents,
+  quoteAmount,
+  roundUpToPrecision,
+} from "../lib/money.ts";
 import { parseCallbackUrl, parseHttpUrl } from "../lib/url.ts";
 import { planAllowsAmount, planAmountLimitText, PLANS } from "../merchants/plans.ts";
 import type { Merchant } from "../merchants/service.ts";
@@ -64,6 +70,8 @@ export interface OrderServiceDeps {
   anonymousMaxCents: bigint;
   /** CALLBACK_ALLOW_PRIVATE: accept callbacks to private hosts (local development, tests). */
   allowPrivateCallbacks?: boolean;
+  /** QUOTE_DECIMALS: quotes are rounded up to this many decimals (default 8). */
+  quoteDecimals?: number;
 }
 
 const PEG_DECIMALS = 8;
@@ -87,6 +95,7 @@ export function createOrderService(deps: OrderServiceDeps) {
   const { db } = deps;
   const defaultChain = deps.chains[0];
   if (!defaultChain) throw new Error("createOrderService: no chain configured");
+  const precision = deps.quoteDecimals ?? 8;
 
   /** A configured chain by name or id (the default when unset). */
   function chainOf(wanted: string | undefined): OrderChain {
@@ -113,7 +122,7 @@ export function createOrderService(deps: OrderServiceDeps) {
         decimals: 18,
         price: price.value,
         priceDecimals: price.decimals,
-        expected: quoteAmount(usdCents, price.value, price.decimals, 18),
+        expected: roundUpToPrecision(quoteAmount(usdCents, price.value, price.decimals, 18), 18, precision),
       };
     }
     const token = chain.tokens.find((t) => t.symbol === tokenSymbol.toUpperCase());
@@ -132,7 +141,11 @@ export function createOrderService(deps: OrderServiceDeps) {
       decimals: token.decimals,
       price: peg,
       priceDecimals: PEG_DECIMALS,
-      expected: quoteAmount(usdCents, peg, PEG_DECIMALS, token.decimals),
+      expected: roundUpToPrecision(
+        quoteAmount(usdCents, peg, PEG_DECIMALS, token.decimals),
+        token.decimals,
+        precision,
+      ),
     };
   }
 
