@@ -51,8 +51,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         "script-src": ["'self'"],
         "img-src": ["'self'", "data:", "https:"],
         "style-src": ["'self'", "'unsafe-inline'"],
+        // Off: on a plain-http LAN address (http://shop.lan:3000/pay/…) the browser would rewrite
+        // the page's own CSS, script and QR to https, and they would fail to load.
+        "upgrade-insecure-requests": null,
       },
     },
+  });
+  // Cross-Origin-Opener-Policy and Origin-Agent-Cluster only apply on trustworthy origins (https,
+  // localhost); a browser on plain http to a LAN name (http://shop.lan:3000/pay/…) ignores them
+  // and reports a console error. Sent only where they take effect.
+  app.addHook("onSend", async (request, reply) => {
+    if (request.protocol === "https") return;
+    const host = request.hostname.replace(/:\d+$/, "");
+    if (host === "localhost" || host.endsWith(".localhost") || /^127\.|^\[::1\]$/.test(host)) return;
+    reply.removeHeader("cross-origin-opener-policy");
+    reply.removeHeader("origin-agent-cluster");
   });
   // Failed authentication is limited per client address, before any key or token is checked.
   const authThrottle = createAuthThrottle({

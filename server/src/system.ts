@@ -27,6 +27,7 @@ import { createMerchantService } from "./merchants/service.ts";
 import { txtNotifier } from "./notify/order-status.ts";
 import type { ChainEvent } from "./orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "./orders/events.ts";
+import { merchantDisplayName } from "./merchants/profile.ts";
 import { createOrderReader } from "./orders/queries.ts";
 import { createOrderService } from "./orders/service.ts";
 import { openChainRuntime, type ChainRuntime } from "./runtime/chain.ts";
@@ -158,7 +159,11 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
       quoteDecimals: config.quoteDecimals,
     }),
-    payPage: createOrderReader(db),
+    payPage: {
+      ...createOrderReader(db),
+      merchantName: (merchantId) => merchantDisplayName(db, merchantId),
+      requiredConfirmations: (chainId) => byId.get(chainId)?.confirmations ?? 1,
+    },
     merchants: createMerchantService(db),
     // GET /user balances: the default chain's contract (see the README's multi-chain notes).
     account: createAccountService({ db, chain: first, tokens: first.tokens }),

@@ -4,9 +4,22 @@ import type { Config } from "../config/index.ts";
 import type { AccountService } from "../merchants/account.ts";
 import type { AddressService } from "../merchants/addresses.ts";
 import type { MerchantService } from "../merchants/service.ts";
-import type { OrderRow } from "../orders/serialize.ts";
 import type { OrderService } from "../orders/service.ts";
+import type { OrderRow } from "../orders/serialize.ts";
 import type { HealthService } from "./health-service.ts";
+
+/** What the payment page needs beyond an order: the shop's name and the chain's confirmations. */
+export interface PayPageDeps {
+  order(id: bigint): Promise<OrderRow | undefined>;
+  /** The merchant's display name (migration 095), or null. */
+  merchantName?(merchantId: bigint): Promise<string | null>;
+  /** CONFIRMATIONS of the chain (for "1 of 12 confirmations"); 1 when unknown. */
+  requiredConfirmations?(chainId: bigint): number;
+  /** How often an open event stream looks at its order, in ms (default 500). */
+  pushIntervalMs?: number;
+  /** How long one event stream stays open before the browser reconnects, in ms (default 5 min). */
+  pushMaxMs?: number;
+}
 
 /** The configuration the HTTP layer reads. */
 export type AppConfig = Pick<Config, "publicUrl" | "adminToken" | "tokens">;
@@ -22,7 +35,7 @@ export interface AppDeps {
   /** Create, read and list orders (POST /order, GET /order/:id, /history). */
   orders: Pick<OrderService, "create" | "get" | "list">;
   /** An order by id for the public pay page and QR code (the id is the capability). */
-  payPage: { order(id: bigint): Promise<OrderRow | undefined> };
+  payPage: PayPageDeps;
   /** API-key lookup and the admin API. */
   merchants: MerchantService;
   /** GET /user and GET /user/history. */

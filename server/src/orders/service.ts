@@ -41,6 +41,7 @@ export interface CreateOrderInput {
   item_title?: string | undefined;
   item_description?: string | undefined;
   item_image?: string | undefined;
+  return_url?: string | undefined;
   token?: string | undefined;
   /** A configured chain's name or id; default: the first configured chain. */
   chain?: string | undefined;
@@ -161,6 +162,8 @@ export function createOrderService(deps: OrderServiceDeps) {
     const callback = parseCallbackUrl(input.callback, deps.allowPrivateCallbacks ?? false);
     const itemImage =
       input.item_image === undefined ? undefined : parseHttpUrl(input.item_image, "item_image");
+    const returnUrl =
+      input.return_url === undefined ? undefined : parseHttpUrl(input.return_url, "return_url");
     if (!merchant && usdCents >= deps.anonymousMaxCents) {
       throw unauthorized(
         `orders of $${formatUsdCents(deps.anonymousMaxCents)} or more need an API key in the Authorization header`,
@@ -207,6 +210,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       itemTitle: input.item_title ?? null,
       itemDescription: input.item_description ?? null,
       itemImage: itemImage ?? null,
+      returnUrl: returnUrl ?? null,
       ttlSeconds: deps.orderTtlSeconds,
     };
     // One statement, one round trip, no explicit transaction. Ids are random 53-bit numbers; a
