@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { apiKeyFrom, authPlugin } from "./api/auth.ts";
 import { createAuthThrottle } from "./api/auth-throttle.ts";
+import { sessionAuthPlugin } from "./api/session-auth.ts";
 import type { AppDeps } from "./api/deps.ts";
 import { ErrorSchema, frameworkErrors, HttpError, installErrorHandling } from "./api/errors.ts";
 import { installRequestLogging, quietRequestLogs } from "./api/request-log.ts";
@@ -15,6 +16,7 @@ import { orderRoutes } from "./api/routes/orders.ts";
 import { userRoutes } from "./api/routes/user.ts";
 import { OrderSchema } from "./api/schemas.ts";
 import { callbackRoutes } from "./callbacks/routes.ts";
+import { consoleRoutes } from "./web/console-page.ts";
 import { payPageRoutes } from "./web/pay-page.ts";
 
 export type { AppConfig, AppDeps } from "./api/deps.ts";
@@ -133,11 +135,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(authPlugin, { merchants: deps.merchants });
+  if (deps.web) await app.register(sessionAuthPlugin, { sessions: deps.web.sessions });
   await app.register(healthRoutes, { deps });
   await app.register(orderRoutes, { deps });
   await app.register(userRoutes, { deps });
   await app.register(adminRoutes, { deps });
   await app.register(payPageRoutes, { deps });
+  if (deps.web) await app.register(consoleRoutes, { deps, web: deps.web });
   await app.register(callbackRoutes, { callbacks: deps.callbacks });
   return app;
 }

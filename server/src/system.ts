@@ -27,7 +27,9 @@ import { createMerchantService } from "./merchants/service.ts";
 import { txtNotifier } from "./notify/order-status.ts";
 import type { ChainEvent } from "./orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "./orders/events.ts";
-import { merchantDisplayName } from "./merchants/profile.ts";
+import { merchantDisplayName, setDisplayName } from "./merchants/profile.ts";
+import { createWebSessionService } from "./merchants/web-sessions.ts";
+import { chainName } from "./web/pay-view.ts";
 import { createOrderReader } from "./orders/queries.ts";
 import { createOrderService } from "./orders/service.ts";
 import { openChainRuntime, type ChainRuntime } from "./runtime/chain.ts";
@@ -178,6 +180,17 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       },
     }),
     indexedBlock: (chainId) => byId.get(chainId)?.indexedBlock() ?? null,
+    web: {
+      sessions: createWebSessionService(db),
+      chains: chains.map((c) => ({
+        chainId: Number(c.chainId),
+        name: chainName(Number(c.chainId)),
+        contract: c.contract,
+        tokens: c.tokens.map((t) => ({ symbol: t.symbol, address: t.address, decimals: t.decimals })),
+      })),
+      displayName: (merchantId) => merchantDisplayName(db, merchantId),
+      setDisplayName: (merchantId, value) => setDisplayName(db, merchantId, value),
+    },
     ...(eletropay ? { eletropayLinks: { link: (input) => linkEletroPayClient(db, input) } } : {}),
     rateLimitPerMinute: config.rateLimitPerMinute,
     authFailuresPerMinute: config.authFailuresPerMinute,

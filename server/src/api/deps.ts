@@ -4,6 +4,7 @@ import type { Config } from "../config/index.ts";
 import type { AccountService } from "../merchants/account.ts";
 import type { AddressService } from "../merchants/addresses.ts";
 import type { MerchantService } from "../merchants/service.ts";
+import type { WebSessionService } from "../merchants/web-sessions.ts";
 import type { OrderService } from "../orders/service.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import type { HealthService } from "./health-service.ts";
@@ -19,6 +20,22 @@ export interface PayPageDeps {
   pushIntervalMs?: number;
   /** How long one event stream stays open before the browser reconnects, in ms (default 5 min). */
   pushMaxMs?: number;
+}
+
+/** A chain as the browser pages (console, point of sale) see it. */
+export interface WebChain {
+  chainId: number;
+  name: string;
+  contract: `0x${string}`;
+  tokens: { symbol: string; address: `0x${string}`; decimals: number }[];
+}
+
+/** The merchant console and point-of-sale terminal (server/src/web/console-page.ts). */
+export interface WebDeps {
+  sessions: WebSessionService;
+  chains: WebChain[];
+  displayName(merchantId: bigint): Promise<string | null>;
+  setDisplayName(merchantId: bigint, value: string): Promise<string | null>;
 }
 
 /** The configuration the HTTP layer reads. */
@@ -56,6 +73,8 @@ export interface AppDeps {
   };
   /** The newest block of a chain whose effects are in the database (for confirmations), if known. */
   indexedBlock: (chainId: bigint) => bigint | null;
+  /** The merchant console and point-of-sale pages, with their browser sessions; off when absent. */
+  web?: WebDeps;
   rateLimitPerMinute?: number;
   /** Failed authentications per client address per minute before its credentials go unchecked (429). */
   authFailuresPerMinute?: number;

@@ -1,0 +1,351 @@
+/// <reference lib="dom" />
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "mocha";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { getAddress, parseAbi, type Hex } from "viem";
+import { loadConfig } from "../../server/src/config/index.ts";
+import { createMerchant } from "../../server/src/merchants/service.ts";
+import { startSystem, type System } from "../../server/src/system.ts";
+import {
+  assertClean,
+  checkAccessibility,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  openPage,
+  type WalletMode,
+} from "../helpers/browser.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { until } from "../helpers/receiver.ts";
+
+/** Set to a folder to keep screenshots (docs/screenshots is what the README links). */
+const SCREENSHOTS = process.env.WEB_SCREENSHOTS;
+const CONFIRMATIONS = 2;
+const ETH = "0x0000000000000000000000000000000000000000";
+const processorAbi = parseAbi([
+  "function pay(address merchant, bytes32 orderId) payable",
+  "function balanceOf(address merchant, address token) view returns (uint256)",
+]);
+
+interface OrderJson {
+  id: number;
+  reference: Hex;
+  status: string;
+  expected_amount: string;
+  payment_url: string;
+}
+
+/**
+ * The merchant console in Chromium against the real stack, with the injected test wallet (an
+ * EIP-1193 provider announced by EIP-6963, signing with the node's Hardhat dev keys): sign-in by
+ * API key and by Sign-In with Ethereum, a refused signature, a refund and a withdrawal each after
+ * a preview and a wrong-network prompt, and never another merchant's data.
+ */
+describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`, function () {
+  this.timeout(180_000);
+  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let testDb: TestDb;
+  let system: System;
+  let browser: Browser;
+  let base: string;
+  let keyA: string;
+  let keyB: string;
+
+  before(async function () {
+    if (!existsSync(CHROMIUM))
+      throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install -y chromium`);
+    chain = await startNodeChain();
+    testDb = await createTestDb();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    system = await startSystem(
+      loadConfig({
+        NODE_ENV: "test",
+        CALLBACK_ALLOW_PRIVATE: "true",
+        RPC_URL: chain.url,
+        CONTRACT_ADDRESS: chain.contract,
+        START_BLOCK: "0",
+        RUN_INDEXER: "true",
+        RUN_CALLBACK_WORKER: "false",
+        CONFIRMATIONS: String(CONFIRMATIONS),
+        FINALITY_BLOCKS: "16",
+        POLL_INTERVAL_MS: "20",
+        ETH_USD_PRICE: "2500.00",
+        PUBLIC_URL: base,
+      }),
+      { db: testDb.db, listen: false },
+    );
+    await system.app.listen({ host: "127.0.0.1", port });
+    keyA = (await createMerchant(testDb.db, "a@example.com", "seller")).apiKey;
+    keyB = (await createMerchant(testDb.db, "b@example.com", "seller")).apiKey;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  after(async function () {
+    await browser?.close();
+    await system?.close();
+    await testDb?.drop();
+    await chain?.stop();
+  });
+
+  async function screenshot(page: Page, name: string) {
+    if (!SCREENSHOTS) return;
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  }
+
+  async function paidOrder(key: string, payout: `0x${string}`, amount: string): Promise<OrderJson> {
+    const res = await system.app.inject({
+      method: "POST",
+      url: "/order",
+      headers: { authorization: key },
+      payload: { amount, address: payout, callback: "http://127.0.0.1:9/cb" },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const order = res.json() as OrderJson;
+    const wei = BigInt(Math.round(Number(order.expected_amount) * 1e8)) * 10n ** 10n;
+    await chain.client.waitForTransactionReceipt({
+      hash: await chain.wallet.writeContract({
+        address: chain.contract,
+        abi: processorAbi,
+        functionName: "pay",
+        args: [payout, order.reference],
+        value: wei,
+        account: chain.customer,
+        chain: null,
+      }),
+    });
+    await chain.mine(CONFIRMATIONS);
+    await until(
+      async () => {
+        const r = await system.app.inject({
+          method: "GET",
+          url: `/order/${order.id}`,
+          headers: { authorization: key },
+        });
+        return r.json().status === "complete" ? true : undefined;
+      },
+      20_000,
+      "order complete",
+    );
+    return order;
+  }
+
+  const contractBalance = (merchant: `0x${string}`) =>
+    chain.client.readContract({
+      address: chain.contract,
+      abi: processorAbi,
+      functionName: "balanceOf",
+      args: [merchant, ETH],
+    }) as Promise<bigint>;
+
+  const open = (wallet?: WalletMode, width?: number) =>
+    openPage(browser, `${base}/console`, wallet ? { wallet, rpcUrl: chain.url, width } : { width });
+
+  async function signedIn(page: Page) {
+    await page.waitForFunction(() => !(document.getElementById("app") as HTMLElement).hidden, null, {
+      timeout: 15_000,
+    });
+  }
+
+  it("signs in with the API key, links the wallet's payout address by SIWE, then signs in by SIWE alone; a refused signature or an unlinked address signs in nobody", async function () {
+    const opened = await open({ account: chain.merchant });
+    const { page } = opened;
+    await page.waitForSelector("#signin:not([hidden])");
+    await screenshot(page, "console-signin-desktop");
+    await checkAccessibility(page, "console sign-in");
+    await page.fill("#apikey", keyA);
+    await page.click("#apikey-form button[type=submit]");
+    await signedIn(page);
+    assert.equal(await page.textContent("#who-name"), "a@example.com");
+    assert.equal(await page.textContent("#who-address"), "(API key)");
+
+    // The cookie: HttpOnly, SameSite=Strict; the database keeps only its hash.
+    const cookie = (await opened.context.cookies()).find((c) => c.name === "epos_session");
+    assert.ok(cookie && cookie.httpOnly && cookie.sameSite === "Strict", JSON.stringify(cookie));
+    const stored = await testDb.db.query<{ token_hash: string }>("SELECT token_hash FROM web_sessions");
+    assert.ok(stored.rows.every((r) => r.token_hash !== cookie.value && /^[0-9a-f]{64}$/.test(r.token_hash)));
+
+    // Connecting the wallet signs a SIWE message and proves the payout address for this account.
+    await page.click("#connect");
+    await page.waitForFunction(
+      (a) => document.getElementById("who-address")?.textContent === a,
+      getAddress(chain.merchant),
+    );
+    const signed = opened.walletCalls.filter((c) => c.method === "personal_sign");
+    assert.equal(signed.length, 1);
+    const proven = await testDb.db.query<{ address: string }>(
+      "SELECT address FROM merchant_addresses WHERE merchant_id = (SELECT id FROM merchants WHERE email = 'a@example.com')",
+    );
+    assert.deepEqual(
+      proven.rows.map((r) => r.address),
+      [chain.merchant.toLowerCase()],
+    );
+
+    await page.click("#sign-out");
+    await page.waitForSelector("#signin:not([hidden])");
+    // Signed out: the API answers 401 to the old cookie too.
+    assert.equal(
+      await page.evaluate(async () => (await (await fetch("/console/session")).json()).signed_in),
+      false,
+    );
+
+    // SIWE alone now signs in to account A.
+    await page.click("#siwe");
+    await signedIn(page);
+    assert.equal(await page.textContent("#who-name"), "a@example.com");
+    assertClean(opened);
+    await opened.close();
+
+    // A refused signature: nobody is signed in, and the page says why.
+    const refused = await open({ account: chain.merchant, rejectSign: true });
+    await refused.page.click("#siwe");
+    await refused.page.waitForFunction(() => (document.getElementById("error")?.textContent ?? "") !== "");
+    assert.match((await refused.page.textContent("#error")) ?? "", /declined the request in your wallet/);
+    assert.equal(await refused.page.isVisible("#app"), false);
+    assert.equal(
+      await refused.page.evaluate(async () => (await (await fetch("/console/session")).json()).signed_in),
+      false,
+    );
+    assertClean(refused);
+    await refused.close();
+
+    // An address no account has proven.
+    const stranger = await open({ account: chain.other });
+    await stranger.page.click("#siwe");
+    await stranger.page.waitForFunction(() => (document.getElementById("error")?.textContent ?? "") !== "");
+    assert.match((await stranger.page.textContent("#error")) ?? "", /not a proven payout address/);
+    assert.equal(await stranger.page.isVisible("#app"), false);
+    await stranger.close();
+  });
+
+  it("refunds half of an order to its payer and withdraws the rest, each signed by the wallet after a preview and a switch-network prompt; another merchant's order never shows", async function () {
+    const order = await paidOrder(keyA, getAddress(chain.merchant), "10.00"); // 0.004 ETH
+    const other = await paidOrder(keyB, getAddress(chain.other), "5.00");
+    assert.equal(await contractBalance(chain.merchant), 4_000_000_000_000_000n);
+
+    const opened = await open({ account: chain.merchant, wrongChain: 1 });
+    const { page } = opened;
+    await page.click("#siwe");
+    await signedIn(page);
+
+    // Balances read from the contract, and this merchant's orders only.
+    await page.waitForSelector(`#order-${order.id}`);
+    assert.equal(await page.isVisible(`#order-${other.id}`), false);
+    await page.waitForFunction(() => document.querySelector("#balances .balance")?.textContent === "0.004");
+    await page.fill("#order-search", String(other.id));
+    await page.click("#order-filter button[type=submit]");
+    await page.waitForFunction(() =>
+      /No order \d+ in this account/.test(document.getElementById("orders")?.textContent ?? ""),
+    );
+    await page.fill("#order-search", "");
+    await page.selectOption("#status-filter", "complete");
+    await page.waitForSelector(`#order-${order.id}`);
+    await screenshot(page, "console-desktop");
+    await checkAccessibility(page, "console");
+
+    // Refund: the preview is prefilled with the payer and the amount paid; the wallet is on the
+    // wrong network, so it asks to switch first, and the wallet refuses.
+    await page.click(`#order-${order.id} button[aria-label="Refund order ${order.id}"]`);
+    await page.waitForSelector("#preview[open]");
+    await page.waitForFunction(
+      (a) => (document.getElementById("pv-to") as HTMLInputElement).value === a,
+      getAddress(chain.customer),
+    );
+    assert.equal(await page.inputValue("#pv-amount"), "0.004");
+    assert.equal(await page.textContent("#pv-token"), "ETH");
+    assert.equal(await page.textContent("#pv-chain"), "Hardhat local chain (chain id 31337)");
+    assert.equal(await page.textContent("#pv-from"), getAddress(chain.merchant));
+    await page.waitForSelector("#pv-chain-warning:not([hidden])");
+    assert.match(
+      (await page.textContent("#pv-chain-warning")) ?? "",
+      /on chain id 1; this refund is on Hardhat local chain/,
+    );
+    await screenshot(page, "console-refund-wrong-chain");
+    await page.click("#pv-switch");
+    await page.waitForFunction(() =>
+      /stayed on another network/.test(document.getElementById("pv-error")?.textContent ?? ""),
+    );
+    assert.ok(opened.walletCalls.some((c) => c.method === "wallet_switchEthereumChain"));
+    assert.equal(
+      opened.walletCalls.filter((c) => c.method === "eth_sendTransaction").length,
+      0,
+      "nothing sent",
+    );
+
+    // The wallet switches; half is refunded.
+    await opened.setWallet({ account: chain.merchant });
+    await page.click("#pv-switch");
+    await page.waitForSelector("#pv-chain-warning[hidden]", { state: "attached" });
+    const payerBefore = await chain.client.getBalance({ address: chain.customer });
+    await page.fill("#pv-amount", "0.002");
+    await page.click("#pv-confirm");
+    await page.waitForFunction(
+      () => /^Confirmed in block/.test(document.getElementById("pv-status")?.textContent ?? ""),
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
+    assert.equal(
+      (await chain.client.getBalance({ address: chain.customer })) - payerBefore,
+      2_000_000_000_000_000n,
+    );
+    assert.equal(await contractBalance(chain.merchant), 2_000_000_000_000_000n);
+    await page.click("#pv-close");
+
+    // Withdraw the rest: the preview offers all of it, to the signed-in address.
+    await page.waitForFunction(
+      () => document.querySelector("#balances .balance")?.textContent === "0.002",
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
+    await page.click("#balances button");
+    await page.waitForSelector("#preview[open]");
+    assert.equal(await page.inputValue("#pv-amount"), "0.002");
+    assert.equal(await page.inputValue("#pv-to"), getAddress(chain.merchant));
+    await page.click("#pv-confirm");
+    await page.waitForFunction(
+      () => /^Confirmed in block/.test(document.getElementById("pv-status")?.textContent ?? ""),
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
+    assert.equal(await contractBalance(chain.merchant), 0n);
+    await page.click("#pv-close");
+    await page.waitForFunction(
+      () => document.querySelector("#balances .balance")?.textContent === "0",
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
+    const sent = opened.walletCalls.filter((c) => c.method === "eth_sendTransaction");
+    assert.equal(sent.length, 2, "refund, then withdraw");
+    for (const call of sent) {
+      const tx = (call.params as { to: string; from: string }[])[0];
+      assert.equal(getAddress(tx?.to as string), getAddress(chain.contract));
+      assert.equal(getAddress(tx?.from as string), getAddress(chain.merchant));
+    }
+    await page.setViewportSize({ width: 375, height: 812 });
+    await screenshot(page, "console-phone");
+    assertClean(opened);
+    await opened.close();
+
+    // Another merchant's session sees none of A's data.
+    const b = await openPage(browser, `${base}/console`);
+    await b.page.fill("#apikey", keyB);
+    await b.page.click("#apikey-form button[type=submit]");
+    await signedIn(b.page);
+    await b.page.waitForSelector(`#order-${other.id}`);
+    assert.equal(await b.page.isVisible(`#order-${order.id}`), false);
+    const peek = await b.page.evaluate(async (id) => (await fetch(`/order/${id}`)).status, order.id);
+    assert.ok(peek === 404 || peek === 403, `another merchant's order answers ${peek}`);
+    await b.close();
+  });
+});
