@@ -348,4 +348,113 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     assert.ok(peek === 404 || peek === 403, `another merchant's order answers ${peek}`);
     await b.close();
   });
+
+  it("point of sale: a terminal key signs in a phone, the keypad makes an order, a plain transfer shows PAID within 2 s of its block; the key can do nothing else", async function () {
+    await testDb.db.query(
+      `INSERT INTO merchant_addresses (merchant_id, address)
+       SELECT id, $1 FROM merchants WHERE email = 'a@example.com' ON CONFLICT DO NOTHING`,
+      [chain.merchant.toLowerCase()],
+    );
+    const created = await system.app.inject({
+      method: "POST",
+      url: "/user/terminal-keys",
+      headers: { authorization: keyA },
+      payload: { label: "Front counter", address: chain.merchant, callback: "http://127.0.0.1:9/cb" },
+    });
+    assert.equal(created.statusCode, 200, created.body);
+    const terminalKey = created.json().key as string;
+    assert.match(terminalKey, /^epos_term_[0-9a-f]{12}_[0-9a-f]{48}$/);
+    // Only proven payout addresses.
+    const unproven = await system.app.inject({
+      method: "POST",
+      url: "/user/terminal-keys",
+      headers: { authorization: keyA },
+      payload: { label: "Back door", address: chain.other, callback: "http://127.0.0.1:9/cb" },
+    });
+    assert.equal(unproven.statusCode, 400);
+    assert.equal(unproven.json().error.code, "address_not_proven");
+
+    // What the terminal key may not do.
+    const signin = await system.app.inject({
+      method: "POST",
+      url: "/console/session",
+      payload: { terminal_key: terminalKey },
+    });
+    assert.equal(signin.statusCode, 200, signin.body);
+    assert.equal(signin.json().kind, "terminal");
+    const cookie = String(signin.headers["set-cookie"]).split(";")[0] as string;
+    for (const [method, url] of [
+      ["GET", "/user/history"],
+      ["GET", "/history"],
+      ["GET", "/user"],
+      ["POST", "/user/terminal-keys"],
+    ] as const) {
+      const res = await system.app.inject({
+        method,
+        url,
+        headers: { cookie },
+        payload: method === "POST" ? {} : undefined,
+      });
+      assert.ok(
+        res.statusCode === 403 || res.statusCode === 400,
+        `${method} ${url} as a terminal: ${res.statusCode}`,
+      );
+      if (res.statusCode === 403) assert.equal(res.json().error.code, "terminal_not_allowed");
+    }
+    const direct = await system.app.inject({
+      method: "POST",
+      url: "/order",
+      headers: { cookie },
+      payload: { amount: "1.00", address: chain.other, callback: "http://127.0.0.1:9/cb" },
+    });
+    assert.equal(direct.statusCode, 403, "a terminal cannot name another payout address");
+
+    // The cashier's phone.
+    const opened = await openPage(browser, `${base}/pos`, { width: 390, height: 844 });
+    const { page } = opened;
+    await page.waitForSelector("#signin:not([hidden])");
+    await page.fill("#terminal-key", terminalKey);
+    await page.click("#key-form button[type=submit]");
+    await page.waitForSelector("#keypad-screen:not([hidden])");
+    assert.equal(await page.isVisible("#token-row"), false, "one token: nothing to choose");
+    for (const key of ["4", "5", "0"]) await page.click(`.key[data-key="${key}"]`);
+    assert.equal(await page.textContent("#pos-amount"), "4.50");
+    await screenshot(page, "pos-keypad-phone");
+    await checkAccessibility(page, "POS keypad");
+    await page.click("#charge");
+    await page.waitForSelector("#qr-screen:not([hidden])");
+    await page.waitForFunction(
+      () => (document.getElementById("pos-qr") as HTMLImageElement).naturalWidth > 0,
+    );
+    const id = Number(await page.textContent("#qr-order"));
+    const order = (
+      await system.app.inject({ method: "GET", url: `/order/${id}`, headers: { authorization: keyA } })
+    ).json() as OrderJson & { address: `0x${string}`; return_to: string };
+    assert.equal(order.return_to, getAddress(chain.merchant), "the key's payout address");
+    assert.equal(order.expected_amount, "0.0018"); // $4.50 at $2500/ETH
+    const qrWidth = await page.$eval("#pos-qr", (img) => img.getBoundingClientRect().width);
+    assert.ok(qrWidth >= 340, `the QR fills a phone's width (${qrWidth}px)`);
+    await screenshot(page, "pos-qr-phone");
+    await checkAccessibility(page, "POS QR");
+
+    // The customer pays by a plain transfer to the order's address.
+    const hash = await chain.wallet.sendTransaction({
+      to: order.address,
+      value: 1_800_000_000_000_000n,
+      account: chain.customer,
+      chain: null,
+    });
+    await chain.client.waitForTransactionReceipt({ hash });
+    const mined = Date.now();
+    await page.waitForFunction(() => document.getElementById("qr-state")?.dataset.tone === "paid", null, {
+      timeout: 10_000,
+    });
+    const ms = Date.now() - mined;
+    assert.ok(ms < 2_000, `PAID shown ${ms} ms after the block`);
+    assert.match((await page.textContent("#qr-state")) ?? "", /PAID/);
+    assert.equal(await page.isVisible("#pos-qr"), false, "the QR gives way to the paid state");
+    await screenshot(page, "pos-paid-phone");
+    assertClean(opened);
+    await opened.close();
+  });
 });

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
+import { forbidden } from "../lib/errors.ts";
 import type { WebSession, WebSessionService } from "../merchants/web-sessions.ts";
 
 declare module "fastify" {
@@ -15,8 +16,9 @@ declare module "fastify" {
 
 export const SESSION_COOKIE = "epos_session";
 
-/** What a terminal session may call: create an order and read one. */
-const TERMINAL_ROUTES = new Set(["POST /order", "GET /order/:id"]);
+/** What a terminal session may call: create an order (with its key's settings) and read one. */
+// Not POST /order: its body names the payout address, which a terminal must not choose.
+const TERMINAL_ROUTES = new Set(["POST /pos/order", "GET /order/:id"]);
 
 /** The value of one cookie in the Cookie header, or undefined. */
 export function cookieValue(request: FastifyRequest, name: string): string | undefined {
@@ -74,6 +76,11 @@ export const sessionAuthPlugin = fp(async function sessionAuth(
       request.merchant = session.merchant;
     } else if (TERMINAL_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) {
       request.merchant = session.merchant;
+    } else if (request.method === "POST" && request.routeOptions.url === "/order") {
+      throw forbidden(
+        "a terminal creates orders with POST /pos/order, which uses its key's payout address",
+        "terminal_not_allowed",
+      );
     } else {
       request.terminalDenied = true;
     }

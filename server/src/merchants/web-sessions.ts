@@ -26,6 +26,8 @@ export interface WebSession {
   /** The payout address the wallet proved (SIWE), or null (API key, terminal). */
   address: `0x${string}` | null;
   expiresAt: Date;
+  /** A terminal's fixed order settings (from its key); null for console sessions. */
+  terminal: { payoutAddress: `0x${string}`; callback: string } | null;
 }
 
 const NONCE_TTL_MS = 10 * 60 * 1000;
@@ -43,12 +45,19 @@ export interface SiweExpectation {
 }
 
 export function createWebSessionService(db: Queryable, now: () => Date = () => new Date()) {
-  async function open(kind: SessionKind, merchantId: bigint, address: string | null, ms: number) {
+  async function open(
+    kind: SessionKind,
+    merchantId: bigint,
+    address: string | null,
+    ms: number,
+    terminalKeyId: bigint | null = null,
+  ) {
     const token = randomBytes(32).toString("base64url");
     const expiresAt = new Date(now().getTime() + ms);
     await db.query(
-      "INSERT INTO web_sessions (token_hash, merchant_id, kind, address, expires_at) VALUES ($1, $2, $3, $4, $5)",
-      [sha256(token), merchantId, kind, address?.toLowerCase() ?? null, expiresAt],
+      `INSERT INTO web_sessions (token_hash, merchant_id, kind, address, expires_at, terminal_key_id)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [sha256(token), merchantId, kind, address?.toLowerCase() ?? null, expiresAt, terminalKeyId],
     );
     return { token, expiresAt };
   }
@@ -155,8 +164,8 @@ export function createWebSessionService(db: Queryable, now: () => Date = () => n
     async signInWithTerminalKey(key: string) {
       const match = TERMINAL_KEY.exec(key.trim());
       const { rows } = match
-        ? await db.query<{ merchant_id: bigint; key_hash: string }>(
-            "SELECT merchant_id, key_hash FROM terminal_keys WHERE key_prefix = $1 AND revoked_at IS NULL",
+        ? await db.query<{ id: bigint; merchant_id: bigint; key_hash: string }>(
+            "SELECT id, merchant_id, key_hash FROM terminal_keys WHERE key_prefix = $1 AND revoked_at IS NULL",
             [match[1]],
           )
         : { rows: [] };
@@ -165,7 +174,7 @@ export function createWebSessionService(db: Queryable, now: () => Date = () => n
         row !== undefined &&
         timingSafeEqual(Buffer.from(row.key_hash, "hex"), Buffer.from(sha256(key.trim()), "hex"));
       if (!row || !valid) throw unauthorized("that terminal key is not valid or was revoked");
-      return open("terminal", row.merchant_id, null, TERMINAL_SESSION_MS);
+      return open("terminal", row.merchant_id, null, TERMINAL_SESSION_MS, row.id);
     },
 
     /** The session a cookie token names, if it is open. */
@@ -175,9 +184,13 @@ export function createWebSessionService(db: Queryable, now: () => Date = () => n
         kind: SessionKind;
         address: string | null;
         expires_at: Date;
+        payout_address: string | null;
+        callback: string | null;
       }>(
-        `SELECT merchant_id, kind, address, expires_at FROM web_sessions
-          WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2`,
+        `SELECT s.merchant_id, s.kind, s.address, s.expires_at, k.payout_address, k.callback
+           FROM web_sessions s LEFT JOIN terminal_keys k ON k.id = s.terminal_key_id
+          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
+            AND (s.kind = 'console' OR k.revoked_at IS NULL)`,
         [sha256(token), now()],
       );
       const row = rows[0];
@@ -189,6 +202,10 @@ export function createWebSessionService(db: Queryable, now: () => Date = () => n
         merchant,
         address: row.address ? getAddress(row.address) : null,
         expiresAt: row.expires_at,
+        terminal:
+          row.kind === "terminal" && row.payout_address && row.callback
+            ? { payoutAddress: getAddress(row.payout_address), callback: row.callback }
+            : null,
       };
     },
 
@@ -196,17 +213,35 @@ export function createWebSessionService(db: Queryable, now: () => Date = () => n
       await db.query("UPDATE web_sessions SET revoked_at = $2 WHERE token_hash = $1", [sha256(token), now()]);
     },
 
-    /** A new terminal key (shown once). */
-    async createTerminalKey(merchantId: bigint, labelInput: string) {
-      const label = labelInput.trim();
+    /**
+     * A new terminal key (shown once). Its orders pay `payoutAddress`, which must be one the
+     * merchant has proven, and call back `callback` (already checked by the caller).
+     */
+    async createTerminalKey(
+      merchantId: bigint,
+      input: { label: string; payoutAddress: string; callback: string },
+    ) {
+      const label = input.label.trim();
+      const payout = input.payoutAddress.toLowerCase();
+      const { rows: proven } = await db.query(
+        "SELECT 1 FROM merchant_addresses WHERE merchant_id = $1 AND address = $2",
+        [merchantId, payout],
+      );
+      if (proven.length !== 1) {
+        throw badRequest(
+          `${input.payoutAddress} is not a proven payout address of this account; connect its wallet in the console first`,
+          "address_not_proven",
+        );
+      }
       if (label.length < 1 || label.length > 80) {
         throw badRequest('label must be 1 to 80 characters, e.g. "Front counter"', "invalid_label");
       }
       const prefix = randomBytes(6).toString("hex");
       const key = `epos_term_${prefix}_${randomBytes(24).toString("hex")}`;
       const { rows } = await db.query<{ id: bigint; created_at: Date }>(
-        "INSERT INTO terminal_keys (merchant_id, label, key_prefix, key_hash) VALUES ($1, $2, $3, $4) RETURNING id, created_at",
-        [merchantId, label, prefix, sha256(key)],
+        `INSERT INTO terminal_keys (merchant_id, label, key_prefix, key_hash, payout_address, callback)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, created_at`,
+        [merchantId, label, prefix, sha256(key), payout, input.callback],
       );
       const row = rows[0] as { id: bigint; created_at: Date };
       return { id: row.id, label, key, createdAt: row.created_at };
@@ -221,18 +256,12 @@ export function createWebSessionService(db: Queryable, now: () => Date = () => n
       return rows.map((r) => ({ id: r.id, label: r.label, prefix: r.key_prefix, createdAt: r.created_at }));
     },
 
-    /** Revokes a terminal key and closes the terminal sessions it opened (all of the merchant's). */
+    /** Revokes a terminal key; the sessions it opened close with it (byToken checks the key). */
     async revokeTerminalKey(merchantId: bigint, id: bigint): Promise<boolean> {
       const { rowCount } = await db.query(
         "UPDATE terminal_keys SET revoked_at = $3 WHERE merchant_id = $1 AND id = $2 AND revoked_at IS NULL",
         [merchantId, id, now()],
       );
-      if (rowCount === 1) {
-        await db.query(
-          "UPDATE web_sessions SET revoked_at = $2 WHERE merchant_id = $1 AND kind = 'terminal' AND revoked_at IS NULL",
-          [merchantId, now()],
-        );
-      }
       return rowCount === 1;
     },
   };

@@ -6,7 +6,9 @@ import { requireMerchant } from "../api/auth.ts";
 import type { AppDeps, WebDeps } from "../api/deps.ts";
 import { ErrorSchema } from "../api/schemas.ts";
 import { clearSessionCookie, setSessionCookie } from "../api/session-auth.ts";
-import { DomainError, notFound, unauthorized, unavailable } from "../lib/errors.ts";
+import { badRequest, DomainError, notFound, unauthorized, unavailable } from "../lib/errors.ts";
+import { parseHttpUrl } from "../lib/url.ts";
+import { parseMerchantAddress } from "../orders/service.ts";
 import { orderToJson } from "../orders/serialize.ts";
 
 /**
@@ -349,7 +351,20 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
         tags: ["user"],
         summary:
           "Create a terminal key for the point of sale (/pos): it can only create orders and read their status. Shown once.",
-        body: Type.Object({ label: Type.String({ maxLength: 200 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            label: Type.String({ maxLength: 200, description: 'e.g. "Front counter"' }),
+            address: Type.String({
+              maxLength: 64,
+              description: "The proven payout address the terminal's orders pay",
+            }),
+            callback: Type.String({
+              maxLength: 2048,
+              description: "The callback URL of the terminal's orders",
+            }),
+          },
+          { additionalProperties: false },
+        ),
         response: {
           200: Type.Object({ id: Type.Integer(), label: Type.String(), key: Type.String() }),
           ...errors,
@@ -358,7 +373,11 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
     },
     async (request) => {
       const merchant = requireMerchant(request);
-      const created = await web.sessions.createTerminalKey(merchant.id, request.body.label);
+      const created = await web.sessions.createTerminalKey(merchant.id, {
+        label: request.body.label,
+        payoutAddress: parseMerchantAddress(request.body.address),
+        callback: parseHttpUrl(request.body.callback, "callback"),
+      });
       return { id: Number(created.id), label: created.label, key: created.key };
     },
   );
@@ -399,6 +418,48 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
       if (!(await web.sessions.revokeTerminalKey(merchant.id, BigInt(request.params.id))))
         throw notFound(`no terminal key ${request.params.id}`);
       return { revoked: true };
+    },
+  );
+
+  // The point of sale's order: a terminal's orders pay its key's payout address and call back its
+  // URL; a merchant signed in to the console names both.
+  app.post(
+    "/pos/order",
+    {
+      schema: {
+        tags: ["console"],
+        summary: "Create an order from the point of sale (terminal or console session)",
+        body: Type.Object(
+          {
+            amount: Type.String({ minLength: 1, maxLength: 32, description: 'USD, e.g. "4.50"' }),
+            token: Type.Optional(Type.String({ maxLength: 11 })),
+            chain: Type.Optional(Type.String({ maxLength: 40 })),
+            item_title: Type.Optional(Type.String({ maxLength: 200 })),
+            address: Type.Optional(Type.String({ maxLength: 64 })),
+            callback: Type.Optional(Type.String({ maxLength: 2048 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Ref("Order"), ...errors },
+      },
+    },
+    async (request) => {
+      const merchant = requireMerchant(request);
+      const terminal = request.webSession?.terminal ?? null;
+      const { amount, token, chain, item_title } = request.body;
+      const address = terminal?.payoutAddress ?? request.body.address;
+      const callback = terminal?.callback ?? request.body.callback;
+      if (!address || !callback) {
+        throw badRequest(
+          "address (your payout address) and callback are needed; a terminal key carries both",
+          "missing_order_settings",
+        );
+      }
+      const order = await deps.orders.create(
+        { amount, token, chain, item_title, address, callback },
+        merchant,
+      );
+      return orderToJson(order, deps.config.publicUrl, deps.indexedBlock(order.chain_id));
     },
   );
 
@@ -451,6 +512,10 @@ const POS_BODY = `<main class="pos" aria-labelledby="pos-title">
   <section id="keypad-screen" class="panel" aria-labelledby="amount-title" hidden>
     <h1 id="amount-title" class="sr-only">Amount</h1>
     <p class="pos-amount" aria-live="polite">$<output id="pos-amount">0.00</output></p>
+    <div class="row" id="callback-row" hidden>
+      <label for="pos-callback">Callback URL</label>
+      <input id="pos-callback" type="url" placeholder="https://shop.example/ethpos">
+    </div>
     <div class="row" id="token-row">
       <label for="pos-token">Pay in</label>
       <select id="pos-token"></select>
