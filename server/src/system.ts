@@ -28,6 +28,7 @@ import { txtNotifier } from "./notify/order-status.ts";
 import type { ChainEvent } from "./orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "./orders/events.ts";
 import { merchantDisplayName, setDisplayName } from "./merchants/profile.ts";
+import { rotateCallbackSecret } from "./merchants/callback-secret.ts";
 import { createWebSessionService } from "./merchants/web-sessions.ts";
 import { chainName } from "./web/pay-view.ts";
 import { createOrderReader } from "./orders/queries.ts";
@@ -190,6 +191,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       })),
       displayName: (merchantId) => merchantDisplayName(db, merchantId),
       setDisplayName: (merchantId, value) => setDisplayName(db, merchantId, value),
+      rotateCallbackSecret: (merchantId, overlap) => rotateCallbackSecret(db, merchantId, overlap),
     },
     ...(eletropay ? { eletropayLinks: { link: (input) => linkEletroPayClient(db, input) } } : {}),
     rateLimitPerMinute: config.rateLimitPerMinute,

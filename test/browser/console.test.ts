@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "mocha";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { getAddress, parseAbi, type Hex } from "viem";
+import { resolveSecrets } from "../../server/src/callbacks/secrets.ts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
@@ -332,6 +333,28 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
       assert.equal(getAddress(tx?.to as string), getAddress(chain.contract));
       assert.equal(getAddress(tx?.from as string), getAddress(chain.merchant));
     }
+    // The callback secret: rotated with a 24 h overlap, the new one shown once; both sign meanwhile.
+    const { rows: before } = await testDb.db.query<{ callback_secret: string; id: bigint }>(
+      "SELECT id, callback_secret FROM merchants WHERE email = 'a@example.com'",
+    );
+    const old = before[0] as { callback_secret: string; id: bigint };
+    await page.click("#rotate-secret");
+    await page.waitForSelector("#secret-box:not([hidden])");
+    const shown = (await page.textContent("#secret-value")) ?? "";
+    assert.match(shown, /^[0-9a-f]{64}$/);
+    assert.match((await page.textContent("#secret-note")) ?? "", /previous secret signs too until/);
+    const resolve = resolveSecrets(testDb.db, {
+      callbackSecret: "x".repeat(32),
+      eletropayCallbackSecret: undefined,
+    });
+    assert.deepEqual(await resolve(`merchant:${old.id}`), [shown, old.callback_secret]);
+    // Past the overlap, only the new secret signs.
+    await testDb.db.query(
+      "UPDATE merchants SET callback_secret_previous_until = now() - interval '1 second' WHERE id = $1",
+      [old.id],
+    );
+    assert.deepEqual(await resolve(`merchant:${old.id}`), [shown]);
+
     await page.setViewportSize({ width: 375, height: 812 });
     await screenshot(page, "console-phone");
     assertClean(opened);

@@ -36,6 +36,11 @@ export interface WebDeps {
   chains: WebChain[];
   displayName(merchantId: bigint): Promise<string | null>;
   setDisplayName(merchantId: bigint, value: string): Promise<string | null>;
+  /** Rotates the callback signing secret; the new one is returned once. */
+  rotateCallbackSecret(
+    merchantId: bigint,
+    overlapSeconds: number,
+  ): Promise<{ secret: string; previousValidUntil: Date | null }>;
 }
 
 /** The configuration the HTTP layer reads. */

@@ -120,6 +120,17 @@ const CONSOLE_BODY = `<main class="console" aria-labelledby="console-title">
       <table id="callbacks"><thead><tr><th scope="col">Order</th><th scope="col">Status</th><th scope="col">Delivery</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
     </section>
 
+    <section class="panel" aria-labelledby="secret-title">
+      <h2 id="secret-title">Callback signing secret</h2>
+      <p>Your callbacks are signed with this secret (docs/callbacks.md). A new one is shown once; the old one keeps signing beside it during the overlap, so your receiver can switch without losing a callback.</p>
+      <div class="row">
+        <label for="overlap">Overlap</label>
+        <select id="overlap"><option value="24">24 hours</option><option value="1">1 hour</option><option value="168">7 days</option><option value="0">none</option></select>
+        <button id="rotate-secret" type="button" class="secondary-button">Rotate and show the new secret</button>
+      </div>
+      <p id="secret-box" hidden><code id="secret-value"></code> <span id="secret-note" class="muted small"></span></p>
+    </section>
+
     <section class="panel" aria-labelledby="subs-title" id="subscriptions" hidden>
       <h2 id="subs-title">Subscriptions</h2>
       <p id="subs-body"></p>
@@ -335,6 +346,38 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
     async (request) => {
       const merchant = requireMerchant(request);
       return { display_name: await web.setDisplayName(merchant.id, request.body.display_name) };
+    },
+  );
+
+  app.post(
+    "/user/callback-secret",
+    {
+      schema: {
+        tags: ["user"],
+        summary:
+          "Rotate the callback signing secret: the new secret is shown this once; the previous one keeps signing beside it for overlap_hours",
+        body: Type.Object(
+          { overlap_hours: Type.Optional(Type.Integer({ minimum: 0, maximum: 168, default: 24 })) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            secret: Type.String(),
+            previous_valid_until: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const merchant = requireMerchant(request);
+      const hours = request.body.overlap_hours ?? 24;
+      const rotated = await web.rotateCallbackSecret(merchant.id, hours * 3600);
+      reply.header("cache-control", "no-store");
+      return {
+        secret: rotated.secret,
+        previous_valid_until: rotated.previousValidUntil?.toISOString() ?? null,
+      };
     },
   );
 

@@ -541,6 +541,20 @@ $("pv-switch").addEventListener("click", () => {
     .then(() => checkChain())
     .catch((e) => ($("pv-error").textContent = explain(e)));
 });
+$("rotate-secret").addEventListener("click", () => {
+  const hours = Number($<HTMLSelectElement>("overlap").value);
+  api<{ secret: string; previous_valid_until: string | null }>("POST", "/user/callback-secret", {
+    overlap_hours: hours,
+  })
+    .then((rotated) => {
+      $("secret-value").textContent = rotated.secret;
+      $("secret-note").textContent = rotated.previous_valid_until
+        ? `Shown once: store it now. The previous secret signs too until ${new Date(rotated.previous_valid_until).toLocaleString()}.`
+        : "Shown once: store it now. The previous secret no longer signs.";
+      $("secret-box").hidden = false;
+    })
+    .catch(fail);
+});
 $("pv-close").addEventListener("click", () => {
   $<HTMLDialogElement>("preview").close();
   pending = undefined;
