@@ -474,7 +474,7 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     });
     const ms = Date.now() - mined;
     assert.ok(ms < 2_000, `PAID shown ${ms} ms after the block`);
-    assert.match((await page.textContent("#qr-state")) ?? "", /PAID/);
+    assert.match((await page.textContent("#qr-state")) ?? "", /^✓ PAID/);
     assert.equal(await page.isVisible("#pos-qr"), false, "the QR gives way to the paid state");
     await screenshot(page, "pos-paid-phone");
     assertClean(opened);

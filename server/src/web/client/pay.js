@@ -73,6 +73,7 @@ function render(state) {
   document.querySelector(".countdown").hidden = closed;
   data.expected = state.remaining;
   data.amount = state.remaining_units;
+  if (wallets.size > 0 && !busy) renderWallets(false);
   if (!closed) {
     const partial = state.tone === "partial";
     const due = state.remaining + " " + data.symbol;

@@ -145,12 +145,17 @@ function render(state: PayState, id?: number) {
   line.dataset.tone = paid ? "paid" : state.tone;
   $("qr-screen").dataset.tone = paid ? "paid" : state.tone;
   line.textContent = paid
-    ? `✓ PAID${state.confirmations_text ? ` · ${state.confirmations_text}` : ""}`
+    ? "✓ PAID"
     : state.tone === "partial"
       ? `UNDERPAID: ${state.remaining} still to pay`
       : state.tone === "expired"
         ? "EXPIRED: not paid"
         : state.title;
+  if (paid && state.confirmations_text) {
+    const small = document.createElement("small");
+    small.textContent = state.confirmations_text;
+    line.append(small);
+  }
   if (state.tone === "partial" && id !== undefined) {
     $<HTMLImageElement>("pos-qr").src = `/order/${id}/qr.svg?due=${state.remaining_units}`;
   }
