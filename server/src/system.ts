@@ -28,6 +28,8 @@ import { txtNotifier } from "./notify/order-status.ts";
 import type { ChainEvent } from "./orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "./orders/events.ts";
 import { merchantDisplayName, setDisplayName } from "./merchants/profile.ts";
+import { depositsReadyToSweep } from "./deposits/repository.ts";
+import { provenAddresses } from "./merchants/addresses.ts";
 import { rotateCallbackSecret } from "./merchants/callback-secret.ts";
 import { createWebSessionService } from "./merchants/web-sessions.ts";
 import { chainName } from "./web/pay-view.ts";
@@ -192,6 +194,13 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       displayName: (merchantId) => merchantDisplayName(db, merchantId),
       setDisplayName: (merchantId, value) => setDisplayName(db, merchantId, value),
       rotateCallbackSecret: (merchantId, overlap) => rotateCallbackSecret(db, merchantId, overlap),
+      depositsWaiting: async (merchantId) => {
+        const head = first.indexedBlock();
+        if (head === null) return [];
+        const proven = new Set(await provenAddresses(db, merchantId));
+        const ready = await depositsReadyToSweep(db, first.chainId, head - BigInt(first.confirmations) + 1n);
+        return ready.filter((d) => proven.has(d.merchant.toLowerCase()));
+      },
     },
     ...(eletropay ? { eletropayLinks: { link: (input) => linkEletroPayClient(db, input) } } : {}),
     rateLimitPerMinute: config.rateLimitPerMinute,

@@ -479,5 +479,42 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     await screenshot(page, "pos-paid-phone");
     assertClean(opened);
     await opened.close();
+
+    // The deposit waits to be swept; the console sweeps it with the merchant's wallet, and the
+    // order completes.
+    await chain.mine(CONFIRMATIONS);
+    const consoleTab = await open({ account: chain.merchant });
+    await consoleTab.page.click("#siwe");
+    await signedIn(consoleTab.page);
+    await consoleTab.page.waitForSelector("#sweep:not([hidden])", { timeout: 20_000 });
+    assert.match(
+      (await consoleTab.page.textContent("#deposits")) ?? "",
+      new RegExp(`${order.address}\\s*ETH\\s*0\\.0018`),
+    );
+    await consoleTab.page.click("#sweep");
+    await consoleTab.page.waitForSelector("#preview[open]");
+    assert.match((await consoleTab.page.textContent("#pv-action")) ?? "", /Sweep 1 deposit/);
+    await consoleTab.page.click("#pv-confirm");
+    await consoleTab.page.waitForFunction(
+      () => /^Confirmed in block/.test(document.getElementById("pv-status")?.textContent ?? ""),
+      null,
+      { timeout: 20_000 },
+    );
+    await chain.mine(CONFIRMATIONS);
+    await until(
+      async () => {
+        const r = await system.app.inject({
+          method: "GET",
+          url: `/order/${id}`,
+          headers: { authorization: keyA },
+        });
+        return r.json().status === "complete" ? true : undefined;
+      },
+      20_000,
+      "the swept order completes",
+    );
+    await consoleTab.page.waitForSelector("#sweep[hidden]", { state: "attached", timeout: 20_000 });
+    assertClean(consoleTab);
+    await consoleTab.close();
   });
 });

@@ -10,6 +10,8 @@ import { badRequest, DomainError, notFound, unauthorized, unavailable } from "..
 import { parseHttpUrl } from "../lib/url.ts";
 import { parseMerchantAddress } from "../orders/service.ts";
 import { orderToJson } from "../orders/serialize.ts";
+import { formatDecimal } from "../lib/money.ts";
+import { getAddress } from "viem";
 
 /**
  * The merchant console (/console) and the point-of-sale terminal (/pos): server-rendered shells,
@@ -96,6 +98,13 @@ const CONSOLE_BODY = `<main class="console" aria-labelledby="console-title">
     <section class="panel" aria-labelledby="balances-title">
       <h2 id="balances-title">Balances in the payment contract</h2>
       <table id="balances"><thead><tr><th scope="col">Address</th><th scope="col">Token</th><th scope="col">Balance</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
+    </section>
+
+    <section class="panel" aria-labelledby="deposits-title">
+      <h2 id="deposits-title">Deposits waiting to be swept</h2>
+      <p class="muted">Plain transfers to your orders' addresses, confirmed, not yet in the contract.</p>
+      <table id="deposits"><thead><tr><th scope="col">Deposit address</th><th scope="col">Token</th><th scope="col">Amount</th></tr></thead><tbody></tbody></table>
+      <button id="sweep" type="button" class="secondary-button" hidden>Sweep into the contract</button>
     </section>
 
     <section class="panel" aria-labelledby="orders-title">
@@ -346,6 +355,57 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
     async (request) => {
       const merchant = requireMerchant(request);
       return { display_name: await web.setDisplayName(merchant.id, request.body.display_name) };
+    },
+  );
+
+  // Deposits waiting to be swept into the contract (payments by plain transfer, confirmed): the
+  // console offers to sweep them with the merchant's wallet (sweepDeposits is open to anyone).
+  app.get(
+    "/console/deposits",
+    {
+      schema: {
+        tags: ["console"],
+        summary: "Your confirmed deposits not yet swept into the payment contract (first chain)",
+        response: {
+          200: Type.Object({
+            chain_id: Type.Integer(),
+            deposits: Type.Array(
+              Type.Object({
+                address: Type.String(),
+                merchant: Type.String(),
+                order_ref: Type.String(),
+                token: Type.String({ description: "Symbol" }),
+                token_address: Type.String(),
+                amount: Type.String(),
+              }),
+            ),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const merchant = requireMerchant(request);
+      const chain = web.chains[0];
+      const list = await web.depositsWaiting(merchant.id);
+      const info = (token: string) =>
+        BigInt(token) === 0n
+          ? { symbol: "ETH", decimals: 18 }
+          : (chain?.tokens.find((t) => t.address.toLowerCase() === token.toLowerCase()) ?? {
+              symbol: token,
+              decimals: 0,
+            });
+      return {
+        chain_id: chain?.chainId ?? 0,
+        deposits: list.map((d) => ({
+          address: getAddress(d.address),
+          merchant: getAddress(d.merchant),
+          order_ref: d.orderRef,
+          token: info(d.token).symbol,
+          token_address: getAddress(d.token),
+          amount: formatDecimal(d.amount, info(d.token).decimals),
+        })),
+      };
     },
   );
 

@@ -73,6 +73,23 @@ const processorAbi = [
     ],
     outputs: [],
   },
+  {
+    type: "function",
+    name: "sweepDeposits",
+    stateMutability: "nonpayable",
+    inputs: [
+      {
+        name: "deposits",
+        type: "tuple[]",
+        components: [
+          { name: "merchant", type: "address" },
+          { name: "orderId", type: "bytes32" },
+          { name: "token", type: "address" },
+        ],
+      },
+    ],
+    outputs: [],
+  },
 ] as const;
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -212,7 +229,9 @@ async function showApp() {
   $("who-name").textContent = session.display_name ?? session.email;
   $("who-address").textContent = session.address ?? "(API key)";
   if (session.address) $("wallet-state").textContent = `Signed in with ${session.address}.`;
-  await Promise.all([loadPlan(), loadBalances(), loadOrders(), loadSubscriptions()]).catch(fail);
+  await Promise.all([loadPlan(), loadBalances(), loadOrders(), loadDeposits(), loadSubscriptions()]).catch(
+    fail,
+  );
 }
 
 async function loadPlan() {
@@ -355,6 +374,48 @@ async function loadCallbacks(orderId: number) {
   }
 }
 
+interface Deposit {
+  address: string;
+  merchant: `0x${string}`;
+  order_ref: `0x${string}`;
+  token: string;
+  token_address: `0x${string}`;
+  amount: string;
+}
+let waiting: Deposit[] = [];
+
+async function loadDeposits() {
+  const list = await api<{ chain_id: number; deposits: Deposit[] }>("GET", "/console/deposits");
+  waiting = list.deposits;
+  const body = $<HTMLTableElement>("deposits").tBodies[0] as HTMLTableSectionElement;
+  body.replaceChildren();
+  if (waiting.length === 0) cell(body.insertRow(), "Nothing waiting.").colSpan = 3;
+  for (const d of waiting) {
+    const row = body.insertRow();
+    cell(row, d.address);
+    cell(row, d.token);
+    cell(row, d.amount);
+  }
+  $("sweep").hidden = waiting.length === 0;
+}
+
+async function startSweep() {
+  clearMessages();
+  const chain = config.chains[0];
+  if (!chain || waiting.length === 0) return;
+  const { address } = await connectWallet();
+  const symbols = [...new Set(waiting.map((d) => d.token))].join(", ");
+  openPreview({
+    kind: "sweep",
+    chain,
+    token: { symbol: symbols, address: ETH, decimals: 18 },
+    amount: waiting.map((d) => `${d.amount} ${d.token}`).join(" + "),
+    to: chain.contract,
+    from: address,
+    deposits: waiting.map((d) => ({ merchant: d.merchant, orderId: d.order_ref, token: d.token_address })),
+  });
+}
+
 async function loadSubscriptions() {
   if (!config.recurring) return;
   $("subscriptions").hidden = false;
@@ -368,7 +429,8 @@ async function loadSubscriptions() {
 
 // ---- Withdraw and refund, signed by the wallet after a preview --------------------------------
 interface Action {
-  kind: "withdraw" | "refund";
+  kind: "withdraw" | "refund" | "sweep";
+  deposits?: { merchant: `0x${string}`; orderId: `0x${string}`; token: `0x${string}` }[];
   chain: WebChain;
   token: { symbol: string; address: `0x${string}`; decimals: number };
   amount: string;
@@ -408,7 +470,13 @@ async function startRefund(order: Order) {
 function openPreview(action: Action) {
   pending = action;
   $("pv-action").textContent =
-    action.kind === "withdraw" ? "Withdraw from the payment contract" : `Refund order ${action.order?.id}`;
+    action.kind === "withdraw"
+      ? "Withdraw from the payment contract"
+      : action.kind === "sweep"
+        ? `Sweep ${action.deposits?.length ?? 0} deposit(s) into the payment contract`
+        : `Refund order ${action.order?.id}`;
+  $<HTMLInputElement>("pv-amount").readOnly = action.kind === "sweep";
+  $<HTMLInputElement>("pv-to").readOnly = action.kind === "sweep";
   $("pv-chain").textContent = `${action.chain.name} (chain id ${action.chain.chainId})`;
   $("pv-token").textContent = action.token.symbol;
   $<HTMLInputElement>("pv-amount").value = action.amount;
@@ -417,8 +485,7 @@ function openPreview(action: Action) {
   $("pv-status").textContent = "";
   $("pv-error").textContent = "";
   $<HTMLButtonElement>("pv-confirm").disabled = false;
-  $("pv-confirm").textContent =
-    action.kind === "withdraw" ? "Sign withdrawal in wallet" : "Sign refund in wallet";
+  $("pv-confirm").textContent = `Sign ${action.kind === "withdraw" ? "withdrawal" : action.kind} in wallet`;
   const dialog = $<HTMLDialogElement>("preview");
   if (!dialog.open) dialog.showModal();
   void checkChain();
@@ -453,6 +520,10 @@ async function confirmAction() {
   const error = $("pv-error");
   const confirm = $<HTMLButtonElement>("pv-confirm");
   error.textContent = "";
+  if (action.kind === "sweep") {
+    await confirmSweep(action);
+    return;
+  }
   let amount: bigint;
   try {
     amount = parseUnits($<HTMLInputElement>("pv-amount").value.trim(), action.token.decimals);
@@ -508,6 +579,39 @@ async function confirmAction() {
   }
 }
 
+async function confirmSweep(action: Action) {
+  const status = $("pv-status");
+  const confirm = $<HTMLButtonElement>("pv-confirm");
+  confirm.disabled = true;
+  try {
+    const { provider, address } = await connectWallet();
+    if (!(await checkChain())) throw new WalletError("Switch your wallet to the right network first.");
+    const data = encodeFunctionData({
+      abi: processorAbi,
+      functionName: "sweepDeposits",
+      args: [action.deposits ?? []],
+    });
+    status.textContent = "Confirm in your wallet…";
+    const hash = (await provider.request({
+      method: "eth_sendTransaction",
+      params: [{ from: address, to: action.chain.contract, data }],
+    })) as string;
+    status.textContent = `Pending: transaction ${hash} sent, waiting for it to be mined…`;
+    const receipt = await waitForReceipt(provider, hash);
+    status.textContent = `Confirmed in block ${BigInt(receipt.blockNumber)}: ${action.deposits?.length ?? 0} deposit(s) swept into the contract.`;
+    notice(status.textContent);
+    for (let i = 0; i < 20 && waiting.length > 0; i += 1) {
+      await new Promise((r) => setTimeout(r, 500));
+      await loadDeposits();
+    }
+    await Promise.all([loadBalances(), loadOrders()]).catch(fail);
+  } catch (e) {
+    status.textContent = "";
+    $("pv-error").textContent = e instanceof ApiError ? e.message : explain(e);
+    confirm.disabled = false;
+  }
+}
+
 /** After a refund, waits for the indexer to record it and updates the order's row. */
 async function followOrder(before: Order) {
   for (let i = 0; i < 40; i += 1) {
@@ -534,6 +638,7 @@ $("sign-out").addEventListener("click", () => void signOut());
 $("order-filter").addEventListener("submit", (e) => void loadOrders(e).catch(fail));
 $("status-filter").addEventListener("change", () => void loadOrders().catch(fail));
 $("pv-confirm").addEventListener("click", () => void confirmAction());
+$("sweep").addEventListener("click", () => void startSweep().catch(fail));
 $("pv-switch").addEventListener("click", () => {
   if (!pending || !wallet) return;
   const { chainId, name } = pending.chain;
