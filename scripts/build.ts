@@ -1,6 +1,7 @@
 // Compiles the contracts with `hardhat build` and treats every compiler warning as an error.
 // Hardhat 3 has no built-in switch for that, so this wrapper reads the compiler output.
 import { spawnSync } from "node:child_process";
+import { buildWeb } from "./build-web.ts";
 
 const result = spawnSync("hardhat", ["build", ...process.argv.slice(2)], {
   encoding: "utf8",
@@ -15,3 +16,6 @@ if (/\bWarning:/i.test(output)) {
   console.error("\nbuild: Solidity compiler warnings are errors in this project; fix the warnings above.");
   process.exit(1);
 }
+
+// The browser bundles of the console and the point of sale (scripts/build-web.ts).
+await buildWeb();

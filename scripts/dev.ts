@@ -25,6 +25,7 @@ import { createEnvReader, type Env } from "../server/src/config/env.ts";
 import { ConfigProblems } from "../server/src/config/errors.ts";
 import { ConfigError } from "../server/src/lib/errors.ts";
 import { startSystem, type System } from "../server/src/system.ts";
+import { buildWeb } from "./build-web.ts";
 import { startCallbackReceiver, type CallbackReceiver } from "./lib/callback-receiver.ts";
 import { devStackPath, readDevStack, removeDevStack, writeDevStack, type DevStack } from "./lib/dev-stack.ts";
 import { deployLocal, setIntervalMining, startLocalChain, type LocalChain } from "./lib/local-chain.ts";
@@ -218,6 +219,8 @@ async function main() {
     say(
       `database: ${config.databaseUrl ? "PostgreSQL (DATABASE_URL)" : `embedded PGlite in ${config.dataDir}`}`,
     );
+    // The console's and point of sale's script bundles (esbuild, well under a second).
+    for (const b of await buildWeb(false)) say(`web: ${b.name} ${(b.gzip / 1024).toFixed(1)} KiB gzip`);
     system = await startSystem(config);
     const reset = await lastChainReset(system.db);
     if (config.env !== "production" && dev.callbackPort !== 0) {

@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { apiKeyFrom, authPlugin } from "./api/auth.ts";
 import { createAuthThrottle } from "./api/auth-throttle.ts";
+import { sessionAuthPlugin } from "./api/session-auth.ts";
 import type { AppDeps } from "./api/deps.ts";
 import { ErrorSchema, frameworkErrors, HttpError, installErrorHandling } from "./api/errors.ts";
 import { installRequestLogging, quietRequestLogs } from "./api/request-log.ts";
@@ -16,6 +17,7 @@ import { recurringRoutes } from "./api/routes/recurring.ts";
 import { userRoutes } from "./api/routes/user.ts";
 import { OrderSchema } from "./api/schemas.ts";
 import { callbackRoutes } from "./callbacks/routes.ts";
+import { consoleRoutes } from "./web/console-page.ts";
 import { payPageRoutes } from "./web/pay-page.ts";
 import { subscriptionPageRoutes } from "./web/subscription-page.ts";
 
@@ -53,8 +55,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         "script-src": ["'self'"],
         "img-src": ["'self'", "data:", "https:"],
         "style-src": ["'self'", "'unsafe-inline'"],
+        // Off: on a plain-http LAN address (http://shop.lan:3000/pay/…) the browser would rewrite
+        // the page's own CSS, script and QR to https, and they would fail to load.
+        "upgrade-insecure-requests": null,
       },
     },
+  });
+  // Cross-Origin-Opener-Policy and Origin-Agent-Cluster only apply on trustworthy origins (https,
+  // localhost); a browser on plain http to a LAN name (http://shop.lan:3000/pay/…) ignores them
+  // and reports a console error. Sent only where they take effect.
+  app.addHook("onSend", async (request, reply) => {
+    if (request.protocol === "https") return;
+    const host = request.hostname.replace(/:\d+$/, "");
+    if (host === "localhost" || host.endsWith(".localhost") || /^127\.|^\[::1\]$/.test(host)) return;
+    reply.removeHeader("cross-origin-opener-policy");
+    reply.removeHeader("origin-agent-cluster");
   });
   // Failed authentication is limited per client address, before any key or token is checked.
   const authThrottle = createAuthThrottle({
@@ -122,6 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(authPlugin, { merchants: deps.merchants });
+  if (deps.web) await app.register(sessionAuthPlugin, { sessions: deps.web.sessions });
   await app.register(healthRoutes, { deps });
   await app.register(orderRoutes, { deps });
   await app.register(userRoutes, { deps });
@@ -129,6 +145,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminRoutes, { deps });
   await app.register(payPageRoutes, { deps });
   await app.register(subscriptionPageRoutes, { deps });
+  if (deps.web) await app.register(consoleRoutes, { deps, web: deps.web });
   await app.register(callbackRoutes, { callbacks: deps.callbacks });
   return app;
 }

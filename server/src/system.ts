@@ -27,6 +27,12 @@ import { createMerchantService } from "./merchants/service.ts";
 import { txtNotifier } from "./notify/order-status.ts";
 import type { ChainEvent } from "./orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "./orders/events.ts";
+import { merchantDisplayName, setDisplayName } from "./merchants/profile.ts";
+import { depositsReadyToSweep } from "./deposits/repository.ts";
+import { provenAddresses } from "./merchants/addresses.ts";
+import { rotateCallbackSecret } from "./merchants/callback-secret.ts";
+import { createWebSessionService } from "./merchants/web-sessions.ts";
+import { chainName } from "./web/pay-view.ts";
 import { createOrderReader } from "./orders/queries.ts";
 import { createOrderService } from "./orders/service.ts";
 import { recurringCallbacks } from "./callbacks/recurring-callbacks.ts";
@@ -188,8 +194,13 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       orderTtlSeconds: config.orderTtlSeconds,
       anonymousMaxCents: parseUsdCents(config.anonymousMaxUsd) ?? 500n,
       allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
+      quoteDecimals: config.quoteDecimals,
     }),
-    payPage: createOrderReader(db),
+    payPage: {
+      ...createOrderReader(db),
+      merchantName: (merchantId) => merchantDisplayName(db, merchantId),
+      requiredConfirmations: (chainId) => byId.get(chainId)?.confirmations ?? 1,
+    },
     recurring: createRecurringService({
       db,
       chains,
@@ -211,6 +222,25 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       },
     }),
     indexedBlock,
+    web: {
+      sessions: createWebSessionService(db),
+      chains: chains.map((c) => ({
+        chainId: Number(c.chainId),
+        name: chainName(Number(c.chainId)),
+        contract: c.contract,
+        tokens: c.tokens.map((t) => ({ symbol: t.symbol, address: t.address, decimals: t.decimals })),
+      })),
+      displayName: (merchantId) => merchantDisplayName(db, merchantId),
+      setDisplayName: (merchantId, value) => setDisplayName(db, merchantId, value),
+      rotateCallbackSecret: (merchantId, overlap) => rotateCallbackSecret(db, merchantId, overlap),
+      depositsWaiting: async (merchantId) => {
+        const head = first.indexedBlock();
+        if (head === null) return [];
+        const proven = new Set(await provenAddresses(db, merchantId));
+        const ready = await depositsReadyToSweep(db, first.chainId, head - BigInt(first.confirmations) + 1n);
+        return ready.filter((d) => proven.has(d.merchant.toLowerCase()));
+      },
+    },
     ...(eletropay ? { eletropayLinks: { link: (input) => linkEletroPayClient(db, input) } } : {}),
     rateLimitPerMinute: config.rateLimitPerMinute,
     authFailuresPerMinute: config.authFailuresPerMinute,

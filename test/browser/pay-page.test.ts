@@ -13,6 +13,7 @@ import { erc20Abi, getAddress, parseAbi, type Hex } from "viem";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { parseDecimal } from "../../server/src/lib/money.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
+import { setDisplayName } from "../../server/src/merchants/profile.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 import { freePort, startNodeChain } from "../helpers/node-chain.ts";
@@ -176,7 +177,9 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
       { db: testDb.db, listen: false },
     );
     await system.app.listen({ host: "127.0.0.1", port });
-    key = (await createMerchant(testDb.db, "browser@example.com", "seller")).apiKey;
+    const created = await createMerchant(testDb.db, "browser@example.com", "seller");
+    key = created.apiKey;
+    await setDisplayName(testDb.db, created.merchant.id, "Café Aurora");
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -187,6 +190,8 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
         "--disable-component-update",
         "--disable-sync",
         "--no-first-run",
+        // A LAN host name that is not localhost: the page must work on plain http there.
+        "--host-resolver-rules=MAP shop.lan 127.0.0.1",
       ],
     });
   });
@@ -223,12 +228,14 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
    * requested; with `wallet`, the page gets an injected EIP-1193 provider announced by EIP-6963,
    * which forwards to the node from the test process (so the page itself only talks to our server).
    */
-  async function open(url: string, options: { wallet?: WalletMode; width?: number } = {}) {
+  async function open(url: string, options: { wallet?: WalletMode; width?: number; origin?: string } = {}) {
     const context = await browser.newContext({
       viewport: { width: options.width ?? 1000, height: 1400 },
       deviceScaleFactor: 1,
     });
-    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    // Clipboard permissions exist only on secure origins (not on http://shop.lan).
+    if (!options.origin)
+      await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
     const page = await context.newPage();
     const problems: string[] = [];
     const requested: string[] = [];
@@ -237,8 +244,14 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
       if (m.type() === "error" || m.type() === "warning") problems.push(`console ${m.type()}: ${m.text()}`);
     });
     page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-    page.on("requestfailed", (r) => problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
+    page.on("requestfailed", (r) => {
+      // The page closes its own event stream once the order is final; Chromium reports that
+      // as an aborted request, which is no failure of the page.
+      if (r.url().endsWith("/events") && r.failure()?.errorText === "net::ERR_ABORTED") return;
+      problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`);
+    });
     page.on("request", (r) => requested.push(r.url()));
+    const origin = options.origin ?? base;
     page.on("response", (r) => {
       if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
     });
@@ -258,7 +271,7 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     assert.equal(response?.status(), 200);
     const csp = response?.headers()["content-security-policy"] ?? "";
     assert.match(csp, /script-src 'self'(;|$)/, `a strict script policy: ${csp}`);
-    return { page, problems, requested, walletCalls, close: () => context.close() };
+    return { page, problems, requested, walletCalls, origin, close: () => context.close() };
   }
 
   /** The QR image's pixels, drawn on a canvas at 2× its size, decoded with jsQR. */
@@ -353,8 +366,8 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
   }
 
   /** Only this server was contacted, and nothing went wrong in the page. */
-  function assertClean(opened: { problems: string[]; requested: string[] }) {
-    const foreign = opened.requested.filter((u) => !u.startsWith(`${base}/`));
+  function assertClean(opened: { problems: string[]; requested: string[]; origin?: string }) {
+    const foreign = opened.requested.filter((u) => !u.startsWith(`${opened.origin ?? base}/`));
     assert.deepEqual(foreign, [], "no third-party requests");
     assert.deepEqual(opened.problems, []);
   }
@@ -379,7 +392,8 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
       complete: (img as HTMLImageElement).complete,
       naturalWidth: (img as HTMLImageElement).naturalWidth,
     }));
-    assert.equal(qr.src, order.qr_code);
+    // The image's query names what is due, so a cached image never shows an old amount.
+    assert.equal(qr.src, `${order.qr_code}?due=${wei}`);
     assert.ok(qr.complete && qr.naturalWidth > 0, `QR image loaded (naturalWidth ${qr.naturalWidth})`);
     const uri = `ethereum:${order.address}@31337?value=${wei}`;
     assert.equal(await decodeQr(page), uri);
@@ -451,12 +465,15 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     );
 
     await waitForStatus(page, "success");
-    assert.match((await page.textContent("#confirmations")) ?? "", /^1 confirmation$/);
+    assert.equal(await page.textContent("#confirmations"), "1 of 2 confirmations");
+    assert.equal(await page.textContent("#state-title"), "Payment received");
     assert.equal(await page.isVisible("#options"), false, "no second payment is offered once paid");
     await screenshot(page, "eth-success-phone");
     await chain.mine(CONFIRMATIONS);
     await waitForStatus(page, "complete");
-    assert.equal(await page.textContent("#status-message"), "Payment complete");
+    assert.equal(await page.textContent("#state-title"), "Paid");
+    assert.equal(await page.textContent("#confirmations"), "2 of 2 confirmations");
+    assert.equal(await page.isVisible(".countdown"), false, "no countdown once paid");
     assert.equal(await page.evaluate(() => (window as { __noReload?: boolean }).__noReload), true);
     await checkAccessibility(page, "complete ETH order");
     await screenshot(page, "eth-complete-phone");
@@ -472,10 +489,13 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     })) as bigint;
     assert.equal(after - before, wei, "the merchant's contract balance grew by the amount");
 
+    // Updates are pushed (Server-Sent Events), not polled: one stream, and at most the one
+    // status read the page makes when the wallet reports the transaction mined.
     assert.ok(
-      opened.requested.some((u) => u === `${base}/pay/${order.id}/status`),
-      "the page polls its status",
+      opened.requested.some((u) => u === `${base}/pay/${order.id}/events`),
+      "the page follows its status through the event stream",
     );
+    assert.ok(opened.requested.filter((u) => u.endsWith("/status")).length <= 1, "no status polling");
     assertClean(opened);
     await opened.close();
   });
@@ -605,9 +625,121 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     await waitForStatus(page, "expired");
     assert.equal(await countdownSeconds(page), 0);
     assert.equal(await page.isVisible("#options"), false, "no QR or address for an expired order");
-    assert.equal(await page.textContent("#status-message"), "This order has expired");
+    assert.equal(await page.textContent("#state-title"), "This order has expired");
+    assert.match((await page.textContent("#state-detail")) ?? "", /Nothing was paid/);
     await screenshot(page, "expired-phone");
     await checkAccessibility(page, "expired order");
+    assertClean(opened);
+    await opened.close();
+  });
+
+  const payAbi = parseAbi(["function pay(address merchant, bytes32 orderId) payable"]);
+  async function payThroughContract(order: OrderJson, wei: bigint) {
+    await chain.client.waitForTransactionReceipt({
+      hash: await chain.wallet.writeContract({
+        address: chain.contract,
+        abi: payAbi,
+        functionName: "pay",
+        args: [chain.merchant, order.reference as Hex],
+        value: wei,
+        account: chain.customer,
+        chain: null,
+      }),
+    });
+  }
+
+  it("shows the shop's name and the item with its image; underpaid, it says what is missing with a QR for the rest; topped up by the wallet it shows Paid and returns to the shop", async function () {
+    const picture = await createOrder({ amount: "1.00" });
+    const order = await createOrder({
+      amount: "10.00",
+      item_title: "Pour-over kit",
+      item_description: "Dripper, filters and a glass carafe",
+      item_image: `${base}/order/${picture.id}/qr.svg`,
+      return_url: `${base}/order/${picture.id}/qr.svg?returned=1`,
+    });
+    // $10.00 at $2500/ETH.
+    assert.equal(order.expected_amount, "0.004");
+    const opened = await open(order.payment_url, { wallet: { account: chain.customer }, width: 375 });
+    const { page } = opened;
+    assert.equal(await page.textContent("#merchant-name"), "Café Aurora");
+    assert.equal(await page.textContent("h1"), "Pour-over kit");
+    assert.match((await page.title()) ?? "", /Pour-over kit · Café Aurora/);
+    await page.waitForFunction(
+      () => ((document.querySelector(".item-image") as HTMLImageElement | null)?.naturalWidth ?? 0) > 0,
+    );
+    assert.equal(await page.textContent("#state-title"), "Waiting for payment");
+
+    // A quarter arrives: the page says what is missing and asks for exactly that.
+    await payThroughContract(order, 1_000_000_000_000_000n);
+    await page.waitForFunction(() => document.getElementById("state")?.dataset.tone === "partial", null, {
+      timeout: 20_000,
+    });
+    assert.equal(await page.textContent("#state-title"), "Partly paid: 0.003 ETH still to pay");
+    assert.match((await page.textContent("#state-detail")) ?? "", /received 0\.001 of the 0\.004 ETH due/);
+    assert.equal(await page.textContent("#amount"), "0.003 ETH");
+    assert.equal(await page.textContent("#amount-label"), "Still to pay");
+    assert.match((await page.textContent("#wallet-hint")) ?? "", /^Pay 0\.003 ETH from a wallet/);
+    const rest = `ethereum:${order.address}@31337?value=3000000000000000`;
+    await page.waitForFunction((src) => {
+      const img = document.getElementById("qr") as HTMLImageElement;
+      return img.getAttribute("src") === src && img.complete && img.naturalWidth > 0;
+    }, `/order/${order.id}/qr.svg?due=3000000000000000`);
+    assert.equal(await decodeQr(page), rest, "the QR asks for the remainder");
+    assert.equal(await page.getAttribute("#open-wallet", "href"), rest);
+    await page.click("#copy-amount");
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), "0.003");
+    await screenshot(page, "underpaid-phone");
+    await checkAccessibility(page, "underpaid order");
+
+    // The browser wallet pays the rest.
+    await page.waitForFunction(() => !(document.getElementById("wallet") as HTMLButtonElement).disabled);
+    await page.click("#wallet");
+    await waitForStatus(page, "success");
+    const sent = opened.walletCalls.filter((c) => c.method === "eth_sendTransaction");
+    assert.equal(BigInt((sent[0]?.params as { value: string }[])[0]?.value ?? "0"), 3_000_000_000_000_000n);
+    assert.equal(await page.isVisible("#return-line"), true, "the way back to the shop, once paid");
+    assert.equal(await page.textContent("#return-link"), "Return to Café Aurora");
+    await chain.mine(CONFIRMATIONS);
+    await waitForStatus(page, "complete");
+    assert.equal(await page.textContent("#state-title"), "Paid");
+    assert.equal(await page.isVisible("#options"), false);
+    await screenshot(page, "paid-phone");
+    // Checked before the page leaves: what the navigation cancels is not the payment page's doing.
+    assertClean(opened);
+    // Complete: the page goes back to the shop by itself.
+    await page.waitForURL(`${base}/order/${picture.id}/qr.svg?returned=1`, { timeout: 10_000 });
+    await opened.close();
+  });
+
+  it("works on a plain-http LAN host name (http://shop.lan): styles, QR and script load, nothing is upgraded to https, and the pushed status arrives", async function () {
+    const order = await createOrder({ amount: "2.00" });
+    const lan = base.replace("127.0.0.1", "shop.lan");
+    const csp = (await fetch(`${base}/pay/${order.id}`)).headers.get("content-security-policy") ?? "";
+    assert.doesNotMatch(csp, /upgrade-insecure-requests/);
+    const opened = await open(`${lan}/pay/${order.id}`, { origin: lan, width: 375 });
+    const { page } = opened;
+    assert.equal(new URL(page.url()).protocol, "http:");
+    await page.waitForFunction(() => (document.getElementById("qr") as HTMLImageElement).naturalWidth > 0);
+    assert.equal(
+      await page.$eval(".pill", (e) => getComputedStyle(e).textTransform),
+      "uppercase",
+      "CSS loaded",
+    );
+    await page.waitForFunction(() =>
+      /^\d{2}:\d{2}$/.test(document.getElementById("countdown")?.textContent ?? ""),
+    );
+    assert.notEqual(await page.textContent("#countdown"), "--:--", "the script ran");
+    // No clipboard API on an insecure origin: the copy button still copies (or selects).
+    await page.click("#copy-amount");
+    await page.waitForFunction(() =>
+      ["Copied", "Select"].includes(document.querySelector("#copy-amount .copy-text")?.textContent ?? ""),
+    );
+    await payThroughContract(order, parseDecimal(order.expected_amount, 18));
+    await waitForStatus(page, "success");
+    assert.ok(
+      opened.requested.every((u) => u.startsWith("http://shop.lan:")),
+      "every request stayed on http",
+    );
     assertClean(opened);
     await opened.close();
   });

@@ -56,8 +56,8 @@ describe("thin path: order → payment → indexer → status → callback", fun
     assert.equal(order.currency, "usd");
     assert.equal(order.currency_amount, "1.00");
     assert.equal(order.eth_price, "3000.00");
-    // $1.00 at $3000/ETH = 1/3000 ETH, rounded up to the wei: 333333333333334 wei.
-    assert.equal(order.expected_amount, "0.000333333333333334");
+    // $1.00 at $3000/ETH = 1/3000 ETH, rounded up to 8 decimals (QUOTE_DECIMALS): 0.00033334 ETH.
+    assert.equal(order.expected_amount, "0.00033334");
     // The order's address is its deposit address (a plain transfer pays it); pay_to is the contract.
     assert.equal(
       order.address,
@@ -71,7 +71,7 @@ describe("thin path: order → payment → indexer → status → callback", fun
     const tx = await chain.processor.connect(chain.customer).getFunction("pay")(
       merchant,
       order.reference as `0x${string}`,
-      { value: 333333333333334n },
+      { value: 333340000000000n },
     );
     const receipt = await tx.wait();
     assert.ok(receipt);
@@ -88,7 +88,7 @@ describe("thin path: order → payment → indexer → status → callback", fun
     assert.equal(paid.transaction_id, receipt.hash);
     assert.equal(paid.paid, true);
     assert.equal(paid.confirmations, 1);
-    assert.equal(paid.amount_paid, "0.000333333333333334");
+    assert.equal(paid.amount_paid, "0.00033334");
 
     await chain.mine(CONFIRMATIONS - 1);
     const complete = await until(
@@ -144,7 +144,7 @@ describe("thin path: order → payment → indexer → status → callback", fun
         merchant,
         order.reference as `0x${string}`,
         {
-          value: 833333333333334n,
+          value: 833340000000000n,
         },
       )
     ).wait();

@@ -69,8 +69,8 @@ describe("REST API: orders, history, isolation, plans", function () {
     assert.match(body.created_at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
     assert.equal(body.currency_amount, "29.20");
     assert.equal(body.eth_price, "69.98");
-    // 29.20 / 69.98 ETH, rounded up to the wei.
-    assert.equal(body.expected_amount, "0.417262074878536725");
+    // 29.20 / 69.98 ETH = 0.417262074878536725…, rounded up to 8 decimals (QUOTE_DECIMALS).
+    assert.equal(body.expected_amount, "0.41726208");
     assert.equal(body.item_title, "Coffee");
     assert.equal(body.payment_url, `http://pos.test/pay/${body.id}`);
     assert.equal(body.qr_code, `http://pos.test/order/${body.id}/qr.svg`);

@@ -6,6 +6,7 @@ import {
   parseDecimal,
   parseUsdCents,
   quoteAmount,
+  roundUpToPrecision,
 } from "../../server/src/lib/money.ts";
 
 describe("money helpers", function () {
@@ -27,6 +28,15 @@ describe("money helpers", function () {
     assert.equal(parseDecimal("3000.12345678", 8), 300012345678n);
     assert.equal(parseDecimal("1", 6), 1_000_000n);
     assert.throws(() => parseDecimal("0.123", 2));
+  });
+
+  it("rounds a quote up to a precision a customer can read, never down", function () {
+    // 1/3000 ETH = 0.000333333333333334 → 0.00033334 at 8 decimals.
+    assert.equal(roundUpToPrecision(333333333333334n, 18, 8), 333340000000000n);
+    assert.equal(roundUpToPrecision(10n ** 16n, 18, 8), 10n ** 16n, "already short: unchanged");
+    assert.equal(roundUpToPrecision(1n, 18, 8), 10n ** 10n, "the smallest amount rounds up to 1e-8");
+    assert.equal(roundUpToPrecision(13_540_001n, 6, 8), 13_540_001n, "USDC has fewer decimals");
+    assert.equal(roundUpToPrecision(13_540_001n, 6, 2), 13_550_000n);
   });
 
   it("rounds quotes up by at most one smallest unit", function () {

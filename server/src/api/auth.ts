@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import { unauthorized } from "../lib/errors.ts";
+import { forbidden, unauthorized } from "../lib/errors.ts";
 import type { Merchant } from "../merchants/service.ts";
 
 declare module "fastify" {
@@ -38,6 +38,12 @@ export const authPlugin = fp(async function auth(
 });
 
 export function requireMerchant(request: FastifyRequest): Merchant {
+  if (!request.merchant && request.terminalDenied) {
+    throw forbidden(
+      "a terminal key can only create orders and read their status; sign in to the console for anything else",
+      "terminal_not_allowed",
+    );
+  }
   if (!request.merchant) throw unauthorized();
   return request.merchant;
 }

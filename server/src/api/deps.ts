@@ -4,10 +4,49 @@ import type { Config } from "../config/index.ts";
 import type { AccountService } from "../merchants/account.ts";
 import type { AddressService } from "../merchants/addresses.ts";
 import type { MerchantService } from "../merchants/service.ts";
-import type { OrderRow } from "../orders/serialize.ts";
+import type { WebSessionService } from "../merchants/web-sessions.ts";
 import type { OrderService } from "../orders/service.ts";
 import type { RecurringService } from "../recurring/service.ts";
+import type { OrderRow } from "../orders/serialize.ts";
 import type { HealthService } from "./health-service.ts";
+
+/** What the payment page needs beyond an order: the shop's name and the chain's confirmations. */
+export interface PayPageDeps {
+  order(id: bigint): Promise<OrderRow | undefined>;
+  /** The merchant's display name (migration 095), or null. */
+  merchantName?(merchantId: bigint): Promise<string | null>;
+  /** CONFIRMATIONS of the chain (for "1 of 12 confirmations"); 1 when unknown. */
+  requiredConfirmations?(chainId: bigint): number;
+  /** How often an open event stream looks at its order, in ms (default 500). */
+  pushIntervalMs?: number;
+  /** How long one event stream stays open before the browser reconnects, in ms (default 5 min). */
+  pushMaxMs?: number;
+}
+
+/** A chain as the browser pages (console, point of sale) see it. */
+export interface WebChain {
+  chainId: number;
+  name: string;
+  contract: `0x${string}`;
+  tokens: { symbol: string; address: `0x${string}`; decimals: number }[];
+}
+
+/** The merchant console and point-of-sale terminal (server/src/web/console-page.ts). */
+export interface WebDeps {
+  sessions: WebSessionService;
+  chains: WebChain[];
+  displayName(merchantId: bigint): Promise<string | null>;
+  setDisplayName(merchantId: bigint, value: string): Promise<string | null>;
+  /** Deposits of the merchant's proven addresses on the first chain, confirmed and not yet swept. */
+  depositsWaiting(
+    merchantId: bigint,
+  ): Promise<{ address: string; merchant: string; orderRef: string; token: string; amount: bigint }[]>;
+  /** Rotates the callback signing secret; the new one is returned once. */
+  rotateCallbackSecret(
+    merchantId: bigint,
+    overlapSeconds: number,
+  ): Promise<{ secret: string; previousValidUntil: Date | null }>;
+}
 
 /** The configuration the HTTP layer reads. */
 export type AppConfig = Pick<Config, "publicUrl" | "adminToken" | "tokens">;
@@ -25,7 +64,7 @@ export interface AppDeps {
   /** Recurring billing (POST/GET /recurring, /status/recurring/:status, the subscription page); optional for tests. */
   recurring?: Pick<RecurringService, "create" | "get" | "list" | "cancel" | "page">;
   /** An order by id for the public pay page and QR code (the id is the capability). */
-  payPage: { order(id: bigint): Promise<OrderRow | undefined> };
+  payPage: PayPageDeps;
   /** API-key lookup and the admin API. */
   merchants: MerchantService;
   /** GET /user and GET /user/history. */
@@ -46,6 +85,8 @@ export interface AppDeps {
   };
   /** The newest block of a chain whose effects are in the database (for confirmations), if known. */
   indexedBlock: (chainId: bigint) => bigint | null;
+  /** The merchant console and point-of-sale pages, with their browser sessions; off when absent. */
+  web?: WebDeps;
   rateLimitPerMinute?: number;
   /** Failed authentications per client address per minute before its credentials go unchecked (429). */
   authFailuresPerMinute?: number;

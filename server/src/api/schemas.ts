@@ -29,6 +29,9 @@ export const OrderSchema = Type.Object(
     item_title: Type.Optional(Type.String()),
     item_description: Type.Optional(Type.String()),
     item_image: Type.Optional(Type.String()),
+    return_url: Type.Optional(
+      Type.String({ description: "Where the payment page sends the customer once the order is paid" }),
+    ),
     expires_at: Type.String({ format: "date-time" }),
     confirmations: Type.Integer(),
     token: Type.String(),
@@ -82,6 +85,12 @@ export const CreateOrderBody = Type.Object(
     item_title: Type.Optional(Type.String({ maxLength: 200 })),
     item_description: Type.Optional(Type.String({ maxLength: 2000 })),
     item_image: Type.Optional(Type.String({ maxLength: 2048 })),
+    return_url: Type.Optional(
+      Type.String({
+        maxLength: 2048,
+        description: "http(s) URL the payment page sends the customer to once the order is paid",
+      }),
+    ),
     token: Type.Optional(
       Type.String({ minLength: 2, maxLength: 11, description: "Pay in an allowlisted token, e.g. USDC" }),
     ),

@@ -61,7 +61,11 @@ export function resolveSecrets(
     const match = /^merchant:(\d{1,19})$/.exec(secretRef);
     if (!match?.[1]) throw new UnknownSecretError(`unknown secret reference "${secretRef}"`);
     const { rows } = await db.query<{ callback_secret: string; callback_secret_previous: string | null }>(
-      "SELECT callback_secret, callback_secret_previous FROM merchants WHERE id = $1",
+      // The previous secret signs until its overlap window ends (migration 095; NULL: no end).
+      `SELECT callback_secret,
+              CASE WHEN callback_secret_previous_until IS NULL OR callback_secret_previous_until > now()
+                   THEN callback_secret_previous END AS callback_secret_previous
+         FROM merchants WHERE id = $1`,
       [match[1]],
     );
     const row = rows[0];

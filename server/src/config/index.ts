@@ -21,6 +21,8 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   orderTtlSeconds: number;
+  /** QUOTE_DECIMALS: an order's expected_amount is rounded up to this many decimals (default 8). */
+  quoteDecimals: number;
   /** Orders below this USD amount need no API key (the seed: $5.00). */
   anonymousMaxUsd: string;
   adminToken: string | undefined;
@@ -91,6 +93,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: r.url("DATABASE_URL", ["postgres:", "postgresql:"]),
     dataDir: resolve(r.str("DATA_DIR", ".data")),
     orderTtlSeconds: r.int("ORDER_TTL_SECONDS", 900, 30, 7 * 24 * 3600),
+    quoteDecimals: r.int("QUOTE_DECIMALS", 8, 0, 18),
     anonymousMaxUsd: r.decimal("ANONYMOUS_MAX_USD", "5.00") ?? "5.00",
     adminToken: r.secret("ADMIN_TOKEN", 32, "openssl rand -hex 32"),
     runIndexer: r.bool("RUN_INDEXER", true),

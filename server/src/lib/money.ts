@@ -65,3 +65,14 @@ export function quoteAmount(
   if (price <= 0n) throw new RangeError("price must be positive");
   return ceilDiv(usdCents * 10n ** BigInt(tokenDecimals + priceDecimals), 100n * price);
 }
+
+/**
+ * `amount` (in units of `decimals`) rounded UP to at most `precision` decimals, so a customer
+ * reads and types a short amount ("0.00033334", not "0.000333333333333334") and the merchant
+ * never gets less than the quote. A precision at or above `decimals` leaves the amount as it is.
+ */
+export function roundUpToPrecision(amount: bigint, decimals: number, precision: number): bigint {
+  if (precision >= decimals) return amount;
+  const step = 10n ** BigInt(decimals - precision);
+  return ceilDiv(amount, step) * step;
+}

@@ -153,6 +153,12 @@ export async function findMerchantByEmail(db: Queryable, emailInput: string): Pr
 }
 
 /** Resolves an API key to its merchant, or undefined. Constant-time on the hash comparison. */
+/** A merchant by id (a browser session names its merchant by id). */
+export async function findMerchantById(db: Queryable, id: bigint): Promise<Merchant | undefined> {
+  const { rows } = await db.query<MerchantRow>(`SELECT ${COLUMNS} FROM merchants WHERE id = $1`, [id]);
+  return rows[0] ? toMerchant(rows[0]) : undefined;
+}
+
 export async function findMerchantByKey(db: Queryable, key: string): Promise<Merchant | undefined> {
   const match = KEY_PATTERN.exec(key);
   if (!match) return undefined;

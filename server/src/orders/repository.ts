@@ -30,15 +30,17 @@ export interface NewOrder {
   itemTitle: string | null;
   itemDescription: string | null;
   itemImage: string | null;
+  /** Where the payment page sends the customer once paid; null: nowhere. */
+  returnUrl?: string | null;
   ttlSeconds: number;
 }
 
 const INSERT_ORDER = `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol,
   token_decimals, currency_amount, usd_cents, expected_amount, price, price_decimals, callback, item_title,
-  item_description, item_image, expires_at, deposit_address, reference)`;
+  item_description, item_image, expires_at, deposit_address, reference, return_url)`;
 const ORDER_VALUES = `$1::int8, $2::int8, $3::int8, $4::text, $5::text, $6::text, $7::text, $8::int4, $9::text,
   $10::int8, $11::numeric, $12::numeric, $13::int4, $14::text, $15::text, $16::text, $17::text,
-  now() + make_interval(secs => $18::float8), $19::text, $20::text`;
+  now() + make_interval(secs => $18::float8), $19::text, $20::text, $21::text`;
 
 const orderParams = (o: NewOrder) => [
   o.id,
@@ -61,6 +63,7 @@ const orderParams = (o: NewOrder) => [
   o.ttlSeconds,
   o.depositAddress ?? null,
   o.reference,
+  o.returnUrl ?? null,
 ];
 
 /** Inserts an order; a primary-key collision surfaces as the driver's unique violation (23505). */
@@ -86,7 +89,7 @@ export async function insertOrderWithDailySlot(
     `WITH slot AS (
        INSERT INTO merchant_daily_orders AS d (merchant_id, day, count)
        VALUES ($2, (now() AT TIME ZONE 'UTC')::date, 1)
-       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $21
+       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $22
        RETURNING 1
      )
      ${INSERT_ORDER} SELECT ${ORDER_VALUES} FROM slot RETURNING *`,

@@ -28,6 +28,8 @@ export interface OrderRow {
   item_title: string | null;
   item_description: string | null;
   item_image: string | null;
+  /** Where the payment page sends the customer once paid (migration 095); null: nowhere. */
+  return_url?: string | null;
   status: OrderStatus;
   exception: OrderException | null;
   amount_paid: string;
@@ -59,6 +61,7 @@ export interface OrderJson {
   item_title?: string;
   item_description?: string;
   item_image?: string;
+  return_url?: string;
   expires_at: string;
   confirmations: number;
   token: string;
@@ -114,5 +117,6 @@ export function orderToJson(row: OrderRow, publicUrl: string, indexedBlock: bigi
   if (row.item_title !== null) json.item_title = row.item_title;
   if (row.item_description !== null) json.item_description = row.item_description;
   if (row.item_image !== null) json.item_image = row.item_image;
+  if (row.return_url) json.return_url = row.return_url;
   return json;
 }

@@ -12,7 +12,13 @@ import {
   unauthorized,
   unavailable,
 } from "../lib/errors.ts";
-import { formatUsdCents, parseDecimal, parseUsdCents, quoteAmount } from "../lib/money.ts";
+import {
+  formatUsdCents,
+  parseDecimal,
+  parseUsdCents,
+  quoteAmount,
+  roundUpToPrecision,
+} from "../lib/money.ts";
 import { parseCallbackUrl, parseHttpUrl } from "../lib/url.ts";
 import { planAllowsAmount, planAmountLimitText, PLANS } from "../merchants/plans.ts";
 import type { Merchant } from "../merchants/service.ts";
@@ -35,6 +41,7 @@ export interface CreateOrderInput {
   item_title?: string | undefined;
   item_description?: string | undefined;
   item_image?: string | undefined;
+  return_url?: string | undefined;
   token?: string | undefined;
   /** A configured chain's name or id; default: the first configured chain. */
   chain?: string | undefined;
@@ -64,6 +71,8 @@ export interface OrderServiceDeps {
   anonymousMaxCents: bigint;
   /** CALLBACK_ALLOW_PRIVATE: accept callbacks to private hosts (local development, tests). */
   allowPrivateCallbacks?: boolean;
+  /** QUOTE_DECIMALS: quotes are rounded up to this many decimals (default 8). */
+  quoteDecimals?: number;
 }
 
 const PEG_DECIMALS = 8;
@@ -87,6 +96,7 @@ export function createOrderService(deps: OrderServiceDeps) {
   const { db } = deps;
   const defaultChain = deps.chains[0];
   if (!defaultChain) throw new Error("createOrderService: no chain configured");
+  const precision = deps.quoteDecimals ?? 8;
 
   /** A configured chain by name or id (the default when unset). */
   function chainOf(wanted: string | undefined): OrderChain {
@@ -113,7 +123,7 @@ export function createOrderService(deps: OrderServiceDeps) {
         decimals: 18,
         price: price.value,
         priceDecimals: price.decimals,
-        expected: quoteAmount(usdCents, price.value, price.decimals, 18),
+        expected: roundUpToPrecision(quoteAmount(usdCents, price.value, price.decimals, 18), 18, precision),
       };
     }
     const token = chain.tokens.find((t) => t.symbol === tokenSymbol.toUpperCase());
@@ -132,7 +142,11 @@ export function createOrderService(deps: OrderServiceDeps) {
       decimals: token.decimals,
       price: peg,
       priceDecimals: PEG_DECIMALS,
-      expected: quoteAmount(usdCents, peg, PEG_DECIMALS, token.decimals),
+      expected: roundUpToPrecision(
+        quoteAmount(usdCents, peg, PEG_DECIMALS, token.decimals),
+        token.decimals,
+        precision,
+      ),
     };
   }
 
@@ -148,6 +162,8 @@ export function createOrderService(deps: OrderServiceDeps) {
     const callback = parseCallbackUrl(input.callback, deps.allowPrivateCallbacks ?? false);
     const itemImage =
       input.item_image === undefined ? undefined : parseHttpUrl(input.item_image, "item_image");
+    const returnUrl =
+      input.return_url === undefined ? undefined : parseHttpUrl(input.return_url, "return_url");
     if (!merchant && usdCents >= deps.anonymousMaxCents) {
       throw unauthorized(
         `orders of $${formatUsdCents(deps.anonymousMaxCents)} or more need an API key in the Authorization header`,
@@ -194,6 +210,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       itemTitle: input.item_title ?? null,
       itemDescription: input.item_description ?? null,
       itemImage: itemImage ?? null,
+      returnUrl: returnUrl ?? null,
       ttlSeconds: deps.orderTtlSeconds,
     };
     // One statement, one round trip, no explicit transaction. Ids are random 53-bit numbers; a

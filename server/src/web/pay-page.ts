@@ -2,10 +2,10 @@ import { readFileSync } from "node:fs";
 import QRCode from "qrcode";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
-import type { AppDeps } from "../api/deps.ts";
+import type { AppDeps, PayPageDeps } from "../api/deps.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import { notFound } from "../lib/errors.ts";
-import { payView, type PayView } from "./pay-view.ts";
+import { payState, payView, type PayState, type PayView } from "./pay-view.ts";
 
 const escapeHtml = (value: string) =>
   value.replace(
@@ -41,23 +41,22 @@ const ASSETS: Record<string, { type: string; body: string }> = Object.fromEntrie
 
 const COPY_ICON = `<svg aria-hidden="true" focusable="false" viewBox="0 0 24 24" width="16" height="16"><path fill="currentColor" d="M16 1H4a2 2 0 0 0-2 2v14h2V3h12V1zm3 4H8a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h11a2 2 0 0 0 2-2V7a2 2 0 0 0-2-2zm0 16H8V7h11v14z"/></svg>`;
 
-const STATUS_TEXT: Record<string, string> = {
-  pending: "Waiting for payment",
-  success: "Payment received, confirming",
-  complete: "Payment complete",
-  expired: "This order has expired",
-  refunded: "This order was refunded",
-};
+const CHECK_ICON = `<svg aria-hidden="true" focusable="false" viewBox="0 0 24 24" width="56" height="56"><circle cx="12" cy="12" r="11" fill="currentColor"/><path d="M6.5 12.5l3.5 3.5 7.5-8" fill="none" stroke="#fff" stroke-width="2.4" stroke-linecap="round" stroke-linejoin="round"/></svg>`;
+const CLOCK_ICON = `<svg aria-hidden="true" focusable="false" viewBox="0 0 24 24" width="56" height="56"><circle cx="12" cy="12" r="11" fill="currentColor"/><path d="M12 6v6l4 2.5" fill="none" stroke="#fff" stroke-width="2.2" stroke-linecap="round"/></svg>`;
 
-function renderPage(view: PayView): string {
+/** The QR image's address: the query changes with what is still due, so a cached image never shows an old amount. */
+const qrSrc = (state: PayState) => `/order/${state.id}/qr.svg?due=${state.remaining_units}`;
+
+function renderPage(view: PayView, state: PayState, merchantName: string | null): string {
   const { json } = view;
   const title = json.item_title ? escapeHtml(json.item_title) : `Order ${json.id}`;
   const symbol = escapeHtml(view.symbol);
-  const amount = escapeHtml(json.expected_amount);
+  const due = escapeHtml(state.remaining);
   const network = `${escapeHtml(view.chainName)} <span class="muted">(chain id ${view.chainId})</span>`;
-  const paid = json.status === "success" || json.status === "complete";
-  const closed = paid || json.status === "expired" || json.status === "refunded";
+  const closed = state.status !== "pending";
+  const partial = state.tone === "partial";
   const what = view.token ? ` Send ${symbol} only: the token <code class="inline">${view.token}</code>.` : "";
+  const shop = merchantName ? escapeHtml(merchantName) : "";
   // Data for pay.js: everything it needs to call the contract through a browser wallet.
   const data = {
     id: view.id,
@@ -70,11 +69,11 @@ function renderPage(view: PayView): string {
     token: view.token,
     symbol: view.symbol,
     decimals: view.decimals,
-    amount: view.amount,
-    expected: json.expected_amount,
-    expiresAt: json.expires_at,
-    status: json.status,
+    state,
   };
+  const image = json.item_image
+    ? `<img class="item-image" src="${escapeHtml(json.item_image)}" alt="" width="72" height="72" referrerpolicy="no-referrer" decoding="async">`
+    : "";
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -82,40 +81,48 @@ function renderPage(view: PayView): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light">
 <meta name="referrer" content="no-referrer">
-<title>Pay ${title} · Ethereum POS</title>
+<title>Pay ${title}${shop ? ` · ${shop}` : ""}</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/pay.css">
 </head>
 <body>
 <main class="sheet" aria-labelledby="title" data-order-id="${json.id}" data-expires-at="${json.expires_at}">
   <header class="head">
-    <p class="brand"><span class="logo" aria-hidden="true"></span>Ethereum POS <span class="muted">· Order ${json.id}</span></p>
-    <h1 id="title">${title}</h1>
-    ${json.item_description ? `<p class="description">${escapeHtml(json.item_description)}</p>` : ""}
+    <p class="brand"><span class="logo" aria-hidden="true"></span>${shop ? `<span id="merchant-name">${shop}</span>` : "Ethereum POS"} <span class="muted">· Order ${json.id}</span></p>
+    <div class="item">${image}<div>
+      <h1 id="title">${title}</h1>
+      ${json.item_description ? `<p class="description">${escapeHtml(json.item_description)}</p>` : ""}
+    </div></div>
   </header>
 
   <section class="due" aria-label="Amount due">
-    <p class="amount"><span id="expected">${amount}</span> <span class="symbol">${symbol}</span></p>
+    <p class="amount"><span id="expected">${escapeHtml(json.expected_amount)}</span> <span class="symbol">${symbol}</span></p>
     <p class="fiat">$${escapeHtml(json.currency_amount)} USD at ${escapeHtml(json.eth_price)} USD/${symbol}</p>
     <p class="network">on ${network}</p>
   </section>
 
-  <section class="state" data-status="${json.status}" id="state" aria-labelledby="status-message">
-    <div class="state-line">
-      <span class="pill" id="status" data-status="${json.status}">${json.status}</span>
-      <span id="confirmations">${json.confirmations ? `${json.confirmations} confirmation${json.confirmations === 1 ? "" : "s"}` : ""}</span>
-      <span class="countdown"${closed ? " hidden" : ""}>Expires in <time id="countdown">--:--</time></span>
+  <section class="state" id="state" data-tone="${state.tone}" data-status="${state.status}" aria-labelledby="state-title">
+    <div class="state-icon" aria-hidden="true"><span class="icon-paid">${CHECK_ICON}</span><span class="icon-wait">${CLOCK_ICON}</span></div>
+    <div class="state-text">
+      <p class="state-line"><span class="pill" id="status" data-status="${state.status}">${state.status}</span>
+        <span class="countdown"${closed ? " hidden" : ""}>Expires in <time id="countdown" datetime="${json.expires_at}">--:--</time></span></p>
+      <h2 id="state-title" role="status" aria-live="polite">${escapeHtml(state.title)}</h2>
+      <p id="state-detail">${escapeHtml(state.detail)}</p>
+      <div id="progress-row" class="progress-row"${state.confirmations_text ? "" : " hidden"}>
+        <progress id="progress" max="${state.required_confirmations}" value="${Math.min(state.confirmations, state.required_confirmations)}" aria-labelledby="confirmations"></progress>
+        <span id="confirmations">${escapeHtml(state.confirmations_text)}</span>
+      </div>
+      <p id="tx-line" class="tx"${state.transaction_id ? "" : " hidden"}>Transaction <code id="tx-hash">${escapeHtml(state.transaction_id)}</code></p>
+      <p id="return-line" class="return"${state.return_url && state.paid ? "" : " hidden"}><a id="return-link" class="primary" href="${escapeHtml(state.return_url ?? "")}">Return to ${shop || "the shop"}</a> <span id="return-note" class="muted small"></span></p>
     </div>
-    <p id="status-message" role="status" aria-live="polite">${STATUS_TEXT[json.status] ?? json.status}</p>
-    <p id="tx-line" class="tx"${json.transaction_id ? "" : " hidden"}>Transaction <code id="tx-hash">${escapeHtml(json.transaction_id)}</code></p>
   </section>
 
   <div id="options" class="options"${closed ? " hidden" : ""}>
     <section class="option" aria-labelledby="scan-title">
       <h2 id="scan-title">Scan or send to this address</h2>
-      <img class="qr" id="qr" src="/order/${json.id}/qr.svg" width="320" height="320"
-           alt="QR code: send ${amount} ${symbol} to ${view.address} on ${escapeHtml(view.chainName)}">
-      <p class="hint">Send exactly <strong>${amount} ${symbol}</strong> on ${network} from any wallet or exchange.${what}</p>
+      <img class="qr" id="qr" src="${qrSrc(state)}" width="320" height="320"
+           alt="QR code: send ${due} ${symbol} to ${view.address} on ${escapeHtml(view.chainName)}">
+      <p class="hint" id="send-hint">Send ${partial ? "the remaining" : "exactly"} <strong id="send-amount">${due} ${symbol}</strong> on ${network} from any wallet or exchange.${what}</p>
       <div class="field">
         <span class="label" id="address-label">Address</span>
         <div class="copy-row">
@@ -124,13 +131,13 @@ function renderPage(view: PayView): string {
         </div>
       </div>
       <div class="field">
-        <span class="label" id="amount-label">Amount</span>
+        <span class="label" id="amount-label">${partial ? "Still to pay" : "Amount"}</span>
         <div class="copy-row">
-          <code id="amount" class="value" aria-labelledby="amount-label">${amount} ${symbol}</code>
-          <button id="copy-amount" class="copy" type="button" data-copy="${amount}">${COPY_ICON}<span class="copy-text">Copy</span><span class="sr-only"> amount</span></button>
+          <code id="amount" class="value" aria-labelledby="amount-label">${due} ${symbol}</code>
+          <button id="copy-amount" class="copy" type="button" data-copy="${due}">${COPY_ICON}<span class="copy-text">Copy</span><span class="sr-only"> amount</span></button>
         </div>
       </div>
-      <p class="open"><a id="open-wallet" href="${escapeHtml(view.uri)}">Open in a wallet app</a></p>
+      <p class="open"><a id="open-wallet" class="secondary" href="${escapeHtml(state.uri)}">Open in wallet app</a></p>
     </section>
 
     <p class="or" aria-hidden="true"><span>or</span></p>
@@ -150,12 +157,13 @@ function renderPage(view: PayView): string {
       <summary>Payment details</summary>
       <dl>
         <dt>Order</dt><dd>${json.id}</dd>
+        ${shop ? `<dt>Shop</dt><dd>${shop}</dd>` : ""}
         <dt>Network</dt><dd>${network}</dd>
         <dt>Pay to</dt><dd><code>${view.address}</code></dd>
         ${view.token ? `<dt>Token</dt><dd><code>${view.token}</code></dd>` : ""}
         <dt>Payment contract</dt><dd><code id="contract">${view.contract}</code></dd>
         <dt>Merchant</dt><dd><code>${view.merchant}</code></dd>
-        <dt>Payment URI</dt><dd><code id="uri">${escapeHtml(view.uri)}</code></dd>
+        <dt>Payment URI</dt><dd><code id="uri">${escapeHtml(state.uri)}</code></dd>
       </dl>
     </details>
     <p class="muted small">Payments go straight to the merchant's payment contract on chain. This page loads nothing from third parties.</p>
@@ -167,17 +175,22 @@ function renderPage(view: PayView): string {
 </html>`;
 }
 
+const FINAL_STATUSES = new Set(["complete", "expired", "refunded"]);
+
 /** The hosted payment page and QR image. Generated locally; no third-party service sees an order. */
 export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const Params = Type.Object({ id: Type.String({ pattern: "^[0-9]{1,16}$" }) });
+  const pages: PayPageDeps = deps.payPage;
 
   // The page and the QR are public by order id, like an anonymous order's JSON: the id is the capability.
   async function load(id: string): Promise<OrderRow> {
-    const order = await deps.payPage.order(BigInt(id));
+    const order = await pages.order(BigInt(id));
     if (!order) throw notFound(`order ${id} was not found`, "order_not_found");
     return order;
   }
   const view = (order: OrderRow) => payView(order, deps.config.publicUrl, deps.indexedBlock(order.chain_id));
+  const stateOf = (order: OrderRow) =>
+    payState(view(order), order, pages.requiredConfirmations?.(order.chain_id) ?? 1);
 
   app.get(
     "/order/:id/qr.svg",
@@ -185,19 +198,46 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       config: { nonJson: true },
       schema: {
         tags: ["orders"],
-        summary: "QR code (SVG) with the EIP-681 plain-transfer URI to the order's address",
+        summary:
+          "QR code (SVG) with the EIP-681 plain-transfer URI to the order's address, for what is still due",
         params: Params,
       },
     },
     async (request, reply) => {
       const order = await load(request.params.id);
-      reply.header("content-type", "image/svg+xml").header("cache-control", "public, max-age=300");
-      return qrSvg(view(order).uri);
+      // What is due changes after a partial payment: the image must not be cached past it.
+      reply.header("content-type", "image/svg+xml").header("cache-control", "no-cache");
+      return qrSvg(stateOf(order).uri);
     },
   );
 
-  // What the payment page polls. Public by id like the page itself, so it also works for orders
-  // made with an API key (GET /order/:id shows those only to their merchant), and it carries
+  const StatusSchema = Type.Object({
+    id: Type.Integer(),
+    status: Type.String(),
+    exception: Type.Union([Type.String(), Type.Null()]),
+    tone: Type.String({ description: "waiting, partial, confirming, paid, expired or refunded" }),
+    title: Type.String({ description: "The headline the page shows" }),
+    detail: Type.String({ description: "What happened and what to do next, in a customer's words" }),
+    confirmations: Type.Integer(),
+    required_confirmations: Type.Integer(),
+    confirmations_text: Type.String(),
+    paid: Type.Boolean(),
+    expired: Type.Boolean(),
+    expires_at: Type.String({ format: "date-time" }),
+    expected_amount: Type.String(),
+    amount_paid: Type.String(),
+    remaining: Type.String({ description: "Still to pay (decimal)" }),
+    remaining_units: Type.String({ description: "Still to pay, in the smallest unit" }),
+    uri: Type.String({ description: "EIP-681 URI for what is still to pay" }),
+    transaction_id: Type.String(),
+    return_url: Type.Union([Type.String(), Type.Null()]),
+    chain_id: Type.Integer(),
+    address: Type.String({ description: "Where a plain transfer pays the order" }),
+    contract: Type.String({ description: "The payment contract (pay / payToken)" }),
+  });
+
+  // One look at the payment page's state. Public by id like the page itself, so it also works for
+  // orders made with an API key (GET /order/:id shows those only to their merchant), and it carries
   // nothing beyond what the page already shows.
   app.get(
     "/pay/:id/status",
@@ -206,42 +246,71 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         tags: ["orders"],
         summary: "Payment page status: the order's status and confirmations, public by order id",
         params: Params,
-        response: {
-          200: Type.Object({
-            id: Type.Integer(),
-            status: Type.String(),
-            confirmations: Type.Integer(),
-            paid: Type.Boolean(),
-            expired: Type.Boolean(),
-            expires_at: Type.String({ format: "date-time" }),
-            exception: Type.Union([Type.String(), Type.Null()]),
-            amount_paid: Type.String(),
-            transaction_id: Type.String(),
-            chain_id: Type.Integer(),
-            address: Type.String({ description: "Where a plain transfer pays the order" }),
-            contract: Type.String({ description: "The payment contract (pay / payToken)" }),
-          }),
-          404: Type.Ref("Error"),
-        },
+        response: { 200: StatusSchema, 404: Type.Ref("Error") },
       },
     },
     async (request, reply) => {
-      const v = view(await load(request.params.id));
       reply.header("cache-control", "no-store");
-      return {
-        id: v.json.id,
-        status: v.json.status,
-        confirmations: v.json.confirmations,
-        paid: v.json.paid,
-        expired: v.json.expired,
-        expires_at: v.json.expires_at,
-        exception: v.json.exception,
-        amount_paid: v.json.amount_paid,
-        transaction_id: v.json.transaction_id,
-        chain_id: v.chainId,
-        address: v.address,
-        contract: v.contract,
-      };
+      return stateOf(await load(request.params.id));
+    },
+  );
+
+  // The page's updates, pushed as Server-Sent Events: an `event: status` with the state above at
+  // once and on every change (status, confirmations, amount paid). The stream ends after a final
+  // status; otherwise after pushMaxMs, and the browser's EventSource reconnects by itself.
+  app.get(
+    "/pay/:id/events",
+    {
+      config: { nonJson: true },
+      schema: {
+        tags: ["orders"],
+        summary: "Payment page status pushed as Server-Sent Events (text/event-stream)",
+        params: Params,
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id;
+      await load(id); // 404 before the stream starts
+      const interval = pages.pushIntervalMs ?? 500;
+      const maxMs = pages.pushMaxMs ?? 5 * 60_000;
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+        "x-accel-buffering": "no",
+        connection: "keep-alive",
+      });
+      let open = true;
+      request.raw.on("close", () => {
+        open = false;
+      });
+      res.write("retry: 1000\n\n");
+      const started = Date.now();
+      let last = "";
+      let quietSince = Date.now();
+      try {
+        while (open && Date.now() - started < maxMs) {
+          const order = await pages.order(BigInt(id));
+          if (!order) break;
+          const state = stateOf(order);
+          const text = JSON.stringify(state);
+          if (text !== last) {
+            res.write(`event: status\ndata: ${text}\n\n`);
+            last = text;
+            quietSince = Date.now();
+            if (FINAL_STATUSES.has(state.status)) break;
+          } else if (Date.now() - quietSince > 15_000) {
+            res.write(": keep-alive\n\n"); // proxies close idle streams
+            quietSince = Date.now();
+          }
+          await new Promise((resolve) => setTimeout(resolve, interval));
+        }
+      } catch (error) {
+        request.log.warn({ err: error, order: id }, "payment page event stream stopped");
+      }
+      res.end();
     },
   );
 
@@ -253,8 +322,10 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     },
     async (request, reply) => {
       const order = await load(request.params.id);
+      const name =
+        order.merchant_id === null ? null : ((await pages.merchantName?.(order.merchant_id)) ?? null);
       reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
-      return renderPage(view(order));
+      return renderPage(view(order), stateOf(order), name);
     },
   );
 

@@ -1,4 +1,5 @@
 import { getAddress } from "viem";
+import { formatDecimal } from "../lib/money.ts";
 import { orderReference } from "../orders/ids.ts";
 import { orderToJson, type OrderJson, type OrderRow } from "../orders/serialize.ts";
 import { paymentUri } from "../orders/payment-uri.ts";
@@ -75,4 +76,157 @@ export function payView(order: OrderRow, publicUrl: string, indexedBlock: bigint
         ? paymentUri(order)
         : transferUri({ address: json.address, chainId: json.chain_id, token: token ?? undefined, amount }),
   };
+}
+
+/** How the page looks at a glance: which panel it shows. */
+export type PayTone = "waiting" | "partial" | "confirming" | "paid" | "expired" | "refunded";
+
+/**
+ * What the payment page shows about an order now, with the words a customer reads. One place
+ * decides them: the server-rendered page and the pushed updates (GET /pay/:id/events) use the
+ * same text.
+ */
+export interface PayState {
+  id: number;
+  status: string;
+  exception: string | null;
+  tone: PayTone;
+  /** A short headline ("Paid", "Waiting for payment", …). */
+  title: string;
+  /** One or two sentences: what happened and what to do next. */
+  detail: string;
+  confirmations: number;
+  required_confirmations: number;
+  /** "1 of 2 confirmations" (singular for one), or "" before the payment is mined. */
+  confirmations_text: string;
+  paid: boolean;
+  expired: boolean;
+  expires_at: string;
+  expected_amount: string;
+  amount_paid: string;
+  /** What is still to pay (decimal), "0" once covered. */
+  remaining: string;
+  /** The same in the smallest unit. */
+  remaining_units: string;
+  /** The EIP-681 URI for what is still to pay (the QR and "open in wallet" link carry it). */
+  uri: string;
+  transaction_id: string;
+  /** Where the page sends the customer once the order is complete, or null. */
+  return_url: string | null;
+  chain_id: number;
+  address: string;
+  contract: string;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** The order's state in a customer's words; `required` is the chain's CONFIRMATIONS. */
+export function payState(view: PayView, order: OrderRow, required: number): PayState {
+  const { json } = view;
+  const sym = view.symbol;
+  const expected = BigInt(order.expected_amount);
+  const paidUnits = BigInt(order.amount_paid);
+  const remainingUnits = expected > paidUnits ? expected - paidUnits : 0n;
+  const fmt = (units: bigint) => formatDecimal(units, view.decimals);
+  const remaining = fmt(remainingUnits);
+  const confirmationsText =
+    json.status === "success" || json.status === "complete"
+      ? `${Math.min(json.confirmations, required)} of ${plural(required, "confirmation")}`
+      : "";
+  let tone: PayTone;
+  let title: string;
+  let detail: string;
+  switch (json.status) {
+    case "pending":
+      if (json.exception === "paid_partial") {
+        tone = "partial";
+        title = `Partly paid: ${remaining} ${sym} still to pay`;
+        detail =
+          `We received ${json.amount_paid} of the ${json.expected_amount} ${sym} due. ` +
+          `Send the remaining ${remaining} ${sym} to the same address before the order expires.`;
+      } else if (json.exception === "paid_late") {
+        tone = "waiting";
+        title = "Waiting for payment";
+        detail =
+          "A payment arrived after this order's time ran out, so it does not count toward it. " +
+          "Contact the shop about a refund.";
+      } else {
+        tone = "waiting";
+        title = "Waiting for payment";
+        detail = `Send ${json.expected_amount} ${sym} on ${view.chainName}. This page updates by itself.`;
+      }
+      break;
+    case "success":
+      tone = "confirming";
+      title = "Payment received";
+      detail = `The network is confirming it (${confirmationsText}). You can close this page.`;
+      break;
+    case "complete":
+      tone = "paid";
+      title = "Paid";
+      detail = "Payment complete. Thank you!";
+      break;
+    case "expired":
+      tone = "expired";
+      title = "This order has expired";
+      detail =
+        json.exception === "paid_partial"
+          ? `Time ran out after ${json.amount_paid} of the ${json.expected_amount} ${sym} due arrived. ` +
+            "Do not send more: contact the shop to be refunded or to get a new payment request."
+          : json.exception === "paid_late"
+            ? `Your payment of ${json.amount_paid} ${sym} arrived after the order had expired, so it ` +
+              "did not pay it. Contact the shop to be refunded."
+            : "Nothing was paid. Do not send anything to this address: ask the shop for a new payment request.";
+      break;
+    case "refunded":
+      tone = "refunded";
+      title = "This order was refunded";
+      detail = `The shop sent ${fmt(BigInt(order.amount_refunded))} ${sym} back to the account that paid.`;
+      break;
+    default:
+      tone = "waiting";
+      title = json.status;
+      detail = "";
+  }
+  if (json.exception === "paid_over" && (json.status === "success" || json.status === "complete")) {
+    detail +=
+      ` You sent ${json.amount_paid} ${sym}, more than the ${json.expected_amount} ${sym} due: ` +
+      "the shop received the extra too and can refund it.";
+  }
+  return {
+    id: json.id,
+    status: json.status,
+    exception: json.exception,
+    tone,
+    title,
+    detail,
+    confirmations: json.confirmations,
+    required_confirmations: required,
+    confirmations_text: confirmationsText,
+    paid: json.paid,
+    expired: json.expired,
+    expires_at: json.expires_at,
+    expected_amount: json.expected_amount,
+    amount_paid: json.amount_paid,
+    remaining,
+    remaining_units: remainingUnits.toString(),
+    uri:
+      remainingUnits > 0n && remainingUnits < expected ? remainderUri(view, order, remainingUnits) : view.uri,
+    transaction_id: json.transaction_id,
+    return_url: json.return_url ?? null,
+    chain_id: view.chainId,
+    address: view.address,
+    contract: view.contract,
+  };
+}
+
+/** The plain-transfer URI for what is still to pay (the contract-call URI for orders without a deposit address). */
+function remainderUri(view: PayView, order: OrderRow, units: bigint): string {
+  if (order.deposit_address === null) return paymentUri({ ...order, expected_amount: units.toString() });
+  return transferUri({
+    address: view.address,
+    chainId: view.chainId,
+    token: view.token ?? undefined,
+    amount: units,
+  });
 }

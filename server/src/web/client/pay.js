@@ -1,4 +1,4 @@
-// The payment page's script: countdown, status polling, copy buttons, and "Pay with browser
+// The payment page's script: countdown, status pushed by the server (SSE), copy buttons, and "Pay with browser
 // wallet" through an injected EIP-1193 provider found by EIP-6963 (window.ethereum as fallback).
 // Plain JavaScript, served same-origin; no third-party code and no third-party requests.
 import {
@@ -11,11 +11,13 @@ import {
 } from "./abi.js";
 
 const data = JSON.parse(document.getElementById("pay-data").textContent);
+// The browser wallet pays what is still due (all of it, or the rest after a partial payment).
+data.expected = data.state.remaining;
+data.amount = data.state.remaining_units;
 const $ = (id) => document.getElementById(id);
 const el = {
   state: $("state"),
   status: $("status"),
-  statusMessage: $("status-message"),
   confirmations: $("confirmations"),
   countdown: $("countdown"),
   txLine: $("tx-line"),
@@ -28,53 +30,84 @@ const el = {
   error: $("wallet-error"),
 };
 
-const STATUS_TEXT = {
-  pending: "Waiting for payment",
-  success: "Payment received, confirming",
-  complete: "Payment complete",
-  expired: "This order has expired",
-  refunded: "This order was refunded",
-};
 const FINAL = ["complete", "expired", "refunded"];
-const expiresAt = Date.parse(data.expiresAt);
-let status = data.status;
+const expiresAt = Date.parse(data.state.expires_at);
+let status = data.state.status;
 
 // ---- Countdown -------------------------------------------------------------------------------
 function tick() {
   const left = Math.max(0, Math.floor((expiresAt - Date.now()) / 1000));
   el.countdown.textContent =
     String(Math.floor(left / 60)).padStart(2, "0") + ":" + String(left % 60).padStart(2, "0");
-  el.countdown.setAttribute("datetime", data.expiresAt);
 }
 
-// ---- Status polling --------------------------------------------------------------------------
+// ---- Status, pushed by the server (Server-Sent Events) ---------------------------------------
 function showTx(hash) {
   if (!hash) return;
   el.txHash.textContent = hash;
   el.txLine.hidden = false;
 }
 
-function render(order) {
-  status = order.status;
-  el.status.textContent = order.status;
-  el.status.dataset.status = order.status;
-  el.state.dataset.status = order.status;
-  const n = order.confirmations;
-  el.confirmations.textContent = n ? n + (n === 1 ? " confirmation" : " confirmations") : "";
-  let message = STATUS_TEXT[order.status] ?? order.status;
-  if (order.status === "pending" && order.exception === "paid_partial") {
-    message =
-      "Received " + order.amount_paid + " of " + data.expected + " " + data.symbol + ": send the rest";
-  } else if (order.status === "complete" && order.exception === "paid_over") {
-    message = "Payment complete (more than the amount due was received)";
-  } else if (order.status === "complete" && order.exception === "paid_late") {
-    message = "Payment complete (received after the order expired)";
-  }
-  if (el.statusMessage.textContent !== message) el.statusMessage.textContent = message;
-  showTx(order.transaction_id);
-  const closed = order.status !== "pending";
+const setText = (node, text) => {
+  if (node.textContent !== text) node.textContent = text;
+};
+
+let redirectTimer;
+function render(state) {
+  status = state.status;
+  setText(el.status, state.status);
+  el.status.dataset.status = state.status;
+  el.state.dataset.status = state.status;
+  el.state.dataset.tone = state.tone;
+  setText($("state-title"), state.title);
+  setText($("state-detail"), state.detail);
+  $("progress-row").hidden = !state.confirmations_text;
+  const progress = $("progress");
+  progress.max = state.required_confirmations;
+  progress.value = Math.min(state.confirmations, state.required_confirmations);
+  setText(el.confirmations, state.confirmations_text);
+  showTx(state.transaction_id);
+  // Once anything but "pending", the page stops inviting payment: no QR, address or countdown.
+  const closed = state.status !== "pending";
   el.options.hidden = closed;
   document.querySelector(".countdown").hidden = closed;
+  data.expected = state.remaining;
+  data.amount = state.remaining_units;
+  if (wallets.size > 0 && !busy) renderWallets(false);
+  if (!closed) {
+    const partial = state.tone === "partial";
+    const due = state.remaining + " " + data.symbol;
+    setText($("send-amount"), due);
+    setText($("amount"), due);
+    $("copy-amount").dataset.copy = state.remaining;
+    setText($("amount-label"), partial ? "Still to pay" : "Amount");
+    setText($("send-hint").firstChild, partial ? "Send the remaining " : "Send exactly ");
+    $("open-wallet").href = state.uri;
+    setText($("uri"), state.uri);
+    const src = "/order/" + data.id + "/qr.svg?due=" + state.remaining_units;
+    const qr = $("qr");
+    if (qr.getAttribute("src") !== src) {
+      qr.src = src;
+      qr.alt = "QR code: send " + due + " to " + data.address + " on " + data.chainName;
+    }
+  }
+  // Paid: offer the way back to the shop, and go there by itself once complete.
+  const back = $("return-line");
+  back.hidden = !(state.return_url && state.paid);
+  if (state.return_url && state.status === "complete" && !redirectTimer) {
+    let left = 5;
+    const note = $("return-note");
+    const step = () => {
+      if (left === 0) {
+        window.location.assign(state.return_url);
+        return;
+      }
+      note.textContent = "Returning in " + left + " s…";
+      left -= 1;
+      redirectTimer = setTimeout(step, 1000);
+    };
+    step();
+  }
 }
 
 async function refresh() {
@@ -82,13 +115,18 @@ async function refresh() {
     const res = await fetch("/pay/" + data.id + "/status", { headers: { accept: "application/json" } });
     if (res.ok) render(await res.json());
   } catch {
-    // Offline for a moment: the next round tries again.
+    // Offline for a moment: the event stream catches up when it reconnects.
   }
 }
 
-async function poll() {
-  await refresh();
-  if (!FINAL.includes(status)) setTimeout(poll, 2000);
+function follow() {
+  if (FINAL.includes(status)) return;
+  const events = new EventSource("/pay/" + data.id + "/events");
+  events.addEventListener("status", (event) => {
+    render(JSON.parse(event.data));
+    if (FINAL.includes(status)) events.close();
+  });
+  // On an error, EventSource reconnects by itself (the server asks for 1 s); nothing to do.
 }
 
 // ---- Copy buttons ----------------------------------------------------------------------------
@@ -417,4 +455,4 @@ el.button.addEventListener("click", async () => {
 
 tick();
 setInterval(tick, 1000);
-poll();
+follow();

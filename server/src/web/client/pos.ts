@@ -1,0 +1,209 @@
+/// <reference lib="dom" />
+// The point-of-sale terminal: a keypad for the amount, a QR that fills the screen, and a paid
+// (or underpaid, or expired) state no one can miss, pushed by the server (Server-Sent Events).
+// Signed in with a terminal key (create orders and read their status, nothing else) or as the
+// merchant from the console. Bundled by scripts/build-web.ts; no wallet code, no viem.
+
+interface WebChain {
+  chainId: number;
+  name: string;
+  tokens: { symbol: string }[];
+}
+interface Session {
+  kind: string;
+  email: string;
+  display_name: string | null;
+  address: string | null;
+}
+interface PayState {
+  status: string;
+  tone: string;
+  title: string;
+  detail: string;
+  remaining: string;
+  remaining_units: string;
+  confirmations_text: string;
+}
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const config = JSON.parse($("config").textContent ?? "{}") as { chains: WebChain[] };
+let session: Session | null = null;
+let cents = 0;
+let stream: EventSource | undefined;
+
+async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    headers:
+      body === undefined
+        ? { accept: "application/json" }
+        : { accept: "application/json", "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await res.json().catch(() => ({}))) as { error?: { message: string } };
+  if (!res.ok) throw new Error(json.error?.message ?? res.statusText);
+  return json as T;
+}
+const fail = (error: unknown) =>
+  ($("error").textContent = error instanceof Error ? error.message : String(error));
+
+function show(screen: "signin" | "keypad-screen" | "qr-screen") {
+  for (const id of ["signin", "keypad-screen", "qr-screen"]) $(id).hidden = id !== screen;
+}
+
+// ---- Keypad ----------------------------------------------------------------------------------
+function renderAmount() {
+  $("pos-amount").textContent = `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")}`;
+  $<HTMLButtonElement>("charge").disabled = cents === 0;
+}
+function press(key: string) {
+  if (key === "C") cents = 0;
+  else if (key === "⌫") cents = Math.floor(cents / 10);
+  else if (/^[0-9]$/.test(key) && cents < 100_000_000) cents = cents * 10 + Number(key);
+  renderAmount();
+}
+for (const button of Array.from(document.querySelectorAll<HTMLButtonElement>(".key"))) {
+  button.addEventListener("click", () => press(button.dataset.key ?? ""));
+}
+document.addEventListener("keydown", (event) => {
+  if ($("keypad-screen").hidden) return;
+  if (/^[0-9]$/.test(event.key)) press(event.key);
+  else if (event.key === "Backspace") press("⌫");
+  else if (event.key === "Escape") press("C");
+});
+
+function fillTokens() {
+  const select = $<HTMLSelectElement>("pos-token");
+  select.replaceChildren();
+  for (const chain of config.chains) {
+    for (const symbol of ["ETH", ...chain.tokens.map((t) => t.symbol)]) {
+      const option = document.createElement("option");
+      option.value = `${symbol}@${chain.chainId}`;
+      option.textContent = config.chains.length > 1 ? `${symbol} on ${chain.name}` : symbol;
+      select.append(option);
+    }
+  }
+  // One choice: nothing to choose.
+  $("token-row").hidden = select.options.length < 2;
+}
+
+// ---- Charge: order, QR, then the pushed state --------------------------------------------------
+async function charge() {
+  $("error").textContent = "";
+  const [token, chainId] = $<HTMLSelectElement>("pos-token").value.split("@");
+  const amount = (cents / 100).toFixed(2);
+  const body: Record<string, string> = { amount, token: token ?? "ETH", chain: chainId ?? "" };
+  if (session?.kind === "console") {
+    // A merchant signed in to the console names where the money goes (its proven address).
+    if (!session.address)
+      throw new Error("Connect your payout wallet in the console first, or use a terminal key.");
+    const callback = $<HTMLInputElement>("pos-callback").value.trim();
+    if (!callback) throw new Error("Enter the callback URL your shop receives order updates at.");
+    localStorage.setItem("pos-callback", callback);
+    body.address = session.address;
+    body.callback = callback;
+  }
+  $<HTMLButtonElement>("charge").disabled = true;
+  try {
+    const order = await api<{ id: number; expected_amount: string; token: string }>(
+      "POST",
+      "/pos/order",
+      body,
+    );
+    $("qr-amount").textContent = `${order.expected_amount} ${order.token} · $${amount}`;
+    $("qr-order").textContent = String(order.id);
+    $<HTMLAnchorElement>("qr-link").href = `/pay/${order.id}`;
+    const img = $<HTMLImageElement>("pos-qr");
+    img.src = `/order/${order.id}/qr.svg`;
+    img.alt = `QR code to pay ${order.expected_amount} ${order.token}`;
+    render({
+      status: "pending",
+      tone: "waiting",
+      title: "Waiting for payment",
+      detail: "",
+      remaining: order.expected_amount,
+      remaining_units: "",
+      confirmations_text: "",
+    });
+    show("qr-screen");
+    stream?.close();
+    stream = new EventSource(`/pay/${order.id}/events`);
+    stream.addEventListener("status", (event) => {
+      const state = JSON.parse((event as MessageEvent<string>).data) as PayState;
+      render(state, order.id);
+      if (["complete", "expired", "refunded"].includes(state.status)) stream?.close();
+    });
+  } finally {
+    $<HTMLButtonElement>("charge").disabled = cents === 0;
+  }
+}
+
+function render(state: PayState, id?: number) {
+  const line = $("qr-state");
+  // Paid as soon as the payment is seen (success): the shop's confirmations follow.
+  const paid = state.status === "success" || state.status === "complete";
+  line.dataset.tone = paid ? "paid" : state.tone;
+  $("qr-screen").dataset.tone = paid ? "paid" : state.tone;
+  line.textContent = paid
+    ? "✓ PAID"
+    : state.tone === "partial"
+      ? `UNDERPAID: ${state.remaining} still to pay`
+      : state.tone === "expired"
+        ? "EXPIRED: not paid"
+        : state.title;
+  if (paid && state.confirmations_text) {
+    const small = document.createElement("small");
+    small.textContent = state.confirmations_text;
+    line.append(small);
+  }
+  if (state.tone === "partial" && id !== undefined) {
+    $<HTMLImageElement>("pos-qr").src = `/order/${id}/qr.svg?due=${state.remaining_units}`;
+  }
+}
+
+function newSale() {
+  stream?.close();
+  cents = 0;
+  renderAmount();
+  show("keypad-screen");
+}
+
+// ---- Sign in ---------------------------------------------------------------------------------
+function signedIn(s: Session) {
+  session = s;
+  $("who").hidden = false;
+  $("who-name").textContent = `${s.display_name ?? s.email}${s.kind === "terminal" ? " (terminal)" : ""}`;
+  // A terminal key carries its payout address and callback; a console session names the callback.
+  $("callback-row").hidden = s.kind !== "console";
+  $<HTMLInputElement>("pos-callback").value = localStorage.getItem("pos-callback") ?? "";
+  fillTokens();
+  newSale();
+}
+
+$("key-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  $("error").textContent = "";
+  const input = $<HTMLInputElement>("terminal-key");
+  api<Session>("POST", "/console/session", { terminal_key: input.value })
+    .then((s) => {
+      input.value = "";
+      signedIn(s);
+    })
+    .catch(fail);
+});
+$("sign-out").addEventListener("click", () => {
+  void api("DELETE", "/console/session").finally(() => {
+    session = null;
+    $("who").hidden = true;
+    show("signin");
+  });
+});
+$("charge").addEventListener("click", () => void charge().catch(fail));
+$("new-sale").addEventListener("click", newSale);
+
+api<{ signed_in: boolean; session: Session | null }>("GET", "/console/session")
+  .then((answer) => (answer.session ? signedIn(answer.session) : show("signin")))
+  .catch((error) => {
+    show("signin");
+    fail(error);
+  });

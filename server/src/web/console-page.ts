@@ -1,0 +1,644 @@
+import { existsSync, readFileSync } from "node:fs";
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "@fastify/type-provider-typebox";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { requireMerchant } from "../api/auth.ts";
+import type { AppDeps, WebDeps } from "../api/deps.ts";
+import { ErrorSchema } from "../api/schemas.ts";
+import { clearSessionCookie, setSessionCookie } from "../api/session-auth.ts";
+import { badRequest, DomainError, notFound, unauthorized, unavailable } from "../lib/errors.ts";
+import { parseHttpUrl } from "../lib/url.ts";
+import { parseMerchantAddress } from "../orders/service.ts";
+import { orderToJson } from "../orders/serialize.ts";
+import { formatDecimal } from "../lib/money.ts";
+import { getAddress } from "viem";
+
+/**
+ * The merchant console (/console) and the point-of-sale terminal (/pos): server-rendered shells,
+ * one small script bundle each (built by scripts/build-web.ts with esbuild from ./client/*.ts,
+ * with only the viem parts they use), and the JSON endpoints for signing in. Everything else they
+ * show comes from the ordinary API (/user, /history, /order, /callbacks) with the session cookie.
+ */
+
+const DIST = new URL("./client/dist/", import.meta.url);
+
+/** A built bundle, read on first use (the build writes it before the server starts). */
+const bundles = new Map<string, string>();
+function bundle(name: string): string {
+  let body = bundles.get(name);
+  if (body === undefined) {
+    const file = new URL(name, DIST);
+    if (!existsSync(file)) {
+      throw unavailable(
+        `the browser bundle ${name} is not built; run \`npm run build\` (npm start and npm test build it)`,
+        "bundle_missing",
+      );
+    }
+    body = readFileSync(file, "utf8");
+    bundles.set(name, body);
+  }
+  return body;
+}
+
+const escapeHtml = (value: string) =>
+  value.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
+  );
+const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, "\\u003c");
+
+function shell(title: string, script: string, config: unknown, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light">
+<meta name="referrer" content="no-referrer">
+<title>${escapeHtml(title)} · Ethereum POS</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/assets/pay.css">
+<link rel="stylesheet" href="/assets/console.css">
+</head>
+<body>
+${body}
+<script type="application/json" id="config">${scriptJson(config)}</script>
+<script type="module" src="/assets/${script}"></script>
+</body>
+</html>`;
+}
+
+const CONSOLE_BODY = `<main class="console" aria-labelledby="console-title">
+  <header class="bar">
+    <p class="brand"><span class="logo" aria-hidden="true"></span><span id="console-title">Merchant console</span></p>
+    <p id="who" class="who" hidden><span id="who-name"></span> <span id="who-address" class="muted"></span>
+      <button id="sign-out" type="button" class="link">Sign out</button></p>
+  </header>
+  <p id="notice" class="notice" role="status" aria-live="polite"></p>
+  <p id="error" class="wallet-error" role="alert"></p>
+
+  <section id="signin" class="panel" aria-labelledby="signin-title">
+    <h1 id="signin-title">Sign in</h1>
+    <p>Sign in with the wallet of your payout address (Sign-In with Ethereum), or with your API key.</p>
+    <button id="siwe" class="primary" type="button">Sign in with wallet</button>
+    <form id="apikey-form" class="row">
+      <label for="apikey">API key</label>
+      <input id="apikey" name="apikey" type="password" autocomplete="off" placeholder="epos_…" required>
+      <button type="submit" class="secondary-button">Sign in with API key</button>
+    </form>
+  </section>
+
+  <div id="app" hidden>
+    <section class="panel" aria-labelledby="wallet-title" id="wallet-panel">
+      <h2 id="wallet-title">Wallet</h2>
+      <p id="wallet-state">No wallet connected.</p>
+      <button id="connect" class="secondary-button" type="button">Connect wallet</button>
+    </section>
+
+    <section class="panel" aria-labelledby="balances-title">
+      <h2 id="balances-title">Balances in the payment contract</h2>
+      <table id="balances"><thead><tr><th scope="col">Address</th><th scope="col">Token</th><th scope="col">Balance</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
+    </section>
+
+    <section class="panel" aria-labelledby="deposits-title">
+      <h2 id="deposits-title">Deposits waiting to be swept</h2>
+      <p class="muted">Plain transfers to your orders' addresses, confirmed, not yet in the contract.</p>
+      <table id="deposits"><thead><tr><th scope="col">Deposit address</th><th scope="col">Token</th><th scope="col">Amount</th></tr></thead><tbody></tbody></table>
+      <button id="sweep" type="button" class="secondary-button" hidden>Sweep into the contract</button>
+    </section>
+
+    <section class="panel" aria-labelledby="orders-title">
+      <h2 id="orders-title">Orders</h2>
+      <form id="order-filter" class="row">
+        <label for="status-filter">Status</label>
+        <select id="status-filter"><option value="">All</option><option>pending</option><option>success</option><option>complete</option><option>expired</option><option>refunded</option></select>
+        <label for="order-search">Order id</label>
+        <input id="order-search" inputmode="numeric" pattern="[0-9]*" placeholder="e.g. 1234567890">
+        <button type="submit" class="secondary-button">Show</button>
+      </form>
+      <table id="orders"><thead><tr><th scope="col">Order</th><th scope="col">Created</th><th scope="col">Amount</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
+    </section>
+
+    <section class="panel" aria-labelledby="plan-title">
+      <h2 id="plan-title">Plan and usage</h2>
+      <p id="plan"></p>
+    </section>
+
+    <section class="panel" aria-labelledby="callbacks-title">
+      <h2 id="callbacks-title">Callback deliveries</h2>
+      <table id="callbacks"><thead><tr><th scope="col">Order</th><th scope="col">Status</th><th scope="col">Delivery</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
+    </section>
+
+    <section class="panel" aria-labelledby="secret-title">
+      <h2 id="secret-title">Callback signing secret</h2>
+      <p>Your callbacks are signed with this secret (docs/callbacks.md). A new one is shown once; the old one keeps signing beside it during the overlap, so your receiver can switch without losing a callback.</p>
+      <div class="row">
+        <label for="overlap">Overlap</label>
+        <select id="overlap"><option value="24">24 hours</option><option value="1">1 hour</option><option value="168">7 days</option><option value="0">none</option></select>
+        <button id="rotate-secret" type="button" class="secondary-button">Rotate and show the new secret</button>
+      </div>
+      <p id="secret-box" hidden><code id="secret-value"></code> <span id="secret-note" class="muted small"></span></p>
+    </section>
+
+    <section class="panel" aria-labelledby="subs-title" id="subscriptions" hidden>
+      <h2 id="subs-title">Subscriptions</h2>
+      <p id="subs-body"></p>
+    </section>
+  </div>
+
+  <dialog id="preview" aria-labelledby="preview-title">
+    <form method="dialog" id="preview-form">
+      <h2 id="preview-title">Confirm</h2>
+      <dl>
+        <dt>Action</dt><dd id="pv-action"></dd>
+        <dt>Chain</dt><dd id="pv-chain"></dd>
+        <dt>Token</dt><dd id="pv-token"></dd>
+        <dt><label for="pv-amount">Amount</label></dt><dd><input id="pv-amount" inputmode="decimal" required></dd>
+        <dt><label for="pv-to">Recipient</label></dt><dd><input id="pv-to" required spellcheck="false"></dd>
+        <dt>From</dt><dd id="pv-from"></dd>
+      </dl>
+      <p id="pv-chain-warning" class="warning" hidden></p>
+      <p id="pv-status" role="status" aria-live="polite"></p>
+      <p id="pv-error" class="wallet-error" role="alert"></p>
+      <div class="row">
+        <button id="pv-switch" type="button" class="secondary-button" hidden>Switch network</button>
+        <button id="pv-confirm" type="button" class="primary">Sign in wallet</button>
+        <button id="pv-close" type="button" class="secondary-button">Close</button>
+      </div>
+    </form>
+  </dialog>
+</main>`;
+
+export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebDeps }> = async (
+  app,
+  { deps, web },
+) => {
+  const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 409: ErrorSchema };
+  const Session = Type.Object({
+    kind: Type.String(),
+    email: Type.String(),
+    display_name: Type.Union([Type.String(), Type.Null()]),
+    address: Type.Union([Type.String(), Type.Null()]),
+    expires_at: Type.String({ format: "date-time" }),
+  });
+  const sessionJson = async (request: FastifyRequest) => {
+    const session = request.webSession;
+    if (!session) throw unauthorized("not signed in: sign in at /console");
+    return {
+      kind: session.kind,
+      email: session.merchant.email,
+      display_name: await web.displayName(session.merchant.id),
+      address: session.address,
+      expires_at: session.expiresAt.toISOString(),
+    };
+  };
+  /** The authority the browser used (host[:port]), which a SIWE message must name. */
+  const authority = (request: FastifyRequest) => request.host;
+  const opened = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    session: { token: string; expiresAt: Date },
+  ) => {
+    setSessionCookie(request, reply, session.token, session.expiresAt);
+    const now = await web.sessions.byToken(session.token);
+    if (!now) throw unauthorized("the session could not be opened");
+    request.webSession = now;
+    return sessionJson(request);
+  };
+
+  const pageConfig = (request: FastifyRequest) => ({
+    chains: web.chains,
+    domain: authority(request),
+    recurring: app.hasRoute({ method: "GET", url: "/recurring" }),
+  });
+
+  app.get("/console", { config: { nonJson: true }, schema: { hide: true } }, async (request, reply) => {
+    reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
+    return shell("Merchant console", "console.js", pageConfig(request), CONSOLE_BODY);
+  });
+
+  app.get(
+    "/console/siwe/nonce",
+    {
+      schema: {
+        tags: ["console"],
+        summary: "A single-use nonce for a Sign-In with Ethereum (EIP-4361) message",
+        response: { 200: Type.Object({ nonce: Type.String(), domain: Type.String() }) },
+      },
+    },
+    async (request, reply) => {
+      reply.header("cache-control", "no-store");
+      const { nonce } = await web.sessions.nonce();
+      return { nonce, domain: authority(request) };
+    },
+  );
+
+  app.post(
+    "/console/siwe",
+    {
+      schema: {
+        tags: ["console"],
+        summary:
+          "Sign in with Ethereum: the signed EIP-4361 message opens a console session (cookie). Signed in by API key, it proves the address for the account.",
+        body: Type.Object(
+          { message: Type.String({ maxLength: 4000 }), signature: Type.String({ maxLength: 1024 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Session, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const origin = `${request.protocol}://${authority(request)}`;
+      const session = await web.sessions.signInWithEthereum(
+        request.body,
+        { domain: authority(request), origin },
+        request.webSession,
+      );
+      return opened(request, reply, session);
+    },
+  );
+
+  app.post(
+    "/console/session",
+    {
+      schema: {
+        tags: ["console"],
+        summary: "Open a console session with the API key (or a terminal session with a terminal key)",
+        body: Type.Object(
+          {
+            api_key: Type.Optional(Type.String({ maxLength: 200 })),
+            terminal_key: Type.Optional(Type.String({ maxLength: 200 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Session, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { api_key, terminal_key } = request.body;
+      if (api_key) return opened(request, reply, await web.sessions.signInWithApiKey(api_key));
+      if (terminal_key) return opened(request, reply, await web.sessions.signInWithTerminalKey(terminal_key));
+      throw unauthorized("send api_key (console) or terminal_key (point of sale)");
+    },
+  );
+
+  // Whether this browser is signed in: 200 either way (a page asking is not an error).
+  app.get(
+    "/console/session",
+    {
+      schema: {
+        tags: ["console"],
+        summary: "The browser session, or signed_in false",
+        response: {
+          200: Type.Object({ signed_in: Type.Boolean(), session: Type.Union([Session, Type.Null()]) }),
+        },
+      },
+    },
+    async (request, reply) => {
+      reply.header("cache-control", "no-store");
+      return request.webSession
+        ? { signed_in: true, session: await sessionJson(request) }
+        : { signed_in: false, session: null };
+    },
+  );
+
+  // The console's search by order id: this merchant's order, or null (never another's).
+  app.get(
+    "/console/orders/:id",
+    {
+      schema: {
+        tags: ["console"],
+        summary: "One of your orders by id, or null when this account has no such order",
+        params: Type.Object({ id: Type.String({ pattern: "^[0-9]{1,16}$" }) }),
+        response: { 200: Type.Object({ order: Type.Union([Type.Ref("Order"), Type.Null()]) }), ...errors },
+      },
+    },
+    async (request) => {
+      const merchant = requireMerchant(request);
+      try {
+        const order = await deps.orders.get(BigInt(request.params.id), merchant);
+        return { order: orderToJson(order, deps.config.publicUrl, deps.indexedBlock(order.chain_id)) };
+      } catch (error) {
+        if (error instanceof DomainError && (error.kind === "not_found" || error.kind === "forbidden"))
+          return { order: null };
+        throw error;
+      }
+    },
+  );
+
+  app.delete(
+    "/console/session",
+    {
+      schema: {
+        tags: ["console"],
+        summary: "Sign out",
+        response: { 200: Type.Object({ ok: Type.Boolean() }) },
+      },
+    },
+    async (request, reply) => {
+      if (request.webSessionToken) await web.sessions.signOut(request.webSessionToken);
+      clearSessionCookie(reply);
+      return { ok: true };
+    },
+  );
+
+  app.put(
+    "/user/display-name",
+    {
+      schema: {
+        tags: ["user"],
+        summary: "Set the name customers see on the payment page (empty clears it)",
+        body: Type.Object({ display_name: Type.String({ maxLength: 200 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ display_name: Type.Union([Type.String(), Type.Null()]) }), ...errors },
+      },
+    },
+    async (request) => {
+      const merchant = requireMerchant(request);
+      return { display_name: await web.setDisplayName(merchant.id, request.body.display_name) };
+    },
+  );
+
+  // Deposits waiting to be swept into the contract (payments by plain transfer, confirmed): the
+  // console offers to sweep them with the merchant's wallet (sweepDeposits is open to anyone).
+  app.get(
+    "/console/deposits",
+    {
+      schema: {
+        tags: ["console"],
+        summary: "Your confirmed deposits not yet swept into the payment contract (first chain)",
+        response: {
+          200: Type.Object({
+            chain_id: Type.Integer(),
+            deposits: Type.Array(
+              Type.Object({
+                address: Type.String(),
+                merchant: Type.String(),
+                order_ref: Type.String(),
+                token: Type.String({ description: "Symbol" }),
+                token_address: Type.String(),
+                amount: Type.String(),
+              }),
+            ),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const merchant = requireMerchant(request);
+      const chain = web.chains[0];
+      const list = await web.depositsWaiting(merchant.id);
+      const info = (token: string) =>
+        BigInt(token) === 0n
+          ? { symbol: "ETH", decimals: 18 }
+          : (chain?.tokens.find((t) => t.address.toLowerCase() === token.toLowerCase()) ?? {
+              symbol: token,
+              decimals: 0,
+            });
+      return {
+        chain_id: chain?.chainId ?? 0,
+        deposits: list.map((d) => ({
+          address: getAddress(d.address),
+          merchant: getAddress(d.merchant),
+          order_ref: d.orderRef,
+          token: info(d.token).symbol,
+          token_address: getAddress(d.token),
+          amount: formatDecimal(d.amount, info(d.token).decimals),
+        })),
+      };
+    },
+  );
+
+  app.post(
+    "/user/callback-secret",
+    {
+      schema: {
+        tags: ["user"],
+        summary:
+          "Rotate the callback signing secret: the new secret is shown this once; the previous one keeps signing beside it for overlap_hours",
+        body: Type.Object(
+          { overlap_hours: Type.Optional(Type.Integer({ minimum: 0, maximum: 168, default: 24 })) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            secret: Type.String(),
+            previous_valid_until: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const merchant = requireMerchant(request);
+      const hours = request.body.overlap_hours ?? 24;
+      const rotated = await web.rotateCallbackSecret(merchant.id, hours * 3600);
+      reply.header("cache-control", "no-store");
+      return {
+        secret: rotated.secret,
+        previous_valid_until: rotated.previousValidUntil?.toISOString() ?? null,
+      };
+    },
+  );
+
+  const TerminalKey = Type.Object({
+    id: Type.Integer(),
+    label: Type.String(),
+    prefix: Type.String(),
+    created_at: Type.String({ format: "date-time" }),
+  });
+  app.post(
+    "/user/terminal-keys",
+    {
+      schema: {
+        tags: ["user"],
+        summary:
+          "Create a terminal key for the point of sale (/pos): it can only create orders and read their status. Shown once.",
+        body: Type.Object(
+          {
+            label: Type.String({ maxLength: 200, description: 'e.g. "Front counter"' }),
+            address: Type.String({
+              maxLength: 64,
+              description: "The proven payout address the terminal's orders pay",
+            }),
+            callback: Type.String({
+              maxLength: 2048,
+              description: "The callback URL of the terminal's orders",
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ id: Type.Integer(), label: Type.String(), key: Type.String() }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const merchant = requireMerchant(request);
+      const created = await web.sessions.createTerminalKey(merchant.id, {
+        label: request.body.label,
+        payoutAddress: parseMerchantAddress(request.body.address),
+        callback: parseHttpUrl(request.body.callback, "callback"),
+      });
+      return { id: Number(created.id), label: created.label, key: created.key };
+    },
+  );
+  app.get(
+    "/user/terminal-keys",
+    {
+      schema: {
+        tags: ["user"],
+        summary: "The account's terminal keys (without the keys themselves)",
+        response: { 200: Type.Object({ keys: Type.Array(TerminalKey) }), ...errors },
+      },
+    },
+    async (request) => {
+      const merchant = requireMerchant(request);
+      const keys = await web.sessions.listTerminalKeys(merchant.id);
+      return {
+        keys: keys.map((k) => ({
+          id: Number(k.id),
+          label: k.label,
+          prefix: k.prefix,
+          created_at: k.createdAt.toISOString(),
+        })),
+      };
+    },
+  );
+  app.delete(
+    "/user/terminal-keys/:id",
+    {
+      schema: {
+        tags: ["user"],
+        summary: "Revoke a terminal key; its terminals are signed out",
+        params: Type.Object({ id: Type.String({ pattern: "^[0-9]{1,18}$" }) }),
+        response: { 200: Type.Object({ revoked: Type.Boolean() }), ...errors, 404: ErrorSchema },
+      },
+    },
+    async (request) => {
+      const merchant = requireMerchant(request);
+      if (!(await web.sessions.revokeTerminalKey(merchant.id, BigInt(request.params.id))))
+        throw notFound(`no terminal key ${request.params.id}`);
+      return { revoked: true };
+    },
+  );
+
+  // The point of sale's order: a terminal's orders pay its key's payout address and call back its
+  // URL; a merchant signed in to the console names both.
+  app.post(
+    "/pos/order",
+    {
+      schema: {
+        tags: ["console"],
+        summary: "Create an order from the point of sale (terminal or console session)",
+        body: Type.Object(
+          {
+            amount: Type.String({ minLength: 1, maxLength: 32, description: 'USD, e.g. "4.50"' }),
+            token: Type.Optional(Type.String({ maxLength: 11 })),
+            chain: Type.Optional(Type.String({ maxLength: 40 })),
+            item_title: Type.Optional(Type.String({ maxLength: 200 })),
+            address: Type.Optional(Type.String({ maxLength: 64 })),
+            callback: Type.Optional(Type.String({ maxLength: 2048 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Ref("Order"), ...errors },
+      },
+    },
+    async (request) => {
+      const merchant = requireMerchant(request);
+      const terminal = request.webSession?.terminal ?? null;
+      const { amount, token, chain, item_title } = request.body;
+      const address = terminal?.payoutAddress ?? request.body.address;
+      const callback = terminal?.callback ?? request.body.callback;
+      if (!address || !callback) {
+        throw badRequest(
+          "address (your payout address) and callback are needed; a terminal key carries both",
+          "missing_order_settings",
+        );
+      }
+      const order = await deps.orders.create(
+        { amount, token, chain, item_title, address, callback },
+        merchant,
+      );
+      return orderToJson(order, deps.config.publicUrl, deps.indexedBlock(order.chain_id));
+    },
+  );
+
+  app.get("/pos", { config: { nonJson: true }, schema: { hide: true } }, async (request, reply) => {
+    reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
+    return shell("Point of sale", "pos.js", pageConfig(request), POS_BODY);
+  });
+
+  const ASSETS: Record<string, string> = {
+    "console.js": "text/javascript; charset=utf-8",
+    "pos.js": "text/javascript; charset=utf-8",
+  };
+  for (const [name, type] of Object.entries(ASSETS)) {
+    app.get(
+      `/assets/${name}`,
+      { config: { nonJson: true }, schema: { hide: true } },
+      async (_request, reply) => {
+        reply.header("content-type", type).header("cache-control", "no-cache");
+        return bundle(name);
+      },
+    );
+  }
+  app.get(
+    "/assets/console.css",
+    { config: { nonJson: true }, schema: { hide: true } },
+    async (_request, reply) => {
+      reply.header("content-type", "text/css; charset=utf-8").header("cache-control", "no-cache");
+      return CONSOLE_CSS;
+    },
+  );
+};
+
+const CONSOLE_CSS = readFileSync(new URL("./client/console.css", import.meta.url), "utf8");
+
+const POS_BODY = `<main class="pos" aria-labelledby="pos-title">
+  <header class="bar">
+    <p class="brand"><span class="logo" aria-hidden="true"></span><span id="pos-title">Point of sale</span></p>
+    <p id="who" class="who" hidden><span id="who-name"></span> <button id="sign-out" type="button" class="link">Sign out</button></p>
+  </header>
+  <p id="error" class="wallet-error" role="alert"></p>
+  <section id="signin" class="panel" aria-labelledby="signin-title" hidden>
+    <h1 id="signin-title">Sign in this terminal</h1>
+    <form id="key-form" class="row">
+      <label for="terminal-key">Terminal key</label>
+      <input id="terminal-key" type="password" autocomplete="off" placeholder="epos_term_…" required>
+      <button type="submit" class="primary">Sign in</button>
+    </form>
+    <p class="muted">Or sign in to the <a href="/console">console</a> on this device.</p>
+  </section>
+  <section id="keypad-screen" class="panel" aria-labelledby="amount-title" hidden>
+    <h1 id="amount-title" class="sr-only">Amount</h1>
+    <p class="pos-amount" aria-live="polite">$<output id="pos-amount">0.00</output></p>
+    <div class="row" id="callback-row" hidden>
+      <label for="pos-callback">Callback URL</label>
+      <input id="pos-callback" type="url" placeholder="https://shop.example/ethpos">
+    </div>
+    <div class="row" id="token-row">
+      <label for="pos-token">Pay in</label>
+      <select id="pos-token"></select>
+    </div>
+    <div class="keypad" role="group" aria-label="Keypad">
+      ${["1", "2", "3", "4", "5", "6", "7", "8", "9", "C", "0", "⌫"]
+        .map(
+          (k) =>
+            `<button type="button" class="key" data-key="${k}" aria-label="${k === "C" ? "Clear" : k === "⌫" ? "Delete" : k}">${k}</button>`,
+        )
+        .join("")}
+    </div>
+    <button id="charge" class="primary" type="button" disabled>Charge</button>
+  </section>
+  <section id="qr-screen" class="panel qr-screen" aria-labelledby="qr-title" hidden>
+    <h1 id="qr-title" class="sr-only">Scan to pay</h1>
+    <p class="pos-due"><span id="qr-amount"></span></p>
+    <img id="pos-qr" alt="" width="320" height="320">
+    <p id="qr-state" class="pos-state" role="status" aria-live="polite" data-tone="waiting">Waiting for payment</p>
+    <p class="muted small">Order <span id="qr-order"></span> · <a id="qr-link" href="#">open payment page</a></p>
+    <button id="new-sale" class="primary" type="button">New sale</button>
+  </section>
+</main>`;

@@ -1,0 +1,520 @@
+/// <reference lib="dom" />
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "mocha";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { getAddress, parseAbi, type Hex } from "viem";
+import { resolveSecrets } from "../../server/src/callbacks/secrets.ts";
+import { loadConfig } from "../../server/src/config/index.ts";
+import { createMerchant } from "../../server/src/merchants/service.ts";
+import { startSystem, type System } from "../../server/src/system.ts";
+import {
+  assertClean,
+  checkAccessibility,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  openPage,
+  type WalletMode,
+} from "../helpers/browser.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { until } from "../helpers/receiver.ts";
+
+/** Set to a folder to keep screenshots (docs/screenshots is what the README links). */
+const SCREENSHOTS = process.env.WEB_SCREENSHOTS;
+const CONFIRMATIONS = 2;
+const ETH = "0x0000000000000000000000000000000000000000";
+const processorAbi = parseAbi([
+  "function pay(address merchant, bytes32 orderId) payable",
+  "function balanceOf(address merchant, address token) view returns (uint256)",
+]);
+
+interface OrderJson {
+  id: number;
+  reference: Hex;
+  status: string;
+  expected_amount: string;
+  payment_url: string;
+}
+
+/**
+ * The merchant console in Chromium against the real stack, with the injected test wallet (an
+ * EIP-1193 provider announced by EIP-6963, signing with the node's Hardhat dev keys): sign-in by
+ * API key and by Sign-In with Ethereum, a refused signature, a refund and a withdrawal each after
+ * a preview and a wrong-network prompt, and never another merchant's data.
+ */
+describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`, function () {
+  this.timeout(180_000);
+  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let testDb: TestDb;
+  let system: System;
+  let browser: Browser;
+  let base: string;
+  let keyA: string;
+  let keyB: string;
+
+  before(async function () {
+    if (!existsSync(CHROMIUM))
+      throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install -y chromium`);
+    chain = await startNodeChain();
+    testDb = await createTestDb();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    system = await startSystem(
+      loadConfig({
+        NODE_ENV: "test",
+        CALLBACK_ALLOW_PRIVATE: "true",
+        RPC_URL: chain.url,
+        CONTRACT_ADDRESS: chain.contract,
+        START_BLOCK: "0",
+        RUN_INDEXER: "true",
+        RUN_CALLBACK_WORKER: "false",
+        CONFIRMATIONS: String(CONFIRMATIONS),
+        FINALITY_BLOCKS: "16",
+        POLL_INTERVAL_MS: "20",
+        ETH_USD_PRICE: "2500.00",
+        PUBLIC_URL: base,
+      }),
+      { db: testDb.db, listen: false },
+    );
+    await system.app.listen({ host: "127.0.0.1", port });
+    keyA = (await createMerchant(testDb.db, "a@example.com", "seller")).apiKey;
+    keyB = (await createMerchant(testDb.db, "b@example.com", "seller")).apiKey;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  after(async function () {
+    await browser?.close();
+    await system?.close();
+    await testDb?.drop();
+    await chain?.stop();
+  });
+
+  async function screenshot(page: Page, name: string) {
+    if (!SCREENSHOTS) return;
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  }
+
+  async function paidOrder(key: string, payout: `0x${string}`, amount: string): Promise<OrderJson> {
+    const res = await system.app.inject({
+      method: "POST",
+      url: "/order",
+      headers: { authorization: key },
+      payload: { amount, address: payout, callback: "http://127.0.0.1:9/cb" },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const order = res.json() as OrderJson;
+    const wei = BigInt(Math.round(Number(order.expected_amount) * 1e8)) * 10n ** 10n;
+    await chain.client.waitForTransactionReceipt({
+      hash: await chain.wallet.writeContract({
+        address: chain.contract,
+        abi: processorAbi,
+        functionName: "pay",
+        args: [payout, order.reference],
+        value: wei,
+        account: chain.customer,
+        chain: null,
+      }),
+    });
+    await chain.mine(CONFIRMATIONS);
+    await until(
+      async () => {
+        const r = await system.app.inject({
+          method: "GET",
+          url: `/order/${order.id}`,
+          headers: { authorization: key },
+        });
+        return r.json().status === "complete" ? true : undefined;
+      },
+      20_000,
+      "order complete",
+    );
+    return order;
+  }
+
+  const contractBalance = (merchant: `0x${string}`) =>
+    chain.client.readContract({
+      address: chain.contract,
+      abi: processorAbi,
+      functionName: "balanceOf",
+      args: [merchant, ETH],
+    }) as Promise<bigint>;
+
+  const open = (wallet?: WalletMode, width?: number) =>
+    openPage(browser, `${base}/console`, wallet ? { wallet, rpcUrl: chain.url, width } : { width });
+
+  async function signedIn(page: Page) {
+    await page.waitForFunction(() => !(document.getElementById("app") as HTMLElement).hidden, null, {
+      timeout: 15_000,
+    });
+  }
+
+  it("signs in with the API key, links the wallet's payout address by SIWE, then signs in by SIWE alone; a refused signature or an unlinked address signs in nobody", async function () {
+    const opened = await open({ account: chain.merchant });
+    const { page } = opened;
+    await page.waitForSelector("#signin:not([hidden])");
+    await screenshot(page, "console-signin-desktop");
+    await checkAccessibility(page, "console sign-in");
+    await page.fill("#apikey", keyA);
+    await page.click("#apikey-form button[type=submit]");
+    await signedIn(page);
+    assert.equal(await page.textContent("#who-name"), "a@example.com");
+    assert.equal(await page.textContent("#who-address"), "(API key)");
+
+    // The cookie: HttpOnly, SameSite=Strict; the database keeps only its hash.
+    const cookie = (await opened.context.cookies()).find((c) => c.name === "epos_session");
+    assert.ok(cookie && cookie.httpOnly && cookie.sameSite === "Strict", JSON.stringify(cookie));
+    const stored = await testDb.db.query<{ token_hash: string }>("SELECT token_hash FROM web_sessions");
+    assert.ok(stored.rows.every((r) => r.token_hash !== cookie.value && /^[0-9a-f]{64}$/.test(r.token_hash)));
+
+    // Connecting the wallet signs a SIWE message and proves the payout address for this account.
+    await page.click("#connect");
+    await page.waitForFunction(
+      (a) => document.getElementById("who-address")?.textContent === a,
+      getAddress(chain.merchant),
+    );
+    const signed = opened.walletCalls.filter((c) => c.method === "personal_sign");
+    assert.equal(signed.length, 1);
+    const proven = await testDb.db.query<{ address: string }>(
+      "SELECT address FROM merchant_addresses WHERE merchant_id = (SELECT id FROM merchants WHERE email = 'a@example.com')",
+    );
+    assert.deepEqual(
+      proven.rows.map((r) => r.address),
+      [chain.merchant.toLowerCase()],
+    );
+
+    await page.click("#sign-out");
+    await page.waitForSelector("#signin:not([hidden])");
+    // Signed out: the API answers 401 to the old cookie too.
+    assert.equal(
+      await page.evaluate(async () => (await (await fetch("/console/session")).json()).signed_in),
+      false,
+    );
+
+    // SIWE alone now signs in to account A.
+    await page.click("#siwe");
+    await signedIn(page);
+    assert.equal(await page.textContent("#who-name"), "a@example.com");
+    assertClean(opened);
+    await opened.close();
+
+    // A refused signature: nobody is signed in, and the page says why.
+    const refused = await open({ account: chain.merchant, rejectSign: true });
+    await refused.page.click("#siwe");
+    await refused.page.waitForFunction(() => (document.getElementById("error")?.textContent ?? "") !== "");
+    assert.match((await refused.page.textContent("#error")) ?? "", /declined the request in your wallet/);
+    assert.equal(await refused.page.isVisible("#app"), false);
+    assert.equal(
+      await refused.page.evaluate(async () => (await (await fetch("/console/session")).json()).signed_in),
+      false,
+    );
+    assertClean(refused);
+    await refused.close();
+
+    // An address no account has proven.
+    const stranger = await open({ account: chain.other });
+    await stranger.page.click("#siwe");
+    await stranger.page.waitForFunction(() => (document.getElementById("error")?.textContent ?? "") !== "");
+    assert.match((await stranger.page.textContent("#error")) ?? "", /not a proven payout address/);
+    assert.equal(await stranger.page.isVisible("#app"), false);
+    await stranger.close();
+  });
+
+  it("refunds half of an order to its payer and withdraws the rest, each signed by the wallet after a preview and a switch-network prompt; another merchant's order never shows", async function () {
+    const order = await paidOrder(keyA, getAddress(chain.merchant), "10.00"); // 0.004 ETH
+    const other = await paidOrder(keyB, getAddress(chain.other), "5.00");
+    assert.equal(await contractBalance(chain.merchant), 4_000_000_000_000_000n);
+
+    const opened = await open({ account: chain.merchant, wrongChain: 1 });
+    const { page } = opened;
+    await page.click("#siwe");
+    await signedIn(page);
+
+    // Balances read from the contract, and this merchant's orders only.
+    await page.waitForSelector(`#order-${order.id}`);
+    assert.equal(await page.isVisible(`#order-${other.id}`), false);
+    await page.waitForFunction(() => document.querySelector("#balances .balance")?.textContent === "0.004");
+    await page.fill("#order-search", String(other.id));
+    await page.click("#order-filter button[type=submit]");
+    await page.waitForFunction(() =>
+      /No order \d+ in this account/.test(document.getElementById("orders")?.textContent ?? ""),
+    );
+    await page.fill("#order-search", "");
+    await page.selectOption("#status-filter", "complete");
+    await page.waitForSelector(`#order-${order.id}`);
+    await screenshot(page, "console-desktop");
+    await checkAccessibility(page, "console");
+
+    // Refund: the preview is prefilled with the payer and the amount paid; the wallet is on the
+    // wrong network, so it asks to switch first, and the wallet refuses.
+    await page.click(`#order-${order.id} button[aria-label="Refund order ${order.id}"]`);
+    await page.waitForSelector("#preview[open]");
+    await page.waitForFunction(
+      (a) => (document.getElementById("pv-to") as HTMLInputElement).value === a,
+      getAddress(chain.customer),
+    );
+    assert.equal(await page.inputValue("#pv-amount"), "0.004");
+    assert.equal(await page.textContent("#pv-token"), "ETH");
+    assert.equal(await page.textContent("#pv-chain"), "Hardhat local chain (chain id 31337)");
+    assert.equal(await page.textContent("#pv-from"), getAddress(chain.merchant));
+    await page.waitForSelector("#pv-chain-warning:not([hidden])");
+    assert.match(
+      (await page.textContent("#pv-chain-warning")) ?? "",
+      /on chain id 1; this refund is on Hardhat local chain/,
+    );
+    await screenshot(page, "console-refund-wrong-chain");
+    await page.click("#pv-switch");
+    await page.waitForFunction(() =>
+      /stayed on another network/.test(document.getElementById("pv-error")?.textContent ?? ""),
+    );
+    assert.ok(opened.walletCalls.some((c) => c.method === "wallet_switchEthereumChain"));
+    assert.equal(
+      opened.walletCalls.filter((c) => c.method === "eth_sendTransaction").length,
+      0,
+      "nothing sent",
+    );
+
+    // The wallet switches; half is refunded.
+    await opened.setWallet({ account: chain.merchant });
+    await page.click("#pv-switch");
+    await page.waitForSelector("#pv-chain-warning[hidden]", { state: "attached" });
+    const payerBefore = await chain.client.getBalance({ address: chain.customer });
+    await page.fill("#pv-amount", "0.002");
+    await page.click("#pv-confirm");
+    await page.waitForFunction(
+      () => /^Confirmed in block/.test(document.getElementById("pv-status")?.textContent ?? ""),
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
+    assert.equal(
+      (await chain.client.getBalance({ address: chain.customer })) - payerBefore,
+      2_000_000_000_000_000n,
+    );
+    assert.equal(await contractBalance(chain.merchant), 2_000_000_000_000_000n);
+    await page.click("#pv-close");
+
+    // Withdraw the rest: the preview offers all of it, to the signed-in address.
+    await page.waitForFunction(
+      () => document.querySelector("#balances .balance")?.textContent === "0.002",
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
+    await page.click("#balances button");
+    await page.waitForSelector("#preview[open]");
+    assert.equal(await page.inputValue("#pv-amount"), "0.002");
+    assert.equal(await page.inputValue("#pv-to"), getAddress(chain.merchant));
+    await page.click("#pv-confirm");
+    await page.waitForFunction(
+      () => /^Confirmed in block/.test(document.getElementById("pv-status")?.textContent ?? ""),
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
+    assert.equal(await contractBalance(chain.merchant), 0n);
+    await page.click("#pv-close");
+    await page.waitForFunction(
+      () => document.querySelector("#balances .balance")?.textContent === "0",
+      null,
+      {
+        timeout: 20_000,
+      },
+    );
+    const sent = opened.walletCalls.filter((c) => c.method === "eth_sendTransaction");
+    assert.equal(sent.length, 2, "refund, then withdraw");
+    for (const call of sent) {
+      const tx = (call.params as { to: string; from: string }[])[0];
+      assert.equal(getAddress(tx?.to as string), getAddress(chain.contract));
+      assert.equal(getAddress(tx?.from as string), getAddress(chain.merchant));
+    }
+    // The callback secret: rotated with a 24 h overlap, the new one shown once; both sign meanwhile.
+    const { rows: before } = await testDb.db.query<{ callback_secret: string; id: bigint }>(
+      "SELECT id, callback_secret FROM merchants WHERE email = 'a@example.com'",
+    );
+    const old = before[0] as { callback_secret: string; id: bigint };
+    await page.click("#rotate-secret");
+    await page.waitForSelector("#secret-box:not([hidden])");
+    const shown = (await page.textContent("#secret-value")) ?? "";
+    assert.match(shown, /^[0-9a-f]{64}$/);
+    assert.match((await page.textContent("#secret-note")) ?? "", /previous secret signs too until/);
+    const resolve = resolveSecrets(testDb.db, {
+      callbackSecret: "x".repeat(32),
+      eletropayCallbackSecret: undefined,
+    });
+    assert.deepEqual(await resolve(`merchant:${old.id}`), [shown, old.callback_secret]);
+    // Past the overlap, only the new secret signs.
+    await testDb.db.query(
+      "UPDATE merchants SET callback_secret_previous_until = now() - interval '1 second' WHERE id = $1",
+      [old.id],
+    );
+    assert.deepEqual(await resolve(`merchant:${old.id}`), [shown]);
+
+    await page.setViewportSize({ width: 375, height: 812 });
+    await screenshot(page, "console-phone");
+    assertClean(opened);
+    await opened.close();
+
+    // Another merchant's session sees none of A's data.
+    const b = await openPage(browser, `${base}/console`);
+    await b.page.fill("#apikey", keyB);
+    await b.page.click("#apikey-form button[type=submit]");
+    await signedIn(b.page);
+    await b.page.waitForSelector(`#order-${other.id}`);
+    assert.equal(await b.page.isVisible(`#order-${order.id}`), false);
+    const peek = await b.page.evaluate(async (id) => (await fetch(`/order/${id}`)).status, order.id);
+    assert.ok(peek === 404 || peek === 403, `another merchant's order answers ${peek}`);
+    await b.close();
+  });
+
+  it("point of sale: a terminal key signs in a phone, the keypad makes an order, a plain transfer shows PAID within 2 s of its block; the key can do nothing else", async function () {
+    await testDb.db.query(
+      `INSERT INTO merchant_addresses (merchant_id, address)
+       SELECT id, $1 FROM merchants WHERE email = 'a@example.com' ON CONFLICT DO NOTHING`,
+      [chain.merchant.toLowerCase()],
+    );
+    const created = await system.app.inject({
+      method: "POST",
+      url: "/user/terminal-keys",
+      headers: { authorization: keyA },
+      payload: { label: "Front counter", address: chain.merchant, callback: "http://127.0.0.1:9/cb" },
+    });
+    assert.equal(created.statusCode, 200, created.body);
+    const terminalKey = created.json().key as string;
+    assert.match(terminalKey, /^epos_term_[0-9a-f]{12}_[0-9a-f]{48}$/);
+    // Only proven payout addresses.
+    const unproven = await system.app.inject({
+      method: "POST",
+      url: "/user/terminal-keys",
+      headers: { authorization: keyA },
+      payload: { label: "Back door", address: chain.other, callback: "http://127.0.0.1:9/cb" },
+    });
+    assert.equal(unproven.statusCode, 400);
+    assert.equal(unproven.json().error.code, "address_not_proven");
+
+    // What the terminal key may not do.
+    const signin = await system.app.inject({
+      method: "POST",
+      url: "/console/session",
+      payload: { terminal_key: terminalKey },
+    });
+    assert.equal(signin.statusCode, 200, signin.body);
+    assert.equal(signin.json().kind, "terminal");
+    const cookie = String(signin.headers["set-cookie"]).split(";")[0] as string;
+    for (const [method, url] of [
+      ["GET", "/user/history"],
+      ["GET", "/history"],
+      ["GET", "/user"],
+      ["POST", "/user/terminal-keys"],
+    ] as const) {
+      const res = await system.app.inject({
+        method,
+        url,
+        headers: { cookie },
+        payload: method === "POST" ? {} : undefined,
+      });
+      assert.ok(
+        res.statusCode === 403 || res.statusCode === 400,
+        `${method} ${url} as a terminal: ${res.statusCode}`,
+      );
+      if (res.statusCode === 403) assert.equal(res.json().error.code, "terminal_not_allowed");
+    }
+    const direct = await system.app.inject({
+      method: "POST",
+      url: "/order",
+      headers: { cookie },
+      payload: { amount: "1.00", address: chain.other, callback: "http://127.0.0.1:9/cb" },
+    });
+    assert.equal(direct.statusCode, 403, "a terminal cannot name another payout address");
+
+    // The cashier's phone.
+    const opened = await openPage(browser, `${base}/pos`, { width: 390, height: 844 });
+    const { page } = opened;
+    await page.waitForSelector("#signin:not([hidden])");
+    await page.fill("#terminal-key", terminalKey);
+    await page.click("#key-form button[type=submit]");
+    await page.waitForSelector("#keypad-screen:not([hidden])");
+    assert.equal(await page.isVisible("#token-row"), false, "one token: nothing to choose");
+    for (const key of ["4", "5", "0"]) await page.click(`.key[data-key="${key}"]`);
+    assert.equal(await page.textContent("#pos-amount"), "4.50");
+    await screenshot(page, "pos-keypad-phone");
+    await checkAccessibility(page, "POS keypad");
+    await page.click("#charge");
+    await page.waitForSelector("#qr-screen:not([hidden])");
+    await page.waitForFunction(
+      () => (document.getElementById("pos-qr") as HTMLImageElement).naturalWidth > 0,
+    );
+    const id = Number(await page.textContent("#qr-order"));
+    const order = (
+      await system.app.inject({ method: "GET", url: `/order/${id}`, headers: { authorization: keyA } })
+    ).json() as OrderJson & { address: `0x${string}`; return_to: string };
+    assert.equal(order.return_to, getAddress(chain.merchant), "the key's payout address");
+    assert.equal(order.expected_amount, "0.0018"); // $4.50 at $2500/ETH
+    const qrWidth = await page.$eval("#pos-qr", (img) => img.getBoundingClientRect().width);
+    assert.ok(qrWidth >= 340, `the QR fills a phone's width (${qrWidth}px)`);
+    await screenshot(page, "pos-qr-phone");
+    await checkAccessibility(page, "POS QR");
+
+    // The customer pays by a plain transfer to the order's address.
+    const hash = await chain.wallet.sendTransaction({
+      to: order.address,
+      value: 1_800_000_000_000_000n,
+      account: chain.customer,
+      chain: null,
+    });
+    await chain.client.waitForTransactionReceipt({ hash });
+    const mined = Date.now();
+    await page.waitForFunction(() => document.getElementById("qr-state")?.dataset.tone === "paid", null, {
+      timeout: 10_000,
+    });
+    const ms = Date.now() - mined;
+    assert.ok(ms < 2_000, `PAID shown ${ms} ms after the block`);
+    assert.match((await page.textContent("#qr-state")) ?? "", /^✓ PAID/);
+    assert.equal(await page.isVisible("#pos-qr"), false, "the QR gives way to the paid state");
+    await screenshot(page, "pos-paid-phone");
+    assertClean(opened);
+    await opened.close();
+
+    // The deposit waits to be swept; the console sweeps it with the merchant's wallet, and the
+    // order completes.
+    await chain.mine(CONFIRMATIONS);
+    const consoleTab = await open({ account: chain.merchant });
+    await consoleTab.page.click("#siwe");
+    await signedIn(consoleTab.page);
+    await consoleTab.page.waitForSelector("#sweep:not([hidden])", { timeout: 20_000 });
+    assert.match(
+      (await consoleTab.page.textContent("#deposits")) ?? "",
+      new RegExp(`${order.address}\\s*ETH\\s*0\\.0018`),
+    );
+    await consoleTab.page.click("#sweep");
+    await consoleTab.page.waitForSelector("#preview[open]");
+    assert.match((await consoleTab.page.textContent("#pv-action")) ?? "", /Sweep 1 deposit/);
+    await consoleTab.page.click("#pv-confirm");
+    await consoleTab.page.waitForFunction(
+      () => /^Confirmed in block/.test(document.getElementById("pv-status")?.textContent ?? ""),
+      null,
+      { timeout: 20_000 },
+    );
+    await chain.mine(CONFIRMATIONS);
+    await until(
+      async () => {
+        const r = await system.app.inject({
+          method: "GET",
+          url: `/order/${id}`,
+          headers: { authorization: keyA },
+        });
+        return r.json().status === "complete" ? true : undefined;
+      },
+      20_000,
+      "the swept order completes",
+    );
+    await consoleTab.page.waitForSelector("#sweep[hidden]", { state: "attached", timeout: 20_000 });
+    assertClean(consoleTab);
+    await consoleTab.close();
+  });
+});
