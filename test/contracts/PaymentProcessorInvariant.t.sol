@@ -44,6 +44,7 @@ contract PaymentProcessorHandler {
     // (credited by a sweep, or for a token off the allowlist forwarded to its own wallet).
     mapping(address token => mapping(address merchant => uint256)) public depositedFor;
     mapping(address token => mapping(address merchant => uint256)) public sweptTo;
+    mapping(address merchant => mapping(uint256 order => address)) public depositOf;
     uint256 public strayRescued;
 
     string public unexpected; // first mismatch between an outcome and the rules, if any
@@ -73,7 +74,13 @@ contract PaymentProcessorHandler {
             feeToken.approve(address(processor), type(uint256).max);
             vm.stopPrank();
         }
-        for (uint256 i; i < 4; ++i) merchants.push(vm.addr(0xB0B + i));
+        for (uint256 i; i < 4; ++i) {
+            address m = vm.addr(0xB0B + i);
+            merchants.push(m);
+            // Cached: the invariant reads every deposit's holdings after every call.
+            for (uint256 o; o < DEPOSIT_ORDERS; ++o)
+                depositOf[m][o] = processor.depositAddressOf(m, bytes32(o));
+        }
         _permitKey = 0xC0FFEE;
         permitPayer = vm.addr(_permitKey);
         usdc.mint(permitPayer, type(uint128).max);
@@ -212,7 +219,7 @@ contract PaymentProcessorHandler {
     ) external {
         ++calls["depositToAddress"];
         address m = merchants[merchantSeed % merchants.length];
-        address d = processor.depositAddressOf(m, bytes32(orderSeed % DEPOSIT_ORDERS));
+        address d = depositOf[m][orderSeed % DEPOSIT_ORDERS];
         amount = _bound(amount, 1, 1e22);
         uint256 which = tokenSeed % 4;
         address token = which == 0 ? ETH : _depositTokens(which);
@@ -371,7 +378,7 @@ contract PaymentProcessorHandler {
     /// What `merchant`'s deposit addresses (the orders the handler uses) hold of `token` right now.
     function heldAtDeposits(address token, address merchant) external view returns (uint256 held) {
         for (uint256 o; o < DEPOSIT_ORDERS; ++o) {
-            address d = processor.depositAddressOf(merchant, bytes32(o));
+            address d = depositOf[merchant][o];
             held += token == ETH ? d.balance : MockStablecoin(token).balanceOf(d);
         }
     }
