@@ -83,7 +83,7 @@ export function mutantsOf(file: string, source: string): Omit<Mutant, "index">[]
     });
 
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
+    const line = lines[i] ?? "";
     const code = codeOf(line);
     if (/^contract /.test(line)) inContract = true;
     if (!inContract || code.trim() === "") continue;
@@ -145,18 +145,19 @@ export function mutantsOf(file: string, source: string): Omit<Mutant, "index">[]
       push(
         i,
         "boolean",
-        line.slice(0, m.index) + (m[1] === "true" ? "false" : "true") + line.slice(m.index + m[1].length),
+        line.slice(0, m.index) + (m[1] === "true" ? "false" : "true") + line.slice(m.index + m[0].length),
       );
     }
     // Constants: a decimal literal n becomes n + 1 (0 becomes 1).
     for (const m of code.matchAll(/(?<![\w.])(\d+)(?![\w.x])/g)) {
       if (m.index === undefined) continue;
-      const n = BigInt(m[1]);
-      push(i, "constant", line.slice(0, m.index) + String(n + 1n) + line.slice(m.index + m[1].length));
+      const digits = m[1] ?? "0";
+      const n = BigInt(digits);
+      push(i, "constant", line.slice(0, m.index) + String(n + 1n) + line.slice(m.index + digits.length));
     }
     // Negated conditions of `if` and `else if` on one line.
     const cond = /\bif \((.*)\)(?=\s*(\{|revert|return|$|[\w_]))/.exec(code);
-    if (cond && balanced(cond[1])) {
+    if (cond?.[1] !== undefined && balanced(cond[1])) {
       const at = code.indexOf(cond[0]);
       push(i, "negate-condition", line.slice(0, at) + `if (!(${cond[1]}))` + line.slice(at + cond[0].length));
     }
@@ -165,13 +166,13 @@ export function mutantsOf(file: string, source: string): Omit<Mutant, "index">[]
     if (rev) push(i, "drop-revert", line.replace(rev[0], "{}"));
     else if (/^\s*revert [\w.]+\($/.test(code)) {
       let j = i;
-      while (j < lines.length && !lines[j].includes(");")) j++;
+      while (j < lines.length && !(lines[j] ?? "").includes(");")) j++;
       push(i, "drop-revert", line.replace(/revert .*$/, "{}"), j - i + 1);
     }
     // Deleted event.
     if (/^\s*emit /.test(code)) {
       let j = i;
-      while (j < lines.length && !codeOf(lines[j]).includes(");")) j++;
+      while (j < lines.length && !codeOf(lines[j] ?? "").includes(");")) j++;
       push(i, "delete-event", "", j - i + 1);
     }
   }
@@ -220,7 +221,7 @@ function arg(name: string): string | undefined {
 }
 
 function run(cwd: string, cmd: string[], env: NodeJS.ProcessEnv, timeoutMs: number) {
-  const r = spawnSync(cmd[0], cmd.slice(1), {
+  const r = spawnSync(cmd[0] ?? "", cmd.slice(1), {
     cwd,
     env,
     encoding: "utf8",
@@ -259,10 +260,8 @@ function main(): void {
   const sample = arg("sample");
   if (sample) {
     const step = mutants.length / Number(sample);
-    mutants = Array.from(
-      { length: Math.min(Number(sample), mutants.length) },
-      (_, k) => mutants[Math.floor(k * step)],
-    );
+    const pool = mutants;
+    mutants = pool.filter((_, k) => Math.floor(k / step) !== Math.floor((k - 1) / step) || k === 0);
   }
   const from = Number(arg("from") ?? "1");
   mutants = mutants.filter((m) => m.index >= from);
@@ -347,7 +346,7 @@ function firstFailure(out: string, stage: string): string {
     /\d+\) ([^\n]+)\n/.exec(out) ??
     /✘ ([^\n]+)/.exec(out) ??
     /(\S+\(\)[^\n]*)\n[^\n]*(?:Error|revert|failed)/i.exec(out);
-  return `${stage}: ${m ? m[1].trim().slice(0, 140) : "a test failed"}`;
+  return `${stage}: ${m?.[1] ? m[1].trim().slice(0, 140) : "a test failed"}`;
 }
 
 function writeReport(results: Result[], generated: number, selected: number): void {

@@ -153,15 +153,15 @@ contract PaymentProcessorLedger {
             // </verbatim>
             balance.value = stored + received + (stored == 0 ? 1 : 0);
         }
-        /// @property P3 a token payment or sweep credits exactly the amount that arrived, to the bound merchant only
         uint256 storedAfter = _tokenBalances[token][merchant].value;
+        /// @property P3 a token payment or sweep credits exactly the amount that arrived
         assert(
-            (
-                received == 0
-                    ? storedAfter == storedBefore
-                    : storedAfter == (storedBefore == 0 ? 1 : storedBefore) + received
-            ) && _tokenBalances[token][other].value == otherBefore
+            received == 0
+                ? storedAfter == storedBefore
+                : storedAfter == (storedBefore == 0 ? 1 : storedBefore) + received
         );
+        /// @property P3b a token payment or sweep credits the bound merchant only
+        assert(_tokenBalances[token][other].value == otherBefore);
     }
 
     // ---------------------------------------------------------------------------------------------
