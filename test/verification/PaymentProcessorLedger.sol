@@ -27,7 +27,7 @@ library AddressList {
     }
 }
 
-/// @title PaymentProcessorLedger (model-checking harness; never deployed, never compiled by `hardhat build`)
+/// @title LedgerBase (model-checking harness; never deployed, never compiled by `hardhat build`)
 /// @notice The money arithmetic of `contracts/payments/PaymentProcessor.sol`, with the properties as assertions,
 /// for solc's SMTChecker (CHC engine) run by `npm run verify:smt` (scripts/verify-smt.ts).
 /// @dev Why a harness and not the contract itself: on the whole PaymentProcessor the CHC engine gave no verdict
@@ -44,13 +44,13 @@ library AddressList {
 ///   (`balanceBefore`, `balanceAfter`) as inputs. Whatever they are, the properties must hold.
 /// - Physical bounds are stated as `require`: no single balance exceeds 2^128 (the whole ETH supply is about
 ///   2^87 wei, and a token whose supply exceeds 2^128 units makes the checked additions revert instead).
-contract PaymentProcessorLedger {
+abstract contract LedgerBase {
     /// @dev The physical bound on any amount or balance (see above).
     uint256 internal constant _BOUND = 2 ** 128;
 
-    uint256 private constant _ACCEPTING = 1;
-    uint256 private constant _ALLOWED = 2;
-    uint256 private constant _EVER_ALLOWED = 4;
+    uint256 internal constant _ACCEPTING = 1;
+    uint256 internal constant _ALLOWED = 2;
+    uint256 internal constant _EVER_ALLOWED = 4;
 
     using AddressList for AddressList.List;
 
@@ -58,11 +58,11 @@ contract PaymentProcessorLedger {
         uint256 value;
     }
 
-    mapping(address merchant => uint256 storedBalance) private _ethBalances;
-    mapping(address token => mapping(address merchant => StoredBalance)) private _tokenBalances;
-    mapping(address token => uint256 state) private _tokenState;
-    bool private _paused;
-    AddressList.List private _allowedTokens;
+    mapping(address merchant => uint256 storedBalance) internal _ethBalances;
+    mapping(address token => mapping(address merchant => StoredBalance)) internal _tokenBalances;
+    mapping(address token => uint256 state) internal _tokenState;
+    bool internal _paused;
+    AddressList.List internal _allowedTokens;
 
     error PaymentProcessorInsufficientBalance(
         address merchant,
@@ -75,10 +75,27 @@ contract PaymentProcessorLedger {
     error PaymentProcessorInvalidToken(address token);
     error PaymentProcessorTokenNotRescuable(address token);
 
-    // ---------------------------------------------------------------------------------------------
-    // Credits
-    // ---------------------------------------------------------------------------------------------
+    function _validateDebit(uint256 amount, address to) internal pure {
+        if (to == address(0)) revert PaymentProcessorZeroRecipient();
+        if (amount == 0) revert PaymentProcessorZeroAmount();
+    }
 
+    function _unwrap(uint256 stored) internal pure returns (uint256) {
+        if (stored == 0) return 0;
+        // Cannot underflow: `stored >= 1` here.
+        unchecked {
+            return stored - 1;
+        }
+    }
+
+    /// @dev Stands for the token's `balanceOf(this)` after the transfer.
+    function _selfBalance(uint256 measured) internal pure returns (uint256) {
+        return measured;
+    }
+}
+
+/// @notice ETH credits: `pay` and the ETH part of `_sweep`.
+contract LedgerEthCredit is LedgerBase {
     /// `pay`: the merchant's ETH balance rises by exactly `value`; the unchecked credit never wraps.
     function pay(address merchant) external payable {
         require(merchant != address(0) && msg.value != 0);
@@ -127,7 +144,10 @@ contract PaymentProcessorLedger {
             ) && _ethBalances[other] == otherBefore
         );
     }
+}
 
+/// @notice Token credits: `_payToken` and `_sweepToken` (allowlisted token).
+contract LedgerTokenCredit is LedgerBase {
     /// `_payToken` and `_sweepToken` (allowlisted token): the credit is the measured arrival, never the amount
     /// asked, and only the bound merchant's balance moves.
     function creditToken(
@@ -163,11 +183,10 @@ contract PaymentProcessorLedger {
         /// @property P3b a token payment or sweep credits the bound merchant only
         assert(_tokenBalances[token][other].value == otherBefore);
     }
+}
 
-    // ---------------------------------------------------------------------------------------------
-    // Debits
-    // ---------------------------------------------------------------------------------------------
-
+/// @notice ETH debits: `withdraw` and `refund` of ETH.
+contract LedgerEthDebit is LedgerBase {
     /// `withdraw` / `refund` of ETH (`_debitEth`): never more than the balance, exactly `amount`, and the slot
     /// keeps its sentinel.
     function debitEth(address other, uint256 amount, address to) external {
@@ -196,7 +215,10 @@ contract PaymentProcessorLedger {
                 _ethBalances[other] == otherBefore
         );
     }
+}
 
+/// @notice Token debits: `withdraw` and `refund` of a token.
+contract LedgerTokenDebit is LedgerBase {
     /// `withdraw` / `refund` of a token (`_debitToken`).
     function debitToken(address token, address other, uint256 amount, address to) external {
         require(other != msg.sender);
@@ -220,11 +242,10 @@ contract PaymentProcessorLedger {
         /// @property P7 a token debit leaves the sentinel and no other merchant's balance moves
         assert(balance.value >= 1 && _tokenBalances[token][other].value == otherBefore);
     }
+}
 
-    // ---------------------------------------------------------------------------------------------
-    // Owner operations: they never touch a merchant's balance
-    // ---------------------------------------------------------------------------------------------
-
+/// @notice The owner's functions.
+contract LedgerOwner is LedgerBase {
     /// `setTokenAllowed`. The allowlist set is modelled by `AddressList` (append-only; its bookkeeping touches no
     /// balance and no token bit, and the size cap is left out for the same reason).
     function setTokenAllowed(address token, bool allowed, address merchant, address anyToken) external {
@@ -295,27 +316,5 @@ contract PaymentProcessorLedger {
 
     function paused() public view returns (bool) {
         return _paused;
-    }
-
-    // ---------------------------------------------------------------------------------------------
-    // Internals, as in the contract
-    // ---------------------------------------------------------------------------------------------
-
-    function _validateDebit(uint256 amount, address to) private pure {
-        if (to == address(0)) revert PaymentProcessorZeroRecipient();
-        if (amount == 0) revert PaymentProcessorZeroAmount();
-    }
-
-    function _unwrap(uint256 stored) private pure returns (uint256) {
-        if (stored == 0) return 0;
-        // Cannot underflow: `stored >= 1` here.
-        unchecked {
-            return stored - 1;
-        }
-    }
-
-    /// @dev Stands for the token's `balanceOf(this)` after the transfer.
-    function _selfBalance(uint256 measured) private pure returns (uint256) {
-        return measured;
     }
 }
