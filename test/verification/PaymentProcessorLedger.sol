@@ -73,6 +73,7 @@ abstract contract LedgerBase {
     error PaymentProcessorZeroRecipient();
     error PaymentProcessorZeroAmount();
     error PaymentProcessorInvalidToken(address token);
+    error PaymentProcessorNothingReceived(address token, uint256 amount);
     error PaymentProcessorTokenNotRescuable(address token);
 
     function _validateDebit(uint256 amount, address to) internal pure {
@@ -148,15 +149,18 @@ contract LedgerEthCredit is LedgerBase {
 
 /// @notice Token credits: `_payToken` and `_sweepToken` (allowlisted token).
 contract LedgerTokenCredit is LedgerBase {
-    /// `_payToken` and `_sweepToken` (allowlisted token): the credit is the measured arrival, never the amount
-    /// asked, and only the bound merchant's balance moves.
+    /// `_payToken` (and `_sweepToken`, whose credit is the same lines, skipped when nothing arrived): the credit
+    /// is the measured arrival, never the amount asked, and only the bound merchant's balance moves.
     function creditToken(
         address token,
-        address merchant,
         address other,
+        uint256 amount,
         uint256 balanceBefore,
         uint256 balanceAfter
     ) external {
+        // Any merchant: the caller's address is as arbitrary to the checker as a parameter, and with it the
+        // checker keeps the two mapping keys apart (with a parameter it reported P3b violated without a trace).
+        address merchant = msg.sender;
         require(other != merchant);
         require(balanceAfter <= _BOUND && _tokenBalances[token][merchant].value <= _BOUND);
         uint256 otherBefore = _tokenBalances[token][other].value;
@@ -166,20 +170,15 @@ contract LedgerTokenCredit is LedgerBase {
         require(balanceAfter >= balanceBefore);
         uint256 received = _selfBalance(balanceAfter) - balanceBefore;
         // <verbatim PaymentProcessor.sol>
-        if (received != 0) {
-            StoredBalance storage balance = _tokenBalances[token][merchant];
-            uint256 stored = balance.value;
-            // Checked add on purpose, as in `_payToken`.
-            // </verbatim>
-            balance.value = stored + received + (stored == 0 ? 1 : 0);
-        }
-        uint256 storedAfter = _tokenBalances[token][merchant].value;
+        if (received == 0) revert PaymentProcessorNothingReceived(token, amount);
+
+        StoredBalance storage balance = _tokenBalances[token][merchant];
+        uint256 stored = balance.value;
+        // Checked add on purpose: an allowlisted token could still report absurd balances.
+        // </verbatim>
+        balance.value = stored + received + (stored == 0 ? 1 : 0);
         /// @property P3 a token payment or sweep credits exactly the amount that arrived
-        assert(
-            received == 0
-                ? storedAfter == storedBefore
-                : storedAfter == (storedBefore == 0 ? 1 : storedBefore) + received
-        );
+        assert(balance.value == (storedBefore == 0 ? 1 : storedBefore) + received);
         /// @property P3b a token payment or sweep credits the bound merchant only
         assert(_tokenBalances[token][other].value == otherBefore);
     }
@@ -246,6 +245,8 @@ contract LedgerTokenDebit is LedgerBase {
 
 /// @notice The owner's functions.
 contract LedgerOwner is LedgerBase {
+    using AddressList for AddressList.List;
+
     /// `setTokenAllowed`. The allowlist set is modelled by `AddressList` (append-only; its bookkeeping touches no
     /// balance and no token bit, and the size cap is left out for the same reason).
     function setTokenAllowed(address token, bool allowed, address merchant, address anyToken) external {
