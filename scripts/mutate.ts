@@ -342,10 +342,8 @@ function main(): void {
 }
 
 function firstFailure(out: string, stage: string): string {
-  const m =
-    /\d+\) ([^\n]+)\n/.exec(out) ??
-    /✘ ([^\n]+)/.exec(out) ??
-    /(\S+\(\)[^\n]*)\n[^\n]*(?:Error|revert|failed)/i.exec(out);
+  // The first numbered failure ("  1) Suite\n       test name:") or a failed Solidity test line.
+  const m = /^\s*1\) (.+)$/m.exec(out) ?? /^\s*✘ (.+)$/m.exec(out) ?? /^\s*(?:x|✗) (.+)$/m.exec(out);
   return `${stage}: ${m?.[1] ? m[1].trim().slice(0, 140) : "a test failed"}`;
 }
 
