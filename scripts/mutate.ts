@@ -1,0 +1,377 @@
+// `npm run mutate`: mutation testing of the product contracts. Makes systematic single-line mutants of
+// contracts/payments/PaymentProcessor.sol and contracts/subscriptions/Subscriptions.sol (flipped comparison,
+// swapped + and -, dropped revert, negated condition, deleted event, changed constant, swapped && and ||,
+// flipped boolean literal, swapped add/sub and lt/gt in assembly), runs the contract tests against each mutant in
+// a scratch copy of the project (never in the working tree), and writes the mutation score and every survivor
+// to docs/mutation-report.md (or MUTATE_REPORT).
+//
+// Per mutant: one compile (`hardhat build`; a mutant that does not compile is "stillborn" and left out of the
+// score), then `hardhat test solidity` with FUZZ_RUNS=64 INVARIANT_RUNS=32 (MUTATE_FUZZ_RUNS, MUTATE_INVARIANT_RUNS),
+// then, only if that passed, `hardhat test mocha --bail test/contracts/*.test.ts`. A failing test kills the mutant.
+// Mutants run one after the other (the machine's cores are shared).
+//
+// Usage: npm run mutate -- [--list] [--file <part of path>] [--op <operator>] [--line <n>]
+//                          [--sample <n>] [--limit <n>] [--from <index>]
+//   --list     print the mutants and exit
+//   --sample n a deterministic sample of n mutants spread evenly over the list (every k-th)
+//   --limit n  stop after n mutants
+//   --from i   start at mutant number i (1-based), e.g. to resume
+import { spawnSync } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const TARGETS = ["contracts/payments/PaymentProcessor.sol", "contracts/subscriptions/Subscriptions.sol"];
+
+export interface Mutant {
+  index: number;
+  file: string;
+  line: number; // 1-based
+  operator: string;
+  original: string; // the original line(s)
+  mutated: string; // what replaces them
+  span: number; // how many lines are replaced
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generating mutants
+// ---------------------------------------------------------------------------------------------
+
+/** Code part of a line (no trailing `//` comment); empty for comment lines. */
+function codeOf(line: string): string {
+  const t = line.trim();
+  if (t.startsWith("//") || t.startsWith("/*") || t.startsWith("*")) return "";
+  const i = line.indexOf("//");
+  return i >= 0 ? line.slice(0, i) : line;
+}
+
+const COMPARISONS: [RegExp, string, string][] = [
+  [/(?<![<>=!])<(?![<=])/g, "<", ">="],
+  [/(?<![<>=!])>(?![>=])/g, ">", "<="],
+  [/<=/g, "<=", ">"],
+  [/>=/g, ">=", "<"],
+  [/==/g, "==", "!="],
+  [/!=/g, "!=", "=="],
+];
+
+/** Every single-line mutant of one file, in source order. */
+export function mutantsOf(file: string, source: string): Omit<Mutant, "index">[] {
+  const lines = source.split("\n");
+  const out: Omit<Mutant, "index">[] = [];
+  let inAssembly = false;
+  let depth = 0;
+  let inContract = false;
+  const push = (line: number, operator: string, mutated: string, span = 1) =>
+    out.push({
+      file,
+      line: line + 1,
+      operator,
+      original: lines.slice(line, line + span).join("\n"),
+      mutated,
+      span,
+    });
+
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? "";
+    const code = codeOf(line);
+    if (/^contract /.test(line)) inContract = true;
+    if (!inContract || code.trim() === "") continue;
+    if (/\bassembly\b/.test(code)) {
+      inAssembly = true;
+      depth = 0;
+    }
+    if (inAssembly) {
+      depth += (code.match(/{/g) ?? []).length - (code.match(/}/g) ?? []).length;
+      // Assembly: the arithmetic and comparisons that carry the money rules.
+      for (const [a, b] of [
+        ["add(", "sub("],
+        ["sub(", "add("],
+        ["lt(", "gt("],
+        ["gt(", "lt("],
+        ["iszero(", "("],
+      ] as const) {
+        const at = code.search(new RegExp(`(?<![a-z])${a.replace("(", "\\(")}`));
+        if (at >= 0) push(i, "assembly-op", line.slice(0, at) + b + line.slice(at + a.length));
+      }
+      if (depth <= 0 && code.includes("}")) inAssembly = false;
+      continue;
+    }
+    if (/^\s*(import|pragma|using|event|error|bytes private constant|hex")/.test(line) || /\bhex"/.test(code))
+      continue;
+    if (/^\s*(function|modifier|constructor|receive|fallback|contract|struct|mapping)\b/.test(code)) continue;
+
+    // Comparison operators, one occurrence at a time (mapping arrows `=>` excluded by the patterns).
+    for (const [re, , to] of COMPARISONS) {
+      for (const m of code.matchAll(re)) {
+        if (m.index === undefined) continue;
+        // `=>` in mapping types and `<<`/`>>` are not comparisons.
+        if (code.slice(m.index - 1, m.index + 1) === "=>" || /mapping\(/.test(code)) continue;
+        push(i, "comparison", line.slice(0, m.index) + to + line.slice(m.index + m[0].length));
+      }
+    }
+    // Arithmetic + and - (not ++, --, +=, -=, unary minus is not used).
+    for (const m of code.matchAll(/(?<=[\w)\]] )([+-])(?= [\w(])/g)) {
+      if (m.index === undefined) continue;
+      push(i, "arithmetic", line.slice(0, m.index) + (m[1] === "+" ? "-" : "+") + line.slice(m.index + 1));
+    }
+    for (const m of code.matchAll(/\+\+|--/g)) {
+      if (m.index === undefined) continue;
+      push(i, "arithmetic", line.slice(0, m.index) + (m[0] === "++" ? "--" : "++") + line.slice(m.index + 2));
+    }
+    // && and ||.
+    for (const m of code.matchAll(/&&|\|\|/g)) {
+      if (m.index === undefined) continue;
+      push(i, "logical", line.slice(0, m.index) + (m[0] === "&&" ? "||" : "&&") + line.slice(m.index + 2));
+    }
+    // Bitwise state operators of the token bits.
+    for (const m of code.matchAll(/\|=|&=/g)) {
+      if (m.index === undefined) continue;
+      push(i, "bitwise", line.slice(0, m.index) + (m[0] === "|=" ? "&=" : "|=") + line.slice(m.index + 2));
+    }
+    // Boolean literals.
+    for (const m of code.matchAll(/\b(true|false)\b/g)) {
+      if (m.index === undefined) continue;
+      push(
+        i,
+        "boolean",
+        line.slice(0, m.index) + (m[1] === "true" ? "false" : "true") + line.slice(m.index + m[0].length),
+      );
+    }
+    // Constants: a decimal literal n becomes n + 1 (0 becomes 1).
+    for (const m of code.matchAll(/(?<![\w.])(\d+)(?![\w.x])/g)) {
+      if (m.index === undefined) continue;
+      const digits = m[1] ?? "0";
+      const n = BigInt(digits);
+      push(i, "constant", line.slice(0, m.index) + String(n + 1n) + line.slice(m.index + digits.length));
+    }
+    // Negated conditions of `if` and `else if` on one line.
+    const cond = /\bif \((.*)\)(?=\s*(\{|revert|return|$|[\w_]))/.exec(code);
+    if (cond?.[1] !== undefined && balanced(cond[1])) {
+      const at = code.indexOf(cond[0]);
+      push(i, "negate-condition", line.slice(0, at) + `if (!(${cond[1]}))` + line.slice(at + cond[0].length));
+    }
+    // Dropped revert: `if (c) revert E(...);` loses its revert; a revert on its own line becomes `{}`.
+    const rev = /revert [\w.]+\(.*\);/.exec(code);
+    if (rev) push(i, "drop-revert", line.replace(rev[0], "{}"));
+    else if (/^\s*revert [\w.]+\($/.test(code)) {
+      let j = i;
+      while (j < lines.length && !(lines[j] ?? "").includes(");")) j++;
+      push(i, "drop-revert", line.replace(/revert .*$/, "{}"), j - i + 1);
+    }
+    // Deleted event.
+    if (/^\s*emit /.test(code)) {
+      let j = i;
+      while (j < lines.length && !codeOf(lines[j] ?? "").includes(");")) j++;
+      push(i, "delete-event", "", j - i + 1);
+    }
+  }
+  return out;
+}
+
+function balanced(s: string): boolean {
+  let d = 0;
+  for (const c of s) {
+    if (c === "(") d++;
+    if (c === ")" && --d < 0) return false;
+  }
+  return d === 0;
+}
+
+export function allMutants(): Mutant[] {
+  const list: Mutant[] = [];
+  for (const file of TARGETS) {
+    for (const m of mutantsOf(file, readFileSync(join(ROOT, file), "utf8")))
+      list.push({ ...m, index: list.length + 1 });
+  }
+  return list;
+}
+
+export function applyMutant(source: string, m: Mutant): string {
+  const lines = source.split("\n");
+  lines.splice(m.line - 1, m.span, ...(m.mutated === "" ? [] : [m.mutated]));
+  return lines.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+// ---------------------------------------------------------------------------------------------
+
+type Outcome = "killed" | "survived" | "stillborn" | "timeout";
+interface Result {
+  mutant: Mutant;
+  outcome: Outcome;
+  by: string; // which stage killed it
+  seconds: number;
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function run(cwd: string, cmd: string[], env: NodeJS.ProcessEnv, timeoutMs: number) {
+  const r = spawnSync(cmd[0] ?? "", cmd.slice(1), {
+    cwd,
+    env,
+    encoding: "utf8",
+    timeout: timeoutMs,
+    maxBuffer: 64 << 20,
+  });
+  return {
+    ok: r.status === 0,
+    timedOut: r.error?.message.includes("ETIMEDOUT") ?? false,
+    out: `${r.stdout}${r.stderr}`,
+  };
+}
+
+function scratchCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), "mutate-"));
+  const files = spawnSync("git", ["ls-files", "-co", "--exclude-standard"], { cwd: ROOT, encoding: "utf8" })
+    .stdout.split("\n")
+    .filter((f) => f && existsSync(join(ROOT, f)));
+  for (const f of files) {
+    mkdirSync(dirname(join(dir, f)), { recursive: true });
+    cpSync(join(ROOT, f), join(dir, f));
+  }
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
+
+function main(): void {
+  let mutants = allMutants();
+  const generated = mutants.length;
+  const file = arg("file");
+  const op = arg("op");
+  const line = arg("line");
+  if (file) mutants = mutants.filter((m) => m.file.includes(file));
+  if (op) mutants = mutants.filter((m) => m.operator === op);
+  if (line) mutants = mutants.filter((m) => m.line === Number(line));
+  const sample = arg("sample");
+  if (sample) {
+    const step = mutants.length / Number(sample);
+    const pool = mutants;
+    mutants = pool.filter((_, k) => Math.floor(k / step) !== Math.floor((k - 1) / step) || k === 0);
+  }
+  const from = Number(arg("from") ?? "1");
+  mutants = mutants.filter((m) => m.index >= from);
+  const limit = arg("limit");
+  if (limit) mutants = mutants.slice(0, Number(limit));
+
+  if (process.argv.includes("--list")) {
+    for (const m of mutants)
+      console.log(`#${m.index} ${m.file}:${m.line} ${m.operator}: ${m.mutated.trim() || "(deleted)"}`);
+    const byOp = new Map<string, number>();
+    for (const m of allMutants()) byOp.set(m.operator, (byOp.get(m.operator) ?? 0) + 1);
+    console.log(
+      `${generated} mutants generated (${[...byOp].map(([k, v]) => `${k} ${v}`).join(", ")}); ${mutants.length} selected`,
+    );
+    return;
+  }
+
+  const dir = scratchCopy();
+  const bin = join(ROOT, "node_modules", ".bin");
+  const env = {
+    ...process.env,
+    PATH: `${bin}:${process.env.PATH ?? ""}`,
+    FUZZ_RUNS: process.env.MUTATE_FUZZ_RUNS ?? "64",
+    INVARIANT_RUNS: process.env.MUTATE_INVARIANT_RUNS ?? "32",
+  };
+  const mochaFiles = [
+    "PaymentProcessor.test.ts",
+    "PaymentProcessorDeposits.test.ts",
+    "Subscriptions.test.ts",
+  ].map((f) => `test/contracts/${f}`);
+  console.log(`mutate: ${generated} mutants generated, ${mutants.length} selected; scratch copy ${dir}`);
+  // Baseline: the unmutated contracts must pass the same tests, or no mutant result means anything.
+  const base = run(dir, ["hardhat", "build"], env, 600_000);
+  if (!base.ok) throw new Error(`mutate: the unmutated project does not build:\n${base.out}`);
+
+  const results: Result[] = [];
+  for (const m of mutants) {
+    const t0 = Date.now();
+    const path = join(dir, m.file);
+    const original = readFileSync(path, "utf8");
+    writeFileSync(path, applyMutant(original, m));
+    let outcome: Outcome = "survived";
+    let by = "";
+    try {
+      const build = run(dir, ["hardhat", "build"], env, 600_000);
+      if (!build.ok) {
+        outcome = "stillborn";
+        by = "does not compile";
+      } else {
+        const sol = run(dir, ["hardhat", "test", "solidity", "--no-compile"], env, 1_200_000);
+        if (sol.timedOut) [outcome, by] = ["timeout", "solidity tests timed out"];
+        else if (!sol.ok) [outcome, by] = ["killed", firstFailure(sol.out, "solidity")];
+        else {
+          const mocha = run(
+            dir,
+            ["hardhat", "test", "mocha", "--no-compile", "--bail", ...mochaFiles],
+            env,
+            600_000,
+          );
+          if (mocha.timedOut) [outcome, by] = ["timeout", "mocha tests timed out"];
+          else if (!mocha.ok) [outcome, by] = ["killed", firstFailure(mocha.out, "mocha")];
+        }
+      }
+    } finally {
+      writeFileSync(path, original);
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    results.push({ mutant: m, outcome, by, seconds });
+    console.log(
+      `#${m.index} ${m.file}:${m.line} ${m.operator} -> ${outcome.toUpperCase()} (${seconds.toFixed(0)} s)${by ? `: ${by}` : ""}`,
+    );
+    writeReport(results, generated, mutants.length);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  const killed = results.filter((r) => r.outcome === "killed" || r.outcome === "timeout").length;
+  const valid = results.filter((r) => r.outcome !== "stillborn").length;
+  console.log(`mutate: score ${killed}/${valid} (${valid ? ((100 * killed) / valid).toFixed(1) : "-"}%)`);
+}
+
+function firstFailure(out: string, stage: string): string {
+  // The first numbered failure ("  1) Suite\n       test name:") or a failed Solidity test line.
+  const m = /^\s*1\) (.+)$/m.exec(out) ?? /^\s*✘ (.+)$/m.exec(out) ?? /^\s*(?:x|✗) (.+)$/m.exec(out);
+  return `${stage}: ${m?.[1] ? m[1].trim().slice(0, 140) : "a test failed"}`;
+}
+
+function writeReport(results: Result[], generated: number, selected: number): void {
+  const path = process.env.MUTATE_REPORT ?? join(ROOT, "docs", "mutation-results.md");
+  const count = (o: Outcome) => results.filter((r) => r.outcome === o).length;
+  const valid = results.length - count("stillborn");
+  const killed = count("killed") + count("timeout");
+  const rows = results.map(
+    (r) =>
+      `| ${r.mutant.index} | \`${r.mutant.file.split("/").pop()}:${r.mutant.line}\` | ${r.mutant.operator} | \`${(
+        r.mutant.mutated.trim() || "(line deleted)"
+      )
+        .replace(/\|/g, "\\|")
+        .slice(0, 90)}\` | ${r.outcome} | ${r.by.replace(/\|/g, "\\|")} |`,
+  );
+  const text = [
+    "# Mutation run (raw results of `npm run mutate`)",
+    "",
+    `Generated ${generated} mutants; selected ${selected}; run ${results.length}: ${count("killed")} killed, ${count("timeout")} timed out (counted killed), ${count("survived")} survived, ${count("stillborn")} did not compile (left out).`,
+    `Score: ${killed}/${valid}${valid ? ` = ${((100 * killed) / valid).toFixed(1)}%` : ""}.`,
+    "",
+    "| # | where | operator | mutated line | outcome | killed by |",
+    "| - | ----- | -------- | ------------ | ------- | --------- |",
+    ...rows,
+    "",
+  ].join("\n");
+  writeFileSync(path, text);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
