@@ -7,7 +7,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { getAddress, parseAbi, type Hex } from "viem";
 import { resolveSecrets } from "../../server/src/callbacks/secrets.ts";
 import { loadConfig } from "../../server/src/config/index.ts";
-import { createMerchant } from "../../server/src/merchants/service.ts";
+import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import {
   assertClean,
@@ -516,5 +516,59 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     await consoleTab.page.waitForSelector("#sweep[hidden]", { state: "attached", timeout: 20_000 });
     assertClean(consoleTab);
     await consoleTab.close();
+  });
+
+  it("lists the account's subscriptions with their status and pay link, cancels one, and never shows another merchant's", async function () {
+    await setPlugins(testDb.db, "a@example.com", { recurring_payments: true });
+    await setPlugins(testDb.db, "b@example.com", { recurring_payments: true });
+    const subscribe = async (key: string, title: string) => {
+      const res = await system.app.inject({
+        method: "POST",
+        url: "/recurring",
+        headers: { authorization: key },
+        payload: {
+          amount: "9.99",
+          address: chain.merchant,
+          callback: "http://127.0.0.1:9/recurring",
+          item_title: title,
+        },
+      });
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json() as { id: number; address: string; payment_url: string };
+    };
+    const mine = await subscribe(keyA, "Gym membership");
+    const theirs = await subscribe(keyB, "Someone else's plan");
+
+    const tab = await open();
+    await tab.page.fill("#apikey", keyA);
+    await tab.page.click("#apikey-form button[type=submit]");
+    await signedIn(tab.page);
+    await tab.page.waitForSelector("#subscriptions:not([hidden]) #subs tbody tr", { timeout: 15_000 });
+    const table = (await tab.page.textContent("#subs")) ?? "";
+    assert.match(table, new RegExp(`#${mine.id}\\s*Gym membership`));
+    assert.match(table, /\$9\.99 ETH \/ month/);
+    assert.doesNotMatch(table, new RegExp(`#${theirs.id}|Someone else`));
+    assert.equal(
+      await tab.page.getAttribute(`#subs a[href="${mine.payment_url}"]`, "href"),
+      mine.payment_url,
+    );
+    await checkAccessibility(tab.page, "console subscriptions");
+
+    await tab.page.click(`button[aria-label="Cancel subscription ${mine.id}"]`);
+    await tab.page.waitForFunction(
+      () => /\(cancelled\)/.test(document.getElementById("subs")?.textContent ?? ""),
+      null,
+      {
+        timeout: 15_000,
+      },
+    );
+    const after = await system.app.inject({
+      method: "GET",
+      url: `/recurring/${mine.id}`,
+      headers: { authorization: keyA },
+    });
+    assert.notEqual(after.json().cancelled_at, null);
+    assertClean(tab);
+    await tab.close();
   });
 });

@@ -142,7 +142,8 @@ const CONSOLE_BODY = `<main class="console" aria-labelledby="console-title">
 
     <section class="panel" aria-labelledby="subs-title" id="subscriptions" hidden>
       <h2 id="subs-title">Subscriptions</h2>
-      <p id="subs-body"></p>
+      <table id="subs"><thead><tr><th scope="col">Subscription</th><th scope="col">Amount</th><th scope="col">Status</th><th scope="col">Paid through</th><th scope="col">Pay to</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
+      <p id="subs-body" class="muted small"></p>
     </section>
   </div>
 

@@ -229,7 +229,7 @@ async function showApp() {
   $("who-name").textContent = session.display_name ?? session.email;
   $("who-address").textContent = session.address ?? "(API key)";
   if (session.address) $("wallet-state").textContent = `Signed in with ${session.address}.`;
-  await Promise.all([loadPlan(), loadBalances(), loadOrders(), loadDeposits(), loadSubscriptions()]).catch(
+  await Promise.all([loadPlan().then(loadSubscriptions), loadBalances(), loadOrders(), loadDeposits()]).catch(
     fail,
   );
 }
@@ -239,10 +239,12 @@ async function loadPlan() {
     plan: string;
     limits: { daily_transactions: number; max_amount: string };
     transactions_today: number;
+    plugins?: { recurring_payments?: boolean };
   }>("GET", "/user");
   $("plan").textContent =
     `${user.plan} plan: ${user.transactions_today} of ${user.limits.daily_transactions} orders today, ` +
     `up to $${user.limits.max_amount} each.`;
+  return user;
 }
 
 async function loadBalances() {
@@ -416,12 +418,60 @@ async function startSweep() {
   });
 }
 
-async function loadSubscriptions() {
-  if (!config.recurring) return;
+const shortAddress = (address: string) => `${address.slice(0, 6)}…${address.slice(-4)}`;
+
+interface Subscription {
+  id: number;
+  status: string;
+  address: string;
+  currency_amount: string;
+  interval: string;
+  token: string;
+  method: string;
+  item_title: string;
+  payment_url: string;
+  paid_through: string;
+  cancelled_at: string | null;
+}
+
+async function loadSubscriptions(user: { plugins?: { recurring_payments?: boolean } }) {
+  // Only accounts with the Recurring Payments plugin (Seller plan and above) have subscriptions.
+  if (!config.recurring || !user.plugins?.recurring_payments) return;
   $("subscriptions").hidden = false;
+  const body = $<HTMLTableElement>("subs").tBodies[0] as HTMLTableSectionElement;
+  body.replaceChildren();
+  $("subs-body").textContent = "";
   try {
-    const data = await api<{ subscriptions?: unknown[] }>("GET", "/recurring");
-    $("subs-body").textContent = `${data.subscriptions?.length ?? 0} subscription(s).`;
+    const data = await api<{ subscriptions: Subscription[] }>("GET", "/recurring?limit=100");
+    if (data.subscriptions.length === 0) cell(body.insertRow(), "No subscriptions.").colSpan = 6;
+    for (const sub of data.subscriptions) {
+      const row = body.insertRow();
+      const title = cell(row, `#${sub.id}`);
+      if (sub.item_title) title.append(document.createElement("br"), sub.item_title);
+      cell(row, `$${sub.currency_amount} ${sub.token} / ${sub.interval.replace(/ly$/, "")}`);
+      cell(row, sub.cancelled_at ? `${sub.status} (cancelled)` : sub.status);
+      cell(row, new Date(sub.paid_through).toLocaleDateString());
+      const pay = cell(row, "");
+      const link = document.createElement("a");
+      link.href = sub.payment_url;
+      link.textContent = sub.method === "token_pull" ? "token pull" : shortAddress(sub.address);
+      pay.append(link);
+      const action = row.insertCell();
+      if (!sub.cancelled_at) {
+        button(
+          action,
+          "Cancel",
+          () =>
+            void api("POST", `/recurring/${sub.id}/cancel`)
+              .then(loadPlan)
+              .then(loadSubscriptions)
+              .catch((error: unknown) => {
+                $("subs-body").textContent = error instanceof ApiError ? error.message : String(error);
+              }),
+          `Cancel subscription ${sub.id}`,
+        );
+      }
+    }
   } catch (error) {
     $("subs-body").textContent = error instanceof ApiError ? error.message : "Subscriptions are unavailable.";
   }
