@@ -194,6 +194,12 @@ export function createRecurringService(deps: RecurringServiceDeps) {
         "token_pull_no_eth",
       );
     }
+    if (!chain.subscriptions) {
+      throw badRequest(
+        `method token_pull needs the Subscriptions contract on ${chain.name} (chain ${chain.chainId}), and none is configured; the operator sets SUBSCRIPTIONS_ADDRESS (CHAIN_<NAME>_SUBSCRIPTIONS_ADDRESS with CHAINS), or use method deposit`,
+        "token_pull_unavailable",
+      );
+    }
     const t = chain.tokens.find((x) =>
       /^0x[0-9a-fA-F]{40}$/.test(key)
         ? x.address.toLowerCase() === key.toLowerCase()
@@ -283,12 +289,6 @@ export function createRecurringService(deps: RecurringServiceDeps) {
       throw unavailable(
         `${chain.name} has no deposit addresses, so it cannot carry subscriptions`,
         "chain_unavailable",
-      );
-    }
-    if (pull && !chain.subscriptions) {
-      throw badRequest(
-        `method token_pull needs the Subscriptions contract on ${chain.name} (chain ${chain.chainId}), and none is configured; the operator sets SUBSCRIPTIONS_ADDRESS (CHAIN_<NAME>_SUBSCRIPTIONS_ADDRESS with CHAINS), or use method deposit`,
-        "token_pull_unavailable",
       );
     }
     let token: { address: string; symbol: string; decimals: number };
