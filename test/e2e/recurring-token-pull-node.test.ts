@@ -312,6 +312,15 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
     assert.match(pull.args.ref, /^0x[0-9a-f]{64}$/);
     assert.deepEqual(await get(`/recurring/${sub.id}`).then((s) => s.token_pull), pull);
 
+    // The hosted page shows the calls, never an address to pay to (and no QR code).
+    const pagePath = new URL(sub.payment_url as string).pathname;
+    const page = await system.app.inject({ method: "GET", url: pagePath });
+    assert.equal(page.statusCode, 200);
+    assert.match(page.body, /id="token-pull"/);
+    assert.ok(page.body.includes(`subscribe(${pull.args.merchant}, ${pull.args.token}, ${PER_PERIOD}`));
+    assert.doesNotMatch(page.body, /Pay every period to this address/);
+    assert.equal((await system.app.inject({ method: "GET", url: `${pagePath}/qr.svg` })).statusCode, 404);
+
     // The customer's wallet: exactly the returned calls.
     await send(chain.customer, pull.approve.token as Hex, tokenAbi, "approve", [
       pull.approve.spender,
