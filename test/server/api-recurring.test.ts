@@ -119,7 +119,10 @@ describe(`recurring billing API (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`
   it("validates the request with errors that say what to fix", async function () {
     const cases: [object, number, string][] = [
       [{ interval: "daily" }, 400, "invalid_interval"],
-      [{ method: "token_pull" }, 400, "method_not_available"],
+      [{ method: "pull" }, 400, "invalid_method"],
+      [{ method: "token_pull" }, 400, "token_required"],
+      [{ method: "token_pull", token: "ETH" }, 400, "token_pull_no_eth"],
+      [{ method: "token_pull", token: "USDC" }, 400, "token_pull_unavailable"],
       [{ start: "tomorrow" }, 400, "invalid_start"],
       [{ start: new Date(clock - 2 * DAY).toISOString() }, 400, "invalid_start"],
       [{ amount: "100.01" }, 403, "plan_max_amount"],
@@ -132,6 +135,16 @@ describe(`recurring billing API (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`
       assert.equal(res.statusCode, code, JSON.stringify(extra));
       assert.equal(res.json().error.code, error);
     }
+    // token_pull's refusals say what to do: which tokens, why not ETH, which setting the chain lacks.
+    const noToken = await req("POST", "/recurring", seller, body({ method: "token_pull" }));
+    assert.match(noToken.json().error.message, /needs token: one of USDC/);
+    const eth = await req("POST", "/recurring", seller, body({ method: "token_pull", token: "eth" }));
+    assert.match(eth.json().error.message, /ETH cannot be pulled.*method deposit/);
+    const noContract = await req("POST", "/recurring", seller, body({ method: "token_pull", token: "USDC" }));
+    assert.match(
+      noContract.json().error.message,
+      /Subscriptions contract on \S+ \(chain 31337\).*SUBSCRIPTIONS_ADDRESS/,
+    );
     const tooHigh = await req("POST", "/recurring", seller, body({ amount: "100.01" }));
     assert.match(tooHigh.json().error.message, /Seller plan/);
   });

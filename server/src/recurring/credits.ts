@@ -1,7 +1,9 @@
 import type { Queryable } from "../db/types.ts";
 import { depositFlows } from "../deposits/flows.ts";
 import { depositActivity } from "../deposits/repository.ts";
-import type { SubscriptionRow } from "./repository.ts";
+import { collectionsByRef, tokenSubscriptionsByRef } from "../token-subscriptions/repository.ts";
+import { periodsOf, type PeriodRow, type SubscriptionRow } from "./repository.ts";
+import { ON_CHAIN_INTERVAL_SECONDS } from "./schedule.ts";
 import type { RecurringCredit } from "./state.ts";
 
 /**
@@ -9,14 +11,17 @@ import type { RecurringCredit } from "./state.ts";
  * credits come from.
  *  - method `deposit`: money that arrived at the subscription's deposit address in its token
  *    (server/src/deposits/flows.ts: ETH balance rises plus what was swept, token Transfer logs);
- *  - method `token_pull`: THE SEAM for the token-pull contract (contracts/subscriptions/): its
- *    collections, recorded by server/src/token-subscriptions/ and keyed by chain id + the
- *    subscription's reference (rows: period index, amount, block, log index, tx), are mapped to
- *    RecurringCredit here. Until that module lands, such subscriptions cannot be created.
+ *  - method `token_pull`: the collections (server/src/token-subscriptions/) of the on-chain
+ *    subscriptions with this chain and reference whose terms are exactly the ones asked for
+ *    (tokenPullTermsMatch). Anyone can create an on-chain subscription with any ref: one with other
+ *    terms (another merchant, token, amount, interval or start) pays nothing here.
+ * `periods`: the subscriptions' open periods (period 0 holds a token_pull's amount per period);
+ * read when not given.
  */
 export async function creditsFor(
   tx: Queryable,
   subscriptions: readonly SubscriptionRow[],
+  periods?: ReadonlyMap<bigint, readonly PeriodRow[]>,
 ): Promise<Map<bigint, RecurringCredit[]>> {
   const result = new Map<bigint, RecurringCredit[]>(subscriptions.map((s) => [s.id, []]));
   const deposits = subscriptions.filter((s) => s.method === "deposit");
@@ -42,6 +47,68 @@ export async function creditsFor(
       );
     }
   }
-  // token_pull: collections from server/src/token-subscriptions/ plug in here (see above).
+  const pulls = subscriptions.filter((s) => s.method === "token_pull");
+  const pullPeriods =
+    periods ??
+    (pulls.length > 0
+      ? await periodsOf(
+          tx,
+          pulls.map((s) => s.id),
+        )
+      : new Map());
+  for (const s of pulls) {
+    const first = pullPeriods.get(s.id)?.find((p: PeriodRow) => p.index === 0);
+    if (!first) continue;
+    const terms = tokenPullTerms(s, BigInt(first.expected_amount));
+    const matching = new Set(
+      (await tokenSubscriptionsByRef(tx, s.chain_id, s.reference))
+        .filter((t) => tokenPullTermsMatch(t, terms))
+        .map((t) => t.id),
+    );
+    if (matching.size === 0) continue;
+    const collections = await collectionsByRef(tx, s.chain_id, s.reference);
+    result.set(
+      s.id,
+      collections
+        .filter((c) => matching.has(c.id))
+        .map((c) => ({
+          amount: c.amount,
+          blockNumber: c.blockNumber,
+          logIndex: c.logIndex,
+          blockTimestamp: c.blockTimestamp,
+          txHash: c.txHash,
+        })),
+    );
+  }
   return result;
 }
+
+/** What a token_pull subscription's on-chain `subscribe` must bind, exactly. */
+export interface TokenPullTerms {
+  merchant: string;
+  token: string;
+  amountPerPeriod: bigint;
+  /** Seconds. */
+  interval: bigint;
+  /** Unix seconds. */
+  start: bigint;
+}
+
+export const tokenPullTerms = (s: SubscriptionRow, amountPerPeriod: bigint): TokenPullTerms => ({
+  merchant: s.merchant_address.toLowerCase(),
+  token: s.token.toLowerCase(),
+  amountPerPeriod,
+  interval: ON_CHAIN_INTERVAL_SECONDS[s.interval],
+  start: BigInt(Math.floor(s.starts_at.getTime() / 1000)),
+});
+
+/** An indexed on-chain subscription pays for `terms` only when every term is the same. */
+export const tokenPullTermsMatch = (
+  t: { merchant: string; token: string; amountPerPeriod: bigint; interval: bigint; start: bigint },
+  terms: TokenPullTerms,
+): boolean =>
+  t.merchant.toLowerCase() === terms.merchant &&
+  t.token.toLowerCase() === terms.token &&
+  t.amountPerPeriod === terms.amountPerPeriod &&
+  t.interval === terms.interval &&
+  t.start === terms.start;

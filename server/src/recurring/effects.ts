@@ -1,10 +1,12 @@
 import type { Queryable } from "../db/types.ts";
 import type { Sink, Step } from "../indexer/types.ts";
+import { refsOfTokenSubscriptions } from "../token-subscriptions/repository.ts";
 import type { RecurringEvents } from "./events.ts";
 import {
   lockSubscriptions,
   subscriptionsByDepositAddress,
   subscriptionsCreditedAfter,
+  tokenPullSubscriptionsByReference,
 } from "./repository.ts";
 import { refreshSubscriptions } from "./refresh.ts";
 
@@ -18,8 +20,10 @@ export interface RecurringSinkOptions {
  * The indexer sink of subscriptions, a follower of the order sink: it runs after it on the same
  * step in the same transaction and reads what the deposits module recorded (never its tables).
  *  - block: the subscriptions whose deposit addresses the step touched (balances, token
- *    transfers, sweeps) are recomputed: credits are allocated oldest period first, and paid
- *    periods and status changes are published with the indexed data;
+ *    transfers, sweeps), and the token_pull subscriptions whose reference an on-chain
+ *    subscription of the step has (Subscribed, Collected, Cancelled, stored by the
+ *    token-subscription sink before this one runs), are recomputed: credits are allocated oldest
+ *    period first, and paid periods and status changes are published with the indexed data;
  *  - reorg: the deposits module rolled its rows back; the subscriptions with a credit past the
  *    ancestor are recomputed (a period can become unpaid again);
  *  - finalize: nothing (finality changes no status).
@@ -35,12 +39,26 @@ export function recurringSink<E extends { kind: string }>(options: RecurringSink
       if (!last) return;
       indexed = last.number;
       const touched = new Set<string>();
-      for (const e of step.events as readonly (E & { address?: unknown; counterparty?: unknown })[]) {
+      const refs = new Set<string>();
+      const onChainIds: bigint[] = [];
+      for (const e of step.events as readonly (E & {
+        address?: unknown;
+        counterparty?: unknown;
+        ref?: unknown;
+        id?: unknown;
+      })[]) {
         if (typeof e.address === "string" && e.kind.startsWith("deposit_")) touched.add(e.address);
         if (e.kind === "payment" && typeof e.counterparty === "string") touched.add(e.counterparty);
+        if (e.kind === "token_subscribed" && typeof e.ref === "string") refs.add(e.ref);
+        if ((e.kind === "token_collected" || e.kind === "token_cancelled") && typeof e.id === "bigint")
+          onChainIds.push(e.id);
       }
-      if (touched.size === 0) return;
-      ids = await subscriptionsByDepositAddress(tx, step.chainId, [...touched]);
+      for (const ref of await refsOfTokenSubscriptions(tx, step.chainId, onChainIds)) refs.add(ref);
+      if (touched.size === 0 && refs.size === 0) return;
+      ids = [
+        ...(await subscriptionsByDepositAddress(tx, step.chainId, [...touched])),
+        ...(await tokenPullSubscriptionsByReference(tx, step.chainId, [...refs])),
+      ];
     } else {
       indexed = step.ancestor.number;
       ids = await subscriptionsCreditedAfter(tx, step.chainId, step.ancestor.number);

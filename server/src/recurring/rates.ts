@@ -13,6 +13,8 @@ export interface RecurringChain {
   /** Why payments on this chain would not be seen now, or null. */
   failure(): string | null;
   deposits?: { derivation: DepositDerivation; watchAfterExpirySeconds: number } | undefined;
+  /** The Subscriptions contract (token_pull subscriptions), or undefined when it is off on this chain. */
+  subscriptions?: `0x${string}` | undefined;
 }
 
 export interface LockedRate {

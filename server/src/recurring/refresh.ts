@@ -9,7 +9,7 @@ import {
   type PeriodRow,
   type SubscriptionRow,
 } from "./repository.ts";
-import { upcomingWindowMs } from "./schedule.ts";
+import { scheduleOf, upcomingWindowMs } from "./schedule.ts";
 import { computeSubscriptionState } from "./state.ts";
 
 export interface RefreshContext {
@@ -38,12 +38,17 @@ export async function refreshSubscriptions(
     tx,
     subscriptions.map((s) => s.id),
   );
-  const credits = await creditsFor(tx, subscriptions);
+  const credits = await creditsFor(tx, subscriptions, periodsById);
   const published: RecurringEvent[] = [];
   for (const s of subscriptions) {
     const before = periodsById.get(s.id) ?? [];
     const state = computeSubscriptionState(
-      { startsAt: s.starts_at, interval: s.interval, cancelledAt: s.cancelled_at },
+      {
+        startsAt: s.starts_at,
+        interval: s.interval,
+        cancelledAt: s.cancelled_at,
+        schedule: scheduleOf(s.method),
+      },
       before.map((p) => ({
         index: p.index,
         startsAt: p.starts_at,

@@ -60,7 +60,7 @@ const PERIOD_COLUMNS = `subscription_id, index, starts_at, ends_at, opens_at, op
 export interface NewSubscription {
   merchantId: bigint;
   chainId: bigint;
-  method: "deposit";
+  method: "deposit" | "token_pull";
   token: string;
   tokenSymbol: string;
   tokenDecimals: number;
@@ -228,6 +228,20 @@ export async function subscriptionsByDepositAddress(
   const { rows } = await tx.query<{ id: bigint }>(
     "SELECT id FROM subscriptions WHERE chain_id = $1 AND deposit_address = ANY($2::text[])",
     [chainId, [...new Set(addresses.map((a) => a.toLowerCase()))]],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** The token_pull subscriptions of a chain with these references (bytes32 hex). */
+export async function tokenPullSubscriptionsByReference(
+  tx: Queryable,
+  chainId: bigint,
+  references: readonly string[],
+): Promise<bigint[]> {
+  if (references.length === 0) return [];
+  const { rows } = await tx.query<{ id: bigint }>(
+    "SELECT id FROM subscriptions WHERE chain_id = $1 AND method = 'token_pull' AND reference = ANY($2::text[])",
+    [chainId, [...new Set(references.map((r) => r.toLowerCase()))]],
   );
   return rows.map((r) => r.id);
 }

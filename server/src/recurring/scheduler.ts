@@ -11,7 +11,7 @@ import {
   type SubscriptionRow,
 } from "./repository.ts";
 import { refreshSubscriptions } from "./refresh.ts";
-import { periodBounds } from "./schedule.ts";
+import { periodBounds, scheduleOf } from "./schedule.ts";
 
 /** At most this many periods open per subscription in one tick (a clock far ahead catches up over ticks). */
 const MAX_OPEN_PER_TICK = 24;
@@ -29,7 +29,7 @@ export async function openDuePeriods(
 ): Promise<number> {
   let opened = 0;
   for (let index = openCount; opened < MAX_OPEN_PER_TICK; index++) {
-    const b = periodBounds(s.starts_at, s.interval, index);
+    const b = periodBounds(s.starts_at, s.interval, index, scheduleOf(s.method));
     if (b.opensAt.getTime() > now.getTime() && index > 0) break;
     if (s.cancelled_at !== null && b.startsAt.getTime() >= s.cancelled_at.getTime()) break;
     await insertPeriod(tx, s.id, {
@@ -107,9 +107,15 @@ export function createRecurringScheduler(deps: RecurringSchedulerDeps) {
         for (const s of subs) {
           if (s.cancelled_at !== null) continue;
           const open = periods.get(s.id)?.length ?? 0;
-          const next = periodBounds(s.starts_at, s.interval, open);
+          const next = periodBounds(s.starts_at, s.interval, open, scheduleOf(s.method));
           if (next.opensAt.getTime() > at.getTime()) continue;
-          const rate = await rateOf(s);
+          // A token_pull subscription's amount per period is bound on chain: every period keeps
+          // the rate period 0 locked at creation (the token's peg), so its expected amount too.
+          const first = periods.get(s.id)?.[0];
+          const rate =
+            s.method === "token_pull" && first
+              ? { price: BigInt(first.price), priceDecimals: first.price_decimals }
+              : await rateOf(s);
           if (rate) await openDuePeriods(tx, s, open, at, rate);
         }
         const out = await refreshSubscriptions(tx, subs, {

@@ -1,7 +1,7 @@
 import { getAddress } from "viem";
 import { formatDecimal, formatUsdCents } from "../lib/money.ts";
 import type { PeriodRow, SubscriptionRow } from "./repository.ts";
-import { periodBounds } from "./schedule.ts";
+import { periodBounds, scheduleOf } from "./schedule.ts";
 
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");
 
@@ -93,7 +93,7 @@ export function entryToJson(
   periodIndex: number = s.shown_index,
 ): RecurringEntryJson {
   const period = periods.find((p) => p.index === periodIndex);
-  const bounds = periodBounds(s.starts_at, s.interval, periodIndex);
+  const bounds = periodBounds(s.starts_at, s.interval, periodIndex, scheduleOf(s.method));
   const paidBlock = period?.paid_block ?? null;
   const confirmations =
     period && covered(period) && paidBlock !== null && indexedBlock !== null && indexedBlock >= paidBlock
@@ -102,7 +102,9 @@ export function entryToJson(
   const page = subscriptionPageUrl(s, publicUrl);
   return {
     id: Number(s.id),
-    address: getAddress(s.deposit_address),
+    // token_pull: nothing is paid to an address; the money goes to the merchant (the contract's
+    // call is in the subscription's `token_pull`).
+    address: getAddress(s.method === "token_pull" ? s.merchant_address : s.deposit_address),
     confirmations,
     currency: "usd",
     currency_amount: formatUsdCents(s.usd_cents),

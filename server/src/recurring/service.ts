@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { getAddress } from "viem";
 import { ETH_TOKEN } from "../chain/abi.ts";
 import type { Db } from "../db/types.ts";
 import { depositAddress } from "../deposits/address.ts";
@@ -27,7 +28,7 @@ import {
   type SubscriptionRow,
 } from "./repository.ts";
 import { openDuePeriods } from "./scheduler.ts";
-import { isInterval, INTERVALS, type Interval } from "./schedule.ts";
+import { isInterval, INTERVALS, ON_CHAIN_INTERVAL_SECONDS, type Interval } from "./schedule.ts";
 import type { RecurringStatus } from "./state.ts";
 
 /**
@@ -39,6 +40,11 @@ export const RECURRING_PLUGIN_MAX_LIVE = 500;
 const WATCH_FOREVER_SECONDS = 100 * 365 * 86_400;
 const DEFAULT_WATCH_AFTER_CANCEL_SECONDS = 24 * 3600;
 const DAY_MS = 86_400_000;
+/** A token_pull subscription without `start` starts this long after creation (time to subscribe on chain). */
+const TOKEN_PULL_DEFAULT_LEAD_MS = 3_600_000;
+/** The contract's cap on the amount per period (`type(uint96).max`). */
+const MAX_AMOUNT_PER_PERIOD = 2n ** 96n - 1n;
+const YEAR_SECONDS = 31_536_000n;
 
 export interface CreateSubscriptionInput {
   amount: string;
@@ -67,9 +73,35 @@ export interface RecurringServiceDeps {
   maxLive?: number;
 }
 
+/**
+ * What the customer's wallet calls for a token_pull subscription: `approve` on the token, then
+ * `subscribe` on the chain's Subscriptions contract with exactly these arguments (the terms the
+ * server credits; see docs/recurring.md).
+ */
+export interface TokenPullCall {
+  contract: string;
+  function: "subscribe";
+  args: {
+    merchant: string;
+    token: string;
+    /** Token units, decimal string. */
+    amountPerPeriod: string;
+    /** Seconds, decimal string. */
+    interval: string;
+    /** Unix seconds, decimal string (never 0: the start is fixed at creation). */
+    start: string;
+    /** bytes32 hex. */
+    ref: string;
+  };
+  /** A year of periods (at least one): the customer's overall cap; any allowance ≥ one period works. */
+  approve: { token: string; spender: string; amount: string };
+}
+
 export interface SubscriptionView {
   subscription: SubscriptionRow;
   periods: PeriodRow[];
+  /** For a token_pull subscription on a chain with its Subscriptions contract. */
+  tokenPull?: TokenPullCall;
 }
 
 /** Recurring billing needs the Seller plan or above and the Recurring Payments plugin (403 naming the plan). */
@@ -112,20 +144,90 @@ export function createRecurringService(deps: RecurringServiceDeps) {
       db,
       rows.map((r) => r.id),
     );
-    return rows.map((r) => ({ subscription: r, periods: periods.get(r.id) ?? [] }));
+    return rows.map((r) => {
+      const own = periods.get(r.id) ?? [];
+      const tokenPull = tokenPullCall(r, own);
+      return { subscription: r, periods: own, ...(tokenPull ? { tokenPull } : {}) };
+    });
+  }
+
+  function tokenPullCall(s: SubscriptionRow, periods: readonly PeriodRow[]): TokenPullCall | undefined {
+    if (s.method !== "token_pull") return undefined;
+    const contract = deps.chains.find((c) => c.chainId === s.chain_id)?.subscriptions;
+    const first = periods.find((p) => p.index === 0);
+    if (!contract || !first) return undefined;
+    const amountPerPeriod = BigInt(first.expected_amount);
+    const interval = ON_CHAIN_INTERVAL_SECONDS[s.interval];
+    const periodsPerYear = (YEAR_SECONDS + interval - 1n) / interval;
+    const token = getAddress(s.token);
+    return {
+      contract: getAddress(contract),
+      function: "subscribe",
+      args: {
+        merchant: getAddress(s.merchant_address),
+        token,
+        amountPerPeriod: amountPerPeriod.toString(),
+        interval: interval.toString(),
+        start: Math.floor(s.starts_at.getTime() / 1000).toString(),
+        ref: s.reference,
+      },
+      approve: {
+        token,
+        spender: getAddress(contract),
+        amount: (amountPerPeriod * periodsPerYear).toString(),
+      },
+    };
+  }
+
+  /** The token of a token_pull subscription: required, an ERC-20 of the chain, with a USD peg. */
+  function tokenPullToken(chain: RecurringChain, wanted: string | undefined) {
+    if (wanted === undefined || wanted.trim() === "") {
+      throw badRequest(
+        `method token_pull needs token: one of ${chain.tokens.map((t) => t.symbol).join(", ") || "(no token is configured on " + chain.name + ")"} (a symbol or its address)`,
+        "token_required",
+      );
+    }
+    const key = wanted.trim();
+    if (key.toUpperCase() === "ETH" || key.toLowerCase() === ETH_TOKEN) {
+      throw badRequest(
+        "method token_pull pulls an ERC-20 token; ETH cannot be pulled: use a token (like USDC) or method deposit for ETH",
+        "token_pull_no_eth",
+      );
+    }
+    if (!chain.subscriptions) {
+      throw badRequest(
+        `method token_pull needs the Subscriptions contract on ${chain.name} (chain ${chain.chainId}), and none is configured; the operator sets SUBSCRIPTIONS_ADDRESS (CHAIN_<NAME>_SUBSCRIPTIONS_ADDRESS with CHAINS), or use method deposit`,
+        "token_pull_unavailable",
+      );
+    }
+    const t = chain.tokens.find((x) =>
+      /^0x[0-9a-fA-F]{40}$/.test(key)
+        ? x.address.toLowerCase() === key.toLowerCase()
+        : x.symbol === key.toUpperCase(),
+    );
+    if (!t) {
+      const known = chain.tokens.map((x) => `${x.symbol} (${x.address})`).join(", ") || "none";
+      throw badRequest(
+        `token ${wanted} is not accepted on ${chain.name}; token_pull takes one of ${known}`,
+        "unsupported_token",
+      );
+    }
+    if (!/^\d+(\.\d{1,8})?$/.test(t.usdPeg) || !/[1-9]/.test(t.usdPeg)) {
+      throw badRequest(
+        `token ${t.symbol} has no usable USD peg on ${chain.name} (usdPeg "${t.usdPeg}"), so its amount per period cannot be fixed on chain; use a pegged token or method deposit`,
+        "token_no_peg",
+      );
+    }
+    return { address: t.address.toLowerCase(), symbol: t.symbol, decimals: t.decimals };
   }
 
   async function create(input: CreateSubscriptionInput, merchant: Merchant): Promise<SubscriptionView> {
     requireRecurring(merchant);
     const plan = PLANS[merchant.plan];
     const method = input.method ?? "deposit";
-    if (method === "token_pull") {
-      throw badRequest(
-        "method token_pull (the on-chain token-pull contract) is not available yet; use method deposit (plain transfers to the subscription's address)",
-        "method_not_available",
-      );
-    }
-    if (method !== "deposit") throw badRequest("method must be deposit or token_pull", "invalid_method");
+    if (method !== "deposit" && method !== "token_pull")
+      throw badRequest("method must be deposit or token_pull", "invalid_method");
+    const pull = method === "token_pull";
     const usdCents = parseUsdCents(input.amount);
     if (usdCents === undefined || usdCents <= 0n) {
       throw badRequest(
@@ -147,11 +249,21 @@ export function createRecurringService(deps: RecurringServiceDeps) {
       );
     }
     const now = deps.now();
-    let startsAt = new Date(now);
+    // token_pull: the start is bound on chain in whole seconds and must not be past when the
+    // customer subscribes, so it defaults to an hour from now and may not be in the past.
+    let startsAt = pull
+      ? new Date(Math.ceil((now + TOKEN_PULL_DEFAULT_LEAD_MS) / 1000) * 1000)
+      : new Date(now);
     if (input.start !== undefined) {
       const parsed = Date.parse(input.start);
       if (!/^\d{4}-\d{2}-\d{2}T/.test(input.start) || Number.isNaN(parsed)) {
         throw badRequest('start must be an RFC 3339 date-time, like "2026-12-01T00:00:00Z"', "invalid_start");
+      }
+      if (pull && (parsed <= now || parsed > now + 366 * DAY_MS || parsed % 1000 !== 0)) {
+        throw badRequest(
+          "for method token_pull, start must be a whole second later than now and at most one year ahead (the contract binds it and refuses a start in the past when the customer subscribes); omit it for one hour from now",
+          "invalid_start",
+        );
       }
       if (parsed < now - DAY_MS || parsed > now + 366 * DAY_MS) {
         throw badRequest(
@@ -180,7 +292,9 @@ export function createRecurringService(deps: RecurringServiceDeps) {
       );
     }
     let token: { address: string; symbol: string; decimals: number };
-    if (input.token === undefined || input.token.toUpperCase() === "ETH") {
+    if (pull) {
+      token = tokenPullToken(chain, input.token);
+    } else if (input.token === undefined || input.token.toUpperCase() === "ETH") {
       token = { address: ETH_TOKEN, symbol: "ETH", decimals: 18 };
     } else {
       const t = chain.tokens.find((x) => x.symbol === input.token?.toUpperCase());
@@ -195,8 +309,13 @@ export function createRecurringService(deps: RecurringServiceDeps) {
     }
     // The first period's rate is locked now, so the customer can pay at once.
     const rate = await currentRate(chain, token.address);
-    if (expectedFor(usdCents, rate, token.decimals) <= 0n)
-      throw badRequest("amount is too small to price", "invalid_amount");
+    const perPeriod = expectedFor(usdCents, rate, token.decimals);
+    if (perPeriod <= 0n) throw badRequest("amount is too small to price", "invalid_amount");
+    if (pull && perPeriod > MAX_AMOUNT_PER_PERIOD)
+      throw badRequest(
+        "amount is too large for the Subscriptions contract (uint96 per period)",
+        "invalid_amount",
+      );
 
     const reference = newOrderReference();
     const address = depositAddress(deposits.derivation, merchantAddress, reference);
@@ -208,18 +327,22 @@ export function createRecurringService(deps: RecurringServiceDeps) {
           "plugin_recurring_payments_limit",
         );
       }
-      await registerDepositAddress(tx, {
-        chainId: chain.chainId,
-        address,
-        merchant: merchantAddress,
-        orderRef: reference,
-        token: token.address,
-        watchSeconds: WATCH_FOREVER_SECONDS,
-      });
+      // A token_pull subscription is paid by the contract's collections: its derived address is
+      // kept (unique per subscription) but never watched or shown.
+      if (!pull) {
+        await registerDepositAddress(tx, {
+          chainId: chain.chainId,
+          address,
+          merchant: merchantAddress,
+          orderRef: reference,
+          token: token.address,
+          watchSeconds: WATCH_FOREVER_SECONDS,
+        });
+      }
       const row = await insertSubscription(tx, {
         merchantId: merchant.id,
         chainId: chain.chainId,
-        method: "deposit",
+        method,
         token: token.address,
         tokenSymbol: token.symbol,
         tokenDecimals: token.decimals,

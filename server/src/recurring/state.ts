@@ -1,4 +1,4 @@
-import { periodBounds, upcomingWindowMs, WINDOW_MS, type Interval } from "./schedule.ts";
+import { periodBounds, upcomingWindowMs, WINDOW_MS, type Interval, type Schedule } from "./schedule.ts";
 
 /**
  * The reference's four statuses of a subscription, computed from its periods, what it received,
@@ -28,6 +28,8 @@ export interface SubscriptionTerms {
   startsAt: Date;
   interval: Interval;
   cancelledAt: Date | null;
+  /** Calendar periods (default) or the on-chain schedule of a token_pull subscription. */
+  schedule?: Schedule;
 }
 
 /** An open period (its rate is locked): what it costs in the smallest unit. */
@@ -158,7 +160,12 @@ export function computeSubscriptionState(
 
   // The clock changes the status at due − the upcoming window, at due, and just after due + 10
   // days; the scheduler opens the next period when it becomes upcoming.
-  const nextToOpen = periodBounds(terms.startsAt, terms.interval, owed.length).opensAt.getTime();
+  const nextToOpen = periodBounds(
+    terms.startsAt,
+    terms.interval,
+    owed.length,
+    terms.schedule,
+  ).opensAt.getTime();
   // A period that should have opened already makes the check due now.
   const moments = [d - window, d, d + WINDOW_MS + 1].filter((m) => m > t);
   // A paid period that starts later becomes the one shown when it starts.

@@ -109,10 +109,11 @@ export interface ChainRuntimeDeps {
   log: Logger;
   events: OrderEvents;
   /**
-   * Further sinks applied after the order sink in the same transaction, reading what it recorded
-   * (EletroPay's ETH and token deposit addresses).
+   * Further sinks applied after the order sink and the token-subscription sink in the same
+   * transaction, reading what they recorded (recurring billing; EletroPay's ETH and token deposit
+   * addresses). They see every event of the step, the Subscriptions contract's included.
    */
-  followers?: readonly Sink<ChainEvent, unknown>[];
+  followers?: readonly Sink<ChainEvent | TokenSubscriptionEvent, unknown>[];
   /** An already-made client (tests); default: one for config.rpcUrl. */
   client?: PublicClient;
 }
@@ -248,12 +249,14 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           ...(subscriptions ? [subscriptionsSource(subscriptions)] : []),
         ],
         readers: [depositBalanceReader({ db, client, chainId, multicall3 })],
-        sink: withTokenSubscriptions(
-          withFollowers(
+        // The order sink and the token-subscription sink first, then the followers (recurring
+        // billing reads both the deposits and the token subscriptions they just recorded).
+        sink: withFollowers(
+          withTokenSubscriptions(
             createOrderSink({ confirmations: config.confirmations, events: deps.events }),
-            deps.followers ?? [],
+            subscriptions ? createTokenSubscriptionSink() : undefined,
           ),
-          subscriptions ? createTokenSubscriptionSink() : undefined,
+          deps.followers ?? [],
         ),
         log: log.child({ component: "indexer" }),
         startBlock,

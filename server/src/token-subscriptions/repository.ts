@@ -194,6 +194,20 @@ export async function tokenSubscriptionById(
   return rows[0] ? toSubscription(rows[0]) : undefined;
 }
 
+/** The refs of the given on-chain subscription ids (the recurring sink finds its subscriptions by ref). */
+export async function refsOfTokenSubscriptions(
+  db: Queryable,
+  chainId: bigint,
+  ids: readonly bigint[],
+): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<{ ref: string }>(
+    "SELECT DISTINCT ref FROM token_subscriptions WHERE chain_id = $1 AND subscription_id = ANY($2::numeric[])",
+    [chainId, [...new Set(ids.map(String))]],
+  );
+  return rows.map((r) => r.ref);
+}
+
 /** The collected periods of every subscription with this `ref`, in chain order. */
 export async function collectionsByRef(
   db: Queryable,

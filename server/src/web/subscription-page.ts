@@ -45,6 +45,23 @@ export function subscriptionUri(v: SubscriptionView): string {
   });
 }
 
+/** A token_pull subscription's page: the two calls the customer's wallet makes (no transfer to an address). */
+function tokenPullSection(v: SubscriptionView): string {
+  const call = v.tokenPull;
+  if (!call) {
+    return `<p id="token-pull-off">Token subscriptions are not available on this network right now.</p>`;
+  }
+  const a = call.args;
+  return `<section class="option" id="token-pull" aria-labelledby="pull-title">
+    <h2 id="pull-title">Subscribe from your wallet</h2>
+    <p class="hint">Each period is collected from your wallet by the subscription contract; do not send money to an address.</p>
+    <ol>
+      <li>On the token <code>${escapeHtml(call.approve.token)}</code>: <code>approve(${escapeHtml(call.approve.spender)}, ${escapeHtml(call.approve.amount)})</code></li>
+      <li>On <code id="contract">${escapeHtml(call.contract)}</code>: <code>subscribe(${[a.merchant, a.token, a.amountPerPeriod, a.interval, a.start, a.ref].map(escapeHtml).join(", ")})</code></li>
+    </ol>
+  </section>`;
+}
+
 /**
  * The hosted subscription page and its QR code, public by an unguessable token (not derivable from
  * chain data: the deposit address and its bytes32 reference lead nowhere). The QR carries the
@@ -72,6 +89,12 @@ export const subscriptionPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }
     },
     async (request, reply) => {
       const v = await load(request.params.token);
+      // A token_pull subscription is not paid by a transfer: there is nothing to scan.
+      if (v.subscription.method === "token_pull")
+        throw notFound(
+          "a token_pull subscription is paid by subscribing on chain; it has no QR code",
+          "no_qr_code",
+        );
       reply.header("content-type", "image/svg+xml").header("cache-control", "no-store");
       return qrSvg(subscriptionUri(v));
     },
@@ -119,7 +142,9 @@ export const subscriptionPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }
   ${
     closed
       ? `<p id="cancelled">This subscription was cancelled on ${escapeHtml(e.cancelled_at ?? "")}.</p>`
-      : `<section class="option" aria-labelledby="scan-title">
+      : s.method === "token_pull"
+        ? tokenPullSection(v)
+        : `<section class="option" aria-labelledby="scan-title">
     <h2 id="scan-title">Pay every period to this address</h2>
     <img class="qr" id="qr" src="/subscription/${s.page_token}/qr.svg" width="320" height="320"
          alt="QR code: send ${amount} ${symbol} to ${e.address}">

@@ -73,6 +73,32 @@ const PeriodSchema = Type.Object({
   transaction_id: Str,
 });
 
+const TokenPullSchema = Type.Object(
+  {
+    contract: Type.String({ description: "The chain's Subscriptions contract" }),
+    function: Type.Literal("subscribe"),
+    args: Type.Object({
+      merchant: Str,
+      token: Str,
+      amountPerPeriod: Type.String({ description: "Token units per period (uint256, decimal)" }),
+      interval: Type.String({
+        description: "Seconds (uint64): weekly 604800, monthly 2592000, yearly 31536000",
+      }),
+      start: Type.String({ description: "Unix seconds (uint64); fixed, never 0" }),
+      ref: Type.String({ description: "bytes32" }),
+    }),
+    approve: Type.Object({
+      token: Str,
+      spender: Str,
+      amount: Type.String({ description: "A year of periods (any allowance of at least one period works)" }),
+    }),
+  },
+  {
+    description:
+      "method token_pull: what the customer's wallet calls, approve(spender, amount) on the token then subscribe(merchant, token, amountPerPeriod, interval, start, ref); other terms are not credited",
+  },
+);
+
 export const SubscriptionSchema = Type.Object(
   {
     id: Type.Integer(),
@@ -98,6 +124,7 @@ export const SubscriptionSchema = Type.Object(
     cancelled_at: NullableStr,
     current: Type.Ref("RecurringEntry"),
     periods: Type.Array(PeriodSchema, { description: "The open periods (rates locked), oldest first" }),
+    token_pull: Type.Optional(TokenPullSchema),
   },
   { $id: "Subscription" },
 );
@@ -116,10 +143,20 @@ const CreateBody = Type.Object(
     item_title: Type.Optional(Type.String({ maxLength: 200 })),
     item_description: Type.Optional(Type.String({ maxLength: 2000 })),
     item_image: Type.Optional(Type.String({ maxLength: 2048 })),
-    token: Type.Optional(Type.String({ maxLength: 16, description: "ETH (default) or a configured token" })),
+    token: Type.Optional(
+      Type.String({
+        maxLength: 42,
+        description:
+          "ETH (default) or a configured token; token_pull: a configured token's symbol or address (required)",
+      }),
+    ),
     chain: Type.Optional(Type.String({ maxLength: 64, description: "A configured chain's name or id" })),
     method: Type.Optional(
-      Type.String({ maxLength: 16, description: "deposit (default): plain transfers to the address" }),
+      Type.String({
+        maxLength: 16,
+        description:
+          "deposit (default): plain transfers to the address; token_pull: the customer subscribes on chain (Subscriptions contract) and each period is collected",
+      }),
     ),
   },
   { additionalProperties: false },
@@ -149,20 +186,23 @@ export const recurringRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   if (!recurring) return;
   app.addSchema(RecurringEntrySchema);
   app.addSchema(SubscriptionSchema);
-  const json = (v: SubscriptionView) =>
-    subscriptionToJson(
+  const json = (v: SubscriptionView) => ({
+    ...subscriptionToJson(
       v.subscription,
       v.periods,
       deps.config.publicUrl,
       deps.indexedBlock(v.subscription.chain_id),
-    );
+    ),
+    ...(v.tokenPull ? { token_pull: v.tokenPull } : {}),
+  });
 
   app.post(
     "/recurring",
     {
       schema: {
         tags: ["recurring"],
-        summary: "Create a subscription paid by plain transfers to its own deposit address",
+        summary:
+          "Create a subscription paid by plain transfers to its own deposit address, or by on-chain token pulls (method token_pull)",
         description: NEEDS,
         body: CreateBody,
         response: { 200: Type.Ref("Subscription"), ...errors },
