@@ -5,6 +5,9 @@
  *   EletroPay ETH/token addresses of that client become deposit addresses of this merchant.
  * `npm run merchant -- plugins --email <e> [--txt-messaging on|off] [--recurring-payments on|off]
  *   [--notify-url <url>|none] [--notify-phone <+E.164>|none] [--txt-limit 150|500]`: plugins.
+ * `npm run merchant -- callback-secret --email <e> [--overlap-hours 0..168]`: rotates the secret that
+ *   signs the merchant's callbacks and prints the new one once; the old one signs beside it for the
+ *   overlap (default 24 h).
  * While `npm start` runs, it goes through that server's admin API, at the URL and with the admin
  * token recorded in .data/dev-stack.json (whatever PORT it was started with; ADMIN_TOKEN overrides
  * the token). Otherwise it writes to the database itself: PostgreSQL with DATABASE_URL, else the
@@ -17,6 +20,7 @@ import { loadConfig } from "../server/src/config/index.ts";
 import { createDb, migrate } from "../server/src/db/index.ts";
 import {
   createMerchant,
+  createMerchantService,
   notificationsJson,
   rotateApiKey,
   setPlan,
@@ -32,7 +36,8 @@ const usage = `usage:
   npm run merchant -- plan --email <email> --plan <plan>
   npm run merchant -- plugins --email <email> [--txt-messaging on|off] [--recurring-payments on|off]
       [--notify-url <url>|none] [--notify-phone <+E.164>|none] [--txt-limit 150|500]
-  npm run merchant -- eletropay-link --email <merchant email> --client <client email or token> --payout <0x…>`;
+  npm run merchant -- eletropay-link --email <merchant email> --client <client email or token> --payout <0x…>
+  npm run merchant -- callback-secret --email <email> [--overlap-hours 0..168, default 24]`;
 
 /** Plugin options into the admin API's body; "none" clears a setting. */
 function pluginChanges(values: Record<string, string | undefined>): PluginChanges {
@@ -80,12 +85,13 @@ async function main() {
       "txt-limit": { type: "string" },
       client: { type: "string" },
       payout: { type: "string" },
+      "overlap-hours": { type: "string" },
     },
   });
   const command = positionals[0];
   if (
     !command ||
-    !["create", "key", "plan", "plugins", "eletropay-link"].includes(command) ||
+    !["create", "key", "plan", "plugins", "eletropay-link", "callback-secret"].includes(command) ||
     !values.email ||
     (command === "plan" && !values.plan) ||
     (command === "eletropay-link" && (!values.client || !values.payout))
@@ -118,6 +124,40 @@ async function main() {
       `npm start (pid ${stack.pid}) recorded its API at ${stack.api.url}, but it does not answer` +
         (adminToken ? "" : " (and no admin token is known: set ADMIN_TOKEN)"),
     );
+  }
+
+  if (command === "callback-secret") {
+    const hours = values["overlap-hours"] === undefined ? 24 : Number(values["overlap-hours"]);
+    if (!Number.isInteger(hours) || hours < 0 || hours > 168)
+      throw new Error("--overlap-hours must be a whole number of hours from 0 to 168");
+    let rotated: Record<string, unknown>;
+    if (serverUp && apiUrl && adminToken) {
+      rotated = await viaAdminApi(apiUrl, adminToken, "/admin/merchants/callback-secret", {
+        email,
+        overlap_hours: hours,
+      });
+    } else {
+      const db = await createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+      try {
+        await migrate(db);
+        const r = await createMerchantService(db).rotateCallbackSecret(email, hours * 3600);
+        rotated = {
+          email: r.merchant.email,
+          callback_secret: r.secret,
+          previous_valid_until: r.previousValidUntil?.toISOString() ?? null,
+        };
+      } finally {
+        await db.close();
+      }
+    }
+    console.log(`merchant ${String(rotated.email)}: new callback signing secret (shown once):`);
+    console.log(String(rotated.callback_secret));
+    console.log(
+      rotated.previous_valid_until
+        ? `the previous secret also signs until ${String(rotated.previous_valid_until)}`
+        : "the previous secret no longer signs",
+    );
+    return;
   }
 
   if (command === "eletropay-link") {

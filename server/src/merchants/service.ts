@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Db, Queryable } from "../db/types.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";
 import { parseHttpUrl } from "../lib/url.ts";
+import { rotateCallbackSecret } from "./callback-secret.ts";
 import { isPlanName, PLAN_NAMES, PLANS, type PlanName } from "./plans.ts";
 import {
   PHONE_PATTERN,
@@ -332,6 +333,12 @@ export function createMerchantService(db: Db, options: MerchantServiceOptions = 
     setPlan: (email: string, plan: string) => setPlan(db, email, plan),
     setPlugins: (email: string, changes: PluginChanges) => setPlugins(db, email, changes),
     notifications: (merchant: Merchant) => notificationsJson(db, merchant),
+    /** Rotates the callback signing secret of the merchant with this email (the new one is shown once). */
+    async rotateCallbackSecret(email: string, overlapSeconds: number) {
+      const merchant = await findMerchantByEmail(db, email);
+      if (!merchant) throw notFound(`no merchant with email ${email}`, "merchant_not_found");
+      return { merchant, ...(await rotateCallbackSecret(db, merchant.id, overlapSeconds)) };
+    },
   };
 }
 

@@ -194,4 +194,45 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       };
     },
   );
+
+  app.post(
+    "/admin/merchants/callback-secret",
+    {
+      config,
+      schema: {
+        tags: ["admin"],
+        summary: "Rotate a merchant's callback signing secret and show the new one once",
+        description:
+          "The previous secret keeps signing beside the new one for overlap_hours (0 to 168, default 24), so the merchant's receiver can switch without losing a callback (docs/callbacks.md).",
+        body: Type.Object(
+          {
+            email: Type.String({ maxLength: 254 }),
+            overlap_hours: Type.Optional(Type.Integer({ minimum: 0, maximum: 168 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            id: Type.Integer(),
+            email: Type.String(),
+            plan: Type.String(),
+            callback_secret: Type.String({ description: "Shown once; store it with the receiver" }),
+            previous_valid_until: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const hours = request.body.overlap_hours ?? 24;
+      const r = await deps.merchants.rotateCallbackSecret(request.body.email, hours * 3600);
+      return {
+        id: Number(r.merchant.id),
+        email: r.merchant.email,
+        plan: r.merchant.plan,
+        callback_secret: r.secret,
+        previous_valid_until: r.previousValidUntil ? r.previousValidUntil.toISOString() : null,
+      };
+    },
+  );
 };
