@@ -17,10 +17,11 @@ import { catchUp, copyOrdersAsCreated, indexedState } from "../helpers/indexing.
 import { artifact, startNodeChain } from "../helpers/node-chain.ts";
 
 /**
- * A fresh reindex (historical backfill, one large chunk) equals the live indexer, block by block,
- * for plain ETH transfers to deposit addresses: paid before expiry, swept after it (the money came
- * and went inside the chunk, so the chunk's last balance shows nothing), paid in two parts before
- * one sweep, and paid and never swept. Each inflow is dated to its own block, with its transaction.
+ * A fresh reindex (historical backfill in one large chunk, or a realtime catch-up in steps of many
+ * blocks) equals the live indexer that went block by block, for plain ETH transfers to deposit
+ * addresses: paid before expiry and swept after it (the money came and went inside the chunk, so
+ * the chunk's last balance shows nothing), paid in two parts before one sweep, and paid and never
+ * swept. Each inflow is dated to its own block, with its transaction.
  */
 describe("deposit addresses: a historical reindex dates each plain ETH transfer like the live indexer", function () {
   this.timeout(180_000);
@@ -29,6 +30,7 @@ describe("deposit addresses: a historical reindex dates each plain ETH transfer 
   let chain: Awaited<ReturnType<typeof startNodeChain>>;
   let live: TestDb;
   let fresh: TestDb;
+  let batched: TestDb;
   let system: System;
   let multicall3: `0x${string}`;
   let start: bigint;
@@ -57,7 +59,7 @@ describe("deposit addresses: a historical reindex dates each plain ETH transfer 
     const hash = await chain.wallet.deployContract({ abi, bytecode, account: chain.owner, chain: null });
     multicall3 = (await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 }))
       .contractAddress as `0x${string}`;
-    [live, fresh] = [await createTestDb(), await createTestDb()];
+    [live, fresh, batched] = [await createTestDb(), await createTestDb(), await createTestDb()];
     const config = loadConfig({
       NODE_ENV: "test",
       CALLBACK_ALLOW_PRIVATE: "true",
@@ -77,6 +79,7 @@ describe("deposit addresses: a historical reindex dates each plain ETH transfer 
     await system?.close();
     await live?.drop();
     await fresh?.drop();
+    await batched?.drop();
     await chain?.stop();
   });
 
@@ -103,16 +106,18 @@ describe("deposit addresses: a historical reindex dates each plain ETH transfer 
       (typeof orders)[0],
     ];
     // The reindex starts from the orders as they were created, nothing observed.
-    await copyOrdersAsCreated(live.db, fresh.db);
-    const { rows: deposits } = await live.db.query<Record<string, unknown>>(
-      "SELECT chain_id, address, merchant, order_ref, token, watch_until, created_at FROM deposit_addresses",
-    );
-    for (const d of deposits)
-      await fresh.db.query(
-        `INSERT INTO deposit_addresses (chain_id, address, merchant, order_ref, token, watch_until, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [d.chain_id, d.address, d.merchant, d.order_ref, d.token, d.watch_until, d.created_at],
+    for (const db of [fresh.db, batched.db]) {
+      await copyOrdersAsCreated(live.db, db);
+      const { rows: deposits } = await live.db.query<Record<string, unknown>>(
+        "SELECT chain_id, address, merchant, order_ref, token, watch_until, created_at FROM deposit_addresses",
       );
+      for (const d of deposits)
+        await db.query(
+          `INSERT INTO deposit_addresses (chain_id, address, merchant, order_ref, token, watch_until, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+          [d.chain_id, d.address, d.merchant, d.order_ref, d.token, d.watch_until, d.created_at],
+        );
+    }
 
     // The live indexer follows one block at a time, never historical.
     start = (await chain.client.getBlockNumber()) + 1n;
@@ -224,5 +229,10 @@ describe("deposit addresses: a historical reindex dates each plain ETH transfer 
       ),
       "the first of two parts is dated to its own block",
     );
+
+    // A realtime catch-up in steps of up to 50 blocks (money in and swept within one step) too.
+    await catchUp(indexer(batched.db, { finalityBlocks: 100_000 }));
+    assert.deepEqual(await indexedState(batched.db), liveState);
+    assert.deepEqual(await balances(batched.db), observed);
   });
 });
