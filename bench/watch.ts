@@ -86,7 +86,11 @@ try {
 
     requests = 0;
     started = performance.now();
-    const events = (await reader.read([block], { chainId: CHAIN_ID })) as DepositBalanceObserved[];
+    const events = (await reader.read([block], {
+      chainId: CHAIN_ID,
+      from: block.number,
+      events: [],
+    })) as DepositBalanceObserved[];
     perBlockMs.push(performance.now() - started);
     perBlockCalls.push(requests);
     observed += events.length;

@@ -1,4 +1,11 @@
-import { BlockNotFoundError, decodeFunctionResult, encodeFunctionData, type PublicClient } from "viem";
+import {
+  BlockNotFoundError,
+  decodeFunctionResult,
+  encodeFunctionData,
+  numberToHex,
+  type PublicClient,
+} from "viem";
+import type { ContractEvent } from "../ledger/contract-events.ts";
 import type { Db } from "../db/types.ts";
 import { FatalIndexerError } from "../indexer/rpc.ts";
 import type { BlockReader, BlockRef, RawLog, Source } from "../indexer/types.ts";
@@ -26,30 +33,61 @@ export interface BalanceReaderOptions {
   multicall3?: `0x${string}` | undefined;
   /** Counts RPC requests (benchmarks). */
   onRequest?: (method: string) => void;
+  /** The address a step event takes ETH out of, and its block (default: `ethOutflowOf`). */
+  outflowOf?: (event: unknown) => { address: string; blockNumber: bigint } | undefined;
 }
 
 /**
+ * The events that can take ETH out of a deposit address: a sweep (a PaymentReceived paid by the
+ * address, `kind: "payment"`) and a DepositTokenForwarded (its sweep may carry the ETH too). Any
+ * other event leaves a deposit address's balance alone: it has no code, so only a sweep empties it.
+ */
+export function ethOutflowOf(event: unknown): { address: string; blockNumber: bigint } | undefined {
+  if (typeof event !== "object" || event === null) return undefined;
+  const e = event as Partial<Pick<ContractEvent, "kind" | "counterparty" | "blockNumber">> &
+    Partial<Pick<DepositTokenForwarded, "kind" | "address">>;
+  if (typeof e.blockNumber !== "bigint") return undefined;
+  if (e.kind === "payment" && typeof e.counterparty === "string")
+    return { address: e.counterparty.toLowerCase(), blockNumber: e.blockNumber };
+  if (e.kind === "deposit_forwarded" && typeof e.address === "string")
+    return { address: e.address.toLowerCase(), blockNumber: e.blockNumber };
+  return undefined;
+}
+
+/** Balances of one address at the blocks read so far (block number → balance at its end). */
+type Readings = Map<bigint, bigint>;
+
+/**
  * Reads the ETH balance of every open deposit address at the last block of each step (by hash,
- * EIP-1898), in ⌈n / 2,000⌉ `eth_call`s to Multicall3's `getEthBalance`, and emits an observation
- * for each balance that differs from the stored one. Plain transfers leave no log, and ETH sent by
- * a contract wallet or an exchange's batcher is not even a transaction to the address: a balance
- * read sees both. When something changed in a step of several blocks, the changed addresses are
- * read at each of its blocks, so each change is dated to its block; a block where a balance rose
- * is fetched with its transactions, and a direct transfer to the address gives the observation
- * its transaction hash.
+ * EIP-1898), in ⌈n / 2,000⌉ `eth_call`s to Multicall3's `getEthBalance`, and dates every change to
+ * its own block, exactly as a block-by-block follower would. Plain transfers leave no log, and ETH
+ * sent by a contract wallet or an exchange's batcher is not even a transaction to the address: a
+ * balance read sees both.
+ *
+ * Inside a step of several blocks (a historical chunk of thousands, a realtime catch-up of a few)
+ * the reader bisects: a deposit address has no code, so its balance only rises, except at a sweep
+ * (a step event, `outflowOf`), which empties it. Between two reads with no sweep in between, an
+ * equal balance means nothing happened; otherwise the range is halved until each rise is pinned to
+ * its block. A sweep splits the range: the address is read just before and at the sweep's block.
+ * So an address that changed reads ⌈log2(blocks)⌉ more balances per rise, and every probe block
+ * is one Multicall3 call for all the addresses that probe it. Inside a historical chunk (final
+ * blocks, checked by the core) reads are by block number; realtime blocks are read by hash. The
+ * block where a balance rose is fetched with its transactions, and a direct transfer to the
+ * address gives the observation its transaction hash.
  */
 export function depositBalanceReader(options: BalanceReaderOptions): BlockReader<DepositEvent> & {
-  /** Balances of `addresses` at a block (exposed for benchmarks). */
-  balancesAt(addresses: readonly string[], blockHash: string): Promise<bigint[]>;
+  /** Balances of `addresses` at a block, by hash or by number (exposed for benchmarks). */
+  balancesAt(addresses: readonly string[], block: string | bigint): Promise<bigint[]>;
 } {
   const { client, multicall3 } = options;
+  const outflowOf = options.outflowOf ?? ethOutflowOf;
   const request = async <T>(method: string, params: unknown[]): Promise<T> => {
     options.onRequest?.(method);
     return (await client.request({ method, params } as never)) as T;
   };
 
-  async function balancesAt(addresses: readonly string[], blockHash: string): Promise<bigint[]> {
-    const at = { blockHash, requireCanonical: false };
+  async function balancesAt(addresses: readonly string[], block: string | bigint): Promise<bigint[]> {
+    const at = typeof block === "bigint" ? numberToHex(block) : { blockHash: block, requireCanonical: false };
     const batch = async (list: readonly string[]) =>
       (await Promise.all(list.map((a) => request<string>("eth_getBalance", [a, at])))).map((r) => BigInt(r));
     if (!multicall3) return batch(addresses);
@@ -68,93 +106,187 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
     return (await Promise.all(calls)).flat();
   }
 
-  /** The hash of the last direct ETH transfer to each of `wanted` in one block. */
-  async function directTransfers(block: BlockRef, wanted: Set<string>): Promise<Map<string, string>> {
-    const found = new Map<string, string>();
-    const full = await request<{ transactions: { hash: string; to: string | null; value: string }[] } | null>(
-      "eth_getBlockByHash",
-      [block.hash, true],
+  type RawBlock = {
+    number: string;
+    hash: string;
+    parentHash: string;
+    timestamp: string;
+    transactions: ({ hash: string; to: string | null; value: string } | string)[];
+  };
+
+  /**
+   * The header of each block in `numbers` (known ones are not fetched unless their transactions
+   * are wanted), and for the blocks in `wanted` the hash of the last direct ETH transfer to each
+   * of its addresses.
+   */
+  async function blocksAt(
+    numbers: readonly bigint[],
+    known: ReadonlyMap<bigint, BlockRef>,
+    wanted: ReadonlyMap<bigint, Set<string>>,
+  ): Promise<{ refs: Map<bigint, BlockRef>; hashes: Map<string, string> }> {
+    const refs = new Map<bigint, BlockRef>();
+    const hashes = new Map<string, string>(); // `${block}:${address}` → tx hash
+    await Promise.all(
+      numbers.map(async (n) => {
+        const ref = known.get(n);
+        const want = wanted.get(n);
+        if (ref && !want) return void refs.set(n, ref);
+        const full = want !== undefined;
+        const raw = ref
+          ? await request<RawBlock | null>("eth_getBlockByHash", [ref.hash, full])
+          : await request<RawBlock | null>("eth_getBlockByNumber", [numberToHex(n), full]);
+        if (!raw) {
+          if (ref) throw new BlockNotFoundError({ blockHash: ref.hash as `0x${string}` });
+          throw new BlockNotFoundError({ blockNumber: n });
+        }
+        refs.set(
+          n,
+          ref ?? {
+            number: n,
+            hash: raw.hash,
+            parentHash: raw.parentHash,
+            timestamp: new Date(Number(BigInt(raw.timestamp)) * 1000),
+          },
+        );
+        for (const t of raw.transactions) {
+          if (typeof t === "string") continue;
+          const to = t.to?.toLowerCase();
+          if (to && want?.has(to) && BigInt(t.value) > 0n) hashes.set(`${n}:${to}`, t.hash);
+        }
+      }),
     );
-    for (const t of full?.transactions ?? []) {
-      const to = t.to?.toLowerCase();
-      if (to && wanted.has(to) && BigInt(t.value) > 0n) found.set(to, t.hash);
-    }
-    return found;
+    return { refs, hashes };
   }
 
   return {
     name: "deposit balances",
     balancesAt,
     async read(blocks, ctx) {
-      const at = blocks.at(-1);
-      if (!at) return [];
+      const last = blocks.at(-1);
+      if (!last) return [];
       const watched = await watchedAddresses(options.db, ctx.chainId);
       if (watched.length === 0) return [];
+      const from = ctx.from <= last.number ? ctx.from : last.number;
+      const known = new Map(blocks.map((b) => [b.number, b]));
+      const readAt = (addresses: readonly string[], n: bigint) =>
+        balancesAt(addresses, known.get(n)?.hash ?? n);
       let balances: bigint[];
       try {
-        balances = await balancesAt(
+        balances = await readAt(
           watched.map((w) => w.address),
-          at.hash,
+          last.number,
         );
       } catch (error) {
         // The block was replaced while we read: a retryable error, the step is read again.
-        const now = await client.getBlock({ blockNumber: at.number }).catch(() => undefined);
-        if (now && now.hash !== at.hash)
-          throw new BlockNotFoundError({ blockHash: at.hash as `0x${string}` });
+        const now = await client.getBlock({ blockNumber: last.number }).catch(() => undefined);
+        if (now && now.hash !== last.hash)
+          throw new BlockNotFoundError({ blockHash: last.hash as `0x${string}` });
         throw error;
       }
-      const changed: { address: string; previous: bigint }[] = [];
+
+      // ETH taken out of watched addresses in the step (sweeps): the only falls of a balance.
+      const index = new Map(watched.map((w, i) => [w.address, i]));
+      const outflows = new Map<string, Set<bigint>>();
+      for (const e of ctx.events) {
+        const out = outflowOf(e);
+        if (!out || !index.has(out.address) || out.blockNumber < from || out.blockNumber > last.number)
+          continue;
+        const set = outflows.get(out.address) ?? new Set<bigint>();
+        set.add(out.blockNumber);
+        outflows.set(out.address, set);
+      }
+      // Addresses to look into: a changed balance, or a sweep (money may have come and gone).
+      const readings = new Map<string, Readings>();
       watched.forEach((w, i) => {
-        if (balances[i] !== w.balance) changed.push({ address: w.address, previous: w.balance });
+        const end = balances[i] as bigint;
+        if (end === w.balance && !outflows.has(w.address)) return;
+        readings.set(
+          w.address,
+          new Map([
+            [from - 1n, w.balance],
+            [last.number, end],
+          ]),
+        );
       });
-      if (changed.length === 0) return [];
-      // A step of several blocks: the changed addresses are read at each of them too (only they),
-      // so every change is dated to its own block (its confirmations, its lateness).
-      const addresses = changed.map((c) => c.address);
-      const last = new Map(watched.map((w, i) => [w.address, balances[i] as bigint]));
-      const perBlock = await Promise.all(
-        blocks.map((b, i) =>
-          i === blocks.length - 1
-            ? Promise.resolve(addresses.map((a) => last.get(a) as bigint))
-            : balancesAt(addresses, b.hash),
-        ),
-      );
-      const observed: DepositBalanceObserved[] = [];
-      const increasedIn = new Map<number, Set<string>>(); // block index → addresses whose balance rose
-      changed.forEach((c, j) => {
-        let previous = c.previous;
-        blocks.forEach((b, i) => {
-          const balance = (perBlock[i] as bigint[])[j] as bigint;
-          if (balance === previous) return;
-          if (balance > previous) {
-            const set = increasedIn.get(i) ?? new Set<string>();
-            set.add(c.address);
-            increasedIn.set(i, set);
-          }
-          observed.push({
-            kind: "deposit_balance",
-            chainId: ctx.chainId,
-            blockNumber: b.number,
-            blockHash: b.hash,
-            blockTimestamp: b.timestamp,
-            address: c.address,
-            balance,
-            txHash: null,
-          });
-          previous = balance;
-        });
+      if (readings.size === 0) return [];
+
+      /** Reads each address at each of its blocks; one balancesAt per block for all its addresses. */
+      async function readAll(wants: Map<bigint, string[]>): Promise<void> {
+        await Promise.all(
+          [...wants].map(async ([n, addresses]) => {
+            const got = await readAt(addresses, n);
+            addresses.forEach((a, j) => readings.get(a)?.set(n, got[j] as bigint));
+          }),
+        );
+      }
+      const want = (wants: Map<bigint, string[]>, n: bigint, address: string) => {
+        const list = wants.get(n) ?? [];
+        list.push(address);
+        wants.set(n, list);
+      };
+
+      // Each sweep splits the range: read just before and at its block.
+      const anchors = new Map<bigint, string[]>();
+      for (const [address, sweeps] of outflows) {
+        const r = readings.get(address) as Readings;
+        for (const s of sweeps) for (const n of [s - 1n, s]) if (!r.has(n)) want(anchors, n, address);
+      }
+      await readAll(anchors);
+
+      // Bisection, level by level across all addresses: a span (p, q] with different balances at
+      // p and q and no sweep inside holds a rise; halve it until it is one block.
+      type Span = { address: string; p: bigint; q: bigint };
+      const spansOf = (address: string): Span[] => {
+        const r = readings.get(address) as Readings;
+        const points = [...r.keys()].sort((a, b) => (a < b ? -1 : 1));
+        const spans: Span[] = [];
+        for (let i = 1; i < points.length; i++) {
+          const p = points[i - 1] as bigint;
+          const q = points[i] as bigint;
+          if (q - p > 1n && r.get(p) !== r.get(q)) spans.push({ address, p, q });
+        }
+        return spans;
+      };
+      let spans = [...readings.keys()].flatMap(spansOf);
+      while (spans.length > 0) {
+        const probes = new Map<bigint, string[]>();
+        for (const { address, p, q } of spans) want(probes, p + (q - p) / 2n, address);
+        await readAll(probes);
+        spans = [...new Set(spans.map((s) => s.address))].flatMap(spansOf);
+      }
+
+      // Every change is now between two adjacent blocks: an observation at the later one.
+      const changes: { address: string; block: bigint; balance: bigint; rose: boolean }[] = [];
+      for (const [address, r] of readings) {
+        const points = [...r].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+        for (let i = 1; i < points.length; i++) {
+          const [, before] = points[i - 1] as [bigint, bigint];
+          const [block, balance] = points[i] as [bigint, bigint];
+          if (balance !== before) changes.push({ address, block, balance, rose: balance > before });
+        }
+      }
+      changes.sort((a, b) => (a.block < b.block ? -1 : a.block > b.block ? 1 : 0));
+      const rises = new Map<bigint, Set<string>>(); // block → addresses whose balance rose in it
+      for (const c of changes) {
+        if (!c.rose) continue;
+        const set = rises.get(c.block) ?? new Set<string>();
+        set.add(c.address);
+        rises.set(c.block, set);
+      }
+      const { refs, hashes } = await blocksAt([...new Set(changes.map((c) => c.block))], known, rises);
+      return changes.map((c): DepositBalanceObserved => {
+        const b = refs.get(c.block) as BlockRef;
+        return {
+          kind: "deposit_balance",
+          chainId: ctx.chainId,
+          blockNumber: b.number,
+          blockHash: b.hash,
+          blockTimestamp: b.timestamp,
+          address: c.address,
+          balance: c.balance,
+          txHash: hashes.get(`${c.block}:${c.address}`) ?? null,
+        };
       });
-      // The direct transfer behind a rise, from that block's transactions.
-      const hashes = new Map<string, string>(); // `${block}:${address}` → tx hash
-      await Promise.all(
-        [...increasedIn].map(async ([i, wanted]) => {
-          const b = blocks[i] as BlockRef;
-          for (const [address, hash] of await directTransfers(b, wanted))
-            hashes.set(`${b.number}:${address}`, hash);
-        }),
-      );
-      for (const o of observed) o.txHash = hashes.get(`${o.blockNumber}:${o.address}`) ?? null;
-      return observed;
     },
   };
 }

@@ -268,7 +268,13 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
     if (from <= finalized) {
       status.state = "backfilling";
       await historical.backfill(from, finalized, async (chunk) =>
-        applyBlocks([chunk.last], await withReads(chunk.events, [chunk.last]), head, finalized, true),
+        applyBlocks(
+          [chunk.last],
+          await withReads(chunk.events, [chunk.last], chunk.from),
+          head,
+          finalized,
+          true,
+        ),
       );
       return true;
     }
@@ -280,15 +286,16 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
       return true;
     }
     if (read.type === "moved") return true; // the chain moved while we read; read again
-    await applyBlocks(read.blocks, await withReads(read.events, read.blocks), head, finalized, false);
+    const first = read.blocks[0]?.number ?? from;
+    await applyBlocks(read.blocks, await withReads(read.events, read.blocks, first), head, finalized, false);
     return true;
   }
 
-  /** The step's log events followed by every block reader's events (read at its last block). */
-  async function withReads(events: E[], blocks: readonly BlockRef[]): Promise<E[]> {
+  /** The step's log events followed by every block reader's events (the step spans `from`..last block). */
+  async function withReads(events: E[], blocks: readonly BlockRef[], from: bigint): Promise<E[]> {
     const readers = options.readers ?? [];
     if (readers.length === 0 || blocks.length === 0) return events;
-    const read = await Promise.all(readers.map((r) => r.read(blocks, { chainId })));
+    const read = await Promise.all(readers.map((r) => r.read(blocks, { chainId, from, events })));
     return events.concat(...read);
   }
 

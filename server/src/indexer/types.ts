@@ -64,21 +64,29 @@ export interface TopicFilter {
   values: Values;
 }
 
-export interface BlockReadContext {
+export interface BlockReadContext<E = unknown> {
   chainId: bigint;
+  /**
+   * The first block of the step. Realtime: the first of `blocks`; historical: the chunk's first
+   * block (only its last header is in `blocks`), so a reader can look inside the chunk by number.
+   */
+  from: bigint;
+  /** The step's decoded log events, in chain order (e.g. what moved money out of an address). */
+  events: readonly E[];
 }
 
 /**
  * State read at a block rather than logs (balances of watched addresses: plain ETH transfers,
  * including internal ones from contract wallets, leave no log). `read` is called once per block
- * step with its blocks (realtime: the blocks of the step; historical: the last block of each
- * chunk), reads at the last of them by hash, and returns events that follow the step's log
- * events, through the same sink in the same transaction. A block that vanished mid-read is a
- * retryable error (the step is read again).
+ * step with its blocks (realtime: the blocks of the step; historical: the last block of the chunk,
+ * with the chunk's first block number in `ctx.from`; those blocks are final, so reads inside the
+ * chunk by number are safe), and returns events that follow the step's log events, through the
+ * same sink in the same transaction. A block that vanished mid-read is a retryable error (the
+ * step is read again).
  */
 export interface BlockReader<E> {
   name: string;
-  read(blocks: readonly BlockRef[], ctx: BlockReadContext): Promise<E[]>;
+  read(blocks: readonly BlockRef[], ctx: BlockReadContext<E>): Promise<E[]>;
 }
 
 /** New canonical blocks, in order, and the decoded events of all sources in chain order. */
