@@ -459,6 +459,13 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     assert.ok(qrWidth >= 340, `the QR fills a phone's width (${qrWidth}px)`);
     await screenshot(page, "pos-qr-phone");
     await checkAccessibility(page, "POS QR");
+    // A tablet on the counter, turned to the customer: the QR still fills the screen.
+    const phone = page.viewportSize();
+    await page.setViewportSize({ width: 1024, height: 768 });
+    const tabletQr = await page.$eval("#pos-qr", (img) => img.getBoundingClientRect().width);
+    assert.ok(tabletQr >= 400, `the QR fills a tablet's screen (${tabletQr}px)`);
+    await screenshot(page, "pos-qr-tablet");
+    if (phone) await page.setViewportSize(phone);
 
     // The customer pays by a plain transfer to the order's address.
     const hash = await chain.wallet.sendTransaction({

@@ -248,10 +248,9 @@ async function loadPlan() {
 }
 
 async function loadBalances() {
-  const history = await api<{ balances: { address: `0x${string}`; token: string; balance: string }[] }>(
-    "GET",
-    "/user/history",
-  );
+  const history = await api<{
+    balances: { address: `0x${string}`; token: string; balance: string; chain_id: number }[];
+  }>("GET", "/user/history");
   const body = $<HTMLTableElement>("balances").tBodies[0] as HTMLTableSectionElement;
   body.replaceChildren();
   if (history.balances.length === 0) {
@@ -263,11 +262,13 @@ async function loadBalances() {
     const row = body.insertRow();
     row.dataset.token = b.token;
     row.dataset.address = b.address;
+    row.dataset.chain = String(b.chain_id);
+    // Each balance is on its own chain's contract: withdraw it there.
+    const chain = config.chains.find((c) => c.chainId === b.chain_id);
     cell(row, b.address);
-    cell(row, b.token);
+    cell(row, config.chains.length > 1 ? `${b.token} (${chain?.name ?? b.chain_id})` : b.token);
     cell(row, b.balance).className = "balance";
     const action = row.insertCell();
-    const chain = config.chains[0];
     if (chain && b.balance !== "0") {
       button(
         action,
@@ -283,7 +284,7 @@ async function loadBalances() {
             from: b.address,
           });
         },
-        `Withdraw ${b.token} from ${b.address}`,
+        `Withdraw ${b.token} from ${b.address}${config.chains.length > 1 ? ` on ${chain.name}` : ""}`,
       );
     }
   }
