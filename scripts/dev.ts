@@ -319,6 +319,8 @@ async function banner(system: System, stack: DevStack, reset: ChainReset | undef
     `  API            ${stack.api.url}`,
     `  health         ${stack.api.health}`,
     `  API docs       ${stack.api.docs}`,
+    `  console        ${stack.api.url}/console (merchants: sign in with a wallet or an API key)`,
+    `  point of sale  ${stack.api.url}/pos (a cashier's keypad: a terminal key or a console session)`,
     `  chain          ${stack.chain.rpcUrl} (chain id ${stack.chain.chainId}, ${config.confirmations} confirmations)`,
   ];
   if (interval !== undefined) {
