@@ -1,4 +1,5 @@
 import { Type } from "@fastify/type-provider-typebox";
+import { badRequest } from "../lib/errors.ts";
 
 export { ErrorSchema } from "./errors.ts";
 
@@ -108,10 +109,20 @@ export const CreateOrderBody = Type.Object(
 
 export const OrderIdParams = Type.Object({ id: Type.String({ pattern: "^[0-9]{1,16}$" }) });
 
+/** `?limit&cursor` of the paginated lists (/history, /recurring). */
 export const PageQuery = Type.Object(
   {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+    limit: Type.Optional(Type.String({ pattern: "^[0-9]{1,3}$", description: "1 to 500, default 50" })),
+    cursor: Type.Optional(Type.String({ maxLength: 200, description: "next_cursor from the previous page" })),
   },
   { additionalProperties: false },
 );
+
+/** A page size from `?limit`: 1 to 500, default 50. */
+export function parseLimit(value: string | undefined): number {
+  if (value === undefined) return 50;
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+    throw badRequest("limit must be between 1 and 500", "invalid_limit");
+  return limit;
+}

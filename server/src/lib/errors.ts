@@ -40,3 +40,7 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
+
+/** An error's first message line (for logs and stored last errors). */
+export const firstLine = (error: unknown): string =>
+  ((error as Error).message ?? String(error)).split("\n")[0] as string;

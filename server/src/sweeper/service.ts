@@ -1,3 +1,4 @@
+import { firstLine } from "../lib/errors.ts";
 import {
   createWalletClient,
   custom,
@@ -85,8 +86,6 @@ export interface Sweeper {
   /** Ticks until `signal` aborts; errors are logged and retried on the next tick. */
   run(signal: AbortSignal): Promise<void>;
 }
-
-const firstLine = (error: unknown) => ((error as Error).message ?? String(error)).split("\n")[0] as string;
 
 /**
  * The sweeper of one chain: a key holding only gas money that calls `sweepDeposits` for confirmed

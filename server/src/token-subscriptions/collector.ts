@@ -1,3 +1,4 @@
+import { firstLine } from "../lib/errors.ts";
 import {
   BaseError,
   ContractFunctionRevertedError,
@@ -69,8 +70,6 @@ export interface Collector {
   /** Ticks until `signal` aborts; errors are logged and retried on the next tick. */
   run(signal: AbortSignal): Promise<void>;
 }
-
-const firstLine = (error: unknown) => ((error as Error).message ?? String(error)).split("\n")[0] as string;
 
 /** The contract's custom error as `Name(arg, …)`, else the error's first line. */
 export function revertReason(error: unknown): string {

@@ -2,10 +2,17 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
 import { requireMerchant } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
-import { CreateOrderBody, ErrorSchema, ORDER_STATUSES, OrderIdParams, OrderListSchema } from "../schemas.ts";
+import {
+  CreateOrderBody,
+  ErrorSchema,
+  ORDER_STATUSES,
+  OrderIdParams,
+  OrderListSchema,
+  PageQuery,
+  parseLimit,
+} from "../schemas.ts";
 import { orderToJson, type OrderRow } from "../../orders/serialize.ts";
 import type { Merchant } from "../../merchants/service.ts";
-import { badRequest } from "../../lib/errors.ts";
 
 const errors = {
   400: ErrorSchema,
@@ -15,22 +22,6 @@ const errors = {
   429: ErrorSchema,
   503: ErrorSchema,
 };
-
-const HistoryQuery = Type.Object(
-  {
-    limit: Type.Optional(Type.String({ pattern: "^[0-9]{1,3}$", description: "1 to 500, default 50" })),
-    cursor: Type.Optional(Type.String({ maxLength: 200, description: "next_cursor from the previous page" })),
-  },
-  { additionalProperties: false },
-);
-
-function parseLimit(value: string | undefined): number {
-  if (value === undefined) return 50;
-  const limit = Number(value);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 500)
-    throw badRequest("limit must be between 1 and 500", "invalid_limit");
-  return limit;
-}
 
 export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const json = (row: OrderRow) => orderToJson(row, deps.config.publicUrl, deps.indexedBlock(row.chain_id));
@@ -85,7 +76,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       schema: {
         tags: ["history"],
         summary: "Show all orders, newest first",
-        querystring: HistoryQuery,
+        querystring: PageQuery,
         response: { 200: OrderListSchema, ...errors },
       },
     },
@@ -115,7 +106,7 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
             description: "pending, success, complete, expired or refunded",
           }),
         }),
-        querystring: HistoryQuery,
+        querystring: PageQuery,
         response: { 200: OrderListSchema, ...errors },
       },
     },

@@ -6,7 +6,7 @@ import type { SubscriptionView } from "../../recurring/service.ts";
 import { RECURRING_STATUSES } from "../../recurring/state.ts";
 import { requireMerchant } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
-import { ErrorSchema } from "../schemas.ts";
+import { ErrorSchema, PageQuery, parseLimit } from "../schemas.ts";
 
 const errors = {
   400: ErrorSchema,
@@ -163,21 +163,6 @@ const CreateBody = Type.Object(
 );
 
 const IdParams = Type.Object({ id: Type.String({ pattern: "^[0-9]{1,16}$" }) });
-const ListQuery = Type.Object(
-  {
-    limit: Type.Optional(Type.String({ pattern: "^[0-9]{1,3}$", description: "1 to 500, default 50" })),
-    cursor: Type.Optional(Type.String({ maxLength: 40, description: "next_cursor from the previous page" })),
-  },
-  { additionalProperties: false },
-);
-
-function parseLimit(value: string | undefined): number {
-  if (value === undefined) return 50;
-  const limit = Number(value);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 500)
-    throw badRequest("limit must be between 1 and 500", "invalid_limit");
-  return limit;
-}
 
 const NEEDS = "Needs an API key, the Seller plan or above and the Recurring Payments plugin.";
 
@@ -218,7 +203,7 @@ export const recurringRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
         tags: ["recurring"],
         summary: "List this account's subscriptions, newest first",
         description: NEEDS,
-        querystring: ListQuery,
+        querystring: PageQuery,
         response: {
           200: Type.Object({
             subscriptions: Type.Array(Type.Ref("Subscription")),
@@ -275,7 +260,7 @@ export const recurringRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
         params: Type.Object({
           status: Type.Union(RECURRING_STATUSES.map((s) => Type.Literal(s))),
         }),
-        querystring: ListQuery,
+        querystring: PageQuery,
         response: {
           200: Type.Object({
             orders: Type.Array(Type.Ref("RecurringEntry")),
