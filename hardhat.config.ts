@@ -32,6 +32,13 @@ export default defineConfig({
           evmVersion: "cancun",
         },
       },
+      // `npm run mutate` only: the same compiler without the optimizer, which halves each mutant's
+      // compile and changes no behaviour (the baseline run checks the tests pass in this profile too).
+      mutation: {
+        version: "0.8.30",
+        path: SOLC_PATH,
+        settings: { optimizer: { enabled: false }, evmVersion: "cancun" },
+      },
       production: {
         version: "0.8.30",
         path: SOLC_PATH,

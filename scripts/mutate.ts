@@ -2,21 +2,25 @@
 // contracts/payments/PaymentProcessor.sol and contracts/subscriptions/Subscriptions.sol (flipped comparison,
 // swapped + and -, dropped revert, negated condition, deleted event, changed constant, swapped && and ||,
 // flipped boolean literal, swapped add/sub and lt/gt in assembly), runs the contract tests against each mutant in
-// a scratch copy of the project (never in the working tree), and writes the mutation score and every survivor
-// to docs/mutation-report.md (or MUTATE_REPORT).
+// a scratch copy of the project (never in the working tree), and writes the raw results to
+// docs/mutation-results.md (or MUTATE_REPORT).
 //
-// Per mutant: one compile (`hardhat build`; a mutant that does not compile is "stillborn" and left out of the
-// score), then `hardhat test solidity` with FUZZ_RUNS=64 INVARIANT_RUNS=32 (MUTATE_FUZZ_RUNS, MUTATE_INVARIANT_RUNS),
-// then, only if that passed, `hardhat test mocha --bail test/contracts/*.test.ts`. A failing test kills the mutant.
-// Mutants run one after the other (the machine's cores are shared).
+// Per mutant: one compile (`hardhat build --build-profile mutation`: the optimizer off, which halves the
+// compile and changes no behaviour; a mutant that does not compile is "stillborn" and left out of the
+// score), then `hardhat test solidity` with FUZZ_RUNS=64 INVARIANT_RUNS=32 (MUTATE_FUZZ_RUNS,
+// MUTATE_INVARIANT_RUNS), then, only if that passed, `hardhat test mocha --bail test/contracts/*.test.ts`.
+// A failing test kills the mutant. Before any mutant, the unmutated contracts must pass the same tests in
+// the same profile, or the run stops. `--jobs n` mutants run at once, each in its own scratch copy
+// (default 2, one per core of the machines this project targets).
 //
 // Usage: npm run mutate -- [--list] [--file <part of path>] [--op <operator>] [--line <n>]
-//                          [--sample <n>] [--limit <n>] [--from <index>]
+//                          [--sample <n>] [--limit <n>] [--from <index>] [--jobs <n>]
 //   --list     print the mutants and exit
 //   --sample n a deterministic sample of n mutants spread evenly over the list (every k-th)
 //   --limit n  stop after n mutants
 //   --from i   start at mutant number i (1-based), e.g. to resume
-import { spawnSync } from "node:child_process";
+//   --jobs n   mutants run at once (default 2)
+import { spawn, spawnSync } from "node:child_process";
 import {
   cpSync,
   existsSync,
@@ -220,19 +224,27 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-function run(cwd: string, cmd: string[], env: NodeJS.ProcessEnv, timeoutMs: number) {
-  const r = spawnSync(cmd[0] ?? "", cmd.slice(1), {
-    cwd,
-    env,
-    encoding: "utf8",
-    timeout: timeoutMs,
-    maxBuffer: 64 << 20,
+function run(
+  cwd: string,
+  cmd: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<{ ok: boolean; timedOut: boolean; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd[0] ?? "", cmd.slice(1), { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ ok: code === 0 && !timedOut, timedOut, out });
+    });
   });
-  return {
-    ok: r.status === 0,
-    timedOut: r.error?.message.includes("ETIMEDOUT") ?? false,
-    out: `${r.stdout}${r.stderr}`,
-  };
 }
 
 function scratchCopy(): string {
@@ -248,7 +260,7 @@ function scratchCopy(): string {
   return dir;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   let mutants = allMutants();
   const generated = mutants.length;
   const file = arg("file");
@@ -279,7 +291,7 @@ function main(): void {
     return;
   }
 
-  const dir = scratchCopy();
+  const jobs = Math.max(1, Number(arg("jobs") ?? "2"));
   const bin = join(ROOT, "node_modules", ".bin");
   const env = {
     ...process.env,
@@ -292,53 +304,73 @@ function main(): void {
     "PaymentProcessorDeposits.test.ts",
     "Subscriptions.test.ts",
   ].map((f) => `test/contracts/${f}`);
-  console.log(`mutate: ${generated} mutants generated, ${mutants.length} selected; scratch copy ${dir}`);
+  const profile = ["--build-profile", "mutation"];
+  /** The contract tests against what the scratch copy holds now: "killed by" or undefined if all pass. */
+  const testIn = async (dir: string): Promise<{ outcome: Outcome; by: string }> => {
+    const build = await run(dir, ["hardhat", "build", ...profile], env, 600_000);
+    if (!build.ok) return { outcome: "stillborn", by: "does not compile" };
+    const sol = await run(dir, ["hardhat", "test", "solidity", ...profile, "--no-compile"], env, 1_200_000);
+    if (sol.timedOut) return { outcome: "timeout", by: "solidity tests timed out" };
+    if (!sol.ok) return { outcome: "killed", by: firstFailure(sol.out, "solidity") };
+    const mocha = await run(
+      dir,
+      ["hardhat", "test", "mocha", ...profile, "--no-compile", "--bail", ...mochaFiles],
+      env,
+      600_000,
+    );
+    if (mocha.timedOut) return { outcome: "timeout", by: "mocha tests timed out" };
+    if (!mocha.ok) return { outcome: "killed", by: firstFailure(mocha.out, "mocha") };
+    return { outcome: "survived", by: "" };
+  };
+
+  const dirs = Array.from({ length: Math.min(jobs, mutants.length) || 1 }, () => scratchCopy());
+  console.log(
+    `mutate: ${generated} mutants generated, ${mutants.length} selected, ${dirs.length} at a time; scratch copies ${dirs.join(", ")}`,
+  );
   // Baseline: the unmutated contracts must pass the same tests, or no mutant result means anything.
-  const base = run(dir, ["hardhat", "build"], env, 600_000);
-  if (!base.ok) throw new Error(`mutate: the unmutated project does not build:\n${base.out}`);
+  const t0 = Date.now();
+  const baseline = await Promise.all(dirs.map((d) => testIn(d)));
+  const failed = baseline.find((b) => b.outcome !== "survived");
+  if (failed) throw new Error(`mutate: the unmutated project fails its own tests: ${failed.by}`);
+  console.log(`mutate: baseline passes (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 
   const results: Result[] = [];
-  for (const m of mutants) {
-    const t0 = Date.now();
-    const path = join(dir, m.file);
-    const original = readFileSync(path, "utf8");
-    writeFileSync(path, applyMutant(original, m));
-    let outcome: Outcome = "survived";
-    let by = "";
-    try {
-      const build = run(dir, ["hardhat", "build"], env, 600_000);
-      if (!build.ok) {
-        outcome = "stillborn";
-        by = "does not compile";
-      } else {
-        const sol = run(dir, ["hardhat", "test", "solidity", "--no-compile"], env, 1_200_000);
-        if (sol.timedOut) [outcome, by] = ["timeout", "solidity tests timed out"];
-        else if (!sol.ok) [outcome, by] = ["killed", firstFailure(sol.out, "solidity")];
-        else {
-          const mocha = run(
-            dir,
-            ["hardhat", "test", "mocha", "--no-compile", "--bail", ...mochaFiles],
-            env,
-            600_000,
-          );
-          if (mocha.timedOut) [outcome, by] = ["timeout", "mocha tests timed out"];
-          else if (!mocha.ok) [outcome, by] = ["killed", firstFailure(mocha.out, "mocha")];
-        }
+  const queue = [...mutants];
+  const started = Date.now();
+  const worker = async (dir: string) => {
+    for (let m = queue.shift(); m; m = queue.shift()) {
+      const t = Date.now();
+      const path = join(dir, m.file);
+      const original = readFileSync(path, "utf8");
+      writeFileSync(path, applyMutant(original, m));
+      let result: { outcome: Outcome; by: string };
+      try {
+        result = await testIn(dir);
+      } finally {
+        writeFileSync(path, original);
       }
-    } finally {
-      writeFileSync(path, original);
+      const seconds = (Date.now() - t) / 1000;
+      results.push({ mutant: m, ...result, seconds });
+      results.sort((a, b) => a.mutant.index - b.mutant.index);
+      const done = results.length;
+      const eta = ((Date.now() - started) / done) * (mutants.length - done);
+      console.log(
+        `[${done}/${mutants.length}, ~${Math.ceil(eta / 60_000)} min left] #${m.index} ${m.file}:${m.line} ${m.operator} -> ${result.outcome.toUpperCase()} (${seconds.toFixed(0)} s)${result.by ? `: ${result.by}` : ""}`,
+      );
+      writeReport(results, generated, mutants.length);
     }
-    const seconds = (Date.now() - t0) / 1000;
-    results.push({ mutant: m, outcome, by, seconds });
-    console.log(
-      `#${m.index} ${m.file}:${m.line} ${m.operator} -> ${outcome.toUpperCase()} (${seconds.toFixed(0)} s)${by ? `: ${by}` : ""}`,
-    );
-    writeReport(results, generated, mutants.length);
-  }
-  rmSync(dir, { recursive: true, force: true });
+  };
+  await Promise.all(dirs.map((d) => worker(d)));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
   const killed = results.filter((r) => r.outcome === "killed" || r.outcome === "timeout").length;
   const valid = results.filter((r) => r.outcome !== "stillborn").length;
-  console.log(`mutate: score ${killed}/${valid} (${valid ? ((100 * killed) / valid).toFixed(1) : "-"}%)`);
+  console.log(
+    `mutate: score ${killed}/${valid} (${valid ? ((100 * killed) / valid).toFixed(1) : "-"}%) in ${((Date.now() - started) / 60_000).toFixed(1)} min`,
+  );
+  for (const r of results.filter((x) => x.outcome === "survived"))
+    console.log(
+      `  survived #${r.mutant.index} ${r.mutant.file}:${r.mutant.line} ${r.mutant.operator}: ${r.mutant.mutated.trim() || "(line deleted)"}`,
+    );
 }
 
 function firstFailure(out: string, stage: string): string {
@@ -374,4 +406,4 @@ function writeReport(results: Result[], generated: number, selected: number): vo
   writeFileSync(path, text);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

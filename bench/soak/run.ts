@@ -23,7 +23,7 @@ import { paymentProcessorAbi } from "../../server/src/chain/abi.ts";
 import { createDb, type Db } from "../../server/src/db/index.ts";
 import { loadCursor } from "../../server/src/indexer/store.ts";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
-import { createMerchant } from "../../server/src/merchants/service.ts";
+import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { PLANS } from "../../server/src/merchants/plans.ts";
 import { indexerLockKey } from "../../server/src/runtime/chain.ts";
 import { ROOT, setIntervalMining } from "../../scripts/lib/local-chain.ts";
@@ -167,6 +167,8 @@ interface SoakChain {
   node: Awaited<ReturnType<typeof startNodeChain>>;
   proxy: FaultProxy;
   usdc: `0x${string}`;
+  /** The Subscriptions contract (token_pull recurring billing), bound to this chain's processor. */
+  subscriptions: `0x${string}`;
   multicall3: `0x${string}`;
   customers: `0x${string}`[];
 }
@@ -174,14 +176,15 @@ interface SoakChain {
 async function deployChain(index: number, blockMs: number): Promise<SoakChain> {
   const chainId = 31337n + BigInt(index);
   const node = await startNodeChain({ chainId: Number(chainId) });
-  const deploy = async (path: string) => {
+  const deploy = async (path: string, args: readonly unknown[] = []) => {
     const { abi, bytecode } = artifact(path);
-    const hash = await node.wallet.deployContract({ abi, bytecode, account: node.owner, chain: null });
+    const hash = await node.wallet.deployContract({ abi, bytecode, args, account: node.owner, chain: null });
     const receipt = await node.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
     return receipt.contractAddress as `0x${string}`;
   };
   const multicall3 = await deploy("mocks/Multicall3.sol/Multicall3.json");
   const usdc = await deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
+  const subscriptions = await deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [node.contract]);
   await node.wallet.writeContract({
     address: node.contract,
     abi: processorAbi,
@@ -202,14 +205,15 @@ async function deployChain(index: number, blockMs: number): Promise<SoakChain> {
       account: node.owner,
       chain: null,
     });
-    await node.wallet.writeContract({
-      address: usdc,
-      abi: erc20,
-      functionName: "approve",
-      args: [node.contract, 2n ** 255n],
-      account: c,
-      chain: null,
-    });
+    for (const spender of [node.contract, subscriptions])
+      await node.wallet.writeContract({
+        address: usdc,
+        abi: erc20,
+        functionName: "approve",
+        args: [spender, 2n ** 255n],
+        account: c,
+        chain: null,
+      });
   }
   // Transactions wait for the next block, as on a real chain, and blocks come every blockMs. (With
   // a block per transaction as well, block timestamps, which must grow by at least 1 s per block,
@@ -217,7 +221,7 @@ async function deployChain(index: number, blockMs: number): Promise<SoakChain> {
   await node.rpc("evm_setAutomine", [false]);
   await setIntervalMining(node.url, blockMs);
   const proxy = await startFaultProxy(node.port, await freePort());
-  return { name: `c${index + 1}`, chainId, node, proxy, usdc, multicall3, customers };
+  return { name: `c${index + 1}`, chainId, node, proxy, usdc, subscriptions, multicall3, customers };
 }
 
 function serverEnv(
@@ -276,6 +280,7 @@ function serverEnv(
     env[`${p}CONTRACT_ADDRESS`] = c.node.contract;
     env[`${p}MULTICALL3_ADDRESS`] = c.multicall3;
     env[`${p}TOKENS`] = `USDC:${c.usdc}:6`;
+    env[`${p}SUBSCRIPTIONS_ADDRESS`] = c.subscriptions;
   }
   return env;
 }
@@ -588,6 +593,157 @@ async function main() {
         });
     };
 
+    // ───────── subscription periods (docs/recurring.md, docs/token-subscriptions.md) ─────────
+    // Weekly subscriptions of a keyed merchant with the Recurring Payments plugin. Method deposit:
+    // period 0 is due at creation and paid by plain transfers to the subscription's address (in
+    // full, in part then topped up, or over, the excess kept as credit); later transfers to a
+    // subscription already paid become credit. Method token_pull (USDC): the customer subscribes on
+    // chain with exactly the terms the API returned, starting a few seconds ahead, and the collector
+    // (the sweeper's gas-only key) collects period 0 when it comes due.
+    interface StreamSubscription {
+      id: number;
+      chain: SoakChain;
+      method: "deposit" | "token_pull";
+      token: "ETH" | "USDC";
+      reference: Hex;
+      address: `0x${string}`;
+      expected: bigint;
+    }
+    const subscriptions: StreamSubscription[] = [];
+    const recurringKey = (await createMerchant(db, "soak-recurring@example.com", "exclusive")).apiKey;
+    await setPlugins(db, "soak-recurring@example.com", { recurring_payments: true });
+    const subscriptionsAbi = parseAbi([
+      "function subscribe(address merchant, address token, uint256 amountPerPeriod, uint64 interval, uint64 start, bytes32 ref) returns (uint256)",
+    ]);
+    const postSubscription = async (
+      chain: SoakChain,
+      method: "deposit" | "token_pull",
+      token: "ETH" | "USDC",
+    ): Promise<{ sub: StreamSubscription; pull?: { args: Record<string, string> } } | undefined> => {
+      const amount = `${between(1, 4)}.${String(between(0, 99)).padStart(2, "0")}`;
+      const receiver = receivers[callbackTurn++ % receivers.length] as FaultyReceiver;
+      // A token pull starts a little ahead: the contract refuses a start before the block's time
+      // (which runs ahead of the wall clock after a reorg's re-mined branch), the API one before now.
+      let start: Date | undefined;
+      if (method === "token_pull") {
+        const chainTime = Number((await chain.node.client.getBlock({ blockTag: "latest" })).timestamp);
+        start = new Date((Math.max(chainTime, Math.ceil(now() / 1000)) + between(8, 20)) * 1000);
+      }
+      for (const m of [pick(apis), ...apis]) {
+        try {
+          const res = await fetch(`${apiUrl(m)}/recurring`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: recurringKey },
+            body: JSON.stringify({
+              amount,
+              interval: "weekly",
+              address: merchantAddress,
+              callback: receiver.url,
+              chain: chain.name,
+              method,
+              ...(token === "USDC" ? { token: "USDC" } : {}),
+              ...(start ? { start: start.toISOString().replace(".000Z", "Z") } : {}),
+            }),
+            signal: AbortSignal.timeout(5_000),
+          });
+          if (res.status !== 200) {
+            count(`subscription http ${res.status}`);
+            continue;
+          }
+          const body = (await res.json()) as {
+            id: number;
+            address: `0x${string}`;
+            token_pull?: { args: Record<string, string> };
+          };
+          const { rows } = await db.query<{ reference: string; deposit_address: string; expected: string }>(
+            `SELECT s.reference, s.deposit_address, p.expected_amount AS expected
+               FROM subscriptions s JOIN subscription_periods p ON p.subscription_id = s.id AND p.index = 0
+              WHERE s.id = $1`,
+            [body.id],
+          );
+          const row = rows[0];
+          if (!row) throw new Error(`subscription ${body.id} has no period 0`);
+          const sub: StreamSubscription = {
+            id: body.id,
+            chain,
+            method,
+            token,
+            reference: row.reference as Hex,
+            address: row.deposit_address as `0x${string}`,
+            expected: BigInt(row.expected),
+          };
+          subscriptions.push(sub);
+          return { sub, ...(body.token_pull ? { pull: body.token_pull } : {}) };
+        } catch {
+          count("subscription unreachable");
+        }
+      }
+      return undefined;
+    };
+    const payToSubscription = async (s: StreamSubscription, amount: bigint) => {
+      const from = pick(s.chain.customers);
+      if (s.token === "ETH")
+        await s.chain.node.wallet.sendTransaction({
+          to: s.address,
+          value: amount,
+          account: from,
+          chain: null,
+        });
+      else
+        await s.chain.node.wallet.writeContract({
+          address: s.chain.usdc,
+          abi: erc20,
+          functionName: "transfer",
+          args: [s.address, amount],
+          account: from,
+          chain: null,
+        });
+    };
+    const subscriptionPeriod = async (chain: SoakChain): Promise<void> => {
+      const existing = subscriptions.filter((s) => s.chain === chain && s.method === "deposit");
+      if (existing.length && random() < 0.3) {
+        // A later transfer to a subscription's address: it tops up period 0 or becomes credit.
+        const s = pick(existing);
+        await payToSubscription(s, random() < 0.5 ? s.expected : s.expected / 2n);
+        count("subscription transfer");
+        return;
+      }
+      if (random() < 0.3) {
+        const created = await postSubscription(chain, "token_pull", "USDC");
+        if (!created?.pull) return;
+        const a = created.pull.args;
+        await chain.node.wallet.writeContract({
+          address: chain.subscriptions,
+          abi: subscriptionsAbi,
+          functionName: "subscribe",
+          args: [
+            a.merchant as `0x${string}`,
+            a.token as `0x${string}`,
+            BigInt(a.amountPerPeriod as string),
+            BigInt(a.interval as string),
+            BigInt(a.start as string),
+            a.ref as Hex,
+          ],
+          account: pick(chain.customers),
+          chain: null,
+        });
+        count("subscription token_pull");
+        return;
+      }
+      const created = await postSubscription(chain, "deposit", random() < 0.7 ? "ETH" : "USDC");
+      if (!created) return;
+      const s = created.sub;
+      const x = random();
+      const amount = x < 0.6 ? s.expected : x < 0.8 ? s.expected / 2n : (s.expected * 3n) / 2n;
+      await payToSubscription(s, amount);
+      count("subscription deposit");
+      if (amount < s.expected && random() < 0.5) {
+        await sleep(between(200, 2_000));
+        await payToSubscription(s, s.expected - amount);
+        count("subscription top-up");
+      }
+    };
+
     type Action =
       | "contract"
       | "deposit"
@@ -607,10 +763,7 @@ async function main() {
       ["over", 1],
       ["late", 1],
       ["refund", 1],
-      // SOAK-HOOK(subscriptions): recurring billing lands separately. Once it does, give this weight
-      // and implement `subscriptionPeriod` below (create a subscription through the API, let a
-      // period come due and be charged on chain); the checks then cover its callbacks as well.
-      ["subscription", 0],
+      ["subscription", 1.5],
     ];
     const totalWeight = WEIGHTS.reduce((s, [, w]) => s + w, 0);
     const chooseAction = (): Action => {
@@ -618,10 +771,6 @@ async function main() {
       for (const [a, w] of WEIGHTS) if ((x -= w) < 0) return a;
       return "contract";
     };
-    const subscriptionPeriod = async (): Promise<void> => {
-      // SOAK-HOOK(subscriptions): see WEIGHTS.
-    };
-
     const streamStep = async () => {
       const action = chooseAction();
       const chain = pick(chains);
@@ -694,7 +843,7 @@ async function main() {
             return;
           }
           case "subscription":
-            await subscriptionPeriod();
+            await subscriptionPeriod(chain);
             return;
         }
       } catch (error) {
@@ -1222,6 +1371,70 @@ async function main() {
       );
     }
 
+    // 1b. Each subscription's receipts (its periods' paid amounts and its credit) are what the chain
+    // paid its reference: the sweeps' and collections' PaymentReceived, plus what waits unswept.
+    const subscriptionRows = (
+      await db.query<{
+        id: string;
+        chain_id: string;
+        method: string;
+        token: string;
+        reference: string;
+        deposit_address: string;
+        status: string;
+        received: string;
+      }>(
+        `SELECT s.id::text, s.chain_id::text, s.method, s.token, s.reference, s.deposit_address, s.status,
+                (s.credit + COALESCE((SELECT sum(p.paid_amount) FROM subscription_periods p WHERE p.subscription_id = s.id), 0))::text AS received
+           FROM subscriptions s ORDER BY s.id`,
+      )
+    ).rows;
+    {
+      let wrong = 0;
+      let unswept = 0;
+      let paidSubscriptions = 0;
+      const examples: string[] = [];
+      for (const c of chains) {
+        const logs = await c.node.client.getLogs({
+          address: c.node.contract,
+          event: paymentReceived,
+          fromBlock: 0n,
+        });
+        const paid = new Map<string, bigint>();
+        for (const l of logs) {
+          const k = `${l.args.orderId?.toLowerCase()}:${l.args.token?.toLowerCase()}`;
+          paid.set(k, (paid.get(k) ?? 0n) + (l.args.amount ?? 0n));
+        }
+        for (const s of subscriptionRows.filter((r) => r.chain_id === c.chainId.toString())) {
+          const swept = paid.get(`${s.reference.toLowerCase()}:${s.token.toLowerCase()}`) ?? 0n;
+          const waiting =
+            s.method !== "deposit"
+              ? 0n
+              : s.token === ETH
+                ? await c.node.client.getBalance({ address: s.deposit_address as `0x${string}` })
+                : await c.node.client.readContract({
+                    address: s.token as `0x${string}`,
+                    abi: erc20,
+                    functionName: "balanceOf",
+                    args: [s.deposit_address as `0x${string}`],
+                  });
+          if (swept + waiting > 0n) paidSubscriptions++;
+          if (waiting > 0n) unswept++;
+          if (BigInt(s.received) === swept + waiting) continue;
+          wrong++;
+          if (examples.length < 5)
+            examples.push(
+              `subscription ${s.id} (${s.method}): received ${s.received}, chain says ${swept} swept or collected + ${waiting} waiting`,
+            );
+        }
+      }
+      check(
+        "every subscription's receipts are what the chain paid it",
+        wrong === 0,
+        `${subscriptionRows.length} subscriptions (${subscriptionRows.filter((r) => r.method === "token_pull").length} token_pull), ${paidSubscriptions} paid, ${wrong} wrong${unswept ? `, ${unswept} with a deposit not swept yet` : ""}${examples.length ? `; ${examples.join("; ")}` : ""}`,
+      );
+    }
+
     // 2. No order shows complete for money that is not final.
     {
       let falseComplete = 0;
@@ -1285,8 +1498,9 @@ async function main() {
         url: string;
         body: string;
         status: string;
+        stream: string;
       }>(
-        "SELECT id::text, event_id::text, order_id::text, url, body, status FROM callbacks WHERE url = ANY($1) ORDER BY callbacks.id",
+        "SELECT id::text, event_id::text, order_id::text, url, body, status, stream FROM callbacks WHERE url = ANY($1) ORDER BY callbacks.id",
         [receiverUrls],
       );
       callbackFigures.rows = rows.length;
@@ -1300,6 +1514,8 @@ async function main() {
         }
       const examples: string[] = [];
       const byOrder = new Map<string, typeof rows>();
+      // Delivery order is promised per stream: one per order, one per subscription (and receiver).
+      const byStream = new Map<string, typeof rows>();
       for (const r of rows) {
         const got = accepted.get(r.event_id);
         if (!got || r.status !== "delivered") {
@@ -1311,12 +1527,16 @@ async function main() {
         if (got.length > 1) callbackFigures.duplicates += got.length - 1;
         if (got.some((g) => g.body !== r.body)) callbackFigures.unstable++;
         if (r.order_id) byOrder.set(r.order_id, [...(byOrder.get(r.order_id) ?? []), r]);
+        const stream = `${r.stream} ${r.url}`;
+        byStream.set(stream, [...(byStream.get(stream) ?? []), r]);
       }
-      const statusById = new Map(orderRows.map((o) => [o.id, o.status]));
-      for (const [orderId, list] of byOrder) {
+      for (const list of byStream.values()) {
         const firsts = list.map((r) => Math.min(...(accepted.get(r.event_id) ?? []).map((g) => g.at)));
         for (let i = 1; i < firsts.length; i++)
           if ((firsts[i] as number) < (firsts[i - 1] as number)) callbackFigures.outOfOrder++;
+      }
+      const statusById = new Map(orderRows.map((o) => [o.id, o.status]));
+      for (const [orderId, list] of byOrder) {
         const last = list[list.length - 1];
         const lastStatus = last ? (JSON.parse(last.body) as { status?: string }).status : undefined;
         if (lastStatus !== statusById.get(orderId)) {
@@ -1326,12 +1546,12 @@ async function main() {
         }
       }
       check(
-        "every callback delivered, stable event id, in order per order",
+        "every callback delivered, stable event id, in order per order and per subscription",
         callbackFigures.undelivered === 0 &&
           callbackFigures.unstable === 0 &&
           callbackFigures.outOfOrder === 0 &&
           rows.length > 0,
-        `${rows.length} callbacks, ${callbackFigures.deliveries} deliveries accepted (${callbackFigures.duplicates} repeats), undelivered ${callbackFigures.undelivered}, unstable ${callbackFigures.unstable}, out of order ${callbackFigures.outOfOrder}${examples.length ? `; ${examples.join("; ")}` : ""}`,
+        `${rows.length} callbacks, ${callbackFigures.deliveries} deliveries accepted (${callbackFigures.duplicates} repeats), undelivered ${callbackFigures.undelivered}, unstable ${callbackFigures.unstable}, out of order ${callbackFigures.outOfOrder} (${byStream.size} streams)${examples.length ? `; ${examples.join("; ")}` : ""}`,
       );
       check(
         "each order's last callback carries its final status",
@@ -1387,6 +1607,55 @@ async function main() {
            VALUES ($1, $2, $3, $4, $5, $6, $7)`,
           [d.chain_id, d.address, d.merchant, d.order_ref, d.token, d.watch_until, d.created_at],
         );
+      // The subscriptions as created (their merchant, period 0 with its locked rate, nothing paid, no
+      // credit): the reindex must find every transfer and collection itself.
+      const { rows: subscriptionMerchants } = await db.query<Record<string, unknown>>(
+        "SELECT * FROM merchants WHERE id IN (SELECT merchant_id FROM subscriptions)",
+      );
+      for (const m of subscriptionMerchants) {
+        const cols = Object.keys(m);
+        await fresh.query(
+          `INSERT INTO merchants (${cols.join(", ")}) OVERRIDING SYSTEM VALUE VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")})`,
+          cols.map((k) => m[k]),
+        );
+      }
+      const { rows: subs } = await db.query<Record<string, unknown>>(
+        "SELECT * FROM subscriptions ORDER BY id",
+      );
+      for (const row of subs) {
+        const asCreated: Record<string, unknown> = {
+          ...row,
+          status: (row.starts_at as Date) > (row.created_at as Date) ? "upcoming" : "pending",
+          paid_through: row.starts_at,
+          shown_index: 0,
+          credit: "0",
+          credit_block: null,
+          next_check_at: row.created_at,
+        };
+        const cols = Object.keys(asCreated);
+        await fresh.query(
+          `INSERT INTO subscriptions (${cols.join(", ")}) OVERRIDING SYSTEM VALUE VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")})`,
+          cols.map((k) => asCreated[k]),
+        );
+      }
+      const { rows: periods } = await db.query<Record<string, unknown>>(
+        "SELECT * FROM subscription_periods WHERE index = 0 ORDER BY subscription_id",
+      );
+      for (const row of periods) {
+        const asOpened: Record<string, unknown> = {
+          ...row,
+          paid_amount: "0",
+          paid_at: null,
+          paid_block: null,
+          transaction_id: null,
+          reminded_at: null,
+        };
+        const cols = Object.keys(asOpened);
+        await fresh.query(
+          `INSERT INTO subscription_periods (${cols.map((c) => `"${c}"`).join(", ")}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")})`,
+          cols.map((k) => asOpened[k]),
+        );
+      }
       const reindexer = supervisor.add(
         "reindex",
         "indexer",
@@ -1412,7 +1681,23 @@ async function main() {
             `fresh reindex of ${c.name}`,
           );
         }
-        const [a, b] = [await indexedState(db), await indexedState(fresh)];
+        // Subscriptions: what each period and the credit received, and from which transaction. The
+        // status is left out: it is the clock's as much as the chain's (docs/recurring.md).
+        const subscriptionState = async (d: Db) => ({
+          subscriptions: (
+            await d.query("SELECT id::text, credit::text, paid_through FROM subscriptions ORDER BY id")
+          ).rows,
+          periods: (
+            await d.query(
+              `SELECT subscription_id::text, index, expected_amount::text, paid_amount::text, paid_at, paid_block::text, transaction_id
+                 FROM subscription_periods ORDER BY subscription_id, index`,
+            )
+          ).rows,
+        });
+        const [a, b] = [
+          { ...(await indexedState(db)), ...(await subscriptionState(db)) },
+          { ...(await indexedState(fresh)), ...(await subscriptionState(fresh)) },
+        ];
         const diff: string[] = [];
         // A plain ETH deposit order that the reindex dates otherwise (the former backfill dated a
         // deposit swept inside a chunk by its sweep: another transaction_id, paid block, maybe
@@ -1441,7 +1726,7 @@ async function main() {
             f.amount_paid === l.amount_paid
           );
         };
-        for (const part of ["events", "orders", "ledger"] as const) {
+        for (const part of ["events", "orders", "ledger", "subscriptions", "periods"] as const) {
           const left = a[part].map((r) => JSON.stringify(r));
           const right = b[part].map((r) => JSON.stringify(r));
           const rightSet = new Set(right);
@@ -1473,7 +1758,7 @@ async function main() {
           diff.length === 0 && (!strictReindex || datedBySweep.length === 0),
           (diff.length
             ? diff.join("; ")
-            : `${a.events.length} events, ${a.orders.length} orders, ${a.ledger.length} ledger rows identical`) +
+            : `${a.events.length} events, ${a.orders.length} orders, ${a.ledger.length} ledger rows, ${a.subscriptions.length} subscriptions, ${a.periods.length} periods identical`) +
             (datedBySweep.length
               ? `; ${datedBySweep.length} plain-ETH-deposit orders dated by their sweep in the reindex (see docs/soak.md; fails the run unless --lenient-reindex), ${flipped.length} of them with another status (${flipped
                   .slice(0, 3)
@@ -1539,6 +1824,8 @@ async function main() {
       payments: {
         onChain: onChainPayments,
         orders: orderRows.length,
+        subscriptions: subscriptionRows.length,
+        tokenPullSubscriptions: subscriptionRows.filter((r) => r.method === "token_pull").length,
         streamActions: Object.fromEntries(sent),
       },
       callbacks: callbackFigures,
@@ -1566,7 +1853,7 @@ async function main() {
       );
     }
     console.log(
-      `payments on chain ${onChainPayments}, orders ${orderRows.length}, callbacks ${callbackFigures.rows}, malformed requests ${malformed.sent}`,
+      `payments on chain ${onChainPayments}, orders ${orderRows.length}, subscriptions ${subscriptionRows.length}, callbacks ${callbackFigures.rows}, malformed requests ${malformed.sent}`,
     );
     if (unexpected.length) console.log(`process exits the soak did not cause: ${unexpected.join(", ")}`);
     console.log(`${results.ok ? "SOAK PASSED" : "SOAK FAILED"} (seed ${seed}); figures in ${file}`);
