@@ -14,12 +14,13 @@
 // (default 2, one per core of the machines this project targets).
 //
 // Usage: npm run mutate -- [--list] [--file <part of path>] [--op <operator>] [--line <n>]
-//                          [--sample <n>] [--limit <n>] [--from <index>] [--jobs <n>]
+//                          [--sample <n>] [--limit <n>] [--from <index>] [--jobs <n>] [--resume]
 //   --list     print the mutants and exit
 //   --sample n a deterministic sample of n mutants spread evenly over the list (every k-th)
 //   --limit n  stop after n mutants
 //   --from i   start at mutant number i (1-based), e.g. to resume
 //   --jobs n   mutants run at once (default 2)
+//   --resume   keep the results already in the results file and run only the mutants it lacks
 import { spawn, spawnSync } from "node:child_process";
 import {
   cpSync,
@@ -334,8 +335,11 @@ async function main(): Promise<void> {
   if (failed) throw new Error(`mutate: the unmutated project fails its own tests: ${failed.by}`);
   console.log(`mutate: baseline passes (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 
-  const results: Result[] = [];
-  const queue = [...mutants];
+  const results: Result[] = process.argv.includes("--resume") ? earlierResults() : [];
+  const done = new Set(results.map((r) => r.mutant.index));
+  const queue = mutants.filter((m) => !done.has(m.index));
+  if (done.size)
+    console.log(`mutate: ${done.size} results kept from ${resultsPath()}, ${queue.length} to run`);
   const started = Date.now();
   const worker = async (dir: string) => {
     for (let m = queue.shift(); m; m = queue.shift()) {
@@ -352,10 +356,10 @@ async function main(): Promise<void> {
       const seconds = (Date.now() - t) / 1000;
       results.push({ mutant: m, ...result, seconds });
       results.sort((a, b) => a.mutant.index - b.mutant.index);
-      const done = results.length;
-      const eta = ((Date.now() - started) / done) * (mutants.length - done);
+      const ran = results.length - done.size;
+      const eta = ((Date.now() - started) / ran) * queue.length;
       console.log(
-        `[${done}/${mutants.length}, ~${Math.ceil(eta / 60_000)} min left] #${m.index} ${m.file}:${m.line} ${m.operator} -> ${result.outcome.toUpperCase()} (${seconds.toFixed(0)} s)${result.by ? `: ${result.by}` : ""}`,
+        `[${results.length}/${mutants.length}, ~${Math.ceil(eta / 60_000)} min left] #${m.index} ${m.file}:${m.line} ${m.operator} -> ${result.outcome.toUpperCase()} (${seconds.toFixed(0)} s)${result.by ? `: ${result.by}` : ""}`,
       );
       writeReport(results, generated, mutants.length);
     }
@@ -379,8 +383,29 @@ function firstFailure(out: string, stage: string): string {
   return `${stage}: ${m?.[1] ? m[1].trim().slice(0, 140) : "a test failed"}`;
 }
 
+function resultsPath(): string {
+  return process.env.MUTATE_REPORT ?? join(ROOT, "docs", "mutation-results.md");
+}
+
+/** The results of an earlier run, from its results file (for --resume). */
+function earlierResults(): Result[] {
+  const path = resultsPath();
+  if (!existsSync(path)) return [];
+  const byIndex = new Map(allMutants().map((m) => [m.index, m]));
+  const out: Result[] = [];
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const cells = line.split(/(?<!\\)\|/).map((c) => c.trim());
+    const index = Number(cells[1]);
+    const outcome = cells[5] as Outcome;
+    const mutant = byIndex.get(index);
+    if (!mutant || !["killed", "survived", "stillborn", "timeout"].includes(outcome)) continue;
+    out.push({ mutant, outcome, by: (cells[6] ?? "").replace(/\\\|/g, "|"), seconds: 0 });
+  }
+  return out;
+}
+
 function writeReport(results: Result[], generated: number, selected: number): void {
-  const path = process.env.MUTATE_REPORT ?? join(ROOT, "docs", "mutation-results.md");
+  const path = resultsPath();
   const count = (o: Outcome) => results.filter((r) => r.outcome === o).length;
   const valid = results.length - count("stillborn");
   const killed = count("killed") + count("timeout");
