@@ -28,7 +28,12 @@ import { PLANS } from "../../server/src/merchants/plans.ts";
 import { indexerLockKey } from "../../server/src/runtime/chain.ts";
 import { ROOT, setIntervalMining } from "../../scripts/lib/local-chain.ts";
 import { FIELDS, METHODS, ROUTES, VALUES, rng } from "../../test/helpers/fuzz-corpus.ts";
-import { copyOrdersAsCreated, indexedState } from "../../test/helpers/indexing.ts";
+import {
+  copyOrdersAsCreated,
+  copySubscriptionsAsCreated,
+  indexedState,
+  subscriptionState,
+} from "../../test/helpers/indexing.ts";
 import { artifact, freePort, startNodeChain } from "../../test/helpers/node-chain.ts";
 import { startFaultProxy, type FaultProxy } from "./fault-proxy.ts";
 import { createDatabase, startPgCluster, type PgCluster } from "./pg-cluster.ts";
@@ -505,50 +510,80 @@ async function main() {
     const count = (what: string) => sent.set(what, (sent.get(what) ?? 0) + 1);
     let callbackTurn = 0;
 
-    const postOrder = async (chain: SoakChain, token: "ETH" | "USDC"): Promise<StreamOrder | undefined> => {
-      const amount = `${between(1, 4)}.${String(between(0, 99)).padStart(2, "0")}`;
-      const receiver = receivers[callbackTurn++ % receivers.length] as FaultyReceiver;
+    /**
+     * POSTs a JSON body to a random API process, then to each in turn until one answers 200 (the
+     * others may be down or answering 503 during a fault): the parsed answer, or undefined.
+     */
+    const postToAnyApi = async <T>(
+      path: string,
+      body: unknown,
+      what: string,
+      headers: Record<string, string> = {},
+    ): Promise<T | undefined> => {
       for (const m of [pick(apis), ...apis]) {
         try {
-          const res = await fetch(`${apiUrl(m)}/order`, {
+          const res = await fetch(`${apiUrl(m)}${path}`, {
             method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({
-              amount,
-              address: merchantAddress,
-              callback: receiver.url,
-              chain: chain.name,
-              ...(token === "USDC" ? { token: "USDC" } : {}),
-            }),
+            headers: { "content-type": "application/json", ...headers },
+            body: JSON.stringify(body),
             signal: AbortSignal.timeout(5_000),
           });
-          if (res.status !== 200) {
-            count(`order http ${res.status}`);
-            continue;
-          }
-          const o = (await res.json()) as { id: number; reference: Hex; address: `0x${string}` };
-          const row = await db.query<{ expected_amount: string }>(
-            "SELECT expected_amount FROM orders WHERE id = $1",
-            [o.id],
-          );
-          const expected = BigInt(row.rows[0]?.expected_amount ?? "0");
-          const order: StreamOrder = {
-            id: o.id,
-            chain,
-            reference: o.reference,
-            address: o.address,
-            token,
-            expected,
-            createdAt: now(),
-            paid: false,
-          };
-          orders.push(order);
-          return order;
+          if (res.status === 200) return (await res.json()) as T;
+          count(`${what} http ${res.status}`);
         } catch {
-          count("order unreachable");
+          count(`${what} unreachable`);
         }
       }
       return undefined;
+    };
+
+    const postOrder = async (chain: SoakChain, token: "ETH" | "USDC"): Promise<StreamOrder | undefined> => {
+      const amount = `${between(1, 4)}.${String(between(0, 99)).padStart(2, "0")}`;
+      const receiver = receivers[callbackTurn++ % receivers.length] as FaultyReceiver;
+      const o = await postToAnyApi<{ id: number; reference: Hex; address: `0x${string}` }>(
+        "/order",
+        {
+          amount,
+          address: merchantAddress,
+          callback: receiver.url,
+          chain: chain.name,
+          ...(token === "USDC" ? { token: "USDC" } : {}),
+        },
+        "order",
+      );
+      if (!o) return undefined;
+      const row = await db.query<{ expected_amount: string }>(
+        "SELECT expected_amount FROM orders WHERE id = $1",
+        [o.id],
+      );
+      const order: StreamOrder = {
+        id: o.id,
+        chain,
+        reference: o.reference,
+        address: o.address,
+        token,
+        expected: BigInt(row.rows[0]?.expected_amount ?? "0"),
+        createdAt: now(),
+        paid: false,
+      };
+      orders.push(order);
+      return order;
+    };
+
+    /** A plain transfer from a random customer: ETH, or a USDC `transfer` (what an exchange sends). */
+    const transferTo = async (chain: SoakChain, token: "ETH" | "USDC", to: `0x${string}`, amount: bigint) => {
+      const from = pick(chain.customers);
+      if (token === "ETH")
+        await chain.node.wallet.sendTransaction({ to, value: amount, account: from, chain: null });
+      else
+        await chain.node.wallet.writeContract({
+          address: chain.usdc,
+          abi: erc20,
+          functionName: "transfer",
+          args: [to, amount],
+          account: from,
+          chain: null,
+        });
     };
 
     const payContract = async (o: StreamOrder, amount: bigint) => {
@@ -573,25 +608,7 @@ async function main() {
           chain: null,
         });
     };
-    const payDeposit = async (o: StreamOrder, amount: bigint) => {
-      const from = pick(o.chain.customers);
-      if (o.token === "ETH")
-        await o.chain.node.wallet.sendTransaction({
-          to: o.address,
-          value: amount,
-          account: from,
-          chain: null,
-        });
-      else
-        await o.chain.node.wallet.writeContract({
-          address: o.chain.usdc,
-          abi: erc20,
-          functionName: "transfer",
-          args: [o.address, amount],
-          account: from,
-          chain: null,
-        });
-    };
+    const payDeposit = (o: StreamOrder, amount: bigint) => transferTo(o.chain, o.token, o.address, amount);
 
     // ───────── subscription periods (docs/recurring.md, docs/token-subscriptions.md) ─────────
     // Weekly subscriptions of a keyed merchant with the Recurring Payments plugin. Method deposit:
@@ -629,76 +646,44 @@ async function main() {
         const chainTime = Number((await chain.node.client.getBlock({ blockTag: "latest" })).timestamp);
         start = new Date((Math.max(chainTime, Math.ceil(now() / 1000)) + between(8, 20)) * 1000);
       }
-      for (const m of [pick(apis), ...apis]) {
-        try {
-          const res = await fetch(`${apiUrl(m)}/recurring`, {
-            method: "POST",
-            headers: { "content-type": "application/json", authorization: recurringKey },
-            body: JSON.stringify({
-              amount,
-              interval: "weekly",
-              address: merchantAddress,
-              callback: receiver.url,
-              chain: chain.name,
-              method,
-              ...(token === "USDC" ? { token: "USDC" } : {}),
-              ...(start ? { start: start.toISOString().replace(".000Z", "Z") } : {}),
-            }),
-            signal: AbortSignal.timeout(5_000),
-          });
-          if (res.status !== 200) {
-            count(`subscription http ${res.status}`);
-            continue;
-          }
-          const body = (await res.json()) as {
-            id: number;
-            address: `0x${string}`;
-            token_pull?: { args: Record<string, string> };
-          };
-          const { rows } = await db.query<{ reference: string; deposit_address: string; expected: string }>(
-            `SELECT s.reference, s.deposit_address, p.expected_amount AS expected
-               FROM subscriptions s JOIN subscription_periods p ON p.subscription_id = s.id AND p.index = 0
-              WHERE s.id = $1`,
-            [body.id],
-          );
-          const row = rows[0];
-          if (!row) throw new Error(`subscription ${body.id} has no period 0`);
-          const sub: StreamSubscription = {
-            id: body.id,
-            chain,
-            method,
-            token,
-            reference: row.reference as Hex,
-            address: row.deposit_address as `0x${string}`,
-            expected: BigInt(row.expected),
-          };
-          subscriptions.push(sub);
-          return { sub, ...(body.token_pull ? { pull: body.token_pull } : {}) };
-        } catch {
-          count("subscription unreachable");
-        }
-      }
-      return undefined;
+      const body = await postToAnyApi<{ id: number; token_pull?: { args: Record<string, string> } }>(
+        "/recurring",
+        {
+          amount,
+          interval: "weekly",
+          address: merchantAddress,
+          callback: receiver.url,
+          chain: chain.name,
+          method,
+          ...(token === "USDC" ? { token: "USDC" } : {}),
+          ...(start ? { start: start.toISOString().replace(".000Z", "Z") } : {}),
+        },
+        "subscription",
+        { authorization: recurringKey },
+      );
+      if (!body) return undefined;
+      const { rows } = await db.query<{ reference: string; deposit_address: string; expected: string }>(
+        `SELECT s.reference, s.deposit_address, p.expected_amount AS expected
+           FROM subscriptions s JOIN subscription_periods p ON p.subscription_id = s.id AND p.index = 0
+          WHERE s.id = $1`,
+        [body.id],
+      );
+      const row = rows[0];
+      if (!row) throw new Error(`subscription ${body.id} has no period 0`);
+      const sub: StreamSubscription = {
+        id: body.id,
+        chain,
+        method,
+        token,
+        reference: row.reference as Hex,
+        address: row.deposit_address as `0x${string}`,
+        expected: BigInt(row.expected),
+      };
+      subscriptions.push(sub);
+      return { sub, ...(body.token_pull ? { pull: body.token_pull } : {}) };
     };
-    const payToSubscription = async (s: StreamSubscription, amount: bigint) => {
-      const from = pick(s.chain.customers);
-      if (s.token === "ETH")
-        await s.chain.node.wallet.sendTransaction({
-          to: s.address,
-          value: amount,
-          account: from,
-          chain: null,
-        });
-      else
-        await s.chain.node.wallet.writeContract({
-          address: s.chain.usdc,
-          abi: erc20,
-          functionName: "transfer",
-          args: [s.address, amount],
-          account: from,
-          chain: null,
-        });
-    };
+    const payToSubscription = (s: StreamSubscription, amount: bigint) =>
+      transferTo(s.chain, s.token, s.address, amount);
     const subscriptionPeriod = async (chain: SoakChain): Promise<void> => {
       const existing = subscriptions.filter((s) => s.chain === chain && s.method === "deposit");
       if (existing.length && random() < 0.3) {
@@ -1309,6 +1294,31 @@ async function main() {
       `${onChainPayments} payments on chain; lost ${lost}, duplicated ${duplicated}, misattributed ${misattributed}${problems.length ? `; ${problems.slice(0, 5).join("; ")}` : ""}`,
     );
 
+    /** The chain's PaymentReceived amounts summed per (reference, token), as the chain finally is. */
+    const paidByReference = async (c: SoakChain): Promise<Map<string, bigint>> => {
+      const logs = await c.node.client.getLogs({
+        address: c.node.contract,
+        event: paymentReceived,
+        fromBlock: 0n,
+      });
+      const paid = new Map<string, bigint>();
+      for (const l of logs) {
+        const k = `${l.args.orderId?.toLowerCase()}:${l.args.token?.toLowerCase()}`;
+        paid.set(k, (paid.get(k) ?? 0n) + (l.args.amount ?? 0n));
+      }
+      return paid;
+    };
+    /** What an address holds of a token (ETH: 0x0…0): money waiting in a deposit address, unswept. */
+    const heldAt = (c: SoakChain, token: string, address: string): Promise<bigint> =>
+      token === ETH
+        ? c.node.client.getBalance({ address: address as `0x${string}` })
+        : c.node.client.readContract({
+            address: token as `0x${string}`,
+            abi: erc20,
+            functionName: "balanceOf",
+            args: [address as `0x${string}`],
+          });
+
     // Each order's paid amount is the sum of the canonical payments for its reference.
     const orderRows = (
       await db.query<{
@@ -1330,30 +1340,13 @@ async function main() {
       let unswept = 0;
       const examples: string[] = [];
       for (const c of chains) {
-        const logs = await c.node.client.getLogs({
-          address: c.node.contract,
-          event: paymentReceived,
-          fromBlock: 0n,
-        });
-        const paid = new Map<string, bigint>();
-        for (const l of logs) {
-          const k = `${l.args.orderId?.toLowerCase()}:${l.args.token?.toLowerCase()}`;
-          paid.set(k, (paid.get(k) ?? 0n) + (l.args.amount ?? 0n));
-        }
+        const paid = await paidByReference(c);
         for (const o of orderRows.filter((r) => r.chain_id === c.chainId.toString())) {
           const expected = paid.get(`${o.reference.toLowerCase()}:${o.token.toLowerCase()}`) ?? 0n;
           if (BigInt(o.amount_paid) === expected) continue;
           // Money still sitting in the deposit address (not swept yet) is counted as paid, not as a payment event.
           if (o.deposit_address) {
-            const waiting =
-              o.token === ETH
-                ? await c.node.client.getBalance({ address: o.deposit_address as `0x${string}` })
-                : await c.node.client.readContract({
-                    address: o.token as `0x${string}`,
-                    abi: erc20,
-                    functionName: "balanceOf",
-                    args: [o.deposit_address as `0x${string}`],
-                  });
+            const waiting = await heldAt(c, o.token, o.deposit_address);
             if (waiting > 0n && BigInt(o.amount_paid) === expected + waiting) {
               unswept++;
               continue;
@@ -1395,29 +1388,10 @@ async function main() {
       let paidSubscriptions = 0;
       const examples: string[] = [];
       for (const c of chains) {
-        const logs = await c.node.client.getLogs({
-          address: c.node.contract,
-          event: paymentReceived,
-          fromBlock: 0n,
-        });
-        const paid = new Map<string, bigint>();
-        for (const l of logs) {
-          const k = `${l.args.orderId?.toLowerCase()}:${l.args.token?.toLowerCase()}`;
-          paid.set(k, (paid.get(k) ?? 0n) + (l.args.amount ?? 0n));
-        }
+        const paid = await paidByReference(c);
         for (const s of subscriptionRows.filter((r) => r.chain_id === c.chainId.toString())) {
           const swept = paid.get(`${s.reference.toLowerCase()}:${s.token.toLowerCase()}`) ?? 0n;
-          const waiting =
-            s.method !== "deposit"
-              ? 0n
-              : s.token === ETH
-                ? await c.node.client.getBalance({ address: s.deposit_address as `0x${string}` })
-                : await c.node.client.readContract({
-                    address: s.token as `0x${string}`,
-                    abi: erc20,
-                    functionName: "balanceOf",
-                    args: [s.deposit_address as `0x${string}`],
-                  });
+          const waiting = s.method === "deposit" ? await heldAt(c, s.token, s.deposit_address) : 0n;
           if (swept + waiting > 0n) paidSubscriptions++;
           if (waiting > 0n) unswept++;
           if (BigInt(s.received) === swept + waiting) continue;
@@ -1609,53 +1583,7 @@ async function main() {
         );
       // The subscriptions as created (their merchant, period 0 with its locked rate, nothing paid, no
       // credit): the reindex must find every transfer and collection itself.
-      const { rows: subscriptionMerchants } = await db.query<Record<string, unknown>>(
-        "SELECT * FROM merchants WHERE id IN (SELECT merchant_id FROM subscriptions)",
-      );
-      for (const m of subscriptionMerchants) {
-        const cols = Object.keys(m);
-        await fresh.query(
-          `INSERT INTO merchants (${cols.join(", ")}) OVERRIDING SYSTEM VALUE VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")})`,
-          cols.map((k) => m[k]),
-        );
-      }
-      const { rows: subs } = await db.query<Record<string, unknown>>(
-        "SELECT * FROM subscriptions ORDER BY id",
-      );
-      for (const row of subs) {
-        const asCreated: Record<string, unknown> = {
-          ...row,
-          status: (row.starts_at as Date) > (row.created_at as Date) ? "upcoming" : "pending",
-          paid_through: row.starts_at,
-          shown_index: 0,
-          credit: "0",
-          credit_block: null,
-          next_check_at: row.created_at,
-        };
-        const cols = Object.keys(asCreated);
-        await fresh.query(
-          `INSERT INTO subscriptions (${cols.join(", ")}) OVERRIDING SYSTEM VALUE VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")})`,
-          cols.map((k) => asCreated[k]),
-        );
-      }
-      const { rows: periods } = await db.query<Record<string, unknown>>(
-        "SELECT * FROM subscription_periods WHERE index = 0 ORDER BY subscription_id",
-      );
-      for (const row of periods) {
-        const asOpened: Record<string, unknown> = {
-          ...row,
-          paid_amount: "0",
-          paid_at: null,
-          paid_block: null,
-          transaction_id: null,
-          reminded_at: null,
-        };
-        const cols = Object.keys(asOpened);
-        await fresh.query(
-          `INSERT INTO subscription_periods (${cols.map((c) => `"${c}"`).join(", ")}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")})`,
-          cols.map((k) => asOpened[k]),
-        );
-      }
+      await copySubscriptionsAsCreated(db, fresh);
       const reindexer = supervisor.add(
         "reindex",
         "indexer",
@@ -1681,19 +1609,6 @@ async function main() {
             `fresh reindex of ${c.name}`,
           );
         }
-        // Subscriptions: what each period and the credit received, and from which transaction. The
-        // status is left out: it is the clock's as much as the chain's (docs/recurring.md).
-        const subscriptionState = async (d: Db) => ({
-          subscriptions: (
-            await d.query("SELECT id::text, credit::text, paid_through FROM subscriptions ORDER BY id")
-          ).rows,
-          periods: (
-            await d.query(
-              `SELECT subscription_id::text, index, expected_amount::text, paid_amount::text, paid_at, paid_block::text, transaction_id
-                 FROM subscription_periods ORDER BY subscription_id, index`,
-            )
-          ).rows,
-        });
         const [a, b] = [
           { ...(await indexedState(db)), ...(await subscriptionState(db)) },
           { ...(await indexedState(fresh)), ...(await subscriptionState(fresh)) },

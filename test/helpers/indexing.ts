@@ -97,6 +97,67 @@ export async function copyOrdersAsCreated(from: Db, to: Db): Promise<void> {
   }
 }
 
+/** Inserts one row as read from another database (every column, identity values kept). */
+async function insertRow(to: Db, table: string, row: Record<string, unknown>): Promise<void> {
+  const cols = Object.keys(row);
+  await to.query(
+    `INSERT INTO ${table} (${cols.map((c) => `"${c}"`).join(", ")}) OVERRIDING SYSTEM VALUE
+     VALUES (${cols.map((_, i) => `$${i + 1}`).join(", ")})`,
+    cols.map((c) => row[c]),
+  );
+}
+
+/**
+ * Copies the subscriptions as created into another database, for a fresh reindex: their merchants,
+ * and each subscription with period 0 as opened (its rate locked), nothing paid and no credit. The
+ * reindex must find every transfer to a subscription's address and every collection itself.
+ */
+export async function copySubscriptionsAsCreated(from: Db, to: Db): Promise<void> {
+  const merchants = await from.query<Record<string, unknown>>(
+    "SELECT * FROM merchants WHERE id IN (SELECT merchant_id FROM subscriptions) ORDER BY id",
+  );
+  for (const m of merchants.rows) await insertRow(to, "merchants", m);
+  const subscriptions = await from.query<Record<string, unknown>>("SELECT * FROM subscriptions ORDER BY id");
+  for (const s of subscriptions.rows)
+    await insertRow(to, "subscriptions", {
+      ...s,
+      status: (s.starts_at as Date) > (s.created_at as Date) ? "upcoming" : "pending",
+      paid_through: s.starts_at,
+      shown_index: 0,
+      credit: "0",
+      credit_block: null,
+      next_check_at: s.created_at,
+    });
+  const periods = await from.query<Record<string, unknown>>(
+    "SELECT * FROM subscription_periods WHERE index = 0 ORDER BY subscription_id",
+  );
+  for (const p of periods.rows)
+    await insertRow(to, "subscription_periods", {
+      ...p,
+      paid_amount: "0",
+      paid_at: null,
+      paid_block: null,
+      transaction_id: null,
+      reminded_at: null,
+    });
+}
+
+/**
+ * What each subscription's periods and credit received, and from which transaction: the part of
+ * recurring billing that must not depend on history. The status is left out: it is the clock's as
+ * much as the chain's (docs/recurring.md).
+ */
+export async function subscriptionState(db: Db) {
+  const subscriptions = await db.query(
+    "SELECT id::text, credit::text, paid_through FROM subscriptions ORDER BY id",
+  );
+  const periods = await db.query(
+    `SELECT subscription_id::text, index, expected_amount::text, paid_amount::text, paid_at, paid_block::text, transaction_id
+       FROM subscription_periods ORDER BY subscription_id, index`,
+  );
+  return { subscriptions: subscriptions.rows, periods: periods.rows };
+}
+
 /**
  * Waits until the indexer's cursor (in the database) is the chain's head, by number and hash: the
  * indexer has applied every block of the chain as it is now, reorgs included.
