@@ -224,9 +224,21 @@ async function deployChain(index: number, blockMs: number): Promise<SoakChain> {
   // a block per transaction as well, block timestamps, which must grow by at least 1 s per block,
   // would run ahead of the wall clock and every payment would end up late.)
   await node.rpc("evm_setAutomine", [false]);
+  // The set-up above mined a block per transaction, each at least 1 s after the last, so the chain's
+  // clock is ahead of the wall clock by about that many seconds. Interval blocks take the later of
+  // the two, so with blocks every second it would never catch up, and with a 30 s order lifetime
+  // most payments would be dated late. Wait until the wall clock has caught up.
+  await waitForWallClock(node);
   await setIntervalMining(node.url, blockMs);
   const proxy = await startFaultProxy(node.port, await freePort());
   return { name: `c${index + 1}`, chainId, node, proxy, usdc, subscriptions, multicall3, customers };
+}
+
+/** Waits until the wall clock has reached the chain's latest block time. */
+async function waitForWallClock(node: SoakChain["node"]): Promise<void> {
+  const { timestamp } = await node.client.getBlock({ blockTag: "latest" });
+  const aheadMs = Number(timestamp) * 1000 - now();
+  if (aheadMs > 0) await sleep(aheadMs + 100);
 }
 
 function serverEnv(
@@ -1005,8 +1017,21 @@ async function main() {
         account: c.node.other,
         chain: null,
       });
-      while ((await c.node.client.getBlockNumber({ cacheTime: 0 })) <= oldHead.number)
-        await c.node.rpc("evm_mine");
+      // The new branch keeps the chain's clock on the wall clock. `evm_mine` with a timestamp also
+      // moves the node's clock offset, and re-mining at "a second after the newest" would put the
+      // chain ahead by the depth at every reorg (and a 30 s order lifetime would date most payments
+      // late). So interval mining pauses; the branch's blocks are dated a second apart from the fork
+      // (the old branch's blocks were at least that far apart, there is room once the wall clock is
+      // a second past what they need), and its last block is dated now, which sets the offset back to 0.
+      await setIntervalMining(c.node.url, 0);
+      const forkTime = (await c.node.client.getBlock({ blockNumber: forkAt })).timestamp;
+      const blocks = oldHead.number + 1n - forkAt;
+      await sleep(Math.max(0, Number(forkTime + blocks + 1n) * 1000 - now()));
+      for (let k = 1n; k <= blocks; k++) {
+        const wallClock = BigInt(Math.floor(now() / 1000));
+        await c.node.rpc("evm_mine", [Number(k === blocks ? wallClock : forkTime + k)]);
+      }
+      await setIntervalMining(c.node.url, profile.blockMs);
       const since = now();
       const actualDepth = Number(oldHead.number - forkAt);
       await until(
