@@ -4,9 +4,23 @@
 // code drifted from the contract, or if the solver is missing; unproved properties are listed (they are covered
 // by fuzzing, see docs/contracts.md) and make it fail only with SMT_STRICT=1.
 //
-// Options (env): SMT_TIMEOUT_MS  per-query solver timeout given to the SMTChecker (default 15000; Z3 itself is
-//                                stopped after four times that, wall clock)
-//                SMT_ONLY        run only the harness files whose name contains this text
+// Options: --only <name>       run only the harness contracts (or files) whose name contains <name>
+//          env SMT_TIMEOUT_MS  per-query solver timeout given to the SMTChecker (default 15000; Z3 itself is
+//                              stopped after four times that, wall clock)
+//          env SMT_RLIMIT      Z3's resource limit per query (default 20000000, solc-js's; deterministic,
+//                              unlike the timeout)
+//          env SMT_ONLY        same as --only
+//
+// A harness contract can set its own analysis in its NatSpec, `/// @custom:smt key=value …`:
+//   engine=chc|bmc  CHC (the default) proves a property in every state the contract's functions can reach; BMC
+//                   proves it for one call from an arbitrary state (every state, reachable or not), which is
+//                   a complete proof for loop-free code and, with loops=n, for loops of at most n iterations
+//   loops=n         BMC's loop unrolling (the harness must bound the loop by a `require`)
+//   rlimit=n        Z3's resource limit for this contract's queries
+//   timeout=ms      the per-query timeout for this contract's queries
+//
+// `npm run verify:smt` runs node with a 6 MB stack (`--stack-size=6000`, under Linux's default 8 MB thread
+// stack): the wasm solc recurses over the unrolled loop's expressions, past node's default 1 MB, for loops=32.
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -27,7 +41,9 @@ const smtsolver = require("solc/smtsolver") as {
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const HARNESS_DIR = join(ROOT, "test", "verification");
 const TIMEOUT_MS = Number.parseInt(process.env.SMT_TIMEOUT_MS ?? "15000", 10);
-const ONLY = process.env.SMT_ONLY ?? "";
+const onlyArg = process.argv.indexOf("--only");
+const ONLY = (onlyArg >= 0 ? process.argv[onlyArg + 1] : undefined) ?? process.env.SMT_ONLY ?? "";
+const RLIMIT = Number.parseInt(process.env.SMT_RLIMIT ?? "20000000", 10);
 const STRICT = process.env.SMT_STRICT === "1";
 
 type Verdict = "proved" | "reverts by design" | "counterexample" | "unproved" | "timed out";
@@ -61,9 +77,10 @@ if (!z3) {
 let queries = 0;
 let timeouts = 0;
 let solverMs = 0;
+let rlimit = RLIMIT; // the contract being analysed may raise it (`@custom:smt rlimit=`)
+let queryTimeoutMs = TIMEOUT_MS;
 const Z3_ARGS = [
   "-smt2",
-  "rlimit=20000000",
   "rewriter.pull_cheap_ite=true",
   "fp.spacer.q3.use_qgen=true",
   "fp.spacer.mbqi=false",
@@ -73,10 +90,10 @@ const solve = (query: string): string => {
   const t0 = performance.now();
   queries += 1;
   try {
-    const r = spawnSync("z3", [...Z3_ARGS, "-in"], {
+    const r = spawnSync("z3", [...Z3_ARGS, `rlimit=${rlimit}`, "-in"], {
       input: query,
       encoding: "utf8",
-      timeout: TIMEOUT_MS * 4,
+      timeout: queryTimeoutMs * 4,
       maxBuffer: 1 << 30,
     });
     const out = r.stdout ?? "";
@@ -145,7 +162,27 @@ function verifyHarness(file: string): { properties: Property[]; drift: string[];
   const source = readFileSync(path, "utf8");
   const key = `test/verification/${file}`;
   const lines = source.split("\n");
-  const contracts = [...source.matchAll(/^contract (\w+)/gm)].map((m) => m[1] ?? "");
+  // Every concrete contract of the file, with its first and last line and its `@custom:smt` settings.
+  // (Abstract contracts and libraries are not analysed on their own; they only end the previous range.)
+  const starts = [...source.matchAll(/^(abstract contract|contract|library) (\w+)/gm)].map((m) => ({
+    name: m[1] === "contract" ? (m[2] ?? "") : "",
+    line: lineOf(source, Buffer.byteLength(source.slice(0, m.index))),
+  }));
+  const fileMatches = file.includes(ONLY);
+  const contracts = starts
+    .map((c, k) => {
+      const settings: Record<string, string> = {};
+      for (let i = c.line - 2; i >= 0 && /^\s*\/\/\//.test(lines[i] ?? ""); i--) {
+        const custom = /@custom:smt (.*)$/.exec(lines[i] ?? "");
+        for (const kv of custom?.[1]?.split(/\s+/) ?? []) {
+          const [key, value] = kv.split("=");
+          if (key && value) settings[key] = value;
+        }
+      }
+      return { ...c, last: (starts[k + 1]?.line ?? lines.length + 1) - 1, settings };
+    })
+    .filter((c) => c.name !== "" && (fileMatches || c.name.includes(ONLY)));
+  const inScope = (line: number) => contracts.some((c) => line >= c.line && line <= c.last);
   // solc 0.8.30's SMTChecker does not implement custom errors ("does not yet implement type error"), and with
   // some argument lists it then loses the revert itself and reports code after `if (c) revert E(…);` as
   // reachable. It is handed every `revert E(…);` as `revert();`: the same control flow (a revert's payload
@@ -159,7 +196,10 @@ function verifyHarness(file: string): { properties: Property[]; drift: string[];
   const t0 = performance.now();
   const timeoutsBefore = timeouts;
   const errors: SolcError[] = [];
-  for (const name of contracts) {
+  for (const { name, settings } of contracts) {
+    const engine = settings.engine ?? "chc";
+    rlimit = Number.parseInt(settings.rlimit ?? String(RLIMIT), 10);
+    queryTimeoutMs = Number.parseInt(settings.timeout ?? String(TIMEOUT_MS), 10);
     const input = {
       language: "Solidity",
       sources: { [key]: { content: checked } },
@@ -168,11 +208,12 @@ function verifyHarness(file: string): { properties: Property[]; drift: string[];
         evmVersion: "cancun",
         outputSelection: { "*": { "": [] } },
         modelChecker: {
-          engine: "chc",
+          engine,
+          ...(settings.loops ? { bmcLoopIterations: Number.parseInt(settings.loops, 10) } : {}),
           solvers: ["smtlib2"],
           targets: ["assert", "underflow", "overflow", "divByZero"],
           contracts: { [key]: [name] },
-          timeout: TIMEOUT_MS,
+          timeout: queryTimeoutMs,
           showUnproved: true,
           showUnsupported: true,
         },
@@ -182,7 +223,7 @@ function verifyHarness(file: string): { properties: Property[]; drift: string[];
     const output = JSON.parse(
       solc.compile(JSON.stringify(input), { smtSolver: smtchecker.smtCallback(solve, z3) }),
     ) as { errors?: SolcError[] };
-    console.log(`  ${name}: ${((performance.now() - c0) / 1000).toFixed(1)} s`);
+    console.log(`  ${name} (${engine}): ${((performance.now() - c0) / 1000).toFixed(1)} s`);
     const fatal = (output.errors ?? []).filter((e) => e.severity === "error");
     if (fatal.length > 0) {
       for (const e of fatal) console.error(e.formattedMessage ?? e.message);
@@ -204,6 +245,7 @@ function verifyHarness(file: string): { properties: Property[]; drift: string[];
     if (!m?.[1] || m[2] === undefined) continue;
     let j = i + 1;
     while (j < lines.length && !(lines[j] ?? "").includes("assert(")) j++;
+    if (!inScope(j + 1)) continue;
     properties.push({ id: m[1], text: m[2], file: key, line: j + 1, verdict: "proved", detail: "" });
   }
   const arithmetic: Property = {
@@ -217,7 +259,7 @@ function verifyHarness(file: string): { properties: Property[]; drift: string[];
   const byDesign: string[] = [];
 
   for (const e of errors) {
-    if (!e.sourceLocation || !e.message.startsWith("CHC:")) {
+    if (!e.sourceLocation || !/^(CHC|BMC):/.test(e.message)) {
       if (/SMTChecker|CHC|BMC/.test(e.message)) console.log(`  note: ${e.message.split("\n")[0]}`);
       continue;
     }
@@ -265,11 +307,15 @@ function verifyHarness(file: string): { properties: Property[]; drift: string[];
   return { properties, drift: checkVerbatim(key, source), seconds };
 }
 
+const hasContract = (f: string) =>
+  readFileSync(join(HARNESS_DIR, f), "utf8")
+    .split("\n")
+    .some((l) => /^contract (\w+)/.exec(l)?.[1]?.includes(ONLY));
 const files = readdirSync(HARNESS_DIR)
-  .filter((f) => f.endsWith(".sol") && f.includes(ONLY))
+  .filter((f) => f.endsWith(".sol") && (f.includes(ONLY) || hasContract(f)))
   .sort();
 console.log(
-  `verify:smt: solc ${solc.version()}, SMTChecker CHC engine, Z3 via smtlib2 callback, per-query timeout ${TIMEOUT_MS} ms`,
+  `verify:smt: solc ${solc.version()}, SMTChecker (CHC, or BMC where a harness contract asks), Z3 via smtlib2 callback, per-query timeout ${TIMEOUT_MS} ms`,
 );
 const started = performance.now();
 const all: Property[] = [];

@@ -8,7 +8,14 @@ pragma solidity 0.8.30;
 /// them no longer appears, in order, in Subscriptions.sol. Left out, and why: the processor's allowlist read in
 /// `_create` and the two token transfers at the end of `collect` are external calls made after every effect
 /// (checks-effects-interactions): they cannot change what is asserted here, and the reentrancy guard keeps
-/// them from re-entering `collect`. The ghost `_charged` counts the successful collections of each id.
+/// them from re-entering `collect`. The ghost `_charged` counts the successful collections of each id; it is
+/// incremented unchecked, because its no-wrap is S5 itself (equal to the `uint32` period counter), not a
+/// property of production.
+/// Production writes a subscription's fields through a `storage` pointer (`sub.paidThrough = …` with
+/// `Subscription storage sub = _subscriptions[id]`); by the language's definition that is the write
+/// `_subscriptions[id].paidThrough = …`, and the harness writes it in that form (and reads the fields back
+/// from the mapping): solc 0.8.30's SMTChecker models a write through a local storage pointer by forgetting
+/// the whole of `_subscriptions`, after which no property relating stored subscriptions (S4, S5) can hold.
 contract SubscriptionsPeriods {
     struct Subscription {
         address customer;
@@ -88,8 +95,9 @@ contract SubscriptionsPeriods {
         require(msg.sender == customer || msg.sender == sub.merchant);
         // <verbatim Subscriptions.sol>
         if (sub.cancelled) revert SubscriptionsCancelledAlready(id);
-        sub.cancelled = true;
         // </verbatim>
+        // Production: `sub.cancelled = true;` (see the header).
+        _subscriptions[id].cancelled = true;
     }
 
     function collect(uint256 id) external {
@@ -107,20 +115,30 @@ contract SubscriptionsPeriods {
         // <verbatim Subscriptions.sol>
         // smt: reverts by design (checked: absurd start plus interval beyond 2^64 - 1 reverts instead of wrapping)
         uint64 newPaidThrough = dueAt + sub.interval;
-        sub.paidThrough = newPaidThrough;
+        // </verbatim>
+        // Production: `sub.paidThrough = newPaidThrough;` and `sub.periodsCollected = period + 1;` (see the header).
+        _subscriptions[id].paidThrough = newPaidThrough;
         // smt: reverts by design (checked: the 2^32-th period reverts instead of wrapping)
-        sub.periodsCollected = period + 1;
+        _subscriptions[id].periodsCollected = period + 1;
+        // <verbatim Subscriptions.sol>
         uint256 amount = sub.amountPerPeriod;
         // </verbatim>
-        _charged[id] = chargedBefore + 1;
+        unchecked {
+            _charged[id] = chargedBefore + 1;
+        }
 
         /// @property S2 a period is never charged before it starts
         assert(block.timestamp >= dueAt);
         /// @property S3 a collection charges exactly one period, the next one (the counter moves by one)
-        assert(sub.periodsCollected == period + 1 && amount == sub.amountPerPeriod);
+        assert(
+            _subscriptions[id].periodsCollected == period + 1 && amount == _subscriptions[id].amountPerPeriod
+        );
         /// @property S4 the period's end moves forward by exactly one interval, so the same period can never be collected twice
-        assert(sub.paidThrough == dueAt + sub.interval && sub.paidThrough > dueAt);
+        assert(
+            _subscriptions[id].paidThrough == dueAt + _subscriptions[id].interval &&
+                _subscriptions[id].paidThrough > dueAt
+        );
         /// @property S5 the number of successful collections equals the period counter (no period charged twice)
-        assert(_charged[id] == sub.periodsCollected);
+        assert(_charged[id] == _subscriptions[id].periodsCollected);
     }
 }
