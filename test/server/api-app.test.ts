@@ -141,6 +141,51 @@ describe(`API app without a chain (${onRealPostgres() ? "PostgreSQL" : "PGlite"}
     assert.equal(callbacks.json().error.code, "order_not_found");
   });
 
+  it("refuses the NUL character in any text with a 400 naming the field, and writes nothing (the soak found a 500)", async function () {
+    const count = async () =>
+      (await t.db.query<{ n: bigint }>("SELECT count(*)::int8 AS n FROM orders")).rows[0]?.n ?? 0n;
+    const before = await count();
+    const cases = [
+      {
+        request: {
+          method: "POST" as const,
+          url: "/order",
+          payload: {
+            amount: "1.00",
+            address: MERCHANT,
+            callback: "https://shop.example/cb",
+            item_title: "Tea\u0000",
+          },
+        },
+        field: "body.item_title",
+      },
+      {
+        request: {
+          method: "POST" as const,
+          url: "/order",
+          payload: { amount: "1.00", address: MERCHANT, callback: "https://shop.example/cb\u0000" },
+        },
+        field: "body.callback",
+      },
+      {
+        request: { method: "GET" as const, url: "/history/complete%00", headers: { authorization: apiKey } },
+        field: "params.status",
+      },
+      {
+        request: { method: "GET" as const, url: "/history?cursor=%00", headers: { authorization: apiKey } },
+        field: "querystring.cursor",
+      },
+    ];
+    for (const { request, field } of cases) {
+      const res = await app.inject(request);
+      assert.equal(res.statusCode, 400, `${request.method} ${request.url}: ${res.body}`);
+      const error = res.json().error as { code: string; message: string };
+      assert.equal(error.code, "invalid_request");
+      assert.match(error.message, new RegExp(`^${field.replace(".", "\\.")} contains the NUL character`));
+    }
+    assert.equal(await count(), before, "no order written");
+  });
+
   it("lists the valid statuses when /history/:status names an unknown one", async function () {
     const res = await app.inject({
       method: "GET",

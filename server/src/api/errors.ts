@@ -112,7 +112,25 @@ export const frameworkErrors: FastifyServerOptions["frameworkErrors"] = (error, 
 };
 
 /**
- * Installs the error mapper and the 404/405 handler on a listener. A path that exists under
+ * Where the first text holding U+0000 is in a parsed request part (`body.item_title`,
+ * `params.id`), or undefined. PostgreSQL's text cannot store that character: without this check such a
+ * field, valid by every schema, reached the database and failed there (a 500).
+ */
+export function findNulCharacter(value: unknown, path: string, depth = 0): string | undefined {
+  if (typeof value === "string") return value.includes("\u0000") ? path : undefined;
+  if (value === null || typeof value !== "object" || depth > 32) return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const at = Array.isArray(value) ? `${path}[${key}]` : `${path}.${key.replaceAll("\u0000", "\\u0000")}`;
+    if (key.includes("\u0000")) return at;
+    const found = findNulCharacter(inner, at, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Installs the error mapper and the 404/405 handler on a listener, and refuses text that PostgreSQL
+ * cannot store (U+0000 in a path parameter, the query string or the body) with a 400 naming the field. A path that exists under
  * another method is a 405 with an Allow header, so a wrong method never looks like a typo.
  */
 export function installErrorHandling(app: FastifyInstance, options: ErrorHandlingOptions = {}): void {
@@ -140,6 +158,23 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandlin
         );
     }
     return reply.code(404).send(body("not_found", `no route ${request.method} ${path}`));
+  });
+
+  app.addHook("preValidation", async (request) => {
+    const parts = [
+      ["params", request.params],
+      ["querystring", request.query],
+      ["body", request.body],
+    ] as const;
+    for (const [where, value] of parts) {
+      const at = findNulCharacter(value, where);
+      if (at)
+        throw new HttpError(
+          400,
+          "invalid_request",
+          `${at} contains the NUL character (U+0000), which no text field can hold; remove it`,
+        );
+    }
   });
 
   app.setErrorHandler(createErrorHandler(options));
