@@ -7,7 +7,7 @@ import {
 } from "viem";
 import type { ContractEvent } from "../ledger/contract-events.ts";
 import type { Db } from "../db/types.ts";
-import { FatalIndexerError } from "../indexer/rpc.ts";
+import { FatalIndexerError, readAtBlockHash } from "../indexer/rpc.ts";
 import type { BlockReader, BlockRef, RawLog, Source } from "../indexer/types.ts";
 import { DEPOSIT_TOKEN_FORWARDED_TOPIC, TRANSFER_TOPIC } from "./abi.ts";
 import type {
@@ -87,7 +87,17 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
   };
 
   async function balancesAt(addresses: readonly string[], block: string | bigint): Promise<bigint[]> {
-    const at = typeof block === "bigint" ? numberToHex(block) : { blockHash: block, requireCanonical: false };
+    if (typeof block === "bigint") return readBalances(addresses, numberToHex(block));
+    // By hash: a block a reorg removed meanwhile is a retryable BlockNotFoundError.
+    return readAtBlockHash(client, block, () =>
+      readBalances(addresses, { blockHash: block, requireCanonical: false }),
+    );
+  }
+
+  async function readBalances(
+    addresses: readonly string[],
+    at: string | { blockHash: string; requireCanonical: boolean },
+  ): Promise<bigint[]> {
     const batch = async (list: readonly string[]) =>
       (await Promise.all(list.map((a) => request<string>("eth_getBalance", [a, at])))).map((r) => BigInt(r));
     if (!multicall3) return batch(addresses);

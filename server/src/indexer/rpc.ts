@@ -55,6 +55,32 @@ export function isRetryable(error: unknown): boolean {
   return false;
 }
 
+/**
+ * Runs a read pinned to a block by its hash (EIP-1898, or eth_getLogs' `blockHash`). A node asked
+ * about a block that a reorg has just removed answers with an error of its own (Hardhat: -32602
+ * "invalid block tag"; geth: "header for hash not found"), which names no reorg. So on any error
+ * that is not retryable already, the block is looked up: if it is gone, the read failed because
+ * of the reorg, and it becomes the retryable BlockNotFoundError (the step is read again on the new
+ * branch) instead of stopping the chain's indexer.
+ */
+export async function readAtBlockHash<T>(
+  client: Pick<PublicClient, "request">,
+  blockHash: string,
+  read: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (isRetryable(error)) throw error;
+    const block = await client.request({
+      method: "eth_getBlockByHash",
+      params: [blockHash as `0x${string}`, false],
+    });
+    if (block) throw error;
+    throw new BlockNotFoundError({ blockHash: blockHash as `0x${string}` });
+  }
+}
+
 /** eth_getLogs refusals that mean "ask for fewer blocks". */
 export function isRangeTooLarge(error: unknown): boolean {
   const text =
@@ -122,10 +148,12 @@ export async function getRawLogs(
           fromBlock: `0x${range.fromBlock.toString(16)}`,
           toBlock: `0x${range.toBlock.toString(16)}`,
         };
-  return (await client.request(
-    { method: "eth_getLogs", params: [params] } as never,
-    signal ? { signal } : undefined,
-  )) as RawLog[];
+  const read = async () =>
+    (await client.request(
+      { method: "eth_getLogs", params: [params] } as never,
+      signal ? { signal } : undefined,
+    )) as RawLog[];
+  return "blockHash" in range ? readAtBlockHash(client, range.blockHash, read) : read();
 }
 
 export function toRef(block: Block): BlockRef {
