@@ -34,7 +34,7 @@ import {
   indexedState,
   subscriptionState,
 } from "../../test/helpers/indexing.ts";
-import { artifact, freePort, startNodeChain } from "../../test/helpers/node-chain.ts";
+import { freePort, startNodeChain } from "../../test/helpers/node-chain.ts";
 import { startFaultProxy, type FaultProxy } from "./fault-proxy.ts";
 import { createDatabase, startPgCluster, type PgCluster } from "./pg-cluster.ts";
 import { startFaultyReceiver, type FaultyReceiver, type ReceiverMode } from "./receiver.ts";
@@ -181,12 +181,7 @@ interface SoakChain {
 async function deployChain(index: number, blockMs: number): Promise<SoakChain> {
   const chainId = 31337n + BigInt(index);
   const node = await startNodeChain({ chainId: Number(chainId) });
-  const deploy = async (path: string, args: readonly unknown[] = []) => {
-    const { abi, bytecode } = artifact(path);
-    const hash = await node.wallet.deployContract({ abi, bytecode, args, account: node.owner, chain: null });
-    const receipt = await node.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-    return receipt.contractAddress as `0x${string}`;
-  };
+  const { deploy } = node;
   const multicall3 = await deploy("mocks/Multicall3.sol/Multicall3.json");
   const usdc = await deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
   const subscriptions = await deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [node.contract]);

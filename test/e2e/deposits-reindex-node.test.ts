@@ -14,7 +14,7 @@ import { createOrderEvents, type OrderStatusChanged } from "../../server/src/ord
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { catchUp, copyOrdersAsCreated, indexedState } from "../helpers/indexing.ts";
-import { artifact, startNodeChain } from "../helpers/node-chain.ts";
+import { startNodeChain } from "../helpers/node-chain.ts";
 
 /**
  * A fresh reindex (historical backfill in one large chunk, or a realtime catch-up in steps of many
@@ -55,10 +55,7 @@ describe("deposit addresses: a historical reindex dates each plain ETH transfer 
 
   before(async function () {
     chain = await startNodeChain();
-    const { abi, bytecode } = artifact("mocks/Multicall3.sol/Multicall3.json");
-    const hash = await chain.wallet.deployContract({ abi, bytecode, account: chain.owner, chain: null });
-    multicall3 = (await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 }))
-      .contractAddress as `0x${string}`;
+    multicall3 = await chain.deploy("mocks/Multicall3.sol/Multicall3.json");
     [live, fresh, batched] = [await createTestDb(), await createTestDb(), await createTestDb()];
     const config = loadConfig({
       NODE_ENV: "test",

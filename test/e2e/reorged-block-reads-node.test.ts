@@ -5,7 +5,7 @@ import { TRANSFER_TOPIC } from "../../server/src/deposits/abi.ts";
 import { depositBalanceReader } from "../../server/src/deposits/sources.ts";
 import type { Db } from "../../server/src/db/types.ts";
 import { getRawLogs, isRetryable } from "../../server/src/indexer/rpc.ts";
-import { artifact, startNodeChain } from "../helpers/node-chain.ts";
+import { startNodeChain } from "../helpers/node-chain.ts";
 
 /**
  * Reads pinned to a block hash that a reorg has just removed. The long soak (seed 1131) stopped a
@@ -22,10 +22,7 @@ describe("reads at a block hash a reorg removed are retryable (hardhat node)", f
 
   before(async function () {
     chain = await startNodeChain();
-    const { abi, bytecode } = artifact("mocks/Multicall3.sol/Multicall3.json");
-    const hash = await chain.wallet.deployContract({ abi, bytecode, account: chain.owner, chain: null });
-    multicall3 = (await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 }))
-      .contractAddress as `0x${string}`;
+    multicall3 = await chain.deploy("mocks/Multicall3.sol/Multicall3.json");
     const snapshot = await chain.snapshot();
     await chain.mine(1);
     gone = (await chain.client.getBlock({ blockTag: "latest" })).hash;

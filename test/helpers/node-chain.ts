@@ -53,6 +53,14 @@ export async function startNodeChain(options: { chainId?: number } = {}) {
     contract: receipt.contractAddress,
     abi,
     rpc,
+    /** Deploys a compiled contract (path under artifacts/contracts/) from the owner; its address. */
+    deploy: async (path: string, args: readonly unknown[] = []): Promise<`0x${string}`> => {
+      const { abi, bytecode } = artifact(path);
+      const hash = await wallet.deployContract({ abi, bytecode, args, account: owner, chain: null });
+      const { contractAddress } = await client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+      if (!contractAddress) throw new Error(`deployment of ${path} failed`);
+      return contractAddress;
+    },
     /** Mines real, linked blocks (`hardhat_mine` would create placeholders with a zero parentHash). */
     mine: async (blocks: number) => {
       for (let i = 0; i < blocks; i++) await rpc("evm_mine");
