@@ -107,6 +107,16 @@ contract PaymentProcessorDepositsTest is PaymentProcessorFixture {
         assertEq(keccak256(answer), keccak256(abi.encode(address(0), address(0))), "answer");
     }
 
+    /// The sweep's transient recipient outlives the sweep until the transaction ends, but the answer to an
+    /// ETH-only question never carries it: later in the same transaction the answer is zeros again.
+    function test_receive_answersZerosLaterInTheSweepsTransaction() public {
+        _sendUsdc(deposit, 4e6);
+        _sweep(merchant, ORDER, address(usdc));
+        (bool ok, bytes memory answer) = address(processor).staticcall("");
+        assertTrue(ok, "question refused");
+        assertEq(keccak256(answer), keccak256(abi.encode(address(0), address(0))), "answer after a token sweep");
+    }
+
     // =============================================================================================
     // sweepOrder: ETH
     // =============================================================================================
@@ -297,6 +307,17 @@ contract PaymentProcessorDepositsTest is PaymentProcessorFixture {
         assertEq(processor.balanceOf(merchant, ETH), 2 ether, "ETH credited");
     }
 
+    /// The event reports what the merchant's wallet gained, not what it holds: here it already held some.
+    function test_sweepOrder_forwardReportsOnlyWhatArrivedAtAMerchantHoldingTheToken() public {
+        MockStablecoin stray = new MockStablecoin();
+        stray.mint(merchant, 7e6);
+        stray.mint(deposit, 5e6);
+        vm.expectEmit(address(processor));
+        emit IPaymentProcessor.DepositTokenForwarded(merchant, ORDER, deposit, address(stray), 5e6);
+        _sweep(merchant, ORDER, address(stray));
+        assertEq(stray.balanceOf(merchant), 12e6, "merchant holds both");
+    }
+
     function test_sweepOrder_revertsWhenNonAllowlistedDepositEmpty() public {
         MockStablecoin stray = new MockStablecoin();
         vm.expectRevert(_nothing(deposit, address(stray)));
@@ -353,6 +374,30 @@ contract PaymentProcessorDepositsTest is PaymentProcessorFixture {
         assertEq(processor.balanceOf(otherMerchant, address(usdc)), 20e6, "other token");
         assertEq(processor.balanceOf(otherMerchant, ETH), 0.5 ether, "other ETH");
         assertEq(d3.balance, 0, "empty");
+    }
+
+    /// A forward off the allowlist leaves no token behind for the next deposit of the batch: an ETH-only
+    /// deposit swept right after it is asked for ETH only and credited.
+    function test_sweepDeposits_ethDepositAfterAForwardedTokenInTheSameBatch() public {
+        MockStablecoin stray = new MockStablecoin();
+        bytes32 order2 = bytes32(uint256(2));
+        address d2 = processor.depositAddressOf(merchant, order2);
+        stray.mint(deposit, 5e6);
+        _sendEth(d2, 1 ether);
+
+        IPaymentProcessor.Deposit[] memory list = new IPaymentProcessor.Deposit[](2);
+        list[0] = _entry(merchant, ORDER, address(stray));
+        list[1] = _entry(merchant, order2, ETH);
+        vm.expectEmit(address(processor));
+        emit IPaymentProcessor.DepositTokenForwarded(merchant, ORDER, deposit, address(stray), 5e6);
+        vm.expectEmit(address(processor));
+        emit IPaymentProcessor.PaymentReceived(merchant, order2, d2, ETH, 1 ether);
+        vm.prank(stranger);
+        processor.sweepDeposits(list);
+
+        assertEq(stray.balanceOf(merchant), 5e6, "tokens forwarded");
+        assertEq(processor.balanceOf(merchant, ETH), 1 ether, "ETH credited");
+        assertEq(d2.balance, 0, "ETH swept");
     }
 
     function test_sweepDeposits_emptyListDoesNothing() public {
