@@ -9,7 +9,9 @@
 // compile and changes no behaviour; a mutant that does not compile is "stillborn" and left out of the
 // score), then `hardhat test solidity` with FUZZ_RUNS=64 INVARIANT_RUNS=32 (MUTATE_FUZZ_RUNS,
 // MUTATE_INVARIANT_RUNS), then, only if that passed, `hardhat test mocha --bail test/contracts/*.test.ts`.
-// A failing test kills the mutant. Before any mutant, the unmutated contracts must pass the same tests in
+// A failing test kills the mutant, and so does a test stage stopped at its limit: MUTATE_TIMEOUT_S (600)
+// or MUTATE_MEMORY_MB (4096 resident; a mutant that wraps a loop counter can otherwise exhaust the
+// machine's memory). Before any mutant, the unmutated contracts must pass the same tests in
 // the same profile, or the run stops. `--jobs n` mutants run at once, each in its own scratch copy
 // (default 2, one per core of the machines this project targets).
 //
@@ -225,6 +227,24 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+/** A mutant's test stage may not run longer than this, MUTATE_TIMEOUT_S (the unmutated tests take ~30 s). */
+const TEST_TIMEOUT_MS = Number(process.env.MUTATE_TIMEOUT_S ?? "600") * 1000;
+
+/** A mutant's test run may not use more memory than this (resident, whole process group), MUTATE_MEMORY_MB. */
+const MEMORY_LIMIT_KB = Number(process.env.MUTATE_MEMORY_MB ?? "4096") * 1024;
+
+/** Resident memory of a process group in KiB (Linux `ps`), 0 if it cannot be read. */
+function groupRssKb(pgid: number): number {
+  const ps = spawnSync("ps", ["-o", "rss=", "-g", String(pgid)], { encoding: "utf8" });
+  return (ps.stdout ?? "").split("\n").reduce((sum, line) => sum + (Number(line.trim()) || 0), 0);
+}
+
+/**
+ * Runs `cmd` in its own process group. A mutant can turn a bounded loop into a near-endless one (a counter
+ * that wraps, say): its tests then run for hours or grow without limit and starve the machine. Past the
+ * time limit or the memory limit the whole group is killed and the run reported as `timedOut` (the mutant
+ * counts as killed: the tests did not pass it).
+ */
 function run(
   cwd: string,
   cmd: string[],
@@ -232,20 +252,43 @@ function run(
   timeoutMs: number,
 ): Promise<{ ok: boolean; timedOut: boolean; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd[0] ?? "", cmd.slice(1), { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd[0] ?? "", cmd.slice(1), {
+      cwd,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const stop = (why: string) => {
+      if (timedOut) return;
       timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
+      out += `\nmutate: stopped: ${why}\n`;
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    };
+    const timer = setTimeout(() => stop(`over ${timeoutMs / 1000} s`), timeoutMs);
+    const watch = setInterval(() => {
+      const rss = child.pid ? groupRssKb(child.pid) : 0;
+      if (rss > MEMORY_LIMIT_KB) stop(`over ${Math.round(MEMORY_LIMIT_KB / 1024)} MB resident`);
+    }, 1000);
     child.on("close", (code) => {
       clearTimeout(timer);
+      clearInterval(watch);
       resolve({ ok: code === 0 && !timedOut, timedOut, out });
     });
   });
+}
+
+/** Why `run` stopped a command, for the results table. */
+function stopReason(out: string, stage: string): string {
+  const m = /^mutate: stopped: (.+)$/m.exec(out);
+  return `${stage} tests stopped: ${m?.[1] ?? "limit reached"}`;
 }
 
 function scratchCopy(): string {
@@ -310,16 +353,21 @@ async function main(): Promise<void> {
   const testIn = async (dir: string): Promise<{ outcome: Outcome; by: string }> => {
     const build = await run(dir, ["hardhat", "build", ...profile], env, 600_000);
     if (!build.ok) return { outcome: "stillborn", by: "does not compile" };
-    const sol = await run(dir, ["hardhat", "test", "solidity", ...profile, "--no-compile"], env, 1_200_000);
-    if (sol.timedOut) return { outcome: "timeout", by: "solidity tests timed out" };
+    const sol = await run(
+      dir,
+      ["hardhat", "test", "solidity", ...profile, "--no-compile"],
+      env,
+      TEST_TIMEOUT_MS,
+    );
+    if (sol.timedOut) return { outcome: "timeout", by: stopReason(sol.out, "solidity") };
     if (!sol.ok) return { outcome: "killed", by: firstFailure(sol.out, "solidity") };
     const mocha = await run(
       dir,
       ["hardhat", "test", "mocha", ...profile, "--no-compile", "--bail", ...mochaFiles],
       env,
-      600_000,
+      TEST_TIMEOUT_MS,
     );
-    if (mocha.timedOut) return { outcome: "timeout", by: "mocha tests timed out" };
+    if (mocha.timedOut) return { outcome: "timeout", by: stopReason(mocha.out, "mocha") };
     if (!mocha.ok) return { outcome: "killed", by: firstFailure(mocha.out, "mocha") };
     return { outcome: "survived", by: "" };
   };
@@ -420,7 +468,7 @@ function writeReport(results: Result[], generated: number, selected: number): vo
   const text = [
     "# Mutation run (raw results of `npm run mutate`)",
     "",
-    `Generated ${generated} mutants; selected ${selected}; run ${results.length}: ${count("killed")} killed, ${count("timeout")} timed out (counted killed), ${count("survived")} survived, ${count("stillborn")} did not compile (left out).`,
+    `Generated ${generated} mutants; selected ${selected}; run ${results.length}: ${count("killed")} killed, ${count("timeout")} stopped at the time or memory limit (counted killed), ${count("survived")} survived, ${count("stillborn")} did not compile (left out).`,
     `Score: ${killed}/${valid}${valid ? ` = ${((100 * killed) / valid).toFixed(1)}%` : ""}.`,
     "",
     "| # | where | operator | mutated line | outcome | killed by |",
