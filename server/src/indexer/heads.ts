@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { getWebSocketRpcClient } from "viem/utils";
-import { sleep } from "./rpc.ts";
+import { sleep } from "../lib/sleep.ts";
 
 export interface NewHead {
   number: bigint;

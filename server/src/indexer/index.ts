@@ -5,7 +5,8 @@ import { watchNewHeads } from "./heads.ts";
 import { createHistoricalSync, minBig } from "./historical.ts";
 import { createRealtimeSync } from "./realtime.ts";
 import { findCommonAncestor } from "./reorg.ts";
-import { FatalIndexerError, getFinalizedNumber, getHeader, getHeaders, isRetryable, sleep } from "./rpc.ts";
+import { sleep } from "../lib/sleep.ts";
+import { FatalIndexerError, getFinalizedNumber, getHeader, getHeaders, isRetryable } from "./rpc.ts";
 import { createSelector, decodeLogs, fetchSelectionLogs } from "./sources.ts";
 import {
   dropBlocksPast,

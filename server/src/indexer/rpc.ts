@@ -102,20 +102,6 @@ export class FatalIndexerError extends Error {
   }
 }
 
-export const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
-
 /**
  * Which logs to ask for: any of `address` (lowercase), with topic0 any of `topics`, and topics 1–3
  * any of `rest[0..2]` where given (null: any).

@@ -1,5 +1,5 @@
 import type { Db, Queryable } from "../db/types.ts";
-import { sleep } from "../indexer/rpc.ts";
+import { sleep } from "../lib/sleep.ts";
 import type { Logger } from "../lib/log.ts";
 import type { RecurringEvent, RecurringEvents } from "./events.ts";
 import { currentRate, expectedFor, type LockedRate, type RecurringChain } from "./rates.ts";

@@ -7,7 +7,8 @@ import { readDepositDerivation, type DepositDerivation } from "../deposits/addre
 import { depositBalanceReader, depositForwardedSource, depositTransferSource } from "../deposits/sources.ts";
 import { createIndexer, type Indexer, type IndexerStatus } from "../indexer/index.ts";
 import type { Sink } from "../indexer/types.ts";
-import { FatalIndexerError, isRetryable, sleep } from "../indexer/rpc.ts";
+import { FatalIndexerError, isRetryable } from "../indexer/rpc.ts";
+import { sleep } from "../lib/sleep.ts";
 import { clearFailure, loadCursor, loadFailure, recordFailure } from "../indexer/store.ts";
 import { paymentProcessorSource } from "../ledger/payment-processor-source.ts";
 import { ConfigError } from "../lib/errors.ts";

@@ -14,6 +14,7 @@ import { depositsAbi } from "../deposits/abi.ts";
 import { depositsReadyToSweep } from "../deposits/repository.ts";
 import type { Logger } from "../lib/log.ts";
 import { createSerial, type Serial } from "../lib/serial.ts";
+import { sleep } from "../lib/sleep.ts";
 import type { PriceSource } from "../pricing/index.ts";
 import {
   bumped,
@@ -459,17 +460,7 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
         } catch (error) {
           log.warn({ err: firstLine(error) }, "sweeper: tick failed; retrying");
         }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, pause);
-          signal.addEventListener(
-            "abort",
-            () => {
-              clearTimeout(timer);
-              resolve();
-            },
-            { once: true },
-          );
-        });
+        await sleep(pause, signal);
       }
     },
   };

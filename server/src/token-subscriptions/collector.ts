@@ -14,6 +14,7 @@ import type { SecretKey } from "../config/sweeper.ts";
 import type { Queryable } from "../db/types.ts";
 import type { Logger } from "../lib/log.ts";
 import { createSerial, type Serial } from "../lib/serial.ts";
+import { sleep } from "../lib/sleep.ts";
 import { bumped } from "../sweeper/policy.ts";
 import { subscriptionsAbi } from "./abi.ts";
 import {
@@ -325,17 +326,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         } catch (error) {
           log.warn({ err: firstLine(error) }, "collector: tick failed; retrying");
         }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, pause);
-          signal.addEventListener(
-            "abort",
-            () => {
-              clearTimeout(timer);
-              resolve();
-            },
-            { once: true },
-          );
-        });
+        await sleep(pause, signal);
       }
     },
   };
