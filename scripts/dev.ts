@@ -20,7 +20,7 @@ import { relative } from "node:path";
 import { createPublicClient, createWalletClient, formatEther, http } from "viem";
 import { systemSecret } from "../server/src/callbacks/secrets.ts";
 import { lastChainReset, type ChainReset } from "../server/src/chain/identity.ts";
-import { loadConfig, type Config } from "../server/src/config/index.ts";
+import { loadConfig, type ChainConfig, type Config } from "../server/src/config/index.ts";
 import { createEnvReader, type Env } from "../server/src/config/env.ts";
 import { ConfigProblems } from "../server/src/config/errors.ts";
 import { ConfigError } from "../server/src/lib/errors.ts";
@@ -271,6 +271,8 @@ function describeStack(
   eletropayCallbackUrl: string | undefined,
 ): DevStack {
   const { config } = system;
+  // The dev stack runs one chain: the first configured (a local Hardhat node unless RPC_URL is set).
+  const chain = config.chains[0] as ChainConfig;
   const eletropayUrl = listenerUrl(system);
   return {
     pid: process.pid,
@@ -286,10 +288,10 @@ function describeStack(
     },
     adminToken: config.adminToken,
     chain: {
-      rpcUrl: config.rpcUrl as string,
-      wsUrl: config.rpcWsUrl,
+      rpcUrl: chain.rpcUrl as string,
+      wsUrl: chain.rpcWsUrl,
       chainId: Number(system.chainId),
-      confirmations: config.confirmations,
+      confirmations: chain.confirmations,
       localPort: local ? dev.chainPort : undefined,
       blockIntervalMs: local ? dev.blockIntervalMs : undefined,
       sweeper: system.chains[0]?.sweeper?.address,
@@ -321,13 +323,13 @@ async function banner(system: System, stack: DevStack, reset: ChainReset | undef
     `  API docs       ${stack.api.docs}`,
     `  console        ${stack.api.url}/console (merchants: sign in with a wallet or an API key)`,
     `  point of sale  ${stack.api.url}/pos (a cashier's keypad: a terminal key or a console session)`,
-    `  chain          ${stack.chain.rpcUrl} (chain id ${stack.chain.chainId}, ${config.confirmations} confirmations)`,
+    `  chain          ${stack.chain.rpcUrl} (chain id ${stack.chain.chainId}, ${stack.chain.confirmations} confirmations)`,
   ];
   if (interval !== undefined) {
     lines.push(
       interval > 0
         ? `  mining         a block every ${interval / 1000} s (DEV_BLOCK_INTERVAL_MS), and one per transaction: ` +
-            `a payment is complete ~${Math.ceil(((config.confirmations - 1) * interval) / 1000)} s after it is mined`
+            `a payment is complete ~${Math.ceil(((stack.chain.confirmations - 1) * interval) / 1000)} s after it is mined`
         : "  mining         one block per transaction only (DEV_BLOCK_INTERVAL_MS=0): mine confirmations with evm_mine",
     );
   }

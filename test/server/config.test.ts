@@ -210,25 +210,18 @@ describe("configuration", function () {
         collectRetryBlocks: 20,
         prefix: "",
       });
-      assert.equal(config.rpcUrl, chain.rpcUrl);
-      assert.equal(config.rpcWsUrl, chain.rpcWsUrl);
-      assert.equal(config.contractAddress, chain.contractAddress);
-      assert.equal(config.startBlock, chain.startBlock);
-      assert.equal(config.confirmations, 3);
-      assert.equal(config.finalityBlocks, 64);
-      assert.equal(config.pollIntervalMs, 250);
-      assert.equal(config.ethUsdPrice, "3000.00");
-      assert.equal(config.priceMaxAgeSeconds, 600);
-      assert.deepEqual(config.tokens, chain.tokens);
+      assert.equal(config.chains.length, 1, "single-chain settings make one chain");
     });
 
     it("keeps the defaults without RPC_URL (npm start sets it) and takes CHAIN_NAME and CHAIN_ID", function () {
       const config = loadConfig({});
-      assert.equal(config.rpcUrl, undefined);
-      assert.equal(config.confirmations, 12);
-      assert.equal(config.finalityBlocks, 64);
-      assert.equal(config.pollIntervalMs, 1000);
-      assert.deepEqual(config.tokens, []);
+      const chain = config.chains[0];
+      assert.equal(config.chains.length, 1);
+      assert.equal(chain?.rpcUrl, undefined);
+      assert.equal(chain?.confirmations, 12);
+      assert.equal(chain?.finalityBlocks, 64);
+      assert.equal(chain?.pollIntervalMs, 1000);
+      assert.deepEqual(chain?.tokens, []);
       assert.equal(config.chains[0]?.name, undefined);
       const named = loadConfig({ RPC_URL: "http://127.0.0.1:8545", CHAIN_NAME: "local", CHAIN_ID: "31337" });
       assert.equal(named.chains[0]?.name, "local");
@@ -291,10 +284,6 @@ describe("configuration", function () {
       assert.equal(base.contractAddress, CONTRACT);
       assert.deepEqual(base.tokens, [{ symbol: "USDC", address: BASE_USDC, decimals: 6, usdPeg: "1" }]);
       for (const chain of config.chains) assert.equal(chain.ethUsdPrice, "3000"); // global ETH_USD_PRICE
-      // The flat fields mirror the first chain.
-      assert.equal(config.rpcUrl, ethereum.rpcUrl);
-      assert.equal(config.confirmations, 12);
-      assert.deepEqual(config.tokens, ethereum.tokens);
     });
 
     it("names per-chain variables in per-chain problems", function () {

@@ -49,7 +49,7 @@ export interface WebDeps {
 }
 
 /** The configuration the HTTP layer reads. */
-export type AppConfig = Pick<Config, "publicUrl" | "adminToken" | "tokens">;
+export type AppConfig = Pick<Config, "publicUrl" | "adminToken">;
 
 /**
  * What the public API needs: services, no database handle. Each route calls one of these; none

@@ -45,25 +45,6 @@ export interface Config {
   chains: ChainConfig[];
   callbacks: CallbackConfig;
   eletropay: EletroPayConfig;
-
-  // The first chain's settings, kept flat for single-chain code (they mirror chains[0]).
-  /** Unset: `npm start` runs a local Hardhat node; the server itself then gets its URL. */
-  rpcUrl: string | undefined;
-  /** ws(s) endpoint whose newHeads subscription wakes the indexer; default: RPC_URL when it is ws(s). */
-  rpcWsUrl: string | undefined;
-  contractAddress: `0x${string}` | undefined;
-  /** First block to index; default: the contract's deployment block from Ignition, else 0. */
-  startBlock: bigint | undefined;
-  confirmations: number;
-  /** Blocks kept for reorg handling; a deeper reorg stops the indexer. */
-  finalityBlocks: number;
-  pollIntervalMs: number;
-  /** Static ETH/USD price (tests, demos); takes precedence over the feed when set. */
-  ethUsdPrice: string | undefined;
-  /** Chainlink AggregatorV3 ETH/USD feed; default on local chains: the Ignition mock. */
-  priceFeedAddress: `0x${string}` | undefined;
-  priceMaxAgeSeconds: number;
-  tokens: TokenConfig[];
 }
 
 /**
@@ -114,17 +95,6 @@ export function loadConfig(env: Env = process.env): Config {
     chains,
     callbacks,
     eletropay,
-    rpcUrl: first.rpcUrl,
-    rpcWsUrl: first.rpcWsUrl,
-    contractAddress: first.contractAddress,
-    startBlock: first.startBlock,
-    confirmations: first.confirmations,
-    finalityBlocks: first.finalityBlocks,
-    pollIntervalMs: first.pollIntervalMs,
-    ethUsdPrice: first.ethUsdPrice,
-    priceFeedAddress: first.priceFeedAddress,
-    priceMaxAgeSeconds: first.priceMaxAgeSeconds,
-    tokens: first.tokens,
   };
 }
 
