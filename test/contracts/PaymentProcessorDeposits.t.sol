@@ -114,7 +114,11 @@ contract PaymentProcessorDepositsTest is PaymentProcessorFixture {
         _sweep(merchant, ORDER, address(usdc));
         (bool ok, bytes memory answer) = address(processor).staticcall("");
         assertTrue(ok, "question refused");
-        assertEq(keccak256(answer), keccak256(abi.encode(address(0), address(0))), "answer after a token sweep");
+        assertEq(
+            keccak256(answer),
+            keccak256(abi.encode(address(0), address(0))),
+            "answer after a token sweep"
+        );
     }
 
     // =============================================================================================

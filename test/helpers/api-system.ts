@@ -11,6 +11,32 @@ export interface ApiSystem {
 }
 
 /**
+ * Proves `signer`'s address for the merchant with API key `key` (GET /user/addresses/nonce, then
+ * POST /user/addresses with the signed challenge): the ledger views cover proven addresses only.
+ */
+export async function proveAddress(
+  system: System,
+  key: string,
+  signer: { address: string; signMessage(message: string): Promise<string> },
+): Promise<void> {
+  const headers = { authorization: key };
+  const challenge = await system.app.inject({
+    method: "GET",
+    url: `/user/addresses/nonce?address=${signer.address}`,
+    headers,
+  });
+  if (challenge.statusCode !== 200) throw new Error(`no challenge: ${challenge.body}`);
+  const { message, nonce } = challenge.json() as { message: string; nonce: string };
+  const proven = await system.app.inject({
+    method: "POST",
+    url: "/user/addresses",
+    headers,
+    payload: { address: signer.address, nonce, signature: await signer.signMessage(message) },
+  });
+  if (proven.statusCode !== 200) throw new Error(`proving the address failed: ${proven.body}`);
+}
+
+/**
  * The API on a real in-process chain and a fresh database, without the indexer or callback
  * workers (API tests drive requests only). `env` adds or overrides configuration; `options.now`
  * is the recurring billing clock (tests move it).

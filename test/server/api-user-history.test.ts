@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { parseDecimal } from "../../server/src/lib/money.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
+import { proveAddress, startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
 import { onRealPostgres } from "../helpers/db.ts";
 import { until } from "../helpers/receiver.ts";
 
@@ -28,23 +28,7 @@ describe(`GET /user/history from real chain events (${onRealPostgres() ? "Postgr
     });
     key = (await createMerchant(api.testDb.db, "ledger@example.com", "seller")).apiKey;
     // The ledger views cover proven payout addresses only: prove the merchant's address first.
-    const auth = { authorization: key };
-    const address = api.chain.merchant.address;
-    const challenge = (
-      await api.system.app.inject({
-        method: "GET",
-        url: `/user/addresses/nonce?address=${address}`,
-        headers: auth,
-      })
-    ).json();
-    const signature = await api.chain.merchant.signMessage(challenge.message);
-    const proven = await api.system.app.inject({
-      method: "POST",
-      url: "/user/addresses",
-      headers: auth,
-      payload: { address, nonce: challenge.nonce, signature },
-    });
-    if (proven.statusCode !== 200) throw new Error(`proving the address failed: ${proven.body}`);
+    await proveAddress(api.system, key, api.chain.merchant);
   });
 
   after(async function () {

@@ -46,18 +46,29 @@ export interface OrphanPayment {
   merchant: string;
 }
 
+/** What else a payment that matched no order may belong to, and is then no orphan. */
+export interface KnownPayments {
+  /** At most this many orphans, newest first (default 100). */
+  limit?: number;
+  /** Payers whose payments belong elsewhere, e.g. the Subscriptions contract's collections. */
+  knownPayers?: readonly string[];
+  /** References (bytes32 hex) that name something other than an order, e.g. a subscription. */
+  knownRefs?: readonly string[];
+}
+
 /**
- * Payments to these payout addresses that matched no order, newest first. Payments made by one of
- * `knownPayers` are not orphans whatever their reference: a token-subscription collection is paid
- * by the Subscriptions contract with the subscription's ref, which names no order.
+ * Payments to these payout addresses that matched no order, newest first. A payment made by one of
+ * `knownPayers` or carrying one of `knownRefs` is no orphan: a subscription is paid with its own
+ * reference (swept from its deposit address, or collected by the Subscriptions contract), which
+ * names no order.
  */
 export async function orphanPayments(
   db: Queryable,
   chainId: bigint,
   merchants: readonly string[],
-  limit = 100,
-  knownPayers: readonly string[] = [],
+  known: KnownPayments = {},
 ): Promise<OrphanPayment[]> {
+  const { limit = 100, knownPayers = [], knownRefs = [] } = known;
   const { rows } = await db.query<{
     tx_hash: string;
     order_ref: string;
@@ -67,9 +78,15 @@ export async function orphanPayments(
   }>(
     `SELECT tx_hash, order_ref, token, amount, merchant FROM contract_events
       WHERE chain_id = $1 AND kind = 'payment' AND order_id IS NULL AND merchant = ANY($2::text[])
-        AND NOT (counterparty = ANY($4::text[]))
+        AND NOT (counterparty = ANY($4::text[])) AND NOT (order_ref = ANY($5::text[]))
       ORDER BY block_number DESC, log_index DESC LIMIT $3`,
-    [chainId, merchants, limit, knownPayers.map((p) => p.toLowerCase())],
+    [
+      chainId,
+      merchants,
+      limit,
+      knownPayers.map((p) => p.toLowerCase()),
+      knownRefs.map((r) => r.toLowerCase()),
+    ],
   );
   return rows.map((r) => ({
     txHash: r.tx_hash,

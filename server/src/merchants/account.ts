@@ -4,6 +4,7 @@ import type { Queryable } from "../db/types.ts";
 import { ledgerEntries, orphanPayments, type OrphanPayment } from "../ledger/history.ts";
 import { unavailable } from "../lib/errors.ts";
 import { merchantOrdersToday, merchantStatusTotals, type StatusTotal } from "../orders/queries.ts";
+import { subscriptionReferences } from "../recurring/repository.ts";
 import { provenAddresses } from "./addresses.ts";
 import type { Merchant } from "./service.ts";
 
@@ -15,7 +16,7 @@ export interface AccountChain {
   contract: `0x${string}`;
   /** Multicall3 on this chain: balances are read in one call; without it, one call each. */
   multicall3?: `0x${string}` | undefined;
-  /** The Subscriptions contract: its collections pay with a subscription's ref and are no orphans. */
+  /** The Subscriptions contract: its collections are no orphans (nor is any payment with a subscription's ref). */
   subscriptions?: `0x${string}` | undefined;
   /** Allowlisted tokens whose contract balances are shown next to ETH's. */
   tokens: readonly { address: string; symbol?: string; decimals?: number }[];
@@ -124,13 +125,10 @@ export function createAccountService(deps: AccountServiceDeps) {
         perToken.set(row.token, entry);
       }
       ledger.push(...perToken.values());
-      for (const orphan of await orphanPayments(
-        db,
-        chain.chainId,
-        addresses,
-        100,
-        chain.subscriptions ? [chain.subscriptions] : [],
-      ))
+      for (const orphan of await orphanPayments(db, chain.chainId, addresses, {
+        knownPayers: chain.subscriptions ? [chain.subscriptions] : [],
+        knownRefs: await subscriptionReferences(db, chain.chainId, addresses),
+      }))
         orphans.push({ ...orphan, ...tokenOf(chain, orphan.token) });
     }
     const balances = (await Promise.all(deps.chains.map((chain) => balancesOn(chain, addresses)))).flat();

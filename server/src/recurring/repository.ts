@@ -218,6 +218,24 @@ export async function lockSubscriptions(tx: Queryable, ids: readonly bigint[]): 
   return rows;
 }
 
+/**
+ * The references (bytes32 hex, lowercase) of every subscription on a chain that pays one of these
+ * merchant addresses, whatever its method or status: payments carrying them belong to a
+ * subscription, not to an order.
+ */
+export async function subscriptionReferences(
+  db: Queryable,
+  chainId: bigint,
+  merchantAddresses: readonly string[],
+): Promise<string[]> {
+  if (merchantAddresses.length === 0) return [];
+  const { rows } = await db.query<{ reference: string }>(
+    "SELECT reference FROM subscriptions WHERE chain_id = $1 AND merchant_address = ANY($2::text[])",
+    [chainId, [...new Set(merchantAddresses.map((a) => a.toLowerCase()))]],
+  );
+  return rows.map((r) => r.reference);
+}
+
 /** The subscriptions paid through the given deposit addresses of a chain. */
 export async function subscriptionsByDepositAddress(
   tx: Queryable,
