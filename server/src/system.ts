@@ -238,11 +238,20 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       setDisplayName: (merchantId, value) => setDisplayName(db, merchantId, value),
       rotateCallbackSecret: (merchantId, overlap) => rotateCallbackSecret(db, merchantId, overlap),
       depositsWaiting: async (merchantId) => {
-        const head = first.indexedBlock();
-        if (head === null) return [];
         const proven = new Set(await provenAddresses(db, merchantId));
-        const ready = await depositsReadyToSweep(db, first.chainId, head - BigInt(first.confirmations) + 1n);
-        return ready.filter((d) => proven.has(d.merchant.toLowerCase()));
+        const waiting = [];
+        for (const chain of chains) {
+          const head = chain.indexedBlock();
+          if (head === null) continue;
+          const ready = await depositsReadyToSweep(
+            db,
+            chain.chainId,
+            head - BigInt(chain.confirmations) + 1n,
+          );
+          for (const d of ready)
+            if (proven.has(d.merchant.toLowerCase())) waiting.push({ ...d, chainId: chain.chainId });
+        }
+        return waiting;
       },
     },
     ...(eletropay ? { eletropayLinks: { link: (input) => linkEletroPayClient(db, input) } } : {}),

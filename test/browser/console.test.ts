@@ -493,12 +493,12 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     const consoleTab = await open({ account: chain.merchant });
     await consoleTab.page.click("#siwe");
     await signedIn(consoleTab.page);
-    await consoleTab.page.waitForSelector("#sweep:not([hidden])", { timeout: 20_000 });
+    await consoleTab.page.waitForSelector("#sweeps button", { timeout: 20_000 });
     assert.match(
       (await consoleTab.page.textContent("#deposits")) ?? "",
       new RegExp(`${order.address}\\s*ETH\\s*0\\.0018`),
     );
-    await consoleTab.page.click("#sweep");
+    await consoleTab.page.click("#sweeps button");
     await consoleTab.page.waitForSelector("#preview[open]");
     assert.match((await consoleTab.page.textContent("#pv-action")) ?? "", /Sweep 1 deposit/);
     await consoleTab.page.click("#pv-confirm");
@@ -520,7 +520,7 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
       20_000,
       "the swept order completes",
     );
-    await consoleTab.page.waitForSelector("#sweep[hidden]", { state: "attached", timeout: 20_000 });
+    await consoleTab.page.waitForSelector("#sweeps button", { state: "detached", timeout: 20_000 });
     assertClean(consoleTab);
     await consoleTab.close();
   });

@@ -190,8 +190,10 @@ describe("two chains at once (two hardhat node processes)", function () {
     );
   });
 
-  it("shows a merchant's ledger and contract balances on every chain, each entry naming its chain", async function () {
-    // Runs after the orders above were paid on both chains to the same payout address.
+  let merchantKey: { authorization: string } | undefined;
+  /** A merchant account that has proven the payout address the orders name (made once). */
+  async function provenMerchant() {
+    if (merchantKey) return merchantKey;
     const created = await system.app.inject({
       method: "POST",
       url: "/admin/merchants",
@@ -215,6 +217,13 @@ describe("two chains at once (two hardhat node processes)", function () {
       payload: { address: alpha.merchant, nonce: challenge.nonce, signature },
     });
     assert.equal(proven.statusCode, 200, proven.body);
+    merchantKey = key;
+    return key;
+  }
+
+  it("shows a merchant's ledger and contract balances on every chain, each entry naming its chain", async function () {
+    // Runs after the orders above were paid on both chains to the same payout address.
+    const key = await provenMerchant();
     const history = await system.app.inject({ method: "GET", url: "/user/history", headers: key });
     assert.equal(history.statusCode, 200, history.body);
     const body = history.json() as {
@@ -241,6 +250,44 @@ describe("two chains at once (two hardhat node processes)", function () {
         formatEther(onChain),
       );
     }
+  });
+
+  it("lists the deposits waiting to be swept on every chain, each naming its chain", async function () {
+    // No sweeper runs here: plain transfers to each chain's deposit address wait in the console.
+    const key = await provenMerchant();
+    const a = await createOrder("alpha", "3.00");
+    const b = await createOrder("beta", "3.00");
+    for (const [chain, o] of [
+      [alpha, a],
+      [beta, b],
+    ] as const) {
+      const hash = await chain.wallet.sendTransaction({
+        account: chain.customer,
+        to: o.address as `0x${string}`,
+        value: parseEther(o.expected_amount),
+        chain: null,
+      });
+      await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    }
+    await Promise.all([alpha.mine(CONFIRMATIONS), beta.mine(CONFIRMATIONS)]);
+    type Waiting = { chain_id: number; address: string; token: string; amount: string }[];
+    const waiting = await until(
+      async () => {
+        const res = await system.app.inject({ method: "GET", url: "/console/deposits", headers: key });
+        assert.equal(res.statusCode, 200, res.body);
+        const { deposits } = res.json() as { deposits: Waiting };
+        return deposits.length >= 2 ? deposits : undefined;
+      },
+      30_000,
+      "deposits on both chains listed",
+    );
+    const shown = waiting
+      .map((d) => [d.chain_id, d.address.toLowerCase(), d.token, d.amount])
+      .sort((x, y) => Number(x[0]) - Number(y[0]));
+    assert.deepEqual(shown, [
+      [31_337, a.address.toLowerCase(), "ETH", a.expected_amount],
+      [31_338, b.address.toLowerCase(), "ETH", b.expected_amount],
+    ]);
   });
 
   it("rolls back a reorg on one chain and leaves the other chain's rows untouched", async function () {

@@ -37,10 +37,17 @@ export interface WebDeps {
   chains: WebChain[];
   displayName(merchantId: bigint): Promise<string | null>;
   setDisplayName(merchantId: bigint, value: string): Promise<string | null>;
-  /** Deposits of the merchant's proven addresses on the first chain, confirmed and not yet swept. */
-  depositsWaiting(
-    merchantId: bigint,
-  ): Promise<{ address: string; merchant: string; orderRef: string; token: string; amount: bigint }[]>;
+  /** Deposits of the merchant's proven addresses on every chain, confirmed and not yet swept. */
+  depositsWaiting(merchantId: bigint): Promise<
+    {
+      chainId: bigint;
+      address: string;
+      merchant: string;
+      orderRef: string;
+      token: string;
+      amount: bigint;
+    }[]
+  >;
   /** Rotates the callback signing secret; the new one is returned once. */
   rotateCallbackSecret(
     merchantId: bigint,

@@ -104,7 +104,7 @@ const CONSOLE_BODY = `<main class="console" aria-labelledby="console-title">
       <h2 id="deposits-title">Deposits waiting to be swept</h2>
       <p class="muted">Plain transfers to your orders' addresses, confirmed, not yet in the contract.</p>
       <table id="deposits"><thead><tr><th scope="col">Deposit address</th><th scope="col">Token</th><th scope="col">Amount</th></tr></thead><tbody></tbody></table>
-      <button id="sweep" type="button" class="secondary-button" hidden>Sweep into the contract</button>
+      <div id="sweeps" class="row"></div>
     </section>
 
     <section class="panel" aria-labelledby="orders-title">
@@ -366,12 +366,12 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
     {
       schema: {
         tags: ["console"],
-        summary: "Your confirmed deposits not yet swept into the payment contract (first chain)",
+        summary: "Your confirmed deposits not yet swept into the payment contract, on every chain",
         response: {
           200: Type.Object({
-            chain_id: Type.Integer(),
             deposits: Type.Array(
               Type.Object({
+                chain_id: Type.Integer({ description: "The chain whose contract it is swept into" }),
                 address: Type.String(),
                 merchant: Type.String(),
                 order_ref: Type.String(),
@@ -387,25 +387,30 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
     },
     async (request) => {
       const merchant = requireMerchant(request);
-      const chain = web.chains[0];
       const list = await web.depositsWaiting(merchant.id);
-      const info = (token: string) =>
+      const info = (chainId: number, token: string) =>
         BigInt(token) === 0n
           ? { symbol: "ETH", decimals: 18 }
-          : (chain?.tokens.find((t) => t.address.toLowerCase() === token.toLowerCase()) ?? {
+          : (web.chains
+              .find((c) => c.chainId === chainId)
+              ?.tokens.find((t) => t.address.toLowerCase() === token.toLowerCase()) ?? {
               symbol: token,
               decimals: 0,
             });
       return {
-        chain_id: chain?.chainId ?? 0,
-        deposits: list.map((d) => ({
-          address: getAddress(d.address),
-          merchant: getAddress(d.merchant),
-          order_ref: d.orderRef,
-          token: info(d.token).symbol,
-          token_address: getAddress(d.token),
-          amount: formatDecimal(d.amount, info(d.token).decimals),
-        })),
+        deposits: list.map((d) => {
+          const chainId = Number(d.chainId);
+          const token = info(chainId, d.token);
+          return {
+            chain_id: chainId,
+            address: getAddress(d.address),
+            merchant: getAddress(d.merchant),
+            order_ref: d.orderRef,
+            token: token.symbol,
+            token_address: getAddress(d.token),
+            amount: formatDecimal(d.amount, token.decimals),
+          };
+        }),
       };
     },
   );

@@ -378,6 +378,7 @@ async function loadCallbacks(orderId: number) {
 }
 
 interface Deposit {
+  chain_id: number;
   address: string;
   merchant: `0x${string}`;
   order_ref: `0x${string}`;
@@ -385,27 +386,40 @@ interface Deposit {
   token_address: `0x${string}`;
   amount: string;
 }
-let waiting: Deposit[] = [];
-
-async function loadDeposits() {
-  const list = await api<{ chain_id: number; deposits: Deposit[] }>("GET", "/console/deposits");
-  waiting = list.deposits;
+/** Shows the deposits waiting on every chain, with a sweep button per chain; returns them. */
+async function loadDeposits(): Promise<Deposit[]> {
+  const { deposits: waiting } = await api<{ deposits: Deposit[] }>("GET", "/console/deposits");
+  const multiChain = config.chains.length > 1;
+  const chainName = (chainId: number) => config.chains.find((c) => c.chainId === chainId)?.name ?? chainId;
   const body = $<HTMLTableElement>("deposits").tBodies[0] as HTMLTableSectionElement;
   body.replaceChildren();
   if (waiting.length === 0) cell(body.insertRow(), "Nothing waiting.").colSpan = 3;
   for (const d of waiting) {
     const row = body.insertRow();
+    row.dataset.chain = String(d.chain_id);
     cell(row, d.address);
-    cell(row, d.token);
+    cell(row, multiChain ? `${d.token} (${chainName(d.chain_id)})` : d.token);
     cell(row, d.amount);
   }
-  $("sweep").hidden = waiting.length === 0;
+  // One sweep per chain: each chain's deposits go into that chain's contract, in one transaction.
+  const sweeps = $("sweeps");
+  sweeps.replaceChildren();
+  for (const chain of config.chains) {
+    const deposits = waiting.filter((d) => d.chain_id === chain.chainId);
+    if (deposits.length === 0) continue;
+    const label = multiChain ? `Sweep ${deposits.length} on ${chain.name}` : "Sweep into the contract";
+    button(
+      sweeps,
+      label,
+      () => void startSweep(chain, deposits).catch(fail),
+      `Sweep ${deposits.length} deposit(s) into the payment contract on ${chain.name}`,
+    ).dataset.chain = String(chain.chainId);
+  }
+  return waiting;
 }
 
-async function startSweep() {
+async function startSweep(chain: WebChain, waiting: Deposit[]) {
   clearMessages();
-  const chain = config.chains[0];
-  if (!chain || waiting.length === 0) return;
   const { address } = await connectWallet();
   const symbols = [...new Set(waiting.map((d) => d.token))].join(", ");
   openPreview({
@@ -651,9 +665,11 @@ async function confirmSweep(action: Action) {
     const receipt = await waitForReceipt(provider, hash);
     status.textContent = `Confirmed in block ${BigInt(receipt.blockNumber)}: ${action.deposits?.length ?? 0} deposit(s) swept into the contract.`;
     notice(status.textContent);
-    for (let i = 0; i < 20 && waiting.length > 0; i += 1) {
+    // Until the indexer has seen the sweep: none of this chain's deposits waits any more.
+    for (let i = 0; i < 20; i += 1) {
       await new Promise((r) => setTimeout(r, 500));
-      await loadDeposits();
+      const waiting = await loadDeposits();
+      if (!waiting.some((d) => d.chain_id === action.chain.chainId)) break;
     }
     await Promise.all([loadBalances(), loadOrders()]).catch(fail);
   } catch (e) {
@@ -689,7 +705,6 @@ $("sign-out").addEventListener("click", () => void signOut());
 $("order-filter").addEventListener("submit", (e) => void loadOrders(e).catch(fail));
 $("status-filter").addEventListener("change", () => void loadOrders().catch(fail));
 $("pv-confirm").addEventListener("click", () => void confirmAction());
-$("sweep").addEventListener("click", () => void startSweep().catch(fail));
 $("pv-switch").addEventListener("click", () => {
   if (!pending || !wallet) return;
   const { chainId, name } = pending.chain;
