@@ -414,6 +414,23 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
     assert.equal(entry.period_index, 1);
     assert.equal(entry.transaction_id, after1.periods[1].transaction_id);
     assert.equal(entry.item_title, "Climbing club");
+
+    // Cancelled through the API: nothing more is owed, so the collector pulls nothing more, although
+    // both on-chain subscriptions stay open (only the customer or the merchant can cancel them there).
+    const cancelled = await system.app.inject({
+      method: "POST",
+      url: `/recurring/${sub.id}/cancel`,
+      headers: { authorization: key },
+    });
+    assert.equal(cancelled.statusCode, 200, cancelled.body);
+    await advanceTo((startS + 2 * MONTH_S) * 1000);
+    assert.equal(await collectAll(), 0, "no collection after the cancel");
+    assert.equal(await paidThroughOnChain(mine.id), BigInt(startS + 2 * MONTH_S), "on chain: not collected");
+    assert.equal(
+      (await collectionsByRef(testDb.db, CHAIN, pull.args.ref)).length,
+      4,
+      "periods 0 and 1 of both, nothing after",
+    );
   });
 
   it("a subscription whose on-chain terms differ from the API's is not credited even when it is the only one", async function () {

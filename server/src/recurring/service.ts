@@ -11,6 +11,7 @@ import { planAllowsAmount, planAmountLimitText, PLANS } from "../merchants/plans
 import type { Merchant } from "../merchants/service.ts";
 import { newOrderReference } from "../orders/ids.ts";
 import { parseMerchantAddress } from "../orders/service.ts";
+import { stopCollecting } from "../token-subscriptions/repository.ts";
 import type { RecurringEvents } from "./events.ts";
 import { currentRate, expectedFor, type RecurringChain } from "./rates.ts";
 import { refreshSubscriptions } from "./refresh.ts";
@@ -417,6 +418,9 @@ export function createRecurringService(deps: RecurringServiceDeps) {
       if (row.cancelled_at !== null) return;
       const at = new Date(deps.now());
       await cancelSubscriptionRow(tx, id, at);
+      // Nothing more is owed: this server stops pulling the customer's tokens, even while the
+      // on-chain subscription stays open (only the customer or the merchant can cancel it there).
+      if (row.method === "token_pull") await stopCollecting(tx, row.chain_id, row.reference);
       const chain = deps.chains.find((c) => c.chainId === row.chain_id);
       await setDepositWatchWindow(
         tx,

@@ -393,8 +393,20 @@ export interface DueSubscription {
 }
 
 /**
+ * The collector stops collecting every on-chain subscription with this ref (the merchant cancelled
+ * the API subscription that owns it). Idempotent; kept across reindexes.
+ */
+export async function stopCollecting(tx: Queryable, chainId: bigint, ref: string): Promise<void> {
+  await tx.query(
+    "INSERT INTO token_collect_stops (chain_id, ref) VALUES ($1, $2) ON CONFLICT (chain_id, ref) DO NOTHING",
+    [chainId, ref.toLowerCase()],
+  );
+}
+
+/**
  * Open subscriptions whose next period is due at `chainTime` (unix seconds, the head block's
- * timestamp) and that are not backing off at `head`, most overdue first.
+ * timestamp) and that are not backing off at `head`, most overdue first. A subscription whose ref
+ * was stopped (`stopCollecting`) is never due.
  */
 export async function dueSubscriptions(
   db: Queryable,
@@ -414,6 +426,7 @@ export async function dueSubscriptions(
        LEFT JOIN token_subscription_keeper k ON k.chain_id = s.chain_id AND k.subscription_id = s.subscription_id
       WHERE s.chain_id = $1 AND NOT s.cancelled AND s.paid_through <= $2
         AND (k.retry_block IS NULL OR k.retry_block <= $3)
+        AND NOT EXISTS (SELECT 1 FROM token_collect_stops x WHERE x.chain_id = s.chain_id AND x.ref = s.ref)
       ORDER BY s.paid_through, s.subscription_id LIMIT $4`,
     [chainId, chainTime.toString(), head, limit],
   );
