@@ -3,6 +3,7 @@ import { after, before, describe, it } from "mocha";
 import { formatEther, parseEther, type Hex } from "viem";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
+import { proveAddress } from "../helpers/api-system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { waitUntilIndexed } from "../helpers/indexing.ts";
 import { startNodeChain } from "../helpers/node-chain.ts";
@@ -202,21 +203,10 @@ describe("two chains at once (two hardhat node processes)", function () {
     });
     assert.equal(created.statusCode, 200, created.body);
     const key = { authorization: created.json().api_key as string };
-    const challenge = (
-      await system.app.inject({
-        method: "GET",
-        url: `/user/addresses/nonce?address=${alpha.merchant}`,
-        headers: key,
-      })
-    ).json();
-    const signature = await alpha.wallet.signMessage({ account: alpha.merchant, message: challenge.message });
-    const proven = await system.app.inject({
-      method: "POST",
-      url: "/user/addresses",
-      headers: key,
-      payload: { address: alpha.merchant, nonce: challenge.nonce, signature },
+    await proveAddress(system, key.authorization, {
+      address: alpha.merchant,
+      signMessage: (message) => alpha.wallet.signMessage({ account: alpha.merchant, message }),
     });
-    assert.equal(proven.statusCode, 200, proven.body);
     merchantKey = key;
     return key;
   }
