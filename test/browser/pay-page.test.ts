@@ -128,13 +128,7 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     }
     chain = await startNodeChain();
     // The mock USDC, allowlisted, and some for the customer.
-    const stablecoin = JSON.parse(
-      readFileSync("artifacts/contracts/mocks/MockStablecoin.sol/MockStablecoin.json", "utf8"),
-    ) as { abi: unknown[]; bytecode: Hex };
-    const deployed = await chain.client.waitForTransactionReceipt({
-      hash: await chain.wallet.deployContract({ ...stablecoin, account: chain.owner, chain: null }),
-    });
-    usdc = deployed.contractAddress as `0x${string}`;
+    usdc = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
     const write = async (params: Parameters<typeof chain.wallet.writeContract>[0]) =>
       chain.client.waitForTransactionReceipt({ hash: await chain.wallet.writeContract(params) });
     await write({

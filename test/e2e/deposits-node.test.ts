@@ -21,7 +21,7 @@ import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { catchUp } from "../helpers/indexing.ts";
-import { artifact, startNodeChain } from "../helpers/node-chain.ts";
+import { startNodeChain } from "../helpers/node-chain.ts";
 
 /**
  * Deposit addresses end to end on a `hardhat node` process: orders made through the API get a
@@ -50,12 +50,6 @@ describe("deposit addresses on a hardhat node: plain transfers → success → s
   ]);
   const ETH = "0x0000000000000000000000000000000000000000";
 
-  async function deploy(path: string): Promise<`0x${string}`> {
-    const { abi, bytecode } = artifact(path);
-    const hash = await chain.wallet.deployContract({ abi, bytecode, account: chain.owner, chain: null });
-    const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-    return receipt.contractAddress as `0x${string}`;
-  }
   async function send(tx: Parameters<typeof chain.wallet.sendTransaction>[0]) {
     const hash = await chain.wallet.sendTransaction(tx);
     const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
@@ -65,9 +59,9 @@ describe("deposit addresses on a hardhat node: plain transfers → success → s
 
   before(async function () {
     chain = await startNodeChain();
-    multicall3 = await deploy("mocks/Multicall3.sol/Multicall3.json");
-    usdc = await deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
-    forwarder = await deploy("mocks/EthForwarder.sol/EthForwarder.json");
+    multicall3 = await chain.deploy("mocks/Multicall3.sol/Multicall3.json");
+    usdc = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
+    forwarder = await chain.deploy("mocks/EthForwarder.sol/EthForwarder.json");
     await chain.wallet.writeContract({
       address: chain.contract,
       abi: processorAbi,

@@ -23,7 +23,7 @@ import { withFollowers } from "../../server/src/runtime/chain.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { catchUp } from "../helpers/indexing.ts";
-import { artifact, startNodeChain } from "../helpers/node-chain.ts";
+import { startNodeChain } from "../helpers/node-chain.ts";
 
 const DAY = 86_400_000;
 const ETH = "0x0000000000000000000000000000000000000000";
@@ -66,16 +66,9 @@ describe("recurring billing on a hardhat node: plain transfers to the subscripti
   let key: string;
   let clock = 0;
 
-  async function deploy(path: string): Promise<`0x${string}`> {
-    const { abi, bytecode } = artifact(path);
-    const hash = await chain.wallet.deployContract({ abi, bytecode, account: chain.owner, chain: null });
-    const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-    return receipt.contractAddress as `0x${string}`;
-  }
-
   before(async function () {
     chain = await startNodeChain();
-    const multicall3 = await deploy("mocks/Multicall3.sol/Multicall3.json");
+    const multicall3 = await chain.deploy("mocks/Multicall3.sol/Multicall3.json");
     testDb = await createTestDb();
     const latest = await chain.client.getBlock();
     clock = Number(latest.timestamp) * 1000;

@@ -38,7 +38,7 @@ import {
 import { subscriptionsSource } from "../../server/src/token-subscriptions/sources.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { catchUp } from "../helpers/indexing.ts";
-import { artifact, startNodeChain } from "../helpers/node-chain.ts";
+import { startNodeChain } from "../helpers/node-chain.ts";
 
 /** Hardhat's dev account #9: the gas-only key of the sweeper and the collector. */
 const KEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
@@ -123,23 +123,11 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
     assert.equal(receipt.status, "success");
     return receipt;
   };
-  const deploy = async (path: string, args: readonly unknown[]) => {
-    const { abi, bytecode } = artifact(path);
-    const hash = await chain.wallet.deployContract({
-      abi,
-      bytecode,
-      args,
-      account: chain.owner,
-      chain: null,
-    });
-    const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-    return receipt.contractAddress as `0x${string}`;
-  };
 
   before(async function () {
     chain = await startNodeChain();
-    token = await deploy("mocks/MockStablecoin.sol/MockStablecoin.json", []);
-    subs = await deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.contract]);
+    token = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json", []);
+    subs = await chain.deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.contract]);
     await send(chain.owner, chain.contract, processorAbi, "setTokenAllowed", [token, true]);
     for (const who of [chain.customer, chain.other])
       await send(who, token, tokenAbi, "mint", [who, 100n * PER_PERIOD]);

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "mocha";
 import pino from "pino";
 import { parseAbi, parseEther, type Hex } from "viem";
@@ -25,7 +24,6 @@ import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { catchUp } from "../helpers/indexing.ts";
 import { startNodeChain } from "../helpers/node-chain.ts";
-import { ROOT } from "../../scripts/lib/local-chain.ts";
 
 /** Hardhat's dev account #9: the sweeper here (and under `npm start`). */
 const SWEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
@@ -51,13 +49,8 @@ type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
  * Deploys Multicall3 from its artifact: its address goes in MULTICALL3_ADDRESS, so the runtime never
  * picks up a local Ignition deployment (from an earlier `npm start`) that this node does not have.
  */
-async function deployMulticall3(chain: NodeChain): Promise<`0x${string}`> {
-  const { abi, bytecode } = JSON.parse(
-    readFileSync(`${ROOT}artifacts/contracts/mocks/Multicall3.sol/Multicall3.json`, "utf8"),
-  ) as { abi: unknown[]; bytecode: Hex };
-  const hash = await chain.wallet.deployContract({ abi, bytecode, account: chain.owner, chain: null });
-  const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-  return receipt.contractAddress as `0x${string}`;
+function deployMulticall3(chain: NodeChain): Promise<`0x${string}`> {
+  return chain.deploy("mocks/Multicall3.sol/Multicall3.json");
 }
 
 function harness(getChain: () => NodeChain, getSystem: () => System) {

@@ -38,7 +38,7 @@ import {
 import { subscriptionsSource } from "../../server/src/token-subscriptions/sources.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { catchUp } from "../helpers/indexing.ts";
-import { artifact, startNodeChain } from "../helpers/node-chain.ts";
+import { startNodeChain } from "../helpers/node-chain.ts";
 
 /** Hardhat's dev account #9: the gas-only key of the sweeper and the collector (as under `npm start`). */
 const KEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
@@ -109,18 +109,6 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
     assert.equal(receipt.status, "success");
     return receipt;
   };
-  const deploy = async (path: string, args: readonly unknown[]) => {
-    const { abi, bytecode } = artifact(path);
-    const hash = await chain.wallet.deployContract({
-      abi,
-      bytecode,
-      args,
-      account: chain.owner,
-      chain: null,
-    });
-    const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-    return receipt.contractAddress as `0x${string}`;
-  };
   const paidThroughOnChain = (id: bigint) =>
     chain.client.readContract({
       address: subs,
@@ -178,9 +166,9 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
     chain = await startNodeChain();
     const accounts = await chain.wallet.getAddresses();
     customer2 = accounts[4] as `0x${string}`;
-    token = await deploy("mocks/MockStablecoin.sol/MockStablecoin.json", []);
-    subs = await deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.contract]);
-    gate = await deploy("mocks/SubscriptionGate.sol/SubscriptionGate.json", [
+    token = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json", []);
+    subs = await chain.deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.contract]);
+    gate = await chain.deploy("mocks/SubscriptionGate.sol/SubscriptionGate.json", [
       subs,
       chain.merchant,
       token,
@@ -261,7 +249,7 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       startSystem(loadConfig({ ...base, SUBSCRIPTIONS_ADDRESS: token }), { db: testDb.db, listen: false }),
       /SUBSCRIPTIONS_ADDRESS .* not a Subscriptions contract.*unset it to turn token subscriptions off/,
     );
-    const other = await deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.other]);
+    const other = await chain.deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.other]);
     await assert.rejects(
       startSystem(loadConfig({ ...base, SUBSCRIPTIONS_ADDRESS: other }), { db: testDb.db, listen: false }),
       /bound to the PaymentProcessor/,
