@@ -1,5 +1,6 @@
 import { getAddress, isAddress } from "viem";
 import { ETH_TOKEN } from "../chain/abi.ts";
+import { selectChain } from "../chain/select.ts";
 import type { TokenConfig } from "../config/index.ts";
 import type { Db, Queryable } from "../db/types.ts";
 import { depositAddress, type DepositDerivation } from "../deposits/address.ts";
@@ -99,16 +100,7 @@ export function createOrderService(deps: OrderServiceDeps) {
   const precision = deps.quoteDecimals ?? 8;
 
   /** A configured chain by name or id (the default when unset). */
-  function chainOf(wanted: string | undefined): OrderChain {
-    if (wanted === undefined) return defaultChain as OrderChain;
-    const key = wanted.trim().toLowerCase();
-    const chain = deps.chains.find((c) => c.name === key || c.chainId.toString() === key);
-    if (!chain) {
-      const known = deps.chains.map((c) => `${c.name} (${c.chainId})`).join(", ");
-      throw badRequest(`chain ${wanted} is not configured here; use one of ${known}`, "unsupported_chain");
-    }
-    return chain;
-  }
+  const chainOf = (wanted: string | undefined): OrderChain => selectChain(deps.chains, wanted);
 
   async function quote(
     usdCents: bigint,

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { getAddress } from "viem";
 import { ETH_TOKEN } from "../chain/abi.ts";
+import { selectChain } from "../chain/select.ts";
 import type { Db } from "../db/types.ts";
 import { depositAddress } from "../deposits/address.ts";
 import { registerDepositAddress, setDepositWatchWindow } from "../deposits/repository.ts";
@@ -125,20 +126,11 @@ export function requireRecurring(merchant: Merchant): void {
 export function createRecurringService(deps: RecurringServiceDeps) {
   const { db } = deps;
   const maxLive = deps.maxLive ?? RECURRING_PLUGIN_MAX_LIVE;
-  const defaultChain = deps.chains[0];
-  if (!defaultChain) throw new Error("createRecurringService: no chain configured");
+  if (deps.chains.length === 0) throw new Error("createRecurringService: no chain configured");
   const ctx = () => ({ now: new Date(deps.now()), indexedBlock: deps.indexedBlock, events: deps.events });
 
-  function chainOf(wanted: string | undefined): RecurringChain {
-    if (wanted === undefined) return defaultChain as RecurringChain;
-    const key = wanted.trim().toLowerCase();
-    const chain = deps.chains.find((c) => c.name === key || c.chainId.toString() === key);
-    if (!chain) {
-      const known = deps.chains.map((c) => `${c.name} (${c.chainId})`).join(", ");
-      throw badRequest(`chain ${wanted} is not configured here; use one of ${known}`, "unsupported_chain");
-    }
-    return chain;
-  }
+  /** A configured chain by name or id (the default when unset). */
+  const chainOf = (wanted: string | undefined): RecurringChain => selectChain(deps.chains, wanted);
 
   async function withPeriods(rows: SubscriptionRow[]): Promise<SubscriptionView[]> {
     const periods = await periodsOf(
