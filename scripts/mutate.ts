@@ -242,15 +242,15 @@ function groupRssKb(pgid: number): number {
 /**
  * Runs `cmd` in its own process group. A mutant can turn a bounded loop into a near-endless one (a counter
  * that wraps, say): its tests then run for hours or grow without limit and starve the machine. Past the
- * time limit or the memory limit the whole group is killed and the run reported as `timedOut` (the mutant
- * counts as killed: the tests did not pass it).
+ * time limit or the memory limit the whole group is killed and `stopped` says which (the mutant counts as
+ * killed: the tests did not pass it).
  */
 function run(
   cwd: string,
   cmd: string[],
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
-): Promise<{ ok: boolean; timedOut: boolean; out: string }> {
+): Promise<{ ok: boolean; stopped: string | undefined; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(cmd[0] ?? "", cmd.slice(1), {
       cwd,
@@ -261,11 +261,10 @@ function run(
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    let timedOut = false;
+    let stopped: string | undefined;
     const stop = (why: string) => {
-      if (timedOut) return;
-      timedOut = true;
-      out += `\nmutate: stopped: ${why}\n`;
+      if (stopped) return;
+      stopped = why;
       try {
         if (child.pid) process.kill(-child.pid, "SIGKILL");
       } catch {
@@ -280,15 +279,9 @@ function run(
     child.on("close", (code) => {
       clearTimeout(timer);
       clearInterval(watch);
-      resolve({ ok: code === 0 && !timedOut, timedOut, out });
+      resolve({ ok: code === 0 && !stopped, stopped, out });
     });
   });
-}
-
-/** Why `run` stopped a command, for the results table. */
-function stopReason(out: string, stage: string): string {
-  const m = /^mutate: stopped: (.+)$/m.exec(out);
-  return `${stage} tests stopped: ${m?.[1] ?? "limit reached"}`;
 }
 
 function scratchCopy(): string {
@@ -359,7 +352,7 @@ async function main(): Promise<void> {
       env,
       TEST_TIMEOUT_MS,
     );
-    if (sol.timedOut) return { outcome: "timeout", by: stopReason(sol.out, "solidity") };
+    if (sol.stopped) return { outcome: "timeout", by: `solidity tests stopped: ${sol.stopped}` };
     if (!sol.ok) return { outcome: "killed", by: firstFailure(sol.out, "solidity") };
     const mocha = await run(
       dir,
@@ -367,7 +360,7 @@ async function main(): Promise<void> {
       env,
       TEST_TIMEOUT_MS,
     );
-    if (mocha.timedOut) return { outcome: "timeout", by: stopReason(mocha.out, "mocha") };
+    if (mocha.stopped) return { outcome: "timeout", by: `mocha tests stopped: ${mocha.stopped}` };
     if (!mocha.ok) return { outcome: "killed", by: firstFailure(mocha.out, "mocha") };
     return { outcome: "survived", by: "" };
   };
