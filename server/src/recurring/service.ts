@@ -12,9 +12,10 @@ import { planAllowsAmount, planAmountLimitText, PLANS } from "../merchants/plans
 import type { Merchant } from "../merchants/service.ts";
 import { newOrderReference } from "../orders/ids.ts";
 import { parseMerchantAddress } from "../orders/service.ts";
-import { stopCollecting } from "../token-subscriptions/repository.ts";
+import { allowCollecting, stopCollecting } from "../token-subscriptions/repository.ts";
 import type { RecurringEvents } from "./events.ts";
 import { currentRate, expectedFor, type RecurringChain } from "./rates.ts";
+import { tokenPullTerms } from "./credits.ts";
 import { refreshSubscriptions } from "./refresh.ts";
 import {
   cancelSubscriptionRow,
@@ -353,6 +354,10 @@ export function createRecurringService(deps: RecurringServiceDeps) {
         createdAt: new Date(now),
       });
       await openDuePeriods(tx, row, 0, new Date(now), rate);
+      // The collector collects only on-chain subscriptions with exactly these terms (the ones the
+      // customer is asked to sign, and the only ones credited).
+      if (pull)
+        await allowCollecting(tx, chain.chainId, { ref: reference, ...tokenPullTerms(row, perPeriod) });
       await refreshSubscriptions(tx, await lockSubscriptions(tx, [row.id]), { ...ctx(), initial: true });
       return row.id;
     });
