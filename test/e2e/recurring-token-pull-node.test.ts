@@ -417,6 +417,14 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
       headers: { authorization: key },
     });
     assert.equal(cancelled.statusCode, 200, cancelled.body);
+    // The answer says the customer's on-chain subscription is still open (anyone can collect it)
+    // and what to call; the stranger's, with other terms, is not the customer's concern.
+    const onChainCancel = cancelled.json().on_chain_cancel;
+    assert.equal(onChainCancel.required, true);
+    assert.deepEqual(onChainCancel.open, [{ id: mine.id.toString(), customer: getAddress(chain.customer) }]);
+    assert.ok(
+      onChainCancel.message.includes(`cancel(${mine.id}) on the Subscriptions contract ${getAddress(subs)}`),
+    );
     await advanceTo((startS + 2 * MONTH_S) * 1000);
     assert.equal(await collectAll(), 0, "no collection after the cancel");
     assert.equal(await paidThroughOnChain(mine.id), BigInt(startS + 2 * MONTH_S), "on chain: not collected");

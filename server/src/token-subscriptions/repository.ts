@@ -183,6 +183,29 @@ export async function tokenSubscriptionByRef(
   );
 }
 
+/**
+ * The open (not cancelled on chain) subscriptions with this ref whose terms are exactly the ones this
+ * server asked for (`allowCollecting`), oldest first: what still lets anyone charge the customer
+ * after the API subscription is cancelled (collect is permissionless).
+ */
+export async function openAskedSubscriptions(
+  db: Queryable,
+  chainId: bigint,
+  ref: string,
+): Promise<TokenSubscription[]> {
+  const { rows } = await db.query<SubscriptionRow>(
+    `SELECT ${SUBSCRIPTION_COLUMNS} FROM token_subscriptions s
+      WHERE s.chain_id = $1 AND s.ref = $2 AND NOT s.cancelled
+        AND EXISTS (SELECT 1 FROM token_collect_mandates m
+                     WHERE m.chain_id = s.chain_id AND m.ref = s.ref AND m.merchant = s.merchant
+                       AND m.token = s.token AND m.amount_per_period = s.amount_per_period
+                       AND m.interval_seconds = s.interval_seconds AND m.start_at = s.start_at)
+      ORDER BY s.subscription_id`,
+    [chainId, ref.toLowerCase()],
+  );
+  return rows.map(toSubscription);
+}
+
 /** One subscription by its on-chain id, or undefined. */
 export async function tokenSubscriptionById(
   db: Queryable,
