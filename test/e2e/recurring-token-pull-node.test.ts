@@ -23,6 +23,7 @@ import { recurringSink } from "../../server/src/recurring/effects.ts";
 import { createRecurringEvents } from "../../server/src/recurring/events.ts";
 import { createRecurringScheduler, type RecurringScheduler } from "../../server/src/recurring/scheduler.ts";
 import { withFollowers } from "../../server/src/runtime/chain.ts";
+import { staticPriceSource } from "../../server/src/pricing/index.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
 import { createCollector, type Collector } from "../../server/src/token-subscriptions/collector.ts";
@@ -89,7 +90,8 @@ interface TokenPullJson {
  * subscribes with exactly the returned call; the collector (the sweeper's key) collects period 0
  * and, one on-chain interval (30 days) later, period 1; each collection pays its period, the API's
  * paid_through equals `paidThrough(id)` on chain, the callbacks are queued. A stranger's on-chain
- * subscription with the same ref but another amount is collected on chain and credits nothing.
+ * subscription with the same ref but another amount is neither collected by this server's collector
+ * (it collects only the terms asked for) nor credited.
  */
 describe("recurring billing by token pulls on a hardhat node: the Subscriptions contract's collections pay the periods", function () {
   this.timeout(180_000);
@@ -197,6 +199,10 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
       privateKey: secretKey(KEEPER_KEY),
       retryBlocks: 5,
       stuckBlocks: 3,
+      // As npm start sets SWEEP_MAX_GAS_SHARE on its local chain: test fees, not the subject here.
+      maxGasSharePpm: 1_000_000n,
+      tokens: [{ address: token, decimals: 6, usdPeg: "1" }],
+      prices: staticPriceSource("2000"),
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
       serial: createSerial(),
@@ -343,17 +349,17 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
     assert.equal(await collectAll(), 0);
     assert.equal((await get(`/recurring/${sub.id}`)).status, "upcoming");
 
-    // Period 0: due at the start; both on-chain subscriptions are collected, only ours pays.
+    // Period 0: due at the start; only ours is collected (the collector collects the terms asked
+    // for, and nothing else), and only ours pays.
     await advanceTo(startS * 1000);
-    assert.equal(await collectAll(), 2);
+    assert.equal(await collectAll(), 1);
     const collected0 = await collectionsByRef(testDb.db, CHAIN, pull.args.ref);
     assert.deepEqual(
       collected0.map((c) => [c.id, c.period, c.amount]),
-      [
-        [mine.id, 0n, PER_PERIOD],
-        [stranger.id, 0n, 1n],
-      ].sort((a, b) => Number((a[0] as bigint) - (b[0] as bigint))),
+      [[mine.id, 0n, PER_PERIOD]],
     );
+    // Anyone may still collect the stranger's on chain (collect is permissionless): it credits nothing.
+    await send(chain.other, subs, subscriptionsAbi, "collect", [stranger.id]);
     const after0 = await get(`/recurring/${sub.id}`);
     assert.equal(after0.status, "active", "paid, the next payment 30 days away");
     assert.equal(after0.periods.length, 1);
@@ -372,7 +378,7 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
     // One on-chain interval later (30 days, not a calendar month): period 1 opens and is collected.
     await advanceTo((startS + MONTH_S) * 1000);
     assert.equal((await get(`/recurring/${sub.id}`)).status, "pending", "due now, not yet collected");
-    assert.equal(await collectAll(), 2);
+    assert.equal(await collectAll(), 1);
     const after1 = await get(`/recurring/${sub.id}`);
     assert.equal(after1.periods.length, 2);
     assert.equal(after1.periods[1].starts_at, iso(startS + MONTH_S));
@@ -411,13 +417,21 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
       headers: { authorization: key },
     });
     assert.equal(cancelled.statusCode, 200, cancelled.body);
+    // The answer says the customer's on-chain subscription is still open (anyone can collect it)
+    // and what to call; the stranger's, with other terms, is not the customer's concern.
+    const onChainCancel = cancelled.json().on_chain_cancel;
+    assert.equal(onChainCancel.required, true);
+    assert.deepEqual(onChainCancel.open, [{ id: mine.id.toString(), customer: getAddress(chain.customer) }]);
+    assert.ok(
+      onChainCancel.message.includes(`cancel(${mine.id}) on the Subscriptions contract ${getAddress(subs)}`),
+    );
     await advanceTo((startS + 2 * MONTH_S) * 1000);
     assert.equal(await collectAll(), 0, "no collection after the cancel");
     assert.equal(await paidThroughOnChain(mine.id), BigInt(startS + 2 * MONTH_S), "on chain: not collected");
     assert.equal(
       (await collectionsByRef(testDb.db, CHAIN, pull.args.ref)).length,
-      4,
-      "periods 0 and 1 of both, nothing after",
+      3,
+      "periods 0 and 1 of ours, period 0 of the stranger's (collected by the stranger), nothing after",
     );
   });
 
@@ -451,7 +465,12 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
       pull.args.ref,
     ]);
     await advanceTo((startS + 1) * 1000);
-    assert.equal(await collectAll(), 1, "the contract collects it all the same");
+    assert.equal(await collectAll(), 0, "not the terms asked for: the collector does not collect it");
+    // Anyone else may (collect is permissionless): it is not credited either.
+    await send(chain.other, subs, subscriptionsAbi, "collect", [
+      (await tokenSubscriptionsByRef(testDb.db, CHAIN, pull.args.ref))[0]?.id,
+    ]);
+    await catchUp(indexer);
     const view = await get(`/recurring/${created.json().id}`);
     assert.equal(view.periods[0].paid, false);
     assert.equal(view.periods[0].amount_paid, "0");

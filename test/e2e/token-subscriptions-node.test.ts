@@ -26,6 +26,7 @@ import {
 } from "../../server/src/token-subscriptions/collector.ts";
 import type { TokenSubscriptionEvent } from "../../server/src/token-subscriptions/events.ts";
 import {
+  allowCollecting,
   collectionsByRef,
   collectionsOf,
   keeperState,
@@ -154,6 +155,24 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
     }
     throw new Error("the collector did not settle");
   }
+  /**
+   * The collector collects only the subscriptions this server asked for (a token_pull subscription
+   * created through the API records its terms): these test subscriptions are made directly on
+   * chain, so their indexed terms are recorded as asked for.
+   */
+  async function askedFor(id: bigint) {
+    await catchUp(indexer);
+    const row = await tokenSubscriptionById(testDb.db, CHAIN, id);
+    assert.ok(row, `subscription ${id} is indexed`);
+    await allowCollecting(testDb.db, CHAIN, {
+      ref: row.ref,
+      merchant: row.merchant,
+      token: row.token,
+      amountPerPeriod: row.amountPerPeriod,
+      interval: row.interval,
+      start: row.start,
+    });
+  }
   async function sumOfCollections() {
     const rows = [
       ...(await collectionsByRef(testDb.db, CHAIN, REF)),
@@ -222,6 +241,9 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       privateKey: secretKey(KEEPER_KEY),
       retryBlocks: RETRY_BLOCKS,
       stuckBlocks: 3,
+      maxGasSharePpm: 50_000n,
+      tokens: [{ address: token, decimals: 6, usdPeg: "1" }],
+      prices: staticPriceSource("1"),
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
       serial,
@@ -320,6 +342,7 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       false,
     );
 
+    for (const id of [1n, 2n]) await askedFor(id);
     const sent = await collectAll();
     assert.deepEqual(
       sent.map((x) => x.id),
@@ -542,6 +565,9 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       privateKey: secretKey(KEEPER_KEY),
       retryBlocks: RETRY_BLOCKS,
       stuckBlocks: 3,
+      maxGasSharePpm: 50_000n,
+      tokens: [{ address: token, decimals: 6, usdPeg: "1" }],
+      prices: staticPriceSource("1"),
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
       serial,

@@ -7,6 +7,7 @@ import {
   encodeAllowance,
   encodeApprove,
   encodeBalanceOf,
+  encodeCancel,
   encodePay,
   encodePayToken,
   SELECTORS,
@@ -98,6 +99,16 @@ describe("pay page: the page script's calldata encoder agrees with viem", functi
     assert.equal(SELECTORS.approve, toFunctionSelector("approve(address,uint256)"));
     assert.equal(SELECTORS.allowance, toFunctionSelector("allowance(address,address)"));
     assert.equal(SELECTORS.balanceOf, toFunctionSelector("balanceOf(address)"));
+    assert.equal(SELECTORS.cancel, toFunctionSelector("cancel(uint256)"));
+  });
+
+  it("cancel(id) (the subscription page's on-chain cancel) encodes exactly as viem does", function () {
+    const subscriptionsAbi = parseAbi(["function cancel(uint256 id)"]);
+    for (const id of [1n, 255n, 10n ** 18n, (1n << 256n) - 1n]) {
+      const viem = encodeFunctionData({ abi: subscriptionsAbi, functionName: "cancel", args: [id] });
+      assert.equal(encodeCancel(id), viem);
+      assert.equal(encodeCancel(id.toString()), viem, "decimal strings too");
+    }
   });
 
   it("pay, payToken, approve, allowance and balanceOf encode exactly as viem does", function () {

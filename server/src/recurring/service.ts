@@ -12,9 +12,14 @@ import { planAllowsAmount, planAmountLimitText, PLANS } from "../merchants/plans
 import type { Merchant } from "../merchants/service.ts";
 import { newOrderReference } from "../orders/ids.ts";
 import { parseMerchantAddress } from "../orders/service.ts";
-import { stopCollecting } from "../token-subscriptions/repository.ts";
+import {
+  allowCollecting,
+  openAskedSubscriptions,
+  stopCollecting,
+} from "../token-subscriptions/repository.ts";
 import type { RecurringEvents } from "./events.ts";
 import { currentRate, expectedFor, type RecurringChain } from "./rates.ts";
+import { tokenPullTerms } from "./credits.ts";
 import { refreshSubscriptions } from "./refresh.ts";
 import {
   cancelSubscriptionRow,
@@ -99,11 +104,32 @@ export interface TokenPullCall {
   approve: { token: string; spender: string; amount: string };
 }
 
+/**
+ * What a cancelled token_pull subscription still needs on chain. Cancelling through the API stops
+ * this server's collector, but the on-chain subscription stays open and `collect(id)` is
+ * permissionless: anyone can still charge the customer each period until the customer (or the
+ * merchant) calls `cancel(id)` on the contract, or the customer revokes the allowance.
+ */
+export interface OnChainCancel {
+  /** True while an on-chain subscription with the terms asked for is open (as far as indexed). */
+  required: boolean;
+  /** What the customer must do, in words. */
+  message: string;
+  /** The Subscriptions contract (EIP-55). */
+  contract: string;
+  /** The open on-chain subscriptions: `cancel(id)` from the customer's (or the merchant's) address. */
+  open: { id: string; customer: string }[];
+  /** The other way: `approve(spender, 0)` on the token, from the customer's address. */
+  revoke: { token: string; spender: string; amount: "0" };
+}
+
 export interface SubscriptionView {
   subscription: SubscriptionRow;
   periods: PeriodRow[];
   /** For a token_pull subscription on a chain with its Subscriptions contract. */
   tokenPull?: TokenPullCall;
+  /** For a cancelled token_pull subscription: what is still to do on chain. */
+  onChainCancel?: OnChainCancel;
 }
 
 /** Recurring billing needs the Seller plan or above and the Recurring Payments plugin (403 naming the plan). */
@@ -137,11 +163,45 @@ export function createRecurringService(deps: RecurringServiceDeps) {
       db,
       rows.map((r) => r.id),
     );
-    return rows.map((r) => {
-      const own = periods.get(r.id) ?? [];
-      const tokenPull = tokenPullCall(r, own);
-      return { subscription: r, periods: own, ...(tokenPull ? { tokenPull } : {}) };
-    });
+    return Promise.all(
+      rows.map(async (r) => {
+        const own = periods.get(r.id) ?? [];
+        const tokenPull = tokenPullCall(r, own);
+        const onChainCancel = await onChainCancelOf(r);
+        return {
+          subscription: r,
+          periods: own,
+          ...(tokenPull ? { tokenPull } : {}),
+          ...(onChainCancel ? { onChainCancel } : {}),
+        };
+      }),
+    );
+  }
+
+  /** A cancelled token_pull subscription: the open on-chain subscriptions that can still be charged. */
+  async function onChainCancelOf(s: SubscriptionRow): Promise<OnChainCancel | undefined> {
+    if (s.method !== "token_pull" || s.cancelled_at === null) return undefined;
+    const open = await openAskedSubscriptions(db, s.chain_id, s.reference);
+    const configured = deps.chains.find((c) => c.chainId === s.chain_id)?.subscriptions;
+    const address = configured ?? open[0]?.contract;
+    if (!address) return undefined;
+    const contract = getAddress(address);
+    const token = getAddress(s.token);
+    const ids = open.map((o) => o.id.toString());
+    const calls = ids.map((id) => `cancel(${id})`).join(" and ");
+    const message =
+      ids.length === 0
+        ? "Cancelled. No on-chain subscription with these terms is open (none was made, or it was cancelled on chain): nothing more can be charged. Do not subscribe on chain for it."
+        : `Cancelled here: this server collects nothing more, but on-chain subscription ${ids.join(", ")} is still open, and anyone can call collect on it each period (collect is permissionless), so the customer can still be charged. ` +
+          `To stop it, the customer (or the merchant, from ${getAddress(s.merchant_address)}) calls ${calls} on the Subscriptions contract ${contract}, ` +
+          `or the customer revokes the allowance with approve(${contract}, 0) on the token ${token}.`;
+    return {
+      required: ids.length > 0,
+      message,
+      contract,
+      open: open.map((o) => ({ id: o.id.toString(), customer: getAddress(o.customer) })),
+      revoke: { token, spender: contract, amount: "0" },
+    };
   }
 
   function tokenPullCall(s: SubscriptionRow, periods: readonly PeriodRow[]): TokenPullCall | undefined {
@@ -353,6 +413,10 @@ export function createRecurringService(deps: RecurringServiceDeps) {
         createdAt: new Date(now),
       });
       await openDuePeriods(tx, row, 0, new Date(now), rate);
+      // The collector collects only on-chain subscriptions with exactly these terms (the ones the
+      // customer is asked to sign, and the only ones credited).
+      if (pull)
+        await allowCollecting(tx, chain.chainId, { ref: reference, ...tokenPullTerms(row, perPeriod) });
       await refreshSubscriptions(tx, await lockSubscriptions(tx, [row.id]), { ...ctx(), initial: true });
       return row.id;
     });

@@ -15,11 +15,13 @@ import type { Queryable } from "../db/types.ts";
 import type { Logger } from "../lib/log.ts";
 import { createSerial, type Serial } from "../lib/serial.ts";
 import { sleep } from "../lib/sleep.ts";
-import { bumped } from "../sweeper/policy.ts";
+import type { Price, PriceSource } from "../pricing/index.ts";
+import { bumped, gasWithinShare, tokenValueWei, type TokenValuation } from "../sweeper/policy.ts";
 import { subscriptionsAbi } from "./abi.ts";
 import {
   collectInFlight,
   dueSubscriptions,
+  type DueSubscription,
   recordCollectDone,
   recordCollectFailure,
   recordCollectRebroadcast,
@@ -36,6 +38,15 @@ export interface CollectorDeps {
   privateKey: SecretKey;
   /** COLLECT_RETRY_BLOCKS: the back-off after a collect fails in simulation (doubling, up to 32×). */
   retryBlocks: number;
+  /**
+   * SWEEP_MAX_GAS_SHARE (the key's setting) in millionths: a collect whose gas × current fee exceeds
+   * this share of the value it collects is not sent.
+   */
+  maxGasSharePpm: bigint;
+  /** The chain's tokens (TOKENS), to value a period in ETH; a token not listed is not collected. */
+  tokens: readonly TokenValuation[];
+  /** ETH/USD, to value a period in ETH; without a price the gas-share rule is skipped (as the sweeper does). */
+  prices: PriceSource;
   /** SWEEP_STUCK_BLOCKS (the key's setting): a collect not mined after this many blocks is re-sent with a higher fee. */
   stuckBlocks: number;
   /** The newest block whose effects are in the database (the indexer's cursor). */
@@ -91,11 +102,15 @@ export const backoffBlocks = (retryBlocks: number, failures: number): bigint =>
 /**
  * The token-subscription collector (keeper) of one chain. Each tick it follows its transaction in
  * flight (one at a time per chain) until it is mined and indexed; otherwise it takes the indexed
- * subscriptions that are open and due by chain time (the head block's timestamp), simulates
- * `collect(id)` for each (eth_call), and sends the first that passes. A subscription whose
- * simulation reverts (allowance lowered, balance short, token refused, processor paused) gets its
- * error recorded and is left alone for COLLECT_RETRY_BLOCKS blocks, doubling per consecutive
- * failure: no transaction is sent for it, and the log says it once per attempt.
+ * subscriptions that are open, due by chain time (the head block's timestamp) and asked for by this
+ * server (a token_pull subscription of one of its merchants, with exactly its terms: anyone can
+ * create an on-chain subscription, and this key pays the gas), least recently attempted first. For
+ * each it simulates `collect(id)` (eth_call), applies the gas-share rule (SWEEP_MAX_GAS_SHARE of the
+ * period's value), and sends the first that passes. A subscription whose simulation reverts
+ * (allowance lowered, balance short, token refused, processor paused), whose collect costs too
+ * much gas for its value, or whose collect reverted on chain gets its error recorded and is left
+ * alone for COLLECT_RETRY_BLOCKS blocks, doubling per consecutive failure: no transaction is sent
+ * for it, and the others are tried meanwhile.
  *
  * The key is the sweeper's gas-only key. `collect(id)` lets its caller choose nothing but the
  * timing: the contract pulls the bound amount for the oldest unpaid period, only once it is due,
@@ -119,7 +134,7 @@ export function createCollector(deps: CollectorDeps): Collector {
     const block = await client.getBlock({ blockTag: "latest" });
     const baseFee = block.baseFeePerGas ?? (await client.getGasPrice());
     const priority = await client.estimateMaxPriorityFeePerGas().catch(() => 1_000_000_000n);
-    return { priority, maxFee: baseFee * 2n + priority };
+    return { baseFee, priority, maxFee: baseFee * 2n + priority };
   }
 
   /** Follows the collect in flight; returns it while it still is. */
@@ -134,12 +149,18 @@ export function createCollector(deps: CollectorDeps): Collector {
     }
     if (receipt) {
       if (receipt.status === "reverted") {
-        // Someone collected first, or the customer lowered the allowance after the simulation.
-        log.warn({ subscription: id, tx: receipt.transactionHash }, "collector: collect reverted on chain");
+        // Someone collected first, or the customer lowered the allowance after the simulation. It
+        // cost gas: a failure like any other (backing off, doubling), or a customer who front-runs
+        // every collect would burn the key's gas one block after another.
+        const wait = backoffBlocks(deps.retryBlocks, flight.failures + 1);
+        log.warn(
+          { subscription: id, tx: receipt.transactionHash, retryInBlocks: wait.toString() },
+          "collector: collect reverted on chain; backing off",
+        );
         await recordCollectFailure(db, chainId, flight.id, {
           error: "collect reverted on chain",
-          retryBlock: head + 1n,
-          counts: false,
+          retryBlock: head + wait,
+          counts: true,
         });
         return undefined;
       }
@@ -226,6 +247,21 @@ export function createCollector(deps: CollectorDeps): Collector {
     if (following) return following;
 
     const refused: { id: bigint; error: string }[] = [];
+    /** Records a refusal and backs the subscription off (doubling per consecutive failure). */
+    const refuse = async (due: DueSubscription, reason: string) => {
+      const wait = backoffBlocks(deps.retryBlocks, due.failures + 1);
+      await recordCollectFailure(db, chainId, due.id, {
+        error: reason,
+        retryBlock: head.number + wait,
+        counts: true,
+      });
+      log.warn(
+        { subscription: due.id.toString(), err: reason, retryInBlocks: wait.toString() },
+        "collector: collect not sent; backing off",
+      );
+      refused.push({ id: due.id, error: reason });
+    };
+    let price: Price | undefined | null = null;
     for (const due of await dueSubscriptions(db, chainId, head.timestamp, head.number, maxPerTick)) {
       let gas: bigint;
       try {
@@ -242,24 +278,44 @@ export function createCollector(deps: CollectorDeps): Collector {
         const reason = revertReason(error);
         // Not due on chain although the index says so: the indexer has not seen a collection yet
         // (someone else's). Not a failure; looked at again next block.
-        const notDue = reason.startsWith("SubscriptionsNotDue(");
-        const failures = notDue ? due.failures : due.failures + 1;
-        const wait = notDue ? 1n : backoffBlocks(deps.retryBlocks, failures);
-        await recordCollectFailure(db, chainId, due.id, {
-          error: reason,
-          retryBlock: head.number + wait,
-          counts: !notDue,
-        });
-        if (!notDue) {
-          log.warn(
-            { subscription: due.id.toString(), err: reason, retryInBlocks: wait.toString() },
-            "collector: collect fails in simulation; backing off",
-          );
-        }
-        refused.push({ id: due.id, error: reason });
+        if (reason.startsWith("SubscriptionsNotDue(")) {
+          await recordCollectFailure(db, chainId, due.id, {
+            error: reason,
+            retryBlock: head.number + 1n,
+            counts: false,
+          });
+          refused.push({ id: due.id, error: reason });
+        } else await refuse(due, reason);
         continue;
       }
       const now = await fees();
+      // SWEEP_MAX_GAS_SHARE: gas × (base fee + tip) against the period's value in ETH.
+      const token = deps.tokens.find((t) => t.address.toLowerCase() === due.token.toLowerCase());
+      if (!token) {
+        await refuse(
+          due,
+          `token ${due.token} is not in TOKENS: its value (for the gas-share rule) is unknown`,
+        );
+        continue;
+      }
+      if (price === null) {
+        price = await deps.prices.ethUsd().catch((error: unknown) => {
+          log.warn(
+            { err: firstLine(error) },
+            "collector: no ETH/USD price; collecting without the gas-share rule",
+          );
+          return undefined;
+        });
+      }
+      const valueWei = price ? tokenValueWei(due.amountPerPeriod, token, price) : undefined;
+      const cost = gas * (now.baseFee + now.priority);
+      if (!gasWithinShare(cost, valueWei ?? 0n, deps.maxGasSharePpm, valueWei === undefined)) {
+        await refuse(
+          due,
+          `gas share: the collect costs ${cost} wei of gas, more than SWEEP_MAX_GAS_SHARE (${deps.maxGasSharePpm} ppm) of the ${valueWei} wei it collects`,
+        );
+        continue;
+      }
       return serial(async (): Promise<CollectOutcome> => {
         const nonce = BigInt(await client.getTransactionCount({ address, blockTag: "pending" }));
         const gasLimit = gas + gas / 4n;

@@ -5,8 +5,10 @@ import type { TokenCancelled, TokenCollected, TokenSubscribed } from "./events.t
  * Every statement on the token-subscription tables (migration 091): `token_subscriptions`,
  * `token_subscription_collections` (indexed from the Subscriptions contract, keyed by block, so a
  * reorg deletes what lies past the common ancestor) and `token_subscription_keeper` (the
- * collector's own bookkeeping). Only server/src/token-subscriptions/ runs SQL on them; other
- * modules (the recurring billing module) call the read functions below.
+ * collector's own bookkeeping), and the API state the collector obeys: `token_collect_mandates`
+ * (migration 105: the terms this server asked for, the only subscriptions it collects) and
+ * `token_collect_stops` (migration 096). Only server/src/token-subscriptions/ runs SQL on them; other
+ * modules (the recurring billing module) call the functions below.
  */
 
 /** A subscription as indexed: its terms (fixed on chain at subscribe) and its state. */
@@ -179,6 +181,29 @@ export async function tokenSubscriptionByRef(
       s.merchant === terms.merchant.toLowerCase() &&
       (terms.token === undefined || s.token === terms.token.toLowerCase()),
   );
+}
+
+/**
+ * The open (not cancelled on chain) subscriptions with this ref whose terms are exactly the ones this
+ * server asked for (`allowCollecting`), oldest first: what still lets anyone charge the customer
+ * after the API subscription is cancelled (collect is permissionless).
+ */
+export async function openAskedSubscriptions(
+  db: Queryable,
+  chainId: bigint,
+  ref: string,
+): Promise<TokenSubscription[]> {
+  const { rows } = await db.query<SubscriptionRow>(
+    `SELECT ${SUBSCRIPTION_COLUMNS} FROM token_subscriptions s
+      WHERE s.chain_id = $1 AND s.ref = $2 AND NOT s.cancelled
+        AND EXISTS (SELECT 1 FROM token_collect_mandates m
+                     WHERE m.chain_id = s.chain_id AND m.ref = s.ref AND m.merchant = s.merchant
+                       AND m.token = s.token AND m.amount_per_period = s.amount_per_period
+                       AND m.interval_seconds = s.interval_seconds AND m.start_at = s.start_at)
+      ORDER BY s.subscription_id`,
+    [chainId, ref.toLowerCase()],
+  );
+  return rows.map(toSubscription);
 }
 
 /** One subscription by its on-chain id, or undefined. */
@@ -371,10 +396,12 @@ export async function rollbackTokenSubscriptionsPast(
 
 /** Deletes everything of one chain (a new local chain; see server/src/runtime/reset.ts). */
 export async function deleteChainTokenSubscriptions(tx: Queryable, chainId: bigint): Promise<void> {
+  // The mandates go too: they belong to the API subscriptions of that chain, deleted with it.
   for (const table of [
     "token_subscription_collections",
     "token_subscriptions",
     "token_subscription_keeper",
+    "token_collect_mandates",
   ]) {
     await tx.query(`DELETE FROM ${table} WHERE chain_id = $1`, [chainId]);
   }
@@ -384,12 +411,50 @@ export async function deleteChainTokenSubscriptions(tx: Queryable, chainId: bigi
 // The collector's bookkeeping
 // ---------------------------------------------------------------------------------------------
 
-/** A subscription the collector may try now: open, due by chain time, not backing off. */
+/** A subscription the collector may try now: open, due by chain time, not backing off, asked for. */
 export interface DueSubscription {
   id: bigint;
   paidThrough: bigint;
+  token: string;
   amountPerPeriod: bigint;
   failures: number;
+}
+
+/**
+ * The exact terms of an on-chain subscription this server asked a customer to create (a token_pull
+ * subscription of one of its merchants). All lowercase hex; amounts and times as bigint.
+ */
+export interface CollectMandate {
+  ref: string;
+  /** The payee bound on chain: the merchant's payout address. */
+  merchant: string;
+  token: string;
+  amountPerPeriod: bigint;
+  /** Seconds. */
+  interval: bigint;
+  /** Unix seconds (never 0: the server fixes the start). */
+  start: bigint;
+}
+
+/**
+ * The collector may collect on-chain subscriptions with exactly these terms (and only those: anyone
+ * can create an on-chain subscription, and the collector's key pays the gas). Idempotent per ref;
+ * kept across reindexes.
+ */
+export async function allowCollecting(tx: Queryable, chainId: bigint, m: CollectMandate): Promise<void> {
+  await tx.query(
+    `INSERT INTO token_collect_mandates (chain_id, ref, merchant, token, amount_per_period, interval_seconds, start_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (chain_id, ref) DO NOTHING`,
+    [
+      chainId,
+      m.ref.toLowerCase(),
+      m.merchant.toLowerCase(),
+      m.token.toLowerCase(),
+      m.amountPerPeriod.toString(),
+      m.interval.toString(),
+      m.start.toString(),
+    ],
+  );
 }
 
 /**
@@ -405,8 +470,10 @@ export async function stopCollecting(tx: Queryable, chainId: bigint, ref: string
 
 /**
  * Open subscriptions whose next period is due at `chainTime` (unix seconds, the head block's
- * timestamp) and that are not backing off at `head`, most overdue first. A subscription whose ref
- * was stopped (`stopCollecting`) is never due.
+ * timestamp), that are not backing off at `head`, and whose terms are exactly those of a mandate
+ * (`allowCollecting`) whose ref was not stopped (`stopCollecting`). Least recently attempted first
+ * (never attempted before any), then most overdue: each attempt sends a subscription to the back of
+ * the line, so none can take every send while others wait.
  */
 export async function dueSubscriptions(
   db: Queryable,
@@ -418,21 +485,27 @@ export async function dueSubscriptions(
   const { rows } = await db.query<{
     subscription_id: string;
     paid_through: string;
+    token: string;
     amount_per_period: string;
     failures: number | null;
   }>(
-    `SELECT s.subscription_id::text, s.paid_through::text, s.amount_per_period::text, k.failures
+    `SELECT s.subscription_id::text, s.paid_through::text, s.token, s.amount_per_period::text, k.failures
        FROM token_subscriptions s
+       JOIN token_collect_mandates m
+         ON m.chain_id = s.chain_id AND m.ref = s.ref AND m.merchant = s.merchant AND m.token = s.token
+        AND m.amount_per_period = s.amount_per_period AND m.interval_seconds = s.interval_seconds
+        AND m.start_at = s.start_at
        LEFT JOIN token_subscription_keeper k ON k.chain_id = s.chain_id AND k.subscription_id = s.subscription_id
       WHERE s.chain_id = $1 AND NOT s.cancelled AND s.paid_through <= $2
         AND (k.retry_block IS NULL OR k.retry_block <= $3)
         AND NOT EXISTS (SELECT 1 FROM token_collect_stops x WHERE x.chain_id = s.chain_id AND x.ref = s.ref)
-      ORDER BY s.paid_through, s.subscription_id LIMIT $4`,
+      ORDER BY k.attempt_seq NULLS FIRST, s.paid_through, s.subscription_id LIMIT $4`,
     [chainId, chainTime.toString(), head, limit],
   );
   return rows.map((r) => ({
     id: BigInt(r.subscription_id),
     paidThrough: BigInt(r.paid_through),
+    token: r.token,
     amountPerPeriod: BigInt(r.amount_per_period),
     failures: r.failures ?? 0,
   }));
@@ -525,13 +598,13 @@ export async function recordCollectSent(
 ): Promise<void> {
   await db.query(
     `INSERT INTO token_subscription_keeper (chain_id, subscription_id, tx_hash, tx_hashes, nonce, gas_limit,
-       max_fee_per_gas, max_priority_fee_per_gas, sent_block)
-     VALUES ($1, $2, $3, ARRAY[$3], $4, $5, $6, $7, $8)
+       max_fee_per_gas, max_priority_fee_per_gas, sent_block, attempt_seq)
+     VALUES ($1, $2, $3, ARRAY[$3], $4, $5, $6, $7, $8, nextval('token_collect_attempt_seq'))
      ON CONFLICT (chain_id, subscription_id) DO UPDATE
        SET tx_hash = EXCLUDED.tx_hash, tx_hashes = EXCLUDED.tx_hashes, nonce = EXCLUDED.nonce,
            gas_limit = EXCLUDED.gas_limit, max_fee_per_gas = EXCLUDED.max_fee_per_gas,
            max_priority_fee_per_gas = EXCLUDED.max_priority_fee_per_gas, sent_block = EXCLUDED.sent_block,
-           updated_at = now()`,
+           attempt_seq = EXCLUDED.attempt_seq, updated_at = now()`,
     [
       chainId,
       id.toString(),
@@ -591,12 +664,12 @@ export async function recordCollectFailure(
   failure: { error: string; retryBlock: bigint; counts: boolean },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO token_subscription_keeper (chain_id, subscription_id, last_error, failures, retry_block)
-     VALUES ($1, $2, $3, CASE WHEN $5 THEN 1 ELSE 0 END, $4)
+    `INSERT INTO token_subscription_keeper (chain_id, subscription_id, last_error, failures, retry_block, attempt_seq)
+     VALUES ($1, $2, $3, CASE WHEN $5 THEN 1 ELSE 0 END, $4, nextval('token_collect_attempt_seq'))
      ON CONFLICT (chain_id, subscription_id) DO UPDATE
        SET ${CLEAR_FLIGHT}, last_error = EXCLUDED.last_error,
            failures = token_subscription_keeper.failures + CASE WHEN $5 THEN 1 ELSE 0 END,
-           retry_block = EXCLUDED.retry_block, updated_at = now()`,
+           retry_block = EXCLUDED.retry_block, attempt_seq = EXCLUDED.attempt_seq, updated_at = now()`,
     [chainId, id.toString(), failure.error, failure.retryBlock, failure.counts],
   );
 }

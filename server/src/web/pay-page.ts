@@ -14,7 +14,7 @@ const escapeHtml = (value: string) =>
   );
 
 /** JSON inside <script type="application/json">: no "<" may end the element early. */
-const scriptJson = (value: unknown) =>
+export const scriptJson = (value: unknown) =>
   JSON.stringify(value)
     .replace(/</g, "\\u003c")
     .replace(/\u2028/g, "\\u2028")
@@ -32,6 +32,7 @@ const ASSETS: Record<string, { type: string; body: string }> = Object.fromEntrie
   [
     ["pay.js", "text/javascript; charset=utf-8"],
     ["abi.js", "text/javascript; charset=utf-8"],
+    ["subscription.js", "text/javascript; charset=utf-8"],
     ["pay.css", "text/css; charset=utf-8"],
   ].map(([name, type]) => [
     name,

@@ -2,10 +2,11 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
 import type { AppDeps } from "../api/deps.ts";
 import { notFound } from "../lib/errors.ts";
+import { getAddress } from "viem";
 import { formatDecimal } from "../lib/money.ts";
 import { entryToJson } from "../recurring/serialize.ts";
 import type { SubscriptionView } from "../recurring/service.ts";
-import { qrSvg } from "./pay-page.ts";
+import { qrSvg, scriptJson } from "./pay-page.ts";
 import { chainName } from "./pay-view.ts";
 import { transferUri } from "./payment-uri.ts";
 
@@ -60,6 +61,43 @@ function tokenPullSection(v: SubscriptionView): string {
       <li>On <code id="contract">${escapeHtml(call.contract)}</code>: <code>subscribe(${[a.merchant, a.token, a.amountPerPeriod, a.interval, a.start, a.ref].map(escapeHtml).join(", ")})</code></li>
     </ol>
   </section>`;
+}
+
+/**
+ * A cancelled token_pull subscription: cancelling through the API stops this server's collector, but
+ * while the on-chain subscription is open anyone can still collect it. The page says so and offers
+ * `cancel(id)` (and, the other way, revoking the allowance) through the customer's wallet.
+ */
+function onChainCancelSection(v: SubscriptionView): string {
+  const c = v.onChainCancel;
+  if (!c) return "";
+  if (!c.required) return `<p id="on-chain-message">${escapeHtml(c.message)}</p>`;
+  const s = v.subscription;
+  const data = {
+    chainId: Number(s.chain_id),
+    chainName: chainName(Number(s.chain_id)),
+    contract: c.contract,
+    token: c.revoke.token,
+    merchant: getAddress(s.merchant_address),
+    open: c.open,
+  };
+  return `<section class="option" id="on-chain-cancel" aria-labelledby="on-chain-title">
+    <h2 id="on-chain-title">Still open on chain: stop the payments</h2>
+    <p id="on-chain-message">${escapeHtml(c.message)}</p>
+    <ol>
+      ${c.open.map((o) => `<li>On <code>${escapeHtml(c.contract)}</code>, from <code>${escapeHtml(o.customer)}</code>: <code class="cancel-call">cancel(${escapeHtml(o.id)})</code></li>`).join("\n      ")}
+    </ol>
+    <p>Or revoke the allowance: on the token <code>${escapeHtml(c.revoke.token)}</code>, <code id="revoke-call">approve(${escapeHtml(c.revoke.spender)}, 0)</code>.</p>
+    <p id="cancel-hint" class="hint">Looking for a wallet in this browser…</p>
+    <p>
+      <button id="cancel-onchain" class="primary" type="button" disabled>Cancel on chain with your wallet</button>
+      <button id="revoke" class="secondary" type="button" disabled>Revoke the allowance</button>
+    </p>
+    <p id="cancel-message" class="wallet-message" role="status" aria-live="polite"></p>
+    <p id="cancel-error" class="wallet-error" role="alert"></p>
+  </section>
+  <script type="application/json" id="subscription-data">${scriptJson(data)}</script>
+  <script type="module" src="/assets/subscription.js"></script>`;
 }
 
 /**
@@ -141,7 +179,8 @@ export const subscriptionPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }
   </section>
   ${
     closed
-      ? `<p id="cancelled">This subscription was cancelled on ${escapeHtml(e.cancelled_at ?? "")}.</p>`
+      ? `<p id="cancelled">This subscription was cancelled on ${escapeHtml(e.cancelled_at ?? "")}.</p>
+  ${onChainCancelSection(v)}`
       : s.method === "token_pull"
         ? tokenPullSection(v)
         : `<section class="option" aria-labelledby="scan-title">

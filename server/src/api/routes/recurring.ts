@@ -99,6 +99,33 @@ const TokenPullSchema = Type.Object(
   },
 );
 
+const OnChainCancelSchema = Type.Object(
+  {
+    required: Type.Boolean({
+      description:
+        "True while an on-chain subscription with the terms asked for is still open: anyone can still collect it",
+    }),
+    message: Type.String({ description: "What the customer must do, in words" }),
+    contract: Type.String({ description: "The chain's Subscriptions contract" }),
+    open: Type.Array(
+      Type.Object({
+        id: Type.String({ description: "The on-chain subscription id: call cancel(id) on the contract" }),
+        customer: Type.String({
+          description: "Who subscribed (cancel from this address, or the merchant's)",
+        }),
+      }),
+    ),
+    revoke: Type.Object(
+      { token: Str, spender: Str, amount: Type.Literal("0") },
+      { description: "The other way: approve(spender, 0) on the token, from the customer's address" },
+    ),
+  },
+  {
+    description:
+      "method token_pull, once cancelled: cancelling here stops this server's collector, but the on-chain subscription stays open and collect is permissionless; the customer (or the merchant) must call cancel(id) on the contract, or the customer revokes the allowance",
+  },
+);
+
 export const SubscriptionSchema = Type.Object(
   {
     id: Type.Integer(),
@@ -125,6 +152,7 @@ export const SubscriptionSchema = Type.Object(
     current: Type.Ref("RecurringEntry"),
     periods: Type.Array(PeriodSchema, { description: "The open periods (rates locked), oldest first" }),
     token_pull: Type.Optional(TokenPullSchema),
+    on_chain_cancel: Type.Optional(OnChainCancelSchema),
   },
   { $id: "Subscription" },
 );
@@ -179,6 +207,7 @@ export const recurringRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
       deps.indexedBlock(v.subscription.chain_id),
     ),
     ...(v.tokenPull ? { token_pull: v.tokenPull } : {}),
+    ...(v.onChainCancel ? { on_chain_cancel: v.onChainCancel } : {}),
   });
 
   app.post(
@@ -242,7 +271,7 @@ export const recurringRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
       schema: {
         tags: ["recurring"],
         summary: "Cancel a subscription: nothing more is owed; what was paid runs to its end",
-        description: NEEDS,
+        description: `${NEEDS} A token_pull subscription stays open on chain, where anyone can still collect it: the answer's on_chain_cancel says what the customer must do (cancel(id) on the Subscriptions contract, or revoke the allowance).`,
         params: IdParams,
         response: { 200: Type.Ref("Subscription"), ...errors },
       },

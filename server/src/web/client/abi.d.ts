@@ -7,6 +7,7 @@ export declare const SELECTORS: Readonly<{
   approve: Hex;
   allowance: Hex;
   balanceOf: Hex;
+  cancel: Hex;
 }>;
 export declare function addressWord(address: string): string;
 export declare function uintWord(value: bigint | string): string;
@@ -21,4 +22,5 @@ export declare function encodePayToken(
 export declare function encodeApprove(spender: string, amount: bigint | string): Hex;
 export declare function encodeAllowance(owner: string, spender: string): Hex;
 export declare function encodeBalanceOf(owner: string): Hex;
+export declare function encodeCancel(id: bigint | string): Hex;
 export declare function decodeUint(hex: string): bigint;

@@ -1,6 +1,6 @@
-// Calldata for the few fixed calls the payment page makes, without a bundler or a library: a
+// Calldata for the few fixed calls the payment and subscription pages make, without a bundler or a library: a
 // 4-byte selector followed by one 32-byte word per argument (every argument here is static:
-// address, uint256 or bytes32). test/server/pay-abi.test.ts checks each against viem.
+// address, uint256 or bytes32). test/server/web-pay-uri.test.ts checks each against viem.
 
 export const SELECTORS = Object.freeze({
   pay: "0x46f8f304", // pay(address,bytes32)
@@ -8,6 +8,7 @@ export const SELECTORS = Object.freeze({
   approve: "0x095ea7b3", // approve(address,uint256)
   allowance: "0xdd62ed3e", // allowance(address,address)
   balanceOf: "0x70a08231", // balanceOf(address)
+  cancel: "0x40e58ee5", // cancel(uint256), on the Subscriptions contract
 });
 
 const MAX_UINT256 = (1n << 256n) - 1n;
@@ -48,6 +49,9 @@ export const encodeApprove = (spender, amount) => SELECTORS.approve + addressWor
 /** allowance(owner, spender) on the token (an eth_call). */
 export const encodeAllowance = (owner, spender) =>
   SELECTORS.allowance + addressWord(owner) + addressWord(spender);
+
+/** cancel(id) on the Subscriptions contract: from the customer (or the merchant), it stops every later collect. */
+export const encodeCancel = (id) => SELECTORS.cancel + uintWord(id);
 
 /** balanceOf(owner) on the token (an eth_call). */
 export const encodeBalanceOf = (owner) => SELECTORS.balanceOf + addressWord(owner);
