@@ -204,6 +204,8 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       ...createOrderReader(db),
       merchantName: (merchantId) => merchantDisplayName(db, merchantId),
       requiredConfirmations: (chainId) => byId.get(chainId)?.confirmations ?? 1,
+      maxStreamsPerClient: config.payEventsPerClient,
+      maxStreams: config.payEventsTotal,
     },
     recurring: createRecurringService({
       db,
