@@ -109,6 +109,11 @@ const config = parseEletroPayConfig({
   ELETROPAY_TOKEN_KEY: "bench-token-key-0123456789abcdef0123456789",
   ELETROPAY_CALLBACK_URL: "http://127.0.0.1:9/",
   ELETROPAY_SHARED_SECRET: BENCH_SECRET,
+  // One client asks for every address as fast as it can: the issuing path is measured, not the
+  // rate limits or the refusal past the gap limit.
+  ELETROPAY_RATE_LIMIT_PER_IP: "100000000",
+  ELETROPAY_RATE_LIMIT_PER_TOKEN: "100000000",
+  GAP_LIMIT: "100000",
 });
 const ep = await createEletroPay({ db: testDb.db, config, adapters: { LTC: noopAdapter("LTC") } });
 const { token } = await ep.service.registerClient("bench@example.com", { revealExisting: true });

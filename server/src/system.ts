@@ -29,7 +29,7 @@ import type { ChainEvent } from "./orders/effects.ts";
 import type { TokenSubscriptionEvent } from "./token-subscriptions/events.ts";
 import { createOrderEvents, type OrderStatusChanged } from "./orders/events.ts";
 import { merchantDisplayName, setDisplayName } from "./merchants/profile.ts";
-import { depositsReadyToSweep } from "./deposits/repository.ts";
+import { merchantDepositsReadyToSweep } from "./deposits/repository.ts";
 import { provenAddresses } from "./merchants/addresses.ts";
 import { rotateCallbackSecret } from "./merchants/callback-secret.ts";
 import { createWebSessionService } from "./merchants/web-sessions.ts";
@@ -204,6 +204,8 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       ...createOrderReader(db),
       merchantName: (merchantId) => merchantDisplayName(db, merchantId),
       requiredConfirmations: (chainId) => byId.get(chainId)?.confirmations ?? 1,
+      maxStreamsPerClient: config.payEventsPerClient,
+      maxStreams: config.payEventsTotal,
     },
     recurring: createRecurringService({
       db,
@@ -238,18 +240,14 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       setDisplayName: (merchantId, value) => setDisplayName(db, merchantId, value),
       rotateCallbackSecret: (merchantId, overlap) => rotateCallbackSecret(db, merchantId, overlap),
       depositsWaiting: async (merchantId) => {
-        const proven = new Set(await provenAddresses(db, merchantId));
+        const proven = await provenAddresses(db, merchantId);
         const waiting = [];
         for (const chain of chains) {
           const head = chain.indexedBlock();
-          if (head === null) continue;
-          const ready = await depositsReadyToSweep(
-            db,
-            chain.chainId,
-            head - BigInt(chain.confirmations) + 1n,
-          );
-          for (const d of ready)
-            if (proven.has(d.merchant.toLowerCase())) waiting.push({ ...d, chainId: chain.chainId });
+          if (head === null || proven.length === 0) continue;
+          const confirmed = head - BigInt(chain.confirmations) + 1n;
+          const ready = await merchantDepositsReadyToSweep(db, chain.chainId, confirmed, proven);
+          waiting.push(...ready.map((d) => ({ ...d, chainId: chain.chainId })));
         }
         return waiting;
       },

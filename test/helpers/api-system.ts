@@ -1,4 +1,5 @@
 import { loadConfig } from "../../server/src/config/index.ts";
+import type { Logger } from "../../server/src/lib/log.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestChain } from "./chain.ts";
 import { createTestDb, type TestDb } from "./db.ts";
@@ -39,11 +40,11 @@ export async function proveAddress(
 /**
  * The API on a real in-process chain and a fresh database, without the indexer or callback
  * workers (API tests drive requests only). `env` adds or overrides configuration; `options.now`
- * is the recurring billing clock (tests move it).
+ * is the recurring billing clock (tests move it); `options.log` replaces the process logger.
  */
 export async function startApiSystem(
   env: Record<string, string> = {},
-  options: { now?: () => number } = {},
+  options: { now?: () => number; log?: Logger } = {},
 ): Promise<ApiSystem> {
   const chain = await createTestChain();
   const testDb = await createTestDb();
@@ -59,7 +60,13 @@ export async function startApiSystem(
       CALLBACK_ALLOW_PRIVATE: "true",
       ...env,
     }),
-    { db: testDb.db, client: chain.client, listen: false, ...(options.now ? { now: options.now } : {}) },
+    {
+      db: testDb.db,
+      client: chain.client,
+      listen: false,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    },
   );
   return {
     chain,

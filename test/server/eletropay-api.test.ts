@@ -69,6 +69,11 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     ELETROPAY_TOKEN_KEY: "api-test-token-key-0123456789abcdef0123456789",
     ELETROPAY_CALLBACK_URL: "https://eletropay.example/v1/payments/{key}/{currency}/",
     ELETROPAY_SHARED_SECRET: SHARED_SECRET,
+    // This suite issues hundreds of addresses to one client from one address; the limits and the
+    // refusal past the gap limit have their own tests (security-eletropay-limits.test.ts).
+    ELETROPAY_RATE_LIMIT_PER_IP: "1000000",
+    ELETROPAY_RATE_LIMIT_PER_TOKEN: "1000000",
+    GAP_LIMIT: "1000",
     ...extra,
   };
 }
@@ -467,9 +472,14 @@ describe("EletroPay private API", function () {
     try {
       const cfg = parseEletroPayConfig(env({ GAP_LIMIT: "5" }));
       const local = await createEletroPay({ db: fresh.db, config: cfg, adapters });
-      const token = (await local.service.registerClient("gap@example.com", { revealExisting: true })).token;
+      // Three clients, in turn: each stays below the gap limit (it would get 409 past it), while the
+      // key's run of unpaid addresses, which a restored wallet meets, grows to 12.
+      const tokens: string[] = [];
+      for (const email of ["gap@example.com", "gap2@example.com", "gap3@example.com"])
+        tokens.push((await local.service.registerClient(email, { revealExisting: true })).token);
       const issued: string[] = [];
-      for (let i = 0; i < 12; i++) issued.push((await local.service.issueAddress(token, "LTC")).address);
+      for (let i = 0; i < 12; i++)
+        issued.push((await local.service.issueAddress(tokens[i % 3]!, "LTC")).address);
       let ltc = (await gapLimitStatus(fresh.db, cfg)).currencies.find((c) => c.currency === "LTC")!;
       assert.deepEqual([ltc.issued, ltc.paid, ltc.unpaidRun], [12, 0, 12]);
       assert.ok(ltc.warning?.includes("12 consecutive"));

@@ -17,10 +17,14 @@ export interface PayPageDeps {
   merchantName?(merchantId: bigint): Promise<string | null>;
   /** CONFIRMATIONS of the chain (for "1 of 12 confirmations"); 1 when unknown. */
   requiredConfirmations?(chainId: bigint): number;
-  /** How often an open event stream looks at its order, in ms (default 500). */
+  /** How often an order with open event streams is read, in ms (default 500); once for all its streams. */
   pushIntervalMs?: number;
   /** How long one event stream stays open before the browser reconnects, in ms (default 5 min). */
   pushMaxMs?: number;
+  /** Event streams one client (an IPv4 address or IPv6 /64) may hold open (PAY_EVENTS_PER_CLIENT, default 20). */
+  maxStreamsPerClient?: number;
+  /** Event streams open at once in this process (PAY_EVENTS_TOTAL, default 1000). */
+  maxStreams?: number;
 }
 
 /** A chain as the browser pages (console, point of sale) see it. */

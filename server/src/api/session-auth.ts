@@ -53,6 +53,18 @@ export function clearSessionCookie(reply: FastifyReply) {
 }
 
 /**
+ * The terminal key whose orders a request may read, or null when it is not a terminal session
+ * (an API key or a console session reads every order of the account). A terminal session always
+ * has its key; one without is refused rather than left unscoped.
+ */
+export function terminalKeyOf(request: FastifyRequest): bigint | null {
+  const session = request.webSession;
+  if (!session || session.kind !== "terminal") return null;
+  if (!session.terminal) throw forbidden("this terminal session has no terminal key", "terminal_not_allowed");
+  return session.terminal.keyId;
+}
+
+/**
  * Resolves the session cookie once per request, after the API key (a request with an API key
  * ignores the cookie). A console session stands for the merchant like its API key; a terminal
  * session only on the routes in TERMINAL_ROUTES.

@@ -48,7 +48,15 @@ export interface EletroPayConfig {
   /** 32-byte AES key derived from ELETROPAY_TOKEN_KEY; encrypts stored client tokens. */
   tokenKey: Uint8Array | undefined;
   currencies: Partial<Record<UtxoCurrency, EletroPayCurrencyConfig>>;
+  /**
+   * GAP_LIMIT: unused addresses a restored wallet scans past. A client gets no new address while
+   * this many issued to it since its last payment are unpaid (409 gap_limit_reached).
+   */
   gapLimit: number;
+  /** Requests per minute from one client address (IPv6: per /64), any route (ELETROPAY_RATE_LIMIT_PER_IP). */
+  rateLimitPerIp: number;
+  /** Address requests per minute with one client token (ELETROPAY_RATE_LIMIT_PER_TOKEN). */
+  rateLimitPerToken: number;
   /** Unpaid addresses older than this may be handed out again to the same client; null: never. */
   reissueAfterSeconds: number | null;
   dashInstantSendAsConfirmed: boolean;
@@ -234,6 +242,8 @@ export function readEletroPayConfig(r: EnvReader): EletroPayConfig {
     tokenKey: tokenSecret === undefined ? undefined : deriveTokenKey(tokenSecret),
     currencies,
     gapLimit: r.int("GAP_LIMIT", 20, 1, 100_000),
+    rateLimitPerIp: r.int("ELETROPAY_RATE_LIMIT_PER_IP", 600, 1, 10_000_000),
+    rateLimitPerToken: r.int("ELETROPAY_RATE_LIMIT_PER_TOKEN", 60, 1, 10_000_000),
     reissueAfterSeconds: reissue > 0 ? reissue : null,
     dashInstantSendAsConfirmed: r.bool("DASH_INSTANTSEND_AS_CONFIRMED", false),
     pollIntervalMs: r.int("ELETROPAY_POLL_INTERVAL_MS", 5_000, 100, 3_600_000),

@@ -40,6 +40,10 @@ export interface Config {
    * list of addresses and CIDR ranges; false (the default) uses the connection's address.
    */
   trustProxy: false | number | string[];
+  /** Payment page event streams one client (an IPv4 address or IPv6 /64) may hold open (PAY_EVENTS_PER_CLIENT). */
+  payEventsPerClient: number;
+  /** Payment page event streams open at once per API process (PAY_EVENTS_TOTAL). */
+  payEventsTotal: number;
 
   /** Every chain to follow, in configuration order; the first is the default for new orders. */
   chains: ChainConfig[];
@@ -83,6 +87,8 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitPerMinute: r.int("RATE_LIMIT_PER_MINUTE", 600, 1, 10_000_000),
     authFailuresPerMinute: r.int("AUTH_FAILURES_PER_MINUTE", 10, 1, 1_000_000),
     trustProxy: readTrustProxy(r),
+    payEventsPerClient: r.int("PAY_EVENTS_PER_CLIENT", 20, 1, 100_000),
+    payEventsTotal: r.int("PAY_EVENTS_TOTAL", 1000, 1, 1_000_000),
   };
   const chains = readChains(r);
   const callbacks = readCallbackConfig(r, appEnv);

@@ -352,6 +352,56 @@ export async function depositsReadyToSweep(
   }));
 }
 
+/**
+ * depositsReadyToSweep for the deposits bound to `merchants` (payout addresses) only, filtered in
+ * the database: the work and the rows returned grow with these merchants' deposits, not with the
+ * chain's (the console's list; security review 2, finding 7).
+ */
+export async function merchantDepositsReadyToSweep(
+  db: Queryable,
+  chainId: bigint,
+  confirmedAtOrBefore: bigint,
+  merchants: readonly string[],
+): Promise<SweepCandidate[]> {
+  if (merchants.length === 0) return [];
+  const { rows } = await db.query<{
+    address: string;
+    merchant: string;
+    order_ref: string;
+    token: string;
+    amount: string;
+    last_block: bigint;
+  }>(
+    `WITH mine AS (
+       SELECT address, merchant, order_ref, balance FROM deposit_addresses
+        WHERE chain_id = $1 AND merchant = ANY($3::text[]))
+     SELECT a.address, a.merchant, a.order_ref, '0x0000000000000000000000000000000000000000' AS token,
+            a.balance::text AS amount, b.last_block
+       FROM mine a
+       JOIN LATERAL (SELECT max(block_number) AS last_block FROM deposit_balances b
+                      WHERE b.chain_id = $1 AND b.address = a.address) b ON true
+      WHERE a.balance > 0 AND b.last_block <= $2
+     UNION ALL
+     SELECT a.address, a.merchant, a.order_ref, t.token, (t.amount - COALESCE(s.amount, 0))::text, t.last_block
+       FROM mine a
+       JOIN LATERAL (SELECT token, sum(amount) AS amount, max(block_number) AS last_block FROM deposit_transfers t
+                      WHERE t.chain_id = $1 AND t.address = a.address GROUP BY token) t ON true
+       LEFT JOIN LATERAL (SELECT sum(amount) AS amount FROM deposit_sweeps s
+                      WHERE s.chain_id = $1 AND s.address = a.address AND s.token = t.token) s ON true
+      WHERE t.amount > COALESCE(s.amount, 0) AND t.last_block <= $2
+      ORDER BY 1, 4`,
+    [chainId, confirmedAtOrBefore, [...new Set(merchants.map((m) => m.toLowerCase()))]],
+  );
+  return rows.map((r) => ({
+    address: r.address,
+    merchant: r.merchant,
+    orderRef: r.order_ref,
+    token: r.token,
+    amount: BigInt(r.amount),
+    lastBlock: BigInt(r.last_block),
+  }));
+}
+
 /** The binding of the given deposit addresses of a chain (merchant, order ref), by address. */
 export async function depositBindings(
   tx: Queryable,

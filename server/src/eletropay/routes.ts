@@ -1,11 +1,13 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { BlockList, isIP } from "node:net";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { ErrorSchema, frameworkErrors, installErrorHandling } from "../api/errors.ts";
 import { installRequestLogging, quietRequestLogs } from "../api/request-log.ts";
-import { forbidden, unauthorized } from "../lib/errors.ts";
+import { forbidden, tooManyRequests, unauthorized } from "../lib/errors.ts";
+import { clientKey } from "../lib/ip.ts";
+import { createWindowLimiter, type WindowLimiter } from "../lib/rate-window.ts";
 import { ELETROPAY_AUTH_FIX, allowListExcludesLoopback, type EletroPayConfig } from "../config/eletropay.ts";
 import type { EletroPayService } from "./service.ts";
 
@@ -27,7 +29,13 @@ const AddressParams = Type.Object({
 });
 const AddressReply = Type.Object({ address: Type.String() });
 
-const errorReplies = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema };
+const errorReplies = {
+  400: ErrorSchema,
+  401: ErrorSchema,
+  403: ErrorSchema,
+  404: ErrorSchema,
+  429: ErrorSchema,
+};
 
 /** The 409 of an unauthenticated re-registration: the token is never shown again without the secret. */
 export const CLIENT_EXISTS_MESSAGE =
@@ -82,7 +90,23 @@ export async function eletropayApp(deps: EletroPayAppDeps): Promise<FastifyInsta
   // Start-up refuses this configuration (finding 6); a listener built around it still serves no one.
   const authenticated = secret !== undefined || allowListExcludesLoopback(config.allowIps);
 
-  app.addHook("onRequest", async (request) => {
+  // Rate limits (security review 2, finding 12): per client address before anything is checked
+  // (so a wrong secret cannot be tried without end), and per token on address requests.
+  const perIp = createWindowLimiter({ max: config.rateLimitPerIp, windowMs: 60_000 });
+  const perToken = createWindowLimiter({ max: config.rateLimitPerToken, windowMs: 60_000 });
+  const limit = (limiter: WindowLimiter, key: string, what: string, max: number, reply: FastifyReply) => {
+    const waitMs = limiter.take(key);
+    if (waitMs === 0) return;
+    const seconds = Math.ceil(waitMs / 1000);
+    void reply.header("retry-after", String(seconds));
+    throw tooManyRequests(
+      `too many requests ${what}: the limit is ${max} per minute; try again in ${seconds} s`,
+      "rate_limited",
+    );
+  };
+
+  app.addHook("onRequest", async (request, reply) => {
+    limit(perIp, clientKey(request.ip), "from this address", config.rateLimitPerIp, reply);
     if (!authenticated) {
       throw forbidden(
         `the EletroPay API does not know who its callers are: ${ELETROPAY_AUTH_FIX}`,
@@ -119,9 +143,22 @@ export async function eletropayApp(deps: EletroPayAppDeps): Promise<FastifyInsta
 
   app.get(
     "/v1/clients/:token/:currency",
-    { schema: { params: AddressParams, response: { 200: AddressReply, ...errorReplies } } },
+    {
+      schema: {
+        params: AddressParams,
+        response: { 200: AddressReply, ...errorReplies, 409: ErrorSchema },
+      },
+    },
     async (request, reply) => {
-      const { address } = await service.issueAddress(request.params.token, request.params.currency);
+      const token = request.params.token.toLowerCase();
+      limit(
+        perToken,
+        digest(token).toString("base64url"),
+        "with this token",
+        config.rateLimitPerToken,
+        reply,
+      );
+      const { address } = await service.issueAddress(token, request.params.currency);
       void reply.header("cache-control", "no-store");
       return { address };
     },

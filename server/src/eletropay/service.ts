@@ -275,6 +275,28 @@ export function createEletroPayService(deps: EletroPayServiceDeps): EletroPaySer
         const reused = rows[0];
         if (reused) return { currency, address: reused.address, index: Number(reused.idx), reissued: true };
       }
+      // The gap limit (security review 2, finding 12): a wallet restored from the seed stops at
+      // GAP_LIMIT unused addresses in a row, so a client whose last GAP_LIMIT addresses are all
+      // unpaid gets no new one (and the node imports nothing). The client's row lock makes
+      // concurrent requests of one client count one after another.
+      await tx.query("SELECT id FROM eletropay_clients WHERE id = $1 FOR UPDATE", [client.id]);
+      const { rows: unpaid } = await tx.query<{ n: bigint }>(
+        `SELECT count(*) AS n FROM eletropay_addresses
+          WHERE client_id = $1 AND currency = $2 AND key_id = $3 AND paid_at IS NULL
+            AND idx > COALESCE((SELECT max(idx) FROM eletropay_addresses
+                                 WHERE client_id = $1 AND currency = $2 AND key_id = $3 AND paid_at IS NOT NULL), -1)`,
+        [client.id, currency, cc.key.keyId],
+      );
+      const run = Number(unpaid[0]?.n ?? 0n);
+      if (run >= config.gapLimit) {
+        throw conflict(
+          `this client's last ${run} ${currency} addresses are all unpaid (GAP_LIMIT ${config.gapLimit}): a wallet ` +
+            "restored from the seed would not see a payment to a further one, so none is issued until one of " +
+            "them is paid; show the customer one of those, or ask the operator to set ADDRESS_REISSUE_AFTER_SECONDS " +
+            "(old unpaid addresses are handed out again) or to raise GAP_LIMIT together with the wallet's gap limit",
+          "gap_limit_reached",
+        );
+      }
       // The row lock on the counter serialises concurrent allocations: each gets its own index.
       const { rows } = await tx.query<{ idx: bigint }>(
         `INSERT INTO eletropay_keys (currency, key_id, next_index) VALUES ($1, $2, 1)

@@ -122,3 +122,20 @@ export function blockedHostReason(hostname: string): string | undefined {
   if (name === "localhost" || name.endsWith(".localhost")) return "loopback name";
   return undefined;
 }
+
+/**
+ * The client an address stands for, for per-client limits: an IPv4 address as it is (an
+ * IPv4-mapped IPv6 address as its IPv4), an IPv6 address as its /64 (`2001:db8:1:2::/64`), since
+ * one subscriber or host usually holds a whole /64 and can pick any address in it. Text that is not
+ * an IP address is returned unchanged.
+ */
+export function clientKey(ip: string): string {
+  if (isIPv4(ip)) return ip;
+  const groups = parseV6(ip);
+  if (!groups || groups.length !== 8) return ip;
+  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = groups;
+  if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff) {
+    return `${g6 >>> 8}.${g6 & 0xff}.${g7 >>> 8}.${g7 & 0xff}`;
+  }
+  return `${[g0, g1, g2, g3].map((g) => g.toString(16)).join(":")}::/64`;
+}

@@ -26,8 +26,11 @@ export interface WebSession {
   /** The payout address the wallet proved (SIWE), or null (API key, terminal). */
   address: `0x${string}` | null;
   expiresAt: Date;
-  /** A terminal's fixed order settings (from its key); null for console sessions. */
-  terminal: { payoutAddress: `0x${string}`; callback: string } | null;
+  /**
+   * A terminal's key (its orders are the only ones it reads) and fixed order settings; null for
+   * console sessions.
+   */
+  terminal: { keyId: bigint; label: string; payoutAddress: `0x${string}`; callback: string } | null;
 }
 
 const NONCE_TTL_MS = 10 * 60 * 1000;
@@ -184,10 +187,12 @@ export function createWebSessionService(db: Queryable, now: () => Date = () => n
         kind: SessionKind;
         address: string | null;
         expires_at: Date;
+        terminal_key_id: bigint | null;
+        label: string | null;
         payout_address: string | null;
         callback: string | null;
       }>(
-        `SELECT s.merchant_id, s.kind, s.address, s.expires_at, k.payout_address, k.callback
+        `SELECT s.merchant_id, s.kind, s.address, s.expires_at, s.terminal_key_id, k.label, k.payout_address, k.callback
            FROM web_sessions s LEFT JOIN terminal_keys k ON k.id = s.terminal_key_id
           WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
             AND (s.kind = 'console' OR k.revoked_at IS NULL)`,
@@ -203,8 +208,13 @@ export function createWebSessionService(db: Queryable, now: () => Date = () => n
         address: row.address ? getAddress(row.address) : null,
         expiresAt: row.expires_at,
         terminal:
-          row.kind === "terminal" && row.payout_address && row.callback
-            ? { payoutAddress: getAddress(row.payout_address), callback: row.callback }
+          row.kind === "terminal" && row.terminal_key_id !== null && row.payout_address && row.callback
+            ? {
+                keyId: row.terminal_key_id,
+                label: row.label ?? "",
+                payoutAddress: getAddress(row.payout_address),
+                callback: row.callback,
+              }
             : null,
       };
     },

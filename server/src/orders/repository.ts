@@ -32,15 +32,17 @@ export interface NewOrder {
   itemImage: string | null;
   /** Where the payment page sends the customer once paid; null: nowhere. */
   returnUrl?: string | null;
+  /** The terminal key that created it at the point of sale; null otherwise. */
+  terminalKeyId?: bigint | null;
   ttlSeconds: number;
 }
 
 const INSERT_ORDER = `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol,
   token_decimals, currency_amount, usd_cents, expected_amount, price, price_decimals, callback, item_title,
-  item_description, item_image, expires_at, deposit_address, reference, return_url)`;
+  item_description, item_image, expires_at, deposit_address, reference, return_url, terminal_key_id)`;
 const ORDER_VALUES = `$1::int8, $2::int8, $3::int8, $4::text, $5::text, $6::text, $7::text, $8::int4, $9::text,
   $10::int8, $11::numeric, $12::numeric, $13::int4, $14::text, $15::text, $16::text, $17::text,
-  now() + make_interval(secs => $18::float8), $19::text, $20::text, $21::text`;
+  now() + make_interval(secs => $18::float8), $19::text, $20::text, $21::text, $22::int8`;
 
 const orderParams = (o: NewOrder) => [
   o.id,
@@ -64,6 +66,7 @@ const orderParams = (o: NewOrder) => [
   o.depositAddress ?? null,
   o.reference,
   o.returnUrl ?? null,
+  o.terminalKeyId ?? null,
 ];
 
 /** Inserts an order; a primary-key collision surfaces as the driver's unique violation (23505). */
@@ -89,7 +92,7 @@ export async function insertOrderWithDailySlot(
     `WITH slot AS (
        INSERT INTO merchant_daily_orders AS d (merchant_id, day, count)
        VALUES ($2, (now() AT TIME ZONE 'UTC')::date, 1)
-       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $22
+       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $23
        RETURNING 1
      )
      ${INSERT_ORDER} SELECT ${ORDER_VALUES} FROM slot RETURNING *`,

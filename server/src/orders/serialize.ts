@@ -30,6 +30,8 @@ export interface OrderRow {
   item_image: string | null;
   /** Where the payment page sends the customer once paid (migration 095); null: nowhere. */
   return_url?: string | null;
+  /** The terminal key that created the order at the point of sale (migration 111); null otherwise. */
+  terminal_key_id?: bigint | null;
   status: OrderStatus;
   exception: OrderException | null;
   amount_paid: string;

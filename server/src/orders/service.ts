@@ -142,7 +142,15 @@ export function createOrderService(deps: OrderServiceDeps) {
     };
   }
 
-  async function create(input: CreateOrderInput, merchant: Merchant | null): Promise<OrderRow> {
+  /**
+   * Creates an order; `terminalKeyId` records the point-of-sale terminal key that asked (its
+   * session reads only such orders, see get).
+   */
+  async function create(
+    input: CreateOrderInput,
+    merchant: Merchant | null,
+    terminalKeyId: bigint | null = null,
+  ): Promise<OrderRow> {
     const usdCents = parseUsdCents(input.amount);
     if (usdCents === undefined || usdCents <= 0n) {
       throw badRequest(
@@ -203,6 +211,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       itemDescription: input.item_description ?? null,
       itemImage: itemImage ?? null,
       returnUrl: returnUrl ?? null,
+      terminalKeyId,
       ttlSeconds: deps.orderTtlSeconds,
     };
     // One statement, one round trip, no explicit transaction. Ids are random 53-bit numbers; a
@@ -254,10 +263,21 @@ export function createOrderService(deps: OrderServiceDeps) {
     }
   }
 
-  /** An order by id: a merchant sees only its own; anyone may read an anonymous order by id. */
-  async function get(id: bigint, merchant: Merchant | null): Promise<OrderRow> {
+  /**
+   * An order by id: a merchant sees only its own; anyone may read an anonymous order by id. A
+   * point-of-sale terminal (`terminalKeyId`) sees only the orders its key created.
+   */
+  async function get(
+    id: bigint,
+    merchant: Merchant | null,
+    terminalKeyId: bigint | null = null,
+  ): Promise<OrderRow> {
     const row = await findOrder(db, id);
-    if (!row || (row.merchant_id !== null && row.merchant_id !== merchant?.id)) {
+    if (
+      !row ||
+      (row.merchant_id !== null && row.merchant_id !== merchant?.id) ||
+      (terminalKeyId !== null && row.terminal_key_id !== terminalKeyId)
+    ) {
       throw notFound(`order ${id} was not found`, "order_not_found");
     }
     return row;

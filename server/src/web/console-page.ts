@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { requireMerchant } from "../api/auth.ts";
 import type { AppDeps, WebDeps } from "../api/deps.ts";
 import { ErrorSchema } from "../api/schemas.ts";
-import { clearSessionCookie, setSessionCookie } from "../api/session-auth.ts";
+import { clearSessionCookie, setSessionCookie, terminalKeyOf } from "../api/session-auth.ts";
 import { badRequest, DomainError, notFound, unauthorized, unavailable } from "../lib/errors.ts";
 import { parseHttpUrl } from "../lib/url.ts";
 import { parseMerchantAddress } from "../orders/service.ts";
@@ -177,7 +177,10 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
   const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 409: ErrorSchema };
   const Session = Type.Object({
     kind: Type.String(),
-    email: Type.String(),
+    email: Type.Union([Type.String(), Type.Null()], {
+      description: "The merchant's email; null for a terminal, which is not shown it",
+    }),
+    label: Type.Optional(Type.String({ description: "A terminal's label (terminal sessions only)" })),
     display_name: Type.Union([Type.String(), Type.Null()]),
     address: Type.Union([Type.String(), Type.Null()]),
     expires_at: Type.String({ format: "date-time" }),
@@ -185,9 +188,11 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
   const sessionJson = async (request: FastifyRequest) => {
     const session = request.webSession;
     if (!session) throw unauthorized("not signed in: sign in at /console");
+    const terminal = session.kind === "terminal";
     return {
       kind: session.kind,
-      email: session.merchant.email,
+      email: terminal ? null : session.merchant.email,
+      ...(terminal ? { label: session.terminal?.label ?? "" } : {}),
       display_name: await web.displayName(session.merchant.id),
       address: session.address,
       expires_at: session.expiresAt.toISOString(),
@@ -567,6 +572,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
       const order = await deps.orders.create(
         { amount, token, chain, item_title, address, callback },
         merchant,
+        terminalKeyOf(request),
       );
       return orderToJson(order, deps.config.publicUrl, deps.indexedBlock(order.chain_id));
     },

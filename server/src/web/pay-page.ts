@@ -5,6 +5,7 @@ import { Type } from "@fastify/type-provider-typebox";
 import type { AppDeps, PayPageDeps } from "../api/deps.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import { notFound } from "../lib/errors.ts";
+import { createPayEventHub, createStreamLimits } from "./pay-events.ts";
 import { payState, payView, type PayState, type PayView } from "./pay-view.ts";
 
 const escapeHtml = (value: string) =>
@@ -176,8 +177,6 @@ function renderPage(view: PayView, state: PayState, merchantName: string | null)
 </html>`;
 }
 
-const FINAL_STATUSES = new Set(["complete", "expired", "refunded"]);
-
 /** The hosted payment page and QR image. Generated locally; no third-party service sees an order. */
 export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   const Params = Type.Object({ id: Type.String({ pattern: "^[0-9]{1,16}$" }) });
@@ -258,7 +257,20 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
 
   // The page's updates, pushed as Server-Sent Events: an `event: status` with the state above at
   // once and on every change (status, confirmations, amount paid). The stream ends after a final
-  // status; otherwise after pushMaxMs, and the browser's EventSource reconnects by itself.
+  // status; otherwise after pushMaxMs, and the browser's EventSource reconnects by itself. All
+  // streams of one order share one poller (pay-events.ts), and each client (an IPv6 /64) and the
+  // whole process may hold only so many streams at once: beyond that the answer is 429.
+  const hub = createPayEventHub({
+    order: (id) => pages.order(id),
+    state: stateOf,
+    intervalMs: pages.pushIntervalMs ?? 500,
+    warn: (error) => app.log.warn({ err: error }, "payment page event stream stopped"),
+  });
+  const limits = createStreamLimits({
+    perClient: pages.maxStreamsPerClient ?? 20,
+    total: pages.maxStreams ?? 1000,
+  });
+  app.addHook("onClose", async () => hub.close());
   app.get(
     "/pay/:id/events",
     {
@@ -266,52 +278,67 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       schema: {
         tags: ["orders"],
         summary: "Payment page status pushed as Server-Sent Events (text/event-stream)",
+        description:
+          "429 too_many_streams when this client (an IPv6 /64) or the server holds its limit of open streams.",
         params: Params,
+        response: { 404: Type.Ref("Error"), 429: Type.Ref("Error") },
       },
     },
     async (request, reply) => {
-      const id = request.params.id;
-      await load(id); // 404 before the stream starts
-      const interval = pages.pushIntervalMs ?? 500;
+      const release = limits.acquire(request.ip);
       const maxMs = pages.pushMaxMs ?? 5 * 60_000;
-      reply.hijack();
       const res = reply.raw;
-      res.writeHead(200, {
-        "content-type": "text/event-stream; charset=utf-8",
-        "cache-control": "no-store",
-        "x-content-type-options": "nosniff",
-        "x-accel-buffering": "no",
-        connection: "keep-alive",
-      });
       let open = true;
-      request.raw.on("close", () => {
+      let lastWrite = Date.now();
+      const write = (text: string) => {
+        if (!open) return;
+        res.write(text);
+        lastWrite = Date.now();
+      };
+      let stop = () => {};
+      let timers: NodeJS.Timeout[] = [];
+      const end = () => {
+        if (!open) return;
         open = false;
-      });
-      res.write("retry: 1000\n\n");
-      const started = Date.now();
-      let last = "";
-      let quietSince = Date.now();
+        for (const timer of timers) clearTimeout(timer);
+        stop();
+        release();
+        res.end();
+      };
+      let started = false;
       try {
-        while (open && Date.now() - started < maxMs) {
-          const order = await pages.order(BigInt(id));
-          if (!order) break;
-          const state = stateOf(order);
-          const text = JSON.stringify(state);
-          if (text !== last) {
-            res.write(`event: status\ndata: ${text}\n\n`);
-            last = text;
-            quietSince = Date.now();
-            if (FINAL_STATUSES.has(state.status)) break;
-          } else if (Date.now() - quietSince > 15_000) {
-            res.write(": keep-alive\n\n"); // proxies close idle streams
-            quietSince = Date.now();
-          }
-          await new Promise((resolve) => setTimeout(resolve, interval));
-        }
+        stop = await hub.subscribe(BigInt(request.params.id), {
+          state: (_state, text) => {
+            if (!started) {
+              // The first state: the order exists, the stream starts (a 404 is answered as JSON).
+              started = true;
+              reply.hijack();
+              res.writeHead(200, {
+                "content-type": "text/event-stream; charset=utf-8",
+                "cache-control": "no-store",
+                "x-content-type-options": "nosniff",
+                "x-accel-buffering": "no",
+                connection: "keep-alive",
+              });
+              write("retry: 1000\n\n");
+            }
+            write(`event: status\ndata: ${text}\n\n`);
+          },
+          end: () => queueMicrotask(end),
+        });
       } catch (error) {
-        request.log.warn({ err: error, order: id }, "payment page event stream stopped");
+        release();
+        throw error;
       }
-      res.end();
+      if (!open) return reply;
+      request.raw.on("close", end);
+      timers = [
+        setTimeout(end, maxMs),
+        setInterval(() => {
+          if (Date.now() - lastWrite > 15_000) write(": keep-alive\n\n"); // proxies close idle streams
+        }, 5_000),
+      ];
+      return reply;
     },
   );
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
 import { requireMerchant } from "../auth.ts";
+import { terminalKeyOf } from "../session-auth.ts";
 import type { AppDeps } from "../deps.ts";
 import {
   CreateOrderBody,
@@ -66,8 +67,12 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         response: { 200: Type.Ref("Order"), ...errors },
       },
     },
+    // A point-of-sale terminal reads only the orders its own key created.
     async (request) =>
-      keyed(await deps.orders.get(BigInt(request.params.id), request.merchant), request.merchant),
+      keyed(
+        await deps.orders.get(BigInt(request.params.id), request.merchant, terminalKeyOf(request)),
+        request.merchant,
+      ),
   );
 
   app.get(

@@ -29,7 +29,8 @@ interface Config {
 }
 interface Session {
   kind: string;
-  email: string;
+  /** Null for a terminal session. */
+  email: string | null;
   display_name: string | null;
   address: string | null;
 }
@@ -226,7 +227,7 @@ async function showApp() {
   $("signin").hidden = true;
   $("app").hidden = false;
   $("who").hidden = false;
-  $("who-name").textContent = session.display_name ?? session.email;
+  $("who-name").textContent = session.display_name ?? session.email ?? "";
   $("who-address").textContent = session.address ?? "(API key)";
   if (session.address) $("wallet-state").textContent = `Signed in with ${session.address}.`;
   await Promise.all([loadPlan().then(loadSubscriptions), loadBalances(), loadOrders(), loadDeposits()]).catch(

@@ -11,7 +11,10 @@ interface WebChain {
 }
 interface Session {
   kind: string;
-  email: string;
+  /** Null for a terminal session. */
+  email: string | null;
+  /** A terminal's label. */
+  label?: string;
   display_name: string | null;
   address: string | null;
 }
@@ -172,7 +175,11 @@ function newSale() {
 function signedIn(s: Session) {
   session = s;
   $("who").hidden = false;
-  $("who-name").textContent = `${s.display_name ?? s.email}${s.kind === "terminal" ? " (terminal)" : ""}`;
+  // A terminal is not shown the merchant's email: it shows the shop's name or its own label.
+  $("who-name").textContent =
+    s.kind === "terminal"
+      ? `${s.display_name ?? s.label ?? "Terminal"} (terminal)`
+      : (s.display_name ?? s.email ?? "");
   // A terminal key carries its payout address and callback; a console session names the callback.
   $("callback-row").hidden = s.kind !== "console";
   $<HTMLInputElement>("pos-callback").value = localStorage.getItem("pos-callback") ?? "";
