@@ -154,7 +154,7 @@ async function callbackTarget(): Promise<{
           callbacks: { received_at: string; signature: string | null; body: string }[];
         };
         return callbacks.map((c) => ({
-          at: new Date(c.received_at).toLocaleTimeString(),
+          at: `+${((Date.parse(c.received_at) - t0) / 1000).toFixed(2)}s`.padStart(8),
           signature: c.signature ?? undefined,
           body: c.body,
         }));
