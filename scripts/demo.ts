@@ -2,7 +2,12 @@
  * `npm run demo`, against a running `npm start`: creates an order, pays it from a dev account,
  * waits for the confirmations (the local chain mines a block every second; with
  * DEV_BLOCK_INTERVAL_MS=0 the demo mines them itself), and prints the status timeline and the
- * callback bodies received by a local receiver.
+ * callback bodies.
+ *
+ * The order's callbacks go to npm start's dev callback receiver (DEV_CALLBACK_PORT, recorded in
+ * .data/dev-stack.json), which outlives the demo: an interrupted demo leaves no order retrying a
+ * dead port for days. The demo reads the bodies back from that receiver. Only without one (e.g.
+ * DEV_CALLBACK_PORT=0, or DEMO_API_URL) does it listen for them itself.
  *
  * The API and chain URLs come from .data/dev-stack.json, which `npm start` writes, so the ports
  * it was given (PORT, DEV_CHAIN_PORT) are followed. DEMO_API_URL and DEMO_RPC_URL override them
@@ -39,20 +44,7 @@ async function main() {
     });
   const confirmations = health.chain.confirmations;
 
-  const callbacks: { at: string; body: string; headers: Record<string, unknown> }[] = [];
-  const receiver = createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      callbacks.push({ at: stamp(), body, headers: req.headers });
-      say(
-        `callback received: ${JSON.parse(body).status ?? "?"} (event ${req.headers["x-ethpos-event-id"] ?? "?"})`,
-      );
-      res.end("OK");
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
-  const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/callback`;
+  const callbacks = await callbackTarget();
 
   const publicClient = createPublicClient({ transport: http(RPC) });
   const [customer, merchant] = await createWalletClient({ transport: http(RPC) }).getAddresses();
@@ -66,7 +58,7 @@ async function main() {
     body: JSON.stringify({
       amount: "1.00",
       address: merchant,
-      callback: callbackUrl,
+      callback: callbacks.url,
       item_title: "Demo coffee",
     }),
   });
@@ -120,15 +112,73 @@ async function main() {
     if (Date.now() - t0 > 120_000) throw new Error(`timed out; last status ${last}`);
   }
   const deadline = Date.now() + 30_000;
-  while (callbacks.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  let received = await callbacks.received(Number(order.id));
+  while (received.length < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    received = await callbacks.received(Number(order.id));
+  }
+  callbacks.close();
   console.log("\nStatus timeline: pending → success → complete");
-  console.log(`Callbacks received (${callbacks.length}):`);
-  for (const cb of callbacks) {
-    console.log(`${cb.at}  signature: ${cb.headers["x-ethpos-signature"] ?? "(none)"}`);
+  console.log(`Callbacks received at ${callbacks.url} (${received.length}):`);
+  for (const cb of received) {
+    console.log(`${cb.at}  signature: ${cb.signature ?? "(none)"}`);
     console.log(JSON.stringify(JSON.parse(cb.body), null, 2));
   }
-  receiver.close();
-  if (callbacks.length < 2) throw new Error("expected a success and a complete callback");
+  if (received.length < 2) throw new Error("expected a success and a complete callback");
+}
+
+interface DemoCallback {
+  at: string;
+  signature: string | undefined;
+  body: string;
+}
+
+/**
+ * Where the order's callbacks go, and how the demo reads them: npm start's dev receiver when it
+ * runs one (it keeps them, and retries to it succeed after the demo is gone), else a receiver of
+ * the demo's own for as long as it runs.
+ */
+async function callbackTarget(): Promise<{
+  url: string;
+  received(order: number): Promise<DemoCallback[]>;
+  close(): void;
+}> {
+  const dev = process.env.DEMO_API_URL ? undefined : stack?.callbackReceiver;
+  if (dev) {
+    say(`callbacks go to npm start's dev receiver ${dev.url} (printed in its terminal too)`);
+    return {
+      url: dev.url,
+      async received(order) {
+        const res = await fetch(`${dev.url}?order=${order}`);
+        const { callbacks } = (await res.json()) as {
+          callbacks: { received_at: string; signature: string | null; body: string }[];
+        };
+        return callbacks.map((c) => ({
+          at: `+${((Date.parse(c.received_at) - t0) / 1000).toFixed(2)}s`.padStart(8),
+          signature: c.signature ?? undefined,
+          body: c.body,
+        }));
+      },
+      close() {},
+    };
+  }
+  const got: DemoCallback[] = [];
+  const receiver = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      const signature = req.headers["x-ethpos-signature"];
+      got.push({ at: stamp(), body, signature: typeof signature === "string" ? signature : undefined });
+      say(
+        `callback received: ${JSON.parse(body).status ?? "?"} (event ${req.headers["x-ethpos-event-id"] ?? "?"})`,
+      );
+      res.end("OK");
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/callback`;
+  say(`no dev callback receiver: the demo listens at ${url} while it runs`);
+  return { url, received: async () => got, close: () => receiver.close() };
 }
 
 main().catch((error: Error) => {

@@ -8,6 +8,10 @@
  * `npm run merchant -- callback-secret --email <e> [--overlap-hours 0..168]`: rotates the secret that
  *   signs the merchant's callbacks and prints the new one once; the old one signs beside it for the
  *   overlap (default 24 h).
+ * `npm run merchant -- prove-address --api-key <key> --dev-account <n>`: the dev stack only. Proves
+ *   Hardhat dev account #n (the public test mnemonic's) as a payout address of the account with that
+ *   API key, signing the challenge with the dev key, so a terminal key and the point of sale can be
+ *   tried without a browser wallet. Refused unless a running `npm start` runs its own chain 31337.
  * While `npm start` runs, it goes through that server's admin API, at the URL and with the admin
  * token recorded in .data/dev-stack.json (whatever PORT it was started with; ADMIN_TOKEN overrides
  * the token). Otherwise it writes to the database itself: PostgreSQL with DATABASE_URL, else the
@@ -15,6 +19,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { mnemonicToAccount } from "viem/accounts";
 import { runningDevStack } from "./lib/dev-stack.ts";
 import { loadConfig } from "../server/src/config/index.ts";
 import { createDb, migrate } from "../server/src/db/index.ts";
@@ -37,7 +42,77 @@ const usage = `usage:
   npm run merchant -- plugins --email <email> [--txt-messaging on|off] [--recurring-payments on|off]
       [--notify-url <url>|none] [--notify-phone <+E.164>|none] [--txt-limit 150|500]
   npm run merchant -- eletropay-link --email <merchant email> --client <client email or token> --payout <0x…>
-  npm run merchant -- callback-secret --email <email> [--overlap-hours 0..168, default 24]`;
+  npm run merchant -- callback-secret --email <email> [--overlap-hours 0..168, default 24]
+  npm run merchant -- prove-address --api-key <key> --dev-account <0..19>   (npm start's local chain only)`;
+
+/** The chain id of the local Hardhat chain `npm start` runs. */
+const DEV_CHAIN_ID = 31337;
+/** Hardhat's public test mnemonic: its keys are known to everyone and worth nothing off the dev chain. */
+const HARDHAT_MNEMONIC = "test test test test test test test test test test test junk";
+
+/**
+ * Proves a Hardhat dev account as a payout address, through the running dev stack's API (the
+ * challenge of GET /user/addresses/nonce, signed with the dev key). It checks first that the
+ * stack is `npm start` on its own chain 31337, asking the server itself, not only the file: a
+ * public test key proves nothing anyone could not, and must never stand for a payout address of a
+ * real deployment.
+ */
+async function proveDevAddress(apiKey: string, index: string) {
+  if (!/^\d{1,2}$/.test(index) || Number(index) > 19)
+    throw new Error(`--dev-account must be a Hardhat dev account number from 0 to 19, got "${index}"`);
+  const refused =
+    "--dev-account signs with a public Hardhat test key, so it works only against npm start's own local chain";
+  const stack = runningDevStack((message) => console.warn(`merchant: ${message}`));
+  if (!stack)
+    throw new Error(
+      `${refused}: no running npm start was found (no .data/dev-stack.json; DATA_DIR names another directory)`,
+    );
+  if (stack.chain.localPort === undefined || stack.chain.chainId !== DEV_CHAIN_ID) {
+    throw new Error(
+      `${refused} (chain ${DEV_CHAIN_ID}); this npm start follows chain ${stack.chain.chainId} at ${stack.chain.rpcUrl}: prove your own address with your wallet in the console`,
+    );
+  }
+  const health = await fetch(`${stack.api.url}/health`, {
+    headers: stack.adminToken ? { authorization: `Bearer ${stack.adminToken}` } : {},
+  })
+    .then((r) => r.json() as Promise<{ chains?: { chain_id: number }[] }>)
+    .catch(() => {
+      throw new Error(
+        `npm start (pid ${stack.pid}) recorded its API at ${stack.api.url}, but it does not answer`,
+      );
+    });
+  const chainIds = (health.chains ?? []).map((c) => c.chain_id);
+  if (chainIds.length === 0 || chainIds.some((id) => id !== DEV_CHAIN_ID)) {
+    throw new Error(
+      `${refused} (chain ${DEV_CHAIN_ID}); the server at ${stack.api.url} runs on chain ${chainIds.join(", ") || "unknown"}`,
+    );
+  }
+
+  const account = mnemonicToAccount(HARDHAT_MNEMONIC, { addressIndex: Number(index) });
+  const headers = { authorization: apiKey, accept: "application/json" };
+  const call = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${stack.api.url}${path}`, { ...init, headers: { ...headers, ...init.headers } });
+    const json = (await res.json()) as { error?: { message: string } } & Record<string, string>;
+    if (!res.ok) throw new Error(json.error?.message ?? `HTTP ${res.status}`);
+    return json;
+  };
+  const challenge = await call(`/user/addresses/nonce?address=${account.address}`);
+  const proven = await call("/user/addresses", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      address: account.address,
+      nonce: challenge.nonce,
+      signature: await account.signMessage({ message: challenge.message as string }),
+    }),
+  });
+  console.log(
+    `proved ${proven.address} (Hardhat dev account #${index}, a public test key: dev chain only) for the account of this API key`,
+  );
+  console.log(
+    `use it as a terminal key's address: POST /user/terminal-keys {"address":"${proven.address}", …}`,
+  );
+}
 
 /** Plugin options into the admin API's body; "none" clears a setting. */
 function pluginChanges(values: Record<string, string | undefined>): PluginChanges {
@@ -86,9 +161,19 @@ async function main() {
       client: { type: "string" },
       payout: { type: "string" },
       "overlap-hours": { type: "string" },
+      "api-key": { type: "string" },
+      "dev-account": { type: "string" },
     },
   });
   const command = positionals[0];
+  if (command === "prove-address") {
+    if (!values["api-key"] || values["dev-account"] === undefined) {
+      console.error(usage);
+      process.exit(2);
+    }
+    await proveDevAddress(values["api-key"], values["dev-account"]);
+    return;
+  }
   if (
     !command ||
     !["create", "key", "plan", "plugins", "eletropay-link", "callback-secret"].includes(command) ||

@@ -3,7 +3,8 @@
  * target for `callback` URLs while trying the API by hand (the README's curl example uses it). It
  * answers 200 to every POST (any path), checks the `X-EthPOS-Signature` against the system secret
  * (what orders made without an API key are signed with) and the EletroPay callback secret, and
- * prints one line per callback.
+ * prints one line per callback. It keeps the last RECENT callbacks, and a GET answers them as JSON
+ * (`?order=<id>`: that order's), which is how `npm run demo` shows the callbacks of its order.
  */
 import { createServer, type Server } from "node:http";
 import { verifySignature } from "../../server/src/callbacks/signing.ts";
@@ -15,6 +16,19 @@ export interface CallbackReceiver {
 }
 
 const MAX_BODY = 256 * 1024;
+/** How many callbacks the receiver keeps for GET. */
+const RECENT = 100;
+
+/** A callback as the receiver got it (GET answers a list of these). */
+export interface ReceivedCallback {
+  received_at: string;
+  path: string;
+  event_id: string | null;
+  signature: string | null;
+  /** The order id of an order callback's body, else null. */
+  order: number | null;
+  body: string;
+}
 
 export async function startCallbackReceiver(options: {
   host: string;
@@ -23,9 +37,16 @@ export async function startCallbackReceiver(options: {
   secrets: () => Promise<string[]>;
   print: (line: string) => void;
 }): Promise<CallbackReceiver> {
+  const recent: ReceivedCallback[] = [];
   const server: Server = createServer((req, res) => {
+    if (req.method === "GET") {
+      const order = new URL(req.url ?? "/", "http://receiver").searchParams.get("order");
+      const list = order === null ? recent : recent.filter((c) => String(c.order) === order);
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ callbacks: list }));
+      return;
+    }
     if (req.method !== "POST") {
-      res.writeHead(405, { allow: "POST" }).end();
+      res.writeHead(405, { allow: "GET, POST" }).end();
       return;
     }
     const chunks: Buffer[] = [];
@@ -38,6 +59,8 @@ export async function startCallbackReceiver(options: {
       // Answer first: the receiver must never make a delivery slow or fail.
       res.writeHead(200, { "content-type": "text/plain" }).end("OK");
       const raw = Buffer.concat(chunks);
+      recent.push(received(raw, req.url ?? "/", req.headers));
+      if (recent.length > RECENT) recent.shift();
       void describe(raw, req.headers, options.secrets).then(options.print, (error: Error) =>
         options.print(`callback ${req.url}: ${error.message}`),
       );
@@ -61,6 +84,30 @@ export async function startCallbackReceiver(options: {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+function received(
+  raw: Buffer,
+  path: string,
+  headers: Record<string, string | string[] | undefined>,
+): ReceivedCallback {
+  const header = (name: string) => (typeof headers[name] === "string" ? (headers[name] as string) : null);
+  let order: number | null = null;
+  const body = raw.toString("utf8");
+  try {
+    const json = JSON.parse(body) as Record<string, unknown>;
+    if (typeof json.id === "number" && json.status !== undefined) order = json.id;
+  } catch {
+    // not JSON: no order to file it under
+  }
+  return {
+    received_at: new Date().toISOString(),
+    path,
+    event_id: header("x-ethpos-event-id"),
+    signature: header("x-ethpos-signature"),
+    order,
+    body,
   };
 }
 

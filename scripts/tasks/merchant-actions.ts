@@ -7,6 +7,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import type { ContractTransactionResponse } from "ethers";
 
 import type { IPaymentProcessor } from "../../types/ethers-contracts/index.js";
+import { runningDevStack } from "../lib/dev-stack.ts";
 
 const ETH = "0x0000000000000000000000000000000000000000";
 
@@ -46,6 +47,20 @@ async function readConfigVariable(hre: HardhatRuntimeEnvironment, name: string):
       return value;
     },
   );
+}
+
+/**
+ * A configuration variable that may be unset: undefined then. Declared with an empty default, so
+ * the keystore asks for no password when it does not hold the key, and the environment comes first.
+ */
+async function optionalConfigVariable(hre: HardhatRuntimeEnvironment, name: string) {
+  const value = await hre.hooks.runHandlerChain(
+    "configurationVariables",
+    "fetchValue",
+    [configVariable(name, { default: "" })],
+    async (_context, variable) => process.env[variable.name] ?? "",
+  );
+  return value.trim() === "" ? undefined : value.trim();
 }
 
 async function setup(hre: HardhatRuntimeEnvironment, args: CommonArgs, needsKey: boolean) {
@@ -119,18 +134,91 @@ function parseAmount(
   return value;
 }
 
-function parseOrderId(
-  ethers: { zeroPadValue: (v: string, n: number) => string; toBeHex: (v: bigint) => string },
-  id: string,
-) {
-  if (id === "") throw new MerchantCliError("--order-id is required");
-  if (id.startsWith("0x")) {
-    if (id.length !== 66)
-      throw new MerchantCliError("a hex --order-id must be a full bytes32 (0x + 64 hex digits)");
-    return id;
+/** The fields of the server's order JSON (GET /order/:id) a refund needs. */
+interface ServerOrder {
+  id: number;
+  reference: string;
+  return_to: string;
+  chain_id: number;
+  token: string;
+  status: string;
+  amount_paid: string;
+}
+
+/**
+ * The order that `--order-id` names, looked up on the server: the chain knows an order only by its
+ * `reference`, and a refund naming anything else is recorded against no order (the money leaves the
+ * balance, the order stays as it was and no `refunded` callback goes out). A decimal id is read with
+ * GET /order/:id (anonymous orders need no key); a reference with the console's lookup, which needs
+ * the merchant's API key. Whatever matches no order of that account is refused here, before signing.
+ */
+async function lookUpOrder(
+  hre: HardhatRuntimeEnvironment,
+  args: { orderId: string; api: string; apiKeyVar: string },
+  chainId: bigint,
+): Promise<ServerOrder> {
+  const id = args.orderId.trim();
+  if (id === "") {
+    throw new MerchantCliError(
+      "--order-id is required: the server's order id (the id of GET /order/:id) or the order's reference",
+    );
   }
-  if (!/^\d+$/.test(id)) throw new MerchantCliError("--order-id must be a decimal id or a 0x bytes32");
-  return ethers.zeroPadValue(ethers.toBeHex(BigInt(id)), 32); // same encoding as server/src/orders/ids.ts
+  const isReference = /^0x[0-9a-fA-F]{64}$/.test(id);
+  if (!isReference && !/^[0-9]{1,16}$/.test(id)) {
+    throw new MerchantCliError(
+      `--order-id must be the server's decimal order id or the order's reference (0x + 64 hex digits), got "${id}"`,
+    );
+  }
+  const stack = runningDevStack(undefined, hre.config.paths.root);
+  const api = (args.api || (stack?.chain.chainId === Number(chainId) ? stack.api.url : "")).replace(
+    /\/+$/,
+    "",
+  );
+  if (api === "") {
+    throw new MerchantCliError(
+      `the order is looked up on your server first: pass --api <its URL> (npm start's is found by itself on --network localhost)`,
+    );
+  }
+  const apiKey = await optionalConfigVariable(hre, args.apiKeyVar);
+  if (isReference && apiKey === undefined) {
+    throw new MerchantCliError(
+      `a reference is looked up with your API key: set ${args.apiKeyVar} (\`npx hardhat keystore set ${args.apiKeyVar}\`, or export it), or pass the order's decimal id`,
+    );
+  }
+  const url = isReference ? `${api}/console/orders/${id}` : `${api}/order/${id}`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      headers: { accept: "application/json", ...(apiKey === undefined ? {} : { authorization: apiKey }) },
+    });
+  } catch (error) {
+    throw new MerchantCliError(
+      `the server at ${api} does not answer (${(error as Error).message}); nothing was signed`,
+    );
+  }
+  const body = (await res.json().catch(() => ({}))) as {
+    order?: ServerOrder | null;
+    error?: { message?: string };
+  } & Partial<ServerOrder>;
+  const order = isReference ? body.order : res.ok ? (body as ServerOrder) : undefined;
+  if (res.status === 401) {
+    throw new MerchantCliError(`${args.apiKeyVar} is not a valid API key at ${api}; nothing was signed`);
+  }
+  if (res.status === 404 || (res.ok && !order)) {
+    throw new MerchantCliError(
+      `no order ${id} at ${api}` +
+        (apiKey === undefined
+          ? ` (an order made with an API key is found with it: set ${args.apiKeyVar})`
+          : " in the account of that API key") +
+        "; nothing was signed",
+    );
+  }
+  if (!res.ok || !order) {
+    throw new MerchantCliError(
+      `looking up order ${id} at ${api} failed: HTTP ${res.status} ${body.error?.message ?? ""}; nothing was signed`,
+    );
+  }
+  return order;
 }
 
 async function report(tx: ContractTransactionResponse) {
@@ -180,18 +268,44 @@ export async function withdrawAction(
 }
 
 export async function refundAction(
-  args: CommonArgs & { amount: string; to: string; orderId: string; raw: boolean },
+  args: CommonArgs & {
+    amount: string;
+    to: string;
+    orderId: string;
+    api: string;
+    apiKeyVar: string;
+    raw: boolean;
+  },
   hre: HardhatRuntimeEnvironment,
 ) {
   await cli(async () => {
-    const { ethers, processor, token, decimals, symbol, wallet } = await setup(hre, args, true);
+    const { ethers, chainId, processor, token, decimals, symbol, wallet } = await setup(hre, args, true);
     const merchant = wallet!.address;
     const amount = parseAmount(ethers, args.amount, decimals, args.raw);
     if (args.to === "") throw new MerchantCliError("--to (the customer's address) is required");
     const to = ethers.getAddress(args.to);
-    const orderId = parseOrderId(ethers, args.orderId);
-    console.log(`refunding ${ethers.formatUnits(amount, decimals)} ${symbol} for order ${orderId} to ${to}`);
-    await report(await processor.refund(token, orderId, to, amount));
+    const order = await lookUpOrder(hre, args, chainId);
+    // The indexer counts a refund toward an order only from the order's merchant address, chain and token.
+    if (ethers.getAddress(order.return_to) !== merchant) {
+      throw new MerchantCliError(
+        `order ${order.id} pays ${ethers.getAddress(order.return_to)}, not ${merchant} (the key in ${args.keyVar}); nothing was signed`,
+      );
+    }
+    if (BigInt(order.chain_id) !== chainId) {
+      throw new MerchantCliError(
+        `order ${order.id} is on chain ${order.chain_id}, this network is chain ${chainId}; nothing was signed`,
+      );
+    }
+    if ((order.token === "ETH") !== (token === ETH)) {
+      throw new MerchantCliError(
+        `order ${order.id} is paid in ${order.token}, not ${symbol}: pass --token ${order.token === "ETH" ? "eth" : "<its address>"}; nothing was signed`,
+      );
+    }
+    console.log(
+      `refunding ${ethers.formatUnits(amount, decimals)} ${symbol} for order ${order.id} ` +
+        `(${order.status}, paid ${order.amount_paid} ${order.token}; reference ${order.reference}) to ${to}`,
+    );
+    await report(await processor.refund(token, order.reference, to, amount));
     console.log(
       `balance now ${ethers.formatUnits(await processor.balanceOf(merchant, token), decimals)} ${symbol}`,
     );

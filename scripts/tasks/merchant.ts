@@ -2,15 +2,21 @@
 //
 //   npx hardhat merchant:balance  --network sepolia --token usdc
 //   npx hardhat merchant:withdraw --network sepolia --token eth  --amount 0.5 --to 0xYourColdWallet
-//   npx hardhat merchant:refund   --network sepolia --token usdc --amount 12.5 --order-id 4242424242 --to 0xCustomer
+//   npx hardhat merchant:refund   --network sepolia --token usdc --amount 12.5 --order-id 4242424242 --to 0xCustomer \
+//     --api https://pay.example.com
 //
 // The key is read through Hardhat's configuration variables: from the encrypted keystore
 // (`npx hardhat keystore set MERCHANT_PRIVATE_KEY`) or, failing that, from the environment variable of
 // the same name. `--key-var` picks another variable (one per merchant wallet). The operator's deployer key
 // is never used for these.
 //
+// A refund names its order on chain by the order's `reference`, so merchant:refund first looks the order up on
+// the server (`--api`, with the API key in MERCHANT_API_KEY when the order was made with one) and refuses,
+// before anything is signed, an id or reference that is no order of this merchant's address.
+//
 // Against `npm start`'s local chain use `--network localhost`: its URL is read from .data/dev-stack.json
-// (so a DEV_CHAIN_PORT given to npm start is followed); LOCAL_RPC_URL=http://… overrides it.
+// (so a DEV_CHAIN_PORT given to npm start is followed); LOCAL_RPC_URL=http://… overrides it. The server
+// there is found the same way, so `--api` is not needed.
 import { task } from "hardhat/config";
 
 const TOKEN = {
@@ -68,8 +74,20 @@ export const merchantRefundTask = task("merchant:refund", "Refund an order from 
   .addOption({
     name: "orderId",
     description:
-      "The order's on-chain reference: its `reference` (0x-prefixed bytes32) from GET /order/:id; a decimal id only for orders made before random references",
+      "The server's order id (the `id` of GET /order/:id), or the order's `reference` (0x + 64 hex digits, needs the API key)",
     defaultValue: "",
+  })
+  .addOption({
+    name: "api",
+    description:
+      "The server's URL, where the order is looked up (default: npm start's, from .data/dev-stack.json)",
+    defaultValue: "",
+  })
+  .addOption({
+    name: "apiKeyVar",
+    description:
+      "Configuration variable (keystore entry or env var) holding the merchant's API key; needed for orders made with one",
+    defaultValue: "MERCHANT_API_KEY",
   })
   .addFlag(RAW)
   .setAction(() => import("./merchant-actions.ts").then((m) => ({ default: m.refundAction })))

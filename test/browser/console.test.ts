@@ -372,6 +372,38 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     await b.close();
   });
 
+  it("refuses to sign a refund for an order the account no longer has (a new local chain clears dev orders)", async function () {
+    const order = await paidOrder(keyA, getAddress(chain.merchant), "2.00");
+    const balance = await contractBalance(chain.merchant);
+    const opened = await open({ account: chain.merchant });
+    const { page } = opened;
+    await page.fill("#apikey", keyA);
+    await page.click("#apikey-form button[type=submit]");
+    await signedIn(page);
+    await page.waitForSelector(`#order-${order.id}`);
+    // The page still lists it; the server no longer has it (npm start on a new chain clears orders).
+    await testDb.db.query("DELETE FROM orders WHERE id = $1", [order.id]);
+    await page.click(`#order-${order.id} button[aria-label="Refund order ${order.id}"]`);
+    await page.waitForSelector("#preview[open]");
+    await page.waitForSelector("#pv-chain-warning[hidden]", { state: "attached" });
+    await page.fill("#pv-to", getAddress(chain.customer));
+    await page.click("#pv-confirm");
+    await page.waitForFunction(
+      (id) =>
+        new RegExp(`Order ${id} is not an order of this account`).test(
+          document.getElementById("pv-error")?.textContent ?? "",
+        ),
+      order.id,
+    );
+    assert.equal(
+      opened.walletCalls.filter((c) => c.method === "eth_sendTransaction").length,
+      0,
+      "nothing signed",
+    );
+    assert.equal(await contractBalance(chain.merchant), balance);
+    await opened.close();
+  });
+
   it("point of sale: a terminal key signs in a phone, the keypad makes an order, a plain transfer shows PAID within 2 s of its block; the key can do nothing else", async function () {
     await testDb.db.query(
       `INSERT INTO merchant_addresses (merchant_id, address)

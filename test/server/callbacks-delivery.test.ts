@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { Writable } from "node:stream";
 import { after, afterEach, before, describe, it } from "mocha";
+import pino from "pino";
 import { createCallbackWorker, type CallbackWorker } from "../../server/src/callbacks/worker.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 import {
@@ -99,7 +101,9 @@ describe(`callbacks: delivery and retries (${onRealPostgres() ? "PostgreSQL" : "
       (e) => (e.obj as { callbackId?: string }).callbackId === id.toString(),
     );
     assert.equal(logged.length, attempts.length);
-    assert.ok(logged.every((e) => "statusCode" in e.obj && "latencyMs" in e.obj && "error" in e.obj));
+    assert.ok(logged.every((e) => "statusCode" in e.obj && "latencyMs" in e.obj));
+    // Each failed attempt names its error; the delivery has none to name.
+    assert.ok(logged.every((e) => (e.msg === "callback delivered") !== "error" in e.obj));
   });
 
   it("sends the order JSON as-is with the documented headers", async function () {
@@ -118,6 +122,43 @@ describe(`callbacks: delivery and retries (${onRealPostgres() ? "PostgreSQL" : "
     assert.equal(req.headers["x-ethpos-event-id"], eventId);
     assert.match(String(req.headers["x-ethpos-signature"]), /^t=\d+,v1=[0-9a-f]{64}$/);
     assert.equal(req.headers["content-length"], String(Buffer.byteLength(entry.body)));
+  });
+
+  it("logs a delivered callback without an error field, and a failed attempt with one (pino output)", async function () {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(
+          ...chunk
+            .toString("utf8")
+            .split("\n")
+            .filter((l) => l !== ""),
+        );
+        done();
+      },
+    });
+    const log = pino({ level: "info" }, stream);
+    const r = await receiver((_req, res, index) => {
+      res.statusCode = index === 0 ? 503 : 200;
+      res.end(index === 0 ? "busy" : "OK");
+    });
+    const orderId = await insertOrder(t.db, merchantId, `${r.url}/logged`);
+    const { id } = await enqueue(t.db, orderEntry(orderId, merchantId, `${r.url}/logged`, "success"));
+    const w = createCallbackWorker({ db: t.db, log, config: testConfig() });
+    workers.push(w);
+    await w.start();
+    await waitFor(async () => (await callbackRow(t.db, id)).status === "delivered", "delivery");
+    const entries = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((e) => e.callbackId === id.toString());
+    const delivered = entries.find((e) => e.msg === "callback delivered");
+    const retried = entries.find((e) => e.msg === "callback attempt failed; will retry");
+    assert.ok(delivered, lines.join("\n"));
+    assert.ok(retried, lines.join("\n"));
+    assert.equal(delivered.level, 30, "INFO");
+    assert.equal(delivered.statusCode, 200);
+    assert.ok(!("error" in delivered), `no error key on success: ${JSON.stringify(delivered)}`);
+    assert.equal(retried.error, "HTTP 503");
   });
 
   it("posts the exact EletroPay body bytes to /v1/payments/:key/:currency/", async function () {

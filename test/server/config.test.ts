@@ -4,10 +4,46 @@ import { HDKey } from "@scure/bip32";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { ConfigProblems, loadConfig, type Config } from "../../server/src/config/index.ts";
 import { ConfigError } from "../../server/src/lib/errors.ts";
+import { orderToJson, type OrderRow } from "../../server/src/orders/serialize.ts";
 
 const ETH_USDC = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48";
 const BASE_USDC = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
 const CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+
+/** An order row as the database returns it, for the URLs orderToJson builds. */
+function orderRow(): OrderRow {
+  return {
+    id: 123456789012n,
+    merchant_id: null,
+    chain_id: 31337n,
+    pay_to: CONTRACT,
+    deposit_address: null,
+    reference: `0x${"00".repeat(16)}${"ab".repeat(16)}`,
+    awaiting_sweep: false,
+    merchant_address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    token: "0x0000000000000000000000000000000000000000",
+    token_symbol: "ETH",
+    token_decimals: 18,
+    currency_amount: "1.00",
+    usd_cents: 100n,
+    expected_amount: "333333333333334",
+    price: "300000000000",
+    price_decimals: 8,
+    callback: "http://127.0.0.1:3002/callback",
+    item_title: null,
+    item_description: null,
+    item_image: null,
+    status: "pending",
+    exception: null,
+    amount_paid: "0",
+    amount_refunded: "0",
+    transaction_id: null,
+    paid_block: null,
+    sent_transaction: null,
+    created_at: new Date("2025-01-01T00:00:00Z"),
+    expires_at: new Date("2025-01-01T00:15:00Z"),
+  };
+}
 
 /** The problems loadConfig reports for `env`; fails the test when it loads. */
 function problemsOf(env: Record<string, string>): readonly string[] {
@@ -172,6 +208,59 @@ describe("configuration", function () {
         /^CALLBACK_LEASE_MS \(15000\) must be greater than CALLBACK_TIMEOUT_MS \(20000\); set CALLBACK_LEASE_MS to at least 40000/,
       );
       oneProblem({ CHAIN_ETHEREUM_RPC_URL: "http://x" }, /CHAINS is not set; set CHAINS/);
+    });
+  });
+
+  describe("LAN use (HOST=0.0.0.0)", function () {
+    const lan = () => ({
+      lo: [
+        { address: "127.0.0.1", family: "IPv4", internal: true },
+        { address: "::1", family: "IPv6", internal: true },
+      ],
+      docker0: [{ address: "fe80::42:acff:fe11:2", family: "IPv6", internal: false }],
+      wlan0: [
+        { address: "fe80::1c2d:3e4f:5a6b:7c8d", family: "IPv6", internal: false },
+        { address: "192.168.1.23", family: "IPv4", internal: false },
+      ],
+      eth1: [{ address: "10.0.0.7", family: "IPv4", internal: false }],
+    });
+
+    it("links payment_url and qr_code to the first non-internal IPv4 address, not 0.0.0.0", function () {
+      for (const HOST of ["0.0.0.0", "::"]) {
+        const config = loadConfig({ HOST, PORT: "3100" }, { networkInterfaces: lan as never });
+        assert.equal(config.host, HOST, "it still listens on every interface");
+        assert.equal(config.publicUrl, "http://192.168.1.23:3100");
+        const json = orderToJson(orderRow(), config.publicUrl, null);
+        assert.equal(json.payment_url, `http://192.168.1.23:3100/pay/${orderRow().id}`);
+        assert.equal(json.qr_code, `http://192.168.1.23:3100/order/${orderRow().id}/qr.svg`);
+        assert.doesNotMatch(json.payment_url, /0\.0\.0\.0|\[::\]/);
+      }
+    });
+
+    it("keeps PUBLIC_URL when it is set, and a specific HOST as it is", function () {
+      const set = loadConfig(
+        { HOST: "0.0.0.0", PUBLIC_URL: "https://pay.example.com/" },
+        { networkInterfaces: lan as never },
+      );
+      assert.equal(set.publicUrl, "https://pay.example.com");
+      const specific = loadConfig({ HOST: "192.168.1.23" }, { networkInterfaces: lan as never });
+      assert.equal(specific.publicUrl, "http://192.168.1.23:3000");
+    });
+
+    it("refuses to start, naming PUBLIC_URL, when no interface has a LAN address", function () {
+      const loopbackOnly = () => ({ lo: [{ address: "127.0.0.1", family: "IPv4", internal: true }] });
+      let error: unknown;
+      try {
+        loadConfig({ HOST: "0.0.0.0" }, { networkInterfaces: loopbackOnly as never });
+      } catch (e) {
+        error = e;
+      }
+      assert.ok(error instanceof ConfigProblems, String(error));
+      assert.equal(error.problems.length, 1, error.problems.join("\n"));
+      assert.match(
+        error.problems[0] as string,
+        /^HOST=0\.0\.0\.0 .*no non-internal IPv4 address.*set PUBLIC_URL/,
+      );
     });
   });
 

@@ -70,8 +70,8 @@ export type AppConfig = Pick<Config, "publicUrl" | "adminToken">;
 export interface AppDeps {
   config: AppConfig;
   log: Logger;
-  /** Create, read and list orders (POST /order, GET /order/:id, /history). */
-  orders: Pick<OrderService, "create" | "get" | "list">;
+  /** Create, read and list orders (POST /order, GET /order/:id, /history; the console also by reference). */
+  orders: Pick<OrderService, "create" | "get" | "getByReference" | "list">;
   /** Recurring billing (POST/GET /recurring, /status/recurring/:status, the subscription page); optional for tests. */
   recurring?: Pick<RecurringService, "create" | "get" | "list" | "cancel" | "page">;
   /** An order by id for the public pay page and QR code (the id is the capability). */

@@ -323,7 +323,12 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
       attempt: row.attempts,
       statusCode: outcome.statusCode,
       latencyMs,
-      error,
+      // Only an attempt that went wrong carries `error`; a delivery may carry a note (a truncated answer).
+      ...(outcome.status === "delivered"
+        ? outcome.note === null
+          ? {}
+          : { note: outcome.note }
+        : { error: outcome.error }),
       outcome: outcome.status === "pending" ? "retry" : outcome.status,
       ...(outcome.status === "pending" ? { retryInMs: delayMs } : {}),
     };

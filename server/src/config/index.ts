@@ -4,6 +4,7 @@ import { readEletroPayConfig, type EletroPayConfig } from "./eletropay.ts";
 import { readChains, type ChainConfig, type TokenConfig } from "./chains.ts";
 import { createEnvReader, type Env, type EnvReader } from "./env.ts";
 import { isIP } from "node:net";
+import { networkInterfaces } from "node:os";
 
 export type { ChainConfig, TokenConfig } from "./chains.ts";
 export { ConfigProblems } from "./errors.ts";
@@ -57,13 +58,14 @@ export interface Config {
  * (`ConfigProblems`, one line per problem, each naming the variable and the fix).
  * Nothing else reads the environment.
  */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(env: Env = process.env, machine: Machine = {}): Config {
   const r = createEnvReader(env);
   const appEnv = r.oneOf("NODE_ENV", ["development", "test", "production"] as const, "development");
   const host = r.str("HOST", "127.0.0.1");
   const port = r.int("PORT", 3000, 1, 65_535);
   const publicUrl = (
-    r.url("PUBLIC_URL", ["http:", "https:"]) ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`
+    r.url("PUBLIC_URL", ["http:", "https:"]) ??
+    defaultPublicUrl(r, host, port, machine.networkInterfaces ?? networkInterfaces)
   ).replace(/\/+$/, "");
   const core = {
     env: appEnv,
@@ -102,6 +104,38 @@ export function loadConfig(env: Env = process.env): Config {
     callbacks,
     eletropay,
   };
+}
+
+/** What the configuration may ask of the machine besides its environment (tests inject it). */
+export interface Machine {
+  networkInterfaces?: typeof networkInterfaces;
+}
+
+/**
+ * The base of payment_url and qr_code when PUBLIC_URL is unset: http://HOST:PORT. A wildcard HOST
+ * (0.0.0.0 or ::, listening on every interface) is no address a phone can open, so the machine's
+ * first non-internal IPv4 address stands in for it; with none, PUBLIC_URL has to say.
+ */
+function defaultPublicUrl(
+  r: EnvReader,
+  host: string,
+  port: number,
+  interfaces: typeof networkInterfaces,
+): string {
+  if (host !== "0.0.0.0" && host !== "::" && host !== "[::]") {
+    return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  }
+  const lan = Object.values(interfaces())
+    .flat()
+    .find((i) => i !== undefined && i.family === "IPv4" && !i.internal);
+  if (lan) return `http://${lan.address}:${port}`;
+  r.problem(
+    `HOST=${host} listens on every interface, but this machine has no non-internal IPv4 address ` +
+      "to put in payment_url and qr_code: set PUBLIC_URL to the address customers open " +
+      `(e.g. PUBLIC_URL=http://192.168.1.20:${port}, or https://pay.example.com behind a proxy)`,
+    "PUBLIC_URL",
+  );
+  return `http://127.0.0.1:${port}`;
 }
 
 /** TRUST_PROXY: unset or false, a hop count (1 = one proxy in front), or addresses and CIDR ranges. */

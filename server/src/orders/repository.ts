@@ -106,6 +106,15 @@ export async function findOrder(db: Queryable, id: bigint): Promise<OrderRow | u
   return rows[0];
 }
 
+/** An order by its on-chain reference (bytes32 hex; an older order's is its id's), through the unique index. */
+export async function findOrderByReference(db: Queryable, reference: string): Promise<OrderRow | undefined> {
+  const { rows } = await db.query<OrderRow>(
+    "SELECT * FROM orders WHERE order_reference(id, reference) = $1",
+    [reference.toLowerCase()],
+  );
+  return rows[0];
+}
+
 /** A merchant's orders, newest first, after the keyset cursor `before` when given. */
 export async function listMerchantOrders(
   db: Queryable,

@@ -27,6 +27,7 @@ import type { PriceSource } from "../pricing/index.ts";
 import { newOrderId, newOrderReference } from "./ids.ts";
 import {
   findOrder,
+  findOrderByReference,
   insertOrder,
   insertOrderWithDailySlot,
   listMerchantOrders,
@@ -283,6 +284,18 @@ export function createOrderService(deps: OrderServiceDeps) {
     return row;
   }
 
+  /**
+   * One of the merchant's own orders by its on-chain reference (what `pay` and `refund` name). An
+   * anonymous order is nobody's here: a reference is public chain data, and must not open an order.
+   */
+  async function getByReference(reference: string, merchant: Merchant): Promise<OrderRow> {
+    const row = /^0x[0-9a-fA-F]{64}$/.test(reference) ? await findOrderByReference(db, reference) : undefined;
+    if (!row || row.merchant_id !== merchant.id) {
+      throw notFound(`no order of this account has the reference ${reference}`, "order_not_found");
+    }
+    return row;
+  }
+
   /** Keyset pagination, newest first; the cursor is the last row's (created_at, id). */
   async function list(
     merchant: Merchant,
@@ -301,7 +314,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     return { orders: page, nextCursor: next };
   }
 
-  return { create, get, list, quote };
+  return { create, get, getByReference, list, quote };
 }
 
 export type OrderService = ReturnType<typeof createOrderService>;

@@ -308,21 +308,26 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
     },
   );
 
-  // The console's search by order id: this merchant's order, or null (never another's).
+  // The console's search by order id or on-chain reference: this merchant's order, or null (never
+  // another's). The merchant refund task looks a reference up here too, before anything is signed.
   app.get(
     "/console/orders/:id",
     {
       schema: {
         tags: ["console"],
-        summary: "One of your orders by id, or null when this account has no such order",
-        params: Type.Object({ id: Type.String({ pattern: "^[0-9]{1,16}$" }) }),
+        summary:
+          "One of your orders by id or by its on-chain reference (0x + 64 hex digits), or null when this account has no such order",
+        params: Type.Object({ id: Type.String({ pattern: "^([0-9]{1,16}|0x[0-9a-fA-F]{64})$" }) }),
         response: { 200: Type.Object({ order: Type.Union([Type.Ref("Order"), Type.Null()]) }), ...errors },
       },
     },
     async (request) => {
       const merchant = requireMerchant(request);
+      const { id } = request.params;
       try {
-        const order = await deps.orders.get(BigInt(request.params.id), merchant);
+        const order = id.startsWith("0x")
+          ? await deps.orders.getByReference(id, merchant)
+          : await deps.orders.get(BigInt(id), merchant);
         return { order: orderToJson(order, deps.config.publicUrl, deps.indexedBlock(order.chain_id)) };
       } catch (error) {
         if (error instanceof DomainError && (error.kind === "not_found" || error.kind === "forbidden"))

@@ -615,6 +615,7 @@ async function confirmAction() {
       );
     }
     if (!(await checkChain())) throw new WalletError("Switch your wallet to the right network first.");
+    if (action.kind === "refund") await checkRefundable(action.order as Order, address);
     const data =
       action.kind === "withdraw"
         ? encodeFunctionData({
@@ -642,6 +643,21 @@ async function confirmAction() {
     status.textContent = "";
     error.textContent = e instanceof ApiError ? e.message : explain(e);
     confirm.disabled = false;
+  }
+}
+
+/**
+ * Asks the server, right before the wallet signs, whether the order is still this account's, with
+ * the same reference and payout address: a refund names its order only by reference, and one that
+ * matches no order (the page was loaded before a new local chain cleared the dev orders) takes the
+ * money and reaches no order.
+ */
+async function checkRefundable(order: Order, signer: `0x${string}`) {
+  const { order: now } = await api<{ order: Order | null }>("GET", `/console/orders/${order.id}`);
+  if (!now || now.reference !== order.reference || getAddress(now.return_to) !== signer) {
+    throw new WalletError(
+      `Order ${order.id} is not an order of this account any more (a new local chain clears the dev orders): nothing was signed. Reload the orders.`,
+    );
   }
 }
 
