@@ -103,7 +103,8 @@ async function main() {
     process.exit(2);
   }
   const email = values.email;
-  const changes = command === "plugins" ? pluginChanges({ ...values, "keep-terminal-keys": undefined }) : undefined;
+  const changes =
+    command === "plugins" ? pluginChanges({ ...values, "keep-terminal-keys": undefined }) : undefined;
   const config = loadConfig();
 
   const stack = runningDevStack((message) => console.warn(`merchant: ${message}`));

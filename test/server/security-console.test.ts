@@ -136,7 +136,10 @@ describe(`security review 2: console sign-in, sessions and cookies (${onRealPost
       // The phishing page takes a nonce from the real server and has the wallet sign a message
       // for its own domain (the wallet shows no warning: the domain matches the page).
       const { nonce, cookie } = await getNonce("evil.example");
-      const signed = await siwe(wallet, nonce, { domain: "evil.example", uri: "http://evil.example/console" });
+      const signed = await siwe(wallet, nonce, {
+        domain: "evil.example",
+        uri: "http://evil.example/console",
+      });
       // Posted from the attacker's server, which sends whatever Origin it likes.
       const res = await signIn(signed, { host: "evil.example", cookies: [cookie] });
       assert.equal(res.statusCode, 400, res.body);
@@ -151,7 +154,11 @@ describe(`security review 2: console sign-in, sessions and cookies (${onRealPost
       const { wallet } = await merchantWithWallet("strict@example.com");
       const cases: [string, Partial<Parameters<typeof createSiweMessage>[0]>, string][] = [
         ["chain 1", { chainId: 1 }, "invalid_siwe_chain"],
-        ["a URI on another host", { uri: "https://pos.example.attacker.example/console" }, "invalid_siwe_uri"],
+        [
+          "a URI on another host",
+          { uri: "https://pos.example.attacker.example/console" },
+          "invalid_siwe_uri",
+        ],
         ["issued tomorrow", { issuedAt: new Date(Date.now() + 24 * 3600_000) }, "invalid_siwe_time"],
         ["issued an hour ago", { issuedAt: new Date(Date.now() - 3600_000) }, "invalid_siwe_time"],
         ["expired", { expirationTime: new Date(Date.now() - 1_000) }, "invalid_siwe_time"],
@@ -197,7 +204,10 @@ describe(`security review 2: console sign-in, sessions and cookies (${onRealPost
     });
 
     it("reads CONSOLE_ORIGIN, else PUBLIC_URL's origin, and refuses an origin with a path", function () {
-      assert.equal(loadConfig({ PUBLIC_URL: "https://shop.example/pay" }).consoleOrigin, "https://shop.example");
+      assert.equal(
+        loadConfig({ PUBLIC_URL: "https://shop.example/pay" }).consoleOrigin,
+        "https://shop.example",
+      );
       assert.equal(
         loadConfig({ PUBLIC_URL: "https://pay.example", CONSOLE_ORIGIN: "https://console.example:8443" })
           .consoleOrigin,
@@ -234,7 +244,10 @@ describe(`security review 2: console sign-in, sessions and cookies (${onRealPost
           method: "POST",
           url: "/admin/merchants/key",
           authorization: `Bearer ${ADMIN_TOKEN}`,
-          payload: { email: "rotated@example.com", ...(keep === undefined ? {} : { keep_terminal_keys: keep }) },
+          payload: {
+            email: "rotated@example.com",
+            ...(keep === undefined ? {} : { keep_terminal_keys: keep }),
+          },
         });
       const rotated = await rotate();
       assert.equal(rotated.statusCode, 200, rotated.body);
@@ -294,7 +307,11 @@ describe(`security review 2: console sign-in, sessions and cookies (${onRealPost
         authorization: apiKey,
       });
       assert.equal(unlinked.statusCode, 200, unlinked.body);
-      assert.deepEqual(unlinked.json(), { address: wallet.address, unlinked: true, terminal_keys_revoked: 1 });
+      assert.deepEqual(unlinked.json(), {
+        address: wallet.address,
+        unlinked: true,
+        terminal_keys_revoked: 1,
+      });
       assert.equal(await whoAmI(session), 401, "the wallet's session ended");
       const keys = await inject({ method: "GET", url: "/user/terminal-keys", authorization: apiKey });
       assert.deepEqual((keys.json() as { keys: unknown[] }).keys, []);

@@ -105,7 +105,9 @@ export function setSiweClientCookie(reply: FastifyReply, policy: CookiePolicy, t
 function needsSameOrigin(request: FastifyRequest, policy: CookiePolicy): boolean {
   if (SAFE_METHODS.has(request.method) || request.headers.authorization !== undefined) return false;
   const url = request.routeOptions.url ?? "";
-  return url.startsWith("/console") || url.startsWith("/pos") || cookieValue(request, policy.session) !== undefined;
+  return (
+    url.startsWith("/console") || url.startsWith("/pos") || cookieValue(request, policy.session) !== undefined
+  );
 }
 
 /**

@@ -132,7 +132,8 @@ export async function unlinkAddress(
       "DELETE FROM merchant_addresses WHERE merchant_id = $1 AND address = $2",
       [merchantId, lower],
     );
-    if (rowCount !== 1) throw notFound(`${address} is not a linked address of this account`, "address_not_linked");
+    if (rowCount !== 1)
+      throw notFound(`${address} is not a linked address of this account`, "address_not_linked");
     await tx.query(
       `UPDATE web_sessions SET revoked_at = $3
         WHERE merchant_id = $1 AND address = $2 AND revoked_at IS NULL`,

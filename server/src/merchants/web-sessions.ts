@@ -75,10 +75,7 @@ export interface SignedSiwe {
 /** A new pre-session token for a browser that asks for a nonce (its cookie value). */
 export const newSiweClientToken = () => randomBytes(32).toString("base64url");
 
-export function createWebSessionService(
-  db: Db,
-  options: { siwe: SiweSettings; now?: () => Date },
-) {
+export function createWebSessionService(db: Db, options: { siwe: SiweSettings; now?: () => Date }) {
   const now = options.now ?? (() => new Date());
   const { siwe } = options;
 

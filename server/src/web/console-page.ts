@@ -99,7 +99,19 @@ const CONSOLE_BODY = `<main class="console" aria-labelledby="console-title">
     <section class="panel" aria-labelledby="wallet-title" id="wallet-panel">
       <h2 id="wallet-title">Wallet</h2>
       <p id="wallet-state">No wallet connected.</p>
-      <button id="connect" class="secondary-button" type="button">Connect wallet</button>
+      <p class="muted small">Linking a new wallet to this account needs your API key again.</p>
+      <div class="row">
+        <label for="link-key">API key</label>
+        <input id="link-key" type="password" autocomplete="off" placeholder="epos_…">
+        <button id="connect" class="secondary-button" type="button">Connect wallet</button>
+      </div>
+    </section>
+
+    <section class="panel" aria-labelledby="linked-title">
+      <h2 id="linked-title">Linked wallets</h2>
+      <p class="muted small">These addresses sign in to this account and are your payout addresses. Unlink one you do not know: its sessions end and the terminal keys that pay it are revoked.</p>
+      <table id="linked"><thead><tr><th scope="col">Address</th><th scope="col">Linked</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
+      <button id="sign-out-everywhere" type="button" class="secondary-button">Sign out everywhere</button>
     </section>
 
     <section class="panel" aria-labelledby="balances-title">
@@ -252,7 +264,12 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{
       const client = siweClientToken(request, cookies) ?? newSiweClientToken();
       setSiweClientCookie(reply, cookies, client, SIWE_CLIENT_MS);
       const { nonce } = await web.sessions.nonce(client);
-      return { nonce, domain: consoleSite.domain, uri: consoleSite.origin, chain_ids: web.chains.map((c) => c.chainId) };
+      return {
+        nonce,
+        domain: consoleSite.domain,
+        uri: consoleSite.origin,
+        chain_ids: web.chains.map((c) => c.chainId),
+      };
     },
   );
 
