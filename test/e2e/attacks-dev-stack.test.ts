@@ -107,14 +107,28 @@ describe("security review 2: the console attacks against the dev stack (npm star
     return { message, signature: await wallet.signMessage({ account, message }) };
   }
 
-  it("the merchant links its wallet (API key, then SIWE with the API key again) and signs in with it", async function () {
-    const merchant = browser();
-    assert.equal((await merchant.send("POST", "/console/session", { api_key: apiKey })).status, 200);
-    const linked = await merchant.send("POST", "/console/siwe", {
-      ...(await signed(merchant, merchantWallet)),
-      api_key: apiKey,
+  /** Proves `account` for the key's merchant with the API's challenge (GET/POST /user/addresses). */
+  async function prove(key: string, account: `0x${string}`) {
+    const api = new Client(dev.apiUrl);
+    const challenge = await api.send("GET", `/user/addresses/nonce?address=${account}`, undefined, {
+      authorization: key,
     });
-    assert.equal(linked.status, 200, JSON.stringify(linked.json));
+    assert.equal(challenge.status, 200, JSON.stringify(challenge.json));
+    const proven = await api.send(
+      "POST",
+      "/user/addresses",
+      {
+        address: account,
+        nonce: challenge.json.nonce,
+        signature: await wallet.signMessage({ account, message: challenge.json.message as string }),
+      },
+      { authorization: key },
+    );
+    assert.equal(proven.status, 200, JSON.stringify(proven.json));
+  }
+
+  it("the merchant links its wallet and signs in with it", async function () {
+    await prove(apiKey, merchantWallet);
     const fresh = browser();
     const signedIn = await fresh.send("POST", "/console/siwe", await signed(fresh, merchantWallet));
     assert.equal(signedIn.status, 200, JSON.stringify(signedIn.json));
@@ -157,14 +171,11 @@ describe("security review 2: the console attacks against the dev stack (npm star
   });
 
   it("R2-3: after a key rotation the attacker's sessions are dead, and an unlinked wallet signs in nobody", async function () {
-    // With the leaked key the attacker opens a session and links a wallet of its own.
+    // With the leaked key the attacker links a wallet of its own and signs in with it.
+    await prove(apiKey, attackerWallet);
     const attacker = browser();
-    assert.equal((await attacker.send("POST", "/console/session", { api_key: apiKey })).status, 200);
-    const linked = await attacker.send("POST", "/console/siwe", {
-      ...(await signed(attacker, attackerWallet)),
-      api_key: apiKey,
-    });
-    assert.equal(linked.status, 200, JSON.stringify(linked.json));
+    const signedIn = await attacker.send("POST", "/console/siwe", await signed(attacker, attackerWallet));
+    assert.equal(signedIn.status, 200, JSON.stringify(signedIn.json));
     const attackerByKey = browser();
     assert.equal((await attackerByKey.send("POST", "/console/session", { api_key: apiKey })).status, 200);
     assert.equal((await attacker.send("GET", "/user")).status, 200);
