@@ -19,6 +19,7 @@ import { createServer } from "node:net";
 import { relative } from "node:path";
 import { createPublicClient, createWalletClient, formatEther, http } from "viem";
 import { systemSecret } from "../server/src/callbacks/secrets.ts";
+import { IGNITION_DEPLOYMENTS_DIR, readIgnitionDeployment } from "../server/src/chain/deployment.ts";
 import { lastChainReset, type ChainReset } from "../server/src/chain/identity.ts";
 import { loadConfig, type ChainConfig, type Config } from "../server/src/config/index.ts";
 import { createEnvReader, type Env } from "../server/src/config/env.ts";
@@ -43,6 +44,13 @@ interface DevSettings {
   chainPort: number;
   blockIntervalMs: number;
   callbackPort: number;
+  /**
+   * DEV_DEPLOYMENT_ID: the Ignition deployment id of the local chain's contracts (default
+   * Ignition's `chain-31337`). A second stack (a test's) names its own, so that it never removes
+   * or reads the developer's `ignition/deployments/chain-31337/`; with DATA_DIR it then shares
+   * no file with the developer's `npm start`.
+   */
+  deploymentId: string | undefined;
 }
 
 /** Collects every problem instead of stopping at the first. */
@@ -66,7 +74,14 @@ function devSettings(env: Env, problems: string[]): DevSettings {
     chainPort: read.int("DEV_CHAIN_PORT", 8545, 1, 65_535),
     blockIntervalMs: read.int("DEV_BLOCK_INTERVAL_MS", 1_000, 0, 3_600_000),
     callbackPort: read.int("DEV_CALLBACK_PORT", 3002, 0, 65_535),
+    deploymentId: read.optionalStr("DEV_DEPLOYMENT_ID"),
   };
+  if (settings.deploymentId !== undefined && !/^[A-Za-z0-9_-]{1,100}$/.test(settings.deploymentId)) {
+    read.problem(
+      `DEV_DEPLOYMENT_ID must be letters, digits, _ and - (an Ignition deployment id), got "${settings.deploymentId}"`,
+      "DEV_DEPLOYMENT_ID",
+    );
+  }
   problems.push(...read.problems);
   return settings;
 }
@@ -212,7 +227,8 @@ async function main() {
       // Ignition's deploy reads the localhost network's URL from here (an explicit override of dev-stack.json).
       process.env.LOCAL_RPC_URL = chain.url;
       say("deploying the contracts with Hardhat Ignition…");
-      deployLocal();
+      deployLocal("localhost", dev.deploymentId);
+      if (dev.deploymentId) useDeployment(config, dev.deploymentId);
       // After the deployment, so Ignition sees instant (automined) receipts.
       if (dev.blockIntervalMs > 0) await setIntervalMining(chain.url, dev.blockIntervalMs);
     }
@@ -253,6 +269,28 @@ async function main() {
     await chain?.stop().catch(() => {});
     process.exit(1);
   }
+}
+
+/**
+ * Points the local chain at the contracts of a named Ignition deployment (DEV_DEPLOYMENT_ID):
+ * everything the server would otherwise read from `chain-31337/` is set explicitly.
+ */
+function useDeployment(config: Config, deploymentId: string) {
+  const chain = config.chains[0] as ChainConfig;
+  const deployed = readIgnitionDeployment(31337, IGNITION_DEPLOYMENTS_DIR, deploymentId);
+  if (!deployed.paymentProcessor)
+    throw new Error(`ignition deployment ${deploymentId} has no PaymentProcessor`);
+  config.chains[0] = {
+    ...chain,
+    contractAddress: chain.contractAddress ?? deployed.paymentProcessor,
+    subscriptionsAddress: chain.subscriptionsAddress ?? deployed.subscriptions,
+    priceFeedAddress: chain.priceFeedAddress ?? deployed.priceFeed,
+    multicall3Address: chain.multicall3Address ?? deployed.multicall3,
+    tokens:
+      chain.tokens.length > 0 || !deployed.stablecoin
+        ? chain.tokens
+        : [{ symbol: "USDC", address: deployed.stablecoin, decimals: 6, usdPeg: "1" }],
+  };
 }
 
 function listenerUrl(system: System): string | undefined {

@@ -1,6 +1,8 @@
 /**
  * `npm run merchant -- create --email <e> --plan <plan>`: creates a merchant and prints its API key.
- * `npm run merchant -- key --email <e>`: rotates the key.  `… plan --email <e> --plan <plan>`.
+ * `npm run merchant -- key --email <e> [--keep-terminal-keys]`: rotates the key; every console
+ *   session of the merchant ends, and its terminal keys are revoked unless --keep-terminal-keys.
+ * `… plan --email <e> --plan <plan>`.
  * `npm run merchant -- eletropay-link --email <e> --client <client email or token> --payout <0x…>`:
  *   EletroPay ETH/token addresses of that client become deposit addresses of this merchant.
  * `npm run merchant -- plugins --email <e> [--txt-messaging on|off] [--recurring-payments on|off]
@@ -37,7 +39,7 @@ import { linkEletroPayClient } from "../server/src/eletropay/eth.ts";
 
 const usage = `usage:
   npm run merchant -- create --email <email> [--plan ${PLAN_NAMES.join("|")}]
-  npm run merchant -- key --email <email>
+  npm run merchant -- key --email <email> [--keep-terminal-keys]
   npm run merchant -- plan --email <email> --plan <plan>
   npm run merchant -- plugins --email <email> [--txt-messaging on|off] [--recurring-payments on|off]
       [--notify-url <url>|none] [--notify-phone <+E.164>|none] [--txt-limit 150|500]
@@ -163,6 +165,7 @@ async function main() {
       "overlap-hours": { type: "string" },
       "api-key": { type: "string" },
       "dev-account": { type: "string" },
+      "keep-terminal-keys": { type: "boolean" },
     },
   });
   const command = positionals[0];
@@ -185,7 +188,8 @@ async function main() {
     process.exit(2);
   }
   const email = values.email;
-  const changes = command === "plugins" ? pluginChanges(values) : undefined;
+  const changes =
+    command === "plugins" ? pluginChanges({ ...values, "keep-terminal-keys": undefined }) : undefined;
   const config = loadConfig();
 
   const stack = runningDevStack((message) => console.warn(`merchant: ${message}`));
@@ -287,7 +291,7 @@ async function main() {
     // JSON.stringify drops the undefined fields: they keep their value.
     const body =
       command === "key"
-        ? { email }
+        ? { email, keep_terminal_keys: values["keep-terminal-keys"] === true }
         : changes
           ? { email, ...changes }
           : { email, plan: values.plan ?? "free" };
@@ -300,8 +304,15 @@ async function main() {
         const { merchant, apiKey } = await createMerchant(db, email, values.plan ?? "free");
         result = { id: Number(merchant.id), email: merchant.email, plan: merchant.plan, api_key: apiKey };
       } else if (command === "key") {
-        const { merchant, apiKey } = await rotateApiKey(db, email);
-        result = { id: Number(merchant.id), email: merchant.email, plan: merchant.plan, api_key: apiKey };
+        const r = await rotateApiKey(db, email, { keepTerminalKeys: values["keep-terminal-keys"] === true });
+        result = {
+          id: Number(r.merchant.id),
+          email: r.merchant.email,
+          plan: r.merchant.plan,
+          api_key: r.apiKey,
+          sessions_ended: r.sessionsEnded,
+          terminal_keys_revoked: r.terminalKeysRevoked,
+        };
       } else if (changes) {
         const merchant = await setPlugins(db, email, changes);
         result = {
@@ -327,6 +338,11 @@ async function main() {
   }
   if (result.api_key) {
     console.log(`API key (shown once; only its hash is stored):\n  ${result.api_key}`);
+  }
+  if (result.sessions_ended !== undefined) {
+    console.log(
+      `console sessions ended: ${String(result.sessions_ended)}; terminal keys revoked: ${String(result.terminal_keys_revoked)}`,
+    );
   }
 }
 

@@ -73,13 +73,22 @@ export async function startLocalChain(
 /**
  * Deploys the contracts with Hardhat Ignition (LocalDev: the payment contract, a mock USDC with
  * permit and a mock ETH/USD feed). A local chain is new on every start, so the previous
- * journal for it is removed first.
+ * journal for it is removed first. `deploymentId` records it under
+ * `ignition/deployments/<id>/` instead of Ignition's default `chain-31337/` (a second dev stack,
+ * e.g. a test's, leaves the developer's deployment alone).
  */
-export function deployLocal(networkName = "localhost"): void {
-  rmSync(`${ROOT}ignition/deployments/chain-31337`, { recursive: true, force: true });
+export function deployLocal(networkName = "localhost", deploymentId?: string): void {
+  rmSync(`${ROOT}ignition/deployments/${deploymentId ?? "chain-31337"}`, { recursive: true, force: true });
   const result = spawnSync(
     HARDHAT,
-    ["ignition", "deploy", "ignition/modules/LocalDev.ts", "--network", networkName],
+    [
+      "ignition",
+      "deploy",
+      "ignition/modules/LocalDev.ts",
+      "--network",
+      networkName,
+      ...(deploymentId ? ["--deployment-id", deploymentId] : []),
+    ],
     {
       cwd: ROOT,
       encoding: "utf8",

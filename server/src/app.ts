@@ -3,10 +3,10 @@ import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { createHash } from "node:crypto";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import { apiKeyFrom, authPlugin } from "./api/auth.ts";
 import { createAuthThrottle } from "./api/auth-throttle.ts";
-import { sessionAuthPlugin } from "./api/session-auth.ts";
+import { cookiePolicy, sessionAuthPlugin } from "./api/session-auth.ts";
 import type { AppDeps } from "./api/deps.ts";
 import { ErrorSchema, frameworkErrors, HttpError, installErrorHandling } from "./api/errors.ts";
 import { installRequestLogging, quietRequestLogs } from "./api/request-log.ts";
@@ -76,8 +76,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     maxFailures: deps.authFailuresPerMinute ?? 10,
     windowMs: 60_000,
   });
+  // Credentials come in the Authorization header, or in the body of the console's sign-in routes
+  // (an API key, a terminal key, a SIWE signature): both count against the same address (R2-9).
+  const carriesCredentials = (request: FastifyRequest) =>
+    request.headers.authorization !== undefined || request.routeOptions.config.credentialsInBody === true;
   app.addHook("onRequest", async (request, reply) => {
-    if (request.headers.authorization === undefined) return;
+    if (!carriesCredentials(request)) return;
     const waitMs = authThrottle.retryAfterMs(request.ip);
     if (waitMs > 0) {
       const seconds = Math.ceil(waitMs / 1000);
@@ -90,8 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
   app.addHook("onResponse", async (request, reply) => {
-    if (reply.statusCode === 401 && request.headers.authorization !== undefined)
-      authThrottle.failed(request.ip);
+    if (reply.statusCode === 401 && carriesCredentials(request)) authThrottle.failed(request.ip);
   });
 
   await app.register(rateLimit, {
@@ -137,7 +140,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(authPlugin, { merchants: deps.merchants });
-  if (deps.web) await app.register(sessionAuthPlugin, { sessions: deps.web.sessions });
+  const cookies = cookiePolicy(deps.config.consoleOrigin);
+  if (deps.web) await app.register(sessionAuthPlugin, { sessions: deps.web.sessions, cookies });
   await app.register(healthRoutes, { deps });
   await app.register(orderRoutes, { deps });
   await app.register(userRoutes, { deps });
@@ -145,7 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(adminRoutes, { deps });
   await app.register(payPageRoutes, { deps });
   await app.register(subscriptionPageRoutes, { deps });
-  if (deps.web) await app.register(consoleRoutes, { deps, web: deps.web });
+  if (deps.web) await app.register(consoleRoutes, { deps, web: deps.web, cookies });
   await app.register(callbackRoutes, { callbacks: deps.callbacks });
   return app;
 }

@@ -229,7 +229,19 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     }),
     indexedBlock,
     web: {
-      sessions: createWebSessionService(db),
+      sessions: createWebSessionService(db, {
+        siwe: {
+          domain: new URL(config.consoleOrigin).host,
+          origin: config.consoleOrigin,
+          chainIds: chains.map((c) => Number(c.chainId)),
+          // Through the chain the message names: plain accounts, and contract wallets (EIP-1271,
+          // EIP-6492) by their own code.
+          verify: (chainId, input) => {
+            const chain = byId.get(BigInt(chainId));
+            return chain ? chain.client.verifySiweMessage(input) : Promise.resolve(false);
+          },
+        },
+      }),
       chains: chains.map((c) => ({
         chainId: Number(c.chainId),
         name: chainName(Number(c.chainId)),

@@ -169,7 +169,9 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     const stored = await testDb.db.query<{ token_hash: string }>("SELECT token_hash FROM web_sessions");
     assert.ok(stored.rows.every((r) => r.token_hash !== cookie.value && /^[0-9a-f]{64}$/.test(r.token_hash)));
 
-    // Connecting the wallet signs a SIWE message and proves the payout address for this account.
+    // Connecting the wallet signs a SIWE message and proves the payout address for this account;
+    // linking a new wallet from a session needs the API key again (R2-3).
+    await page.fill("#link-key", keyA);
     await page.click("#connect");
     await page.waitForFunction(
       (a) => document.getElementById("who-address")?.textContent === a,
@@ -184,6 +186,7 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
       proven.rows.map((r) => r.address),
       [chain.merchant.toLowerCase()],
     );
+    await page.waitForSelector(`#linked button[aria-label="Unlink ${getAddress(chain.merchant)}"]`);
 
     await page.click("#sign-out");
     await page.waitForSelector("#signin:not([hidden])");
@@ -430,9 +433,12 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     assert.equal(unproven.json().error.code, "address_not_proven");
 
     // What the terminal key may not do.
+    // As a browser on the console's origin sends them (state-changing requests need it, R2-10).
+    const origin = base;
     const signin = await system.app.inject({
       method: "POST",
       url: "/console/session",
+      headers: { origin },
       payload: { terminal_key: terminalKey },
     });
     assert.equal(signin.statusCode, 200, signin.body);
@@ -447,7 +453,7 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
       const res = await system.app.inject({
         method,
         url,
-        headers: { cookie },
+        headers: { cookie, origin },
         payload: method === "POST" ? {} : undefined,
       });
       assert.ok(
@@ -459,7 +465,7 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     const direct = await system.app.inject({
       method: "POST",
       url: "/order",
-      headers: { cookie },
+      headers: { cookie, origin },
       payload: { amount: "1.00", address: chain.other, callback: "http://127.0.0.1:9/cb" },
     });
     assert.equal(direct.statusCode, 403, "a terminal cannot name another payout address");

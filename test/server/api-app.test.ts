@@ -44,7 +44,7 @@ describe(`API app without a chain (${onRealPostgres() ? "PostgreSQL" : "PGlite"}
       contract: CONTRACT as `0x${string}`,
     };
     app = await buildApp({
-      config: { publicUrl: "http://pos.test", adminToken: ADMIN_TOKEN },
+      config: { publicUrl: "http://pos.test", consoleOrigin: "http://pos.test", adminToken: ADMIN_TOKEN },
       log: pino({ level: "silent" }),
       orders: createOrderService({
         db: t.db,

@@ -54,6 +54,8 @@ declare module "fastify" {
     adminRoute?: boolean;
     /** Routes that answer with something other than JSON (HTML, SVG) skip the Accept check. */
     nonJson?: boolean;
+    /** Routes that take credentials in the body (console sign-in): their 401s count in the throttle. */
+    credentialsInBody?: boolean;
   }
 }
 

@@ -60,7 +60,7 @@ export interface WebDeps {
 }
 
 /** The configuration the HTTP layer reads. */
-export type AppConfig = Pick<Config, "publicUrl" | "adminToken">;
+export type AppConfig = Pick<Config, "publicUrl" | "adminToken" | "consoleOrigin">;
 
 /**
  * What the public API needs: services, no database handle. Each route calls one of these; none

@@ -15,9 +15,16 @@ export interface IgnitionAddresses {
   multicall3?: `0x${string}`;
 }
 
-/** Reads the addresses Hardhat Ignition recorded for a chain, if any. */
-export function readIgnitionDeployment(chainId: number, dir = IGNITION_DEPLOYMENTS_DIR): IgnitionAddresses {
-  const file = `${dir}/chain-${chainId}/deployed_addresses.json`;
+/**
+ * Reads the addresses Hardhat Ignition recorded for a chain, if any: its default deployment
+ * (`chain-<id>`), or the one named `deploymentId` (`--deployment-id`).
+ */
+export function readIgnitionDeployment(
+  chainId: number,
+  dir = IGNITION_DEPLOYMENTS_DIR,
+  deploymentId = `chain-${chainId}`,
+): IgnitionAddresses {
+  const file = `${dir}/${deploymentId}/deployed_addresses.json`;
   if (!existsSync(file)) return {};
   const addresses = JSON.parse(readFileSync(file, "utf8")) as Record<string, `0x${string}`>;
   return {

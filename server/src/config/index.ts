@@ -18,6 +18,12 @@ export interface Config {
   port: number;
   /** Base URL used in payment_url and qr_code. */
   publicUrl: string;
+  /**
+   * The origin the merchant console is served from (CONSOLE_ORIGIN, else PUBLIC_URL's origin):
+   * Sign-In with Ethereum messages must name it, state-changing console requests must come from
+   * it, and on https the session cookie is `__Host-` and Secure. Never taken from a request.
+   */
+  consoleOrigin: string;
   logLevel: string;
   databaseUrl: string | undefined;
   dataDir: string;
@@ -72,6 +78,7 @@ export function loadConfig(env: Env = process.env, machine: Machine = {}): Confi
     host,
     port,
     publicUrl,
+    consoleOrigin: readConsoleOrigin(r, publicUrl),
     logLevel: r.oneOf(
       "LOG_LEVEL",
       ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const,
@@ -136,6 +143,20 @@ function defaultPublicUrl(
     "PUBLIC_URL",
   );
   return `http://127.0.0.1:${port}`;
+}
+
+/** CONSOLE_ORIGIN: scheme, host and port only; default PUBLIC_URL's origin. */
+function readConsoleOrigin(r: EnvReader, publicUrl: string): string {
+  const value = r.url("CONSOLE_ORIGIN", ["http:", "https:"]);
+  if (value === undefined) return new URL(publicUrl).origin;
+  const url = new URL(value);
+  if (url.origin !== value.replace(/\/+$/, "") || url.username || url.password) {
+    r.problem(
+      `CONSOLE_ORIGIN must be an origin (scheme, host and port, e.g. https://pos.example.com), with no path, got "${value}"`,
+      "CONSOLE_ORIGIN",
+    );
+  }
+  return url.origin;
 }
 
 /** TRUST_PROXY: unset or false, a hop count (1 = one proxy in front), or addresses and CIDR ranges. */

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { getAddress, isAddress, verifyMessage } from "viem";
-import type { Queryable } from "../db/types.ts";
-import { badRequest, unauthorized } from "../lib/errors.ts";
+import { insertCallback } from "../callbacks/outbox.ts";
+import type { Db, Queryable } from "../db/types.ts";
+import { badRequest, notFound, unauthorized } from "../lib/errors.ts";
 
 /**
  * Payout addresses a merchant has proven it controls. The merchant asks for a challenge for one
@@ -42,13 +43,118 @@ export function challengeMessage(
   ].join("\n");
 }
 
+/** How an address came to be linked, as the `account.address_linked` notification says. */
+export type LinkedVia = "signature" | "siwe";
+
+/** The body of an `account.address_linked` callback (signed like every callback). */
+export interface AddressLinkedBody {
+  type: "notification";
+  event: "account.address_linked";
+  to: string | null;
+  text: string;
+  order_id: null;
+  status: null;
+  address: `0x${string}`;
+  via: LinkedVia;
+  linked_at: string;
+}
+
+/**
+ * Links a proven address to the merchant in `tx`. When it is new to the account, the merchant is
+ * told at once: an `account.address_linked` callback to its notify URL (set by the operator, so a
+ * leaked API key cannot redirect it), queued in the same transaction (docs/callbacks.md). The
+ * notification is a security message: it is sent whatever the plugins, and not counted against the
+ * TXT Messaging limit. Returns when the address was first proven.
+ */
+export async function linkAddress(
+  tx: Queryable,
+  merchantId: bigint,
+  address: `0x${string}`,
+  via: LinkedVia,
+): Promise<{ provenAt: Date; added: boolean }> {
+  const { rows: added } = await tx.query<{ proven_at: Date }>(
+    `INSERT INTO merchant_addresses (merchant_id, address) VALUES ($1, $2)
+     ON CONFLICT (merchant_id, address) DO NOTHING RETURNING proven_at`,
+    [merchantId, address.toLowerCase()],
+  );
+  const row = added[0];
+  if (!row) {
+    const { rows } = await tx.query<{ proven_at: Date }>(
+      "SELECT proven_at FROM merchant_addresses WHERE merchant_id = $1 AND address = $2",
+      [merchantId, address.toLowerCase()],
+    );
+    return { provenAt: (rows[0] as { proven_at: Date }).proven_at, added: false };
+  }
+  const { rows: merchant } = await tx.query<{ notify_url: string | null; notify_phone: string | null }>(
+    "SELECT notify_url, notify_phone FROM merchants WHERE id = $1",
+    [merchantId],
+  );
+  const target = merchant[0];
+  if (target?.notify_url) {
+    const body: AddressLinkedBody = {
+      type: "notification",
+      event: "account.address_linked",
+      to: target.notify_phone,
+      text: `Ethereum POS: wallet ${address.slice(0, 6)}…${address.slice(-4)} was linked to your account. Not you? Unlink it in the console and have your API key rotated.`,
+      order_id: null,
+      status: null,
+      address,
+      via,
+      linked_at: row.proven_at.toISOString(),
+    };
+    await insertCallback(tx, {
+      stream: `account:${merchantId}`,
+      kind: "account.address_linked",
+      url: target.notify_url,
+      body: JSON.stringify(body),
+      secretRef: `merchant:${merchantId}`,
+      merchantId,
+    });
+  }
+  return { provenAt: row.proven_at, added: true };
+}
+
+/**
+ * Unlinks a proven address: the ledger views stop covering it, it signs in nobody, the console
+ * sessions signed in with it end, and the terminal keys whose orders pay it are revoked (with
+ * their sessions). Returns how many terminal keys were revoked; 404 when it was not linked.
+ */
+export async function unlinkAddress(
+  db: Db,
+  merchantId: bigint,
+  addressInput: string,
+  now: Date = new Date(),
+): Promise<{ address: `0x${string}`; terminalKeysRevoked: number }> {
+  const address = parseAddress(addressInput);
+  const lower = address.toLowerCase();
+  return db.transaction(async (tx) => {
+    const { rowCount } = await tx.query(
+      "DELETE FROM merchant_addresses WHERE merchant_id = $1 AND address = $2",
+      [merchantId, lower],
+    );
+    if (rowCount !== 1)
+      throw notFound(`${address} is not a linked address of this account`, "address_not_linked");
+    await tx.query(
+      `UPDATE web_sessions SET revoked_at = $3
+        WHERE merchant_id = $1 AND address = $2 AND revoked_at IS NULL`,
+      [merchantId, lower, now],
+    );
+    const { rowCount: revoked } = await tx.query(
+      `UPDATE terminal_keys SET revoked_at = $3
+        WHERE merchant_id = $1 AND payout_address = $2 AND revoked_at IS NULL`,
+      [merchantId, lower, now],
+    );
+    return { address, terminalKeysRevoked: revoked };
+  });
+}
+
 function parseAddress(value: string): `0x${string}` {
   if (!isAddress(value, { strict: false }))
     throw badRequest("address must be a 0x-prefixed 20-byte Ethereum address", "invalid_address");
   return getAddress(value);
 }
 
-export function createAddressService(db: Queryable, now: () => Date = () => new Date()) {
+export function createAddressService(db: Db, now: () => Date = () => new Date()) {
   return {
     async challenge(merchantId: bigint, addressInput: string): Promise<AddressChallenge> {
       const address = parseAddress(addressInput);
@@ -89,14 +195,12 @@ export function createAddressService(db: Queryable, now: () => Date = () => new 
         ));
       if (!valid)
         throw unauthorized("the signature is not this address's signature of the challenge message");
-      const { rows: saved } = await db.query<{ proven_at: Date }>(
-        `INSERT INTO merchant_addresses (merchant_id, address) VALUES ($1, $2)
-         ON CONFLICT (merchant_id, address) DO UPDATE SET proven_at = merchant_addresses.proven_at
-         RETURNING proven_at`,
-        [merchantId, address.toLowerCase()],
-      );
-      return { address, provenAt: (saved[0] as { proven_at: Date }).proven_at };
+      const saved = await db.transaction((tx) => linkAddress(tx, merchantId, address, "signature"));
+      return { address, provenAt: saved.provenAt };
     },
+
+    /** Unlinks a proven address (see unlinkAddress). */
+    unlink: (merchantId: bigint, address: string) => unlinkAddress(db, merchantId, address, now()),
 
     /** Whether the merchant has proven this address (flags keyed orders paid out to an unproven one). */
     async isProven(merchantId: bigint, address: string): Promise<boolean> {

@@ -114,23 +114,53 @@ export async function createMerchant(
   return { merchant: toMerchant(row), apiKey: key };
 }
 
-/** Replaces a merchant's API key; the old key stops working at once. */
+/**
+ * Replaces a merchant's API key; the old key stops working at once. Every console session of the
+ * merchant ends with it (one opened with a leaked key, and any wallet session: R2-3 in
+ * docs/security.md), and so do its terminal keys and their sessions, unless `keepTerminalKeys`.
+ * One statement, so a rotation is never half done.
+ */
 export async function rotateApiKey(
   db: Queryable,
   emailInput: string,
-): Promise<{ merchant: Merchant; apiKey: string }> {
+  options: { keepTerminalKeys?: boolean } = {},
+): Promise<{ merchant: Merchant; apiKey: string; sessionsEnded: number; terminalKeysRevoked: number }> {
   const email = validateEmail(emailInput);
   const { key, prefix, hash } = newKey();
+  const keep = options.keepTerminalKeys === true;
   const { rows } = await changingMerchant(() =>
-    db.query<MerchantRow>(
-      `UPDATE merchants SET api_key_prefix = $2, api_key_hash = $3 WHERE email = $1
-       RETURNING ${COLUMNS}`,
-      [email, prefix, hash],
+    db.query<MerchantRow & { sessions_ended: bigint; terminal_keys_revoked: bigint }>(
+      `WITH m AS (
+         UPDATE merchants SET api_key_prefix = $2, api_key_hash = $3 WHERE email = $1
+         RETURNING ${COLUMNS}
+       ),
+       ended AS (
+         UPDATE web_sessions s SET revoked_at = now()
+           FROM m
+          WHERE s.merchant_id = m.id AND s.revoked_at IS NULL AND s.expires_at > now()
+            AND (s.kind = 'console' OR NOT $4::boolean)
+         RETURNING 1
+       ),
+       revoked AS (
+         UPDATE terminal_keys k SET revoked_at = now()
+           FROM m
+          WHERE k.merchant_id = m.id AND k.revoked_at IS NULL AND NOT $4::boolean
+         RETURNING 1
+       )
+       SELECT m.*, (SELECT count(*) FROM ended)::int8 AS sessions_ended,
+              (SELECT count(*) FROM revoked)::int8 AS terminal_keys_revoked
+         FROM m`,
+      [email, prefix, hash, keep],
     ),
   );
   const row = rows[0];
   if (!row) throw notFound(`no merchant with email ${email}`, "merchant_not_found");
-  return { merchant: toMerchant(row), apiKey: key };
+  return {
+    merchant: toMerchant(row),
+    apiKey: key,
+    sessionsEnded: Number(row.sessions_ended),
+    terminalKeysRevoked: Number(row.terminal_keys_revoked),
+  };
 }
 
 export async function setPlan(db: Queryable, emailInput: string, plan: string): Promise<Merchant> {
@@ -329,7 +359,8 @@ export function createMerchantService(db: Db, options: MerchantServiceOptions = 
   return {
     byApiKey,
     create: (email: string, plan: string) => createMerchant(db, email, plan),
-    rotateApiKey: (email: string) => rotateApiKey(db, email),
+    rotateApiKey: (email: string, options: { keepTerminalKeys?: boolean } = {}) =>
+      rotateApiKey(db, email, options),
     setPlan: (email: string, plan: string) => setPlan(db, email, plan),
     setPlugins: (email: string, changes: PluginChanges) => setPlugins(db, email, changes),
     notifications: (merchant: Merchant) => notificationsJson(db, merchant),

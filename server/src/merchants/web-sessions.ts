@@ -1,21 +1,26 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { getAddress, recoverMessageAddress } from "viem";
+import { getAddress, verifyMessage } from "viem";
 import { generateSiweNonce, parseSiweMessage, validateSiweMessage } from "viem/siwe";
-import type { Queryable } from "../db/types.ts";
+import type { Db, Queryable } from "../db/types.ts";
 import { badRequest, conflict, forbidden, unauthorized } from "../lib/errors.ts";
+import { linkAddress } from "./addresses.ts";
 import { findMerchantByKey, findMerchantById, type Merchant } from "./service.ts";
 
 /**
  * Browser sessions for the merchant console and the point-of-sale terminal.
  *
  * - A console session is opened by Sign-In with Ethereum (EIP-4361) with a payout address the
- *   merchant has proven (merchant_addresses), or by the API key. Signing in with a wallet while
- *   signed in by API key proves that address for the account (the SIWE message is the proof).
+ *   merchant has proven (merchant_addresses), or by the API key. Signed in, a merchant links a new
+ *   wallet by signing in with it and re-authenticating (the API key again, or a fresh SIWE proof
+ *   from a wallet already linked): a stolen session alone cannot add a wallet (R2-3).
  * - A terminal session is opened with a terminal key: it can create orders and read their status,
  *   nothing else (server/src/api/session-auth.ts enforces it).
  *
  * The cookie carries 32 random bytes; only their SHA-256 is stored, so a database leak opens no
- * session. Nonces are single-use and expire after 10 minutes.
+ * session. A SIWE message must name the configured console (its domain, its origin as URI, a
+ * configured chain, a recent issued-at: never what the request's Host says, R2-1), and carry a
+ * single-use nonce of at most 10 minutes that was issued to the same browser (its pre-session
+ * cookie), so a nonce fetched by anyone else is worthless.
  */
 
 export type SessionKind = "console" | "terminal";
@@ -34,21 +39,51 @@ export interface WebSession {
 }
 
 const NONCE_TTL_MS = 10 * 60 * 1000;
+/** How far in the future a message's issued-at may be (clock skew between wallet and server). */
+const ISSUED_AT_SKEW_MS = 60 * 1000;
 export const CONSOLE_SESSION_MS = 12 * 3600 * 1000;
 export const TERMINAL_SESSION_MS = 30 * 24 * 3600 * 1000;
+/** How long a browser's pre-session cookie (the one its SIWE nonces are bound to) lives. */
+export const SIWE_CLIENT_MS = NONCE_TTL_MS;
 const TERMINAL_KEY = /^epos_term_([0-9a-f]{12})_([0-9a-f]{48})$/;
+const CLIENT_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
 
-export interface SiweExpectation {
-  /** The host the browser talks to (RFC 4501 authority: host[:port]); the message must name it. */
+/** What a SIWE message must name; all of it from configuration, never from the request. */
+export interface SiweSettings {
+  /** The console's RFC 3986 authority (host[:port]) from CONSOLE_ORIGIN / PUBLIC_URL. */
   domain: string;
-  /** The page's origin; the message's URI must be on it. */
+  /** The console's origin (scheme://host[:port]): the message's URI must be exactly this. */
   origin: string;
+  /** The configured chains: the message's chain id must be one of them. */
+  chainIds: readonly number[];
+  /**
+   * Checks the signature on the message's chain (viem's verifySiweMessage through the chain's
+   * client: plain accounts, EIP-1271 contract wallets and EIP-6492 undeployed ones). Without it,
+   * only plain accounts (ecrecover).
+   */
+  verify?: (
+    chainId: number,
+    input: { address: `0x${string}`; message: string; signature: `0x${string}` },
+  ) => Promise<boolean>;
 }
 
-export function createWebSessionService(db: Queryable, now: () => Date = () => new Date()) {
+/** A signed SIWE message as the browser posts it. */
+export interface SignedSiwe {
+  message: string;
+  signature: string;
+}
+
+/** A new pre-session token for a browser that asks for a nonce (its cookie value). */
+export const newSiweClientToken = () => randomBytes(32).toString("base64url");
+
+export function createWebSessionService(db: Db, options: { siwe: SiweSettings; now?: () => Date }) {
+  const now = options.now ?? (() => new Date());
+  const { siwe } = options;
+
   async function open(
+    q: Queryable,
     kind: SessionKind,
     merchantId: bigint,
     address: string | null,
@@ -57,7 +92,7 @@ export function createWebSessionService(db: Queryable, now: () => Date = () => n
   ) {
     const token = randomBytes(32).toString("base64url");
     const expiresAt = new Date(now().getTime() + ms);
-    await db.query(
+    await q.query(
       `INSERT INTO web_sessions (token_hash, merchant_id, kind, address, expires_at, terminal_key_id)
        VALUES ($1, $2, $3, $4, $5, $6)`,
       [sha256(token), merchantId, kind, address?.toLowerCase() ?? null, expiresAt, terminalKeyId],
@@ -65,94 +100,159 @@ export function createWebSessionService(db: Queryable, now: () => Date = () => n
     return { token, expiresAt };
   }
 
+  /**
+   * Checks one signed SIWE message against the configured console and consumes its nonce (bound
+   * to `client`, the browser's pre-session token); returns the address that signed it.
+   */
+  async function verifySiwe(input: SignedSiwe, client: string | undefined): Promise<`0x${string}`> {
+    const message = parseSiweMessage(input.message);
+    if (!message.address || !message.nonce || message.version !== "1") {
+      throw badRequest(
+        "the message is not a Sign-In with Ethereum (EIP-4361) message",
+        "invalid_siwe_message",
+      );
+    }
+    if (message.domain !== siwe.domain) {
+      throw badRequest(
+        `the message is for ${message.domain ?? "no domain"}; sign one for ${siwe.domain}`,
+        "invalid_siwe_domain",
+      );
+    }
+    if (message.uri !== siwe.origin) {
+      throw badRequest(`the message's URI must be ${siwe.origin}`, "invalid_siwe_uri");
+    }
+    if (message.chainId === undefined || !siwe.chainIds.includes(message.chainId)) {
+      throw badRequest(
+        `the message is for chain ${message.chainId ?? "none"}; sign one for chain ${siwe.chainIds.join(" or ")}`,
+        "invalid_siwe_chain",
+      );
+    }
+    const time = now();
+    const issuedAt = message.issuedAt?.getTime();
+    if (
+      issuedAt === undefined ||
+      Number.isNaN(issuedAt) ||
+      issuedAt > time.getTime() + ISSUED_AT_SKEW_MS ||
+      issuedAt < time.getTime() - NONCE_TTL_MS ||
+      (message.expirationTime !== undefined && !(message.expirationTime.getTime() > time.getTime())) ||
+      (message.notBefore !== undefined && !(message.notBefore.getTime() <= time.getTime()))
+    ) {
+      throw badRequest(
+        "the message's issued-at must be within the last 10 minutes and it must not be expired or not yet valid; sign in again",
+        "invalid_siwe_time",
+      );
+    }
+    if (!validateSiweMessage({ message, domain: siwe.domain, time })) {
+      throw badRequest("the message is not a valid Sign-In with Ethereum message", "invalid_siwe_message");
+    }
+    // The nonce is consumed first, so a message can never be replayed, right or wrong; only the
+    // browser it was issued to can consume it.
+    const { rowCount } = await db.query(
+      `UPDATE siwe_nonces SET used_at = $2
+        WHERE nonce = $1 AND client_hash = $3 AND used_at IS NULL AND expires_at > $2`,
+      [message.nonce, time, client && CLIENT_TOKEN.test(client) ? sha256(client) : ""],
+    );
+    if (rowCount !== 1) {
+      throw badRequest(
+        "the nonce is unknown, expired, already used or was issued to another browser; sign in again",
+        "invalid_siwe_nonce",
+      );
+    }
+    const address = getAddress(message.address);
+    const signature = input.signature as `0x${string}`;
+    const valid =
+      /^0x[0-9a-fA-F]+$/.test(input.signature) &&
+      (await (
+        siwe.verify
+          ? siwe.verify(message.chainId, { address, message: input.message, signature })
+          : verifyMessage({ address, message: input.message, signature })
+      ).catch(() => false));
+    if (!valid) throw unauthorized("the signature is not the message's address's signature");
+    return address;
+  }
+
+  const linkedTo = async (merchantId: bigint, address: string) =>
+    (
+      await db.query("SELECT 1 FROM merchant_addresses WHERE merchant_id = $1 AND address = $2", [
+        merchantId,
+        address.toLowerCase(),
+      ])
+    ).rows.length > 0;
+
   return {
-    /** A single-use SIWE nonce (EIP-4361: at least 8 alphanumerics). */
-    async nonce(): Promise<{ nonce: string; expiresAt: Date }> {
+    /** A single-use SIWE nonce (EIP-4361: at least 8 alphanumerics) for the browser `client`. */
+    async nonce(client: string): Promise<{ nonce: string; expiresAt: Date }> {
+      if (!CLIENT_TOKEN.test(client)) throw badRequest("bad pre-session token", "invalid_siwe_client");
       const nonce = generateSiweNonce();
       const expiresAt = new Date(now().getTime() + NONCE_TTL_MS);
       await db.query("DELETE FROM siwe_nonces WHERE expires_at < $1", [now()]);
-      await db.query("INSERT INTO siwe_nonces (nonce, expires_at) VALUES ($1, $2)", [nonce, expiresAt]);
+      await db.query("INSERT INTO siwe_nonces (nonce, expires_at, client_hash) VALUES ($1, $2, $3)", [
+        nonce,
+        expiresAt,
+        sha256(client),
+      ]);
       return { nonce, expiresAt };
     },
 
     /**
      * Checks a signed SIWE message and opens a console session. The merchant is the one whose
-     * proven payout address signed; `current` (a session opened by API key) instead proves the
-     * address for that merchant.
+     * proven payout address signed. Signed in already (`current`, a console session), a wallet
+     * not yet linked is linked to that merchant, but only with a re-authentication: `api_key`
+     * (the account's API key again) or `reauth` (a SIWE message of its own, signed by a wallet
+     * already linked to the account). The merchant is notified (account.address_linked).
      */
     async signInWithEthereum(
-      input: { message: string; signature: string },
-      expect: SiweExpectation,
+      input: SignedSiwe & { api_key?: string | undefined; reauth?: SignedSiwe | undefined },
+      client: string | undefined,
       current: WebSession | null,
     ) {
-      const message = parseSiweMessage(input.message);
-      if (!message.address || !message.nonce) {
-        throw badRequest(
-          "the message is not a Sign-In with Ethereum (EIP-4361) message",
-          "invalid_siwe_message",
-        );
-      }
-      if (message.domain !== expect.domain || !message.uri?.startsWith(expect.origin)) {
-        throw badRequest(
-          `the message is for ${message.domain ?? "no domain"}; sign one for ${expect.domain}`,
-          "invalid_siwe_domain",
-        );
-      }
-      if (!validateSiweMessage({ message, domain: expect.domain, time: now() })) {
-        throw badRequest(
-          "the message has expired or is not valid yet; sign in again",
-          "invalid_siwe_message",
-        );
-      }
-      // The nonce is consumed first, so a message can never be replayed, right or wrong.
-      const { rowCount } = await db.query(
-        "UPDATE siwe_nonces SET used_at = $2 WHERE nonce = $1 AND used_at IS NULL AND expires_at > $2",
-        [message.nonce, now()],
-      );
-      if (rowCount !== 1) {
-        throw badRequest(
-          "the nonce is unknown, expired or already used; sign in again",
-          "invalid_siwe_nonce",
-        );
-      }
-      const signer =
-        /^0x[0-9a-fA-F]+$/.test(input.signature) &&
-        (await recoverMessageAddress({
-          message: input.message,
-          signature: input.signature as `0x${string}`,
-        }).catch(() => undefined));
-      const address = getAddress(message.address);
-      if (!signer || getAddress(signer) !== address) {
-        throw unauthorized("the signature is not the message's address's signature");
-      }
-      let merchantId: bigint;
+      const address = await verifySiwe(input, client);
       if (current && current.kind === "console") {
-        merchantId = current.merchant.id;
-        await db.query(
-          `INSERT INTO merchant_addresses (merchant_id, address) VALUES ($1, $2)
-           ON CONFLICT (merchant_id, address) DO NOTHING`,
-          [merchantId, address.toLowerCase()],
-        );
-      } else {
-        const { rows } = await db.query<{ merchant_id: bigint }>(
-          "SELECT merchant_id FROM merchant_addresses WHERE address = $1 ORDER BY merchant_id LIMIT 2",
-          [address.toLowerCase()],
-        );
-        if (rows.length === 0) {
-          throw forbidden(
-            `${address} is not a proven payout address of any merchant account; sign in once with your API key, then connect this wallet to link it`,
-            "address_not_linked",
-          );
+        const merchantId = current.merchant.id;
+        if (!(await linkedTo(merchantId, address))) {
+          if (input.api_key !== undefined) {
+            const byKey = await findMerchantByKey(db, input.api_key.trim());
+            if (!byKey || byKey.id !== merchantId)
+              throw unauthorized("that API key is not this account's API key");
+          } else if (input.reauth !== undefined) {
+            const prover = await verifySiwe(input.reauth, client);
+            if (!(await linkedTo(merchantId, prover))) {
+              throw forbidden(
+                `${prover} is not linked to this account; re-authenticate with a wallet already linked, or with your API key`,
+                "reauth_required",
+              );
+            }
+          } else {
+            throw forbidden(
+              "linking a new wallet needs you to re-authenticate: send api_key (your API key) or reauth (a Sign-In with Ethereum message signed by a wallet already linked to this account)",
+              "reauth_required",
+            );
+          }
         }
-        if (rows.length > 1) {
-          throw conflict(
-            `${address} is a payout address of several merchant accounts; sign in with the API key of the one you mean, then connect this wallet`,
-            "address_ambiguous",
-          );
-        }
-        merchantId = (rows[0] as { merchant_id: bigint }).merchant_id;
+        const session = await db.transaction(async (tx) => {
+          await linkAddress(tx, merchantId, address, "siwe");
+          return open(tx, "console", merchantId, address, CONSOLE_SESSION_MS);
+        });
+        return { ...session, address };
       }
-      const session = await open("console", merchantId, address, CONSOLE_SESSION_MS);
+      const { rows } = await db.query<{ merchant_id: bigint }>(
+        "SELECT merchant_id FROM merchant_addresses WHERE address = $1 ORDER BY merchant_id LIMIT 2",
+        [address.toLowerCase()],
+      );
+      if (rows.length === 0) {
+        throw forbidden(
+          `${address} is not a proven payout address of any merchant account; sign in once with your API key, then connect this wallet to link it`,
+          "address_not_linked",
+        );
+      }
+      if (rows.length > 1) {
+        throw conflict(
+          `${address} is a payout address of several merchant accounts; sign in with the API key of the one you mean, then connect this wallet`,
+          "address_ambiguous",
+        );
+      }
+      const merchantId = (rows[0] as { merchant_id: bigint }).merchant_id;
+      const session = await open(db, "console", merchantId, address, CONSOLE_SESSION_MS);
       return { ...session, address };
     },
 
@@ -160,7 +260,7 @@ export function createWebSessionService(db: Queryable, now: () => Date = () => n
     async signInWithApiKey(apiKey: string) {
       const merchant = await findMerchantByKey(db, apiKey.trim());
       if (!merchant) throw unauthorized("that API key is not valid");
-      return open("console", merchant.id, null, CONSOLE_SESSION_MS);
+      return open(db, "console", merchant.id, null, CONSOLE_SESSION_MS);
     },
 
     /** A terminal session from a terminal key. */
@@ -177,7 +277,7 @@ export function createWebSessionService(db: Queryable, now: () => Date = () => n
         row !== undefined &&
         timingSafeEqual(Buffer.from(row.key_hash, "hex"), Buffer.from(sha256(key.trim()), "hex"));
       if (!row || !valid) throw unauthorized("that terminal key is not valid or was revoked");
-      return open("terminal", row.merchant_id, null, TERMINAL_SESSION_MS, row.id);
+      return open(db, "terminal", row.merchant_id, null, TERMINAL_SESSION_MS, row.id);
     },
 
     /** The session a cookie token names, if it is open. */
@@ -221,6 +321,16 @@ export function createWebSessionService(db: Queryable, now: () => Date = () => n
 
     async signOut(token: string): Promise<void> {
       await db.query("UPDATE web_sessions SET revoked_at = $2 WHERE token_hash = $1", [sha256(token), now()]);
+    },
+
+    /** Ends every console session of the merchant ("sign out everywhere"); terminals stay. */
+    async signOutEverywhere(merchantId: bigint): Promise<number> {
+      const { rowCount } = await db.query(
+        `UPDATE web_sessions SET revoked_at = $2
+          WHERE merchant_id = $1 AND kind = 'console' AND revoked_at IS NULL AND expires_at > $2`,
+        [merchantId, now()],
+      );
+      return rowCount;
     },
 
     /**

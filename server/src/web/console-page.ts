@@ -5,8 +5,16 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { requireMerchant } from "../api/auth.ts";
 import type { AppDeps, WebDeps } from "../api/deps.ts";
 import { ErrorSchema } from "../api/schemas.ts";
-import { clearSessionCookie, setSessionCookie, terminalKeyOf } from "../api/session-auth.ts";
+import {
+  clearSessionCookie,
+  setSessionCookie,
+  setSiweClientCookie,
+  siweClientToken,
+  terminalKeyOf,
+  type CookiePolicy,
+} from "../api/session-auth.ts";
 import { badRequest, DomainError, notFound, unauthorized, unavailable } from "../lib/errors.ts";
+import { newSiweClientToken, SIWE_CLIENT_MS } from "../merchants/web-sessions.ts";
 import { parseHttpUrl } from "../lib/url.ts";
 import { parseMerchantAddress } from "../orders/service.ts";
 import { orderToJson } from "../orders/serialize.ts";
@@ -92,7 +100,19 @@ const CONSOLE_BODY = `<main class="console" aria-labelledby="console-title">
     <section class="panel" aria-labelledby="wallet-title" id="wallet-panel">
       <h2 id="wallet-title">Wallet</h2>
       <p id="wallet-state">No wallet connected.</p>
-      <button id="connect" class="secondary-button" type="button">Connect wallet</button>
+      <p class="muted small">Linking a new wallet to this account needs your API key again.</p>
+      <div class="row">
+        <label for="link-key">API key</label>
+        <input id="link-key" type="password" autocomplete="off" placeholder="epos_…">
+        <button id="connect" class="secondary-button" type="button">Connect wallet</button>
+      </div>
+    </section>
+
+    <section class="panel" aria-labelledby="linked-title">
+      <h2 id="linked-title">Linked wallets</h2>
+      <p class="muted small">These addresses sign in to this account and are your payout addresses. Unlink one you do not know: its sessions end and the terminal keys that pay it are revoked.</p>
+      <table id="linked"><thead><tr><th scope="col">Address</th><th scope="col">Linked</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
+      <button id="sign-out-everywhere" type="button" class="secondary-button">Sign out everywhere</button>
     </section>
 
     <section class="panel" aria-labelledby="balances-title">
@@ -170,10 +190,11 @@ const CONSOLE_BODY = `<main class="console" aria-labelledby="console-title">
   </dialog>
 </main>`;
 
-export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebDeps }> = async (
-  app,
-  { deps, web },
-) => {
+export const consoleRoutes: FastifyPluginAsyncTypebox<{
+  deps: AppDeps;
+  web: WebDeps;
+  cookies: CookiePolicy;
+}> = async (app, { deps, web, cookies }) => {
   const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 409: ErrorSchema };
   const Session = Type.Object({
     kind: Type.String(),
@@ -198,29 +219,33 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
       expires_at: session.expiresAt.toISOString(),
     };
   };
-  /** The authority the browser used (host[:port]), which a SIWE message must name. */
-  const authority = (request: FastifyRequest) => request.host;
+  /**
+   * What a SIWE message must name: the configured console (CONSOLE_ORIGIN, else PUBLIC_URL),
+   * never the request's Host header, which anyone can set (R2-1).
+   */
+  const consoleSite = { domain: new URL(cookies.origin).host, origin: cookies.origin };
   const opened = async (
     request: FastifyRequest,
     reply: FastifyReply,
     session: { token: string; expiresAt: Date },
   ) => {
-    setSessionCookie(request, reply, session.token, session.expiresAt);
+    setSessionCookie(reply, cookies, session.token, session.expiresAt);
     const now = await web.sessions.byToken(session.token);
     if (!now) throw unauthorized("the session could not be opened");
     request.webSession = now;
     return sessionJson(request);
   };
 
-  const pageConfig = (request: FastifyRequest) => ({
+  const pageConfig = () => ({
     chains: web.chains,
-    domain: authority(request),
+    domain: consoleSite.domain,
+    origin: consoleSite.origin,
     recurring: app.hasRoute({ method: "GET", url: "/recurring" }),
   });
 
-  app.get("/console", { config: { nonJson: true }, schema: { hide: true } }, async (request, reply) => {
+  app.get("/console", { config: { nonJson: true }, schema: { hide: true } }, async (_request, reply) => {
     reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
-    return shell("Merchant console", "console.js", pageConfig(request), CONSOLE_BODY);
+    return shell("Merchant console", "console.js", pageConfig(), CONSOLE_BODY);
   });
 
   app.get(
@@ -228,36 +253,67 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
     {
       schema: {
         tags: ["console"],
-        summary: "A single-use nonce for a Sign-In with Ethereum (EIP-4361) message",
-        response: { 200: Type.Object({ nonce: Type.String(), domain: Type.String() }) },
+        summary:
+          "A single-use nonce for a Sign-In with Ethereum (EIP-4361) message, bound to this browser (a pre-session cookie)",
+        response: {
+          200: Type.Object({
+            nonce: Type.String(),
+            domain: Type.String({ description: "The message's domain" }),
+            uri: Type.String({ description: "The message's URI: the console's origin" }),
+            chain_ids: Type.Array(Type.Integer(), { description: "The chain ids a message may name" }),
+          }),
+        },
       },
     },
     async (request, reply) => {
       reply.header("cache-control", "no-store");
-      const { nonce } = await web.sessions.nonce();
-      return { nonce, domain: authority(request) };
+      const client = siweClientToken(request, cookies) ?? newSiweClientToken();
+      setSiweClientCookie(reply, cookies, client, SIWE_CLIENT_MS);
+      const { nonce } = await web.sessions.nonce(client);
+      return {
+        nonce,
+        domain: consoleSite.domain,
+        uri: consoleSite.origin,
+        chain_ids: web.chains.map((c) => c.chainId),
+      };
     },
   );
 
   app.post(
     "/console/siwe",
     {
+      config: { credentialsInBody: true },
       schema: {
         tags: ["console"],
         summary:
-          "Sign in with Ethereum: the signed EIP-4361 message opens a console session (cookie). Signed in by API key, it proves the address for the account.",
+          "Sign in with Ethereum: the signed EIP-4361 message opens a console session (cookie). Signed in already, it links a new wallet to the account, with a re-authentication: api_key, or reauth signed by a wallet already linked.",
         body: Type.Object(
-          { message: Type.String({ maxLength: 4000 }), signature: Type.String({ maxLength: 1024 }) },
+          {
+            message: Type.String({ maxLength: 4000 }),
+            signature: Type.String({ maxLength: 1024 }),
+            api_key: Type.Optional(
+              Type.String({ maxLength: 200, description: "Linking a new wallet: the API key again" }),
+            ),
+            reauth: Type.Optional(
+              Type.Object(
+                { message: Type.String({ maxLength: 4000 }), signature: Type.String({ maxLength: 1024 }) },
+                {
+                  additionalProperties: false,
+                  description:
+                    "Linking a new wallet: a SIWE message of its own (its own nonce) signed by a wallet already linked",
+                },
+              ),
+            ),
+          },
           { additionalProperties: false },
         ),
         response: { 200: Session, ...errors },
       },
     },
     async (request, reply) => {
-      const origin = `${request.protocol}://${authority(request)}`;
       const session = await web.sessions.signInWithEthereum(
         request.body,
-        { domain: authority(request), origin },
+        siweClientToken(request, cookies),
         request.webSession,
       );
       return opened(request, reply, session);
@@ -267,6 +323,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
   app.post(
     "/console/session",
     {
+      config: { credentialsInBody: true },
       schema: {
         tags: ["console"],
         summary: "Open a console session with the API key (or a terminal session with a terminal key)",
@@ -348,8 +405,27 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
     },
     async (request, reply) => {
       if (request.webSessionToken) await web.sessions.signOut(request.webSessionToken);
-      clearSessionCookie(reply);
+      clearSessionCookie(reply, cookies);
       return { ok: true };
+    },
+  );
+
+  // "Sign out everywhere": every console session of the account ends, this one too (R2-3).
+  app.delete(
+    "/user/sessions",
+    {
+      schema: {
+        tags: ["user"],
+        summary:
+          "Sign out everywhere: end every console session of this account (terminals stay; revoke their keys)",
+        response: { 200: Type.Object({ ended: Type.Integer() }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const merchant = requireMerchant(request);
+      const ended = await web.sessions.signOutEverywhere(merchant.id);
+      if (request.webSessionToken) clearSessionCookie(reply, cookies);
+      return { ended };
     },
   );
 
@@ -583,9 +659,9 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps; web: WebD
     },
   );
 
-  app.get("/pos", { config: { nonJson: true }, schema: { hide: true } }, async (request, reply) => {
+  app.get("/pos", { config: { nonJson: true }, schema: { hide: true } }, async (_request, reply) => {
     reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
-    return shell("Point of sale", "pos.js", pageConfig(request), POS_BODY);
+    return shell("Point of sale", "pos.js", pageConfig(), POS_BODY);
   });
 
   const ASSETS: Record<string, string> = {

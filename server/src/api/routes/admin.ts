@@ -59,14 +59,39 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       config,
       schema: {
         tags: ["admin"],
-        summary: "Rotate a merchant's API key",
-        body: Type.Object({ email: Type.String({ maxLength: 254 }) }, { additionalProperties: false }),
-        response: { 200: MerchantKey, ...errors },
+        summary:
+          "Rotate a merchant's API key: the old key stops working, every console session of the merchant ends, and its terminal keys are revoked unless keep_terminal_keys",
+        body: Type.Object(
+          {
+            email: Type.String({ maxLength: 254 }),
+            keep_terminal_keys: Type.Optional(
+              Type.Boolean({ description: "Keep the point-of-sale terminal keys working (default false)" }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            ...MerchantKey.properties,
+            sessions_ended: Type.Integer(),
+            terminal_keys_revoked: Type.Integer(),
+          }),
+          ...errors,
+        },
       },
     },
     async (request) => {
-      const { merchant, apiKey } = await deps.merchants.rotateApiKey(request.body.email);
-      return { id: Number(merchant.id), email: merchant.email, plan: merchant.plan, api_key: apiKey };
+      const r = await deps.merchants.rotateApiKey(request.body.email, {
+        keepTerminalKeys: request.body.keep_terminal_keys ?? false,
+      });
+      return {
+        id: Number(r.merchant.id),
+        email: r.merchant.email,
+        plan: r.merchant.plan,
+        api_key: r.apiKey,
+        sessions_ended: r.sessionsEnded,
+        terminal_keys_revoked: r.terminalKeysRevoked,
+      };
     },
   );
 

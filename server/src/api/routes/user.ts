@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
 import { getAddress } from "viem";
+import { forbidden } from "../../lib/errors.ts";
 import { formatDecimal, formatUsdCents } from "../../lib/money.ts";
 import { PLANS } from "../../merchants/plans.ts";
 import { requireMerchant } from "../auth.ts";
@@ -220,6 +221,14 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
       },
       async (request) => {
         const merchant = requireMerchant(request);
+        // A browser session alone links no wallet (R2-3): the API key is the re-authentication here,
+        // and the console links by Sign-In with Ethereum with its own re-authentication.
+        if (request.webSession) {
+          throw forbidden(
+            "linking an address from a browser session needs re-authentication: send this request with your API key in the Authorization header, or connect the wallet in the console",
+            "reauth_required",
+          );
+        }
         const proven = await addresses.prove(merchant.id, request.body);
         return { address: proven.address, proven_at: proven.provenAt.toISOString() };
       },
@@ -237,6 +246,30 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         const merchant = requireMerchant(request);
         const list = await addresses.list(merchant.id);
         return { addresses: list.map((a) => ({ address: a.address, proven_at: a.provenAt.toISOString() })) };
+      },
+    );
+    app.delete(
+      "/user/addresses/:address",
+      {
+        schema: {
+          tags: ["user"],
+          summary:
+            "Unlink a proven address: it signs in nobody, the ledger views drop it, its console sessions end and the terminal keys that pay it are revoked",
+          params: Type.Object({ address: Type.String({ maxLength: 64 }) }),
+          response: {
+            200: Type.Object({
+              address: Type.String(),
+              unlinked: Type.Boolean(),
+              terminal_keys_revoked: Type.Integer(),
+            }),
+            ...addressErrors,
+          },
+        },
+      },
+      async (request) => {
+        const merchant = requireMerchant(request);
+        const r = await addresses.unlink(merchant.id, request.params.address);
+        return { address: r.address, unlinked: true, terminal_keys_revoked: r.terminalKeysRevoked };
       },
     );
   }

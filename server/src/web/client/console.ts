@@ -24,7 +24,9 @@ interface WebChain {
 }
 interface Config {
   chains: WebChain[];
+  /** The console's configured domain and origin, which a SIWE message names. */
   domain: string;
+  origin: string;
   recurring: boolean;
 }
 interface Session {
@@ -172,14 +174,18 @@ async function signInWithEthereum() {
   clearMessages();
   try {
     const { provider, address } = await connectWallet();
-    const chainId = await chainIdOf(provider);
+    const walletChain = await chainIdOf(provider);
+    // The message names a chain of this server; a wallet on another network signs the same way.
+    const chainId = config.chains.some((c) => c.chainId === walletChain)
+      ? walletChain
+      : (config.chains[0]?.chainId ?? walletChain);
     const { nonce } = await api<{ nonce: string }>("GET", "/console/siwe/nonce");
     const message = createSiweMessage({
       address,
       chainId,
-      domain: location.host,
+      domain: config.domain,
       nonce,
-      uri: `${location.origin}/console`,
+      uri: config.origin,
       version: "1",
       statement: "Sign in to the Ethereum POS merchant console.",
       issuedAt: new Date(),
@@ -190,7 +196,14 @@ async function signInWithEthereum() {
       method: "personal_sign",
       params: [stringToHex(message), address],
     })) as string;
-    session = await api<Session>("POST", "/console/siwe", { message, signature });
+    // Signed in already, a wallet not yet linked is linked with the API key again.
+    const linkKey = session ? $<HTMLInputElement>("link-key").value.trim() : "";
+    session = await api<Session>("POST", "/console/siwe", {
+      message,
+      signature,
+      ...(linkKey ? { api_key: linkKey } : {}),
+    });
+    $<HTMLInputElement>("link-key").value = "";
     notice(`Signed in as ${address}.`);
     await showApp();
   } catch (error) {
@@ -212,13 +225,55 @@ async function signInWithApiKey(event: Event) {
   }
 }
 
-async function signOut() {
-  await api("DELETE", "/console/session").catch(() => undefined);
+async function loadLinked() {
+  const { addresses } = await api<{ addresses: { address: string; proven_at: string }[] }>(
+    "GET",
+    "/user/addresses",
+  );
+  const body = $<HTMLTableElement>("linked").tBodies[0] as HTMLTableSectionElement;
+  body.replaceChildren();
+  for (const a of addresses) {
+    const row = body.insertRow();
+    cell(row, a.address);
+    cell(row, new Date(a.proven_at).toLocaleString());
+    button(row.insertCell(), "Unlink", () => void unlink(a.address), `Unlink ${a.address}`);
+  }
+}
+
+async function unlink(address: string) {
+  clearMessages();
+  if (!window.confirm(`Unlink ${address}? It will no longer sign in to this account.`)) return;
+  try {
+    const r = await api<{ terminal_keys_revoked: number }>("DELETE", `/user/addresses/${address}`);
+    notice(`Unlinked ${address}; ${r.terminal_keys_revoked} terminal key(s) revoked.`);
+    if (session?.address?.toLowerCase() === address.toLowerCase()) return endSession("Signed out.");
+    await Promise.all([loadLinked(), loadBalances()]);
+  } catch (error) {
+    fail(error);
+  }
+}
+
+function endSession(message: string) {
   session = null;
   $("app").hidden = true;
   $("who").hidden = true;
   $("signin").hidden = false;
-  notice("Signed out.");
+  notice(message);
+}
+
+async function signOutEverywhere() {
+  clearMessages();
+  try {
+    const { ended } = await api<{ ended: number }>("DELETE", "/user/sessions");
+    endSession(`Signed out everywhere (${ended} session${ended === 1 ? "" : "s"}).`);
+  } catch (error) {
+    fail(error);
+  }
+}
+
+async function signOut() {
+  await api("DELETE", "/console/session").catch(() => undefined);
+  endSession("Signed out.");
 }
 
 // ---- The signed-in console -------------------------------------------------------------------
@@ -230,9 +285,13 @@ async function showApp() {
   $("who-name").textContent = session.display_name ?? session.email ?? "";
   $("who-address").textContent = session.address ?? "(API key)";
   if (session.address) $("wallet-state").textContent = `Signed in with ${session.address}.`;
-  await Promise.all([loadPlan().then(loadSubscriptions), loadBalances(), loadOrders(), loadDeposits()]).catch(
-    fail,
-  );
+  await Promise.all([
+    loadPlan().then(loadSubscriptions),
+    loadBalances(),
+    loadOrders(),
+    loadDeposits(),
+    loadLinked(),
+  ]).catch(fail);
 }
 
 async function loadPlan() {
@@ -719,6 +778,7 @@ $("siwe").addEventListener("click", () => void signInWithEthereum());
 $("connect").addEventListener("click", () => void signInWithEthereum());
 $("apikey-form").addEventListener("submit", (e) => void signInWithApiKey(e));
 $("sign-out").addEventListener("click", () => void signOut());
+$("sign-out-everywhere").addEventListener("click", () => void signOutEverywhere());
 $("order-filter").addEventListener("submit", (e) => void loadOrders(e).catch(fail));
 $("status-filter").addEventListener("change", () => void loadOrders().catch(fail));
 $("pv-confirm").addEventListener("click", () => void confirmAction());
