@@ -374,6 +374,7 @@ describe(`dev stack helpers against a running stack (${onRealPostgres() ? "Postg
     const session = await system.app.inject({
       method: "POST",
       url: "/console/session",
+      headers: { origin: system.config.consoleOrigin },
       payload: { terminal_key: terminal.json().key },
     });
     assert.equal(session.statusCode, 200, session.body);
@@ -381,7 +382,7 @@ describe(`dev stack helpers against a running stack (${onRealPostgres() ? "Postg
     const pos = await system.app.inject({
       method: "POST",
       url: "/pos/order",
-      headers: { cookie },
+      headers: { cookie, origin: system.config.consoleOrigin },
       payload: { amount: "4.50", item_title: "Flat white" },
     });
     assert.equal(pos.statusCode, 200, pos.body);

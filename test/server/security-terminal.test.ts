@@ -24,7 +24,13 @@ describe(`security: a terminal reads only its own orders (${onRealPostgres() ? "
   });
 
   const inject = (method: "GET" | "POST", url: string, headers: Record<string, string>, payload?: object) =>
-    api.system.app.inject({ method, url, headers, ...(payload ? { payload } : {}) });
+    api.system.app.inject({
+      method,
+      url,
+      // A browser sends its page's Origin on every state-changing request (review 2, finding 10).
+      headers: method === "GET" ? headers : { origin: api.system.config.consoleOrigin, ...headers },
+      ...(payload ? { payload } : {}),
+    });
 
   /** A new terminal key of the merchant, signed in: its session cookie and what sign-in answered. */
   async function terminal(label: string) {
