@@ -28,7 +28,13 @@ import { startSystem, type System } from "../server/src/system.ts";
 import { buildWeb } from "./build-web.ts";
 import { startCallbackReceiver, type CallbackReceiver } from "./lib/callback-receiver.ts";
 import { devStackPath, readDevStack, removeDevStack, writeDevStack, type DevStack } from "./lib/dev-stack.ts";
-import { deployLocal, setIntervalMining, startLocalChain, type LocalChain } from "./lib/local-chain.ts";
+import {
+  deployLocal,
+  LOCAL_DEPLOYMENT_DIR,
+  setIntervalMining,
+  startLocalChain,
+  type LocalChain,
+} from "./lib/local-chain.ts";
 
 /**
  * Hardhat's well-known dev account #9 (0xa0Ee7A142d267C1f36714E4a8F75612F20a79720): the local
@@ -92,6 +98,8 @@ async function main() {
     // hardhat node serves WebSocket on the same port: newHeads wakes the indexer as soon as a block is mined.
     env.RPC_WS_URL ??= `ws://127.0.0.1:${dev.chainPort}`;
     env.POLL_INTERVAL_MS ??= "100";
+    // The server reads this stack's Ignition deployment only because it is named here.
+    env.IGNITION_DEPLOYMENT_DIR ??= LOCAL_DEPLOYMENT_DIR;
     // A dev sweeper, so plain transfers reach `complete`. The local node's fees are test fees (a
     // 1 gwei tip would cost more than 5 % of a $1 order): gas may take up to the whole deposit.
     env.SWEEPER_PRIVATE_KEY ??= DEV_SWEEPER_KEY;

@@ -5,6 +5,12 @@ import { createPublicClient, http } from "viem";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const HARDHAT = `${ROOT}node_modules/.bin/hardhat`;
+/**
+ * Where `deployLocal` leaves the dev stack's deployment (Ignition's own id for chain 31337). A
+ * server reads it only when IGNITION_DEPLOYMENT_DIR names it, as `npm start` does: tests on their
+ * own chain 31337 never see it.
+ */
+export const LOCAL_DEPLOYMENT_DIR = `${ROOT}ignition/deployments/chain-31337`;
 
 export interface LocalChain {
   url: string;
@@ -76,7 +82,7 @@ export async function startLocalChain(
  * journal for it is removed first.
  */
 export function deployLocal(networkName = "localhost"): void {
-  rmSync(`${ROOT}ignition/deployments/chain-31337`, { recursive: true, force: true });
+  rmSync(LOCAL_DEPLOYMENT_DIR, { recursive: true, force: true });
   const result = spawnSync(
     HARDHAT,
     ["ignition", "deploy", "ignition/modules/LocalDev.ts", "--network", networkName],
