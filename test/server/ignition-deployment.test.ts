@@ -115,7 +115,10 @@ describe("Ignition deployments: a server on a local chain reads only the one it 
   it("an IGNITION_DEPLOYMENT_DIR without a deployment stops start-up, naming the variable and the directory", async function () {
     const empty = join(tmp, "empty");
     mkdirSync(empty);
-    const error = await startError({ CONTRACT_ADDRESS: chain.contractAddress, IGNITION_DEPLOYMENT_DIR: empty });
+    const error = await startError({
+      CONTRACT_ADDRESS: chain.contractAddress,
+      IGNITION_DEPLOYMENT_DIR: empty,
+    });
     assert.ok(error instanceof ConfigError, `start-up stops with a configuration error, got ${error}`);
     assert.ok(error.message.includes(`IGNITION_DEPLOYMENT_DIR is ${empty}`), error.message);
     assert.match(error.message, /no deployed_addresses\.json/);
@@ -128,6 +131,10 @@ describe("Ignition deployments: a server on a local chain reads only the one it 
     assert.equal(ignitionDeploymentDir(31337n, "/x/dev"), "/x/dev");
     assert.equal(ignitionDeploymentDir(1n, "/x/mainnet"), "/x/mainnet");
     assert.deepEqual(readIgnitionDeployment(undefined), {});
-    assert.deepEqual(readIgnitionDeployment(join(tmp, "absent")), {}, "an unnamed absent deployment is no error");
+    assert.deepEqual(
+      readIgnitionDeployment(join(tmp, "absent")),
+      {},
+      "an unnamed absent deployment is no error",
+    );
   });
 });
