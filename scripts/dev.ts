@@ -27,6 +27,7 @@ import { ConfigError } from "../server/src/lib/errors.ts";
 import { startSystem, type System } from "../server/src/system.ts";
 import { buildWeb } from "./build-web.ts";
 import { startCallbackReceiver, type CallbackReceiver } from "./lib/callback-receiver.ts";
+import { devAccountLines } from "./lib/dev-accounts.ts";
 import { devStackPath, readDevStack, removeDevStack, writeDevStack, type DevStack } from "./lib/dev-stack.ts";
 import {
   deployLocal,
@@ -390,10 +391,11 @@ async function banner(system: System, stack: DevStack, reset: ChainReset | undef
     );
     const client = createPublicClient({ transport: http(stack.chain.rpcUrl) });
     const accounts = await createWalletClient({ transport: http(stack.chain.rpcUrl) }).getAddresses();
-    lines.push("  dev accounts (Hardhat's well-known test keys; never use them on a real network):");
-    for (const account of accounts.slice(0, 5)) {
-      lines.push(`    ${account}  ${formatEther(await client.getBalance({ address: account }))} ETH`);
+    const funded = [];
+    for (const address of accounts.slice(0, 5)) {
+      funded.push({ address, balance: formatEther(await client.getBalance({ address })) });
     }
+    lines.push(...devAccountLines(funded));
   }
   lines.push("", "Try: npm run demo    Stop: Ctrl-C", "");
   console.log(lines.join("\n"));
