@@ -19,7 +19,6 @@ import { createServer } from "node:net";
 import { relative } from "node:path";
 import { createPublicClient, createWalletClient, formatEther, http } from "viem";
 import { systemSecret } from "../server/src/callbacks/secrets.ts";
-import { IGNITION_DEPLOYMENTS_DIR, readIgnitionDeployment } from "../server/src/chain/deployment.ts";
 import { lastChainReset, type ChainReset } from "../server/src/chain/identity.ts";
 import { loadConfig, type ChainConfig, type Config } from "../server/src/config/index.ts";
 import { createEnvReader, type Env } from "../server/src/config/env.ts";
@@ -28,8 +27,15 @@ import { ConfigError } from "../server/src/lib/errors.ts";
 import { startSystem, type System } from "../server/src/system.ts";
 import { buildWeb } from "./build-web.ts";
 import { startCallbackReceiver, type CallbackReceiver } from "./lib/callback-receiver.ts";
+import { devAccountLines } from "./lib/dev-accounts.ts";
 import { devStackPath, readDevStack, removeDevStack, writeDevStack, type DevStack } from "./lib/dev-stack.ts";
-import { deployLocal, setIntervalMining, startLocalChain, type LocalChain } from "./lib/local-chain.ts";
+import {
+  deployLocal,
+  localDeploymentDir,
+  setIntervalMining,
+  startLocalChain,
+  type LocalChain,
+} from "./lib/local-chain.ts";
 
 /**
  * Hardhat's well-known dev account #9 (0xa0Ee7A142d267C1f36714E4a8F75612F20a79720): the local
@@ -107,6 +113,9 @@ async function main() {
     // hardhat node serves WebSocket on the same port: newHeads wakes the indexer as soon as a block is mined.
     env.RPC_WS_URL ??= `ws://127.0.0.1:${dev.chainPort}`;
     env.POLL_INTERVAL_MS ??= "100";
+    // The server reads this stack's Ignition deployment only because it is named here.
+    // DEV_DEPLOYMENT_ID (a second stack, e.g. a test's) names its own deployment.
+    env.IGNITION_DEPLOYMENT_DIR ??= localDeploymentDir(dev.deploymentId);
     // A dev sweeper, so plain transfers reach `complete`. The local node's fees are test fees (a
     // 1 gwei tip would cost more than 5 % of a $1 order): gas may take up to the whole deposit.
     env.SWEEPER_PRIVATE_KEY ??= DEV_SWEEPER_KEY;
@@ -228,7 +237,6 @@ async function main() {
       process.env.LOCAL_RPC_URL = chain.url;
       say("deploying the contracts with Hardhat Ignition…");
       deployLocal("localhost", dev.deploymentId);
-      if (dev.deploymentId) useDeployment(config, dev.deploymentId);
       // After the deployment, so Ignition sees instant (automined) receipts.
       if (dev.blockIntervalMs > 0) await setIntervalMining(chain.url, dev.blockIntervalMs);
     }
@@ -269,28 +277,6 @@ async function main() {
     await chain?.stop().catch(() => {});
     process.exit(1);
   }
-}
-
-/**
- * Points the local chain at the contracts of a named Ignition deployment (DEV_DEPLOYMENT_ID):
- * everything the server would otherwise read from `chain-31337/` is set explicitly.
- */
-function useDeployment(config: Config, deploymentId: string) {
-  const chain = config.chains[0] as ChainConfig;
-  const deployed = readIgnitionDeployment(31337, IGNITION_DEPLOYMENTS_DIR, deploymentId);
-  if (!deployed.paymentProcessor)
-    throw new Error(`ignition deployment ${deploymentId} has no PaymentProcessor`);
-  config.chains[0] = {
-    ...chain,
-    contractAddress: chain.contractAddress ?? deployed.paymentProcessor,
-    subscriptionsAddress: chain.subscriptionsAddress ?? deployed.subscriptions,
-    priceFeedAddress: chain.priceFeedAddress ?? deployed.priceFeed,
-    multicall3Address: chain.multicall3Address ?? deployed.multicall3,
-    tokens:
-      chain.tokens.length > 0 || !deployed.stablecoin
-        ? chain.tokens
-        : [{ symbol: "USDC", address: deployed.stablecoin, decimals: 6, usdPeg: "1" }],
-  };
 }
 
 function listenerUrl(system: System): string | undefined {
@@ -420,10 +406,11 @@ async function banner(system: System, stack: DevStack, reset: ChainReset | undef
     );
     const client = createPublicClient({ transport: http(stack.chain.rpcUrl) });
     const accounts = await createWalletClient({ transport: http(stack.chain.rpcUrl) }).getAddresses();
-    lines.push("  dev accounts (Hardhat's well-known test keys; never use them on a real network):");
-    for (const account of accounts.slice(0, 5)) {
-      lines.push(`    ${account}  ${formatEther(await client.getBalance({ address: account }))} ETH`);
+    const funded = [];
+    for (const address of accounts.slice(0, 5)) {
+      funded.push({ address, balance: formatEther(await client.getBalance({ address })) });
     }
+    lines.push(...devAccountLines(funded));
   }
   lines.push("", "Try: npm run demo    Stop: Ctrl-C", "");
   console.log(lines.join("\n"));

@@ -2,8 +2,9 @@
 // contracts/payments/PaymentProcessor.sol and contracts/subscriptions/Subscriptions.sol (flipped comparison,
 // swapped + and -, dropped revert, negated condition, deleted event, changed constant, swapped && and ||,
 // flipped boolean literal, swapped add/sub and lt/gt in assembly), runs the contract tests against each mutant in
-// a scratch copy of the project (never in the working tree), and writes the raw results to
-// docs/mutation-results.md (or MUTATE_REPORT).
+// a scratch copy of the project (never in the working tree), and writes the raw results as it goes to
+// bench/results/mutation-results.md (MUTATE_REPORT; not committed). Only a complete run with
+// --write-report then replaces the committed docs/mutation-results.md.
 //
 // Per mutant: one compile (`hardhat build --build-profile mutation`: the optimizer off, which halves the
 // compile and changes no behaviour; a mutant that does not compile is "stillborn" and left out of the
@@ -17,14 +18,18 @@
 //
 // Usage: npm run mutate -- [--list] [--file <part of path>] [--op <operator>] [--line <n>]
 //                          [--sample <n>] [--limit <n>] [--from <index>] [--jobs <n>] [--resume]
+//                          [--write-report]
 //   --list     print the mutants and exit
 //   --sample n a deterministic sample of n mutants spread evenly over the list (every k-th)
 //   --limit n  stop after n mutants
 //   --from i   start at mutant number i (1-based), e.g. to resume
 //   --jobs n   mutants run at once (default 2)
 //   --resume   keep the results already in the results file and run only the mutants it lacks
+//   --write-report  at the end of a complete run (every mutant, no selection), copy the results to the
+//              committed docs/mutation-results.md; refused with any option that selects mutants
 import { spawn, spawnSync } from "node:child_process";
 import {
+  copyFileSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -35,7 +40,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -328,6 +333,19 @@ async function main(): Promise<void> {
     return;
   }
 
+  const report = reportTargets({
+    generated,
+    selected: mutants.length,
+    writeReport: process.argv.includes("--write-report"),
+    resultsEnv: process.env.MUTATE_REPORT,
+  });
+  if ("error" in report) {
+    console.error(`mutate: ${report.error}`);
+    process.exitCode = 2;
+    return;
+  }
+  mkdirSync(dirname(report.results), { recursive: true });
+
   const jobs = Math.max(1, Number(arg("jobs") ?? "2"));
   const bin = join(ROOT, "node_modules", ".bin");
   const env = {
@@ -376,11 +394,11 @@ async function main(): Promise<void> {
   if (failed) throw new Error(`mutate: the unmutated project fails its own tests: ${failed.by}`);
   console.log(`mutate: baseline passes (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 
-  const results: Result[] = process.argv.includes("--resume") ? earlierResults() : [];
+  const results: Result[] = process.argv.includes("--resume") ? earlierResults(report.results) : [];
   const done = new Set(results.map((r) => r.mutant.index));
   const queue = mutants.filter((m) => !done.has(m.index));
   if (done.size)
-    console.log(`mutate: ${done.size} results kept from ${resultsPath()}, ${queue.length} to run`);
+    console.log(`mutate: ${done.size} results kept from ${report.results}, ${queue.length} to run`);
   const started = Date.now();
   const worker = async (dir: string) => {
     for (let m = queue.shift(); m; m = queue.shift()) {
@@ -402,7 +420,7 @@ async function main(): Promise<void> {
       console.log(
         `[${results.length}/${mutants.length}, ~${Math.ceil(eta / 60_000)} min left] #${m.index} ${m.file}:${m.line} ${m.operator} -> ${result.outcome.toUpperCase()} (${seconds.toFixed(0)} s)${result.by ? `: ${result.by}` : ""}`,
       );
-      writeReport(results, generated, mutants.length);
+      writeReport(report.results, results, generated, mutants.length);
     }
   };
   await Promise.all(dirs.map((d) => worker(d)));
@@ -416,6 +434,49 @@ async function main(): Promise<void> {
     console.log(
       `  survived #${r.mutant.index} ${r.mutant.file}:${r.mutant.line} ${r.mutant.operator}: ${r.mutant.mutated.trim() || "(line deleted)"}`,
     );
+  console.log(`mutate: results in ${report.results}`);
+  if (report.publish) {
+    if (results.length !== generated) {
+      console.error(
+        `mutate: ${results.length} of ${generated} mutants have a result: ${report.publish} left as it was`,
+      );
+      process.exitCode = 1;
+      return;
+    }
+    copyFileSync(report.results, report.publish);
+    console.log(`mutate: complete run: ${report.publish} replaced (--write-report)`);
+  }
+}
+
+/** The committed report, which only a complete run with --write-report replaces. */
+export const COMMITTED_RESULTS = join(ROOT, "docs", "mutation-results.md");
+/** Where every run writes its results as it goes (MUTATE_REPORT overrides); not committed. */
+export const WORKING_RESULTS = join(ROOT, "bench", "results", "mutation-results.md");
+
+/**
+ * Where a run's results go: always to a working file, written after each mutant (so a run can be
+ * resumed); at the end, and only for a run of every mutant that asked with --write-report, also to
+ * the committed report. A sample or a partial run never touches it.
+ */
+export function reportTargets(run: {
+  generated: number;
+  selected: number;
+  writeReport: boolean;
+  resultsEnv: string | undefined;
+}): { results: string; publish?: string } | { error: string } {
+  const results = run.resultsEnv ? resolve(run.resultsEnv) : WORKING_RESULTS;
+  if (results === COMMITTED_RESULTS)
+    return {
+      error: `MUTATE_REPORT may not be the committed ${COMMITTED_RESULTS}: a complete run replaces it with --write-report`,
+    };
+  if (!run.writeReport) return { results };
+  if (run.selected !== run.generated)
+    return {
+      error:
+        `--write-report replaces the committed docs/mutation-results.md, which only a run of all ${run.generated} ` +
+        `mutants may do, and this selection has ${run.selected}: drop --write-report, or --sample, --limit, --from, --file, --op and --line`,
+    };
+  return { results, publish: COMMITTED_RESULTS };
 }
 
 function firstFailure(out: string, stage: string): string {
@@ -424,13 +485,8 @@ function firstFailure(out: string, stage: string): string {
   return `${stage}: ${m?.[1] ? m[1].trim().slice(0, 140) : "a test failed"}`;
 }
 
-function resultsPath(): string {
-  return process.env.MUTATE_REPORT ?? join(ROOT, "docs", "mutation-results.md");
-}
-
 /** The results of an earlier run, from its results file (for --resume). */
-function earlierResults(): Result[] {
-  const path = resultsPath();
+function earlierResults(path: string): Result[] {
   if (!existsSync(path)) return [];
   const byIndex = new Map(allMutants().map((m) => [m.index, m]));
   const out: Result[] = [];
@@ -445,8 +501,7 @@ function earlierResults(): Result[] {
   return out;
 }
 
-function writeReport(results: Result[], generated: number, selected: number): void {
-  const path = resultsPath();
+function writeReport(path: string, results: Result[], generated: number, selected: number): void {
   const count = (o: Outcome) => results.filter((r) => r.outcome === o).length;
   const valid = results.length - count("stillborn");
   const killed = count("killed") + count("timeout");

@@ -6,7 +6,7 @@
  * embedded database.
  */
 import { createPublicClient, http } from "viem";
-import { readIgnitionDeployment } from "../server/src/chain/deployment.ts";
+import { IGNITION_DEPLOYMENTS_DIR, readIgnitionDeployment } from "../server/src/chain/deployment.ts";
 import { loadConfig } from "../server/src/config/index.ts";
 import { createDb } from "../server/src/db/index.ts";
 import { reconcile } from "../server/src/ledger/reconcile.ts";
@@ -21,7 +21,9 @@ try {
       const client = createPublicClient({ transport: http(rpcUrl) });
       const chainId = await client.getChainId();
       const label = chain.name ? `${chain.name} (chain ${chainId})` : `chain ${chainId}`;
-      const contract = chain.contractAddress ?? readIgnitionDeployment(chainId).paymentProcessor;
+      // Run by hand next to a deployment: chain-<id> is read on a local chain too (the server does not).
+      const deployment = chain.ignitionDeploymentDir ?? `${IGNITION_DEPLOYMENTS_DIR}/chain-${chainId}`;
+      const contract = chain.contractAddress ?? readIgnitionDeployment(deployment).paymentProcessor;
       if (!contract) throw new Error(`${label}: set its contract address (no Ignition deployment found)`);
       const report = await reconcile(db, client, BigInt(chainId), contract);
       for (const row of report.rows) {

@@ -5,6 +5,16 @@ import { createPublicClient, http } from "viem";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const HARDHAT = `${ROOT}node_modules/.bin/hardhat`;
+/**
+ * Where `deployLocal` leaves the dev stack's deployment (Ignition's own id for chain 31337). A
+ * server reads it only when IGNITION_DEPLOYMENT_DIR names it, as `npm start` does: tests on their
+ * own chain 31337 never see it.
+ */
+export const LOCAL_DEPLOYMENT_DIR = `${ROOT}ignition/deployments/chain-31337`;
+
+/** The directory of a local deployment: Ignition's default, or the one named by `deploymentId`. */
+export const localDeploymentDir = (deploymentId?: string): string =>
+  deploymentId ? `${ROOT}ignition/deployments/${deploymentId}` : LOCAL_DEPLOYMENT_DIR;
 
 export interface LocalChain {
   url: string;
@@ -78,7 +88,7 @@ export async function startLocalChain(
  * e.g. a test's, leaves the developer's deployment alone).
  */
 export function deployLocal(networkName = "localhost", deploymentId?: string): void {
-  rmSync(`${ROOT}ignition/deployments/${deploymentId ?? "chain-31337"}`, { recursive: true, force: true });
+  rmSync(localDeploymentDir(deploymentId), { recursive: true, force: true });
   const result = spawnSync(
     HARDHAT,
     [

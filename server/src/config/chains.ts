@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import type { EnvReader } from "./env.ts";
 import { readSweeperConfig, SWEEPER_SETTINGS, type SweeperConfig } from "./sweeper.ts";
 
@@ -21,6 +22,14 @@ export interface ChainConfig {
   rpcWsUrl: string | undefined;
   /** Unset: the chain's Ignition deployment. */
   contractAddress: `0x${string}` | undefined;
+  /**
+   * IGNITION_DEPLOYMENT_DIR: the Ignition deployment directory (its deployed_addresses.json) that
+   * supplies what is not set: the contract and Multicall3, and on a local chain the token, the feed
+   * and Subscriptions.
+   * Unset: `ignition/deployments/chain-<id>` on a public chain, none on a local one (every local node
+   * is chain 31337, so the id names none of them; `npm start` sets its own).
+   */
+  ignitionDeploymentDir?: string;
   /** First block to index; default: the contract's deployment block from Ignition, else 0. */
   startBlock: bigint | undefined;
   confirmations: number;
@@ -64,6 +73,7 @@ export const CHAIN_SETTINGS = [
   "RPC_WS_URL",
   "CHAIN_ID",
   "CONTRACT_ADDRESS",
+  "IGNITION_DEPLOYMENT_DIR",
   "START_BLOCK",
   "CONFIRMATIONS",
   "FINALITY_BLOCKS",
@@ -168,12 +178,16 @@ function readChain(
     tokens: readTokens(r, v("TOKENS")),
     collectRetryBlocks: r.int(v("COLLECT_RETRY_BLOCKS"), 20, 1, 1_000_000),
     prefix,
+    ...optional("ignitionDeploymentDir", optionalPath(r.optionalStr(v("IGNITION_DEPLOYMENT_DIR")))),
     ...optional("multicall3Address", r.address(v("MULTICALL3_ADDRESS"))),
     ...optional("depositWatchHours", r.optionalInt(v("DEPOSIT_WATCH_HOURS"), 0, 24 * 365)),
     ...optional("sweeper", readSweeperConfig(r, v)),
     ...optional("subscriptionsAddress", r.address(v("SUBSCRIPTIONS_ADDRESS"))),
   };
 }
+
+/** A directory setting, resolved against the working directory (as DATA_DIR is). */
+const optionalPath = (value: string | undefined) => (value === undefined ? undefined : resolve(value));
 
 /** `{ [key]: value }` when the value is set, else nothing (optional settings stay absent). */
 const optional = <K extends string, T>(key: K, value: T | undefined) =>

@@ -1,5 +1,10 @@
 import { createPublicClient, http, webSocket, type PublicClient } from "viem";
-import { findDeploymentBlock, readIgnitionDeployment } from "../chain/deployment.ts";
+import {
+  findDeploymentBlock,
+  ignitionDeploymentDir,
+  LOCAL_CHAIN_IDS,
+  readIgnitionDeployment,
+} from "../chain/deployment.ts";
 import { ensureChainIdentity, readChainIdentity, type ChainReset } from "../chain/identity.ts";
 import type { AppEnv, ChainConfig, TokenConfig } from "../config/index.ts";
 import type { Db } from "../db/types.ts";
@@ -25,7 +30,6 @@ import { createTokenSubscriptionSink, withTokenSubscriptions } from "../token-su
 import { subscriptionsSource } from "../token-subscriptions/sources.ts";
 import { deleteChainData } from "./reset.ts";
 
-const LOCAL_CHAIN_IDS = new Set([31337n, 1337n]);
 /** Multicall3 at the same address on most public networks (https://www.multicall3.com). */
 const CANONICAL_MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";
 const DEFAULT_DEPOSIT_WATCH_HOURS = 24;
@@ -158,13 +162,22 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   }
   const name = config.name ?? KNOWN_CHAINS.get(chainId) ?? `chain-${chainId}`;
   const log = parentLog.child({ chain: name });
-  const deployment = readIgnitionDeployment(chainIdNumber);
+  const isLocal = LOCAL_CHAIN_IDS.has(chainId);
+  const deployment = readIgnitionDeployment(
+    ignitionDeploymentDir(chainId, config.ignitionDeploymentDir),
+    config.ignitionDeploymentDir === undefined ? undefined : { setting: v("IGNITION_DEPLOYMENT_DIR") },
+  );
   const contract = config.contractAddress ?? deployment.paymentProcessor;
   if (!contract) {
     throw new ConfigError(
-      `${v("CONTRACT_ADDRESS")} is not set and no Ignition deployment exists for chain ${chainId} (${name}); ` +
-        "deploy with `npx hardhat ignition deploy ignition/modules/EthereumPos.ts --network <name>` or set " +
-        v("CONTRACT_ADDRESS"),
+      isLocal
+        ? `${v("CONTRACT_ADDRESS")} is not set, and on a local chain (${chainId}) no Ignition deployment is read ` +
+            `unless ${v("IGNITION_DEPLOYMENT_DIR")} names one (every local node has this chain id); ` +
+            `set ${v("CONTRACT_ADDRESS")}, or ${v("IGNITION_DEPLOYMENT_DIR")}=ignition/deployments/chain-${chainId} ` +
+            "after `npx hardhat ignition deploy ignition/modules/LocalDev.ts --network localhost`, or run `npm start`"
+        : `${v("CONTRACT_ADDRESS")} is not set and no Ignition deployment exists for chain ${chainId} (${name}); ` +
+            "deploy with `npx hardhat ignition deploy ignition/modules/EthereumPos.ts --network <name>` or set " +
+            v("CONTRACT_ADDRESS"),
     );
   }
   const code = await client.getCode({ address: contract });
@@ -175,7 +188,6 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     );
   }
 
-  const isLocal = LOCAL_CHAIN_IDS.has(chainId);
   const reset = await ensureChainIdentity(db, await readChainIdentity(client, contract), {
     resetOnMismatch: isLocal && deps.env !== "production",
     log: (message) => log.warn(message),
