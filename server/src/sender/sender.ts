@@ -265,7 +265,7 @@ export function createSender(deps: SenderDeps): Sender {
 
   async function send(request: SendRequest, hooks: SendHooks = {}): Promise<SendOutcome> {
     return serial(async (): Promise<SendOutcome> => {
-      const head = await client.getBlockNumber();
+      const head = await client.getBlockNumber({ cacheTime: 0 });
       // The node's pending nonce, past every transaction of ours not yet mined: one the node
       // dropped (to be broadcast again) keeps its nonce.
       const pending = BigInt(await client.getTransactionCount({ address, blockTag: "pending" }));
@@ -426,7 +426,7 @@ export function createSender(deps: SenderDeps): Sender {
     const report: FollowReport = { events: [], errors: [] };
     const open = await openOutgoing(db, chainId, address);
     if (open.length === 0) return report;
-    const head = await client.getBlockNumber();
+    const head = await client.getBlockNumber({ cacheTime: 0 });
     const settled = deps.settledBlock ? deps.settledBlock() : head;
     for (const t of open) {
       try {
