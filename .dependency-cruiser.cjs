@@ -32,6 +32,16 @@ module.exports = {
       },
     },
     {
+      name: "sender-is-policy-free",
+      comment:
+        "The transaction sender (nonce, fees, signing, recording, following, fee bumps) imports none of the modules that send through it: what to send and when is theirs.",
+      severity: "error",
+      from: { path: "^server/src/sender/" },
+      to: {
+        path: "^server/src/(sweeper|token-subscriptions|deposits|orders|ledger|recurring|eletropay|callbacks|notify|merchants|api|web|runtime)/",
+      },
+    },
+    {
       name: "domain-knows-no-http",
       severity: "error",
       comment:

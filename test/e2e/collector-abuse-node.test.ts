@@ -13,7 +13,6 @@ import {
 } from "../../server/src/deposits/sources.ts";
 import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
 import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
-import { createSerial } from "../../server/src/lib/serial.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
@@ -21,6 +20,7 @@ import { staticPriceSource } from "../../server/src/pricing/index.ts";
 import { recurringSink } from "../../server/src/recurring/effects.ts";
 import { createRecurringEvents } from "../../server/src/recurring/events.ts";
 import { withFollowers } from "../../server/src/runtime/chain.ts";
+import { createSender } from "../../server/src/sender/sender.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
 import { createCollector, type Collector } from "../../server/src/token-subscriptions/collector.ts";
@@ -224,15 +224,22 @@ describe("R2-2: the token-subscription collector cannot be monopolised", functio
       client: chain.client,
       chainId: CHAIN,
       subscriptions: subs,
-      privateKey: secretKey(KEEPER_KEY),
+      sender: createSender({
+        db: testDb.db,
+        client: chain.client,
+        chainId: CHAIN,
+        privateKey: secretKey(KEEPER_KEY),
+        stuckBlocks: 3,
+        confirmations: 1,
+        settledBlock: () => indexer.status().indexedBlock,
+        log: pino({ level: "silent" }),
+      }),
       retryBlocks: RETRY_BLOCKS,
-      stuckBlocks: 3,
       maxGasSharePpm: GAS_SHARE_PPM,
       tokens: [{ address: token, decimals: 6, usdPeg: "1" }],
       prices: staticPriceSource("1000"),
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
-      serial: createSerial(),
     });
     key = (await createMerchant(testDb.db, "gym@example.com", "seller")).apiKey;
     await setPlugins(testDb.db, "gym@example.com", { recurring_payments: true });

@@ -14,7 +14,6 @@ import {
 } from "../../server/src/deposits/sources.ts";
 import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
 import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
-import { createSerial } from "../../server/src/lib/serial.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { recurringTxtNotifier } from "../../server/src/notify/recurring.ts";
 import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
@@ -24,6 +23,7 @@ import { createRecurringEvents } from "../../server/src/recurring/events.ts";
 import { createRecurringScheduler, type RecurringScheduler } from "../../server/src/recurring/scheduler.ts";
 import { withFollowers } from "../../server/src/runtime/chain.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
+import { createSender } from "../../server/src/sender/sender.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
 import { createCollector, type Collector } from "../../server/src/token-subscriptions/collector.ts";
@@ -196,16 +196,23 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
       client: chain.client,
       chainId: CHAIN,
       subscriptions: subs,
-      privateKey: secretKey(KEEPER_KEY),
+      sender: createSender({
+        db: testDb.db,
+        client: chain.client,
+        chainId: CHAIN,
+        privateKey: secretKey(KEEPER_KEY),
+        stuckBlocks: 3,
+        confirmations: 1,
+        settledBlock: () => indexer.status().indexedBlock,
+        log: pino({ level: "silent" }),
+      }),
       retryBlocks: 5,
-      stuckBlocks: 3,
       // As npm start sets SWEEP_MAX_GAS_SHARE on its local chain: test fees, not the subject here.
       maxGasSharePpm: 1_000_000n,
       tokens: [{ address: token, decimals: 6, usdPeg: "1" }],
       prices: staticPriceSource("2000"),
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
-      serial: createSerial(),
     });
     key = (await createMerchant(testDb.db, "club@example.com", "seller")).apiKey;
     await setPlugins(testDb.db, "club@example.com", { recurring_payments: true });

@@ -18,6 +18,7 @@ import { txtNotifier } from "../../server/src/notify/order-status.ts";
 import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
+import { createSender, type Sender } from "../../server/src/sender/sender.ts";
 import { recentSweeps } from "../../server/src/sweeper/repository.ts";
 import { createSweeper, type Sweeper } from "../../server/src/sweeper/service.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
@@ -97,7 +98,8 @@ function harness(getChain: () => NodeChain, getSystem: () => System) {
  * The sweeper on a `hardhat node` process, stepped by the test (the indexer caught up, then one
  * sweeper tick): plain transfers → success → swept once confirmed → complete with
  * sent_transaction = the sweeper's transaction; batches; the interval and gas-share policy; a
- * deposit swept by a stranger first; a stuck transaction replaced with a higher fee.
+ * deposit swept by a stranger first. (Stuck, dropped, replaced and reorged-out transactions are the
+ * sender's: test/e2e/sender-node.test.ts.)
  */
 describe("sweeper on a hardhat node: confirmed deposits swept in batches, tracked until confirmed", function () {
   this.timeout(180_000);
@@ -105,6 +107,7 @@ describe("sweeper on a hardhat node: confirmed deposits swept in batches, tracke
   let testDb: TestDb;
   let system: System;
   let indexer: Indexer<OrderStatusChanged[]>;
+  let sender: Sender;
   const sweeperAddress = privateKeyToAccount(SWEEPER_KEY).address;
   const policy: SweeperConfig = {
     privateKey: secretKey(SWEEPER_KEY),
@@ -130,6 +133,7 @@ describe("sweeper on a hardhat node: confirmed deposits swept in batches, tracke
       prices: staticPriceSource("1"),
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
+      sender,
     });
   /** Index everything mined, then one sweeper tick. */
   async function step(s: Sweeper) {
@@ -176,6 +180,16 @@ describe("sweeper on a hardhat node: confirmed deposits swept in batches, tracke
       startBlock: 0n,
       finalityBlocks: 16,
       pollIntervalMs: 20,
+    });
+    sender = createSender({
+      db: testDb.db,
+      client: chain.client,
+      chainId: 31337n,
+      privateKey: policy.privateKey,
+      stuckBlocks: policy.stuckBlocks,
+      confirmations: CONFIRMATIONS,
+      settledBlock: () => indexer.status().indexedBlock,
+      log: pino({ level: "silent" }),
     });
   });
 
@@ -355,72 +369,6 @@ describe("sweeper on a hardhat node: confirmed deposits swept in batches, tracke
       "nothing",
       JSON.stringify(idle, (_, v) => (typeof v === "bigint" ? `${v}` : v)),
     );
-  });
-
-  it("a stuck sweep is re-sent with a higher fee under the same nonce, then tracked to confirmed", async function () {
-    const s = sweeper({ stuckBlocks: 3 });
-    const o = await h.createOrder();
-    await h.pay(o.address, o.expected);
-    await chain.mine(CONFIRMATIONS);
-    await chain.rpc("evm_setAutomine", [false]);
-    try {
-      const sent = await step(s);
-      assert.equal(sent.kind, "sent");
-      if (sent.kind !== "sent") return;
-      // Blocks whose base fee the sweep's maxFeePerGas cannot pay: it stays in the pool.
-      const high = `0x${(1_000n * 10n ** 9n).toString(16)}`;
-      for (let i = 0; i < 3; i++) {
-        await chain.rpc("hardhat_setNextBlockBaseFeePerGas", [high]);
-        await chain.rpc("evm_mine");
-      }
-      assert.equal(await chain.client.getTransactionReceipt({ hash: sent.txHash }).catch(() => null), null);
-      assert.equal((await step(s)).kind, "in-flight");
-      let [row] = await recentSweeps(testDb.db, 31337n, 1);
-      assert.equal(row?.attempts, 2);
-      assert.equal(row?.nonce, sent.nonce);
-      assert.equal(row?.txHashes.length, 2);
-      assert.notEqual(row?.txHash, sent.txHash);
-      assert.equal(row?.state, "sent");
-      const replacement = row?.txHash as `0x${string}`;
-      const original = await chain.client.getTransaction({ hash: sent.txHash }).catch(() => null);
-      assert.equal(original, null, "the node dropped the original for its replacement");
-      await chain.rpc("evm_mine");
-      await step(s);
-      [row] = await recentSweeps(testDb.db, 31337n, 1);
-      assert.equal(row?.state, "mined");
-      assert.equal(row?.txHash, replacement);
-      const now = await order(o.id);
-      assert.equal(now.status, "complete");
-      assert.equal(now.sent_transaction, replacement);
-      await chain.mine(CONFIRMATIONS);
-      await step(s);
-      [row] = await recentSweeps(testDb.db, 31337n, 1);
-      assert.equal(row?.state, "confirmed");
-    } finally {
-      await chain.rpc("evm_setAutomine", [true]);
-    }
-  });
-
-  it("a sweep dropped from the pool is sent again (same nonce)", async function () {
-    const s = sweeper();
-    const o = await h.createOrder();
-    await h.pay(o.address, o.expected);
-    await chain.mine(CONFIRMATIONS);
-    await chain.rpc("evm_setAutomine", [false]);
-    try {
-      const sent = await step(s);
-      assert.equal(sent.kind, "sent");
-      if (sent.kind !== "sent") return;
-      assert.equal(await chain.rpc<boolean>("hardhat_dropTransaction", [sent.txHash]), true);
-      assert.equal((await s.tick()).kind, "in-flight");
-      const [row] = await recentSweeps(testDb.db, 31337n, 1);
-      assert.equal(row?.attempts, 2);
-      assert.equal(row?.nonce, sent.nonce);
-      await chain.rpc("evm_mine");
-      assert.equal((await order(o.id)).sent_transaction, row?.txHash);
-    } finally {
-      await chain.rpc("evm_setAutomine", [true]);
-    }
   });
 });
 

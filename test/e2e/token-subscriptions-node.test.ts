@@ -16,6 +16,7 @@ import { createSerial } from "../../server/src/lib/serial.ts";
 import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
+import { createSender } from "../../server/src/sender/sender.ts";
 import { createSweeper } from "../../server/src/sweeper/service.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
@@ -74,8 +75,9 @@ type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
  * chain equals the database and gates a merchant contract; a double collect, an early collect, a
  * collect after cancel and a reduced allowance are refused (the collector sends nothing and backs
  * off); the merchant's balance in the processor is the sum of the collections; a reorg of a
- * collection removes its row; the sweeper and the collector share the key without a nonce collision;
- * a stuck collect is re-sent with a higher fee under its nonce.
+ * collection removes its row; the sweeper and the collector share the key without a nonce collision.
+ * (Stuck, dropped, replaced and reorged-out transactions are the sender's:
+ * test/e2e/sender-node.test.ts.)
  */
 describe("token subscriptions on a hardhat node: collected once per period, paidThrough on chain", function () {
   this.timeout(180_000);
@@ -137,6 +139,19 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       abi: processorAbi,
       functionName: "balanceOf",
       args: [chain.merchant, token],
+    });
+  /** The key's sender over `client`; every sender of the key in this file shares one section. */
+  const keySender = (client: PublicClient) =>
+    createSender({
+      db: testDb.db,
+      client,
+      chainId: CHAIN,
+      privateKey: secretKey(KEEPER_KEY),
+      stuckBlocks: 3,
+      confirmations: CONFIRMATIONS,
+      settledBlock: () => indexer.status().indexedBlock,
+      log: pino({ level: "silent" }),
+      serial,
     });
   const keeperNonce = () => chain.client.getTransactionCount({ address: keeper, blockTag: "pending" });
   /** Warps the chain clock by `seconds` and mines a block. */
@@ -238,15 +253,13 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       client: chain.client,
       chainId: CHAIN,
       subscriptions: subs,
-      privateKey: secretKey(KEEPER_KEY),
+      sender: keySender(chain.client),
       retryBlocks: RETRY_BLOCKS,
-      stuckBlocks: 3,
       maxGasSharePpm: 50_000n,
       tokens: [{ address: token, decimals: 6, usdPeg: "1" }],
       prices: staticPriceSource("1"),
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
-      serial,
     });
   });
 
@@ -516,6 +529,23 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       [0n, 1n, 2n, 3n],
     );
     assert.equal(await credited(), await sumOfCollections());
+
+    // The collector's own collect was on the removed branch: the sender follows it again (pending
+    // once more, then the very same transaction broadcast again), and it collects the period on the
+    // new branch (once due there too); the collector sends no second collect meanwhile.
+    await warp(INTERVAL);
+    const nonce = await keeperNonce();
+    assert.deepEqual(await collectAll(), [], "no new collect");
+    assert.equal(await keeperNonce(), nonce + 1, "one transaction: the reorged-out collect, again");
+    const again = await tokenSubscriptionById(testDb.db, CHAIN, 1n);
+    assert.equal(again?.periodsCollected, 5);
+    assert.equal(again?.paidThrough, await paidThroughOnChain(1n));
+    assert.equal(
+      (await collectionsOf(testDb.db, CHAIN, 1n)).at(-1)?.txHash,
+      sent[0]?.txHash,
+      "the same transaction",
+    );
+    assert.equal(await credited(), await sumOfCollections());
   });
 
   it("the sweeper and the collector share the key: both send in the same block, no nonce collision", async function () {
@@ -535,9 +565,10 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
           },
         }),
       }) as PublicClient;
+    const sweeperClient = through(sweeperRead, async () => undefined);
     const sweeper = createSweeper({
       db: testDb.db,
-      client: through(sweeperRead, async () => undefined),
+      client: sweeperClient,
       chainId: CHAIN,
       contract: chain.contract,
       confirmations: CONFIRMATIONS,
@@ -552,25 +583,24 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       prices: staticPriceSource("1"),
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
-      serial,
+      sender: keySender(sweeperClient),
     });
+    const collectorClient = through(
+      () => undefined,
+      () => Promise.race([read, new Promise((resolve) => setTimeout(resolve, 3_000))]),
+    );
     const sharing = createCollector({
       db: testDb.db,
-      client: through(
-        () => undefined,
-        () => Promise.race([read, new Promise((resolve) => setTimeout(resolve, 3_000))]),
-      ),
+      client: collectorClient,
       chainId: CHAIN,
       subscriptions: subs,
-      privateKey: secretKey(KEEPER_KEY),
+      sender: keySender(collectorClient),
       retryBlocks: RETRY_BLOCKS,
-      stuckBlocks: 3,
       maxGasSharePpm: 50_000n,
       tokens: [{ address: token, decimals: 6, usdPeg: "1" }],
       prices: staticPriceSource("1"),
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
-      serial,
     });
     const res = await system.app.inject({
       method: "POST",
@@ -609,48 +639,6 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
     assert.equal(b.status, "success");
     assert.equal(a.blockNumber, b.blockNumber, "mined in the same block");
     await collectAll();
-    assert.equal(
-      (await tokenSubscriptionById(testDb.db, CHAIN, 1n))?.paidThrough,
-      await paidThroughOnChain(1n),
-    );
-    assert.equal(await credited(), await sumOfCollections());
-  });
-
-  it("a stuck collect is re-sent with a higher fee under the same nonce; the period is collected once", async function () {
-    await warp(INTERVAL);
-    await catchUp(indexer);
-    const periods = (await collectionsOf(testDb.db, CHAIN, 1n)).length;
-    await chain.rpc("evm_setAutomine", [false]);
-    try {
-      const sent = await collector.tick();
-      assert.equal(sent.kind, "sent");
-      if (sent.kind !== "sent") return;
-      // Blocks whose base fee the collect's maxFeePerGas cannot pay: it stays in the pool.
-      const high = `0x${(1_000n * 10n ** 9n).toString(16)}`;
-      for (let i = 0; i < 3; i++) {
-        await chain.rpc("hardhat_setNextBlockBaseFeePerGas", [high]);
-        await chain.rpc("evm_mine");
-      }
-      assert.equal(await chain.client.getTransactionReceipt({ hash: sent.txHash }).catch(() => null), null);
-      await catchUp(indexer);
-      const resent = await collector.tick();
-      assert.equal(resent.kind, "in-flight");
-      const state = await keeperState(testDb.db, CHAIN, 1n);
-      assert.equal(state?.nonce, sent.nonce);
-      assert.deepEqual(state?.txHashes, [sent.txHash, state?.txHash]);
-      assert.notEqual(state?.txHash, sent.txHash);
-      await chain.rpc("evm_mine");
-      const receipt = await chain.client.getTransactionReceipt({ hash: state?.txHash as Hex });
-      assert.equal(receipt.status, "success");
-      await catchUp(indexer);
-      assert.equal((await collector.tick()).kind, "nothing");
-      const rows = await collectionsOf(testDb.db, CHAIN, 1n);
-      assert.equal(rows.length, periods + 1, "collected once");
-      assert.equal(rows.at(-1)?.txHash, state?.txHash);
-      assert.equal((await keeperState(testDb.db, CHAIN, 1n))?.txHash, null);
-    } finally {
-      await chain.rpc("evm_setAutomine", [true]);
-    }
     assert.equal(
       (await tokenSubscriptionById(testDb.db, CHAIN, 1n))?.paidThrough,
       await paidThroughOnChain(1n),

@@ -11,13 +11,13 @@ export interface TestDb {
 /**
  * A fresh, migrated database for one test file. With DATABASE_URL set it creates (and later
  * drops) a uniquely named database on that PostgreSQL server, so runs never collide; otherwise
- * it is an in-memory PGlite.
+ * it is an in-memory PGlite. `migrateTo` stops at that migration (a test of an upgrade).
  */
-export async function createTestDb(): Promise<TestDb> {
+export async function createTestDb(options: { migrateTo?: string } = {}): Promise<TestDb> {
   const serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
     const db = await createDb({ databaseUrl: undefined, dataDir: undefined });
-    await migrate(db);
+    await migrate(db, options.migrateTo);
     return { db, url: undefined, drop: () => db.close() };
   }
   const name = `ethpos_test_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
@@ -26,7 +26,7 @@ export async function createTestDb(): Promise<TestDb> {
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   const db = await createDb({ databaseUrl: url.toString(), dataDir: undefined });
-  await migrate(db);
+  await migrate(db, options.migrateTo);
   return {
     db,
     url: url.toString(),

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { createPublicClient, createWalletClient, http, type Hex, type PublicClient } from "viem";
 import { ROOT, startLocalChain, type LocalChain } from "../../scripts/lib/local-chain.ts";
@@ -98,4 +99,42 @@ export async function startProxy(target: number) {
     });
   await up();
   return { url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}`, up, down };
+}
+
+/**
+ * An HTTP JSON-RPC proxy in front of the node that answers chosen methods with an HTTP error (a 500,
+ * a 429, …) instead of forwarding them, as a failing load balancer or a rate-limiting provider does.
+ * `fail` is read at each request: set it to fail methods, to undefined to pass everything through.
+ */
+export async function startRpcFaultProxy(target: string) {
+  const port = await freePort();
+  const state: { fail: ((method: string) => number | undefined) | undefined; failed: string[] } = {
+    fail: undefined,
+    failed: [],
+  };
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const calls = [JSON.parse(body) as { method: string } | { method: string }[]].flat();
+      const status = calls.map((c) => state.fail?.(c.method)).find((s) => s !== undefined);
+      if (status !== undefined) {
+        state.failed.push(...calls.map((c) => c.method));
+        res.writeHead(status, { "content-type": "text/plain" }).end("upstream unavailable");
+        return;
+      }
+      fetch(target, { method: "POST", headers: { "content-type": "application/json" }, body })
+        .then(async (upstream) => {
+          res.writeHead(upstream.status, { "content-type": "application/json" }).end(await upstream.text());
+        })
+        .catch(() => res.writeHead(502).end());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    state,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }

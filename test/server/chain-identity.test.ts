@@ -3,6 +3,9 @@ import { after, before, describe, it } from "mocha";
 import { ensureChainIdentity, lastChainReset } from "../../server/src/chain/identity.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { deleteChainData } from "../../server/src/runtime/reset.ts";
+import { insertOutgoing } from "../../server/src/sender/repository.ts";
+import { insertSweep } from "../../server/src/sweeper/repository.ts";
+import { recordCollectSent } from "../../server/src/token-subscriptions/repository.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 
 const contract = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
@@ -54,6 +57,38 @@ describe("dev chain identity reset", function () {
     const recorded = await lastChainReset(t.db);
     assert.equal(recorded?.reason, reset.reason);
     assert.equal(recorded?.at.toISOString(), reset.at.toISOString());
+  });
+
+  it("a reset deletes the chain's outgoing transactions with the sweeps and the collector's rows that point at them", async function () {
+    const outgoing = (nonce: bigint, purpose: string) =>
+      insertOutgoing(t.db, {
+        chainId: 31337n,
+        sender: "0xa0ee7a142d267c1f36714e4a8f75612f20a79720",
+        purpose,
+        nonce,
+        to: contract,
+        data: "0x",
+        value: 0n,
+        gasLimit: 21_000n,
+        maxFeePerGas: 2n,
+        maxPriorityFeePerGas: 1n,
+        txHash: `0x${nonce.toString(16).padStart(64, "0")}`,
+        sentBlock: 1n,
+      });
+    const sweep = await outgoing(0n, "sweep");
+    await insertSweep(t.db, {
+      chainId: 31337n,
+      outgoingId: sweep.id,
+      deposits: [],
+      value: 0n,
+      sentBlock: 1n,
+    });
+    const collect = await outgoing(1n, "collect");
+    await recordCollectSent(t.db, 31337n, 5n, collect.id);
+    await t.db.transaction((tx) => deleteChainData(tx, 31337n));
+    assert.equal(await count("outgoing_transactions"), 0);
+    assert.equal(await count("sweeps"), 0);
+    assert.equal(await count("token_subscription_keeper"), 0);
   });
 
   it("refuses a different chain when resetting is not allowed", async function () {

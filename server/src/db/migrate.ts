@@ -15,9 +15,10 @@ export interface MigrationResult {
 
 /**
  * Applies the numbered SQL files in server/migrations in one transaction: either all pending
- * migrations land, or none does. The same code path serves PostgreSQL and PGlite.
+ * migrations land, or none does. The same code path serves PostgreSQL and PGlite. `target` stops at
+ * that version (tests of an upgrade: data written as an older version had it, then migrated).
  */
-export async function migrate(db: Db): Promise<MigrationResult> {
+export async function migrate(db: Db, target?: string): Promise<MigrationResult> {
   return db.transaction(async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK.toString()]);
     const { rows } = await tx.query<{ name: string }>("SELECT current_database() AS name");
@@ -29,7 +30,7 @@ export async function migrate(db: Db): Promise<MigrationResult> {
       execQuery: (sql: string) => tx.query(sql),
     });
     const from = Number(await postgrator.getDatabaseVersion().catch(() => 0)) || 0;
-    const applied = await postgrator.migrate();
+    const applied = await postgrator.migrate(target);
     const to = Number(await postgrator.getDatabaseVersion());
     return { from, to, applied: applied.map((m) => m.filename) };
   });

@@ -1,8 +1,8 @@
 /**
  * Runs async sections one at a time, in call order: `serial(fn)` starts `fn` once every earlier
- * section has settled. One chain's sweeper and token-subscription collector share one per key, so
- * "read the pending nonce, sign, broadcast" never interleaves and two transactions never get the
- * same nonce.
+ * section has settled. A key's transaction sender (server/src/sender/) runs "pick the nonce, sign,
+ * record, broadcast" and its following in one, so they never interleave and two transactions never
+ * get the same nonce; two senders of one key in one process share it.
  */
 export type Serial = <T>(section: () => Promise<T>) => Promise<T>;
 

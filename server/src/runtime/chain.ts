@@ -21,7 +21,7 @@ import type { Logger } from "../lib/log.ts";
 import { createOrderSink, type ChainEvent } from "../orders/effects.ts";
 import type { OrderEvents, OrderStatusChanged } from "../orders/events.ts";
 import { chainlinkPriceSource, staticPriceSource, type PriceSource } from "../pricing/index.ts";
-import { createSerial } from "../lib/serial.ts";
+import { createSender, type Sender } from "../sender/sender.ts";
 import { createSweeper, type Sweeper } from "../sweeper/service.ts";
 import { subscriptionsAbi } from "../token-subscriptions/abi.ts";
 import { createCollector, type Collector } from "../token-subscriptions/collector.ts";
@@ -74,6 +74,12 @@ export interface ChainRuntime {
   readonly multicall3: `0x${string}` | undefined;
   /** The indexer of this chain, when this process may run it (it indexes only while it holds the lock). */
   readonly indexer: Indexer<OrderStatusChanged[]> | undefined;
+  /**
+   * The one transaction sender of this chain's gas-only key (SWEEPER_PRIVATE_KEY set and this process
+   * may index): the sweeper and the collector send through it, and its loop runs them, only while
+   * this process leads the chain's indexer.
+   */
+  readonly sender: Sender | undefined;
   /**
    * The sweeper of this chain's deposits (SWEEPER_PRIVATE_KEY set and this process may index). It
    * runs only while this process leads the chain's indexer, under the same advisory lock.
@@ -280,10 +286,23 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     : undefined;
 
   // The sweeper and the collector need the indexed state: they run beside the indexer, in the
-  // process that leads it. They share the gas-only key, and one section for its nonces.
-  const serial = createSerial();
-  const sweeper =
+  // process that leads it. They share the gas-only key, and its one sender (nonces, fees, signing,
+  // recording, following, fee bumps).
+  const sender =
     indexer && config.sweeper
+      ? createSender({
+          db,
+          client,
+          chainId,
+          privateKey: config.sweeper.privateKey,
+          stuckBlocks: config.sweeper.stuckBlocks,
+          confirmations: config.confirmations,
+          settledBlock: () => indexer.status().indexedBlock,
+          log: log.child({ component: "sender" }),
+        })
+      : undefined;
+  const sweeper =
+    indexer && config.sweeper && sender
       ? createSweeper({
           db,
           client,
@@ -295,25 +314,23 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           prices,
           indexedBlock: () => indexer.status().indexedBlock,
           log: log.child({ component: "sweeper" }),
-          serial,
+          sender,
         })
       : undefined;
   const collector =
-    indexer && config.sweeper && subscriptions
+    indexer && config.sweeper && sender && subscriptions
       ? createCollector({
           db,
           client,
           chainId,
           subscriptions,
-          privateKey: config.sweeper.privateKey,
+          sender,
           retryBlocks: config.collectRetryBlocks,
-          stuckBlocks: config.sweeper.stuckBlocks,
           maxGasSharePpm: config.sweeper.maxGasSharePpm,
           tokens,
           prices,
           indexedBlock: () => indexer.status().indexedBlock,
           log: log.child({ component: "collector" }),
-          serial,
         })
       : undefined;
   if (indexer && subscriptions && !collector) {
@@ -355,8 +372,10 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           try {
             await Promise.all([
               runner.run(signal).finally(() => leading.abort()),
-              sweeper?.run(signal),
-              collector?.run(signal),
+              sender?.run(
+                signal,
+                [sweeper, collector].filter((p) => p !== undefined),
+              ),
             ]);
           } finally {
             leading.abort();
@@ -404,6 +423,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     deposits: { derivation, watchAfterExpirySeconds: watchHours * 3600 },
     multicall3,
     indexer,
+    sender,
     sweeper,
     subscriptions,
     collector,

@@ -74,9 +74,3 @@ export function gasWithinShare(cost: bigint, valueWei: bigint, sharePpm: bigint,
   if (unpriced) return true;
   return cost * 1_000_000n <= valueWei * sharePpm;
 }
-
-/** A fee raised by at least 12.5 % (nodes want 10 % to replace a pending transaction), and at least `floor`. */
-export function bumped(previous: bigint, floor: bigint): bigint {
-  const raised = previous + previous / 8n + 1n;
-  return raised > floor ? raised : floor;
-}

@@ -1,22 +1,16 @@
-import { firstLine } from "../lib/errors.ts";
 import {
   BaseError,
   ContractFunctionRevertedError,
-  createWalletClient,
-  custom,
+  decodeFunctionData,
   encodeFunctionData,
-  keccak256,
   type PublicClient,
-  type TransactionReceipt,
 } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
-import type { SecretKey } from "../config/sweeper.ts";
 import type { Queryable } from "../db/types.ts";
+import { firstLine } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
-import { createSerial, type Serial } from "../lib/serial.ts";
-import { sleep } from "../lib/sleep.ts";
 import type { Price, PriceSource } from "../pricing/index.ts";
-import { bumped, gasWithinShare, tokenValueWei, type TokenValuation } from "../sweeper/policy.ts";
+import type { Sender, SendingPolicy } from "../sender/sender.ts";
+import { gasWithinShare, tokenValueWei, type TokenValuation } from "../sweeper/policy.ts";
 import { subscriptionsAbi } from "./abi.ts";
 import {
   collectInFlight,
@@ -24,9 +18,11 @@ import {
   type DueSubscription,
   recordCollectDone,
   recordCollectFailure,
-  recordCollectRebroadcast,
   recordCollectSent,
 } from "./repository.ts";
+
+/** The purpose the collector's transactions are recorded with by the sender. */
+export const COLLECT_PURPOSE = "collect";
 
 export interface CollectorDeps {
   db: Queryable;
@@ -34,8 +30,11 @@ export interface CollectorDeps {
   chainId: bigint;
   /** The Subscriptions contract whose `collect(id)` is called. */
   subscriptions: `0x${string}`;
-  /** The chain's gas-only key (SWEEPER_PRIVATE_KEY), shared with the sweeper. */
-  privateKey: SecretKey;
+  /**
+   * The chain's sender for its gas-only key (SWEEPER_PRIVATE_KEY, shared with the sweeper): nonce,
+   * fees, signing, recording, following, fee bumps (SWEEP_STUCK_BLOCKS).
+   */
+  sender: Sender;
   /** COLLECT_RETRY_BLOCKS: the back-off after a collect fails in simulation (doubling, up to 32×). */
   retryBlocks: number;
   /**
@@ -47,17 +46,11 @@ export interface CollectorDeps {
   tokens: readonly TokenValuation[];
   /** ETH/USD, to value a period in ETH; without a price the gas-share rule is skipped (as the sweeper does). */
   prices: PriceSource;
-  /** SWEEP_STUCK_BLOCKS (the key's setting): a collect not mined after this many blocks is re-sent with a higher fee. */
-  stuckBlocks: number;
   /** The newest block whose effects are in the database (the indexer's cursor). */
   indexedBlock: () => bigint | null;
   log: Logger;
-  /** The section shared with every other sender of this key (the sweeper); default: its own. */
-  serial?: Serial;
   /** Subscriptions simulated per tick at most (default 20). */
   maxPerTick?: number;
-  /** Pause between two ticks in `run` (default 1 s). */
-  pollIntervalMs?: number;
 }
 
 /** What one tick did, for logs and tests. */
@@ -74,13 +67,14 @@ export type CollectOutcome =
     }
   | { kind: "send-failed"; id: bigint; error: string };
 
-export interface Collector {
+export interface Collector extends SendingPolicy {
   /** The keeper's address (gas money only). */
   readonly address: `0x${string}`;
-  /** Follows the collect in flight; when there is none, simulates the due subscriptions and sends one. */
+  /**
+   * Has the sender follow the key's transactions and reads where the collect in flight stands; when
+   * there is none, simulates the due subscriptions and sends one.
+   */
   tick(): Promise<CollectOutcome>;
-  /** Ticks until `signal` aborts; errors are logged and retried on the next tick. */
-  run(signal: AbortSignal): Promise<void>;
 }
 
 /** The contract's custom error as `Name(arg, …)`, else the error's first line. */
@@ -93,6 +87,17 @@ export function revertReason(error: unknown): string {
     }
   }
   return firstLine(error);
+}
+
+/** The subscription id a `collect(id)` calldata names (0 when there is none to read). */
+function collectedId(data: `0x${string}` | null): bigint {
+  if (!data) return 0n;
+  try {
+    const call = decodeFunctionData({ abi: subscriptionsAbi, data });
+    return call.functionName === "collect" ? call.args[0] : 0n;
+  } catch {
+    return 0n;
+  }
 }
 
 /** Blocks to wait after `failures` consecutive failures: retryBlocks × 2^(failures − 1), at most 32×. */
@@ -118,43 +123,44 @@ export const backoffBlocks = (retryBlocks: number, failures: number): bigint =>
  * never redirect money.
  */
 export function createCollector(deps: CollectorDeps): Collector {
-  const { db, client, chainId, subscriptions, log } = deps;
-  const account = privateKeyToAccount(deps.privateKey.reveal());
-  const wallet = createWalletClient({
-    account,
-    transport: custom({ request: (args) => client.request(args as never) }),
-  });
-  const address = account.address;
-  const serial = deps.serial ?? createSerial();
+  const { db, client, chainId, subscriptions, log, sender } = deps;
+  const address = sender.address;
   const maxPerTick = deps.maxPerTick ?? 20;
   const calldata = (id: bigint) =>
     encodeFunctionData({ abi: subscriptionsAbi, functionName: "collect", args: [id] });
 
-  async function fees() {
-    const block = await client.getBlock({ blockTag: "latest" });
-    const baseFee = block.baseFeePerGas ?? (await client.getGasPrice());
-    const priority = await client.estimateMaxPriorityFeePerGas().catch(() => 1_000_000_000n);
-    return { baseFee, priority, maxFee: baseFee * 2n + priority };
-  }
-
-  /** Follows the collect in flight; returns it while it still is. */
+  /** Where the collect in flight stands (the sender follows it); returns it while it still is in flight. */
   async function follow(head: bigint, indexed: bigint): Promise<CollectOutcome | undefined> {
     const flight = await collectInFlight(db, chainId);
-    if (!flight?.txHash) return undefined;
+    if (!flight) return undefined;
+    const t = (await sender.transactions([flight.outgoingId])).get(flight.outgoingId);
+    if (!t) return undefined;
     const id = flight.id.toString();
-    let receipt: TransactionReceipt | null = null;
-    for (const hash of [...flight.txHashes].reverse()) {
-      receipt = await client.getTransactionReceipt({ hash }).catch(() => null);
-      if (receipt) break;
-    }
-    if (receipt) {
-      if (receipt.status === "reverted") {
+    // Recorded before the sender kept calldata (migration 130): what it was signed with.
+    if (t.data === null) await sender.fillIn(t.id, { to: subscriptions, data: calldata(flight.id) });
+    switch (t.state) {
+      case "sent":
+        return { kind: "in-flight", id: flight.id, txHash: t.txHash };
+      case "mined":
+      case "confirmed": {
+        // Until the indexer has its block, the stored paid-through still says "due".
+        if (t.minedBlock === null || indexed < t.minedBlock) {
+          return { kind: "in-flight", id: flight.id, txHash: t.txHash };
+        }
+        log.info(
+          { subscription: id, tx: t.txHash, block: t.minedBlock.toString() },
+          "collector: period collected",
+        );
+        await recordCollectDone(db, chainId, flight.id);
+        return undefined;
+      }
+      case "reverted": {
         // Someone collected first, or the customer lowered the allowance after the simulation. It
         // cost gas: a failure like any other (backing off, doubling), or a customer who front-runs
         // every collect would burn the key's gas one block after another.
         const wait = backoffBlocks(deps.retryBlocks, flight.failures + 1);
         log.warn(
-          { subscription: id, tx: receipt.transactionHash, retryInBlocks: wait.toString() },
+          { subscription: id, tx: t.txHash, retryInBlocks: wait.toString() },
           "collector: collect reverted on chain; backing off",
         );
         await recordCollectFailure(db, chainId, flight.id, {
@@ -164,87 +170,43 @@ export function createCollector(deps: CollectorDeps): Collector {
         });
         return undefined;
       }
-      // Until the indexer has its block, the stored paid-through still says "due".
-      if (indexed < receipt.blockNumber) return { kind: "in-flight", id: flight.id, txHash: flight.txHash };
-      log.info(
-        { subscription: id, tx: receipt.transactionHash, block: receipt.blockNumber.toString() },
-        "collector: period collected",
-      );
-      await recordCollectDone(db, chainId, flight.id);
-      return undefined;
+      case "replaced":
+        // Its nonce was used by another transaction of the key: simulated again from scratch.
+        log.warn({ subscription: id, tx: t.txHash }, "collector: collect replaced; retrying");
+        await recordCollectFailure(db, chainId, flight.id, {
+          error: "collect transaction replaced",
+          retryBlock: head + 1n,
+          counts: false,
+        });
+        return undefined;
+      case "failed":
+        // Refused at broadcast (recorded by the refusal hook unless the process stopped in between).
+        await recordCollectFailure(db, chainId, flight.id, {
+          error: `send failed: ${t.error ?? "refused"}`,
+          retryBlock: head + backoffBlocks(deps.retryBlocks, flight.failures + 1),
+          counts: true,
+        });
+        return undefined;
+      default: {
+        const unhandled: never = t.state;
+        throw new Error(`collector: unknown transaction state ${String(unhandled)}`);
+      }
     }
-    const pending = await Promise.all(
-      flight.txHashes.map((hash) =>
-        client.getTransaction({ hash }).then(
-          () => true,
-          () => false,
-        ),
-      ),
-    );
-    const minedNonce = BigInt(await client.getTransactionCount({ address, blockTag: "latest" }));
-    if (!pending.some(Boolean) || (flight.nonce !== null && minedNonce > flight.nonce)) {
-      // Dropped by the node, reorged out and gone, or its nonce used by another transaction of the
-      // key: simulated again from scratch.
-      log.warn({ subscription: id, tx: flight.txHash }, "collector: collect dropped; retrying");
-      await recordCollectFailure(db, chainId, flight.id, {
-        error: "collect transaction dropped",
-        retryBlock: head + 1n,
-        counts: false,
-      });
-      return undefined;
-    }
-    const stuck =
-      flight.sentBlock !== null &&
-      head - flight.sentBlock >= BigInt(deps.stuckBlocks) &&
-      flight.nonce !== null &&
-      flight.gasLimit !== null &&
-      flight.maxFeePerGas !== null &&
-      flight.maxPriorityFeePerGas !== null;
-    if (!stuck) return { kind: "in-flight", id: flight.id, txHash: flight.txHash };
-    // Stuck for SWEEP_STUCK_BLOCKS (it also holds the sweeper's later nonces): the same nonce again
-    // with both fees raised, so whichever is mined the period is collected once.
-    const now = await fees();
-    const maxPriorityFeePerGas = bumped(flight.maxPriorityFeePerGas as bigint, now.priority);
-    const maxFeePerGas = bumped(
-      flight.maxFeePerGas as bigint,
-      now.maxFee - now.priority + maxPriorityFeePerGas,
-    );
-    const serialized = await wallet.signTransaction({
-      account,
-      chain: null,
-      chainId: Number(chainId),
-      type: "eip1559",
-      to: subscriptions,
-      data: calldata(flight.id),
-      nonce: Number(flight.nonce),
-      gas: flight.gasLimit as bigint,
-      maxFeePerGas,
-      maxPriorityFeePerGas,
-      value: 0n,
-    });
-    const txHash = keccak256(serialized);
-    try {
-      await client.sendRawTransaction({ serializedTransaction: serialized });
-    } catch (error) {
-      log.warn({ subscription: id, err: firstLine(error) }, "collector: re-sending the stuck collect failed");
-      return { kind: "in-flight", id: flight.id, txHash: flight.txHash };
-    }
-    await recordCollectRebroadcast(db, chainId, flight.id, {
-      txHash,
-      maxFeePerGas,
-      maxPriorityFeePerGas,
-      sentBlock: head,
-    });
-    log.info({ subscription: id, tx: txHash }, "collector: collect stuck; re-sent with a higher fee");
-    return { kind: "in-flight", id: flight.id, txHash };
   }
 
   async function tick(): Promise<CollectOutcome> {
     const indexed = deps.indexedBlock();
     if (indexed === null) return { kind: "not-indexed" };
+    // The sender follows the key's transactions (mined, reverted, reorged out, replaced, dropped,
+    // stuck); the collector reads where its own stands.
+    await sender.follow();
     const head = await client.getBlock({ blockTag: "latest" });
     const following = await follow(head.number, indexed);
     if (following) return following;
+    // A collect already done that a reorg took away is pending again (the sender follows it and
+    // broadcasts it again): it is still one collect in flight.
+    const pending = (await sender.open(COLLECT_PURPOSE)).find((t) => t.state === "sent");
+    if (pending) return { kind: "in-flight", id: collectedId(pending.data), txHash: pending.txHash };
 
     const refused: { id: bigint; error: string }[] = [];
     /** Records a refusal and backs the subscription off (doubling per consecutive failure). */
@@ -288,7 +250,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         } else await refuse(due, reason);
         continue;
       }
-      const now = await fees();
+      const now = await sender.fees();
       // SWEEP_MAX_GAS_SHARE: gas × (base fee + tip) against the period's value in ETH.
       const token = deps.tokens.find((t) => t.address.toLowerCase() === due.token.toLowerCase());
       if (!token) {
@@ -316,74 +278,36 @@ export function createCollector(deps: CollectorDeps): Collector {
         );
         continue;
       }
-      return serial(async (): Promise<CollectOutcome> => {
-        const nonce = BigInt(await client.getTransactionCount({ address, blockTag: "pending" }));
-        const gasLimit = gas + gas / 4n;
-        const serialized = await wallet.signTransaction({
-          account,
-          chain: null,
-          chainId: Number(chainId),
-          type: "eip1559",
-          to: subscriptions,
-          data: calldata(due.id),
-          nonce: Number(nonce),
-          gas: gasLimit,
-          maxFeePerGas: now.maxFee,
-          maxPriorityFeePerGas: now.priority,
-          value: 0n,
-        });
-        const txHash = keccak256(serialized);
-        // Recorded before it is broadcast: a crash in between cannot lose track of it.
-        await recordCollectSent(db, chainId, due.id, {
-          txHash,
-          nonce,
-          gasLimit,
-          maxFeePerGas: now.maxFee,
-          maxPriorityFeePerGas: now.priority,
-          sentBlock: head.number,
-        });
-        try {
-          await client.sendRawTransaction({ serializedTransaction: serialized });
-        } catch (error) {
-          const message = firstLine(error);
-          await recordCollectFailure(db, chainId, due.id, {
-            error: `send failed: ${message}`,
-            retryBlock: head.number + backoffBlocks(deps.retryBlocks, due.failures + 1),
-            counts: true,
-          });
-          log.warn(
-            { subscription: due.id.toString(), err: message },
-            "collector: sending the collect failed",
-          );
-          return { kind: "send-failed", id: due.id, error: message };
-        }
-        log.info(
-          { subscription: due.id.toString(), tx: txHash, nonce: nonce.toString() },
-          "collector: collect sent",
+      const backoff = head.number + backoffBlocks(deps.retryBlocks, due.failures + 1);
+      const outcome = await sender.send(
+        { purpose: COLLECT_PURPOSE, to: subscriptions, data: calldata(due.id), gas, fees: now },
+        {
+          // In the sender's transaction, before the broadcast: a crash in between cannot lose it.
+          recorded: (tx, t) => recordCollectSent(tx, chainId, due.id, t.id),
+          refused: (tx, _t, error) =>
+            recordCollectFailure(tx, chainId, due.id, {
+              error: `send failed: ${error}`,
+              retryBlock: backoff,
+              counts: true,
+            }),
+        },
+      );
+      if (outcome.kind === "refused") {
+        log.warn(
+          { subscription: due.id.toString(), err: outcome.error },
+          "collector: the node refused the collect",
         );
-        return { kind: "sent", id: due.id, txHash, nonce, refused };
-      });
+        return { kind: "send-failed", id: due.id, error: outcome.error };
+      }
+      const { txHash, nonce } = outcome.transaction;
+      log.info(
+        { subscription: due.id.toString(), tx: txHash, nonce: nonce.toString() },
+        "collector: collect sent",
+      );
+      return { kind: "sent", id: due.id, txHash, nonce, refused };
     }
     return { kind: "nothing", refused };
   }
 
-  return {
-    address,
-    tick,
-    async run(signal) {
-      log.info(
-        { collector: address, subscriptions },
-        "collector: collecting due token subscriptions on this chain (it leads the chain's indexer)",
-      );
-      const pause = deps.pollIntervalMs ?? 1_000;
-      while (!signal.aborted) {
-        try {
-          await tick();
-        } catch (error) {
-          log.warn({ err: firstLine(error) }, "collector: tick failed; retrying");
-        }
-        await sleep(pause, signal);
-      }
-    },
-  };
+  return { name: "collector", address, tick };
 }

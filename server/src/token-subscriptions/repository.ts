@@ -1,11 +1,12 @@
 import type { Queryable } from "../db/types.ts";
+import { outgoingByIds } from "../sender/repository.ts";
 import type { TokenCancelled, TokenCollected, TokenSubscribed } from "./events.ts";
 
 /**
  * Every statement on the token-subscription tables (migration 091): `token_subscriptions`,
  * `token_subscription_collections` (indexed from the Subscriptions contract, keyed by block, so a
  * reorg deletes what lies past the common ancestor) and `token_subscription_keeper` (the
- * collector's own bookkeeping), and the API state the collector obeys: `token_collect_mandates`
+ * collector's own bookkeeping; its collect in flight is a row of the sender's, migration 130), and the API state the collector obeys: `token_collect_mandates`
  * (migration 105: the terms this server asked for, the only subscriptions it collects) and
  * `token_collect_stops` (migration 096). Only server/src/token-subscriptions/ runs SQL on them; other
  * modules (the recurring billing module) call the functions below.
@@ -511,11 +512,13 @@ export async function dueSubscriptions(
   }));
 }
 
-/** The collector's state for one subscription. */
+/** The collector's state for one subscription, with its collect in flight as the sender follows it. */
 export interface KeeperState {
   id: bigint;
+  /** The sender's row of the collect in flight (outgoing_transactions), or null. */
+  outgoingId: bigint | null;
+  /** The collect in flight: its newest version, every version, its nonce and fees (null when none). */
   txHash: `0x${string}` | null;
-  /** Every broadcast of the nonce in flight (any of them may be the one mined). */
   txHashes: `0x${string}`[];
   nonce: bigint | null;
   gasLimit: bigint | null;
@@ -529,35 +532,32 @@ export interface KeeperState {
 
 interface KeeperRow {
   subscription_id: string;
-  tx_hash: string | null;
-  tx_hashes: string[] | null;
-  nonce: string | null;
-  gas_limit: string | null;
-  max_fee_per_gas: string | null;
-  max_priority_fee_per_gas: string | null;
-  sent_block: string | null;
+  outgoing_id: string | null;
   last_error: string | null;
   failures: number;
   retry_block: string | null;
 }
 
-const KEEPER_COLUMNS = `subscription_id::text, tx_hash, tx_hashes, nonce::text, gas_limit::text,
-  max_fee_per_gas::text, max_priority_fee_per_gas::text, sent_block::text, last_error, failures, retry_block::text`;
-const big = (v: string | null) => (v === null ? null : BigInt(v));
+const KEEPER_COLUMNS = "subscription_id::text, outgoing_id::text, last_error, failures, retry_block::text";
 
-const toKeeper = (r: KeeperRow): KeeperState => ({
-  id: BigInt(r.subscription_id),
-  txHash: r.tx_hash as `0x${string}` | null,
-  txHashes: (r.tx_hashes ?? []) as `0x${string}`[],
-  nonce: big(r.nonce),
-  gasLimit: big(r.gas_limit),
-  maxFeePerGas: big(r.max_fee_per_gas),
-  maxPriorityFeePerGas: big(r.max_priority_fee_per_gas),
-  sentBlock: r.sent_block === null ? null : BigInt(r.sent_block),
-  lastError: r.last_error,
-  failures: r.failures,
-  retryBlock: r.retry_block === null ? null : BigInt(r.retry_block),
-});
+async function toKeeper(db: Queryable, r: KeeperRow): Promise<KeeperState> {
+  const outgoingId = r.outgoing_id === null ? null : BigInt(r.outgoing_id);
+  const t = outgoingId === null ? undefined : (await outgoingByIds(db, [outgoingId])).get(outgoingId);
+  return {
+    id: BigInt(r.subscription_id),
+    outgoingId,
+    txHash: t?.txHash ?? null,
+    txHashes: t?.txHashes ?? [],
+    nonce: t?.nonce ?? null,
+    gasLimit: t?.gasLimit ?? null,
+    maxFeePerGas: t?.maxFeePerGas ?? null,
+    maxPriorityFeePerGas: t?.maxPriorityFeePerGas ?? null,
+    sentBlock: t?.sentBlock ?? null,
+    lastError: r.last_error,
+    failures: r.failures,
+    retryBlock: r.retry_block === null ? null : BigInt(r.retry_block),
+  };
+}
 
 /** The collector's state for one subscription (undefined: never tried). */
 export async function keeperState(
@@ -569,84 +569,51 @@ export async function keeperState(
     `SELECT ${KEEPER_COLUMNS} FROM token_subscription_keeper WHERE chain_id = $1 AND subscription_id = $2`,
     [chainId, id.toString()],
   );
-  return rows[0] ? toKeeper(rows[0]) : undefined;
+  return rows[0] ? toKeeper(db, rows[0]) : undefined;
 }
 
-/** The collect transaction in flight on this chain, if any (the collector sends one at a time). */
-export async function collectInFlight(db: Queryable, chainId: bigint): Promise<KeeperState | undefined> {
+/**
+ * The collect in flight on this chain, if any (the collector sends one at a time): the subscription
+ * and the sender's row of its transaction.
+ */
+export async function collectInFlight(
+  db: Queryable,
+  chainId: bigint,
+): Promise<{ id: bigint; outgoingId: bigint; failures: number } | undefined> {
   const { rows } = await db.query<KeeperRow>(
-    `SELECT ${KEEPER_COLUMNS} FROM token_subscription_keeper WHERE chain_id = $1 AND tx_hash IS NOT NULL
-      ORDER BY sent_block LIMIT 1`,
+    `SELECT ${KEEPER_COLUMNS} FROM token_subscription_keeper WHERE chain_id = $1 AND outgoing_id IS NOT NULL
+      ORDER BY outgoing_id LIMIT 1`,
     [chainId],
   );
-  return rows[0] ? toKeeper(rows[0]) : undefined;
+  const r = rows[0];
+  return r
+    ? { id: BigInt(r.subscription_id), outgoingId: BigInt(r.outgoing_id as string), failures: r.failures }
+    : undefined;
 }
 
-/** Records a collect sent (before it is broadcast, so a crash in between cannot lose track of it). */
+/**
+ * Records a collect sent: in the database transaction in which the sender records it (before it is
+ * broadcast), so a crash in between cannot lose track of it. Each attempt goes to the back of the line.
+ */
 export async function recordCollectSent(
   db: Queryable,
   chainId: bigint,
   id: bigint,
-  sent: {
-    txHash: `0x${string}`;
-    nonce: bigint;
-    gasLimit: bigint;
-    maxFeePerGas: bigint;
-    maxPriorityFeePerGas: bigint;
-    sentBlock: bigint;
-  },
+  outgoingId: bigint,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO token_subscription_keeper (chain_id, subscription_id, tx_hash, tx_hashes, nonce, gas_limit,
-       max_fee_per_gas, max_priority_fee_per_gas, sent_block, attempt_seq)
-     VALUES ($1, $2, $3, ARRAY[$3], $4, $5, $6, $7, $8, nextval('token_collect_attempt_seq'))
+    `INSERT INTO token_subscription_keeper (chain_id, subscription_id, outgoing_id, attempt_seq)
+     VALUES ($1, $2, $3, nextval('token_collect_attempt_seq'))
      ON CONFLICT (chain_id, subscription_id) DO UPDATE
-       SET tx_hash = EXCLUDED.tx_hash, tx_hashes = EXCLUDED.tx_hashes, nonce = EXCLUDED.nonce,
-           gas_limit = EXCLUDED.gas_limit, max_fee_per_gas = EXCLUDED.max_fee_per_gas,
-           max_priority_fee_per_gas = EXCLUDED.max_priority_fee_per_gas, sent_block = EXCLUDED.sent_block,
-           attempt_seq = EXCLUDED.attempt_seq, updated_at = now()`,
-    [
-      chainId,
-      id.toString(),
-      sent.txHash,
-      sent.nonce,
-      sent.gasLimit.toString(),
-      sent.maxFeePerGas.toString(),
-      sent.maxPriorityFeePerGas.toString(),
-      sent.sentBlock,
-    ],
+       SET outgoing_id = EXCLUDED.outgoing_id, attempt_seq = EXCLUDED.attempt_seq, updated_at = now()`,
+    [chainId, id.toString(), outgoingId],
   );
 }
 
-/** The collect in flight was re-sent under its nonce with higher fees (it was stuck). */
-export async function recordCollectRebroadcast(
-  db: Queryable,
-  chainId: bigint,
-  id: bigint,
-  sent: { txHash: `0x${string}`; maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; sentBlock: bigint },
-): Promise<void> {
-  await db.query(
-    `UPDATE token_subscription_keeper SET tx_hash = $3, tx_hashes = array_append(tx_hashes, $3),
-       max_fee_per_gas = $4, max_priority_fee_per_gas = $5, sent_block = $6, updated_at = now()
-      WHERE chain_id = $1 AND subscription_id = $2`,
-    [
-      chainId,
-      id.toString(),
-      sent.txHash,
-      sent.maxFeePerGas.toString(),
-      sent.maxPriorityFeePerGas.toString(),
-      sent.sentBlock,
-    ],
-  );
-}
-
-const CLEAR_FLIGHT = `tx_hash = NULL, tx_hashes = NULL, nonce = NULL, gas_limit = NULL, max_fee_per_gas = NULL,
-  max_priority_fee_per_gas = NULL, sent_block = NULL`;
-
-/** The collect in flight is done (mined and indexed, or gone): success clears the error and the back-off. */
+/** The collect in flight is done (mined and indexed): success clears the error and the back-off. */
 export async function recordCollectDone(db: Queryable, chainId: bigint, id: bigint): Promise<void> {
   await db.query(
-    `UPDATE token_subscription_keeper SET ${CLEAR_FLIGHT}, last_error = NULL, failures = 0, retry_block = NULL,
+    `UPDATE token_subscription_keeper SET outgoing_id = NULL, last_error = NULL, failures = 0, retry_block = NULL,
        updated_at = now()
       WHERE chain_id = $1 AND subscription_id = $2`,
     [chainId, id.toString()],
@@ -654,7 +621,7 @@ export async function recordCollectDone(db: Queryable, chainId: bigint, id: bigi
 }
 
 /**
- * A failure (a simulation that reverts, a send refused, a collect reverted or dropped): the error,
+ * A failure (a simulation that reverts, a send refused, a collect reverted or replaced): the error,
  * one more consecutive failure when `counts`, and no new attempt before `retryBlock`.
  */
 export async function recordCollectFailure(
@@ -667,7 +634,7 @@ export async function recordCollectFailure(
     `INSERT INTO token_subscription_keeper (chain_id, subscription_id, last_error, failures, retry_block, attempt_seq)
      VALUES ($1, $2, $3, CASE WHEN $5 THEN 1 ELSE 0 END, $4, nextval('token_collect_attempt_seq'))
      ON CONFLICT (chain_id, subscription_id) DO UPDATE
-       SET ${CLEAR_FLIGHT}, last_error = EXCLUDED.last_error,
+       SET outgoing_id = NULL, last_error = EXCLUDED.last_error,
            failures = token_subscription_keeper.failures + CASE WHEN $5 THEN 1 ELSE 0 END,
            retry_block = EXCLUDED.retry_block, attempt_seq = EXCLUDED.attempt_seq, updated_at = now()`,
     [chainId, id.toString(), failure.error, failure.retryBlock, failure.counts],
