@@ -49,9 +49,10 @@ export default defineConfig({
       },
     },
   },
-  // Test-only contracts (mocks, attack contracts, the gas-benchmark references) are not product code.
+  // Test-only contracts (mocks, attack contracts, the gas-benchmark references) are not product code, and
+  // the start-up probes (contracts/probes/) are never deployed: they run only in simulated calls.
   coverage: {
-    skipFiles: ["contracts/mocks/**"],
+    skipFiles: ["contracts/mocks/**", "contracts/probes/**"],
   },
   paths: {
     tests: {

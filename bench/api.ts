@@ -183,7 +183,6 @@ async function main() {
         CONTRACT_ADDRESS: contract,
         START_BLOCK: "0",
         ETH_USD_PRICE: "3000",
-        TOKENS: `USDC:0x${"11".repeat(20)}:6`,
         RUN_INDEXER: "false",
         RUN_CALLBACK_WORKER: "false",
         RATE_LIMIT_PER_MINUTE: "10000000",

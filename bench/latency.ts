@@ -114,7 +114,6 @@ try {
     POLL_INTERVAL_MS: POLL,
     RPC_WS_URL: WS ? chain.url.replace(/^http/, "ws") : undefined,
     ETH_USD_PRICE: "2000",
-    TOKENS: `USDC:0x${"11".repeat(20)}:6`,
   });
   const confirmations = config.chains[0]?.confirmations;
   if (confirmations !== CONFIRMATIONS)

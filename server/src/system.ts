@@ -160,17 +160,28 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
 
   // The EletroPay private API runs when an xpub is configured (docs/eletropay.md).
   const eletropayConfig = config.eletropay;
+  // EletroPay's ETH addresses are deposit addresses of the default chain: none where it refuses them.
+  const firstDeposits = first.deposits;
+  if (eletropayConfig.enabled && eletropayConfig.eth && !firstDeposits) {
+    log.error(
+      `EletroPay hands out no ETH or token addresses: ${first.name} (chain ${first.chainId}) refuses deposit addresses (see above)`,
+    );
+  }
   const eletropay = eletropayConfig.enabled
     ? await createEletroPay({
         db,
         config: eletropayConfig,
         logger: log.child({ component: "eletropay" }) as unknown as FastifyBaseLogger,
-        eth: {
-          chainId: first.chainId,
-          derivation: first.deposits.derivation,
-          tokens: first.tokens,
-          watchSeconds: first.deposits.watchAfterExpirySeconds,
-        },
+        ...(firstDeposits
+          ? {
+              eth: {
+                chainId: first.chainId,
+                derivation: firstDeposits.derivation,
+                tokens: first.tokens,
+                watchSeconds: firstDeposits.watchAfterExpirySeconds,
+              },
+            }
+          : {}),
       })
     : undefined;
 

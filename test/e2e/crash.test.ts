@@ -22,6 +22,8 @@ const ADMIN_TOKEN = "admin-token-for-the-e2e-tests-0123456789";
 describe("indexer: kill -9 during a payment stream, then restart", function () {
   this.timeout(240_000);
   let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  /** A real token: start-up refuses a TOKENS entry with no code. */
+  let usdc: `0x${string}`;
   let testDb: TestDb | undefined;
   let dataDir: string | undefined;
   let port: number;
@@ -29,6 +31,7 @@ describe("indexer: kill -9 during a payment stream, then restart", function () {
 
   before(async function () {
     chain = await startNodeChain();
+    usdc = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
     port = await freePort();
     if (onRealPostgres()) testDb = await createTestDb();
     else dataDir = mkdtempSync(join(tmpdir(), "ethpos-crash-"));
@@ -56,7 +59,7 @@ describe("indexer: kill -9 during a payment stream, then restart", function () {
       FINALITY_BLOCKS: "8",
       POLL_INTERVAL_MS: "20",
       ETH_USD_PRICE: "2000",
-      TOKENS: `USDC:${"0x" + "11".repeat(20)}:6`,
+      TOKENS: `USDC:${usdc}:6`,
       RUN_CALLBACK_WORKER: "false",
       ...(testDb?.url ? { DATABASE_URL: testDb.url } : { DATA_DIR: dataDir as string }),
     };

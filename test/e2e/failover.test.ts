@@ -28,6 +28,8 @@ interface Health {
 describe("indexer: leader failover between two server processes", function () {
   this.timeout(180_000);
   let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  /** A real token: start-up refuses a TOKENS entry with no code. */
+  let usdc: `0x${string}`;
   let testDb: TestDb | undefined;
   const servers: { port: number; proc: ChildProcess }[] = [];
 
@@ -36,6 +38,7 @@ describe("indexer: leader failover between two server processes", function () {
       this.skip(); // PGlite lives inside one process: there is no second process to fail over to.
     }
     chain = await startNodeChain();
+    usdc = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
     testDb = await createTestDb();
   });
 
@@ -68,7 +71,7 @@ describe("indexer: leader failover between two server processes", function () {
         FINALITY_BLOCKS: "8",
         POLL_INTERVAL_MS: "20",
         ETH_USD_PRICE: "2000",
-        TOKENS: `USDC:0x${"11".repeat(20)}:6`,
+        TOKENS: `USDC:${usdc}:6`,
         RUN_CALLBACK_WORKER: "false",
       },
       stdio: ["ignore", "ignore", "inherit"],

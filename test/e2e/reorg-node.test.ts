@@ -34,11 +34,14 @@ describe("indexer on a hardhat node: reorgs at depths 1 … CONFIRMATIONS + 2", 
   const CONFIRMATIONS = 3;
   const FINALITY = 16;
   let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  /** A real token: start-up refuses a TOKENS entry with no code. */
+  let usdc: `0x${string}`;
   let testDb: TestDb;
   let system: System;
 
   before(async function () {
     chain = await startNodeChain();
+    usdc = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
     testDb = await createTestDb();
     const config = loadConfig({
       NODE_ENV: "test",
@@ -49,7 +52,7 @@ describe("indexer on a hardhat node: reorgs at depths 1 … CONFIRMATIONS + 2", 
       CONFIRMATIONS: String(CONFIRMATIONS),
       FINALITY_BLOCKS: String(FINALITY),
       ETH_USD_PRICE: "2000",
-      TOKENS: `USDC:0x${"11".repeat(20)}:6`,
+      TOKENS: `USDC:${usdc}:6`,
       RUN_INDEXER: "false",
       RUN_CALLBACK_WORKER: "false",
     });

@@ -32,6 +32,11 @@ describe("two chains at once (two hardhat node processes)", function () {
     [alpha, beta] = await Promise.all([startNodeChain(), startNodeChain({ chainId: 31_338 })]);
     assert.equal(await alpha.client.getChainId(), 31_337);
     assert.equal(await beta.client.getChainId(), 31_338);
+    // The same deployer nonce on both chains: the mock USDC has one address, as TOKENS lists one.
+    const [usdc, usdcBeta] = await Promise.all(
+      [alpha, beta].map((c) => c.deploy("mocks/MockStablecoin.sol/MockStablecoin.json")),
+    );
+    assert.equal(usdc, usdcBeta);
     testDb = await createTestDb();
     receiver = await startReceiver();
     const config = loadConfig({
@@ -50,7 +55,7 @@ describe("two chains at once (two hardhat node processes)", function () {
       START_BLOCK: "0",
       CONFIRMATIONS: String(CONFIRMATIONS),
       FINALITY_BLOCKS: String(FINALITY),
-      TOKENS: `USDC:0x${"11".repeat(20)}:6`,
+      TOKENS: `USDC:${usdc}:6`,
       POLL_INTERVAL_MS: "20",
       PUBLIC_URL: "http://pos.test",
     });

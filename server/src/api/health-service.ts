@@ -19,6 +19,12 @@ export interface ChainHealthSource {
   subscriptions?: `0x${string}` | undefined;
   /** The collector of due token subscriptions in this process, if it runs one. */
   collector?: { address: `0x${string}` } | undefined;
+  /** What the start-up check of deposit address reuse (EIP-6780) found. */
+  depositReuse?:
+    | { state: "ok"; how: string }
+    | { state: "broken"; reason: string }
+    | { state: "unknown"; reason: string }
+    | undefined;
 }
 
 export interface HealthServiceDeps {
@@ -93,6 +99,7 @@ export function createHealthService(deps: HealthServiceDeps): HealthService {
         indexed_block: indexed === null ? null : Number(indexed),
         lag_blocks: head === null || indexed === null ? null : Number(head - indexed),
         confirmations: chain.confirmations,
+        deposit_addresses: depositAddresses(chain.depositReuse),
         token_subscriptions: chain.subscriptions
           ? { contract: chain.subscriptions, collector: chain.collector?.address ?? null }
           : "off",
@@ -158,4 +165,21 @@ export function createHealthService(deps: HealthServiceDeps): HealthService {
       };
     },
   };
+}
+
+/**
+ * Whether orders on a chain get deposit addresses: `on` (checked: two sweeps of one address were
+ * simulated), `unverified` (the node could not simulate them) or `off` (the chain cannot sweep an
+ * address twice: orders are paid through the contract only).
+ */
+function depositAddresses(reuse: ChainHealthSource["depositReuse"]) {
+  if (reuse === undefined) return { state: "on" };
+  switch (reuse.state) {
+    case "ok":
+      return { state: "on", checked_with: reuse.how };
+    case "unknown":
+      return { state: "unverified", reason: reuse.reason };
+    case "broken":
+      return { state: "off", reason: reuse.reason, payments: "contract only (pay / payToken)" };
+  }
 }

@@ -9,6 +9,9 @@ import { ensureChainIdentity, readChainIdentity, type ChainReset } from "../chai
 import type { AppEnv, ChainConfig, TokenConfig } from "../config/index.ts";
 import type { Db } from "../db/types.ts";
 import { readDepositDerivation, type DepositDerivation } from "../deposits/address.ts";
+import { probeDepositReuse, type DepositReuse } from "../deposits/probe.ts";
+import { ConfigProblems } from "../config/errors.ts";
+import { checkMulticall3, checkPriceFeed, checkTokens, untilAnswered, type CheckContext } from "./checks.ts";
 import { depositBalanceReader, depositForwardedSource, depositTransferSource } from "../deposits/sources.ts";
 import { createIndexer, type Indexer, type IndexerStatus } from "../indexer/index.ts";
 import type { Sink } from "../indexer/types.ts";
@@ -68,8 +71,14 @@ export interface ChainRuntime {
   readonly tokens: readonly TokenConfig[];
   readonly prices: PriceSource;
   readonly confirmations: number;
-  /** How deposit addresses are derived here, and how long one stays watched after its order expires. */
-  readonly deposits: { derivation: DepositDerivation; watchAfterExpirySeconds: number };
+  /**
+   * How deposit addresses are derived here, and how long one stays watched after its order expires.
+   * Undefined when the chain cannot sweep an address twice (EIP-6780, see deposits/probe.ts): orders
+   * are then paid through the contract only.
+   */
+  readonly deposits: { derivation: DepositDerivation; watchAfterExpirySeconds: number } | undefined;
+  /** What the start-up check of deposit address reuse found (the /health admin view shows it). */
+  readonly depositReuse: DepositReuse;
   /** Multicall3 used for the balance reads, or undefined (a JSON-RPC batch of eth_getBalance). */
   readonly multicall3: `0x${string}` | undefined;
   /** The indexer of this chain, when this process may run it (it indexes only while it holds the lock). */
@@ -127,6 +136,8 @@ export interface ChainRuntimeDeps {
   followers?: readonly Sink<ChainEvent | TokenSubscriptionEvent, unknown>[];
   /** An already-made client (tests); default: one for config.rpcUrl. */
   client?: PublicClient;
+  /** First delay of the start-up checks' retries of transport errors (tests); default 1 s. */
+  retryMs?: number;
 }
 
 export function clientFor(rpcUrl: string): PublicClient {
@@ -204,6 +215,16 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   if (tokens.length === 0 && isLocal && deployment.stablecoin) {
     tokens.push({ symbol: "USDC", address: deployment.stablecoin, decimals: 6, usdPeg: "1" });
   }
+  // The feed, the tokens and Multicall3 must be what the variables say: every definite problem is
+  // one line naming its variable, all reported at once; transport errors are waited out.
+  const ctx: CheckContext = {
+    client,
+    v,
+    where: `chain ${chainId} (${name})`,
+    log,
+    ...(deps.retryMs === undefined ? {} : { retryMs: deps.retryMs }),
+  };
+  const problems: string[] = [];
   let prices: PriceSource;
   if (config.ethUsdPrice) prices = staticPriceSource(config.ethUsdPrice);
   else {
@@ -213,8 +234,16 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
         `set ${v("PRICE_FEED_ADDRESS")} (a Chainlink ETH/USD AggregatorV3 on chain ${chainId}) or ${v("ETH_USD_PRICE")}`,
       );
     }
+    const problem = await checkPriceFeed(ctx, feed, config.priceMaxAgeSeconds);
+    if (problem) problems.push(problem);
     prices = chainlinkPriceSource(client, feed, config.priceMaxAgeSeconds);
   }
+  problems.push(...(await checkTokens(ctx, tokens, contract)));
+  if (config.multicall3Address) {
+    const problem = await checkMulticall3(ctx, config.multicall3Address);
+    if (problem) problems.push(problem);
+  }
+  if (problems.length > 0) throw new ConfigProblems(problems);
 
   let startBlock = config.startBlock;
   if (startBlock === undefined) {
@@ -230,7 +259,22 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
 
   // Deposit addresses: derived off-chain; the init code hash must be the one this server knows.
   const derivation = await readDepositDerivation(client, contract, chainId, v("CONTRACT_ADDRESS"));
-  const multicall3 = await findMulticall3(client, config.multicall3Address, deployment.multicall3, v);
+  // A deposit address is swept once per payment: it must be usable again after its sweep (EIP-6780).
+  const depositReuse = await untilAnswered(ctx, "a simulation of two sweeps of one deposit address", () =>
+    probeDepositReuse(client, derivation),
+  );
+  if (depositReuse.state === "broken") {
+    log.error(
+      `deposit addresses are refused on ${name} (chain ${chainId}): ${depositReuse.reason}. ` +
+        `Orders on ${name} carry no deposit address and are paid through the contract only (pay / payToken); ` +
+        'subscriptions paid by transfer are refused there (docs/contracts.md, "Chains without EIP-6780")',
+    );
+  } else if (depositReuse.state === "unknown") {
+    log.warn(
+      `could not check on ${name} (chain ${chainId}) that a deposit address can be swept more than once: ${depositReuse.reason}; deposit addresses stay on`,
+    );
+  }
+  const multicall3 = await findMulticall3(ctx, config.multicall3Address, deployment.multicall3);
   if (!multicall3) {
     log.warn(
       `no Multicall3 on ${name}: deposit balances are read with a JSON-RPC batch of eth_getBalance (one call per address); set ${v("MULTICALL3_ADDRESS")}`,
@@ -420,7 +464,11 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     tokens,
     prices,
     confirmations: config.confirmations,
-    deposits: { derivation, watchAfterExpirySeconds: watchHours * 3600 },
+    deposits:
+      depositReuse.state === "broken"
+        ? undefined
+        : { derivation, watchAfterExpirySeconds: watchHours * 3600 },
+    depositReuse,
     multicall3,
     indexer,
     sender,
@@ -468,24 +516,17 @@ export function withFollowers<E, R>(first: Sink<E, R>, followers: readonly Sink<
  * canonical address when it has code there, else undefined.
  */
 async function findMulticall3(
-  client: PublicClient,
+  ctx: CheckContext,
+  /** MULTICALL3_ADDRESS, already checked (checks.ts). */
   configured: `0x${string}` | undefined,
   /** The chain's Ignition deployment's Multicall3, which may be left over from an earlier local chain. */
   deployed: `0x${string}` | undefined,
-  v: (setting: string) => string,
 ): Promise<`0x${string}` | undefined> {
   const hasCode = async (address: `0x${string}`) => {
-    const code = await client.getCode({ address });
+    const code = await untilAnswered(ctx, "the code of Multicall3", () => ctx.client.getCode({ address }));
     return code !== undefined && code !== "0x";
   };
-  if (configured) {
-    if (!(await hasCode(configured))) {
-      throw new ConfigError(
-        `${v("MULTICALL3_ADDRESS")} ${configured} has no contract code on this chain; set it to the chain's Multicall3 or unset it`,
-      );
-    }
-    return configured;
-  }
+  if (configured) return configured;
   // A deployment record of a local chain outlives the chain (a node started anew): use it only
   // when its contract is there, else look further.
   if (deployed && (await hasCode(deployed))) return deployed;

@@ -1,0 +1,241 @@
+/**
+ * Start-up checks of one chain's configuration against the chain itself: the price feed, the
+ * tokens and Multicall3. Each definite problem (no code, wrong decimals, a stale feed, a token that
+ * takes a fee on transfer) is one line naming the variable; a transport error is not an answer, so
+ * it is retried with backoff while the log says what start-up waits for.
+ */
+import { concat, encodeAbiParameters, keccak256, pad, toHex, type PublicClient } from "viem";
+import { aggregatorV3Abi, erc20Abi } from "../chain/abi.ts";
+import { TRANSFER_PROBE_RUNTIME_CODE, transferProbeAbi } from "../chain/probes.ts";
+import type { TokenConfig } from "../config/index.ts";
+import { isRevert } from "../deposits/probe.ts";
+import { isRetryable } from "../indexer/rpc.ts";
+import { firstLine } from "../lib/errors.ts";
+import type { Logger } from "../lib/log.ts";
+import { sleep } from "../lib/sleep.ts";
+
+/** Decimals of every Chainlink feed priced in USD (ETH/USD included); an 18-decimal feed is priced in ETH. */
+export const USD_FEED_DECIMALS = 8;
+const MAX_BACKOFF_MS = 30_000;
+
+export interface CheckContext {
+  client: PublicClient;
+  /** How a setting's variable is named here: "" or e.g. "CHAIN_BASE_" before the setting. */
+  v: (setting: string) => string;
+  /** "chain 8453 (base)", for messages. */
+  where: string;
+  log: Logger;
+  /** First retry delay (tests make it short); doubles up to 30 s. */
+  retryMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs `fn` until it gives an answer: a retryable RPC error (timeout, connection loss, 429, 5xx) is
+ * logged with what start-up is waiting for and tried again with backoff; a revert or any other error
+ * is an answer and is thrown.
+ */
+export async function untilAnswered<T>(ctx: CheckContext, what: string, fn: () => Promise<T>): Promise<T> {
+  let delay = ctx.retryMs ?? 1_000;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!isRetryable(error) || isRevert(error) || ctx.signal?.aborted) throw error;
+      ctx.log.warn(
+        `start-up is waiting for ${what} on ${ctx.where}: ${firstLine(error)}; retrying in ${Math.round(delay / 100) / 10} s`,
+      );
+      await sleep(delay, ctx.signal);
+      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+    }
+  }
+}
+
+const hasCode = async (ctx: CheckContext, address: `0x${string}`, what: string) => {
+  const code = await untilAnswered(ctx, `the code of ${what}`, () => ctx.client.getCode({ address }));
+  return code !== undefined && code !== "0x";
+};
+
+/** A view call whose revert (or empty answer) is the answer `undefined`; transport errors are retried. */
+async function view<T>(ctx: CheckContext, what: string, fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await untilAnswered(ctx, what, fn);
+  } catch (error) {
+    if (isRevert(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * PRICE_FEED_ADDRESS: a contract, with the 8 decimals of a USD feed, answering a positive price
+ * updated within PRICE_MAX_AGE_SECONDS. Returns the problem, or null.
+ */
+export async function checkPriceFeed(
+  ctx: CheckContext,
+  feed: `0x${string}`,
+  maxAgeSeconds: number,
+): Promise<string | null> {
+  const name = `${ctx.v("PRICE_FEED_ADDRESS")} ${feed}`;
+  const fix = `set ${ctx.v("PRICE_FEED_ADDRESS")} to the chain's Chainlink ETH/USD feed (docs.chain.link/data-feeds/price-feeds/addresses) or set ${ctx.v("ETH_USD_PRICE")}`;
+  if (!(await hasCode(ctx, feed, "the price feed")))
+    return `${name} has no contract code on ${ctx.where}; ${fix}`;
+  const decimals = await view(ctx, "the price feed's decimals", () =>
+    ctx.client.readContract({ address: feed, abi: aggregatorV3Abi, functionName: "decimals" }),
+  );
+  if (decimals === undefined)
+    return `${name} on ${ctx.where} does not answer decimals(): it is not an AggregatorV3 feed; ${fix}`;
+  if (decimals !== USD_FEED_DECIMALS) {
+    return (
+      `${name} on ${ctx.where} has ${decimals} decimals, but a Chainlink feed priced in USD has ${USD_FEED_DECIMALS}: ` +
+      `it is another pair's feed (one priced in ETH has 18); ${fix}`
+    );
+  }
+  const round = await view(ctx, "the price feed's latest round", () =>
+    ctx.client.readContract({ address: feed, abi: aggregatorV3Abi, functionName: "latestRoundData" }),
+  );
+  if (round === undefined) return `${name} on ${ctx.where} does not answer latestRoundData(); ${fix}`;
+  const [, answer, , updatedAt] = round;
+  if (answer <= 0n) return `${name} on ${ctx.where} answers no valid price (${answer}); ${fix}`;
+  const age = Math.floor(Date.now() / 1000) - Number(updatedAt);
+  if (age > maxAgeSeconds) {
+    return (
+      `${name} on ${ctx.where} was last updated ${age} s ago, more than ${ctx.v("PRICE_MAX_AGE_SECONDS")} (${maxAgeSeconds} s): ` +
+      `every order would be refused as price_stale; check that it is the chain's live ETH/USD feed, or raise ${ctx.v("PRICE_MAX_AGE_SECONDS")} to the feed's heartbeat`
+    );
+  }
+  return null;
+}
+
+/** MULTICALL3_ADDRESS, when set: a contract. Returns the problem, or null. */
+export async function checkMulticall3(ctx: CheckContext, address: `0x${string}`): Promise<string | null> {
+  if (await hasCode(ctx, address, "Multicall3")) return null;
+  return (
+    `${ctx.v("MULTICALL3_ADDRESS")} ${address} has no contract code on ${ctx.where}; ` +
+    "set it to the chain's Multicall3 (0xcA11bde05977b3631167028862bE2a173976CA11 on most chains) or unset it"
+  );
+}
+
+/**
+ * TOKENS: each a contract whose decimals() matches its entry, and that moves exactly the amount a
+ * transfer names (deposit sweeps and token subscriptions both rely on it). Returns the problems.
+ */
+export async function checkTokens(
+  ctx: CheckContext,
+  tokens: readonly TokenConfig[],
+  processor: `0x${string}`,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const variable = ctx.v("TOKENS");
+  for (const token of tokens) {
+    const name = `${variable}: ${token.symbol} ${token.address}`;
+    if (!(await hasCode(ctx, token.address, `the token ${token.symbol}`))) {
+      problems.push(
+        `${name} has no contract code on ${ctx.where}; check the address, or that ${ctx.v("RPC_URL")} points at the chain the token is on`,
+      );
+      continue;
+    }
+    const decimals = await view(ctx, `the decimals of ${token.symbol}`, () =>
+      ctx.client.readContract({ address: token.address, abi: erc20Abi, functionName: "decimals" }),
+    );
+    if (decimals === undefined) {
+      problems.push(
+        `${name} on ${ctx.where} does not answer decimals(): it is not an ERC-20 token; remove it from ${variable}`,
+      );
+      continue;
+    }
+    if (decimals !== token.decimals) {
+      problems.push(
+        `${name} has ${decimals} decimals on ${ctx.where}, not ${token.decimals} as ${variable} says; ` +
+          `set ${token.symbol}:${token.address}:${decimals} (amounts would be off by 10^${Math.abs(decimals - token.decimals)})`,
+      );
+      continue;
+    }
+    const moved = await simulateTransfer(ctx, token, processor);
+    if (moved.kind === "unknown") {
+      ctx.log.warn(
+        `${name}: a transfer could not be simulated on ${ctx.where} (${moved.reason}); make sure it takes no fee on transfer`,
+      );
+    } else if (moved.sent !== moved.amount || moved.received !== moved.amount) {
+      problems.push(
+        `${name} on ${ctx.where} takes a fee on transfer (a simulated transfer of ${moved.amount} units took ${moved.sent} ` +
+          `from the sender and gave the recipient ${moved.received}): deposit sweeps and token subscriptions need a token ` +
+          `that moves exactly what is sent; remove ${token.symbol} from ${variable}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** The address the transfer probe runs at (a state override puts its code and a token balance there). */
+const PROBE_HOLDER = "0x00000000000000000000000000000000ee678002" as const;
+/** OpenZeppelin 5's upgradeable ERC20 namespace (ERC-7201 "openzeppelin.storage.ERC20"); balances first. */
+const OZ_ERC20_STORAGE = "0x52c63247e1f47db19d5ce0460030c497f067ca4cebf71ba98eeadabe20bace00";
+/** Solady's ERC20 balance slot seed. */
+const SOLADY_BALANCE_SEED = "0x87a211a2";
+
+/** Where common ERC-20 layouts keep `balances[holder]`, most common first. */
+function balanceSlots(holder: `0x${string}`): `0x${string}`[] {
+  const solidity = (p: number) =>
+    keccak256(encodeAbiParameters([{ type: "address" }, { type: "uint256" }], [holder, BigInt(p)]));
+  const vyper = (p: number) =>
+    keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "address" }], [BigInt(p), holder]));
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  return [
+    ...range(12).map(solidity),
+    keccak256(encodeAbiParameters([{ type: "address" }, { type: "bytes32" }], [holder, OZ_ERC20_STORAGE])),
+    keccak256(concat([holder, pad(SOLADY_BALANCE_SEED, { size: 12 })])),
+    ...range(12).map((p) => solidity(p + 12)),
+    ...range(24).map(vyper),
+  ];
+}
+
+type SimulatedTransfer =
+  { kind: "moved"; amount: bigint; sent: bigint; received: bigint } | { kind: "unknown"; reason: string };
+
+/**
+ * One transfer of the token to the processor, simulated with `eth_call`: a state override puts the
+ * TransferProbe at a holder and gives it a balance (the balance slot is found by trying the common
+ * layouts), then the probe transfers and measures both sides.
+ */
+async function simulateTransfer(
+  ctx: CheckContext,
+  token: TokenConfig,
+  to: `0x${string}`,
+): Promise<SimulatedTransfer> {
+  const amount = 10n ** BigInt(token.decimals) * 1_000_000n;
+  const slots = balanceSlots(PROBE_HOLDER);
+  const WAVE = 14;
+  let lastError = "its balance storage was not found";
+  for (let i = 0; i < slots.length; i += WAVE) {
+    const wave = slots.slice(i, i + WAVE);
+    const results = await Promise.all(
+      wave.map((slot) =>
+        untilAnswered(ctx, `a simulated transfer of ${token.symbol}`, () =>
+          ctx.client
+            .simulateContract({
+              address: PROBE_HOLDER,
+              abi: transferProbeAbi,
+              functionName: "probe",
+              args: [token.address, to, amount],
+              stateOverride: [
+                { address: PROBE_HOLDER, code: TRANSFER_PROBE_RUNTIME_CODE },
+                { address: token.address, stateDiff: [{ slot, value: toHex(amount, { size: 32 }) }] },
+              ],
+            })
+            .then(
+              ({ result: [sent, received] }) => ({ sent, received }),
+              (error: unknown) => {
+                if (!isRevert(error)) throw error;
+                return { error: firstLine(error) };
+              },
+            ),
+        ),
+      ),
+    );
+    for (const r of results) {
+      if ("sent" in r) return { kind: "moved", amount, sent: r.sent, received: r.received };
+      if (!/TransferProbeNoBalance/.test(r.error)) lastError = r.error;
+    }
+  }
+  return { kind: "unknown", reason: lastError };
+}
