@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { PublicClient } from "viem";
+import { createAccountService } from "./api/account-service.ts";
 import { createHealthService } from "./api/health-service.ts";
 import { buildApp } from "./app.ts";
 import type { CallbackConfig } from "./config/callbacks.ts";
@@ -21,7 +22,6 @@ import type { Indexer } from "./indexer/index.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { parseUsdCents } from "./lib/money.ts";
-import { createAccountService } from "./merchants/account.ts";
 import { createAddressService } from "./merchants/addresses.ts";
 import { createMerchantService } from "./merchants/service.ts";
 import { txtNotifier } from "./notify/order-status.ts";
