@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import Fastify, { type FastifyInstance } from "fastify";
 import { after, before, describe, it } from "mocha";
-import { callbackRoutes } from "../../server/src/callbacks/routes.ts";
+import { callbackRoutes } from "../../server/src/api/routes/callbacks.ts";
 import {
   callbackHealth,
   callbackQueueStats,
