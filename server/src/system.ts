@@ -4,6 +4,7 @@ import { createAccountService } from "./api/account-service.ts";
 import { createHealthService } from "./api/health-service.ts";
 import { buildApp } from "./app.ts";
 import type { CallbackConfig } from "./config/callbacks.ts";
+import { addressLinkedCallback } from "./callbacks/account-callbacks.ts";
 import { orderCallbacks } from "./callbacks/order-callbacks.ts";
 import { callbackHealth, createCallbackService } from "./callbacks/service.ts";
 import { createCallbackWorker, type CallbackWorker } from "./callbacks/worker.ts";
@@ -217,7 +218,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     }),
     merchants: createMerchantService(db),
     account: createAccountService({ db, chains }),
-    addresses: createAddressService(db),
+    addresses: createAddressService(db, { onLinked: addressLinkedCallback }),
     callbacks: createCallbackService(db, { allowPrivateTargets: callbackConfig.allowPrivateTargets }),
     health: createHealthService({
       db,
@@ -230,6 +231,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     indexedBlock,
     web: {
       sessions: createWebSessionService(db, {
+        onLinked: addressLinkedCallback,
         siwe: {
           domain: new URL(config.consoleOrigin).host,
           origin: config.consoleOrigin,
