@@ -2,7 +2,7 @@ import type { Db, Queryable } from "../db/types.ts";
 import { blockedAddressReason } from "../lib/ip.ts";
 import { conflict, notFound } from "../lib/errors.ts";
 import { orderOwner } from "../orders/queries.ts";
-import { enqueueCallback } from "./outbox.ts";
+import { insertCallback } from "./outbox.ts";
 
 export type CallbackStatus = "pending" | "sending" | "delivered" | "failed";
 
@@ -183,7 +183,7 @@ export async function redeliver(db: Db, merchantId: bigint, callbackId: bigint):
         "callback_in_progress",
       );
     }
-    const queued = await enqueueCallback(tx, {
+    const queued = await insertCallback(tx, {
       stream: original.stream,
       kind: original.kind,
       url: original.url,
