@@ -21,8 +21,6 @@ import { consoleRoutes } from "./web/console-page.ts";
 import { payPageRoutes } from "./web/pay-page.ts";
 import { subscriptionPageRoutes } from "./web/subscription-page.ts";
 
-export type { AppConfig, AppDeps } from "./api/deps.ts";
-
 /** Builds the public API as a Fastify instance; it does not listen (server/src/main.ts does). */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({

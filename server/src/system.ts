@@ -84,8 +84,6 @@ export interface StartOptions {
   now?: () => number;
 }
 
-export { createLogger };
-
 /**
  * Wires the whole system from a validated config: database and migrations, one runtime per
  * configured chain (node, contract, identity, tokens, prices, indexer behind its own leader lock),
@@ -306,5 +304,3 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     },
   };
 }
-
-export { ETH_TOKEN };
