@@ -220,7 +220,7 @@ function originOf(url: string): string {
 }
 
 /** Receivers with callbacks being retried or recently failed, worst first: for /health and metrics. */
-export async function failingReceivers(db: Queryable, limit = 50): Promise<FailingReceiver[]> {
+async function failingReceivers(db: Queryable, limit = 50): Promise<FailingReceiver[]> {
   const { rows } = await db.query<{
     url: string;
     merchant_id: bigint | null;
@@ -288,7 +288,7 @@ export interface CallbackQueueStats {
   oldest_due_seconds: number;
 }
 
-export async function callbackQueueStats(db: Queryable): Promise<CallbackQueueStats> {
+async function callbackQueueStats(db: Queryable): Promise<CallbackQueueStats> {
   const { rows } = await db.query<{
     pending: bigint;
     sending: bigint;
