@@ -8,6 +8,7 @@ import {
   type TransactionReceipt,
 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
+import { ETH_TOKEN } from "../chain/abi.ts";
 import type { SweeperConfig } from "../config/sweeper.ts";
 import type { Queryable } from "../db/types.ts";
 import { depositsAbi } from "../deposits/abi.ts";
@@ -19,7 +20,6 @@ import type { PriceSource } from "../pricing/index.ts";
 import {
   bumped,
   entriesFrom,
-  ETH,
   gasWithinShare,
   tokenValueWei,
   type BatchEntry,
@@ -260,7 +260,7 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
       entries.map(async (e) => {
         const eth = await client.getBalance({ address: e.address as `0x${string}` });
         const tokenAmount =
-          e.token === ETH
+          e.token === ETH_TOKEN
             ? 0n
             : await client.readContract({
                 address: e.token as `0x${string}`,
