@@ -16,6 +16,7 @@ import {
   http,
   parseAbi,
   parseAbiItem,
+  zeroAddress,
   type Hex,
   type PublicClient,
 } from "viem";
@@ -120,7 +121,7 @@ const ADMIN_TOKEN = "soak-admin-token-0123456789abcdef0123456789";
 const CALLBACK_SECRET = "soak-callback-secret-0123456789abcdef";
 /** Hardhat dev account #9: the sweeper's gas-only key. */
 const SWEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
-const ETH = "0x0000000000000000000000000000000000000000" as const;
+const ETH = zeroAddress;
 const erc20 = parseAbi([
   "function mint(address to, uint256 amount)",
   "function approve(address spender, uint256 amount) returns (bool)",
