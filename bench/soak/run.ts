@@ -24,6 +24,7 @@ import { paymentProcessorAbi } from "../../server/src/chain/abi.ts";
 import { createDb, type Db } from "../../server/src/db/index.ts";
 import { loadCursor } from "../../server/src/indexer/store.ts";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
+import { firstLine } from "../../server/src/lib/errors.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { PLANS } from "../../server/src/merchants/plans.ts";
 import { indexerLockKey } from "../../server/src/runtime/chain.ts";
@@ -842,8 +843,7 @@ async function main() {
       } catch (error) {
         // A reverted or dropped transaction (a reorg took the funds, a refund above the balance).
         count(`${action} failed`);
-        if (process.env.SOAK_DEBUG)
-          console.error(`stream ${action}: ${(error as Error).message.split("\n")[0]}`);
+        if (process.env.SOAK_DEBUG) console.error(`stream ${action}: ${firstLine(error)}`);
       }
     };
     const streamLane = (async () => {
