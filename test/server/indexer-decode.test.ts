@@ -58,7 +58,7 @@ describe("indexer log decoder", () => {
     for (let i = 0; i < 300; i++) {
       const name = (["PaymentReceived", "Withdrawn", "Refunded"] as const)[i % 3]!;
       const log = randomLog(name);
-      const ours = decodeLog(log, 31337n, at);
+      const ours = decodeLog(log, { chainId: 31337n, blockTimestamp: at });
       const viem = decodeEventLog({
         abi: paymentProcessorAbi,
         topics: log.topics as [Hex],
@@ -90,7 +90,7 @@ describe("indexer log decoder", () => {
       { ...good, data: `${good.data}00` }, // wrong data length
     ];
     for (const log of cases) {
-      assert.throws(() => decodeLog(log, 31337n, new Date()), FatalIndexerError);
+      assert.throws(() => decodeLog(log, { chainId: 31337n, blockTimestamp: new Date() }), FatalIndexerError);
     }
   });
 });
