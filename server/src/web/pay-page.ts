@@ -14,13 +14,15 @@ export async function qrSvg(text: string): Promise<string> {
 }
 
 /**
- * The page's own script, styles and calldata encoder, served same-origin (the CSP allows
- * scripts from 'self' only). Plain files in ./client, read once at start-up; no bundler.
+ * The pages' own scripts, styles, calldata encoder and wallet helpers, served same-origin (the
+ * CSP allows scripts from 'self' only). Plain files in ./client, read once at start-up; no
+ * bundler: pay.js and subscription.js import abi.js and injected-wallets.js as ES modules.
  */
 const ASSETS: Record<string, { type: string; body: string }> = Object.fromEntries(
   [
     ["pay.js", "text/javascript; charset=utf-8"],
     ["abi.js", "text/javascript; charset=utf-8"],
+    ["injected-wallets.js", "text/javascript; charset=utf-8"],
     ["subscription.js", "text/javascript; charset=utf-8"],
     ["pay.css", "text/css; charset=utf-8"],
   ].map(([name, type]) => [
