@@ -3,7 +3,8 @@ import { randomBytes } from "node:crypto";
 import { describe, it } from "mocha";
 import { decodeEventLog, encodeAbiParameters, encodeEventTopics, getAddress, toHex, type Hex } from "viem";
 import { paymentProcessorAbi } from "../../server/src/chain/abi.ts";
-import { decodeLog, type RawLog } from "../../server/src/ledger/payment-processor-source.ts";
+import type { RawLog } from "../../server/src/indexer/types.ts";
+import { decodeLog } from "../../server/src/ledger/payment-processor-source.ts";
 import { FatalIndexerError } from "../../server/src/indexer/rpc.ts";
 
 // The indexer reads our three events from their fixed ABI layout instead of through viem (it is the

@@ -64,4 +64,3 @@ export function paymentProcessorSource(contract: string): Source<ContractEvent> 
     decode: decodeLog,
   };
 }
-export type { RawLog } from "../indexer/types.ts";
