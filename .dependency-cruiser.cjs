@@ -1,7 +1,8 @@
 /**
  * The layering of server/src, checked by `npm run lint:deps` (see "Layering" in the README):
  * the indexer core knows no domain, domain modules know no HTTP, routes run no SQL, and
- * nothing imports in a circle (type-only imports included).
+ * nothing imports in a circle (type-only imports included), neither module to module nor
+ * folder to folder.
  * @type {import('dependency-cruiser').IConfiguration}
  */
 const DOMAIN = "^server/src/(orders|ledger|merchants|callbacks|notify|utxo|pricing|recurring)/";
@@ -16,6 +17,15 @@ module.exports = {
       comment:
         "No import circles in server/src, type-only ones included: a shared type belongs in the lower module.",
       from: { path: "^server/src/" },
+      to: { circular: true },
+    },
+    {
+      name: "no-folder-cycles",
+      severity: "error",
+      comment:
+        "No circles between folders either: a module (orders, merchants, callbacks, api…) may use another only if that one never uses it back, through any chain of folders. Move the piece that reads across modules up (to api/), or the shared type down.",
+      scope: "folder",
+      from: { path: "^server/src" },
       to: { circular: true },
     },
     {

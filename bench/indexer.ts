@@ -141,7 +141,10 @@ try {
         );
         const now = new Date();
         for (const l of logs)
-          decodeLog(l, 31337n, l.blockTimestamp ? new Date(Number(l.blockTimestamp) * 1000) : now);
+          decodeLog(l, {
+            chainId: 31337n,
+            blockTimestamp: l.blockTimestamp ? new Date(Number(l.blockTimestamp) * 1000) : now,
+          });
         n += logs.length;
       }
     };
@@ -239,7 +242,10 @@ try {
       }
       const now = new Date();
       const events = logs.map((l) => {
-        const e = decodeLog(l, 31337n, l.blockTimestamp ? new Date(Number(l.blockTimestamp) * 1000) : now);
+        const e = decodeLog(l, {
+          chainId: 31337n,
+          blockTimestamp: l.blockTimestamp ? new Date(Number(l.blockTimestamp) * 1000) : now,
+        });
         e.orderId = BigInt(e.orderRef ?? "0");
         return e;
       });

@@ -9,7 +9,7 @@
  * Goals: at most 1 call per 1,000 addresses, and under 250 ms per block.
  */
 import { randomBytes } from "node:crypto";
-import { createPublicClient, createWalletClient, http, type Hex, type PublicClient } from "viem";
+import { createPublicClient, createWalletClient, http, zeroAddress, type Hex, type PublicClient } from "viem";
 import type { DepositBalanceObserved } from "../server/src/deposits/events.ts";
 import { recordBalances, registerDepositAddress } from "../server/src/deposits/repository.ts";
 import { depositBalanceReader } from "../server/src/deposits/sources.ts";
@@ -52,7 +52,7 @@ try {
       address,
       merchant: owner,
       orderRef: `0x${i.toString(16).padStart(64, "0")}`,
-      token: "0x0000000000000000000000000000000000000000",
+      token: zeroAddress,
       watchSeconds: 3600,
     });
   }

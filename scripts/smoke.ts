@@ -24,6 +24,7 @@ import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { configVariable } from "hardhat/config";
 import type { ContractTransactionResponse, Signer, TransactionReceipt, TransactionResponse } from "ethers";
+import { zeroAddress } from "viem";
 
 import EthereumPosModule from "../ignition/modules/EthereumPos.ts";
 import type { IPaymentProcessor } from "../types/ethers-contracts/index.js";
@@ -37,7 +38,7 @@ import {
   signedEth,
 } from "./lib/smoke-checks.ts";
 
-const ETH = "0x0000000000000000000000000000000000000000";
+const ETH = zeroAddress;
 const PROCESSOR_KEY = "EthereumPos#PaymentProcessor";
 
 export interface SmokeArgs {

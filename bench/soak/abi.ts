@@ -1,8 +1,8 @@
 /** The contract functions and events the soak calls and reads itself (the server has its own). */
-import { parseAbi, parseAbiItem } from "viem";
+import { parseAbi, parseAbiItem, zeroAddress } from "viem";
 
 /** The token address that stands for ETH in the contract's events and the orders' `token`. */
-export const ETH = "0x0000000000000000000000000000000000000000" as const;
+export const ETH = zeroAddress;
 
 export const erc20 = parseAbi([
   "function mint(address to, uint256 amount)",

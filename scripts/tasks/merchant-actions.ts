@@ -5,11 +5,12 @@ import path from "node:path";
 import { configVariable } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import type { ContractTransactionResponse } from "ethers";
+import { zeroAddress } from "viem";
 
 import type { IPaymentProcessor } from "../../types/ethers-contracts/index.js";
 import { runningDevStack } from "../lib/dev-stack.ts";
 
-const ETH = "0x0000000000000000000000000000000000000000";
+const ETH = zeroAddress;
 
 /** A usage or state problem reported to the merchant as one line, without a stack trace. */
 class MerchantCliError extends Error {}

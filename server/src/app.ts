@@ -11,17 +11,15 @@ import type { AppDeps } from "./api/deps.ts";
 import { ErrorSchema, frameworkErrors, HttpError, installErrorHandling } from "./api/errors.ts";
 import { installRequestLogging, quietRequestLogs } from "./api/request-log.ts";
 import { adminRoutes } from "./api/routes/admin.ts";
+import { callbackRoutes } from "./api/routes/callbacks.ts";
 import { healthRoutes } from "./api/routes/health.ts";
 import { orderRoutes } from "./api/routes/orders.ts";
 import { recurringRoutes } from "./api/routes/recurring.ts";
 import { userRoutes } from "./api/routes/user.ts";
 import { OrderSchema } from "./api/schemas.ts";
-import { callbackRoutes } from "./callbacks/routes.ts";
 import { consoleRoutes } from "./web/console-page.ts";
 import { payPageRoutes } from "./web/pay-page.ts";
 import { subscriptionPageRoutes } from "./web/subscription-page.ts";
-
-export type { AppConfig, AppDeps } from "./api/deps.ts";
 
 /** Builds the public API as a Fastify instance; it does not listen (server/src/main.ts does). */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {

@@ -3,7 +3,7 @@
  * cleanly on SIGINT/SIGTERM. Configuration problems end in one line that names the problem.
  */
 import { loadConfig } from "./config/index.ts";
-import { ConfigError } from "./lib/errors.ts";
+import { ConfigError, firstLine } from "./lib/errors.ts";
 import { startSystem } from "./system.ts";
 
 export async function main(): Promise<void> {
@@ -16,7 +16,7 @@ export async function main(): Promise<void> {
     } else if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
       console.error(`ethereum-pos: cannot listen: ${(error as Error).message}; set PORT to a free port`);
     } else {
-      console.error(`ethereum-pos: failed to start: ${(error as Error).message.split("\n")[0]}`);
+      console.error(`ethereum-pos: failed to start: ${firstLine(error)}`);
     }
     process.exit(1);
   }

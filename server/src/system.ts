@@ -1,8 +1,10 @@
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { PublicClient } from "viem";
+import { createAccountService } from "./api/account-service.ts";
 import { createHealthService } from "./api/health-service.ts";
 import { buildApp } from "./app.ts";
 import type { CallbackConfig } from "./config/callbacks.ts";
+import { addressLinkedCallback } from "./callbacks/account-callbacks.ts";
 import { orderCallbacks } from "./callbacks/order-callbacks.ts";
 import { callbackHealth, createCallbackService } from "./callbacks/service.ts";
 import { createCallbackWorker, type CallbackWorker } from "./callbacks/worker.ts";
@@ -21,7 +23,6 @@ import type { Indexer } from "./indexer/index.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { parseUsdCents } from "./lib/money.ts";
-import { createAccountService } from "./merchants/account.ts";
 import { createAddressService } from "./merchants/addresses.ts";
 import { createMerchantService } from "./merchants/service.ts";
 import { txtNotifier } from "./notify/order-status.ts";
@@ -82,8 +83,6 @@ export interface StartOptions {
   /** The wall clock in ms for recurring billing (tests control it); default Date.now. */
   now?: () => number;
 }
-
-export { createLogger };
 
 /**
  * Wires the whole system from a validated config: database and migrations, one runtime per
@@ -228,7 +227,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     }),
     merchants: createMerchantService(db),
     account: createAccountService({ db, chains }),
-    addresses: createAddressService(db),
+    addresses: createAddressService(db, { onLinked: addressLinkedCallback }),
     callbacks: createCallbackService(db, { allowPrivateTargets: callbackConfig.allowPrivateTargets }),
     health: createHealthService({
       db,
@@ -241,6 +240,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     indexedBlock,
     web: {
       sessions: createWebSessionService(db, {
+        onLinked: addressLinkedCallback,
         siwe: {
           domain: new URL(config.consoleOrigin).host,
           origin: config.consoleOrigin,
@@ -315,5 +315,3 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     },
   };
 }
-
-export { ETH_TOKEN };

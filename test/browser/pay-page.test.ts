@@ -1,8 +1,7 @@
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseEthUrl } from "eth-url-parser";
@@ -15,6 +14,13 @@ import { parseDecimal } from "../../server/src/lib/money.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { setDisplayName } from "../../server/src/merchants/profile.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
+import {
+  checkAccessibility,
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  installTestWallet,
+  type WalletMode,
+} from "../helpers/browser.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 import { freePort, startNodeChain } from "../helpers/node-chain.ts";
 import { until } from "../helpers/receiver.ts";
@@ -24,70 +30,16 @@ type DecodeQr = typeof jsqrModule.default;
 const jsQR: DecodeQr =
   typeof jsqrModule === "function" ? (jsqrModule as unknown as DecodeQr) : jsqrModule.default;
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** Set to a folder to keep screenshots of the page (desktop and phone width) for a human to look at. */
 const SCREENSHOTS = process.env.PAY_PAGE_SCREENSHOTS;
 const CONFIRMATIONS = 2;
 const TTL_SECONDS = 900;
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 const processorAbi = parseAbi([
   "function setTokenAllowed(address token, bool allowed)",
   "function balanceOf(address merchant, address token) view returns (uint256)",
 ]);
 const mintAbi = parseAbi(["function mint(address to, uint256 amount)"]);
-
-/**
- * The injected test wallet: an EIP-1193 provider announced by EIP-6963, forwarding to the node
- * through `window.__testWalletRpc` (exposed by the test process). Plain JavaScript in a string:
- * the page runs it as written, without the test's TypeScript transform.
- */
-const TEST_WALLET = `(mode) => {
-  const rpc = (method, params) => window.__testWalletRpc(method, params);
-  const fail = (code, message) => Object.assign(new Error(message), { code });
-  const provider = {
-    async request({ method, params = [] }) {
-      if (method === "eth_requestAccounts" || method === "eth_accounts") {
-        await rpc(method, params); // recorded; the node's answer is not used
-        if (mode.rejectAccounts) throw fail(4001, "User rejected the request.");
-        return [mode.account];
-      }
-      if (mode.wrongChain !== undefined) {
-        if (method === "eth_chainId") return "0x" + mode.wrongChain.toString(16);
-        if (method === "wallet_switchEthereumChain") {
-          await rpc(method, params);
-          throw fail(4001, "User rejected the request.");
-        }
-      }
-      if (method === "wallet_switchEthereumChain") return null;
-      const answer = await rpc(method, params);
-      if (answer.error) throw fail(answer.error.code, answer.error.message);
-      return answer.result;
-    },
-    on() {},
-    removeListener() {},
-  };
-  const info = Object.freeze({
-    uuid: "5d9f1e0e-5b1c-4c8e-9d43-0f6a3b0c7e21",
-    name: "Test Wallet",
-    icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 10 10'%3E%3Crect width='10' height='10' rx='2' fill='%23e2761b'/%3E%3C/svg%3E",
-    rdns: "org.example.testwallet",
-  });
-  const announce = () =>
-    window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
-  window.addEventListener("eip6963:requestProvider", announce);
-  announce();
-}`;
-
-/** What the injected test wallet does: which account it offers and how it answers chain requests. */
-interface WalletMode {
-  /** The account eth_requestAccounts returns (a dev account of the node signs its transactions). */
-  account: string;
-  /** Answer eth_chainId with this chain instead of the node's, and refuse to switch (code 4001). */
-  wrongChain?: number;
-  /** Refuse eth_requestAccounts as a user would (code 4001). */
-  rejectAccounts?: boolean;
-}
 
 interface OrderJson {
   id: number;
@@ -173,20 +125,9 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     const created = await createMerchant(testDb.db, "browser@example.com", "seller");
     key = created.apiKey;
     await setDisplayName(testDb.db, created.merchant.id, "Café Aurora");
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        // A LAN host name that is not localhost: the page must work on plain http there.
-        "--host-resolver-rules=MAP shop.lan 127.0.0.1",
-      ],
-    });
+    // CHROMIUM_ARGS map shop.lan to loopback: a LAN host name that is not localhost, where the
+    // page must work on plain http.
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
 
   after(async function () {
@@ -248,18 +189,7 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     page.on("response", (r) => {
       if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
     });
-    if (options.wallet) {
-      await page.exposeFunction("__testWalletRpc", async (method: string, params: unknown[]) => {
-        walletCalls.push({ method, params });
-        const res = await fetch(chain.url, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ jsonrpc: "2.0", id: walletCalls.length, method, params }),
-        });
-        return (await res.json()) as { result?: unknown; error?: { code: number; message: string } };
-      });
-      await page.addInitScript(`(${TEST_WALLET})(${JSON.stringify(options.wallet)})`);
-    }
+    if (options.wallet) await installTestWallet(page, options.wallet, chain.url, walletCalls);
     const response = await page.goto(url);
     assert.equal(response?.status(), 200);
     const csp = response?.headers()["content-security-policy"] ?? "";
@@ -313,25 +243,6 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }
-
-  /** axe-core on the page as it is: no serious or critical violation. */
-  async function checkAccessibility(page: Page, label: string) {
-    // Evaluated through DevTools, so the page's own CSP (scripts from 'self' only) stays as it is.
-    await page.evaluate(AXE_SOURCE);
-    const violations = await page.evaluate(async () => {
-      const axe = (window as unknown as { axe: { run: (...a: unknown[]) => Promise<unknown> } }).axe;
-      const result = (await axe.run(document, {
-        runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
-      })) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
-      return result.violations.map((v) => ({
-        id: v.id,
-        impact: v.impact,
-        targets: v.nodes.map((n) => n.target.join(" ")),
-      }));
-    });
-    const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-    assert.deepEqual(serious, [], `${label}: axe-core found serious or critical violations`);
   }
 
   async function screenshot(page: Page, name: string) {

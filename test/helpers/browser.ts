@@ -25,21 +25,28 @@ export interface WalletMode {
   wrongChain?: number | undefined;
   /** Refuse personal_sign and eth_sendTransaction as a user would (code 4001). */
   rejectSign?: boolean | undefined;
+  /** Refuse eth_requestAccounts as a user would (code 4001). */
+  rejectAccounts?: boolean | undefined;
 }
 
 /**
  * The injected test wallet: an EIP-1193 provider announced by EIP-6963, forwarding to the node
- * through `window.__testWalletRpc` (the node holds Hardhat's dev keys and signs with them). Plain
- * JavaScript in a string: the page runs it as written.
+ * through `window.__testWalletRpc` (the node holds Hardhat's dev keys and signs with them). Every
+ * request is recorded; the accounts it answers itself. Plain JavaScript in a string: the page runs
+ * it as written.
  */
 const TEST_WALLET = `(initial) => {
   window.__wallet = initial;
-  const rpc = (method, params) => window.__testWalletRpc(method, params);
+  const rpc = (method, params, forward = true) => window.__testWalletRpc(method, params, forward);
   const fail = (code, message) => Object.assign(new Error(message), { code });
   const provider = {
     async request({ method, params = [] }) {
       const mode = window.__wallet;
-      if (method === "eth_requestAccounts" || method === "eth_accounts") return [mode.account];
+      if (method === "eth_requestAccounts" || method === "eth_accounts") {
+        await rpc(method, params, false);
+        if (mode.rejectAccounts) throw fail(4001, "User rejected the request.");
+        return [mode.account];
+      }
       if (mode.wrongChain !== undefined) {
         if (method === "eth_chainId") return "0x" + mode.wrongChain.toString(16);
         if (method === "wallet_switchEthereumChain") {
@@ -70,6 +77,32 @@ const TEST_WALLET = `(initial) => {
   window.addEventListener("eip6963:requestProvider", announce);
   announce();
 }`;
+
+/**
+ * Gives `page` (before it loads) the injected test wallet in `mode`, forwarding to the node at
+ * `rpcUrl`; every request it gets is pushed to `calls`.
+ */
+export async function installTestWallet(
+  page: Page,
+  mode: WalletMode,
+  rpcUrl: string,
+  calls: { method: string; params: unknown }[],
+): Promise<void> {
+  await page.exposeFunction(
+    "__testWalletRpc",
+    async (method: string, params: unknown[], forward: boolean) => {
+      calls.push({ method, params });
+      if (!forward || method.startsWith("rejected_")) return { result: null };
+      const res = await fetch(rpcUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: calls.length, method, params }),
+      });
+      return (await res.json()) as { result?: unknown; error?: { code: number; message: string } };
+    },
+  );
+  await page.addInitScript(`(${TEST_WALLET})(${JSON.stringify(mode)})`);
+}
 
 export interface Opened {
   page: Page;
@@ -109,20 +142,7 @@ export async function openPage(
     problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`);
   });
   page.on("request", (r) => requested.push(r.url()));
-  if (options.wallet) {
-    const rpcUrl = options.rpcUrl as string;
-    await page.exposeFunction("__testWalletRpc", async (method: string, params: unknown[]) => {
-      walletCalls.push({ method, params });
-      if (method.startsWith("rejected_")) return { result: null };
-      const res = await fetch(rpcUrl, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: walletCalls.length, method, params }),
-      });
-      return (await res.json()) as { result?: unknown; error?: { code: number; message: string } };
-    });
-    await page.addInitScript(`(${TEST_WALLET})(${JSON.stringify(options.wallet)})`);
-  }
+  if (options.wallet) await installTestWallet(page, options.wallet, options.rpcUrl as string, walletCalls);
   const response = await page.goto(url);
   assert.equal(response?.status(), 200);
   return {

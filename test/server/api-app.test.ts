@@ -6,7 +6,7 @@ import { createPublicClient, http } from "viem";
 import { createHealthService } from "../../server/src/api/health-service.ts";
 import { buildApp } from "../../server/src/app.ts";
 import { createCallbackService } from "../../server/src/callbacks/service.ts";
-import { createAccountService } from "../../server/src/merchants/account.ts";
+import { createAccountService } from "../../server/src/api/account-service.ts";
 import { createMerchant, createMerchantService } from "../../server/src/merchants/service.ts";
 import { createOrderReader } from "../../server/src/orders/queries.ts";
 import { createOrderService } from "../../server/src/orders/service.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { enqueueCallback } from "../../server/src/callbacks/outbox.ts";
+import { insertCallback } from "../../server/src/callbacks/outbox.ts";
 import { createCallbackWorker, type CallbackWorker } from "../../server/src/callbacks/worker.ts";
 import { createDb, type Db } from "../../server/src/db/index.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
@@ -89,11 +89,11 @@ describe(`callbacks: ordering under concurrent workers (${onRealPostgres() ? "Po
         const kinds = i % 4 === 0 ? ["success", "complete", "refunded"] : ["success", "complete"];
         if (i % 2 === 0) {
           await t.db.transaction(async (tx) => {
-            for (const kind of kinds) await enqueueCallback(tx, orderEntry(orderId, merchantId, r.url, kind));
+            for (const kind of kinds) await insertCallback(tx, orderEntry(orderId, merchantId, r.url, kind));
           });
         } else {
           for (const kind of kinds) {
-            await t.db.transaction((tx) => enqueueCallback(tx, orderEntry(orderId, merchantId, r.url, kind)));
+            await t.db.transaction((tx) => insertCallback(tx, orderEntry(orderId, merchantId, r.url, kind)));
             await sleep(Math.floor(Math.random() * 5));
           }
         }
@@ -168,14 +168,14 @@ describe(`callbacks: ordering under concurrent workers (${onRealPostgres() ? "Po
     const holding = new Promise<void>((resolve) => (releaseFirst = resolve));
     try {
       const first = t.db.transaction(async (tx) => {
-        const queued = await enqueueCallback(tx, orderEntry(orderId, merchantId, r.url, "success"));
+        const queued = await insertCallback(tx, orderEntry(orderId, merchantId, r.url, "success"));
         await holding;
         return queued;
       });
       await sleep(50);
       let insertedAfterRelease: boolean | undefined;
       const second = t.db.transaction(async (tx) => {
-        const queued = await enqueueCallback(tx, orderEntry(orderId, merchantId, r.url, "complete"));
+        const queued = await insertCallback(tx, orderEntry(orderId, merchantId, r.url, "complete"));
         insertedAfterRelease = released;
         return queued;
       });
@@ -193,12 +193,12 @@ describe(`callbacks: ordering under concurrent workers (${onRealPostgres() ? "Po
 
       // A different stream is not blocked by a held lock.
       const third = t.db.transaction(async (tx) => {
-        await enqueueCallback(tx, orderEntry(orderId, merchantId, r.url, "expired"));
+        await insertCallback(tx, orderEntry(orderId, merchantId, r.url, "expired"));
         await new Promise<void>((resolve) => (releaseThird = resolve));
       });
       await sleep(50);
       const other = await t.db.transaction((tx) =>
-        enqueueCallback(tx, { ...orderEntry(orderId, merchantId, r.url, "x"), stream: "other" }),
+        insertCallback(tx, { ...orderEntry(orderId, merchantId, r.url, "x"), stream: "other" }),
       );
       assert.ok(other.id > 0n);
       releaseThird();

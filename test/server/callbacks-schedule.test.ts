@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "mocha";
-import { parseCallbackConfig } from "../../server/src/config/callbacks.ts";
+import { DEFAULT_RETRY_POLICY, parseCallbackConfig } from "../../server/src/config/callbacks.ts";
 import {
-  DEFAULT_RETRY_POLICY,
   formatScheduleTable,
   nextRetry,
   nominalDelayMs,

@@ -3,11 +3,11 @@ import { after, before, describe, it } from "mocha";
 import { parseCallbackConfig } from "../../server/src/config/callbacks.ts";
 import {
   assertCallbackUrl,
-  blockedAddressReason,
   CallbackTargetRefused,
   resolveCallbackTarget,
 } from "../../server/src/callbacks/ssrf.ts";
 import { createCallbackWorker } from "../../server/src/callbacks/worker.ts";
+import { blockedAddressReason } from "../../server/src/lib/ip.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 import {
   attemptRows,

@@ -5,7 +5,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { CallbackConfig } from "../../server/src/config/callbacks.ts";
-import { enqueueCallback, type OutboxEntry } from "../../server/src/callbacks/outbox.ts";
+import { insertCallback, type OutboxEntry } from "../../server/src/callbacks/outbox.ts";
 import type { CallbackLogger } from "../../server/src/callbacks/worker.ts";
 import type { Db, Queryable } from "../../server/src/db/types.ts";
 
@@ -155,7 +155,7 @@ export async function insertOrder(
 }
 
 export async function enqueue(db: Db, entry: OutboxEntry): Promise<{ id: bigint; eventId: string }> {
-  return db.transaction((tx) => enqueueCallback(tx, entry));
+  return db.transaction((tx) => insertCallback(tx, entry));
 }
 
 export function orderEntry(

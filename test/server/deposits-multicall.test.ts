@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
-import { decodeFunctionResult, encodeAbiParameters, encodeFunctionData } from "viem";
-import { multicall3Abi } from "../../server/src/deposits/abi.ts";
+import { decodeFunctionResult, encodeAbiParameters, encodeFunctionData, parseAbi } from "viem";
 import { decodeGetEthBalances, encodeGetEthBalances } from "../../server/src/deposits/sources.ts";
+
+/** Multicall3 (the canonical one public networks have at 0xcA11…CA11): viem's coder is the oracle. */
+const multicall3Abi = parseAbi([
+  "struct Call3 { address target; bool allowFailure; bytes callData; }",
+  "struct Result { bool success; bytes returnData; }",
+  "function aggregate3(Call3[] calls) payable returns (Result[] returnData)",
+  "function getEthBalance(address addr) view returns (uint256 balance)",
+]);
 
 /** The hand-written Multicall3 calldata and result decoding agree with viem's ABI coder. */
 describe("deposit balance reads: Multicall3 getEthBalance coding", function () {

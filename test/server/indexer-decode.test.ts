@@ -3,7 +3,8 @@ import { randomBytes } from "node:crypto";
 import { describe, it } from "mocha";
 import { decodeEventLog, encodeAbiParameters, encodeEventTopics, getAddress, toHex, type Hex } from "viem";
 import { paymentProcessorAbi } from "../../server/src/chain/abi.ts";
-import { decodeLog, type RawLog } from "../../server/src/ledger/payment-processor-source.ts";
+import type { RawLog } from "../../server/src/indexer/types.ts";
+import { decodeLog } from "../../server/src/ledger/payment-processor-source.ts";
 import { FatalIndexerError } from "../../server/src/indexer/rpc.ts";
 
 // The indexer reads our three events from their fixed ABI layout instead of through viem (it is the
@@ -58,7 +59,7 @@ describe("indexer log decoder", () => {
     for (let i = 0; i < 300; i++) {
       const name = (["PaymentReceived", "Withdrawn", "Refunded"] as const)[i % 3]!;
       const log = randomLog(name);
-      const ours = decodeLog(log, 31337n, at);
+      const ours = decodeLog(log, { chainId: 31337n, blockTimestamp: at });
       const viem = decodeEventLog({
         abi: paymentProcessorAbi,
         topics: log.topics as [Hex],
@@ -90,7 +91,7 @@ describe("indexer log decoder", () => {
       { ...good, data: `${good.data}00` }, // wrong data length
     ];
     for (const log of cases) {
-      assert.throws(() => decodeLog(log, 31337n, new Date()), FatalIndexerError);
+      assert.throws(() => decodeLog(log, { chainId: 31337n, blockTimestamp: new Date() }), FatalIndexerError);
     }
   });
 });

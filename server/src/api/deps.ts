@@ -1,13 +1,13 @@
 import type { Logger } from "pino";
 import type { CallbackService } from "../callbacks/service.ts";
 import type { Config } from "../config/index.ts";
-import type { AccountService } from "../merchants/account.ts";
 import type { AddressService } from "../merchants/addresses.ts";
 import type { MerchantService } from "../merchants/service.ts";
 import type { WebSessionService } from "../merchants/web-sessions.ts";
 import type { OrderService } from "../orders/service.ts";
 import type { RecurringService } from "../recurring/service.ts";
 import type { OrderRow } from "../orders/serialize.ts";
+import type { AccountService } from "./account-service.ts";
 import type { HealthService } from "./health-service.ts";
 
 /** What the payment page needs beyond an order: the shop's name and the chain's confirmations. */

@@ -1,5 +1,6 @@
 import type { PublicClient } from "viem";
 import type { Queryable } from "../db/types.ts";
+import { firstLine } from "../lib/errors.ts";
 
 /** One configured chain as /health reports it (server/src/runtime's ChainRuntime is one). */
 export interface ChainHealthSource {
@@ -116,7 +117,7 @@ export function createHealthService(deps: HealthServiceDeps): HealthService {
     async check() {
       const database = await withTimeout(deps.db.query("SELECT 1"), 2_000).then(
         () => ({ ok: true as const }),
-        (error: Error) => ({ ok: false as const, error: error.message.split("\n")[0] }),
+        (error: Error) => ({ ok: false as const, error: firstLine(error) }),
       );
       const chains = await Promise.all(deps.chains.map(chainReport));
       const extras: Record<string, unknown> = {};

@@ -20,15 +20,6 @@ export interface OutboxEntry {
 }
 
 /**
- * Queues a callback inside the caller's transaction, so it exists if and only if the change
- * that caused it commits. The outbox only transports: what to send, and to whom, is decided by
- * its callers (order status subscribers, the TXT notifier, EletroPay, redeliveries).
- */
-export function enqueueCallback(tx: Queryable, entry: OutboxEntry): Promise<{ id: bigint; eventId: string }> {
-  return insertCallback(tx, entry);
-}
-
-/**
  * Queues many callbacks inside the caller's transaction in one statement (an indexer step's
  * order changes), with the ordering guarantee of insertCallback: the advisory lock of every
  * stream involved is taken first (in a fixed order, so two such writers cannot deadlock), then
@@ -69,8 +60,11 @@ export async function enqueueCallbacks(tx: Queryable, entries: readonly OutboxEn
 }
 
 /**
- * Writes one outbox row inside the caller's transaction. Delivery workers pick it up (see callbacks/worker.ts).
+ * Queues a callback: writes one outbox row inside the caller's transaction, so it exists if and
+ * only if the change that caused it commits. Delivery workers pick it up (see callbacks/worker.ts).
  * Returns the row id and the event id (X-EthPOS-Event-Id), which never changes across retries.
+ * The outbox only transports: what to send, and to whom, is decided by its callers (order status
+ * subscribers, the TXT notifier, EletroPay, redeliveries).
  *
  * Ordering: the insert first takes a transaction-scoped advisory lock on the stream, so two
  * transactions writing to one stream are serialized and ids within a stream follow commit
@@ -103,7 +97,7 @@ export async function insertCallback(
     ],
   );
   const row = rows[0];
-  if (!row) throw new Error("enqueueCallback: insert returned no row");
+  if (!row) throw new Error("insertCallback: insert returned no row");
   return { id: row.id, eventId: row.event_id };
 }
 

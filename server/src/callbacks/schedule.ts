@@ -4,7 +4,6 @@
  * do not come back as one wave. Nothing is retried after `maxAgeMs` from the callback's creation:
  * the last attempt lands at that deadline at the latest, and a failure then marks it `failed`.
  */
-export { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../config/callbacks.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../config/callbacks.ts";
 
 /** The delay before attempt `failedAttempts + 1`, without jitter (`failedAttempts` ≥ 1). */

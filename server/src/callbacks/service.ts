@@ -2,7 +2,7 @@ import type { Db, Queryable } from "../db/types.ts";
 import { blockedAddressReason } from "../lib/ip.ts";
 import { conflict, notFound } from "../lib/errors.ts";
 import { orderOwner } from "../orders/queries.ts";
-import { enqueueCallback } from "./outbox.ts";
+import { insertCallback } from "./outbox.ts";
 
 export type CallbackStatus = "pending" | "sending" | "delivered" | "failed";
 
@@ -183,7 +183,7 @@ export async function redeliver(db: Db, merchantId: bigint, callbackId: bigint):
         "callback_in_progress",
       );
     }
-    const queued = await enqueueCallback(tx, {
+    const queued = await insertCallback(tx, {
       stream: original.stream,
       kind: original.kind,
       url: original.url,
@@ -220,7 +220,7 @@ function originOf(url: string): string {
 }
 
 /** Receivers with callbacks being retried or recently failed, worst first: for /health and metrics. */
-export async function failingReceivers(db: Queryable, limit = 50): Promise<FailingReceiver[]> {
+async function failingReceivers(db: Queryable, limit = 50): Promise<FailingReceiver[]> {
   const { rows } = await db.query<{
     url: string;
     merchant_id: bigint | null;
@@ -288,7 +288,7 @@ export interface CallbackQueueStats {
   oldest_due_seconds: number;
 }
 
-export async function callbackQueueStats(db: Queryable): Promise<CallbackQueueStats> {
+async function callbackQueueStats(db: Queryable): Promise<CallbackQueueStats> {
   const { rows } = await db.query<{
     pending: bigint;
     sending: bigint;

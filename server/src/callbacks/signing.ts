@@ -8,7 +8,7 @@ export const EVENT_ID_HEADER = "X-EthPOS-Event-Id";
 export const DEFAULT_TOLERANCE_SECONDS = 300;
 
 /** hex(HMAC-SHA256(secret, "<t>.<raw body>")): the `v1` scheme. */
-export function computeV1(secret: string, timestamp: number, body: string | Uint8Array): string {
+function computeV1(secret: string, timestamp: number, body: string | Uint8Array): string {
   const hmac = createHmac("sha256", secret);
   hmac.update(`${timestamp}.`);
   hmac.update(body);
@@ -32,13 +32,13 @@ export function signatureHeader(
   return parts.join(",");
 }
 
-export interface ParsedSignature {
+interface ParsedSignature {
   timestamp: number;
   v1: string[];
 }
 
 /** Parses a signature header; returns undefined when it is malformed. Unknown schemes are ignored. */
-export function parseSignatureHeader(header: string): ParsedSignature | undefined {
+function parseSignatureHeader(header: string): ParsedSignature | undefined {
   let timestamp: number | undefined;
   const v1: string[] = [];
   for (const part of header.split(",")) {

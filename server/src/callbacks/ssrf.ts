@@ -2,8 +2,6 @@ import { lookup as dnsLookup } from "node:dns/promises";
 import { isIPv4, type LookupFunction } from "node:net";
 import { blockedAddressReason, blockedHostReason, ipLiteral } from "../lib/ip.ts";
 
-export { blockedAddressReason };
-
 /**
  * Server-side request forgery guard for callback URLs. A URL must be http(s); unless private
  * targets are allowed, its host must not be (nor resolve to) a loopback, private, link-local,

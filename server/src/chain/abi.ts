@@ -1,4 +1,4 @@
-import { parseAbi } from "viem";
+import { parseAbi, zeroAddress } from "viem";
 
 /**
  * The slice of IPaymentProcessor the server uses. Kept as human-readable signatures so the
@@ -21,11 +21,5 @@ export const aggregatorV3Abi = parseAbi([
   "function latestRoundData() view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)",
 ]);
 
-export const erc20Abi = parseAbi([
-  "function approve(address spender, uint256 amount) returns (bool)",
-  "function balanceOf(address owner) view returns (uint256)",
-  "function decimals() view returns (uint8)",
-  "function symbol() view returns (string)",
-]);
-
-export const ETH_TOKEN = "0x0000000000000000000000000000000000000000" as const;
+/** ETH where the contract takes a token address: the zero address (the one definition in server/src). */
+export const ETH_TOKEN = zeroAddress;

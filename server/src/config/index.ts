@@ -104,7 +104,6 @@ export function loadConfig(env: Env = process.env, machine: Machine = {}): Confi
   const eletropay = readEletroPayConfig(r);
   r.finish();
 
-  const first = chains[0] as ChainConfig;
   return {
     ...core,
     chains,

@@ -10,14 +10,6 @@ export const depositsAbi = parseAbi([
   "function depositInitCodeHash() pure returns (bytes32)",
 ]);
 
-/** Multicall3 (the canonical one public networks have at 0xcA11…CA11; `LocalDev#Multicall3` locally). */
-export const multicall3Abi = parseAbi([
-  "struct Call3 { address target; bool allowFailure; bytes callData; }",
-  "struct Result { bool success; bytes returnData; }",
-  "function aggregate3(Call3[] calls) payable returns (Result[] returnData)",
-  "function getEthBalance(address addr) view returns (uint256 balance)",
-]);
-
 export const TRANSFER_TOPIC = toEventSelector(
   "event Transfer(address indexed from, address indexed to, uint256 value)",
 );

@@ -1,5 +1,5 @@
 import { encodeAbiParameters, getContractAddress, keccak256, type PublicClient } from "viem";
-import { ConfigError } from "../lib/errors.ts";
+import { ConfigError, firstLine } from "../lib/errors.ts";
 import { depositsAbi } from "./abi.ts";
 
 /**
@@ -59,7 +59,7 @@ export async function readDepositDerivation(
   } catch (error) {
     throw new ConfigError(
       `${what} ${processor} on chain ${chainId} does not answer depositInitCodeHash() ` +
-        `(${(error as Error).message.split("\n")[0]}): it is a PaymentProcessor without deposit addresses; ` +
+        `(${firstLine(error)}): it is a PaymentProcessor without deposit addresses; ` +
         "deploy the current contract with Ignition",
     );
   }

@@ -2,15 +2,11 @@
  * What the indexer observes at deposit addresses, keyed like every indexed row by chain and block.
  * The order sink stores them through ./repository.ts and recomputes the orders they touch.
  */
-interface Observed {
-  chainId: bigint;
-  blockNumber: bigint;
-  blockHash: string;
-  blockTimestamp: Date;
-}
+
+import type { BlockPosition, LogPosition } from "../indexer/types.ts";
 
 /** The ETH balance of a watched address changed: its value at the end of `blockNumber`. */
-export interface DepositBalanceObserved extends Observed {
+export interface DepositBalanceObserved extends BlockPosition {
   kind: "deposit_balance";
   address: string;
   balance: bigint;
@@ -22,11 +18,8 @@ export interface DepositBalanceObserved extends Observed {
 }
 
 /** An ERC-20 `Transfer` to a watched address (allowlisted tokens). */
-export interface DepositTransferObserved extends Observed {
+export interface DepositTransferObserved extends LogPosition {
   kind: "deposit_transfer";
-  txIndex: number;
-  logIndex: number;
-  txHash: string;
   token: string;
   address: string;
   sender: string;
@@ -34,11 +27,8 @@ export interface DepositTransferObserved extends Observed {
 }
 
 /** A token that is not allowlisted was swept from a deposit address to its merchant (nothing credited). */
-export interface DepositTokenForwarded extends Observed {
+export interface DepositTokenForwarded extends LogPosition {
   kind: "deposit_forwarded";
-  txIndex: number;
-  logIndex: number;
-  txHash: string;
   merchant: string;
   orderRef: string;
   address: string;
@@ -49,11 +39,8 @@ export interface DepositTokenForwarded extends Observed {
 export type DepositEvent = DepositBalanceObserved | DepositTransferObserved | DepositTokenForwarded;
 
 /** A sweep as the deposits module records it (a PaymentReceived paid by the deposit, or a forward). */
-export interface DepositSweep extends Observed {
+export interface DepositSweep extends LogPosition {
   kind: "credited" | "forwarded";
-  txIndex: number;
-  logIndex: number;
-  txHash: string;
   address: string;
   merchant: string;
   orderRef: string;

@@ -1,6 +1,6 @@
+import { ETH_TOKEN } from "../chain/abi.ts";
 import type { DepositActivity } from "./repository.ts";
 
-const ETH = "0x0000000000000000000000000000000000000000";
 /** Balance observations are end-of-block readings: they sort after every log of their block. */
 const END_OF_BLOCK = 2 ** 31 - 1;
 
@@ -41,7 +41,7 @@ export function depositFlows(activity: DepositActivity | undefined, token: strin
   const sweeps: DepositCredit[] = activity.sweeps
     .filter((s) => s.kind === "credited" && s.token === token)
     .map((s) => ({ amount: s.amount, blockNumber: s.blockNumber, logIndex: s.logIndex, txHash: s.txHash }));
-  if (token !== ETH) {
+  if (token !== ETH_TOKEN) {
     const inflows = activity.transfers
       .filter((t) => t.token === token)
       .map((t) => ({
@@ -67,7 +67,7 @@ export function depositFlows(activity: DepositActivity | undefined, token: strin
     p.txHash = b.txHash;
   }
   for (const s of activity.sweeps) {
-    if (s.kind !== "credited" || s.token !== ETH) continue;
+    if (s.kind !== "credited" || s.token !== ETH_TOKEN) continue;
     point(s.blockNumber, s.blockTimestamp).swept += s.amount;
   }
   const inflows: DepositInflow[] = [];

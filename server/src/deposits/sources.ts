@@ -7,6 +7,7 @@ import {
 } from "viem";
 import type { ContractEvent } from "../ledger/contract-events.ts";
 import type { Db } from "../db/types.ts";
+import { logPosition } from "../indexer/position.ts";
 import { FatalIndexerError, readAtBlockHash } from "../indexer/rpc.ts";
 import type { BlockReader, BlockRef, RawLog, Source } from "../indexer/types.ts";
 import { DEPOSIT_TOKEN_FORWARDED_TOPIC, TRANSFER_TOPIC } from "./abi.ts";
@@ -325,13 +326,7 @@ export function depositTransferSource(
       if (log.topics.length !== 3 || log.data.length !== 2 + 64) return undefined;
       return {
         kind: "deposit_transfer",
-        chainId: ctx.chainId,
-        blockNumber: BigInt(log.blockNumber),
-        blockHash: log.blockHash,
-        blockTimestamp: ctx.blockTimestamp,
-        txIndex: Number(log.transactionIndex),
-        logIndex: Number(log.logIndex),
-        txHash: log.transactionHash,
+        ...logPosition(log, ctx),
         token: log.address.toLowerCase(),
         address: addressOf(log.topics[2] as string),
         sender: addressOf(log.topics[1] as string),
@@ -356,13 +351,7 @@ export function depositForwardedSource(contract: string): Source<DepositEvent> {
       }
       return {
         kind: "deposit_forwarded",
-        chainId: ctx.chainId,
-        blockNumber: BigInt(log.blockNumber),
-        blockHash: log.blockHash,
-        blockTimestamp: ctx.blockTimestamp,
-        txIndex: Number(log.transactionIndex),
-        logIndex: Number(log.logIndex),
-        txHash: log.transactionHash,
+        ...logPosition(log, ctx),
         merchant: addressOf(log.topics[1] as string),
         orderRef: (log.topics[2] as string).toLowerCase(),
         address: addressOf(log.topics[3] as string),

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { enqueueCallbacks, type OutboxEntry } from "../callbacks/outbox.ts";
+import { ETH_TOKEN } from "../chain/abi.ts";
 import { callbackUrlFor, type EletroPayConfig } from "../config/eletropay.ts";
 import type { Db, Queryable } from "../db/types.ts";
 import { depositAddress, type DepositDerivation } from "../deposits/address.ts";
@@ -19,8 +20,6 @@ import { ELETROPAY_CALLBACK_KIND, eletropayCallbackBody } from "./watcher.ts";
  * The sink below, applied after the order sink in the indexer's transaction, turns what the
  * deposits module recorded into EletroPay callbacks as confirmations grow.
  */
-
-export const ETH_TOKEN = "0x0000000000000000000000000000000000000000";
 
 /** The chain EletroPay's ETH and token addresses live on (the default chain). */
 export interface EletroPayEthChain {

@@ -15,16 +15,8 @@ import {
 } from "./service.ts";
 import { createEletroPayWatcher, type EletroPayWatcher } from "./watcher.ts";
 
-export { parseEletroPayConfig, type EletroPayConfig } from "../config/eletropay.ts";
-export { gapLimitStatus, type GapLimitStatus } from "./service.ts";
-export { eletropayApp } from "./routes.ts";
-export { clientCallbackKeys } from "./service.ts";
-export {
-  eletropayDepositSink,
-  linkEletroPayClient,
-  deleteChainEletroPayPayments,
-  type EletroPayEthChain,
-} from "./eth.ts";
+export { clientCallbackKeys, gapLimitStatus } from "./service.ts";
+export { eletropayDepositSink, linkEletroPayClient } from "./eth.ts";
 
 export interface EletroPay {
   adapters: Partial<Record<UtxoCurrency, UtxoChainAdapter>>;

@@ -1,4 +1,4 @@
-import { enqueueCallback } from "../callbacks/outbox.ts";
+import { insertCallback } from "../callbacks/outbox.ts";
 import type { Db, Queryable } from "../db/types.ts";
 import { formatCoinAmount, type PaymentObservation, type UtxoChainAdapter } from "../utxo/adapter.ts";
 import { effectiveConfirmations } from "../utxo/instantsend.ts";
@@ -266,7 +266,7 @@ export function createEletroPayWatcher(deps: EletroPayWatcherDeps): EletroPayWat
       const key = await service.callbackKeyFor(tx, owner.client_id);
       const url = callbackUrlFor(config, key, currency);
       for (const confirmations of toSend) {
-        await enqueueCallback(tx, {
+        await insertCallback(tx, {
           stream: `eletropay:${currency}:${obs.txid}:${obs.address}`,
           kind: ELETROPAY_CALLBACK_KIND,
           url,

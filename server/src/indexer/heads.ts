@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { getWebSocketRpcClient } from "viem/utils";
+import { firstLine } from "../lib/errors.ts";
 import { sleep } from "../lib/sleep.ts";
 
 export interface NewHead {
@@ -71,7 +72,7 @@ export async function watchNewHeads(options: WatchNewHeadsOptions): Promise<void
       log.warn(
         { retryInMs: retry },
         `indexer: new-heads subscription lost, polling meanwhile: ${
-          error instanceof Error ? error.message.split("\n")[0] : "cannot connect"
+          error instanceof Error ? firstLine(error) : "cannot connect"
         }`,
       );
     } finally {

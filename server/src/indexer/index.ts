@@ -5,6 +5,7 @@ import { watchNewHeads } from "./heads.ts";
 import { createHistoricalSync, minBig } from "./historical.ts";
 import { createRealtimeSync } from "./realtime.ts";
 import { findCommonAncestor } from "./reorg.ts";
+import { firstLine } from "../lib/errors.ts";
 import { sleep } from "../lib/sleep.ts";
 import { FatalIndexerError, getFinalizedNumber, getHeader, getHeaders, isRetryable } from "./rpc.ts";
 import { createSelector, decodeLogs, fetchSelectionLogs } from "./sources.ts";
@@ -321,7 +322,7 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
             : new FatalIndexerError(status.lastError, { cause: error });
         }
         status.state = "retrying";
-        status.lastError = error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error);
+        status.lastError = firstLine(error);
         log.warn({ retryInMs: backoff }, `indexer: RPC problem, retrying: ${status.lastError}`);
         await sleep(backoff, signal);
         backoff = Math.min(backoff * 2, 30_000);

@@ -29,6 +29,25 @@ export interface RawLog {
   removed?: boolean;
 }
 
+/** Where a reading taken at a block sits: its chain and block (a balance read at the block's end). */
+export interface BlockPosition {
+  chainId: bigint;
+  blockNumber: bigint;
+  blockHash: string;
+  blockTimestamp: Date;
+}
+
+/**
+ * Where a log sits: its block, and its transaction and index in it. (chain id, block number, tx
+ * index, log index) is the checkpoint key of every row decoded from a log; the block hash lets a
+ * reorg find it. Sources build it with logPosition (./position.ts).
+ */
+export interface LogPosition extends BlockPosition {
+  txIndex: number;
+  logIndex: number;
+  txHash: string;
+}
+
 export interface DecodeContext {
   chainId: bigint;
   /** The timestamp of the log's block (from the log itself or from its header). */

@@ -1,17 +1,11 @@
 import type { Queryable } from "../db/types.ts";
+import type { LogPosition } from "../indexer/types.ts";
 
 /**
  * A PaymentProcessor event as the ledger stores it, keyed by its checkpoint (chain id, block,
  * tx index, log index). uint256 amounts are bigint here and numeric(78,0) in SQL.
  */
-export interface ContractEvent {
-  chainId: bigint;
-  blockNumber: bigint;
-  blockHash: string;
-  blockTimestamp: Date;
-  txIndex: number;
-  logIndex: number;
-  txHash: string;
+export interface ContractEvent extends LogPosition {
   kind: "payment" | "withdrawal" | "refund";
   merchant: string;
   /** The bytes32 order id of a payment or refund, lowercase hex. */

@@ -1,7 +1,8 @@
 import { toEventSelector } from "viem";
 import { paymentProcessorAbi } from "../chain/abi.ts";
+import { logPosition } from "../indexer/position.ts";
 import { FatalIndexerError } from "../indexer/rpc.ts";
-import type { RawLog, Source } from "../indexer/types.ts";
+import type { DecodeContext, RawLog, Source } from "../indexer/types.ts";
 import type { ContractEvent } from "./contract-events.ts";
 
 type Kind = ContractEvent["kind"];
@@ -29,7 +30,7 @@ const address = (word: string, at: number) => `0x${word.slice(at + 24, at + 64)}
  * another shape from our contract means a wrong address or ABI: that stops the indexer rather than
  * guessing.
  */
-export function decodeLog(log: RawLog, chainId: bigint, timestamp: Date): ContractEvent {
+export function decodeLog(log: RawLog, ctx: DecodeContext): ContractEvent {
   const kind = KINDS.get(log.topics[0] ?? "");
   const [, t1 = "", t2 = "", t3 = ""] = log.topics;
   const topicCount = kind === "withdrawal" ? 3 : 4;
@@ -42,13 +43,7 @@ export function decodeLog(log: RawLog, chainId: bigint, timestamp: Date): Contra
   const data = log.data.slice(2);
   const amount = BigInt(`0x${data.slice(64, 128)}`);
   const base = {
-    chainId,
-    blockNumber: BigInt(log.blockNumber),
-    blockHash: log.blockHash,
-    blockTimestamp: timestamp,
-    txIndex: Number(log.transactionIndex),
-    logIndex: Number(log.logIndex),
-    txHash: log.transactionHash,
+    ...logPosition(log, ctx),
     kind,
     merchant: address(t1, 2),
     amount,
@@ -66,7 +61,6 @@ export function paymentProcessorSource(contract: string): Source<ContractEvent> 
     name: "PaymentProcessor",
     addresses: [contract.toLowerCase()],
     topics: PAYMENT_PROCESSOR_TOPICS,
-    decode: (log, ctx) => decodeLog(log, ctx.chainId, ctx.blockTimestamp),
+    decode: decodeLog,
   };
 }
-export type { RawLog } from "../indexer/types.ts";

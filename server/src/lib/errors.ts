@@ -43,4 +43,4 @@ export class ConfigError extends Error {
 
 /** An error's first message line (for logs and stored last errors). */
 export const firstLine = (error: unknown): string =>
-  ((error as Error).message ?? String(error)).split("\n")[0] as string;
+  ((error as Error | null | undefined)?.message ?? String(error)).split("\n")[0] as string;

@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { getAddress, isAddress, verifyMessage } from "viem";
-import { insertCallback } from "../callbacks/outbox.ts";
 import type { Db, Queryable } from "../db/types.ts";
 import { badRequest, notFound, unauthorized } from "../lib/errors.ts";
 
@@ -46,31 +45,35 @@ export function challengeMessage(
 /** How an address came to be linked, as the `account.address_linked` notification says. */
 export type LinkedVia = "signature" | "siwe";
 
-/** The body of an `account.address_linked` callback (signed like every callback). */
-export interface AddressLinkedBody {
-  type: "notification";
-  event: "account.address_linked";
-  to: string | null;
-  text: string;
-  order_id: null;
-  status: null;
+/** An address newly linked to a merchant's account, published inside the linking transaction. */
+export interface AddressLinked {
+  merchantId: bigint;
   address: `0x${string}`;
   via: LinkedVia;
-  linked_at: string;
+  linkedAt: Date;
+  /** Where the merchant is told (operator-set, so a leaked API key cannot redirect it); null: nowhere. */
+  notifyUrl: string | null;
+  notifyPhone: string | null;
 }
 
 /**
- * Links a proven address to the merchant in `tx`. When it is new to the account, the merchant is
- * told at once: an `account.address_linked` callback to its notify URL (set by the operator, so a
- * leaked API key cannot redirect it), queued in the same transaction (docs/callbacks.md). The
- * notification is a security message: it is sent whatever the plugins, and not counted against the
- * TXT Messaging limit. Returns when the address was first proven.
+ * Told of each newly linked address in the linking transaction, so what it queues commits with the
+ * link or not at all. The system wires the `account.address_linked` callback
+ * (callbacks/account-callbacks.ts).
+ */
+export type AddressLinkedSubscriber = (tx: Queryable, event: AddressLinked) => Promise<void>;
+
+/**
+ * Links a proven address to the merchant in `tx`. When it is new to the account, `onLinked` is
+ * told at once, in the same transaction, so the merchant hears of it (docs/callbacks.md).
+ * Returns when the address was first proven.
  */
 export async function linkAddress(
   tx: Queryable,
   merchantId: bigint,
   address: `0x${string}`,
   via: LinkedVia,
+  onLinked: AddressLinkedSubscriber,
 ): Promise<{ provenAt: Date; added: boolean }> {
   const { rows: added } = await tx.query<{ proven_at: Date }>(
     `INSERT INTO merchant_addresses (merchant_id, address) VALUES ($1, $2)
@@ -89,28 +92,14 @@ export async function linkAddress(
     "SELECT notify_url, notify_phone FROM merchants WHERE id = $1",
     [merchantId],
   );
-  const target = merchant[0];
-  if (target?.notify_url) {
-    const body: AddressLinkedBody = {
-      type: "notification",
-      event: "account.address_linked",
-      to: target.notify_phone,
-      text: `Ethereum POS: wallet ${address.slice(0, 6)}…${address.slice(-4)} was linked to your account. Not you? Unlink it in the console and have your API key rotated.`,
-      order_id: null,
-      status: null,
-      address,
-      via,
-      linked_at: row.proven_at.toISOString(),
-    };
-    await insertCallback(tx, {
-      stream: `account:${merchantId}`,
-      kind: "account.address_linked",
-      url: target.notify_url,
-      body: JSON.stringify(body),
-      secretRef: `merchant:${merchantId}`,
-      merchantId,
-    });
-  }
+  await onLinked(tx, {
+    merchantId,
+    address,
+    via,
+    linkedAt: row.proven_at,
+    notifyUrl: merchant[0]?.notify_url ?? null,
+    notifyPhone: merchant[0]?.notify_phone ?? null,
+  });
   return { provenAt: row.proven_at, added: true };
 }
 
@@ -154,7 +143,11 @@ function parseAddress(value: string): `0x${string}` {
   return getAddress(value);
 }
 
-export function createAddressService(db: Db, now: () => Date = () => new Date()) {
+export function createAddressService(
+  db: Db,
+  options: { onLinked: AddressLinkedSubscriber; now?: () => Date },
+) {
+  const { onLinked, now = () => new Date() } = options;
   return {
     async challenge(merchantId: bigint, addressInput: string): Promise<AddressChallenge> {
       const address = parseAddress(addressInput);
@@ -195,7 +188,7 @@ export function createAddressService(db: Db, now: () => Date = () => new Date())
         ));
       if (!valid)
         throw unauthorized("the signature is not this address's signature of the challenge message");
-      const saved = await db.transaction((tx) => linkAddress(tx, merchantId, address, "signature"));
+      const saved = await db.transaction((tx) => linkAddress(tx, merchantId, address, "signature", onLinked));
       return { address, provenAt: saved.provenAt };
     },
 

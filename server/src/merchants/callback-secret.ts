@@ -33,18 +33,3 @@ export async function rotateCallbackSecret(
   if (!row) throw notFound(`merchant ${merchantId} was not found`);
   return { secret, previousValidUntil: row.callback_secret_previous_until };
 }
-
-/** Whether a rotation is under way, and until when the previous secret signs. */
-export async function callbackSecretStatus(
-  db: Queryable,
-  merchantId: bigint,
-): Promise<{ previousValidUntil: Date | null }> {
-  const { rows } = await db.query<{ until: Date | null }>(
-    `SELECT CASE WHEN callback_secret_previous IS NOT NULL
-                  AND (callback_secret_previous_until IS NULL OR callback_secret_previous_until > now())
-                 THEN coalesce(callback_secret_previous_until, 'infinity') END AS until
-       FROM merchants WHERE id = $1`,
-    [merchantId],
-  );
-  return { previousValidUntil: rows[0]?.until ?? null };
-}

@@ -3,7 +3,7 @@ import { getAddress, verifyMessage } from "viem";
 import { generateSiweNonce, parseSiweMessage, validateSiweMessage } from "viem/siwe";
 import type { Db, Queryable } from "../db/types.ts";
 import { badRequest, conflict, forbidden, unauthorized } from "../lib/errors.ts";
-import { linkAddress } from "./addresses.ts";
+import { linkAddress, type AddressLinkedSubscriber } from "./addresses.ts";
 import { findMerchantByKey, findMerchantById, type Merchant } from "./service.ts";
 
 /**
@@ -78,9 +78,12 @@ export interface SignedSiwe {
 /** A new pre-session token for a browser that asks for a nonce (its cookie value). */
 export const newSiweClientToken = () => randomBytes(32).toString("base64url");
 
-export function createWebSessionService(db: Db, options: { siwe: SiweSettings; now?: () => Date }) {
+export function createWebSessionService(
+  db: Db,
+  options: { siwe: SiweSettings; onLinked: AddressLinkedSubscriber; now?: () => Date },
+) {
   const now = options.now ?? (() => new Date());
-  const { siwe } = options;
+  const { siwe, onLinked } = options;
 
   async function open(
     q: Queryable,
@@ -230,7 +233,7 @@ export function createWebSessionService(db: Db, options: { siwe: SiweSettings; n
           }
         }
         const session = await db.transaction(async (tx) => {
-          await linkAddress(tx, merchantId, address, "siwe");
+          await linkAddress(tx, merchantId, address, "siwe", onLinked);
           return open(tx, "console", merchantId, address, CONSOLE_SESSION_MS);
         });
         return { ...session, address };

@@ -9,7 +9,8 @@ import {
   recordTransfers,
   rollbackDepositsPast,
 } from "../deposits/repository.ts";
-import type { IdleContext, Sink, Step } from "../indexer/types.ts";
+import { positionOf } from "../indexer/position.ts";
+import type { IdleContext, LogPosition, Sink, Step } from "../indexer/types.ts";
 import {
   insertEvents,
   orderEvents,
@@ -177,25 +178,8 @@ async function recordDeposits(
   return [...touched];
 }
 
-const sweepBase = (e: {
-  chainId: bigint;
-  blockNumber: bigint;
-  blockHash: string;
-  blockTimestamp: Date;
-  txIndex: number;
-  logIndex: number;
-  txHash: string;
-  merchant: string;
-  token: string;
-  amount: bigint;
-}) => ({
-  chainId: e.chainId,
-  blockNumber: e.blockNumber,
-  blockHash: e.blockHash,
-  blockTimestamp: e.blockTimestamp,
-  txIndex: e.txIndex,
-  logIndex: e.logIndex,
-  txHash: e.txHash,
+const sweepBase = (e: LogPosition & { merchant: string; token: string; amount: bigint }) => ({
+  ...positionOf(e),
   merchant: e.merchant,
   token: e.token,
   amount: e.amount,

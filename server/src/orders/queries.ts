@@ -25,15 +25,6 @@ export async function orderOwner(
   return rows[0] ? { merchantId: rows[0].merchant_id } : undefined;
 }
 
-/** Every payout address a merchant's orders have named (lowercase). */
-export async function merchantPayoutAddresses(db: Queryable, merchantId: bigint): Promise<string[]> {
-  const { rows } = await db.query<{ merchant_address: string }>(
-    "SELECT DISTINCT merchant_address FROM orders WHERE merchant_id = $1",
-    [merchantId],
-  );
-  return rows.map((r) => r.merchant_address);
-}
-
 export interface StatusTotal {
   status: OrderStatus;
   count: bigint;

@@ -20,9 +20,6 @@ import { periodBounds, upcomingWindowMs, WINDOW_MS, type Interval, type Schedule
 export const RECURRING_STATUSES = ["expired", "active", "pending", "upcoming"] as const;
 export type RecurringStatus = (typeof RECURRING_STATUSES)[number];
 
-export const isRecurringStatus = (value: string): value is RecurringStatus =>
-  (RECURRING_STATUSES as readonly string[]).includes(value);
-
 export interface SubscriptionTerms {
   /** The first period's due date. */
   startsAt: Date;

@@ -19,7 +19,7 @@ import { FatalIndexerError, isRetryable } from "../indexer/rpc.ts";
 import { sleep } from "../lib/sleep.ts";
 import { clearFailure, loadCursor, loadFailure, recordFailure } from "../indexer/store.ts";
 import { paymentProcessorSource } from "../ledger/payment-processor-source.ts";
-import { ConfigError } from "../lib/errors.ts";
+import { ConfigError, firstLine } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
 import { createOrderSink, type ChainEvent } from "../orders/effects.ts";
 import type { OrderEvents, OrderStatusChanged } from "../orders/events.ts";
@@ -166,7 +166,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     chainIdNumber = await client.getChainId();
   } catch (error) {
     throw new ConfigError(
-      `${v("RPC_URL")} ${config.rpcUrl ?? ""} is unreachable (${(error as Error).message.split("\n")[0]}); ` +
+      `${v("RPC_URL")} ${config.rpcUrl ?? ""} is unreachable (${firstLine(error)}); ` +
         "check that the node runs and the URL is right",
     );
   }
@@ -398,7 +398,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   function indexerFailure(): string | null {
     const status = indexer?.status();
     if (status?.state !== "failed") return null;
-    return `indexer stopped: ${(status.lastError ?? "indexer failed").split("\n")[0]}`;
+    return `indexer stopped: ${firstLine(status.lastError ?? "indexer failed")}`;
   }
 
   async function lead(runner: Indexer<OrderStatusChanged[]>) {
@@ -430,11 +430,11 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           // The database or the node is away for a while (a restart, a dropped connection): not a
           // reason to stop the chain. Stand by and compete for the lock again once it is back.
           if (!(error instanceof FatalIndexerError) && isRetryable(error)) {
-            log.warn(`indexer of ${name}: ${(error as Error).message.split("\n")[0]}; retrying`);
+            log.warn(`indexer of ${name}: ${firstLine(error)}; retrying`);
             return false;
           }
           // A non-retryable error stops this chain only: its orders are refused, the others go on.
-          localFailure = `indexer stopped: ${(error as Error).message.split("\n")[0]}`;
+          localFailure = `indexer stopped: ${firstLine(error)}`;
           log.fatal({ err: error }, `indexer of ${name} stopped; new orders on it are refused`);
           await recordFailure(db, chainId, localFailure).catch((e: unknown) =>
             log.error({ err: e }, "could not record the indexer failure"),

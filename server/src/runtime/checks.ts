@@ -4,8 +4,8 @@
  * takes a fee on transfer) is one line naming the variable; a transport error is not an answer, so
  * it is retried with backoff while the log says what start-up waits for.
  */
-import { concat, encodeAbiParameters, keccak256, pad, toHex, type PublicClient } from "viem";
-import { aggregatorV3Abi, erc20Abi } from "../chain/abi.ts";
+import { concat, encodeAbiParameters, erc20Abi, keccak256, pad, toHex, type PublicClient } from "viem";
+import { aggregatorV3Abi } from "../chain/abi.ts";
 import { TRANSFER_PROBE_RUNTIME_CODE, transferProbeAbi } from "../chain/probes.ts";
 import type { TokenConfig } from "../config/index.ts";
 import { isRevert } from "../deposits/probe.ts";

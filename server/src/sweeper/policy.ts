@@ -1,8 +1,7 @@
+import { ETH_TOKEN } from "../chain/abi.ts";
 import type { SweepCandidate } from "../deposits/repository.ts";
 import { parseDecimal } from "../lib/money.ts";
 import type { Price } from "../pricing/index.ts";
-
-export const ETH = "0x0000000000000000000000000000000000000000";
 
 /** One `Deposit` entry of `sweepDeposits`: each address at most once per transaction. */
 export interface BatchEntry {
@@ -28,7 +27,7 @@ export function entriesFrom(
     const address = c.address.toLowerCase();
     if (exclude.has(address)) continue;
     const current = byAddress.get(address);
-    if (!current || (current.token === ETH && c.token !== ETH)) {
+    if (!current || (current.token === ETH_TOKEN && c.token !== ETH_TOKEN)) {
       byAddress.set(address, {
         address,
         merchant: c.merchant,

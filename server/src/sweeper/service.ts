@@ -1,4 +1,5 @@
 import { encodeFunctionData, type PublicClient } from "viem";
+import { ETH_TOKEN } from "../chain/abi.ts";
 import type { SweeperConfig } from "../config/sweeper.ts";
 import type { Queryable } from "../db/types.ts";
 import { depositsAbi } from "../deposits/abi.ts";
@@ -9,7 +10,6 @@ import type { PriceSource } from "../pricing/index.ts";
 import type { Sender, SendingPolicy } from "../sender/sender.ts";
 import {
   entriesFrom,
-  ETH,
   gasWithinShare,
   tokenValueWei,
   type BatchEntry,
@@ -100,7 +100,7 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
       entries.map(async (e) => {
         const eth = await client.getBalance({ address: e.address as `0x${string}` });
         const tokenAmount =
-          e.token === ETH
+          e.token === ETH_TOKEN
             ? 0n
             : await client.readContract({
                 address: e.token as `0x${string}`,

@@ -2,14 +2,10 @@
  * What the indexer reads from the Subscriptions contract, keyed like every indexed row by chain,
  * block and log. The token-subscription sink (./sink.ts) stores them through ./repository.ts.
  */
-interface Logged {
-  chainId: bigint;
-  blockNumber: bigint;
-  blockHash: string;
-  blockTimestamp: Date;
-  txIndex: number;
-  logIndex: number;
-  txHash: string;
+
+import type { LogPosition } from "../indexer/types.ts";
+
+interface Logged extends LogPosition {
   /** The subscription id. */
   id: bigint;
 }

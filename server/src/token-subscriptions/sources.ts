@@ -1,5 +1,6 @@
+import { logPosition } from "../indexer/position.ts";
 import { FatalIndexerError } from "../indexer/rpc.ts";
-import type { RawLog, Source } from "../indexer/types.ts";
+import type { DecodeContext, RawLog, Source } from "../indexer/types.ts";
 import { CANCELLED_TOPIC, COLLECTED_TOPIC, SUBSCRIBED_TOPIC } from "./abi.ts";
 import type { TokenSubscriptionEvent } from "./events.ts";
 
@@ -17,7 +18,7 @@ const SHAPES = new Map<string, { topics: number; words: number }>([
  * Decodes `Subscribed`, `Collected` and `Cancelled` of the Subscriptions contract from their fixed
  * ABI layout (every field is static).
  */
-export function decodeSubscriptionLog(log: RawLog, chainId: bigint, timestamp: Date): TokenSubscriptionEvent {
+function decodeSubscriptionLog(log: RawLog, ctx: DecodeContext): TokenSubscriptionEvent {
   const topic0 = log.topics[0] ?? "";
   const shape = SHAPES.get(topic0);
   if (!shape || log.topics.length !== shape.topics || log.data.length !== 2 + shape.words * 64) {
@@ -27,13 +28,7 @@ export function decodeSubscriptionLog(log: RawLog, chainId: bigint, timestamp: D
     );
   }
   const base = {
-    chainId,
-    blockNumber: BigInt(log.blockNumber),
-    blockHash: log.blockHash,
-    blockTimestamp: timestamp,
-    txIndex: Number(log.transactionIndex),
-    logIndex: Number(log.logIndex),
-    txHash: log.transactionHash,
+    ...logPosition(log, ctx),
     id: BigInt(log.topics[1] as string),
   };
   if (topic0 === SUBSCRIBED_TOPIC) {
@@ -73,6 +68,6 @@ export function subscriptionsSource(contract: string): Source<TokenSubscriptionE
     name: "Subscriptions",
     addresses: [contract.toLowerCase()],
     topics: [SUBSCRIBED_TOPIC, COLLECTED_TOPIC, CANCELLED_TOPIC],
-    decode: (log, ctx) => decodeSubscriptionLog(log, ctx.chainId, ctx.blockTimestamp),
+    decode: decodeSubscriptionLog,
   };
 }

@@ -43,7 +43,6 @@ export class RpcAuthError extends Error {
 export const RPC_INVALID_ADDRESS_OR_KEY = -5;
 export const RPC_WALLET_NOT_FOUND = -18;
 export const RPC_WALLET_ALREADY_LOADED = -35;
-export const RPC_METHOD_NOT_FOUND = -32601;
 
 export interface RpcClient {
   /** The URL without credentials, safe to log. */

@@ -20,6 +20,7 @@ import { parseMerchantAddress } from "../orders/service.ts";
 import { orderToJson } from "../orders/serialize.ts";
 import { formatDecimal } from "../lib/money.ts";
 import { getAddress } from "viem";
+import { htmlPage, scriptJson } from "./html.ts";
 
 /**
  * The merchant console (/console) and the point-of-sale terminal (/pos): server-rendered shells,
@@ -48,32 +49,14 @@ function bundle(name: string): string {
   return body;
 }
 
-const escapeHtml = (value: string) =>
-  value.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
-  );
-const scriptJson = (value: unknown) => JSON.stringify(value).replace(/</g, "\\u003c");
-
 function shell(title: string, script: string, config: unknown, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light">
-<meta name="referrer" content="no-referrer">
-<title>${escapeHtml(title)} · Ethereum POS</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/assets/pay.css">
-<link rel="stylesheet" href="/assets/console.css">
-</head>
-<body>
-${body}
+  return htmlPage({
+    title: `${title} · Ethereum POS`,
+    stylesheets: ["pay.css", "console.css"],
+    body: `${body}
 <script type="application/json" id="config">${scriptJson(config)}</script>
-<script type="module" src="/assets/${script}"></script>
-</body>
-</html>`;
+<script type="module" src="/assets/${script}"></script>`,
+  });
 }
 
 const CONSOLE_BODY = `<main class="console" aria-labelledby="console-title">

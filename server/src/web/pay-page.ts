@@ -5,34 +5,24 @@ import { Type } from "@fastify/type-provider-typebox";
 import type { AppDeps, PayPageDeps } from "../api/deps.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import { notFound } from "../lib/errors.ts";
+import { escapeHtml, htmlPage, scriptJson } from "./html.ts";
 import { createPayEventHub, createStreamLimits } from "./pay-events.ts";
 import { payState, payView, type PayState, type PayView } from "./pay-view.ts";
-
-const escapeHtml = (value: string) =>
-  value.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
-  );
-
-/** JSON inside <script type="application/json">: no "<" may end the element early. */
-export const scriptJson = (value: unknown) =>
-  JSON.stringify(value)
-    .replace(/</g, "\\u003c")
-    .replace(/\u2028/g, "\\u2028")
-    .replace(/\u2029/g, "\\u2029");
 
 export async function qrSvg(text: string): Promise<string> {
   return QRCode.toString(text, { type: "svg", errorCorrectionLevel: "M", margin: 2, width: 320 });
 }
 
 /**
- * The page's own script, styles and calldata encoder, served same-origin (the CSP allows
- * scripts from 'self' only). Plain files in ./client, read once at start-up; no bundler.
+ * The pages' own scripts, styles, calldata encoder and wallet helpers, served same-origin (the
+ * CSP allows scripts from 'self' only). Plain files in ./client, read once at start-up; no
+ * bundler: pay.js and subscription.js import abi.js and injected-wallets.js as ES modules.
  */
 const ASSETS: Record<string, { type: string; body: string }> = Object.fromEntries(
   [
     ["pay.js", "text/javascript; charset=utf-8"],
     ["abi.js", "text/javascript; charset=utf-8"],
+    ["injected-wallets.js", "text/javascript; charset=utf-8"],
     ["subscription.js", "text/javascript; charset=utf-8"],
     ["pay.css", "text/css; charset=utf-8"],
   ].map(([name, type]) => [
@@ -76,19 +66,10 @@ function renderPage(view: PayView, state: PayState, merchantName: string | null)
   const image = json.item_image
     ? `<img class="item-image" src="${escapeHtml(json.item_image)}" alt="" width="72" height="72" referrerpolicy="no-referrer" decoding="async">`
     : "";
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light">
-<meta name="referrer" content="no-referrer">
-<title>Pay ${title}${shop ? ` · ${shop}` : ""}</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/assets/pay.css">
-</head>
-<body>
-<main class="sheet" aria-labelledby="title" data-order-id="${json.id}" data-expires-at="${json.expires_at}">
+  return htmlPage({
+    title: `Pay ${json.item_title || `Order ${json.id}`}${merchantName ? ` · ${merchantName}` : ""}`,
+    stylesheets: ["pay.css"],
+    body: `<main class="sheet" aria-labelledby="title" data-order-id="${json.id}" data-expires-at="${json.expires_at}">
   <header class="head">
     <p class="brand"><span class="logo" aria-hidden="true"></span>${shop ? `<span id="merchant-name">${shop}</span>` : "Ethereum POS"} <span class="muted">· Order ${json.id}</span></p>
     <div class="item">${image}<div>
@@ -172,9 +153,8 @@ function renderPage(view: PayView, state: PayState, merchantName: string | null)
   </footer>
 </main>
 <script type="application/json" id="pay-data">${scriptJson(data)}</script>
-<script type="module" src="/assets/pay.js"></script>
-</body>
-</html>`;
+<script type="module" src="/assets/pay.js"></script>`,
+  });
 }
 
 /** The hosted payment page and QR image. Generated locally; no third-party service sees an order. */

@@ -6,15 +6,10 @@ import { getAddress } from "viem";
 import { formatDecimal } from "../lib/money.ts";
 import { entryToJson } from "../recurring/serialize.ts";
 import type { SubscriptionView } from "../recurring/service.ts";
-import { qrSvg, scriptJson } from "./pay-page.ts";
+import { escapeHtml, htmlPage, scriptJson } from "./html.ts";
+import { qrSvg } from "./pay-page.ts";
 import { chainName } from "./pay-view.ts";
 import { transferUri } from "./payment-uri.ts";
-
-const escapeHtml = (value: string) =>
-  value.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
-  );
 
 const STATUS_TEXT: Record<string, string> = {
   upcoming: "A payment is due soon",
@@ -155,18 +150,10 @@ export const subscriptionPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }
       const network = `${escapeHtml(chainName(Number(s.chain_id)))} (chain id ${s.chain_id})`;
       const closed = s.cancelled_at !== null;
       reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
-      return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${title} · Ethereum POS</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/assets/pay.css">
-</head>
-<body>
-<main class="sheet" aria-labelledby="title" data-subscription-id="${e.id}" data-status="${e.status}">
+      return htmlPage({
+        title: `${e.item_title || `Subscription ${e.id}`} · Ethereum POS`,
+        stylesheets: ["pay.css"],
+        body: `<main class="sheet" aria-labelledby="title" data-subscription-id="${e.id}" data-status="${e.status}">
   <header class="head">
     <p class="brand"><span class="logo" aria-hidden="true"></span>Ethereum POS <span class="muted">· Subscription ${e.id}</span></p>
     <h1 id="title">${title}</h1>
@@ -192,9 +179,8 @@ export const subscriptionPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }
     <p><code id="address">${e.address}</code></p>
   </section>`
   }
-</main>
-</body>
-</html>`;
+</main>`,
+      });
     },
   );
 };

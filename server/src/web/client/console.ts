@@ -3,7 +3,15 @@
 // callback deliveries, and withdraw / refund signed by the merchant's own wallet after a preview.
 // Everything it shows comes from this server's API with the session cookie; the wallet talks to
 // the chain. Bundled by scripts/build-web.ts.
-import { encodeFunctionData, formatUnits, getAddress, isAddress, parseUnits, stringToHex } from "viem";
+import {
+  encodeFunctionData,
+  formatUnits,
+  getAddress,
+  isAddress,
+  parseUnits,
+  stringToHex,
+  zeroAddress,
+} from "viem";
 import { createSiweMessage } from "viem/siwe";
 import {
   account,
@@ -51,7 +59,6 @@ interface Order {
   reference: `0x${string}`;
 }
 
-const ETH = "0x0000000000000000000000000000000000000000" as const;
 const processorAbi = [
   {
     type: "function",
@@ -138,7 +145,7 @@ const clearMessages = () => {
 function tokenOf(chainId: number, symbol: string) {
   const chain = config.chains.find((c) => c.chainId === chainId) ?? config.chains[0];
   if (!chain) throw new WalletError("No chain is configured on this server.");
-  if (symbol === "ETH") return { chain, address: ETH as `0x${string}`, decimals: 18, symbol };
+  if (symbol === "ETH") return { chain, address: zeroAddress, decimals: 18, symbol };
   const token = chain.tokens.find((t) => t.symbol === symbol);
   if (!token) throw new WalletError(`The token ${symbol} is not configured on ${chain.name}.`);
   return { chain, ...token };
@@ -485,7 +492,7 @@ async function startSweep(chain: WebChain, waiting: Deposit[]) {
   openPreview({
     kind: "sweep",
     chain,
-    token: { symbol: symbols, address: ETH, decimals: 18 },
+    token: { symbol: symbols, address: zeroAddress, decimals: 18 },
     amount: waiting.map((d) => `${d.amount} ${d.token}`).join(" + "),
     to: chain.contract,
     from: address,

@@ -9,6 +9,13 @@ import {
   encodePay,
   encodePayToken,
 } from "./abi.js";
+import {
+  discoverWallets,
+  explain as explainWallet,
+  hex,
+  waitForReceipt,
+  WalletError,
+} from "./injected-wallets.js";
 
 const data = JSON.parse(document.getElementById("pay-data").textContent);
 // The browser wallet pays what is still due (all of it, or the rest after a partial payment).
@@ -159,7 +166,7 @@ for (const button of document.querySelectorAll("button.copy")) {
 }
 
 // ---- Wallet discovery (EIP-6963, window.ethereum as fallback) --------------------------------
-const wallets = new Map();
+let wallets = new Map();
 let chosen;
 let busy = false;
 
@@ -237,36 +244,13 @@ function renderButton() {
   el.button.disabled = busy || !wallet || status !== "pending";
 }
 
-window.addEventListener("eip6963:announceProvider", (event) => {
-  const detail = event.detail;
-  if (!detail || !detail.info || typeof detail.info.uuid !== "string") return;
-  if (!detail.provider || typeof detail.provider.request !== "function") return;
-  wallets.set(detail.info.uuid, {
-    info: {
-      uuid: detail.info.uuid,
-      name: String(detail.info.name || "Browser wallet"),
-      icon: detail.info.icon,
-    },
-    provider: detail.provider,
-  });
-  renderWallets(false);
+// A wallet may announce itself at once, during discoverWallets: the Map comes with each call.
+discoverWallets((found, final) => {
+  wallets = found;
+  renderWallets(final);
 });
-window.dispatchEvent(new Event("eip6963:requestProvider"));
-setTimeout(() => {
-  if (wallets.size === 0 && window.ethereum && typeof window.ethereum.request === "function") {
-    wallets.set("injected", {
-      info: { uuid: "injected", name: "browser wallet" },
-      provider: window.ethereum,
-    });
-  }
-  renderWallets(true);
-}, 400);
 
 // ---- Paying through the wallet ---------------------------------------------------------------
-class PayError extends Error {}
-
-const hex = (n) => "0x" + BigInt(n).toString(16);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const formatUnits = (value, decimals) => {
   const base = 10n ** BigInt(decimals);
   const fraction = (value % base).toString().padStart(decimals, "0").replace(/0+$/, "");
@@ -280,28 +264,17 @@ function fail(text) {
   el.error.textContent = text;
 }
 
-function explain(error) {
-  if (error instanceof PayError) return error.message;
-  const code = error && (error.code ?? (error.data && error.data.code));
-  const text = String((error && (error.message || error.reason)) || error);
-  if (code === 4001 || /user (rejected|denied|cancel)/i.test(text)) {
-    return "You declined the request in your wallet. Nothing was sent.";
-  }
-  if (code === -32002)
-    return "Your wallet already has a request open: open the wallet, finish or dismiss it, then try again.";
-  if (code === 4100)
-    return "The wallet did not allow this page to use your account. Unlock the wallet and try again.";
-  if (/insufficient funds/i.test(text)) {
-    return (
-      "Insufficient funds: the account in your wallet cannot cover " +
-      data.expected +
-      " " +
-      data.symbol +
-      " plus the network fee."
-    );
-  }
-  return "Your wallet reported an error: " + text.slice(0, 300);
-}
+/** A wallet's error in words (injected-wallets.js), a node's "insufficient funds" in this order's terms. */
+const explain = (error) =>
+  explainWallet(error, (text) =>
+    /insufficient funds/i.test(text)
+      ? "Insufficient funds: the account in your wallet cannot cover " +
+        data.expected +
+        " " +
+        data.symbol +
+        " plus the network fee."
+      : undefined,
+  );
 
 async function ensureChain(provider) {
   const current = BigInt(await provider.request({ method: "eth_chainId" }));
@@ -315,7 +288,7 @@ async function ensureChain(provider) {
   } catch (error) {
     const code = error && error.code;
     if (code === 4902) {
-      throw new PayError(
+      throw new WalletError(
         "Your wallet does not know " +
           data.chainName +
           " (chain id " +
@@ -323,7 +296,7 @@ async function ensureChain(provider) {
           "). Add that network to your wallet, then try again.",
       );
     }
-    throw new PayError(
+    throw new WalletError(
       "Wrong network: this order is paid on " +
         data.chainName +
         " (chain id " +
@@ -335,7 +308,7 @@ async function ensureChain(provider) {
   }
   const now = BigInt(await provider.request({ method: "eth_chainId" }));
   if (now !== BigInt(data.chainId)) {
-    throw new PayError(
+    throw new WalletError(
       "Wrong network: your wallet is still on chain id " +
         now +
         "; switch it to " +
@@ -347,31 +320,19 @@ async function ensureChain(provider) {
   }
 }
 
-async function waitForReceipt(provider, hash) {
-  for (;;) {
-    const receipt = await provider.request({ method: "eth_getTransactionReceipt", params: [hash] });
-    if (receipt && receipt.blockNumber) {
-      if (receipt.status !== "0x1")
-        throw new PayError("The transaction " + hash + " failed on chain (it was reverted).");
-      return receipt;
-    }
-    await sleep(1500);
-  }
-}
-
 async function payWith(provider) {
   el.error.textContent = "";
   say("Waiting for your wallet: approve the connection…");
   const accounts = await provider.request({ method: "eth_requestAccounts" });
   const from = accounts && accounts[0];
-  if (!from) throw new PayError("Your wallet shared no account with this page.");
+  if (!from) throw new WalletError("Your wallet shared no account with this page.");
   await ensureChain(provider);
   const amount = BigInt(data.amount);
 
   if (!data.token) {
     const balance = BigInt(await provider.request({ method: "eth_getBalance", params: [from, "latest"] }));
     if (balance < amount) {
-      throw new PayError(
+      throw new WalletError(
         "Insufficient funds: your account holds " +
           formatUnits(balance, 18) +
           " ETH, and this order needs " +
@@ -393,7 +354,7 @@ async function payWith(provider) {
     provider.request({ method: "eth_call", params: [{ from, to, data: input }, "latest"] });
   const balance = decodeUint(await call(data.token, encodeBalanceOf(from)));
   if (balance < amount) {
-    throw new PayError(
+    throw new WalletError(
       "Insufficient funds: your account holds " +
         formatUnits(balance, data.decimals) +
         " " +
@@ -419,7 +380,7 @@ async function payWith(provider) {
       params: [{ from, to: data.token, data: encodeApprove(data.contract, amount) }],
     });
     say("Step 1 of 2: waiting for the approval " + approval + " to be mined…");
-    await waitForReceipt(provider, approval);
+    await waitForReceipt(provider, approval, 1500);
     say("Step 2 of 2: confirm the payment of " + data.expected + " " + data.symbol + " in your wallet…");
   } else {
     say("Confirm the payment of " + data.expected + " " + data.symbol + " in your wallet…");
@@ -442,7 +403,7 @@ el.button.addEventListener("click", async () => {
     const { provider, hash } = await payWith(wallet.provider);
     showTx(hash);
     say("Payment sent. Waiting for the network to confirm it…");
-    await waitForReceipt(provider, hash);
+    await waitForReceipt(provider, hash, 1500);
     say("Payment mined. This page updates by itself when the shop sees it.");
     await refresh();
   } catch (error) {

@@ -3,6 +3,7 @@
 // sends approve(contract, 0) to the token, each through an injected EIP-1193 wallet found by
 // EIP-6963 (window.ethereum as fallback). Plain JavaScript, served same-origin; no third-party code.
 import { encodeApprove, encodeCancel } from "./abi.js";
+import { discoverWallets, explain, hex, waitForReceipt, WalletError } from "./injected-wallets.js";
 
 const data = JSON.parse(document.getElementById("subscription-data").textContent);
 const $ = (id) => document.getElementById(id);
@@ -14,33 +15,22 @@ const el = {
   error: $("cancel-error"),
 };
 
-class PageError extends Error {}
-const hex = (n) => "0x" + BigInt(n).toString(16);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const say = (text) => (el.message.textContent = text);
 const fail = (text) => (el.error.textContent = text);
 const same = (a, b) => String(a).toLowerCase() === String(b).toLowerCase();
 
 // ---- Wallet discovery (EIP-6963, window.ethereum as fallback) --------------------------------
+// The first wallet found; with none after the wait, say how to cancel without one.
 let wallet;
 let busy = false;
-window.addEventListener("eip6963:announceProvider", (event) => {
-  const detail = event.detail;
-  if (wallet || !detail || !detail.info || !detail.provider) return;
-  if (typeof detail.provider.request !== "function") return;
-  wallet = { name: String(detail.info.name || "browser wallet"), provider: detail.provider };
-  ready();
-});
-window.dispatchEvent(new Event("eip6963:requestProvider"));
-setTimeout(() => {
-  if (!wallet && window.ethereum && typeof window.ethereum.request === "function") {
-    wallet = { name: "browser wallet", provider: window.ethereum };
-  }
+discoverWallets((wallets, final) => {
+  const first = wallets.values().next().value;
+  wallet ??= first && { name: first.info.name, provider: first.provider };
   if (wallet) ready();
-  else
+  else if (final)
     el.hint.textContent =
       "No wallet extension found in this browser. Call the function above from the wallet that subscribed.";
-}, 400);
+});
 
 function ready() {
   el.hint.textContent =
@@ -52,17 +42,6 @@ function ready() {
 }
 
 // ---- Calls through the wallet ----------------------------------------------------------------
-function explain(error) {
-  if (error instanceof PageError) return error.message;
-  const code = error && (error.code ?? (error.data && error.data.code));
-  const text = String((error && (error.message || error.reason)) || error);
-  if (code === 4001 || /user (rejected|denied|cancel)/i.test(text))
-    return "You declined the request in your wallet. Nothing was sent.";
-  if (code === -32002)
-    return "Your wallet already has a request open: open the wallet, finish or dismiss it, then try again.";
-  return "Your wallet reported an error: " + text.slice(0, 300);
-}
-
 async function ensureChain(provider) {
   if (BigInt(await provider.request({ method: "eth_chainId" })) === BigInt(data.chainId)) return;
   say("Asking your wallet to switch to " + data.chainName + "…");
@@ -72,7 +51,7 @@ async function ensureChain(provider) {
       params: [{ chainId: hex(data.chainId) }],
     });
   } catch {
-    throw new PageError(
+    throw new WalletError(
       "Wrong network: switch your wallet to " +
         data.chainName +
         " (chain id " +
@@ -81,7 +60,7 @@ async function ensureChain(provider) {
     );
   }
   if (BigInt(await provider.request({ method: "eth_chainId" })) !== BigInt(data.chainId)) {
-    throw new PageError(
+    throw new WalletError(
       "Your wallet is still on another network; switch it to " +
         data.chainName +
         " (chain id " +
@@ -91,24 +70,12 @@ async function ensureChain(provider) {
   }
 }
 
-async function waitForReceipt(provider, hash) {
-  for (;;) {
-    const receipt = await provider.request({ method: "eth_getTransactionReceipt", params: [hash] });
-    if (receipt && receipt.blockNumber) {
-      if (receipt.status !== "0x1")
-        throw new PageError("The transaction " + hash + " failed on chain (it was reverted).");
-      return receipt;
-    }
-    await sleep(1000);
-  }
-}
-
 async function connect() {
   const provider = wallet.provider;
   say("Waiting for your wallet: approve the connection…");
   const accounts = await provider.request({ method: "eth_requestAccounts" });
   const from = accounts && accounts[0];
-  if (!from) throw new PageError("Your wallet shared no account with this page.");
+  if (!from) throw new WalletError("Your wallet shared no account with this page.");
   await ensureChain(provider);
   return { provider, from };
 }
@@ -118,7 +85,7 @@ async function cancelOnChain() {
   const { provider, from } = await connect();
   const mine = data.open.filter((s) => same(s.customer, from) || same(data.merchant, from));
   if (mine.length === 0) {
-    throw new PageError(
+    throw new WalletError(
       "The account " +
         from +
         " did not make this subscription: connect " +

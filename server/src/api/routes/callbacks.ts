@@ -1,8 +1,8 @@
 import { Type } from "@fastify/type-provider-typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { createErrorHandler, ErrorSchema } from "../api/errors.ts";
-import { unauthorized } from "../lib/errors.ts";
-import type { CallbackService, Delivery } from "./service.ts";
+import type { CallbackService, Delivery } from "../../callbacks/service.ts";
+import { unauthorized } from "../../lib/errors.ts";
+import { createErrorHandler, ErrorSchema } from "../errors.ts";
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
   Type.Union([schema, Type.Null()]);

@@ -3,10 +3,10 @@ import { ETH_TOKEN, paymentProcessorAbi } from "../chain/abi.ts";
 import type { Queryable } from "../db/types.ts";
 import { ledgerEntries, orphanPayments, type OrphanPayment } from "../ledger/history.ts";
 import { unavailable } from "../lib/errors.ts";
+import { provenAddresses } from "../merchants/addresses.ts";
+import type { Merchant } from "../merchants/service.ts";
 import { merchantOrdersToday, merchantStatusTotals, type StatusTotal } from "../orders/queries.ts";
 import { subscriptionReferences } from "../recurring/repository.ts";
-import { provenAddresses } from "./addresses.ts";
-import type { Merchant } from "./service.ts";
 
 /** One chain whose contract holds merchants' balances. */
 export interface AccountChain {
@@ -53,7 +53,11 @@ export interface AccountHistory {
   orphans: (OrphanPayment & AccountToken)[];
 }
 
-/** GET /user and GET /user/history: reads across orders, the ledger and every chain's contract. */
+/**
+ * GET /user and GET /user/history: reads across orders, the ledger and every chain's contract.
+ * It lives with the API, above the modules it reads (merchants, orders, recurring, ledger), so
+ * none of them has to import another to answer these views.
+ */
 export function createAccountService(deps: AccountServiceDeps) {
   const { db } = deps;
 
