@@ -142,10 +142,13 @@ describe("test/support receiver: one scriptable callback receiver", function () 
       assert.equal((await send(r.url, "{}")).statusCode, 200);
       assert.ok(Date.now() - started >= 400, "not before slowMs");
       assert.equal(r.deliveries[0]?.answered, 200);
+      const first = r.deliveries[0]!;
+      assert.ok(first.answeredAt! - first.at >= 400, "answeredAt is when the answer went out");
 
       await assert.rejects(send(r.url, "{}", { timeoutMs: 100 }), CallbackTimeoutError);
       await new Promise((resolve) => setTimeout(resolve, 500)); // past slowMs
       assert.equal(r.deliveries[1]?.answered, undefined, "the sender gave up: not delivered");
+      assert.equal(r.deliveries[1]?.answeredAt, undefined);
     });
   });
 

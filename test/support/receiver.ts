@@ -48,6 +48,8 @@ export interface Delivery {
    * never did (timeout, or the sender gave up first). Only a 2xx counts as delivered.
    */
   answered: number | undefined;
+  /** When it answered (ms since the epoch): later than `at` in slow mode. */
+  answeredAt: number | undefined;
 }
 
 export interface ReceiverOptions {
@@ -136,6 +138,7 @@ export async function startReceiver(options: ReceiverOptions = {}): Promise<Rece
       if (res.destroyed || res.socket?.destroyed) return; // the sender gave up: not answered
       res.writeHead(status, { "content-type": "text/plain" }).end(status < 300 ? "OK" : "receiver fault");
       delivery.answered = status;
+      delivery.answeredAt = Date.now();
       wake();
     };
     if (how === "timeout" || how === "down") return; // down: a request that arrived as the port closed
@@ -241,6 +244,7 @@ async function record(
     order,
     at,
     answered: undefined,
+    answeredAt: undefined,
   };
 }
 
