@@ -2,7 +2,9 @@
  * The layering of server/src, checked by `npm run lint:deps` (see "Layering" in the README):
  * the indexer core knows no domain, domain modules know no HTTP, routes run no SQL, and
  * nothing imports in a circle (type-only imports included), neither module to module nor
- * folder to folder.
+ * folder to folder. Around it: the product imports no test, benchmark or script (the harness in
+ * test/support/ imports the product, never the reverse), and scripts take from test/ only the
+ * harness (the dev stack runs the tests' callback receiver).
  * @type {import('dependency-cruiser').IConfiguration}
  */
 const DOMAIN = "^server/src/(orders|ledger|merchants|callbacks|notify|utxo|pricing|recurring)/";
@@ -65,6 +67,22 @@ module.exports = {
       comment: "Route files call services; only the modules that own the tables touch the database.",
       from: { path: ROUTE_FILES },
       to: { path: "^server/src/db/" },
+    },
+    {
+      name: "product-imports-no-harness",
+      severity: "error",
+      comment:
+        "server/src is the product: it imports nothing from test/ (the harness included), bench/ or scripts/. The harness imports the product, never the reverse.",
+      from: { path: "^server/src/" },
+      to: { path: "^(test|bench|scripts)/" },
+    },
+    {
+      name: "scripts-use-only-the-harness",
+      severity: "error",
+      comment:
+        "From test/, scripts/ (the dev stack, operator tasks) may import only the harness package test/support/, never a test or a test helper.",
+      from: { path: "^scripts/" },
+      to: { path: "^test/", pathNot: "^test/support/" },
     },
     {
       name: "not-to-unresolvable",

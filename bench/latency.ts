@@ -36,7 +36,7 @@ import { startSystem } from "../server/src/system.ts";
 import { ROOT, startLocalChain } from "../scripts/lib/local-chain.ts";
 import { createTestDb } from "../test/helpers/db.ts";
 import { freePort } from "../test/helpers/node-chain.ts";
-import { startReceiver, type ReceivedCallback } from "../test/helpers/receiver.ts";
+import { startReceiver, type Delivery } from "../test/support/receiver.ts";
 import { percentile, progress, verdict, writeResult } from "./lib.ts";
 
 const PAYMENTS = Number(process.env.BENCH_PAYMENTS ?? 100);
@@ -190,8 +190,8 @@ try {
 
     // Keep mining until every callback arrived, or give up well past the last completion.
     const arrival = (i: number, status: string) =>
-      receiver.received.find(
-        (c: ReceivedCallback) =>
+      receiver.deliveries.find(
+        (c: Delivery) =>
           c.path === `/cb/${i}` && (JSON.parse(c.body) as { status: string }).status === status,
       );
     const allArrived = () =>
@@ -218,10 +218,10 @@ try {
       const c = arrival(p.index, "complete");
       if (!s || paidAt === undefined)
         missing.push(`order ${p.orderId} (payment ${p.index}): no success callback`);
-      else success.push(s.receivedAt - paidAt);
+      else success.push(s.at - paidAt);
       if (!c || confirmedAt === undefined)
         missing.push(`order ${p.orderId} (payment ${p.index}): no complete callback`);
-      else complete.push(c.receivedAt - confirmedAt);
+      else complete.push(c.at - confirmedAt);
     }
     if (missing.length > 0)
       throw new Error(

@@ -8,7 +8,7 @@
  *   - on that local chain, a dev sweeper: Hardhat's dev account #9 (DEV_SWEEPER_KEY below; not the
  *     deployer #0, nor the customer #0 or merchant #1 of the demo and the README) sweeps
  *     confirmed deposits into the contract, so a plain transfer reaches `complete`;
- *   - then migrations, the indexer, callbacks, the API, and a dev callback receiver on
+ *   - then migrations, the indexer, callbacks, the API, and a dev callback receiver (the harness's, test/support/receiver.ts) on
  *     127.0.0.1:DEV_CALLBACK_PORT (3002) that prints every callback it gets;
  *   - what was started is recorded in .data/dev-stack.json for the helpers (demo, merchant, the
  *     Hardhat merchant tasks). Ctrl-C stops everything and removes that file.
@@ -25,8 +25,8 @@ import { createEnvReader, type Env } from "../server/src/config/env.ts";
 import { ConfigProblems } from "../server/src/config/errors.ts";
 import { ConfigError } from "../server/src/lib/errors.ts";
 import { startSystem, type System } from "../server/src/system.ts";
+import { startReceiver, type Receiver } from "../test/support/receiver.ts";
 import { buildWeb } from "./build-web.ts";
-import { startCallbackReceiver, type CallbackReceiver } from "./lib/callback-receiver.ts";
 import { devAccountLines } from "./lib/dev-accounts.ts";
 import { devStackPath, readDevStack, removeDevStack, writeDevStack, type DevStack } from "./lib/dev-stack.ts";
 import {
@@ -44,6 +44,13 @@ import {
 const DEV_SWEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
 
 const say = (message: string) => console.log(`[ethereum-pos] ${message}`);
+
+/**
+ * How many callbacks the dev receiver keeps. It answers 200 to every POST on 127.0.0.1:DEV_CALLBACK_PORT,
+ * prints one line per callback with its signature checked against the system secret and
+ * EletroPay's, and a GET `?order=<id>` answers that order's, which is how `npm run demo` shows them.
+ */
+const DEV_RECEIVER_KEEPS = 100;
 
 /** Settings only `npm start` reads (the server itself never runs a chain or a receiver). */
 interface DevSettings {
@@ -202,7 +209,7 @@ async function main() {
 
   let chain: LocalChain | undefined;
   let system: System | undefined;
-  let receiver: CallbackReceiver | undefined;
+  let receiver: Receiver | undefined;
   let stopping = false;
   const stackPath = devStackPath(config.dataDir);
 
@@ -251,9 +258,10 @@ async function main() {
       const db = system.db;
       const callbackSecret = optional(env, "CALLBACK_SECRET");
       const eletropaySecret = optional(env, "ELETROPAY_CALLBACK_SECRET");
-      receiver = await startCallbackReceiver({
-        host: "127.0.0.1",
+      receiver = await startReceiver({
         port: dev.callbackPort,
+        path: "/callback",
+        keep: DEV_RECEIVER_KEEPS,
         secrets: async () => [
           await systemSecret(db, { callbackSecret }),
           ...(eletropaySecret ? [eletropaySecret] : []),
@@ -291,7 +299,7 @@ function describeStack(
   startedAt: Date,
   dev: DevSettings,
   local: boolean,
-  receiver: CallbackReceiver | undefined,
+  receiver: Receiver | undefined,
   eletropayCallbackUrl: string | undefined,
 ): DevStack {
   const { config } = system;

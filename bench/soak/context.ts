@@ -10,7 +10,7 @@ import { rng } from "../../test/helpers/fuzz-corpus.ts";
 import type { startNodeChain } from "../../test/helpers/node-chain.ts";
 import type { FaultProxy } from "./fault-proxy.ts";
 import type { PgCluster } from "./pg-cluster.ts";
-import type { FaultyReceiver } from "./receiver.ts";
+import type { Receiver } from "../../test/support/receiver.ts";
 import type { Managed, Supervisor } from "./supervisor.ts";
 import { now } from "./util.ts";
 
@@ -99,7 +99,7 @@ export interface Stack {
   /** The soak's own connection, straight to the cluster (not through the proxy). */
   db: Db;
   chains: SoakChain[];
-  receivers: FaultyReceiver[];
+  receivers: Receiver[];
   supervisor: Supervisor;
   apis: Managed[];
 }

@@ -6,11 +6,11 @@
 import { createDb, type Db } from "../../server/src/db/index.ts";
 import { ROOT, setIntervalMining } from "../../scripts/lib/local-chain.ts";
 import { freePort, startNodeChain } from "../../test/helpers/node-chain.ts";
+import { startReceiver, type Receiver } from "../../test/support/receiver.ts";
 import { erc20, processorAbi } from "./abi.ts";
 import { apiUrl, type Profile, type SoakBase, type SoakChain, type Stack } from "./context.ts";
 import { startFaultProxy } from "./fault-proxy.ts";
 import { createDatabase, startPgCluster } from "./pg-cluster.ts";
-import { startFaultyReceiver, type FaultyReceiver } from "./receiver.ts";
 import { createSupervisor, type Managed, type Supervisor } from "./supervisor.ts";
 import { now, sleep, until } from "./util.ts";
 
@@ -31,9 +31,9 @@ export async function startStack(base: SoakBase): Promise<Stack> {
       await c.node.stop();
     });
   }
-  const receivers: FaultyReceiver[] = [];
+  const receivers: Receiver[] = [];
   for (let i = 0; i < 2; i++) {
-    const r = await startFaultyReceiver(await freePort(), 700);
+    const r = await startReceiver({ path: "/callback" });
     receivers.push(r);
     base.teardown.add(() => r.close());
   }

@@ -19,7 +19,7 @@ import {
 } from "../helpers/browser.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 import { freePort, startNodeChain } from "../helpers/node-chain.ts";
-import { until } from "../helpers/receiver.ts";
+import { until } from "../support/until.ts";
 
 /** Set to a folder to keep screenshots (docs/screenshots is what the README links). */
 const SCREENSHOTS = process.env.WEB_SCREENSHOTS;

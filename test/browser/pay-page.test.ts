@@ -23,7 +23,7 @@ import {
 } from "../helpers/browser.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 import { freePort, startNodeChain } from "../helpers/node-chain.ts";
-import { until } from "../helpers/receiver.ts";
+import { until } from "../support/until.ts";
 
 // jsqr is a UMD bundle: under Node's ESM loader its default export is the decoder itself.
 type DecodeQr = typeof jsqrModule.default;

@@ -11,7 +11,7 @@ import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
 import { assertClean, checkAccessibility, CHROMIUM, CHROMIUM_ARGS, openPage } from "../helpers/browser.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 import { freePort, startNodeChain } from "../helpers/node-chain.ts";
-import { until } from "../helpers/receiver.ts";
+import { until } from "../support/until.ts";
 
 const tokenAbi = parseAbi([
   "function mint(address to, uint256 amount)",

@@ -10,12 +10,12 @@ import { systemSecret } from "../../server/src/callbacks/secrets.ts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { startCallbackReceiver, type CallbackReceiver } from "../../scripts/lib/callback-receiver.ts";
 import { devStackPath, writeDevStack, type DevStack } from "../../scripts/lib/dev-stack.ts";
 import { ROOT } from "../../scripts/lib/local-chain.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 import { freePort, startNodeChain } from "../helpers/node-chain.ts";
-import { until } from "../helpers/receiver.ts";
+import { startReceiver, type Receiver } from "../support/receiver.ts";
+import { until } from "../support/until.ts";
 
 type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
 
@@ -46,7 +46,7 @@ function stackFile(
   system: System,
   chain: NodeChain,
   dataDir: string,
-  receiver: CallbackReceiver | undefined,
+  receiver: Receiver | undefined,
   overrides: { chainId?: number; localPort?: number | undefined } = {},
 ): DevStack {
   const url = system.config.publicUrl;
@@ -135,7 +135,7 @@ describe(`dev stack helpers against a running stack (${onRealPostgres() ? "Postg
   let chain: NodeChain;
   let testDb: TestDb;
   let system: System;
-  let receiver: CallbackReceiver;
+  let receiver: Receiver;
   let dataDir: string;
   const printed: string[] = [];
   const customer = devAccount(0);
@@ -146,9 +146,9 @@ describe(`dev stack helpers against a running stack (${onRealPostgres() ? "Postg
     testDb = await createTestDb();
     system = await startListening(chain, testDb, true);
     const db = testDb.db;
-    receiver = await startCallbackReceiver({
-      host: "127.0.0.1",
-      port: 0,
+    receiver = await startReceiver({
+      path: "/callback",
+      keep: 100,
       secrets: async () => [await systemSecret(db, { callbackSecret: undefined })],
       print: (line) => printed.push(line),
     });

@@ -8,7 +8,7 @@ import { ROOT } from "../../scripts/lib/local-chain.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
 import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../helpers/indexing.ts";
 import { freePort, startNodeChain } from "../helpers/node-chain.ts";
-import { until } from "../helpers/receiver.ts";
+import { until } from "../support/until.ts";
 
 const ADMIN_TOKEN = "admin-token-for-the-e2e-tests-0123456789";
 /** The advisory-lock key the indexing leader holds (server/src/system.ts, "ethpos:indexer"). */

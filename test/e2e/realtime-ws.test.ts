@@ -4,7 +4,7 @@ import type { Indexer } from "../../server/src/indexer/index.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { indexedState, testIndexer } from "../helpers/indexing.ts";
 import { startNodeChain, startProxy } from "../helpers/node-chain.ts";
-import { until } from "../helpers/receiver.ts";
+import { until } from "../support/until.ts";
 
 /**
  * The realtime loop wakes on the node's `newHeads` WebSocket subscription (hardhat node serves

@@ -4,7 +4,7 @@ import { createPublicClient, http, type PublicClient } from "viem";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { catchUp, indexedState, testIndexer } from "../helpers/indexing.ts";
 import { startNodeChain, startProxy } from "../helpers/node-chain.ts";
-import { until } from "../helpers/receiver.ts";
+import { until } from "../support/until.ts";
 
 describe("indexer: the RPC node goes away and comes back", function () {
   this.timeout(120_000);

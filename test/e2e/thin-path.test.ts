@@ -4,7 +4,8 @@ import { loadConfig } from "../../server/src/config/index.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestChain } from "../helpers/chain.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { startReceiver, until, type Receiver } from "../helpers/receiver.ts";
+import { startReceiver, type Receiver } from "../support/receiver.ts";
+import { until } from "../support/until.ts";
 
 /**
  * The thin path through every layer, for real: contract → EVM → indexer → PostgreSQL/PGlite →

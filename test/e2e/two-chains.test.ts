@@ -7,7 +7,8 @@ import { proveAddress } from "../helpers/api-system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { waitUntilIndexed } from "../helpers/indexing.ts";
 import { startNodeChain } from "../helpers/node-chain.ts";
-import { startReceiver, until, type Receiver } from "../helpers/receiver.ts";
+import { startReceiver, type Receiver } from "../support/receiver.ts";
+import { until } from "../support/until.ts";
 
 type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
 

@@ -4,13 +4,14 @@ import { after, before, describe, it } from "mocha";
 import { parseDecimal } from "../../server/src/lib/money.ts";
 import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
 import { onRealPostgres } from "../helpers/db.ts";
-import { startReceiver, until, type ReceivedCallback, type Receiver } from "../helpers/receiver.ts";
+import { startReceiver, type Delivery, type Receiver } from "../support/receiver.ts";
+import { until } from "../support/until.ts";
 
 const ADMIN_TOKEN = "admin-token-for-plugin-tests-0123456789";
 const CONFIRMATIONS = 2;
 
 /** Independent check of X-EthPOS-Signature (t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>). */
-function signedWith(req: ReceivedCallback, secret: string): boolean {
+function signedWith(req: Delivery, secret: string): boolean {
   const header = String(req.headers["x-ethpos-signature"] ?? "");
   const t = /(?:^|,)t=(\d+)/.exec(header)?.[1];
   const v1s = [...header.matchAll(/(?:^|,)v1=([0-9a-f]{64})/g)].map((m) => m[1] as string);

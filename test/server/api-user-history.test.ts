@@ -4,7 +4,7 @@ import { createMerchant } from "../../server/src/merchants/service.ts";
 import { parseDecimal } from "../../server/src/lib/money.ts";
 import { proveAddress, startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
 import { onRealPostgres } from "../helpers/db.ts";
-import { until } from "../helpers/receiver.ts";
+import { until } from "../support/until.ts";
 
 const CONFIRMATIONS = 2;
 

@@ -51,11 +51,14 @@ export async function checkCallbacks(
   );
   figures.rows = rows.length;
   const accepted: Accepted = new Map();
+  // Accepted: answered 200 (the only answer the sender may count as delivered), timed by that answer.
   for (const r of ctx.receivers)
-    for (const d of r.accepted) {
-      const list = accepted.get(d.eventId) ?? [];
-      list.push({ body: d.body, at: d.at });
-      accepted.set(d.eventId, list);
+    for (const d of r.deliveries) {
+      if (d.answered !== 200 || d.answeredAt === undefined) continue;
+      const eventId = d.eventId ?? "";
+      const list = accepted.get(eventId) ?? [];
+      list.push({ body: d.body, at: d.answeredAt });
+      accepted.set(eventId, list);
       figures.deliveries++;
     }
   const examples: string[] = [];

@@ -1,6 +1,6 @@
 /** How the stream reaches the API, and which receiver its orders and subscriptions call back to. */
 import { apiUrl, count, type SoakContext } from "../context.ts";
-import type { FaultyReceiver } from "../receiver.ts";
+import type { Receiver } from "../../../test/support/receiver.ts";
 
 /**
  * POSTs a JSON body to a random API process, then to each in turn until one answers 200 (the
@@ -31,8 +31,8 @@ export async function postToAnyApi<T>(
 }
 
 /** The receiver whose turn it is. */
-export function nextReceiver(ctx: SoakContext): FaultyReceiver {
-  return ctx.receivers[ctx.callbackTurn++ % ctx.receivers.length] as FaultyReceiver;
+export function nextReceiver(ctx: SoakContext): Receiver {
+  return ctx.receivers[ctx.callbackTurn++ % ctx.receivers.length] as Receiver;
 }
 
 /** An amount under $5, as the API takes it: "1.00" to "4.99". */

@@ -7,7 +7,7 @@ import { createMerchant } from "../../../server/src/merchants/service.ts";
 import { PLANS } from "../../../server/src/merchants/plans.ts";
 import { FIELDS, METHODS, ROUTES, VALUES } from "../../../test/helpers/fuzz-corpus.ts";
 import { apiUrl, type SoakContext } from "../context.ts";
-import type { FaultyReceiver } from "../receiver.ts";
+import type { Receiver } from "../../../test/support/receiver.ts";
 import type { Managed } from "../supervisor.ts";
 import { now, sleep } from "../util.ts";
 
@@ -53,8 +53,8 @@ function fuzzBody(ctx: SoakContext): Record<string, unknown> {
   b.amount = random() < 0.5 ? pick(["1.00", "4.99", "13.54"]) : pick(VALUES);
   b.address = random() < 0.5 ? ctx.merchantAddress : pick(VALUES);
   // Accepted orders call back to the soak's receivers, so their callbacks are checked too.
-  b.callback = random() < 0.8 ? (receivers[0] as FaultyReceiver).url : pick(VALUES);
-  if (b.callback === "http://127.0.0.1:9/cb") b.callback = (receivers[1] as FaultyReceiver).url;
+  b.callback = random() < 0.8 ? (receivers[0] as Receiver).url : pick(VALUES);
+  if (b.callback === "http://127.0.0.1:9/cb") b.callback = (receivers[1] as Receiver).url;
   for (let k = 0, n = 1 + Math.floor(random() * 2); k < n; k++) b[pick(FIELDS)] = pick(VALUES);
   if (random() < 0.1) delete b[pick(["amount", "address", "callback"])];
   return b;
@@ -127,7 +127,7 @@ async function burst(ctx: SoakContext, i: number): Promise<void> {
         body: JSON.stringify({
           amount: "6.00",
           address: ctx.merchantAddress,
-          callback: (ctx.receivers[k % 2] as FaultyReceiver).url,
+          callback: (ctx.receivers[k % 2] as Receiver).url,
         }),
         signal: AbortSignal.timeout(10_000),
       })
