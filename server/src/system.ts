@@ -25,8 +25,6 @@ import { createAccountService } from "./merchants/account.ts";
 import { createAddressService } from "./merchants/addresses.ts";
 import { createMerchantService } from "./merchants/service.ts";
 import { txtNotifier } from "./notify/order-status.ts";
-import type { ChainEvent } from "./orders/effects.ts";
-import type { TokenSubscriptionEvent } from "./token-subscriptions/events.ts";
 import { createOrderEvents, type OrderStatusChanged } from "./orders/events.ts";
 import { merchantDisplayName, setDisplayName } from "./merchants/profile.ts";
 import { merchantDepositsReadyToSweep } from "./deposits/repository.ts";
@@ -106,13 +104,13 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     const events = createOrderEvents([orderCallbacks(config.publicUrl), txtNotifier()]);
     // Subscription events reach the same two subscribers, from the recurring sink and scheduler.
     recurringEvents = createRecurringEvents([recurringCallbacks(config.publicUrl), recurringTxtNotifier()]);
-    const subscriptions = recurringSink<ChainEvent | TokenSubscriptionEvent>({
+    const subscriptions = recurringSink({
       events: recurringEvents,
       now,
     });
     // EletroPay's ETH and token addresses live on the default chain; its indexer follows them.
     const eletropayEth = config.eletropay.eth
-      ? eletropayDepositSink<ChainEvent | TokenSubscriptionEvent>({
+      ? eletropayDepositSink({
           config: config.eletropay,
           confirmations: config.chains[0]?.confirmations ?? 1,
           callbackKeyFor: clientCallbackKeys(config.eletropay),

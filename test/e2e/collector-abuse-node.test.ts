@@ -14,7 +14,8 @@ import {
 import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
 import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
+import type { ChainEvent } from "../../server/src/chain/events.ts";
+import { createOrderSink } from "../../server/src/orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
 import { recurringSink } from "../../server/src/recurring/effects.ts";
@@ -207,7 +208,7 @@ describe("R2-2: the token-subscription collector cannot be monopolised", functio
           createTokenSubscriptionSink(),
         ),
         [
-          recurringSink<ChainEvent | TokenSubscriptionEvent>({
+          recurringSink({
             events: createRecurringEvents([]),
             now: () => clock,
           }),

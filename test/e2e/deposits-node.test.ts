@@ -15,7 +15,8 @@ import {
 import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
 import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
 import { txtNotifier } from "../../server/src/notify/order-status.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
+import type { ChainEvent } from "../../server/src/chain/events.ts";
+import { createOrderSink } from "../../server/src/orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { startSystem, type System } from "../../server/src/system.ts";

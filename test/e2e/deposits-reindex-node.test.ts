@@ -9,7 +9,8 @@ import { depositBalanceReader, depositForwardedSource } from "../../server/src/d
 import type { Db } from "../../server/src/db/types.ts";
 import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
 import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
+import type { ChainEvent } from "../../server/src/chain/events.ts";
+import { createOrderSink } from "../../server/src/orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";

@@ -23,7 +23,8 @@ import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
 import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { txtNotifier } from "../../server/src/notify/order-status.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
+import type { ChainEvent } from "../../server/src/chain/events.ts";
+import { createOrderSink } from "../../server/src/orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
 import { withFollowers } from "../../server/src/runtime/chain.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
@@ -160,7 +161,7 @@ describe("EletroPay ETH and USDC on a hardhat node: fresh deposit addresses → 
       ],
       readers: [depositBalanceReader({ db: testDb.db, client: chain.client, chainId: 31337n, multicall3 })],
       sink: withFollowers(createOrderSink({ confirmations: CONFIRMATIONS, events }), [
-        eletropayDepositSink<ChainEvent>({
+        eletropayDepositSink({
           config: config.eletropay,
           confirmations: CONFIRMATIONS,
           callbackKeyFor: clientCallbackKeys(config.eletropay),

@@ -13,7 +13,8 @@ import { paymentProcessorSource } from "../../server/src/ledger/payment-processo
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { txtNotifier } from "../../server/src/notify/order-status.ts";
 import { recurringTxtNotifier } from "../../server/src/notify/recurring.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
+import type { ChainEvent } from "../../server/src/chain/events.ts";
+import { createOrderSink } from "../../server/src/orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
 import { recurringSink } from "../../server/src/recurring/effects.ts";
 import { createRecurringEvents } from "../../server/src/recurring/events.ts";
@@ -103,7 +104,7 @@ describe("recurring billing on a hardhat node: plain transfers to the subscripti
           confirmations: CONFIRMATIONS,
           events: createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]),
         }),
-        [recurringSink<ChainEvent>({ events: recurringEvents, now: () => clock })],
+        [recurringSink({ events: recurringEvents, now: () => clock })],
       ),
       log: pino({ level: "silent" }),
       startBlock: 0n,

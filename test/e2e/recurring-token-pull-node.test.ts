@@ -16,7 +16,8 @@ import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
 import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { recurringTxtNotifier } from "../../server/src/notify/recurring.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
+import type { ChainEvent } from "../../server/src/chain/events.ts";
+import { createOrderSink } from "../../server/src/orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
 import { recurringSink } from "../../server/src/recurring/effects.ts";
 import { createRecurringEvents } from "../../server/src/recurring/events.ts";
@@ -176,7 +177,7 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
           }),
           createTokenSubscriptionSink(),
         ),
-        [recurringSink<ChainEvent | TokenSubscriptionEvent>({ events: recurringEvents, now: () => clock })],
+        [recurringSink({ events: recurringEvents, now: () => clock })],
       ),
       log: pino({ level: "silent" }),
       startBlock: 0n,

@@ -13,7 +13,8 @@ import {
 import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
 import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
 import { createSerial } from "../../server/src/lib/serial.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
+import type { ChainEvent } from "../../server/src/chain/events.ts";
+import { createOrderSink } from "../../server/src/orders/effects.ts";
 import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
 import { createSender } from "../../server/src/sender/sender.ts";

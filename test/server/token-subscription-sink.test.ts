@@ -3,7 +3,8 @@ import { after, before, describe, it } from "mocha";
 import type { BlockRef, Step } from "../../server/src/indexer/types.ts";
 import type { ContractEvent } from "../../server/src/ledger/contract-events.ts";
 import { orphanPayments } from "../../server/src/ledger/history.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
+import type { ChainEvent } from "../../server/src/chain/events.ts";
+import { createOrderSink } from "../../server/src/orders/effects.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import type { TokenSubscriptionEvent } from "../../server/src/token-subscriptions/events.ts";
 import {
@@ -43,7 +44,7 @@ describe("token-subscription sink: subscriptions, collections, cancels and their
   const INTERVAL = 2_592_000n;
   const AMOUNT = 9_990_000n;
   let testDb: TestDb;
-  const sink = withTokenSubscriptions<ChainEvent, unknown>(
+  const sink = withTokenSubscriptions(
     createOrderSink({ confirmations: 3, events: createOrderEvents([]) }),
     createTokenSubscriptionSink(),
   );

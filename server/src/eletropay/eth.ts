@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { enqueueCallbacks, type OutboxEntry } from "../callbacks/outbox.ts";
 import { callbackUrlFor, type EletroPayConfig } from "../config/eletropay.ts";
+import { unreachable, type ChainEvent } from "../chain/events.ts";
 import type { Db, Queryable } from "../db/types.ts";
 import { depositAddress, type DepositDerivation } from "../deposits/address.ts";
 import { depositFlows, type DepositInflow } from "../deposits/flows.ts";
@@ -218,13 +219,11 @@ export interface EletroPayDepositSinkOptions {
  *    eletropay_events), as for a UTXO payment that vanished; mined again (same transaction), it
  *    is `revived` and reported from its new count; a lower count than last reported is sent then.
  */
-export function eletropayDepositSink<E extends { kind: string }>(
-  options: EletroPayDepositSinkOptions,
-): Sink<E, void> {
+export function eletropayDepositSink(options: EletroPayDepositSinkOptions): Sink<ChainEvent, void> {
   const { config, confirmations: required } = options;
   const log = options.log ?? silentLogger;
 
-  async function apply(tx: Queryable, step: Step<E>): Promise<void> {
+  async function apply(tx: Queryable, step: Step<ChainEvent>): Promise<void> {
     if (step.type === "finalize") return;
     const chainId = step.chainId;
     let indexed: bigint;
@@ -234,9 +233,25 @@ export function eletropayDepositSink<E extends { kind: string }>(
       if (!last) return;
       indexed = last.number;
       const touched = new Set<string>();
-      for (const e of step.events as readonly (E & { address?: unknown; counterparty?: unknown })[]) {
-        if (typeof e.address === "string" && e.kind.startsWith("deposit_")) touched.add(e.address);
-        if (e.kind === "payment" && typeof e.counterparty === "string") touched.add(e.counterparty);
+      for (const e of step.events) {
+        switch (e.kind) {
+          case "deposit_balance":
+          case "deposit_transfer":
+          case "deposit_forwarded":
+            touched.add(e.address);
+            break;
+          case "payment":
+            touched.add(e.counterparty);
+            break;
+          case "withdrawal":
+          case "refund":
+          case "token_subscribed":
+          case "token_collected":
+          case "token_cancelled":
+            break;
+          default:
+            unreachable(e, "chain event");
+        }
       }
       const { rows } = await tx.query<{ address: string }>(
         `SELECT address FROM eletropay_eth_addresses WHERE chain_id = $1 AND address = ANY($2::text[])

@@ -1,3 +1,4 @@
+import { eventsByOwner, type ChainEvent } from "../chain/events.ts";
 import type { Queryable } from "../db/types.ts";
 import type { DepositEvent, DepositSweep } from "../deposits/events.ts";
 import { depositFlows } from "../deposits/flows.ts";
@@ -34,12 +35,6 @@ import {
   type Clock,
   type DepositOrderState,
 } from "./state.ts";
-
-/** What the chain's indexer hands the order sink: the contract's events and deposit observations. */
-export type ChainEvent = ContractEvent | DepositEvent;
-
-const isDepositEvent = (e: ChainEvent): e is DepositEvent =>
-  e.kind === "deposit_balance" || e.kind === "deposit_transfer" || e.kind === "deposit_forwarded";
 
 export interface OrderSinkOptions {
   /** Blocks (the paying one included) after which a paid order is `complete`. */
@@ -86,12 +81,7 @@ export function createOrderSink(options: OrderSinkOptions): Sink<ChainEvent, Ord
       case "block": {
         const cursor = step.blocks.at(-1);
         if (!cursor) return [];
-        const contractEvents: ContractEvent[] = [];
-        const depositEvents: DepositEvent[] = [];
-        for (const e of step.events) {
-          if (isDepositEvent(e)) depositEvents.push(e);
-          else contractEvents.push(e);
-        }
+        const { contract: contractEvents, deposits: depositEvents } = eventsByOwner(step.events);
         const c = clock(cursor, step.head);
         // The orders the events name (by their on-chain reference) and those that came due, locked
         // in one statement; the events are linked to the orders that exist before they are stored.

@@ -1,3 +1,4 @@
+import { unreachable, type ChainEvent } from "../chain/events.ts";
 import type { Queryable } from "../db/types.ts";
 import type { Sink, Step } from "../indexer/types.ts";
 import { refsOfTokenSubscriptions } from "../token-subscriptions/repository.ts";
@@ -29,8 +30,8 @@ export interface RecurringSinkOptions {
  *  - finalize: nothing (finality changes no status).
  * The clock's effects are the scheduler's (./scheduler.ts).
  */
-export function recurringSink<E extends { kind: string }>(options: RecurringSinkOptions): Sink<E, void> {
-  async function apply(tx: Queryable, step: Step<E>): Promise<void> {
+export function recurringSink(options: RecurringSinkOptions): Sink<ChainEvent, void> {
+  async function apply(tx: Queryable, step: Step<ChainEvent>): Promise<void> {
     if (step.type === "finalize") return;
     let ids: bigint[];
     let indexed: bigint;
@@ -41,17 +42,29 @@ export function recurringSink<E extends { kind: string }>(options: RecurringSink
       const touched = new Set<string>();
       const refs = new Set<string>();
       const onChainIds: bigint[] = [];
-      for (const e of step.events as readonly (E & {
-        address?: unknown;
-        counterparty?: unknown;
-        ref?: unknown;
-        id?: unknown;
-      })[]) {
-        if (typeof e.address === "string" && e.kind.startsWith("deposit_")) touched.add(e.address);
-        if (e.kind === "payment" && typeof e.counterparty === "string") touched.add(e.counterparty);
-        if (e.kind === "token_subscribed" && typeof e.ref === "string") refs.add(e.ref);
-        if ((e.kind === "token_collected" || e.kind === "token_cancelled") && typeof e.id === "bigint")
-          onChainIds.push(e.id);
+      for (const e of step.events) {
+        switch (e.kind) {
+          case "deposit_balance":
+          case "deposit_transfer":
+          case "deposit_forwarded":
+            touched.add(e.address);
+            break;
+          case "payment":
+            touched.add(e.counterparty);
+            break;
+          case "withdrawal":
+          case "refund":
+            break;
+          case "token_subscribed":
+            refs.add(e.ref);
+            break;
+          case "token_collected":
+          case "token_cancelled":
+            onChainIds.push(e.id);
+            break;
+          default:
+            unreachable(e, "chain event");
+        }
       }
       for (const ref of await refsOfTokenSubscriptions(tx, step.chainId, onChainIds)) refs.add(ref);
       if (touched.size === 0 && refs.size === 0) return;

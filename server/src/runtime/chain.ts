@@ -21,14 +21,14 @@ import { clearFailure, loadCursor, loadFailure, recordFailure } from "../indexer
 import { paymentProcessorSource } from "../ledger/payment-processor-source.ts";
 import { ConfigError } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
-import { createOrderSink, type ChainEvent } from "../orders/effects.ts";
+import type { ChainEvent } from "../chain/events.ts";
+import { createOrderSink } from "../orders/effects.ts";
 import type { OrderEvents, OrderStatusChanged } from "../orders/events.ts";
 import { chainlinkPriceSource, staticPriceSource, type PriceSource } from "../pricing/index.ts";
 import { createSender, type Sender } from "../sender/sender.ts";
 import { createSweeper, type Sweeper } from "../sweeper/service.ts";
 import { subscriptionsAbi } from "../token-subscriptions/abi.ts";
 import { createCollector, type Collector } from "../token-subscriptions/collector.ts";
-import type { TokenSubscriptionEvent } from "../token-subscriptions/events.ts";
 import { createTokenSubscriptionSink, withTokenSubscriptions } from "../token-subscriptions/sink.ts";
 import { subscriptionsSource } from "../token-subscriptions/sources.ts";
 import { deleteChainData } from "./reset.ts";
@@ -133,7 +133,7 @@ export interface ChainRuntimeDeps {
    * transaction, reading what they recorded (recurring billing; EletroPay's ETH and token deposit
    * addresses). They see every event of the step, the Subscriptions contract's included.
    */
-  followers?: readonly Sink<ChainEvent | TokenSubscriptionEvent, unknown>[];
+  followers?: readonly Sink<ChainEvent, unknown>[];
   /** An already-made client (tests); default: one for config.rpcUrl. */
   client?: PublicClient;
   /** First delay of the start-up checks' retries of transport errors (tests); default 1 s. */
@@ -298,7 +298,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   // → order effects (deposits recorded by server/src/deposits) → order status events.
   const wsUrl = config.rpcWsUrl ?? (config.rpcUrl?.startsWith("ws") ? config.rpcUrl : undefined);
   const indexer = deps.runIndexer
-    ? createIndexer<ChainEvent | TokenSubscriptionEvent, OrderStatusChanged[]>({
+    ? createIndexer<ChainEvent, OrderStatusChanged[]>({
         chain: { chainId, client },
         db,
         sources: [
