@@ -1,0 +1,25 @@
+import { moduleSink, type ChainContext, type ChainModule } from "../chain/module.ts";
+import {
+  deleteChainEletroPayPayments,
+  eletropayDepositSink,
+  type EletroPayDepositSinkOptions,
+} from "./eth.ts";
+
+export interface EletroPayEthContext extends ChainContext {
+  /**
+   * EletroPay's ETH and token addresses, on the chain they live on (the default chain, when
+   * ELETROPAY_ETH is on); undefined elsewhere.
+   */
+  readonly eletropay: EletroPayDepositSinkOptions | undefined;
+}
+
+/**
+ * EletroPay's ETH and token addresses: deposit addresses handed to EletroPay clients. No source of
+ * its own: it turns what the deposits module recorded into EletroPay callbacks.
+ */
+export const eletropayEthModule: ChainModule<EletroPayEthContext> = {
+  name: "eletropay-eth",
+  sources: () => [],
+  sink: (ctx) => (ctx.eletropay ? moduleSink(eletropayDepositSink(ctx.eletropay)) : undefined),
+  deleteChainData: deleteChainEletroPayPayments,
+};
