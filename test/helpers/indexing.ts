@@ -1,6 +1,6 @@
 import pino from "pino";
 import type { PublicClient } from "viem";
-import type { Db } from "../../server/src/db/types.ts";
+import type { Db, Queryable } from "../../server/src/db/types.ts";
 import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import type { Indexer } from "../../server/src/indexer/index.ts";
@@ -12,10 +12,15 @@ import { createRecurringEvents } from "../../server/src/recurring/events.ts";
 import type { ChainRuntime } from "../../server/src/runtime/chain.ts";
 import { chainModules, type ProductionContext } from "../../server/src/runtime/modules.ts";
 import {
+  buildPipeline,
   createChainIndexer,
   type ChainIndexer,
   type ChainIndexerOptions,
 } from "../../server/src/runtime/pipeline.ts";
+import type { ChainEvent } from "../../server/src/chain/events.ts";
+import type { IdleContext, Step } from "../../server/src/indexer/types.ts";
+import { orderChanges } from "../../server/src/orders/module.ts";
+import type { OrderStatusChanged } from "../../server/src/orders/events.ts";
 
 export interface TestIndexerOptions {
   confirmations: number;
@@ -27,46 +32,61 @@ export interface TestIndexerOptions {
 }
 
 /**
- * The production pipeline (server/src/runtime/modules.ts, built by runtime/pipeline.ts) on a bare
- * chain with no system around it: no tokens, no Multicall3, no Subscriptions contract, the merchant
- * callback and TXT notifier subscribed to order status changes.
+ * The production modules' context on a bare chain with no system around it: no tokens, no
+ * Multicall3, no Subscriptions contract unless given, the merchant callback and TXT notifier
+ * subscribed to order status changes.
  */
+export function testChainContext(
+  db: Db,
+  client: PublicClient,
+  contract: `0x${string}`,
+  options: { confirmations: number; chainId?: bigint; publicUrl?: string } & Partial<ProductionContext>,
+): ProductionContext {
+  const { confirmations, chainId = 31337n, publicUrl, ...rest } = options;
+  const config = loadConfig({
+    NODE_ENV: "test",
+    RPC_URL: "http://127.0.0.1:1",
+    CONTRACT_ADDRESS: contract,
+    CONFIRMATIONS: String(confirmations),
+    ETH_USD_PRICE: "2000",
+  }).chains[0];
+  if (!config) throw new Error("no chain configured");
+  return {
+    name: `chain-${chainId}`,
+    chainId,
+    client,
+    db,
+    log: pino({ level: "silent" }),
+    config,
+    contract,
+    tokens: [],
+    prices: staticPriceSource("2000"),
+    confirmations,
+    multicall3: undefined,
+    subscriptions: undefined,
+    depositReuse: { state: "ok", how: "test" },
+    orderEvents: createOrderEvents([orderCallbacks(publicUrl ?? "http://pos.test"), txtNotifier()]),
+    recurringEvents: createRecurringEvents([]),
+    now: Date.now,
+    eletropay: undefined,
+    ...rest,
+  };
+}
+
+/** The production pipeline (server/src/runtime/modules.ts, built by runtime/pipeline.ts) on a bare chain. */
 export function testIndexer(
   db: Db,
   client: PublicClient,
   contract: `0x${string}`,
   options: TestIndexerOptions,
 ): ChainIndexer {
-  const chainId = options.chainId ?? 31337n;
-  const config = loadConfig({
-    NODE_ENV: "test",
-    RPC_URL: "http://127.0.0.1:1",
-    CONTRACT_ADDRESS: contract,
-    CONFIRMATIONS: String(options.confirmations),
-    ETH_USD_PRICE: "2000",
-  }).chains[0];
-  if (!config) throw new Error("no chain configured");
   return createChainIndexer(
     chainModules,
-    {
-      name: `chain-${chainId}`,
-      chainId,
-      client,
-      db,
-      log: pino({ level: "silent" }),
-      config,
-      contract,
-      tokens: [],
-      prices: staticPriceSource("2000"),
+    testChainContext(db, client, contract, {
       confirmations: options.confirmations,
-      multicall3: undefined,
-      subscriptions: undefined,
-      depositReuse: { state: "ok", how: "test" },
-      orderEvents: createOrderEvents([orderCallbacks(options.publicUrl ?? "http://pos.test"), txtNotifier()]),
-      recurringEvents: createRecurringEvents([]),
-      now: Date.now,
-      eletropay: undefined,
-    },
+      ...(options.chainId === undefined ? {} : { chainId: options.chainId }),
+      ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+    }),
     {
       startBlock: 0n,
       finalityBlocks: options.finalityBlocks,
@@ -75,6 +95,20 @@ export function testIndexer(
     },
   );
 }
+
+/**
+ * The production pipeline's sink alone, for tests that hand it steps: every module's sink in list
+ * order. `apply` and `idle` return the order status changes the step published.
+ */
+export function pipelineSink(context: ProductionContext) {
+  const { sink } = buildPipeline(chainModules, context);
+  return {
+    apply: async (tx: Queryable, step: Step<ChainEvent>) => (await sink.apply(tx, step)).read(orderChanges),
+    idle: async (tx: Queryable, at: IdleContext) =>
+      ((await sink.idle?.(tx, at)) ?? noFacts).read(orderChanges),
+  };
+}
+const noFacts = { read: () => [] as OrderStatusChanged[] };
 
 /**
  * The production pipeline over one of a started system's chains (its module context, with

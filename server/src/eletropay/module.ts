@@ -1,4 +1,5 @@
-import { moduleSink, type ChainContext, type ChainModule } from "../chain/module.ts";
+import type { ChainContext, ChainModule } from "../chain/module.ts";
+import { touchedDeposits } from "../deposits/module.ts";
 import {
   deleteChainEletroPayPayments,
   eletropayDepositSink,
@@ -20,6 +21,10 @@ export interface EletroPayEthContext extends ChainContext {
 export const eletropayEthModule: ChainModule<EletroPayEthContext> = {
   name: "eletropay-eth",
   sources: () => [],
-  sink: (ctx) => (ctx.eletropay ? moduleSink(eletropayDepositSink(ctx.eletropay)) : undefined),
+  sink(ctx) {
+    if (!ctx.eletropay) return undefined;
+    const sink = eletropayDepositSink(ctx.eletropay);
+    return { apply: (tx, step, facts) => sink.apply(tx, step, facts.read(touchedDeposits)) };
+  },
   deleteChainData: deleteChainEletroPayPayments,
 };

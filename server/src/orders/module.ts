@@ -1,5 +1,6 @@
 import { deleteOrderCallbacks } from "../callbacks/outbox.ts";
 import { fact, type ChainContext, type ChainModule } from "../chain/module.ts";
+import { touchedDeposits } from "../deposits/module.ts";
 import { deleteChainEvents } from "../ledger/contract-events.ts";
 import { paymentProcessorSource } from "../ledger/payment-processor-source.ts";
 import { createOrderSink } from "./effects.ts";
@@ -25,10 +26,10 @@ export const paymentsModule: ChainModule<PaymentsContext> = {
     const sink = createOrderSink({ confirmations: ctx.confirmations, events: ctx.orderEvents });
     return {
       async apply(tx, step, facts) {
-        facts.publish(orderChanges, await sink.apply(tx, step));
+        facts.publish(orderChanges, await sink.apply(tx, step, facts.read(touchedDeposits)));
       },
       async idle(tx, at, facts) {
-        facts.publish(orderChanges, (await sink.idle?.(tx, at)) ?? []);
+        facts.publish(orderChanges, await sink.idle(tx, at));
       },
     };
   },

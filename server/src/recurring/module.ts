@@ -1,4 +1,6 @@
-import { moduleSink, type ChainContext, type ChainModule } from "../chain/module.ts";
+import type { ChainContext, ChainModule } from "../chain/module.ts";
+import { touchedDeposits } from "../deposits/module.ts";
+import { touchedTokenSubscriptions } from "../token-subscriptions/module.ts";
 import { recurringSink } from "./effects.ts";
 import type { RecurringEvents } from "./events.ts";
 import { deleteChainSubscriptions } from "./repository.ts";
@@ -18,6 +20,15 @@ export interface RecurringContext extends ChainContext {
 export const recurringModule: ChainModule<RecurringContext> = {
   name: "recurring",
   sources: () => [],
-  sink: (ctx) => moduleSink(recurringSink({ events: ctx.recurringEvents, now: ctx.now })),
+  sink(ctx) {
+    const sink = recurringSink({ events: ctx.recurringEvents, now: ctx.now });
+    return {
+      apply: (tx, step, facts) =>
+        sink.apply(tx, step, {
+          deposits: facts.read(touchedDeposits).addresses,
+          tokenRefs: facts.read(touchedTokenSubscriptions).refs,
+        }),
+    };
+  },
   deleteChainData: deleteChainSubscriptions,
 };

@@ -27,7 +27,7 @@ import { subscriptionsAbi } from "../token-subscriptions/abi.ts";
 import type { Collector } from "../token-subscriptions/collector.ts";
 import { chainModules, type ModuleServices, type ProductionContext } from "./modules.ts";
 import { createChainIndexer, type ChainIndexer } from "./pipeline.ts";
-import { deleteChainData } from "./reset.ts";
+import { deleteChainDataOf } from "./reset.ts";
 
 /** Multicall3 at the same address on most public networks (https://www.multicall3.com). */
 const CANONICAL_MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";
@@ -109,6 +109,8 @@ export interface ChainRuntime {
    * this process may index): the token-subscriptions module's keeper.
    */
   readonly collector: Collector | undefined;
+  /** The modules' sections of this chain's /health report (each module's `health`). */
+  moduleHealth(): Record<string, unknown>;
   /** Set when opening the chain deleted its dev data (a new local chain). */
   readonly reset: ChainReset | undefined;
   role(): IndexerRole;
@@ -207,10 +209,11 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     );
   }
 
+  const modules = deps.modules ?? chainModules;
   const reset = await ensureChainIdentity(db, await readChainIdentity(client, contract), {
     resetOnMismatch: isLocal && deps.env !== "production",
     log: (message) => log.warn(message),
-    deleteChainData,
+    deleteChainData: deleteChainDataOf(modules),
   });
 
   const tokens = [...config.tokens];
@@ -312,7 +315,6 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     depositReuse,
     ...deps.services,
   } satisfies ChainContext & ModuleServices;
-  const modules = deps.modules ?? chainModules;
   // Chain → indexer (the modules' sources and readers) → the modules' sinks in list order.
   const wsUrl = config.rpcWsUrl ?? (config.rpcUrl?.startsWith("ws") ? config.rpcUrl : undefined);
   const indexer = deps.runIndexer
@@ -440,6 +442,11 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     subscriptions,
     collector,
     reset,
+    moduleHealth: () =>
+      Object.assign({}, ...modules.map((m) => m.health?.(context, keepers.get(m.name)) ?? {})) as Record<
+        string,
+        unknown
+      >,
     role: () => role,
     indexedBlock: () => (role === "leader" ? (indexer?.status().indexedBlock ?? cachedCursor) : cachedCursor),
     indexerStatus: () => indexer?.status() ?? null,

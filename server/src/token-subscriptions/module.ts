@@ -1,9 +1,14 @@
 import { eventsByOwner } from "../chain/events.ts";
-import type { ChainModule } from "../chain/module.ts";
-import { createCollector } from "./collector.ts";
-import { deleteChainTokenSubscriptions } from "./repository.ts";
+import { fact, type ChainModule } from "../chain/module.ts";
+import { createCollector, type Collector } from "./collector.ts";
+import { deleteChainTokenSubscriptions, refsOfTokenSubscriptions } from "./repository.ts";
 import { createTokenSubscriptionSink } from "./sink.ts";
 import { subscriptionsSource } from "./sources.ts";
+
+/** The refs (bytes32, lowercase) of the on-chain subscriptions a step's events concern. */
+export const touchedTokenSubscriptions = fact<{ readonly refs: readonly string[] }>(
+  "touched token subscription refs",
+);
 
 /**
  * Token subscriptions (recurring token pulls) of the Subscriptions contract, when the chain has
@@ -13,14 +18,24 @@ export const tokenSubscriptionsModule: ChainModule = {
   name: "token-subscriptions",
   sources: (ctx) => (ctx.subscriptions ? [subscriptionsSource(ctx.subscriptions)] : []),
   sink(ctx) {
-    if (!ctx.subscriptions) return undefined;
-    const sink = createTokenSubscriptionSink();
+    const sink = ctx.subscriptions ? createTokenSubscriptionSink() : undefined;
     return {
-      async apply(tx, step) {
-        await sink.apply(
-          tx,
-          step.type === "block" ? { ...step, events: eventsByOwner(step.events).tokenSubscriptions } : step,
-        );
+      async apply(tx, step, facts) {
+        if (step.type !== "block") {
+          await sink?.apply(tx, step);
+          facts.publish(touchedTokenSubscriptions, { refs: [] });
+          return;
+        }
+        const events = eventsByOwner(step.events).tokenSubscriptions;
+        await sink?.apply(tx, { ...step, events });
+        const refs = new Set<string>();
+        const ids: bigint[] = [];
+        for (const e of events) {
+          if (e.kind === "token_subscribed") refs.add(e.ref);
+          else ids.push(e.id);
+        }
+        for (const ref of await refsOfTokenSubscriptions(tx, step.chainId, ids)) refs.add(ref);
+        facts.publish(touchedTokenSubscriptions, { refs: [...refs] });
       },
     };
   },
@@ -47,4 +62,9 @@ export const tokenSubscriptionsModule: ChainModule = {
     });
   },
   deleteChainData: deleteChainTokenSubscriptions,
+  health: (ctx, keeper) => ({
+    token_subscriptions: ctx.subscriptions
+      ? { contract: ctx.subscriptions, collector: (keeper as Collector | undefined)?.address ?? null }
+      : "off",
+  }),
 };

@@ -1,5 +1,5 @@
 import type { Queryable } from "../db/types.ts";
-import { eventsByOwner, unreachable, type ChainEvent } from "../chain/events.ts";
+import { unreachable } from "../chain/events.ts";
 import type { Sink, Step } from "../indexer/types.ts";
 import type { TokenCancelled, TokenCollected, TokenSubscribed, TokenSubscriptionEvent } from "./events.ts";
 import {
@@ -62,31 +62,4 @@ export function createTokenSubscriptionSink(): Sink<TokenSubscriptionEvent> {
     }
   }
   return { apply };
-}
-
-/**
- * The chain's sink with the token-subscription sink beside it, on one event stream: each block
- * step's events are split by owner (the Subscriptions contract's go to `tokens`, everything else to
- * `main`), reorgs and finalizations go to both, in the same transaction; `main`'s result is the
- * step's, and idle time is `main`'s alone.
- */
-export function withTokenSubscriptions<R>(
-  main: Sink<ChainEvent, R>,
-  tokens: Sink<TokenSubscriptionEvent> | undefined,
-): Sink<ChainEvent, R> {
-  const idle = main.idle?.bind(main);
-  return {
-    async apply(tx, step) {
-      if (step.type !== "block") {
-        const result = await main.apply(tx, step);
-        await tokens?.apply(tx, step);
-        return result;
-      }
-      const { contract, deposits, tokenSubscriptions } = eventsByOwner(step.events);
-      const result = await main.apply(tx, { ...step, events: [...contract, ...deposits] });
-      await tokens?.apply(tx, { ...step, events: tokenSubscriptions });
-      return result;
-    },
-    ...(idle ? { idle } : {}),
-  };
 }
