@@ -111,14 +111,3 @@ export interface ChainModule<Ctx = ChainContext> {
   deleteChainData(tx: Queryable, chainId: bigint): Promise<void>;
   health?(ctx: Ctx, keeper: SendingPolicy | undefined): Record<string, unknown>;
 }
-
-/** A module sink made from an indexer sink over the whole event stream (its result is dropped). */
-export function moduleSink(sink: {
-  apply(tx: Queryable, step: Step<ChainEvent>): Promise<unknown>;
-}): ModuleSink {
-  return {
-    async apply(tx, step) {
-      await sink.apply(tx, step);
-    },
-  };
-}
