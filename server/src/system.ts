@@ -14,21 +14,17 @@ import { createDb, migrate, type Db } from "./db/index.ts";
 import {
   clientCallbackKeys,
   createEletroPay,
-  eletropayDepositSink,
   gapLimitStatus,
   linkEletroPayClient,
   type EletroPay,
 } from "./eletropay/index.ts";
-import type { Indexer } from "./indexer/index.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { parseUsdCents } from "./lib/money.ts";
 import { createAddressService } from "./merchants/addresses.ts";
 import { createMerchantService } from "./merchants/service.ts";
 import { txtNotifier } from "./notify/order-status.ts";
-import type { ChainEvent } from "./orders/effects.ts";
-import type { TokenSubscriptionEvent } from "./token-subscriptions/events.ts";
-import { createOrderEvents, type OrderStatusChanged } from "./orders/events.ts";
+import { createOrderEvents } from "./orders/events.ts";
 import { merchantDisplayName, setDisplayName } from "./merchants/profile.ts";
 import { merchantDepositsReadyToSweep } from "./deposits/repository.ts";
 import { provenAddresses } from "./merchants/addresses.ts";
@@ -39,11 +35,11 @@ import { createOrderReader } from "./orders/queries.ts";
 import { createOrderService } from "./orders/service.ts";
 import { recurringCallbacks } from "./callbacks/recurring-callbacks.ts";
 import { recurringTxtNotifier } from "./notify/recurring.ts";
-import { recurringSink } from "./recurring/effects.ts";
 import { createRecurringEvents } from "./recurring/events.ts";
 import { createRecurringScheduler, type RecurringScheduler } from "./recurring/scheduler.ts";
 import { createRecurringService } from "./recurring/service.ts";
 import { openChainRuntime, type ChainRuntime } from "./runtime/chain.ts";
+import type { ChainIndexer } from "./runtime/pipeline.ts";
 
 export interface System {
   app: FastifyInstance;
@@ -56,7 +52,7 @@ export interface System {
   chainId: bigint;
   contract: `0x${string}`;
   tokens: readonly TokenConfig[];
-  indexer: Indexer<OrderStatusChanged[]> | undefined;
+  indexer: ChainIndexer | undefined;
   callbackWorker: CallbackWorker | undefined;
   /**
    * The recurring billing scheduler (periods opening, the clock's status changes), running in
@@ -105,18 +101,14 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     const events = createOrderEvents([orderCallbacks(config.publicUrl), txtNotifier()]);
     // Subscription events reach the same two subscribers, from the recurring sink and scheduler.
     recurringEvents = createRecurringEvents([recurringCallbacks(config.publicUrl), recurringTxtNotifier()]);
-    const subscriptions = recurringSink<ChainEvent | TokenSubscriptionEvent>({
-      events: recurringEvents,
-      now,
-    });
     // EletroPay's ETH and token addresses live on the default chain; its indexer follows them.
     const eletropayEth = config.eletropay.eth
-      ? eletropayDepositSink<ChainEvent | TokenSubscriptionEvent>({
+      ? {
           config: config.eletropay,
           confirmations: config.chains[0]?.confirmations ?? 1,
           callbackKeyFor: clientCallbackKeys(config.eletropay),
           log: log.child({ component: "eletropay" }),
-        })
+        }
       : undefined;
     for (const [i, chainConfig] of config.chains.entries()) {
       const chain = await openChainRuntime({
@@ -125,8 +117,12 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
         runIndexer: config.runIndexer,
         db,
         log,
-        events,
-        followers: i === 0 && eletropayEth ? [subscriptions, eletropayEth] : [subscriptions],
+        services: {
+          orderEvents: events,
+          recurringEvents,
+          now,
+          eletropay: i === 0 ? eletropayEth : undefined,
+        },
         ...(i === 0 && options.client ? { client: options.client } : {}),
       });
       const other = chains.find((c) => c.chainId === chain.chainId || c.name === chain.name);

@@ -6,33 +6,18 @@ import { parseAbi, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { secretKey } from "../../server/src/config/sweeper.ts";
-import {
-  depositBalanceReader,
-  depositForwardedSource,
-  depositTransferSource,
-} from "../../server/src/deposits/sources.ts";
-import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
-import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
-import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
+import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
-import { recurringSink } from "../../server/src/recurring/effects.ts";
 import { createRecurringEvents } from "../../server/src/recurring/events.ts";
-import { withFollowers } from "../../server/src/runtime/chain.ts";
 import { createSender } from "../../server/src/sender/sender.ts";
+import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
 import { createCollector, type Collector } from "../../server/src/token-subscriptions/collector.ts";
-import type { TokenSubscriptionEvent } from "../../server/src/token-subscriptions/events.ts";
 import { keeperState, tokenSubscriptionsByRef } from "../../server/src/token-subscriptions/repository.ts";
-import {
-  createTokenSubscriptionSink,
-  withTokenSubscriptions,
-} from "../../server/src/token-subscriptions/sink.ts";
-import { subscriptionsSource } from "../../server/src/token-subscriptions/sources.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp } from "../helpers/indexing.ts";
+import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
 import { startNodeChain } from "../helpers/node-chain.ts";
 
 /** Hardhat's dev account #9: the gas-only key of the sweeper and the collector. */
@@ -69,7 +54,7 @@ describe("R2-2: the token-subscription collector cannot be monopolised", functio
   let chain: Awaited<ReturnType<typeof startNodeChain>>;
   let testDb: TestDb;
   let system: System;
-  let indexer: Indexer<OrderStatusChanged[]>;
+  let indexer: ChainIndexer;
   let collector: Collector;
   let token: Hex;
   let subs: Hex;
@@ -191,32 +176,15 @@ describe("R2-2: the token-subscription collector cannot be monopolised", functio
       RATE_LIMIT_PER_MINUTE: "100000",
     });
     system = await startSystem(config, { db: testDb.db, listen: false, now: () => clock });
-    indexer = createIndexer<ChainEvent | TokenSubscriptionEvent, OrderStatusChanged[]>({
-      chain: { chainId: CHAIN, client: chain.client },
-      db: testDb.db,
-      sources: [
-        paymentProcessorSource(chain.contract),
-        depositForwardedSource(chain.contract),
-        depositTransferSource(testDb.db, CHAIN, [token]),
-        subscriptionsSource(subs),
-      ],
-      readers: [depositBalanceReader({ db: testDb.db, client: chain.client, chainId: CHAIN })],
-      sink: withFollowers(
-        withTokenSubscriptions(
-          createOrderSink({ confirmations: 1, events: createOrderEvents([]) }),
-          createTokenSubscriptionSink(),
-        ),
-        [
-          recurringSink<ChainEvent | TokenSubscriptionEvent>({
-            events: createRecurringEvents([]),
-            now: () => clock,
-          }),
-        ],
-      ),
-      log: pino({ level: "silent" }),
-      startBlock: 0n,
-      finalityBlocks: 16,
-      pollIntervalMs: 20,
+    indexer = pipelineIndexer(system.chains[0], {
+      context: {
+        client: chain.client,
+        confirmations: 1,
+        orderEvents: createOrderEvents([]),
+        recurringEvents: createRecurringEvents([]),
+        now: () => clock,
+        multicall3: undefined,
+      },
     });
     // As server/src/runtime/chain.ts builds it.
     collector = createCollector({

@@ -1,26 +1,18 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import pino from "pino";
 import { parseAbi, parseEther, parseUnits, type Hex } from "viem";
 import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { depositAddress, readDepositDerivation } from "../../server/src/deposits/address.ts";
 import { depositsAbi } from "../../server/src/deposits/abi.ts";
 import { depositsReadyToSweep } from "../../server/src/deposits/repository.ts";
-import {
-  depositBalanceReader,
-  depositForwardedSource,
-  depositTransferSource,
-} from "../../server/src/deposits/sources.ts";
-import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
-import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
 import { txtNotifier } from "../../server/src/notify/order-status.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
-import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
+import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
+import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp } from "../helpers/indexing.ts";
+import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
 import { startNodeChain } from "../helpers/node-chain.ts";
 
 /**
@@ -36,7 +28,7 @@ describe("deposit addresses on a hardhat node: plain transfers → success → s
   let chain: Awaited<ReturnType<typeof startNodeChain>>;
   let testDb: TestDb;
   let system: System;
-  let indexer: Indexer<OrderStatusChanged[]>;
+  let indexer: ChainIndexer;
   let usdc: `0x${string}`;
   let multicall3: `0x${string}`;
   let forwarder: `0x${string}`;
@@ -96,20 +88,13 @@ describe("deposit addresses on a hardhat node: plain transfers → success → s
     system = await startSystem(config, { db: testDb.db, listen: false });
     // The pipeline as runtime/chain.ts wires it, stepped by the test.
     const events = createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]);
-    indexer = createIndexer<ChainEvent, OrderStatusChanged[]>({
-      chain: { chainId: 31337n, client: chain.client },
-      db: testDb.db,
-      sources: [
-        paymentProcessorSource(chain.contract),
-        depositForwardedSource(chain.contract),
-        depositTransferSource(testDb.db, 31337n, [usdc]),
-      ],
-      readers: [depositBalanceReader({ db: testDb.db, client: chain.client, chainId: 31337n, multicall3 })],
-      sink: createOrderSink({ confirmations: CONFIRMATIONS, events }),
-      log: pino({ level: "silent" }),
-      startBlock: 0n,
-      finalityBlocks: 16,
-      pollIntervalMs: 20,
+    indexer = pipelineIndexer(system.chains[0], {
+      context: {
+        client: chain.client,
+        confirmations: CONFIRMATIONS,
+        orderEvents: events,
+        multicall3,
+      },
     });
   });
 

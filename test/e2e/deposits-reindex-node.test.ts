@@ -5,15 +5,12 @@ import pino from "pino";
 import { parseEther, type Hex } from "viem";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { depositsAbi } from "../../server/src/deposits/abi.ts";
-import { depositBalanceReader, depositForwardedSource } from "../../server/src/deposits/sources.ts";
 import type { Db } from "../../server/src/db/types.ts";
-import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
-import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
-import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
+import { createOrderEvents } from "../../server/src/orders/events.ts";
+import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, copyOrdersAsCreated, indexedState } from "../helpers/indexing.ts";
+import { catchUp, copyOrdersAsCreated, indexedState, pipelineIndexer } from "../helpers/indexing.ts";
 import { startNodeChain } from "../helpers/node-chain.ts";
 
 /**
@@ -38,18 +35,19 @@ describe("deposit addresses: a historical reindex dates each plain ETH transfer 
   function indexer(
     db: Db,
     options: { finalityBlocks: number; realtimeBatch?: number; log?: pino.Logger },
-  ): Indexer<OrderStatusChanged[]> {
-    return createIndexer<ChainEvent, OrderStatusChanged[]>({
-      chain: { chainId: 31337n, client: chain.client },
-      db,
-      sources: [paymentProcessorSource(chain.contract), depositForwardedSource(chain.contract)],
-      readers: [depositBalanceReader({ db, client: chain.client, chainId: 31337n, multicall3 })],
-      sink: createOrderSink({ confirmations: CONFIRMATIONS, events: createOrderEvents([]) }),
-      log: options.log ?? pino({ level: "silent" }),
+  ): ChainIndexer {
+    return pipelineIndexer(system.chains[0], {
+      context: {
+        client: chain.client,
+        db,
+        confirmations: CONFIRMATIONS,
+        orderEvents: createOrderEvents([]),
+        multicall3,
+        ...(options.log ? { log: options.log } : {}),
+      },
       startBlock: start,
       finalityBlocks: options.finalityBlocks,
       ...(options.realtimeBatch ? { realtimeBatch: options.realtimeBatch } : {}),
-      pollIntervalMs: 20,
     });
   }
 

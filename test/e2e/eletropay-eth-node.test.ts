@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import pino from "pino";
 import { parseAbi, parseEther, parseUnits, type Hex } from "viem";
 import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
 import { createCallbackWorker } from "../../server/src/callbacks/worker.ts";
@@ -8,26 +7,14 @@ import { parseCallbackConfig } from "../../server/src/config/callbacks.ts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { depositsAbi } from "../../server/src/deposits/abi.ts";
 import { depositsReadyToSweep } from "../../server/src/deposits/repository.ts";
-import {
-  depositBalanceReader,
-  depositForwardedSource,
-  depositTransferSource,
-} from "../../server/src/deposits/sources.ts";
-import {
-  clientCallbackKeys,
-  eletropayDepositSink,
-  linkEletroPayClient,
-} from "../../server/src/eletropay/index.ts";
-import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
-import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
+import { clientCallbackKeys, linkEletroPayClient } from "../../server/src/eletropay/index.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { txtNotifier } from "../../server/src/notify/order-status.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
-import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
-import { withFollowers } from "../../server/src/runtime/chain.ts";
+import { createOrderEvents } from "../../server/src/orders/events.ts";
+import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp } from "../helpers/indexing.ts";
+import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
 import { startNodeChain } from "../helpers/node-chain.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 
@@ -45,7 +32,7 @@ describe("EletroPay ETH and USDC on a hardhat node: fresh deposit addresses → 
   let chain: Awaited<ReturnType<typeof startNodeChain>>;
   let testDb: TestDb;
   let system: System;
-  let indexer: Indexer<OrderStatusChanged[]>;
+  let indexer: ChainIndexer;
   let receiver: Receiver;
   let usdc: `0x${string}`;
   let forwarder: `0x${string}`;
@@ -149,26 +136,18 @@ describe("EletroPay ETH and USDC on a hardhat node: fresh deposit addresses → 
     system = await startSystem(config, { db: testDb.db, listen: false });
     // The pipeline as runtime/chain.ts wires it (the order sink, then EletroPay's follower), stepped by the test.
     const events = createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]);
-    indexer = createIndexer<ChainEvent, OrderStatusChanged[]>({
-      chain: { chainId: 31337n, client: chain.client },
-      db: testDb.db,
-      sources: [
-        paymentProcessorSource(chain.contract),
-        depositForwardedSource(chain.contract),
-        depositTransferSource(testDb.db, 31337n, [usdc]),
-      ],
-      readers: [depositBalanceReader({ db: testDb.db, client: chain.client, chainId: 31337n, multicall3 })],
-      sink: withFollowers(createOrderSink({ confirmations: CONFIRMATIONS, events }), [
-        eletropayDepositSink<ChainEvent>({
+    indexer = pipelineIndexer(system.chains[0], {
+      context: {
+        client: chain.client,
+        confirmations: CONFIRMATIONS,
+        orderEvents: events,
+        multicall3,
+        eletropay: {
           config: config.eletropay,
           confirmations: CONFIRMATIONS,
           callbackKeyFor: clientCallbackKeys(config.eletropay),
-        }),
-      ]),
-      log: pino({ level: "silent" }),
-      startBlock: 0n,
-      finalityBlocks: 16,
-      pollIntervalMs: 20,
+        },
+      },
     });
     await createMerchant(testDb.db, "shop@example.com", "free");
     token = await register("pos@example.com");

@@ -7,22 +7,17 @@ import { recurringCallbacks } from "../../server/src/callbacks/recurring-callbac
 import { loadConfig } from "../../server/src/config/index.ts";
 import { depositsAbi } from "../../server/src/deposits/abi.ts";
 import { depositsReadyToSweep } from "../../server/src/deposits/repository.ts";
-import { depositBalanceReader, depositForwardedSource } from "../../server/src/deposits/sources.ts";
-import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
-import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { txtNotifier } from "../../server/src/notify/order-status.ts";
 import { recurringTxtNotifier } from "../../server/src/notify/recurring.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
-import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
-import { recurringSink } from "../../server/src/recurring/effects.ts";
+import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { createRecurringEvents } from "../../server/src/recurring/events.ts";
 import { createRecurringScheduler, type RecurringScheduler } from "../../server/src/recurring/scheduler.ts";
 import { periodStart } from "../../server/src/recurring/schedule.ts";
-import { withFollowers } from "../../server/src/runtime/chain.ts";
+import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp } from "../helpers/indexing.ts";
+import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
 import { startNodeChain } from "../helpers/node-chain.ts";
 
 const DAY = 86_400_000;
@@ -61,7 +56,7 @@ describe("recurring billing on a hardhat node: plain transfers to the subscripti
   let chain: Awaited<ReturnType<typeof startNodeChain>>;
   let testDb: TestDb;
   let system: System;
-  let indexer: Indexer<OrderStatusChanged[]>;
+  let indexer: ChainIndexer;
   let scheduler: RecurringScheduler;
   let key: string;
   let clock = 0;
@@ -93,22 +88,15 @@ describe("recurring billing on a hardhat node: plain transfers to the subscripti
       recurringCallbacks("http://pos.test"),
       recurringTxtNotifier(),
     ]);
-    indexer = createIndexer<ChainEvent, OrderStatusChanged[]>({
-      chain: { chainId: 31337n, client: chain.client },
-      db: testDb.db,
-      sources: [paymentProcessorSource(chain.contract), depositForwardedSource(chain.contract)],
-      readers: [depositBalanceReader({ db: testDb.db, client: chain.client, chainId: 31337n, multicall3 })],
-      sink: withFollowers(
-        createOrderSink({
-          confirmations: CONFIRMATIONS,
-          events: createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]),
-        }),
-        [recurringSink<ChainEvent>({ events: recurringEvents, now: () => clock })],
-      ),
-      log: pino({ level: "silent" }),
-      startBlock: 0n,
-      finalityBlocks: 16,
-      pollIntervalMs: 20,
+    indexer = pipelineIndexer(system.chains[0], {
+      context: {
+        client: chain.client,
+        confirmations: CONFIRMATIONS,
+        orderEvents: createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]),
+        recurringEvents,
+        now: () => clock,
+        multicall3,
+      },
     });
     scheduler = createRecurringScheduler({
       db: testDb.db,

@@ -2,43 +2,27 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import pino from "pino";
 import { getAddress, parseAbi, type Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
 import { recurringCallbacks } from "../../server/src/callbacks/recurring-callbacks.ts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { secretKey } from "../../server/src/config/sweeper.ts";
-import {
-  depositBalanceReader,
-  depositForwardedSource,
-  depositTransferSource,
-} from "../../server/src/deposits/sources.ts";
-import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
-import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { recurringTxtNotifier } from "../../server/src/notify/recurring.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
-import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
-import { recurringSink } from "../../server/src/recurring/effects.ts";
+import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { createRecurringEvents } from "../../server/src/recurring/events.ts";
 import { createRecurringScheduler, type RecurringScheduler } from "../../server/src/recurring/scheduler.ts";
-import { withFollowers } from "../../server/src/runtime/chain.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
 import { createSender } from "../../server/src/sender/sender.ts";
+import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
 import { createCollector, type Collector } from "../../server/src/token-subscriptions/collector.ts";
-import type { TokenSubscriptionEvent } from "../../server/src/token-subscriptions/events.ts";
 import {
   collectionsByRef,
   tokenSubscriptionsByRef,
 } from "../../server/src/token-subscriptions/repository.ts";
-import {
-  createTokenSubscriptionSink,
-  withTokenSubscriptions,
-} from "../../server/src/token-subscriptions/sink.ts";
-import { subscriptionsSource } from "../../server/src/token-subscriptions/sources.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp } from "../helpers/indexing.ts";
+import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
 import { startNodeChain } from "../helpers/node-chain.ts";
 
 /** Hardhat's dev account #9: the gas-only key of the sweeper and the collector. */
@@ -98,7 +82,7 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
   let chain: Awaited<ReturnType<typeof startNodeChain>>;
   let testDb: TestDb;
   let system: System;
-  let indexer: Indexer<OrderStatusChanged[]>;
+  let indexer: ChainIndexer;
   let scheduler: RecurringScheduler;
   let collector: Collector;
   let token: `0x${string}`;
@@ -158,30 +142,15 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
       recurringCallbacks("http://pos.test"),
       recurringTxtNotifier(),
     ]);
-    indexer = createIndexer<ChainEvent | TokenSubscriptionEvent, OrderStatusChanged[]>({
-      chain: { chainId: CHAIN, client: chain.client },
-      db: testDb.db,
-      sources: [
-        paymentProcessorSource(chain.contract),
-        depositForwardedSource(chain.contract),
-        depositTransferSource(testDb.db, CHAIN, [token]),
-        subscriptionsSource(subs),
-      ],
-      readers: [depositBalanceReader({ db: testDb.db, client: chain.client, chainId: CHAIN })],
-      sink: withFollowers(
-        withTokenSubscriptions(
-          createOrderSink({
-            confirmations: 1,
-            events: createOrderEvents([orderCallbacks("http://pos.test")]),
-          }),
-          createTokenSubscriptionSink(),
-        ),
-        [recurringSink<ChainEvent | TokenSubscriptionEvent>({ events: recurringEvents, now: () => clock })],
-      ),
-      log: pino({ level: "silent" }),
-      startBlock: 0n,
-      finalityBlocks: 16,
-      pollIntervalMs: 20,
+    indexer = pipelineIndexer(system.chains[0], {
+      context: {
+        client: chain.client,
+        confirmations: 1,
+        orderEvents: createOrderEvents([orderCallbacks("http://pos.test")]),
+        recurringEvents,
+        now: () => clock,
+        multicall3: undefined,
+      },
     });
     scheduler = createRecurringScheduler({
       db: testDb.db,

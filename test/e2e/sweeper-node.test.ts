@@ -7,23 +7,16 @@ import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { secretKey, type SweeperConfig } from "../../server/src/config/sweeper.ts";
 import { depositsAbi } from "../../server/src/deposits/abi.ts";
-import {
-  depositBalanceReader,
-  depositForwardedSource,
-  depositTransferSource,
-} from "../../server/src/deposits/sources.ts";
-import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
-import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
 import { txtNotifier } from "../../server/src/notify/order-status.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
-import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
+import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
 import { createSender, type Sender } from "../../server/src/sender/sender.ts";
 import { recentSweeps } from "../../server/src/sweeper/repository.ts";
 import { createSweeper, type Sweeper } from "../../server/src/sweeper/service.ts";
+import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp } from "../helpers/indexing.ts";
+import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
 import { startNodeChain } from "../helpers/node-chain.ts";
 
 /** Hardhat's dev account #9: the sweeper here (and under `npm start`). */
@@ -106,7 +99,7 @@ describe("sweeper on a hardhat node: confirmed deposits swept in batches, tracke
   let chain: NodeChain;
   let testDb: TestDb;
   let system: System;
-  let indexer: Indexer<OrderStatusChanged[]>;
+  let indexer: ChainIndexer;
   let sender: Sender;
   const sweeperAddress = privateKeyToAccount(SWEEPER_KEY).address;
   const policy: SweeperConfig = {
@@ -165,21 +158,14 @@ describe("sweeper on a hardhat node: confirmed deposits swept in batches, tracke
     });
     system = await startSystem(config, { db: testDb.db, listen: false });
     const events = createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]);
-    indexer = createIndexer<ChainEvent, OrderStatusChanged[]>({
-      chain: { chainId: 31337n, client: chain.client },
-      db: testDb.db,
-      sources: [
-        paymentProcessorSource(chain.contract),
-        depositForwardedSource(chain.contract),
-        depositTransferSource(testDb.db, 31337n, []),
-      ],
-      // No Multicall3 here: the balance reader falls back to a JSON-RPC batch of eth_getBalance.
-      readers: [depositBalanceReader({ db: testDb.db, client: chain.client, chainId: 31337n })],
-      sink: createOrderSink({ confirmations: CONFIRMATIONS, events }),
-      log: pino({ level: "silent" }),
-      startBlock: 0n,
-      finalityBlocks: 16,
-      pollIntervalMs: 20,
+    // No Multicall3 here: the balance reader falls back to a JSON-RPC batch of eth_getBalance.
+    indexer = pipelineIndexer(system.chains[0], {
+      context: {
+        client: chain.client,
+        confirmations: CONFIRMATIONS,
+        orderEvents: events,
+        multicall3: undefined,
+      },
     });
     sender = createSender({
       db: testDb.db,

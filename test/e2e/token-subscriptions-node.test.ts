@@ -5,19 +5,12 @@ import { createPublicClient, custom, parseAbi, parseEther, type Hex, type Public
 import { privateKeyToAccount } from "viem/accounts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { secretKey } from "../../server/src/config/sweeper.ts";
-import {
-  depositBalanceReader,
-  depositForwardedSource,
-  depositTransferSource,
-} from "../../server/src/deposits/sources.ts";
-import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
-import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
 import { createSerial } from "../../server/src/lib/serial.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
-import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
+import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
 import { createSender } from "../../server/src/sender/sender.ts";
 import { createSweeper } from "../../server/src/sweeper/service.ts";
+import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
 import {
@@ -25,7 +18,6 @@ import {
   revertReason,
   type Collector,
 } from "../../server/src/token-subscriptions/collector.ts";
-import type { TokenSubscriptionEvent } from "../../server/src/token-subscriptions/events.ts";
 import {
   allowCollecting,
   collectionsByRef,
@@ -33,13 +25,8 @@ import {
   keeperState,
   tokenSubscriptionById,
 } from "../../server/src/token-subscriptions/repository.ts";
-import {
-  createTokenSubscriptionSink,
-  withTokenSubscriptions,
-} from "../../server/src/token-subscriptions/sink.ts";
-import { subscriptionsSource } from "../../server/src/token-subscriptions/sources.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp } from "../helpers/indexing.ts";
+import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
 import { startNodeChain } from "../helpers/node-chain.ts";
 
 /** Hardhat's dev account #9: the gas-only key of the sweeper and the collector (as under `npm start`). */
@@ -84,7 +71,7 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
   let chain: NodeChain;
   let testDb: TestDb;
   let system: System;
-  let indexer: Indexer<OrderStatusChanged[]>;
+  let indexer: ChainIndexer;
   let collector: Collector;
   let token: `0x${string}`;
   let subs: `0x${string}`;
@@ -229,24 +216,13 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       RUN_CALLBACK_WORKER: "false",
     });
     system = await startSystem(config, { db: testDb.db, listen: false });
-    indexer = createIndexer<ChainEvent | TokenSubscriptionEvent, OrderStatusChanged[]>({
-      chain: { chainId: CHAIN, client: chain.client },
-      db: testDb.db,
-      sources: [
-        paymentProcessorSource(chain.contract),
-        depositForwardedSource(chain.contract),
-        depositTransferSource(testDb.db, CHAIN, []),
-        subscriptionsSource(subs),
-      ],
-      readers: [depositBalanceReader({ db: testDb.db, client: chain.client, chainId: CHAIN })],
-      sink: withTokenSubscriptions(
-        createOrderSink({ confirmations: CONFIRMATIONS, events: createOrderEvents([]) }),
-        createTokenSubscriptionSink(),
-      ),
-      log: pino({ level: "silent" }),
-      startBlock: 0n,
-      finalityBlocks: 16,
-      pollIntervalMs: 20,
+    indexer = pipelineIndexer(system.chains[0], {
+      context: {
+        client: chain.client,
+        confirmations: CONFIRMATIONS,
+        orderEvents: createOrderEvents([]),
+        multicall3: undefined,
+      },
     });
     collector = createCollector({
       db: testDb.db,

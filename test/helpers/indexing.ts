@@ -1,13 +1,26 @@
 import pino from "pino";
 import type { PublicClient } from "viem";
-import type { Db } from "../../server/src/db/types.ts";
+import type { Db, Queryable } from "../../server/src/db/types.ts";
 import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
-import { createIndexer, type Indexer } from "../../server/src/indexer/index.ts";
+import { loadConfig } from "../../server/src/config/index.ts";
+import type { Indexer } from "../../server/src/indexer/index.ts";
 import { loadCursor } from "../../server/src/indexer/store.ts";
-import { paymentProcessorSource } from "../../server/src/ledger/payment-processor-source.ts";
 import { txtNotifier } from "../../server/src/notify/order-status.ts";
-import { createOrderSink } from "../../server/src/orders/effects.ts";
-import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
+import { createOrderEvents } from "../../server/src/orders/events.ts";
+import { staticPriceSource } from "../../server/src/pricing/index.ts";
+import { createRecurringEvents } from "../../server/src/recurring/events.ts";
+import type { ChainRuntime } from "../../server/src/runtime/chain.ts";
+import { chainModules, type ProductionContext } from "../../server/src/runtime/modules.ts";
+import {
+  buildPipeline,
+  createChainIndexer,
+  type ChainIndexer,
+  type ChainIndexerOptions,
+} from "../../server/src/runtime/pipeline.ts";
+import type { ChainEvent } from "../../server/src/chain/events.ts";
+import type { IdleContext, Step } from "../../server/src/indexer/types.ts";
+import { orderChanges } from "../../server/src/orders/module.ts";
+import type { OrderStatusChanged } from "../../server/src/orders/events.ts";
 
 export interface TestIndexerOptions {
   confirmations: number;
@@ -19,27 +32,100 @@ export interface TestIndexerOptions {
 }
 
 /**
- * The payment pipeline as system.ts wires it: the PaymentProcessor source, the order sink, and the
- * merchant callback and TXT notifier subscribed to order status changes.
+ * The production modules' context on a bare chain with no system around it: no tokens, no
+ * Multicall3, no Subscriptions contract unless given, the merchant callback and TXT notifier
+ * subscribed to order status changes.
  */
+export function testChainContext(
+  db: Db,
+  client: PublicClient,
+  contract: `0x${string}`,
+  options: { confirmations: number; chainId?: bigint; publicUrl?: string } & Partial<ProductionContext>,
+): ProductionContext {
+  const { confirmations, chainId = 31337n, publicUrl, ...rest } = options;
+  const config = loadConfig({
+    NODE_ENV: "test",
+    RPC_URL: "http://127.0.0.1:1",
+    CONTRACT_ADDRESS: contract,
+    CONFIRMATIONS: String(confirmations),
+    ETH_USD_PRICE: "2000",
+  }).chains[0];
+  if (!config) throw new Error("no chain configured");
+  return {
+    name: `chain-${chainId}`,
+    chainId,
+    client,
+    db,
+    log: pino({ level: "silent" }),
+    config,
+    contract,
+    tokens: [],
+    prices: staticPriceSource("2000"),
+    confirmations,
+    multicall3: undefined,
+    subscriptions: undefined,
+    depositReuse: { state: "ok", how: "test" },
+    orderEvents: createOrderEvents([orderCallbacks(publicUrl ?? "http://pos.test"), txtNotifier()]),
+    recurringEvents: createRecurringEvents([]),
+    now: Date.now,
+    eletropay: undefined,
+    ...rest,
+  };
+}
+
+/** The production pipeline (server/src/runtime/modules.ts, built by runtime/pipeline.ts) on a bare chain. */
 export function testIndexer(
   db: Db,
   client: PublicClient,
   contract: `0x${string}`,
   options: TestIndexerOptions,
-): Indexer<OrderStatusChanged[]> {
-  const events = createOrderEvents([orderCallbacks(options.publicUrl ?? "http://pos.test"), txtNotifier()]);
-  return createIndexer({
-    chain: { chainId: options.chainId ?? 31337n, client },
-    db,
-    sources: [paymentProcessorSource(contract)],
-    sink: createOrderSink({ confirmations: options.confirmations, events }),
-    log: pino({ level: "silent" }),
-    startBlock: 0n,
-    finalityBlocks: options.finalityBlocks,
-    pollIntervalMs: options.pollIntervalMs ?? 20,
-    newHeadsUrl: options.newHeadsUrl,
-  });
+): ChainIndexer {
+  return createChainIndexer(
+    chainModules,
+    testChainContext(db, client, contract, {
+      confirmations: options.confirmations,
+      ...(options.chainId === undefined ? {} : { chainId: options.chainId }),
+      ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+    }),
+    {
+      startBlock: 0n,
+      finalityBlocks: options.finalityBlocks,
+      pollIntervalMs: options.pollIntervalMs ?? 20,
+      newHeadsUrl: options.newHeadsUrl,
+    },
+  );
+}
+
+/**
+ * The production pipeline's sink alone, for tests that hand it steps: every module's sink in list
+ * order. `apply` and `idle` return the order status changes the step published.
+ */
+export function pipelineSink(context: ProductionContext) {
+  const { sink } = buildPipeline(chainModules, context);
+  return {
+    apply: async (tx: Queryable, step: Step<ChainEvent>) => (await sink.apply(tx, step)).read(orderChanges),
+    idle: async (tx: Queryable, at: IdleContext) =>
+      ((await sink.idle?.(tx, at)) ?? noFacts).read(orderChanges),
+  };
+}
+const noFacts = { read: () => [] as OrderStatusChanged[] };
+
+/**
+ * The production pipeline over one of a started system's chains (its module context, with
+ * `context` overriding parts of it), stepped by the test: the system runs no indexer of its own
+ * (RUN_INDEXER=false).
+ */
+export function pipelineIndexer(
+  chain: ChainRuntime | undefined,
+  options: Partial<ChainIndexerOptions> & { context?: Partial<ProductionContext> } = {},
+): ChainIndexer {
+  if (!chain) throw new Error("the system has no chain");
+  const { context, ...rest } = options;
+  return createChainIndexer(
+    chainModules,
+    { ...chain.context, log: pino({ level: "silent" }), ...context },
+    { startBlock: 0n, finalityBlocks: 16, pollIntervalMs: 20, ...rest },
+  );
 }
 
 /** Steps the indexer until it reports no progress (it has reached the head). */

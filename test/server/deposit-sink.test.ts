@@ -4,11 +4,13 @@ import type { DepositEvent } from "../../server/src/deposits/events.ts";
 import { depositsReadyToSweep, registerDepositAddress } from "../../server/src/deposits/repository.ts";
 import type { BlockRef, Step } from "../../server/src/indexer/types.ts";
 import type { ContractEvent } from "../../server/src/ledger/contract-events.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
+import type { ChainEvent } from "../../server/src/chain/events.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { insertOrder } from "../../server/src/orders/repository.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { pipelineSink, testChainContext } from "../helpers/indexing.ts";
+import { createPublicClient, http } from "viem";
 
 /**
  * Stage test of deposit observations through the order sink (recorded steps, real database, no
@@ -27,7 +29,7 @@ describe("order sink: deposit observations, sweeps and their reorgs", function (
   const PAY_TX = `0x${"11".repeat(32)}`;
   const SWEEP_TX = `0x${"22".repeat(32)}`;
   let testDb: TestDb;
-  const sink = createOrderSink({ confirmations: CONFIRMATIONS, events: createOrderEvents([]) });
+  let sink: ReturnType<typeof pipelineSink>;
   const block = (n: bigint, branch = "a"): BlockRef => ({
     number: n,
     hash: `0x${branch.repeat(2)}${n.toString(16).padStart(62, "0")}`,
@@ -79,6 +81,19 @@ describe("order sink: deposit observations, sweeps and their reorgs", function (
 
   before(async function () {
     testDb = await createTestDb();
+    // The production pipeline's sinks (deposits, payments, token subscriptions, ...), in list order.
+    sink = pipelineSink(
+      testChainContext(
+        testDb.db,
+        createPublicClient({ transport: http("http://127.0.0.1:1") }),
+        `0x${"cc".repeat(20)}`,
+        {
+          confirmations: CONFIRMATIONS,
+          chainId: CHAIN,
+          orderEvents: createOrderEvents([]),
+        },
+      ),
+    );
     await registerDepositAddress(testDb.db, {
       chainId: CHAIN,
       address: DEPOSIT,

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
 import type { BlockRef, Step } from "../../server/src/indexer/types.ts";
 import type { ContractEvent } from "../../server/src/ledger/contract-events.ts";
-import { txtNotifier } from "../../server/src/notify/order-status.ts";
-import { createOrderSink } from "../../server/src/orders/effects.ts";
-import { createOrderEvents, type OrderStatusChanged } from "../../server/src/orders/events.ts";
+import { type OrderStatusChanged } from "../../server/src/orders/events.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { insertOrder } from "../../server/src/orders/repository.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { pipelineSink, testChainContext } from "../helpers/indexing.ts";
+import { createPublicClient, http } from "viem";
 
 /**
  * Stage test of the order sink: recorded indexer steps (blocks with payment events, more blocks
@@ -28,10 +27,7 @@ describe("order sink: recorded steps → orders and outbox rows", function () {
   const C = 4_000_000_003n;
   let testDb: TestDb;
   let merchantId: bigint;
-  const sink = createOrderSink({
-    confirmations: CONFIRMATIONS,
-    events: createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]),
-  });
+  let sink: ReturnType<typeof pipelineSink>;
 
   // Recorded blocks: a first branch (x) and the branch that replaced it from block 10 (y).
   const at = (n: bigint) => new Date(Date.UTC(2024, 0, 1, 0, 0, Number(n) * 12));
@@ -110,6 +106,18 @@ describe("order sink: recorded steps → orders and outbox rows", function () {
 
   before(async function () {
     testDb = await createTestDb();
+    // The production pipeline's sinks (deposits, payments, token subscriptions, ...), in list order.
+    sink = pipelineSink(
+      testChainContext(
+        testDb.db,
+        createPublicClient({ transport: http("http://127.0.0.1:1") }),
+        CONTRACT as `0x${string}`,
+        {
+          confirmations: CONFIRMATIONS,
+          chainId: CHAIN,
+        },
+      ),
+    );
     const { rows } = await testDb.db.query<{ id: bigint }>(
       `INSERT INTO merchants (email, callback_secret, plugins, notify_url, notify_phone)
        VALUES ('sink@example.com', 's3cret', '{"txt_messaging": true}', 'http://sms.test/n', '+15551234567')

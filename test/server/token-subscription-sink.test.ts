@@ -3,7 +3,7 @@ import { after, before, describe, it } from "mocha";
 import type { BlockRef, Step } from "../../server/src/indexer/types.ts";
 import type { ContractEvent } from "../../server/src/ledger/contract-events.ts";
 import { orphanPayments } from "../../server/src/ledger/history.ts";
-import { createOrderSink, type ChainEvent } from "../../server/src/orders/effects.ts";
+import type { ChainEvent } from "../../server/src/chain/events.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import type { TokenSubscriptionEvent } from "../../server/src/token-subscriptions/events.ts";
 import {
@@ -13,14 +13,12 @@ import {
   tokenSubscriptionByRef,
   tokenSubscriptionsByRef,
 } from "../../server/src/token-subscriptions/repository.ts";
-import {
-  createTokenSubscriptionSink,
-  withTokenSubscriptions,
-} from "../../server/src/token-subscriptions/sink.ts";
 import { formatAbiItem } from "viem/utils";
 import type { AbiItem } from "viem";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { pipelineSink, testChainContext } from "../helpers/indexing.ts";
+import { createPublicClient, http } from "viem";
 import { artifact } from "../helpers/node-chain.ts";
 
 type E = ChainEvent | TokenSubscriptionEvent;
@@ -43,10 +41,7 @@ describe("token-subscription sink: subscriptions, collections, cancels and their
   const INTERVAL = 2_592_000n;
   const AMOUNT = 9_990_000n;
   let testDb: TestDb;
-  const sink = withTokenSubscriptions<ChainEvent, unknown>(
-    createOrderSink({ confirmations: 3, events: createOrderEvents([]) }),
-    createTokenSubscriptionSink(),
-  );
+  let sink: ReturnType<typeof pipelineSink>;
   const block = (n: bigint, branch = "a"): BlockRef => ({
     number: n,
     hash: `0x${branch.repeat(2)}${n.toString(16).padStart(62, "0")}`,
@@ -138,6 +133,20 @@ describe("token-subscription sink: subscriptions, collections, cancels and their
 
   before(async function () {
     testDb = await createTestDb();
+    // The production pipeline's sinks (deposits, payments, token subscriptions, ...), in list order.
+    sink = pipelineSink(
+      testChainContext(
+        testDb.db,
+        createPublicClient({ transport: http("http://127.0.0.1:1") }),
+        `0x${"cc".repeat(20)}`,
+        {
+          confirmations: 3,
+          chainId: CHAIN,
+          orderEvents: createOrderEvents([]),
+          subscriptions: SUBS as `0x${string}`,
+        },
+      ),
+    );
   });
   after(async () => testDb?.drop());
 

@@ -16,16 +16,11 @@ export interface ChainHealthSource {
   role(): "leader" | "standby" | "disabled";
   /** Why payments on this chain would not be seen now (its indexer stopped), or null. */
   failure(): string | null;
-  /** The Subscriptions contract (recurring token pulls), undefined when the feature is off on the chain. */
-  subscriptions?: `0x${string}` | undefined;
-  /** The collector of due token subscriptions in this process, if it runs one. */
-  collector?: { address: `0x${string}` } | undefined;
-  /** What the start-up check of deposit address reuse (EIP-6780) found. */
-  depositReuse?:
-    | { state: "ok"; how: string }
-    | { state: "broken"; reason: string }
-    | { state: "unknown"; reason: string }
-    | undefined;
+  /**
+   * The chain modules' own sections of the report (deposit addresses, token subscriptions), each
+   * from its module's `health` (server/src/runtime/modules.ts lists them).
+   */
+  moduleHealth?(): Record<string, unknown>;
 }
 
 export interface HealthServiceDeps {
@@ -100,10 +95,7 @@ export function createHealthService(deps: HealthServiceDeps): HealthService {
         indexed_block: indexed === null ? null : Number(indexed),
         lag_blocks: head === null || indexed === null ? null : Number(head - indexed),
         confirmations: chain.confirmations,
-        deposit_addresses: depositAddresses(chain.depositReuse),
-        token_subscriptions: chain.subscriptions
-          ? { contract: chain.subscriptions, collector: chain.collector?.address ?? null }
-          : "off",
+        ...chain.moduleHealth?.(),
       },
       indexer: indexer
         ? { state: indexer.state, last_error: indexer.lastError, role: chain.role() }
@@ -166,21 +158,4 @@ export function createHealthService(deps: HealthServiceDeps): HealthService {
       };
     },
   };
-}
-
-/**
- * Whether orders on a chain get deposit addresses: `on` (checked: two sweeps of one address were
- * simulated), `unverified` (the node could not simulate them) or `off` (the chain cannot sweep an
- * address twice: orders are paid through the contract only).
- */
-function depositAddresses(reuse: ChainHealthSource["depositReuse"]) {
-  if (reuse === undefined) return { state: "on" };
-  switch (reuse.state) {
-    case "ok":
-      return { state: "on", checked_with: reuse.how };
-    case "unknown":
-      return { state: "unverified", reason: reuse.reason };
-    case "broken":
-      return { state: "off", reason: reuse.reason, payments: "contract only (pay / payToken)" };
-  }
 }

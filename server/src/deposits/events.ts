@@ -47,3 +47,11 @@ export interface DepositSweep extends LogPosition {
   token: string;
   amount: bigint;
 }
+
+/**
+ * The deposit addresses a step touched (observed, swept, forwarded, or rolled back by a reorg),
+ * lowercase: what the deposits module hands the modules after it, so none works it out again.
+ */
+export interface TouchedDeposits {
+  readonly addresses: readonly string[];
+}

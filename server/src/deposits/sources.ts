@@ -5,7 +5,7 @@ import {
   numberToHex,
   type PublicClient,
 } from "viem";
-import type { ContractEvent } from "../ledger/contract-events.ts";
+import { unreachable, type ChainEvent } from "../chain/events.ts";
 import type { Db } from "../db/types.ts";
 import { logPosition } from "../indexer/position.ts";
 import { FatalIndexerError, readAtBlockHash } from "../indexer/rpc.ts";
@@ -35,7 +35,7 @@ export interface BalanceReaderOptions {
   /** Counts RPC requests (benchmarks). */
   onRequest?: (method: string) => void;
   /** The address a step event takes ETH out of, and its block (default: `ethOutflowOf`). */
-  outflowOf?: (event: unknown) => { address: string; blockNumber: bigint } | undefined;
+  outflowOf?: (event: ChainEvent) => { address: string; blockNumber: bigint } | undefined;
 }
 
 /**
@@ -43,16 +43,23 @@ export interface BalanceReaderOptions {
  * address, `kind: "payment"`) and a DepositTokenForwarded (its sweep may carry the ETH too). Any
  * other event leaves a deposit address's balance alone: it has no code, so only a sweep empties it.
  */
-export function ethOutflowOf(event: unknown): { address: string; blockNumber: bigint } | undefined {
-  if (typeof event !== "object" || event === null) return undefined;
-  const e = event as Partial<Pick<ContractEvent, "kind" | "counterparty" | "blockNumber">> &
-    Partial<Pick<DepositTokenForwarded, "kind" | "address">>;
-  if (typeof e.blockNumber !== "bigint") return undefined;
-  if (e.kind === "payment" && typeof e.counterparty === "string")
-    return { address: e.counterparty.toLowerCase(), blockNumber: e.blockNumber };
-  if (e.kind === "deposit_forwarded" && typeof e.address === "string")
-    return { address: e.address.toLowerCase(), blockNumber: e.blockNumber };
-  return undefined;
+export function ethOutflowOf(e: ChainEvent): { address: string; blockNumber: bigint } | undefined {
+  switch (e.kind) {
+    case "payment":
+      return { address: e.counterparty.toLowerCase(), blockNumber: e.blockNumber };
+    case "deposit_forwarded":
+      return { address: e.address.toLowerCase(), blockNumber: e.blockNumber };
+    case "withdrawal":
+    case "refund":
+    case "deposit_balance":
+    case "deposit_transfer":
+    case "token_subscribed":
+    case "token_collected":
+    case "token_cancelled":
+      return undefined;
+    default:
+      return unreachable(e, "chain event");
+  }
 }
 
 /** Balances of one address at the blocks read so far (block number → balance at its end). */
@@ -76,7 +83,7 @@ type Readings = Map<bigint, bigint>;
  * block where a balance rose is fetched with its transactions, and a direct transfer to the
  * address gives the observation its transaction hash.
  */
-export function depositBalanceReader(options: BalanceReaderOptions): BlockReader<DepositEvent> & {
+export function depositBalanceReader(options: BalanceReaderOptions): BlockReader<ChainEvent> & {
   /** Balances of `addresses` at a block, by hash or by number (exposed for benchmarks). */
   balancesAt(addresses: readonly string[], block: string | bigint): Promise<bigint[]>;
 } {

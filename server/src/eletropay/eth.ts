@@ -2,11 +2,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { enqueueCallbacks, type OutboxEntry } from "../callbacks/outbox.ts";
 import { ETH_TOKEN } from "../chain/abi.ts";
 import { callbackUrlFor, type EletroPayConfig } from "../config/eletropay.ts";
+import type { ChainEvent } from "../chain/events.ts";
 import type { Db, Queryable } from "../db/types.ts";
 import { depositAddress, type DepositDerivation } from "../deposits/address.ts";
 import { depositFlows, type DepositInflow } from "../deposits/flows.ts";
+import type { TouchedDeposits } from "../deposits/events.ts";
 import { depositActivity, registerDepositAddress } from "../deposits/repository.ts";
-import type { Sink, Step } from "../indexer/types.ts";
+import type { Step } from "../indexer/types.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";
 import { findMerchantByEmail } from "../merchants/service.ts";
 import { silentLogger, type Logger } from "./service.ts";
@@ -206,8 +208,8 @@ export interface EletroPayDepositSinkOptions {
 
 /**
  * The indexer sink that follows EletroPay's ETH and token deposit addresses. It runs after the
- * order sink, in the same transaction, and reads what the deposits module recorded (never its
- * tables directly). Per payment (a transaction's transfers to one address, or for ETH without a
+ * deposits module, in the same transaction, takes the addresses it touched from it, and reads what
+ * it recorded (never its tables directly). Per payment (a transaction's transfers to one address, or for ETH without a
  * transaction of its own, the block where it arrived):
  *  - one callback for every count from 1 (its own block) up to CONFIRMATIONS, in order, nothing
  *    skipped even when several blocks arrive in one step, nothing after;
@@ -217,13 +219,13 @@ export interface EletroPayDepositSinkOptions {
  *    eletropay_events), as for a UTXO payment that vanished; mined again (same transaction), it
  *    is `revived` and reported from its new count; a lower count than last reported is sent then.
  */
-export function eletropayDepositSink<E extends { kind: string }>(
-  options: EletroPayDepositSinkOptions,
-): Sink<E, void> {
+export function eletropayDepositSink(options: EletroPayDepositSinkOptions): {
+  apply(tx: Queryable, step: Step<ChainEvent>, touched: TouchedDeposits): Promise<void>;
+} {
   const { config, confirmations: required } = options;
   const log = options.log ?? silentLogger;
 
-  async function apply(tx: Queryable, step: Step<E>): Promise<void> {
+  async function apply(tx: Queryable, step: Step<ChainEvent>, touched: TouchedDeposits): Promise<void> {
     if (step.type === "finalize") return;
     const chainId = step.chainId;
     let indexed: bigint;
@@ -232,20 +234,15 @@ export function eletropayDepositSink<E extends { kind: string }>(
       const last = step.blocks.at(-1);
       if (!last) return;
       indexed = last.number;
-      const touched = new Set<string>();
-      for (const e of step.events as readonly (E & { address?: unknown; counterparty?: unknown })[]) {
-        if (typeof e.address === "string" && e.kind.startsWith("deposit_")) touched.add(e.address);
-        if (e.kind === "payment" && typeof e.counterparty === "string") touched.add(e.counterparty);
-      }
       const { rows } = await tx.query<{ address: string }>(
         `SELECT address FROM eletropay_eth_addresses WHERE chain_id = $1 AND address = ANY($2::text[])
          UNION
          SELECT address FROM eletropay_eth_payments WHERE chain_id = $1 AND NOT final AND state = 'block'`,
-        [chainId, [...touched].map((a) => a.toLowerCase())],
+        [chainId, touched.addresses.map((a) => a.toLowerCase())],
       );
       candidates = rows.map((r) => r.address);
     } else {
-      // The deposits module rolled its rows back (the order sink ran first): payments past the
+      // The deposits module rolled its rows back (it ran first): payments past the
       // ancestor are gone or re-dated; the others keep their counts until the next blocks.
       indexed = step.ancestor.number;
       const { rows } = await tx.query<{ address: string }>(

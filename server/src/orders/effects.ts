@@ -1,21 +1,13 @@
+import { eventsByOwner, type ChainEvent } from "../chain/events.ts";
 import type { Queryable } from "../db/types.ts";
-import type { DepositEvent, DepositSweep } from "../deposits/events.ts";
+import type { TouchedDeposits } from "../deposits/events.ts";
 import { depositFlows } from "../deposits/flows.ts";
-import {
-  depositActivity,
-  depositBindings,
-  recordBalances,
-  recordSweeps,
-  recordTransfers,
-  rollbackDepositsPast,
-} from "../deposits/repository.ts";
-import { positionOf } from "../indexer/position.ts";
-import type { IdleContext, LogPosition, Sink, Step } from "../indexer/types.ts";
+import { depositActivity } from "../deposits/repository.ts";
+import type { IdleContext, Step } from "../indexer/types.ts";
 import {
   insertEvents,
   orderEvents,
   rollbackEventsPast,
-  type ContractEvent,
   type OrderEventRow,
 } from "../ledger/contract-events.ts";
 import type { OrderEvents, OrderStatusChanged } from "./events.ts";
@@ -36,12 +28,6 @@ import {
   type DepositOrderState,
 } from "./state.ts";
 
-/** What the chain's indexer hands the order sink: the contract's events and deposit observations. */
-export type ChainEvent = ContractEvent | DepositEvent;
-
-const isDepositEvent = (e: ChainEvent): e is DepositEvent =>
-  e.kind === "deposit_balance" || e.kind === "deposit_transfer" || e.kind === "deposit_forwarded";
-
 export interface OrderSinkOptions {
   /** Blocks (the paying one included) after which a paid order is `complete`. */
   confirmations: number;
@@ -51,21 +37,28 @@ export interface OrderSinkOptions {
   now?: () => number;
 }
 
+/** The order side of each step; `touched` is what the deposits module recorded on it, before. */
+export interface OrderSink {
+  apply(tx: Queryable, step: Step<ChainEvent>, touched: TouchedDeposits): Promise<OrderStatusChanged[]>;
+  idle(tx: Queryable, at: IdleContext): Promise<OrderStatusChanged[]>;
+}
+
 /**
- * How chain effects change orders: the indexer sink for PaymentProcessor events and deposit
- * observations (balances, token transfers, sweeps; stored by server/src/deposits/). Every step
- * recomputes the touched orders from their canonical events with the state machine
- * (./state.ts), writes any change and publishes each status change, all in the step's
- * transaction.
- *  - block: links events to orders, stores them in the ledger, recomputes the orders they touch
- *    and those whose confirmations or expiry came due;
+ * How chain effects change orders: the payments module's sink for PaymentProcessor events, after
+ * the deposits module recorded the step's deposit observations and sweeps and said which deposit
+ * addresses they touched. Every step recomputes the touched orders from their canonical events
+ * with the state machine (./state.ts), writes any change and publishes each status change, all in
+ * the step's transaction.
+ *  - block: links events to orders, stores them in the ledger, recomputes the orders they touch,
+ *    those of the touched deposit addresses, and those whose confirmations or expiry came due;
  *  - reorg: drops the ledger's events past the ancestor and recomputes the orders that lost
- *    events or were made whole after it;
+ *    events (their own, or their deposit address's, rolled back by the deposits module) or were
+ *    made whole after it;
  *  - finalize: nothing to do (order state never depends on finality);
  *  - idle: recomputes orders that came due with time alone (expiry, confirmations).
  * Returns the published changes.
  */
-export function createOrderSink(options: OrderSinkOptions): Sink<ChainEvent, OrderStatusChanged[]> {
+export function createOrderSink(options: OrderSinkOptions): OrderSink {
   const now = options.now ?? Date.now;
 
   function clock(cursor: { number: bigint; timestamp: Date }, head: bigint): Clock {
@@ -82,17 +75,16 @@ export function createOrderSink(options: OrderSinkOptions): Sink<ChainEvent, Ord
   const due = (tx: Queryable, chainId: bigint, c: Clock) =>
     ordersDueForRefresh(tx, chainId, c.indexedBlock - BigInt(c.confirmations) + 1n);
 
-  async function apply(tx: Queryable, step: Step<ChainEvent>): Promise<OrderStatusChanged[]> {
+  async function apply(
+    tx: Queryable,
+    step: Step<ChainEvent>,
+    touched: TouchedDeposits,
+  ): Promise<OrderStatusChanged[]> {
     switch (step.type) {
       case "block": {
         const cursor = step.blocks.at(-1);
         if (!cursor) return [];
-        const contractEvents: ContractEvent[] = [];
-        const depositEvents: DepositEvent[] = [];
-        for (const e of step.events) {
-          if (isDepositEvent(e)) depositEvents.push(e);
-          else contractEvents.push(e);
-        }
+        const { contract: contractEvents } = eventsByOwner(step.events);
         const c = clock(cursor, step.head);
         // The orders the events name (by their on-chain reference) and those that came due, locked
         // in one statement; the events are linked to the orders that exist before they are stored.
@@ -106,9 +98,8 @@ export function createOrderSink(options: OrderSinkOptions): Sink<ChainEvent, Ord
           if (id !== undefined) e.orderId = id;
         }
         await insertEvents(tx, contractEvents);
-        const depositAddresses = await recordDeposits(tx, step.chainId, contractEvents, depositEvents);
         // Orders touched through their deposit address only (most steps have none).
-        const byDeposit = [...(await ordersByDepositAddress(tx, step.chainId, depositAddresses)).values()];
+        const byDeposit = [...(await ordersByDepositAddress(tx, step.chainId, touched.addresses)).values()];
         const more = byDeposit.filter((id) => !existing.has(id));
         const orders = more.length > 0 ? [...locked, ...(await lockOrders(tx, more))] : locked;
         return refreshLockedOrders(tx, c, orders, options.events);
@@ -116,8 +107,7 @@ export function createOrderSink(options: OrderSinkOptions): Sink<ChainEvent, Ord
       case "reorg": {
         const ancestor = step.ancestor.number;
         const affected = new Set(await rollbackEventsPast(tx, step.chainId, ancestor));
-        const addresses = await rollbackDepositsPast(tx, step.chainId, ancestor);
-        for (const id of (await ordersByDepositAddress(tx, step.chainId, addresses)).values())
+        for (const id of (await ordersByDepositAddress(tx, step.chainId, touched.addresses)).values())
           affected.add(id);
         for (const id of await ordersPaidAfter(tx, step.chainId, ancestor)) affected.add(id);
         return refreshOrders(tx, clock(step.ancestor, step.head), [...affected], options.events);
@@ -134,56 +124,6 @@ export function createOrderSink(options: OrderSinkOptions): Sink<ChainEvent, Ord
 
   return { apply, idle };
 }
-
-/**
- * Stores the step's deposit observations, and recognises sweeps: a PaymentReceived whose payer is
- * the deposit address bound to its merchant and order id (a watched address, derived with
- * deposits/address.ts when its order was made) is a sweep, recorded beside the ledger's event;
- * DepositTokenForwarded is recorded as a forward. Returns the deposit addresses touched.
- */
-async function recordDeposits(
-  tx: Queryable,
-  chainId: bigint,
-  contractEvents: readonly ContractEvent[],
-  depositEvents: readonly DepositEvent[],
-): Promise<string[]> {
-  const touched = new Set<string>();
-  const payments = contractEvents.filter((e) => e.kind === "payment" && e.orderRef !== null);
-  const bindings = await depositBindings(
-    tx,
-    chainId,
-    payments.map((e) => e.counterparty),
-  );
-  const sweeps: DepositSweep[] = [];
-  for (const e of payments) {
-    const bound = bindings.get(e.counterparty);
-    if (!bound || bound.merchant !== e.merchant || bound.orderRef !== e.orderRef) continue;
-    sweeps.push({ ...sweepBase(e), kind: "credited", address: e.counterparty, orderRef: bound.orderRef });
-  }
-  for (const e of depositEvents) {
-    touched.add(e.address);
-    if (e.kind === "deposit_forwarded")
-      sweeps.push({ ...sweepBase(e), kind: "forwarded", address: e.address, orderRef: e.orderRef });
-  }
-  for (const s of sweeps) touched.add(s.address);
-  await recordBalances(
-    tx,
-    depositEvents.filter((e) => e.kind === "deposit_balance"),
-  );
-  await recordTransfers(
-    tx,
-    depositEvents.filter((e) => e.kind === "deposit_transfer"),
-  );
-  await recordSweeps(tx, sweeps);
-  return [...touched];
-}
-
-const sweepBase = (e: LogPosition & { merchant: string; token: string; amount: bigint }) => ({
-  ...positionOf(e),
-  merchant: e.merchant,
-  token: e.token,
-  amount: e.amount,
-});
 
 /**
  * Recomputes the state of the given orders from their canonical events and writes any change,

@@ -1,6 +1,6 @@
+import type { ChainEvent } from "../chain/events.ts";
 import type { Queryable } from "../db/types.ts";
-import type { Sink, Step } from "../indexer/types.ts";
-import { refsOfTokenSubscriptions } from "../token-subscriptions/repository.ts";
+import type { Step } from "../indexer/types.ts";
 import type { RecurringEvents } from "./events.ts";
 import {
   lockSubscriptions,
@@ -17,20 +17,29 @@ export interface RecurringSinkOptions {
 }
 
 /**
- * The indexer sink of subscriptions, a follower of the order sink: it runs after it on the same
- * step in the same transaction and reads what the deposits module recorded (never its tables).
+ * The recurring module's sink: it runs after the deposits and token-subscriptions modules on the
+ * same step in the same transaction, and takes what they touched from them (never their tables).
  *  - block: the subscriptions whose deposit addresses the step touched (balances, token
  *    transfers, sweeps), and the token_pull subscriptions whose reference an on-chain
- *    subscription of the step has (Subscribed, Collected, Cancelled, stored by the
- *    token-subscription sink before this one runs), are recomputed: credits are allocated oldest
+ *    subscription of the step has (Subscribed, Collected, Cancelled), are recomputed: credits are allocated oldest
  *    period first, and paid periods and status changes are published with the indexed data;
  *  - reorg: the deposits module rolled its rows back; the subscriptions with a credit past the
  *    ancestor are recomputed (a period can become unpaid again);
  *  - finalize: nothing (finality changes no status).
  * The clock's effects are the scheduler's (./scheduler.ts).
  */
-export function recurringSink<E extends { kind: string }>(options: RecurringSinkOptions): Sink<E, void> {
-  async function apply(tx: Queryable, step: Step<E>): Promise<void> {
+/** What the modules before recurring recorded on a step. */
+export interface RecurringInputs {
+  /** The deposit addresses the deposits module touched. */
+  deposits: readonly string[];
+  /** The refs of the on-chain token subscriptions the token-subscriptions module touched. */
+  tokenRefs: readonly string[];
+}
+
+export function recurringSink(options: RecurringSinkOptions): {
+  apply(tx: Queryable, step: Step<ChainEvent>, touched: RecurringInputs): Promise<void>;
+} {
+  async function apply(tx: Queryable, step: Step<ChainEvent>, touched: RecurringInputs): Promise<void> {
     if (step.type === "finalize") return;
     let ids: bigint[];
     let indexed: bigint;
@@ -38,26 +47,10 @@ export function recurringSink<E extends { kind: string }>(options: RecurringSink
       const last = step.blocks.at(-1);
       if (!last) return;
       indexed = last.number;
-      const touched = new Set<string>();
-      const refs = new Set<string>();
-      const onChainIds: bigint[] = [];
-      for (const e of step.events as readonly (E & {
-        address?: unknown;
-        counterparty?: unknown;
-        ref?: unknown;
-        id?: unknown;
-      })[]) {
-        if (typeof e.address === "string" && e.kind.startsWith("deposit_")) touched.add(e.address);
-        if (e.kind === "payment" && typeof e.counterparty === "string") touched.add(e.counterparty);
-        if (e.kind === "token_subscribed" && typeof e.ref === "string") refs.add(e.ref);
-        if ((e.kind === "token_collected" || e.kind === "token_cancelled") && typeof e.id === "bigint")
-          onChainIds.push(e.id);
-      }
-      for (const ref of await refsOfTokenSubscriptions(tx, step.chainId, onChainIds)) refs.add(ref);
-      if (touched.size === 0 && refs.size === 0) return;
+      if (touched.deposits.length === 0 && touched.tokenRefs.length === 0) return;
       ids = [
-        ...(await subscriptionsByDepositAddress(tx, step.chainId, [...touched])),
-        ...(await tokenPullSubscriptionsByReference(tx, step.chainId, [...refs])),
+        ...(await subscriptionsByDepositAddress(tx, step.chainId, touched.deposits)),
+        ...(await tokenPullSubscriptionsByReference(tx, step.chainId, touched.tokenRefs)),
       ];
     } else {
       indexed = step.ancestor.number;

@@ -12,26 +12,22 @@ import { readDepositDerivation, type DepositDerivation } from "../deposits/addre
 import { probeDepositReuse, type DepositReuse } from "../deposits/probe.ts";
 import { ConfigProblems } from "../config/errors.ts";
 import { checkMulticall3, checkPriceFeed, checkTokens, untilAnswered, type CheckContext } from "./checks.ts";
-import { depositBalanceReader, depositForwardedSource, depositTransferSource } from "../deposits/sources.ts";
-import { createIndexer, type Indexer, type IndexerStatus } from "../indexer/index.ts";
-import type { Sink } from "../indexer/types.ts";
+import type { ChainContext, ChainModule } from "../chain/module.ts";
+import type { IndexerStatus } from "../indexer/index.ts";
 import { FatalIndexerError, isRetryable } from "../indexer/rpc.ts";
 import { sleep } from "../lib/sleep.ts";
 import { clearFailure, loadCursor, loadFailure, recordFailure } from "../indexer/store.ts";
-import { paymentProcessorSource } from "../ledger/payment-processor-source.ts";
 import { ConfigError, firstLine } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
-import { createOrderSink, type ChainEvent } from "../orders/effects.ts";
-import type { OrderEvents, OrderStatusChanged } from "../orders/events.ts";
 import { chainlinkPriceSource, staticPriceSource, type PriceSource } from "../pricing/index.ts";
 import { createSender, type Sender } from "../sender/sender.ts";
-import { createSweeper, type Sweeper } from "../sweeper/service.ts";
+import type { SendingPolicy } from "../sender/sender.ts";
+import type { Sweeper } from "../sweeper/service.ts";
 import { subscriptionsAbi } from "../token-subscriptions/abi.ts";
-import { createCollector, type Collector } from "../token-subscriptions/collector.ts";
-import type { TokenSubscriptionEvent } from "../token-subscriptions/events.ts";
-import { createTokenSubscriptionSink, withTokenSubscriptions } from "../token-subscriptions/sink.ts";
-import { subscriptionsSource } from "../token-subscriptions/sources.ts";
-import { deleteChainData } from "./reset.ts";
+import type { Collector } from "../token-subscriptions/collector.ts";
+import { chainModules, type ModuleServices, type ProductionContext } from "./modules.ts";
+import { createChainIndexer, type ChainIndexer } from "./pipeline.ts";
+import { deleteChainDataOf } from "./reset.ts";
 
 /** Multicall3 at the same address on most public networks (https://www.multicall3.com). */
 const CANONICAL_MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";
@@ -81,8 +77,12 @@ export interface ChainRuntime {
   readonly depositReuse: DepositReuse;
   /** Multicall3 used for the balance reads, or undefined (a JSON-RPC batch of eth_getBalance). */
   readonly multicall3: `0x${string}` | undefined;
+  /** What this chain's modules are built with (tests build a pipeline from it with createChainIndexer). */
+  readonly context: ProductionContext;
+  /** The modules this chain is built from, in list order. */
+  readonly modules: readonly string[];
   /** The indexer of this chain, when this process may run it (it indexes only while it holds the lock). */
-  readonly indexer: Indexer<OrderStatusChanged[]> | undefined;
+  readonly indexer: ChainIndexer | undefined;
   /**
    * The one transaction sender of this chain's gas-only key (SWEEPER_PRIVATE_KEY set and this process
    * may index): the sweeper and the collector send through it, and its loop runs them, only while
@@ -90,8 +90,13 @@ export interface ChainRuntime {
    */
   readonly sender: Sender | undefined;
   /**
-   * The sweeper of this chain's deposits (SWEEPER_PRIVATE_KEY set and this process may index). It
-   * runs only while this process leads the chain's indexer, under the same advisory lock.
+   * The modules' keepers (policies of the sender) by module name: they run only while this process
+   * leads the chain's indexer, under the same advisory lock.
+   */
+  readonly keepers: ReadonlyMap<string, SendingPolicy>;
+  /**
+   * The sweeper of this chain's deposits (SWEEPER_PRIVATE_KEY set and this process may index): the
+   * deposits module's keeper.
    */
   readonly sweeper: Sweeper | undefined;
   /**
@@ -101,9 +106,11 @@ export interface ChainRuntime {
   readonly subscriptions: `0x${string}` | undefined;
   /**
    * The collector of due token subscriptions (a Subscriptions contract and SWEEPER_PRIVATE_KEY, and
-   * this process may index). Like the sweeper, it runs only while this process leads the indexer.
+   * this process may index): the token-subscriptions module's keeper.
    */
   readonly collector: Collector | undefined;
+  /** The modules' sections of this chain's /health report (each module's `health`). */
+  moduleHealth(): Record<string, unknown>;
   /** Set when opening the chain deleted its dev data (a new local chain). */
   readonly reset: ChainReset | undefined;
   role(): IndexerRole;
@@ -127,13 +134,10 @@ export interface ChainRuntimeDeps {
   runIndexer: boolean;
   db: Db;
   log: Logger;
-  events: OrderEvents;
-  /**
-   * Further sinks applied after the order sink and the token-subscription sink in the same
-   * transaction, reading what they recorded (recurring billing; EletroPay's ETH and token deposit
-   * addresses). They see every event of the step, the Subscriptions contract's included.
-   */
-  followers?: readonly Sink<ChainEvent | TokenSubscriptionEvent, unknown>[];
+  /** What the modules need besides the chain (order and subscription event subscribers, the clock, EletroPay). */
+  services: ModuleServices;
+  /** The modules the chain is built from; default: chainModules (./modules.ts). */
+  modules?: readonly ChainModule<ProductionContext>[];
   /** An already-made client (tests); default: one for config.rpcUrl. */
   client?: PublicClient;
   /** First delay of the start-up checks' retries of transport errors (tests); default 1 s. */
@@ -205,10 +209,11 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     );
   }
 
+  const modules = deps.modules ?? chainModules;
   const reset = await ensureChainIdentity(db, await readChainIdentity(client, contract), {
     resetOnMismatch: isLocal && deps.env !== "production",
     log: (message) => log.warn(message),
-    deleteChainData,
+    deleteChainData: deleteChainDataOf(modules),
   });
 
   const tokens = [...config.tokens];
@@ -294,34 +299,26 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     );
   }
 
-  // Chain → indexer (PaymentProcessor events, token transfers to deposit addresses, their balances)
-  // → order effects (deposits recorded by server/src/deposits) → order status events.
+  const context: ProductionContext = {
+    name,
+    chainId,
+    client,
+    db,
+    log,
+    config,
+    contract,
+    tokens,
+    prices,
+    confirmations: config.confirmations,
+    multicall3,
+    subscriptions,
+    depositReuse,
+    ...deps.services,
+  } satisfies ChainContext & ModuleServices;
+  // Chain → indexer (the modules' sources and readers) → the modules' sinks in list order.
   const wsUrl = config.rpcWsUrl ?? (config.rpcUrl?.startsWith("ws") ? config.rpcUrl : undefined);
   const indexer = deps.runIndexer
-    ? createIndexer<ChainEvent | TokenSubscriptionEvent, OrderStatusChanged[]>({
-        chain: { chainId, client },
-        db,
-        sources: [
-          paymentProcessorSource(contract),
-          depositForwardedSource(contract),
-          depositTransferSource(
-            db,
-            chainId,
-            tokens.map((t) => t.address),
-          ),
-          ...(subscriptions ? [subscriptionsSource(subscriptions)] : []),
-        ],
-        readers: [depositBalanceReader({ db, client, chainId, multicall3 })],
-        // The order sink and the token-subscription sink first, then the followers (recurring
-        // billing reads both the deposits and the token subscriptions they just recorded).
-        sink: withFollowers(
-          withTokenSubscriptions(
-            createOrderSink({ confirmations: config.confirmations, events: deps.events }),
-            subscriptions ? createTokenSubscriptionSink() : undefined,
-          ),
-          deps.followers ?? [],
-        ),
-        log: log.child({ component: "indexer" }),
+    ? createChainIndexer(modules, context, {
         startBlock,
         finalityBlocks: config.finalityBlocks,
         pollIntervalMs: config.pollIntervalMs,
@@ -329,9 +326,9 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
       })
     : undefined;
 
-  // The sweeper and the collector need the indexed state: they run beside the indexer, in the
-  // process that leads it. They share the gas-only key, and its one sender (nonces, fees, signing,
-  // recording, following, fee bumps).
+  // The keepers need the indexed state: they run beside the indexer, in the process that leads
+  // it, through the one sender of the chain's gas-only key (nonces, fees, signing, recording,
+  // following, fee bumps).
   const sender =
     indexer && config.sweeper
       ? createSender({
@@ -345,48 +342,17 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           log: log.child({ component: "sender" }),
         })
       : undefined;
-  const sweeper =
-    indexer && config.sweeper && sender
-      ? createSweeper({
-          db,
-          client,
-          chainId,
-          contract,
-          confirmations: config.confirmations,
-          config: config.sweeper,
-          tokens,
-          prices,
-          indexedBlock: () => indexer.status().indexedBlock,
-          log: log.child({ component: "sweeper" }),
-          sender,
-        })
-      : undefined;
-  const collector =
-    indexer && config.sweeper && sender && subscriptions
-      ? createCollector({
-          db,
-          client,
-          chainId,
-          subscriptions,
-          sender,
-          retryBlocks: config.collectRetryBlocks,
-          maxGasSharePpm: config.sweeper.maxGasSharePpm,
-          tokens,
-          prices,
-          indexedBlock: () => indexer.status().indexedBlock,
-          log: log.child({ component: "collector" }),
-        })
-      : undefined;
-  if (indexer && subscriptions && !collector) {
-    log.info(
-      `no ${v("SWEEPER_PRIVATE_KEY")}: token subscriptions on ${name} are collected only by others (collect is permissionless)`,
-    );
+  const keepers = new Map<string, SendingPolicy>();
+  if (indexer) {
+    const run = { sender, indexedBlock: () => indexer.status().indexedBlock };
+    for (const m of modules) {
+      const keeper = m.keeper?.(context, run);
+      if (keeper) keepers.set(m.name, keeper);
+    }
   }
-  if (indexer && !sweeper) {
-    log.info(
-      `no ${v("SWEEPER_PRIVATE_KEY")}: deposits on ${name} wait for a sweep by anyone (sweepOrder is permissionless); their orders stay success with awaiting_sweep`,
-    );
-  }
+  // Typed views of two keepers (/health, the dev stack and tests read them).
+  const sweeper = keepers.get("deposits") as Sweeper | undefined;
+  const collector = keepers.get("token-subscriptions") as Collector | undefined;
 
   const stop = new AbortController();
   const tasks: Promise<unknown>[] = [];
@@ -401,7 +367,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     return `indexer stopped: ${firstLine(status.lastError ?? "indexer failed")}`;
   }
 
-  async function lead(runner: Indexer<OrderStatusChanged[]>) {
+  async function lead(runner: ChainIndexer) {
     // Leader election: whoever holds this chain's advisory lock indexes it; the others retry every 5 s.
     while (!stop.signal.aborted && localFailure === null) {
       const ran = await db
@@ -416,10 +382,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           try {
             await Promise.all([
               runner.run(signal).finally(() => leading.abort()),
-              sender?.run(
-                signal,
-                [sweeper, collector].filter((p) => p !== undefined),
-              ),
+              sender?.run(signal, [...keepers.values()]),
             ]);
           } finally {
             leading.abort();
@@ -470,12 +433,20 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
         : { derivation, watchAfterExpirySeconds: watchHours * 3600 },
     depositReuse,
     multicall3,
+    context,
+    modules: modules.map((m) => m.name),
     indexer,
     sender,
+    keepers,
     sweeper,
     subscriptions,
     collector,
     reset,
+    moduleHealth: () =>
+      Object.assign({}, ...modules.map((m) => m.health?.(context, keepers.get(m.name)) ?? {})) as Record<
+        string,
+        unknown
+      >,
     role: () => role,
     indexedBlock: () => (role === "leader" ? (indexer?.status().indexedBlock ?? cachedCursor) : cachedCursor),
     indexerStatus: () => indexer?.status() ?? null,
@@ -490,24 +461,6 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
       stop.abort();
       await Promise.allSettled(tasks);
     },
-  };
-}
-
-/**
- * The order sink, then each follower on the same step in the same transaction (a follower reads
- * the deposits and orders the order sink just wrote). The order sink's result is the step's.
- */
-export function withFollowers<E, R>(first: Sink<E, R>, followers: readonly Sink<E, unknown>[]): Sink<E, R> {
-  if (followers.length === 0) return first;
-  // Followers act on blocks and reorgs only; time alone (idle) is the order sink's.
-  const idle = first.idle?.bind(first);
-  return {
-    async apply(tx, step) {
-      const result = await first.apply(tx, step);
-      for (const f of followers) await f.apply(tx, step);
-      return result;
-    },
-    ...(idle ? { idle } : {}),
   };
 }
 

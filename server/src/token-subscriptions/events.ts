@@ -44,6 +44,3 @@ export interface TokenCancelled extends Logged {
 }
 
 export type TokenSubscriptionEvent = TokenSubscribed | TokenCollected | TokenCancelled;
-
-export const isTokenSubscriptionEvent = (e: { kind: string }): e is TokenSubscriptionEvent =>
-  e.kind === "token_subscribed" || e.kind === "token_collected" || e.kind === "token_cancelled";

@@ -1,12 +1,7 @@
 import type { Queryable } from "../db/types.ts";
+import { unreachable } from "../chain/events.ts";
 import type { Sink, Step } from "../indexer/types.ts";
-import {
-  isTokenSubscriptionEvent,
-  type TokenCancelled,
-  type TokenCollected,
-  type TokenSubscribed,
-  type TokenSubscriptionEvent,
-} from "./events.ts";
+import type { TokenCancelled, TokenCollected, TokenSubscribed, TokenSubscriptionEvent } from "./events.ts";
 import {
   insertCollections,
   insertSubscriptions,
@@ -35,9 +30,19 @@ export function createTokenSubscriptionSink(): Sink<TokenSubscriptionEvent> {
         const collected: TokenCollected[] = [];
         const cancelled: TokenCancelled[] = [];
         for (const e of step.events) {
-          if (e.kind === "token_subscribed") subscribed.push(e);
-          else if (e.kind === "token_collected") collected.push(e);
-          else cancelled.push(e);
+          switch (e.kind) {
+            case "token_subscribed":
+              subscribed.push(e);
+              break;
+            case "token_collected":
+              collected.push(e);
+              break;
+            case "token_cancelled":
+              cancelled.push(e);
+              break;
+            default:
+              unreachable(e, "token subscription event");
+          }
         }
         await insertSubscriptions(tx, subscribed);
         await insertCollections(tx, collected);
@@ -57,37 +62,4 @@ export function createTokenSubscriptionSink(): Sink<TokenSubscriptionEvent> {
     }
   }
   return { apply };
-}
-
-/**
- * The chain's sink with the token-subscription sink beside it, on one event stream: each block
- * step's events are split by kind (the Subscriptions contract's go to `tokens`, everything else to
- * `main`), reorgs and finalizations go to both, in the same transaction; `main`'s result is the
- * step's, and idle time is `main`'s alone.
- */
-export function withTokenSubscriptions<E extends { kind: string }, R>(
-  main: Sink<E, R>,
-  tokens: Sink<TokenSubscriptionEvent> | undefined,
-): Sink<E | TokenSubscriptionEvent, R> {
-  const idle = main.idle?.bind(main);
-  const isToken = (e: E | TokenSubscriptionEvent): e is TokenSubscriptionEvent => isTokenSubscriptionEvent(e);
-  return {
-    async apply(tx, step) {
-      if (step.type !== "block") {
-        const result = await main.apply(tx, step);
-        await tokens?.apply(tx, step);
-        return result;
-      }
-      const own: TokenSubscriptionEvent[] = [];
-      const rest: E[] = [];
-      for (const e of step.events) {
-        if (isToken(e)) own.push(e);
-        else rest.push(e);
-      }
-      const result = await main.apply(tx, { ...step, events: rest });
-      await tokens?.apply(tx, { ...step, events: own });
-      return result;
-    },
-    ...(idle ? { idle } : {}),
-  };
 }

@@ -1,0 +1,84 @@
+import { fact, type ChainModule } from "../chain/module.ts";
+import { createSweeper } from "../sweeper/service.ts";
+import { deleteChainSweeps } from "../sweeper/repository.ts";
+import type { TouchedDeposits } from "./events.ts";
+import type { DepositReuse } from "./probe.ts";
+import { applyDeposits } from "./record.ts";
+import { deleteChainDeposits } from "./repository.ts";
+import { depositBalanceReader, depositForwardedSource, depositTransferSource } from "./sources.ts";
+
+/** The deposit addresses the step touched (published by the deposits module's sink). */
+export const touchedDeposits = fact<TouchedDeposits>("touched deposit addresses");
+
+/**
+ * Deposit addresses: token transfers to them and forwards of other tokens (logs), their ETH
+ * balances (read per block), their sweeps (PaymentReceived paid by a bound deposit address), and
+ * the sweeper that sends what they hold to the contract. Its sink records all of it and publishes
+ * the addresses touched (`touchedDeposits`) for the modules after it.
+ */
+export const depositsModule: ChainModule = {
+  name: "deposits",
+  sources: (ctx) => [
+    depositForwardedSource(ctx.contract),
+    depositTransferSource(
+      ctx.db,
+      ctx.chainId,
+      ctx.tokens.map((t) => t.address),
+    ),
+  ],
+  readers: (ctx) => [
+    depositBalanceReader({
+      db: ctx.db,
+      client: ctx.client,
+      chainId: ctx.chainId,
+      multicall3: ctx.multicall3,
+    }),
+  ],
+  sink: () => ({
+    async apply(tx, step, facts) {
+      facts.publish(touchedDeposits, await applyDeposits(tx, step));
+    },
+  }),
+  keeper(ctx, run) {
+    if (!run.sender || !ctx.config.sweeper) {
+      ctx.log.info(
+        `no ${ctx.config.prefix}SWEEPER_PRIVATE_KEY: deposits on ${ctx.name} wait for a sweep by anyone (sweepOrder is permissionless); their orders stay success with awaiting_sweep`,
+      );
+      return undefined;
+    }
+    return createSweeper({
+      db: ctx.db,
+      client: ctx.client,
+      chainId: ctx.chainId,
+      contract: ctx.contract,
+      confirmations: ctx.confirmations,
+      config: ctx.config.sweeper,
+      tokens: ctx.tokens,
+      prices: ctx.prices,
+      indexedBlock: run.indexedBlock,
+      log: ctx.log.child({ component: "sweeper" }),
+      sender: run.sender,
+    });
+  },
+  async deleteChainData(tx, chainId) {
+    await deleteChainDeposits(tx, chainId);
+    await deleteChainSweeps(tx, chainId);
+  },
+  health: (ctx) => ({ deposit_addresses: depositAddresses(ctx.depositReuse) }),
+};
+
+/**
+ * Whether orders on a chain get deposit addresses: `on` (checked: two sweeps of one address were
+ * simulated), `unverified` (the node could not simulate them) or `off` (the chain cannot sweep an
+ * address twice: orders are paid through the contract only).
+ */
+function depositAddresses(reuse: DepositReuse) {
+  switch (reuse.state) {
+    case "ok":
+      return { state: "on", checked_with: reuse.how };
+    case "unknown":
+      return { state: "unverified", reason: reuse.reason };
+    case "broken":
+      return { state: "off", reason: reuse.reason, payments: "contract only (pay / payToken)" };
+  }
+}
