@@ -2,7 +2,7 @@ import { fact, type ChainModule } from "../chain/module.ts";
 import { createSweeper } from "../sweeper/service.ts";
 import { deleteChainSweeps } from "../sweeper/repository.ts";
 import type { TouchedDeposits } from "./events.ts";
-import type { DepositReuse } from "./probe.ts";
+import type { DepositReuse } from "../chain/module.ts";
 import { applyDeposits } from "./record.ts";
 import { deleteChainDeposits } from "./repository.ts";
 import { depositBalanceReader, depositForwardedSource, depositTransferSource } from "./sources.ts";

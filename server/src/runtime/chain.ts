@@ -9,10 +9,10 @@ import { ensureChainIdentity, readChainIdentity, type ChainReset } from "../chai
 import type { AppEnv, ChainConfig, TokenConfig } from "../config/index.ts";
 import type { Db } from "../db/types.ts";
 import { readDepositDerivation, type DepositDerivation } from "../deposits/address.ts";
-import { probeDepositReuse, type DepositReuse } from "../deposits/probe.ts";
+import { probeDepositReuse } from "../deposits/probe.ts";
 import { ConfigProblems } from "../config/errors.ts";
 import { checkMulticall3, checkPriceFeed, checkTokens, untilAnswered, type CheckContext } from "./checks.ts";
-import type { ChainContext, ChainModule } from "../chain/module.ts";
+import type { ChainContext, ChainModule, DepositReuse } from "../chain/module.ts";
 import type { IndexerStatus } from "../indexer/index.ts";
 import { FatalIndexerError, isRetryable } from "../indexer/rpc.ts";
 import { sleep } from "../lib/sleep.ts";
