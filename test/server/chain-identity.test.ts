@@ -4,7 +4,7 @@ import { ensureChainIdentity, lastChainReset } from "../../server/src/chain/iden
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { deleteChainData } from "../../server/src/runtime/reset.ts";
 import { insertOutgoing } from "../../server/src/sender/repository.ts";
-import { insertSweep } from "../../server/src/sweeper/repository.ts";
+import { insertSweep } from "../../server/src/deposits/sweeps.ts";
 import { recordCollectSent } from "../../server/src/token-subscriptions/repository.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 

@@ -22,7 +22,7 @@ import type { Logger } from "../lib/log.ts";
 import { chainlinkPriceSource, staticPriceSource, type PriceSource } from "../pricing/index.ts";
 import { createSender, type Sender } from "../sender/sender.ts";
 import type { SendingPolicy } from "../sender/sender.ts";
-import type { Sweeper } from "../sweeper/service.ts";
+import type { Sweeper } from "../deposits/sweeper.ts";
 import { subscriptionsAbi } from "../token-subscriptions/abi.ts";
 import type { Collector } from "../token-subscriptions/collector.ts";
 import { chainModules, type ModuleServices, type ProductionContext } from "./modules.ts";
