@@ -50,7 +50,7 @@ module.exports = {
       severity: "error",
       from: { path: "^server/src/sender/" },
       to: {
-        path: "^server/src/(sweeper|token-subscriptions|deposits|orders|ledger|recurring|eletropay|callbacks|notify|merchants|api|web|runtime)/",
+        path: "^server/src/(token-subscriptions|deposits|orders|ledger|recurring|eletropay|callbacks|notify|merchants|api|web|runtime)/",
       },
     },
     {

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createPublicClient, createWalletClient, http, zeroAddress, type Hex, type PublicClient } from "viem";
-import type { DepositBalanceObserved } from "../server/src/deposits/events.ts";
+import type { DepositBalanceObserved } from "../server/src/chain/events.ts";
 import { recordBalances, registerDepositAddress } from "../server/src/deposits/repository.ts";
 import { depositBalanceReader } from "../server/src/deposits/sources.ts";
 import { getHeader } from "../server/src/indexer/rpc.ts";

@@ -9,7 +9,7 @@ import { createSerial } from "../../server/src/lib/serial.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
 import { createSender } from "../../server/src/sender/sender.ts";
-import { createSweeper } from "../../server/src/sweeper/service.ts";
+import { createSweeper } from "../../server/src/deposits/sweeper.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";

@@ -4,7 +4,7 @@ import { ensureChainIdentity, lastChainReset } from "../../server/src/chain/iden
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { deleteChainData } from "../../server/src/runtime/reset.ts";
 import { insertOutgoing } from "../../server/src/sender/repository.ts";
-import { insertSweep } from "../../server/src/sweeper/repository.ts";
+import { insertSweep } from "../../server/src/deposits/sweeps.ts";
 import { recordCollectSent } from "../../server/src/token-subscriptions/repository.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 
@@ -89,6 +89,35 @@ describe("dev chain identity reset", function () {
     assert.equal(await count("outgoing_transactions"), 0);
     assert.equal(await count("sweeps"), 0);
     assert.equal(await count("token_subscription_keeper"), 0);
+  });
+
+  it("a reset deletes the callbacks of the chain's orders and keeps another chain's", async function () {
+    const { merchant } = await createMerchant(t.db, "callbacks@example.com", "seller");
+    const order = (id: bigint, chainId: bigint) =>
+      t.db.query(
+        `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol, token_decimals,
+           currency_amount, usd_cents, expected_amount, price, price_decimals, callback, expires_at)
+         VALUES ($1, $2, $3, $4, $4, '0x0000000000000000000000000000000000000000', 'ETH', 18,
+           '1.00', 100, 1, 1, 8, 'http://127.0.0.1:9/', now() + interval '15 minutes')`,
+        [id, merchant.id, chainId, contract],
+      );
+    const callback = (orderId: bigint) =>
+      t.db.query(
+        `INSERT INTO callbacks (stream, kind, order_id, merchant_id, url, body, secret_ref)
+         VALUES ($1, 'order.success', $2, $3, 'http://127.0.0.1:9/', '{}', $4)`,
+        [`order:${orderId}`, orderId, merchant.id, `merchant:${merchant.id}`],
+      );
+    await order(1000000011n, 31337n);
+    await order(1000000012n, 1n);
+    await callback(1000000011n);
+    await callback(1000000012n);
+    await t.db.transaction((tx) => deleteChainData(tx, 31337n));
+    const { rows } = await t.db.query<{ order_id: bigint }>("SELECT order_id FROM callbacks");
+    assert.deepEqual(
+      rows.map((r) => r.order_id),
+      [1000000012n],
+    );
+    assert.equal(await count("orders"), 1);
   });
 
   it("refuses a different chain when resetting is not allowed", async function () {

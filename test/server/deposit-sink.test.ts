@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import type { DepositEvent } from "../../server/src/deposits/events.ts";
+import type { ChainEvent, ContractEvent, DepositEvent } from "../../server/src/chain/events.ts";
 import { depositsReadyToSweep, registerDepositAddress } from "../../server/src/deposits/repository.ts";
 import type { BlockRef, Step } from "../../server/src/indexer/types.ts";
-import type { ContractEvent } from "../../server/src/ledger/contract-events.ts";
-import type { ChainEvent } from "../../server/src/chain/events.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { insertOrder } from "../../server/src/orders/repository.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import type { BlockRef, Step } from "../../server/src/indexer/types.ts";
-import type { ContractEvent } from "../../server/src/ledger/contract-events.ts";
+import type { ContractEvent } from "../../server/src/chain/events.ts";
 import { type OrderStatusChanged } from "../../server/src/orders/events.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { insertOrder } from "../../server/src/orders/repository.ts";

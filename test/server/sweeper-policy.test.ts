@@ -4,7 +4,8 @@ import { describe, it } from "mocha";
 import { ETH_TOKEN as ETH } from "../../server/src/chain/abi.ts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { bumped } from "../../server/src/sender/sender.ts";
-import { entriesFrom, gasWithinShare, tokenValueWei } from "../../server/src/sweeper/policy.ts";
+import { entriesFrom } from "../../server/src/deposits/sweep-policy.ts";
+import { gasWithinShare, tokenValueWei } from "../../server/src/sender/gas-share.ts";
 
 const KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
 const base = { NODE_ENV: "test", RPC_URL: "http://127.0.0.1:8545", ETH_USD_PRICE: "3000" };

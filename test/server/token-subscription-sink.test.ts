@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import type { BlockRef, Step } from "../../server/src/indexer/types.ts";
-import type { ContractEvent } from "../../server/src/ledger/contract-events.ts";
+import type { ChainEvent, ContractEvent, TokenSubscriptionEvent } from "../../server/src/chain/events.ts";
 import { orphanPayments } from "../../server/src/ledger/history.ts";
-import type { ChainEvent } from "../../server/src/chain/events.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
-import type { TokenSubscriptionEvent } from "../../server/src/token-subscriptions/events.ts";
 import {
   collectionsByRef,
   collectionsOf,

@@ -16,10 +16,5 @@ export const paymentProcessorAbi = parseAbi([
   "function balanceOf(address merchant, address token) view returns (uint256)",
 ]);
 
-export const aggregatorV3Abi = parseAbi([
-  "function decimals() view returns (uint8)",
-  "function latestRoundData() view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)",
-]);
-
 /** ETH where the contract takes a token address: the zero address (the one definition in server/src). */
 export const ETH_TOKEN = zeroAddress;

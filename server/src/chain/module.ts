@@ -1,12 +1,21 @@
 import type { PublicClient } from "viem";
 import type { ChainConfig, TokenConfig } from "../config/chains.ts";
 import type { Db, Queryable } from "../db/types.ts";
-import type { DepositReuse } from "../deposits/probe.ts";
 import type { BlockReader, IdleContext, Source, Step } from "../indexer/types.ts";
 import type { Logger } from "../lib/log.ts";
 import type { PriceSource } from "../pricing/index.ts";
 import type { Sender, SendingPolicy } from "../sender/sender.ts";
 import type { ChainEvent } from "./events.ts";
+
+/**
+ * Whether a deposit address can be used again after its sweep on this chain:
+ * - `ok`: a second sweep of the same address, in a later transaction, worked (`how` says how it was seen);
+ * - `broken`: a definite no (the second sweep failed, the account outlived its sweep, or the contract
+ *   derives other addresses than this server): deposit addresses must not be handed out here;
+ * - `unknown`: the node offers no way to simulate two transactions; deposit addresses stay on.
+ */
+export type DepositReuse =
+  { state: "ok"; how: string } | { state: "broken"; reason: string } | { state: "unknown"; reason: string };
 
 /**
  * What a chain module is built with: the chain as its runtime opened and checked it (node,

@@ -1,42 +1,10 @@
 /**
- * What the indexer observes at deposit addresses, keyed like every indexed row by chain and block.
- * The order sink stores them through ./repository.ts and recomputes the orders they touch.
+ * What the deposits module records and hands on. The events the indexer observes at deposit
+ * addresses (DepositEvent and its kinds) are defined with every chain event in
+ * server/src/chain/events.ts.
  */
 
-import type { BlockPosition, LogPosition } from "../indexer/types.ts";
-
-/** The ETH balance of a watched address changed: its value at the end of `blockNumber`. */
-export interface DepositBalanceObserved extends BlockPosition {
-  kind: "deposit_balance";
-  address: string;
-  balance: bigint;
-  /**
-   * A direct transfer to the address in the step's blocks, when there is one. ETH from a contract
-   * wallet or an exchange's batch contract is an internal transfer and has none: null.
-   */
-  txHash: string | null;
-}
-
-/** An ERC-20 `Transfer` to a watched address (allowlisted tokens). */
-export interface DepositTransferObserved extends LogPosition {
-  kind: "deposit_transfer";
-  token: string;
-  address: string;
-  sender: string;
-  amount: bigint;
-}
-
-/** A token that is not allowlisted was swept from a deposit address to its merchant (nothing credited). */
-export interface DepositTokenForwarded extends LogPosition {
-  kind: "deposit_forwarded";
-  merchant: string;
-  orderRef: string;
-  address: string;
-  token: string;
-  amount: bigint;
-}
-
-export type DepositEvent = DepositBalanceObserved | DepositTransferObserved | DepositTokenForwarded;
+import type { LogPosition } from "../indexer/types.ts";
 
 /** A sweep as the deposits module records it (a PaymentReceived paid by the deposit, or a forward). */
 export interface DepositSweep extends LogPosition {

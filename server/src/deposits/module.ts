@@ -1,11 +1,10 @@
-import { fact, type ChainModule } from "../chain/module.ts";
-import { createSweeper } from "../sweeper/service.ts";
-import { deleteChainSweeps } from "../sweeper/repository.ts";
+import { fact, type ChainModule, type DepositReuse } from "../chain/module.ts";
 import type { TouchedDeposits } from "./events.ts";
-import type { DepositReuse } from "./probe.ts";
 import { applyDeposits } from "./record.ts";
 import { deleteChainDeposits } from "./repository.ts";
 import { depositBalanceReader, depositForwardedSource, depositTransferSource } from "./sources.ts";
+import { createSweeper } from "./sweeper.ts";
+import { deleteChainSweeps } from "./sweeps.ts";
 
 /** The deposit addresses the step touched (published by the deposits module's sink). */
 export const touchedDeposits = fact<TouchedDeposits>("touched deposit addresses");

@@ -1,18 +1,9 @@
 import { BaseError, encodeDeployData, keccak256, stringToHex, type PublicClient } from "viem";
+import type { DepositReuse } from "../chain/module.ts";
 import { SWEEP_PROBE_CREATION_CODE, sweepProbeAbi } from "../chain/probes.ts";
 import { firstLine } from "../lib/errors.ts";
 import { depositsAbi } from "./abi.ts";
 import { depositAddress, type DepositDerivation } from "./address.ts";
-
-/**
- * Whether a deposit address can be used again after its sweep on this chain:
- * - `ok`: a second sweep of the same address, in a later transaction, worked (`how` says how it was seen);
- * - `broken`: a definite no (the second sweep failed, the account outlived its sweep, or the contract
- *   derives other addresses than this server): deposit addresses must not be handed out here;
- * - `unknown`: the node offers no way to simulate two transactions; deposit addresses stay on.
- */
-export type DepositReuse =
-  { state: "ok"; how: string } | { state: "broken"; reason: string } | { state: "unknown"; reason: string };
 
 /** The probe's (merchant, order): never a real order (no one can own this merchant address). */
 const PROBE_MERCHANT = "0x00000000000000000000000000000000ee678000" as const;

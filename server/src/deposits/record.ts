@@ -1,9 +1,8 @@
-import { eventsByOwner, type ChainEvent } from "../chain/events.ts";
+import { eventsByOwner, type ChainEvent, type ContractEvent, type DepositEvent } from "../chain/events.ts";
 import type { Queryable } from "../db/types.ts";
 import { positionOf } from "../indexer/position.ts";
 import type { LogPosition, Step } from "../indexer/types.ts";
-import type { ContractEvent } from "../ledger/contract-events.ts";
-import type { DepositEvent, DepositSweep, TouchedDeposits } from "./events.ts";
+import type { DepositSweep, TouchedDeposits } from "./events.ts";
 import {
   depositBindings,
   recordBalances,

@@ -1,5 +1,6 @@
 import type { Queryable } from "../db/types.ts";
-import type { DepositBalanceObserved, DepositSweep, DepositTransferObserved } from "./events.ts";
+import type { DepositBalanceObserved, DepositTransferObserved } from "../chain/events.ts";
+import type { DepositSweep } from "./events.ts";
 
 /**
  * Every statement on the deposits tables (`deposit_addresses`, `deposit_balances`,

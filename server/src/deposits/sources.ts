@@ -5,18 +5,19 @@ import {
   numberToHex,
   type PublicClient,
 } from "viem";
-import { unreachable, type ChainEvent } from "../chain/events.ts";
+import {
+  unreachable,
+  type ChainEvent,
+  type DepositBalanceObserved,
+  type DepositEvent,
+  type DepositTokenForwarded,
+  type DepositTransferObserved,
+} from "../chain/events.ts";
 import type { Db } from "../db/types.ts";
 import { logPosition } from "../indexer/position.ts";
 import { FatalIndexerError, readAtBlockHash } from "../indexer/rpc.ts";
 import type { BlockReader, BlockRef, RawLog, Source } from "../indexer/types.ts";
 import { DEPOSIT_TOKEN_FORWARDED_TOPIC, TRANSFER_TOPIC } from "./abi.ts";
-import type {
-  DepositBalanceObserved,
-  DepositEvent,
-  DepositTokenForwarded,
-  DepositTransferObserved,
-} from "./events.ts";
 import { watchedAddresses } from "./repository.ts";
 
 /** Addresses per Multicall3 `aggregate3` call (≈ 8 M gas of cold `BALANCE`s, under the usual 50 M eth_call cap). */

@@ -1,21 +1,5 @@
 import type { Queryable } from "../db/types.ts";
-import type { LogPosition } from "../indexer/types.ts";
-
-/**
- * A PaymentProcessor event as the ledger stores it, keyed by its checkpoint (chain id, block,
- * tx index, log index). uint256 amounts are bigint here and numeric(78,0) in SQL.
- */
-export interface ContractEvent extends LogPosition {
-  kind: "payment" | "withdrawal" | "refund";
-  merchant: string;
-  /** The bytes32 order id of a payment or refund, lowercase hex. */
-  orderRef: string | null;
-  /** The order this event was linked to, when one exists. */
-  orderId: bigint | null;
-  counterparty: string;
-  token: string;
-  amount: bigint;
-}
+import type { ContractEvent } from "../chain/events.ts";
 
 /** A payment or refund linked to an order, as the order state machine reads it. */
 export interface OrderEventRow {

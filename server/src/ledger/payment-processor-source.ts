@@ -3,7 +3,7 @@ import { paymentProcessorAbi } from "../chain/abi.ts";
 import { logPosition } from "../indexer/position.ts";
 import { FatalIndexerError } from "../indexer/rpc.ts";
 import type { DecodeContext, RawLog, Source } from "../indexer/types.ts";
-import type { ContractEvent } from "./contract-events.ts";
+import type { ContractEvent } from "../chain/events.ts";
 
 type Kind = ContractEvent["kind"];
 

@@ -1,4 +1,3 @@
-import { deleteOrderCallbacks } from "../callbacks/outbox.ts";
 import { fact, type ChainContext, type ChainModule } from "../chain/module.ts";
 import { touchedDeposits } from "../deposits/module.ts";
 import { deleteChainEvents } from "../ledger/contract-events.ts";
@@ -34,8 +33,7 @@ export const paymentsModule: ChainModule<PaymentsContext> = {
     };
   },
   async deleteChainData(tx, chainId) {
-    const orderIds = await deleteChainOrders(tx, chainId);
-    await deleteOrderCallbacks(tx, orderIds);
+    await deleteChainOrders(tx, chainId);
     await deleteChainEvents(tx, chainId);
   },
 };

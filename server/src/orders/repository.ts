@@ -228,10 +228,10 @@ export async function ordersPaidAfter(tx: Queryable, chainId: bigint, block: big
 /**
  * Deletes a chain's orders (e.g. for a new local dev chain) and rebuilds today's per-merchant
  * order counters from the orders that remain, so a plan's daily limit and `transactions_today`
- * never count orders that no longer exist. Returns the deleted ids, whose callbacks go too.
+ * never count orders that no longer exist. Their callbacks are deleted before them, by the dev reset
+ * (server/src/runtime/reset.ts), from `chainOrderIds`.
  */
-export async function deleteChainOrders(tx: Queryable, chainId: bigint): Promise<bigint[]> {
-  const { rows } = await tx.query<{ id: bigint }>("SELECT id FROM orders WHERE chain_id = $1", [chainId]);
+export async function deleteChainOrders(tx: Queryable, chainId: bigint): Promise<void> {
   await tx.query("DELETE FROM orders WHERE chain_id = $1", [chainId]);
   await tx.query("DELETE FROM merchant_daily_orders");
   await tx.query(
@@ -242,6 +242,11 @@ export async function deleteChainOrders(tx: Queryable, chainId: bigint): Promise
         AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
       GROUP BY 1, 2`,
   );
+}
+
+/** The ids of a chain's orders. */
+export async function chainOrderIds(tx: Queryable, chainId: bigint): Promise<bigint[]> {
+  const { rows } = await tx.query<{ id: bigint }>("SELECT id FROM orders WHERE chain_id = $1", [chainId]);
   return rows.map((r) => r.id);
 }
 

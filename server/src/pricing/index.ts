@@ -1,7 +1,12 @@
-import type { PublicClient } from "viem";
-import { aggregatorV3Abi } from "../chain/abi.ts";
+import { parseAbi, type PublicClient } from "viem";
 import { unavailable } from "../lib/errors.ts";
 import { parseDecimal } from "../lib/money.ts";
+
+/** The Chainlink AggregatorV3 functions read for the ETH/USD rate (here and by the start-up check of the feed). */
+export const aggregatorV3Abi = parseAbi([
+  "function decimals() view returns (uint8)",
+  "function latestRoundData() view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)",
+]);
 
 export interface Price {
   /** USD per whole ETH, scaled by 10^decimals. */

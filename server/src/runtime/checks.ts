@@ -5,7 +5,7 @@
  * it is retried with backoff while the log says what start-up waits for.
  */
 import { concat, encodeAbiParameters, erc20Abi, keccak256, pad, toHex, type PublicClient } from "viem";
-import { aggregatorV3Abi } from "../chain/abi.ts";
+import { aggregatorV3Abi } from "../pricing/index.ts";
 import { TRANSFER_PROBE_RUNTIME_CODE, transferProbeAbi } from "../chain/probes.ts";
 import type { TokenConfig } from "../config/index.ts";
 import { isRevert } from "../deposits/probe.ts";

@@ -10,7 +10,7 @@ import { firstLine } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
 import type { Price, PriceSource } from "../pricing/index.ts";
 import type { Sender, SendingPolicy } from "../sender/sender.ts";
-import { gasWithinShare, tokenValueWei, type TokenValuation } from "../sweeper/policy.ts";
+import { gasWithinShare, tokenValueWei, type TokenValuation } from "../sender/gas-share.ts";
 import { subscriptionsAbi } from "./abi.ts";
 import {
   collectInFlight,

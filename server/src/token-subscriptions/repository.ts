@@ -1,6 +1,6 @@
 import type { Queryable } from "../db/types.ts";
 import { outgoingByIds } from "../sender/repository.ts";
-import type { TokenCancelled, TokenCollected, TokenSubscribed } from "./events.ts";
+import type { TokenCancelled, TokenCollected, TokenSubscribed } from "../chain/events.ts";
 
 /**
  * Every statement on the token-subscription tables (migration 091): `token_subscriptions`,

@@ -1,7 +1,12 @@
 import type { Queryable } from "../db/types.ts";
-import { unreachable } from "../chain/events.ts";
+import {
+  unreachable,
+  type TokenCancelled,
+  type TokenCollected,
+  type TokenSubscribed,
+  type TokenSubscriptionEvent,
+} from "../chain/events.ts";
 import type { Sink, Step } from "../indexer/types.ts";
-import type { TokenCancelled, TokenCollected, TokenSubscribed, TokenSubscriptionEvent } from "./events.ts";
 import {
   insertCollections,
   insertSubscriptions,

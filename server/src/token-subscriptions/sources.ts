@@ -2,7 +2,7 @@ import { logPosition } from "../indexer/position.ts";
 import { FatalIndexerError } from "../indexer/rpc.ts";
 import type { DecodeContext, RawLog, Source } from "../indexer/types.ts";
 import { CANCELLED_TOPIC, COLLECTED_TOPIC, SUBSCRIBED_TOPIC } from "./abi.ts";
-import type { TokenSubscriptionEvent } from "./events.ts";
+import type { TokenSubscriptionEvent } from "../chain/events.ts";
 
 const word = (data: string, at: number) => `0x${data.slice(2 + at * 64, 2 + (at + 1) * 64)}`;
 const addressOf = (topicOrWord: string) => `0x${topicOrWord.slice(-40)}`.toLowerCase();

@@ -2,20 +2,15 @@ import { encodeFunctionData, type PublicClient } from "viem";
 import { ETH_TOKEN } from "../chain/abi.ts";
 import type { SweeperConfig } from "../config/sweeper.ts";
 import type { Queryable } from "../db/types.ts";
-import { depositsAbi } from "../deposits/abi.ts";
-import { depositsReadyToSweep } from "../deposits/repository.ts";
 import { firstLine } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
 import type { PriceSource } from "../pricing/index.ts";
+import { gasWithinShare, tokenValueWei, type TokenValuation } from "../sender/gas-share.ts";
 import type { Sender, SendingPolicy } from "../sender/sender.ts";
-import {
-  entriesFrom,
-  gasWithinShare,
-  tokenValueWei,
-  type BatchEntry,
-  type TokenValuation,
-} from "./policy.ts";
-import { deleteSweepOf, insertSweep, lastSweepBlock, sweepsOf, type SweptDeposit } from "./repository.ts";
+import { depositsAbi } from "./abi.ts";
+import { depositsReadyToSweep } from "./repository.ts";
+import { entriesFrom, type BatchEntry } from "./sweep-policy.ts";
+import { deleteSweepOf, insertSweep, lastSweepBlock, sweepsOf, type SweptDeposit } from "./sweeps.ts";
 
 /** The purpose the sweeper's transactions are recorded with by the sender. */
 export const SWEEP_PURPOSE = "sweep";
