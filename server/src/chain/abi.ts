@@ -18,6 +18,7 @@ export const paymentProcessorAbi = parseAbi([
 
 export const aggregatorV3Abi = parseAbi([
   "function decimals() view returns (uint8)",
+  "function description() view returns (string)",
   "function latestRoundData() view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)",
 ]);
 
