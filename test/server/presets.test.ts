@@ -48,9 +48,7 @@ describe("chain presets", function () {
     assert.equal(chain.name, "base");
     assert.equal(chain.expectedChainId, 8453n);
     assert.equal(chain.multicall3Address, MULTICALL3);
-    assert.deepEqual(chain.tokens, [
-      { symbol: "USDC", address: USDC.base?.[1], decimals: 6, usdPeg: "1" },
-    ]);
+    assert.deepEqual(chain.tokens, [{ symbol: "USDC", address: USDC.base?.[1], decimals: 6, usdPeg: "1" }]);
     assert.equal(chain.confirmations, 10);
     assert.equal(chain.finalityBlocks, 450);
     assert.equal(chain.blockTimeMs, 2_000);
@@ -64,7 +62,14 @@ describe("chain presets", function () {
       label: "Base",
       nativeSymbol: "ETH",
       l2: true,
-      supplied: ["CONFIRMATIONS", "FINALITY_BLOCKS", "CHAIN_ID", "TOKENS", "POLL_INTERVAL_MS", "MULTICALL3_ADDRESS"],
+      supplied: [
+        "CONFIRMATIONS",
+        "FINALITY_BLOCKS",
+        "CHAIN_ID",
+        "TOKENS",
+        "POLL_INTERVAL_MS",
+        "MULTICALL3_ADDRESS",
+      ],
     });
   });
 
@@ -128,7 +133,10 @@ describe("chain presets", function () {
         ...preset.tokens.flatMap((t) => [t.address, t.feed?.address]),
       ].filter((a) => a !== undefined);
       for (const address of addresses) {
-        assert.ok(docs.includes(address.toLowerCase()), `${preset.name}: ${address} is not in docs/chains.md`);
+        assert.ok(
+          docs.includes(address.toLowerCase()),
+          `${preset.name}: ${address} is not in docs/chains.md`,
+        );
       }
     }
   });
@@ -148,7 +156,11 @@ describe("chain presets", function () {
       assert.equal(chain.expectedChainId, 31337n);
       assert.deepEqual(chain.tokens, [{ symbol: "EURC", address: OTHER, decimals: 6, usdPeg: "1" }]);
       assert.equal(chain.priceFeedAddress, OTHER_FEED);
-      assert.equal(chain.priceFeedExpected, undefined, "another feed: the preset's description does not apply");
+      assert.equal(
+        chain.priceFeedExpected,
+        undefined,
+        "another feed: the preset's description does not apply",
+      );
       assert.equal(chain.priceMaxAgeSeconds, 3_600, "nor its heartbeat");
       assert.equal(chain.multicall3Address, OTHER);
       assert.equal(chain.confirmations, 3);
@@ -175,7 +187,12 @@ describe("chain presets", function () {
         chain.tokens.map((t) => [t.symbol, t.feed?.address]),
         [["USDC", USDC_USD]],
       );
-      assert.deepEqual(chain.preset?.supplied, ["CHAIN_ID", "PRICE_FEED_ADDRESS", "POLL_INTERVAL_MS", "MULTICALL3_ADDRESS"]);
+      assert.deepEqual(chain.preset?.supplied, [
+        "CHAIN_ID",
+        "PRICE_FEED_ADDRESS",
+        "POLL_INTERVAL_MS",
+        "MULTICALL3_ADDRESS",
+      ]);
     });
 
     it("ETH_USD_PRICE replaces the missing feed of a preset that ships none", function () {

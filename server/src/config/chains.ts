@@ -219,7 +219,8 @@ function readChain(
     r.bigint(v("CHAIN_ID"), "the chain id the node reports") ??
     fromPreset("CHAIN_ID", preset ? BigInt(preset.chain.id) : undefined);
   const feed = preset?.nativeUsdFeed;
-  const priceFeedAddress = r.address(v("PRICE_FEED_ADDRESS")) ?? fromPreset("PRICE_FEED_ADDRESS", feed?.address);
+  const priceFeedAddress =
+    r.address(v("PRICE_FEED_ADDRESS")) ?? fromPreset("PRICE_FEED_ADDRESS", feed?.address);
   const presetFeed =
     feed !== undefined && priceFeedAddress?.toLowerCase() === feed.address.toLowerCase() ? feed : undefined;
   const maxAgeDefault = presetFeed
@@ -227,12 +228,16 @@ function readChain(
     : undefined;
   const tokens =
     r.raw(v("TOKENS")) === undefined && preset
-      ? (fromPreset("TOKENS", preset.tokens.map((t) => ({ ...t }))) ?? [])
+      ? (fromPreset(
+          "TOKENS",
+          preset.tokens.map((t) => ({ ...t })),
+        ) ?? [])
       : withPresetFeeds(readTokens(r, v("TOKENS")), preset);
   const blockTimeMs = preset?.blockTimeMs;
   const pollDefault =
     blockTimeMs === undefined ? undefined : fromPreset("POLL_INTERVAL_MS", pollIntervalFor(blockTimeMs));
-  const multicall3 = r.address(v("MULTICALL3_ADDRESS")) ?? fromPreset("MULTICALL3_ADDRESS", preset?.multicall3);
+  const multicall3 =
+    r.address(v("MULTICALL3_ADDRESS")) ?? fromPreset("MULTICALL3_ADDRESS", preset?.multicall3);
   const sequencer =
     r.address(v("SEQUENCER_UPTIME_FEED_ADDRESS")) ??
     fromPreset("SEQUENCER_UPTIME_FEED_ADDRESS", preset?.sequencerUptimeFeed);

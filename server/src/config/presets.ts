@@ -158,7 +158,12 @@ export const PRESETS: readonly ChainPreset[] = [
   preset("optimism", optimism, { l2: true, confirmations: 10, finalityBlocks: 450 }),
   preset("op-sepolia", optimismSepolia, { l2: true, confirmations: 5, finalityBlocks: 450 }),
   preset("polygon", polygon, { l2: false, confirmations: 32, finalityBlocks: 256 }),
-  preset("polygon-amoy", polygonAmoy, { l2: false, confirmations: 16, finalityBlocks: 256, blockTimeMs: 2_000 }),
+  preset("polygon-amoy", polygonAmoy, {
+    l2: false,
+    confirmations: 16,
+    finalityBlocks: 256,
+    blockTimeMs: 2_000,
+  }),
 ];
 
 export const PRESET_NAMES: readonly string[] = PRESETS.map((p) => p.name);
@@ -186,7 +191,8 @@ export const pollIntervalFor = (blockTimeMs: number): number =>
   Math.min(4_000, Math.max(1_000, Math.round(blockTimeMs / 3)));
 
 /** How old a feed's answer may be before it is stale: one heartbeat and 10 % (its update takes a while to land). */
-export const maxAgeFor = (heartbeatSeconds: number): number => heartbeatSeconds + Math.ceil(heartbeatSeconds / 10);
+export const maxAgeFor = (heartbeatSeconds: number): number =>
+  heartbeatSeconds + Math.ceil(heartbeatSeconds / 10);
 
 /** `https://docs.chain.link/…`: where an operator finds a feed the preset does not ship. */
 export const CHAINLINK_FEEDS_URL = "https://docs.chain.link/data-feeds/price-feeds/addresses";

@@ -162,7 +162,8 @@ async function checkFeed(
   feed: { address: `0x${string}`; decimals: number; description?: string },
 ): Promise<string | null> {
   const { address } = feed;
-  if (!(await hasCode(ctx, address, `the feed ${address}`))) return `${name} has no contract code on ${ctx.where}; ${fix}`;
+  if (!(await hasCode(ctx, address, `the feed ${address}`)))
+    return `${name} has no contract code on ${ctx.where}; ${fix}`;
   const decimals = await view(ctx, `the decimals of the feed ${address}`, () =>
     ctx.client.readContract({ address, abi: aggregatorV3Abi, functionName: "decimals" }),
   );
@@ -191,7 +192,11 @@ async function checkFeed(
  * A token's Chainlink X/USD feed (from a preset): code, decimals and description are problems; a
  * stale answer is only logged, since orders are priced at the token's peg, not by this feed.
  */
-async function checkTokenFeed(ctx: CheckContext, token: TokenConfig, feed: PresetFeed): Promise<string | null> {
+async function checkTokenFeed(
+  ctx: CheckContext,
+  token: TokenConfig,
+  feed: PresetFeed,
+): Promise<string | null> {
   const name = subject(ctx, "TOKENS", `${token.symbol}/USD feed`, feed.address);
   const fix = `set ${ctx.v("TOKENS")} to override (an entry the preset does not list carries no feed)`;
   const problem = await checkFeed(ctx, name, fix, feed);
