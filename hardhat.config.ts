@@ -2,6 +2,8 @@ import { fileURLToPath } from "node:url";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { configVariable, defineConfig } from "hardhat/config";
 
+import { PRESETS } from "./server/src/config/presets.ts";
+import { deployTask } from "./scripts/lib/deploy-task.ts";
 import { localChainUrl } from "./scripts/lib/dev-stack.ts";
 import { smokeTask } from "./scripts/lib/smoke-task.ts";
 import { merchantTasks } from "./scripts/tasks/merchant.ts";
@@ -17,11 +19,32 @@ const FUZZ_RUNS = Number.parseInt(process.env.FUZZ_RUNS ?? "1000", 10);
 const INVARIANT_RUNS = Number.parseInt(process.env.INVARIANT_RUNS ?? "256", 10);
 const INVARIANT_DEPTH = Number.parseInt(process.env.INVARIANT_DEPTH ?? "50", 10);
 
+// One network per chain preset (server/src/config/presets.ts, docs/chains.md), named like it:
+// `npm run deploy -- --network base-sepolia`, `npm run smoke -- --network base-sepolia`. The RPC URL and
+// the key are configuration variables: BASE_SEPOLIA_RPC_URL and BASE_SEPOLIA_PRIVATE_KEY (keystore first,
+// then the environment). The chain id refuses an RPC URL of another chain.
+const OP_STACK = new Set(["base", "base-sepolia", "optimism", "op-sepolia"]);
+const presetNetworks = Object.fromEntries(
+  PRESETS.map((preset) => {
+    const variable = preset.name.toUpperCase().replace(/-/g, "_");
+    return [
+      preset.name,
+      {
+        type: "http",
+        chainType: OP_STACK.has(preset.name) ? "op" : preset.l2 ? "generic" : "l1",
+        chainId: preset.chain.id,
+        url: configVariable(`${variable}_RPC_URL`),
+        accounts: [configVariable(`${variable}_PRIVATE_KEY`)],
+      } as const,
+    ];
+  }),
+);
+
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthers],
-  // Merchant CLI: merchant:balance, merchant:withdraw, merchant:refund (see docs/contracts.md), and the
-  // live-network smoke test `smoke` (scripts/smoke.ts).
-  tasks: [...merchantTasks, smokeTask],
+  // Merchant CLI: merchant:balance, merchant:withdraw, merchant:refund (see docs/contracts.md), the
+  // live-network smoke test `smoke` (scripts/smoke.ts) and `deploy` to a preset network (scripts/deploy.ts).
+  tasks: [...merchantTasks, smokeTask, deployTask],
   solidity: {
     profiles: {
       default: {
@@ -78,13 +101,7 @@ export default defineConfig({
       // for its own Ignition deployment); with neither, the hardhat node default port.
       url: process.env.LOCAL_RPC_URL ?? localChainUrl(ROOT) ?? "http://127.0.0.1:8545",
     },
-    sepolia: {
-      type: "http",
-      chainType: "l1",
-      chainId: 11155111, // refuses an RPC URL of another chain
-      url: configVariable("SEPOLIA_RPC_URL"),
-      accounts: [configVariable("SEPOLIA_PRIVATE_KEY")],
-    },
+    ...presetNetworks,
     // A local `hardhat node --chain-id 11155111` posing as Sepolia, to rehearse `npm run smoke -- --network
     // sepolia` with the dev accounts: SEPOLIA_LOCAL_RPC_URL, else the hardhat node default port.
     sepoliaLocal: {

@@ -27,6 +27,7 @@ import type { ContractTransactionResponse, Signer, TransactionReceipt, Transacti
 import { zeroAddress } from "viem";
 
 import EthereumPosModule from "../ignition/modules/EthereumPos.ts";
+import { findPreset } from "../server/src/config/presets.ts";
 import type { IPaymentProcessor } from "../types/ethers-contracts/index.js";
 import {
   DEPOSIT_INIT_CODE_HASH,
@@ -103,6 +104,15 @@ async function run(args: SmokeArgs, hre: HardhatRuntimeEnvironment): Promise<str
   }
 
   console.log(`smoke test on ${networkName} (chain ${chainId})`);
+  const preset = findPreset(networkName);
+  if (preset !== undefined) {
+    if (chainId !== BigInt(preset.chain.id)) {
+      throw new SmokeError(
+        `the RPC URL of --network ${networkName} reaches chain ${chainId}, not ${preset.chain.name} (${preset.chain.id})`,
+      );
+    }
+    console.log(`  preset    ${preset.name}: ${preset.chain.name}`);
+  }
 
   // --- Accounts -------------------------------------------------------------------------------------
   const signers = await ethers.getSigners();

@@ -19,6 +19,8 @@ contract MockV3Aggregator is AggregatorV3Interface {
     mapping(uint80 roundId => uint256 updatedAt) public getTimestamp;
     mapping(uint80 roundId => uint256 startedAt) private _startedAt;
 
+    string private _description = "v0.8/tests/MockV3Aggregator.sol";
+
     /// @param decimals_ Decimals of the answer (8 for USD feeds).
     /// @param initialAnswer First answer, e.g. 3000_00000000 for $3,000.00 with 8 decimals.
     constructor(uint8 decimals_, int256 initialAnswer) {
@@ -58,9 +60,15 @@ contract MockV3Aggregator is AggregatorV3Interface {
         return _DECIMALS;
     }
 
+    /// @notice Set what `description()` answers, e.g. "ETH / USD", to stand in for a real feed (a chain preset's
+    /// start-up check compares it).
+    function setDescription(string calldata description_) external {
+        _description = description_;
+    }
+
     /// @inheritdoc AggregatorV3Interface
-    function description() external pure returns (string memory) {
-        return "v0.8/tests/MockV3Aggregator.sol";
+    function description() external view returns (string memory) {
+        return _description;
     }
 
     /// @inheritdoc AggregatorV3Interface

@@ -1,6 +1,6 @@
 // The `smoke` task: a live-network smoke test for auditors (the steps are in scripts/smoke.ts).
 //
-//   npm run smoke -- --network sepolia
+//   npm run smoke -- --network sepolia          (any chain preset: base-sepolia, ethereum, …)
 //   npm run smoke -- --network sepoliaLocal --deployment ignition/deployments/smoke-sepoliaLocal
 //
 // Only the definition lives here, so that loading hardhat.config.ts stays cheap; Hardhat imports the

@@ -361,14 +361,20 @@ describe("configuration", function () {
       assert.equal(ethereum.rpcUrl, "https://eth.example/rpc");
       assert.equal(ethereum.confirmations, 12); // global CONFIRMATIONS
       assert.equal(ethereum.finalityBlocks, 64);
-      assert.equal(ethereum.pollIntervalMs, 1000);
+      assert.equal(ethereum.pollIntervalMs, 4000); // the ethereum preset's (docs/chains.md)
       assert.equal(ethereum.contractAddress, undefined);
-      assert.deepEqual(ethereum.tokens, [{ symbol: "USDC", address: ETH_USDC, decimals: 6, usdPeg: "1" }]);
+      // The ethereum preset's own USDC, listed by hand, keeps the preset's USDC/USD feed.
+      const [usdc] = ethereum.tokens;
+      assert.deepEqual(
+        { ...usdc, feed: undefined },
+        { symbol: "USDC", address: ETH_USDC, decimals: 6, usdPeg: "1", feed: undefined },
+      );
+      assert.equal(usdc?.feed?.description, "USDC / USD");
       assert.equal(base.expectedChainId, 8453n);
       assert.equal(base.rpcUrl, "wss://base.example/ws");
       assert.equal(base.confirmations, 3); // overridden
       assert.equal(base.prefix, "CHAIN_BASE_");
-      assert.equal(base.finalityBlocks, 64);
+      assert.equal(base.finalityBlocks, 450); // the base preset's
       assert.equal(base.pollIntervalMs, 200);
       assert.equal(base.contractAddress, CONTRACT);
       assert.deepEqual(base.tokens, [{ symbol: "USDC", address: BASE_USDC, decimals: 6, usdPeg: "1" }]);

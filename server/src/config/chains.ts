@@ -1,5 +1,13 @@
 import { resolve } from "node:path";
 import type { EnvReader } from "./env.ts";
+import {
+  findPreset,
+  maxAgeFor,
+  pollIntervalFor,
+  PRESET_NAMES,
+  type ChainPreset,
+  type PresetFeed,
+} from "./presets.ts";
 import { readSweeperConfig, SWEEPER_SETTINGS, type SweeperConfig } from "./sweeper.ts";
 
 export interface TokenConfig {
@@ -8,6 +16,24 @@ export interface TokenConfig {
   decimals: number;
   /** USD value of one whole token, as an exact decimal (stablecoins: "1"). */
   usdPeg: string;
+  /** The token's Chainlink X/USD feed (from a preset), checked at start-up. */
+  feed?: PresetFeed;
+}
+
+export type { PresetFeed } from "./presets.ts";
+
+/** The preset a chain of CHAINS is named after, and which of its settings the preset filled in. */
+export interface PresetMarker {
+  /** "base-sepolia" */
+  name: string;
+  /** "Base Sepolia" (viem's name of the chain). */
+  label: string;
+  /** The native coin ("ETH"; "POL" on Polygon), whose USD feed prices orders. */
+  nativeSymbol: string;
+  /** An L2 whose sequencer can stop (Chainlink publishes an uptime feed for it). */
+  l2: boolean;
+  /** Settings whose value came from the preset: neither CHAIN_<NAME>_<SETTING> nor <SETTING> was set. */
+  supplied: readonly ChainSetting[];
 }
 
 /** One EVM chain the system follows; the runtime builds its client, contract, prices and indexer from it. */
@@ -40,7 +66,19 @@ export interface ChainConfig {
   ethUsdPrice: string | undefined;
   /** Chainlink AggregatorV3 ETH/USD feed; default on local chains: the Ignition mock. */
   priceFeedAddress: `0x${string}` | undefined;
+  /**
+   * The feed's heartbeat and description, when the feed is the preset's: start-up checks the
+   * description, and the heartbeat sets the default PRICE_MAX_AGE_SECONDS.
+   */
+  priceFeedExpected?: { description: string; heartbeatSeconds: number };
+  /** An older feed answer is stale: PRICE_MAX_AGE_SECONDS, else the preset feed's heartbeat + 10 %, else 3600. */
   priceMaxAgeSeconds: number;
+  /** SEQUENCER_UPTIME_FEED_ADDRESS: Chainlink's L2 sequencer uptime feed (answers 0 while the sequencer is up). */
+  sequencerUptimeFeed?: `0x${string}`;
+  /** Typical block interval, from the preset (it sets the default POLL_INTERVAL_MS). */
+  blockTimeMs?: number;
+  /** Set when CHAINS names a preset (CHAINS=base): which preset, and which values it supplied. */
+  preset?: PresetMarker;
   tokens: TokenConfig[];
   /**
    * MULTICALL3_ADDRESS, for the per-block balance reads of deposit addresses; unset: the chain's
@@ -87,8 +125,9 @@ export const CHAIN_SETTINGS = [
   ...SWEEPER_SETTINGS,
   "SUBSCRIPTIONS_ADDRESS",
   "COLLECT_RETRY_BLOCKS",
+  "SEQUENCER_UPTIME_FEED_ADDRESS",
 ] as const;
-type ChainSetting = (typeof CHAIN_SETTINGS)[number];
+export type ChainSetting = (typeof CHAIN_SETTINGS)[number];
 
 /** Settings that make no sense shared by several chains: with CHAINS they must be set per chain. */
 const PER_CHAIN_ONLY: readonly ChainSetting[] = ["RPC_URL", "RPC_WS_URL", "CHAIN_ID"];
@@ -136,7 +175,8 @@ function readTokens(r: EnvReader, name: string): TokenConfig[] {
 
 /**
  * Reads one chain. `variable(setting)` says which variable holds a setting: in multi-chain mode
- * CHAIN_<NAME>_<SETTING> when it is set, else the global <SETTING>.
+ * CHAIN_<NAME>_<SETTING> when it is set, else the global <SETTING>. With a preset, a setting that
+ * neither variable sets takes the preset's value.
  */
 function readChain(
   r: EnvReader,
@@ -144,17 +184,30 @@ function readChain(
   variable: (setting: ChainSetting) => string,
   rpcUrlRequired: boolean,
   prefix: string,
+  preset?: ChainPreset,
 ): ChainConfig {
   const v = variable;
+  const supplied: ChainSetting[] = [];
+  /** The preset's value of a setting that no variable sets (recorded as supplied), else undefined. */
+  const fromPreset = <T>(setting: ChainSetting, value: T | undefined): T | undefined => {
+    if (preset === undefined || value === undefined || r.raw(v(setting)) !== undefined) return undefined;
+    supplied.push(setting);
+    return value;
+  };
   const rpcUrl =
     rpcUrlRequired && r.raw(v("RPC_URL")) === undefined
       ? r.required(
           v("RPC_URL"),
-          `for the chain "${name}" listed in CHAINS: set it to the chain's JSON-RPC endpoint (http(s):// or ws(s)://)`,
+          preset
+            ? `for the chain "${name}" listed in CHAINS: set it to a JSON-RPC endpoint of ${preset.chain.name} (chain ${preset.chain.id}; http(s):// or ws(s)://)`
+            : `for the chain "${name}" listed in CHAINS: set it to the chain's JSON-RPC endpoint (http(s):// or ws(s)://)`,
         )
       : r.url(v("RPC_URL"), ["http:", "https:", "ws:", "wss:"]);
-  const confirmations = r.int(v("CONFIRMATIONS"), 12, 1, 1_000);
-  const finalityBlocks = r.int(v("FINALITY_BLOCKS"), Math.max(64, confirmations * 2), 1, 100_000);
+  const presetConfirmations = fromPreset("CONFIRMATIONS", preset?.confirmations);
+  const confirmations = r.int(v("CONFIRMATIONS"), presetConfirmations ?? 12, 1, 1_000);
+  const finalityDefault =
+    fromPreset("FINALITY_BLOCKS", preset?.finalityBlocks) ?? Math.max(64, confirmations * 2);
+  const finalityBlocks = r.int(v("FINALITY_BLOCKS"), finalityDefault, 1, 100_000);
   if (finalityBlocks <= confirmations && !r.failed(v("CONFIRMATIONS"), v("FINALITY_BLOCKS"))) {
     r.problem(
       `${v("FINALITY_BLOCKS")} (${finalityBlocks}) must be greater than ${v("CONFIRMATIONS")} (${confirmations}); ` +
@@ -162,28 +215,81 @@ function readChain(
       v("FINALITY_BLOCKS"),
     );
   }
+  const expectedChainId =
+    r.bigint(v("CHAIN_ID"), "the chain id the node reports") ??
+    fromPreset("CHAIN_ID", preset ? BigInt(preset.chain.id) : undefined);
+  const feed = preset?.nativeUsdFeed;
+  const priceFeedAddress =
+    r.address(v("PRICE_FEED_ADDRESS")) ?? fromPreset("PRICE_FEED_ADDRESS", feed?.address);
+  const presetFeed =
+    feed !== undefined && priceFeedAddress?.toLowerCase() === feed.address.toLowerCase() ? feed : undefined;
+  const maxAgeDefault = presetFeed
+    ? fromPreset("PRICE_MAX_AGE_SECONDS", maxAgeFor(presetFeed.heartbeatSeconds))
+    : undefined;
+  const tokens =
+    r.raw(v("TOKENS")) === undefined && preset
+      ? (fromPreset(
+          "TOKENS",
+          preset.tokens.map((t) => ({ ...t })),
+        ) ?? [])
+      : withPresetFeeds(readTokens(r, v("TOKENS")), preset);
+  const blockTimeMs = preset?.blockTimeMs;
+  const pollDefault =
+    blockTimeMs === undefined ? undefined : fromPreset("POLL_INTERVAL_MS", pollIntervalFor(blockTimeMs));
+  const multicall3 =
+    r.address(v("MULTICALL3_ADDRESS")) ?? fromPreset("MULTICALL3_ADDRESS", preset?.multicall3);
+  const sequencer =
+    r.address(v("SEQUENCER_UPTIME_FEED_ADDRESS")) ??
+    fromPreset("SEQUENCER_UPTIME_FEED_ADDRESS", preset?.sequencerUptimeFeed);
   return {
     name,
-    expectedChainId: r.bigint(v("CHAIN_ID"), "the chain id the node reports"),
+    expectedChainId,
     rpcUrl: rpcUrl ?? undefined,
     rpcWsUrl: r.url(v("RPC_WS_URL"), ["ws:", "wss:"]),
     contractAddress: r.address(v("CONTRACT_ADDRESS")),
     startBlock: r.bigint(v("START_BLOCK"), "a block number"),
     confirmations,
     finalityBlocks,
-    pollIntervalMs: r.int(v("POLL_INTERVAL_MS"), 1_000, 10, 600_000),
+    pollIntervalMs: r.int(v("POLL_INTERVAL_MS"), pollDefault ?? 1_000, 10, 600_000),
     ethUsdPrice: r.decimal(v("ETH_USD_PRICE"), undefined),
-    priceFeedAddress: r.address(v("PRICE_FEED_ADDRESS")),
-    priceMaxAgeSeconds: r.int(v("PRICE_MAX_AGE_SECONDS"), 3_600, 1, 30 * 24 * 3600),
-    tokens: readTokens(r, v("TOKENS")),
+    priceFeedAddress,
+    priceMaxAgeSeconds: r.int(v("PRICE_MAX_AGE_SECONDS"), maxAgeDefault ?? 3_600, 1, 30 * 24 * 3600),
+    tokens,
     collectRetryBlocks: r.int(v("COLLECT_RETRY_BLOCKS"), 20, 1, 1_000_000),
     prefix,
     ...optional("ignitionDeploymentDir", optionalPath(r.optionalStr(v("IGNITION_DEPLOYMENT_DIR")))),
-    ...optional("multicall3Address", r.address(v("MULTICALL3_ADDRESS"))),
+    ...optional("multicall3Address", multicall3),
     ...optional("depositWatchHours", r.optionalInt(v("DEPOSIT_WATCH_HOURS"), 0, 24 * 365)),
     ...optional("sweeper", readSweeperConfig(r, v)),
     ...optional("subscriptionsAddress", r.address(v("SUBSCRIPTIONS_ADDRESS"))),
+    ...optional("sequencerUptimeFeed", sequencer),
+    ...optional("blockTimeMs", blockTimeMs),
+    ...optional(
+      "priceFeedExpected",
+      presetFeed && { description: presetFeed.description, heartbeatSeconds: presetFeed.heartbeatSeconds },
+    ),
+    ...optional(
+      "preset",
+      preset && {
+        name: preset.name,
+        label: preset.chain.name,
+        nativeSymbol: preset.chain.nativeCurrency.symbol,
+        l2: preset.l2,
+        supplied,
+      },
+    ),
   };
+}
+
+/** TOKENS set on a preset chain: an entry at a preset token's address and decimals keeps that token's feed. */
+function withPresetFeeds(tokens: TokenConfig[], preset: ChainPreset | undefined): TokenConfig[] {
+  if (!preset) return tokens;
+  return tokens.map((token) => {
+    const known = preset.tokens.find(
+      (t) => t.address.toLowerCase() === token.address.toLowerCase() && t.decimals === token.decimals,
+    );
+    return known?.feed ? { ...token, feed: known.feed } : token;
+  });
 }
 
 /** A directory setting, resolved against the working directory (as DATA_DIR is). */
@@ -269,18 +375,33 @@ export function readChains(r: EnvReader): ChainConfig[] {
     }
   }
 
-  const chains = valid.map((name) =>
-    readChain(
-      r,
-      name,
-      (setting) => {
-        const own = chainPrefix(name) + setting;
-        return PER_CHAIN_ONLY.includes(setting) || r.raw(own) !== undefined ? own : setting;
-      },
-      true,
-      chainPrefix(name),
-    ),
-  );
+  // A name is a preset (CHAINS=base), or a chain of the operator's own, which then says its chain id;
+  // anything else is most likely a misspelt preset.
+  const chains: ChainConfig[] = [];
+  for (const name of valid) {
+    const preset = findPreset(name);
+    if (preset === undefined && r.raw(`${chainPrefix(name)}CHAIN_ID`) === undefined) {
+      r.problem(
+        `CHAINS lists "${name}", which is no preset (presets: ${PRESET_NAMES.join(", ")}); fix the name, ` +
+          `or describe a chain of your own by setting ${chainPrefix(name)}CHAIN_ID with its RPC URL, contract, price and tokens`,
+        "CHAINS",
+      );
+      continue;
+    }
+    chains.push(
+      readChain(
+        r,
+        name,
+        (setting) => {
+          const own = chainPrefix(name) + setting;
+          return PER_CHAIN_ONLY.includes(setting) || r.raw(own) !== undefined ? own : setting;
+        },
+        true,
+        chainPrefix(name),
+        preset,
+      ),
+    );
+  }
   const ids = new Map<bigint, string>();
   for (const chain of chains) {
     if (chain.expectedChainId === undefined || chain.name === undefined) continue;

@@ -5,6 +5,7 @@ import { parseDecimal } from "../lib/money.ts";
 /** The Chainlink AggregatorV3 functions read for the ETH/USD rate (here and by the start-up check of the feed). */
 export const aggregatorV3Abi = parseAbi([
   "function decimals() view returns (uint8)",
+  "function description() view returns (string)",
   "function latestRoundData() view returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)",
 ]);
 

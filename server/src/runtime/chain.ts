@@ -11,7 +11,17 @@ import type { Db } from "../db/types.ts";
 import { readDepositDerivation, type DepositDerivation } from "../deposits/address.ts";
 import { probeDepositReuse } from "../deposits/probe.ts";
 import { ConfigProblems } from "../config/errors.ts";
-import { checkMulticall3, checkPriceFeed, checkTokens, untilAnswered, type CheckContext } from "./checks.ts";
+import {
+  chainIdMismatch,
+  checkMulticall3,
+  checkPriceFeed,
+  checkSequencerFeed,
+  checkTokens,
+  missingPriceProblem,
+  untilAnswered,
+  type CheckContext,
+} from "./checks.ts";
+import { chainNameForId } from "../config/presets.ts";
 import type { ChainContext, ChainModule, DepositReuse } from "../chain/module.ts";
 import type { IndexerStatus } from "../indexer/index.ts";
 import { FatalIndexerError, isRetryable } from "../indexer/rpc.ts";
@@ -32,23 +42,6 @@ import { deleteChainDataOf } from "./reset.ts";
 /** Multicall3 at the same address on most public networks (https://www.multicall3.com). */
 const CANONICAL_MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";
 const DEFAULT_DEPOSIT_WATCH_HOURS = 24;
-
-/** Names for well-known chain ids, used when the configuration does not name the chain. */
-const KNOWN_CHAINS = new Map<bigint, string>([
-  [1n, "ethereum"],
-  [11155111n, "sepolia"],
-  [17000n, "holesky"],
-  [8453n, "base"],
-  [84532n, "base-sepolia"],
-  [42161n, "arbitrum"],
-  [421614n, "arbitrum-sepolia"],
-  [10n, "optimism"],
-  [11155420n, "optimism-sepolia"],
-  [137n, "polygon"],
-  [80002n, "polygon-amoy"],
-  [31337n, "hardhat"],
-  [1337n, "localhost"],
-]);
 
 /**
  * Advisory-lock key of one chain's indexer ("ethpos:indexer" + chain id): one process per chain
@@ -176,12 +169,9 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   }
   const chainId = BigInt(chainIdNumber);
   if (config.expectedChainId !== undefined && config.expectedChainId !== chainId) {
-    throw new ConfigError(
-      `${v("CHAIN_ID")} is ${config.expectedChainId} but the node at ${v("RPC_URL")} reports chain ${chainId}; ` +
-        `point ${v("RPC_URL")} at chain ${config.expectedChainId} or fix ${v("CHAIN_ID")}`,
-    );
+    throw new ConfigError(chainIdMismatch(config, chainId));
   }
-  const name = config.name ?? KNOWN_CHAINS.get(chainId) ?? `chain-${chainId}`;
+  const name = config.name ?? chainNameForId(chainId) ?? `chain-${chainId}`;
   const log = parentLog.child({ chain: name });
   const isLocal = LOCAL_CHAIN_IDS.has(chainId);
   const deployment = readIgnitionDeployment(
@@ -228,27 +218,30 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     where: `chain ${chainId} (${name})`,
     log,
     ...(deps.retryMs === undefined ? {} : { retryMs: deps.retryMs }),
+    ...(config.preset ? { preset: config.preset } : {}),
   };
   const problems: string[] = [];
-  let prices: PriceSource;
+  let prices: PriceSource | undefined;
   if (config.ethUsdPrice) prices = staticPriceSource(config.ethUsdPrice);
   else {
     const feed = config.priceFeedAddress ?? (isLocal ? deployment.priceFeed : undefined);
-    if (!feed) {
-      throw new ConfigError(
-        `set ${v("PRICE_FEED_ADDRESS")} (a Chainlink ETH/USD AggregatorV3 on chain ${chainId}) or ${v("ETH_USD_PRICE")}`,
-      );
+    if (!feed) problems.push(missingPriceProblem(ctx, chainId));
+    else {
+      const problem = await checkPriceFeed(ctx, feed, config.priceMaxAgeSeconds, config.priceFeedExpected);
+      if (problem) problems.push(problem);
+      prices = chainlinkPriceSource(client, feed, config.priceMaxAgeSeconds);
     }
-    const problem = await checkPriceFeed(ctx, feed, config.priceMaxAgeSeconds);
-    if (problem) problems.push(problem);
-    prices = chainlinkPriceSource(client, feed, config.priceMaxAgeSeconds);
   }
   problems.push(...(await checkTokens(ctx, tokens, contract)));
   if (config.multicall3Address) {
     const problem = await checkMulticall3(ctx, config.multicall3Address);
     if (problem) problems.push(problem);
   }
-  if (problems.length > 0) throw new ConfigProblems(problems);
+  if (config.sequencerUptimeFeed) {
+    const problem = await checkSequencerFeed(ctx, config.sequencerUptimeFeed);
+    if (problem) problems.push(problem);
+  }
+  if (problems.length > 0 || !prices) throw new ConfigProblems(problems);
 
   let startBlock = config.startBlock;
   if (startBlock === undefined) {

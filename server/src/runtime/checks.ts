@@ -1,13 +1,16 @@
 /**
- * Start-up checks of one chain's configuration against the chain itself: the price feed, the
- * tokens and Multicall3. Each definite problem (no code, wrong decimals, a stale feed, a token that
- * takes a fee on transfer) is one line naming the variable; a transport error is not an answer, so
- * it is retried with backoff while the log says what start-up waits for.
+ * Start-up checks of one chain's configuration against the chain itself: the chain id, the price
+ * feed, the tokens (and their feeds), Multicall3 and the sequencer uptime feed. Each definite
+ * problem (no code, wrong decimals or description, a stale feed, a token that takes a fee on
+ * transfer) is one line naming the variable, or, for a value a preset supplied, the preset, the
+ * value and the variable that overrides it; a transport error is not an answer, so it is retried
+ * with backoff while the log says what start-up waits for.
  */
 import { concat, encodeAbiParameters, erc20Abi, keccak256, pad, toHex, type PublicClient } from "viem";
 import { aggregatorV3Abi } from "../pricing/index.ts";
 import { TRANSFER_PROBE_RUNTIME_CODE, transferProbeAbi } from "../chain/probes.ts";
-import type { TokenConfig } from "../config/index.ts";
+import type { ChainConfig, PresetFeed, PresetMarker, TokenConfig } from "../config/chains.ts";
+import { CHAINLINK_FEEDS_URL, CHAINLINK_SEQUENCER_FEEDS_URL, maxAgeFor } from "../config/presets.ts";
 import { isRevert } from "../deposits/probe.ts";
 import { isRetryable } from "../indexer/rpc.ts";
 import { firstLine } from "../lib/errors.ts";
@@ -24,6 +27,8 @@ export interface CheckContext {
   v: (setting: string) => string;
   /** "chain 8453 (base)", for messages. */
   where: string;
+  /** The chain's preset (CHAINS=base), when it has one: problems with its values name it. */
+  preset?: PresetMarker;
   log: Logger;
   /** First retry delay (tests make it short); doubles up to 30 s. */
   retryMs?: number;
@@ -66,30 +71,70 @@ async function view<T>(ctx: CheckContext, what: string, fn: () => Promise<T>): P
   }
 }
 
+/** True when the preset supplied this setting's value (no variable set it). */
+const fromPreset = (ctx: CheckContext, setting: string): boolean =>
+  ctx.preset?.supplied.some((s) => s === setting) ?? false;
+
 /**
- * PRICE_FEED_ADDRESS: a contract, with the 8 decimals of a USD feed, answering a positive price
- * updated within PRICE_MAX_AGE_SECONDS. Returns the problem, or null.
+ * How a problem names a checked value: "CHAIN_BASE_PRICE_FEED_ADDRESS 0x…" when a variable set it,
+ * "preset base: ETH/USD feed 0x…" when the preset did (its fix then says which variable overrides it).
+ */
+function subject(ctx: CheckContext, setting: string, what: string, address: string): string {
+  return fromPreset(ctx, setting) && ctx.preset
+    ? `preset ${ctx.preset.name}: ${what} ${address}`
+    : `${ctx.v(setting)} ${address}`;
+}
+
+/**
+ * The one line for a chain that reports another chain id than CHAIN_ID (or its preset's) says.
+ * `actual` is the id the node at RPC_URL reports.
+ */
+export function chainIdMismatch(config: ChainConfig, actual: bigint): string {
+  const v = (setting: string) => `${config.prefix}${setting}`;
+  const preset = config.preset;
+  if (preset && preset.supplied.includes("CHAIN_ID")) {
+    return (
+      `preset ${preset.name}: the node at ${v("RPC_URL")} reports chain ${actual}, not ${preset.label}'s ${config.expectedChainId}; ` +
+      `point ${v("RPC_URL")} at ${preset.label}, or set ${v("CHAIN_ID")} to override (the preset's addresses are ${preset.label}'s)`
+    );
+  }
+  return (
+    `${v("CHAIN_ID")} is ${config.expectedChainId} but the node at ${v("RPC_URL")} reports chain ${actual}; ` +
+    `point ${v("RPC_URL")} at chain ${config.expectedChainId} or fix ${v("CHAIN_ID")}`
+  );
+}
+
+/** The line for a chain with neither a price feed nor a static price. */
+export function missingPriceProblem(ctx: CheckContext, chainId: bigint): string {
+  const coin = ctx.preset?.nativeSymbol ?? "ETH";
+  const set = `set ${ctx.v("PRICE_FEED_ADDRESS")} (a Chainlink ${coin}/USD AggregatorV3 on chain ${chainId}; ${CHAINLINK_FEEDS_URL}) or ${ctx.v("ETH_USD_PRICE")}`;
+  return ctx.preset
+    ? `preset ${ctx.preset.name} ships no ${coin}/USD feed for ${ctx.preset.label} (none could be verified for it; docs/chains.md): ${set}`
+    : set;
+}
+
+/**
+ * PRICE_FEED_ADDRESS: a contract, with the 8 decimals of a USD feed (and, for a preset's feed, its
+ * description), answering a positive price updated within PRICE_MAX_AGE_SECONDS. Returns the
+ * problem, or null.
  */
 export async function checkPriceFeed(
   ctx: CheckContext,
   feed: `0x${string}`,
   maxAgeSeconds: number,
+  expected?: { description: string },
 ): Promise<string | null> {
-  const name = `${ctx.v("PRICE_FEED_ADDRESS")} ${feed}`;
-  const fix = `set ${ctx.v("PRICE_FEED_ADDRESS")} to the chain's Chainlink ETH/USD feed (docs.chain.link/data-feeds/price-feeds/addresses) or set ${ctx.v("ETH_USD_PRICE")}`;
-  if (!(await hasCode(ctx, feed, "the price feed")))
-    return `${name} has no contract code on ${ctx.where}; ${fix}`;
-  const decimals = await view(ctx, "the price feed's decimals", () =>
-    ctx.client.readContract({ address: feed, abi: aggregatorV3Abi, functionName: "decimals" }),
-  );
-  if (decimals === undefined)
-    return `${name} on ${ctx.where} does not answer decimals(): it is not an AggregatorV3 feed; ${fix}`;
-  if (decimals !== USD_FEED_DECIMALS) {
-    return (
-      `${name} on ${ctx.where} has ${decimals} decimals, but a Chainlink feed priced in USD has ${USD_FEED_DECIMALS}: ` +
-      `it is another pair's feed (one priced in ETH has 18); ${fix}`
-    );
-  }
+  const coin = ctx.preset?.nativeSymbol ?? "ETH";
+  const name = subject(ctx, "PRICE_FEED_ADDRESS", `${coin}/USD feed`, feed);
+  const fix = fromPreset(ctx, "PRICE_FEED_ADDRESS")
+    ? `set ${ctx.v("PRICE_FEED_ADDRESS")} to override (${CHAINLINK_FEEDS_URL}) or set ${ctx.v("ETH_USD_PRICE")}`
+    : `set ${ctx.v("PRICE_FEED_ADDRESS")} to the chain's Chainlink ${coin}/USD feed (docs.chain.link/data-feeds/price-feeds/addresses) or set ${ctx.v("ETH_USD_PRICE")}`;
+  const problem = await checkFeed(ctx, name, fix, {
+    address: feed,
+    decimals: USD_FEED_DECIMALS,
+    ...(expected ? { description: expected.description } : {}),
+  });
+  if (problem) return problem;
   const round = await view(ctx, "the price feed's latest round", () =>
     ctx.client.readContract({ address: feed, abi: aggregatorV3Abi, functionName: "latestRoundData" }),
   );
@@ -100,15 +145,103 @@ export async function checkPriceFeed(
   if (age > maxAgeSeconds) {
     return (
       `${name} on ${ctx.where} was last updated ${age} s ago, more than ${ctx.v("PRICE_MAX_AGE_SECONDS")} (${maxAgeSeconds} s): ` +
-      `every order would be refused as price_stale; check that it is the chain's live ETH/USD feed, or raise ${ctx.v("PRICE_MAX_AGE_SECONDS")} to the feed's heartbeat`
+      `every order would be refused as price_stale; check that it is the chain's live ${coin}/USD feed, or raise ${ctx.v("PRICE_MAX_AGE_SECONDS")} to the feed's heartbeat`
     );
   }
+  return null;
+}
+
+/**
+ * A Chainlink feed's code, decimals and (when known) description. `name` and `fix` word the
+ * problem; returns it, or null.
+ */
+async function checkFeed(
+  ctx: CheckContext,
+  name: string,
+  fix: string,
+  feed: { address: `0x${string}`; decimals: number; description?: string },
+): Promise<string | null> {
+  const { address } = feed;
+  if (!(await hasCode(ctx, address, `the feed ${address}`)))
+    return `${name} has no contract code on ${ctx.where}; ${fix}`;
+  const decimals = await view(ctx, `the decimals of the feed ${address}`, () =>
+    ctx.client.readContract({ address, abi: aggregatorV3Abi, functionName: "decimals" }),
+  );
+  if (decimals === undefined)
+    return `${name} on ${ctx.where} does not answer decimals(): it is not an AggregatorV3 feed; ${fix}`;
+  if (decimals !== feed.decimals) {
+    return feed.decimals === USD_FEED_DECIMALS
+      ? `${name} on ${ctx.where} has ${decimals} decimals, but a Chainlink feed priced in USD has ${USD_FEED_DECIMALS}: ` +
+          `it is another pair's feed (one priced in ETH has 18); ${fix}`
+      : `${name} on ${ctx.where} has ${decimals} decimals, not ${feed.decimals}; ${fix}`;
+  }
+  if (feed.description === undefined) return null;
+  const description = await view(ctx, `the description of the feed ${address}`, () =>
+    ctx.client.readContract({ address, abi: aggregatorV3Abi, functionName: "description" }),
+  );
+  if (description !== feed.description) {
+    return (
+      `${name} on ${ctx.where} ${description === undefined ? "does not answer description()" : `describes itself as "${description}"`}, ` +
+      `not "${feed.description}": it is another feed; ${fix}`
+    );
+  }
+  return null;
+}
+
+/**
+ * A token's Chainlink X/USD feed (from a preset): code, decimals and description are problems; a
+ * stale answer is only logged, since orders are priced at the token's peg, not by this feed.
+ */
+async function checkTokenFeed(
+  ctx: CheckContext,
+  token: TokenConfig,
+  feed: PresetFeed,
+): Promise<string | null> {
+  const name = subject(ctx, "TOKENS", `${token.symbol}/USD feed`, feed.address);
+  const fix = `set ${ctx.v("TOKENS")} to override (an entry the preset does not list carries no feed)`;
+  const problem = await checkFeed(ctx, name, fix, feed);
+  if (problem) return problem;
+  const round = await view(ctx, `the latest round of the ${token.symbol}/USD feed`, () =>
+    ctx.client.readContract({ address: feed.address, abi: aggregatorV3Abi, functionName: "latestRoundData" }),
+  );
+  const age = round === undefined ? undefined : Math.floor(Date.now() / 1000) - Number(round[3]);
+  if (age === undefined || age > maxAgeFor(feed.heartbeatSeconds)) {
+    ctx.log.warn(
+      `${name} on ${ctx.where} ${age === undefined ? "answers no round" : `was last updated ${age} s ago`}, ` +
+        `beyond its heartbeat of ${feed.heartbeatSeconds} s`,
+    );
+  }
+  return null;
+}
+
+/**
+ * SEQUENCER_UPTIME_FEED_ADDRESS: Chainlink's L2 sequencer uptime feed, a contract with 0 decimals
+ * answering 0 (up) or 1 (down). A down sequencer is logged. Returns the problem, or null.
+ */
+export async function checkSequencerFeed(ctx: CheckContext, address: `0x${string}`): Promise<string | null> {
+  const name = subject(ctx, "SEQUENCER_UPTIME_FEED_ADDRESS", "sequencer uptime feed", address);
+  const fix = `set ${ctx.v("SEQUENCER_UPTIME_FEED_ADDRESS")} to the chain's L2 sequencer uptime feed (${CHAINLINK_SEQUENCER_FEEDS_URL})`;
+  const problem = await checkFeed(ctx, name, fix, { address, decimals: 0 });
+  if (problem) return problem;
+  const round = await view(ctx, "the sequencer uptime feed's latest round", () =>
+    ctx.client.readContract({ address, abi: aggregatorV3Abi, functionName: "latestRoundData" }),
+  );
+  if (round === undefined || (round[1] !== 0n && round[1] !== 1n)) {
+    return `${name} on ${ctx.where} answers ${round === undefined ? "no round" : round[1]}, not 0 (up) or 1 (down): it is not a sequencer uptime feed; ${fix}`;
+  }
+  if (round[1] === 1n) ctx.log.warn(`${name} says the sequencer of ${ctx.where} is down`);
   return null;
 }
 
 /** MULTICALL3_ADDRESS, when set: a contract. Returns the problem, or null. */
 export async function checkMulticall3(ctx: CheckContext, address: `0x${string}`): Promise<string | null> {
   if (await hasCode(ctx, address, "Multicall3")) return null;
+  if (fromPreset(ctx, "MULTICALL3_ADDRESS")) {
+    return (
+      `${subject(ctx, "MULTICALL3_ADDRESS", "Multicall3", address)} has no contract code on ${ctx.where}; ` +
+      `set ${ctx.v("MULTICALL3_ADDRESS")} to override`
+    );
+  }
   return (
     `${ctx.v("MULTICALL3_ADDRESS")} ${address} has no contract code on ${ctx.where}; ` +
     "set it to the chain's Multicall3 (0xcA11bde05977b3631167028862bE2a173976CA11 on most chains) or unset it"
@@ -126,11 +259,16 @@ export async function checkTokens(
 ): Promise<string[]> {
   const problems: string[] = [];
   const variable = ctx.v("TOKENS");
+  const preset = fromPreset(ctx, "TOKENS");
   for (const token of tokens) {
-    const name = `${variable}: ${token.symbol} ${token.address}`;
+    const name = preset
+      ? subject(ctx, "TOKENS", token.symbol, token.address)
+      : `${variable}: ${token.symbol} ${token.address}`;
     if (!(await hasCode(ctx, token.address, `the token ${token.symbol}`))) {
       problems.push(
-        `${name} has no contract code on ${ctx.where}; check the address, or that ${ctx.v("RPC_URL")} points at the chain the token is on`,
+        preset
+          ? `${name} has no contract code on ${ctx.where}; check that ${ctx.v("RPC_URL")} points at ${ctx.preset?.label}, or set ${variable} to override`
+          : `${name} has no contract code on ${ctx.where}; check the address, or that ${ctx.v("RPC_URL")} points at the chain the token is on`,
       );
       continue;
     }
@@ -145,7 +283,7 @@ export async function checkTokens(
     }
     if (decimals !== token.decimals) {
       problems.push(
-        `${name} has ${decimals} decimals on ${ctx.where}, not ${token.decimals} as ${variable} says; ` +
+        `${name} has ${decimals} decimals on ${ctx.where}, not ${token.decimals} as ${preset ? `preset ${ctx.preset?.name}` : variable} says; ` +
           `set ${token.symbol}:${token.address}:${decimals} (amounts would be off by 10^${Math.abs(decimals - token.decimals)})`,
       );
       continue;
@@ -161,6 +299,10 @@ export async function checkTokens(
           `from the sender and gave the recipient ${moved.received}): deposit sweeps and token subscriptions need a token ` +
           `that moves exactly what is sent; remove ${token.symbol} from ${variable}`,
       );
+    }
+    if (token.feed) {
+      const problem = await checkTokenFeed(ctx, token, token.feed);
+      if (problem) problems.push(problem);
     }
   }
   return problems;
