@@ -192,20 +192,17 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   );
   const databaseUp = gauge("ethpos_database_up", "1 when the database answered this scrape's reads");
 
-  const balances = new Map(
-    deps.chains.flatMap((c) =>
-      c.sender
-        ? [
-            [
-              c,
-              cachedFor(deps.balanceCacheMs ?? 5_000, () =>
-                withTimeout(c.client.getBalance({ address: c.sender!.address }), nodeTimeoutMs),
-              ),
-            ] as const,
-          ]
-        : [],
-    ),
-  );
+  const balances = new Map<MetricsChain, () => Promise<bigint>>();
+  for (const c of deps.chains) {
+    const address = c.sender?.address;
+    if (address)
+      balances.set(
+        c,
+        cachedFor(deps.balanceCacheMs ?? 5_000, () =>
+          withTimeout(c.client.getBalance({ address }), nodeTimeoutMs),
+        ),
+      );
+  }
 
   const warn = (what: string, error: unknown) => deps.log.warn(`metrics: ${what}: ${firstLine(error)}`);
 
