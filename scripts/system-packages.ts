@@ -46,6 +46,12 @@ export const NEEDS = {
       usedBy:
         "the payment page test, which reads the QR code as a phone camera does (test/browser/pay-page.test.ts)",
     },
+    {
+      program: "promtool",
+      package: "prometheus",
+      usedBy:
+        "the /metrics test, which has Prometheus's own text parser read every scrape (test/server/metrics.test.ts)",
+    },
   ],
   smt: [
     {

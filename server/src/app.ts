@@ -13,6 +13,7 @@ import { installRequestLogging, quietRequestLogs } from "./api/request-log.ts";
 import { adminRoutes } from "./api/routes/admin.ts";
 import { callbackRoutes } from "./api/routes/callbacks.ts";
 import { healthRoutes } from "./api/routes/health.ts";
+import { metricsRoutes } from "./api/routes/metrics.ts";
 import { orderRoutes } from "./api/routes/orders.ts";
 import { recurringRoutes } from "./api/routes/recurring.ts";
 import { userRoutes } from "./api/routes/user.ts";
@@ -145,9 +146,36 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(userRoutes, { deps });
   await app.register(recurringRoutes, { deps });
   await app.register(adminRoutes, { deps });
+  if (deps.metrics) {
+    await app.register(metricsRoutes, {
+      metrics: deps.metrics,
+      access: { kind: "admin", adminToken: deps.config.adminToken },
+    });
+  }
   await app.register(payPageRoutes, { deps });
   await app.register(subscriptionPageRoutes, { deps });
   if (deps.web) await app.register(consoleRoutes, { deps, web: deps.web, cookies });
   await app.register(callbackRoutes, { callbacks: deps.callbacks });
+  return app;
+}
+
+/**
+ * The METRICS_PORT listener: GET /metrics only, without a token (the network guards it: bind
+ * METRICS_HOST to loopback or a private interface). An indexer process (RUN_API=false) has no
+ * other listener, and its indexer and gas key are seen only here.
+ */
+export async function buildMetricsApp(deps: {
+  metrics: NonNullable<AppDeps["metrics"]>;
+  log: AppDeps["log"];
+}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log as unknown as FastifyBaseLogger,
+    logController: quietRequestLogs(),
+    frameworkErrors,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  installErrorHandling(app);
+  app.addSchema(ErrorSchema);
+  await app.register(metricsRoutes, { metrics: deps.metrics, access: { kind: "open" } });
   return app;
 }

@@ -14,7 +14,9 @@ export async function main(): Promise<void> {
     if (error instanceof ConfigError) {
       console.error(`ethereum-pos: configuration error: ${error.message}`);
     } else if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      console.error(`ethereum-pos: cannot listen: ${(error as Error).message}; set PORT to a free port`);
+      console.error(
+        `ethereum-pos: cannot listen: ${(error as Error).message}; set PORT (or METRICS_PORT) to a free port`,
+      );
     } else {
       console.error(`ethereum-pos: failed to start: ${firstLine(error)}`);
     }

@@ -2,11 +2,11 @@ import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { PublicClient } from "viem";
 import { createAccountService } from "./api/account-service.ts";
 import { createHealthService } from "./api/health-service.ts";
-import { buildApp } from "./app.ts";
+import { buildApp, buildMetricsApp } from "./app.ts";
 import type { CallbackConfig } from "./config/callbacks.ts";
 import { addressLinkedCallback } from "./callbacks/account-callbacks.ts";
 import { orderCallbacks } from "./callbacks/order-callbacks.ts";
-import { callbackHealth, createCallbackService } from "./callbacks/service.ts";
+import { callbackHealth, createCallbackService, outboxStats } from "./callbacks/service.ts";
 import { createCallbackWorker, type CallbackWorker } from "./callbacks/worker.ts";
 import { ETH_TOKEN } from "./chain/abi.ts";
 import type { Config, TokenConfig } from "./config/index.ts";
@@ -31,7 +31,8 @@ import { provenAddresses } from "./merchants/addresses.ts";
 import { rotateCallbackSecret } from "./merchants/callback-secret.ts";
 import { createWebSessionService } from "./merchants/web-sessions.ts";
 import { chainName } from "./web/pay-view.ts";
-import { createOrderReader } from "./orders/queries.ts";
+import { createMetrics } from "./metrics/index.ts";
+import { createOrderReader, orderCountsByStatus } from "./orders/queries.ts";
 import { createOrderService } from "./orders/service.ts";
 import { recurringCallbacks } from "./callbacks/recurring-callbacks.ts";
 import { recurringTxtNotifier } from "./notify/recurring.ts";
@@ -43,6 +44,8 @@ import type { ChainIndexer } from "./runtime/pipeline.ts";
 
 export interface System {
   app: FastifyInstance;
+  /** The METRICS_PORT listener (GET /metrics without a token), when METRICS_PORT is set. */
+  metricsApp: FastifyInstance | undefined;
   db: Db;
   config: Config;
   /** One runtime per configured chain; the first is the default chain of new orders. */
@@ -195,6 +198,12 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     : undefined;
   const recurringStop = new AbortController();
   const recurringRun = recurringScheduler?.run(recurringStop.signal);
+  const metrics = createMetrics({
+    chains,
+    orders: () => orderCountsByStatus(db),
+    outbox: () => outboxStats(db),
+    log: log.child({ component: "metrics" }),
+  });
   const app = await buildApp({
     config,
     log,
@@ -234,6 +243,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       },
     }),
     indexedBlock,
+    metrics,
     web: {
       sessions: createWebSessionService(db, {
         onLinked: addressLinkedCallback,
@@ -279,6 +289,13 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
   if (options.listen !== false && config.runApi) {
     await app.listen({ host: config.host, port: config.port });
   }
+  const metricsApp =
+    config.metricsPort === undefined
+      ? undefined
+      : await buildMetricsApp({ metrics, log: log.child({ component: "metrics" }) });
+  if (metricsApp && options.listen !== false) {
+    await metricsApp.listen({ host: config.metricsHost, port: config.metricsPort });
+  }
   if (eletropay) {
     if (options.listen !== false)
       await eletropay.app.listen({ host: eletropayConfig.host, port: eletropayConfig.port });
@@ -287,6 +304,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
 
   return {
     app,
+    metricsApp,
     db,
     config,
     chains,
@@ -301,6 +319,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     log,
     async close() {
       await app.close();
+      await metricsApp?.close();
       recurringStop.abort();
       await recurringRun;
       await eletropay?.watcher.stop();

@@ -108,9 +108,15 @@ export async function startProxy(target: number) {
  */
 export async function startRpcFaultProxy(target: string) {
   const port = await freePort();
-  const state: { fail: ((method: string) => number | undefined) | undefined; failed: string[] } = {
+  const state: {
+    fail: ((method: string) => number | undefined) | undefined;
+    failed: string[];
+    /** The methods of each HTTP request received, in order (a JSON-RPC batch is one request). */
+    requests: string[][];
+  } = {
     fail: undefined,
     failed: [],
+    requests: [],
   };
   const server = createHttpServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -118,6 +124,7 @@ export async function startRpcFaultProxy(target: string) {
     req.on("end", () => {
       const body = Buffer.concat(chunks).toString("utf8");
       const calls = [JSON.parse(body) as { method: string } | { method: string }[]].flat();
+      state.requests.push(calls.map((c) => c.method));
       const status = calls.map((c) => state.fail?.(c.method)).find((s) => s !== undefined);
       if (status !== undefined) {
         state.failed.push(...calls.map((c) => c.method));

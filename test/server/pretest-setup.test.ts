@@ -12,7 +12,7 @@ const NOBODY = 65534;
 
 /**
  * `npm test` sets itself up: its pre-script installs the system packages the tests run (litecoind,
- * Chromium, zbarimg; z3 before verify:smt) when they are missing, with apt-get as root, and
+ * Chromium, zbarimg, promtool; z3 before verify:smt) when they are missing, with apt-get as root, and
  * otherwise prints the one command to run and stops. Nothing is removed from this machine: the
  * plan is computed for a PATH that lacks the programs, and the script runs with such a PATH, as a
  * user who is not root, or as root against a stand-in apt-get that records what it was asked.
@@ -45,10 +45,10 @@ describe("npm test's set-up: system packages installed when missing", function (
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it("needs what the tests run: litecoind, chromium and zbar-tools for npm test, z3 for verify:smt", function () {
+  it("needs what the tests run: litecoind, chromium, zbar-tools and prometheus (promtool) for npm test, z3 for verify:smt", function () {
     assert.deepEqual(
       NEEDS.test.map((need) => need.package),
-      ["litecoind", "chromium", "zbar-tools"],
+      ["litecoind", "chromium", "zbar-tools", "prometheus"],
     );
     assert.deepEqual(
       NEEDS.smt.map((need) => need.package),
@@ -68,7 +68,7 @@ describe("npm test's set-up: system packages installed when missing", function (
     assert.equal(result.kind, "install");
     assert.deepEqual(result.kind === "install" && result.commands, [
       ["apt-get", "update"],
-      ["apt-get", "install", "-y", "litecoind", "chromium", "zbar-tools"],
+      ["apt-get", "install", "-y", "litecoind", "chromium", "zbar-tools", "prometheus"],
     ]);
     const smt = plan(NEEDS.smt, { PATH: `${empty}:${bin}` }, 0);
     assert.deepEqual(smt.kind === "install" && smt.commands[1], ["apt-get", "install", "-y", "z3"]);
@@ -79,7 +79,7 @@ describe("npm test's set-up: system packages installed when missing", function (
     const result = plan(relocated(NEEDS.test, empty), { PATH: empty }, 1000);
     assert.equal(
       result.kind === "ask" && result.command,
-      "sudo sh -c 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y litecoind chromium zbar-tools'",
+      "sudo sh -c 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y litecoind chromium zbar-tools prometheus'",
     );
     const rootWithoutApt = plan(relocated(NEEDS.test, empty), { PATH: empty }, 0);
     assert.equal(rootWithoutApt.kind, "ask", "root but no apt-get: nothing to run, so say what to install");
@@ -89,6 +89,7 @@ describe("npm test's set-up: system packages installed when missing", function (
     const d = dir();
     program(d, "litecoind");
     program(d, "chromium");
+    program(d, "promtool");
     writeFileSync(join(d, "zbarimg"), "not executable");
     const result = plan(relocated(NEEDS.test, d), { PATH: d }, 1000);
     assert.deepEqual(result.kind === "ask" && result.missing.map((need) => need.package), ["zbar-tools"]);
@@ -102,6 +103,7 @@ describe("npm test's set-up: system packages installed when missing", function (
     const d = dir();
     program(d, "zbarimg");
     program(d, "chromium");
+    program(d, "promtool");
     const result = plan(relocated(NEEDS.test, d), { PATH: d, LITECOIND: join(d, "nope") }, 0);
     assert.equal(result.kind, "misnamed");
     assert.match(
@@ -143,7 +145,7 @@ describe("npm test's set-up: system packages installed when missing", function (
     assert.equal(result.status, 1, result.stderr);
     assert.ok(
       result.stderr.includes(
-        "  sudo sh -c 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y litecoind zbar-tools'\n",
+        "  sudo sh -c 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y litecoind zbar-tools prometheus'\n",
       ),
       result.stderr,
     );
@@ -160,14 +162,14 @@ describe("npm test's set-up: system packages installed when missing", function (
       bin,
       "apt-get",
       `echo "$* DEBIAN_FRONTEND=$DEBIAN_FRONTEND" >> ${log}\n` +
-        `if [ "$1" = install ]; then for p in litecoind zbarimg; do printf '#!/bin/sh\\n' > ${bin}/$p; /bin/chmod 755 ${bin}/$p; done; fi`,
+        `if [ "$1" = install ]; then for p in litecoind zbarimg promtool; do printf '#!/bin/sh\\n' > ${bin}/$p; /bin/chmod 755 ${bin}/$p; done; fi`,
     );
     program(bin, "chromium");
     const installed = runScript("test", { PATH: bin, CHROMIUM_PATH: join(bin, "chromium") }, 0);
     assert.equal(installed.status, 0, installed.stderr);
     assert.deepEqual(readFileSync(log, "utf8").trim().split("\n"), [
       "update DEBIAN_FRONTEND=noninteractive",
-      "install -y litecoind zbar-tools DEBIAN_FRONTEND=noninteractive",
+      "install -y litecoind zbar-tools prometheus DEBIAN_FRONTEND=noninteractive",
     ]);
     assert.match(installed.stdout, /system packages: installed/);
 

@@ -3,6 +3,7 @@ import type { CallbackService } from "../callbacks/service.ts";
 import type { Config } from "../config/index.ts";
 import type { AddressService } from "../merchants/addresses.ts";
 import type { MerchantService } from "../merchants/service.ts";
+import type { Metrics } from "../metrics/index.ts";
 import type { WebSessionService } from "../merchants/web-sessions.ts";
 import type { OrderService } from "../orders/service.ts";
 import type { RecurringService } from "../recurring/service.ts";
@@ -85,6 +86,8 @@ export interface AppDeps {
   /** GET /callbacks and POST /callbacks/:id/redeliver. */
   callbacks: Pick<CallbackService, "list" | "redeliver">;
   health: HealthService;
+  /** GET /metrics (with the admin token); absent: no /metrics route. */
+  metrics?: Pick<Metrics, "contentType" | "render">;
   /** The operator's EletroPay link (client → merchant + payout address), when EletroPay runs. */
   eletropayLinks?: {
     link(input: { merchantEmail: string; client: string; payoutAddress: string }): Promise<{

@@ -311,6 +311,45 @@ async function callbackQueueStats(db: Queryable): Promise<CallbackQueueStats> {
   };
 }
 
+/** The outbox as /metrics reports it: what is queued and how long it has waited. */
+export interface OutboxStats {
+  pending: bigint;
+  sending: bigint;
+  /** Pending callbacks whose time has come (a retry's backoff is over, or a new one). */
+  due: bigint;
+  /** Seconds since the oldest undelivered callback (pending or sending) was queued; 0 when none is. */
+  oldestAgeSeconds: number;
+  /** Seconds the oldest due callback has waited past its time (workers behind or stopped); 0 when none is. */
+  oldestDueSeconds: number;
+}
+
+/** The callback outbox's depth and age, read at once (the operator's /metrics). */
+export async function outboxStats(db: Queryable): Promise<OutboxStats> {
+  const { rows } = await db.query<{
+    pending: bigint;
+    sending: bigint;
+    due: bigint;
+    oldest_age: number | null;
+    oldest_due: number | null;
+  }>(
+    `SELECT count(*) FILTER (WHERE status = 'pending')::int8 AS pending,
+            count(*) FILTER (WHERE status = 'sending')::int8 AS sending,
+            count(*) FILTER (WHERE status = 'pending' AND next_attempt_at <= now())::int8 AS due,
+            extract(epoch FROM now() - min(created_at))::float8 AS oldest_age,
+            extract(epoch FROM now() - min(next_attempt_at) FILTER (WHERE status = 'pending' AND next_attempt_at <= now()))::float8
+              AS oldest_due
+     FROM callbacks WHERE status IN ('pending', 'sending')`,
+  );
+  const r = rows[0];
+  return {
+    pending: BigInt(r?.pending ?? 0),
+    sending: BigInt(r?.sending ?? 0),
+    due: BigInt(r?.due ?? 0),
+    oldestAgeSeconds: Math.max(0, r?.oldest_age ?? 0),
+    oldestDueSeconds: Math.max(0, r?.oldest_due ?? 0),
+  };
+}
+
 /** The `callbacks` section of /health: `degraded` while any receiver is failing. */
 export async function callbackHealth(
   db: Queryable,

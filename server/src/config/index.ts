@@ -51,6 +51,13 @@ export interface Config {
   payEventsPerClient: number;
   /** Payment page event streams open at once per API process (PAY_EVENTS_TOTAL). */
   payEventsTotal: number;
+  /**
+   * METRICS_PORT: a listener of its own for GET /metrics, without a token (undefined: /metrics only
+   * on the API, with ADMIN_TOKEN). Indexer processes (RUN_API=false) are seen only there.
+   */
+  metricsPort: number | undefined;
+  /** METRICS_HOST: the metrics listener's address (default 127.0.0.1: only this machine). */
+  metricsHost: string;
 
   /** Every chain to follow, in configuration order; the first is the default for new orders. */
   chains: ChainConfig[];
@@ -98,7 +105,15 @@ export function loadConfig(env: Env = process.env, machine: Machine = {}): Confi
     trustProxy: readTrustProxy(r),
     payEventsPerClient: r.int("PAY_EVENTS_PER_CLIENT", 20, 1, 100_000),
     payEventsTotal: r.int("PAY_EVENTS_TOTAL", 1000, 1, 1_000_000),
+    metricsPort: r.optionalInt("METRICS_PORT", 1, 65_535),
+    metricsHost: r.str("METRICS_HOST", "127.0.0.1"),
   };
+  if (core.metricsPort !== undefined && core.metricsPort === port && core.runApi) {
+    r.problem(
+      `METRICS_PORT ${core.metricsPort} is the API's PORT; give the metrics listener a port of its own (e.g. 9464)`,
+      "METRICS_PORT",
+    );
+  }
   const chains = readChains(r);
   const callbacks = readCallbackConfig(r, appEnv);
   const eletropay = readEletroPayConfig(r);

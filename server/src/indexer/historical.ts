@@ -117,7 +117,10 @@ export function createHistoricalSync<E>(options: HistoricalSyncOptions<E>) {
     }
   }
 
-  return { backfill };
+  /** The range the next backfill request asks for, in blocks. */
+  const range = () => logRange;
+
+  return { backfill, range };
 }
 
 export const minBig = (a: bigint, b: bigint) => (a < b ? a : b);

@@ -80,7 +80,7 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
   const { db, log, sink } = options;
   const { chainId, client } = options.chain;
   const finalityBlocks = BigInt(options.finalityBlocks);
-  const status: IndexerStatus = {
+  const status: Omit<IndexerStatus, "logRange"> = {
     state: "starting",
     headBlock: null,
     indexedBlock: null,
@@ -332,7 +332,7 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
   }
 
   return {
-    status: () => ({ ...status }),
+    status: () => ({ ...status, logRange: historical.range() }),
     step,
     wake,
     onCommit(listener) {

@@ -166,4 +166,6 @@ export interface IndexerStatus {
   indexedBlock: bigint | null;
   lagBlocks: bigint | null;
   lastError: string | null;
+  /** Blocks the next backfill eth_getLogs asks for at once (it adapts to the node's limits and the log density). */
+  logRange: bigint;
 }

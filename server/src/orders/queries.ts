@@ -40,6 +40,29 @@ export async function merchantStatusTotals(db: Queryable, merchantId: bigint): P
   return rows.map((r) => ({ status: r.status, count: r.count, usdCents: BigInt(r.cents) }));
 }
 
+/** Every status of the order life cycle, in its order (a status with no order still has a count: 0). */
+export const ORDER_STATUSES: readonly OrderStatus[] = [
+  "pending",
+  "success",
+  "complete",
+  "expired",
+  "refunded",
+];
+
+export interface ChainStatusCount {
+  chainId: bigint;
+  status: OrderStatus;
+  count: bigint;
+}
+
+/** The number of orders in each status, per chain (the operator's /metrics), statuses with none left out. */
+export async function orderCountsByStatus(db: Queryable): Promise<ChainStatusCount[]> {
+  const { rows } = await db.query<{ chain_id: bigint; status: OrderStatus; count: bigint }>(
+    "SELECT chain_id, status, count(*)::int8 AS count FROM orders GROUP BY chain_id, status",
+  );
+  return rows.map((r) => ({ chainId: BigInt(r.chain_id), status: r.status, count: BigInt(r.count) }));
+}
+
 /** Orders a merchant created today (UTC), as counted against its plan's daily limit. */
 export async function merchantOrdersToday(db: Queryable, merchantId: bigint): Promise<bigint> {
   const { rows } = await db.query<{ count: bigint }>(

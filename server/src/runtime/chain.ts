@@ -5,6 +5,7 @@ import {
   LOCAL_CHAIN_IDS,
   readIgnitionDeployment,
 } from "../chain/deployment.ts";
+import { createRpcStats, observeTransport, type RpcStats } from "../chain/rpc-stats.ts";
 import { ensureChainIdentity, readChainIdentity, type ChainReset } from "../chain/identity.ts";
 import type { AppEnv, ChainConfig, TokenConfig } from "../config/index.ts";
 import type { Db } from "../db/types.ts";
@@ -56,6 +57,8 @@ export interface ChainRuntime {
   readonly name: string;
   readonly chainId: bigint;
   readonly client: PublicClient;
+  /** The JSON-RPC calls of `client` by method and failure kind; undefined for a client given by a test. */
+  readonly rpc: RpcStats | undefined;
   readonly contract: `0x${string}`;
   readonly tokens: readonly TokenConfig[];
   readonly prices: PriceSource;
@@ -137,11 +140,15 @@ export interface ChainRuntimeDeps {
   retryMs?: number;
 }
 
-export function clientFor(rpcUrl: string): PublicClient {
+/** A client of `rpcUrl`; with `stats`, each of its JSON-RPC calls is counted there (/metrics). */
+export function clientFor(rpcUrl: string, stats?: RpcStats): PublicClient {
   const transport = rpcUrl.startsWith("ws")
     ? webSocket(rpcUrl, { retryCount: 0 })
     : http(rpcUrl, { retryCount: 0, timeout: 15_000, batch: { batchSize: 100, wait: 0 } });
-  return createPublicClient({ transport, pollingInterval: 250 });
+  return createPublicClient({
+    transport: stats ? observeTransport(transport, stats) : transport,
+    pollingInterval: 250,
+  });
 }
 
 /**
@@ -157,7 +164,8 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
       `${v("RPC_URL")} is not set: \`npm start\` runs a local Hardhat chain for you, or set ${v("RPC_URL")} to a node`,
     );
   }
-  const client = deps.client ?? clientFor(config.rpcUrl as string);
+  const rpc = deps.client ? undefined : createRpcStats();
+  const client = deps.client ?? clientFor(config.rpcUrl as string, rpc);
   let chainIdNumber: number;
   try {
     chainIdNumber = await client.getChainId();
@@ -416,6 +424,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     name,
     chainId,
     client,
+    rpc,
     contract,
     tokens,
     prices,

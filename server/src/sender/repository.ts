@@ -279,6 +279,40 @@ export async function fillCall(
   );
 }
 
+/** A key's open transactions (`sent`, `mined`), counted by purpose and state. */
+export async function openCounts(
+  db: Queryable,
+  chainId: bigint,
+  sender: string,
+): Promise<{ purpose: string; state: OutgoingState; count: bigint }[]> {
+  const { rows } = await db.query<{ purpose: string; state: OutgoingState; count: bigint }>(
+    `SELECT purpose, state, count(*)::int8 AS count FROM outgoing_transactions
+      WHERE chain_id = $1 AND sender = $2 AND state IN ('sent', 'mined')
+      GROUP BY purpose, state`,
+    [chainId, sender.toLowerCase()],
+  );
+  return rows.map((r) => ({ purpose: r.purpose, state: r.state, count: BigInt(r.count) }));
+}
+
+/**
+ * The most the newest transaction of each purpose could cost (gas limit × max fee per gas, in wei),
+ * among the key's latest 200: what one more such transaction needs in the key's balance.
+ */
+export async function newestFeeCaps(
+  db: Queryable,
+  chainId: bigint,
+  sender: string,
+): Promise<{ purpose: string; wei: bigint }[]> {
+  const { rows } = await db.query<{ purpose: string; cap: string }>(
+    `SELECT DISTINCT ON (purpose) purpose, (gas_limit * max_fee_per_gas)::text AS cap
+       FROM (SELECT id, purpose, gas_limit, max_fee_per_gas FROM outgoing_transactions
+              WHERE chain_id = $1 AND sender = $2 ORDER BY id DESC LIMIT 200) AS newest
+      ORDER BY purpose, id DESC`,
+    [chainId, sender.toLowerCase()],
+  );
+  return rows.map((r) => ({ purpose: r.purpose, wei: BigInt(r.cap) }));
+}
+
 /**
  * Forgets every transaction of a chain, e.g. for a new local dev chain (its nonces start over). The
  * rows that point here (sweeps, the collector's bookkeeping) go first, each by its own module.

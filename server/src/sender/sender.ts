@@ -20,11 +20,14 @@ import {
   fillCall,
   highestPendingNonce,
   insertOutgoing,
+  newestFeeCaps,
+  openCounts,
   openOutgoing,
   outgoingByIds,
   recordBump,
   recordRebroadcast,
   setOutgoingState,
+  type OutgoingState,
   type OutgoingTransaction,
 } from "./repository.ts";
 
@@ -141,8 +144,18 @@ export interface Sender {
    * owner: until then it is followed, but not signed again (dropped or stuck).
    */
   fillIn(id: bigint, call: { to: `0x${string}`; data: `0x${string}` }): Promise<void>;
+  /**
+   * For the operator (/metrics): the key's open transactions by purpose and state, and what the
+   * newest transaction of each purpose could cost at most (gas limit × max fee), in wei.
+   */
+  stats(): Promise<SenderStats>;
   /** The key's one loop: each policy's tick in turn, every pollIntervalMs, until `signal` aborts. */
   run(signal: AbortSignal, policies: readonly SendingPolicy[]): Promise<void>;
+}
+
+export interface SenderStats {
+  open: { purpose: string; state: OutgoingState; count: bigint }[];
+  newestFeeCap: { purpose: string; wei: bigint }[];
 }
 
 /** The JSON-RPC error's own words when there are some (viem's message starts with a generic line). */
@@ -461,6 +474,13 @@ export function createSender(deps: SenderDeps): Sender {
     open: (purpose) => openOutgoing(db, chainId, address, purpose),
     transactions: (ids) => outgoingByIds(db, ids),
     fillIn: (id, call) => fillCall(db, id, call),
+    async stats() {
+      const [open, newestFeeCap] = await Promise.all([
+        openCounts(db, chainId, address),
+        newestFeeCaps(db, chainId, address),
+      ]);
+      return { open, newestFeeCap };
+    },
     async run(signal, policies) {
       log.info(
         { sender: address, policies: policies.map((p) => p.name) },
