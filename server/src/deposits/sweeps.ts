@@ -4,7 +4,7 @@ import { outgoingByIds, type OutgoingState, type OutgoingTransaction } from "../
 /**
  * Every statement on the `sweeps` table (migrations 062, 130): what each of the sweeper's
  * transactions sweeps. The transaction itself (nonce, hashes, fees, state) is the sender's
- * (`outgoing_transactions`, server/src/sender/); a sweep points at it. Only server/src/sweeper/ runs
+ * (`outgoing_transactions`, server/src/sender/); a sweep points at it. Only the sweeper (./sweeper.ts, through this file) runs
  * SQL on `sweeps`.
  */
 
