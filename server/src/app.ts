@@ -5,6 +5,7 @@ import swaggerUi from "@fastify/swagger-ui";
 import { createHash } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import { apiKeyFrom, authPlugin } from "./api/auth.ts";
+import { idempotencyPlugin } from "./api/idempotency.ts";
 import { createAuthThrottle } from "./api/auth-throttle.ts";
 import { cookiePolicy, sessionAuthPlugin } from "./api/session-auth.ts";
 import type { AppDeps } from "./api/deps.ts";
@@ -141,6 +142,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(authPlugin, { merchants: deps.merchants });
   const cookies = cookiePolicy(deps.config.consoleOrigin);
   if (deps.web) await app.register(sessionAuthPlugin, { sessions: deps.web.sessions, cookies });
+  // After both credentials are resolved: a key is scoped to the merchant or terminal that sent it.
+  if (deps.idempotency) await app.register(idempotencyPlugin, { service: deps.idempotency });
   await app.register(healthRoutes, { deps });
   await app.register(orderRoutes, { deps });
   await app.register(userRoutes, { deps });

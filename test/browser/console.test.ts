@@ -97,6 +97,9 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
   }
 
+  const countOrders = async () =>
+    Number((await testDb.db.query<{ n: string }>("SELECT count(*)::text AS n FROM orders")).rows[0]?.n);
+
   async function paidOrder(key: string, payout: `0x${string}`, amount: string): Promise<OrderJson> {
     const res = await system.app.inject({
       method: "POST",
@@ -482,8 +485,34 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     assert.equal(await page.textContent("#pos-amount"), "4.50");
     await screenshot(page, "pos-keypad-phone");
     await checkAccessibility(page, "POS keypad");
+    // The shop's Wi-Fi drops the first answer: the order is made, the page never hears of it. The
+    // cashier taps Charge again, and the sale's Idempotency-Key gives back the same order.
+    const ordersBefore = await countOrders();
+    const keys: string[] = [];
+    await page.route("**/pos/order", async (route) => {
+      keys.push(route.request().headers()["idempotency-key"] ?? "");
+      if (keys.length > 1) return route.continue();
+      const answered = await route.fetch();
+      assert.equal(answered.status(), 200, await answered.text());
+      await route.abort("connectionreset");
+    });
+    await page.click("#charge");
+    await page.waitForFunction(() => (document.getElementById("error")?.textContent ?? "") !== "");
+    assert.match((await page.textContent("#error")) ?? "", /No answer from the server/);
+    assert.equal(await page.isVisible("#keypad-screen"), true, "still on the keypad, amount kept");
     await page.click("#charge");
     await page.waitForSelector("#qr-screen:not([hidden])");
+    await page.unroute("**/pos/order");
+    assert.equal(keys.length, 2);
+    assert.match(keys[0] as string, /^pos-[0-9a-f]{32}-4\.50-/);
+    assert.equal(keys[1], keys[0], "the retry is the same sale");
+    assert.equal(await countOrders(), ordersBefore + 1, "one order for the sale, not two");
+    // The reset connection is this test's doing, not the page's.
+    opened.problems.splice(
+      0,
+      opened.problems.length,
+      ...opened.problems.filter((p) => !p.includes("/pos/order") && !p.includes("ERR_CONNECTION_RESET")),
+    );
     await page.waitForFunction(
       () => (document.getElementById("pos-qr") as HTMLImageElement).naturalWidth > 0,
     );

@@ -8,6 +8,7 @@ import type { WebSessionService } from "../merchants/web-sessions.ts";
 import type { OrderService } from "../orders/service.ts";
 import type { RecurringService } from "../recurring/service.ts";
 import type { OrderRow } from "../orders/serialize.ts";
+import type { IdempotencyService } from "../idempotency/service.ts";
 import type { AccountService } from "./account-service.ts";
 import type { HealthService } from "./health-service.ts";
 
@@ -86,6 +87,8 @@ export interface AppDeps {
   /** GET /callbacks and POST /callbacks/:id/redeliver. */
   callbacks: Pick<CallbackService, "list" | "redeliver">;
   health: HealthService;
+  /** Idempotency-Key on POST /order, POST /recurring and POST /pos/order; absent: the header is ignored. */
+  idempotency?: IdempotencyService;
   /** GET /metrics (with the admin token); absent: no /metrics route. */
   metrics?: Pick<Metrics, "contentType" | "render">;
   /** The operator's EletroPay link (client → merchant + payout address), when EletroPay runs. */

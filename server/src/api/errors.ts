@@ -30,6 +30,7 @@ const STATUS: Record<ErrorKind, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  unprocessable: 422,
   limit: 429,
   unavailable: 503,
 };

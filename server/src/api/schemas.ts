@@ -3,6 +3,18 @@ import { badRequest } from "../lib/errors.ts";
 
 export { ErrorSchema } from "./errors.ts";
 
+/** The Idempotency-Key header of POST /order, POST /recurring and POST /pos/order (docs/api.md). */
+export const IdempotencyHeaders = Type.Object({
+  "idempotency-key": Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description:
+        "Optional. A retry with the same key and body returns the first answer (Idempotent-Replayed: true) instead of a second order; the same key with another body is 422 idempotency_key_reused. Kept 24 hours, per API key or terminal key.",
+    }),
+  ),
+});
+
 export const ORDER_STATUSES = ["pending", "success", "complete", "expired", "refunded"] as const;
 export const OrderStatusSchema = Type.Union(ORDER_STATUSES.map((s) => Type.Literal(s)));
 

@@ -3,10 +3,18 @@
  * a status; domain code never names an HTTP status.
  * - invalid: the input is wrong; unauthorized: no or a bad credential; forbidden: not allowed;
  * - not_found: no such thing (or not yours); conflict: the current state forbids it;
+ * - unprocessable: well-formed, but it contradicts an earlier request (an Idempotency-Key reused);
  * - limit: a quota or rate is used up; unavailable: a dependency is down, try again later.
  */
 export type ErrorKind =
-  "invalid" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "limit" | "unavailable";
+  | "invalid"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "unprocessable"
+  | "limit"
+  | "unavailable";
 
 /** A domain error with a stable machine code and a message that says what to fix. */
 export class DomainError extends Error {
@@ -28,6 +36,8 @@ export const unauthorized = (message = "A valid API key is required in the Autho
 export const forbidden = (message: string, code = "forbidden") => new DomainError("forbidden", code, message);
 export const notFound = (message: string, code = "not_found") => new DomainError("not_found", code, message);
 export const conflict = (message: string, code = "conflict") => new DomainError("conflict", code, message);
+export const unprocessable = (message: string, code: string) =>
+  new DomainError("unprocessable", code, message);
 export const tooManyRequests = (message: string, code = "too_many_requests") =>
   new DomainError("limit", code, message);
 export const unavailable = (message: string, code = "service_unavailable") =>

@@ -4,7 +4,7 @@ import { Type } from "@fastify/type-provider-typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { requireMerchant } from "../api/auth.ts";
 import type { AppDeps, WebDeps } from "../api/deps.ts";
-import { ErrorSchema } from "../api/schemas.ts";
+import { ErrorSchema, IdempotencyHeaders } from "../api/schemas.ts";
 import {
   clearSessionCookie,
   setSessionCookie,
@@ -604,6 +604,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     "/pos/order",
     {
+      config: { idempotent: true },
       schema: {
         tags: ["console"],
         summary: "Create an order from the point of sale (terminal or console session)",
@@ -618,7 +619,8 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Ref("Order"), ...errors },
+        headers: IdempotencyHeaders,
+        response: { 200: Type.Ref("Order"), ...errors, 422: ErrorSchema },
       },
     },
     async (request) => {

@@ -6,6 +6,7 @@ import type { AppDeps } from "../deps.ts";
 import {
   CreateOrderBody,
   ErrorSchema,
+  IdempotencyHeaders,
   ORDER_STATUSES,
   OrderIdParams,
   OrderListSchema,
@@ -20,6 +21,8 @@ const errors = {
   401: ErrorSchema,
   403: ErrorSchema,
   404: ErrorSchema,
+  409: ErrorSchema,
+  422: ErrorSchema,
   429: ErrorSchema,
   503: ErrorSchema,
 };
@@ -46,11 +49,13 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
   app.post(
     "/order",
     {
+      config: { idempotent: true },
       schema: {
         tags: ["orders"],
         summary: "Create a new order",
         description: "Orders below the anonymous limit ($5.00 by default) need no API key.",
         body: CreateOrderBody,
+        headers: IdempotencyHeaders,
         response: { 200: Type.Ref("Order"), ...errors },
       },
     },

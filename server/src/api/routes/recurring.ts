@@ -6,13 +6,15 @@ import type { SubscriptionView } from "../../recurring/service.ts";
 import { RECURRING_STATUSES } from "../../recurring/state.ts";
 import { requireMerchant } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
-import { ErrorSchema, PageQuery, parseLimit } from "../schemas.ts";
+import { ErrorSchema, IdempotencyHeaders, PageQuery, parseLimit } from "../schemas.ts";
 
 const errors = {
   400: ErrorSchema,
   401: ErrorSchema,
   403: ErrorSchema,
   404: ErrorSchema,
+  409: ErrorSchema,
+  422: ErrorSchema,
   429: ErrorSchema,
   503: ErrorSchema,
 };
@@ -213,12 +215,14 @@ export const recurringRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = asy
   app.post(
     "/recurring",
     {
+      config: { idempotent: true },
       schema: {
         tags: ["recurring"],
         summary:
           "Create a subscription paid by plain transfers to its own deposit address, or by on-chain token pulls (method token_pull)",
         description: NEEDS,
         body: CreateBody,
+        headers: IdempotencyHeaders,
         response: { 200: Type.Ref("Subscription"), ...errors },
       },
     },

@@ -34,15 +34,29 @@ let session: Session | null = null;
 let cents = 0;
 let stream: EventSource | undefined;
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(path, {
-    method,
-    headers:
-      body === undefined
-        ? { accept: "application/json" }
-        : { accept: "application/json", "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+async function api<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  extraHeaders: Record<string, string> = {},
+): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers: {
+        accept: "application/json",
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+        ...extraHeaders,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    // Nothing came back (a dropped connection): a sale sent again keeps its Idempotency-Key.
+    throw new Error(
+      "No answer from the server. Check the connection and try again: a sale sent twice is charged once.",
+    );
+  }
   const json = (await res.json().catch(() => ({}))) as { error?: { message: string } };
   if (!res.ok) throw new Error(json.error?.message ?? res.statusText);
   return json as T;
@@ -91,6 +105,19 @@ function fillTokens() {
 }
 
 // ---- Charge: order, QR, then the pushed state --------------------------------------------------
+/**
+ * This sale's id, sent in the Idempotency-Key header: pressing Charge again after an answer was lost
+ * (a dropped connection, a timeout) gives back the same order instead of a second one. A new sale,
+ * or another amount or coin, is another key. getRandomValues, not randomUUID: a shop's terminal
+ * may reach the server over plain http on the LAN, where randomUUID does not exist.
+ */
+let saleId = "";
+function newSaleId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  saleId = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 async function charge() {
   $("error").textContent = "";
   const [token, chainId] = $<HTMLSelectElement>("pos-token").value.split("@");
@@ -112,6 +139,7 @@ async function charge() {
       "POST",
       "/pos/order",
       body,
+      { "idempotency-key": encodeURIComponent(`pos-${saleId}-${amount}-${body.token}-${body.chain}`) },
     );
     $("qr-amount").textContent = `${order.expected_amount} ${order.token} · $${amount}`;
     $("qr-order").textContent = String(order.id);
@@ -166,6 +194,7 @@ function render(state: PayState, id?: number) {
 
 function newSale() {
   stream?.close();
+  newSaleId();
   cents = 0;
   renderAmount();
   show("keypad-screen");
