@@ -8,6 +8,7 @@ import type { CallbackConfig } from "./config/callbacks.ts";
 import { addressLinkedCallback } from "./callbacks/account-callbacks.ts";
 import { orderCallbacks } from "./callbacks/order-callbacks.ts";
 import { callbackHealth, createCallbackService, outboxStats } from "./callbacks/service.ts";
+import { createSmsProvider } from "./callbacks/sms.ts";
 import { createCallbackWorker, type CallbackWorker } from "./callbacks/worker.ts";
 import { ETH_TOKEN } from "./chain/abi.ts";
 import type { Config, TokenConfig } from "./config/index.ts";
@@ -102,9 +103,15 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       log.info({ from: migration.from, to: migration.to }, `database migrated to version ${migration.to}`);
 
     // Order status changes reach the merchant's callback and the TXT notifier, in the indexer's transaction.
-    const events = createOrderEvents([orderCallbacks(config.publicUrl), txtNotifier()]);
+    const events = createOrderEvents([
+      orderCallbacks(config.publicUrl),
+      txtNotifier({ sms: config.sms !== undefined }),
+    ]);
     // Subscription events reach the same two subscribers, from the recurring sink and scheduler.
-    recurringEvents = createRecurringEvents([recurringCallbacks(config.publicUrl), recurringTxtNotifier()]);
+    recurringEvents = createRecurringEvents([
+      recurringCallbacks(config.publicUrl),
+      recurringTxtNotifier({ sms: config.sms !== undefined }),
+    ]);
     // EletroPay's ETH and token addresses live on the default chain; its indexer follows them.
     const eletropayEth = config.eletropay.eth
       ? {
@@ -153,6 +160,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
         db,
         log: log.child({ component: "callbacks" }),
         config: callbackConfig,
+        ...(config.sms ? { sms: createSmsProvider(config.sms) } : {}),
       })
     : undefined;
   await callbackWorker?.start();
@@ -231,7 +239,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       indexedBlock,
       allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
     }),
-    merchants: createMerchantService(db),
+    merchants: createMerchantService(db, { sms: config.sms !== undefined }),
     account: createAccountService({ db, chains }),
     addresses: createAddressService(db, { onLinked: addressLinkedCallback }),
     callbacks: createCallbackService(db, { allowPrivateTargets: callbackConfig.allowPrivateTargets }),

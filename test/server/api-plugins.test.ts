@@ -79,6 +79,8 @@ describe(`plugins: TXT Messaging notifications and Recurring Payments (${onRealP
     assert.deepEqual(before.notifications, {
       url: null,
       phone: null,
+      events: null,
+      channel: "none",
       monthly_limit: 150,
       sent_this_month: 0,
     });
@@ -103,6 +105,9 @@ describe(`plugins: TXT Messaging notifications and Recurring Payments (${onRealP
     assert.deepEqual(user.notifications, {
       url: `${receiver.url}/sms`,
       phone: "+15551234567",
+      events: null,
+      // No SMS provider on this server: the messages go to the webhook.
+      channel: "webhook",
       monthly_limit: 500,
       sent_this_month: 0,
     });

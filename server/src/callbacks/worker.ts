@@ -3,6 +3,7 @@ import type { CallbackConfig } from "../config/callbacks.ts";
 import { postCallback, type PostResult } from "./http.ts";
 import { CALLBACKS_CHANNEL } from "./outbox.ts";
 import { nextRetry } from "./schedule.ts";
+import { SMS_URL_PREFIX, type SmsProvider } from "./sms.ts";
 import {
   resolveSecrets as defaultResolveSecrets,
   UnknownSecretError,
@@ -27,6 +28,8 @@ export interface CallbackWorkerOptions {
   resolveSecrets?: SecretResolver;
   /** DNS for callback hosts; default: the system resolver. Tests inject one. */
   resolver?: HostResolver;
+  /** The operator's SMS provider: rows whose URL is `sms:<number>` are texts sent through it. */
+  sms?: SmsProvider;
 }
 
 export interface CallbackWorkerStats {
@@ -248,9 +251,52 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
     inflight.add(task);
   }
 
+  /** A TXT Messaging text (notify/channel.ts): handed to the SMS provider, not POSTed. */
+  async function attemptSms(row: ClaimedRow): Promise<{ outcome: Outcome; excerpt: string | null }> {
+    if (!options.sms) {
+      return {
+        outcome: {
+          status: "failed",
+          statusCode: null,
+          error: "a text message, but no SMS provider is configured (SMS_PROVIDER) (not retried)",
+        },
+        excerpt: null,
+      };
+    }
+    const { text } = JSON.parse(row.body) as { text: string };
+    const result = await options.sms.send({ to: row.url.slice(SMS_URL_PREFIX.length), text });
+    switch (result.status) {
+      case "sent":
+        return {
+          outcome: {
+            status: "delivered",
+            statusCode: result.statusCode,
+            note: `sent by ${options.sms.name}${result.id ? ` as ${result.id}` : ""}`,
+          },
+          excerpt: result.excerpt,
+        };
+      case "retry":
+        return {
+          outcome: {
+            status: "pending",
+            statusCode: result.statusCode,
+            error: result.error,
+            retryAfterMs: result.retryAfterMs,
+          },
+          excerpt: result.excerpt,
+        };
+      case "refused":
+        return {
+          outcome: { status: "failed", statusCode: result.statusCode, error: result.error },
+          excerpt: result.excerpt,
+        };
+    }
+  }
+
   async function attempt(
     row: ClaimedRow,
   ): Promise<{ outcome: Outcome; excerpt: string | null; address?: string }> {
+    if (row.url.startsWith(SMS_URL_PREFIX)) return attemptSms(row);
     try {
       const target = await resolveCallbackTarget(row.url, {
         allowPrivate: config.allowPrivateTargets,

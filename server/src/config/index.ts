@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { readCallbackConfig, type CallbackConfig } from "./callbacks.ts";
+import { readSmsConfig, type SmsConfig } from "./sms.ts";
 import { readEletroPayConfig, type EletroPayConfig } from "./eletropay.ts";
 import { readChains, type ChainConfig, type TokenConfig } from "./chains.ts";
 import { createEnvReader, type Env, type EnvReader } from "./env.ts";
@@ -62,6 +63,8 @@ export interface Config {
   /** Every chain to follow, in configuration order; the first is the default for new orders. */
   chains: ChainConfig[];
   callbacks: CallbackConfig;
+  /** The SMS provider of TXT Messaging (SMS_PROVIDER); undefined: notifications go to webhooks only. */
+  sms: SmsConfig | undefined;
   eletropay: EletroPayConfig;
 }
 
@@ -117,6 +120,7 @@ export function loadConfig(env: Env = process.env, machine: Machine = {}): Confi
   const chains = readChains(r);
   const callbacks = readCallbackConfig(r, appEnv);
   const eletropay = readEletroPayConfig(r);
+  const sms = readSmsConfig(r);
   r.finish();
 
   return {
@@ -124,6 +128,7 @@ export function loadConfig(env: Env = process.env, machine: Machine = {}): Confi
     chains,
     callbacks,
     eletropay,
+    sms,
   };
 }
 

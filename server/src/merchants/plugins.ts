@@ -18,7 +18,22 @@ export interface NotificationSettings {
   phone: string | null;
   /** Messages per calendar month (UTC): 150 or 500, as the seed's two TXT Messaging tiers. */
   monthlyLimit: TxtMessagingLimit;
+  /** The events the merchant wants a message for (NOTIFY_EVENTS); null: every one. */
+  events: NotifyEvent[] | null;
 }
+
+/** Every event TXT Messaging can report: order status changes and subscription events. */
+export const NOTIFY_EVENTS = [
+  "order.success",
+  "order.complete",
+  "order.expired",
+  "order.refunded",
+  "order.pending",
+  "recurring.period_paid",
+  "recurring.upcoming",
+  "recurring.status_changed",
+] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
 export const PHONE_PATTERN = /^\+[1-9][0-9]{6,14}$/;
 

@@ -5,7 +5,9 @@ import { parseHttpUrl } from "../lib/url.ts";
 import { rotateCallbackSecret } from "./callback-secret.ts";
 import { isPlanName, PLAN_NAMES, PLANS, type PlanName } from "./plans.ts";
 import {
+  NOTIFY_EVENTS,
   PHONE_PATTERN,
+  type NotifyEvent,
   pluginFlags,
   TXT_MESSAGING_LIMITS,
   type NotificationSettings,
@@ -69,12 +71,14 @@ interface MerchantRow {
   plugins: unknown;
   notify_url: string | null;
   notify_phone: string | null;
+  notify_events: string[] | null;
   txt_messaging_monthly_limit: number;
   created_at: Date;
   api_key_hash?: string | null;
 }
 
-const COLUMNS = "id, email, plan, plugins, notify_url, notify_phone, txt_messaging_monthly_limit, created_at";
+const COLUMNS =
+  "id, email, plan, plugins, notify_url, notify_phone, notify_events, txt_messaging_monthly_limit, created_at";
 
 const toMerchant = (row: MerchantRow): Merchant => ({
   id: row.id,
@@ -85,6 +89,7 @@ const toMerchant = (row: MerchantRow): Merchant => ({
     url: row.notify_url,
     phone: row.notify_phone,
     monthlyLimit: row.txt_messaging_monthly_limit as TxtMessagingLimit,
+    events: row.notify_events as NotifyEvent[] | null,
   },
   createdAt: row.created_at,
 });
@@ -210,7 +215,52 @@ export interface PluginChanges {
   /** null clears it. */
   notify_url?: string | null | undefined;
   notify_phone?: string | null | undefined;
+  /** null: every event. */
+  notify_events?: string[] | null | undefined;
   txt_messaging_limit?: number | undefined;
+}
+
+/** Where TXT Messaging goes: an SMS provider is the operator's (SMS_PROVIDER), a phone the merchant's. */
+export interface TxtChannelOptions {
+  /** The operator has an SMS provider. */
+  sms?: boolean;
+}
+
+function parsePhone(phone: string | null | undefined): string | null | undefined {
+  if (typeof phone === "string" && !PHONE_PATTERN.test(phone)) {
+    throw badRequest(
+      `notify_phone must be an E.164 phone number like +15551234567, got "${phone.slice(0, 40)}"`,
+      "invalid_notify_phone",
+    );
+  }
+  return phone;
+}
+
+function parseEvents(events: string[] | null | undefined): NotifyEvent[] | null | undefined {
+  if (events === undefined || events === null) return events;
+  const unknown = events.filter((e) => !(NOTIFY_EVENTS as readonly string[]).includes(e));
+  if (unknown.length > 0) {
+    throw badRequest(
+      `unknown notify_events ${unknown.map((e) => `"${e.slice(0, 40)}"`).join(", ")}; use any of ${NOTIFY_EVENTS.join(", ")}, or null for every event`,
+      "invalid_notify_events",
+    );
+  }
+  return [...new Set(events)] as NotifyEvent[];
+}
+
+/** The channel TXT Messaging uses for these settings. */
+export function txtChannel(
+  settings: { url: string | null; phone: string | null },
+  options: TxtChannelOptions,
+): "sms" | "webhook" | "none" {
+  if (options.sms === true && settings.phone !== null) return "sms";
+  return settings.url !== null ? "webhook" : "none";
+}
+
+function needsChannel(options: TxtChannelOptions): string {
+  return options.sms === true
+    ? "txt_messaging needs a phone number (notify_phone) for text messages, or a notify_url for webhooks"
+    : "txt_messaging needs a notify_url: the webhook that receives the messages (this server has no SMS provider: SMS_PROVIDER)";
 }
 
 function parseNotifyUrl(value: string | null | undefined): string | null | undefined {
@@ -225,16 +275,16 @@ function parseNotifyUrl(value: string | null | undefined): string | null | undef
  * combination that could not work: TXT Messaging without a webhook to send to, or Recurring
  * Payments below the Seller plan.
  */
-export async function setPlugins(db: Db, emailInput: string, changes: PluginChanges): Promise<Merchant> {
+export async function setPlugins(
+  db: Db,
+  emailInput: string,
+  changes: PluginChanges,
+  options: TxtChannelOptions = {},
+): Promise<Merchant> {
   const email = validateEmail(emailInput);
   const url = parseNotifyUrl(changes.notify_url);
-  const phone = changes.notify_phone;
-  if (typeof phone === "string" && !PHONE_PATTERN.test(phone)) {
-    throw badRequest(
-      `notify_phone must be an E.164 phone number like +15551234567, got "${phone.slice(0, 40)}"`,
-      "invalid_notify_phone",
-    );
-  }
+  const phone = parsePhone(changes.notify_phone);
+  const events = parseEvents(changes.notify_events);
   const limit = changes.txt_messaging_limit;
   if (limit !== undefined && !(TXT_MESSAGING_LIMITS as readonly number[]).includes(limit)) {
     throw badRequest(
@@ -258,11 +308,9 @@ export async function setPlugins(db: Db, emailInput: string, changes: PluginChan
       };
       const notifyUrl = url === undefined ? current.notifications.url : url;
       const notifyPhone = phone === undefined ? current.notifications.phone : phone;
-      if (flags.txt_messaging && !notifyUrl) {
-        throw badRequest(
-          "txt_messaging needs a notify_url: the webhook that receives the messages (it stands in for an SMS provider)",
-          "plugin_needs_notify_url",
-        );
+      const notifyEvents = events === undefined ? current.notifications.events : events;
+      if (flags.txt_messaging && txtChannel({ url: notifyUrl, phone: notifyPhone }, options) === "none") {
+        throw badRequest(needsChannel(options), "plugin_needs_notify_url");
       }
       const plan = PLANS[current.plan];
       if (flags.recurring_payments && !plan.recurring) {
@@ -272,7 +320,8 @@ export async function setPlugins(db: Db, emailInput: string, changes: PluginChan
         );
       }
       const updated = await tx.query<MerchantRow>(
-        `UPDATE merchants SET plugins = $2::jsonb, notify_url = $3, notify_phone = $4, txt_messaging_monthly_limit = $5
+        `UPDATE merchants SET plugins = $2::jsonb, notify_url = $3, notify_phone = $4, txt_messaging_monthly_limit = $5,
+                notify_events = $6::text[]
         WHERE id = $1 RETURNING ${COLUMNS}`,
         [
           current.id,
@@ -280,6 +329,7 @@ export async function setPlugins(db: Db, emailInput: string, changes: PluginChan
           notifyUrl,
           notifyPhone,
           limit ?? current.notifications.monthlyLimit,
+          notifyEvents,
         ],
       );
       return toMerchant(updated.rows[0] as MerchantRow);
@@ -302,10 +352,20 @@ export async function notificationsThisMonth(db: Queryable, merchantId: bigint):
 export async function notificationsJson(
   db: Queryable,
   merchant: Merchant,
-): Promise<{ url: string | null; phone: string | null; monthly_limit: number; sent_this_month: number }> {
+  options: TxtChannelOptions = {},
+): Promise<{
+  url: string | null;
+  phone: string | null;
+  events: string[] | null;
+  channel: "sms" | "webhook" | "none";
+  monthly_limit: number;
+  sent_this_month: number;
+}> {
   return {
     url: merchant.notifications.url,
     phone: merchant.notifications.phone,
+    events: merchant.notifications.events,
+    channel: txtChannel(merchant.notifications, options),
     monthly_limit: merchant.notifications.monthlyLimit,
     sent_this_month: await notificationsThisMonth(db, merchant.id),
   };
@@ -321,6 +381,8 @@ export interface MerchantServiceOptions {
   apiKeyCacheMs?: number;
   /** The clock (tests); default Date.now. */
   now?: () => number;
+  /** The operator has an SMS provider (SMS_PROVIDER): TXT Messaging can text a phone number. */
+  sms?: boolean;
 }
 
 /**
@@ -337,6 +399,7 @@ export interface MerchantServiceOptions {
  */
 export function createMerchantService(db: Db, options: MerchantServiceOptions = {}) {
   const ttl = options.apiKeyCacheMs ?? API_KEY_CACHE_MS;
+  const channel: TxtChannelOptions = { sms: options.sms === true };
   const now = options.now ?? Date.now;
   const keys = new Map<string, { merchant: Merchant; until: number; generation: number }>();
 
@@ -362,8 +425,14 @@ export function createMerchantService(db: Db, options: MerchantServiceOptions = 
     rotateApiKey: (email: string, options: { keepTerminalKeys?: boolean } = {}) =>
       rotateApiKey(db, email, options),
     setPlan: (email: string, plan: string) => setPlan(db, email, plan),
-    setPlugins: (email: string, changes: PluginChanges) => setPlugins(db, email, changes),
-    notifications: (merchant: Merchant) => notificationsJson(db, merchant),
+    setPlugins: (email: string, changes: PluginChanges) => setPlugins(db, email, changes, channel),
+    notifications: (merchant: Merchant) => notificationsJson(db, merchant, channel),
+    /**
+     * The merchant's own TXT Messaging settings (PUT /user/notifications): the phone number texts go
+     * to and the events it wants. The plugin itself and its monthly tier are the operator's.
+     */
+    setNotifications: (merchant: Merchant, changes: { phone?: string | null; events?: string[] | null }) =>
+      setPlugins(db, merchant.email, { notify_phone: changes.phone, notify_events: changes.events }, channel),
     /** Rotates the callback signing secret of the merchant with this email (the new one is shown once). */
     async rotateCallbackSecret(email: string, overlapSeconds: number) {
       const merchant = await findMerchantByEmail(db, email);

@@ -1,8 +1,9 @@
 /**
  * A short message to a merchant about activity on its account (the seed's TXT Messaging plugin).
  * Providers differ (an SMS gateway, a chat bot, a webhook); every one of them implements
- * Notifier. Shipped: WebhookNotifier (./webhook.ts), a signed POST that stands in for an SMS
- * provider and is delivered by the durable callbacks outbox.
+ * Notifier. Shipped: smsNotifier (./channel.ts), a text through the operator's SMS provider
+ * (callbacks/sms.ts: Twilio or any HTTP gateway), and webhookNotifier (./webhook.ts), a signed
+ * POST to the merchant's notify URL. Both are delivered by the durable callbacks outbox.
  */
 export interface Notification {
   merchantId: bigint;

@@ -1,11 +1,9 @@
 import { insertCallback } from "../callbacks/outbox.ts";
 import type { Queryable } from "../db/types.ts";
 import { formatDecimal } from "../lib/money.ts";
-import { pluginFlags } from "../merchants/plugins.ts";
-import { notificationsThisMonth } from "../merchants/service.ts";
 import type { OrderEventSubscriber, OrderStatusChanged } from "../orders/events.ts";
-import type { Notification, Notifier } from "./notifier.ts";
-import { webhookNotifier, type Enqueue } from "./webhook.ts";
+import { sendTxt, txtMerchants, type TxtOptions } from "./channel.ts";
+import type { Enqueue } from "./webhook.ts";
 
 /** The text of an order status notification; short enough for one SMS. */
 export function orderStatusText(
@@ -29,70 +27,56 @@ export function orderStatusText(
 
 /**
  * Sends the merchant's TXT Messaging notification for an order status change, when the order's
- * merchant has the plugin on and is under its monthly limit, through the merchant's notifier
- * (the webhook one), which queues it in the transaction of the change. Returns whether it sent.
+ * merchant has the plugin on, wants this event and is under its monthly limit: a text through the
+ * operator's SMS provider, or a signed webhook to the merchant's notify URL (notify/channel.ts),
+ * queued in the transaction of the change. Returns whether it sent.
  */
 export async function notifyOrderStatus(
   tx: Queryable,
   change: OrderStatusChanged,
+  options: TxtOptions = {},
   enqueue: Enqueue = insertCallback,
-  notifierFor: (tx: Queryable, url: string, enqueue: Enqueue) => Notifier = webhookNotifier,
 ): Promise<boolean> {
   const { order, status } = change;
-  const merchantId = order.merchant_id;
-  if (merchantId === null) return false;
-  const { rows } = await tx.query<{
-    plugins: unknown;
-    notify_url: string | null;
-    notify_phone: string | null;
-    txt_messaging_monthly_limit: number;
-  }>("SELECT plugins, notify_url, notify_phone, txt_messaging_monthly_limit FROM merchants WHERE id = $1", [
-    merchantId,
-  ]);
-  const merchant = rows[0];
-  if (!merchant?.notify_url || !pluginFlags(merchant.plugins).txt_messaging) return false;
-  if ((await notificationsThisMonth(tx, merchantId)) >= merchant.txt_messaging_monthly_limit) return false;
-  const message: Notification = {
-    merchantId,
-    event: `order.${status}`,
-    to: merchant.notify_phone,
-    text: orderStatusText(status, {
-      id: Number(order.id),
-      currency_amount: order.currency_amount,
-      expected_amount: formatDecimal(BigInt(order.expected_amount), order.token_decimals),
-      token: order.token_symbol,
-    }),
-    orderId: order.id,
-    status,
-  };
-  await notifierFor(tx, merchant.notify_url, enqueue).send(message);
-  return true;
+  if (order.merchant_id === null) return false;
+  const merchant = (await txtMerchants(tx, [order.merchant_id], options)).get(order.merchant_id);
+  if (!merchant) return false;
+  return sendTxt(
+    tx,
+    merchant,
+    {
+      event: `order.${status}`,
+      text: orderStatusText(status, {
+        id: Number(order.id),
+        currency_amount: order.currency_amount,
+        expected_amount: formatDecimal(BigInt(order.expected_amount), order.token_decimals),
+        token: order.token_symbol,
+      }),
+      orderId: order.id,
+      status,
+    },
+    options,
+    enqueue,
+  );
 }
 
 /**
  * The TXT notifier as an order event subscriber (registered at start-up). One query selects the
- * changes whose merchant could be notified at all (notify URL set, plugin on); only those go
- * through notifyOrderStatus, one by one and in order (it counts the month's notifications as it
- * queues them).
+ * changes whose merchant could be notified at all (plugin on, a phone or a notify URL); only those
+ * go through notifyOrderStatus, one by one and in order (it counts the month's notifications as
+ * it queues them).
  */
-export function txtNotifier(
-  notifierFor?: (tx: Queryable, url: string, enqueue: Enqueue) => Notifier,
-): OrderEventSubscriber {
+export function txtNotifier(options: TxtOptions = {}): OrderEventSubscriber {
   return {
     async select(tx, changes) {
       const merchantIds = new Set<bigint>();
       for (const change of changes)
         if (change.order.merchant_id !== null) merchantIds.add(change.order.merchant_id);
-      if (merchantIds.size === 0) return changes.map(() => false);
-      const { rows } = await tx.query<{ id: bigint; plugins: unknown }>(
-        "SELECT id, plugins FROM merchants WHERE id = ANY($1::int8[]) AND notify_url IS NOT NULL",
-        [[...merchantIds].map(String)],
-      );
-      const candidates = new Set(rows.filter((r) => pluginFlags(r.plugins).txt_messaging).map((r) => r.id));
+      const candidates = await txtMerchants(tx, [...merchantIds], options);
       return changes.map((c) => c.order.merchant_id !== null && candidates.has(c.order.merchant_id));
     },
     async handle(tx, changes) {
-      for (const change of changes) await notifyOrderStatus(tx, change, insertCallback, notifierFor);
+      for (const change of changes) await notifyOrderStatus(tx, change, options);
     },
   };
 }

@@ -1,11 +1,6 @@
-import { insertCallback } from "../callbacks/outbox.ts";
-import type { Queryable } from "../db/types.ts";
 import { formatDecimal, formatUsdCents } from "../lib/money.ts";
-import { pluginFlags } from "../merchants/plugins.ts";
-import { notificationsThisMonth } from "../merchants/service.ts";
 import type { RecurringEvent, RecurringEventSubscriber } from "../recurring/events.ts";
-import type { Notifier } from "./notifier.ts";
-import { webhookNotifier, type Enqueue } from "./webhook.ts";
+import { sendTxt, txtMerchants, type TxtOptions } from "./channel.ts";
 
 /** The text of a subscription notification; short enough for one SMS. */
 export function recurringText(e: RecurringEvent): string {
@@ -27,38 +22,26 @@ export function recurringText(e: RecurringEvent): string {
 
 /**
  * The TXT Messaging notifier for subscriptions: the same events as the callbacks, for merchants
- * with the plugin on and a notify URL, within the monthly limit, queued in the change's transaction.
+ * with the plugin on (a text, or a webhook to the notify URL: notify/channel.ts), for the events
+ * they want, within the monthly limit, queued in the change's transaction.
  */
-export function recurringTxtNotifier(
-  notifierFor: (tx: Queryable, url: string, enqueue: Enqueue) => Notifier = webhookNotifier,
-): RecurringEventSubscriber {
+export function recurringTxtNotifier(options: TxtOptions = {}): RecurringEventSubscriber {
   return {
     async handle(tx, events) {
-      const merchantIds = [...new Set(events.map((e) => e.subscription.merchant_id))];
-      const { rows } = await tx.query<{
-        id: bigint;
-        plugins: unknown;
-        notify_url: string | null;
-        notify_phone: string | null;
-        txt_messaging_monthly_limit: number;
-      }>(
-        `SELECT id, plugins, notify_url, notify_phone, txt_messaging_monthly_limit FROM merchants
-          WHERE id = ANY($1::int8[]) AND notify_url IS NOT NULL`,
-        [merchantIds.map(String)],
+      const merchants = await txtMerchants(
+        tx,
+        [...new Set(events.map((e) => e.subscription.merchant_id))],
+        options,
       );
-      const byId = new Map(rows.filter((r) => pluginFlags(r.plugins).txt_messaging).map((r) => [r.id, r]));
       for (const e of events) {
-        const m = byId.get(e.subscription.merchant_id);
-        if (!m?.notify_url) continue;
-        if ((await notificationsThisMonth(tx, m.id)) >= m.txt_messaging_monthly_limit) continue;
-        await notifierFor(tx, m.notify_url, insertCallback).send({
-          merchantId: m.id,
-          event: e.type,
-          to: m.notify_phone,
-          text: recurringText(e),
-          orderId: null,
-          status: e.status,
-        });
+        const merchant = merchants.get(e.subscription.merchant_id);
+        if (!merchant) continue;
+        await sendTxt(
+          tx,
+          merchant,
+          { event: e.type, text: recurringText(e), orderId: null, status: e.status },
+          options,
+        );
       }
     },
   };

@@ -186,6 +186,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
             recurring_payments: Type.Optional(Type.Boolean()),
             notify_url: Type.Optional(nullable(Type.String({ maxLength: 2048 }))),
             notify_phone: Type.Optional(nullable(Type.String({ maxLength: 32 }))),
+            notify_events: Type.Optional(
+              Type.Union([Type.Array(Type.String({ maxLength: 64 }), { maxItems: 32 }), Type.Null()]),
+            ),
             txt_messaging_limit: Type.Optional(Type.Union(TXT_MESSAGING_LIMITS.map((n) => Type.Literal(n)))),
           },
           { additionalProperties: false },
@@ -199,6 +202,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
             notifications: Type.Object({
               url: Type.Union([Type.String(), Type.Null()]),
               phone: Type.Union([Type.String(), Type.Null()]),
+              events: Type.Union([Type.Array(Type.String()), Type.Null()]),
+              channel: Type.String(),
               monthly_limit: Type.Integer(),
               sent_this_month: Type.Integer(),
             }),

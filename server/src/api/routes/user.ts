@@ -4,11 +4,20 @@ import { getAddress } from "viem";
 import { forbidden } from "../../lib/errors.ts";
 import { formatDecimal, formatUsdCents } from "../../lib/money.ts";
 import { PLANS } from "../../merchants/plans.ts";
+import { NOTIFY_EVENTS } from "../../merchants/plugins.ts";
 import { requireMerchant } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
 import { ErrorSchema } from "../schemas.ts";
 
 const errors = { 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 503: ErrorSchema };
+
+const NotifyEventsSchema = Type.Union([Type.Array(Type.String()), Type.Null()], {
+  description: `The events that send a message: any of ${NOTIFY_EVENTS.join(", ")}; null: every event`,
+});
+const ChannelSchema = Type.String({
+  description:
+    "sms: texts through the operator's SMS provider to the phone; webhook: signed POSTs to the notify URL; none: nowhere to send",
+});
 
 export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
   app.get(
@@ -41,9 +50,11 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
             notifications: Type.Object(
               {
                 url: Type.Union([Type.String(), Type.Null()], {
-                  description: "Webhook that receives the messages (stands in for an SMS provider)",
+                  description: "Webhook that receives the messages when no text is sent",
                 }),
                 phone: Type.Union([Type.String(), Type.Null()], { description: "Recipient, E.164" }),
+                events: NotifyEventsSchema,
+                channel: ChannelSchema,
                 monthly_limit: Type.Integer({
                   description: "TXT Messaging 150 or 500: messages per month (UTC)",
                 }),
@@ -76,6 +87,44 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         transactions_today: Number(today),
         created_at: merchant.createdAt.toISOString(),
       };
+    },
+  );
+
+  app.put(
+    "/user/notifications",
+    {
+      schema: {
+        tags: ["user"],
+        summary: "Set where TXT Messaging texts go and for which events",
+        description:
+          "The phone number (E.164) texts go to and the events that send one. Fields left out keep their value; null clears the phone, or means every event. Turning the plugin on and its monthly tier (150 or 500) are the operator's (POST /admin/merchants/plugins).",
+        body: Type.Object(
+          {
+            phone: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
+            events: Type.Optional(
+              Type.Union([Type.Array(Type.String({ maxLength: 64 }), { maxItems: 32 }), Type.Null()]),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            url: Type.Union([Type.String(), Type.Null()]),
+            phone: Type.Union([Type.String(), Type.Null()]),
+            events: NotifyEventsSchema,
+            channel: ChannelSchema,
+            monthly_limit: Type.Integer(),
+            sent_this_month: Type.Integer(),
+          }),
+          400: ErrorSchema,
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const merchant = requireMerchant(request);
+      const updated = await deps.merchants.setNotifications(merchant, request.body);
+      return deps.merchants.notifications(updated);
     },
   );
 
