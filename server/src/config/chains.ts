@@ -277,7 +277,7 @@ function readChain(
     fromPreset("SEQUENCER_UPTIME_FEED_ADDRESS", preset?.sequencerUptimeFeed);
   const l1DataFee =
     r.raw(v("L1_DATA_FEE")) === undefined
-      ? (fromPreset("L1_DATA_FEE", preset?.l1DataFee) ?? "none")
+      ? (fromPreset("L1_DATA_FEE", preset?.l1DataFee === "none" ? undefined : preset?.l1DataFee) ?? "none")
       : r.oneOf(v("L1_DATA_FEE"), L1_DATA_FEE_MODELS, "none");
   return {
     name,
