@@ -10,12 +10,18 @@ import { txtNotifier } from "../../server/src/notify/order-status.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
-import { l1DataFeeFor, OP_GAS_PRICE_ORACLE, opL1DataFee } from "../../server/src/sender/l1-fee.ts";
+import {
+  ARBITRUM_NODE_INTERFACE,
+  arbitrumL1DataFee,
+  l1DataFeeFor,
+  OP_GAS_PRICE_ORACLE,
+  opL1DataFee,
+} from "../../server/src/sender/l1-fee.ts";
 import { createSender, type Sender } from "../../server/src/sender/sender.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain, type NodeChain } from "../helpers/node-chain.ts";
+import { artifact, startNodeChain, type NodeChain } from "../helpers/node-chain.ts";
 
 /** Hardhat's dev account #9: the sweeper's gas-only key here. */
 const SWEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
@@ -301,5 +307,96 @@ describe("L1 data fee on a simulated OP-stack chain (hardhat node --network opLo
     } finally {
       await db.drop();
     }
+  });
+});
+
+/**
+ * Arbitrum has no simulation: its NodeInterface (a virtual contract the node answers at 0x…C8) is
+ * stood in for by contracts/mocks/MockNodeInterface.sol on a plain `hardhat node`, answering the
+ * figures of test/server/l2-fees.test.ts (Arbitrum's how-to: P = 0.01 gwei, a 240-byte posting at a
+ * 30 gwei L1). The sender reads it and counts the L1 part once.
+ */
+describe("L1 data fee through Arbitrum's NodeInterface (a mock at 0x…C8 on a hardhat node)", function () {
+  this.timeout(180_000);
+  let chain: NodeChain;
+  let testDb: TestDb;
+  const mock = artifact("mocks/MockNodeInterface.sol/MockNodeInterface.json");
+  const P = 10_000_000n;
+  const B = 11_520_000n;
+
+  async function placeNodeInterface() {
+    const deployed = await chain.deploy("mocks/MockNodeInterface.sol/MockNodeInterface.json");
+    await chain.rpc("hardhat_setCode", [
+      ARBITRUM_NODE_INTERFACE,
+      await chain.client.getCode({ address: deployed }),
+    ]);
+    const hash = await chain.wallet.writeContract({
+      address: ARBITRUM_NODE_INTERFACE,
+      abi: mock.abi,
+      functionName: "setAnswer",
+      args: [B, P, 30_000_000_000n],
+      account: chain.owner,
+      chain: null,
+    } as never);
+    await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+  }
+
+  before(async function () {
+    chain = await startNodeChain();
+    testDb = await createTestDb();
+    await placeNodeInterface();
+  });
+  after(async function () {
+    await testDb?.drop();
+    await chain?.stop();
+  });
+
+  it("counts (estimate − gasEstimateForL1) × fee for L2 and gasEstimateForL1 × baseFee for L1", async function () {
+    const sender = createSender({
+      db: testDb.db,
+      client: chain.client,
+      chainId: 31337n,
+      privateKey: secretKey(SWEEPER_KEY),
+      stuckBlocks: 3,
+      confirmations: 1,
+      log: pino({ level: "silent" }),
+      l1DataFee: arbitrumL1DataFee(chain.client),
+    });
+    // eth_estimateGas on Arbitrum: the call's 22,600 L2 gas plus the buffer B.
+    const cost = await sender.cost({
+      to: chain.contract,
+      data: "0x1234",
+      gas: 22_600n + B,
+      fees: { baseFee: P, priority: 0n, maxFee: 2n * P },
+    });
+    assert.equal(cost.l1, 115_200_000_000_000n, "L1C = B × P = L1P × L1S");
+    assert.equal(cost.l2, 22_600n * P, "the buffer is not counted again as L2 gas");
+    assert.equal(cost.total, 115_426_000_000_000n, "TXFEES = P × (L2G + B)");
+  });
+
+  it("start-up with a sweeper key checks L1_DATA_FEE=arbitrum: the node must answer NodeInterface", async function () {
+    const config = loadConfig({
+      NODE_ENV: "test",
+      CALLBACK_ALLOW_PRIVATE: "true",
+      RPC_URL: chain.url,
+      CONTRACT_ADDRESS: chain.contract,
+      START_BLOCK: "0",
+      ETH_USD_PRICE: "1",
+      L1_DATA_FEE: "arbitrum",
+      SWEEPER_PRIVATE_KEY: SWEEPER_KEY,
+      RUN_CALLBACK_WORKER: "false",
+    });
+    const system = await startSystem(config, { db: testDb.db, listen: false });
+    await system.close();
+    await chain.rpc("hardhat_setCode", [ARBITRUM_NODE_INTERFACE, "0x"]);
+    await assert.rejects(startSystem(config, { db: testDb.db, listen: false }), (error: unknown) => {
+      assert.ok(error instanceof ConfigProblems, String(error));
+      assert.deepEqual(error.problems, [
+        "L1_DATA_FEE=arbitrum, but chain 31337 (hardhat) does not answer NodeInterface.gasEstimateL1Component at " +
+          "0x00000000000000000000000000000000000000C8: it is not an Arbitrum chain; set L1_DATA_FEE to the chain's kind " +
+          "(op for OP-stack chains such as Base and OP Mainnet, arbitrum for Arbitrum, none for an L1)",
+      ]);
+      return true;
+    });
   });
 });
