@@ -3,6 +3,7 @@ import { after, before, describe, it } from "mocha";
 import { parseEther, type Hex } from "viem";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { findPreset } from "../../server/src/config/presets.ts";
+import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import {
@@ -126,6 +127,19 @@ describe("sequencer uptime feed: new orders wait out a down sequencer and its gr
       body.error.message,
       /^The sequencer of hardhat \(chain 31337\) is down \(since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\): a payment could not be included in time\. New orders on it are paused until it has been back up for 600 s; try again later or use another chain\.$/,
     );
+  });
+
+  it("a new subscription (its first period payable at once) is refused the same way", async function () {
+    const key = (await createMerchant(t.db, "gym@example.com", "seller")).apiKey;
+    await setPlugins(t.db, "gym@example.com", { recurring_payments: true });
+    const res = await system.app.inject({
+      method: "POST",
+      url: "/recurring",
+      headers: { authorization: key },
+      payload: { amount: "10.00", address: node.merchant, callback: "http://127.0.0.1:9/recurring" },
+    });
+    assert.equal(res.statusCode, 503, res.body);
+    assert.equal((res.json() as ErrorJson).error.code, "sequencer_down");
   });
 
   it("an order paid before goes on to its confirmations while new orders are refused", async function () {
