@@ -23,7 +23,6 @@ const INVARIANT_DEPTH = Number.parseInt(process.env.INVARIANT_DEPTH ?? "50", 10)
 // `npm run deploy -- --network base-sepolia`, `npm run smoke -- --network base-sepolia`. The RPC URL and
 // the key are configuration variables: BASE_SEPOLIA_RPC_URL and BASE_SEPOLIA_PRIVATE_KEY (keystore first,
 // then the environment). The chain id refuses an RPC URL of another chain.
-const OP_STACK = new Set(["base", "base-sepolia", "optimism", "op-sepolia"]);
 const presetNetworks = Object.fromEntries(
   PRESETS.map((preset) => {
     const variable = preset.name.toUpperCase().replace(/-/g, "_");
@@ -31,7 +30,7 @@ const presetNetworks = Object.fromEntries(
       preset.name,
       {
         type: "http",
-        chainType: OP_STACK.has(preset.name) ? "op" : preset.l2 ? "generic" : "l1",
+        chainType: preset.l1DataFee === "op" ? "op" : preset.l2 ? "generic" : "l1",
         chainId: preset.chain.id,
         url: configVariable(`${variable}_RPC_URL`),
         accounts: [configVariable(`${variable}_PRIVATE_KEY`)],
@@ -102,6 +101,13 @@ export default defineConfig({
       url: process.env.LOCAL_RPC_URL ?? localChainUrl(ROOT) ?? "http://127.0.0.1:8545",
     },
     ...presetNetworks,
+    // A simulated OP-stack chain (EDR: the GasPriceOracle and L1Block predeploys, an L1 data fee on
+    // every transaction's receipt and balance): `hardhat node --network opLocal` serves it over
+    // JSON-RPC, for rehearsing L1_DATA_FEE=op (docs/chains.md, "L2 fees").
+    opLocal: {
+      type: "edr-simulated",
+      chainType: "op",
+    },
     // A local `hardhat node --chain-id 11155111` posing as Sepolia, to rehearse `npm run smoke -- --network
     // sepolia` with the dev accounts: SEPOLIA_LOCAL_RPC_URL, else the hardhat node default port.
     sepoliaLocal: {

@@ -38,14 +38,19 @@ async function waitForRpc(url: string, timeoutMs: number, child: ChildProcess): 
   }
 }
 
-/** Starts `hardhat node` on loopback and waits until it answers JSON-RPC. */
+/**
+ * Starts `hardhat node` on loopback and waits until it answers JSON-RPC; `network` names a simulated
+ * network of hardhat.config.ts to serve (e.g. `opLocal`, an OP-stack chain).
+ */
 export async function startLocalChain(
   port: number,
-  options: { quiet?: boolean; chainId?: number } = {},
+  options: { quiet?: boolean; chainId?: number; network?: string } = {},
 ): Promise<LocalChain> {
   const url = `http://127.0.0.1:${port}`;
   const args = ["node", "--hostname", "127.0.0.1", "--port", String(port)];
   if (options.chainId !== undefined) args.push("--chain-id", String(options.chainId));
+  // A simulated network of hardhat.config.ts, e.g. `opLocal` (an OP-stack chain with its L1 data fee).
+  if (options.network !== undefined) args.push("--network", options.network);
   const child = spawn(HARDHAT, args, {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,62 +1,21 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { toHex } from "viem";
 import { ConfigProblems, loadConfig } from "../../server/src/config/index.ts";
 import { findPreset } from "../../server/src/config/presets.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { artifact, startNodeChain } from "../helpers/node-chain.ts";
-
-type Node = Awaited<ReturnType<typeof startNodeChain>>;
+import {
+  FEED,
+  placeAt,
+  placeFeed,
+  setDescription,
+  startNodeChain,
+  type NodeChain as Node,
+} from "../helpers/node-chain.ts";
 
 const ADMIN_TOKEN = "admin-token-for-the-preset-tests-0123456789";
 const MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";
 const STABLECOIN = "mocks/MockStablecoin.sol/MockStablecoin.json";
-const FEED = "mocks/MockV3Aggregator.sol/MockV3Aggregator.json";
-const feedAbi = artifact(FEED).abi;
-
-/**
- * Puts a compiled mock at `at`, as a public chain has the real contract there: deploys it normally,
- * copies its runtime code (immutables, such as a feed's decimals, are part of it) with
- * hardhat_setCode and its first storage slots (a token's name and symbol) with hardhat_setStorageAt.
- */
-async function placeAt(node: Node, path: string, at: `0x${string}`, args: readonly unknown[] = []) {
-  const deployed = await node.deploy(path, args);
-  await node.rpc("hardhat_setCode", [at, await node.client.getCode({ address: deployed })]);
-  for (let i = 0; i < 8; i++) {
-    const slot = toHex(i, { size: 32 });
-    const value = await node.client.getStorageAt({ address: deployed, slot });
-    if (value !== undefined && BigInt(value) !== 0n)
-      await node.rpc("hardhat_setStorageAt", [at, slot, value]);
-  }
-}
-
-/** A Chainlink-like feed at `at` answering `answer` now, with `description`. */
-async function placeFeed(node: Node, at: `0x${string}`, description: string, answer = 3000_00000000n) {
-  await placeAt(node, FEED, at, [8, answer]);
-  await setDescription(node, at, description);
-  await node.wallet.writeContract({
-    address: at,
-    abi: feedAbi,
-    functionName: "updateAnswer",
-    args: [answer],
-    account: node.owner,
-    chain: null,
-  });
-}
-
-async function setDescription(node: Node, at: `0x${string}`, description: string) {
-  const hash = await node.wallet.writeContract({
-    address: at,
-    abi: feedAbi,
-    functionName: "setDescription",
-    args: [description],
-    account: node.owner,
-    chain: null,
-  });
-  await node.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-}
-
 /** The environment of a test system: nothing about chains but what `chain` gives. */
 const withCore = (chain: Record<string, string>) => ({
   NODE_ENV: "test",

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { createPublicClient, createWalletClient, http, type Hex, type PublicClient } from "viem";
+import { createPublicClient, createWalletClient, http, toHex, type Hex, type PublicClient } from "viem";
 import { ROOT, startLocalChain, type LocalChain } from "../../scripts/lib/local-chain.ts";
 
 /** A free TCP port on loopback. */
@@ -28,7 +28,7 @@ export function artifact(path: string): { abi: unknown[]; bytecode: Hex } {
  * A separate `hardhat node` process (for tests that cross process boundaries: crashes, RPC loss),
  * with the payment contract deployed from the compiled artifact.
  */
-export async function startNodeChain(options: { chainId?: number } = {}) {
+export async function startNodeChain(options: { chainId?: number; network?: string } = {}) {
   const port = await freePort();
   const chain: LocalChain = await startLocalChain(port, options);
   const transport = http(chain.url, { retryCount: 0 });
@@ -144,4 +144,65 @@ export async function startRpcFaultProxy(target: string) {
     state,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+export type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
+
+/** The Chainlink-style mock feed (answers, timestamps and description settable by anyone). */
+export const FEED = "mocks/MockV3Aggregator.sol/MockV3Aggregator.json";
+export const feedAbi = artifact(FEED).abi;
+
+/**
+ * Puts a compiled mock at `at`, as a public chain has the real contract there: deploys it normally,
+ * copies its runtime code (immutables, such as a feed's decimals, are part of it) with
+ * hardhat_setCode and its first storage slots (a token's name and symbol) with hardhat_setStorageAt.
+ */
+export async function placeAt(
+  node: NodeChain,
+  path: string,
+  at: `0x${string}`,
+  args: readonly unknown[] = [],
+) {
+  const deployed = await node.deploy(path, args);
+  await node.rpc("hardhat_setCode", [at, await node.client.getCode({ address: deployed })]);
+  for (let i = 0; i < 8; i++) {
+    const slot = toHex(i, { size: 32 });
+    const value = await node.client.getStorageAt({ address: deployed, slot });
+    if (value !== undefined && BigInt(value) !== 0n)
+      await node.rpc("hardhat_setStorageAt", [at, slot, value]);
+  }
+}
+
+/** Sends one call to a mock from the owner and waits for it. */
+export async function writeMock(
+  node: NodeChain,
+  address: `0x${string}`,
+  functionName: string,
+  args: readonly unknown[],
+) {
+  const hash = await node.wallet.writeContract({
+    address,
+    abi: feedAbi,
+    functionName,
+    args,
+    account: node.owner,
+    chain: null,
+  } as never);
+  await node.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+}
+
+/** A Chainlink-like feed at `at` answering `answer` now, with `description`. */
+export async function placeFeed(
+  node: NodeChain,
+  at: `0x${string}`,
+  description: string,
+  answer = 3000_00000000n,
+) {
+  await placeAt(node, FEED, at, [8, answer]);
+  await setDescription(node, at, description);
+  await writeMock(node, at, "updateAnswer", [answer]);
+}
+
+export function setDescription(node: NodeChain, at: `0x${string}`, description: string) {
+  return writeMock(node, at, "setDescription", [description]);
 }

@@ -297,6 +297,9 @@ describe("configuration", function () {
           { symbol: "DAI", address: "0x6B175474E89094C44Da98b954EedeAC495271d0F", decimals: 18, usdPeg: "1" },
         ],
         collectRetryBlocks: 20,
+        sequencerGraceSeconds: 3_600,
+        l1DataFee: "none",
+        peg: { maxDeviationPpm: 20_000n, policy: "quote" },
         prefix: "",
       });
       assert.equal(config.chains.length, 1, "single-chain settings make one chain");
@@ -367,7 +370,14 @@ describe("configuration", function () {
       const [usdc] = ethereum.tokens;
       assert.deepEqual(
         { ...usdc, feed: undefined },
-        { symbol: "USDC", address: ETH_USDC, decimals: 6, usdPeg: "1", feed: undefined },
+        {
+          symbol: "USDC",
+          address: ETH_USDC,
+          decimals: 6,
+          usdPeg: "1",
+          feed: undefined,
+          feedMaxAgeSeconds: 95_040,
+        },
       );
       assert.equal(usdc?.feed?.description, "USDC / USD");
       assert.equal(base.expectedChainId, 8453n);

@@ -69,8 +69,10 @@ describe("chain presets", function () {
         "TOKENS",
         "POLL_INTERVAL_MS",
         "MULTICALL3_ADDRESS",
+        "L1_DATA_FEE",
       ],
     });
+    assert.equal(chain.l1DataFee, "op", "an OP-stack chain: the GasPriceOracle's L1 data fee");
   });
 
   it("CHAINS=ethereum: the ETH/USD feed with its heartbeat, USDC and USDT with theirs", function () {
@@ -86,6 +88,7 @@ describe("chain presets", function () {
         decimals: 6,
         usdPeg: "1",
         feed: { address: USDC_USD, description: "USDC / USD", decimals: 8, heartbeatSeconds: 86_400 },
+        feedMaxAgeSeconds: 95_040,
       },
       {
         symbol: "USDT",
@@ -93,6 +96,7 @@ describe("chain presets", function () {
         decimals: 6,
         usdPeg: "1",
         feed: { address: USDT_USD, description: "USDT / USD", decimals: 8, heartbeatSeconds: 86_400 },
+        feedMaxAgeSeconds: 95_040,
       },
     ]);
     assert.equal(chain.confirmations, 12);

@@ -5,7 +5,9 @@ import {
   maxAgeFor,
   pollIntervalFor,
   PRESET_NAMES,
+  L1_DATA_FEE_MODELS,
   type ChainPreset,
+  type L1DataFeeModel,
   type PresetFeed,
 } from "./presets.ts";
 import { readSweeperConfig, SWEEPER_SETTINGS, type SweeperConfig } from "./sweeper.ts";
@@ -16,11 +18,26 @@ export interface TokenConfig {
   decimals: number;
   /** USD value of one whole token, as an exact decimal (stablecoins: "1"). */
   usdPeg: string;
-  /** The token's Chainlink X/USD feed (from a preset), checked at start-up. */
+  /** The token's Chainlink X/USD feed (from a preset), checked at start-up and read for its peg. */
   feed?: PresetFeed;
+  /**
+   * With a feed: an older answer is stale (TOKEN_PRICE_MAX_AGE_SECONDS's entry for the symbol, else
+   * the feed's heartbeat + 10 %).
+   */
+  feedMaxAgeSeconds?: number;
 }
 
-export type { PresetFeed } from "./presets.ts";
+/** What a token order does when the token's USD feed is off its peg by more than PEG_MAX_DEVIATION. */
+export type PegPolicy = "quote" | "refuse";
+
+export interface PegConfig {
+  /** PEG_MAX_DEVIATION in millionths (2 % → 20,000). */
+  maxDeviationPpm: bigint;
+  /** PEG_POLICY: "quote" at the feed's price (default) or "refuse" the order. */
+  policy: PegPolicy;
+}
+
+export type { L1DataFeeModel, PresetFeed } from "./presets.ts";
 
 /** The preset a chain of CHAINS is named after, and which of its settings the preset filled in. */
 export interface PresetMarker {
@@ -75,6 +92,18 @@ export interface ChainConfig {
   priceMaxAgeSeconds: number;
   /** SEQUENCER_UPTIME_FEED_ADDRESS: Chainlink's L2 sequencer uptime feed (answers 0 while the sequencer is up). */
   sequencerUptimeFeed?: `0x${string}`;
+  /**
+   * SEQUENCER_GRACE_SECONDS: after the sequencer comes back up, new orders stay refused this long
+   * (prices and the chain catch up first). Default 3600.
+   */
+  sequencerGraceSeconds: number;
+  /**
+   * L1_DATA_FEE: how the chain charges for a transaction's L1 data, counted by the gas-share rule of
+   * the sweeper and the collector: "op", "arbitrum" or "none"; default: the preset's, else "none".
+   */
+  l1DataFee: L1DataFeeModel;
+  /** PEG_MAX_DEVIATION and PEG_POLICY: a stablecoin whose USD feed is off its peg. */
+  peg: PegConfig;
   /** Typical block interval, from the preset (it sets the default POLL_INTERVAL_MS). */
   blockTimeMs?: number;
   /** Set when CHAINS names a preset (CHAINS=base): which preset, and which values it supplied. */
@@ -126,6 +155,11 @@ export const CHAIN_SETTINGS = [
   "SUBSCRIPTIONS_ADDRESS",
   "COLLECT_RETRY_BLOCKS",
   "SEQUENCER_UPTIME_FEED_ADDRESS",
+  "SEQUENCER_GRACE_SECONDS",
+  "L1_DATA_FEE",
+  "TOKEN_PRICE_MAX_AGE_SECONDS",
+  "PEG_MAX_DEVIATION",
+  "PEG_POLICY",
 ] as const;
 export type ChainSetting = (typeof CHAIN_SETTINGS)[number];
 
@@ -241,6 +275,10 @@ function readChain(
   const sequencer =
     r.address(v("SEQUENCER_UPTIME_FEED_ADDRESS")) ??
     fromPreset("SEQUENCER_UPTIME_FEED_ADDRESS", preset?.sequencerUptimeFeed);
+  const l1DataFee =
+    r.raw(v("L1_DATA_FEE")) === undefined
+      ? (fromPreset("L1_DATA_FEE", preset?.l1DataFee === "none" ? undefined : preset?.l1DataFee) ?? "none")
+      : r.oneOf(v("L1_DATA_FEE"), L1_DATA_FEE_MODELS, "none");
   return {
     name,
     expectedChainId,
@@ -254,7 +292,13 @@ function readChain(
     ethUsdPrice: r.decimal(v("ETH_USD_PRICE"), undefined),
     priceFeedAddress,
     priceMaxAgeSeconds: r.int(v("PRICE_MAX_AGE_SECONDS"), maxAgeDefault ?? 3_600, 1, 30 * 24 * 3600),
-    tokens,
+    tokens: withFeedMaxAges(r, v("TOKEN_PRICE_MAX_AGE_SECONDS"), tokens),
+    sequencerGraceSeconds: r.int(v("SEQUENCER_GRACE_SECONDS"), 3_600, 0, 7 * 24 * 3600),
+    l1DataFee,
+    peg: {
+      maxDeviationPpm: readDeviation(r, v("PEG_MAX_DEVIATION")),
+      policy: r.oneOf(v("PEG_POLICY"), ["quote", "refuse"] as const, "quote"),
+    },
     collectRetryBlocks: r.int(v("COLLECT_RETRY_BLOCKS"), 20, 1, 1_000_000),
     prefix,
     ...optional("ignitionDeploymentDir", optionalPath(r.optionalStr(v("IGNITION_DEPLOYMENT_DIR")))),
@@ -290,6 +334,58 @@ function withPresetFeeds(tokens: TokenConfig[], preset: ChainPreset | undefined)
     );
     return known?.feed ? { ...token, feed: known.feed } : token;
   });
+}
+
+/**
+ * TOKEN_PRICE_MAX_AGE_SECONDS ("USDC:90000,USDT:90000"): how old each token feed's answer may be;
+ * a token with a feed and no entry gets its feed's heartbeat + 10 %. An entry for a token without a
+ * feed, or not in TOKENS, is a problem (it would silently do nothing).
+ */
+function withFeedMaxAges(r: EnvReader, name: string, tokens: TokenConfig[]): TokenConfig[] {
+  const overrides = new Map<string, number>();
+  const value = r.raw(name);
+  for (const entry of value === undefined ? [] : value.split(",")) {
+    const match = /^([A-Z0-9]{2,11}):(\d{1,7})$/.exec(entry.trim());
+    const seconds = match ? Number(match[2]) : 0;
+    if (!match || seconds < 1) {
+      r.problem(
+        `${name} must list entries like "USDC:90000" (a symbol of TOKENS and a number of seconds, at least 1) separated by commas, got "${entry.trim()}"`,
+        name,
+      );
+      continue;
+    }
+    const symbol = match[1] as string;
+    const token = tokens.find((t) => t.symbol === symbol);
+    if (!token?.feed) {
+      r.problem(
+        `${name} sets a maximum age for ${symbol}, but ${token ? `${symbol} has no USD feed here` : `${symbol} is not in TOKENS`}; remove the entry`,
+        name,
+      );
+      continue;
+    }
+    overrides.set(symbol, seconds);
+  }
+  return tokens.map((t) =>
+    t.feed ? { ...t, feedMaxAgeSeconds: overrides.get(t.symbol) ?? maxAgeFor(t.feed.heartbeatSeconds) } : t,
+  );
+}
+
+/** PEG_MAX_DEVIATION: "2%" or "0.02" (a share from 0 to 1) → millionths; default 2 %. */
+function readDeviation(r: EnvReader, name: string): bigint {
+  const value = r.raw(name);
+  if (value === undefined) return 20_000n;
+  const percent = /^(\d{1,3})(?:\.(\d{1,4}))?%$/.exec(value);
+  const share = /^(0|1)(?:\.(\d{1,6}))?$/.exec(value);
+  const ppm = percent
+    ? BigInt(percent[1] as string) * 10_000n + BigInt((percent[2] ?? "").padEnd(4, "0"))
+    : share
+      ? BigInt(share[1] as string) * 1_000_000n + BigInt((share[2] ?? "").padEnd(6, "0"))
+      : undefined;
+  if (ppm === undefined || ppm > 1_000_000n) {
+    r.problem(`${name} must be a share of the peg like 2% or 0.02 (at most 100%), got "${value}"`, name);
+    return 20_000n;
+  }
+  return ppm;
 }
 
 /** A directory setting, resolved against the working directory (as DATA_DIR is). */

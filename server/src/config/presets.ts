@@ -51,6 +51,10 @@ export interface PresetToken {
   feed?: PresetFeed;
 }
 
+/** How a chain charges for the L1 data of a transaction (docs/chains.md, "L2 fees"). */
+export const L1_DATA_FEE_MODELS = ["op", "arbitrum", "none"] as const;
+export type L1DataFeeModel = (typeof L1_DATA_FEE_MODELS)[number];
+
 export interface ChainPreset {
   /** The name CHAINS takes: "base-sepolia". */
   name: string;
@@ -64,6 +68,11 @@ export interface ChainPreset {
   l2: boolean;
   /** Chainlink's L2 sequencer uptime feed, when one is shipped. */
   sequencerUptimeFeed?: `0x${string}`;
+  /**
+   * How the chain charges for posting a transaction's data to L1 (L1_DATA_FEE): "op" (OP-stack:
+   * the GasPriceOracle predeploy), "arbitrum" (NodeInterface), or "none" (an L1).
+   */
+  l1DataFee: L1DataFeeModel;
   /** Confirmations before an order is complete (our policy; docs/chains.md says why). */
   confirmations: number;
   /** Reorg window kept when the node serves no `finalized` block (our policy). */
@@ -93,15 +102,17 @@ function preset(
   name: string,
   chain: Chain,
   policy: Pick<ChainPreset, "l2" | "confirmations" | "finalityBlocks"> & {
+    l1DataFee?: L1DataFeeModel;
     blockTimeMs?: number;
     tokens?: readonly PresetToken[];
     nativeUsdFeed?: PresetFeed;
   },
 ): ChainPreset {
-  const { blockTimeMs, tokens, nativeUsdFeed, ...rest } = policy;
+  const { blockTimeMs, tokens, nativeUsdFeed, l1DataFee, ...rest } = policy;
   return {
     name,
     chain,
+    l1DataFee: l1DataFee ?? "none",
     multicall3: multicall3Of(chain),
     tokens: tokens ?? [usdcOn(chain)],
     ...(nativeUsdFeed ? { nativeUsdFeed } : {}),
@@ -151,12 +162,17 @@ export const PRESETS: readonly ChainPreset[] = [
     ],
   }),
   preset("sepolia", sepolia, { l2: false, confirmations: 6, finalityBlocks: 64, blockTimeMs: 12_000 }),
-  preset("base", base, { l2: true, confirmations: 10, finalityBlocks: 450 }),
-  preset("base-sepolia", baseSepolia, { l2: true, confirmations: 5, finalityBlocks: 450 }),
-  preset("arbitrum", arbitrum, { l2: true, confirmations: 20, finalityBlocks: 3_600 }),
-  preset("arbitrum-sepolia", arbitrumSepolia, { l2: true, confirmations: 10, finalityBlocks: 3_600 }),
-  preset("optimism", optimism, { l2: true, confirmations: 10, finalityBlocks: 450 }),
-  preset("op-sepolia", optimismSepolia, { l2: true, confirmations: 5, finalityBlocks: 450 }),
+  preset("base", base, { l2: true, l1DataFee: "op", confirmations: 10, finalityBlocks: 450 }),
+  preset("base-sepolia", baseSepolia, { l2: true, l1DataFee: "op", confirmations: 5, finalityBlocks: 450 }),
+  preset("arbitrum", arbitrum, { l2: true, l1DataFee: "arbitrum", confirmations: 20, finalityBlocks: 3_600 }),
+  preset("arbitrum-sepolia", arbitrumSepolia, {
+    l2: true,
+    l1DataFee: "arbitrum",
+    confirmations: 10,
+    finalityBlocks: 3_600,
+  }),
+  preset("optimism", optimism, { l2: true, l1DataFee: "op", confirmations: 10, finalityBlocks: 450 }),
+  preset("op-sepolia", optimismSepolia, { l2: true, l1DataFee: "op", confirmations: 5, finalityBlocks: 450 }),
   preset("polygon", polygon, { l2: false, confirmations: 32, finalityBlocks: 256 }),
   preset("polygon-amoy", polygonAmoy, {
     l2: false,

@@ -64,7 +64,7 @@ export interface Sweeper extends SendingPolicy {
 /**
  * The sweeper of one chain: a key holding only gas money that calls `sweepDeposits` for confirmed
  * deposits, in batches, on the operator's policy (CONFIRMATIONS, SWEEP_INTERVAL_BLOCKS,
- * SWEEP_MAX_GAS_SHARE, SWEEP_MAX_BATCH). It keeps only that policy: the chain's sender signs, records
+ * SWEEP_MAX_GAS_SHARE, SWEEP_MAX_BATCH; the gas share counts an L2's L1 data fee). It keeps only that policy: the chain's sender signs, records
  * and follows each transaction until it is confirmed (SWEEP_STUCK_BLOCKS: re-sent with a higher fee
  * under the same nonce). The indexer records what a mined sweep did (deposit_sweeps) and completes
  * the orders; the sweeper only gets it sent.
@@ -194,17 +194,20 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
       gas = await estimate(batch);
     }
 
-    // SWEEP_MAX_GAS_SHARE: gas × (base fee + tip) against the value swept.
+    // SWEEP_MAX_GAS_SHARE: gas × (base fee + tip), plus the L1 data fee on an L2, against the
+    // value swept.
     const now = await sender.fees();
-    const feeNow = now.baseFee + now.priority;
-    const passes = (b: typeof batch, g: bigint) =>
+    const costOf = async (b: typeof batch, g: bigint) =>
+      (await sender.cost({ to: contract, data: calldata(b), gas: g, fees: now })).total;
+    const passes = (b: typeof batch, cost: bigint) =>
       gasWithinShare(
-        g * feeNow,
+        cost,
         b.reduce((sum, e) => sum + (e.valueWei ?? 0n), 0n),
         config.maxGasSharePpm,
         b.some((e) => e.valueWei === undefined),
       );
-    if (!passes(batch, gas)) {
+    const fullCost = await costOf(batch, gas);
+    if (!passes(batch, fullCost)) {
       // The largest prefix (by value) that passes, by bisection over fresh estimates.
       let lo = 0;
       let hi = batch.length - 1;
@@ -212,7 +215,7 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
       while (lo < hi) {
         const mid = Math.ceil((lo + hi) / 2);
         const g = await estimate(batch.slice(0, mid));
-        if (passes(batch.slice(0, mid), g)) {
+        if (passes(batch.slice(0, mid), await costOf(batch.slice(0, mid), g))) {
           best = { n: mid, gas: g };
           lo = mid;
         } else hi = mid - 1;
@@ -220,10 +223,10 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
       if (!best) {
         const valueWei = batch.reduce((sum, e) => sum + (e.valueWei ?? 0n), 0n);
         log.debug(
-          { deposits: batch.length, cost: (gas * feeNow).toString(), value: valueWei.toString() },
+          { deposits: batch.length, cost: fullCost.toString(), value: valueWei.toString() },
           "sweeper: not sweeping yet, gas would exceed SWEEP_MAX_GAS_SHARE",
         );
-        return { kind: "uneconomic", entries: batch.length, costWei: gas * feeNow, valueWei };
+        return { kind: "uneconomic", entries: batch.length, costWei: fullCost, valueWei };
       }
       batch = batch.slice(0, best.n);
       gas = best.gas;

@@ -26,6 +26,8 @@ export interface NewOrder {
   expectedAmount: bigint;
   price: bigint;
   priceDecimals: number;
+  /** Where the price came from: "feed", "static" or "peg" (service.ts, PriceSourceKind). */
+  priceSource?: string | null;
   callback: string;
   itemTitle: string | null;
   itemDescription: string | null;
@@ -39,10 +41,10 @@ export interface NewOrder {
 
 const INSERT_ORDER = `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol,
   token_decimals, currency_amount, usd_cents, expected_amount, price, price_decimals, callback, item_title,
-  item_description, item_image, expires_at, deposit_address, reference, return_url, terminal_key_id)`;
+  item_description, item_image, expires_at, deposit_address, reference, return_url, terminal_key_id, price_source)`;
 const ORDER_VALUES = `$1::int8, $2::int8, $3::int8, $4::text, $5::text, $6::text, $7::text, $8::int4, $9::text,
   $10::int8, $11::numeric, $12::numeric, $13::int4, $14::text, $15::text, $16::text, $17::text,
-  now() + make_interval(secs => $18::float8), $19::text, $20::text, $21::text, $22::int8`;
+  now() + make_interval(secs => $18::float8), $19::text, $20::text, $21::text, $22::int8, $23::text`;
 
 const orderParams = (o: NewOrder) => [
   o.id,
@@ -67,6 +69,7 @@ const orderParams = (o: NewOrder) => [
   o.reference,
   o.returnUrl ?? null,
   o.terminalKeyId ?? null,
+  o.priceSource ?? null,
 ];
 
 /** Inserts an order; a primary-key collision surfaces as the driver's unique violation (23505). */
@@ -92,7 +95,7 @@ export async function insertOrderWithDailySlot(
     `WITH slot AS (
        INSERT INTO merchant_daily_orders AS d (merchant_id, day, count)
        VALUES ($2, (now() AT TIME ZONE 'UTC')::date, 1)
-       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $23
+       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $24
        RETURNING 1
      )
      ${INSERT_ORDER} SELECT ${ORDER_VALUES} FROM slot RETURNING *`,

@@ -24,6 +24,8 @@ export interface OrderRow {
   expected_amount: string;
   price: string;
   price_decimals: number;
+  /** "feed", "static" or "peg" (migration 150); null for orders made before it. */
+  price_source?: string | null;
   callback: string;
   item_title: string | null;
   item_description: string | null;
@@ -77,6 +79,12 @@ export interface OrderJson {
   awaiting_sweep: boolean;
   /** The order reference to pass to `pay`/`payToken` (bytes32); not the id, which never goes on chain. */
   reference: string;
+  /**
+   * Where `eth_price` came from: "feed" (a Chainlink feed; for a stablecoin, its own USD feed because
+   * it was off its peg), "static" (ETH_USD_PRICE) or "peg" (a token at its peg). Null for orders made
+   * before it was recorded.
+   */
+  price_source: string | null;
 }
 
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -115,6 +123,7 @@ export function orderToJson(row: OrderRow, publicUrl: string, indexedBlock: bigi
     pay_to: getAddress(row.pay_to),
     awaiting_sweep: row.awaiting_sweep,
     reference: orderReference(row),
+    price_source: row.price_source ?? null,
   };
   if (row.item_title !== null) json.item_title = row.item_title;
   if (row.item_description !== null) json.item_description = row.item_description;

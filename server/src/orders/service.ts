@@ -24,6 +24,7 @@ import { parseCallbackUrl, parseHttpUrl } from "../lib/url.ts";
 import { planAllowsAmount, planAmountLimitText, PLANS } from "../merchants/plans.ts";
 import type { Merchant } from "../merchants/service.ts";
 import type { PriceSource } from "../pricing/index.ts";
+import type { SequencerGate } from "../pricing/sequencer.ts";
 import { newOrderId, newOrderReference } from "./ids.ts";
 import {
   findOrder,
@@ -56,6 +57,10 @@ export interface OrderChain {
   contract: `0x${string}`;
   tokens: readonly TokenConfig[];
   prices: PriceSource;
+  /** An L2's sequencer uptime gate: new orders wait while it is down and for a grace period after. */
+  sequencer?: SequencerGate | undefined;
+  /** PEG_MAX_DEVIATION and PEG_POLICY; default 2 % and "quote". */
+  peg?: { maxDeviationPpm: bigint; policy: "quote" | "refuse" } | undefined;
   /** Why payments on this chain would not be seen now (its indexer stopped), or null. */
   failure(): string | null;
   /**
@@ -78,6 +83,24 @@ export interface OrderServiceDeps {
 }
 
 const PEG_DECIMALS = 8;
+const DEFAULT_PEG = { maxDeviationPpm: 20_000n, policy: "quote" as const };
+
+/**
+ * Where an order's price came from (the order's `price_source`): "feed" (a Chainlink feed: ETH/USD,
+ * or a stablecoin's own USD feed when it is off its peg by more than PEG_MAX_DEVIATION), "static"
+ * (ETH_USD_PRICE), "peg" (a token at its peg: its feed, if it has one, within PEG_MAX_DEVIATION).
+ */
+export type PriceSourceKind = "feed" | "static" | "peg";
+
+/** `value` at `from` decimals, at `to` decimals (rounded down). */
+const rescale = (value: bigint, from: number, to: number): bigint =>
+  to >= from ? value * 10n ** BigInt(to - from) : value / 10n ** BigInt(from - to);
+
+/** "0.9700" from 97000000 at 8 decimals: a USD price for a message. */
+const usd = (value: bigint, decimals: number): string => {
+  const cents4 = rescale(value, decimals, 4);
+  return `${cents4 / 10_000n}.${(cents4 % 10_000n).toString().padStart(4, "0")}`;
+};
 
 export function parseMerchantAddress(value: string): `0x${string}` {
   if (!/^0x[0-9a-fA-F]{40}$/.test(value)) {
@@ -116,6 +139,7 @@ export function createOrderService(deps: OrderServiceDeps) {
         decimals: 18,
         price: price.value,
         priceDecimals: price.decimals,
+        priceSource: (price.source === "static" ? "static" : "feed") as PriceSourceKind,
         expected: roundUpToPrecision(quoteAmount(usdCents, price.value, price.decimals, 18), 18, precision),
       };
     }
@@ -129,14 +153,37 @@ export function createOrderService(deps: OrderServiceDeps) {
       );
     }
     const peg = parseDecimal(token.usdPeg, PEG_DECIMALS);
+    let price = peg;
+    let priceSource: PriceSourceKind = "peg";
+    // A token with a USD feed (judged against its own heartbeat: stale or unreachable is a 503) is
+    // quoted at its peg while the feed is within PEG_MAX_DEVIATION of it.
+    const feed = await chain.prices.tokenUsd?.(token.address as `0x${string}`);
+    if (feed) {
+      const policy = chain.peg ?? DEFAULT_PEG;
+      const market = rescale(feed.value, feed.decimals, PEG_DECIMALS);
+      const gap = market > peg ? market - peg : peg - market;
+      if (peg > 0n && gap * 1_000_000n > peg * policy.maxDeviationPpm) {
+        const limit = `${Number(policy.maxDeviationPpm) / 10_000}%`;
+        if (policy.policy === "refuse" || market <= 0n) {
+          throw unavailable(
+            `${token.symbol} is off its peg: its USD feed says $${usd(market, PEG_DECIMALS)}, more than PEG_MAX_DEVIATION (${limit}) from $${usd(peg, PEG_DECIMALS)}, ` +
+              `so ${token.symbol} orders are refused (PEG_POLICY=refuse); pay in ETH or another token, or try again once it is back on its peg`,
+            "token_off_peg",
+          );
+        }
+        price = market;
+        priceSource = "feed";
+      }
+    }
     return {
       token: token.address.toLowerCase(),
       symbol: token.symbol,
       decimals: token.decimals,
-      price: peg,
+      price,
       priceDecimals: PEG_DECIMALS,
+      priceSource,
       expected: roundUpToPrecision(
-        quoteAmount(usdCents, peg, PEG_DECIMALS, token.decimals),
+        quoteAmount(usdCents, price, PEG_DECIMALS, token.decimals),
         token.decimals,
         precision,
       ),
@@ -188,6 +235,8 @@ export function createOrderService(deps: OrderServiceDeps) {
         "chain_unavailable",
       );
     }
+    // An L2 whose sequencer is down (or only just back) could not include the payment in time.
+    await chain.sequencer?.check();
     const q = await quote(usdCents, input.token, chain);
     if (q.expected <= 0n) throw badRequest("amount is too small to price", "invalid_amount");
 
@@ -207,6 +256,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       expectedAmount: q.expected,
       price: q.price,
       priceDecimals: q.priceDecimals,
+      priceSource: q.priceSource,
       callback,
       itemTitle: input.item_title ?? null,
       itemDescription: input.item_description ?? null,

@@ -3,6 +3,7 @@ import type { TokenConfig } from "../config/index.ts";
 import type { DepositDerivation } from "../deposits/address.ts";
 import { parseDecimal, quoteAmount } from "../lib/money.ts";
 import type { PriceSource } from "../pricing/index.ts";
+import type { SequencerGate } from "../pricing/sequencer.ts";
 
 /** A chain subscriptions can be paid on, as the recurring module sees it (a ChainRuntime fits). */
 export interface RecurringChain {
@@ -12,6 +13,8 @@ export interface RecurringChain {
   prices: PriceSource;
   /** Why payments on this chain would not be seen now, or null. */
   failure(): string | null;
+  /** An L2's sequencer uptime gate: new subscriptions wait while it is down and for a grace period after. */
+  sequencer?: SequencerGate | undefined;
   deposits?: { derivation: DepositDerivation; watchAfterExpirySeconds: number } | undefined;
   /** The Subscriptions contract (token_pull subscriptions), or undefined when it is off on this chain. */
   subscriptions?: `0x${string}` | undefined;

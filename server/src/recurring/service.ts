@@ -337,6 +337,8 @@ export function createRecurringService(deps: RecurringServiceDeps) {
         "chain_unavailable",
       );
     }
+    // Its first period is payable at once: not while the L2's sequencer is down or just back.
+    await chain.sequencer?.check();
     const deposits = chain.deposits;
     if (!deposits) {
       throw unavailable(

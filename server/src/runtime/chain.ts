@@ -14,6 +14,7 @@ import { probeDepositReuse } from "../deposits/probe.ts";
 import { ConfigProblems } from "../config/errors.ts";
 import {
   chainIdMismatch,
+  checkL1DataFee,
   checkMulticall3,
   checkPriceFeed,
   checkSequencerFeed,
@@ -30,7 +31,15 @@ import { sleep } from "../lib/sleep.ts";
 import { clearFailure, loadCursor, loadFailure, recordFailure } from "../indexer/store.ts";
 import { ConfigError, firstLine } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
-import { chainlinkPriceSource, staticPriceSource, type PriceSource } from "../pricing/index.ts";
+import {
+  chainlinkPriceSource,
+  staticPriceSource,
+  withTokenFeeds,
+  type PriceSource,
+} from "../pricing/index.ts";
+import { chainlinkSequencerGate, type SequencerGate } from "../pricing/sequencer.ts";
+import { l1DataFeeFor } from "../sender/l1-fee.ts";
+import type { PegConfig } from "../config/chains.ts";
 import { createSender, type Sender } from "../sender/sender.ts";
 import type { SendingPolicy } from "../sender/sender.ts";
 import type { Sweeper } from "../deposits/sweeper.ts";
@@ -62,6 +71,14 @@ export interface ChainRuntime {
   readonly contract: `0x${string}`;
   readonly tokens: readonly TokenConfig[];
   readonly prices: PriceSource;
+  /**
+   * The L2 sequencer uptime feed's gate (SEQUENCER_UPTIME_FEED_ADDRESS set): new orders are refused
+   * while the sequencer is down and SEQUENCER_GRACE_SECONDS after it is back. Undefined on a chain
+   * without one.
+   */
+  readonly sequencer: SequencerGate | undefined;
+  /** PEG_MAX_DEVIATION and PEG_POLICY: token orders whose USD feed is off the token's peg. */
+  readonly peg: PegConfig;
   readonly confirmations: number;
   /**
    * How deposit addresses are derived here, and how long one stays watched after its order expires.
@@ -240,6 +257,25 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
       prices = chainlinkPriceSource(client, feed, config.priceMaxAgeSeconds);
     }
   }
+  // Each token's USD feed (a preset's), judged against its own heartbeat: read for the peg check.
+  if (prices) {
+    prices = withTokenFeeds(
+      prices,
+      client,
+      tokens.flatMap((t) =>
+        t.feed
+          ? [
+              {
+                symbol: t.symbol,
+                address: t.address,
+                feed: t.feed.address,
+                maxAgeSeconds: t.feedMaxAgeSeconds ?? t.feed.heartbeatSeconds,
+              },
+            ]
+          : [],
+      ),
+    );
+  }
   problems.push(...(await checkTokens(ctx, tokens, contract)));
   if (config.multicall3Address) {
     const problem = await checkMulticall3(ctx, config.multicall3Address);
@@ -247,6 +283,10 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   }
   if (config.sequencerUptimeFeed) {
     const problem = await checkSequencerFeed(ctx, config.sequencerUptimeFeed);
+    if (problem) problems.push(problem);
+  }
+  if (config.l1DataFee !== "none" && config.sweeper) {
+    const problem = await checkL1DataFee(ctx, config.l1DataFee, contract);
     if (problem) problems.push(problem);
   }
   if (problems.length > 0 || !prices) throw new ConfigProblems(problems);
@@ -341,6 +381,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           confirmations: config.confirmations,
           settledBlock: () => indexer.status().indexedBlock,
           log: log.child({ component: "sender" }),
+          ...optionalL1DataFee(l1DataFeeFor(config.l1DataFee, client)),
         })
       : undefined;
   const keepers = new Map<string, SendingPolicy>();
@@ -428,6 +469,15 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     contract,
     tokens,
     prices,
+    sequencer: config.sequencerUptimeFeed
+      ? chainlinkSequencerGate({
+          client,
+          feed: config.sequencerUptimeFeed,
+          where: `${name} (chain ${chainId})`,
+          graceSeconds: config.sequencerGraceSeconds,
+        })
+      : undefined,
+    peg: config.peg,
     confirmations: config.confirmations,
     deposits:
       depositReuse.state === "broken"
@@ -465,6 +515,8 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     },
   };
 }
+
+const optionalL1DataFee = <T>(fee: T | undefined) => (fee === undefined ? {} : { l1DataFee: fee });
 
 /**
  * The Multicall3 to read balances with: the configured one (which must have code), else the

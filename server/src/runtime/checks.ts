@@ -12,6 +12,12 @@ import { TRANSFER_PROBE_RUNTIME_CODE, transferProbeAbi } from "../chain/probes.t
 import type { ChainConfig, PresetFeed, PresetMarker, TokenConfig } from "../config/chains.ts";
 import { CHAINLINK_FEEDS_URL, CHAINLINK_SEQUENCER_FEEDS_URL, maxAgeFor } from "../config/presets.ts";
 import { isRevert } from "../deposits/probe.ts";
+import {
+  ARBITRUM_NODE_INTERFACE,
+  gasPriceOracleAbi,
+  nodeInterfaceAbi,
+  OP_GAS_PRICE_ORACLE,
+} from "../sender/l1-fee.ts";
 import { isRetryable } from "../indexer/rpc.ts";
 import { firstLine } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
@@ -190,7 +196,8 @@ async function checkFeed(
 
 /**
  * A token's Chainlink X/USD feed (from a preset): code, decimals and description are problems; a
- * stale answer is only logged, since orders are priced at the token's peg, not by this feed.
+ * stale answer (older than TOKEN_PRICE_MAX_AGE_SECONDS, else the feed's heartbeat + 10 %) is
+ * logged: that token's orders get 503 price_stale until the feed updates, the others go on.
  */
 async function checkTokenFeed(
   ctx: CheckContext,
@@ -205,10 +212,12 @@ async function checkTokenFeed(
     ctx.client.readContract({ address: feed.address, abi: aggregatorV3Abi, functionName: "latestRoundData" }),
   );
   const age = round === undefined ? undefined : Math.floor(Date.now() / 1000) - Number(round[3]);
-  if (age === undefined || age > maxAgeFor(feed.heartbeatSeconds)) {
+  const maxAge = token.feedMaxAgeSeconds ?? maxAgeFor(feed.heartbeatSeconds);
+  if (age === undefined || age > maxAge) {
     ctx.log.warn(
       `${name} on ${ctx.where} ${age === undefined ? "answers no round" : `was last updated ${age} s ago`}, ` +
-        `beyond its heartbeat of ${feed.heartbeatSeconds} s`,
+        `beyond its limit of ${maxAge} s (heartbeat ${feed.heartbeatSeconds} s; ${ctx.v("TOKEN_PRICE_MAX_AGE_SECONDS")} overrides it): ` +
+        `${token.symbol} orders are refused as price_stale until it updates`,
     );
   }
   return null;
@@ -231,6 +240,51 @@ export async function checkSequencerFeed(ctx: CheckContext, address: `0x${string
   }
   if (round[1] === 1n) ctx.log.warn(`${name} says the sequencer of ${ctx.where} is down`);
   return null;
+}
+
+/**
+ * L1_DATA_FEE (op or arbitrum, with a sweeper key): the chain answers the L1 fee reads the gas-share
+ * rule makes: an OP stack's GasPriceOracle predeploy has code and answers getL1Fee; Arbitrum's
+ * NodeInterface answers gasEstimateL1Component. Returns the problem, or null.
+ */
+export async function checkL1DataFee(
+  ctx: CheckContext,
+  model: "op" | "arbitrum",
+  contract: `0x${string}`,
+): Promise<string | null> {
+  const setting = ctx.v("L1_DATA_FEE");
+  const named =
+    fromPreset(ctx, "L1_DATA_FEE") && ctx.preset
+      ? `preset ${ctx.preset.name}: ${setting}=${model}`
+      : `${setting}=${model}`;
+  const fix = `set ${setting} to the chain's kind (op for OP-stack chains such as Base and OP Mainnet, arbitrum for Arbitrum, none for an L1)`;
+  if (model === "op") {
+    if (!(await hasCode(ctx, OP_GAS_PRICE_ORACLE, "the GasPriceOracle predeploy"))) {
+      return `${named}, but ${ctx.where} has no GasPriceOracle at ${OP_GAS_PRICE_ORACLE}: it is not an OP-stack chain; ${fix}`;
+    }
+    const fee = await view(ctx, "the GasPriceOracle's L1 fee", () =>
+      ctx.client.readContract({
+        address: OP_GAS_PRICE_ORACLE,
+        abi: gasPriceOracleAbi,
+        functionName: "getL1Fee",
+        args: ["0x"],
+      }),
+    );
+    return fee === undefined
+      ? `${named}, but the GasPriceOracle at ${OP_GAS_PRICE_ORACLE} on ${ctx.where} does not answer getL1Fee(bytes); ${fix}`
+      : null;
+  }
+  const answer = await view(ctx, "the NodeInterface's L1 gas estimate", () =>
+    ctx.client.simulateContract({
+      address: ARBITRUM_NODE_INTERFACE,
+      abi: nodeInterfaceAbi,
+      functionName: "gasEstimateL1Component",
+      args: [contract, false, "0x"],
+    }),
+  ).catch(() => undefined);
+  return answer === undefined
+    ? `${named}, but ${ctx.where} does not answer NodeInterface.gasEstimateL1Component at ${ARBITRUM_NODE_INTERFACE}: it is not an Arbitrum chain; ${fix}`
+    : null;
 }
 
 /** MULTICALL3_ADDRESS, when set: a contract. Returns the problem, or null. */

@@ -3,7 +3,8 @@ import type { Price } from "../pricing/index.ts";
 
 /*
  * What a send may cost: the share of the value it moves that its gas may take
- * (SWEEP_MAX_GAS_SHARE), for the deposits module's sweeps and the token collector's pulls alike.
+ * (SWEEP_MAX_GAS_SHARE), for the deposits module's sweeps and the token collector's pulls alike. On
+ * an L2 the cost includes the L1 data fee (sender.cost, ./l1-fee.ts).
  */
 
 export interface TokenValuation {
@@ -32,7 +33,8 @@ export function tokenValueWei(
 }
 
 /**
- * SWEEP_MAX_GAS_SHARE: true when gas × fee is at most `sharePpm` millionths of `valueWei`.
+ * SWEEP_MAX_GAS_SHARE: true when `cost` (the sender's `cost().total`: gas × fee, plus an L2's L1
+ * data fee) is at most `sharePpm` millionths of `valueWei`.
  * `unpriced` (a token the price source could not value) lets the batch through: the rule is
  * skipped for it, as documented.
  */

@@ -14,6 +14,7 @@ import { isRetryable } from "../indexer/rpc.ts";
 import { firstLine } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
 import { createSerial, type Serial } from "../lib/serial.ts";
+import type { L1DataFee } from "./l1-fee.ts";
 import { sleep } from "../lib/sleep.ts";
 import {
   claimUnowned,
@@ -56,6 +57,15 @@ export interface SendRequest {
   gas: bigint;
   /** The fees the caller's policy was decided with (the gas-share rule); default: read now. */
   fees?: Fees;
+}
+
+/** What a transaction would cost now, in wei (the gas-share rule weighs `total`). */
+export interface SendCost {
+  /** L2 execution: gas × (base fee + tip). */
+  l2: bigint;
+  /** The L1 data fee (0 on a chain without one). */
+  l1: bigint;
+  total: bigint;
 }
 
 export interface SendHooks {
@@ -118,6 +128,8 @@ export interface SenderDeps {
   serial?: Serial;
   /** Pause between two rounds of `run` (default 1 s). */
   pollIntervalMs?: number;
+  /** The chain's L1 data fee (L1_DATA_FEE=op or arbitrum), counted by `cost`; undefined on an L1. */
+  l1DataFee?: L1DataFee;
 }
 
 export interface Sender {
@@ -126,6 +138,12 @@ export interface Sender {
   readonly chainId: bigint;
   /** Fees now: base fee of the latest block, the node's suggested tip, 2 × base fee + tip. */
   fees(): Promise<Fees>;
+  /**
+   * What sending this call with this gas estimate would cost now: gas × (base fee + tip), plus the
+   * chain's L1 data fee (an OP stack's GasPriceOracle, Arbitrum's NodeInterface). An RPC error is
+   * thrown, never read as "free".
+   */
+  cost(call: { to: `0x${string}`; data: `0x${string}`; gas: bigint; fees?: Fees }): Promise<SendCost>;
   /** Picks the nonce, signs, records the transaction (and the caller's bookkeeping), then broadcasts it. */
   send(request: SendRequest, hooks?: SendHooks): Promise<SendOutcome>;
   /**
@@ -193,6 +211,35 @@ export function createSender(deps: SenderDeps): Sender {
       return 1_000_000_000n;
     });
     return { baseFee, priority, maxFee: baseFee * 2n + priority };
+  }
+
+  async function cost(call: {
+    to: `0x${string}`;
+    data: `0x${string}`;
+    gas: bigint;
+    fees?: Fees;
+  }): Promise<SendCost> {
+    const now = call.fees ?? (await fees());
+    const perGas = now.baseFee + now.priority;
+    if (!deps.l1DataFee) {
+      const l2 = call.gas * perGas;
+      return { l2, l1: 0n, total: l2 };
+    }
+    const nonce = await client.getTransactionCount({ address, blockTag: "pending" });
+    const l1 = await deps.l1DataFee.estimate({
+      chainId,
+      nonce,
+      to: call.to,
+      data: call.data,
+      // What send() signs: the estimate and 25 %.
+      gas: call.gas + call.gas / 4n,
+      maxFeePerGas: now.maxFee,
+      maxPriorityFeePerGas: now.priority,
+    });
+    // On Arbitrum the estimate already holds the L1 part (in L2 gas): counted once, as L1.
+    const l2Gas = call.gas > l1.gasInEstimate ? call.gas - l1.gasInEstimate : 0n;
+    const l2 = l2Gas * perGas;
+    return { l2, l1: l1.wei, total: l2 + l1.wei };
   }
 
   interface Version {
@@ -469,6 +516,7 @@ export function createSender(deps: SenderDeps): Sender {
     address,
     chainId,
     fees,
+    cost,
     send,
     follow,
     open: (purpose) => openOutgoing(db, chainId, address, purpose),

@@ -251,7 +251,7 @@ export function createCollector(deps: CollectorDeps): Collector {
         continue;
       }
       const now = await sender.fees();
-      // SWEEP_MAX_GAS_SHARE: gas × (base fee + tip) against the period's value in ETH.
+      // SWEEP_MAX_GAS_SHARE: what the collect costs against the period's value in ETH.
       const token = deps.tokens.find((t) => t.address.toLowerCase() === due.token.toLowerCase());
       if (!token) {
         await refuse(
@@ -270,7 +270,13 @@ export function createCollector(deps: CollectorDeps): Collector {
         });
       }
       const valueWei = price ? tokenValueWei(due.amountPerPeriod, token, price) : undefined;
-      const cost = gas * (now.baseFee + now.priority);
+      // Gas × (base fee + tip), plus the L1 data fee on an L2.
+      const { total: cost } = await sender.cost({
+        to: subscriptions,
+        data: calldata(due.id),
+        gas,
+        fees: now,
+      });
       if (!gasWithinShare(cost, valueWei ?? 0n, deps.maxGasSharePpm, valueWei === undefined)) {
         await refuse(
           due,
