@@ -252,6 +252,19 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     await page.waitForSelector(`#order-${order.id}`);
     await screenshot(page, "console-desktop");
     await checkAccessibility(page, "console");
+    // The row's Deliveries and Refund buttons do not touch.
+    const [deliveries, refund] = await Promise.all(
+      [`Callback deliveries of order ${order.id}`, `Refund order ${order.id}`].map((label) =>
+        page.$eval(`#order-${order.id} button[aria-label="${label}"]`, (b) => {
+          const r = b.getBoundingClientRect();
+          return { left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+        }),
+      ),
+    );
+    const apart =
+      (refund as { left: number }).left - (deliveries as { right: number }).right >= 6 ||
+      (refund as { top: number }).top - (deliveries as { bottom: number }).bottom >= 6;
+    assert.ok(apart, `the buttons touch: ${JSON.stringify({ deliveries, refund })}`);
 
     // Refund: the preview is prefilled with the payer and the amount paid; the wallet is on the
     // wrong network, so it asks to switch first, and the wallet refuses.

@@ -263,6 +263,32 @@ describe(`recurring billing API (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`
     );
   });
 
+  it("a subscription cancelled before its first due date says cancelled, keeps decimal fields and offers no QR", async function () {
+    const start = new Date(clock + 30 * 86_400_000).toISOString();
+    const s = (await req("POST", "/recurring", seller, body({ start }))).json();
+    assert.equal(s.status, "upcoming");
+    const c = await req("POST", `/recurring/${s.id}/cancel`, seller);
+    assert.equal(c.statusCode, 200, c.body);
+    assert.equal(c.json().status, "expired");
+    const listed = (await req("GET", "/status/recurring/expired", seller)).json();
+    const cancelled = listed.orders.find((o: { id: number }) => o.id === s.id);
+    assert.ok(cancelled, "listed under expired, the seed's status for a subscription that owes nothing more");
+    // Nothing is owed: the amounts are decimal strings, never empty.
+    assert.match(cancelled.expected_amount, /^\d+(\.\d+)?$/, `expected_amount ${cancelled.expected_amount}`);
+    assert.equal(Number(cancelled.expected_amount), 0);
+    assert.match(cancelled.eth_price, /^\d+\.\d{2,}$/, `eth_price ${cancelled.eth_price}`);
+    const path = new URL(s.payment_url).pathname;
+    const page = await api.system.app.inject({ method: "GET", url: path });
+    assert.equal(page.statusCode, 200);
+    assert.match(page.body, /id="status"[^>]*>cancelled</);
+    assert.doesNotMatch(page.body, /late/i);
+    assert.doesNotMatch(page.body, /Paid through/, "nothing was paid: no paid-through date");
+    assert.doesNotMatch(page.body, /class="qr"/);
+    const qr = await api.system.app.inject({ method: "GET", url: `${path}/qr.svg` });
+    assert.equal(qr.statusCode, 410, qr.body);
+    assert.equal(qr.json().error.code, "subscription_cancelled");
+  });
+
   it("serves the hosted page and its QR by an unguessable link only", async function () {
     const s = (await req("POST", "/recurring", seller, body())).json();
     const path = new URL(s.payment_url).pathname;

@@ -120,6 +120,55 @@ describe("dev chain identity reset", function () {
     assert.equal(await count("orders"), 1);
   });
 
+  it("a reset deletes the callbacks of the chain's subscriptions (they would fail forever) and keeps another chain's", async function () {
+    const { merchant } = await createMerchant(t.db, "sub-callbacks@example.com", "seller");
+    const subscription = async (chainId: bigint, n: number) => {
+      const hex = (d: number) => d.toString(16).padStart(2, "0");
+      const { rows } = await t.db.query<{ id: bigint }>(
+        `INSERT INTO subscriptions (merchant_id, chain_id, token, token_symbol, token_decimals, usd_cents, interval,
+           starts_at, merchant_address, callback, reference, deposit_address, page_token, paid_through)
+         VALUES ($1, $2, '0x0000000000000000000000000000000000000000', 'ETH', 18, 999, 'monthly', now(), $3,
+           'http://127.0.0.1:9/', $4, $5, $6, now()) RETURNING id`,
+        [
+          merchant.id,
+          chainId,
+          contract,
+          `0x${hex(n).repeat(32)}`,
+          `0x${hex(n).repeat(20)}`,
+          hex(n).repeat(16),
+        ],
+      );
+      const id = (rows[0] as { id: bigint }).id;
+      for (const [stream, kind] of [
+        [`recurring:${id}`, "recurring.status_changed"],
+        [`notify:${merchant.id}`, "notify.recurring.status_changed"],
+      ])
+        await t.db.query(
+          `INSERT INTO callbacks (stream, kind, merchant_id, url, body, secret_ref)
+           VALUES ($1, $2, $3, 'http://127.0.0.1:9/', $4, $5)`,
+          [
+            stream,
+            kind,
+            merchant.id,
+            JSON.stringify({ subscription_id: Number(id) }),
+            `merchant:${merchant.id}`,
+          ],
+        );
+      return id;
+    };
+    await subscription(31337n, 0xa1);
+    const kept = await subscription(1n, 0xa2);
+    await t.db.transaction((tx) => deleteChainData(tx, 31337n));
+    const { rows } = await t.db.query<{ stream: string; kind: string }>(
+      "SELECT stream, kind FROM callbacks WHERE kind LIKE '%recurring%' ORDER BY id",
+    );
+    assert.deepEqual(
+      rows.map((r) => r.stream).filter((s) => s.startsWith("recurring:")),
+      [`recurring:${kept}`],
+    );
+    assert.equal(await count("subscriptions"), 1);
+  });
+
   it("refuses a different chain when resetting is not allowed", async function () {
     await assert.rejects(
       ensureChainIdentity(t.db, identity("0x03"), { resetOnMismatch: false, log: () => {}, deleteChainData }),

@@ -31,6 +31,7 @@ const STATUS: Record<ErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   unprocessable: 422,
+  gone: 410,
   limit: 429,
   unavailable: 503,
 };

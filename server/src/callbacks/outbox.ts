@@ -102,6 +102,12 @@ export async function insertCallback(
 }
 
 /** Deletes the callbacks (and, by cascade, their attempts) of deleted orders. */
+/** Deletes every callback of these streams (`recurring:<id>` of a subscription that is gone). */
+export async function deleteStreamCallbacks(tx: Queryable, streams: readonly string[]): Promise<void> {
+  if (streams.length === 0) return;
+  await tx.query("DELETE FROM callbacks WHERE stream = ANY($1::text[])", [streams]);
+}
+
 export async function deleteOrderCallbacks(tx: Queryable, orderIds: readonly bigint[]): Promise<void> {
   if (orderIds.length === 0) return;
   await tx.query("DELETE FROM callbacks WHERE order_id = ANY($1::int8[])", [orderIds.map(String)]);

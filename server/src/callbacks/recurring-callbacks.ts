@@ -7,6 +7,9 @@ import {
 } from "../recurring/serialize.ts";
 import { enqueueCallbacks } from "./outbox.ts";
 
+/** A subscription's callbacks: one outbox stream, so they arrive in order. */
+export const recurringStream = (subscriptionId: bigint): string => `recurring:${subscriptionId}`;
+
 /** The body of a recurring callback (docs/recurring.md). */
 export interface RecurringCallbackBody {
   type: RecurringEvent["type"];
@@ -45,7 +48,7 @@ export function recurringCallbacks(publicUrl: string): RecurringEventSubscriber 
       enqueueCallbacks(
         tx,
         events.map((e) => ({
-          stream: `recurring:${e.subscription.id}`,
+          stream: recurringStream(e.subscription.id),
           kind: e.type,
           url: e.subscription.callback,
           body: JSON.stringify(recurringCallbackBody(e, publicUrl)),

@@ -4,6 +4,7 @@
  * - invalid: the input is wrong; unauthorized: no or a bad credential; forbidden: not allowed;
  * - not_found: no such thing (or not yours); conflict: the current state forbids it;
  * - unprocessable: well-formed, but it contradicts an earlier request (an Idempotency-Key reused);
+ * - gone: it existed and is closed for good (a cancelled subscription's QR code);
  * - limit: a quota or rate is used up; unavailable: a dependency is down, try again later.
  */
 export type ErrorKind =
@@ -13,6 +14,7 @@ export type ErrorKind =
   | "not_found"
   | "conflict"
   | "unprocessable"
+  | "gone"
   | "limit"
   | "unavailable";
 
@@ -38,6 +40,7 @@ export const notFound = (message: string, code = "not_found") => new DomainError
 export const conflict = (message: string, code = "conflict") => new DomainError("conflict", code, message);
 export const unprocessable = (message: string, code: string) =>
   new DomainError("unprocessable", code, message);
+export const gone = (message: string, code: string) => new DomainError("gone", code, message);
 export const tooManyRequests = (message: string, code = "too_many_requests") =>
   new DomainError("limit", code, message);
 export const unavailable = (message: string, code = "service_unavailable") =>

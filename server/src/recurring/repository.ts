@@ -379,6 +379,14 @@ export async function cancelSubscriptionRow(tx: Queryable, id: bigint, at: Date)
 }
 
 /** Forgets the subscriptions of a chain (a new local dev chain); their periods go with them. */
+/** The ids of a chain's subscriptions. */
+export async function chainSubscriptionIds(tx: Queryable, chainId: bigint): Promise<bigint[]> {
+  const { rows } = await tx.query<{ id: bigint }>("SELECT id FROM subscriptions WHERE chain_id = $1", [
+    chainId,
+  ]);
+  return rows.map((r) => r.id);
+}
+
 export async function deleteChainSubscriptions(tx: Queryable, chainId: bigint): Promise<void> {
   await tx.query("DELETE FROM subscriptions WHERE chain_id = $1", [chainId]);
 }

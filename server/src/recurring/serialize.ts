@@ -100,6 +100,12 @@ export function entryToJson(
       ? Number(indexedBlock - paidBlock + 1n)
       : 0;
   const page = subscriptionPageUrl(s, publicUrl);
+  // A cancelled subscription owes nothing more: its amounts stay decimal strings (0 due; the last
+  // rate locked, or 0.00 when none ever was), never empty.
+  const cancelled = s.cancelled_at !== null;
+  const lastLocked = cancelled
+    ? [...periods].filter((p) => p.index <= periodIndex).sort((a, b) => b.index - a.index)[0]
+    : undefined;
   return {
     id: Number(s.id),
     // token_pull: nothing is paid to an address; the money goes to the merchant (the contract's
@@ -108,11 +114,21 @@ export function entryToJson(
     confirmations,
     currency: "usd",
     currency_amount: formatUsdCents(s.usd_cents),
-    expected_amount: period ? formatDecimal(BigInt(period.expected_amount), s.token_decimals) : "",
+    expected_amount: period
+      ? formatDecimal(BigInt(period.expected_amount), s.token_decimals)
+      : cancelled
+        ? "0"
+        : "",
     payment_url: page,
     status: s.status,
     paid: period ? covered(period) : false,
-    eth_price: period ? formatDecimal(BigInt(period.price), period.price_decimals, 2) : "",
+    eth_price: period
+      ? formatDecimal(BigInt(period.price), period.price_decimals, 2)
+      : lastLocked
+        ? formatDecimal(BigInt(lastLocked.price), lastLocked.price_decimals, 2)
+        : cancelled
+          ? "0.00"
+          : "",
     qr_code: `${page}/qr.svg`,
     transaction_id: period && covered(period) ? (period.transaction_id ?? "") : "",
     item_title: s.item_title ?? "",

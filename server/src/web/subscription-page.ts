@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@fastify/type-provider-typebox";
 import type { AppDeps } from "../api/deps.ts";
-import { notFound } from "../lib/errors.ts";
+import { gone, notFound } from "../lib/errors.ts";
 import { getAddress } from "viem";
 import { formatDecimal } from "../lib/money.ts";
 import { entryToJson } from "../recurring/serialize.ts";
@@ -122,6 +122,11 @@ export const subscriptionPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }
     },
     async (request, reply) => {
       const v = await load(request.params.token);
+      if (v.subscription.cancelled_at !== null)
+        throw gone(
+          "this subscription was cancelled: it takes no more payments, so it has no QR code",
+          "subscription_cancelled",
+        );
       // A token_pull subscription is not paid by a transfer: there is nothing to scan.
       if (v.subscription.method === "token_pull")
         throw notFound(
@@ -149,6 +154,7 @@ export const subscriptionPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }
       const title = e.item_title ? escapeHtml(e.item_title) : `Subscription ${e.id}`;
       const network = `${escapeHtml(chainName(Number(s.chain_id)))} (chain id ${s.chain_id})`;
       const closed = s.cancelled_at !== null;
+      const paidAnything = v.periods.some((p) => BigInt(p.paid_amount) > 0n);
       reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
       return htmlPage({
         title: `${e.item_title || `Subscription ${e.id}`} · Ethereum POS`,
@@ -161,8 +167,14 @@ export const subscriptionPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }
   </header>
   <section class="due" aria-label="Price">
     <p class="fiat">$${escapeHtml(e.currency_amount)} USD ${escapeHtml(s.interval)}, paid in ${symbol} on ${network}</p>
-    <p>Status: <span class="pill" id="status" data-status="${e.status}">${e.status}</span> ${STATUS_TEXT[e.status] ?? ""}.
-       Paid through <time id="paid-through">${e.paid_through}</time>.</p>
+    ${
+      closed
+        ? `<p>Status: <span class="pill" id="status" data-status="cancelled">cancelled</span> Nothing more is due.${
+            paidAnything ? ` What was paid runs until <time id="paid-through">${e.paid_through}</time>.` : ""
+          }</p>`
+        : `<p>Status: <span class="pill" id="status" data-status="${e.status}">${e.status}</span> ${STATUS_TEXT[e.status] ?? ""}.
+       Paid through <time id="paid-through">${e.paid_through}</time>.</p>`
+    }
   </section>
   ${
     closed

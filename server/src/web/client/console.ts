@@ -371,7 +371,10 @@ function orderRow(body: HTMLTableSectionElement, order: Order) {
     row,
     order.exception ? `${order.status} (${order.exception.replace("_", " ")})` : order.status,
   ).className = "status";
-  const action = row.insertCell();
+  // The row's buttons sit in one group with a gap between them, wrapping when the cell is narrow.
+  const action = document.createElement("div");
+  action.className = "row-actions";
+  row.insertCell().append(action);
   button(
     action,
     "Deliveries",
