@@ -241,7 +241,17 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     }),
     merchants: createMerchantService(db, { sms: config.sms !== undefined }),
     account: createAccountService({ db, chains }),
-    addresses: createAddressService(db, { onLinked: addressLinkedCallback }),
+    addresses: createAddressService(db, {
+      onLinked: addressLinkedCallback,
+      // A plain key's signature verifies anywhere; a contract account's (EIP-1271, or EIP-6492 before
+      // it is deployed) on the chain where it lives: any configured chain that accepts it.
+      verify: async (input) => {
+        for (const chain of chains) {
+          if (await chain.client.verifyMessage(input).catch(() => false)) return true;
+        }
+        return false;
+      },
+    }),
     callbacks: createCallbackService(db, { allowPrivateTargets: callbackConfig.allowPrivateTargets }),
     idempotency: createIdempotencyService(db, { now }),
     health: createHealthService({

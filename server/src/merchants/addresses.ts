@@ -143,10 +143,27 @@ function parseAddress(value: string): `0x${string}` {
   return getAddress(value);
 }
 
+/** Whether `signature` is `address`'s signature of `message` (EIP-191; a contract account by EIP-1271). */
+export type MessageVerifier = (input: {
+  address: `0x${string}`;
+  message: string;
+  signature: `0x${string}`;
+}) => Promise<boolean>;
+
 export function createAddressService(
   db: Db,
-  options: { onLinked: AddressLinkedSubscriber; now?: () => Date },
+  options: {
+    onLinked: AddressLinkedSubscriber;
+    now?: () => Date;
+    /**
+     * Checks a proof's signature. Default: a plain key's signature only (viem's verifyMessage). The
+     * system passes one that asks the configured chains, so a smart-contract account (a Safe, any
+     * EIP-1271 wallet) proves its address by its own code.
+     */
+    verify?: MessageVerifier;
+  },
 ) {
+  const verify: MessageVerifier = options.verify ?? ((input) => verifyMessage(input));
   const { onLinked, now = () => new Date() } = options;
   return {
     async challenge(merchantId: bigint, addressInput: string): Promise<AddressChallenge> {
@@ -183,9 +200,7 @@ export function createAddressService(
       const message = challengeMessage(merchantId, address, input.nonce, challenge.expires_at);
       const valid =
         /^0x[0-9a-fA-F]+$/.test(input.signature) &&
-        (await verifyMessage({ address, message, signature: input.signature as `0x${string}` }).catch(
-          () => false,
-        ));
+        (await verify({ address, message, signature: input.signature as `0x${string}` }).catch(() => false));
       if (!valid)
         throw unauthorized("the signature is not this address's signature of the challenge message");
       const saved = await db.transaction((tx) => linkAddress(tx, merchantId, address, "signature", onLinked));
