@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { PublicClient } from "viem";
 import { createAccountService } from "./api/account-service.ts";
+import { createExportService } from "./api/export-service.ts";
 import { createIdempotencyService } from "./idempotency/service.ts";
 import { createHealthService } from "./api/health-service.ts";
 import { buildApp, buildMetricsApp } from "./app.ts";
@@ -233,6 +234,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     }),
     merchants: createMerchantService(db),
     account: createAccountService({ db, chains }),
+    exports: createExportService({ db, chains }),
     addresses: createAddressService(db, { onLinked: addressLinkedCallback }),
     callbacks: createCallbackService(db, { allowPrivateTargets: callbackConfig.allowPrivateTargets }),
     idempotency: createIdempotencyService(db, { now }),
