@@ -161,7 +161,8 @@ describe(`CSV exports reconcile with /user/history and the chain (${onRealPostgr
     ).wait();
     await chain.mine(CONFIRMATIONS);
 
-    const statusOf = async (name: string) => (await inject("GET", `/order/${orders[name]!.id}`)).json().status;
+    const statusOf = async (name: string) =>
+      (await inject("GET", `/order/${orders[name]!.id}`)).json().status;
     await until(
       async () =>
         (await statusOf("ethA")) === "complete" &&
@@ -331,7 +332,9 @@ describe(`CSV exports reconcile with /user/history and the chain (${onRealPostgr
       token: string;
     }[];
     const { rows, fields } = await exportCsv("orders");
-    assert.ok(fields.includes("transaction_hash") && fields.includes("fiat_value") && fields.includes("rate"));
+    assert.ok(
+      fields.includes("transaction_hash") && fields.includes("fiat_value") && fields.includes("rate"),
+    );
     assert.equal(rows.length, listed.length);
     assert.equal(rows.length, 5);
     const byId = new Map(rows.map((r) => [Number(r.order_id), r]));

@@ -205,7 +205,9 @@ export function createExportService(deps: ExportServiceDeps) {
   function tokenOf(chainId: bigint, token: string): { symbol: string; decimals: number } {
     if (token === ETH_TOKEN) return { symbol: "ETH", decimals: 18 };
     const known = byId.get(chainId)?.tokens.find((t) => t.address.toLowerCase() === token);
-    return known ? { symbol: known.symbol, decimals: known.decimals } : { symbol: checksum(token), decimals: 0 };
+    return known
+      ? { symbol: known.symbol, decimals: known.decimals }
+      : { symbol: checksum(token), decimals: 0 };
   }
 
   /** The nearest earlier quote for each of these rows that has no rate of its own. */

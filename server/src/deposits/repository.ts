@@ -477,21 +477,19 @@ export async function* sweepsForExport(
         pageSize,
       ],
     );
-    const rows = page.rows.map(
-      (r): SweepExportRow => ({
-        chainId: BigInt(r.chain_id),
-        blockNumber: BigInt(r.block_number),
-        logIndex: r.log_index,
-        blockTimestamp: r.block_timestamp,
-        txHash: r.tx_hash,
-        kind: r.kind,
-        address: r.address,
-        merchant: r.merchant,
-        orderRef: r.order_ref,
-        token: r.token,
-        amount: BigInt(r.amount),
-      }),
-    );
+    const rows = page.rows.map((r): SweepExportRow => ({
+      chainId: BigInt(r.chain_id),
+      blockNumber: BigInt(r.block_number),
+      logIndex: r.log_index,
+      blockTimestamp: r.block_timestamp,
+      txHash: r.tx_hash,
+      kind: r.kind,
+      address: r.address,
+      merchant: r.merchant,
+      orderRef: r.order_ref,
+      token: r.token,
+      amount: BigInt(r.amount),
+    }));
     if (rows.length > 0) yield rows;
     after = rows.at(-1) ?? null;
     if (!after || rows.length < pageSize) return;

@@ -154,22 +154,20 @@ export async function* ledgerEventsForExport(
         pageSize,
       ],
     );
-    const rows = page.rows.map(
-      (r): LedgerEventRow => ({
-        chainId: BigInt(r.chain_id),
-        blockNumber: BigInt(r.block_number),
-        logIndex: r.log_index,
-        blockTimestamp: r.block_timestamp,
-        txHash: r.tx_hash,
-        kind: r.kind,
-        merchant: r.merchant,
-        orderRef: r.order_ref,
-        orderId: r.order_id === null ? null : BigInt(r.order_id),
-        counterparty: r.counterparty,
-        token: r.token,
-        amount: BigInt(r.amount),
-      }),
-    );
+    const rows = page.rows.map((r): LedgerEventRow => ({
+      chainId: BigInt(r.chain_id),
+      blockNumber: BigInt(r.block_number),
+      logIndex: r.log_index,
+      blockTimestamp: r.block_timestamp,
+      txHash: r.tx_hash,
+      kind: r.kind,
+      merchant: r.merchant,
+      orderRef: r.order_ref,
+      orderId: r.order_id === null ? null : BigInt(r.order_id),
+      counterparty: r.counterparty,
+      token: r.token,
+      amount: BigInt(r.amount),
+    }));
     if (rows.length > 0) yield rows;
     after = rows.at(-1) ?? null;
     if (!after || rows.length < pageSize) return;

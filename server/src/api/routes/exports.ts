@@ -9,7 +9,8 @@ import type { AppDeps } from "../deps.ts";
 import { EXPORT_KINDS, type ExportKind, type ExportRow } from "../export-service.ts";
 import { ErrorSchema } from "../schemas.ts";
 
-const FORMS = "a date (2026-01-31) or a date-time in UTC (2026-01-31T12:00:00Z; seconds and milliseconds optional)";
+const FORMS =
+  "a date (2026-01-31) or a date-time in UTC (2026-01-31T12:00:00Z; seconds and milliseconds optional)";
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?Z$/;
 
@@ -20,8 +21,7 @@ const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1
 export function parseExportTime(name: "from" | "to", value: string | undefined): Date | null {
   if (value === undefined) return null;
   const m = DATE.exec(value) ?? DATE_TIME.exec(value);
-  const wrong = () =>
-    badRequest(`${name} must be ${FORMS}; got "${value.slice(0, 40)}"`, `invalid_${name}`);
+  const wrong = () => badRequest(`${name} must be ${FORMS}; got "${value.slice(0, 40)}"`, `invalid_${name}`);
   if (!m) throw wrong();
   const [y, mo, d, h = "0", mi = "0", s = "0", ms = "0"] = m.slice(1).map((x) => x ?? undefined);
   const parts = [y, mo, d, h, mi, s].map(Number) as [number, number, number, number, number, number];
@@ -59,7 +59,9 @@ export function exportFilename(kind: ExportKind, range: DateRange): string {
   const part = (date: Date | null, open: string) => {
     if (!date) return open;
     const text = date.toISOString();
-    return text.endsWith("T00:00:00.000Z") ? text.slice(0, 10) : text.replace(/\.000Z$/, "Z").replace(/:/g, "");
+    return text.endsWith("T00:00:00.000Z")
+      ? text.slice(0, 10)
+      : text.replace(/\.000Z$/, "Z").replace(/:/g, "");
   };
   return `${kind}_${part(range.from, "start")}_${part(range.to, "now")}.csv`;
 }
@@ -118,7 +120,11 @@ export const exportRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async 
           escape_formulas: true,
         });
         pipeline(Readable.from(rows()), csv, (error) => {
-          if (error) request.log.error({ err: error, export: kind }, "export stopped part-way; the answer was cut off");
+          if (error)
+            request.log.error(
+              { err: error, export: kind },
+              "export stopped part-way; the answer was cut off",
+            );
         });
         reply
           .header("content-type", "text/csv; charset=utf-8")
