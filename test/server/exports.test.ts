@@ -42,6 +42,18 @@ function sums(rows: Row[], decimals: Record<string, number>): Map<string, bigint
   return totals;
 }
 
+/**
+ * Moves the chain's clock up to the wall clock's next second where it lags (the in-process chain's
+ * block times may lag it by seconds): an order must be made before the block that pays it, as on a
+ * live chain.
+ */
+async function chainClockToNow(api: ApiSystem): Promise<void> {
+  const latest = await api.chain.client.getBlock();
+  const now = BigInt(Math.ceil(Date.now() / 1000) + 1);
+  if (latest.timestamp >= now) return;
+  await api.chain.connection.provider.request({ method: "evm_setNextBlockTimestamp", params: [Number(now)] });
+}
+
 async function collect<T>(pages: AsyncGenerator<T[]>): Promise<T[]> {
   const all: T[] = [];
   for await (const page of pages) all.push(...page);
@@ -106,6 +118,7 @@ describe(`CSV exports reconcile with /user/history and the chain (${onRealPostgr
     const { chain } = api;
     const processor = chain.processor;
     const merchant = chain.merchant.address;
+    await chainClockToNow(api);
     const pay = async (name: string) => {
       const o = orders[name]!;
       await (
@@ -467,5 +480,71 @@ describe(`CSV exports reconcile with /user/history and the chain (${onRealPostgr
       await collect(merchantPeriodsForExport(db, merchantRow.id, ALL_TIME, 1)),
       await collect(merchantPeriodsForExport(db, merchantRow.id, ALL_TIME)),
     );
+  });
+
+  it("values money without an order of the account at the nearest earlier quote, or at none, and shows no other account's order", async function () {
+    const { chain } = api;
+    // Another account makes an order that pays out to this merchant's address: the payment is this
+    // merchant's money, but the order is not this merchant's, so neither its id nor its rate shows.
+    const otherKey = (await createMerchant(api.testDb.db, "stranger-books@example.com", "seller")).apiKey;
+    const made = await api.system.app.inject({
+      method: "POST",
+      url: "/order",
+      headers: { authorization: otherKey },
+      payload: { amount: "4.00", address: chain.merchant.address, callback: "http://127.0.0.1:9/cb" },
+    });
+    assert.equal(made.statusCode, 200, made.body);
+    const foreign = made.json() as { id: number; expected_amount: string; reference: string };
+    await chainClockToNow(api);
+    const receipt = await (
+      await chain.processor.connect(chain.customer).getFunction("pay")(
+        chain.merchant.address,
+        foreign.reference as `0x${string}`,
+        { value: parseDecimal(foreign.expected_amount, 18) },
+      )
+    ).wait();
+    await chain.mine(CONFIRMATIONS);
+    const txHash = receipt!.hash.toLowerCase();
+    const row = await until(
+      async () => (await exportCsv("payments")).rows.find((r) => r.transaction_hash === txHash),
+      30_000,
+      "the payment indexed",
+    );
+    assert.equal(row.order_id, "");
+    assert.equal(row.order_reference, foreign.reference);
+    assert.equal(row.fiat_value, "4.00");
+    assert.match(row.rate_source!, new RegExp(`^quote of order ${orders.unpaid!.id} at `));
+    // The other account's own export lists its order, and none of this merchant's payments.
+    const theirs = await exportCsv("orders", "", otherKey);
+    assert.deepEqual(
+      theirs.rows.map((r) => r.order_id),
+      [String(foreign.id)],
+    );
+    assert.deepEqual((await exportCsv("payments", "", otherKey)).rows, []);
+
+    // An account with no order at all has no quote: a withdrawal from its address is valued at none.
+    const loneKey = (await createMerchant(api.testDb.db, "lone-books@example.com", "seller")).apiKey;
+    await proveAddress(api.system, loneKey, chain.other);
+    await api.testDb.db.query(
+      `INSERT INTO contract_events (chain_id, block_number, tx_index, log_index, block_hash, block_timestamp,
+          tx_hash, kind, merchant, counterparty, token, amount)
+        VALUES (31337, 1, 0, 0, '0x' || repeat('c', 64), now(), '0x' || repeat('e', 64), 'withdrawal', $1, $1, $2, 7)`,
+      [chain.other.address.toLowerCase(), ZERO],
+    );
+    const lone = await exportCsv("withdrawals", "", loneKey);
+    assert.equal(lone.rows.length, 1);
+    assert.deepEqual(
+      [lone.rows[0]!.amount, lone.rows[0]!.fiat_value, lone.rows[0]!.rate, lone.rows[0]!.rate_source],
+      ["0.000000000000000007", "", "", "none"],
+    );
+  });
+
+  it("describes every export in the OpenAPI document", async function () {
+    const docs = await get("/docs/json", null);
+    assert.equal(docs.statusCode, 200);
+    const paths = docs.json().paths as Record<string, unknown>;
+    for (const kind of ["orders", "payments", "refunds", "withdrawals", "sweeps", "subscription-periods"]) {
+      assert.ok(paths[`/export/${kind}.csv`], kind);
+    }
   });
 });

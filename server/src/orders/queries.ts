@@ -160,7 +160,8 @@ export interface QuoteAsk {
  * For each ask, the rate of the merchant's newest order on that chain and token made at or before
  * its time: the nearest earlier quote, for money that moved without an order of the merchant (a
  * withdrawal). Only the merchant's own orders are read, so no other account's order or its timing
- * shows. One query for all the asks; undefined where there is no such order.
+ * shows. Block times are whole seconds, so an order made during the block's second counts as
+ * earlier. One query for all the asks; undefined where there is no such order.
  */
 export async function nearestEarlierQuotes(
   db: Queryable,
@@ -172,7 +173,8 @@ export async function nearestEarlierQuotes(
     `SELECT q.i::text AS i, o.id, o.price::text AS price, o.price_decimals, o.created_at
        FROM unnest($2::int8[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS q(chain_id, token, at, i)
        JOIN LATERAL (SELECT id, price, price_decimals, created_at FROM orders
-                      WHERE merchant_id = $1 AND chain_id = q.chain_id AND token = q.token AND created_at <= q.at
+                      WHERE merchant_id = $1 AND chain_id = q.chain_id AND token = q.token
+                        AND created_at < q.at + interval '1 second'
                       ORDER BY created_at DESC, id DESC LIMIT 1) o ON true`,
     [
       merchantId,
