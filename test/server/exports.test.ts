@@ -547,4 +547,32 @@ describe(`CSV exports reconcile with /user/history and the chain (${onRealPostgr
       assert.ok(paths[`/export/${kind}.csv`], kind);
     }
   });
+
+  it("streams an export of several pages through the route, every row once, oldest first", async function () {
+    // 2,500 payments (three pages of 1,000) to the address of an account of its own.
+    const key3 = (await createMerchant(api.testDb.db, "bulk-books@example.com", "seller")).apiKey;
+    const bulk = await api.chain.ethers.Wallet.createRandom();
+    await proveAddress(api.system, key3, bulk);
+    await api.testDb.db.query(
+      `INSERT INTO contract_events (chain_id, block_number, tx_index, log_index, block_hash, block_timestamp,
+          tx_hash, kind, merchant, counterparty, token, amount)
+        SELECT 31337, 1000 + i, 0, 0, '0x' || repeat('d', 64), timestamptz '2026-03-01T00:00:00Z' + i * interval '1 minute',
+               '0x' || lpad(to_hex(i), 64, '0'), 'payment', $1, $1, $2, i
+          FROM generate_series(1, 2500) AS i`,
+      [bulk.address.toLowerCase(), ZERO],
+    );
+    const { rows } = await exportCsv("payments", "", key3);
+    assert.equal(rows.length, 2500);
+    assert.equal(new Set(rows.map((r) => r.transaction_hash)).size, 2500);
+    const total = rows.reduce((sum, r) => sum + parseDecimal(r.amount!, 18), 0n);
+    assert.equal(total, (2500n * 2501n) / 2n);
+    const dates = rows.map((r) => r.date!);
+    assert.deepEqual(dates, [...dates].sort());
+    // A range inside it: from inclusive, to exclusive, across a page boundary.
+    const part = await exportCsv("payments", "?from=2026-03-01T16:41:00Z&to=2026-03-01T16:51:00Z", key3);
+    assert.deepEqual(
+      part.rows.map((r) => BigInt(r.transaction_hash!)),
+      Array.from({ length: 10 }, (_, k) => BigInt(1001 + k)),
+    );
+  });
 });
