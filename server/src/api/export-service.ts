@@ -2,7 +2,7 @@ import { getAddress } from "viem";
 import { ETH_TOKEN } from "../chain/abi.ts";
 import { chainNameForId } from "../config/presets.ts";
 import type { Queryable } from "../db/types.ts";
-import { sweepsForExport, type SweepExportRow } from "../deposits/repository.ts";
+import { sweepsForExport } from "../deposits/repository.ts";
 import { ledgerEventsForExport, type LedgerEventRow } from "../ledger/history.ts";
 import { fiatCents, formatDecimal, formatUsdCents } from "../lib/money.ts";
 import type { DateRange } from "../lib/range.ts";
@@ -331,20 +331,18 @@ export function createExportService(deps: ExportServiceDeps) {
   async function* sweepPages(merchantId: bigint, range: DateRange): AsyncGenerator<ExportRow[]> {
     const addresses = await provenAddresses(db, merchantId);
     for await (const page of sweepsForExport(db, chainIds, addresses, range)) {
-      const own: (LockedRate | undefined)[] = [];
-      const perChain = new Map<bigint, SweepExportRow[]>();
-      for (const s of page) perChain.set(s.chainId, [...(perChain.get(s.chainId) ?? []), s]);
+      const perChain = new Map<bigint, string[]>();
+      for (const s of page) {
+        const list = perChain.get(s.chainId) ?? [];
+        list.push(s.address);
+        perChain.set(s.chainId, list);
+      }
       const rates = new Map<string, LockedRate>();
-      for (const [chainId, sweeps] of perChain) {
-        const found = await merchantOrderRatesByDepositAddress(
-          db,
-          merchantId,
-          chainId,
-          sweeps.map((s) => s.address),
-        );
+      for (const [chainId, deposits] of perChain) {
+        const found = await merchantOrderRatesByDepositAddress(db, merchantId, chainId, deposits);
         for (const [address, rate] of found) rates.set(`${chainId}:${address}`, rate);
       }
-      for (const s of page) own.push(rates.get(`${s.chainId}:${s.address}`));
+      const own = page.map((s) => rates.get(`${s.chainId}:${s.address}`));
       const valuations = await quotesFor(merchantId, page, own);
       yield page.map((s, i) => {
         const { symbol, decimals } = tokenOf(s.chainId, s.token);
