@@ -13,6 +13,7 @@ import { ErrorSchema, frameworkErrors, HttpError, installErrorHandling } from ".
 import { installRequestLogging, quietRequestLogs } from "./api/request-log.ts";
 import { adminRoutes } from "./api/routes/admin.ts";
 import { callbackRoutes } from "./api/routes/callbacks.ts";
+import { exportRoutes } from "./api/routes/exports.ts";
 import { healthRoutes } from "./api/routes/health.ts";
 import { metricsRoutes } from "./api/routes/metrics.ts";
 import { orderRoutes } from "./api/routes/orders.ts";
@@ -147,6 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { deps });
   await app.register(orderRoutes, { deps });
   await app.register(userRoutes, { deps });
+  await app.register(exportRoutes, { deps });
   await app.register(recurringRoutes, { deps });
   await app.register(adminRoutes, { deps });
   if (deps.metrics) {

@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "mocha";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -165,6 +166,24 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
     await signedIn(page);
     assert.equal(await page.textContent("#who-name"), "a@example.com");
     assert.equal(await page.textContent("#who-address"), "(API key)");
+
+    // Exports: a labelled date range and one link per CSV; a link downloads the CSV with the session cookie.
+    assert.equal(await page.locator("#export-links a[data-export]").count(), 6);
+    await page.getByLabel("From (UTC, included)").fill("2026-01-01");
+    await page.getByLabel("Through (UTC, included)").fill("2026-01-31");
+    assert.equal(
+      await page.getAttribute('#export-links a[data-export="payments"]', "href"),
+      "/export/payments.csv?from=2026-01-01&to=2026-02-01",
+    );
+    await page.getByLabel("From (UTC, included)").fill("");
+    await page.getByLabel("Through (UTC, included)").fill("");
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.click('#export-links a[data-export="orders"]'),
+    ]);
+    assert.equal(download.suggestedFilename(), "orders_start_now.csv");
+    const csv = await readFile(await download.path(), "utf8");
+    assert.match(csv, /^\ufeffcreated_at,order_id,status,/);
 
     // The cookie: HttpOnly, SameSite=Strict; the database keeps only its hash.
     const cookie = (await opened.context.cookies()).find((c) => c.name === "epos_session");

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import {
   ceilDiv,
+  fiatCents,
   formatDecimal,
   parseDecimal,
   parseUsdCents,
@@ -56,5 +57,20 @@ describe("money helpers", function () {
     }
     assert.equal(ceilDiv(10n, 3n), 4n);
     assert.equal(ceilDiv(9n, 3n), 3n);
+  });
+
+  it("values a coin amount in fiat cents at a rate, rounding half-up, exactly", function () {
+    // 0.01 ETH at 2000.00 USD (price 200000, 2 decimals) = 20.00 USD.
+    assert.equal(fiatCents(10n ** 16n, 18, 200000n, 2), 2000n);
+    // 15.5 USDC at 1 USD (price 100000000, 8 decimals) = 15.50 USD.
+    assert.equal(fiatCents(15_500_000n, 6, 100000000n, 8), 1550n);
+    // Half a cent rounds up, just under half rounds down: 0.005 USD and 0.004999… USD.
+    assert.equal(fiatCents(5n, 3, 1n, 0), 1n);
+    assert.equal(fiatCents(4_999_999n, 9, 1n, 0), 0n);
+    // 1 wei at 3000 USD is no cent; 10^36 wei (far beyond a float's exact range) stays exact.
+    assert.equal(fiatCents(1n, 18, 3000n, 0), 0n);
+    assert.equal(fiatCents(10n ** 36n, 18, 3000n, 0), 300_000n * 10n ** 18n);
+    assert.equal(fiatCents(0n, 18, 3000n, 0), 0n);
+    assert.throws(() => fiatCents(-1n, 18, 3000n, 0), RangeError);
   });
 });

@@ -10,6 +10,7 @@ import type { RecurringService } from "../recurring/service.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import type { IdempotencyService } from "../idempotency/service.ts";
 import type { AccountService } from "./account-service.ts";
+import type { ExportService } from "./export-service.ts";
 import type { HealthService } from "./health-service.ts";
 
 /** What the payment page needs beyond an order: the shop's name and the chain's confirmations. */
@@ -82,6 +83,8 @@ export interface AppDeps {
   merchants: MerchantService;
   /** GET /user and GET /user/history. */
   account: Pick<AccountService, "ordersToday" | "history">;
+  /** GET /export/<kind>.csv, the accountant's CSV exports (docs/exports.md); no routes when absent. */
+  exports?: Pick<ExportService, "columns" | "pages">;
   /** Proven payout addresses (GET /user/addresses/nonce, POST and GET /user/addresses); optional for tests. */
   addresses?: AddressService;
   /** GET /callbacks and POST /callbacks/:id/redeliver. */

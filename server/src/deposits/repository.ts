@@ -1,6 +1,7 @@
 import type { Queryable } from "../db/types.ts";
 import type { DepositBalanceObserved, DepositTransferObserved } from "../chain/events.ts";
 import type { DepositSweep } from "./events.ts";
+import type { DateRange } from "../lib/range.ts";
 
 /**
  * Every statement on the deposits tables (`deposit_addresses`, `deposit_balances`,
@@ -423,3 +424,88 @@ export async function deleteChainDeposits(tx: Queryable, chainId: bigint): Promi
     await tx.query(`DELETE FROM ${table} WHERE chain_id = $1`, [chainId]);
   }
 }
+
+/** A sweep observed on chain, as the exports list it (docs/exports.md). */
+export interface SweepExportRow {
+  chainId: bigint;
+  blockNumber: bigint;
+  logIndex: number;
+  blockTimestamp: Date;
+  txHash: string;
+  /** credited: into the contract for the merchant; forwarded: a token not allowlisted, sent to the merchant. */
+  kind: "credited" | "forwarded";
+  /** The deposit address swept, lowercase. */
+  address: string;
+  /** The payout address, lowercase. */
+  merchant: string;
+  orderRef: string;
+  token: string;
+  amount: bigint;
+}
+
+/**
+ * Every sweep to these payout addresses on these chains whose block time lies in `range`, oldest
+ * first, one page at a time (keyset on block time, chain, block and log index).
+ */
+export async function* sweepsForExport(
+  db: Queryable,
+  chainIds: readonly bigint[],
+  merchants: readonly string[],
+  range: DateRange,
+  pageSize = 1_000,
+): AsyncGenerator<SweepExportRow[]> {
+  if (merchants.length === 0 || chainIds.length === 0) return;
+  let after: SweepExportRow | null = null;
+  for (;;) {
+    const page: { rows: SweepDbRow[] } = await db.query<SweepDbRow>(
+      `SELECT chain_id, block_number, log_index, block_timestamp, tx_hash, kind, address, merchant, order_ref, token,
+              amount::text AS amount
+         FROM deposit_sweeps
+        WHERE chain_id = ANY($1::int8[]) AND merchant = ANY($2::text[])
+          AND ($3::timestamptz IS NULL OR block_timestamp >= $3) AND ($4::timestamptz IS NULL OR block_timestamp < $4)
+          AND ($5::timestamptz IS NULL OR (block_timestamp, chain_id, block_number, log_index) > ($5, $6::int8, $7::int8, $8::int4))
+        ORDER BY block_timestamp, chain_id, block_number, log_index LIMIT $9`,
+      [
+        chainIds.map(String),
+        merchants.map((m) => m.toLowerCase()),
+        range.from,
+        range.to,
+        after?.blockTimestamp ?? null,
+        after?.chainId ?? null,
+        after?.blockNumber ?? null,
+        after?.logIndex ?? null,
+        pageSize,
+      ],
+    );
+    const rows = page.rows.map((r): SweepExportRow => ({
+      chainId: BigInt(r.chain_id),
+      blockNumber: BigInt(r.block_number),
+      logIndex: r.log_index,
+      blockTimestamp: r.block_timestamp,
+      txHash: r.tx_hash,
+      kind: r.kind,
+      address: r.address,
+      merchant: r.merchant,
+      orderRef: r.order_ref,
+      token: r.token,
+      amount: BigInt(r.amount),
+    }));
+    if (rows.length > 0) yield rows;
+    after = rows.at(-1) ?? null;
+    if (!after || rows.length < pageSize) return;
+  }
+}
+
+type SweepDbRow = {
+  chain_id: bigint;
+  block_number: bigint;
+  log_index: number;
+  block_timestamp: Date;
+  tx_hash: string;
+  kind: "credited" | "forwarded";
+  address: string;
+  merchant: string;
+  order_ref: string;
+  token: string;
+  amount: string;
+};

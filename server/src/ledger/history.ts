@@ -1,4 +1,5 @@
 import type { Queryable } from "../db/types.ts";
+import type { DateRange } from "../lib/range.ts";
 
 /** Read queries on `contract_events` and `merchant_ledger` for a merchant's account history. */
 
@@ -96,3 +97,94 @@ export async function orphanPayments(
     merchant: r.merchant,
   }));
 }
+
+/** A contract event as the exports list it (docs/exports.md). */
+export interface LedgerEventRow {
+  chainId: bigint;
+  blockNumber: bigint;
+  logIndex: number;
+  blockTimestamp: Date;
+  txHash: string;
+  kind: "payment" | "withdrawal" | "refund";
+  /** Payout address, lowercase. */
+  merchant: string;
+  /** The bytes32 order reference (payments, refunds), or null. */
+  orderRef: string | null;
+  /** The order it matched, whoever owns it, or null. */
+  orderId: bigint | null;
+  /** The payer of a payment (a deposit address for a sweep), the refund's recipient or the withdrawal's target. */
+  counterparty: string;
+  token: string;
+  amount: bigint;
+}
+
+/**
+ * Every event of one kind to these payout addresses on these chains whose block time lies in
+ * `range`, oldest first, one page at a time (keyset on block time, chain, block and log index).
+ */
+export async function* ledgerEventsForExport(
+  db: Queryable,
+  kind: LedgerEventRow["kind"],
+  chainIds: readonly bigint[],
+  merchants: readonly string[],
+  range: DateRange,
+  pageSize = 1_000,
+): AsyncGenerator<LedgerEventRow[]> {
+  if (merchants.length === 0 || chainIds.length === 0) return;
+  let after: LedgerEventRow | null = null;
+  for (;;) {
+    const page: { rows: EventDbRow[] } = await db.query<EventDbRow>(
+      `SELECT chain_id, block_number, log_index, block_timestamp, tx_hash, kind, merchant, order_ref, order_id,
+              counterparty, token, amount::text AS amount
+         FROM contract_events
+        WHERE kind = $1 AND chain_id = ANY($2::int8[]) AND merchant = ANY($3::text[])
+          AND ($4::timestamptz IS NULL OR block_timestamp >= $4) AND ($5::timestamptz IS NULL OR block_timestamp < $5)
+          AND ($6::timestamptz IS NULL OR (block_timestamp, chain_id, block_number, log_index) > ($6, $7::int8, $8::int8, $9::int4))
+        ORDER BY block_timestamp, chain_id, block_number, log_index LIMIT $10`,
+      [
+        kind,
+        chainIds.map(String),
+        merchants.map((m) => m.toLowerCase()),
+        range.from,
+        range.to,
+        after?.blockTimestamp ?? null,
+        after?.chainId ?? null,
+        after?.blockNumber ?? null,
+        after?.logIndex ?? null,
+        pageSize,
+      ],
+    );
+    const rows = page.rows.map((r): LedgerEventRow => ({
+      chainId: BigInt(r.chain_id),
+      blockNumber: BigInt(r.block_number),
+      logIndex: r.log_index,
+      blockTimestamp: r.block_timestamp,
+      txHash: r.tx_hash,
+      kind: r.kind,
+      merchant: r.merchant,
+      orderRef: r.order_ref,
+      orderId: r.order_id === null ? null : BigInt(r.order_id),
+      counterparty: r.counterparty,
+      token: r.token,
+      amount: BigInt(r.amount),
+    }));
+    if (rows.length > 0) yield rows;
+    after = rows.at(-1) ?? null;
+    if (!after || rows.length < pageSize) return;
+  }
+}
+
+type EventDbRow = {
+  chain_id: bigint;
+  block_number: bigint;
+  log_index: number;
+  block_timestamp: Date;
+  tx_hash: string;
+  kind: LedgerEventRow["kind"];
+  merchant: string;
+  order_ref: string | null;
+  order_id: bigint | null;
+  counterparty: string;
+  token: string;
+  amount: string;
+};

@@ -76,3 +76,19 @@ export function roundUpToPrecision(amount: bigint, decimals: number, precision: 
   const step = 10n ** BigInt(decimals - precision);
   return ceilDiv(amount, step) * step;
 }
+
+/**
+ * The fiat value, in cents, of `amount` (in units of `tokenDecimals`) at a rate of
+ * `price / 10^priceDecimals` fiat per whole token, rounded half-up to the cent:
+ * round(amount × price × 100 / 10^(tokenDecimals + priceDecimals)).
+ */
+export function fiatCents(
+  amount: bigint,
+  tokenDecimals: number,
+  price: bigint,
+  priceDecimals: number,
+): bigint {
+  if (amount < 0n || price < 0n) throw new RangeError("fiatCents expects a non-negative amount and price");
+  const denominator = 10n ** BigInt(tokenDecimals + priceDecimals);
+  return (amount * price * 200n + denominator) / (2n * denominator);
+}

@@ -1,4 +1,5 @@
 import type { Queryable } from "../db/types.ts";
+import type { DateRange } from "../lib/range.ts";
 import type { OrderRow } from "./serialize.ts";
 import type { OrderStatus } from "./state.ts";
 
@@ -70,6 +71,120 @@ export async function merchantOrdersToday(db: Queryable, merchantId: bigint): Pr
     [merchantId],
   );
   return rows[0]?.count ?? 0n;
+}
+
+/** Rows per page of an export read: a large export streams page by page, never all at once. */
+export const EXPORT_PAGE_SIZE = 1_000;
+
+/**
+ * A merchant's orders created in `range`, oldest first, one page at a time (keyset on
+ * created_at and id, which the merchant's history index serves).
+ */
+export async function* merchantOrdersForExport(
+  db: Queryable,
+  merchantId: bigint,
+  range: DateRange,
+  pageSize = EXPORT_PAGE_SIZE,
+): AsyncGenerator<OrderRow[]> {
+  let after: { createdAt: Date; id: bigint } | null = null;
+  for (;;) {
+    const page: { rows: OrderRow[] } = await db.query<OrderRow>(
+      `SELECT * FROM orders
+        WHERE merchant_id = $1
+          AND ($2::timestamptz IS NULL OR created_at >= $2) AND ($3::timestamptz IS NULL OR created_at < $3)
+          AND ($4::timestamptz IS NULL OR (created_at, id) > ($4, $5::int8))
+        ORDER BY created_at, id LIMIT $6`,
+      [merchantId, range.from, range.to, after?.createdAt ?? null, after?.id ?? null, pageSize],
+    );
+    if (page.rows.length > 0) yield page.rows;
+    const last = page.rows.at(-1);
+    if (!last || page.rows.length < pageSize) return;
+    after = { createdAt: last.created_at, id: last.id };
+  }
+}
+
+/** The USD rate an order locked: `price / 10^priceDecimals` USD per whole token, when it was made. */
+export interface LockedRate {
+  orderId: bigint;
+  price: bigint;
+  priceDecimals: number;
+  lockedAt: Date;
+}
+
+type RateRow = { id: bigint; price: string; price_decimals: number; created_at: Date };
+const rateOf = (r: RateRow): LockedRate => ({
+  orderId: r.id,
+  price: BigInt(r.price),
+  priceDecimals: r.price_decimals,
+  lockedAt: r.created_at,
+});
+
+/** The locked rates of these orders, by id; orders of other merchants are left out. */
+export async function merchantOrderRates(
+  db: Queryable,
+  merchantId: bigint,
+  ids: readonly bigint[],
+): Promise<Map<bigint, LockedRate>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await db.query<RateRow>(
+    "SELECT id, price::text AS price, price_decimals, created_at FROM orders WHERE merchant_id = $1 AND id = ANY($2::int8[])",
+    [merchantId, [...new Set(ids)].map(String)],
+  );
+  return new Map(rows.map((r) => [r.id, rateOf(r)]));
+}
+
+/** The locked rates of the merchant's orders paid through these deposit addresses of a chain, by address. */
+export async function merchantOrderRatesByDepositAddress(
+  db: Queryable,
+  merchantId: bigint,
+  chainId: bigint,
+  addresses: readonly string[],
+): Promise<Map<string, LockedRate>> {
+  if (addresses.length === 0) return new Map();
+  const { rows } = await db.query<RateRow & { deposit_address: string }>(
+    `SELECT id, price::text AS price, price_decimals, created_at, deposit_address FROM orders
+      WHERE chain_id = $1 AND deposit_address = ANY($2::text[]) AND merchant_id = $3`,
+    [chainId, [...new Set(addresses.map((a) => a.toLowerCase()))], merchantId],
+  );
+  return new Map(rows.map((r) => [r.deposit_address, rateOf(r)]));
+}
+
+/** A question for nearestEarlierQuotes: money that moved on a chain in a token at a time. */
+export interface QuoteAsk {
+  chainId: bigint;
+  token: string;
+  at: Date;
+}
+
+/**
+ * For each ask, the rate of the merchant's newest order on that chain and token made at or before
+ * its time: the nearest earlier quote, for money that moved without an order of the merchant (a
+ * withdrawal). Only the merchant's own orders are read, so no other account's order or its timing
+ * shows. Block times are whole seconds, so an order made during the block's second counts as
+ * earlier. One query for all the asks; undefined where there is no such order.
+ */
+export async function nearestEarlierQuotes(
+  db: Queryable,
+  merchantId: bigint,
+  asks: readonly QuoteAsk[],
+): Promise<(LockedRate | undefined)[]> {
+  if (asks.length === 0) return [];
+  const { rows } = await db.query<RateRow & { i: string }>(
+    `SELECT q.i::text AS i, o.id, o.price::text AS price, o.price_decimals, o.created_at
+       FROM unnest($2::int8[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS q(chain_id, token, at, i)
+       JOIN LATERAL (SELECT id, price, price_decimals, created_at FROM orders
+                      WHERE merchant_id = $1 AND chain_id = q.chain_id AND token = q.token
+                        AND created_at < q.at + interval '1 second'
+                      ORDER BY created_at DESC, id DESC LIMIT 1) o ON true`,
+    [
+      merchantId,
+      asks.map((a) => a.chainId.toString()),
+      asks.map((a) => a.token.toLowerCase()),
+      asks.map((a) => a.at.toISOString()),
+    ],
+  );
+  const found = new Map(rows.map((r) => [Number(r.i), rateOf(r)]));
+  return asks.map((_, i) => found.get(i + 1));
 }
 
 /** Public reads by order id (the pay page and its QR code), bound to one database. */

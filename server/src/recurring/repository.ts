@@ -1,4 +1,5 @@
 import type { Queryable } from "../db/types.ts";
+import type { DateRange } from "../lib/range.ts";
 import type { Interval } from "./schedule.ts";
 import type { PeriodState, RecurringStatus } from "./state.ts";
 
@@ -389,4 +390,96 @@ export async function chainSubscriptionIds(tx: Queryable, chainId: bigint): Prom
 
 export async function deleteChainSubscriptions(tx: Queryable, chainId: bigint): Promise<void> {
   await tx.query("DELETE FROM subscriptions WHERE chain_id = $1", [chainId]);
+}
+
+/** A subscription period with its subscription's terms, as the exports list it (docs/exports.md). */
+export interface PeriodExportRow {
+  subscription: Pick<
+    SubscriptionRow,
+    | "id"
+    | "chain_id"
+    | "method"
+    | "token"
+    | "token_symbol"
+    | "token_decimals"
+    | "usd_cents"
+    | "interval"
+    | "merchant_address"
+    | "deposit_address"
+    | "item_title"
+  >;
+  period: Omit<PeriodRow, "reminded_at" | "opens_at">;
+}
+
+type PeriodExportDbRow = PeriodExportRow["subscription"] & Omit<PeriodRow, "reminded_at" | "opens_at">;
+
+/**
+ * The periods of a merchant's subscriptions due in `range` (their start), oldest first, one page
+ * at a time (keyset on the due date, subscription and period index). A period has a row once it
+ * opened and locked its rate.
+ */
+export async function* merchantPeriodsForExport(
+  db: Queryable,
+  merchantId: bigint,
+  range: DateRange,
+  pageSize = 1_000,
+): AsyncGenerator<PeriodExportRow[]> {
+  let after: { startsAt: Date; id: bigint; index: number } | null = null;
+  for (;;) {
+    const page: { rows: PeriodExportDbRow[] } = await db.query<PeriodExportDbRow>(
+      `SELECT s.id, s.chain_id, s.method, s.token, s.token_symbol, s.token_decimals, s.usd_cents, s.interval,
+              s.merchant_address, s.deposit_address, s.item_title,
+              p.subscription_id, p.index, p.starts_at, p.ends_at, p.opened_at, p.price::text AS price, p.price_decimals,
+              p.expected_amount::text AS expected_amount, p.paid_amount::text AS paid_amount, p.paid_at, p.paid_block,
+              p.transaction_id
+         FROM subscription_periods p JOIN subscriptions s ON s.id = p.subscription_id
+        WHERE s.merchant_id = $1
+          AND ($2::timestamptz IS NULL OR p.starts_at >= $2) AND ($3::timestamptz IS NULL OR p.starts_at < $3)
+          AND ($4::timestamptz IS NULL OR (p.starts_at, p.subscription_id, p.index) > ($4, $5::int8, $6::int4))
+        ORDER BY p.starts_at, p.subscription_id, p.index LIMIT $7`,
+      [
+        merchantId,
+        range.from,
+        range.to,
+        after?.startsAt ?? null,
+        after?.id ?? null,
+        after?.index ?? null,
+        pageSize,
+      ],
+    );
+    if (page.rows.length > 0) {
+      yield page.rows.map((r) => ({
+        subscription: {
+          id: r.id,
+          chain_id: r.chain_id,
+          method: r.method,
+          token: r.token,
+          token_symbol: r.token_symbol,
+          token_decimals: r.token_decimals,
+          usd_cents: r.usd_cents,
+          interval: r.interval,
+          merchant_address: r.merchant_address,
+          deposit_address: r.deposit_address,
+          item_title: r.item_title,
+        },
+        period: {
+          subscription_id: r.subscription_id,
+          index: r.index,
+          starts_at: r.starts_at,
+          ends_at: r.ends_at,
+          opened_at: r.opened_at,
+          price: r.price,
+          price_decimals: r.price_decimals,
+          expected_amount: r.expected_amount,
+          paid_amount: r.paid_amount,
+          paid_at: r.paid_at,
+          paid_block: r.paid_block,
+          transaction_id: r.transaction_id,
+        },
+      }));
+    }
+    const last = page.rows.at(-1);
+    if (!last || page.rows.length < pageSize) return;
+    after = { startsAt: last.starts_at, id: last.subscription_id, index: last.index };
+  }
 }

@@ -122,6 +122,26 @@ const CONSOLE_BODY = `<main class="console" aria-labelledby="console-title">
       <table id="orders"><thead><tr><th scope="col">Order</th><th scope="col">Created</th><th scope="col">Amount</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
     </section>
 
+    <section class="panel" aria-labelledby="exports-title" id="exports">
+      <h2 id="exports-title">Exports for your accountant</h2>
+      <p class="muted small">CSV files, one row per order, payment, refund, withdrawal, sweep or subscription period, each with its transaction, chain, coin amount and value in USD at the rate locked or observed at the time. Dates are UTC; leave a date empty for no limit.</p>
+      <div class="row">
+        <label for="export-from">From (UTC, included)</label>
+        <input id="export-from" type="date">
+        <label for="export-through">Through (UTC, included)</label>
+        <input id="export-through" type="date">
+      </div>
+      <p id="export-note" class="muted small" role="status" aria-live="polite"></p>
+      <ul id="export-links" class="export-links">
+        <li><a data-export="orders" href="/export/orders.csv" download>Orders (CSV)</a></li>
+        <li><a data-export="payments" href="/export/payments.csv" download>Payments (CSV)</a></li>
+        <li><a data-export="refunds" href="/export/refunds.csv" download>Refunds (CSV)</a></li>
+        <li><a data-export="withdrawals" href="/export/withdrawals.csv" download>Withdrawals (CSV)</a></li>
+        <li><a data-export="sweeps" href="/export/sweeps.csv" download>Deposit sweeps (CSV)</a></li>
+        <li><a data-export="subscription-periods" href="/export/subscription-periods.csv" download>Subscription periods (CSV)</a></li>
+      </ul>
+    </section>
+
     <section class="panel" aria-labelledby="plan-title">
       <h2 id="plan-title">Plan and usage</h2>
       <p id="plan"></p>

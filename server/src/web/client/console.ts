@@ -283,6 +283,35 @@ async function signOut() {
   endSession("Signed out.");
 }
 
+// ---- Exports for the accountant ---------------------------------------------------------------
+/** The day after a yyyy-mm-dd date: the API's `to` is exclusive, the console's "through" date included. */
+function dayAfter(date: string): string {
+  const next = new Date(`${date}T00:00:00Z`);
+  next.setUTCDate(next.getUTCDate() + 1);
+  return next.toISOString().slice(0, 10);
+}
+
+/** Points every export link at the chosen range (GET with the session cookie; docs/exports.md). */
+function updateExportLinks() {
+  const from = $<HTMLInputElement>("export-from").value;
+  const through = $<HTMLInputElement>("export-through").value;
+  const query = new URLSearchParams();
+  if (from) query.set("from", from);
+  if (through) query.set("to", dayAfter(through));
+  const wrong = from !== "" && through !== "" && from > through;
+  $("export-note").textContent = wrong
+    ? "The first day comes after the last: choose a From date on or before the Through date."
+    : from || through
+      ? `Exports cover ${from || "the start"} through ${through || "today"} (UTC).`
+      : "";
+  const search = query.toString();
+  document.querySelectorAll<HTMLAnchorElement>("#export-links a[data-export]").forEach((link) => {
+    link.href = `/export/${link.dataset.export}.csv${search ? `?${search}` : ""}`;
+    if (wrong) link.setAttribute("aria-disabled", "true");
+    else link.removeAttribute("aria-disabled");
+  });
+}
+
 // ---- The signed-in console -------------------------------------------------------------------
 async function showApp() {
   if (!session) return;
@@ -790,6 +819,11 @@ $("apikey-form").addEventListener("submit", (e) => void signInWithApiKey(e));
 $("sign-out").addEventListener("click", () => void signOut());
 $("sign-out-everywhere").addEventListener("click", () => void signOutEverywhere());
 $("order-filter").addEventListener("submit", (e) => void loadOrders(e).catch(fail));
+for (const id of ["export-from", "export-through"]) $(id).addEventListener("input", updateExportLinks);
+$("export-links").addEventListener("click", (e) => {
+  // A link is off while the range is wrong: the server would answer 400, not a file.
+  if ((e.target as HTMLElement).closest("a[aria-disabled=true]")) e.preventDefault();
+});
 $("status-filter").addEventListener("change", () => void loadOrders().catch(fail));
 $("pv-confirm").addEventListener("click", () => void confirmAction());
 $("pv-switch").addEventListener("click", () => {
