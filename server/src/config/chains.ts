@@ -46,6 +46,11 @@ export interface ChainConfig {
   rpcUrl: string | undefined;
   /** ws(s) endpoint whose newHeads subscription wakes the indexer; the runtime defaults it to a ws(s) rpcUrl. */
   rpcWsUrl: string | undefined;
+  /**
+   * RPC_BATCH_SIZE: most JSON-RPC calls sent in one HTTP batch (1: no batching); halved at run time
+   * when the provider refuses a batch for its size. Default 50.
+   */
+  rpcBatchSize: number;
   /** Unset: the chain's Ignition deployment. */
   contractAddress: `0x${string}` | undefined;
   /**
@@ -109,6 +114,7 @@ export interface ChainConfig {
 export const CHAIN_SETTINGS = [
   "RPC_URL",
   "RPC_WS_URL",
+  "RPC_BATCH_SIZE",
   "CHAIN_ID",
   "CONTRACT_ADDRESS",
   "IGNITION_DEPLOYMENT_DIR",
@@ -246,6 +252,7 @@ function readChain(
     expectedChainId,
     rpcUrl: rpcUrl ?? undefined,
     rpcWsUrl: r.url(v("RPC_WS_URL"), ["ws:", "wss:"]),
+    rpcBatchSize: r.int(v("RPC_BATCH_SIZE"), 50, 1, 1_000),
     contractAddress: r.address(v("CONTRACT_ADDRESS")),
     startBlock: r.bigint(v("START_BLOCK"), "a block number"),
     confirmations,

@@ -147,7 +147,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   );
   const rpcErrors = counter(
     "ethpos_rpc_errors_total",
-    "JSON-RPC calls that failed, by method and kind (timeout, rate_limited, range_too_large, reverted, rpc, http, network, other)",
+    "JSON-RPC calls that failed, by method and kind (timeout, rate_limited, range_too_large, batch_too_large, reverted, rpc, http, network, other)",
     ["chain", "method", "kind"],
   );
   const orders = gauge("ethpos_orders", "Orders in each status", ["chain", "status"], fromDatabase);

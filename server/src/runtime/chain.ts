@@ -1,11 +1,12 @@
-import { createPublicClient, http, webSocket, type PublicClient } from "viem";
+import { createPublicClient, type PublicClient } from "viem";
 import {
   findDeploymentBlock,
   ignitionDeploymentDir,
   LOCAL_CHAIN_IDS,
   readIgnitionDeployment,
 } from "../chain/deployment.ts";
-import { createRpcStats, observeTransport, type RpcStats } from "../chain/rpc-stats.ts";
+import { createRpcStats, type RpcStats } from "../chain/rpc-stats.ts";
+import { providerTransport } from "../chain/transport.ts";
 import { ensureChainIdentity, readChainIdentity, type ChainReset } from "../chain/identity.ts";
 import type { AppEnv, ChainConfig, TokenConfig } from "../config/index.ts";
 import type { Db } from "../db/types.ts";
@@ -25,7 +26,12 @@ import {
 import { chainNameForId } from "../config/presets.ts";
 import type { ChainContext, ChainModule, DepositReuse } from "../chain/module.ts";
 import type { IndexerStatus } from "../indexer/index.ts";
-import { FatalIndexerError, isRetryable } from "../indexer/rpc.ts";
+import {
+  FatalIndexerError,
+  isRetryable,
+  isTransportFailure,
+  reportProviderFindings,
+} from "../indexer/rpc.ts";
 import { sleep } from "../lib/sleep.ts";
 import { clearFailure, loadCursor, loadFailure, recordFailure } from "../indexer/store.ts";
 import { ConfigError, firstLine } from "../lib/errors.ts";
@@ -43,6 +49,8 @@ import { deleteChainDataOf } from "./reset.ts";
 /** Multicall3 at the same address on most public networks (https://www.multicall3.com). */
 const CANONICAL_MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";
 const DEFAULT_DEPOSIT_WATCH_HOURS = 24;
+/** How long start-up waits for a node that does not answer at all before it calls RPC_URL wrong. */
+const START_UNREACHABLE_MS = 30_000;
 
 /**
  * Advisory-lock key of one chain's indexer ("ethpos:indexer" + chain id): one process per chain
@@ -140,15 +148,22 @@ export interface ChainRuntimeDeps {
   retryMs?: number;
 }
 
-/** A client of `rpcUrl`; with `stats`, each of its JSON-RPC calls is counted there (/metrics). */
-export function clientFor(rpcUrl: string, stats?: RpcStats): PublicClient {
-  const transport = rpcUrl.startsWith("ws")
-    ? webSocket(rpcUrl, { retryCount: 0 })
-    : http(rpcUrl, { retryCount: 0, timeout: 15_000, batch: { batchSize: 100, wait: 0 } });
-  return createPublicClient({
-    transport: stats ? observeTransport(transport, stats) : transport,
-    pollingInterval: 250,
+/**
+ * A client of `rpcUrl` through the provider transport (../chain/transport.ts): batches capped at
+ * `batchSize` (RPC_BATCH_SIZE) and halved on a refusal, rate limits and gateway errors retried after
+ * Retry-After or with backoff and jitter. With `stats`, each JSON-RPC call is counted there (/metrics).
+ */
+export function clientFor(
+  rpcUrl: string,
+  stats?: RpcStats,
+  options: { batchSize?: number; log?: Logger } = {},
+): PublicClient {
+  const { transport } = providerTransport(rpcUrl, {
+    stats,
+    log: options.log,
+    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
   });
+  return createPublicClient({ transport, pollingInterval: 250 });
 }
 
 /**
@@ -165,10 +180,19 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     );
   }
   const rpc = deps.client ? undefined : createRpcStats();
-  const client = deps.client ?? clientFor(config.rpcUrl as string, rpc);
+  const rpcLog = parentLog.child({ chain: config.name ?? "default" });
+  const client =
+    deps.client ?? clientFor(config.rpcUrl as string, rpc, { batchSize: config.rpcBatchSize, log: rpcLog });
+  // Start-up waits out what is transient (a rate limit, a gateway error, a timeout), saying what it
+  // waits for; a node that does not answer at all for START_UNREACHABLE_MS is a wrong URL.
+  const retry = deps.retryMs === undefined ? {} : { retryMs: deps.retryMs };
   let chainIdNumber: number;
   try {
-    chainIdNumber = await client.getChainId();
+    chainIdNumber = await untilAnswered(
+      { client, v, where: `${v("RPC_URL")}`, log: rpcLog, ...retry, unreachableMs: START_UNREACHABLE_MS },
+      "the chain id",
+      () => client.getChainId(),
+    );
   } catch (error) {
     throw new ConfigError(
       `${v("RPC_URL")} ${config.rpcUrl ?? ""} is unreachable (${firstLine(error)}); ` +
@@ -181,6 +205,18 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   }
   const name = config.name ?? chainNameForId(chainId) ?? `chain-${chainId}`;
   const log = parentLog.child({ chain: name });
+  reportProviderFindings(client, (message) => log.warn(message));
+  // The feed, the tokens and Multicall3 must be what the variables say: every definite problem is
+  // one line naming its variable, all reported at once; transport errors are waited out.
+  const ctx: CheckContext = {
+    client,
+    v,
+    where: `chain ${chainId} (${name})`,
+    log,
+    ...retry,
+    ...(config.preset ? { preset: config.preset } : {}),
+  };
+  const patiently = <T>(what: string, fn: () => Promise<T>) => untilAnswered(ctx, what, fn);
   const isLocal = LOCAL_CHAIN_IDS.has(chainId);
   const deployment = readIgnitionDeployment(
     ignitionDeploymentDir(chainId, config.ignitionDeploymentDir),
@@ -199,7 +235,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
             v("CONTRACT_ADDRESS"),
     );
   }
-  const code = await client.getCode({ address: contract });
+  const code = await patiently("the contract's code", () => client.getCode({ address: contract }));
   if (!code || code === "0x") {
     throw new ConfigError(
       `${v("CONTRACT_ADDRESS")} ${contract} has no contract code on chain ${chainId} (${name}); ` +
@@ -208,7 +244,8 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   }
 
   const modules = deps.modules ?? chainModules;
-  const reset = await ensureChainIdentity(db, await readChainIdentity(client, contract), {
+  const identity = await patiently("the chain's genesis block", () => readChainIdentity(client, contract));
+  const reset = await ensureChainIdentity(db, identity, {
     resetOnMismatch: isLocal && deps.env !== "production",
     log: (message) => log.warn(message),
     deleteChainData: deleteChainDataOf(modules),
@@ -218,16 +255,6 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   if (tokens.length === 0 && isLocal && deployment.stablecoin) {
     tokens.push({ symbol: "USDC", address: deployment.stablecoin, decimals: 6, usdPeg: "1" });
   }
-  // The feed, the tokens and Multicall3 must be what the variables say: every definite problem is
-  // one line naming its variable, all reported at once; transport errors are waited out.
-  const ctx: CheckContext = {
-    client,
-    v,
-    where: `chain ${chainId} (${name})`,
-    log,
-    ...(deps.retryMs === undefined ? {} : { retryMs: deps.retryMs }),
-    ...(config.preset ? { preset: config.preset } : {}),
-  };
   const problems: string[] = [];
   let prices: PriceSource | undefined;
   if (config.ethUsdPrice) prices = staticPriceSource(config.ethUsdPrice);
@@ -254,7 +281,10 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   let startBlock = config.startBlock;
   if (startBlock === undefined) {
     try {
-      startBlock = await findDeploymentBlock(client, contract);
+      startBlock = await patiently(
+        `the contract's deployment block (a search over eth_getCode; ${v("START_BLOCK")} skips it)`,
+        () => findDeploymentBlock(client, contract),
+      );
     } catch (error) {
       throw new ConfigError(
         `${v("START_BLOCK")} is not set and the deployment block could not be found (${(error as Error).message}); ` +
@@ -264,7 +294,9 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   }
 
   // Deposit addresses: derived off-chain; the init code hash must be the one this server knows.
-  const derivation = await readDepositDerivation(client, contract, chainId, v("CONTRACT_ADDRESS"));
+  const derivation = await patiently("the contract's deposit init code hash", () =>
+    readDepositDerivation(client, contract, chainId, v("CONTRACT_ADDRESS")),
+  );
   // A deposit address is swept once per payment: it must be usable again after its sweep (EIP-6780).
   const depositReuse = await untilAnswered(ctx, "a simulation of two sweeps of one deposit address", () =>
     probeDepositReuse(client, derivation),
@@ -287,12 +319,14 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     );
   }
   const watchHours = config.depositWatchHours ?? DEFAULT_DEPOSIT_WATCH_HOURS;
-  const subscriptions = await findSubscriptions(
-    client,
-    contract,
-    config.subscriptionsAddress,
-    isLocal ? deployment.subscriptions : undefined,
-    v,
+  const subscriptions = await patiently("the Subscriptions contract", () =>
+    findSubscriptions(
+      client,
+      contract,
+      config.subscriptionsAddress,
+      isLocal ? deployment.subscriptions : undefined,
+      v,
+    ),
   );
   if (!subscriptions) {
     log.info(
@@ -508,7 +542,8 @@ async function findSubscriptions(
       return bound.toLowerCase() === processor.toLowerCase()
         ? null
         : `bound to the PaymentProcessor ${bound}`;
-    } catch {
+    } catch (error) {
+      if (isTransportFailure(error)) throw error; // no answer yet: waited out
       return "not a Subscriptions contract (it has no processor())";
     }
   };
