@@ -27,7 +27,7 @@ export const PROVIDER_WORDINGS: readonly ProviderWording[] = [
   {
     source: "Alchemy, free tier (docs: eth_getLogs limits)",
     kind: "range",
-    pattern: /you can make eth_getLogs requests with up to a \d[\d,KkMm]* block range/,
+    pattern: /tier plan, you can make eth_getLogs requests with up to a \d[\d,KkMm]* block range/,
     example: {
       code: -32600,
       message:
@@ -55,7 +55,7 @@ export const PROVIDER_WORDINGS: readonly ProviderWording[] = [
   {
     source: "BNB Chain and other geth-derived nodes, publicnode",
     kind: "range",
-    pattern: /exceed(s)? max(imum)? block range/,
+    pattern: /exceed maximum block range/,
     example: { code: -32000, message: "exceed maximum block range: 5000" },
   },
   {
@@ -135,7 +135,7 @@ export const PROVIDER_WORDINGS: readonly ProviderWording[] = [
     source: "Alchemy, Infura, QuickNode, Chainstack (batch caps)",
     kind: "batch",
     pattern:
-      /batch (size|limit|request limit) (exceeded|too large)|exceeded max batch|max(imum)? batch size|too many requests in batch/,
+      /batch (size |request )?(limit )?(exceeded|too large)|exceeded max batch|max(imum)? batch size|too many requests in (a )?batch/,
     example: { code: -32600, message: "Batch size limit exceeded" },
   },
   // Rate limits (HTTP 429 is read from the status, whatever the body says)

@@ -1,5 +1,6 @@
 import { parseAbi, type PublicClient } from "viem";
 import { unavailable } from "../lib/errors.ts";
+import { recentValue } from "../lib/recent.ts";
 import { parseDecimal } from "../lib/money.ts";
 
 /** The Chainlink AggregatorV3 functions read for the ETH/USD rate (here and by the start-up check of the feed). */
@@ -48,23 +49,37 @@ export function chainlinkPriceSource(
   client: PublicClient,
   feed: `0x${string}`,
   maxAgeSeconds: number,
+  /**
+   * The feed's answer is read at most once per `freshMs` (default 5 s), and when a read fails (a
+   * rate-limited provider) the last answer read within `graceMs` (default 60 s) is used; the checks
+   * below apply to it all the same, so a stale answer is never served.
+   */
+  cache: { freshMs?: number; graceMs?: number } = {},
 ): PriceSource {
   let decimals: number | undefined;
+  const round = recentValue(
+    async () => {
+      decimals ??= await client.readContract({
+        address: feed,
+        abi: aggregatorV3Abi,
+        functionName: "decimals",
+      });
+      const [, answer, , updatedAt] = await client.readContract({
+        address: feed,
+        abi: aggregatorV3Abi,
+        functionName: "latestRoundData",
+      });
+      return { answer, updatedAt, decimals };
+    },
+    { freshMs: cache.freshMs ?? 5_000, graceMs: cache.graceMs ?? 60_000 },
+  );
   return {
     async ethUsd() {
       let answer: bigint;
       let updatedAt: bigint;
+      let decimals: number;
       try {
-        decimals ??= await client.readContract({
-          address: feed,
-          abi: aggregatorV3Abi,
-          functionName: "decimals",
-        });
-        [, answer, , updatedAt] = await client.readContract({
-          address: feed,
-          abi: aggregatorV3Abi,
-          functionName: "latestRoundData",
-        });
+        ({ answer, updatedAt, decimals } = await round.get());
       } catch {
         throw unavailable("The ETH/USD price feed is unreachable; try again shortly.", "price_unavailable");
       }

@@ -32,6 +32,7 @@ import {
   isTransportFailure,
   reportProviderFindings,
 } from "../indexer/rpc.ts";
+import { recentValue } from "../lib/recent.ts";
 import { sleep } from "../lib/sleep.ts";
 import { clearFailure, loadCursor, loadFailure, recordFailure } from "../indexer/store.ts";
 import { ConfigError, firstLine } from "../lib/errors.ts";
@@ -49,6 +50,9 @@ import { deleteChainDataOf } from "./reset.ts";
 /** Multicall3 at the same address on most public networks (https://www.multicall3.com). */
 const CANONICAL_MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";
 const DEFAULT_DEPOSIT_WATCH_HOURS = 24;
+/** A head read for /health is reused this long, and served this long while the node refuses. */
+const HEAD_FRESH_MS = 1_000;
+const HEAD_GRACE_MS = 30_000;
 /** How long start-up waits for a node that does not answer at all before it calls RPC_URL wrong. */
 const START_UNREACHABLE_MS = 30_000;
 
@@ -65,6 +69,11 @@ export interface ChainRuntime {
   readonly name: string;
   readonly chainId: bigint;
   readonly client: PublicClient;
+  /**
+   * The node's head for readers that need a recent one (/health): one eth_blockNumber per
+   * HEAD_FRESH_MS at most, and the last answer (up to HEAD_GRACE_MS old) while the node refuses.
+   */
+  head(): Promise<bigint>;
   /** The JSON-RPC calls of `client` by method and failure kind; undefined for a client given by a test. */
   readonly rpc: RpcStats | undefined;
   readonly contract: `0x${string}`;
@@ -454,10 +463,16 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     }
   }
 
+  const recentHead = recentValue(() => client.getBlockNumber({ cacheTime: 0 }), {
+    freshMs: HEAD_FRESH_MS,
+    graceMs: HEAD_GRACE_MS,
+  });
+
   return {
     name,
     chainId,
     client,
+    head: () => recentHead.get(),
     rpc,
     contract,
     tokens,
