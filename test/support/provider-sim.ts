@@ -46,7 +46,7 @@ export const PERSONALITIES = {
     rangeLimit: 5,
     rangeStyle: "quicknode",
   },
-  infuraResults: { name: "Infura: result cap (2 logs here)", resultCap: 2 },
+  infuraResults: { name: "Infura: result cap (1 log here)", resultCap: 1 },
   batchCap: { name: "geth/Bor: batch cap of 8 calls", batchCap: 8 },
   burstsRetryAfter: {
     name: "Alchemy: 429 bursts with Retry-After",
@@ -85,6 +85,9 @@ class HttpRefusal {
 
 export interface ProviderSim {
   url: string;
+  /** Holds every request until `release()` (a provider that stalls; the test makes history meanwhile). */
+  hold(): void;
+  release(): void;
   set(personality: Personality): void;
   personality(): Personality;
   /** Requests refused or reset so far, by reason (range, results, batch, rate_limited, finalized, block_hash, reset). */
@@ -102,6 +105,7 @@ export async function startProviderSim(upstream: string, initial: Personality = 
   const refused: Record<string, number> = {};
   const counts = { requests: 0, calls: 0 };
   const sockets = new Set<Socket>();
+  let held: (() => void)[] | undefined;
   const count = (reason: string) => {
     refused[reason] = (refused[reason] ?? 0) + 1;
   };
@@ -276,12 +280,13 @@ export async function startProviderSim(upstream: string, initial: Personality = 
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      if (p.resetEvery !== undefined && n % p.resetEvery === 0) {
+      if (held === undefined && p.resetEvery !== undefined && n % p.resetEvery === 0) {
         count("reset");
         req.socket.resetAndDestroy();
         return;
       }
       const reply = async () => {
+        if (held) await new Promise<void>((resolve) => held?.push(resolve));
         let parsed: unknown;
         try {
           parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
@@ -321,6 +326,14 @@ export async function startProviderSim(upstream: string, initial: Personality = 
       since = Date.now();
     },
     personality: () => p,
+    hold() {
+      held ??= [];
+    },
+    release() {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const go of waiting) go();
+    },
     refused,
     counts,
     close: () =>

@@ -1,8 +1,9 @@
 /**
  * The JSON-RPC transport of one chain, shaped for hosted providers as they are: HTTP batches capped
  * (RPC_BATCH_SIZE) and halved when the provider refuses a batch for its size; rate limits (HTTP 429,
- * the providers' rate-limit answers) and gateway errors (HTTP 500/502/503/504) retried after the
- * Retry-After the answer gives, else with exponential backoff and jitter. Range and result-size
+ * the providers' rate-limit answers), gateway errors (HTTP 500/502/503/504) and, for reads, lost
+ * connections retried after the Retry-After the answer gives, else with exponential backoff and
+ * jitter. Range and result-size
  * refusals of eth_getLogs are not retried here: the indexer asks for fewer blocks instead.
  */
 import { http, webSocket, type Transport } from "viem";
@@ -10,13 +11,16 @@ import {
   backoffMs,
   isBatchRefusal,
   isTransientRefusal,
+  providerMessage,
   refusalKind,
   retryAfterMs,
 } from "../indexer/provider-errors.ts";
-import { firstLine } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
 import { sleep } from "../lib/sleep.ts";
-import { observeTransport, type RpcStats } from "./rpc-stats.ts";
+import { observeTransport, rpcErrorKind, type RpcStats } from "./rpc-stats.ts";
+
+/** Calls not repeated after a connection loss (the first may have arrived): everything else only reads. */
+const NOT_REPEATED = new Set(["eth_sendRawTransaction", "eth_sendTransaction"]);
 
 /** Calls per HTTP batch when RPC_BATCH_SIZE is not set: under Bor's and most providers' caps. */
 export const DEFAULT_RPC_BATCH_SIZE = 50;
@@ -92,16 +96,24 @@ export function providerTransport(
             if (batchSize === size) {
               batchSize = Math.max(1, Math.floor(size / 2));
               log?.warn(
-                `RPC: the provider refused a batch of up to ${size} calls (${firstLine(error)}); sending at most ${batchSize} per batch from now on (RPC_BATCH_SIZE)`,
+                `RPC: the provider refused a batch of up to ${size} calls (${providerMessage(error)}); sending at most ${batchSize} per batch from now on (RPC_BATCH_SIZE)`,
               );
             }
             continue;
           }
-          if (attempt < retries && isTransientRefusal(error)) {
+          // A rate limit or gateway error, or a connection lost under a read (a provider's load
+          // balancer resets idle or busy connections): tried again after a pause.
+          const lost = !NOT_REPEATED.has(args.method) && rpcErrorKind(error) === "network";
+          if (attempt < retries && (isTransientRefusal(error) || lost)) {
             const wait = retryAfterMs(error, maxDelay) ?? backoffMs(attempt, baseDelay, maxDelay);
             log?.debug(
-              { method: args.method, attempt: attempt + 1, waitMs: wait, kind: refusalKind(error) ?? "http" },
-              `RPC: ${firstLine(error)}; retrying`,
+              {
+                method: args.method,
+                attempt: attempt + 1,
+                waitMs: wait,
+                kind: refusalKind(error) ?? rpcErrorKind(error),
+              },
+              `RPC: ${providerMessage(error)}; retrying`,
             );
             attempt++;
             await sleep(wait, signal);

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { firstLine } from "../lib/errors.ts";
+import { providerMessage } from "./provider-errors.ts";
 import { isRangeTooLarge } from "./rpc.ts";
 import type { BlockRef, RawLog } from "./types.ts";
 
@@ -60,7 +60,7 @@ export function createHistoricalSync<E>(options: HistoricalSyncOptions<E>) {
       if (refused === undefined || span < refused) {
         log.info(
           { fromBlock, toBlock },
-          `indexer: the provider refused eth_getLogs over ${span} blocks (${firstLine(error)}); asking for at most ${mid - fromBlock + 1n}`,
+          `indexer: the provider refused eth_getLogs over ${span} blocks (${providerMessage(error)}); asking for at most ${mid - fromBlock + 1n}`,
         );
         refused = span;
       }

@@ -265,8 +265,24 @@ export function retryAfterMs(error: unknown, maxMs = 60_000, now = Date.now()): 
   return undefined;
 }
 
-/** Exponential backoff with full jitter: a random delay up to `baseMs` × 2^attempt, capped at `maxMs`. */
+/** Exponential backoff with jitter: a random delay between half and all of `baseMs` × 2^attempt, capped at `maxMs`. */
 export function backoffMs(attempt: number, baseMs: number, maxMs: number, random = Math.random): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/**
+ * The provider's own words for an error: the JSON-RPC message or HTTP details along the cause chain
+ * (viem's own messages, such as "JSON is not a valid request object.", name only the code), else
+ * the first line of the message.
+ */
+export function providerMessage(error: unknown): string {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 8; depth++) {
+    const details = (current as { details?: unknown }).details;
+    if (typeof details === "string" && details.trim() !== "") return details.split("\n")[0] as string;
+    current = (current as { cause?: unknown }).cause;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0] as string;
 }

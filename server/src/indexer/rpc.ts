@@ -11,8 +11,14 @@ import {
   type Block,
   type PublicClient,
 } from "viem";
-import { DomainError, firstLine } from "../lib/errors.ts";
-import { isBatchRefusal, isRangeRefusal, isTransientRefusal, refusalKind } from "./provider-errors.ts";
+import { DomainError } from "../lib/errors.ts";
+import {
+  isBatchRefusal,
+  isRangeRefusal,
+  isTransientRefusal,
+  providerMessage,
+  refusalKind,
+} from "./provider-errors.ts";
 import type { BlockRef, RawLog } from "./types.ts";
 
 /**
@@ -132,7 +138,7 @@ export async function readAtBlockHash<T>(
     if (!withoutHashReads.has(client)) {
       withoutHashReads.add(client);
       providerLogs.get(client)?.(
-        `RPC: the provider does not serve reads by block hash (${firstLine(error)}); reading by block number and checking the block's hash instead`,
+        `RPC: the provider does not serve reads by block hash (${providerMessage(error)}); reading by block number and checking the block's hash instead`,
       );
     }
     return result;

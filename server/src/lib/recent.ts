@@ -6,7 +6,16 @@
  */
 export function recentValue<T>(
   read: () => Promise<T>,
-  options: { freshMs: number; graceMs: number; now?: () => number },
+  options: {
+    freshMs: number;
+    graceMs: number;
+    /**
+     * A read still unanswered after this long (a source that retries through its refusals) is not
+     * waited for when an answer younger than `graceMs` exists: that one is served meanwhile.
+     */
+    patienceMs?: number;
+    now?: () => number;
+  },
 ): { get(): Promise<T>; last(): { value: T; at: number } | undefined } {
   const now = options.now ?? Date.now;
   let last: { value: T; at: number } | undefined;
@@ -22,8 +31,22 @@ export function recentValue<T>(
         .finally(() => {
           inFlight = undefined;
         });
+      const pending = inFlight;
       try {
-        return await inFlight;
+        const patience = options.patienceMs;
+        if (patience === undefined || !last) return await pending;
+        let timer: NodeJS.Timeout | undefined;
+        const late = Symbol("late");
+        const first = await Promise.race([
+          pending,
+          new Promise<typeof late>((resolve) => {
+            timer = setTimeout(() => resolve(late), patience);
+          }),
+        ]).finally(() => clearTimeout(timer));
+        if (first !== late) return first;
+        pending.catch(() => {}); // finishes in the background; its answer is kept
+        if (last && now() - last.at < options.graceMs) return last.value;
+        return await pending;
       } catch (error) {
         if (last && now() - last.at < options.graceMs) return last.value;
         throw error;

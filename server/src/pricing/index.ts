@@ -51,7 +51,8 @@ export function chainlinkPriceSource(
   maxAgeSeconds: number,
   /**
    * The feed's answer is read at most once per `freshMs` (default 5 s), and when a read fails (a
-   * rate-limited provider) the last answer read within `graceMs` (default 60 s) is used; the checks
+   * rate-limited provider, or one that has not answered within 2 s) the last answer read within
+   * `graceMs` (default 60 s) is used; the checks
    * below apply to it all the same, so a stale answer is never served.
    */
   cache: { freshMs?: number; graceMs?: number } = {},
@@ -71,7 +72,7 @@ export function chainlinkPriceSource(
       });
       return { answer, updatedAt, decimals };
     },
-    { freshMs: cache.freshMs ?? 5_000, graceMs: cache.graceMs ?? 60_000 },
+    { freshMs: cache.freshMs ?? 5_000, graceMs: cache.graceMs ?? 60_000, patienceMs: 2_000 },
   );
   return {
     async ethUsd() {

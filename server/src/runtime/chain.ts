@@ -398,6 +398,14 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   const sweeper = keepers.get("deposits") as Sweeper | undefined;
   const collector = keepers.get("token-subscriptions") as Collector | undefined;
 
+  const recentHead = recentValue(() => client.getBlockNumber({ cacheTime: 0 }), {
+    freshMs: HEAD_FRESH_MS,
+    graceMs: HEAD_GRACE_MS,
+    patienceMs: 1_500,
+  });
+  // The first /health then has a head to fall back on while the provider refuses.
+  await patiently("the head block", () => recentHead.get());
+
   const stop = new AbortController();
   const tasks: Promise<unknown>[] = [];
   let role: IndexerRole = indexer ? "standby" : "disabled";
@@ -462,11 +470,6 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
       await sleep(1_000, stop.signal);
     }
   }
-
-  const recentHead = recentValue(() => client.getBlockNumber({ cacheTime: 0 }), {
-    freshMs: HEAD_FRESH_MS,
-    graceMs: HEAD_GRACE_MS,
-  });
 
   return {
     name,
