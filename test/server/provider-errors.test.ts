@@ -23,6 +23,7 @@ import {
   retryAfterMs,
 } from "../../server/src/indexer/provider-errors.ts";
 import { isRangeTooLarge, isRetryable } from "../../server/src/indexer/rpc.ts";
+import { recentValue } from "../../server/src/lib/recent.ts";
 
 const URL_ = "https://rpc.example/v2/key";
 
@@ -268,6 +269,62 @@ describe("provider refusals: every wording in the table, and the transport's ans
       } finally {
         await server.close();
       }
+    });
+  });
+
+  describe("recent values (the head of /health, the feed round of POST /order)", function () {
+    it("reuses an answer while fresh, serves the last one through refusals within the grace, then fails", async function () {
+      let clock = 0;
+      let reads = 0;
+      let refuse = false;
+      const value = recentValue(
+        async () => {
+          reads++;
+          if (refuse) throw new Error("HTTP 429");
+          return reads;
+        },
+        { freshMs: 1_000, graceMs: 30_000, now: () => clock },
+      );
+      assert.equal(await value.get(), 1);
+      clock = 500;
+      assert.equal(await value.get(), 1, "fresh: no read");
+      assert.equal(reads, 1);
+      clock = 2_000;
+      refuse = true;
+      assert.equal(await value.get(), 1, "refused: the last answer");
+      assert.equal(reads, 2);
+      clock = 31_000;
+      await assert.rejects(value.get(), /429/, "past the grace: the refusal");
+      refuse = false;
+      assert.equal(await value.get(), 4);
+    });
+
+    it("shares one read between concurrent callers", async function () {
+      let reads = 0;
+      const value = recentValue(async () => ++reads, { freshMs: 1_000, graceMs: 1_000 });
+      assert.deepEqual(await Promise.all([value.get(), value.get(), value.get()]), [1, 1, 1]);
+      assert.equal(reads, 1);
+    });
+
+    it("does not wait past its patience for a slow read when it has a recent answer", async function () {
+      let clock = 0;
+      let release: (() => void) | undefined;
+      let reads = 0;
+      const value = recentValue(
+        () =>
+          ++reads === 1
+            ? Promise.resolve("first")
+            : new Promise<string>((resolve) => {
+                release = () => resolve("second");
+              }),
+        { freshMs: 1_000, graceMs: 30_000, patienceMs: 5, now: () => clock },
+      );
+      assert.equal(await value.get(), "first");
+      clock = 2_000;
+      assert.equal(await value.get(), "first", "the slow read is not waited for");
+      release?.();
+      await new Promise((r) => setImmediate(r));
+      assert.equal(value.last()?.value, "second", "its answer is kept when it comes");
     });
   });
 });
