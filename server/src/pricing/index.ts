@@ -22,6 +22,11 @@ export interface Price {
 /** Where the ETH/USD rate comes from. A source either returns a fresh price or throws 503. */
 export interface PriceSource {
   ethUsd(): Promise<Price>;
+  /**
+   * Reads what later reads fall back on while the source refuses (start-up waits for it, retrying
+   * transport errors); absent for a source without a remote read.
+   */
+  warm?(): Promise<void>;
 }
 
 export const STATIC_PRICE_DECIMALS = 8;
@@ -75,6 +80,9 @@ export function chainlinkPriceSource(
     { freshMs: cache.freshMs ?? 5_000, graceMs: cache.graceMs ?? 60_000, patienceMs: 2_000 },
   );
   return {
+    async warm() {
+      await round.get();
+    },
     async ethUsd() {
       let answer: bigint;
       let updatedAt: bigint;

@@ -286,6 +286,9 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     if (problem) problems.push(problem);
   }
   if (problems.length > 0 || !prices) throw new ConfigProblems(problems);
+  // The first orders then have a feed round to fall back on while the provider refuses.
+  const source = prices;
+  if (source.warm) await patiently("the ETH/USD feed's latest round", () => source.warm?.() as Promise<void>);
 
   let startBlock = config.startBlock;
   if (startBlock === undefined) {
