@@ -288,6 +288,7 @@ describe("hosted providers as they are: a payment stream through each provider p
         `the simulator refused for ${reason}: ${JSON.stringify(sim.refused)}`,
       );
     }
+    assert.ok((system.chains[0]?.rpcBatchSize() ?? 50) <= 8, "batches now fit the cap of 8 calls");
     const text = lines.join("");
     assert.match(text, /start-up is waiting for /);
     assert.match(text, /the provider refused eth_getLogs over \d+ blocks/);

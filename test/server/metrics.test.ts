@@ -271,6 +271,11 @@ describe("GET /metrics: Prometheus text that matches the chain, the orders, the 
     const logRange = sampleOf(families, "ethpos_indexer_log_range_blocks", { chain: "hardhat" });
     assert.equal(logRange, Number(system.chains[0]?.indexerStatus()?.logRange));
     assert.ok(logRange >= 1);
+    assert.equal(
+      sampleOf(families, "ethpos_rpc_batch_size", { chain: "hardhat" }),
+      50,
+      "RPC_BATCH_SIZE's default",
+    );
     // The indexer's and the sweeper's calls went through the counted transport.
     for (const method of ["eth_getLogs", "eth_blockNumber", "eth_sendRawTransaction", "eth_getBalance"]) {
       assert.ok(sampleOf(families, "ethpos_rpc_requests_total", { chain: "hardhat", method }) >= 1, method);

@@ -6,7 +6,7 @@ import {
   readIgnitionDeployment,
 } from "../chain/deployment.ts";
 import { createRpcStats, type RpcStats } from "../chain/rpc-stats.ts";
-import { providerTransport } from "../chain/transport.ts";
+import { providerTransport, type ProviderTransportState } from "../chain/transport.ts";
 import { ensureChainIdentity, readChainIdentity, type ChainReset } from "../chain/identity.ts";
 import type { AppEnv, ChainConfig, TokenConfig } from "../config/index.ts";
 import type { Db } from "../db/types.ts";
@@ -76,6 +76,8 @@ export interface ChainRuntime {
   head(): Promise<bigint>;
   /** The JSON-RPC calls of `client` by method and failure kind; undefined for a client given by a test. */
   readonly rpc: RpcStats | undefined;
+  /** The JSON-RPC batch size in use (RPC_BATCH_SIZE, halved on refusals); undefined for a client given by a test. */
+  rpcBatchSize(): number | undefined;
   readonly contract: `0x${string}`;
   readonly tokens: readonly TokenConfig[];
   readonly prices: PriceSource;
@@ -167,12 +169,20 @@ export function clientFor(
   stats?: RpcStats,
   options: { batchSize?: number; log?: Logger } = {},
 ): PublicClient {
-  const { transport } = providerTransport(rpcUrl, {
+  return providerClient(rpcUrl, stats, options).client;
+}
+
+function providerClient(
+  rpcUrl: string,
+  stats: RpcStats | undefined,
+  options: { batchSize?: number; log?: Logger },
+): { client: PublicClient; state: ProviderTransportState } {
+  const { transport, state } = providerTransport(rpcUrl, {
     stats,
     log: options.log,
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
   });
-  return createPublicClient({ transport, pollingInterval: 250 });
+  return { client: createPublicClient({ transport, pollingInterval: 250 }), state };
 }
 
 /**
@@ -190,8 +200,10 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   }
   const rpc = deps.client ? undefined : createRpcStats();
   const rpcLog = parentLog.child({ chain: config.name ?? "default" });
-  const client =
-    deps.client ?? clientFor(config.rpcUrl as string, rpc, { batchSize: config.rpcBatchSize, log: rpcLog });
+  const made = deps.client
+    ? undefined
+    : providerClient(config.rpcUrl as string, rpc, { batchSize: config.rpcBatchSize, log: rpcLog });
+  const client = deps.client ?? (made as NonNullable<typeof made>).client;
   // Start-up waits out what is transient (a rate limit, a gateway error, a timeout), saying what it
   // waits for; a node that does not answer at all for START_UNREACHABLE_MS is a wrong URL.
   const retry = deps.retryMs === undefined ? {} : { retryMs: deps.retryMs };
@@ -480,6 +492,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     client,
     head: () => recentHead.get(),
     rpc,
+    rpcBatchSize: () => made?.state.batchSize(),
     contract,
     tokens,
     prices,
