@@ -10,13 +10,15 @@ import { rng } from "../../test/helpers/fuzz-corpus.ts";
 import type { startNodeChain } from "../../test/helpers/node-chain.ts";
 import type { FaultProxy } from "./fault-proxy.ts";
 import type { PgCluster } from "./pg-cluster.ts";
+import type { ProviderSim } from "../../test/support/provider-sim.ts";
 import type { Receiver } from "../../test/support/receiver.ts";
 import type { Managed, Supervisor } from "./supervisor.ts";
 import { now } from "./util.ts";
 
 // ───────────────────────────── profiles ─────────────────────────────
 
-export type FaultKind = "reorg" | "kill9" | "pgRestart" | "pgPause" | "rpcOutage" | "rpcSlow" | "receiver";
+export type FaultKind =
+  "reorg" | "kill9" | "pgRestart" | "pgPause" | "rpcOutage" | "rpcSlow" | "provider" | "receiver";
 export const FAULT_KINDS: FaultKind[] = [
   "reorg",
   "kill9",
@@ -24,6 +26,7 @@ export const FAULT_KINDS: FaultKind[] = [
   "pgPause",
   "rpcOutage",
   "rpcSlow",
+  "provider",
   "receiver",
 ];
 
@@ -44,7 +47,16 @@ export const PROFILES: Record<string, Profile> = {
     chains: 1,
     confirmations: 3,
     blockMs: 1_000,
-    faults: { reorg: 5, kill9: 3, pgRestart: 1, pgPause: 1, rpcOutage: 2, rpcSlow: 1, receiver: 3 },
+    faults: {
+      reorg: 5,
+      kill9: 3,
+      pgRestart: 1,
+      pgPause: 1,
+      rpcOutage: 2,
+      rpcSlow: 1,
+      provider: 2,
+      receiver: 3,
+    },
     malformed: 600,
     bursts: 2,
   },
@@ -53,7 +65,16 @@ export const PROFILES: Record<string, Profile> = {
     chains: 2,
     confirmations: 3,
     blockMs: 1_500,
-    faults: { reorg: 20, kill9: 10, pgRestart: 2, pgPause: 2, rpcOutage: 4, rpcSlow: 2, receiver: 5 },
+    faults: {
+      reorg: 20,
+      kill9: 10,
+      pgRestart: 2,
+      pgPause: 2,
+      rpcOutage: 4,
+      rpcSlow: 2,
+      provider: 4,
+      receiver: 5,
+    },
     malformed: 2_000,
     bursts: 4,
   },
@@ -62,7 +83,16 @@ export const PROFILES: Record<string, Profile> = {
     chains: 2,
     confirmations: 3,
     blockMs: 1_500,
-    faults: { reorg: 100, kill9: 50, pgRestart: 10, pgPause: 10, rpcOutage: 20, rpcSlow: 10, receiver: 20 },
+    faults: {
+      reorg: 100,
+      kill9: 50,
+      pgRestart: 10,
+      pgPause: 10,
+      rpcOutage: 20,
+      rpcSlow: 10,
+      provider: 20,
+      receiver: 20,
+    },
     malformed: 10_000,
     bursts: 20,
   },
@@ -83,6 +113,9 @@ export interface SoakChain {
   name: string;
   chainId: bigint;
   node: Awaited<ReturnType<typeof startNodeChain>>;
+  /** The chain's hosted-provider simulator, in front of the node (the `provider` fault sets its personality). */
+  sim: ProviderSim;
+  /** The fault proxy in front of the simulator: what the system's processes are given as RPC_URL. */
   proxy: FaultProxy;
   usdc: `0x${string}`;
   /** The Subscriptions contract (token_pull recurring billing), bound to this chain's processor. */

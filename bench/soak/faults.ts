@@ -4,6 +4,7 @@
  * its recovery and records how long it took (ctx.stats), or what did not recover (ctx.faultFailures).
  */
 import { setIntervalMining } from "../../scripts/lib/local-chain.ts";
+import { PERSONALITIES, PLAIN, type Personality } from "../../test/support/provider-sim.ts";
 import type { ReceiverMode } from "../../test/support/receiver.ts";
 import { FAULT_KINDS, log, markDegraded, type FaultKind, type SoakContext } from "./context.ts";
 import { caughtUp, headOf, lockHolder, untilSettled } from "./settle.ts";
@@ -55,6 +56,7 @@ const INJECT: Record<SystemFault, (ctx: SoakContext) => Promise<void>> = {
   pgPause,
   rpcOutage,
   rpcSlow,
+  provider,
 };
 
 /** Recovered: the deployment has settled again (within 180 s). Records the time since `since`. */
@@ -189,6 +191,39 @@ async function rpcSlow(ctx: SoakContext): Promise<void> {
   await sleep(ms);
   c.proxy.slow(0);
   await recoverAll(ctx, "rpcSlow", now(), "slow responses");
+}
+
+/**
+ * The personalities of the `provider` fault: the providers' limits and refusals
+ * (test/support/provider-sim.ts), the result cap above what one block of the stream holds.
+ */
+const PROVIDER_FAULTS: Personality[] = [
+  PERSONALITIES.alchemyFreeRange,
+  PERSONALITIES.quicknodeRange,
+  { ...PERSONALITIES.infuraResults, name: "Infura: result cap (40 logs here)", resultCap: 40 },
+  PERSONALITIES.batchCap,
+  PERSONALITIES.burstsRetryAfter,
+  PERSONALITIES.burstsNoRetryAfter,
+  { ...PERSONALITIES.slow, name: "slow answers (150 ms)", slowMs: 150 },
+  PERSONALITIES.noTagsNoHash,
+  PERSONALITIES.resets,
+];
+
+/**
+ * A chain's provider changes personality for 8–20 s (a range or result cap, a batch cap, 429
+ * bursts, slow answers, no finalized tag or block-hash reads, connection resets), then answers
+ * plainly again. Recovered when the deployment has settled.
+ */
+async function provider(ctx: SoakContext): Promise<void> {
+  const c = ctx.pick(ctx.chains);
+  const personality = ctx.pick(PROVIDER_FAULTS);
+  const ms = ctx.between(8_000, 20_000);
+  markDegraded(ctx, ms + 15_000);
+  log(ctx, `provider on ${c.name}: ${personality.name} for ${Math.round(ms / 1000)} s`);
+  c.sim.set(personality);
+  await sleep(ms);
+  c.sim.set(PLAIN);
+  await recoverAll(ctx, "provider", now(), personality.name);
 }
 
 /**

@@ -1,11 +1,13 @@
 /**
  * Starts the deployment the soak runs against, and registers its teardown: a PostgreSQL cluster of
- * its own behind a fault proxy, `hardhat node` chains behind fault proxies, the callback receivers,
+ * its own behind a fault proxy, `hardhat node` chains behind provider simulators behind fault
+ * proxies, the callback receivers,
  * and the supervised API, indexer and callback worker processes.
  */
 import { createDb, type Db } from "../../server/src/db/index.ts";
 import { ROOT, setIntervalMining } from "../../scripts/lib/local-chain.ts";
 import { freePort, startNodeChain } from "../../test/helpers/node-chain.ts";
+import { startProviderSim } from "../../test/support/provider-sim.ts";
 import { startReceiver, type Receiver } from "../../test/support/receiver.ts";
 import { erc20, processorAbi } from "./abi.ts";
 import { apiUrl, type Profile, type SoakBase, type SoakChain, type Stack } from "./context.ts";
@@ -28,6 +30,7 @@ export async function startStack(base: SoakBase): Promise<Stack> {
     chains.push(c);
     base.teardown.add(async () => {
       await c.proxy.close();
+      await c.sim.close();
       await c.node.stop();
     });
   }
@@ -156,8 +159,10 @@ async function deployChain(index: number, blockMs: number): Promise<SoakChain> {
   // most payments would be dated late. Wait until the wall clock has caught up.
   await waitForWallClock(node);
   await setIntervalMining(node.url, blockMs);
-  const proxy = await startFaultProxy(node.port, await freePort());
-  return { name: `c${index + 1}`, chainId, node, proxy, usdc, subscriptions, multicall3, customers };
+  // System → fault proxy (connection faults) → provider simulator (provider personalities) → node.
+  const sim = await startProviderSim(node.url);
+  const proxy = await startFaultProxy(Number(new URL(sim.url).port), await freePort());
+  return { name: `c${index + 1}`, chainId, node, sim, proxy, usdc, subscriptions, multicall3, customers };
 }
 
 /** Waits until the wall clock has reached the chain's latest block time. */

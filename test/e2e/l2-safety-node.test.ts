@@ -90,6 +90,8 @@ describe("sequencer uptime feed: new orders wait out a down sequencer and its gr
         ETH_USD_PRICE: "3000",
         SEQUENCER_UPTIME_FEED_ADDRESS: feed,
         SEQUENCER_GRACE_SECONDS: String(GRACE),
+        // The test moves the feed and asks at once: every use reads it (the default reuses it 5 s).
+        FEED_CACHE_MS: "0",
       }),
       { db: t.db, listen: false },
     );
@@ -206,6 +208,8 @@ describe("token feeds: each judged against its own heartbeat; a stablecoin off i
         CHAINS: "ethereum",
         CHAIN_ETHEREUM_RPC_URL: node.url,
         CHAIN_ETHEREUM_CONTRACT_ADDRESS: node.contract,
+        // The test moves the feeds and asks at once: every use reads them (the default reuses them 5 s).
+        FEED_CACHE_MS: "0",
         ...env,
       }),
       { db: t.db, listen: false },

@@ -284,6 +284,7 @@ describe("configuration", function () {
         expectedChainId: undefined,
         rpcUrl: "https://eth.example/rpc",
         rpcWsUrl: "wss://eth.example/ws",
+        rpcBatchSize: 50,
         contractAddress: CONTRACT,
         startBlock: 19_000_000n,
         confirmations: 3,

@@ -8,6 +8,11 @@ export interface ChainHealthSource {
   chainId: bigint;
   contract: `0x${string}`;
   client: PublicClient;
+  /**
+   * The node's head, read at most every second or so and, while the node refuses (a burst of
+   * 429s), the last one read in the past half minute; default: a fresh eth_blockNumber.
+   */
+  head?(): Promise<bigint>;
   confirmations: number;
   /** The newest block whose effects are in the database, if known. */
   indexedBlock(): bigint | null;
@@ -75,7 +80,8 @@ const withTimeout = <T>(promise: Promise<T>, ms: number) => {
  */
 export function createHealthService(deps: HealthServiceDeps): HealthService {
   async function chainReport(chain: ChainHealthSource) {
-    const head = await withTimeout(chain.client.getBlockNumber({ cacheTime: 0 }), 3_000).then(
+    const read = chain.head ? chain.head() : chain.client.getBlockNumber({ cacheTime: 0 });
+    const head = await withTimeout(read, 3_000).then(
       (n) => n,
       () => null,
     );

@@ -6,12 +6,14 @@ import {
   WebSocketRequestError,
   type Transport,
 } from "viem";
+import { refusalKind } from "../indexer/provider-errors.ts";
 
 /**
  * Why a JSON-RPC call failed, as an operator groups it:
  * - `timeout`: no answer in time;
  * - `rate_limited`: HTTP 429, or the provider's "limit exceeded" (-32005);
  * - `range_too_large`: eth_getLogs asked for more blocks or results than the provider serves;
+ * - `batch_too_large`: the provider refused a JSON-RPC batch for its size;
  * - `reverted`: an eth_call or eth_estimateGas whose call reverted (an answer, not an outage);
  * - `rpc`: any other JSON-RPC error answer;
  * - `http`: an HTTP error status;
@@ -19,7 +21,15 @@ import {
  * - `other`: anything else.
  */
 export type RpcErrorKind =
-  "timeout" | "rate_limited" | "range_too_large" | "reverted" | "rpc" | "http" | "network" | "other";
+  | "timeout"
+  | "rate_limited"
+  | "range_too_large"
+  | "batch_too_large"
+  | "reverted"
+  | "rpc"
+  | "http"
+  | "network"
+  | "other";
 
 /** One method's calls through one chain's transport since the process started. */
 export interface RpcMethodStats {
@@ -80,8 +90,12 @@ export function rpcErrorKind(error: unknown): RpcErrorKind {
     )
     .join(" ");
   if (find(TimeoutError)) return "timeout";
-  // Some providers refuse a range with -32005 or an HTTP error: the range is what to change.
-  if (RANGE_TOO_LARGE.test(text)) return "range_too_large";
+  // Some providers refuse a range with -32005 or an HTTP error (QuickNode: 413): the range is what
+  // to change. The wordings are those of ../indexer/provider-errors.ts.
+  const refusal = refusalKind(error);
+  if (refusal === "range" || refusal === "results" || RANGE_TOO_LARGE.test(text)) return "range_too_large";
+  if (refusal === "batch") return "batch_too_large";
+  if (refusal === "rate_limited") return "rate_limited";
   const http = find(HttpRequestError);
   if (http) {
     if (http.status === 429) return "rate_limited";

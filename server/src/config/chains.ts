@@ -63,6 +63,11 @@ export interface ChainConfig {
   rpcUrl: string | undefined;
   /** ws(s) endpoint whose newHeads subscription wakes the indexer; the runtime defaults it to a ws(s) rpcUrl. */
   rpcWsUrl: string | undefined;
+  /**
+   * RPC_BATCH_SIZE: most JSON-RPC calls sent in one HTTP batch (1: no batching); halved at run time
+   * when the provider refuses a batch for its size. Default 50.
+   */
+  rpcBatchSize: number;
   /** Unset: the chain's Ignition deployment. */
   contractAddress: `0x${string}` | undefined;
   /**
@@ -97,6 +102,12 @@ export interface ChainConfig {
    * (prices and the chain catch up first). Default 3600.
    */
   sequencerGraceSeconds: number;
+  /**
+   * FEED_CACHE_MS: a price feed's or the sequencer uptime feed's answer is reused this long (default
+   * 5000) before it is read again; 0 reads it on every use. While the provider refuses, the last
+   * answer stands for up to 60 s (30 s for the sequencer), and is still judged for staleness.
+   */
+  feedCacheMs: number;
   /**
    * L1_DATA_FEE: how the chain charges for a transaction's L1 data, counted by the gas-share rule of
    * the sweeper and the collector: "op", "arbitrum" or "none"; default: the preset's, else "none".
@@ -138,6 +149,7 @@ export interface ChainConfig {
 export const CHAIN_SETTINGS = [
   "RPC_URL",
   "RPC_WS_URL",
+  "RPC_BATCH_SIZE",
   "CHAIN_ID",
   "CONTRACT_ADDRESS",
   "IGNITION_DEPLOYMENT_DIR",
@@ -156,6 +168,7 @@ export const CHAIN_SETTINGS = [
   "COLLECT_RETRY_BLOCKS",
   "SEQUENCER_UPTIME_FEED_ADDRESS",
   "SEQUENCER_GRACE_SECONDS",
+  "FEED_CACHE_MS",
   "L1_DATA_FEE",
   "TOKEN_PRICE_MAX_AGE_SECONDS",
   "PEG_MAX_DEVIATION",
@@ -284,6 +297,7 @@ function readChain(
     expectedChainId,
     rpcUrl: rpcUrl ?? undefined,
     rpcWsUrl: r.url(v("RPC_WS_URL"), ["ws:", "wss:"]),
+    rpcBatchSize: r.int(v("RPC_BATCH_SIZE"), 50, 1, 1_000),
     contractAddress: r.address(v("CONTRACT_ADDRESS")),
     startBlock: r.bigint(v("START_BLOCK"), "a block number"),
     confirmations,
@@ -294,6 +308,7 @@ function readChain(
     priceMaxAgeSeconds: r.int(v("PRICE_MAX_AGE_SECONDS"), maxAgeDefault ?? 3_600, 1, 30 * 24 * 3600),
     tokens: withFeedMaxAges(r, v("TOKEN_PRICE_MAX_AGE_SECONDS"), tokens),
     sequencerGraceSeconds: r.int(v("SEQUENCER_GRACE_SECONDS"), 3_600, 0, 7 * 24 * 3600),
+    feedCacheMs: r.int(v("FEED_CACHE_MS"), 5_000, 0, 600_000),
     l1DataFee,
     peg: {
       maxDeviationPpm: readDeviation(r, v("PEG_MAX_DEVIATION")),

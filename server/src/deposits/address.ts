@@ -1,4 +1,5 @@
 import { encodeAbiParameters, getContractAddress, keccak256, type PublicClient } from "viem";
+import { isTransportFailure } from "../indexer/rpc.ts";
 import { ConfigError, firstLine } from "../lib/errors.ts";
 import { depositsAbi } from "./abi.ts";
 
@@ -57,6 +58,8 @@ export async function readDepositDerivation(
       functionName: "depositInitCodeHash",
     });
   } catch (error) {
+    // A transport error (a rate limit, a timeout) is no answer: the caller waits it out.
+    if (isTransportFailure(error)) throw error;
     throw new ConfigError(
       `${what} ${processor} on chain ${chainId} does not answer depositInitCodeHash() ` +
         `(${firstLine(error)}): it is a PaymentProcessor without deposit addresses; ` +

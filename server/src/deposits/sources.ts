@@ -86,7 +86,11 @@ type Readings = Map<bigint, bigint>;
  */
 export function depositBalanceReader(options: BalanceReaderOptions): BlockReader<ChainEvent> & {
   /** Balances of `addresses` at a block, by hash or by number (exposed for benchmarks). */
-  balancesAt(addresses: readonly string[], block: string | bigint): Promise<bigint[]>;
+  /** Balances at a block: by number, by hash, or by hash with its number (the fallback for providers without EIP-1898). */
+  balancesAt(
+    addresses: readonly string[],
+    block: string | bigint | { hash: string; number: bigint },
+  ): Promise<bigint[]>;
 } {
   const { client, multicall3 } = options;
   const outflowOf = options.outflowOf ?? ethOutflowOf;
@@ -95,11 +99,20 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
     return (await client.request({ method, params } as never)) as T;
   };
 
-  async function balancesAt(addresses: readonly string[], block: string | bigint): Promise<bigint[]> {
+  async function balancesAt(
+    addresses: readonly string[],
+    block: string | bigint | { hash: string; number: bigint },
+  ): Promise<bigint[]> {
     if (typeof block === "bigint") return readBalances(addresses, numberToHex(block));
+    const hash = typeof block === "string" ? block : block.hash;
     // By hash: a block a reorg removed meanwhile is a retryable BlockNotFoundError.
-    return readAtBlockHash(client, block, () =>
-      readBalances(addresses, { blockHash: block, requireCanonical: false }),
+    return readAtBlockHash(
+      client,
+      hash,
+      () => readBalances(addresses, { blockHash: hash, requireCanonical: false }),
+      typeof block === "string"
+        ? undefined
+        : { number: block.number, read: () => readBalances(addresses, numberToHex(block.number)) },
     );
   }
 
@@ -187,8 +200,7 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
       if (watched.length === 0) return [];
       const from = ctx.from <= last.number ? ctx.from : last.number;
       const known = new Map(blocks.map((b) => [b.number, b]));
-      const readAt = (addresses: readonly string[], n: bigint) =>
-        balancesAt(addresses, known.get(n)?.hash ?? n);
+      const readAt = (addresses: readonly string[], n: bigint) => balancesAt(addresses, known.get(n) ?? n);
       let balances: bigint[];
       try {
         balances = await readAt(

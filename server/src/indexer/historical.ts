@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { providerMessage } from "./provider-errors.ts";
 import { isRangeTooLarge } from "./rpc.ts";
 import type { BlockRef, RawLog } from "./types.ts";
 
@@ -6,6 +7,8 @@ import type { BlockRef, RawLog } from "./types.ts";
 const TARGET_LOGS = 1_500;
 /** Backfill ranges fetched and decoded ahead of the one being written. */
 const FETCH_AHEAD = 2;
+/** Successful chunks after a refusal before a range the provider refused is tried again. */
+const PROBE_AFTER = 200;
 /** Backfill chunks per call, so that the loop regularly checks for a stop and a moving head. */
 const CHUNKS_PER_STEP = 64;
 
@@ -35,6 +38,13 @@ export interface HistoricalSyncOptions<E> {
 export function createHistoricalSync<E>(options: HistoricalSyncOptions<E>) {
   const { log, maxLogRange: maxRange } = options;
   let logRange = minBig(maxRange, 10n);
+  /**
+   * The smallest range the provider refused lately: ranges grow back below it, and after
+   * PROBE_AFTER successful chunks it is forgotten (limits change with plans and load), so one
+   * request then probes a larger range again.
+   */
+  let refused: bigint | undefined;
+  let sinceRefusal = 0;
 
   /**
    * Every log of [fromBlock, toBlock], however the node limits ranges: a refused range is split in
@@ -46,8 +56,16 @@ export function createHistoricalSync<E>(options: HistoricalSyncOptions<E>) {
     } catch (error) {
       if (!isRangeTooLarge(error) || toBlock === fromBlock) throw error;
       const mid = fromBlock + (toBlock - fromBlock) / 2n;
+      const span = toBlock - fromBlock + 1n;
+      if (refused === undefined || span < refused) {
+        log.info(
+          { fromBlock, toBlock },
+          `indexer: the provider refused eth_getLogs over ${span} blocks (${providerMessage(error)}); asking for at most ${mid - fromBlock + 1n}`,
+        );
+        refused = span;
+      }
+      sinceRefusal = 0;
       logRange = minBig(logRange, mid - fromBlock + 1n);
-      log.debug({ fromBlock, toBlock }, "indexer: getLogs range refused, splitting");
       const first = await fetchRange(fromBlock, mid, signal);
       return first.concat(await fetchRange(mid + 1n, toBlock, signal));
     }
@@ -65,6 +83,10 @@ export function createHistoricalSync<E>(options: HistoricalSyncOptions<E>) {
     let next = logs.length === 0 ? span * 4n : (span * BigInt(TARGET_LOGS)) / BigInt(logs.length);
     next = minBig(next, minBig(span * 4n, maxRange));
     if (logRange < rangeBefore) next = minBig(next, logRange);
+    if (refused !== undefined) {
+      if (++sinceRefusal >= PROBE_AFTER) refused = undefined;
+      else next = minBig(next, refused - 1n);
+    }
     if (next < 1n) next = 1n;
     if (performance.now() - started < 5_000 || next < logRange) logRange = next;
     return { from, to, last, events };

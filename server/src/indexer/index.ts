@@ -133,8 +133,8 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
     batch: BigInt(options.realtimeBatch ?? 50),
     header,
     headers,
-    async getBlockLogs(blockHash) {
-      return fetchSelectionLogs(client, await select(), { blockHash });
+    async getBlockLogs(block) {
+      return fetchSelectionLogs(client, await select(), { blockHash: block.hash, blockNumber: block.number });
     },
     decode: async (logs, known) => decodeLogs(await select(), chainId, logs, known, headers),
   });
@@ -147,7 +147,11 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
       // Asked after the head, so a node that calls its head final shows finalized ≥ head.
       const t = tag ?? (await getFinalizedNumber(client));
       tagMode = t !== undefined && t < head ? "on" : "off";
-      log.debug({ finalizedTag: tagMode === "on" }, "indexer: reorg window bound");
+      if (tagMode === "on") log.debug("indexer: the reorg window ends at the node's finalized block");
+      else
+        log.info(
+          `indexer: the node serves no "finalized" block behind its head; the reorg window is the newest ${options.finalityBlocks} blocks (FINALITY_BLOCKS)`,
+        );
       if (tagMode === "on" && t !== undefined) return t;
     } else if (tagMode === "on" && tag !== undefined) {
       return minBig(tag, head);

@@ -6,8 +6,8 @@ export interface RealtimeSyncOptions<E> {
   batch: bigint;
   header(blockNumber: bigint): Promise<BlockRef>;
   headers(numbers: readonly bigint[]): Promise<Map<bigint, BlockRef>>;
-  /** The logs of one block, by its hash (EIP-234). */
-  getBlockLogs(blockHash: string): Promise<RawLog[]>;
+  /** The logs of one block, by its hash (EIP-234; by number and checked where the provider lacks it). */
+  getBlockLogs(block: BlockRef): Promise<RawLog[]>;
   decode(logs: RawLog[], known: readonly BlockRef[]): Promise<E[]>;
 }
 
@@ -46,7 +46,7 @@ export function createRealtimeSync<E>(options: RealtimeSyncOptions<E>) {
     }
     const perBlock = await Promise.all(
       blocks.map((block) =>
-        options.getBlockLogs(block.hash).catch(async (error: unknown) => {
+        options.getBlockLogs(block).catch(async (error: unknown) => {
           // A node that no longer knows the hash has moved to another branch: read again.
           if ((await options.header(block.number).catch(() => undefined))?.hash !== block.hash)
             return undefined;

@@ -12,6 +12,13 @@ import {
   type PublicClient,
 } from "viem";
 import { DomainError } from "../lib/errors.ts";
+import {
+  isBatchRefusal,
+  isRangeRefusal,
+  isTransientRefusal,
+  providerMessage,
+  refusalKind,
+} from "./provider-errors.ts";
 import type { BlockRef, RawLog } from "./types.ts";
 
 /**
@@ -35,6 +42,9 @@ export function isRetryable(error: unknown): boolean {
       return true;
     }
     if (current instanceof RpcRequestError && [429, -32005, -32603].includes(current.code)) return true;
+    // A rate limit or gateway error the transport's own retries did not outlast, or a batch the
+    // provider refused for its size (the transport sends smaller ones from now on).
+    if (isTransientRefusal(current) || isBatchRefusal(current)) return true;
     // The database is unreachable for a while (a restart, a dropped connection): retried as well.
     if (current instanceof DomainError && current.kind === "unavailable") return true;
     const code = (current as { code?: unknown }).code;
@@ -56,18 +66,58 @@ export function isRetryable(error: unknown): boolean {
 }
 
 /**
+ * A call that got no answer worth reading: the request failed on the way (connection, timeout,
+ * HTTP error status) or the provider turned it away for now (rate limit, gateway error). Unlike
+ * isRetryable, never a JSON-RPC answer of the node about the call itself (a revert, -32603).
+ */
+export function isTransportFailure(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 6; depth++) {
+    if (
+      current instanceof HttpRequestError ||
+      current instanceof TimeoutError ||
+      current instanceof WebSocketRequestError ||
+      isTransientRefusal(current)
+    )
+      return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Clients whose provider refused reads by block hash, and the line that says so (logged once). */
+const withoutHashReads = new WeakSet<object>();
+const providerLogs = new WeakMap<object, (message: string) => void>();
+
+/** Where the RPC layer reports what it learnt about a client's provider (one line per finding). */
+export function reportProviderFindings(client: object, log: (message: string) => void): void {
+  providerLogs.set(client, log);
+}
+
+/** Whether reads by block hash are known not to work through `client` (the number fallback is used). */
+export const lacksBlockHashReads = (client: object): boolean => withoutHashReads.has(client);
+
+/**
  * Runs a read pinned to a block by its hash (EIP-1898, or eth_getLogs' `blockHash`). A node asked
  * about a block that a reorg has just removed answers with an error of its own (Hardhat: -32602
  * "invalid block tag"; geth: "header for hash not found"), which names no reorg. So on any error
  * that is not retryable already, the block is looked up: if it is gone, the read failed because
  * of the reorg, and it becomes the retryable BlockNotFoundError (the step is read again on the new
  * branch) instead of stopping the chain's indexer.
+ *
+ * If the block is there and `byNumber` is given, the provider may not serve reads by hash at all
+ * (some gateways refuse EIP-1898 block objects or eth_getLogs' `blockHash`): the read is made by
+ * number, and the block at that number must still have the hash afterwards (else the retryable
+ * BlockNotFoundError). When that works, every later read through this client goes by number
+ * directly, and one line says so.
  */
 export async function readAtBlockHash<T>(
   client: Pick<PublicClient, "request">,
   blockHash: string,
   read: () => Promise<T>,
+  byNumber?: { number: bigint; read: () => Promise<T> },
 ): Promise<T> {
+  if (byNumber && withoutHashReads.has(client)) return readByNumberChecked(client, blockHash, byNumber);
   try {
     return await read();
   } catch (error) {
@@ -76,22 +126,54 @@ export async function readAtBlockHash<T>(
       method: "eth_getBlockByHash",
       params: [blockHash as `0x${string}`, false],
     });
-    if (block) throw error;
-    throw new BlockNotFoundError({ blockHash: blockHash as `0x${string}` });
+    if (!block) throw new BlockNotFoundError({ blockHash: blockHash as `0x${string}` });
+    if (!byNumber) throw error;
+    let result: T;
+    try {
+      result = await readByNumberChecked(client, blockHash, byNumber);
+    } catch (fallbackError) {
+      if (fallbackError instanceof BlockNotFoundError || isRetryable(fallbackError)) throw fallbackError;
+      throw error; // the same read fails by number too: the error was about the read, not the hash
+    }
+    if (!withoutHashReads.has(client)) {
+      withoutHashReads.add(client);
+      providerLogs.get(client)?.(
+        `RPC: the provider does not serve reads by block hash (${providerMessage(error)}); reading by block number and checking the block's hash instead`,
+      );
+    }
+    return result;
   }
 }
 
-/** eth_getLogs refusals that mean "ask for fewer blocks". */
+async function readByNumberChecked<T>(
+  client: Pick<PublicClient, "request">,
+  blockHash: string,
+  byNumber: { number: bigint; read: () => Promise<T> },
+): Promise<T> {
+  const result = await byNumber.read();
+  const block = (await client.request({
+    method: "eth_getBlockByNumber",
+    params: [`0x${byNumber.number.toString(16)}`, false],
+  } as never)) as { hash?: string } | null;
+  if (block?.hash !== blockHash) throw new BlockNotFoundError({ blockHash: blockHash as `0x${string}` });
+  return result;
+}
+
+/**
+ * eth_getLogs refusals that mean "ask for fewer blocks": a range or result-size cap in any of the
+ * providers' and node clients' wordings (./provider-errors.ts), or a -32005 "limit exceeded" that is
+ * not a rate limit.
+ */
 export function isRangeTooLarge(error: unknown): boolean {
+  if (isRangeRefusal(error)) return true;
+  if (refusalKind(error) !== undefined) return false; // a batch refusal or a rate limit
   const text =
     error instanceof Error
       ? `${error.message} ${(error as { details?: string }).details ?? ""}`
       : String(error);
   return (
     error instanceof LimitExceededRpcError ||
-    /block range|too many (results|logs)|query returned more than|limit exceeded|response size|exceed/i.test(
-      text,
-    )
+    /block range|too many (results|logs)|query returned more than|limit exceeded|response size/i.test(text)
   );
 }
 
@@ -119,7 +201,8 @@ export interface LogFilter {
 export async function getRawLogs(
   client: PublicClient,
   filter: LogFilter,
-  range: { fromBlock: bigint; toBlock: bigint } | { blockHash: string },
+  /** A block range, or one block by its hash (with its number: the fallback for providers without hash reads). */
+  range: { fromBlock: bigint; toBlock: bigint } | { blockHash: string; blockNumber?: bigint },
   /** Cancels the request. Requests with different signals also never share an HTTP batch. */
   signal?: AbortSignal,
 ): Promise<RawLog[]> {
@@ -134,12 +217,28 @@ export async function getRawLogs(
           fromBlock: `0x${range.fromBlock.toString(16)}`,
           toBlock: `0x${range.toBlock.toString(16)}`,
         };
-  const read = async () =>
+  const readWith = (p: typeof params) => async () =>
     (await client.request(
-      { method: "eth_getLogs", params: [params] } as never,
+      { method: "eth_getLogs", params: [p] } as never,
       signal ? { signal } : undefined,
     )) as RawLog[];
-  return "blockHash" in range ? readAtBlockHash(client, range.blockHash, read) : read();
+  if (!("blockHash" in range)) return readWith(params)();
+  const { blockHash, blockNumber } = range;
+  const byNumber =
+    blockNumber === undefined
+      ? undefined
+      : {
+          number: blockNumber,
+          read: async () => {
+            const n = `0x${blockNumber.toString(16)}`;
+            const logs = await readWith({ address, topics, fromBlock: n, toBlock: n })();
+            // Logs of another block at this height: the chain moved while we read.
+            if (logs.some((l) => l.blockHash !== blockHash))
+              throw new BlockNotFoundError({ blockHash: blockHash as `0x${string}` });
+            return logs;
+          },
+        };
+  return readAtBlockHash(client, blockHash, readWith(params), byNumber);
 }
 
 export function toRef(block: Block): BlockRef {

@@ -95,7 +95,7 @@ export function createSelector<E>(sources: readonly Source<E>[]): () => Promise<
 export async function fetchSelectionLogs(
   client: PublicClient,
   selection: Selection<unknown>,
-  range: { fromBlock: bigint; toBlock: bigint } | { blockHash: string },
+  range: { fromBlock: bigint; toBlock: bigint } | { blockHash: string; blockNumber?: bigint },
   signal?: AbortSignal,
 ): Promise<RawLog[]> {
   const { filters } = selection;

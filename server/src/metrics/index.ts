@@ -15,6 +15,8 @@ export interface MetricsChain {
   client: Pick<PublicClient, "getBlockNumber" | "getBalance">;
   /** Its client's JSON-RPC calls, when they are counted. */
   rpc: RpcStats | undefined;
+  /** The JSON-RPC batch size its client sends now, when known (RPC_BATCH_SIZE, halved on refusals). */
+  rpcBatchSize?(): number | undefined;
   role(): "leader" | "standby" | "disabled";
   indexedBlock(): bigint | null;
   /** The indexer's state in this process, or null when this process does not index the chain. */
@@ -135,6 +137,11 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     "Blocks per eth_getLogs request of the backfill now (adapts to the node's limits); set in the leading process",
     ["chain"],
   );
+  const batchSize = gauge(
+    "ethpos_rpc_batch_size",
+    "JSON-RPC calls per HTTP batch now (RPC_BATCH_SIZE, halved when the provider refuses a batch for its size)",
+    ["chain"],
+  );
   const rpcCalls = counter(
     "ethpos_rpc_requests_total",
     "JSON-RPC calls made to the chain's node, by method",
@@ -147,7 +154,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   );
   const rpcErrors = counter(
     "ethpos_rpc_errors_total",
-    "JSON-RPC calls that failed, by method and kind (timeout, rate_limited, range_too_large, reverted, rpc, http, network, other)",
+    "JSON-RPC calls that failed, by method and kind (timeout, rate_limited, range_too_large, batch_too_large, reverted, rpc, http, network, other)",
     ["chain", "method", "kind"],
   );
   const orders = gauge("ethpos_orders", "Orders in each status", ["chain", "status"], fromDatabase);
@@ -213,6 +220,8 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     failed.set(labels, chain.failure() === null ? 0 : 1);
     const status = chain.indexerStatus();
     if (status && chain.role() === "leader") logRange.set(labels, Number(status.logRange));
+    const batch = chain.rpcBatchSize?.();
+    if (batch !== undefined) batchSize.set(labels, batch);
     const indexedBlock = chain.indexedBlock();
     if (indexedBlock !== null) indexed.set(labels, Number(indexedBlock));
     const headBlock = await withTimeout(chain.client.getBlockNumber(), nodeTimeoutMs).catch(

@@ -1,6 +1,7 @@
 import { parseAbi, type PublicClient } from "viem";
 import { unavailable } from "../lib/errors.ts";
 import { parseDecimal } from "../lib/money.ts";
+import { recentValue } from "../lib/recent.ts";
 
 /** The Chainlink AggregatorV3 functions read for the ETH/USD rate (here and by the start-up check of the feed). */
 export const aggregatorV3Abi = parseAbi([
@@ -26,6 +27,11 @@ export interface PriceSource {
    * when stale or unreachable); undefined when the token has no feed (it is priced at its peg).
    */
   tokenUsd?(token: `0x${string}`): Promise<Price | undefined>;
+  /**
+   * Reads what later reads fall back on while the source refuses (start-up waits for it, retrying
+   * transport errors); absent for a source without a remote read.
+   */
+  warm?(): Promise<void>;
 }
 
 /** A token with a Chainlink X/USD feed, and how old its answer may be. */
@@ -53,6 +59,23 @@ export function staticPriceSource(ethUsd: string): PriceSource {
   };
 }
 
+/** A feed's reader: a fresh price or a 503; `warm` reads what later reads fall back on. */
+export interface FeedReader {
+  (): Promise<Price>;
+  warm(): Promise<void>;
+}
+
+/**
+ * How a feed's answer is cached: read at most once per `freshMs` (default 5 s), and when a read
+ * fails (a rate-limited provider, or one that has not answered within 2 s) the last answer read
+ * within `graceMs` (default 60 s) is used. The checks apply to it all the same, so a stale answer is
+ * never served.
+ */
+export interface FeedCache {
+  freshMs?: number;
+  graceMs?: number;
+}
+
 /**
  * One Chainlink AggregatorV3 feed (`pair` names it in messages, e.g. "ETH/USD"). A non-positive
  * answer, a round older than `maxAgeSeconds` or an unreachable feed is an error (503), never a wrong
@@ -64,22 +87,31 @@ export function chainlinkFeedReader(
   pair: string,
   maxAgeSeconds: number,
   now: () => number = Date.now,
-): () => Promise<Price> {
+  cache: FeedCache = {},
+): FeedReader {
   let decimals: number | undefined;
-  return async () => {
-    let answer: bigint;
-    let updatedAt: bigint;
-    try {
+  const round = recentValue(
+    async () => {
       decimals ??= await client.readContract({
         address: feed,
         abi: aggregatorV3Abi,
         functionName: "decimals",
       });
-      [, answer, , updatedAt] = await client.readContract({
+      const [, answer, , updatedAt] = await client.readContract({
         address: feed,
         abi: aggregatorV3Abi,
         functionName: "latestRoundData",
       });
+      return { answer, updatedAt, decimals };
+    },
+    { freshMs: cache.freshMs ?? 5_000, graceMs: cache.graceMs ?? 60_000, patienceMs: 2_000 },
+  );
+  const read = async (): Promise<Price> => {
+    let answer: bigint;
+    let updatedAt: bigint;
+    let decimals: number;
+    try {
+      ({ answer, updatedAt, decimals } = await round.get());
     } catch {
       throw unavailable(`The ${pair} price feed is unreachable; try again shortly.`, "price_unavailable");
     }
@@ -94,6 +126,11 @@ export function chainlinkFeedReader(
     }
     return { value: answer, decimals, updatedAt: Number(updatedAt), source: `chainlink:${feed}` };
   };
+  return Object.assign(read, {
+    warm: async () => {
+      await round.get();
+    },
+  });
 }
 
 /** Chainlink ETH/USD reader: stale after `maxAgeSeconds` (PRICE_MAX_AGE_SECONDS, or the feed's heartbeat). */
@@ -101,8 +138,10 @@ export function chainlinkPriceSource(
   client: PublicClient,
   feed: `0x${string}`,
   maxAgeSeconds: number,
+  cache: FeedCache = {},
 ): PriceSource {
-  return { ethUsd: chainlinkFeedReader(client, feed, "ETH/USD", maxAgeSeconds) };
+  const read = chainlinkFeedReader(client, feed, "ETH/USD", maxAgeSeconds, Date.now, cache);
+  return { ethUsd: read, warm: read.warm };
 }
 
 /**
@@ -112,6 +151,7 @@ export function chainlinkPriceSource(
 export function withTokenFeeds(
   prices: PriceSource,
   client: PublicClient,
+  cache: FeedCache,
   feeds: readonly TokenFeed[],
   now: () => number = Date.now,
 ): PriceSource {
@@ -119,11 +159,15 @@ export function withTokenFeeds(
   const readers = new Map(
     feeds.map((f) => [
       f.address.toLowerCase(),
-      chainlinkFeedReader(client, f.feed, `${f.symbol}/USD`, f.maxAgeSeconds, now),
+      chainlinkFeedReader(client, f.feed, `${f.symbol}/USD`, f.maxAgeSeconds, now, cache),
     ]),
   );
   return {
     ethUsd: () => prices.ethUsd(),
     tokenUsd: async (token) => readers.get(token.toLowerCase())?.(),
+    async warm() {
+      await prices.warm?.();
+      for (const read of readers.values()) await read.warm();
+    },
   };
 }

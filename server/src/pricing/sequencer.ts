@@ -1,4 +1,5 @@
 import type { PublicClient } from "viem";
+import { recentValue } from "../lib/recent.ts";
 import { unavailable } from "../lib/errors.ts";
 import { aggregatorV3Abi } from "./index.ts";
 
@@ -42,21 +43,25 @@ export function chainlinkSequencerGate(options: {
   where: string;
   /** SEQUENCER_GRACE_SECONDS. */
   graceSeconds: number;
+  /** How long an answer is reused (FEED_CACHE_MS, default 5 s). */
+  cacheMs?: number;
   now?: () => number;
 }): SequencerGate {
   const { client, feed, where, graceSeconds } = options;
   const now = options.now ?? Date.now;
   const iso = (seconds: number) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  // Read at most every `cacheMs`; while the provider refuses (429), the last round read within 30 s
+  // stands, so a burst of refusals does not pause every new order.
+  const round = recentValue(
+    () => client.readContract({ address: feed, abi: aggregatorV3Abi, functionName: "latestRoundData" }),
+    { freshMs: options.cacheMs ?? 5_000, graceMs: 30_000, patienceMs: 2_000 },
+  );
   return {
     async check() {
       let answer: bigint;
       let startedAt: bigint;
       try {
-        [, answer, startedAt] = await client.readContract({
-          address: feed,
-          abi: aggregatorV3Abi,
-          functionName: "latestRoundData",
-        });
+        [, answer, startedAt] = await round.get();
       } catch {
         throw unavailable(
           `The sequencer uptime feed of ${where} is unreachable, so whether its sequencer is up is unknown; new orders on it are paused: try again shortly or use another chain.`,

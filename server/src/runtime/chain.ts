@@ -1,11 +1,12 @@
-import { createPublicClient, http, webSocket, type PublicClient } from "viem";
+import { createPublicClient, type PublicClient } from "viem";
 import {
   findDeploymentBlock,
   ignitionDeploymentDir,
   LOCAL_CHAIN_IDS,
   readIgnitionDeployment,
 } from "../chain/deployment.ts";
-import { createRpcStats, observeTransport, type RpcStats } from "../chain/rpc-stats.ts";
+import { createRpcStats, type RpcStats } from "../chain/rpc-stats.ts";
+import { providerTransport, type ProviderTransportState } from "../chain/transport.ts";
 import { ensureChainIdentity, readChainIdentity, type ChainReset } from "../chain/identity.ts";
 import type { AppEnv, ChainConfig, TokenConfig } from "../config/index.ts";
 import type { Db } from "../db/types.ts";
@@ -26,7 +27,13 @@ import {
 import { chainNameForId } from "../config/presets.ts";
 import type { ChainContext, ChainModule, DepositReuse } from "../chain/module.ts";
 import type { IndexerStatus } from "../indexer/index.ts";
-import { FatalIndexerError, isRetryable } from "../indexer/rpc.ts";
+import {
+  FatalIndexerError,
+  isRetryable,
+  isTransportFailure,
+  reportProviderFindings,
+} from "../indexer/rpc.ts";
+import { recentValue } from "../lib/recent.ts";
 import { sleep } from "../lib/sleep.ts";
 import { clearFailure, loadCursor, loadFailure, recordFailure } from "../indexer/store.ts";
 import { ConfigError, firstLine } from "../lib/errors.ts";
@@ -52,6 +59,11 @@ import { deleteChainDataOf } from "./reset.ts";
 /** Multicall3 at the same address on most public networks (https://www.multicall3.com). */
 const CANONICAL_MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";
 const DEFAULT_DEPOSIT_WATCH_HOURS = 24;
+/** A head read for /health is reused this long, and served this long while the node refuses. */
+const HEAD_FRESH_MS = 1_000;
+const HEAD_GRACE_MS = 30_000;
+/** How long start-up waits for a node that does not answer at all before it calls RPC_URL wrong. */
+const START_UNREACHABLE_MS = 30_000;
 
 /**
  * Advisory-lock key of one chain's indexer ("ethpos:indexer" + chain id): one process per chain
@@ -66,8 +78,15 @@ export interface ChainRuntime {
   readonly name: string;
   readonly chainId: bigint;
   readonly client: PublicClient;
+  /**
+   * The node's head for readers that need a recent one (/health): one eth_blockNumber per
+   * HEAD_FRESH_MS at most, and the last answer (up to HEAD_GRACE_MS old) while the node refuses.
+   */
+  head(): Promise<bigint>;
   /** The JSON-RPC calls of `client` by method and failure kind; undefined for a client given by a test. */
   readonly rpc: RpcStats | undefined;
+  /** The JSON-RPC batch size in use (RPC_BATCH_SIZE, halved on refusals); undefined for a client given by a test. */
+  rpcBatchSize(): number | undefined;
   readonly contract: `0x${string}`;
   readonly tokens: readonly TokenConfig[];
   readonly prices: PriceSource;
@@ -157,15 +176,30 @@ export interface ChainRuntimeDeps {
   retryMs?: number;
 }
 
-/** A client of `rpcUrl`; with `stats`, each of its JSON-RPC calls is counted there (/metrics). */
-export function clientFor(rpcUrl: string, stats?: RpcStats): PublicClient {
-  const transport = rpcUrl.startsWith("ws")
-    ? webSocket(rpcUrl, { retryCount: 0 })
-    : http(rpcUrl, { retryCount: 0, timeout: 15_000, batch: { batchSize: 100, wait: 0 } });
-  return createPublicClient({
-    transport: stats ? observeTransport(transport, stats) : transport,
-    pollingInterval: 250,
+/**
+ * A client of `rpcUrl` through the provider transport (../chain/transport.ts): batches capped at
+ * `batchSize` (RPC_BATCH_SIZE) and halved on a refusal, rate limits and gateway errors retried after
+ * Retry-After or with backoff and jitter. With `stats`, each JSON-RPC call is counted there (/metrics).
+ */
+export function clientFor(
+  rpcUrl: string,
+  stats?: RpcStats,
+  options: { batchSize?: number; log?: Logger } = {},
+): PublicClient {
+  return providerClient(rpcUrl, stats, options).client;
+}
+
+function providerClient(
+  rpcUrl: string,
+  stats: RpcStats | undefined,
+  options: { batchSize?: number; log?: Logger },
+): { client: PublicClient; state: ProviderTransportState } {
+  const { transport, state } = providerTransport(rpcUrl, {
+    stats,
+    log: options.log,
+    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
   });
+  return { client: createPublicClient({ transport, pollingInterval: 250 }), state };
 }
 
 /**
@@ -182,10 +216,21 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     );
   }
   const rpc = deps.client ? undefined : createRpcStats();
-  const client = deps.client ?? clientFor(config.rpcUrl as string, rpc);
+  const rpcLog = parentLog.child({ chain: config.name ?? "default" });
+  const made = deps.client
+    ? undefined
+    : providerClient(config.rpcUrl as string, rpc, { batchSize: config.rpcBatchSize, log: rpcLog });
+  const client = deps.client ?? (made as NonNullable<typeof made>).client;
+  // Start-up waits out what is transient (a rate limit, a gateway error, a timeout), saying what it
+  // waits for; a node that does not answer at all for START_UNREACHABLE_MS is a wrong URL.
+  const retry = deps.retryMs === undefined ? {} : { retryMs: deps.retryMs };
   let chainIdNumber: number;
   try {
-    chainIdNumber = await client.getChainId();
+    chainIdNumber = await untilAnswered(
+      { client, v, where: `${v("RPC_URL")}`, log: rpcLog, ...retry, unreachableMs: START_UNREACHABLE_MS },
+      "the chain id",
+      () => client.getChainId(),
+    );
   } catch (error) {
     throw new ConfigError(
       `${v("RPC_URL")} ${config.rpcUrl ?? ""} is unreachable (${firstLine(error)}); ` +
@@ -198,6 +243,18 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   }
   const name = config.name ?? chainNameForId(chainId) ?? `chain-${chainId}`;
   const log = parentLog.child({ chain: name });
+  reportProviderFindings(client, (message) => log.warn(message));
+  // The feed, the tokens and Multicall3 must be what the variables say: every definite problem is
+  // one line naming its variable, all reported at once; transport errors are waited out.
+  const ctx: CheckContext = {
+    client,
+    v,
+    where: `chain ${chainId} (${name})`,
+    log,
+    ...retry,
+    ...(config.preset ? { preset: config.preset } : {}),
+  };
+  const patiently = <T>(what: string, fn: () => Promise<T>) => untilAnswered(ctx, what, fn);
   const isLocal = LOCAL_CHAIN_IDS.has(chainId);
   const deployment = readIgnitionDeployment(
     ignitionDeploymentDir(chainId, config.ignitionDeploymentDir),
@@ -216,7 +273,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
             v("CONTRACT_ADDRESS"),
     );
   }
-  const code = await client.getCode({ address: contract });
+  const code = await patiently("the contract's code", () => client.getCode({ address: contract }));
   if (!code || code === "0x") {
     throw new ConfigError(
       `${v("CONTRACT_ADDRESS")} ${contract} has no contract code on chain ${chainId} (${name}); ` +
@@ -225,7 +282,8 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   }
 
   const modules = deps.modules ?? chainModules;
-  const reset = await ensureChainIdentity(db, await readChainIdentity(client, contract), {
+  const identity = await patiently("the chain's genesis block", () => readChainIdentity(client, contract));
+  const reset = await ensureChainIdentity(db, identity, {
     resetOnMismatch: isLocal && deps.env !== "production",
     log: (message) => log.warn(message),
     deleteChainData: deleteChainDataOf(modules),
@@ -235,16 +293,6 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   if (tokens.length === 0 && isLocal && deployment.stablecoin) {
     tokens.push({ symbol: "USDC", address: deployment.stablecoin, decimals: 6, usdPeg: "1" });
   }
-  // The feed, the tokens and Multicall3 must be what the variables say: every definite problem is
-  // one line naming its variable, all reported at once; transport errors are waited out.
-  const ctx: CheckContext = {
-    client,
-    v,
-    where: `chain ${chainId} (${name})`,
-    log,
-    ...(deps.retryMs === undefined ? {} : { retryMs: deps.retryMs }),
-    ...(config.preset ? { preset: config.preset } : {}),
-  };
   const problems: string[] = [];
   let prices: PriceSource | undefined;
   if (config.ethUsdPrice) prices = staticPriceSource(config.ethUsdPrice);
@@ -254,7 +302,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     else {
       const problem = await checkPriceFeed(ctx, feed, config.priceMaxAgeSeconds, config.priceFeedExpected);
       if (problem) problems.push(problem);
-      prices = chainlinkPriceSource(client, feed, config.priceMaxAgeSeconds);
+      prices = chainlinkPriceSource(client, feed, config.priceMaxAgeSeconds, { freshMs: config.feedCacheMs });
     }
   }
   // Each token's USD feed (a preset's), judged against its own heartbeat: read for the peg check.
@@ -262,6 +310,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     prices = withTokenFeeds(
       prices,
       client,
+      { freshMs: config.feedCacheMs },
       tokens.flatMap((t) =>
         t.feed
           ? [
@@ -290,11 +339,17 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     if (problem) problems.push(problem);
   }
   if (problems.length > 0 || !prices) throw new ConfigProblems(problems);
+  // The first orders then have a feed round to fall back on while the provider refuses.
+  const source = prices;
+  if (source.warm) await patiently("the ETH/USD feed's latest round", () => source.warm?.() as Promise<void>);
 
   let startBlock = config.startBlock;
   if (startBlock === undefined) {
     try {
-      startBlock = await findDeploymentBlock(client, contract);
+      startBlock = await patiently(
+        `the contract's deployment block (a search over eth_getCode; ${v("START_BLOCK")} skips it)`,
+        () => findDeploymentBlock(client, contract),
+      );
     } catch (error) {
       throw new ConfigError(
         `${v("START_BLOCK")} is not set and the deployment block could not be found (${(error as Error).message}); ` +
@@ -304,7 +359,9 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   }
 
   // Deposit addresses: derived off-chain; the init code hash must be the one this server knows.
-  const derivation = await readDepositDerivation(client, contract, chainId, v("CONTRACT_ADDRESS"));
+  const derivation = await patiently("the contract's deposit init code hash", () =>
+    readDepositDerivation(client, contract, chainId, v("CONTRACT_ADDRESS")),
+  );
   // A deposit address is swept once per payment: it must be usable again after its sweep (EIP-6780).
   const depositReuse = await untilAnswered(ctx, "a simulation of two sweeps of one deposit address", () =>
     probeDepositReuse(client, derivation),
@@ -327,12 +384,14 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     );
   }
   const watchHours = config.depositWatchHours ?? DEFAULT_DEPOSIT_WATCH_HOURS;
-  const subscriptions = await findSubscriptions(
-    client,
-    contract,
-    config.subscriptionsAddress,
-    isLocal ? deployment.subscriptions : undefined,
-    v,
+  const subscriptions = await patiently("the Subscriptions contract", () =>
+    findSubscriptions(
+      client,
+      contract,
+      config.subscriptionsAddress,
+      isLocal ? deployment.subscriptions : undefined,
+      v,
+    ),
   );
   if (!subscriptions) {
     log.info(
@@ -395,6 +454,14 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   // Typed views of two keepers (/health, the dev stack and tests read them).
   const sweeper = keepers.get("deposits") as Sweeper | undefined;
   const collector = keepers.get("token-subscriptions") as Collector | undefined;
+
+  const recentHead = recentValue(() => client.getBlockNumber({ cacheTime: 0 }), {
+    freshMs: HEAD_FRESH_MS,
+    graceMs: HEAD_GRACE_MS,
+    patienceMs: 1_500,
+  });
+  // The first /health then has a head to fall back on while the provider refuses.
+  await patiently("the head block", () => recentHead.get());
 
   const stop = new AbortController();
   const tasks: Promise<unknown>[] = [];
@@ -465,7 +532,9 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     name,
     chainId,
     client,
+    head: () => recentHead.get(),
     rpc,
+    rpcBatchSize: () => made?.state.batchSize(),
     contract,
     tokens,
     prices,
@@ -475,6 +544,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
           feed: config.sequencerUptimeFeed,
           where: `${name} (chain ${chainId})`,
           graceSeconds: config.sequencerGraceSeconds,
+          cacheMs: config.feedCacheMs,
         })
       : undefined,
     peg: config.peg,
@@ -560,7 +630,8 @@ async function findSubscriptions(
       return bound.toLowerCase() === processor.toLowerCase()
         ? null
         : `bound to the PaymentProcessor ${bound}`;
-    } catch {
+    } catch (error) {
+      if (isTransportFailure(error)) throw error; // no answer yet: waited out
       return "not a Subscriptions contract (it has no processor())";
     }
   };

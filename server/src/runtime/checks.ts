@@ -12,6 +12,7 @@ import { TRANSFER_PROBE_RUNTIME_CODE, transferProbeAbi } from "../chain/probes.t
 import type { ChainConfig, PresetFeed, PresetMarker, TokenConfig } from "../config/chains.ts";
 import { CHAINLINK_FEEDS_URL, CHAINLINK_SEQUENCER_FEEDS_URL, maxAgeFor } from "../config/presets.ts";
 import { isRevert } from "../deposits/probe.ts";
+import { rpcErrorKind } from "../chain/rpc-stats.ts";
 import {
   ARBITRUM_NODE_INTERFACE,
   gasPriceOracleAbi,
@@ -38,6 +39,11 @@ export interface CheckContext {
   log: Logger;
   /** First retry delay (tests make it short); doubles up to 30 s. */
   retryMs?: number;
+  /**
+   * Give up (throw) once the node has given no answer at all (connection refused or reset, DNS)
+   * for this long; unset: wait for ever. Rate limits, gateway errors and timeouts are always waited out.
+   */
+  unreachableMs?: number;
   signal?: AbortSignal;
 }
 
@@ -48,11 +54,16 @@ export interface CheckContext {
  */
 export async function untilAnswered<T>(ctx: CheckContext, what: string, fn: () => Promise<T>): Promise<T> {
   let delay = ctx.retryMs ?? 1_000;
+  let silentSince: number | undefined;
   for (;;) {
     try {
       return await fn();
     } catch (error) {
       if (!isRetryable(error) || isRevert(error) || ctx.signal?.aborted) throw error;
+      if (ctx.unreachableMs !== undefined && rpcErrorKind(error) === "network") {
+        silentSince ??= Date.now();
+        if (Date.now() - silentSince >= ctx.unreachableMs) throw error;
+      } else silentSince = undefined;
       ctx.log.warn(
         `start-up is waiting for ${what} on ${ctx.where}: ${firstLine(error)}; retrying in ${Math.round(delay / 100) / 10} s`,
       );
