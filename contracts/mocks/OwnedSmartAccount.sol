@@ -8,10 +8,10 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 ///         contract wallet does. A signature is valid when its owner's key signed the hash. It has no
 ///         private key of its own, so only a verifier that asks the chain (isValidSignature) accepts it.
 contract OwnedSmartAccount is IERC1271 {
-    address public immutable owner;
+    address public immutable OWNER;
 
     constructor(address owner_) {
-        owner = owner_;
+        OWNER = owner_;
     }
 
     /// @inheritdoc IERC1271
