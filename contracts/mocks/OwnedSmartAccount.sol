@@ -18,7 +18,7 @@ contract OwnedSmartAccount is IERC1271 {
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
         (address signer, ECDSA.RecoverError error, ) = ECDSA.tryRecover(hash, signature);
         return
-            error == ECDSA.RecoverError.NoError && signer == owner
+            error == ECDSA.RecoverError.NoError && signer == OWNER
                 ? IERC1271.isValidSignature.selector
                 : bytes4(0xffffffff);
     }
