@@ -282,6 +282,7 @@ describe("configuration", function () {
       assert.deepEqual(chain, {
         name: undefined,
         expectedChainId: undefined,
+        feedCacheMs: 5000,
         rpcUrl: "https://eth.example/rpc",
         rpcWsUrl: "wss://eth.example/ws",
         rpcBatchSize: 50,
