@@ -34,8 +34,8 @@ import { paymentProcessorAbi } from "../server/src/chain/abi.ts";
 import { loadConfig } from "../server/src/config/index.ts";
 import { startSystem } from "../server/src/system.ts";
 import { ROOT, startLocalChain } from "../scripts/lib/local-chain.ts";
-import { createTestDb } from "../test/helpers/db.ts";
-import { freePort } from "../test/helpers/node-chain.ts";
+import { createTestDb } from "../test/support/db.ts";
+import { freePort } from "../test/support/node-chain.ts";
 import { startReceiver, type Delivery } from "../test/support/receiver.ts";
 import { percentile, progress, verdict, writeResult } from "./lib.ts";
 

@@ -17,8 +17,8 @@ import {
   openPage,
   type WalletMode,
 } from "../helpers/browser.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
+import { freePort, startNodeChain } from "../support/node-chain.ts";
 import { until } from "../support/until.ts";
 
 /** Set to a folder to keep screenshots (docs/screenshots is what the README links). */

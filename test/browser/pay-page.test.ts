@@ -21,8 +21,8 @@ import {
   installTestWallet,
   type WalletMode,
 } from "../helpers/browser.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
+import { freePort, startNodeChain } from "../support/node-chain.ts";
 import { until } from "../support/until.ts";
 
 // jsqr is a UMD bundle: under Node's ESM loader its default export is the decoder itself.

@@ -9,8 +9,8 @@ import { createMerchant, setPlugins } from "../../server/src/merchants/service.t
 import { startSystem, type System } from "../../server/src/system.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
 import { assertClean, checkAccessibility, CHROMIUM, CHROMIUM_ARGS, openPage } from "../helpers/browser.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
+import { freePort, startNodeChain } from "../support/node-chain.ts";
 import { until } from "../support/until.ts";
 
 const tokenAbi = parseAbi([

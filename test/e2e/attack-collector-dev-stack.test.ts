@@ -9,7 +9,7 @@ import { parseAbi, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { ROOT } from "../../scripts/lib/local-chain.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { freePort, startNodeChain } from "../support/node-chain.ts";
 
 /** Hardhat's dev account #9: the key `npm start` gives its sweeper and collector on a local chain. */
 const DEV_SWEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";

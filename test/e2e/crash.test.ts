@@ -8,9 +8,9 @@ import { parseEther } from "viem";
 import { createDb, migrate, type Db } from "../../server/src/db/index.ts";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
 import { ROOT } from "../../scripts/lib/local-chain.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
-import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../helpers/indexing.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
+import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../support/indexing.ts";
+import { freePort, startNodeChain } from "../support/node-chain.ts";
 import { until } from "../support/until.ts";
 
 const ADMIN_TOKEN = "admin-token-for-the-e2e-tests-0123456789";

@@ -9,8 +9,8 @@ import { ROOT } from "../../scripts/lib/local-chain.ts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { findPreset } from "../../server/src/config/presets.ts";
 import { startSystem } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { freePort, startNodeChain } from "../support/node-chain.ts";
 
 type Node = Awaited<ReturnType<typeof startNodeChain>>;
 

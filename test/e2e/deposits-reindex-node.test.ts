@@ -9,9 +9,9 @@ import type { Db } from "../../server/src/db/types.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, copyOrdersAsCreated, indexedState, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { catchUp, copyOrdersAsCreated, indexedState, pipelineIndexer } from "../support/indexing.ts";
+import { startNodeChain } from "../support/node-chain.ts";
 
 /**
  * A fresh reindex (historical backfill in one large chunk, or a realtime catch-up in steps of many

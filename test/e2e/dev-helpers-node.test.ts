@@ -12,8 +12,8 @@ import { createMerchant } from "../../server/src/merchants/service.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { devStackPath, writeDevStack, type DevStack } from "../../scripts/lib/dev-stack.ts";
 import { ROOT } from "../../scripts/lib/local-chain.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
+import { freePort, startNodeChain } from "../support/node-chain.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { until } from "../support/until.ts";
 

@@ -13,9 +13,9 @@ import { txtNotifier } from "../../server/src/notify/order-status.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { catchUp, pipelineIndexer } from "../support/indexing.ts";
+import { startNodeChain } from "../support/node-chain.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 
 /**

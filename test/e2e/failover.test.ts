@@ -5,9 +5,9 @@ import { parseEther } from "viem";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
 import { indexerLockKey } from "../../server/src/runtime/chain.ts";
 import { ROOT } from "../../scripts/lib/local-chain.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
-import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../helpers/indexing.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
+import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../support/indexing.ts";
+import { freePort, startNodeChain } from "../support/node-chain.ts";
 import { until } from "../support/until.ts";
 
 const ADMIN_TOKEN = "admin-token-for-the-e2e-tests-0123456789";

@@ -4,8 +4,8 @@ import { toHex } from "viem";
 import { ConfigProblems, loadConfig } from "../../server/src/config/index.ts";
 import { findPreset } from "../../server/src/config/presets.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { artifact, startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { artifact, startNodeChain } from "../support/node-chain.ts";
 
 type Node = Awaited<ReturnType<typeof startNodeChain>>;
 

@@ -16,9 +16,9 @@ import { createRecurringScheduler, type RecurringScheduler } from "../../server/
 import { periodStart } from "../../server/src/recurring/schedule.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { catchUp, pipelineIndexer } from "../support/indexing.ts";
+import { startNodeChain } from "../support/node-chain.ts";
 
 const DAY = 86_400_000;
 const ETH = "0x0000000000000000000000000000000000000000";

@@ -6,15 +6,15 @@ import { reconcile } from "../../server/src/ledger/reconcile.ts";
 import { FatalIndexerError } from "../../server/src/indexer/rpc.ts";
 import { loadCursor } from "../../server/src/indexer/store.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
 import {
   catchUp,
   copyOrdersAsCreated,
   indexedState,
   testIndexer,
   waitUntilIndexed,
-} from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+} from "../support/indexing.ts";
+import { startNodeChain } from "../support/node-chain.ts";
 
 /**
  * Reorgs on a real chain process (`hardhat node`), with the indexer running its own loop against

@@ -3,9 +3,9 @@ import { after, before, describe, it } from "mocha";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestChain } from "../helpers/chain.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../helpers/indexing.ts";
+import { createTestChain } from "../support/chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../support/indexing.ts";
 
 /**
  * Reorgs on a real EVM: snapshot, pay, mine, then revert to the snapshot and mine other blocks,

@@ -15,9 +15,9 @@ import { recentSweeps } from "../../server/src/deposits/sweeps.ts";
 import { createSweeper, type Sweeper } from "../../server/src/deposits/sweeper.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { catchUp, pipelineIndexer } from "../support/indexing.ts";
+import { startNodeChain } from "../support/node-chain.ts";
 
 /** Hardhat's dev account #9: the sweeper here (and under `npm start`). */
 const SWEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";

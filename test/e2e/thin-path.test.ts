@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestChain } from "../helpers/chain.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { createTestChain } from "../support/chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { until } from "../support/until.ts";
 

@@ -25,9 +25,9 @@ import {
   keeperState,
   tokenSubscriptionById,
 } from "../../server/src/token-subscriptions/repository.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { catchUp, pipelineIndexer } from "../support/indexing.ts";
+import { startNodeChain } from "../support/node-chain.ts";
 
 /** Hardhat's dev account #9: the gas-only key of the sweeper and the collector (as under `npm start`). */
 const KEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";

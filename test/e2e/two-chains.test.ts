@@ -3,10 +3,10 @@ import { after, before, describe, it } from "mocha";
 import { formatEther, parseEther, type Hex } from "viem";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { proveAddress } from "../helpers/api-system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { waitUntilIndexed } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import { proveAddress } from "../support/api-system.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { waitUntilIndexed } from "../support/indexing.ts";
+import { startNodeChain } from "../support/node-chain.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { until } from "../support/until.ts";
 

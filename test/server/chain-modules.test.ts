@@ -6,9 +6,9 @@ import type { ChainModule } from "../../server/src/chain/module.ts";
 import { chainModules } from "../../server/src/runtime/modules.ts";
 import { buildPipeline, createChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { deleteChainDataOf } from "../../server/src/runtime/reset.ts";
-import { createTestChain } from "../helpers/chain.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, testChainContext, testIndexer } from "../helpers/indexing.ts";
+import { createTestChain } from "../support/chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { catchUp, testChainContext, testIndexer } from "../support/indexing.ts";
 
 const PRODUCTION = ["deposits", "payments", "token-subscriptions", "recurring", "eletropay-eth"];
 

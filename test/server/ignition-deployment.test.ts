@@ -11,8 +11,8 @@ import {
 import { loadConfig, type Env } from "../../server/src/config/index.ts";
 import { ConfigError } from "../../server/src/lib/errors.ts";
 import { startSystem } from "../../server/src/system.ts";
-import { createTestChain } from "../helpers/chain.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { createTestChain } from "../support/chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
 
 /**
  * `npm start` leaves its Ignition deployment in ignition/deployments/chain-31337 (the dev stack's

@@ -5,10 +5,10 @@ import { parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { startApiSystem } from "../helpers/api-system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { waitUntilIndexed } from "../helpers/indexing.ts";
-import { freePort, startNodeChain, startRpcFaultProxy } from "../helpers/node-chain.ts";
+import { startApiSystem } from "../support/api-system.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { waitUntilIndexed } from "../support/indexing.ts";
+import { freePort, startNodeChain, startRpcFaultProxy } from "../support/node-chain.ts";
 import { maybeSample, parsePrometheusText, sampleOf, type Family } from "../helpers/prometheus-text.ts";
 import { until } from "../support/until.ts";
 

@@ -8,9 +8,9 @@ import { SWEEP_PROBE_CREATION_CODE, TRANSFER_PROBE_RUNTIME_CODE } from "../../se
 import { loadConfig } from "../../server/src/config/index.ts";
 import { DEPOSIT_TOKEN_FORWARDED_TOPIC } from "../../server/src/deposits/abi.ts";
 import { startSystem } from "../../server/src/system.ts";
-import { createTestChain } from "../helpers/chain.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { artifact, freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { createTestChain } from "../support/chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { artifact, freePort, startNodeChain } from "../support/node-chain.ts";
 
 const NO_CODE = "0x00000000000000000000000000000000000c0de0";
 const ADMIN_TOKEN = "admin-token-for-the-startup-checks-0123456789";
