@@ -9,7 +9,7 @@ import { startSystem, type System } from "../../server/src/system.ts";
 import { testConfig } from "./config.ts";
 import { createTestDb, type TestDb } from "./db.ts";
 import { catchUp, pipelineIndexer } from "./indexing.ts";
-import { startNodeChain } from "./node-chain.ts";
+import { freePort, startNodeChain } from "./node-chain.ts";
 
 export type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
 
@@ -55,6 +55,11 @@ export interface NodeSystemOptions {
   migrateTo?: string;
   /** Holds the test clock at the chain's time from the start (recurring billing tests). */
   clockAtChain?: boolean;
+  /**
+   * Listens on a free loopback port, as a browser or another process needs (PUBLIC_URL is its URL
+   * unless `env` sets it); otherwise the test uses app.inject.
+   */
+  listen?: boolean;
   log?: Logger;
   callbacks?: CallbackConfig;
   /**
@@ -75,6 +80,8 @@ export interface NodeSystem extends Deployed {
   testDb: TestDb;
   config: Config;
   system: System;
+  /** The API's URL when it listens (`listen`), else undefined. */
+  baseUrl: string | undefined;
   clock: TestClock;
   /**
    * The production pipeline over the first chain, stepped by the test (undefined when the system
@@ -170,11 +177,15 @@ export async function startNodeSystem(options: NodeSystemOptions = {}): Promise<
   const chain =
     given ?? (await startNodeChain(options.chain && !("deploy" in options.chain) ? options.chain : {}));
   let testDb: TestDb | undefined;
+  let started: System | undefined;
   try {
     const deployed = await deployParts(chain, options.modules ?? []);
     await options.prepare?.(chain, deployed);
     const extra = typeof options.env === "function" ? options.env(chain, deployed) : (options.env ?? {});
+    const port = options.listen ? await freePort() : undefined;
+    const baseUrl = port === undefined ? undefined : `http://127.0.0.1:${port}`;
     const config = testConfig({
+      ...(baseUrl ? { PUBLIC_URL: baseUrl } : {}),
       RPC_URL: chain.url,
       CONTRACT_ADDRESS: chain.contract,
       ...(deployed.usdc ? { TOKENS: `USDC:${deployed.usdc}:6` } : {}),
@@ -192,6 +203,8 @@ export async function startNodeSystem(options: NodeSystemOptions = {}): Promise<
       ...(options.log ? { log: options.log } : {}),
       ...(options.callbacks ? { callbacks: options.callbacks } : {}),
     });
+    started = system;
+    if (port !== undefined) await system.app.listen({ host: "127.0.0.1", port });
     const { context, ...indexerOptions } = options.pipeline ?? {};
     const indexer = config.runIndexer
       ? undefined
@@ -205,6 +218,7 @@ export async function startNodeSystem(options: NodeSystemOptions = {}): Promise<
       testDb: db,
       config,
       system,
+      baseUrl,
       clock,
       indexer,
       ...deployed,
@@ -220,6 +234,7 @@ export async function startNodeSystem(options: NodeSystemOptions = {}): Promise<
       },
     };
   } catch (error) {
+    await started?.close();
     await testDb?.drop();
     await chain.stop();
     throw error;
