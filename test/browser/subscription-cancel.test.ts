@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import type { Browser } from "playwright-core";
-import { getAddress, parseAbi, type Hex } from "viem";
+import { getAddress, type Hex } from "viem";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
 import {
@@ -14,13 +14,8 @@ import {
 } from "../helpers/browser.ts";
 import { onRealPostgres, type TestDb } from "../support/db.ts";
 import type { NodeChain } from "../support/node-system.ts";
+import { startTokenSubscriptionChain, tokenAbi } from "../support/token-subscriptions.ts";
 import { until } from "../support/until.ts";
-
-const tokenAbi = parseAbi([
-  "function mint(address to, uint256 amount)",
-  "function approve(address spender, uint256 amount) returns (bool)",
-  "function allowance(address owner, address spender) view returns (uint256)",
-]);
 
 interface OnChainCancel {
   required: boolean;
@@ -49,15 +44,8 @@ describe(`R2-4: cancelling a token_pull subscription on chain from its page (${o
   let token: Hex;
   let subs: Hex;
 
-  const send = async (
-    from: Hex,
-    to: Hex,
-    abi: readonly unknown[],
-    functionName: string,
-    args: unknown[],
-    on: NodeChain = chain,
-  ) => {
-    const hash = await on.wallet.writeContract({
+  const send = async (from: Hex, to: Hex, abi: readonly unknown[], functionName: string, args: unknown[]) => {
+    const hash = await chain.wallet.writeContract({
       address: to,
       abi: abi as never,
       functionName: functionName as never,
@@ -65,7 +53,7 @@ describe(`R2-4: cancelling a token_pull subscription on chain from its page (${o
       account: from,
       chain: null,
     });
-    const receipt = await on.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+    const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
     assert.equal(receipt.status, "success");
   };
   const api = async (method: string, path: string, body?: unknown) => {
@@ -87,16 +75,19 @@ describe(`R2-4: cancelling a token_pull subscription on chain from its page (${o
     });
 
   before(async function () {
+    ({
+      chain,
+      token,
+      subscriptions: subs,
+    } = await startTokenSubscriptionChain({
+      holders: (chain) => [chain.customer],
+      mint: 10n ** 12n,
+    }));
     stack = await startBrowserSystem({
-      modules: ["usdc", "subscriptions"],
-      prepare: async (chain, { usdc }) => {
-        await send(chain.customer, usdc as Hex, tokenAbi, "mint", [chain.customer, 10n ** 12n], chain);
-      },
-      env: { CONFIRMATIONS: "1" },
+      chain,
+      env: { TOKENS: `USDC:${token}:6`, SUBSCRIPTIONS_ADDRESS: subs, CONFIRMATIONS: "1" },
     });
-    ({ chain, testDb, browser, baseUrl: base } = stack);
-    token = stack.usdc as Hex;
-    subs = stack.subscriptions as Hex;
+    ({ testDb, browser, baseUrl: base } = stack);
     key = (await createMerchant(testDb.db, "club@example.com", "seller")).apiKey;
     await setPlugins(testDb.db, "club@example.com", { recurring_payments: true });
   });

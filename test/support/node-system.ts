@@ -105,7 +105,7 @@ export interface NodeSystem extends Deployed {
 const processorAbi = parseAbi(["function setTokenAllowed(address token, bool allowed)"]);
 
 /** Deploys the chain parts the system's modules need (see ChainPart). */
-async function deployParts(chain: NodeChain, parts: readonly ChainPart[]): Promise<Deployed> {
+export async function deployChainParts(chain: NodeChain, parts: readonly ChainPart[]): Promise<Deployed> {
   const deployed: Deployed = { usdc: undefined, multicall3: undefined, subscriptions: undefined };
   if (parts.includes("multicall3"))
     deployed.multicall3 = await chain.deploy("mocks/Multicall3.sol/Multicall3.json");
@@ -179,7 +179,7 @@ export async function startNodeSystem(options: NodeSystemOptions = {}): Promise<
   let testDb: TestDb | undefined;
   let started: System | undefined;
   try {
-    const deployed = await deployParts(chain, options.modules ?? []);
+    const deployed = await deployChainParts(chain, options.modules ?? []);
     await options.prepare?.(chain, deployed);
     const extra = typeof options.env === "function" ? options.env(chain, deployed) : (options.env ?? {});
     const port = options.listen ? await freePort() : undefined;

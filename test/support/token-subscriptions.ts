@@ -8,7 +8,14 @@ import { staticPriceSource } from "../../server/src/pricing/index.ts";
 import { createSender, type Sender } from "../../server/src/sender/sender.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
 import { createCollector, type Collector } from "../../server/src/token-subscriptions/collector.ts";
-import { startNodeSystem, type NodeChain, type NodeSystem, type NodeSystemOptions } from "./node-system.ts";
+import { startNodeChain } from "./node-chain.ts";
+import {
+  deployChainParts,
+  startNodeSystem,
+  type NodeChain,
+  type NodeSystem,
+  type NodeSystemOptions,
+} from "./node-system.ts";
 
 /** Hardhat's dev account #9: the gas-only key of the sweeper and the collector (as under `npm start`). */
 export const KEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
@@ -21,7 +28,40 @@ export const tokenAbi = parseAbi([
   "function name() view returns (string)",
 ]);
 
-export interface TokenSubscriptionOptions extends Omit<NodeSystemOptions, "modules" | "prepare"> {
+/**
+ * A `hardhat node` with the payment contract, a stablecoin (USDC, 6 decimals) allowed in it and
+ * minted to the `holders` (each mints `mint` to itself), and the Subscriptions contract bound to the
+ * processor: the chain of every token subscription test, for a system started in this process
+ * (startTokenSubscriptionSystem) or another one (the dev stack).
+ */
+export async function startTokenSubscriptionChain(options: {
+  holders: (chain: NodeChain) => Hex[] | Promise<Hex[]>;
+  mint: bigint;
+}): Promise<{ chain: NodeChain; token: Hex; subscriptions: Hex }> {
+  const chain = await startNodeChain();
+  try {
+    const deployed = await deployChainParts(chain, ["usdc", "subscriptions"]);
+    const token = deployed.usdc as Hex;
+    for (const who of await options.holders(chain)) {
+      const hash = await chain.wallet.writeContract({
+        address: token,
+        abi: tokenAbi,
+        functionName: "mint",
+        args: [who, options.mint],
+        account: who,
+        chain: null,
+      });
+      const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
+      if (receipt.status !== "success") throw new Error(`minting to ${who} failed`);
+    }
+    return { chain, token, subscriptions: deployed.subscriptions as Hex };
+  } catch (error) {
+    await chain.stop();
+    throw error;
+  }
+}
+
+export interface TokenSubscriptionOptions extends Omit<NodeSystemOptions, "modules" | "prepare" | "chain"> {
   /** The accounts that get `mint` tokens (each mints to itself) before the system starts. */
   holders: (chain: NodeChain) => Hex[] | Promise<Hex[]>;
   mint: bigint;
@@ -58,29 +98,18 @@ export async function startTokenSubscriptionSystem(
   options: TokenSubscriptionOptions,
 ): Promise<TokenSubscriptionSystem> {
   const { holders, mint, collector: settings, merchant, ...rest } = options;
+  const { chain, token, subscriptions } = await startTokenSubscriptionChain({ holders, mint });
+  const { env } = rest;
   const node = await startNodeSystem({
     ...rest,
-    modules: ["usdc", "subscriptions"],
-    async prepare(chain, deployed) {
-      for (const who of await holders(chain))
-        await chain.wallet
-          .writeContract({
-            address: deployed.usdc as Hex,
-            abi: tokenAbi,
-            functionName: "mint",
-            args: [who, mint],
-            account: who,
-            chain: null,
-          })
-          .then((hash) => chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 }))
-          .then((receipt) => {
-            if (receipt.status !== "success") throw new Error(`minting to ${who} failed`);
-          });
-    },
+    chain,
+    env: (c, deployed) => ({
+      TOKENS: `USDC:${token}:6`,
+      SUBSCRIPTIONS_ADDRESS: subscriptions,
+      ...(typeof env === "function" ? env(c, deployed) : env),
+    }),
   });
-  const { chain, testDb, indexer } = node;
-  const token = node.usdc as Hex;
-  const subscriptions = node.subscriptions as Hex;
+  const { testDb, indexer } = node;
   if (!indexer) throw new Error("token subscription tests step the pipeline (RUN_INDEXER=false)");
   const chainId = node.system.chainId;
   const confirmations = node.config.chains[0]?.confirmations ?? 1;
@@ -116,6 +145,7 @@ export async function startTokenSubscriptionSystem(
   }
   return {
     ...node,
+    usdc: token,
     token,
     subscriptions,
     indexer,
