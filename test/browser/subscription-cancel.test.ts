@@ -94,6 +94,7 @@ describe(`R2-4: cancelling a token_pull subscription on chain from its page (${o
 
   after(async function () {
     await stack?.close();
+    await chain?.stop();
   });
 
   it("the cancel answer and the page say cancel(id) is still needed; the page's button cancels on chain through the customer's wallet", async function () {

@@ -47,7 +47,11 @@ export interface NodeSystemOptions {
   env?: Env | ((chain: NodeChain, deployed: Deployed) => Env);
   /** The chain modules' contracts to deploy (ChainPart). */
   modules?: readonly ChainPart[];
-  /** The `hardhat node` to use (the harness then owns it and stops it), or its chain id. */
+  /**
+   * The `hardhat node` to use, or the chain id of the one the harness starts. A node the test
+   * passes in stays the test's (several systems may follow it in turn): close() stops only a node
+   * the harness started.
+   */
   chain?: NodeChain | { chainId?: number };
   /** Runs after the contracts are deployed, before the database and the system start (mints, funding). */
   prepare?: (chain: NodeChain, deployed: Deployed) => Promise<void>;
@@ -98,7 +102,7 @@ export interface NodeSystem extends Deployed {
   ): ReturnType<NodeChain["client"]["waitForTransactionReceipt"]>;
   /** Steps the test's pipeline to the chain's head. */
   catchUp(): Promise<void>;
-  /** Stops the system, drops the database and stops the chain. */
+  /** Stops the system, drops the database and stops the chain (when the harness started it). */
   close(): Promise<void>;
 }
 
@@ -230,13 +234,13 @@ export async function startNodeSystem(options: NodeSystemOptions = {}): Promise<
       async close() {
         await system.close();
         await db.drop();
-        await chain.stop();
+        if (!given) await chain.stop();
       },
     };
   } catch (error) {
     await started?.close();
     await testDb?.drop();
-    await chain.stop();
+    if (!given) await chain.stop();
     throw error;
   }
 }

@@ -108,6 +108,9 @@ export async function startTokenSubscriptionSystem(
       SUBSCRIPTIONS_ADDRESS: subscriptions,
       ...(typeof env === "function" ? env(c, deployed) : env),
     }),
+  }).catch(async (error: unknown) => {
+    await chain.stop();
+    throw error;
   });
   const { testDb, indexer } = node;
   if (!indexer) throw new Error("token subscription tests step the pipeline (RUN_INDEXER=false)");
@@ -145,6 +148,10 @@ export async function startTokenSubscriptionSystem(
   }
   return {
     ...node,
+    async close() {
+      await node.close();
+      await chain.stop();
+    },
     usdc: token,
     token,
     subscriptions,
