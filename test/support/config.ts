@@ -33,3 +33,18 @@ export function testEnv(overrides: Env = {}): Record<string, string> {
 export function testConfig(overrides: Env = {}, machine?: Machine): Config {
   return loadConfig(testEnv(overrides), machine);
 }
+
+/**
+ * Overrides for a system configured only by the chain variables the test gives (CHAINS and
+ * CHAIN_<NAME>_*, a preset, what a deployment printed): no default chain of the node system
+ * (RPC_URL, CONTRACT_ADDRESS), none of TEST_ENV's chain settings, and the system's own indexer
+ * running, as under `npm run serve`.
+ */
+export const ONLY_GIVEN_CHAINS: Env = {
+  RPC_URL: undefined,
+  CONTRACT_ADDRESS: undefined,
+  START_BLOCK: undefined,
+  FINALITY_BLOCKS: undefined,
+  ETH_USD_PRICE: undefined,
+  RUN_INDEXER: undefined,
+};
