@@ -55,8 +55,6 @@ export interface NodeSystemOptions {
   chain?: NodeChain | { chainId?: number };
   /** Runs after the contracts are deployed, before the database and the system start (mints, funding). */
   prepare?: (chain: NodeChain, deployed: Deployed) => Promise<void>;
-  /** Stops the fresh database at this migration (a test of an upgrade). */
-  migrateTo?: string;
   /** Holds the test clock at the chain's time from the start (recurring billing tests). */
   clockAtChain?: boolean;
   /**
@@ -197,7 +195,7 @@ export async function startNodeSystem(options: NodeSystemOptions = {}): Promise<
       ...(deployed.subscriptions ? { SUBSCRIPTIONS_ADDRESS: deployed.subscriptions } : {}),
       ...extra,
     });
-    testDb = await createTestDb(options.migrateTo === undefined ? {} : { migrateTo: options.migrateTo });
+    testDb = await createTestDb();
     const clock = testClock(chain);
     if (options.clockAtChain) await clock.toChain();
     const system = await startSystem(config, {
