@@ -19,7 +19,7 @@ import type { PollResult, UtxoChainAdapter } from "../server/src/utxo/adapter.ts
 import { createAddressDeriver } from "../server/src/utxo/derive.ts";
 import { addressParams } from "../server/src/utxo/networks.ts";
 import { parseExtendedPublicKey } from "../server/src/utxo/xpub.ts";
-import { createTestDb } from "../test/helpers/db.ts";
+import { createTestDb } from "../test/support/db.ts";
 
 const RAW_COUNT = Number(process.env.BENCH_RAW_COUNT ?? 20_000);
 const RAW_RUNS = Number(process.env.BENCH_RAW_RUNS ?? 5);

@@ -30,12 +30,12 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import autocannon from "autocannon";
 import Fastify from "fastify";
 import { createPublicClient, createWalletClient, http, type Hex } from "viem";
-import { loadConfig } from "../server/src/config/index.ts";
 import { createMerchant } from "../server/src/merchants/service.ts";
 import { startSystem } from "../server/src/system.ts";
 import { ROOT, startLocalChain } from "../scripts/lib/local-chain.ts";
-import { createTestDb } from "../test/helpers/db.ts";
-import { freePort } from "../test/helpers/node-chain.ts";
+import { testConfig } from "../test/support/config.ts";
+import { createTestDb } from "../test/support/db.ts";
+import { freePort } from "../test/support/node-chain.ts";
 import { percentile, progress, verdict, writeResult } from "./lib.ts";
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -175,16 +175,12 @@ async function main() {
     const benchDb = await createTestDb();
     const port = await freePort();
     const system = await startSystem(
-      loadConfig({
-        NODE_ENV: "test",
-        CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
+      testConfig({
+        FINALITY_BLOCKS: undefined,
         PORT: String(port),
         RPC_URL: chain.url,
         CONTRACT_ADDRESS: contract,
-        START_BLOCK: "0",
         ETH_USD_PRICE: "3000",
-        RUN_INDEXER: "false",
-        RUN_CALLBACK_WORKER: "false",
         RATE_LIMIT_PER_MINUTE: "10000000",
         DATABASE_URL: benchDb.url,
       }),

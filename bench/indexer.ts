@@ -29,10 +29,10 @@ import { enqueueCallbacks } from "../server/src/callbacks/outbox.ts";
 import { insertEvents } from "../server/src/ledger/contract-events.ts";
 import { saveOrderStates } from "../server/src/orders/repository.ts";
 import { orderToJson, type OrderRow } from "../server/src/orders/serialize.ts";
-import { createTestDb } from "../test/helpers/db.ts";
-import { testIndexer } from "../test/helpers/indexing.ts";
+import { createTestDb } from "../test/support/db.ts";
+import { testIndexer } from "../test/support/indexing.ts";
 import { startLocalChain } from "../scripts/lib/local-chain.ts";
-import { artifact, freePort } from "../test/helpers/node-chain.ts";
+import { artifact, freePort } from "../test/support/node-chain.ts";
 import { progress, verdict, writeResult } from "./lib.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);

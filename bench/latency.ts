@@ -31,11 +31,11 @@
 import { readFileSync } from "node:fs";
 import { createPublicClient, createWalletClient, http, parseEther, type Hex } from "viem";
 import { paymentProcessorAbi } from "../server/src/chain/abi.ts";
-import { loadConfig } from "../server/src/config/index.ts";
 import { startSystem } from "../server/src/system.ts";
 import { ROOT, startLocalChain } from "../scripts/lib/local-chain.ts";
-import { createTestDb } from "../test/helpers/db.ts";
-import { freePort } from "../test/helpers/node-chain.ts";
+import { testConfig } from "../test/support/config.ts";
+import { createTestDb } from "../test/support/db.ts";
+import { freePort } from "../test/support/node-chain.ts";
 import { startReceiver, type Delivery } from "../test/support/receiver.ts";
 import { percentile, progress, verdict, writeResult } from "./lib.ts";
 
@@ -105,12 +105,13 @@ try {
   await rpc("evm_setAutomine", [false]);
   await rpc("evm_setIntervalMining", [0]);
 
-  const config = loadConfig({
-    NODE_ENV: "test",
-    CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
+  // The whole system as it runs: its own indexer and callback worker, the default confirmations and finality.
+  const config = testConfig({
+    RUN_INDEXER: undefined,
+    RUN_CALLBACK_WORKER: undefined,
+    FINALITY_BLOCKS: undefined,
     RPC_URL: chain.url,
     CONTRACT_ADDRESS: contract,
-    START_BLOCK: "0",
     POLL_INTERVAL_MS: POLL,
     RPC_WS_URL: WS ? chain.url.replace(/^http/, "ws") : undefined,
     ETH_USD_PRICE: "2000",

@@ -14,9 +14,9 @@ import type { DepositBalanceObserved } from "../server/src/chain/events.ts";
 import { recordBalances, registerDepositAddress } from "../server/src/deposits/repository.ts";
 import { depositBalanceReader } from "../server/src/deposits/sources.ts";
 import { getHeader } from "../server/src/indexer/rpc.ts";
-import { createTestDb } from "../test/helpers/db.ts";
+import { createTestDb } from "../test/support/db.ts";
 import { startLocalChain } from "../scripts/lib/local-chain.ts";
-import { artifact, freePort } from "../test/helpers/node-chain.ts";
+import { artifact, freePort } from "../test/support/node-chain.ts";
 import { percentile, progress, verdict, writeResult } from "./lib.ts";
 
 const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 10_000);

@@ -7,7 +7,7 @@
 import type { Hex } from "viem";
 import type { Db } from "../../server/src/db/index.ts";
 import { rng } from "../../test/helpers/fuzz-corpus.ts";
-import type { startNodeChain } from "../../test/helpers/node-chain.ts";
+import type { startNodeChain } from "../../test/support/node-chain.ts";
 import type { FaultProxy } from "./fault-proxy.ts";
 import type { PgCluster } from "./pg-cluster.ts";
 import type { ProviderSim } from "../../test/support/provider-sim.ts";

@@ -6,7 +6,7 @@
  */
 import { createDb, type Db } from "../../server/src/db/index.ts";
 import { ROOT, setIntervalMining } from "../../scripts/lib/local-chain.ts";
-import { freePort, startNodeChain } from "../../test/helpers/node-chain.ts";
+import { freePort, startNodeChain } from "../../test/support/node-chain.ts";
 import { startProviderSim } from "../../test/support/provider-sim.ts";
 import { startReceiver, type Receiver } from "../../test/support/receiver.ts";
 import { erc20, processorAbi } from "./abi.ts";

@@ -1,25 +1,24 @@
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "mocha";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { getAddress, parseAbi, type Hex } from "viem";
 import { resolveSecrets } from "../../server/src/callbacks/secrets.ts";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
+import type { System } from "../../server/src/system.ts";
 import {
   assertClean,
   checkAccessibility,
-  CHROMIUM,
-  CHROMIUM_ARGS,
   openPage,
+  startBrowserSystem,
+  type BrowserSystem,
   type WalletMode,
 } from "../helpers/browser.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { onRealPostgres, type TestDb } from "../support/db.ts";
+import type { NodeChain } from "../support/node-system.ts";
 import { until } from "../support/until.ts";
 
 /** Set to a folder to keep screenshots (docs/screenshots is what the README links). */
@@ -47,7 +46,8 @@ interface OrderJson {
  */
 describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`, function () {
   this.timeout(180_000);
-  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let stack: BrowserSystem;
+  let chain: NodeChain;
   let testDb: TestDb;
   let system: System;
   let browser: Browser;
@@ -56,40 +56,16 @@ describe(`merchant console in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGl
   let keyB: string;
 
   before(async function () {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install -y chromium`);
-    chain = await startNodeChain();
-    testDb = await createTestDb();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    system = await startSystem(
-      loadConfig({
-        NODE_ENV: "test",
-        CALLBACK_ALLOW_PRIVATE: "true",
-        RPC_URL: chain.url,
-        CONTRACT_ADDRESS: chain.contract,
-        START_BLOCK: "0",
-        RUN_INDEXER: "true",
-        RUN_CALLBACK_WORKER: "false",
-        CONFIRMATIONS: String(CONFIRMATIONS),
-        FINALITY_BLOCKS: "16",
-        POLL_INTERVAL_MS: "20",
-        ETH_USD_PRICE: "2500.00",
-        PUBLIC_URL: base,
-      }),
-      { db: testDb.db, listen: false },
-    );
-    await system.app.listen({ host: "127.0.0.1", port });
+    stack = await startBrowserSystem({
+      env: { CONFIRMATIONS: String(CONFIRMATIONS), ETH_USD_PRICE: "2500.00" },
+    });
+    ({ chain, testDb, system, browser, baseUrl: base } = stack);
     keyA = (await createMerchant(testDb.db, "a@example.com", "seller")).apiKey;
     keyB = (await createMerchant(testDb.db, "b@example.com", "seller")).apiKey;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
 
   after(async function () {
-    await browser?.close();
-    await system?.close();
-    await testDb?.drop();
-    await chain?.stop();
+    await stack?.close();
   });
 
   async function screenshot(page: Page, name: string) {

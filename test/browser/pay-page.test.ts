@@ -1,28 +1,27 @@
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseEthUrl } from "eth-url-parser";
 import jsqrModule from "jsqr";
 import { after, before, describe, it } from "mocha";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { erc20Abi, getAddress, parseAbi, type Hex } from "viem";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { parseDecimal } from "../../server/src/lib/money.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { setDisplayName } from "../../server/src/merchants/profile.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
+import type { System } from "../../server/src/system.ts";
 import {
   checkAccessibility,
-  CHROMIUM,
-  CHROMIUM_ARGS,
   installTestWallet,
+  startBrowserSystem,
+  type BrowserSystem,
   type WalletMode,
 } from "../helpers/browser.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { onRealPostgres, type TestDb } from "../support/db.ts";
+import type { NodeChain } from "../support/node-system.ts";
 import { until } from "../support/until.ts";
 
 // jsqr is a UMD bundle: under Node's ESM loader its default export is the decoder itself.
@@ -63,7 +62,8 @@ interface OrderJson {
  */
 describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`, function () {
   this.timeout(120_000);
-  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let stack: BrowserSystem;
+  let chain: NodeChain;
   let testDb: TestDb;
   let system: System;
   let browser: Browser;
@@ -72,69 +72,38 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
   let usdc: `0x${string}`;
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is missing at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does), or set CHROMIUM_PATH`,
-      );
-    }
-    chain = await startNodeChain();
-    // The mock USDC, allowlisted, and some for the customer.
-    usdc = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
-    const write = async (params: Parameters<typeof chain.wallet.writeContract>[0]) =>
-      chain.client.waitForTransactionReceipt({ hash: await chain.wallet.writeContract(params) });
-    await write({
-      address: chain.contract,
-      abi: processorAbi,
-      functionName: "setTokenAllowed",
-      args: [usdc, true],
-      account: chain.owner,
-      chain: null,
-    });
-    await write({
-      address: usdc,
-      abi: mintAbi,
-      functionName: "mint",
-      args: [chain.customer, 1_000_000_000n],
-      account: chain.owner,
-      chain: null,
-    });
-
-    testDb = await createTestDb();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    system = await startSystem(
-      loadConfig({
-        NODE_ENV: "test",
-        CALLBACK_ALLOW_PRIVATE: "true",
-        RPC_URL: chain.url,
-        CONTRACT_ADDRESS: chain.contract,
-        START_BLOCK: "0",
-        TOKENS: `USDC:${usdc}:6`,
-        RUN_INDEXER: "true",
-        RUN_CALLBACK_WORKER: "false",
+    // CHROMIUM_ARGS map shop.lan to loopback: a LAN host name that is not localhost, where the
+    // page must work on plain http.
+    stack = await startBrowserSystem({
+      // The mock USDC, allowlisted, and some for the customer.
+      modules: ["usdc"],
+      prepare: async (chain, deployed) => {
+        await chain.client.waitForTransactionReceipt({
+          hash: await chain.wallet.writeContract({
+            address: deployed.usdc as `0x${string}`,
+            abi: mintAbi,
+            functionName: "mint",
+            args: [chain.customer, 1_000_000_000n],
+            account: chain.owner,
+            chain: null,
+          }),
+        });
+      },
+      env: {
         CONFIRMATIONS: String(CONFIRMATIONS),
-        FINALITY_BLOCKS: "16",
-        POLL_INTERVAL_MS: "20",
         ORDER_TTL_SECONDS: String(TTL_SECONDS),
         ETH_USD_PRICE: "2500.00",
-        PUBLIC_URL: base,
-      }),
-      { db: testDb.db, listen: false },
-    );
-    await system.app.listen({ host: "127.0.0.1", port });
+      },
+    });
+    ({ chain, testDb, system, browser, baseUrl: base } = stack);
+    usdc = stack.usdc as `0x${string}`;
     const created = await createMerchant(testDb.db, "browser@example.com", "seller");
     key = created.apiKey;
     await setDisplayName(testDb.db, created.merchant.id, "Café Aurora");
-    // CHROMIUM_ARGS map shop.lan to loopback: a LAN host name that is not localhost, where the
-    // page must work on plain http.
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
 
   after(async function () {
-    await browser?.close();
-    await system?.close();
-    await testDb?.drop();
-    await chain?.stop();
+    await stack?.close();
   });
 
   async function createOrder(payload: Record<string, unknown>): Promise<OrderJson> {

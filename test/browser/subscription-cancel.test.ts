@@ -1,24 +1,21 @@
 /// <reference lib="dom" />
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { after, before, describe, it } from "mocha";
-import { chromium, type Browser } from "playwright-core";
-import { getAddress, parseAbi, type Hex } from "viem";
-import { loadConfig } from "../../server/src/config/index.ts";
+import type { Browser } from "playwright-core";
+import { getAddress, type Hex } from "viem";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
-import { assertClean, checkAccessibility, CHROMIUM, CHROMIUM_ARGS, openPage } from "../helpers/browser.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import {
+  assertClean,
+  checkAccessibility,
+  openPage,
+  startBrowserSystem,
+  type BrowserSystem,
+} from "../helpers/browser.ts";
+import { onRealPostgres, type TestDb } from "../support/db.ts";
+import type { NodeChain } from "../support/node-system.ts";
+import { startTokenSubscriptionChain, tokenAbi } from "../support/token-subscriptions.ts";
 import { until } from "../support/until.ts";
-
-const tokenAbi = parseAbi([
-  "function mint(address to, uint256 amount)",
-  "function approve(address spender, uint256 amount) returns (bool)",
-  "function allowance(address owner, address spender) view returns (uint256)",
-]);
-const processorAbi = parseAbi(["function setTokenAllowed(address token, bool allowed)"]);
 
 interface OnChainCancel {
   required: boolean;
@@ -38,9 +35,9 @@ interface OnChainCancel {
  */
 describe(`R2-4: cancelling a token_pull subscription on chain from its page (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`, function () {
   this.timeout(180_000);
-  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let stack: BrowserSystem;
+  let chain: NodeChain;
   let testDb: TestDb;
-  let system: System;
   let browser: Browser;
   let base: string;
   let key: string;
@@ -78,45 +75,25 @@ describe(`R2-4: cancelling a token_pull subscription on chain from its page (${o
     });
 
   before(async function () {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`Chromium is missing at ${CHROMIUM}: apt-get install -y chromium`);
-    chain = await startNodeChain();
-    token = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json", []);
-    subs = await chain.deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.contract]);
-    await send(chain.owner, chain.contract, processorAbi, "setTokenAllowed", [token, true]);
-    await send(chain.customer, token, tokenAbi, "mint", [chain.customer, 10n ** 12n]);
-    testDb = await createTestDb();
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    system = await startSystem(
-      loadConfig({
-        NODE_ENV: "test",
-        CALLBACK_ALLOW_PRIVATE: "true",
-        RPC_URL: chain.url,
-        CONTRACT_ADDRESS: chain.contract,
-        SUBSCRIPTIONS_ADDRESS: subs,
-        TOKENS: `USDC:${token}:6`,
-        START_BLOCK: "0",
-        RUN_INDEXER: "true",
-        RUN_CALLBACK_WORKER: "false",
-        CONFIRMATIONS: "1",
-        FINALITY_BLOCKS: "16",
-        POLL_INTERVAL_MS: "20",
-        ETH_USD_PRICE: "2000",
-        PUBLIC_URL: base,
-      }),
-      { db: testDb.db, listen: false },
-    );
-    await system.app.listen({ host: "127.0.0.1", port });
+    ({
+      chain,
+      token,
+      subscriptions: subs,
+    } = await startTokenSubscriptionChain({
+      holders: (chain) => [chain.customer],
+      mint: 10n ** 12n,
+    }));
+    stack = await startBrowserSystem({
+      chain,
+      env: { TOKENS: `USDC:${token}:6`, SUBSCRIPTIONS_ADDRESS: subs, CONFIRMATIONS: "1" },
+    });
+    ({ testDb, browser, baseUrl: base } = stack);
     key = (await createMerchant(testDb.db, "club@example.com", "seller")).apiKey;
     await setPlugins(testDb.db, "club@example.com", { recurring_payments: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
 
   after(async function () {
-    await browser?.close();
-    await system?.close();
-    await testDb?.drop();
+    await stack?.close();
     await chain?.stop();
   });
 

@@ -1,86 +1,19 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "mocha";
 import { parseAbi, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { ROOT } from "../../scripts/lib/local-chain.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { startDevStack, type DevStackProcess } from "../support/dev-stack.ts";
+import type { NodeChain } from "../support/node-system.ts";
+import { KEEPER_KEY, startTokenSubscriptionChain, tokenAbi } from "../support/token-subscriptions.ts";
 
-/** Hardhat's dev account #9: the key `npm start` gives its sweeper and collector on a local chain. */
-const DEV_SWEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
-const tokenAbi = parseAbi([
-  "function mint(address to, uint256 amount)",
-  "function approve(address spender, uint256 amount) returns (bool)",
-]);
+/** Hardhat's dev account #9 (KEEPER_KEY): the key `npm start` gives its sweeper and collector on a local chain. */
+const DEV_SWEEPER_KEY = KEEPER_KEY;
 const processorAbi = parseAbi([
   "function setTokenAllowed(address token, bool allowed)",
   "function balanceOf(address merchant, address token) view returns (uint256)",
 ]);
-
-/** The dev stack (`npm start`, scripts/dev.ts) as a child process with its own ports and data directory. */
-interface DevStack {
-  url: string;
-  adminToken: string;
-  output: () => string;
-  stop(): Promise<void>;
-}
-
-async function startDevStack(env: Record<string, string>): Promise<DevStack> {
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), "ethpos-dev-stack-"));
-  const adminToken = randomBytes(24).toString("hex");
-  // The test's own settings only: nothing of the runner's environment that the server reads
-  // (a DATABASE_URL, CHAINS, …) may point this stack at someone else's state.
-  const inherited = Object.fromEntries(
-    ["PATH", "HOME", "TMPDIR", "LANG"].flatMap((k) =>
-      process.env[k] ? [[k, process.env[k] as string]] : [],
-    ),
-  );
-  const child: ChildProcess = spawn(`${ROOT}node_modules/.bin/node`, ["scripts/dev.ts"], {
-    cwd: ROOT,
-    env: {
-      ...inherited,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      DATA_DIR: dataDir,
-      DEV_CALLBACK_PORT: String(await freePort()),
-      ADMIN_TOKEN: adminToken,
-      LOG_LEVEL: "warn",
-      ...env,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-40_000);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGTERM");
-      const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(killer);
-    }
-    rmSync(dataDir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 90_000;
-  while (!output.includes("Ethereum POS is running")) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`npm start did not come up:\n${output.slice(-4_000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { url: `http://127.0.0.1:${port}`, adminToken, output: () => output, stop };
-}
 
 /**
  * Security review 2, finding R2-2, against the dev stack (`npm start`, scripts/dev.ts) through HTTP
@@ -94,8 +27,8 @@ async function startDevStack(env: Record<string, string>): Promise<DevStack> {
  */
 describe("R2-2 on the dev stack: the griefing subscription never gets the collector", function () {
   this.timeout(240_000);
-  let chain: Awaited<ReturnType<typeof startNodeChain>>;
-  let stack: DevStack;
+  let chain: NodeChain;
+  let stack: DevStackProcess;
   let token: Hex;
   let subs: Hex;
   const keeper = privateKeyToAccount(DEV_SWEEPER_KEY).address;
@@ -113,7 +46,7 @@ describe("R2-2 on the dev stack: the griefing subscription never gets the collec
     assert.equal(receipt.status, "success");
   };
   const http = async (method: string, path: string, auth: string, body?: unknown) => {
-    const res = await fetch(`${stack.url}${path}`, {
+    const res = await fetch(`${stack.apiUrl}${path}`, {
       method,
       headers: { authorization: auth, ...(body ? { "content-type": "application/json" } : {}) },
       body: body ? JSON.stringify(body) : null,
@@ -131,24 +64,29 @@ describe("R2-2 on the dev stack: the griefing subscription never gets the collec
     });
 
   before(async function () {
-    chain = await startNodeChain();
-    token = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json", []);
-    subs = await chain.deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.contract]);
-    await send(chain.owner, chain.contract, processorAbi, "setTokenAllowed", [token, true]);
-    for (const who of [chain.customer, chain.other])
-      await send(who, token, tokenAbi, "mint", [who, 10n ** 12n]);
+    ({
+      chain,
+      token,
+      subscriptions: subs,
+    } = await startTokenSubscriptionChain({
+      holders: (chain) => [chain.customer, chain.other],
+      mint: 10n ** 12n,
+    }));
     stack = await startDevStack({
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      SUBSCRIPTIONS_ADDRESS: subs,
-      TOKENS: `USDC:${token}:6`,
-      START_BLOCK: "0",
-      CONFIRMATIONS: "1",
-      ETH_USD_PRICE: "2000",
-      POLL_INTERVAL_MS: "100",
-      // What npm start sets on its local chain.
-      SWEEPER_PRIVATE_KEY: DEV_SWEEPER_KEY,
-      SWEEP_MAX_GAS_SHARE: "1",
+      env: {
+        HOST: "127.0.0.1",
+        RPC_URL: chain.url,
+        CONTRACT_ADDRESS: chain.contract,
+        SUBSCRIPTIONS_ADDRESS: subs,
+        TOKENS: `USDC:${token}:6`,
+        START_BLOCK: "0",
+        CONFIRMATIONS: "1",
+        ETH_USD_PRICE: "2000",
+        POLL_INTERVAL_MS: "100",
+        // What npm start sets on its local chain.
+        SWEEPER_PRIVATE_KEY: DEV_SWEEPER_KEY,
+        SWEEP_MAX_GAS_SHARE: "1",
+      },
     });
   });
 

@@ -3,7 +3,7 @@ import { request } from "node:http";
 import { after, before, describe, it } from "mocha";
 import { createWalletClient, getAddress, http } from "viem";
 import { createSiweMessage } from "viem/siwe";
-import { startDevStack, type DevStackProcess } from "../helpers/dev-stack.ts";
+import { startDevStack, type DevStackProcess } from "../support/dev-stack.ts";
 
 /**
  * The attacks of security review 2, findings 1 and 3 (docs/security.md R2-1, R2-3), run against the

@@ -1,38 +1,29 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "mocha";
-import pino from "pino";
-import { parseAbi, type Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
-import { loadConfig } from "../../server/src/config/index.ts";
-import { secretKey } from "../../server/src/config/sweeper.ts";
-import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
+import { type Hex } from "viem";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
-import { staticPriceSource } from "../../server/src/pricing/index.ts";
 import { createRecurringEvents } from "../../server/src/recurring/events.ts";
-import { createSender } from "../../server/src/sender/sender.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
+import type { System } from "../../server/src/system.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
-import { createCollector, type Collector } from "../../server/src/token-subscriptions/collector.ts";
+import type { Collector } from "../../server/src/token-subscriptions/collector.ts";
 import { keeperState, tokenSubscriptionsByRef } from "../../server/src/token-subscriptions/repository.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import type { TestDb } from "../support/db.ts";
+import { catchUp } from "../support/indexing.ts";
+import type { NodeChain } from "../support/node-system.ts";
+import {
+  startTokenSubscriptionSystem,
+  tokenAbi,
+  type TokenSubscriptionSystem,
+} from "../support/token-subscriptions.ts";
 
-/** Hardhat's dev account #9: the gas-only key of the sweeper and the collector. */
-const KEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
 const CHAIN = 31337n;
 const RETRY_BLOCKS = 5;
 /** SWEEP_MAX_GAS_SHARE's default, 0.05. */
 const GAS_SHARE_PPM = 50_000n;
 const WEEK_S = 604_800;
 const MANY = 10n ** 15n;
-const tokenAbi = parseAbi([
-  "function mint(address to, uint256 amount)",
-  "function approve(address spender, uint256 amount) returns (bool)",
-]);
-const processorAbi = parseAbi(["function setTokenAllowed(address token, bool allowed)"]);
 
 interface Pull {
   id: number;
@@ -51,7 +42,7 @@ interface Pull {
  */
 describe("R2-2: the token-subscription collector cannot be monopolised", function () {
   this.timeout(240_000);
-  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let chain: NodeChain;
   let testDb: TestDb;
   let system: System;
   let indexer: ChainIndexer;
@@ -61,22 +52,10 @@ describe("R2-2: the token-subscription collector cannot be monopolised", functio
   let key: string;
   let attacker: Hex;
   let customers: Hex[];
-  let clock = 0;
-  const keeper = privateKeyToAccount(KEEPER_KEY).address;
+  let ts: TokenSubscriptionSystem;
 
-  const send = async (from: Hex, to: Hex, abi: readonly unknown[], functionName: string, args: unknown[]) => {
-    const hash = await chain.wallet.writeContract({
-      address: to,
-      abi: abi as never,
-      functionName: functionName as never,
-      args: args as never,
-      account: from,
-      chain: null,
-    });
-    const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-    assert.equal(receipt.status, "success");
-    return receipt;
-  };
+  const send = (from: Hex, to: Hex, abi: readonly unknown[], functionName: string, args: unknown[]) =>
+    ts.send(from, to, abi, functionName, args);
   /** The on-chain id of the subscription a `subscribe` receipt created. */
   const subscribe = async (from: Hex, args: readonly [Hex, Hex, bigint, bigint, bigint, Hex]) => {
     await send(from, token, tokenAbi, "approve", [subs, MANY]);
@@ -94,14 +73,10 @@ describe("R2-2: the token-subscription collector cannot be monopolised", functio
       functionName: "paidThrough",
       args: [id],
     });
-  const keeperNonce = () => chain.client.getTransactionCount({ address: keeper, blockTag: "latest" });
+  const keeperNonce = () => chain.client.getTransactionCount({ address: ts.keeper, blockTag: "latest" });
   const iso = (seconds: number) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
   async function advanceTo(seconds: number) {
-    const latest = await chain.client.getBlock();
-    const by = seconds - Number(latest.timestamp);
-    if (by > 0) await chain.rpc("evm_increaseTime", [by]);
-    await chain.mine(1);
-    clock = seconds * 1000;
+    await ts.clock.advanceTo(seconds);
     await catchUp(indexer);
   }
   /** `n` collector ticks (each indexed first); the ids of the collects it sent, in order. */
@@ -149,78 +124,42 @@ describe("R2-2: the token-subscription collector cannot be monopolised", functio
   };
 
   before(async function () {
-    chain = await startNodeChain();
+    ts = await startTokenSubscriptionSystem({
+      env: {
+        CONFIRMATIONS: "1",
+        ETH_USD_PRICE: "1000",
+        PUBLIC_URL: "http://pos.test",
+        RATE_LIMIT_PER_MINUTE: "100000",
+      },
+      clockAtChain: true,
+      pipeline: {
+        context: {
+          orderEvents: createOrderEvents([]),
+          recurringEvents: createRecurringEvents([]),
+          multicall3: undefined,
+        },
+      },
+      holders: async (chain) => [
+        chain.other,
+        chain.customer,
+        ...((await chain.wallet.getAddresses()).slice(4, 8) as Hex[]),
+      ],
+      mint: MANY,
+      collector: { retryBlocks: RETRY_BLOCKS, maxGasSharePpm: GAS_SHARE_PPM, ethUsdPrice: "1000" },
+      merchant: "gym@example.com",
+    });
+    ({ chain, testDb, system, indexer, collector, token, subscriptions: subs, merchantKey: key } = ts);
     const accounts = await chain.wallet.getAddresses();
     attacker = chain.other;
     customers = [chain.customer, ...(accounts.slice(4, 8) as Hex[])];
-    token = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json", []);
-    subs = await chain.deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.contract]);
-    await send(chain.owner, chain.contract, processorAbi, "setTokenAllowed", [token, true]);
-    for (const who of [attacker, ...customers]) await send(who, token, tokenAbi, "mint", [who, MANY]);
-    testDb = await createTestDb();
-    clock = Number((await chain.client.getBlock()).timestamp) * 1000;
-    const config = loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true",
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      SUBSCRIPTIONS_ADDRESS: subs,
-      TOKENS: `USDC:${token}:6`,
-      START_BLOCK: "0",
-      CONFIRMATIONS: "1",
-      FINALITY_BLOCKS: "16",
-      ETH_USD_PRICE: "1000",
-      RUN_INDEXER: "false",
-      RUN_CALLBACK_WORKER: "false",
-      PUBLIC_URL: "http://pos.test",
-      RATE_LIMIT_PER_MINUTE: "100000",
-    });
-    system = await startSystem(config, { db: testDb.db, listen: false, now: () => clock });
-    indexer = pipelineIndexer(system.chains[0], {
-      context: {
-        client: chain.client,
-        confirmations: 1,
-        orderEvents: createOrderEvents([]),
-        recurringEvents: createRecurringEvents([]),
-        now: () => clock,
-        multicall3: undefined,
-      },
-    });
-    // As server/src/runtime/chain.ts builds it.
-    collector = createCollector({
-      db: testDb.db,
-      client: chain.client,
-      chainId: CHAIN,
-      subscriptions: subs,
-      sender: createSender({
-        db: testDb.db,
-        client: chain.client,
-        chainId: CHAIN,
-        privateKey: secretKey(KEEPER_KEY),
-        stuckBlocks: 3,
-        confirmations: 1,
-        settledBlock: () => indexer.status().indexedBlock,
-        log: pino({ level: "silent" }),
-      }),
-      retryBlocks: RETRY_BLOCKS,
-      maxGasSharePpm: GAS_SHARE_PPM,
-      tokens: [{ address: token, decimals: 6, usdPeg: "1" }],
-      prices: staticPriceSource("1000"),
-      indexedBlock: () => indexer.status().indexedBlock,
-      log: pino({ level: "silent" }),
-    });
-    key = (await createMerchant(testDb.db, "gym@example.com", "seller")).apiKey;
-    await setPlugins(testDb.db, "gym@example.com", { recurring_payments: true });
   });
 
   after(async function () {
-    await system?.close();
-    await testDb?.drop();
-    await chain?.stop();
+    await ts?.close();
   });
 
   it("(a) an attacker's own subscription of 1 unit every second to itself is never collected; the merchant's real one is", async function () {
-    const nowS = Math.floor(clock / 1000);
+    const nowS = Math.floor(ts.clock.now() / 1000);
     const griefer = await subscribe(attacker, [
       attacker,
       token,
@@ -245,7 +184,7 @@ describe("R2-2: the token-subscription collector cannot be monopolised", functio
   });
 
   it("(b) an on-chain subscription whose terms differ from the server's record is not collected", async function () {
-    const nowS = Math.floor(clock / 1000);
+    const nowS = Math.floor(ts.clock.now() / 1000);
     const asked = await createPull("9.99", "monthly", nowS + 600);
     const a = asked.token_pull.args;
     const [c1, c2, c3, c4] = customers.slice(1) as [Hex, Hex, Hex, Hex];
@@ -270,7 +209,7 @@ describe("R2-2: the token-subscription collector cannot be monopolised", functio
   });
 
   it("(c) a collect whose gas costs more than SWEEP_MAX_GAS_SHARE of the period's value is not sent", async function () {
-    const nowS = Math.floor(clock / 1000);
+    const nowS = Math.floor(ts.clock.now() / 1000);
     const cheap = await createPull("0.01", "monthly", nowS + 600);
     const fair = await createPull("20.00", "monthly", nowS + 600);
     const cheapId = await subscribeAsAsked(customers[1] as Hex, cheap);
@@ -290,7 +229,7 @@ describe("R2-2: the token-subscription collector cannot be monopolised", functio
   });
 
   it("(d) fair order: a subscription many periods behind takes turns with the others; one whose collects revert on chain backs off and blocks nobody", async function () {
-    const nowS = Math.floor(clock / 1000);
+    const nowS = Math.floor(ts.clock.now() / 1000);
     // X starts now + 600 s; Y four weeks later. Five weeks on, X owes six periods and Y two.
     const x = await createPull("9.99", "weekly", nowS + 600);
     const y = await createPull("9.99", "weekly", nowS + 600 + 4 * WEEK_S);
@@ -308,11 +247,11 @@ describe("R2-2: the token-subscription collector cannot be monopolised", functio
     assert.equal(await paidThrough(yId), BigInt(nowS + 600 + 6 * WEEK_S), "Y is paid up, two periods");
 
     // Z's customer front-runs each collect with approve(0): the collect reverts on chain, costing gas.
-    const z = await createPull("9.99", "weekly", Math.floor(clock / 1000) + 600);
-    const w = await createPull("9.99", "weekly", Math.floor(clock / 1000) + 600);
+    const z = await createPull("9.99", "weekly", Math.floor(ts.clock.now() / 1000) + 600);
+    const w = await createPull("9.99", "weekly", Math.floor(ts.clock.now() / 1000) + 600);
     const zId = await subscribeAsAsked(customers[1] as Hex, z);
     const wId = await subscribeAsAsked(customers[2] as Hex, w);
-    await advanceTo(Math.floor(clock / 1000) + 600);
+    await advanceTo(Math.floor(ts.clock.now() / 1000) + 600);
     await chain.rpc("evm_setAutomine", [false]);
     let first;
     try {

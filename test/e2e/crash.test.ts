@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,10 +7,10 @@ import { after, before, describe, it } from "mocha";
 import { parseEther } from "viem";
 import { createDb, migrate, type Db } from "../../server/src/db/index.ts";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
-import { ROOT } from "../../scripts/lib/local-chain.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
-import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../helpers/indexing.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
+import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../support/indexing.ts";
+import { freePort, startNodeChain } from "../support/node-chain.ts";
+import { spawnServer } from "../support/server-process.ts";
 import { until } from "../support/until.ts";
 
 const ADMIN_TOKEN = "admin-token-for-the-e2e-tests-0123456789";
@@ -45,29 +45,19 @@ describe("indexer: kill -9 during a payment stream, then restart", function () {
   });
 
   function startServer(): ChildProcess {
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? "",
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
+    return spawnServer({
       ADMIN_TOKEN, // /health details need it
       LOG_LEVEL: "error",
       PORT: String(port),
       RPC_URL: chain.url,
       CONTRACT_ADDRESS: chain.contract,
-      START_BLOCK: "0",
       CONFIRMATIONS: "2",
       FINALITY_BLOCKS: "8",
       POLL_INTERVAL_MS: "20",
-      ETH_USD_PRICE: "2000",
       TOKENS: `USDC:${usdc}:6`,
       RUN_CALLBACK_WORKER: "false",
       ...(testDb?.url ? { DATABASE_URL: testDb.url } : { DATA_DIR: dataDir as string }),
-    };
-    const proc = spawn(`${ROOT}node_modules/.bin/node`, [`${ROOT}server/src/main.ts`], {
-      env,
-      stdio: ["ignore", "ignore", "inherit"],
     });
-    return proc;
   }
 
   const api = `http://127.0.0.1:`;

@@ -6,11 +6,10 @@ import { parseAbi, toHex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { describeVerificationFailure } from "../../scripts/deploy.ts";
 import { ROOT } from "../../scripts/lib/local-chain.ts";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { findPreset } from "../../server/src/config/presets.ts";
-import { startSystem } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { freePort, startNodeChain } from "../support/node-chain.ts";
+import { startNodeSystem } from "../support/node-system.ts";
+import { ONLY_GIVEN_CHAINS } from "../support/config.ts";
 
 type Node = Awaited<ReturnType<typeof startNodeChain>>;
 
@@ -59,14 +58,12 @@ async function placeAt(node: Node, path: string, at: `0x${string}`) {
 describe("npm run deploy against a node posing as Base Sepolia", function () {
   this.timeout(300_000);
   let node: Node;
-  let t: TestDb;
   let deploymentId: string;
   let output: string;
   before(async function () {
     node = await startNodeChain({ chainId: preset.chain.id });
     await placeAt(node, "mocks/MockStablecoin.sol/MockStablecoin.json", USDC);
     await placeAt(node, "mocks/Multicall3.sol/Multicall3.json", MULTICALL3);
-    t = await createTestDb();
     deploymentId = `deploy-test-${node.port}`;
     const run = await hardhat(["deploy", "--network", "base-sepolia", "--deployment-id", deploymentId], {
       BASE_SEPOLIA_RPC_URL: node.url,
@@ -78,7 +75,6 @@ describe("npm run deploy against a node posing as Base Sepolia", function () {
     assert.equal(run.code, 0, output);
   });
   after(async function () {
-    await t?.drop();
     await node?.stop();
     if (deploymentId) rmSync(`${ROOT}ignition/deployments/${deploymentId}`, { recursive: true, force: true });
   });
@@ -127,16 +123,12 @@ describe("npm run deploy against a node posing as Base Sepolia", function () {
       "CHAIN_BASE_SEPOLIA_PRICE_FEED_ADDRESS",
     ]);
     assert.match(output, /^ {2}npm run serve$/m);
-    const system = await startSystem(
-      loadConfig({
-        NODE_ENV: "test",
-        CALLBACK_ALLOW_PRIVATE: "true",
-        PUBLIC_URL: "http://pos.test",
-        RUN_CALLBACK_WORKER: "false",
-        ...env,
-      }),
-      { db: t.db, listen: false },
-    );
+    // Only what the deployment printed configures the chain.
+    const started = await startNodeSystem({
+      chain: node,
+      env: { ...ONLY_GIVEN_CHAINS, PUBLIC_URL: "http://pos.test", ...env },
+    });
+    const { system } = started;
     try {
       const [chain] = system.chains;
       assert.equal(chain?.name, "base-sepolia");
@@ -146,7 +138,7 @@ describe("npm run deploy against a node posing as Base Sepolia", function () {
         [USDC],
       );
     } finally {
-      await system.close();
+      await started.close();
     }
   });
 

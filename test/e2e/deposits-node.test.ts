@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { parseAbi, parseEther, parseUnits, type Hex } from "viem";
 import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { depositAddress, readDepositDerivation } from "../../server/src/deposits/address.ts";
 import { depositsAbi } from "../../server/src/deposits/abi.ts";
 import { depositsReadyToSweep } from "../../server/src/deposits/repository.ts";
@@ -10,10 +9,10 @@ import { txtNotifier } from "../../server/src/notify/order-status.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import type { System } from "../../server/src/system.ts";
+import type { TestDb } from "../support/db.ts";
+import { catchUp } from "../support/indexing.ts";
+import { startNodeSystem, type NodeChain, type NodeSystem } from "../support/node-system.ts";
 
 /**
  * Deposit addresses end to end on a `hardhat node` process: orders made through the API get a
@@ -25,12 +24,12 @@ import { startNodeChain } from "../helpers/node-chain.ts";
 describe("deposit addresses on a hardhat node: plain transfers → success → sweep → complete", function () {
   this.timeout(180_000);
   const CONFIRMATIONS = 3;
-  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let node: NodeSystem;
+  let chain: NodeChain;
   let testDb: TestDb;
   let system: System;
   let indexer: ChainIndexer;
   let usdc: `0x${string}`;
-  let multicall3: `0x${string}`;
   let forwarder: `0x${string}`;
   const erc20 = parseAbi([
     "function mint(address to, uint256 amount)",
@@ -50,58 +49,31 @@ describe("deposit addresses on a hardhat node: plain transfers → success → s
   }
 
   before(async function () {
-    chain = await startNodeChain();
-    multicall3 = await chain.deploy("mocks/Multicall3.sol/Multicall3.json");
-    usdc = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
-    forwarder = await chain.deploy("mocks/EthForwarder.sol/EthForwarder.json");
-    await chain.wallet.writeContract({
-      address: chain.contract,
-      abi: processorAbi,
-      functionName: "setTokenAllowed",
-      args: [usdc, true],
-      account: chain.owner,
-      chain: null,
-    });
-    await chain.wallet.writeContract({
-      address: usdc,
-      abi: erc20,
-      functionName: "mint",
-      args: [chain.customer, parseUnits("1000", 6)],
-      account: chain.owner,
-      chain: null,
-    });
-    testDb = await createTestDb();
-    const config = loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true",
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      MULTICALL3_ADDRESS: multicall3,
-      START_BLOCK: "0",
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      FINALITY_BLOCKS: "16",
-      ETH_USD_PRICE: "2000",
-      TOKENS: `USDC:${usdc}:6`,
-      RUN_INDEXER: "false",
-      RUN_CALLBACK_WORKER: "false",
-    });
-    system = await startSystem(config, { db: testDb.db, listen: false });
     // The pipeline as runtime/chain.ts wires it, stepped by the test.
     const events = createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]);
-    indexer = pipelineIndexer(system.chains[0], {
-      context: {
-        client: chain.client,
-        confirmations: CONFIRMATIONS,
-        orderEvents: events,
-        multicall3,
+    node = await startNodeSystem({
+      modules: ["multicall3", "usdc"],
+      async prepare(chain, deployed) {
+        forwarder = await chain.deploy("mocks/EthForwarder.sol/EthForwarder.json");
+        await chain.wallet.writeContract({
+          address: deployed.usdc as `0x${string}`,
+          abi: erc20,
+          functionName: "mint",
+          args: [chain.customer, parseUnits("1000", 6)],
+          account: chain.owner,
+          chain: null,
+        });
       },
+      env: { CONFIRMATIONS: String(CONFIRMATIONS) },
+      pipeline: { context: { orderEvents: events } },
     });
+    ({ chain, testDb, system } = node);
+    indexer = node.indexer as ChainIndexer;
+    usdc = node.usdc as `0x${string}`;
   });
 
   after(async function () {
-    await system?.close();
-    await testDb?.drop();
-    await chain?.stop();
+    await node?.close();
   });
 
   interface OrderJson {

@@ -3,15 +3,14 @@ import { Writable } from "node:stream";
 import { after, before, describe, it } from "mocha";
 import pino from "pino";
 import { parseEther, type Hex } from "viem";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { depositsAbi } from "../../server/src/deposits/abi.ts";
 import type { Db } from "../../server/src/db/types.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, copyOrdersAsCreated, indexedState, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import type { System } from "../../server/src/system.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { catchUp, copyOrdersAsCreated, indexedState, pipelineIndexer } from "../support/indexing.ts";
+import { startNodeSystem, type NodeChain, type NodeSystem } from "../support/node-system.ts";
 
 /**
  * A fresh reindex (historical backfill in one large chunk, or a realtime catch-up in steps of many
@@ -24,7 +23,8 @@ describe("deposit addresses: a historical reindex dates each plain ETH transfer 
   this.timeout(180_000);
   const CONFIRMATIONS = 2;
   const ETH = "0x0000000000000000000000000000000000000000";
-  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let node: NodeSystem;
+  let chain: NodeChain;
   let live: TestDb;
   let fresh: TestDb;
   let batched: TestDb;
@@ -52,30 +52,20 @@ describe("deposit addresses: a historical reindex dates each plain ETH transfer 
   }
 
   before(async function () {
-    chain = await startNodeChain();
-    multicall3 = await chain.deploy("mocks/Multicall3.sol/Multicall3.json");
-    [live, fresh, batched] = [await createTestDb(), await createTestDb(), await createTestDb()];
-    const config = loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true",
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      MULTICALL3_ADDRESS: multicall3,
-      START_BLOCK: "0",
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      ETH_USD_PRICE: "2000",
-      RUN_INDEXER: "false",
-      RUN_CALLBACK_WORKER: "false",
+    node = await startNodeSystem({
+      modules: ["multicall3"],
+      // FINALITY_BLOCKS as production has it: the indexers here get theirs from the test.
+      env: { CONFIRMATIONS: String(CONFIRMATIONS), FINALITY_BLOCKS: undefined },
     });
-    system = await startSystem(config, { db: live.db, listen: false });
+    ({ chain, system, testDb: live } = node);
+    multicall3 = node.multicall3 as `0x${string}`;
+    [fresh, batched] = [await createTestDb(), await createTestDb()];
   });
 
   after(async function () {
-    await system?.close();
-    await live?.drop();
     await fresh?.drop();
     await batched?.drop();
-    await chain?.stop();
+    await node?.close();
   });
 
   it("gives every order the live status, exception, paid block, amount and transaction", async function () {

@@ -7,17 +7,14 @@ import { after, before, describe, it } from "mocha";
 import { getAddress, parseAbi, parseEther, toHex, type Hex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { systemSecret } from "../../server/src/callbacks/secrets.ts";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
+import type { System } from "../../server/src/system.ts";
 import { devStackPath, writeDevStack, type DevStack } from "../../scripts/lib/dev-stack.ts";
 import { ROOT } from "../../scripts/lib/local-chain.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { onRealPostgres, type TestDb } from "../support/db.ts";
+import { startNodeSystem, type NodeChain, type NodeSystem } from "../support/node-system.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { until } from "../support/until.ts";
-
-type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
 
 const CONFIRMATIONS = 2;
 const ADMIN_TOKEN = "admin-token-for-dev-helper-tests-0123456789";
@@ -99,29 +96,20 @@ function run(command: "node" | "hardhat", args: string[], env: Record<string, st
   });
 }
 
-async function startListening(chain: NodeChain, testDb: TestDb, runIndexer: boolean): Promise<System> {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const system = await startSystem(
-    loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true",
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      START_BLOCK: "0",
+/** A node system listening on loopback; with `runIndexer` it indexes and delivers callbacks itself. */
+function startListening(runIndexer: boolean, chain: { chainId?: number } = {}): Promise<NodeSystem> {
+  return startNodeSystem({
+    chain,
+    listen: true,
+    env: {
       RUN_INDEXER: String(runIndexer),
       RUN_CALLBACK_WORKER: String(runIndexer),
       CONFIRMATIONS: String(CONFIRMATIONS),
-      FINALITY_BLOCKS: "16",
       POLL_INTERVAL_MS: "20",
       ETH_USD_PRICE: "2500.00",
       ADMIN_TOKEN,
-      PUBLIC_URL: base,
-    }),
-    { db: testDb.db, listen: false },
-  );
-  await system.app.listen({ host: "127.0.0.1", port });
-  return system;
+    },
+  });
 }
 
 /**
@@ -132,6 +120,7 @@ async function startListening(chain: NodeChain, testDb: TestDb, runIndexer: bool
  */
 describe(`dev stack helpers against a running stack (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`, function () {
   this.timeout(240_000);
+  let node: NodeSystem;
   let chain: NodeChain;
   let testDb: TestDb;
   let system: System;
@@ -142,9 +131,8 @@ describe(`dev stack helpers against a running stack (${onRealPostgres() ? "Postg
   const merchant = devAccount(1);
 
   before(async function () {
-    chain = await startNodeChain();
-    testDb = await createTestDb();
-    system = await startListening(chain, testDb, true);
+    node = await startListening(true);
+    ({ chain, testDb, system } = node);
     const db = testDb.db;
     receiver = await startReceiver({
       path: "/callback",
@@ -158,9 +146,7 @@ describe(`dev stack helpers against a running stack (${onRealPostgres() ? "Postg
 
   after(async function () {
     await receiver?.close();
-    await system?.close();
-    await testDb?.drop();
-    await chain?.stop();
+    await node?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -407,6 +393,7 @@ describe(`dev stack helpers against a running stack (${onRealPostgres() ? "Postg
   });
 
   describe("against a server on another chain (11155111)", function () {
+    let otherNode: NodeSystem;
     let other: NodeChain;
     let otherDb: TestDb;
     let otherSystem: System;
@@ -414,16 +401,13 @@ describe(`dev stack helpers against a running stack (${onRealPostgres() ? "Postg
     let apiKey: string;
 
     before(async function () {
-      other = await startNodeChain({ chainId: 11_155_111 });
-      otherDb = await createTestDb();
-      otherSystem = await startListening(other, otherDb, false);
+      otherNode = await startListening(false, { chainId: 11_155_111 });
+      ({ chain: other, testDb: otherDb, system: otherSystem } = otherNode);
       otherDir = mkdtempSync(join(tmpdir(), "dev-helpers-sepolia-"));
       apiKey = (await createMerchant(otherDb.db, "sepolia@example.com", "seller")).apiKey;
     });
     after(async function () {
-      await otherSystem?.close();
-      await otherDb?.drop();
-      await other?.stop();
+      await otherNode?.close();
       if (otherDir) rmSync(otherDir, { recursive: true, force: true });
     });
 

@@ -4,18 +4,17 @@ import { parseAbi, parseEther, parseUnits, type Hex } from "viem";
 import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
 import { createCallbackWorker } from "../../server/src/callbacks/worker.ts";
 import { parseCallbackConfig } from "../../server/src/config/callbacks.ts";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { depositsAbi } from "../../server/src/deposits/abi.ts";
 import { depositsReadyToSweep } from "../../server/src/deposits/repository.ts";
-import { clientCallbackKeys, linkEletroPayClient } from "../../server/src/eletropay/index.ts";
+import { linkEletroPayClient } from "../../server/src/eletropay/index.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { txtNotifier } from "../../server/src/notify/order-status.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import type { System } from "../../server/src/system.ts";
+import type { TestDb } from "../support/db.ts";
+import { catchUp } from "../support/indexing.ts";
+import { startNodeSystem, type NodeChain, type NodeSystem } from "../support/node-system.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 
 /**
@@ -29,7 +28,8 @@ describe("EletroPay ETH and USDC on a hardhat node: fresh deposit addresses → 
   const CONFIRMATIONS = 3;
   const SECRET = "eletropay-callback-secret-0123456789";
   const ADMIN_TOKEN = "admin-token-for-tests-0123456789abcdef";
-  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let node: NodeSystem;
+  let chain: NodeChain;
   let testDb: TestDb;
   let system: System;
   let indexer: ChainIndexer;
@@ -92,72 +92,45 @@ describe("EletroPay ETH and USDC on a hardhat node: fresh deposit addresses → 
     `{"amount":${amount},"confirmations":${n},"address":"${address}","txid":"${txid}"}`;
 
   before(async function () {
-    chain = await startNodeChain();
-    const multicall3 = await chain.deploy("mocks/Multicall3.sol/Multicall3.json");
-    usdc = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
-    forwarder = await chain.deploy("mocks/EthForwarder.sol/EthForwarder.json");
-    await chain.wallet.writeContract({
-      address: chain.contract,
-      abi: processorAbi,
-      functionName: "setTokenAllowed",
-      args: [usdc, true],
-      account: chain.owner,
-      chain: null,
-    });
-    await chain.wallet.writeContract({
-      address: usdc,
-      abi: erc20,
-      functionName: "mint",
-      args: [chain.customer, parseUnits("1000", 6)],
-      account: chain.owner,
-      chain: null,
-    });
     receiver = await startReceiver({ secrets: [SECRET] });
-    testDb = await createTestDb();
-    const config = loadConfig({
-      NODE_ENV: "test",
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      MULTICALL3_ADDRESS: multicall3,
-      START_BLOCK: "0",
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      FINALITY_BLOCKS: "16",
-      ETH_USD_PRICE: "2000",
-      TOKENS: `USDC:${usdc}:6`,
-      RUN_INDEXER: "false",
-      RUN_CALLBACK_WORKER: "false",
-      ADMIN_TOKEN,
-      ELETROPAY_ETH: "true",
-      ELETROPAY_TOKEN_KEY: "test-token-key-0123456789abcdef0123456789abcdef",
-      ELETROPAY_SHARED_SECRET: EP_SECRET,
-      ELETROPAY_CALLBACK_URL: receiver.url,
-      ELETROPAY_CALLBACK_SECRET: SECRET,
-    });
-    system = await startSystem(config, { db: testDb.db, listen: false });
-    // The pipeline as runtime/chain.ts wires it (the order sink, then EletroPay's follower), stepped by the test.
-    const events = createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]);
-    indexer = pipelineIndexer(system.chains[0], {
-      context: {
-        client: chain.client,
-        confirmations: CONFIRMATIONS,
-        orderEvents: events,
-        multicall3,
-        eletropay: {
-          config: config.eletropay,
-          confirmations: CONFIRMATIONS,
-          callbackKeyFor: clientCallbackKeys(config.eletropay),
-        },
+    node = await startNodeSystem({
+      modules: ["multicall3", "usdc"],
+      async prepare(chain, deployed) {
+        forwarder = await chain.deploy("mocks/EthForwarder.sol/EthForwarder.json");
+        await chain.wallet.writeContract({
+          address: deployed.usdc as `0x${string}`,
+          abi: erc20,
+          functionName: "mint",
+          args: [chain.customer, parseUnits("1000", 6)],
+          account: chain.owner,
+          chain: null,
+        });
+      },
+      env: {
+        CONFIRMATIONS: String(CONFIRMATIONS),
+        ADMIN_TOKEN,
+        ELETROPAY_ETH: "true",
+        ELETROPAY_TOKEN_KEY: "test-token-key-0123456789abcdef0123456789abcdef",
+        ELETROPAY_SHARED_SECRET: EP_SECRET,
+        ELETROPAY_CALLBACK_URL: receiver.url,
+        ELETROPAY_CALLBACK_SECRET: SECRET,
+      },
+      // The pipeline as runtime/chain.ts wires it (the order sink, then EletroPay's follower, whose
+      // context the system made from ELETROPAY_*), stepped by the test.
+      pipeline: {
+        context: { orderEvents: createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]) },
       },
     });
+    ({ chain, testDb, system } = node);
+    indexer = node.indexer as ChainIndexer;
+    usdc = node.usdc as `0x${string}`;
     await createMerchant(testDb.db, "shop@example.com", "free");
     token = await register("pos@example.com");
   });
 
   after(async function () {
-    await system?.close();
-    await testDb?.drop();
+    await node?.close();
     await receiver?.close();
-    await chain?.stop();
   });
 
   it("refuses ETH for a client that no merchant is linked to (409 client_not_linked)", async function () {

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { after, before, describe, it } from "mocha";
 import { parseEther } from "viem";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
 import { indexerLockKey } from "../../server/src/runtime/chain.ts";
-import { ROOT } from "../../scripts/lib/local-chain.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
-import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../helpers/indexing.ts";
-import { freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
+import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../support/indexing.ts";
+import { freePort, startNodeChain } from "../support/node-chain.ts";
+import { spawnServer } from "../support/server-process.ts";
 import { until } from "../support/until.ts";
 
 const ADMIN_TOKEN = "admin-token-for-the-e2e-tests-0123456789";
@@ -54,27 +54,19 @@ describe("indexer: leader failover between two server processes", function () {
       proc.exitCode !== null || proc.signalCode !== null ? resolve() : proc.once("exit", () => resolve()),
     );
 
-  function spawnServer(port: number): ChildProcess {
-    return spawn(`${ROOT}node_modules/.bin/node`, [`${ROOT}server/src/main.ts`], {
-      env: {
-        PATH: process.env.PATH ?? "",
-        NODE_ENV: "test",
-        CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
-        ADMIN_TOKEN, // /health details need it
-        LOG_LEVEL: "error",
-        PORT: String(port),
-        RPC_URL: chain.url,
-        DATABASE_URL: testDb?.url,
-        CONTRACT_ADDRESS: chain.contract,
-        START_BLOCK: "0",
-        CONFIRMATIONS: "2",
-        FINALITY_BLOCKS: "8",
-        POLL_INTERVAL_MS: "20",
-        ETH_USD_PRICE: "2000",
-        TOKENS: `USDC:${usdc}:6`,
-        RUN_CALLBACK_WORKER: "false",
-      },
-      stdio: ["ignore", "ignore", "inherit"],
+  function startServer(port: number): ChildProcess {
+    return spawnServer({
+      ADMIN_TOKEN, // /health details need it
+      LOG_LEVEL: "error",
+      PORT: String(port),
+      RPC_URL: chain.url,
+      DATABASE_URL: testDb?.url,
+      CONTRACT_ADDRESS: chain.contract,
+      CONFIRMATIONS: "2",
+      FINALITY_BLOCKS: "8",
+      POLL_INTERVAL_MS: "20",
+      TOKENS: `USDC:${usdc}:6`,
+      RUN_CALLBACK_WORKER: "false",
     });
   }
 
@@ -120,7 +112,7 @@ describe("indexer: leader failover between two server processes", function () {
   it("hands indexing over on kill -9 with no gaps or duplicates", async function () {
     for (let i = 0; i < 2; i++) {
       const port = await freePort();
-      servers.push({ port, proc: spawnServer(port) });
+      servers.push({ port, proc: startServer(port) });
     }
     for (const s of servers) await until(() => health(s.port), 60_000, `server on ${s.port} up`);
     const first = await leader();
@@ -183,7 +175,7 @@ describe("indexer: leader failover between two server processes", function () {
 
       // The killed process comes back as a standby; then the new leader dies too.
       const port = await freePort();
-      const revived = { port, proc: spawnServer(port) };
+      const revived = { port, proc: startServer(port) };
       servers.push(revived);
       await until(() => health(port), 60_000, "revived server up");
       assert.equal((await health(port))?.indexer.role, "standby");

@@ -19,9 +19,9 @@ import {
 } from "../../server/src/sender/l1-fee.ts";
 import { createSender, type Sender } from "../../server/src/sender/sender.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
-import { artifact, startNodeChain, type NodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { catchUp, pipelineIndexer } from "../support/indexing.ts";
+import { artifact, startNodeChain, type NodeChain } from "../support/node-chain.ts";
 
 /** Hardhat's dev account #9: the sweeper's gas-only key here. */
 const SWEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";

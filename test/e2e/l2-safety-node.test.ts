@@ -5,7 +5,7 @@ import { loadConfig } from "../../server/src/config/index.ts";
 import { findPreset } from "../../server/src/config/presets.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
 import {
   FEED,
   placeAt,
@@ -13,7 +13,7 @@ import {
   startNodeChain,
   writeMock,
   type NodeChain,
-} from "../helpers/node-chain.ts";
+} from "../support/node-chain.ts";
 import { until } from "../support/until.ts";
 
 const MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";

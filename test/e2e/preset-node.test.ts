@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { ConfigProblems, loadConfig } from "../../server/src/config/index.ts";
+import { ConfigProblems } from "../../server/src/config/index.ts";
 import { findPreset } from "../../server/src/config/presets.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { ONLY_GIVEN_CHAINS } from "../support/config.ts";
 import {
   FEED,
   placeAt,
@@ -11,43 +10,34 @@ import {
   setDescription,
   startNodeChain,
   type NodeChain as Node,
-} from "../helpers/node-chain.ts";
+} from "../support/node-chain.ts";
+import { startNodeSystem, type NodeSystem } from "../support/node-system.ts";
 
 const ADMIN_TOKEN = "admin-token-for-the-preset-tests-0123456789";
 const MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";
 const STABLECOIN = "mocks/MockStablecoin.sol/MockStablecoin.json";
-/** The environment of a test system: nothing about chains but what `chain` gives. */
-const withCore = (chain: Record<string, string>) => ({
-  NODE_ENV: "test",
-  CALLBACK_ALLOW_PRIVATE: "true",
-  ADMIN_TOKEN,
-  PUBLIC_URL: "http://pos.test",
-  RUN_CALLBACK_WORKER: "false",
-  ...chain,
-});
+/** A test system on `node`: nothing about chains but what `chain` gives. */
+const startWith = (node: Node, chain: Record<string, string>) =>
+  startNodeSystem({
+    chain: node,
+    env: { ...ONLY_GIVEN_CHAINS, ADMIN_TOKEN, PUBLIC_URL: "http://pos.test", ...chain },
+  });
 
 /** The problems start-up reports for `chain`; fails when it starts. */
-async function startupProblems(t: TestDb, chain: Record<string, string>): Promise<readonly string[]> {
-  let system: System | undefined;
+async function startupProblems(node: Node, chain: Record<string, string>): Promise<readonly string[]> {
+  let started: NodeSystem | undefined;
   try {
-    system = await startSystem(loadConfig(withCore(chain)), { db: t.db, listen: false });
+    started = await startWith(node, chain);
   } catch (error) {
     assert.ok(error instanceof ConfigProblems || error instanceof Error, String(error));
     return error instanceof ConfigProblems ? error.problems : [(error as Error).message];
   }
-  await system.close();
+  await started.close();
   assert.fail("start-up accepted the configuration");
 }
 
 describe("chain presets against a node with the preset's chain id", function () {
   this.timeout(180_000);
-  let t: TestDb;
-  before(async function () {
-    t = await createTestDb();
-  });
-  after(async function () {
-    await t?.drop();
-  });
 
   describe("base-sepolia (chain 84532)", function () {
     const preset = findPreset("base-sepolia")!;
@@ -74,7 +64,8 @@ describe("chain presets against a node with the preset's chain id", function () 
         // (docs/chains.md, "Not shipped").
         CHAIN_BASE_SEPOLIA_PRICE_FEED_ADDRESS: feed,
       };
-      const system = await startSystem(loadConfig(withCore(chainVariables)), { db: t.db, listen: false });
+      const started = await startWith(node, chainVariables);
+      const { system } = started;
       try {
         const [chain] = system.chains;
         assert.equal(chain?.name, "base-sepolia");
@@ -101,12 +92,12 @@ describe("chain presets against a node with the preset's chain id", function () 
         assert.equal(order.token, "USDC");
         assert.equal(order.expected_amount, "2");
       } finally {
-        await system.close();
+        await started.close();
       }
     });
 
     it("without a price the one line names the variable to set and where to find the feed", async function () {
-      const problems = await startupProblems(t, {
+      const problems = await startupProblems(node, {
         CHAINS: "base-sepolia",
         CHAIN_BASE_SEPOLIA_RPC_URL: node.url,
         CHAIN_BASE_SEPOLIA_CONTRACT_ADDRESS: node.contract,
@@ -119,7 +110,7 @@ describe("chain presets against a node with the preset's chain id", function () 
     });
 
     it("a preset pointed at another chain is one line naming the preset", async function () {
-      const problems = await startupProblems(t, { CHAINS: "base", CHAIN_BASE_RPC_URL: node.url });
+      const problems = await startupProblems(node, { CHAINS: "base", CHAIN_BASE_RPC_URL: node.url });
       assert.deepEqual(problems, [
         "preset base: the node at CHAIN_BASE_RPC_URL reports chain 84532, not Base's 8453; point CHAIN_BASE_RPC_URL " +
           "at Base, or set CHAIN_BASE_CHAIN_ID to override (the preset's addresses are Base's)",
@@ -138,7 +129,7 @@ describe("chain presets against a node with the preset's chain id", function () 
     });
 
     it("is one line naming the preset, the value and the variable that overrides it", async function () {
-      const problems = await startupProblems(t, {
+      const problems = await startupProblems(node, {
         CHAINS: "base",
         CHAIN_BASE_RPC_URL: node.url,
         CHAIN_BASE_CONTRACT_ADDRESS: node.contract,
@@ -169,16 +160,12 @@ describe("chain presets against a node with the preset's chain id", function () 
     });
 
     it("starts with CHAINS=ethereum and its RPC URL, pricing ETH by the preset's feed", async function () {
-      const system = await startSystem(
-        loadConfig(
-          withCore({
-            CHAINS: "ethereum",
-            CHAIN_ETHEREUM_RPC_URL: node.url,
-            CHAIN_ETHEREUM_CONTRACT_ADDRESS: node.contract,
-          }),
-        ),
-        { db: t.db, listen: false },
-      );
+      const started = await startWith(node, {
+        CHAINS: "ethereum",
+        CHAIN_ETHEREUM_RPC_URL: node.url,
+        CHAIN_ETHEREUM_CONTRACT_ADDRESS: node.contract,
+      });
+      const { system } = started;
       try {
         const [chain] = system.chains;
         assert.equal(chain?.chainId, 1n);
@@ -190,14 +177,14 @@ describe("chain presets against a node with the preset's chain id", function () 
         assert.equal(price.value, 3000_00000000n);
         assert.equal(price.source, `chainlink:${preset.nativeUsdFeed!.address}`);
       } finally {
-        await system.close();
+        await started.close();
       }
     });
 
     it("a feed that describes another pair is one line naming the preset and the override", async function () {
       await setDescription(node, usdt.feed!.address, "BTC / USD");
       try {
-        const problems = await startupProblems(t, {
+        const problems = await startupProblems(node, {
           CHAINS: "ethereum",
           CHAIN_ETHEREUM_RPC_URL: node.url,
           CHAIN_ETHEREUM_CONTRACT_ADDRESS: node.contract,

@@ -6,8 +6,8 @@ import { parseAbi, parseEther, parseUnits, type Hex } from "viem";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { depositsAbi } from "../../server/src/deposits/abi.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { startNodeChain } from "../support/node-chain.ts";
 import {
   PERSONALITIES,
   PLAIN,

@@ -4,7 +4,6 @@ import pino from "pino";
 import { parseAbi, parseEther, type Hex } from "viem";
 import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
 import { recurringCallbacks } from "../../server/src/callbacks/recurring-callbacks.ts";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { depositsAbi } from "../../server/src/deposits/abi.ts";
 import { depositsReadyToSweep } from "../../server/src/deposits/repository.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
@@ -15,10 +14,10 @@ import { createRecurringEvents } from "../../server/src/recurring/events.ts";
 import { createRecurringScheduler, type RecurringScheduler } from "../../server/src/recurring/scheduler.ts";
 import { periodStart } from "../../server/src/recurring/schedule.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import type { System } from "../../server/src/system.ts";
+import type { TestDb } from "../support/db.ts";
+import { catchUp } from "../support/indexing.ts";
+import { startNodeSystem, type NodeChain, type NodeSystem } from "../support/node-system.ts";
 
 const DAY = 86_400_000;
 const ETH = "0x0000000000000000000000000000000000000000";
@@ -53,56 +52,42 @@ const SEED_SHAPE: Record<string, string> = {
 describe("recurring billing on a hardhat node: plain transfers to the subscription's address", function () {
   this.timeout(180_000);
   const CONFIRMATIONS = 2;
-  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let node: NodeSystem;
+  let chain: NodeChain;
   let testDb: TestDb;
   let system: System;
   let indexer: ChainIndexer;
   let scheduler: RecurringScheduler;
   let key: string;
-  let clock = 0;
 
   before(async function () {
-    chain = await startNodeChain();
-    const multicall3 = await chain.deploy("mocks/Multicall3.sol/Multicall3.json");
-    testDb = await createTestDb();
-    const latest = await chain.client.getBlock();
-    clock = Number(latest.timestamp) * 1000;
-    const config = loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true",
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      MULTICALL3_ADDRESS: multicall3,
-      START_BLOCK: "0",
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      FINALITY_BLOCKS: "16",
-      ETH_USD_PRICE: "2000",
-      RUN_INDEXER: "false",
-      RUN_CALLBACK_WORKER: "false",
-      PUBLIC_URL: "http://pos.test",
-      RATE_LIMIT_PER_MINUTE: "100000",
-    });
-    system = await startSystem(config, { db: testDb.db, listen: false, now: () => clock });
     // The pipeline as system.ts wires it (order sink, then the recurring sink as a follower), stepped by the test.
     const recurringEvents = createRecurringEvents([
       recurringCallbacks("http://pos.test"),
       recurringTxtNotifier(),
     ]);
-    indexer = pipelineIndexer(system.chains[0], {
-      context: {
-        client: chain.client,
-        confirmations: CONFIRMATIONS,
-        orderEvents: createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]),
-        recurringEvents,
-        now: () => clock,
-        multicall3,
+    node = await startNodeSystem({
+      modules: ["multicall3"],
+      env: {
+        CONFIRMATIONS: String(CONFIRMATIONS),
+        PUBLIC_URL: "http://pos.test",
+        RATE_LIMIT_PER_MINUTE: "100000",
+      },
+      clockAtChain: true,
+      pipeline: {
+        context: {
+          orderEvents: createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]),
+          recurringEvents,
+        },
       },
     });
+    ({ chain, testDb, system } = node);
+    indexer = node.indexer as ChainIndexer;
     scheduler = createRecurringScheduler({
       db: testDb.db,
       chains: system.chains,
       events: recurringEvents,
-      now: () => clock,
+      now: node.clock.now,
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
     });
@@ -111,9 +96,7 @@ describe("recurring billing on a hardhat node: plain transfers to the subscripti
   });
 
   after(async function () {
-    await system?.close();
-    await testDb?.drop();
-    await chain?.stop();
+    await node?.close();
   });
 
   const get = async (url: string) => {
@@ -124,11 +107,8 @@ describe("recurring billing on a hardhat node: plain transfers to the subscripti
   };
   /** Moves the chain's clock and the server's together to `ms`, then runs the scheduler. */
   async function advanceTo(ms: number) {
-    const latest = await chain.client.getBlock();
-    const seconds = Math.ceil(ms / 1000) - Number(latest.timestamp);
-    if (seconds > 0) await chain.rpc("evm_increaseTime", [seconds]);
-    await chain.mine(1);
-    clock = ms;
+    await node.clock.advanceTo(Math.ceil(ms / 1000));
+    node.clock.set(ms);
     await catchUp(indexer);
     await scheduler.tick();
   }
@@ -170,7 +150,7 @@ describe("recurring billing on a hardhat node: plain transfers to the subscripti
   }
 
   it("three periods paid by plain transfers (partial + top-up, one overpayment for two), then 11 days late → expired, paid again → active", async function () {
-    const start = clock;
+    const start = node.clock.now();
     const created = await system.app.inject({
       method: "POST",
       url: "/recurring",

@@ -1,40 +1,33 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import pino from "pino";
-import { getAddress, parseAbi, type Hex } from "viem";
+import { getAddress, type Hex } from "viem";
 import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
 import { recurringCallbacks } from "../../server/src/callbacks/recurring-callbacks.ts";
-import { loadConfig } from "../../server/src/config/index.ts";
-import { secretKey } from "../../server/src/config/sweeper.ts";
-import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
 import { recurringTxtNotifier } from "../../server/src/notify/recurring.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { createRecurringEvents } from "../../server/src/recurring/events.ts";
 import { createRecurringScheduler, type RecurringScheduler } from "../../server/src/recurring/scheduler.ts";
-import { staticPriceSource } from "../../server/src/pricing/index.ts";
-import { createSender } from "../../server/src/sender/sender.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
+import type { System } from "../../server/src/system.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
-import { createCollector, type Collector } from "../../server/src/token-subscriptions/collector.ts";
+import type { Collector } from "../../server/src/token-subscriptions/collector.ts";
 import {
   collectionsByRef,
   tokenSubscriptionsByRef,
 } from "../../server/src/token-subscriptions/repository.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import type { TestDb } from "../support/db.ts";
+import { catchUp } from "../support/indexing.ts";
+import type { NodeChain } from "../support/node-system.ts";
+import {
+  startTokenSubscriptionSystem,
+  tokenAbi,
+  type TokenSubscriptionSystem,
+} from "../support/token-subscriptions.ts";
 
-/** Hardhat's dev account #9: the gas-only key of the sweeper and the collector. */
-const KEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
 const CHAIN = 31337n;
 const MONTH_S = 2_592_000;
 const PER_PERIOD = 9_990_000n; // 9.99 USD at USDC's peg of 1, 6 decimals
-const tokenAbi = parseAbi([
-  "function mint(address to, uint256 amount)",
-  "function approve(address spender, uint256 amount) returns (bool)",
-]);
-const processorAbi = parseAbi(["function setTokenAllowed(address token, bool allowed)"]);
 const SEED_SHAPE: Record<string, string> = {
   id: "number",
   address: "string",
@@ -79,7 +72,7 @@ interface TokenPullJson {
  */
 describe("recurring billing by token pulls on a hardhat node: the Subscriptions contract's collections pay the periods", function () {
   this.timeout(180_000);
-  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let chain: NodeChain;
   let testDb: TestDb;
   let system: System;
   let indexer: ChainIndexer;
@@ -88,109 +81,57 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
   let token: `0x${string}`;
   let subs: `0x${string}`;
   let key: string;
-  let clock = 0;
+  let ts: TokenSubscriptionSystem;
 
-  const send = async (
+  const send = (
     from: `0x${string}`,
     to: `0x${string}`,
     abi: readonly unknown[],
     functionName: string,
     args: readonly unknown[],
-  ) => {
-    const hash = await chain.wallet.writeContract({
-      address: to,
-      abi: abi as never,
-      functionName: functionName as never,
-      args: args as never,
-      account: from,
-      chain: null,
-    });
-    const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-    assert.equal(receipt.status, "success");
-    return receipt;
-  };
+  ) => ts.send(from, to, abi, functionName, args);
 
   before(async function () {
-    chain = await startNodeChain();
-    token = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json", []);
-    subs = await chain.deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.contract]);
-    await send(chain.owner, chain.contract, processorAbi, "setTokenAllowed", [token, true]);
-    for (const who of [chain.customer, chain.other])
-      await send(who, token, tokenAbi, "mint", [who, 100n * PER_PERIOD]);
-    testDb = await createTestDb();
-    clock = Number((await chain.client.getBlock()).timestamp) * 1000;
-    const config = loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true",
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      SUBSCRIPTIONS_ADDRESS: subs,
-      TOKENS: `USDC:${token}:6`,
-      START_BLOCK: "0",
-      CONFIRMATIONS: "1",
-      FINALITY_BLOCKS: "16",
-      ETH_USD_PRICE: "2000",
-      RUN_INDEXER: "false",
-      RUN_CALLBACK_WORKER: "false",
-      PUBLIC_URL: "http://pos.test",
-      RATE_LIMIT_PER_MINUTE: "100000",
-    });
-    system = await startSystem(config, { db: testDb.db, listen: false, now: () => clock });
     // The pipeline as runtime/chain.ts composes it: the order sink and the token-subscription sink,
     // then the recurring sink as a follower; stepped by the test.
     const recurringEvents = createRecurringEvents([
       recurringCallbacks("http://pos.test"),
       recurringTxtNotifier(),
     ]);
-    indexer = pipelineIndexer(system.chains[0], {
-      context: {
-        client: chain.client,
-        confirmations: 1,
-        orderEvents: createOrderEvents([orderCallbacks("http://pos.test")]),
-        recurringEvents,
-        now: () => clock,
-        multicall3: undefined,
+    ts = await startTokenSubscriptionSystem({
+      env: {
+        CONFIRMATIONS: "1",
+        ETH_USD_PRICE: "2000",
+        PUBLIC_URL: "http://pos.test",
+        RATE_LIMIT_PER_MINUTE: "100000",
       },
+      clockAtChain: true,
+      pipeline: {
+        context: {
+          orderEvents: createOrderEvents([orderCallbacks("http://pos.test")]),
+          recurringEvents,
+          multicall3: undefined,
+        },
+      },
+      holders: (chain) => [chain.customer, chain.other],
+      mint: 100n * PER_PERIOD,
+      // As npm start sets SWEEP_MAX_GAS_SHARE on its local chain: test fees, not the subject here.
+      collector: { retryBlocks: 5, maxGasSharePpm: 1_000_000n, ethUsdPrice: "2000" },
+      merchant: "club@example.com",
     });
+    ({ chain, testDb, system, indexer, collector, token, subscriptions: subs, merchantKey: key } = ts);
     scheduler = createRecurringScheduler({
       db: testDb.db,
       chains: system.chains,
       events: recurringEvents,
-      now: () => clock,
+      now: ts.clock.now,
       indexedBlock: () => indexer.status().indexedBlock,
       log: pino({ level: "silent" }),
     });
-    collector = createCollector({
-      db: testDb.db,
-      client: chain.client,
-      chainId: CHAIN,
-      subscriptions: subs,
-      sender: createSender({
-        db: testDb.db,
-        client: chain.client,
-        chainId: CHAIN,
-        privateKey: secretKey(KEEPER_KEY),
-        stuckBlocks: 3,
-        confirmations: 1,
-        settledBlock: () => indexer.status().indexedBlock,
-        log: pino({ level: "silent" }),
-      }),
-      retryBlocks: 5,
-      // As npm start sets SWEEP_MAX_GAS_SHARE on its local chain: test fees, not the subject here.
-      maxGasSharePpm: 1_000_000n,
-      tokens: [{ address: token, decimals: 6, usdPeg: "1" }],
-      prices: staticPriceSource("2000"),
-      indexedBlock: () => indexer.status().indexedBlock,
-      log: pino({ level: "silent" }),
-    });
-    key = (await createMerchant(testDb.db, "club@example.com", "seller")).apiKey;
-    await setPlugins(testDb.db, "club@example.com", { recurring_payments: true });
   });
 
   after(async function () {
-    await system?.close();
-    await testDb?.drop();
-    await chain?.stop();
+    await ts?.close();
   });
 
   const get = async (url: string) => {
@@ -201,11 +142,8 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
   };
   /** Moves the chain's clock and the server's together to `ms`, then runs the scheduler. */
   async function advanceTo(ms: number) {
-    const latest = await chain.client.getBlock();
-    const seconds = Math.ceil(ms / 1000) - Number(latest.timestamp);
-    if (seconds > 0) await chain.rpc("evm_increaseTime", [seconds]);
-    await chain.mine(1);
-    clock = ms;
+    await ts.clock.advanceTo(Math.ceil(ms / 1000));
+    ts.clock.set(ms);
     await catchUp(indexer);
     await scheduler.tick();
   }
@@ -239,7 +177,7 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
     ).rows.map((r) => r.kind);
 
   it("API → approve + subscribe with the returned call → collector: period 0 then period 1 paid, paid_through = paidThrough(id); a stranger's other-amount subscription with the same ref credits nothing", async function () {
-    const startS = Math.floor(clock / 1000) + 600;
+    const startS = Math.floor(ts.clock.now() / 1000) + 600;
     const created = await system.app.inject({
       method: "POST",
       url: "/recurring",
@@ -412,7 +350,7 @@ describe("recurring billing by token pulls on a hardhat node: the Subscriptions 
   });
 
   it("a subscription whose on-chain terms differ from the API's is not credited even when it is the only one", async function () {
-    const startS = Math.floor(clock / 1000) + 600;
+    const startS = Math.floor(ts.clock.now() / 1000) + 600;
     const created = await system.app.inject({
       method: "POST",
       url: "/recurring",

@@ -1,20 +1,19 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { parseEther } from "viem";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
 import { FatalIndexerError } from "../../server/src/indexer/rpc.ts";
 import { loadCursor } from "../../server/src/indexer/store.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import type { System } from "../../server/src/system.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
 import {
   catchUp,
   copyOrdersAsCreated,
   indexedState,
   testIndexer,
   waitUntilIndexed,
-} from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+} from "../support/indexing.ts";
+import { startNodeSystem, type NodeChain, type NodeSystem } from "../support/node-system.ts";
 
 /**
  * Reorgs on a real chain process (`hardhat node`), with the indexer running its own loop against
@@ -33,36 +32,29 @@ describe("indexer on a hardhat node: reorgs at depths 1 … CONFIRMATIONS + 2", 
   this.timeout(120_000);
   const CONFIRMATIONS = 3;
   const FINALITY = 16;
-  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let node: NodeSystem;
+  let chain: NodeChain;
   /** A real token: start-up refuses a TOKENS entry with no code. */
   let usdc: `0x${string}`;
   let testDb: TestDb;
   let system: System;
 
   before(async function () {
-    chain = await startNodeChain();
-    usdc = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
-    testDb = await createTestDb();
-    const config = loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      START_BLOCK: "0",
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      FINALITY_BLOCKS: String(FINALITY),
-      ETH_USD_PRICE: "2000",
-      TOKENS: `USDC:${usdc}:6`,
-      RUN_INDEXER: "false",
-      RUN_CALLBACK_WORKER: "false",
+    node = await startNodeSystem({
+      async prepare(chain) {
+        usdc = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
+      },
+      env: () => ({
+        CONFIRMATIONS: String(CONFIRMATIONS),
+        FINALITY_BLOCKS: String(FINALITY),
+        TOKENS: `USDC:${usdc}:6`,
+      }),
     });
-    system = await startSystem(config, { db: testDb.db, listen: false });
+    ({ chain, testDb, system } = node);
   });
 
   after(async function () {
-    await system?.close();
-    await testDb?.drop();
-    await chain?.stop();
+    await node?.close();
   });
 
   async function createOrder() {

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { reconcile } from "../../server/src/ledger/reconcile.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestChain } from "../helpers/chain.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../helpers/indexing.ts";
+import type { System } from "../../server/src/system.ts";
+import { startInProcessSystem, type ApiSystem } from "../support/api-system.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../support/indexing.ts";
 
 /**
  * Reorgs on a real EVM: snapshot, pay, mine, then revert to the snapshot and mine other blocks,
@@ -15,30 +14,26 @@ import { catchUp, copyOrdersAsCreated, indexedState, testIndexer } from "../help
 describe("indexer: reorgs at depths 1 … CONFIRMATIONS + 2", function () {
   const CONFIRMATIONS = 3;
   const FINALITY = 16;
-  let chain: Awaited<ReturnType<typeof createTestChain>>;
+  let started: ApiSystem;
+  let chain: ApiSystem["chain"];
   let testDb: TestDb;
   let system: System;
 
   before(async function () {
-    chain = await createTestChain();
-    testDb = await createTestDb();
-    const config = loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      FINALITY_BLOCKS: String(FINALITY),
-      ETH_USD_PRICE: "2000",
-      CONTRACT_ADDRESS: chain.contractAddress,
-      TOKENS: `USDC:${chain.stablecoinAddress}:6`,
-      RUN_INDEXER: "false",
+    // The test steps its own indexers; the system runs its callback worker, from the start block it finds.
+    started = await startInProcessSystem({
+      env: {
+        RUN_CALLBACK_WORKER: "true",
+        START_BLOCK: undefined,
+        CONFIRMATIONS: String(CONFIRMATIONS),
+        FINALITY_BLOCKS: String(FINALITY),
+      },
     });
-    system = await startSystem(config, { db: testDb.db, client: chain.client, listen: false });
+    ({ chain, testDb, system } = started);
   });
 
   after(async function () {
-    await system?.close();
-    await testDb?.drop();
-    await chain?.close();
+    await started?.close();
   });
 
   async function createOrder(amount: string) {

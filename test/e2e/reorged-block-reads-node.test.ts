@@ -5,7 +5,7 @@ import { TRANSFER_TOPIC } from "../../server/src/deposits/abi.ts";
 import { depositBalanceReader } from "../../server/src/deposits/sources.ts";
 import type { Db } from "../../server/src/db/types.ts";
 import { getRawLogs, isRetryable } from "../../server/src/indexer/rpc.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import { startNodeChain } from "../support/node-chain.ts";
 
 /**
  * Reads pinned to a block hash that a reorg has just removed. The long soak (seed 1131) stopped a

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { createPublicClient, http, type PublicClient } from "viem";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, indexedState, testIndexer } from "../helpers/indexing.ts";
-import { startNodeChain, startProxy } from "../helpers/node-chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { catchUp, indexedState, testIndexer } from "../support/indexing.ts";
+import { startNodeChain, startProxy } from "../support/node-chain.ts";
 import { until } from "../support/until.ts";
 
 describe("indexer: the RPC node goes away and comes back", function () {

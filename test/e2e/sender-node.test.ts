@@ -13,8 +13,8 @@ import { privateKeyToAccount } from "viem/accounts";
 import { secretKey } from "../../server/src/config/sweeper.ts";
 import { outgoingByIds, recentOutgoing } from "../../server/src/sender/repository.ts";
 import { createSender, type Sender, type SendOutcome } from "../../server/src/sender/sender.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { startNodeChain, startRpcFaultProxy } from "../helpers/node-chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { startNodeChain, startRpcFaultProxy } from "../support/node-chain.ts";
 
 /** Hardhat's dev account #9: the gas-only key of the sweeper and the collector (as under `npm start`). */
 const KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";

@@ -12,8 +12,8 @@ import { createSender } from "../../server/src/sender/sender.ts";
 import { recentSweeps } from "../../server/src/deposits/sweeps.ts";
 import { createSweeper } from "../../server/src/deposits/sweeper.ts";
 import { keeperState } from "../../server/src/token-subscriptions/repository.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { startNodeChain } from "../support/node-chain.ts";
 
 /** Hardhat's dev account #9: the gas-only key of the sweeper and the collector. */
 const KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";

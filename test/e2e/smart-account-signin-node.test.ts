@@ -11,8 +11,8 @@ import { createSiweMessage } from "viem/siwe";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
+import { startNodeChain } from "../support/node-chain.ts";
 
 const ORIGIN = "http://pos.test";
 

@@ -13,7 +13,7 @@ import {
 } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { ROOT } from "../../scripts/lib/local-chain.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import { startNodeChain } from "../support/node-chain.ts";
 
 type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
 

@@ -4,7 +4,6 @@ import pino from "pino";
 import { parseAbi, parseEther, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { secretKey, type SweeperConfig } from "../../server/src/config/sweeper.ts";
 import { depositsAbi } from "../../server/src/deposits/abi.ts";
 import { txtNotifier } from "../../server/src/notify/order-status.ts";
@@ -14,10 +13,16 @@ import { createSender, type Sender } from "../../server/src/sender/sender.ts";
 import { recentSweeps } from "../../server/src/deposits/sweeps.ts";
 import { createSweeper, type Sweeper } from "../../server/src/deposits/sweeper.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import type { System } from "../../server/src/system.ts";
+import type { TestDb } from "../support/db.ts";
+import { catchUp } from "../support/indexing.ts";
+import { startNodeChain } from "../support/node-chain.ts";
+import {
+  deployChainParts,
+  startNodeSystem,
+  type NodeChain,
+  type NodeSystem,
+} from "../support/node-system.ts";
 
 /** Hardhat's dev account #9: the sweeper here (and under `npm start`). */
 const SWEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
@@ -37,15 +42,10 @@ interface OrderJson {
   awaiting_sweep: boolean;
 }
 
-type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
-
 /**
- * Deploys Multicall3 from its artifact: its address goes in MULTICALL3_ADDRESS, so the runtime never
- * picks up a local Ignition deployment (from an earlier `npm start`) that this node does not have.
+ * Multicall3 is deployed from its artifact: its address goes in MULTICALL3_ADDRESS, so the runtime
+ * never picks up a local Ignition deployment (from an earlier `npm start`) that this node does not have.
  */
-function deployMulticall3(chain: NodeChain): Promise<`0x${string}`> {
-  return chain.deploy("mocks/Multicall3.sol/Multicall3.json");
-}
 
 function harness(getChain: () => NodeChain, getSystem: () => System) {
   return {
@@ -96,6 +96,7 @@ function harness(getChain: () => NodeChain, getSystem: () => System) {
  */
 describe("sweeper on a hardhat node: confirmed deposits swept in batches, tracked until confirmed", function () {
   this.timeout(180_000);
+  let node: NodeSystem;
   let chain: NodeChain;
   let testDb: TestDb;
   let system: System;
@@ -139,34 +140,20 @@ describe("sweeper on a hardhat node: confirmed deposits swept in batches, tracke
   }
 
   before(async function () {
-    chain = await startNodeChain();
-    const multicall3 = await deployMulticall3(chain);
-    testDb = await createTestDb();
     // ETH at $1: a $2.00 order is 2 ETH, so a sweep's gas is well within 5 % of it.
-    const config = loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true",
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      MULTICALL3_ADDRESS: multicall3,
-      START_BLOCK: "0",
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      FINALITY_BLOCKS: "16",
-      ETH_USD_PRICE: "1",
-      RUN_INDEXER: "false",
-      RUN_CALLBACK_WORKER: "false",
-    });
-    system = await startSystem(config, { db: testDb.db, listen: false });
-    const events = createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]);
-    // No Multicall3 here: the balance reader falls back to a JSON-RPC batch of eth_getBalance.
-    indexer = pipelineIndexer(system.chains[0], {
-      context: {
-        client: chain.client,
-        confirmations: CONFIRMATIONS,
-        orderEvents: events,
-        multicall3: undefined,
+    node = await startNodeSystem({
+      modules: ["multicall3"],
+      env: { CONFIRMATIONS: String(CONFIRMATIONS), ETH_USD_PRICE: "1" },
+      pipeline: {
+        context: {
+          orderEvents: createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]),
+          // No Multicall3 here: the balance reader falls back to a JSON-RPC batch of eth_getBalance.
+          multicall3: undefined,
+        },
       },
     });
+    ({ chain, testDb, system } = node);
+    indexer = node.indexer as ChainIndexer;
     sender = createSender({
       db: testDb.db,
       client: chain.client,
@@ -180,9 +167,7 @@ describe("sweeper on a hardhat node: confirmed deposits swept in batches, tracke
   });
 
   after(async function () {
-    await system?.close();
-    await testDb?.drop();
-    await chain?.stop();
+    await node?.close();
   });
 
   it("a 21,000-gas transfer → success → swept once confirmed → complete with sent_transaction = the sweep", async function () {
@@ -370,7 +355,7 @@ describe("sweeper wiring (startSystem, indexer leader)", function () {
 
   before(async function () {
     chain = await startNodeChain();
-    multicall3 = await deployMulticall3(chain);
+    ({ multicall3 } = (await deployChainParts(chain, ["multicall3"])) as { multicall3: `0x${string}` });
   });
   after(async function () {
     await chain?.stop();
@@ -380,26 +365,21 @@ describe("sweeper wiring (startSystem, indexer leader)", function () {
     env: Record<string, string>,
     check: (system: System, h: ReturnType<typeof harness>) => Promise<void>,
   ) {
-    const testDb = await createTestDb();
-    let system: System | undefined;
+    // The system's own indexer follows the chain (RUN_INDEXER and START_BLOCK as production has them).
+    const node = await startNodeSystem({
+      chain,
+      env: {
+        RUN_INDEXER: undefined,
+        START_BLOCK: undefined,
+        MULTICALL3_ADDRESS: multicall3,
+        CONFIRMATIONS: String(CONFIRMATIONS),
+        ETH_USD_PRICE: "1",
+        POLL_INTERVAL_MS: "50",
+        ...env,
+      },
+    });
     try {
-      system = await startSystem(
-        loadConfig({
-          NODE_ENV: "test",
-          CALLBACK_ALLOW_PRIVATE: "true",
-          RPC_URL: chain.url,
-          CONTRACT_ADDRESS: chain.contract,
-          MULTICALL3_ADDRESS: multicall3,
-          CONFIRMATIONS: String(CONFIRMATIONS),
-          FINALITY_BLOCKS: "16",
-          ETH_USD_PRICE: "1",
-          POLL_INTERVAL_MS: "50",
-          RUN_CALLBACK_WORKER: "false",
-          ...env,
-        }),
-        { db: testDb.db, listen: false },
-      );
-      const s = system;
+      const s = node.system;
       await check(
         s,
         harness(
@@ -408,8 +388,7 @@ describe("sweeper wiring (startSystem, indexer leader)", function () {
         ),
       );
     } finally {
-      await system?.close();
-      await testDb.drop();
+      await node.close();
     }
   }
   async function until(what: string, f: () => Promise<boolean>, ms = 30_000) {

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
-import { loadConfig } from "../../server/src/config/index.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestChain } from "../helpers/chain.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import type { System } from "../../server/src/system.ts";
+import { startInProcessSystem, type ApiSystem } from "../support/api-system.ts";
+import type { TestDb } from "../support/db.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { until } from "../support/until.ts";
 
@@ -13,35 +12,33 @@ import { until } from "../support/until.ts";
  * confirmation and complete at CONFIRMATIONS.
  */
 describe("thin path: order → payment → indexer → status → callback", function () {
-  let chain: Awaited<ReturnType<typeof createTestChain>>;
+  let started: ApiSystem;
+  let chain: ApiSystem["chain"];
   let testDb: TestDb;
   let system: System;
   let receiver: Receiver;
   const CONFIRMATIONS = 3;
 
   before(async function () {
-    chain = await createTestChain();
-    testDb = await createTestDb();
     receiver = await startReceiver();
-    const config = loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      FINALITY_BLOCKS: "16",
-      ETH_USD_PRICE: "3000.00",
-      CONTRACT_ADDRESS: chain.contractAddress,
-      TOKENS: `USDC:${chain.stablecoinAddress}:6`,
-      POLL_INTERVAL_MS: "20",
-      PUBLIC_URL: "http://pos.test",
+    // The whole system: its own indexer and callback worker, from the start block it finds.
+    started = await startInProcessSystem({
+      env: {
+        RUN_INDEXER: "true",
+        RUN_CALLBACK_WORKER: "true",
+        START_BLOCK: undefined,
+        CONFIRMATIONS: String(CONFIRMATIONS),
+        ETH_USD_PRICE: "3000.00",
+        POLL_INTERVAL_MS: "20",
+        PUBLIC_URL: "http://pos.test",
+      },
     });
-    system = await startSystem(config, { db: testDb.db, client: chain.client, listen: false });
+    ({ chain, testDb, system } = started);
   });
 
   after(async function () {
-    await system?.close();
+    await started?.close();
     await receiver?.close();
-    await testDb?.drop();
-    await chain?.close();
   });
 
   it("moves an ETH order pending → success → complete and queues both callbacks", async function () {

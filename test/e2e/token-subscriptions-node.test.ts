@@ -3,12 +3,10 @@ import { after, before, describe, it } from "mocha";
 import pino from "pino";
 import { createPublicClient, custom, parseAbi, parseEther, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { secretKey } from "../../server/src/config/sweeper.ts";
 import { createSerial } from "../../server/src/lib/serial.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
-import { createSender } from "../../server/src/sender/sender.ts";
 import { createSweeper } from "../../server/src/deposits/sweeper.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
@@ -25,12 +23,17 @@ import {
   keeperState,
   tokenSubscriptionById,
 } from "../../server/src/token-subscriptions/repository.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, pipelineIndexer } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import { testConfig } from "../support/config.ts";
+import type { TestDb } from "../support/db.ts";
+import { catchUp } from "../support/indexing.ts";
+import type { NodeChain } from "../support/node-system.ts";
+import {
+  KEEPER_KEY,
+  startTokenSubscriptionSystem,
+  tokenAbi,
+  type TokenSubscriptionSystem,
+} from "../support/token-subscriptions.ts";
 
-/** Hardhat's dev account #9: the gas-only key of the sweeper and the collector (as under `npm start`). */
-const KEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
 const CHAIN = 31337n;
 const CONFIRMATIONS = 2;
 const RETRY_BLOCKS = 5;
@@ -38,13 +41,6 @@ const AMOUNT = 9_990_000n; // 9.99 USDC per period
 const INTERVAL = 3_600n;
 const REF = `0x${"5e".repeat(32)}` as Hex;
 const REF2 = `0x${"5f".repeat(32)}` as Hex;
-const tokenAbi = parseAbi([
-  "function mint(address to, uint256 amount)",
-  "function approve(address spender, uint256 amount) returns (bool)",
-  "function allowance(address owner, address spender) view returns (uint256)",
-  "function nonces(address owner) view returns (uint256)",
-  "function name() view returns (string)",
-]);
 const processorAbi = parseAbi([
   "function setTokenAllowed(address token, bool allowed)",
   "function balanceOf(address merchant, address token) view returns (uint256)",
@@ -53,8 +49,6 @@ const gateAbi = parseAbi([
   "function hasAccess(uint256 id) view returns (bool)",
   "function enter(uint256 id)",
 ]);
-
-type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
 
 /**
  * The token-pull path end to end on a `hardhat node` process: customers subscribe (approval, and a
@@ -77,28 +71,17 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
   let subs: `0x${string}`;
   let gate: `0x${string}`;
   let customer2: `0x${string}`;
+  let ts: TokenSubscriptionSystem;
   const serial = createSerial();
   const keeper = privateKeyToAccount(KEEPER_KEY).address;
 
-  const send = async (
+  const send = (
     from: `0x${string}`,
     to: `0x${string}`,
     abi: readonly unknown[],
     functionName: string,
     args: readonly unknown[],
-  ) => {
-    const hash = await chain.wallet.writeContract({
-      address: to,
-      abi: abi as never,
-      functionName: functionName as never,
-      args: args as never,
-      account: from,
-      chain: null,
-    });
-    const receipt = await chain.client.waitForTransactionReceipt({ hash, pollingInterval: 50 });
-    assert.equal(receipt.status, "success");
-    return receipt;
-  };
+  ) => ts.send(from, to, abi, functionName, args);
   const paidThroughOnChain = (id: bigint) =>
     chain.client.readContract({
       address: subs,
@@ -128,18 +111,7 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       args: [chain.merchant, token],
     });
   /** The key's sender over `client`; every sender of the key in this file shares one section. */
-  const keySender = (client: PublicClient) =>
-    createSender({
-      db: testDb.db,
-      client,
-      chainId: CHAIN,
-      privateKey: secretKey(KEEPER_KEY),
-      stuckBlocks: 3,
-      confirmations: CONFIRMATIONS,
-      settledBlock: () => indexer.status().indexedBlock,
-      log: pino({ level: "silent" }),
-      serial,
-    });
+  const keySender = (client: PublicClient) => ts.keeperSender(client);
   const keeperNonce = () => chain.client.getTransactionCount({ address: keeper, blockTag: "pending" });
   /** Warps the chain clock by `seconds` and mines a block. */
   const warp = async (seconds: bigint) => {
@@ -184,11 +156,18 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
   }
 
   before(async function () {
-    chain = await startNodeChain();
-    const accounts = await chain.wallet.getAddresses();
-    customer2 = accounts[4] as `0x${string}`;
-    token = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json", []);
-    subs = await chain.deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.contract]);
+    // The API (orders with deposit addresses, for the shared-key case), with the chain runtime's
+    // check of SUBSCRIPTIONS_ADDRESS; the test steps the indexer, the sweeper and the collector itself.
+    ts = await startTokenSubscriptionSystem({
+      // No TOKENS: the orders of this file are in ETH.
+      env: { CONFIRMATIONS: String(CONFIRMATIONS), ETH_USD_PRICE: "1", TOKENS: undefined },
+      pipeline: { context: { orderEvents: createOrderEvents([]), multicall3: undefined } },
+      holders: async (chain) => [chain.customer, (await chain.wallet.getAddresses())[4] as Hex],
+      mint: 1_000n * AMOUNT,
+      collector: { retryBlocks: RETRY_BLOCKS, maxGasSharePpm: 50_000n, ethUsdPrice: "1", serial },
+    });
+    ({ chain, testDb, system, indexer, collector, token, subscriptions: subs } = ts);
+    customer2 = (await chain.wallet.getAddresses())[4] as `0x${string}`;
     gate = await chain.deploy("mocks/SubscriptionGate.sol/SubscriptionGate.json", [
       subs,
       chain.merchant,
@@ -196,73 +175,26 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
       AMOUNT,
       INTERVAL,
     ]);
-    await send(chain.owner, chain.contract, processorAbi, "setTokenAllowed", [token, true]);
-    for (const who of [chain.customer, customer2])
-      await send(who, token, tokenAbi, "mint", [who, 1_000n * AMOUNT]);
-    testDb = await createTestDb();
-    // The API (orders with deposit addresses, for the shared-key case), with the chain runtime's
-    // check of SUBSCRIPTIONS_ADDRESS; the test steps the indexer, the sweeper and the collector itself.
-    const config = loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true",
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      SUBSCRIPTIONS_ADDRESS: subs,
-      START_BLOCK: "0",
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      FINALITY_BLOCKS: "16",
-      ETH_USD_PRICE: "1",
-      RUN_INDEXER: "false",
-      RUN_CALLBACK_WORKER: "false",
-    });
-    system = await startSystem(config, { db: testDb.db, listen: false });
-    indexer = pipelineIndexer(system.chains[0], {
-      context: {
-        client: chain.client,
-        confirmations: CONFIRMATIONS,
-        orderEvents: createOrderEvents([]),
-        multicall3: undefined,
-      },
-    });
-    collector = createCollector({
-      db: testDb.db,
-      client: chain.client,
-      chainId: CHAIN,
-      subscriptions: subs,
-      sender: keySender(chain.client),
-      retryBlocks: RETRY_BLOCKS,
-      maxGasSharePpm: 50_000n,
-      tokens: [{ address: token, decimals: 6, usdPeg: "1" }],
-      prices: staticPriceSource("1"),
-      indexedBlock: () => indexer.status().indexedBlock,
-      log: pino({ level: "silent" }),
-    });
   });
 
   after(async function () {
-    await system?.close();
-    await testDb?.drop();
-    await chain?.stop();
+    await ts?.close();
   });
 
   it("the chain runtime takes SUBSCRIPTIONS_ADDRESS only for a Subscriptions bound to this chain's processor", async function () {
     assert.equal(system.chains[0]?.subscriptions, subs);
     const base = {
-      NODE_ENV: "test",
       RPC_URL: chain.url,
       CONTRACT_ADDRESS: chain.contract,
-      START_BLOCK: "0",
       ETH_USD_PRICE: "1",
-      RUN_INDEXER: "false",
-      RUN_CALLBACK_WORKER: "false",
     };
     await assert.rejects(
-      startSystem(loadConfig({ ...base, SUBSCRIPTIONS_ADDRESS: token }), { db: testDb.db, listen: false }),
+      startSystem(testConfig({ ...base, SUBSCRIPTIONS_ADDRESS: token }), { db: testDb.db, listen: false }),
       /SUBSCRIPTIONS_ADDRESS .* not a Subscriptions contract.*unset it to turn token subscriptions off/,
     );
     const other = await chain.deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.other]);
     await assert.rejects(
-      startSystem(loadConfig({ ...base, SUBSCRIPTIONS_ADDRESS: other }), { db: testDb.db, listen: false }),
+      startSystem(testConfig({ ...base, SUBSCRIPTIONS_ADDRESS: other }), { db: testDb.db, listen: false }),
       /bound to the PaymentProcessor/,
     );
   });

@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { formatEther, parseEther, type Hex } from "viem";
-import { loadConfig } from "../../server/src/config/index.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { proveAddress } from "../helpers/api-system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { waitUntilIndexed } from "../helpers/indexing.ts";
-import { startNodeChain } from "../helpers/node-chain.ts";
+import type { System } from "../../server/src/system.ts";
+import { proveAddress } from "../support/api-system.ts";
+import type { TestDb } from "../support/db.ts";
+import { waitUntilIndexed } from "../support/indexing.ts";
+import { startNodeChain } from "../support/node-chain.ts";
+import { startNodeSystem, type NodeChain, type NodeSystem } from "../support/node-system.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { until } from "../support/until.ts";
-
-type NodeChain = Awaited<ReturnType<typeof startNodeChain>>;
 
 const ADMIN_TOKEN = "admin-token-for-the-e2e-tests-0123456789";
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -25,6 +23,7 @@ describe("two chains at once (two hardhat node processes)", function () {
   const FINALITY = 6;
   let alpha: NodeChain;
   let beta: NodeChain;
+  let node: NodeSystem;
   let testDb: TestDb;
   let system: System;
   let receiver: Receiver;
@@ -38,35 +37,40 @@ describe("two chains at once (two hardhat node processes)", function () {
       [alpha, beta].map((c) => c.deploy("mocks/MockStablecoin.sol/MockStablecoin.json")),
     );
     assert.equal(usdc, usdcBeta);
-    testDb = await createTestDb();
     receiver = await startReceiver();
-    const config = loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true", // loopback receivers (the SSRF guard is on by default)
-      ADMIN_TOKEN, // /health details need it
-      CHAINS: "alpha,beta",
-      CHAIN_ALPHA_RPC_URL: alpha.url,
-      CHAIN_ALPHA_CHAIN_ID: "31337",
-      CHAIN_ALPHA_CONTRACT_ADDRESS: alpha.contract,
-      CHAIN_ALPHA_ETH_USD_PRICE: "2000",
-      CHAIN_BETA_RPC_URL: beta.url,
-      CHAIN_BETA_CHAIN_ID: "31338",
-      CHAIN_BETA_CONTRACT_ADDRESS: beta.contract,
-      CHAIN_BETA_ETH_USD_PRICE: "4000",
-      START_BLOCK: "0",
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      FINALITY_BLOCKS: String(FINALITY),
-      TOKENS: `USDC:${usdc}:6`,
-      POLL_INTERVAL_MS: "20",
-      PUBLIC_URL: "http://pos.test",
+    // The system indexes both chains and delivers callbacks itself; each chain named in CHAINS.
+    node = await startNodeSystem({
+      chain: alpha,
+      env: {
+        RUN_INDEXER: undefined,
+        RUN_CALLBACK_WORKER: undefined,
+        RPC_URL: undefined,
+        CONTRACT_ADDRESS: undefined,
+        ETH_USD_PRICE: undefined,
+        ADMIN_TOKEN, // /health details need it
+        CHAINS: "alpha,beta",
+        CHAIN_ALPHA_RPC_URL: alpha.url,
+        CHAIN_ALPHA_CHAIN_ID: "31337",
+        CHAIN_ALPHA_CONTRACT_ADDRESS: alpha.contract,
+        CHAIN_ALPHA_ETH_USD_PRICE: "2000",
+        CHAIN_BETA_RPC_URL: beta.url,
+        CHAIN_BETA_CHAIN_ID: "31338",
+        CHAIN_BETA_CONTRACT_ADDRESS: beta.contract,
+        CHAIN_BETA_ETH_USD_PRICE: "4000",
+        START_BLOCK: "0",
+        CONFIRMATIONS: String(CONFIRMATIONS),
+        FINALITY_BLOCKS: String(FINALITY),
+        TOKENS: `USDC:${usdc}:6`,
+        POLL_INTERVAL_MS: "20",
+        PUBLIC_URL: "http://pos.test",
+      },
     });
-    system = await startSystem(config, { db: testDb.db, listen: false });
+    ({ testDb, system } = node);
   });
 
   after(async function () {
-    await system?.close();
+    await node?.close();
     await receiver?.close();
-    await testDb?.drop();
     await Promise.all([alpha?.stop(), beta?.stop()]);
   });
 

@@ -1,8 +1,9 @@
 /// <reference lib="dom" />
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import assert from "node:assert/strict";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { startNodeSystem, type NodeSystem, type NodeSystemOptions } from "../support/node-system.ts";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const CHROMIUM_ARGS = [
@@ -184,4 +185,49 @@ export async function checkAccessibility(page: Page, label: string) {
   });
   const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   assert.deepEqual(serious, [], `${label}: axe-core found serious or critical violations`);
+}
+
+export interface BrowserSystem extends NodeSystem {
+  /** The API's URL (the system listens on loopback; PUBLIC_URL is this URL). */
+  baseUrl: string;
+  browser: Browser;
+}
+
+/**
+ * The real stack for a browser: a node system (test/support/node-system.ts) listening on loopback
+ * with its own indexer following the chain (RUN_INDEXER=true, POLL_INTERVAL_MS=20, unless `env`
+ * says otherwise), and Chromium. `close` closes the browser, then the system.
+ */
+export async function startBrowserSystem(options: NodeSystemOptions = {}): Promise<BrowserSystem> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Chromium is missing at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (.ci/run does), or set CHROMIUM_PATH`,
+    );
+  }
+  const { env } = options;
+  const node = await startNodeSystem({
+    ...options,
+    listen: true,
+    env: (chain, deployed) => ({
+      RUN_INDEXER: "true",
+      POLL_INTERVAL_MS: "20",
+      ...(typeof env === "function" ? env(chain, deployed) : env),
+    }),
+  });
+  let browser: Browser;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  } catch (error) {
+    await node.close();
+    throw error;
+  }
+  return {
+    ...node,
+    baseUrl: node.baseUrl as string,
+    browser,
+    async close() {
+      await browser.close();
+      await node.close();
+    },
+  };
 }

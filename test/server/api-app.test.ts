@@ -11,7 +11,7 @@ import { createMerchant, createMerchantService } from "../../server/src/merchant
 import { createOrderReader } from "../../server/src/orders/queries.ts";
 import { createOrderService } from "../../server/src/orders/service.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
 
 const CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 const MERCHANT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";

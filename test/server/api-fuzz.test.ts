@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { createMerchant } from "../../server/src/merchants/service.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
+import { startApiSystem, type ApiSystem } from "../support/api-system.ts";
 import { FIELDS, METHODS, ROUTES, VALUES, rng } from "../helpers/fuzz-corpus.ts";
 
 describe("REST API fuzz: hostile requests never cause a 5xx or a partial write", function () {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { parseDecimal } from "../../server/src/lib/money.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
+import { startApiSystem, type ApiSystem } from "../support/api-system.ts";
 
 /** The seed's order example: every field name and JSON type must match. */
 const SEED_ORDER = {

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { after, before, describe, it } from "mocha";
 import { parseDecimal } from "../../server/src/lib/money.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 import { startReceiver, type Delivery, type Receiver } from "../support/receiver.ts";
 import { until } from "../support/until.ts";
 

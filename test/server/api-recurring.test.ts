@@ -8,8 +8,8 @@ import { createRecurringEvents } from "../../server/src/recurring/events.ts";
 import { createRecurringScheduler, type RecurringScheduler } from "../../server/src/recurring/scheduler.ts";
 import { createRecurringService } from "../../server/src/recurring/service.ts";
 import { DomainError } from "../../server/src/lib/errors.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 
 const DAY = 86_400_000;
 const MERCHANT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { parseDecimal } from "../../server/src/lib/money.ts";
-import { proveAddress, startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { proveAddress, startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 import { until } from "../support/until.ts";
 
 const CONFIRMATIONS = 2;

@@ -3,8 +3,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "mocha";
 import { resolveSecrets } from "../../server/src/callbacks/secrets.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 
 const ADMIN_TOKEN = "admin-token-for-secret-tests-0123456789";
 

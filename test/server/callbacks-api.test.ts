@@ -4,7 +4,7 @@ import { after, before, describe, it } from "mocha";
 import { callbackRoutes } from "../../server/src/api/routes/callbacks.ts";
 import { callbackHealth, createCallbackService } from "../../server/src/callbacks/service.ts";
 import { createCallbackWorker } from "../../server/src/callbacks/worker.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
 import {
   enqueue,
   insertMerchant,

@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import { after, afterEach, before, describe, it } from "mocha";
 import pino from "pino";
 import { createCallbackWorker, type CallbackWorker } from "../../server/src/callbacks/worker.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
 import {
   attemptRows,
   callbackRow,

@@ -3,7 +3,7 @@ import { after, before, describe, it } from "mocha";
 import { insertCallback } from "../../server/src/callbacks/outbox.ts";
 import { createCallbackWorker, type CallbackWorker } from "../../server/src/callbacks/worker.ts";
 import { createDb, type Db } from "../../server/src/db/index.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
 import {
   insertMerchant,
   insertOrder,

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "mocha";
 import { createCallbackWorker } from "../../server/src/callbacks/worker.ts";
 import { createDb, migrate, type Db } from "../../server/src/db/index.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
 import {
   attemptRows,
   callbackRow,

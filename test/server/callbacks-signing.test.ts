@@ -4,7 +4,7 @@ import { after, afterEach, before, describe, it } from "mocha";
 import { resolveSecrets, SYSTEM_SECRET_META_KEY } from "../../server/src/callbacks/secrets.ts";
 import { signatureHeader, verifySignature } from "../../server/src/callbacks/signing.ts";
 import { createCallbackWorker } from "../../server/src/callbacks/worker.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
 import {
   enqueue,
   insertMerchant,

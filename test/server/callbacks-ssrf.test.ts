@@ -8,7 +8,7 @@ import {
 } from "../../server/src/callbacks/ssrf.ts";
 import { createCallbackWorker } from "../../server/src/callbacks/worker.ts";
 import { blockedAddressReason } from "../../server/src/lib/ip.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
 import {
   attemptRows,
   callbackRow,

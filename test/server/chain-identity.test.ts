@@ -6,7 +6,7 @@ import { deleteChainData } from "../../server/src/runtime/reset.ts";
 import { insertOutgoing } from "../../server/src/sender/repository.ts";
 import { insertSweep } from "../../server/src/deposits/sweeps.ts";
 import { recordCollectSent } from "../../server/src/token-subscriptions/repository.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
 
 const contract = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
 const identity = (genesisHash: string) => ({ chainId: 31337n, genesisHash, contract });

@@ -6,9 +6,10 @@ import type { ChainModule } from "../../server/src/chain/module.ts";
 import { chainModules } from "../../server/src/runtime/modules.ts";
 import { buildPipeline, createChainIndexer } from "../../server/src/runtime/pipeline.ts";
 import { deleteChainDataOf } from "../../server/src/runtime/reset.ts";
-import { createTestChain } from "../helpers/chain.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { catchUp, testChainContext, testIndexer } from "../helpers/indexing.ts";
+import { startInProcessSystem } from "../support/api-system.ts";
+import { createTestChain } from "../support/chain.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { catchUp, pipelineIndexer, testChainContext, testIndexer } from "../support/indexing.ts";
 
 const PRODUCTION = ["deposits", "payments", "token-subscriptions", "recurring", "eletropay-eth"];
 
@@ -79,6 +80,17 @@ describe("chain modules: the pipeline is built from the module list", function (
       finalityBlocks: 8,
     });
     assert.deepEqual(indexer.modules, PRODUCTION);
+  });
+
+  it("a system started by the harness runs every production module, and so does the pipeline its tests step", async function () {
+    const started = await startInProcessSystem();
+    try {
+      const [runtime] = started.system.chains;
+      assert.deepEqual(runtime?.modules, PRODUCTION);
+      assert.deepEqual(pipelineIndexer(runtime).modules, PRODUCTION);
+    } finally {
+      await started.close();
+    }
   });
 
   it("a module listed twice is refused", function () {

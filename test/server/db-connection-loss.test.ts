@@ -3,7 +3,7 @@ import { after, before, describe, it } from "mocha";
 import { isConnectionLoss } from "../../server/src/db/pg.ts";
 import { isRetryable } from "../../server/src/indexer/rpc.ts";
 import { DomainError, unavailable } from "../../server/src/lib/errors.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
 
 /**
  * Found by the soak (bench/soak): a PostgreSQL restart ended every server process. A client

@@ -6,8 +6,8 @@ import type { BlockRef, Step } from "../../server/src/indexer/types.ts";
 import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { insertOrder } from "../../server/src/orders/repository.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { pipelineSink, testChainContext } from "../helpers/indexing.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { pipelineSink, testChainContext } from "../support/indexing.ts";
 import { createPublicClient, http } from "viem";
 
 /**

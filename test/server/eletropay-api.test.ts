@@ -13,7 +13,7 @@ import { createEletroPay, type EletroPay } from "../../server/src/eletropay/inde
 import { gapLimitStatus } from "../../server/src/eletropay/service.ts";
 import type { PollResult, UtxoChainAdapter, WatchAddress } from "../../server/src/utxo/adapter.ts";
 import type { UtxoCurrency } from "../../server/src/utxo/networks.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
 
 const SEED = Buffer.from("eletropay api test seed, not a real wallet");
 const TEST = { public: 0x043587cf, private: 0x04358394 };

@@ -16,7 +16,7 @@ import { createEletroPayWatcher } from "../../server/src/eletropay/watcher.ts";
 import { BitcoinCoreAdapter } from "../../server/src/utxo/adapter.ts";
 import { effectiveConfirmations } from "../../server/src/utxo/instantsend.ts";
 import { createRpcClient } from "../../server/src/utxo/rpc.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
 
 const TXID = "eb0351c64cde2c42bcdf10b11a1ad44bb63631bb6487de70e78b90c2aa57137c";
 const LASTBLOCK = "00000a01007be2912c3123085534b58d341cb5e5980b967e8dcc021089487a1e";

@@ -16,7 +16,7 @@ import { addressParams } from "../../server/src/utxo/networks.ts";
 import { parseExtendedPublicKey } from "../../server/src/utxo/xpub.ts";
 import { createCallbackWorker } from "../../server/src/callbacks/worker.ts";
 import { parseCallbackConfig } from "../../server/src/config/callbacks.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
 import { startReceiver } from "../support/receiver.ts";
 import { startLitecoind, type Litecoind } from "../helpers/litecoind.ts";
 

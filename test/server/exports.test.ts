@@ -8,8 +8,8 @@ import { ALL_TIME } from "../../server/src/lib/range.ts";
 import { createMerchant, setPlugins, type Merchant } from "../../server/src/merchants/service.ts";
 import { merchantOrdersForExport } from "../../server/src/orders/queries.ts";
 import { merchantPeriodsForExport } from "../../server/src/recurring/repository.ts";
-import { proveAddress, startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { proveAddress, startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 import { until } from "../support/until.ts";
 
 const CONFIRMATIONS = 2;

@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
-import { proveAddress, startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { proveAddress, startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 
 describe(`API: Idempotency-Key (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`, function () {
   let api: ApiSystem;

@@ -8,11 +8,12 @@ import {
   ignitionDeploymentDir,
   readIgnitionDeployment,
 } from "../../server/src/chain/deployment.ts";
-import { loadConfig, type Env } from "../../server/src/config/index.ts";
+import type { Env } from "../../server/src/config/index.ts";
 import { ConfigError } from "../../server/src/lib/errors.ts";
 import { startSystem } from "../../server/src/system.ts";
-import { createTestChain } from "../helpers/chain.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { createTestChain } from "../support/chain.ts";
+import { testConfig } from "../support/config.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
 
 /**
  * `npm start` leaves its Ignition deployment in ignition/deployments/chain-31337 (the dev stack's
@@ -35,11 +36,12 @@ describe("Ignition deployments: a server on a local chain reads only the one it 
   };
   const start = (env: Env) =>
     startSystem(
-      loadConfig({
-        NODE_ENV: "test",
+      testConfig({
+        // Start-up finds the start block (in the deployment, too); the SSRF guard as production has it.
+        START_BLOCK: undefined,
+        FINALITY_BLOCKS: undefined,
+        CALLBACK_ALLOW_PRIVATE: undefined,
         ETH_USD_PRICE: "3000",
-        RUN_INDEXER: "false",
-        RUN_CALLBACK_WORKER: "false",
         ...env,
       }),
       { db: testDb.db, client: chain.client, listen: false },

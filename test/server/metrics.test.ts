@@ -3,12 +3,12 @@ import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "mocha";
 import { parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
-import { startApiSystem } from "../helpers/api-system.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { waitUntilIndexed } from "../helpers/indexing.ts";
-import { freePort, startNodeChain, startRpcFaultProxy } from "../helpers/node-chain.ts";
+import { startApiSystem } from "../support/api-system.ts";
+import { testConfig } from "../support/config.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { waitUntilIndexed } from "../support/indexing.ts";
+import { freePort, startNodeChain, startRpcFaultProxy } from "../support/node-chain.ts";
 import { maybeSample, parsePrometheusText, sampleOf, type Family } from "../helpers/prometheus-text.ts";
 import { until } from "../support/until.ts";
 
@@ -73,8 +73,9 @@ describe("GET /metrics: Prometheus text that matches the chain, the orders, the 
     testDb = await createTestDb();
     const metricsPort = await freePort();
     metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-    const config = loadConfig({
-      NODE_ENV: "test",
+    // The system indexes (the leader) and sweeps itself.
+    const config = testConfig({
+      RUN_INDEXER: undefined,
       HOST: "127.0.0.1",
       PORT: String(await freePort()),
       METRICS_PORT: String(metricsPort),
@@ -92,7 +93,6 @@ describe("GET /metrics: Prometheus text that matches the chain, the orders, the 
       SWEEPER_PRIVATE_KEY: SWEEPER_KEY,
       // Callbacks stay in the outbox: its depth is what is measured.
       RUN_CALLBACK_WORKER: "false",
-      CALLBACK_ALLOW_PRIVATE: "true",
     });
     system = await startSystem(config, { db: testDb.db });
     await until(

@@ -5,8 +5,8 @@ import type { ContractEvent } from "../../server/src/chain/events.ts";
 import { type OrderStatusChanged } from "../../server/src/orders/events.ts";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
 import { insertOrder } from "../../server/src/orders/repository.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { pipelineSink, testChainContext } from "../helpers/indexing.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { pipelineSink, testChainContext } from "../support/indexing.ts";
 import { createPublicClient, http } from "viem";
 
 /**

@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "mocha";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 
 /**
  * Security finding 3: the rate-limit bucket was keyed on the first 18 characters of whatever

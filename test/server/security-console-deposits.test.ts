@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import type { Queryable } from "../../server/src/db/types.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
-import { proveAddress, startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { proveAddress, startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 
 const CHAIN = 31_337n;
 const OTHERS = 3_000;

@@ -5,8 +5,8 @@ import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 
 import { createSiweMessage } from "viem/siwe";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
-import { proveAddress, startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { proveAddress, startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 
 /**
  * Security review 2, findings 1, 3, 9 and 10 (docs/security.md R2-1, R2-3, R2-9, R2-10): the

@@ -13,7 +13,7 @@ import type { InjectOptions } from "fastify";
 import { parseEletroPayConfig } from "../../server/src/config/eletropay.ts";
 import { createEletroPay, type EletroPay } from "../../server/src/eletropay/index.ts";
 import type { PollResult, UtxoChainAdapter, WatchAddress } from "../../server/src/utxo/adapter.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
 
 const SEED = Buffer.from("eletropay limits test seed, not a real wallet");
 const TEST = { public: 0x043587cf, private: 0x04358394 };

@@ -12,7 +12,7 @@ import { parseEletroPayConfig, type EletroPayConfig } from "../../server/src/con
 import { createEletroPay, type EletroPay } from "../../server/src/eletropay/index.ts";
 import { ConfigError } from "../../server/src/lib/errors.ts";
 import type { PollResult, UtxoChainAdapter } from "../../server/src/utxo/adapter.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
 
 const SEED = Buffer.from("eletropay security test seed, not a real wallet");
 const TEST = { public: 0x043587cf, private: 0x04358394 };

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { createMerchant } from "../../server/src/merchants/service.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 
 /**
  * Security finding 2: /user/history covered every address a merchant ever typed into an order.

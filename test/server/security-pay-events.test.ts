@@ -12,8 +12,8 @@ import assert from "node:assert/strict";
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { clientKey } from "../../server/src/lib/ip.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 
 const PER_CLIENT = 3;
 const TOTAL = 30;

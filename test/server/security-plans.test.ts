@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { PLANS, type PlanName } from "../../server/src/merchants/plans.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 
 /**
  * Security finding 7: every plan boundary as the seed's table states it. "Provides free

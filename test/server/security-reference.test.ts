@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { orderIdToBytes32 } from "../../server/src/orders/ids.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
+import { startApiSystem, type ApiSystem } from "../support/api-system.ts";
 
 /**
  * Security finding 5: `pay(merchant, orderRef)` puts its second argument in an indexed topic, so

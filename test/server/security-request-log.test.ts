@@ -12,8 +12,8 @@ import pino from "pino";
 import { parseEletroPayConfig } from "../../server/src/config/eletropay.ts";
 import { createEletroPay, type EletroPay } from "../../server/src/eletropay/index.ts";
 import type { PollResult, UtxoChainAdapter } from "../../server/src/utxo/adapter.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
 
 /** A pino logger at debug level whose lines are kept in `lines`. */
 function capturingLogger() {

@@ -6,8 +6,8 @@ import { CallbackTargetRefused, resolveCallbackTarget } from "../../server/src/c
 import { createCallbackService } from "../../server/src/callbacks/service.ts";
 import { createCallbackWorker } from "../../server/src/callbacks/worker.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../helpers/db.ts";
+import { startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
 import {
   callbackRow,
   enqueue,

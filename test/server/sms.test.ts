@@ -9,8 +9,8 @@ import { after, before, describe, it } from "mocha";
 import { createSmsProvider } from "../../server/src/callbacks/sms.ts";
 import { loadConfig } from "../../server/src/config/index.ts";
 import { parseDecimal } from "../../server/src/lib/money.ts";
-import { startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 import { startSmsGateway, type SmsGateway } from "../support/sms-gateway.ts";
 import { until } from "../support/until.ts";
 

@@ -5,12 +5,12 @@ import { after, before, describe, it } from "mocha";
 import pino from "pino";
 import { createPublicClient, http, type PublicClient } from "viem";
 import { SWEEP_PROBE_CREATION_CODE, TRANSFER_PROBE_RUNTIME_CODE } from "../../server/src/chain/probes.ts";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { DEPOSIT_TOKEN_FORWARDED_TOPIC } from "../../server/src/deposits/abi.ts";
 import { startSystem } from "../../server/src/system.ts";
-import { createTestChain } from "../helpers/chain.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { artifact, freePort, startNodeChain } from "../helpers/node-chain.ts";
+import { createTestChain } from "../support/chain.ts";
+import { testConfig } from "../support/config.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { artifact, freePort, startNodeChain } from "../support/node-chain.ts";
 
 const NO_CODE = "0x00000000000000000000000000000000000c0de0";
 const ADMIN_TOKEN = "admin-token-for-the-startup-checks-0123456789";
@@ -42,12 +42,12 @@ describe("start-up checks of the chain configuration", function () {
 
   const start = (env: Record<string, string>, log = pino({ level: "silent" })) =>
     startSystem(
-      loadConfig({
-        NODE_ENV: "test",
+      testConfig({
+        // No start block, finality or price of the test defaults: start-up finds them.
+        START_BLOCK: undefined,
+        FINALITY_BLOCKS: undefined,
+        ETH_USD_PRICE: undefined,
         CONTRACT_ADDRESS: chain.contractAddress,
-        RUN_INDEXER: "false",
-        RUN_CALLBACK_WORKER: "false",
-        CALLBACK_ALLOW_PRIVATE: "true",
         ADMIN_TOKEN,
         ...env,
       }),
@@ -300,15 +300,13 @@ describe("start-up check of deposit address reuse (EIP-6780) through eth_simulat
     const proxy = await startSimulatingProxy(node.url, keepSelfDestructed);
     const { log, lines } = capturingLog();
     const system = await startSystem(
-      loadConfig({
-        NODE_ENV: "test",
+      testConfig({
+        START_BLOCK: undefined,
+        FINALITY_BLOCKS: undefined,
         RPC_URL: proxy.url,
         CHAIN_NAME: "no-eip6780",
         CONTRACT_ADDRESS: node.contract,
         ETH_USD_PRICE: "3000",
-        RUN_INDEXER: "false",
-        RUN_CALLBACK_WORKER: "false",
-        CALLBACK_ALLOW_PRIVATE: "true",
         ADMIN_TOKEN,
       }),
       { db: t.db, listen: false, log },

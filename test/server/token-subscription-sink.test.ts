@@ -14,10 +14,10 @@ import {
 import { formatAbiItem } from "viem/utils";
 import type { AbiItem } from "viem";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
-import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { pipelineSink, testChainContext } from "../helpers/indexing.ts";
+import { createTestDb, type TestDb } from "../support/db.ts";
+import { pipelineSink, testChainContext } from "../support/indexing.ts";
 import { createPublicClient, http } from "viem";
-import { artifact } from "../helpers/node-chain.ts";
+import { artifact } from "../support/node-chain.ts";
 
 type E = ChainEvent | TokenSubscriptionEvent;
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
-import { proveAddress, startApiSystem, type ApiSystem } from "../helpers/api-system.ts";
-import { onRealPostgres } from "../helpers/db.ts";
+import { proveAddress, startApiSystem, type ApiSystem } from "../support/api-system.ts";
+import { onRealPostgres } from "../support/db.ts";
 
 const ETH = "0x" + "0".repeat(40);
 

@@ -10,7 +10,7 @@ import {
   copySubscriptionsAsCreated,
   indexedState,
   subscriptionState,
-} from "../../../test/helpers/indexing.ts";
+} from "../../../test/support/indexing.ts";
 import type { SoakContext } from "../context.ts";
 import { createDatabase } from "../pg-cluster.ts";
 import { headOf } from "../settle.ts";

@@ -2,7 +2,7 @@ import pino from "pino";
 import type { PublicClient } from "viem";
 import type { Db, Queryable } from "../../server/src/db/types.ts";
 import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
-import { loadConfig } from "../../server/src/config/index.ts";
+import { testConfig } from "./config.ts";
 import type { Indexer } from "../../server/src/indexer/index.ts";
 import { loadCursor } from "../../server/src/indexer/store.ts";
 import { txtNotifier } from "../../server/src/notify/order-status.ts";
@@ -43,8 +43,10 @@ export function testChainContext(
   options: { confirmations: number; chainId?: bigint; publicUrl?: string } & Partial<ProductionContext>,
 ): ProductionContext {
   const { confirmations, chainId = 31337n, publicUrl, ...rest } = options;
-  const config = loadConfig({
-    NODE_ENV: "test",
+  const config = testConfig({
+    // The chain's start block and finality as production defaults them (the indexer gets its own).
+    START_BLOCK: undefined,
+    FINALITY_BLOCKS: undefined,
     RPC_URL: "http://127.0.0.1:1",
     CONTRACT_ADDRESS: contract,
     CONFIRMATIONS: String(confirmations),

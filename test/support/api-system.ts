@@ -1,7 +1,8 @@
-import { loadConfig } from "../../server/src/config/index.ts";
+import type { Env } from "../../server/src/config/index.ts";
 import type { Logger } from "../../server/src/lib/log.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestChain } from "./chain.ts";
+import { testConfig } from "./config.ts";
 import { createTestDb, type TestDb } from "./db.ts";
 
 export interface ApiSystem {
@@ -38,44 +39,63 @@ export async function proveAddress(
 }
 
 /**
+ * The system on a real in-process chain (test/support/chain.ts: EDR, the payment contract and a
+ * mock USDC deployed, the client on the same provider) and a fresh database: the in-process
+ * counterpart of startNodeSystem, for tests that drive the chain through ethers. `env` is over the
+ * test defaults (test/support/config.ts) and the chain's CONTRACT_ADDRESS and TOKENS; `now` is the
+ * recurring billing clock (tests move it); `log` replaces the process logger.
+ */
+export async function startInProcessSystem(
+  options: { env?: Env; now?: () => number; log?: Logger } = {},
+): Promise<ApiSystem> {
+  const chain = await createTestChain();
+  let testDb: TestDb | undefined;
+  try {
+    testDb = await createTestDb();
+    const system = await startSystem(
+      testConfig({
+        CONTRACT_ADDRESS: chain.contractAddress,
+        TOKENS: `USDC:${chain.stablecoinAddress}:6`,
+        ...options.env,
+      }),
+      {
+        db: testDb.db,
+        client: chain.client,
+        listen: false,
+        ...(options.now ? { now: options.now } : {}),
+        ...(options.log ? { log: options.log } : {}),
+      },
+    );
+    const db = testDb;
+    return {
+      chain,
+      testDb: db,
+      system,
+      async close() {
+        await system.close();
+        await db.drop();
+        await chain.close();
+      },
+    };
+  } catch (error) {
+    await testDb?.drop();
+    await chain.close();
+    throw error;
+  }
+}
+
+/**
  * The API on a real in-process chain and a fresh database, without the indexer or callback
  * workers (API tests drive requests only). `env` adds or overrides configuration; `options.now`
  * is the recurring billing clock (tests move it); `options.log` replaces the process logger.
  */
-export async function startApiSystem(
+export function startApiSystem(
   env: Record<string, string> = {},
   options: { now?: () => number; log?: Logger } = {},
 ): Promise<ApiSystem> {
-  const chain = await createTestChain();
-  const testDb = await createTestDb();
-  const system = await startSystem(
-    loadConfig({
-      NODE_ENV: "test",
-      ETH_USD_PRICE: "3000",
-      CONTRACT_ADDRESS: chain.contractAddress,
-      TOKENS: `USDC:${chain.stablecoinAddress}:6`,
-      RUN_INDEXER: "false",
-      RUN_CALLBACK_WORKER: "false",
-      // Tests deliver to loopback receivers: allowed explicitly (the guard is on by default).
-      CALLBACK_ALLOW_PRIVATE: "true",
-      ...env,
-    }),
-    {
-      db: testDb.db,
-      client: chain.client,
-      listen: false,
-      ...(options.now ? { now: options.now } : {}),
-      ...(options.log ? { log: options.log } : {}),
-    },
-  );
-  return {
-    chain,
-    testDb,
-    system,
-    async close() {
-      await system.close();
-      await testDb.drop();
-      await chain.close();
-    },
-  };
+  return startInProcessSystem({
+    // No indexer, so no START_BLOCK or FINALITY_BLOCKS of the test defaults; ETH at $3000.
+    env: { START_BLOCK: undefined, FINALITY_BLOCKS: undefined, ETH_USD_PRICE: "3000", ...env },
+    ...options,
+  });
 }
