@@ -12,6 +12,7 @@ import type { Db } from "../db/types.ts";
 import { readDepositDerivation, type DepositDerivation } from "../deposits/address.ts";
 import { probeDepositReuse } from "../deposits/probe.ts";
 import { ConfigProblems } from "../config/errors.ts";
+import { DEFAULT_DEPOSIT_WATCH_HOURS } from "../config/chains.ts";
 import {
   chainIdMismatch,
   checkMulticall3,
@@ -42,7 +43,6 @@ import { deleteChainDataOf } from "./reset.ts";
 
 /** Multicall3 at the same address on most public networks (https://www.multicall3.com). */
 const CANONICAL_MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";
-const DEFAULT_DEPOSIT_WATCH_HOURS = 24;
 
 /**
  * Advisory-lock key of one chain's indexer ("ethpos:indexer" + chain id): one process per chain
