@@ -115,12 +115,18 @@ try {
     const measuring = blocks < BLOCKS;
     const waiting = [...pending.values()].some((p) => p.measured);
     if (!measuring && !waiting) break;
-    if (Date.now() > deadline) throw new Error("internal transfers still not found after a full cycle + 60 s");
+    if (Date.now() > deadline)
+      throw new Error("internal transfers still not found after a full cycle + 60 s");
     // One direct and one internal transfer in the same block.
     const direct = pick();
     let internal = pick();
     while (internal === direct) internal = pick();
-    const sentDirect = await wallet.sendTransaction({ account: customer, to: direct, value: 1_000n, chain: null });
+    const sentDirect = await wallet.sendTransaction({
+      account: customer,
+      to: direct,
+      value: 1_000n,
+      chain: null,
+    });
     await wallet.sendTransaction({
       account: payer,
       to: forwarder,

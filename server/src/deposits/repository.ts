@@ -36,7 +36,10 @@ export async function registerDepositAddress(db: Queryable, d: NewDepositAddress
 }
 
 /** Starts watching many deposit addresses at once (idempotent; benchmarks and imports). */
-export async function registerDepositAddresses(db: Queryable, list: readonly NewDepositAddress[]): Promise<void> {
+export async function registerDepositAddresses(
+  db: Queryable,
+  list: readonly NewDepositAddress[],
+): Promise<void> {
   if (list.length === 0) return;
   const col = <T>(f: (d: NewDepositAddress) => T) => list.map(f);
   await db.query(

@@ -42,8 +42,8 @@ export interface BalanceReaderOptions {
   chainId: bigint;
   /** Multicall3 on this chain; without one, a JSON-RPC batch of eth_getBalance (one per address). */
   multicall3?: `0x${string}` | undefined;
-  /** Counts RPC requests (benchmarks). */
-  onRequest?: (method: string) => void;
+  /** Sees every RPC request (benchmarks, tests). */
+  onRequest?: (method: string, params: readonly unknown[]) => void;
   /** The address a step event takes ETH out of, and its block (default: `ethOutflowOf`). */
   outflowOf?: (event: ChainEvent) => { address: string; blockNumber: bigint } | undefined;
   /** WATCH_FULL_CYCLE_SECONDS: in the rotation, every open address is read at least this often (default 30). */
@@ -55,6 +55,10 @@ export interface BalanceReaderOptions {
   watchAfterExpirySeconds?: number;
   /** A mode to use instead of asking the node at start-up (tests, benchmarks). */
   mode?: WatchMode;
+  /** The rotation's smallest slice (default MIN_SLICE_ADDRESSES). */
+  minSliceAddresses?: number;
+  /** The rotation's clock in ms (default performance.now; tests move it by hand). */
+  clock?: () => number;
 }
 
 /** The rotation's default full pass, WATCH_FULL_CYCLE_SECONDS. */
@@ -63,6 +67,11 @@ export const DEFAULT_FULL_CYCLE_SECONDS = 30;
 export const HOT_BEFORE_EXPIRY_SECONDS = 300;
 /** ...and those whose order expired at most this many seconds ago. */
 export const HOT_AFTER_EXPIRY_SECONDS = 120;
+/**
+ * The rotation reads at least this many addresses per block: a chain with no more open addresses
+ * reads them all every block (a few hundred balances cost one Multicall3 call like one does).
+ */
+export const MIN_SLICE_ADDRESSES = 200;
 /** Multicall3 calls sent at once (one HTTP batch of at most ≈ 2.5 MB; viem refuses a response over 10 MB). */
 const CALLS_PER_WAVE = 4;
 
@@ -136,11 +145,15 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
   const fullCycleSeconds = options.fullCycleSeconds ?? DEFAULT_FULL_CYCLE_SECONDS;
   const watchAfterExpiry = options.watchAfterExpirySeconds ?? 24 * 3600;
   const request = async <T>(method: string, params: unknown[]): Promise<T> => {
-    options.onRequest?.(method);
+    options.onRequest?.(method, params);
     return (await client.request({ method, params } as never)) as T;
   };
   let mode: WatchMode | undefined = options.mode;
-  const rotation = createRotation(fullCycleSeconds * 1000);
+  const rotation = createRotation(
+    fullCycleSeconds * 1000,
+    options.minSliceAddresses ?? MIN_SLICE_ADDRESSES,
+    options.clock,
+  );
   /**
    * address → a block at or before which every change of its balance is recorded (the last read
    * of it in this process that the cursor has passed). Only blocks before a step's first block

@@ -151,9 +151,14 @@ export async function readBlockContents(
 /**
  * The rotation's position over the open addresses (in address order): each call says how many
  * addresses are due, so that a full pass takes at most `cycleMs` of wall-clock time however fast
- * blocks come. The open count is taken again at each wrap.
+ * blocks come, and never fewer than `minSlice` (a chain with that few open addresses reads them
+ * all every block: one Multicall3 call either way). The open count is taken again at each wrap.
  */
-export function createRotation(cycleMs: number, now: () => number = () => performance.now()) {
+export function createRotation(
+  cycleMs: number,
+  minSlice: number,
+  now: () => number = () => performance.now(),
+) {
   let after = ""; // the last address read; "" = the start of a pass
   let lastAt: number | undefined;
   let open: number | undefined;
@@ -164,7 +169,7 @@ export function createRotation(cycleMs: number, now: () => number = () => perfor
       const t = now();
       const elapsed = lastAt === undefined ? 0 : t - lastAt;
       lastAt = t;
-      const limit = Math.min(open, Math.max(1, Math.ceil((open * elapsed) / cycleMs)));
+      const limit = Math.min(open, Math.max(minSlice, 1, Math.ceil((open * elapsed) / cycleMs)));
       return { after, limit };
     },
     /** The slice that was read: the next one starts after its last address; a short one ends the pass. */

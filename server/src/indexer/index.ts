@@ -289,7 +289,13 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
     }
     if (read.type === "moved") return true; // the chain moved while we read; read again
     const first = read.blocks[0]?.number ?? from;
-    await applyBlocks(read.blocks, await withReads(read.events, read.blocks, first, false), head, finalized, false);
+    await applyBlocks(
+      read.blocks,
+      await withReads(read.events, read.blocks, first, false),
+      head,
+      finalized,
+      false,
+    );
     return true;
   }
 
