@@ -115,6 +115,8 @@ async function deployChain(index: number, blockMs: number): Promise<SoakChain> {
   const { deploy } = node;
   const multicall3 = await deploy("mocks/Multicall3.sol/Multicall3.json");
   const usdc = await deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
+  // A contract wallet that passes ETH on inside its own call (internal transfers, as a Safe sends).
+  const forwarder = await deploy("mocks/EthForwarder.sol/EthForwarder.json");
   const subscriptions = await deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [node.contract]);
   await node.wallet.writeContract({
     address: node.contract,
@@ -157,7 +159,17 @@ async function deployChain(index: number, blockMs: number): Promise<SoakChain> {
   await waitForWallClock(node);
   await setIntervalMining(node.url, blockMs);
   const proxy = await startFaultProxy(node.port, await freePort());
-  return { name: `c${index + 1}`, chainId, node, proxy, usdc, subscriptions, multicall3, customers };
+  return {
+    name: `c${index + 1}`,
+    chainId,
+    node,
+    proxy,
+    usdc,
+    subscriptions,
+    multicall3,
+    forwarder,
+    customers,
+  };
 }
 
 /** Waits until the wall clock has reached the chain's latest block time. */
