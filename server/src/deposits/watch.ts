@@ -169,8 +169,9 @@ export function createRotation(
       const t = now();
       const elapsed = lastAt === undefined ? 0 : t - lastAt;
       lastAt = t;
-      const limit = Math.min(open, Math.max(minSlice, 1, Math.ceil((open * elapsed) / cycleMs)));
-      return { after, limit };
+      const limit = Math.max(minSlice, 1, Math.ceil((open * elapsed) / cycleMs));
+      // Past the end of the pass, the slice comes back short and the next one starts over.
+      return { after, limit: Math.min(limit, open + 1) };
     },
     /** The slice that was read: the next one starts after its last address; a short one ends the pass. */
     advance(slice: readonly string[], limit: number): void {
