@@ -105,7 +105,7 @@ describe("deposit watch: modes, block contents, rotation", function () {
 
   it("rotation: slices sized by the time since the last one, at least the smallest, wrapping at the end", async function () {
     let now = 0;
-    const rotation = createRotation(10_000, 2, () => now);
+    const rotation = createRotation(10_000, 2, 6, () => now);
     const open = ["0x01", "0x02", "0x03", "0x04", "0x05", "0x06", "0x07", "0x08", "0x09", "0x10"];
     const count = async () => open.length;
     const take = async () => {

@@ -100,6 +100,11 @@ function depositWatch(status: DepositWatchStatus | undefined, fullCycleSeconds: 
           ? "not known yet"
           : "call traces: seen in their own block",
     ...(status?.openAddresses === undefined ? {} : { open_addresses: status.openAddresses }),
+    // Longer than the goal when one slice per block (at most 2,000 addresses) cannot cover them
+    // all in time: a node with call traces, or a longer WATCH_FULL_CYCLE_SECONDS, is then needed.
+    ...(status?.lastFullCycleSeconds === undefined
+      ? {}
+      : { last_full_cycle_seconds: status.lastFullCycleSeconds }),
   };
 }
 

@@ -57,6 +57,8 @@ export interface BalanceReaderOptions {
   mode?: WatchMode;
   /** The rotation's smallest slice (default MIN_SLICE_ADDRESSES). */
   minSliceAddresses?: number;
+  /** The rotation's largest slice (default BALANCES_PER_CALL: one Multicall3 call per block). */
+  maxSliceAddresses?: number;
   /** The rotation's clock in ms (default performance.now; tests move it by hand). */
   clock?: () => number;
 }
@@ -82,6 +84,8 @@ export interface DepositWatchStatus {
   fullCycleSeconds: number;
   /** Open addresses in the rotation's current pass (rotation only). */
   openAddresses?: number;
+  /** How long the rotation's last full pass took, in seconds (rotation only, after one pass). */
+  lastFullCycleSeconds?: number;
 }
 
 /**
@@ -152,6 +156,7 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
   const rotation = createRotation(
     fullCycleSeconds * 1000,
     options.minSliceAddresses ?? MIN_SLICE_ADDRESSES,
+    options.maxSliceAddresses ?? BALANCES_PER_CALL,
     options.clock,
   );
   /**
@@ -290,6 +295,9 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
       mode: mode ?? "detecting",
       fullCycleSeconds,
       ...(mode === "rotation" && rotation.open() !== undefined ? { openAddresses: rotation.open() } : {}),
+      ...(mode === "rotation" && rotation.lastPassMs() !== undefined
+        ? { lastFullCycleSeconds: Math.round((rotation.lastPassMs() as number) / 100) / 10 }
+        : {}),
     }),
     async read(blocks, ctx) {
       const last = blocks.at(-1);

@@ -152,26 +152,35 @@ export async function readBlockContents(
  * The rotation's position over the open addresses (in address order): each call says how many
  * addresses are due, so that a full pass takes at most `cycleMs` of wall-clock time however fast
  * blocks come, and never fewer than `minSlice` (a chain with that few open addresses reads them
- * all every block: one Multicall3 call either way). The open count is taken again at each wrap.
+ * all every block: one Multicall3 call either way) nor more than `maxSlice` (one block's reads
+ * stay bounded; where the cycle would need more, the pass takes longer, and `lastPassMs` says
+ * so). The open count is taken again at each wrap.
  */
 export function createRotation(
   cycleMs: number,
   minSlice: number,
+  maxSlice: number,
   now: () => number = () => performance.now(),
 ) {
   let after = ""; // the last address read; "" = the start of a pass
   let lastAt: number | undefined;
   let open: number | undefined;
+  let passStartedAt: number | undefined;
+  let lastPassMs: number | undefined;
   return {
     /** How many addresses to read now, and from where (`open` is asked at a pass's start). */
     async due(count: () => Promise<number>): Promise<{ after: string; limit: number }> {
-      if (open === undefined || after === "") open = await count();
       const t = now();
+      if (open === undefined || after === "") {
+        open = await count();
+        if (passStartedAt !== undefined) lastPassMs = t - passStartedAt;
+        passStartedAt = t;
+      }
       const elapsed = lastAt === undefined ? 0 : t - lastAt;
       lastAt = t;
-      const limit = Math.max(minSlice, 1, Math.ceil((open * elapsed) / cycleMs));
+      const wanted = Math.max(minSlice, 1, Math.ceil((open * elapsed) / cycleMs));
       // Past the end of the pass, the slice comes back short and the next one starts over.
-      return { after, limit: Math.min(limit, open + 1) };
+      return { after, limit: Math.min(wanted, Math.max(maxSlice, 1), open + 1) };
     },
     /** The slice that was read: the next one starts after its last address; a short one ends the pass. */
     advance(slice: readonly string[], limit: number): void {
@@ -179,5 +188,7 @@ export function createRotation(
     },
     /** The open count of the current pass (undefined before the first slice). */
     open: () => open,
+    /** How long the last full pass took (undefined before one ended). */
+    lastPassMs: () => lastPassMs,
   };
 }
