@@ -123,10 +123,7 @@ describe("deposit watch: modes, block contents, rotation", function () {
     assert.deepEqual(await take(), []);
     now += 1_000;
     assert.deepEqual(await take(), ["0x01", "0x02"]);
-    now += 60_000; // a long pause: one full pass, not more
-    assert.deepEqual(
-      await take(),
-      open.filter((a) => a > "0x02"),
-    );
+    now += 60_000; // a long pause: the largest slice, not more
+    assert.deepEqual(await take(), ["0x03", "0x04", "0x05", "0x06", "0x07", "0x08"]);
   });
 });
