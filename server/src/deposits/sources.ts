@@ -244,7 +244,7 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
         for (const t of raw.transactions) {
           if (typeof t === "string") continue;
           const to = t.to?.toLowerCase();
-          if (to && want?.has(to) && BigInt(t.value) > 0n) hashes.set(`${n}:${to}`, t.hash);
+          if (to && want?.has(to) && BigInt(t.value ?? "0x0") > 0n) hashes.set(`${n}:${to}`, t.hash);
         }
       }),
     );

@@ -23,7 +23,7 @@ export interface FullBlock {
   hash: string;
   parentHash: string;
   timestamp: string;
-  transactions: ({ hash: string; to: string | null; value: string } | string)[];
+  transactions: ({ hash: string; to: string | null; value?: string } | string)[];
   /** EIP-4895 withdrawals (amounts in gwei): ETH credited without a transaction. */
   withdrawals?: { address: string; amount: string }[];
 }
@@ -132,7 +132,7 @@ export async function readBlockContents(
   const recipients = new Set<string>();
   const direct = new Map<string, string>();
   for (const t of raw.transactions) {
-    if (typeof t === "string" || !t.to || BigInt(t.value) === 0n) continue;
+    if (typeof t === "string" || !t.to || BigInt(t.value ?? "0x0") === 0n) continue;
     const to = t.to.toLowerCase();
     recipients.add(to);
     direct.set(to, t.hash);
