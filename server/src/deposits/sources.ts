@@ -271,7 +271,7 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
     const wanted = new Set<string>(outflowAddresses);
     for (const c of read) for (const r of c.recipients) wanted.add(r);
     if (current === "rotation") {
-      const { after, limit } = await rotation.due(() => countWatched(db, options.chainId));
+      const { after, limit } = await rotation.due(() => countWatched(db, options.chainId), wanted.size);
       const [slice, hot] = await Promise.all([
         watchedSlice(db, options.chainId, after, limit),
         addressesEndingBetween(

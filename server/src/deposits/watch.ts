@@ -168,8 +168,11 @@ export function createRotation(
   let passStartedAt: number | undefined;
   let lastPassMs: number | undefined;
   return {
-    /** How many addresses to read now, and from where (`open` is asked at a pass's start). */
-    async due(count: () => Promise<number>): Promise<{ after: string; limit: number }> {
+    /**
+     * How many addresses to read now, and from where (`open` is asked at a pass's start);
+     * `reserved` addresses are read beside the slice (the largest slice leaves room for them).
+     */
+    async due(count: () => Promise<number>, reserved = 0): Promise<{ after: string; limit: number }> {
       const t = now();
       if (open === undefined || after === "") {
         open = await count();
@@ -180,7 +183,7 @@ export function createRotation(
       lastAt = t;
       const wanted = Math.max(minSlice, 1, Math.ceil((open * elapsed) / cycleMs));
       // Past the end of the pass, the slice comes back short and the next one starts over.
-      return { after, limit: Math.min(wanted, Math.max(maxSlice, 1), open + 1) };
+      return { after, limit: Math.min(wanted, Math.max(maxSlice - reserved, 1), open + 1) };
     },
     /** The slice that was read: the next one starts after its last address; a short one ends the pass. */
     advance(slice: readonly string[], limit: number): void {
