@@ -297,6 +297,7 @@ describe("configuration", function () {
           { symbol: "DAI", address: "0x6B175474E89094C44Da98b954EedeAC495271d0F", decimals: 18, usdPeg: "1" },
         ],
         collectRetryBlocks: 20,
+        watchFullCycleSeconds: 30,
         prefix: "",
       });
       assert.equal(config.chains.length, 1, "single-chain settings make one chain");
