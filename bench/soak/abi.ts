@@ -18,6 +18,9 @@ export const processorAbi = parseAbi([
   "function refund(address token, bytes32 orderId, address to, uint256 amount)",
 ]);
 
+/** contracts/mocks/EthForwarder.sol: passes msg.value on to `to` inside its own call. */
+export const forwarderAbi = parseAbi(["function forward(address to) payable"]);
+
 export const subscriptionsAbi = parseAbi([
   "function subscribe(address merchant, address token, uint256 amountPerPeriod, uint64 interval, uint64 start, bytes32 ref) returns (uint256)",
 ]);

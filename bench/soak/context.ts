@@ -121,6 +121,8 @@ export interface SoakChain {
   /** The Subscriptions contract (token_pull recurring billing), bound to this chain's processor. */
   subscriptions: `0x${string}`;
   multicall3: `0x${string}`;
+  /** EthForwarder: pays a deposit address with an internal transfer (no transaction to it). */
+  forwarder: `0x${string}`;
   customers: `0x${string}`[];
 }
 

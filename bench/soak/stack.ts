@@ -118,6 +118,8 @@ async function deployChain(index: number, blockMs: number): Promise<SoakChain> {
   const { deploy } = node;
   const multicall3 = await deploy("mocks/Multicall3.sol/Multicall3.json");
   const usdc = await deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
+  // A contract wallet that passes ETH on inside its own call (internal transfers, as a Safe sends).
+  const forwarder = await deploy("mocks/EthForwarder.sol/EthForwarder.json");
   const subscriptions = await deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [node.contract]);
   await node.wallet.writeContract({
     address: node.contract,
@@ -162,7 +164,18 @@ async function deployChain(index: number, blockMs: number): Promise<SoakChain> {
   // System → fault proxy (connection faults) → provider simulator (provider personalities) → node.
   const sim = await startProviderSim(node.url);
   const proxy = await startFaultProxy(Number(new URL(sim.url).port), await freePort());
-  return { name: `c${index + 1}`, chainId, node, sim, proxy, usdc, subscriptions, multicall3, customers };
+  return {
+    name: `c${index + 1}`,
+    chainId,
+    node,
+    sim,
+    proxy,
+    usdc,
+    subscriptions,
+    multicall3,
+    forwarder,
+    customers,
+  };
 }
 
 /** Waits until the wall clock has reached the chain's latest block time. */

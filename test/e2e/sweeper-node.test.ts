@@ -443,6 +443,14 @@ describe("sweeper wiring (startSystem, indexer leader)", function () {
         assert.equal(now.transaction_id, paid.transactionHash);
         const tx = await chain.client.getTransaction({ hash: now.sent_transaction as `0x${string}` });
         assert.equal(tx.from.toLowerCase(), sweeper?.address.toLowerCase());
+        // /health says how the leader watches the chain's deposit addresses: Hardhat offers no
+        // block traces, so internal transfers are found by the rotating balance check.
+        const watch = system.chains[0]?.moduleHealth().deposit_watch as {
+          mode: string;
+          internal_transfers: string;
+        };
+        assert.equal(watch.mode, "rotation");
+        assert.match(watch.internal_transfers, /every open address read at least every 30 s/);
       },
     );
   });

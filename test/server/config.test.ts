@@ -302,6 +302,7 @@ describe("configuration", function () {
         sequencerGraceSeconds: 3_600,
         l1DataFee: "none",
         peg: { maxDeviationPpm: 20_000n, policy: "quote" },
+        watchFullCycleSeconds: 30,
         prefix: "",
       });
       assert.equal(config.chains.length, 1, "single-chain settings make one chain");

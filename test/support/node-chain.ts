@@ -206,3 +206,59 @@ export async function placeFeed(
 export function setDescription(node: NodeChain, at: `0x${string}`, description: string) {
   return writeMock(node, at, "setDescription", [description]);
 }
+
+/**
+ * An HTTP JSON-RPC proxy in front of a `hardhat node` that also answers geth's
+ * `debug_traceBlockByHash` with the `callTracer` (`[{ txHash, result }]`, one call frame tree per
+ * transaction), which Hardhat does not offer, from Hardhat's own `debug_traceTransaction` of each
+ * transaction of the block. Every other method is forwarded as it is.
+ */
+export async function startTraceProxy(target: string) {
+  const port = await freePort();
+  type Call = { jsonrpc: "2.0"; id: unknown; method: string; params?: unknown[] };
+  const upstream = async (method: string, params: unknown[]) => {
+    const res = await fetch(target, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    });
+    return (await res.json()) as { result?: unknown; error?: unknown };
+  };
+  const answer = async (call: Call) => {
+    if (call.method !== "debug_traceBlockByHash") {
+      const out = await upstream(call.method, call.params ?? []);
+      return { jsonrpc: "2.0", id: call.id, ...out };
+    }
+    const [hash, config] = call.params ?? [];
+    const block = await upstream("eth_getBlockByHash", [hash, false]);
+    const txs = (block.result as { transactions: string[] } | null)?.transactions;
+    if (!txs)
+      return {
+        jsonrpc: "2.0",
+        id: call.id,
+        error: { code: -32000, message: `block ${String(hash)} not found` },
+      };
+    const traces = await Promise.all(
+      txs.map(async (txHash) => ({
+        txHash,
+        result: (await upstream("debug_traceTransaction", [txHash, config])).result,
+      })),
+    );
+    return { jsonrpc: "2.0", id: call.id, result: traces };
+  };
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Call | Call[];
+      (Array.isArray(body) ? Promise.all(body.map(answer)) : answer(body))
+        .then((out) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(out)))
+        .catch(() => res.writeHead(502).end());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

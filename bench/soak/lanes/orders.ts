@@ -3,7 +3,7 @@
  * or by a plain transfer to their deposit address, in full, in part, over, late, or refunded.
  */
 import type { Hex } from "viem";
-import { ETH, erc20, processorAbi } from "../abi.ts";
+import { ETH, erc20, forwarderAbi, processorAbi } from "../abi.ts";
 import { count, type SoakChain, type SoakContext, type StreamOrder } from "../context.ts";
 import { now, sleep } from "../util.ts";
 import { nextReceiver, postToAnyApi, smallAmount } from "./api.ts";
@@ -137,6 +137,26 @@ export async function payNewDeposit(
   await payDeposit(ctx, o, o.expected);
   o.paid = true;
   count(ctx, action);
+}
+
+/**
+ * A new ETH order paid in full by a contract wallet: EthForwarder passes the ETH on to the deposit
+ * address inside its own call (an internal transfer, with no transaction to the address).
+ */
+export async function payNewInternalDeposit(ctx: SoakContext, chain: SoakChain): Promise<void> {
+  const o = await postOrder(ctx, chain, "ETH");
+  if (!o) return;
+  await chain.node.wallet.writeContract({
+    address: chain.forwarder,
+    abi: forwarderAbi,
+    functionName: "forward",
+    args: [o.address],
+    value: o.expected,
+    account: ctx.pick(chain.customers),
+    chain: null,
+  });
+  o.paid = true;
+  count(ctx, "internalDeposit");
 }
 
 /** An unpaid order past its 30 s lifetime: the payment arrives late. */

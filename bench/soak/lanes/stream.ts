@@ -4,15 +4,25 @@
  */
 import { count, type SoakContext } from "../context.ts";
 import { sleep } from "../util.ts";
-import { payLate, payNewDeposit, payNewOrder, refund } from "./orders.ts";
+import { payLate, payNewDeposit, payNewInternalDeposit, payNewOrder, refund } from "./orders.ts";
 import { subscriptionPeriod } from "./subscriptions.ts";
 
 type Action =
-  "contract" | "deposit" | "token" | "tokenDeposit" | "partial" | "over" | "late" | "refund" | "subscription";
+  | "contract"
+  | "deposit"
+  | "internalDeposit"
+  | "token"
+  | "tokenDeposit"
+  | "partial"
+  | "over"
+  | "late"
+  | "refund"
+  | "subscription";
 
 const WEIGHTS: [Action, number][] = [
   ["contract", 4],
   ["deposit", 2],
+  ["internalDeposit", 1],
   ["token", 2],
   ["tokenDeposit", 1],
   ["partial", 1.5],
@@ -42,6 +52,8 @@ async function streamStep(ctx: SoakContext, recurringKey: string): Promise<void>
       case "deposit":
       case "tokenDeposit":
         return await payNewDeposit(ctx, chain, action);
+      case "internalDeposit":
+        return await payNewInternalDeposit(ctx, chain);
       case "late":
         return await payLate(ctx);
       case "refund":

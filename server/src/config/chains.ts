@@ -127,6 +127,11 @@ export interface ChainConfig {
   multicall3Address?: `0x${string}`;
   /** DEPOSIT_WATCH_HOURS after an order's expiry that its deposit address stays watched; unset: 24. */
   depositWatchHours?: number;
+  /**
+   * WATCH_FULL_CYCLE_SECONDS: on a node without call traces, every open deposit address's ETH
+   * balance is read at least this often (one slice per block); default 30.
+   */
+  watchFullCycleSeconds: number;
   /** The sweeper of this chain's deposits (SWEEPER_PRIVATE_KEY and the SWEEP_* policy); absent without a key. */
   sweeper?: SweeperConfig;
   /**
@@ -144,6 +149,9 @@ export interface ChainConfig {
   /** How this chain's variables are named in messages: "" (single chain) or e.g. "CHAIN_BASE_". */
   prefix: string;
 }
+
+/** DEPOSIT_WATCH_HOURS when unset. */
+export const DEFAULT_DEPOSIT_WATCH_HOURS = 24;
 
 /** Per-chain settings: CHAIN_<NAME>_<SETTING>, each defaulting to the global <SETTING>. */
 export const CHAIN_SETTINGS = [
@@ -163,6 +171,7 @@ export const CHAIN_SETTINGS = [
   "TOKENS",
   "MULTICALL3_ADDRESS",
   "DEPOSIT_WATCH_HOURS",
+  "WATCH_FULL_CYCLE_SECONDS",
   ...SWEEPER_SETTINGS,
   "SUBSCRIPTIONS_ADDRESS",
   "COLLECT_RETRY_BLOCKS",
@@ -315,6 +324,7 @@ function readChain(
       policy: r.oneOf(v("PEG_POLICY"), ["quote", "refuse"] as const, "quote"),
     },
     collectRetryBlocks: r.int(v("COLLECT_RETRY_BLOCKS"), 20, 1, 1_000_000),
+    watchFullCycleSeconds: r.int(v("WATCH_FULL_CYCLE_SECONDS"), 30, 1, 86_400),
     prefix,
     ...optional("ignitionDeploymentDir", optionalPath(r.optionalStr(v("IGNITION_DEPLOYMENT_DIR")))),
     ...optional("multicall3Address", multicall3),

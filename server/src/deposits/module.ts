@@ -1,8 +1,14 @@
+import { DEFAULT_DEPOSIT_WATCH_HOURS } from "../config/chains.ts";
 import { fact, type ChainModule, type DepositReuse } from "../chain/module.ts";
 import type { TouchedDeposits } from "./events.ts";
 import { applyDeposits } from "./record.ts";
 import { deleteChainDeposits } from "./repository.ts";
-import { depositBalanceReader, depositForwardedSource, depositTransferSource } from "./sources.ts";
+import {
+  depositBalanceReader,
+  depositForwardedSource,
+  depositTransferSource,
+  type DepositWatchStatus,
+} from "./sources.ts";
 import { createSweeper } from "./sweeper.ts";
 import { deleteChainSweeps } from "./sweeps.ts";
 
@@ -25,14 +31,18 @@ export const depositsModule: ChainModule = {
       ctx.tokens.map((t) => t.address),
     ),
   ],
-  readers: (ctx) => [
-    depositBalanceReader({
+  readers: (ctx) => {
+    const reader = depositBalanceReader({
       db: ctx.db,
       client: ctx.client,
       chainId: ctx.chainId,
       multicall3: ctx.multicall3,
-    }),
-  ],
+      fullCycleSeconds: ctx.config.watchFullCycleSeconds,
+      watchAfterExpirySeconds: (ctx.config.depositWatchHours ?? DEFAULT_DEPOSIT_WATCH_HOURS) * 3600,
+    });
+    watches.set(ctx, reader);
+    return [reader];
+  },
   sink: () => ({
     async apply(tx, step, facts) {
       facts.publish(touchedDeposits, await applyDeposits(tx, step));
@@ -63,8 +73,40 @@ export const depositsModule: ChainModule = {
     await deleteChainDeposits(tx, chainId);
     await deleteChainSweeps(tx, chainId);
   },
-  health: (ctx) => ({ deposit_addresses: depositAddresses(ctx.depositReuse) }),
+  health: (ctx) => ({
+    deposit_addresses: depositAddresses(ctx.depositReuse),
+    deposit_watch: depositWatch(watches.get(ctx)?.status(), ctx.config.watchFullCycleSeconds),
+  }),
 };
+
+/** Each chain's balance reader, by the context its pipeline was built with (for /health). */
+const watches = new WeakMap<object, { status(): DepositWatchStatus }>();
+
+/**
+ * How the chain's deposit addresses are watched (docs/deposits.md): direct transfers from each
+ * block's transactions in every mode; internal transfers from call traces (`block_traces`,
+ * `trace_block`: found in their own block) or from the rotating balance check (`rotation`: found
+ * within `full_cycle_seconds`). `detecting` until the indexer reads its first block at the head
+ * (on a replica that does not lead the chain, it stays so).
+ */
+function depositWatch(status: DepositWatchStatus | undefined, fullCycleSeconds: number) {
+  const mode = status?.mode ?? "detecting";
+  return {
+    mode,
+    internal_transfers:
+      mode === "rotation"
+        ? `rotating balance check: every open address read at least every ${fullCycleSeconds} s`
+        : mode === "detecting"
+          ? "not known yet"
+          : "call traces: seen in their own block",
+    ...(status?.openAddresses === undefined ? {} : { open_addresses: status.openAddresses }),
+    // Longer than the goal when one slice per block (at most 2,000 addresses) cannot cover them
+    // all in time: a node with call traces, or a longer WATCH_FULL_CYCLE_SECONDS, is then needed.
+    ...(status?.lastFullCycleSeconds === undefined
+      ? {}
+      : { last_full_cycle_seconds: status.lastFullCycleSeconds }),
+  };
+}
 
 /**
  * Whether orders on a chain get deposit addresses: `on` (checked: two sweeps of one address were

@@ -36,6 +36,29 @@ export async function registerDepositAddress(db: Queryable, d: NewDepositAddress
   );
 }
 
+/** Starts watching many deposit addresses at once (idempotent; benchmarks and imports). */
+export async function registerDepositAddresses(
+  db: Queryable,
+  list: readonly NewDepositAddress[],
+): Promise<void> {
+  if (list.length === 0) return;
+  const col = <T>(f: (d: NewDepositAddress) => T) => list.map(f);
+  await db.query(
+    `INSERT INTO deposit_addresses (chain_id, address, merchant, order_ref, token, watch_until)
+     SELECT c, a, m, o, t, now() + make_interval(secs => w)
+       FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[]) AS u(c, a, m, o, t, w)
+     ON CONFLICT (chain_id, address) DO NOTHING`,
+    [
+      col((d) => d.chainId.toString()),
+      col((d) => d.address.toLowerCase()),
+      col((d) => d.merchant.toLowerCase()),
+      col((d) => d.orderRef.toLowerCase()),
+      col((d) => d.token),
+      col((d) => d.watchSeconds),
+    ],
+  );
+}
+
 /**
  * Moves the end of an address's watch window to `watchSeconds` from now (a cancelled
  * subscription's address is watched a little longer, then only while it holds unswept ETH).
@@ -71,6 +94,84 @@ export async function watchedAddresses(db: Queryable, chainId: bigint): Promise<
     [chainId],
   );
   return rows.map((r) => ({ address: r.address, balance: BigInt(r.balance) }));
+}
+
+/** An open deposit address as the watch reads it: its newest balance and the block it was observed at. */
+export interface WatchedDetail extends WatchedAddress {
+  /** The block of its newest balance observation; null before the first one. */
+  observedAt: bigint | null;
+}
+
+const OPEN = "(watch_until > now() OR balance > 0)";
+
+/**
+ * Those of `addresses` that are open deposit addresses of the chain, with their newest balance and
+ * its block: one index lookup per address given (the block's recipients, a slice), however many
+ * addresses are open.
+ */
+export async function watchedDetails(
+  db: Queryable,
+  chainId: bigint,
+  addresses: readonly string[],
+): Promise<WatchedDetail[]> {
+  if (addresses.length === 0) return [];
+  const { rows } = await db.query<{ address: string; balance: string; observed: string | null }>(
+    `SELECT a.address, a.balance::text,
+            (SELECT max(b.block_number) FROM deposit_balances b
+              WHERE b.chain_id = a.chain_id AND b.address = a.address)::text AS observed
+       FROM deposit_addresses a
+      WHERE a.chain_id = $1 AND a.address = ANY($2::text[]) AND ${OPEN}`,
+    [chainId, [...new Set(addresses.map((a) => a.toLowerCase()))]],
+  );
+  return rows.map((r) => ({
+    address: r.address,
+    balance: BigInt(r.balance),
+    observedAt: r.observed === null ? null : BigInt(r.observed),
+  }));
+}
+
+/** Up to `limit` open deposit addresses after `after`, in address order (the rotation's next slice). */
+export async function watchedSlice(
+  db: Queryable,
+  chainId: bigint,
+  after: string,
+  limit: number,
+): Promise<string[]> {
+  const { rows } = await db.query<{ address: string }>(
+    `SELECT address FROM deposit_addresses
+      WHERE chain_id = $1 AND address > $2 AND ${OPEN}
+      ORDER BY address LIMIT $3`,
+    [chainId, after, limit],
+  );
+  return rows.map((r) => r.address);
+}
+
+/** How many deposit addresses of the chain are open. */
+export async function countWatched(db: Queryable, chainId: bigint): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM deposit_addresses WHERE chain_id = $1 AND ${OPEN}`,
+    [chainId],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * Deposit addresses whose watch window ends between `fromSeconds` and `toSeconds` from now (with
+ * the window's tail after expiry added, those whose order expires soon or expired just now).
+ */
+export async function addressesEndingBetween(
+  db: Queryable,
+  chainId: bigint,
+  fromSeconds: number,
+  toSeconds: number,
+): Promise<string[]> {
+  const { rows } = await db.query<{ address: string }>(
+    `SELECT address FROM deposit_addresses
+      WHERE chain_id = $1
+        AND watch_until BETWEEN now() + make_interval(secs => $2::float8) AND now() + make_interval(secs => $3::float8)`,
+    [chainId, fromSeconds, toSeconds],
+  );
+  return rows.map((r) => r.address);
 }
 
 /** Stores balance observations (idempotent per address and block) and moves each address's newest balance. */

@@ -1,10 +1,4 @@
-import {
-  BlockNotFoundError,
-  decodeFunctionResult,
-  encodeFunctionData,
-  numberToHex,
-  type PublicClient,
-} from "viem";
+import { BlockNotFoundError, numberToHex, type PublicClient } from "viem";
 import {
   unreachable,
   type ChainEvent,
@@ -18,7 +12,22 @@ import { logPosition } from "../indexer/position.ts";
 import { FatalIndexerError, readAtBlockHash } from "../indexer/rpc.ts";
 import type { BlockReader, BlockRef, RawLog, Source } from "../indexer/types.ts";
 import { DEPOSIT_TOKEN_FORWARDED_TOPIC, TRANSFER_TOPIC } from "./abi.ts";
-import { watchedAddresses } from "./repository.ts";
+import {
+  addressesEndingBetween,
+  countWatched,
+  watchedAddresses,
+  watchedDetails,
+  watchedSlice,
+} from "./repository.ts";
+import {
+  createRotation,
+  detectWatchMode,
+  readBlockContents,
+  refOf,
+  type BlockContents,
+  type FullBlock,
+  type WatchMode,
+} from "./watch.ts";
 
 /** Addresses per Multicall3 `aggregate3` call (≈ 8 M gas of cold `BALANCE`s, under the usual 50 M eth_call cap). */
 export const BALANCES_PER_CALL = 2_000;
@@ -33,10 +42,50 @@ export interface BalanceReaderOptions {
   chainId: bigint;
   /** Multicall3 on this chain; without one, a JSON-RPC batch of eth_getBalance (one per address). */
   multicall3?: `0x${string}` | undefined;
-  /** Counts RPC requests (benchmarks). */
-  onRequest?: (method: string) => void;
+  /** Sees every RPC request (benchmarks, tests). */
+  onRequest?: (method: string, params: readonly unknown[]) => void;
   /** The address a step event takes ETH out of, and its block (default: `ethOutflowOf`). */
   outflowOf?: (event: ChainEvent) => { address: string; blockNumber: bigint } | undefined;
+  /** WATCH_FULL_CYCLE_SECONDS: in the rotation, every open address is read at least this often (default 30). */
+  fullCycleSeconds?: number;
+  /**
+   * How long an address stays watched after its order's expiry (DEPOSIT_WATCH_HOURS, in seconds),
+   * to find the addresses near their order's expiry, read every block in the rotation (default 24 h).
+   */
+  watchAfterExpirySeconds?: number;
+  /** A mode to use instead of asking the node at start-up (tests, benchmarks). */
+  mode?: WatchMode;
+  /** The rotation's smallest slice (default MIN_SLICE_ADDRESSES). */
+  minSliceAddresses?: number;
+  /** The rotation's largest slice (default BALANCES_PER_CALL: one Multicall3 call per block). */
+  maxSliceAddresses?: number;
+  /** The rotation's clock in ms (default performance.now; tests move it by hand). */
+  clock?: () => number;
+}
+
+/** The rotation's default full pass, WATCH_FULL_CYCLE_SECONDS. */
+export const DEFAULT_FULL_CYCLE_SECONDS = 30;
+/** In the rotation, addresses whose order expires within this many seconds are read every block... */
+export const HOT_BEFORE_EXPIRY_SECONDS = 300;
+/** ...and those whose order expired at most this many seconds ago. */
+export const HOT_AFTER_EXPIRY_SECONDS = 120;
+/**
+ * The rotation reads at least this many addresses per block: a chain with no more open addresses
+ * reads them all every block (a few hundred balances cost one Multicall3 call like one does).
+ */
+export const MIN_SLICE_ADDRESSES = 200;
+/** Multicall3 calls sent at once (one HTTP batch of at most ≈ 2.5 MB; viem refuses a response over 10 MB). */
+const CALLS_PER_WAVE = 4;
+
+/** What /health says of a chain's deposit watch. */
+export interface DepositWatchStatus {
+  /** How internal transfers are found; `detecting` until the first block at the head is read. */
+  mode: WatchMode | "detecting";
+  fullCycleSeconds: number;
+  /** Open addresses in the rotation's current pass (rotation only). */
+  openAddresses?: number;
+  /** How long the rotation's last full pass took, in seconds (rotation only, after one pass). */
+  lastFullCycleSeconds?: number;
 }
 
 /**
@@ -67,22 +116,27 @@ export function ethOutflowOf(e: ChainEvent): { address: string; blockNumber: big
 type Readings = Map<bigint, bigint>;
 
 /**
- * Reads the ETH balance of every open deposit address at the last block of each step (by hash,
- * EIP-1898), in ⌈n / 2,000⌉ `eth_call`s to Multicall3's `getEthBalance`, and dates every change to
- * its own block, exactly as a block-by-block follower would. Plain transfers leave no log, and ETH
- * sent by a contract wallet or an exchange's batcher is not even a transaction to the address: a
- * balance read sees both.
+ * The ETH watch of open deposit addresses (docs/deposits.md, "Detection"). Which addresses a step
+ * reads, at its last block (by hash, EIP-1898, ⌈n / 2,000⌉ `eth_call`s to Multicall3's
+ * `getEthBalance`):
+ *  - at the head (realtime), what the step's blocks contain: the recipients of their transactions
+ *    (one eth_getBlockByHash with transactions per block) and, where the node offers call traces,
+ *    of their internal transfers (one trace call per block), matched against the open addresses
+ *    in one indexed query; without traces, one rotating slice of the open addresses (so each is
+ *    read at least every `fullCycleSeconds`) and those near their order's expiry; and the
+ *    addresses a sweep in the step emptied. An address open forever costs its slice, nothing more.
+ *  - in a historical chunk (final blocks, one read per thousands of blocks): every open address.
  *
- * Inside a step of several blocks (a historical chunk of thousands, a realtime catch-up of a few)
- * the reader bisects: a deposit address has no code, so its balance only rises, except at a sweep
- * (a step event, `outflowOf`), which empties it. Between two reads with no sweep in between, an
- * equal balance means nothing happened; otherwise the range is halved until each rise is pinned to
- * its block. A sweep splits the range: the address is read just before and at the sweep's block.
- * So an address that changed reads ⌈log2(blocks)⌉ more balances per rise, and every probe block
- * is one Multicall3 call for all the addresses that probe it. Inside a historical chunk (final
- * blocks, checked by the core) reads are by block number; realtime blocks are read by hash. The
- * block where a balance rose is fetched with its transactions, and a direct transfer to the
- * address gives the observation its transaction hash.
+ * Each change is then dated to its own block, exactly as a block-by-block follower would: a
+ * deposit address has no code, so its balance only rises, except at a sweep (a step event,
+ * `outflowOf`), which empties it, and every sweep is recorded. So from a block where the address
+ * is known to hold its stored balance (the last read of it in this process, its newest
+ * observation, or a block found by reading backwards, 1, 2, 4, … blocks before the step, until
+ * the balance is the stored one), an equal balance means nothing happened, and a different one is
+ * halved until each rise is pinned to its block. A sweep splits the range: the address is read
+ * just before and at the sweep's block. Every probe block is one Multicall3 call for all the
+ * addresses that probe it; the step's own blocks are read by hash, earlier ones by number. The
+ * block where a balance rose gives the direct transfer's transaction hash, if there is one.
  */
 export function depositBalanceReader(options: BalanceReaderOptions): BlockReader<ChainEvent> & {
   /** Balances of `addresses` at a block, by hash or by number (exposed for benchmarks). */
@@ -91,13 +145,31 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
     addresses: readonly string[],
     block: string | bigint | { hash: string; number: bigint },
   ): Promise<bigint[]>;
+  /** The watch's mode and rotation (the /health report). */
+  status(): DepositWatchStatus;
 } {
-  const { client, multicall3 } = options;
+  const { client, multicall3, db } = options;
   const outflowOf = options.outflowOf ?? ethOutflowOf;
+  const fullCycleSeconds = options.fullCycleSeconds ?? DEFAULT_FULL_CYCLE_SECONDS;
+  const watchAfterExpiry = options.watchAfterExpirySeconds ?? 24 * 3600;
   const request = async <T>(method: string, params: unknown[]): Promise<T> => {
-    options.onRequest?.(method);
+    options.onRequest?.(method, params);
     return (await client.request({ method, params } as never)) as T;
   };
+  let mode: WatchMode | undefined = options.mode;
+  const rotation = createRotation(
+    fullCycleSeconds * 1000,
+    options.minSliceAddresses ?? MIN_SLICE_ADDRESSES,
+    options.maxSliceAddresses ?? BALANCES_PER_CALL,
+    options.clock,
+  );
+  /**
+   * address → a block at or before which every change of its balance is recorded (the last read
+   * of it in this process that the cursor has passed). Only blocks before a step's first block
+   * are trusted: a step read again (its transaction failed) or after a reorg starts at or below.
+   */
+  const checked = new Map<string, bigint>();
+  let highest = -1n;
 
   async function balancesAt(
     addresses: readonly string[],
@@ -122,29 +194,29 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
   ): Promise<bigint[]> {
     const batch = async (list: readonly string[]) =>
       (await Promise.all(list.map((a) => request<string>("eth_getBalance", [a, at])))).map((r) => BigInt(r));
-    if (!multicall3) return batch(addresses);
-    const calls: Promise<bigint[]>[] = [];
-    for (let start = 0; start < addresses.length; start += BALANCES_PER_CALL) {
-      const slice = addresses.slice(start, start + BALANCES_PER_CALL);
-      const data = encodeGetEthBalances(multicall3, slice);
-      calls.push(
-        request<`0x${string}`>("eth_call", [{ to: multicall3, data }, at]).then((out) => {
-          // No code answered (a block before Multicall3 was deployed): one eth_getBalance each.
-          if (out === "0x") return batch(slice);
-          return decodeGetEthBalances(out, slice.length);
-        }),
-      );
+    const out: bigint[] = [];
+    if (!multicall3) {
+      for (let start = 0; start < addresses.length; start += BALANCES_PER_CALL * CALLS_PER_WAVE)
+        out.push(...(await batch(addresses.slice(start, start + BALANCES_PER_CALL * CALLS_PER_WAVE))));
+      return out;
     }
-    return (await Promise.all(calls)).flat();
+    const call = async (slice: readonly string[]) => {
+      const data = encodeGetEthBalances(multicall3, slice);
+      const result = await request<`0x${string}`>("eth_call", [{ to: multicall3, data }, at]);
+      // No code answered (a block before Multicall3 was deployed): one eth_getBalance each.
+      if (result === "0x") return batch(slice);
+      return decodeGetEthBalances(result, slice.length);
+    };
+    // In waves of CALLS_PER_WAVE calls, so that no batched response outgrows the client's limit.
+    for (let wave = 0; wave < addresses.length; wave += BALANCES_PER_CALL * CALLS_PER_WAVE) {
+      const calls: Promise<bigint[]>[] = [];
+      const end = Math.min(addresses.length, wave + BALANCES_PER_CALL * CALLS_PER_WAVE);
+      for (let start = wave; start < end; start += BALANCES_PER_CALL)
+        calls.push(call(addresses.slice(start, Math.min(end, start + BALANCES_PER_CALL))));
+      for (const part of await Promise.all(calls)) out.push(...part);
+    }
+    return out;
   }
-
-  type RawBlock = {
-    number: string;
-    hash: string;
-    parentHash: string;
-    timestamp: string;
-    transactions: ({ hash: string; to: string | null; value: string } | string)[];
-  };
 
   /**
    * The header of each block in `numbers` (known ones are not fetched unless their transactions
@@ -154,6 +226,7 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
   async function blocksAt(
     numbers: readonly bigint[],
     known: ReadonlyMap<bigint, BlockRef>,
+    contents: ReadonlyMap<bigint, BlockContents>,
     wanted: ReadonlyMap<bigint, Set<string>>,
   ): Promise<{ refs: Map<bigint, BlockRef>; hashes: Map<string, string> }> {
     const refs = new Map<bigint, BlockRef>();
@@ -162,45 +235,117 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
       numbers.map(async (n) => {
         const ref = known.get(n);
         const want = wanted.get(n);
+        const read = contents.get(n);
+        if (read) {
+          refs.set(n, read.ref);
+          for (const a of want ?? []) {
+            const hash = read.direct.get(a);
+            if (hash) hashes.set(`${n}:${a}`, hash);
+          }
+          return;
+        }
         if (ref && !want) return void refs.set(n, ref);
         const full = want !== undefined;
         const raw = ref
-          ? await request<RawBlock | null>("eth_getBlockByHash", [ref.hash, full])
-          : await request<RawBlock | null>("eth_getBlockByNumber", [numberToHex(n), full]);
+          ? await request<FullBlock | null>("eth_getBlockByHash", [ref.hash, full])
+          : await request<FullBlock | null>("eth_getBlockByNumber", [numberToHex(n), full]);
         if (!raw) {
           if (ref) throw new BlockNotFoundError({ blockHash: ref.hash as `0x${string}` });
           throw new BlockNotFoundError({ blockNumber: n });
         }
-        refs.set(
-          n,
-          ref ?? {
-            number: n,
-            hash: raw.hash,
-            parentHash: raw.parentHash,
-            timestamp: new Date(Number(BigInt(raw.timestamp)) * 1000),
-          },
-        );
+        refs.set(n, ref ?? refOf(raw));
         for (const t of raw.transactions) {
           if (typeof t === "string") continue;
           const to = t.to?.toLowerCase();
-          if (to && want?.has(to) && BigInt(t.value) > 0n) hashes.set(`${n}:${to}`, t.hash);
+          if (to && want?.has(to) && BigInt(t.value ?? "0x0") > 0n) hashes.set(`${n}:${to}`, t.hash);
         }
       }),
     );
     return { refs, hashes };
   }
 
+  /** Forgets reads at or past `from`: the step is read again, or a reorg rolled them back. */
+  function forgetFrom(from: bigint) {
+    if (from > highest) return;
+    for (const [address, block] of checked) if (block >= from) checked.delete(address);
+    highest = from - 1n;
+  }
+
+  /** The open addresses a realtime step reads, and what its blocks hold. */
+  async function realtimeSelection(
+    blocks: readonly BlockRef[],
+    last: BlockRef,
+    outflowAddresses: Iterable<string>,
+  ): Promise<{ wanted: Set<string>; contents: Map<bigint, BlockContents> }> {
+    mode ??= await detectWatchMode(request, last);
+    const current = mode;
+    const read = await Promise.all(blocks.map((b) => readBlockContents(request, b, current)));
+    const contents = new Map(read.map((c) => [c.ref.number, c]));
+    const wanted = new Set<string>(outflowAddresses);
+    for (const c of read) for (const r of c.recipients) wanted.add(r);
+    if (current === "rotation") {
+      const { after, limit } = await rotation.due(() => countWatched(db, options.chainId), wanted.size);
+      const [slice, hot] = await Promise.all([
+        watchedSlice(db, options.chainId, after, limit),
+        addressesEndingBetween(
+          db,
+          options.chainId,
+          watchAfterExpiry - HOT_AFTER_EXPIRY_SECONDS,
+          watchAfterExpiry + HOT_BEFORE_EXPIRY_SECONDS,
+        ),
+      ]);
+      rotation.advance(slice, limit);
+      for (const a of slice) wanted.add(a);
+      for (const a of hot) wanted.add(a);
+    }
+    return { wanted, contents };
+  }
+
   return {
     name: "deposit balances",
     balancesAt,
+    status: () => ({
+      mode: mode ?? "detecting",
+      fullCycleSeconds,
+      ...(mode === "rotation" && rotation.open() !== undefined ? { openAddresses: rotation.open() } : {}),
+      ...(mode === "rotation" && rotation.lastPassMs() !== undefined
+        ? { lastFullCycleSeconds: Math.round((rotation.lastPassMs() as number) / 100) / 10 }
+        : {}),
+    }),
     async read(blocks, ctx) {
       const last = blocks.at(-1);
       if (!last) return [];
-      const watched = await watchedAddresses(options.db, ctx.chainId);
-      if (watched.length === 0) return [];
       const from = ctx.from <= last.number ? ctx.from : last.number;
+      forgetFrom(from);
       const known = new Map(blocks.map((b) => [b.number, b]));
       const readAt = (addresses: readonly string[], n: bigint) => balancesAt(addresses, known.get(n) ?? n);
+
+      // ETH taken out of deposit addresses in the step (sweeps): the only falls of a balance.
+      const outflows = new Map<string, Set<bigint>>();
+      for (const e of ctx.events) {
+        const out = outflowOf(e);
+        if (!out || out.blockNumber < from || out.blockNumber > last.number) continue;
+        const set = outflows.get(out.address) ?? new Set<bigint>();
+        set.add(out.blockNumber);
+        outflows.set(out.address, set);
+      }
+
+      // The addresses read at the step's last block, with their stored balances.
+      let contents = new Map<bigint, BlockContents>();
+      let watched: { address: string; balance: bigint; observedAt?: bigint | null }[];
+      if (ctx.historical) {
+        watched = await watchedAddresses(db, ctx.chainId);
+      } else {
+        const selection = await realtimeSelection(blocks, last, outflows.keys());
+        contents = selection.contents;
+        watched = await watchedDetails(db, ctx.chainId, [...selection.wanted]);
+      }
+      const done = () => {
+        for (const w of watched) checked.set(w.address, last.number);
+        if (last.number > highest) highest = last.number;
+        if (checked.size > 4 * watched.length + 100_000) checked.clear(); // closed addresses: read back if needed
+      };
+      if (watched.length === 0) return [];
       let balances: bigint[];
       try {
         balances = await readAt(
@@ -215,32 +360,23 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
         throw error;
       }
 
-      // ETH taken out of watched addresses in the step (sweeps): the only falls of a balance.
-      const index = new Map(watched.map((w, i) => [w.address, i]));
-      const outflows = new Map<string, Set<bigint>>();
-      for (const e of ctx.events) {
-        const out = outflowOf(e);
-        if (!out || !index.has(out.address) || out.blockNumber < from || out.blockNumber > last.number)
-          continue;
-        const set = outflows.get(out.address) ?? new Set<bigint>();
-        set.add(out.blockNumber);
-        outflows.set(out.address, set);
-      }
       // Addresses to look into: a changed balance, or a sweep (money may have come and gone).
-      const readings = new Map<string, Readings>();
-      watched.forEach((w, i) => {
-        const end = balances[i] as bigint;
-        if (end === w.balance && !outflows.has(w.address)) return;
-        readings.set(
-          w.address,
-          new Map([
-            [from - 1n, w.balance],
-            [last.number, end],
-          ]),
-        );
-      });
-      if (readings.size === 0) return [];
+      const changed = watched.filter(
+        (w, i) => (balances[i] as bigint) !== w.balance || outflows.has(w.address),
+      );
+      const endOf = new Map(watched.map((w, i) => [w.address, balances[i] as bigint]));
+      for (const address of [...outflows.keys()]) if (!endOf.has(address)) outflows.delete(address);
+      if (changed.length === 0) {
+        done();
+        return [];
+      }
+      // Their newest observations (a historical chunk read the full list without them).
+      const observed = new Map<string, bigint | null>();
+      const missing = changed.filter((w) => w.observedAt === undefined).map((w) => w.address);
+      for (const d of await watchedDetails(db, ctx.chainId, missing)) observed.set(d.address, d.observedAt);
+      for (const w of changed) if (w.observedAt !== undefined) observed.set(w.address, w.observedAt);
 
+      const readings = new Map<string, Readings>();
       /** Reads each address at each of its blocks; one balancesAt per block for all its addresses. */
       async function readAll(wants: Map<bigint, string[]>): Promise<void> {
         await Promise.all(
@@ -256,13 +392,47 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
         wants.set(n, list);
       };
 
+      // A base for each: a block where it held its stored balance with every change before recorded.
+      type Search = { address: string; stored: bigint; floor: bigint | null; back: bigint; at: bigint };
+      let searches: Search[] = [];
+      for (const w of changed) {
+        const r: Readings = new Map([[last.number, endOf.get(w.address) as bigint]]);
+        readings.set(w.address, r);
+        const seen = observed.get(w.address) ?? null;
+        const read = checked.get(w.address);
+        // The last read in this process, or the newest observation when it is the step's parent;
+        // else a search backwards (its newest observation is a base too, but may be far back).
+        if (read !== undefined && read < from) r.set(seen !== null && seen > read ? seen : read, w.balance);
+        else if (seen !== null && seen >= from - 1n) r.set(seen, w.balance);
+        else searches.push({ address: w.address, stored: w.balance, floor: seen, back: 1n, at: from - 1n });
+      }
       // Each sweep splits the range: read just before and at its block.
       const anchors = new Map<bigint, string[]>();
       for (const [address, sweeps] of outflows) {
-        const r = readings.get(address) as Readings;
+        const r = readings.get(address);
+        if (!r) continue;
         for (const s of sweeps) for (const n of [s - 1n, s]) if (!r.has(n)) want(anchors, n, address);
       }
       await readAll(anchors);
+      // Backwards from the step, 1, 2, 4, … blocks, down to the newest observation (or block 0).
+      while (searches.length > 0) {
+        const probes = new Map<bigint, string[]>();
+        for (const s of searches) {
+          const r = readings.get(s.address) as Readings;
+          if (s.floor !== null && s.at <= s.floor) r.set(s.floor, s.stored);
+          else if (!r.has(s.at)) want(probes, s.at < 0n ? 0n : s.at, s.address);
+        }
+        await readAll(probes);
+        searches = searches.filter((s) => {
+          const r = readings.get(s.address) as Readings;
+          if (s.floor !== null && s.at <= s.floor) return false;
+          if (s.at <= 0n || r.get(s.at) === s.stored) return false;
+          s.back *= 2n;
+          s.at = from - 1n - s.back;
+          if (s.at < 0n) s.at = 0n;
+          return true;
+        });
+      }
 
       // Bisection, level by level across all addresses: a span (p, q] with different balances at
       // p and q and no sweep inside holds a rise; halve it until it is one block.
@@ -304,7 +474,13 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
         set.add(c.address);
         rises.set(c.block, set);
       }
-      const { refs, hashes } = await blocksAt([...new Set(changes.map((c) => c.block))], known, rises);
+      const { refs, hashes } = await blocksAt(
+        [...new Set(changes.map((c) => c.block))],
+        known,
+        contents,
+        rises,
+      );
+      done();
       return changes.map((c): DepositBalanceObserved => {
         const b = refs.get(c.block) as BlockRef;
         return {

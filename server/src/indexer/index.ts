@@ -276,7 +276,7 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
       await historical.backfill(from, finalized, async (chunk) =>
         applyBlocks(
           [chunk.last],
-          await withReads(chunk.events, [chunk.last], chunk.from),
+          await withReads(chunk.events, [chunk.last], chunk.from, true),
           head,
           finalized,
           true,
@@ -293,15 +293,26 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
     }
     if (read.type === "moved") return true; // the chain moved while we read; read again
     const first = read.blocks[0]?.number ?? from;
-    await applyBlocks(read.blocks, await withReads(read.events, read.blocks, first), head, finalized, false);
+    await applyBlocks(
+      read.blocks,
+      await withReads(read.events, read.blocks, first, false),
+      head,
+      finalized,
+      false,
+    );
     return true;
   }
 
   /** The step's log events followed by every block reader's events (the step spans `from`..last block). */
-  async function withReads(events: E[], blocks: readonly BlockRef[], from: bigint): Promise<E[]> {
+  async function withReads(
+    events: E[],
+    blocks: readonly BlockRef[],
+    from: bigint,
+    historical: boolean,
+  ): Promise<E[]> {
     const readers = options.readers ?? [];
     if (readers.length === 0 || blocks.length === 0) return events;
-    const read = await Promise.all(readers.map((r) => r.read(blocks, { chainId, from, events })));
+    const read = await Promise.all(readers.map((r) => r.read(blocks, { chainId, from, events, historical })));
     return events.concat(...read);
   }
 

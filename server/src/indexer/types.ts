@@ -92,6 +92,8 @@ export interface BlockReadContext<E = unknown> {
   from: bigint;
   /** The step's decoded log events, in chain order (e.g. what moved money out of an address). */
   events: readonly E[];
+  /** A historical chunk (final blocks, only the last header known) rather than blocks at the head. */
+  historical: boolean;
 }
 
 /**

@@ -13,6 +13,7 @@ import type { Db } from "../db/types.ts";
 import { readDepositDerivation, type DepositDerivation } from "../deposits/address.ts";
 import { probeDepositReuse } from "../deposits/probe.ts";
 import { ConfigProblems } from "../config/errors.ts";
+import { DEFAULT_DEPOSIT_WATCH_HOURS } from "../config/chains.ts";
 import {
   chainIdMismatch,
   checkL1DataFee,
@@ -58,7 +59,6 @@ import { deleteChainDataOf } from "./reset.ts";
 
 /** Multicall3 at the same address on most public networks (https://www.multicall3.com). */
 const CANONICAL_MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";
-const DEFAULT_DEPOSIT_WATCH_HOURS = 24;
 /** A head read for /health is reused this long, and served this long while the node refuses. */
 const HEAD_FRESH_MS = 1_000;
 const HEAD_GRACE_MS = 30_000;
