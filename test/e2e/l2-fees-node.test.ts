@@ -3,7 +3,7 @@ import { after, before, describe, it } from "mocha";
 import pino from "pino";
 import { parseAbi, parseEther, toHex, type Hex } from "viem";
 import { orderCallbacks } from "../../server/src/callbacks/order-callbacks.ts";
-import { ConfigProblems, loadConfig } from "../../server/src/config/index.ts";
+import { ConfigProblems, type Config, type Env } from "../../server/src/config/index.ts";
 import { secretKey, type SweeperConfig } from "../../server/src/config/sweeper.ts";
 import { createSweeper, type Sweeper } from "../../server/src/deposits/sweeper.ts";
 import { txtNotifier } from "../../server/src/notify/order-status.ts";
@@ -18,10 +18,11 @@ import {
   opL1DataFee,
 } from "../../server/src/sender/l1-fee.ts";
 import { createSender, type Sender } from "../../server/src/sender/sender.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
+import type { System } from "../../server/src/system.ts";
 import { createTestDb, type TestDb } from "../support/db.ts";
-import { catchUp, pipelineIndexer } from "../support/indexing.ts";
+import { catchUp } from "../support/indexing.ts";
 import { artifact, startNodeChain, type NodeChain } from "../support/node-chain.ts";
+import { startNodeSystem, type NodeSystem } from "../support/node-system.ts";
 
 /** Hardhat's dev account #9: the sweeper's gas-only key here. */
 const SWEEPER_KEY = "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6";
@@ -74,9 +75,11 @@ const json = (value: unknown) => JSON.stringify(value, (_, v) => (typeof v === "
  */
 describe("L1 data fee on a simulated OP-stack chain (hardhat node --network opLocal)", function () {
   this.timeout(240_000);
+  let node: NodeSystem;
   let chain: NodeChain;
   let testDb: TestDb;
   let system: System;
+  let config: Config;
   let indexer: ChainIndexer;
   let sender: Sender;
   const policy: SweeperConfig = {
@@ -109,30 +112,21 @@ describe("L1 data fee on a simulated OP-stack chain (hardhat node --network opLo
   }
 
   before(async function () {
-    chain = await startNodeChain({ network: "opLocal" });
-    const multicall3 = await chain.deploy("mocks/Multicall3.sol/Multicall3.json");
-    testDb = await createTestDb();
-    // ETH at $1: a $2.00 order is 2 ETH; 5 % of it (0.1 ETH) pays any sweep's L2 gas here.
-    const config = loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true",
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      MULTICALL3_ADDRESS: multicall3,
-      START_BLOCK: "0",
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      FINALITY_BLOCKS: "16",
-      ETH_USD_PRICE: "1",
-      L1_DATA_FEE: "op",
-      RUN_INDEXER: "false",
-      RUN_CALLBACK_WORKER: "false",
-    });
-    assert.equal(config.chains[0]?.l1DataFee, "op");
-    system = await startSystem(config, { db: testDb.db, listen: false });
     const events = createOrderEvents([orderCallbacks("http://pos.test"), txtNotifier()]);
-    indexer = pipelineIndexer(system.chains[0]!, {
-      context: { client: chain.client, confirmations: CONFIRMATIONS, orderEvents: events, multicall3 },
+    node = await startNodeSystem({
+      chain: { network: "opLocal" },
+      modules: ["multicall3"],
+      // ETH at $1: a $2.00 order is 2 ETH; 5 % of it (0.1 ETH) pays any sweep's L2 gas here.
+      env: {
+        CONFIRMATIONS: String(CONFIRMATIONS),
+        ETH_USD_PRICE: "1",
+        L1_DATA_FEE: "op",
+      },
+      pipeline: { context: { confirmations: CONFIRMATIONS, orderEvents: events } },
     });
+    ({ chain, testDb, system, config } = node);
+    indexer = node.indexer!;
+    assert.equal(config.chains[0]?.l1DataFee, "op");
     // The sender as the runtime makes it: the chain's L1 data fee from L1_DATA_FEE.
     const l1DataFee = l1DataFeeFor(config.chains[0]!.l1DataFee, chain.client);
     assert.equal(l1DataFee?.model, "op");
@@ -163,9 +157,7 @@ describe("L1 data fee on a simulated OP-stack chain (hardhat node --network opLo
   });
 
   after(async function () {
-    await system?.close();
-    await testDb?.drop();
-    await chain?.stop();
+    await node?.close();
   });
 
   it("the simulated chain charges an L1 data fee: the receipt's l1Fee is what GasPriceOracle.getL1Fee said", async function () {
@@ -261,18 +253,14 @@ describe("L1 data fee on a simulated OP-stack chain (hardhat node --network opLo
   });
 
   it("start-up with a sweeper key checks L1_DATA_FEE against the chain: op here, refused on an L1 node", async function () {
-    const env = (rpcUrl: string, contract: Hex) => ({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true",
-      RPC_URL: rpcUrl,
-      CONTRACT_ADDRESS: contract,
-      START_BLOCK: "0",
+    // The test defaults without FINALITY_BLOCKS; the system runs its own indexer (RUN_INDEXER unset).
+    const env: Env = {
+      RUN_INDEXER: undefined,
+      FINALITY_BLOCKS: undefined,
       ETH_USD_PRICE: "1",
       L1_DATA_FEE: "op",
       SWEEPER_PRIVATE_KEY: SWEEPER_KEY,
-      RUN_CALLBACK_WORKER: "false",
-    });
-    const db = await createTestDb();
+    };
     // EDR's OP simulation charges the L1 data fee in eth_call too, so the start-up simulation of
     // deposit sweeps (from an unfunded probe address) would fail there; op-geth skips that charge
     // for calls (a call message carries no rollup cost data). Funded, the probe runs as on op-geth.
@@ -280,32 +268,29 @@ describe("L1 data fee on a simulated OP-stack chain (hardhat node --network opLo
       "0x00000000000000000000000000000000ee678001",
       toHex(parseEther("1")),
     ]);
+    const op = await startNodeSystem({ chain, env });
     try {
-      const op = await startSystem(loadConfig(env(chain.url, chain.contract)), { db: db.db, listen: false });
-      try {
-        const cost = await op.chains[0]!.sender!.cost({ to: chain.contract, data: "0x1234", gas: 50_000n });
-        assert.ok(cost.l1 > 0n, "the runtime's sender counts the L1 data fee");
-      } finally {
-        await op.close();
-      }
-      const l1 = await startNodeChain();
-      try {
-        await assert.rejects(
-          startSystem(loadConfig(env(l1.url, l1.contract)), { db: db.db, listen: false }),
-          (error: unknown) => {
-            assert.ok(error instanceof ConfigProblems, String(error));
-            assert.deepEqual(error.problems, [
-              "L1_DATA_FEE=op, but chain 31337 (hardhat) has no GasPriceOracle at 0x420000000000000000000000000000000000000F: " +
-                "it is not an OP-stack chain; set L1_DATA_FEE to the chain's kind (op for OP-stack chains such as Base and OP Mainnet, arbitrum for Arbitrum, none for an L1)",
-            ]);
-            return true;
-          },
-        );
-      } finally {
-        await l1.stop();
-      }
+      const cost = await op.system.chains[0]!.sender!.cost({
+        to: chain.contract,
+        data: "0x1234",
+        gas: 50_000n,
+      });
+      assert.ok(cost.l1 > 0n, "the runtime's sender counts the L1 data fee");
     } finally {
-      await db.drop();
+      await op.close();
+    }
+    const l1 = await startNodeChain();
+    try {
+      await assert.rejects(startNodeSystem({ chain: l1, env }), (error: unknown) => {
+        assert.ok(error instanceof ConfigProblems, String(error));
+        assert.deepEqual(error.problems, [
+          "L1_DATA_FEE=op, but chain 31337 (hardhat) has no GasPriceOracle at 0x420000000000000000000000000000000000000F: " +
+            "it is not an OP-stack chain; set L1_DATA_FEE to the chain's kind (op for OP-stack chains such as Base and OP Mainnet, arbitrum for Arbitrum, none for an L1)",
+        ]);
+        return true;
+      });
+    } finally {
+      await l1.stop();
     }
   });
 });
@@ -375,21 +360,18 @@ describe("L1 data fee through Arbitrum's NodeInterface (a mock at 0x…C8 on a h
   });
 
   it("start-up with a sweeper key checks L1_DATA_FEE=arbitrum: the node must answer NodeInterface", async function () {
-    const config = loadConfig({
-      NODE_ENV: "test",
-      CALLBACK_ALLOW_PRIVATE: "true",
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      START_BLOCK: "0",
+    // The test defaults without FINALITY_BLOCKS; the system runs its own indexer (RUN_INDEXER unset).
+    const env: Env = {
+      RUN_INDEXER: undefined,
+      FINALITY_BLOCKS: undefined,
       ETH_USD_PRICE: "1",
       L1_DATA_FEE: "arbitrum",
       SWEEPER_PRIVATE_KEY: SWEEPER_KEY,
-      RUN_CALLBACK_WORKER: "false",
-    });
-    const system = await startSystem(config, { db: testDb.db, listen: false });
-    await system.close();
+    };
+    const started = await startNodeSystem({ chain, env });
+    await started.close();
     await chain.rpc("hardhat_setCode", [ARBITRUM_NODE_INTERFACE, "0x"]);
-    await assert.rejects(startSystem(config, { db: testDb.db, listen: false }), (error: unknown) => {
+    await assert.rejects(startNodeSystem({ chain, env }), (error: unknown) => {
       assert.ok(error instanceof ConfigProblems, String(error));
       assert.deepEqual(error.problems, [
         "L1_DATA_FEE=arbitrum, but chain 31337 (hardhat) does not answer NodeInterface.gasEstimateL1Component at " +

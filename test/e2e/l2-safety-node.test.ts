@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { parseEther, type Hex } from "viem";
-import { loadConfig } from "../../server/src/config/index.ts";
+import type { Env } from "../../server/src/config/index.ts";
 import { findPreset } from "../../server/src/config/presets.ts";
 import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../support/db.ts";
+import type { System } from "../../server/src/system.ts";
+import { ONLY_GIVEN_CHAINS } from "../support/config.ts";
+import type { TestDb } from "../support/db.ts";
 import {
   FEED,
   placeAt,
@@ -14,6 +15,7 @@ import {
   writeMock,
   type NodeChain,
 } from "../support/node-chain.ts";
+import { startNodeSystem, type NodeSystem } from "../support/node-system.ts";
 import { until } from "../support/until.ts";
 
 const MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11";
@@ -65,27 +67,22 @@ describe("sequencer uptime feed: new orders wait out a down sequencer and its gr
   let t: TestDb;
   let system: System;
   let feed: Hex;
+  let started: NodeSystem;
 
   before(async function () {
-    node = await startNodeChain();
-    // A sequencer uptime feed: 0 decimals, answering 0 (up) since two hours ago.
-    feed = await node.deploy(FEED, [0, 0n]);
-    await setRound(node, feed, 0n, nowSeconds() - 7_200n);
-    const multicall3 = await node.deploy("mocks/Multicall3.sol/Multicall3.json");
-    t = await createTestDb();
-    system = await startSystem(
-      loadConfig({
-        NODE_ENV: "test",
-        CALLBACK_ALLOW_PRIVATE: "true",
+    started = await startNodeSystem({
+      modules: ["multicall3"],
+      prepare: async (chain) => {
+        // A sequencer uptime feed: 0 decimals, answering 0 (up) since two hours ago.
+        feed = await chain.deploy(FEED, [0, 0n]);
+        await setRound(chain, feed, 0n, nowSeconds() - 7_200n);
+      },
+      env: () => ({
         // Orders without an API key up to $100,000 (the default needs one from $5.00).
         ANONYMOUS_MAX_USD: "100000",
-        RUN_CALLBACK_WORKER: "false",
-        RPC_URL: node.url,
-        CONTRACT_ADDRESS: node.contract,
-        MULTICALL3_ADDRESS: multicall3,
-        START_BLOCK: "0",
+        // The system runs its own indexer (the order below counts its confirmations).
+        RUN_INDEXER: undefined,
         CONFIRMATIONS: String(CONFIRMATIONS),
-        FINALITY_BLOCKS: "16",
         POLL_INTERVAL_MS: "100",
         ETH_USD_PRICE: "3000",
         SEQUENCER_UPTIME_FEED_ADDRESS: feed,
@@ -93,13 +90,11 @@ describe("sequencer uptime feed: new orders wait out a down sequencer and its gr
         // The test moves the feed and asks at once: every use reads it (the default reuses it 5 s).
         FEED_CACHE_MS: "0",
       }),
-      { db: t.db, listen: false },
-    );
+    });
+    ({ chain: node, testDb: t, system } = started);
   });
   after(async function () {
-    await system?.close();
-    await t?.drop();
-    await node?.stop();
+    await started?.close();
   });
 
   let paid: OrderJson;
@@ -193,17 +188,16 @@ describe("token feeds: each judged against its own heartbeat; a stablecoin off i
   const ethFeed = preset.nativeUsdFeed!.address;
   const usdcFeed = usdc.feed!.address;
   let node: NodeChain;
-  let t: TestDb;
-  let quote: System;
+  let quote: NodeSystem;
 
-  const start = (env: Record<string, string> = {}) =>
-    startSystem(
-      loadConfig({
-        NODE_ENV: "test",
-        CALLBACK_ALLOW_PRIVATE: "true",
+  // Each system gets its own database; the node stays the test's.
+  const start = (env: Env = {}) =>
+    startNodeSystem({
+      chain: node,
+      env: {
+        ...ONLY_GIVEN_CHAINS,
         // Orders without an API key up to $100,000 (the default needs one from $5.00).
         ANONYMOUS_MAX_USD: "100000",
-        RUN_CALLBACK_WORKER: "false",
         RUN_INDEXER: "false",
         CHAINS: "ethereum",
         CHAIN_ETHEREUM_RPC_URL: node.url,
@@ -211,9 +205,8 @@ describe("token feeds: each judged against its own heartbeat; a stablecoin off i
         // The test moves the feeds and asks at once: every use reads them (the default reuses them 5 s).
         FEED_CACHE_MS: "0",
         ...env,
-      }),
-      { db: t.db, listen: false },
-    );
+      },
+    });
 
   before(async function () {
     node = await startNodeChain({ chainId: 1 });
@@ -223,46 +216,44 @@ describe("token feeds: each judged against its own heartbeat; a stablecoin off i
     await placeFeed(node, ethFeed, "ETH / USD");
     await placeFeed(node, usdcFeed, "USDC / USD", 1_00000000n);
     await placeFeed(node, usdt.feed!.address, "USDT / USD", 1_00000000n);
-    t = await createTestDb();
     quote = await start();
   });
   after(async function () {
     await quote?.close();
-    await t?.drop();
     await node?.stop();
   });
 
   it("a stablecoin on its peg is quoted at the peg (price_source peg); ETH at its feed (price_source feed)", async function () {
     await setRound(node, usdcFeed, 99_500000n, nowSeconds()); // $0.995: 0.5 % off, within 2 %
-    const res = await postOrder(quote, { address: node.merchant, token: "USDC" });
+    const res = await postOrder(quote.system, { address: node.merchant, token: "USDC" });
     assert.equal(res.statusCode, 200, res.body);
     const o = res.json() as OrderJson;
     assert.equal(o.token, "USDC");
     assert.equal(o.expected_amount, "13.54");
     assert.equal(o.eth_price, "1.00");
     assert.equal(o.price_source, "peg");
-    const eth = await postOrder(quote, { address: node.merchant });
+    const eth = await postOrder(quote.system, { address: node.merchant });
     assert.equal(eth.statusCode, 200, eth.body);
     assert.equal((eth.json() as OrderJson).price_source, "feed");
   });
 
   it("off its peg by more than 2 %, it is quoted at the feed's price (PEG_POLICY=quote, the default)", async function () {
     await setRound(node, usdcFeed, 95_000000n, nowSeconds()); // $0.95: 5 % off
-    const res = await postOrder(quote, { address: node.merchant, token: "USDC" });
+    const res = await postOrder(quote.system, { address: node.merchant, token: "USDC" });
     assert.equal(res.statusCode, 200, res.body);
     const o = res.json() as OrderJson;
     assert.equal(o.price_source, "feed");
     assert.equal(o.eth_price, "0.95");
     // 13.54 / 0.95 = 14.252631…, rounded up at the token's 6 decimals.
     assert.equal(o.expected_amount, "14.252632");
-    const read = await quote.app.inject({ method: "GET", url: `/order/${o.id}` });
+    const read = await quote.system.app.inject({ method: "GET", url: `/order/${o.id}` });
     assert.equal((read.json() as OrderJson).price_source, "feed", "the order keeps saying how it was priced");
   });
 
   it("with PEG_POLICY=refuse it is refused with 503 token_off_peg, saying what to do", async function () {
     const refuse = await start({ CHAIN_ETHEREUM_PEG_POLICY: "refuse" });
     try {
-      const res = await postOrder(refuse, { address: node.merchant, token: "USDC" });
+      const res = await postOrder(refuse.system, { address: node.merchant, token: "USDC" });
       assert.equal(res.statusCode, 503, res.body);
       assert.deepEqual(res.json(), {
         error: {
@@ -273,8 +264,11 @@ describe("token feeds: each judged against its own heartbeat; a stablecoin off i
         },
       });
       // USDT, on its peg, and ETH are still taken.
-      assert.equal((await postOrder(refuse, { address: node.merchant, token: "USDT" })).statusCode, 200);
-      assert.equal((await postOrder(refuse, { address: node.merchant })).statusCode, 200);
+      assert.equal(
+        (await postOrder(refuse.system, { address: node.merchant, token: "USDT" })).statusCode,
+        200,
+      );
+      assert.equal((await postOrder(refuse.system, { address: node.merchant })).statusCode, 200);
     } finally {
       await refuse.close();
     }
@@ -284,7 +278,7 @@ describe("token feeds: each judged against its own heartbeat; a stablecoin off i
     const twoHoursAgo = nowSeconds() - 7_200n;
     await setRound(node, ethFeed, 3000_00000000n, twoHoursAgo);
     await setRound(node, usdcFeed, 1_00000000n, twoHoursAgo);
-    const eth = await postOrder(quote, { address: node.merchant });
+    const eth = await postOrder(quote.system, { address: node.merchant });
     assert.equal(eth.statusCode, 503, eth.body);
     const body = eth.json() as ErrorJson;
     assert.equal(body.error.code, "price_stale");
@@ -292,7 +286,7 @@ describe("token feeds: each judged against its own heartbeat; a stablecoin off i
       body.error.message,
       /^The ETH\/USD price is stale \(last updated \d+ s ago, limit 3960 s for this feed\)/,
     );
-    const token = await postOrder(quote, { address: node.merchant, token: "USDC" });
+    const token = await postOrder(quote.system, { address: node.merchant, token: "USDC" });
     assert.equal(token.statusCode, 200, token.body);
     assert.equal((token.json() as OrderJson).price_source, "peg");
   });
@@ -300,7 +294,7 @@ describe("token feeds: each judged against its own heartbeat; a stablecoin off i
   it("a USDC/USD feed past its own heartbeat refuses USDC orders as price_stale; TOKEN_PRICE_MAX_AGE_SECONDS overrides it", async function () {
     await setRound(node, ethFeed, 3000_00000000n, nowSeconds());
     await setRound(node, usdcFeed, 1_00000000n, nowSeconds() - 100_000n); // 27.8 h
-    const res = await postOrder(quote, { address: node.merchant, token: "USDC" });
+    const res = await postOrder(quote.system, { address: node.merchant, token: "USDC" });
     assert.equal(res.statusCode, 503, res.body);
     const body = res.json() as ErrorJson;
     assert.equal(body.error.code, "price_stale");
@@ -308,10 +302,14 @@ describe("token feeds: each judged against its own heartbeat; a stablecoin off i
       body.error.message,
       /^The USDC\/USD price is stale \(last updated \d+ s ago, limit 95040 s for this feed\)/,
     );
-    assert.equal((await postOrder(quote, { address: node.merchant })).statusCode, 200, "ETH orders go on");
+    assert.equal(
+      (await postOrder(quote.system, { address: node.merchant })).statusCode,
+      200,
+      "ETH orders go on",
+    );
     const longer = await start({ CHAIN_ETHEREUM_TOKEN_PRICE_MAX_AGE_SECONDS: "USDC:172800" });
     try {
-      const ok = await postOrder(longer, { address: node.merchant, token: "USDC" });
+      const ok = await postOrder(longer.system, { address: node.merchant, token: "USDC" });
       assert.equal(ok.statusCode, 200, ok.body);
     } finally {
       await longer.close();

@@ -3,11 +3,10 @@ import { writeFileSync } from "node:fs";
 import { after, before, describe, it } from "mocha";
 import pino from "pino";
 import { parseAbi, parseEther, parseUnits, type Hex } from "viem";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { depositsAbi } from "../../server/src/deposits/abi.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, type TestDb } from "../support/db.ts";
-import { startNodeChain } from "../support/node-chain.ts";
+import type { System } from "../../server/src/system.ts";
+import type { TestDb } from "../support/db.ts";
+import { startNodeSystem, type NodeChain, type NodeSystem } from "../support/node-system.ts";
 import {
   PERSONALITIES,
   PLAIN,
@@ -32,7 +31,8 @@ describe("hosted providers as they are: a payment stream through each provider p
   /** Blocks read one by one behind the head (a realtime step asks for their headers at once). */
   const FINALITY = 16;
   const ADMIN_TOKEN = "admin-token-for-the-provider-tests-0123456789";
-  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let node: NodeSystem;
+  let chain: NodeChain;
   let sim: ProviderSim;
   let testDb: TestDb;
   let system: System;
@@ -42,40 +42,9 @@ describe("hosted providers as they are: a payment stream through each provider p
     "function mint(address to, uint256 amount)",
     "function transfer(address to, uint256 amount) returns (bool)",
   ]);
-  const processorAbi = parseAbi(["function setTokenAllowed(address token, bool allowed)"]);
   const ETH = "0x0000000000000000000000000000000000000000";
 
   before(async function () {
-    chain = await startNodeChain();
-    const multicall3 = await chain.deploy("mocks/Multicall3.sol/Multicall3.json");
-    usdc = await chain.deploy("mocks/MockStablecoin.sol/MockStablecoin.json");
-    const feed = await chain.deploy("mocks/MockV3Aggregator.sol/MockV3Aggregator.json", [
-      8,
-      2_000n * 10n ** 8n,
-    ]);
-    await chain.wallet.writeContract({
-      address: chain.contract,
-      abi: processorAbi,
-      functionName: "setTokenAllowed",
-      args: [usdc, true],
-      account: chain.owner,
-      chain: null,
-    });
-    await chain.wallet.writeContract({
-      address: usdc,
-      abi: erc20,
-      functionName: "mint",
-      args: [chain.customer, parseUnits("100000", 6)],
-      account: chain.owner,
-      chain: null,
-    });
-    // Start-up meets 429 bursts longer than the transport's own retries last.
-    sim = await startProviderSim(chain.url, {
-      name: "start-up: 8 s of 429s in every 10 s, no finalized tag",
-      rateLimit: { periodMs: 10_000, burstMs: 8_000 },
-      noFinalized: true,
-    });
-    testDb = await createTestDb();
     const log = pino(
       { level: "info" },
       {
@@ -84,32 +53,55 @@ describe("hosted providers as they are: a payment stream through each provider p
         },
       },
     );
-    const config = loadConfig({
-      NODE_ENV: "test",
-      ADMIN_TOKEN,
-      CALLBACK_ALLOW_PRIVATE: "true",
-      RPC_URL: sim.url,
-      CONTRACT_ADDRESS: chain.contract,
-      MULTICALL3_ADDRESS: multicall3,
-      PRICE_FEED_ADDRESS: feed,
-      PRICE_MAX_AGE_SECONDS: "86400",
-      CONFIRMATIONS: String(CONFIRMATIONS),
-      FINALITY_BLOCKS: String(FINALITY),
-      POLL_INTERVAL_MS: "50",
-      RPC_BATCH_SIZE: "50",
-      TOKENS: `USDC:${usdc}:6`,
-      RUN_CALLBACK_WORKER: "false",
-      PUBLIC_URL: "http://pos.test",
+    let feed: Hex | undefined;
+    node = await startNodeSystem({
+      modules: ["multicall3", "usdc"],
+      prepare: async (chain, deployed) => {
+        feed = await chain.deploy("mocks/MockV3Aggregator.sol/MockV3Aggregator.json", [
+          8,
+          2_000n * 10n ** 8n,
+        ]);
+        await chain.wallet.writeContract({
+          address: deployed.usdc!,
+          abi: erc20,
+          functionName: "mint",
+          args: [chain.customer, parseUnits("100000", 6)],
+          account: chain.owner,
+          chain: null,
+        });
+        // Start-up meets 429 bursts longer than the transport's own retries last.
+        sim = await startProviderSim(chain.url, {
+          name: "start-up: 8 s of 429s in every 10 s, no finalized tag",
+          rateLimit: { periodMs: 10_000, burstMs: 8_000 },
+          noFinalized: true,
+        });
+      },
+      // The system reads the node through the simulator and runs its own indexer; prices come
+      // from the feed (no ETH_USD_PRICE), indexing from block 0 without START_BLOCK.
+      env: () => ({
+        RPC_URL: sim.url,
+        RUN_INDEXER: undefined,
+        START_BLOCK: undefined,
+        ETH_USD_PRICE: undefined,
+        ADMIN_TOKEN,
+        PRICE_FEED_ADDRESS: feed,
+        PRICE_MAX_AGE_SECONDS: "86400",
+        CONFIRMATIONS: String(CONFIRMATIONS),
+        FINALITY_BLOCKS: String(FINALITY),
+        POLL_INTERVAL_MS: "50",
+        RPC_BATCH_SIZE: "50",
+        PUBLIC_URL: "http://pos.test",
+      }),
+      log,
     });
-    system = await startSystem(config, { db: testDb.db, listen: false, log });
+    ({ chain, testDb, system } = node);
+    usdc = node.usdc!;
   });
 
   after(async function () {
     if (process.env.PROVIDERS_TEST_LOG) writeFileSync(process.env.PROVIDERS_TEST_LOG, lines.join(""));
-    await system?.close();
-    await testDb?.drop();
+    await node?.close();
     await sim?.close();
-    await chain?.stop();
   });
 
   interface OrderJson {

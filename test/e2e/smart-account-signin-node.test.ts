@@ -8,17 +8,17 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { createSiweMessage } from "viem/siwe";
-import { loadConfig } from "../../server/src/config/index.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
-import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
-import { startNodeChain } from "../support/node-chain.ts";
+import type { System } from "../../server/src/system.ts";
+import { onRealPostgres, type TestDb } from "../support/db.ts";
+import { startNodeSystem, type NodeChain, type NodeSystem } from "../support/node-system.ts";
 
 const ORIGIN = "http://pos.test";
 
 describe(`smart-contract wallets sign in and prove addresses by EIP-1271 (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`, function () {
   this.timeout(120_000);
-  let chain: Awaited<ReturnType<typeof startNodeChain>>;
+  let chain: NodeChain;
+  let node: NodeSystem;
   let testDb: TestDb;
   let system: System;
   let chainId: number;
@@ -27,28 +27,22 @@ describe(`smart-contract wallets sign in and prove addresses by EIP-1271 (${onRe
   let account: `0x${string}`;
 
   before(async function () {
-    chain = await startNodeChain();
-    testDb = await createTestDb();
-    system = await startSystem(
-      loadConfig({
-        NODE_ENV: "test",
-        RPC_URL: chain.url,
-        CONTRACT_ADDRESS: chain.contract,
-        START_BLOCK: "0",
-        RUN_INDEXER: "false",
-        RUN_CALLBACK_WORKER: "false",
+    node = await startNodeSystem({
+      // The test defaults without FINALITY_BLOCKS and CALLBACK_ALLOW_PRIVATE (nothing here indexes
+      // or delivers callbacks); ETH at $2500 and the console's origin.
+      env: {
+        FINALITY_BLOCKS: undefined,
+        CALLBACK_ALLOW_PRIVATE: undefined,
         ETH_USD_PRICE: "2500.00",
         PUBLIC_URL: ORIGIN,
-      }),
-      { db: testDb.db, listen: false },
-    );
+      },
+    });
+    ({ chain, testDb, system } = node);
     chainId = await chain.client.getChainId();
     account = await chain.deploy("mocks/OwnedSmartAccount.sol/OwnedSmartAccount.json", [owner.address]);
   });
   after(async function () {
-    await system?.close();
-    await testDb?.drop();
-    await chain?.stop();
+    await node?.close();
   });
 
   const inject = (

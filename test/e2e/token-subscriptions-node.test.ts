@@ -9,7 +9,7 @@ import { createOrderEvents } from "../../server/src/orders/events.ts";
 import { staticPriceSource } from "../../server/src/pricing/index.ts";
 import { createSweeper } from "../../server/src/deposits/sweeper.ts";
 import type { ChainIndexer } from "../../server/src/runtime/pipeline.ts";
-import { startSystem, type System } from "../../server/src/system.ts";
+import type { System } from "../../server/src/system.ts";
 import { subscriptionsAbi } from "../../server/src/token-subscriptions/abi.ts";
 import {
   createCollector,
@@ -23,10 +23,9 @@ import {
   keeperState,
   tokenSubscriptionById,
 } from "../../server/src/token-subscriptions/repository.ts";
-import { testConfig } from "../support/config.ts";
 import type { TestDb } from "../support/db.ts";
 import { catchUp } from "../support/indexing.ts";
-import type { NodeChain } from "../support/node-system.ts";
+import { startNodeSystem, type NodeChain } from "../support/node-system.ts";
 import {
   KEEPER_KEY,
   startTokenSubscriptionSystem,
@@ -183,20 +182,15 @@ describe("token subscriptions on a hardhat node: collected once per period, paid
 
   it("the chain runtime takes SUBSCRIPTIONS_ADDRESS only for a Subscriptions bound to this chain's processor", async function () {
     assert.equal(system.chains[0]?.subscriptions, subs);
-    const base = {
-      RPC_URL: chain.url,
-      CONTRACT_ADDRESS: chain.contract,
-      ETH_USD_PRICE: "1",
-    };
+    // Over the same node, each start with its own database; start-up refuses both.
+    const start = (subscriptions: Hex) =>
+      startNodeSystem({ chain, env: { ETH_USD_PRICE: "1", SUBSCRIPTIONS_ADDRESS: subscriptions } });
     await assert.rejects(
-      startSystem(testConfig({ ...base, SUBSCRIPTIONS_ADDRESS: token }), { db: testDb.db, listen: false }),
+      start(token),
       /SUBSCRIPTIONS_ADDRESS .* not a Subscriptions contract.*unset it to turn token subscriptions off/,
     );
     const other = await chain.deploy("subscriptions/Subscriptions.sol/Subscriptions.json", [chain.other]);
-    await assert.rejects(
-      startSystem(testConfig({ ...base, SUBSCRIPTIONS_ADDRESS: other }), { db: testDb.db, listen: false }),
-      /bound to the PaymentProcessor/,
-    );
+    await assert.rejects(start(other), /bound to the PaymentProcessor/);
   });
 
   it("approval and permit subscriptions: period 0 collected by the collector; paidThrough on chain = the database; the gate opens", async function () {

@@ -48,11 +48,11 @@ export interface NodeSystemOptions {
   /** The chain modules' contracts to deploy (ChainPart). */
   modules?: readonly ChainPart[];
   /**
-   * The `hardhat node` to use, or the chain id of the one the harness starts. A node the test
-   * passes in stays the test's (several systems may follow it in turn): close() stops only a node
-   * the harness started.
+   * The `hardhat node` to use, or the chain id and network (e.g. "opLocal", an OP-stack chain) of
+   * the one the harness starts. A node the test passes in stays the test's (several systems may
+   * follow it in turn): close() stops only a node the harness started.
    */
-  chain?: NodeChain | { chainId?: number };
+  chain?: NodeChain | Parameters<typeof startNodeChain>[0];
   /** Runs after the contracts are deployed, before the database and the system start (mints, funding). */
   prepare?: (chain: NodeChain, deployed: Deployed) => Promise<void>;
   /** Holds the test clock at the chain's time from the start (recurring billing tests). */
