@@ -96,6 +96,13 @@ describe("hosted providers as they are: a payment stream through each provider p
     });
     ({ chain, testDb, system } = node);
     usdc = node.usdc!;
+    // The indexer asks for the `finalized` block once, on its first head; it must meet this
+    // personality then (on a loaded machine that first head can come after start-up returns).
+    await until(
+      async () => (lines.join("").includes('serves no \\"finalized\\" block') ? true : undefined),
+      60_000,
+      "the indexer learnt that the provider serves no finalized block",
+    );
   });
 
   after(async function () {
