@@ -256,6 +256,8 @@ export function createMetrics(deps: MetricsDeps): Metrics {
         return null;
       }),
     ]);
+    // Number() only here, at the Prometheus edge: a sample value is a float64 by the text format,
+    // read by alerts ("balance below N sweeps"), never by money code, which keeps these as bigint.
     if (wei !== null) keyBalance.set({ ...labels, address: sender.address }, Number(wei));
     // Every purpose the key has sent for has both open states, 0 included (an alert sees no gap).
     for (const f of stats?.newestFeeCap ?? [])
