@@ -17,11 +17,17 @@ export const scriptJson = (value: unknown) =>
 /**
  * A whole page: the document head every page has (no referrer, no favicon request, light colour
  * scheme), its title (plain text, escaped here) and same-origin stylesheets under /assets/, then
- * `body` (HTML) as it is.
+ * `body` (HTML) as it is, in the document language `lang`.
  */
-export function htmlPage(page: { title: string; stylesheets: readonly string[]; body: string }): string {
+export function htmlPage(page: {
+  title: string;
+  stylesheets: readonly string[];
+  body: string;
+  /** The page's language (a BCP 47 tag such as "pt-BR"); English when not given. */
+  lang?: string;
+}): string {
   return `<!doctype html>
-<html lang="en">
+<html lang="${escapeHtml(page.lang ?? "en")}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
