@@ -23,7 +23,7 @@ import {
 } from "./eletropay/index.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
-import { parseUsdCents } from "./lib/money.ts";
+import { formatDecimal, parseUsdCents } from "./lib/money.ts";
 import { createAddressService } from "./merchants/addresses.ts";
 import { createMerchantService } from "./merchants/service.ts";
 import { txtNotifier } from "./notify/order-status.ts";
@@ -43,6 +43,7 @@ import { createRecurringEvents } from "./recurring/events.ts";
 import { createRecurringScheduler, type RecurringScheduler } from "./recurring/scheduler.ts";
 import { createRecurringService } from "./recurring/service.ts";
 import { openChainRuntime, type ChainRuntime } from "./runtime/chain.ts";
+import { httpRateSources } from "./pricing/sources/index.ts";
 import type { ChainIndexer } from "./runtime/pipeline.ts";
 
 export interface System {
@@ -122,8 +123,19 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
           log: log.child({ component: "eletropay" }),
         }
       : undefined;
+    // The HTTP rate sources are shared by every chain; each chain adds its own Chainlink feeds.
+    const rateSources = {
+      config: config.rates,
+      http: httpRateSources(config.rates.urls, {
+        timeoutMs: config.rates.timeoutMs,
+        maxAgeSeconds: config.rates.maxAgeSeconds,
+        fiatMaxAgeSeconds: config.rates.fiatMaxAgeSeconds,
+        now,
+      }),
+    };
     for (const [i, chainConfig] of config.chains.entries()) {
       const chain = await openChainRuntime({
+        rates: rateSources,
         config: chainConfig,
         env: config.env,
         runIndexer: config.runIndexer,
@@ -222,6 +234,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       chains,
       orderTtlSeconds: config.orderTtlSeconds,
       anonymousMaxCents: parseUsdCents(config.anonymousMaxUsd) ?? 500n,
+      currencies: config.rates.currencies,
       allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
       quoteDecimals: config.quoteDecimals,
     }),
@@ -262,6 +275,13 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       checks: {
         callbacks: () => callbackHealth(db),
         eletropay: async () => (eletropay ? gapLimitStatus(db, eletropayConfig) : { enabled: false }),
+        // Per chain, per rate source, per pair asked: the last answer's age and the last error.
+        rates: async () => ({
+          sources: config.rates.sources,
+          policy: config.rates.policy,
+          max_spread: `${formatDecimal(config.rates.maxSpreadPpm, 4)}%`,
+          chains: Object.fromEntries(chains.map((c) => [c.name, c.rates.health()])),
+        }),
       },
     }),
     indexedBlock,
