@@ -57,7 +57,7 @@ export function fxClosures(fromMs: number, toMs: number): Array<[number, number]
 
 /** Whether the FX market is closed at `ms` (Friday 17:00 to Sunday 17:00 New York time). */
 export const fxMarketClosed = (ms: number): boolean =>
-  fxClosures(ms, ms).some(([start, end]) => start <= ms && ms < end);
+  fxClosures(ms, ms + 1).some(([start, end]) => start <= ms && ms < end);
 
 /**
  * Seconds between `fromSeconds` and `toSeconds` (Unix seconds) during which the FX market was
