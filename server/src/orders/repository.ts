@@ -108,7 +108,7 @@ export async function insertOrderWithDailySlot(
     `WITH slot AS (
        INSERT INTO merchant_daily_orders AS d (merchant_id, day, count)
        VALUES ($2, (now() AT TIME ZONE 'UTC')::date, 1)
-       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $24
+       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $28
        RETURNING 1
      )
      ${INSERT_ORDER} SELECT ${ORDER_VALUES} FROM slot RETURNING *`,

@@ -96,14 +96,17 @@ export interface OrderJson {
 
 /**
  * The locked price of one whole ETH (or token) in the order's currency: the USD price as stored,
- * divided by the locked fiat rate for other currencies (rounded down at the price's decimals).
+ * divided by the locked fiat rate for other currencies (rounded down at 8 decimals at most).
  */
 function orderPrice(row: OrderRow): string {
   const price = BigInt(row.price);
   const fiatRate = BigInt(row.fiat_rate ?? "1");
   const fiatDecimals = row.fiat_rate_decimals ?? 0;
   if ((row.currency ?? "usd") === "usd" || fiatRate <= 0n) return formatDecimal(price, row.price_decimals, 2);
-  return formatDecimal((price * 10n ** BigInt(fiatDecimals)) / fiatRate, row.price_decimals, 2);
+  const digits = Math.min(row.price_decimals, 8);
+  const scaled =
+    (price * 10n ** BigInt(fiatDecimals + digits)) / (fiatRate * 10n ** BigInt(row.price_decimals));
+  return formatDecimal(scaled, digits, 2);
 }
 
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");

@@ -122,11 +122,17 @@ export function fiatQuoteAmount(
 }
 
 /**
- * The USD value of `fiat` in cents, rounded up: what plan limits and the anonymous threshold
- * (both defined in USD) are checked against.
+ * The USD value of `fiat` in cents, rounded down, up or half up. Limits compare exactly through
+ * it: "under $5.00" holds when the value rounded down is under 500 cents, "up to $30.00" when the
+ * value rounded up is at most 3000.
  */
-export const fiatUsdCents = (fiat: FiatAmount): bigint =>
-  ceilDiv(fiat.minor * fiat.rate * 100n, 10n ** BigInt(fiat.digits + fiat.rateDecimals));
+export function fiatUsdCents(fiat: FiatAmount, rounding: "floor" | "ceil" | "half-up"): bigint {
+  const numerator = fiat.minor * fiat.rate * 100n;
+  const denominator = 10n ** BigInt(fiat.digits + fiat.rateDecimals);
+  if (rounding === "floor") return numerator / denominator;
+  if (rounding === "ceil") return ceilDiv(numerator, denominator);
+  return (numerator * 2n + denominator) / (2n * denominator);
+}
 
 const PEG_DECIMALS = 8;
 const DEFAULT_PEG = { maxDeviationPpm: 20_000n, policy: "quote" as const };
@@ -307,19 +313,19 @@ export function createOrderService(deps: OrderServiceDeps) {
     // Plan limits and the anonymous threshold are in USD: another currency converts at the locked rate.
     const chain = chainOf(input.chain);
     const fiat = await fiatAmount(currency, minor, chain);
-    const usdCents = fiatUsdCents(fiat);
+    const usdCents = fiatUsdCents(fiat, "half-up");
     const inUsd =
       currency === "usd"
         ? ""
         : ` (${input.amount} ${currency.toUpperCase()} is $${formatUsdCents(usdCents)} at the locked rate)`;
-    if (!merchant && usdCents >= deps.anonymousMaxCents) {
+    if (!merchant && fiatUsdCents(fiat, "floor") >= deps.anonymousMaxCents) {
       throw unauthorized(
         `orders of $${formatUsdCents(deps.anonymousMaxCents)} or more need an API key in the Authorization header${inUsd}`,
       );
     }
     if (merchant) {
       const plan = PLANS[merchant.plan];
-      if (!planAllowsAmount(plan, usdCents)) {
+      if (!planAllowsAmount(plan, fiatUsdCents(fiat, plan.maxAmountInclusive ? "ceil" : "floor"))) {
         throw forbidden(
           `the ${plan.label} plan allows orders ${planAmountLimitText(plan)}${inUsd}; upgrade the plan for larger orders`,
           "plan_max_amount",
