@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
+import { Value } from "typebox/value";
+import { OrderSchema } from "../../server/src/api/schemas.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestChain } from "../support/chain.ts";
@@ -270,5 +272,59 @@ describe("configuration: currencies need a rate source", function () {
     });
     assert.deepEqual(eur.rates.currencies, ["usd", "eur", "brl"]);
     assert.equal(eur.rates.maxSpreadPpm, 15_000n);
+  });
+});
+
+describe("the seed's example orders against the API's Order schema", function () {
+  // The seed's examples of POST /order, GET /order/<ID> and /history, verbatim.
+  const examples = [
+    {
+      id: 716101402,
+      address: "0x1679548078de9a5a9129d75719b5e442abd5b2e5",
+      expected_amount: "0.4173",
+      currency: "usd",
+      currency_amount: "",
+      payment_url: "https://ethereumpos.com/test_payment/716101402",
+      status: "pending",
+      eth_price: "69.98",
+      qr_code:
+        "http://chart.apis.google.com/chart?cht=qr&chs=500x500&chl=ethereum%3A0x1679548078de9a5a9129d75719b5e442abd5b2e5&chld=H|0",
+      transaction_id: "",
+      sent_transaction: "",
+      created_at: "0001-01-01T00:00:00Z",
+      return_to: "0x888a5fEFAA912778FdBf8eC222F299e96057c43b",
+      paid: false,
+      expired: false,
+    },
+    {
+      id: 716101419,
+      address: "0x2524e3c29bd8ed8a16344ae0da27898dbef08511",
+      expected_amount: "0.2281",
+      currency: "usd",
+      currency_amount: "16.00",
+      payment_url: "",
+      status: "complete",
+      eth_price: "70.15",
+      qr_code: "",
+      transaction_id: "0x8403bcf744da5862eef5d3dd2fef951b06a582938e4848940bf0e87889d09012",
+      sent_transaction: "",
+      created_at: "0001-01-01T00:00:00Z",
+      return_to: "0x888a5fEFAA912778FdBf8eC222F299e96057c43b",
+      paid: true,
+      expired: false,
+    },
+  ];
+
+  it("validates every seed field of every example, and an EUR order's currency", function () {
+    const properties = OrderSchema.properties as unknown as Record<string, Parameters<typeof Value.Check>[0]>;
+    for (const example of examples) {
+      for (const [field, value] of Object.entries(example)) {
+        const schema = properties[field];
+        assert.ok(schema, `the Order schema has no ${field}`);
+        assert.ok(Value.Check(schema, value), `${field}: ${JSON.stringify(value)} fails the schema`);
+      }
+    }
+    assert.ok(Value.Check(properties.currency as never, "eur"));
+    assert.equal(Value.Check(properties.currency as never, "EURO"), false);
   });
 });

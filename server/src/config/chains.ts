@@ -117,7 +117,7 @@ export interface ChainConfig {
    * FIAT_FEEDS ("EUR:0x…:86400,BRL:0x…"): Chainlink fiat/USD feeds and their heartbeats (default
    * 86400 s); an answer is stale after the heartbeat + 10 % of FX market hours.
    */
-  fiatFeeds: { currency: string; address: `0x${string}`; maxAgeSeconds: number }[];
+  fiatFeeds?: FiatFeedConfig[];
   /** PEG_MAX_DEVIATION and PEG_POLICY: a stablecoin whose USD feed is off its peg. */
   peg: PegConfig;
   /** Typical block interval, from the preset (it sets the default POLL_INTERVAL_MS). */
@@ -322,7 +322,6 @@ function readChain(
     priceFeedAddress,
     priceMaxAgeSeconds: r.int(v("PRICE_MAX_AGE_SECONDS"), maxAgeDefault ?? 3_600, 1, 30 * 24 * 3600),
     tokens: withFeedMaxAges(r, v("TOKEN_PRICE_MAX_AGE_SECONDS"), tokens),
-    fiatFeeds: readFiatFeeds(r, v("FIAT_FEEDS")),
     sequencerGraceSeconds: r.int(v("SEQUENCER_GRACE_SECONDS"), 3_600, 0, 7 * 24 * 3600),
     feedCacheMs: r.int(v("FEED_CACHE_MS"), 5_000, 0, 600_000),
     l1DataFee,
@@ -339,6 +338,7 @@ function readChain(
     ...optional("sweeper", readSweeperConfig(r, v)),
     ...optional("subscriptionsAddress", r.address(v("SUBSCRIPTIONS_ADDRESS"))),
     ...optional("sequencerUptimeFeed", sequencer),
+    ...optional("fiatFeeds", readFiatFeeds(r, v("FIAT_FEEDS"))),
     ...optional("blockTimeMs", blockTimeMs),
     ...optional(
       "priceFeedExpected",
@@ -402,11 +402,20 @@ function withFeedMaxAges(r: EnvReader, name: string, tokens: TokenConfig[]): Tok
   );
 }
 
+/** A fiat currency's Chainlink X/USD feed (FIAT_FEEDS). */
+export interface FiatFeedConfig {
+  /** ISO 4217, upper case. */
+  currency: string;
+  address: `0x${string}`;
+  /** The heartbeat + 10 %, counted in FX market hours. */
+  maxAgeSeconds: number;
+}
+
 /** FIAT_FEEDS: "EUR:0x…40 hex…[:heartbeatSeconds]" entries separated by commas. */
-function readFiatFeeds(r: EnvReader, name: string): ChainConfig["fiatFeeds"] {
+function readFiatFeeds(r: EnvReader, name: string): FiatFeedConfig[] | undefined {
   const value = r.raw(name);
-  if (!value) return [];
-  const feeds: ChainConfig["fiatFeeds"] = [];
+  if (!value) return undefined;
+  const feeds: FiatFeedConfig[] = [];
   for (const entry of value.split(",").map((e) => e.trim())) {
     const match = /^([A-Za-z]{3}):(0x[0-9a-fA-F]{40})(?::(\d{1,7}))?$/.exec(entry);
     if (!match || match[1]?.toUpperCase() === "USD") {

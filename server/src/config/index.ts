@@ -148,7 +148,8 @@ function checkCurrencySources(r: EnvReader, rates: RatesConfig, chains: readonly
   if (rates.sources.some((s) => s !== "chainlink")) return;
   const missing = rates.currencies.filter(
     (c) =>
-      c !== "usd" && !chains.every((chain) => chain.fiatFeeds.some((f) => f.currency === c.toUpperCase())),
+      c !== "usd" &&
+      !chains.every((chain) => (chain.fiatFeeds ?? []).some((f) => f.currency === c.toUpperCase())),
   );
   if (missing.length > 0) {
     r.problem(

@@ -366,7 +366,7 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     prices: source,
     tokens: tokens.map((t) => ({ symbol: t.symbol, address: t.address, hasFeed: t.feed !== undefined })),
     client,
-    fiatFeeds: config.fiatFeeds.map((f) => ({
+    fiatFeeds: (config.fiatFeeds ?? []).map((f) => ({
       currency: f.currency,
       feed: f.address,
       maxAgeSeconds: f.maxAgeSeconds,
