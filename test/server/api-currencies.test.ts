@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "mocha";
 import { Value } from "typebox/value";
 import { OrderSchema } from "../../server/src/api/schemas.ts";
-import { createMerchant } from "../../server/src/merchants/service.ts";
+import { createMerchant, setPlugins } from "../../server/src/merchants/service.ts";
+import { orderStatusText } from "../../server/src/notify/order-status.ts";
 import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestChain } from "../support/chain.ts";
 import { testConfig } from "../support/config.ts";
@@ -124,6 +125,51 @@ describe("REST API: orders in EUR and other fiat currencies", function () {
     });
     assert.equal(read.json().currency, "eur");
     assert.equal(read.json().currency_amount, "13.54");
+  });
+
+  it("shows the order's currency on the payment page and in the TXT notification", async function () {
+    allAgree();
+    const res = await post({ amount: "13.54", currency: "eur" }, key);
+    assert.equal(res.statusCode, 200, res.body);
+    const page = await system.app.inject({ method: "GET", url: `/pay/${res.json().id}` });
+    assert.equal(page.statusCode, 200);
+    assert.match(page.body, /13\.54 EUR at 2771\.3625866 EUR\/ETH/);
+    const usd = await post({ amount: "3.00" }, key);
+    const usdPage = await system.app.inject({ method: "GET", url: `/pay/${usd.json().id}` });
+    assert.match(usdPage.body, /\$3\.00 USD at 3000\.00 USD\/ETH/);
+    assert.equal(
+      orderStatusText("success", {
+        id: 7,
+        currency: "eur",
+        currency_amount: "13.54",
+        expected_amount: "0.00488569",
+        token: "ETH",
+      }),
+      "Ethereum POS: order 7 paid, 13.54 EUR (0.00488569 ETH). Waiting for confirmations.",
+    );
+  });
+
+  it("takes currency on POST /recurring, usd only for now", async function () {
+    await setPlugins(t.db, "eur@example.com", { recurring_payments: true });
+    const recurring = (currency: string) =>
+      system.app.inject({
+        method: "POST",
+        url: "/recurring",
+        payload: {
+          amount: "9.99",
+          currency,
+          address: chain.merchant.address,
+          callback: "http://127.0.0.1:9/r",
+        },
+        headers: { authorization: key },
+      });
+    const eur = await recurring("eur");
+    assert.equal(eur.statusCode, 400, eur.body);
+    assert.equal(eur.json().error.code, "unsupported_currency");
+    assert.match(eur.json().error.message, /subscriptions are billed in usd/);
+    const usd = await recurring("usd");
+    assert.equal(usd.statusCode, 200, usd.body);
+    assert.equal(usd.json().currency, "usd");
   });
 
   it("prices a token order in EUR: 10.00 EUR is 10.825 USDC at its $1 peg", async function () {
