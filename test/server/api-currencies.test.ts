@@ -8,6 +8,7 @@ import { startSystem, type System } from "../../server/src/system.ts";
 import { createTestChain } from "../support/chain.ts";
 import { testConfig } from "../support/config.ts";
 import { createTestDb, type TestDb } from "../support/db.ts";
+import { proveAddress } from "../support/api-system.ts";
 import { startRateApis, type RateApis } from "../support/rate-apis.ts";
 
 const ADMIN_TOKEN = "admin-token-for-the-currency-tests-0123456789";
@@ -170,6 +171,45 @@ describe("REST API: orders in EUR and other fiat currencies", function () {
     const usd = await recurring("usd");
     assert.equal(usd.statusCode, 200, usd.body);
     assert.equal(usd.json().currency, "usd");
+  });
+
+  it("takes currency on POST /pos/order (a terminal's sale in EUR)", async function () {
+    allAgree();
+    const origin = system.config.consoleOrigin;
+    await proveAddress(system, key, chain.merchant);
+    const created = await system.app.inject({
+      method: "POST",
+      url: "/user/terminal-keys",
+      headers: { authorization: key, origin },
+      payload: { label: "Till EUR", address: chain.merchant.address, callback: "http://127.0.0.1:9/cb" },
+    });
+    assert.equal(created.statusCode, 200, created.body);
+    const signin = await system.app.inject({
+      method: "POST",
+      url: "/console/session",
+      headers: { origin },
+      payload: { terminal_key: created.json().key },
+    });
+    assert.equal(signin.statusCode, 200, signin.body);
+    const cookie = String(signin.headers["set-cookie"]).split(";")[0] as string;
+    const sale = await system.app.inject({
+      method: "POST",
+      url: "/pos/order",
+      headers: { cookie, origin },
+      payload: { amount: "4.50", currency: "eur" },
+    });
+    assert.equal(sale.statusCode, 200, sale.body);
+    assert.equal(sale.json().currency, "eur");
+    // 4.50 × 1.0825 / 3000 = 0.00162375 ETH exactly.
+    assert.equal(sale.json().expected_amount, "0.00162375");
+    const refused = await system.app.inject({
+      method: "POST",
+      url: "/pos/order",
+      headers: { cookie, origin },
+      payload: { amount: "4.50", currency: "gbp" },
+    });
+    assert.equal(refused.statusCode, 400);
+    assert.equal(refused.json().error.code, "unsupported_currency");
   });
 
   it("prices a token order in EUR: 10.00 EUR is 10.825 USDC at its $1 peg", async function () {
