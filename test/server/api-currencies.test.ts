@@ -99,6 +99,8 @@ describe("REST API: orders in EUR and other fiat currencies", function () {
     assert.equal(body.expected_amount, "0.00488569");
     // 3000 / 1.0825 = 2771.362586605080…, shown in EUR to 8 decimals (rounded down).
     assert.equal(body.eth_price, "2771.3625866");
+    // ETH/USD is the median of ETH_USD_PRICE and Coinbase: "rates".
+    assert.equal(body.price_source, "rates");
     // The order keeps its currency and the rate it was locked at, exactly.
     const { rows } = await t.db.query<{
       currency: string;
@@ -216,6 +218,7 @@ describe("REST API: orders in EUR and other fiat currencies", function () {
     const res = await post({ amount: "10.00", currency: "EUR", token: "USDC" }, key);
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.json().expected_amount, "10.825");
+    assert.equal(res.json().price_source, "peg");
     assert.equal(res.json().currency, "eur");
   });
 

@@ -82,10 +82,10 @@ export const OrderSchema = Type.Object(
         "The order reference (bytes32) to pass to `pay`/`payToken`; random, so chain data never reveals the order id",
     }),
     price_source: Type.Union(
-      [Type.Literal("feed"), Type.Literal("static"), Type.Literal("peg"), Type.Null()],
+      [Type.Literal("feed"), Type.Literal("static"), Type.Literal("peg"), Type.Literal("rates"), Type.Null()],
       {
         description:
-          'Where eth_price came from: "feed" (a Chainlink feed; for a stablecoin, its own USD feed, because it was off its peg by more than PEG_MAX_DEVIATION), "static" (ETH_USD_PRICE), "peg" (a token at its peg); null for orders made before it was recorded',
+          'Where eth_price came from: "feed" (a Chainlink feed; for a stablecoin, its own USD feed, because it was off its peg by more than PEG_MAX_DEVIATION), "static" (ETH_USD_PRICE), "peg" (a token at its peg), "rates" (RATE_SOURCES: an exchange ticker or the median of several sources, docs/payment-methods.md); null for orders made before it was recorded',
       },
     ),
     payout_address_proven: Type.Optional(

@@ -88,7 +88,8 @@ export interface OrderJson {
   reference: string;
   /**
    * Where `eth_price` came from: "feed" (a Chainlink feed; for a stablecoin, its own USD feed because
-   * it was off its peg), "static" (ETH_USD_PRICE) or "peg" (a token at its peg). Null for orders made
+   * it was off its peg), "static" (ETH_USD_PRICE), "peg" (a token at its peg) or "rates" (RATE_SOURCES:
+   * an exchange ticker or the median of several sources). Null for orders made
    * before it was recorded.
    */
   price_source: string | null;

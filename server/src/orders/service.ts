@@ -140,9 +140,14 @@ const DEFAULT_PEG = { maxDeviationPpm: 20_000n, policy: "quote" as const };
 /**
  * Where an order's price came from (the order's `price_source`): "feed" (a Chainlink feed: ETH/USD,
  * or a stablecoin's own USD feed when it is off its peg by more than PEG_MAX_DEVIATION), "static"
- * (ETH_USD_PRICE), "peg" (a token at its peg: its feed, if it has one, within PEG_MAX_DEVIATION).
+ * (ETH_USD_PRICE), "peg" (a token at its peg: its feed, if it has one, within PEG_MAX_DEVIATION),
+ * "rates" (RATE_SOURCES: an exchange ticker, or the median of several sources).
  */
-export type PriceSourceKind = "feed" | "static" | "peg";
+export type PriceSourceKind = "feed" | "static" | "peg" | "rates";
+
+/** The kind of a rate's source name ("static", "chainlink:0x…", "coinbase", "median(…)"). */
+const kindOf = (source: string): PriceSourceKind =>
+  source === "static" ? "static" : source.startsWith("chainlink") ? "feed" : "rates";
 
 /** `value` at `from` decimals, at `to` decimals (rounded down). */
 const rescale = (value: bigint, from: number, to: number): bigint =>
@@ -232,7 +237,7 @@ export function createOrderService(deps: OrderServiceDeps) {
         decimals: 18,
         price: price.value,
         priceDecimals: price.decimals,
-        priceSource: (price.source === "static" ? "static" : "feed") as PriceSourceKind,
+        priceSource: kindOf(price.source),
         expected: roundUpToPrecision(fiatQuoteAmount(amount, price.value, price.decimals, 18), 18, precision),
       };
     }
