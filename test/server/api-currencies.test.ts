@@ -214,6 +214,21 @@ describe("REST API: orders in EUR and other fiat currencies", function () {
     assert.equal(refused.json().error.code, "unsupported_currency");
   });
 
+  it("refuses to start with a FIAT_FEEDS entry that is no feed, naming the entry", async function () {
+    await assert.rejects(
+      startSystem(
+        testConfig({
+          START_BLOCK: "0",
+          CONTRACT_ADDRESS: chain.contractAddress,
+          CURRENCIES: "usd,eur",
+          FIAT_FEEDS: "EUR:0x00000000000000000000000000000000000c0de0",
+        }),
+        { db: t.db, client: chain.client, listen: false },
+      ),
+      /FIAT_FEEDS entry EUR:0x00000000000000000000000000000000000c0de0 has no contract code on .*; set it to the chain's Chainlink EUR\/USD feed/,
+    );
+  });
+
   it("prices a token order in EUR: 10.00 EUR is 10.825 USDC at its $1 peg", async function () {
     const res = await post({ amount: "10.00", currency: "EUR", token: "USDC" }, key);
     assert.equal(res.statusCode, 200, res.body);

@@ -18,6 +18,7 @@ import {
   chainIdMismatch,
   checkL1DataFee,
   checkMulticall3,
+  checkFiatFeed,
   checkPriceFeed,
   checkSequencerFeed,
   checkTokens,
@@ -343,6 +344,10 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     );
   }
   problems.push(...(await checkTokens(ctx, tokens, contract)));
+  for (const fiatFeed of config.fiatFeeds ?? []) {
+    const problem = await checkFiatFeed(ctx, fiatFeed);
+    if (problem) problems.push(problem);
+  }
   if (config.multicall3Address) {
     const problem = await checkMulticall3(ctx, config.multicall3Address);
     if (problem) problems.push(problem);
