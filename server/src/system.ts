@@ -128,6 +128,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       config: config.rates,
       http: httpRateSources(config.rates.urls, {
         timeoutMs: config.rates.timeoutMs,
+        cacheMs: config.rates.cacheMs,
         maxAgeSeconds: config.rates.maxAgeSeconds,
         fiatMaxAgeSeconds: config.rates.fiatMaxAgeSeconds,
         now,

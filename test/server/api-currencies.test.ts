@@ -62,6 +62,8 @@ describe("REST API: orders in EUR and other fiat currencies", function () {
         RATE_MAX_SPREAD: "0.02",
         FIAT_FEEDS: `EUR:${eurFeed}:3600`,
         FEED_CACHE_MS: "0",
+        // The test changes the APIs' answers between orders.
+        RATE_CACHE_MS: "0",
         COINBASE_API_URL: apis.url,
         KRAKEN_API_URL: apis.url,
         FRANKFURTER_API_URL: apis.url,

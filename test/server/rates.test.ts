@@ -161,6 +161,28 @@ describe("rates: HTTP ticker sources against local Coinbase, Kraken and Frankfur
     );
   });
 
+  it("reuses an answer for RATE_CACHE_MS: a burst of quotes makes one call per pair", async function () {
+    const urls = { coinbase: apis.url, kraken: apis.url, frankfurter: apis.url };
+    const cached = httpRateSources(urls, {
+      timeoutMs: 300,
+      maxAgeSeconds: 300,
+      fiatMaxAgeSeconds: 36 * 3600,
+      cacheMs: 60_000,
+    });
+    apis.set("coinbase", "LTC/USD", { rate: "70.25" });
+    const before = apis.requests.filter((r) => r === "coinbase LTC/USD").length;
+    const answers = await Promise.all([1, 2, 3, 4, 5].map(() => cached.coinbase.rate("LTC/USD")));
+    assert.ok(answers.every((a) => a.value === 7025n * 10n ** 16n));
+    apis.set("coinbase", "LTC/USD", { rate: "71" });
+    assert.equal((await cached.coinbase.rate("LTC/USD")).value, 7025n * 10n ** 16n);
+    assert.equal(apis.requests.filter((r) => r === "coinbase LTC/USD").length - before, 1);
+    // A failed call is not kept: the next read asks again.
+    apis.set("coinbase", "DASH/USD", { status: 500 });
+    await rejectsWith(cached.coinbase.rate("DASH/USD"), "rate_source_failed", /HTTP 500/);
+    apis.set("coinbase", "DASH/USD", { rate: "30" });
+    assert.equal((await cached.coinbase.rate("DASH/USD")).value, 30n * E18);
+  });
+
   it("names the pair when no configured source has it", async function () {
     const rates = createRates({ sources: [sources.kraken], policy: "median", maxSpreadPpm: 20_000n });
     await rejectsWith(

@@ -18,6 +18,8 @@ export interface RatesConfig {
   maxSpreadPpm: bigint;
   /** RATE_TIMEOUT_MS: one HTTP source's request (default 2000). */
   timeoutMs: number;
+  /** RATE_CACHE_MS: an HTTP source's answer is reused this long (default 5000; 0: never). */
+  cacheMs: number;
   /** RATE_MAX_AGE_SECONDS: an HTTP source's crypto answer older than this is stale (default 300). */
   maxAgeSeconds: number;
   /** RATE_FIAT_MAX_AGE_SECONDS: an HTTP source's fiat answer, counted in FX market hours (default 36 h). */
@@ -62,6 +64,7 @@ export function readRatesConfig(r: EnvReader): RatesConfig {
     policy: r.oneOf("RATE_POLICY", ["median", "first"] as const, "median"),
     maxSpreadPpm: readShare(r, "RATE_MAX_SPREAD", 20_000n),
     timeoutMs: r.int("RATE_TIMEOUT_MS", 2_000, 50, 60_000),
+    cacheMs: r.int("RATE_CACHE_MS", 5_000, 0, 600_000),
     maxAgeSeconds: r.int("RATE_MAX_AGE_SECONDS", 300, 1, 7 * 86_400),
     fiatMaxAgeSeconds: r.int("RATE_FIAT_MAX_AGE_SECONDS", 36 * 3_600, 60, 30 * 86_400),
     urls: {

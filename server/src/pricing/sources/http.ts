@@ -11,6 +11,13 @@ export interface HttpSourceOptions {
   maxAgeSeconds: number;
   /** A fiat pair's limit (RATE_FIAT_MAX_AGE_SECONDS), in FX market hours. */
   fiatMaxAgeSeconds: number;
+  /**
+   * RATE_CACHE_MS: an answer is reused this long (concurrent reads share one request), so a burst of
+   * orders makes one call per pair to each API; 0: every read calls. A failed call is not kept.
+   */
+  cacheMs?: number;
+  /** Where answers are kept for `cacheMs` (one map per set of sources). */
+  cache?: Map<string, { at: number; answer: Promise<JsonAnswer> }>;
   now?: () => number;
   fetch?: typeof fetch;
 }
@@ -28,8 +35,25 @@ export interface JsonAnswer {
   producedAt: number;
 }
 
-/** GET `url` as JSON within the timeout; a network error, a timeout or a non-JSON body throws. */
-export async function getJson(source: string, url: string, options: HttpSourceOptions): Promise<JsonAnswer> {
+/**
+ * GET `url` as JSON within the timeout (or the answer of the last `cacheMs`); a network error, a
+ * timeout, an error status or a non-JSON body throws.
+ */
+export function getJson(source: string, url: string, options: HttpSourceOptions): Promise<JsonAnswer> {
+  const { cache, cacheMs = 0 } = options;
+  if (!cache || cacheMs <= 0) return fetchJson(source, url, options);
+  const now = (options.now ?? Date.now)();
+  const kept = cache.get(url);
+  if (kept && now - kept.at < cacheMs) return kept.answer;
+  const answer = fetchJson(source, url, options);
+  cache.set(url, { at: now, answer });
+  answer.catch(() => {
+    if (cache.get(url)?.answer === answer) cache.delete(url);
+  });
+  return answer;
+}
+
+async function fetchJson(source: string, url: string, options: HttpSourceOptions): Promise<JsonAnswer> {
   const now = options.now ?? Date.now;
   let response: Response;
   try {

@@ -9,11 +9,13 @@ export type HttpSourceName = "coinbase" | "kraken" | "frankfurter";
 /** The HTTP ticker sources by name, each at its base URL (COINBASE_API_URL, …). */
 export function httpRateSources(
   urls: Record<HttpSourceName, string>,
-  options: Omit<HttpSourceOptions, "baseUrl">,
+  options: Omit<HttpSourceOptions, "baseUrl" | "cache">,
 ): Record<HttpSourceName, RateSource> {
+  // One cache for the three: each URL is its own entry.
+  const shared: Omit<HttpSourceOptions, "baseUrl"> = { ...options, cache: new Map() };
   return {
-    coinbase: coinbaseRateSource({ ...options, baseUrl: urls.coinbase }),
-    kraken: krakenRateSource({ ...options, baseUrl: urls.kraken }),
-    frankfurter: frankfurterRateSource({ ...options, baseUrl: urls.frankfurter }),
+    coinbase: coinbaseRateSource({ ...shared, baseUrl: urls.coinbase }),
+    kraken: krakenRateSource({ ...shared, baseUrl: urls.kraken }),
+    frankfurter: frankfurterRateSource({ ...shared, baseUrl: urls.frankfurter }),
   };
 }
