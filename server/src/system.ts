@@ -23,7 +23,7 @@ import {
 } from "./eletropay/index.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
-import { formatDecimal, parseUsdCents } from "./lib/money.ts";
+import { parseUsdCents } from "./lib/money.ts";
 import { createAddressService } from "./merchants/addresses.ts";
 import { createMerchantService } from "./merchants/service.ts";
 import { txtNotifier } from "./notify/order-status.ts";
@@ -276,13 +276,6 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       checks: {
         callbacks: () => callbackHealth(db),
         eletropay: async () => (eletropay ? gapLimitStatus(db, eletropayConfig) : { enabled: false }),
-        // Per chain, per rate source, per pair asked: the last answer's age and the last error.
-        rates: async () => ({
-          sources: config.rates.sources,
-          policy: config.rates.policy,
-          max_spread: `${formatDecimal(config.rates.maxSpreadPpm, 4)}%`,
-          chains: Object.fromEntries(chains.map((c) => [c.name, c.rates.health()])),
-        }),
       },
     }),
     indexedBlock,
