@@ -222,8 +222,8 @@ describe(`merchant console dashboard in Chromium (${onRealPostgres() ? "PostgreS
     // Every balance has its value at today's rate, with the rate's source in its title.
     await page.goto(`${base}/console/balances`);
     await shown(page, "balances");
-    await page.waitForSelector("#balances td.value");
-    const value = await page.$eval("#balances tbody tr td.value", (td) => ({
+    await page.waitForSelector("#balances td.fiat");
+    const value = await page.$eval("#balances tbody tr td.fiat", (td) => ({
       text: td.textContent,
       title: td.getAttribute("title"),
     }));

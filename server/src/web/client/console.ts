@@ -483,7 +483,7 @@ function rateSource(rate: Rate): string {
 function valueCell(row: HTMLTableRowElement, chainId: number, symbol: string, coins: string) {
   const rate = rateOf(chainId, symbol);
   const td = row.insertCell();
-  td.className = "value";
+  td.className = "fiat";
   if (!rate || rate.value === null) {
     td.textContent = t("noRate");
     if (rate) td.title = rateSource(rate);
@@ -539,9 +539,9 @@ async function loadOverview() {
   currency = view.currency;
   rates = view.rates;
   $("today-total").textContent = money(view.today.value);
-  $("today-orders").textContent = `${view.today.orders} × ${t("thOrder").toLowerCase()}`;
+  $("today-orders").textContent = t("ordersCount", { n: view.today.orders });
   $("month-total").textContent = money(view.month.value);
-  $("month-orders").textContent = `${view.month.orders} × ${t("thOrder").toLowerCase()}`;
+  $("month-orders").textContent = t("ordersCount", { n: view.month.orders });
   $("waiting-count").textContent = String(view.waiting.count);
   drawOverviewChart(view);
   fillWaiting(view.waiting.orders);
@@ -591,7 +591,7 @@ function fillWaiting(orders: OverviewAnswer["waiting"]["orders"]) {
       t("expiresIn", { n: Math.max(0, Math.ceil((Date.parse(o.expires_at) - Date.now()) / 60_000)) }),
     );
     cell(row, `${amount(o.expected_amount)} ${o.token}`);
-    cell(row, money(o.value)).className = "value";
+    cell(row, money(o.value)).className = "fiat";
   }
   labelCells(table);
 }
@@ -627,7 +627,7 @@ function fillRates() {
     cell(
       row,
       r.value === null ? t("noRate") : t("rateLine", { coin: r.token, value: money(r.value) }),
-    ).className = "value";
+    ).className = "fiat";
     cell(row, rateSource(r));
   }
   labelCells(table);
