@@ -221,7 +221,6 @@ function hexValue(value: string): HTMLElement {
   const code = document.createElement("code");
   code.textContent = shortHex(value);
   code.title = value;
-  code.setAttribute("aria-label", value);
   const copy = document.createElement("button");
   copy.type = "button";
   copy.className = "copy";
@@ -1027,7 +1026,7 @@ function openPreview(action: Action) {
         : t("actionRefund", { id: action.order?.id ?? "" });
   $<HTMLInputElement>("pv-amount").readOnly = action.kind === "sweep";
   $<HTMLInputElement>("pv-to").readOnly = action.kind === "sweep";
-  $("pv-chain").textContent = `${action.chain.name} (chain id ${action.chain.chainId})`;
+  $("pv-chain").textContent = t("chainLine", { chain: action.chain.name, id: action.chain.chainId });
   $("pv-token").textContent = action.token.symbol;
   $<HTMLInputElement>("pv-amount").value = action.amount;
   $<HTMLInputElement>("pv-to").value = action.to;
