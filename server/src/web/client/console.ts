@@ -782,7 +782,8 @@ function orderRow(body: HTMLTableSectionElement, order: Order) {
       t("refundLabel", { id: order.id }),
     );
   }
-  labelCells(body.parentElement as HTMLTableElement);
+  // A row made apart (followOrder) is labelled once it is in its table.
+  if (body.parentElement instanceof HTMLTableElement) labelCells(body.parentElement);
 }
 
 async function loadOrders(event?: Event) {
@@ -1222,6 +1223,7 @@ async function followOrder(before: Order) {
       const fresh = document.createElement("tbody");
       orderRow(fresh as HTMLTableSectionElement, now);
       row.replaceWith(fresh.rows[0] as HTMLTableRowElement);
+      labelCells($<HTMLTableElement>("orders"));
       void body;
     }
     if (now.status !== before.status || JSON.stringify(now) !== JSON.stringify(before)) return;
