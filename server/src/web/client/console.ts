@@ -809,6 +809,7 @@ async function loadOrders(event?: Event) {
   for (const order of list.orders) orderRow(body, order);
 }
 
+// ---- Callbacks section: one order's deliveries (#callbacks), the signing secret (#rotate-secret) ----
 async function loadCallbacks(orderId: number) {
   const list = await api<{
     deliveries: {
