@@ -3,6 +3,7 @@ import { after, before, describe, it } from "mocha";
 import { addDecimals, createOverviewService } from "../../server/src/api/overview-service.ts";
 import { createMerchant, type Merchant } from "../../server/src/merchants/service.ts";
 import { staticPriceSource, type PriceSource } from "../../server/src/pricing/index.ts";
+import { insertSubscription } from "../../server/src/recurring/repository.ts";
 import { createTestDb, onRealPostgres, type TestDb } from "../support/db.ts";
 
 const ETH = "0x0000000000000000000000000000000000000000";
@@ -146,6 +147,50 @@ describe(`console overview sums (${onRealPostgres() ? "PostgreSQL" : "PGlite"})`
     const theirs = await service.overview(other);
     assert.deepEqual(theirs.today, { value: "3.00", orders: 1n });
     assert.equal(theirs.waiting.count, 0n);
+  });
+
+  it("lists the subscriptions due soon: upcoming or pending, not cancelled, this merchant's, soonest first", async function () {
+    let n = 0;
+    async function subscription(who: Merchant, status: string, paidThrough: Date, cancelled = false) {
+      n += 1;
+      const row = await insertSubscription(t.db, {
+        merchantId: who.id,
+        chainId: 31337n,
+        method: "deposit",
+        token: ETH,
+        tokenSymbol: "ETH",
+        tokenDecimals: 18,
+        usdCents: 999n,
+        interval: "monthly",
+        startsAt: paidThrough,
+        merchantAddress: "0x00000000000000000000000000000000000000c0",
+        callback: "http://127.0.0.1:9/recurring",
+        itemTitle: `Plan ${n}`,
+        itemDescription: null,
+        itemImage: null,
+        reference: `0x${n.toString(16).padStart(64, "0")}`,
+        depositAddress: `0x${n.toString(16).padStart(40, "0")}`,
+        pageToken: `page-${n}`,
+        createdAt: NOW,
+      });
+      await t.db.query("UPDATE subscriptions SET status = $2, cancelled_at = $3 WHERE id = $1", [
+        row.id,
+        status,
+        cancelled ? NOW : null,
+      ]);
+      return row.id;
+    }
+    const later = await subscription(merchant, "upcoming", new Date(NOW.getTime() + 5 * DAY));
+    const late = await subscription(merchant, "pending", new Date(NOW.getTime() - DAY));
+    await subscription(merchant, "active", new Date(NOW.getTime() + 20 * DAY));
+    await subscription(merchant, "upcoming", new Date(NOW.getTime() + 2 * DAY), true);
+    await subscription(other, "upcoming", new Date(NOW.getTime() + DAY));
+    const service = createOverviewService({ db: t.db, chains: [], now: () => NOW });
+    const view = await service.overview(merchant);
+    assert.deepEqual(
+      view.subscriptionsDue.map((s) => s.id),
+      [late, later],
+    );
   });
 
   it("adds decimal strings exactly", function () {
