@@ -11,6 +11,7 @@ import { consoleMessages } from "../../server/src/web/i18n/messages/console.ts";
 import { CONSOLE_SECTIONS } from "../../server/src/web/console-page.ts";
 import {
   assertClean,
+  checkAccessibility,
   openPage,
   startBrowserSystem,
   type BrowserSystem,
@@ -229,6 +230,12 @@ describe(`merchant console dashboard in Chromium (${onRealPostgres() ? "PostgreS
     }));
     // Paid 12.34 + 0.10 USD at 2500 USD/ETH: 0.004976 ETH, worth $12.44 today at the same rate.
     assert.equal(value.text, "≈ $12.44");
+    for (const section of ["overview", "balances", "settings"]) {
+      await page.goto(`${base}/console/${section}`);
+      await shown(page, section);
+      await loaded(page);
+      await checkAccessibility(page, `console ${section}`);
+    }
     assert.match(value.title ?? "", /1 ETH = \$2,500\.00 · fixed price \(ETH_USD_PRICE\)/);
   });
 
