@@ -22,6 +22,7 @@ import { formatDecimal } from "../lib/money.ts";
 import { getAddress } from "viem";
 import { htmlPage, scriptJson } from "./html.ts";
 import { POS_BODY } from "./pos-page.ts";
+import { consoleCallbacksMessages } from "./i18n/messages/console-callbacks.ts";
 
 /**
  * The merchant console (/console) and the point-of-sale terminal (/pos): server-rendered shells,
@@ -151,6 +152,7 @@ const CONSOLE_BODY = `<main class="console" aria-labelledby="console-title">
     <section class="panel" aria-labelledby="callbacks-title">
       <h2 id="callbacks-title">Callback deliveries</h2>
       <table id="callbacks"><thead><tr><th scope="col">Order</th><th scope="col">Status</th><th scope="col">Delivery</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
+      <div id="callback-tools"><script type="application/json" id="callbacks-messages">${scriptJson(consoleCallbacksMessages)}</script></div>
     </section>
 
     <section class="panel" aria-labelledby="secret-title">

@@ -23,6 +23,7 @@ import {
   WalletError,
   type Eip1193,
 } from "./wallet.ts";
+import { mountCallbackTools } from "./console-callbacks.ts";
 
 interface WebChain {
   chainId: number;
@@ -847,6 +848,7 @@ $("rotate-secret").addEventListener("click", () => {
     })
     .catch(fail);
 });
+mountCallbackTools({ root: $("callback-tools"), api, fail });
 $("pv-close").addEventListener("click", () => {
   $<HTMLDialogElement>("preview").close();
   pending = undefined;
