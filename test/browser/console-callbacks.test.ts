@@ -127,7 +127,7 @@ describe(`console: send a test event and read its attempts (${onRealPostgres() ?
     const listed = page.locator("#recent-deliveries details.delivery").first();
     await listed.waitFor();
     assert.equal(await listed.getAttribute("data-status"), "delivered");
-    assert.match((await listed.locator("summary").textContent()) ?? "", /^test to /);
+    assert.match((await listed.locator(":scope > summary").textContent()) ?? "", /^test to /);
 
     await checkAccessibility(page, "console callback tools");
     assertClean(opened);
