@@ -274,6 +274,17 @@ describe(`callbacks: test events and the delivery log (${onRealPostgres() ? "Pos
       payload: {},
     });
     assert.equal(empty.statusCode, 202, empty.body);
+    // A few tests in flight per merchant: the sixth waits until one is delivered or failed.
+    for (let i = 0; i < 3; i++) {
+      const more = await app.inject({ method: "POST", url: "/callbacks/test", headers: as(carol) });
+      assert.equal(more.statusCode, 202, more.body);
+    }
+    const sixth = await app.inject({ method: "POST", url: "/callbacks/test", headers: as(carol) });
+    assert.equal(sixth.statusCode, 429, sixth.body);
+    assert.equal(sixth.json().error.code, "tests_in_flight");
+    await t.db.query("UPDATE callbacks SET status = 'failed' WHERE merchant_id = $1 AND kind = 'test'", [
+      carol,
+    ]);
 
     const loopback = await guarded.inject({
       method: "POST",

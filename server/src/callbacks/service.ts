@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Db, Queryable } from "../db/types.ts";
 import { blockedAddressReason } from "../lib/ip.ts";
-import { badRequest, conflict, notFound } from "../lib/errors.ts";
+import { badRequest, conflict, notFound, tooManyRequests } from "../lib/errors.ts";
 import { latestCallbackUrl, orderOwner } from "../orders/queries.ts";
 import { exchangeFromRow, type Exchange, type ExchangeRow } from "./exchange.ts";
 import { insertCallback } from "./outbox.ts";
@@ -226,6 +226,9 @@ export function testEventBody(testId: string, createdAt: Date): TestEventBody {
   };
 }
 
+/** Test events of one merchant still being delivered (pending or sending) at most; more answer 429. */
+export const MAX_TESTS_IN_FLIGHT = 5;
+
 export interface QueuedTest {
   id: bigint;
   eventId: string;
@@ -258,16 +261,29 @@ export async function sendTestEvent(
     throw error;
   }
   const testId = randomUUID();
-  const queued = await db.transaction((tx) =>
-    insertCallback(tx, {
+  const queued = await db.transaction(async (tx) => {
+    // Tests are for trying a receiver, not for making this server send requests on demand: a
+    // few at a time per merchant (each one still retries for up to 3 days against a dead URL).
+    const { rows } = await tx.query<{ n: bigint }>(
+      `SELECT count(*)::int8 AS n FROM callbacks
+        WHERE merchant_id = $1 AND kind = 'test' AND status IN ('pending', 'sending')`,
+      [merchantId],
+    );
+    if ((rows[0]?.n ?? 0n) >= BigInt(MAX_TESTS_IN_FLIGHT)) {
+      throw tooManyRequests(
+        `${MAX_TESTS_IN_FLIGHT} of your test events are still being delivered; wait until one is delivered or failed (GET /callbacks/recent shows them)`,
+        "tests_in_flight",
+      );
+    }
+    return insertCallback(tx, {
       stream: `test:${merchantId}:${testId}`,
       kind: "test",
       url: target,
       body: JSON.stringify(testEventBody(testId, new Date())),
       secretRef: `merchant:${merchantId}`,
       merchantId,
-    }),
-  );
+    });
+  });
   return { ...queued, url: target };
 }
 

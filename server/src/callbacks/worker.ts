@@ -182,12 +182,20 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
   let lastClaimError: unknown;
   let pollTimer: NodeJS.Timeout | undefined;
   let pruneTimer: NodeJS.Timeout | undefined;
+  let pruning: Promise<void> | undefined;
   let wakeTimer: NodeJS.Timeout | undefined;
   let wakeAt = Number.POSITIVE_INFINITY;
   let unlisten: (() => Promise<void>) | undefined;
 
   /** Keeps the delivery log bounded: exchanges older than the retention go (exchange.ts). */
-  async function prune(): Promise<void> {
+  function prune(): Promise<void> {
+    pruning ??= pruneOnce().finally(() => {
+      pruning = undefined;
+    });
+    return pruning;
+  }
+
+  async function pruneOnce(): Promise<void> {
     try {
       const pruned = await pruneExchanges(db, options.exchangeRetentionDays ?? EXCHANGE_RETENTION_DAYS);
       if (pruned > 0) log.info({ pruned }, "callback exchanges past their retention deleted");
@@ -462,6 +470,7 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
       await unlisten?.().catch(() => {});
       unlisten = undefined;
       await pumping;
+      await pruning;
       await Promise.allSettled([...inflight]);
     },
 

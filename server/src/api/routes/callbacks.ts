@@ -236,7 +236,7 @@ export async function callbackRoutes(
           "Send a signed test event (kind `test`) through the real delivery path: same signature, headers and retries",
         security: [{ apiKey: [] }],
         body: TestBody,
-        response: { 202: TestResponse, 400: ErrorSchema, ...errors },
+        response: { 202: TestResponse, 400: ErrorSchema, ...errors, 429: ErrorSchema },
       },
       // The body is optional: a POST without one tests the default URL.
       preValidation: async (request) => {
