@@ -91,7 +91,7 @@ export interface AppDeps {
   /** Proven payout addresses (GET /user/addresses/nonce, POST and GET /user/addresses); optional for tests. */
   addresses?: AddressService;
   /** GET /callbacks and POST /callbacks/:id/redeliver. */
-  callbacks: Pick<CallbackService, "list" | "redeliver">;
+  callbacks: Pick<CallbackService, "list" | "redeliver" | "recent" | "get" | "sendTest">;
   health: HealthService;
   /** Idempotency-Key on POST /order, POST /recurring and POST /pos/order; absent: the header is ignored. */
   idempotency?: IdempotencyService;

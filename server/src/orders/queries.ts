@@ -26,6 +26,15 @@ export async function orderOwner(
   return rows[0] ? { merchantId: rows[0].merchant_id } : undefined;
 }
 
+/** The callback URL of the merchant's latest order (the one its integration uses now), if any. */
+export async function latestCallbackUrl(db: Queryable, merchantId: bigint): Promise<string | undefined> {
+  const { rows } = await db.query<{ callback: string }>(
+    "SELECT callback FROM orders WHERE merchant_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+    [merchantId],
+  );
+  return rows[0]?.callback;
+}
+
 export interface StatusTotal {
   status: OrderStatus;
   count: bigint;

@@ -32,6 +32,7 @@ import {
 } from "./i18n/index.ts";
 import { consoleMessages, type ConsoleMessage } from "./i18n/messages/console.ts";
 import { POS_BODY } from "./pos-page.ts";
+import { consoleCallbacksMessages } from "./i18n/messages/console-callbacks.ts";
 
 /**
  * The merchant console (/console) and the point-of-sale terminal (/pos): server-rendered shells,
@@ -191,6 +192,7 @@ function consoleBody(locale: Locale): string {
       <section class="panel" aria-labelledby="callbacks-title">
         <h2 id="callbacks-title">${h("callbacksTitle")}</h2>
         <table id="callbacks" class="cards">${th("thOrder", "thStatus", "thDelivery", "thAction")}</table>
+        <div id="callback-tools"><script type="application/json" id="callbacks-messages">${scriptJson(consoleCallbacksMessages)}</script></div>
       </section>
       <section class="panel" aria-labelledby="secret-title">
         <h2 id="secret-title">${h("secretTitle")}</h2>

@@ -29,6 +29,7 @@ import {
 import { drawIncomeChart } from "./chart.ts";
 import { addDecimals, formatDecimal, multiplyDecimals, shortHex } from "./format.ts";
 import type { ConsoleMessage } from "../i18n/messages/console.ts";
+import { mountCallbackTools } from "./console-callbacks.ts";
 
 interface WebChain {
   chainId: number;
@@ -1286,6 +1287,7 @@ $("rotate-secret").addEventListener("click", () => {
     })
     .catch(fail);
 });
+mountCallbackTools({ root: $("callback-tools"), api, fail });
 $("pv-close").addEventListener("click", () => {
   $<HTMLDialogElement>("preview").close();
   pending = undefined;
