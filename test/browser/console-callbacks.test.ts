@@ -67,6 +67,9 @@ describe(`console: send a test event and read its attempts (${onRealPostgres() ?
       timeout: 15_000,
     });
 
+    // The tools live in the console's callbacks section.
+    await page.click(`nav.tabs a[data-section="callbacks"]`);
+    await page.waitForSelector("#section-callbacks:not([hidden])");
     await page.getByLabel("URL (optional)").fill(receiver.url);
     // The first attempt meets a 500; the receiver is back for the retry.
     const firstSeen = receiver.waitFor((all) => all.length >= 1, 20_000);
