@@ -17,6 +17,7 @@ import { exportRoutes } from "./api/routes/exports.ts";
 import { healthRoutes } from "./api/routes/health.ts";
 import { metricsRoutes } from "./api/routes/metrics.ts";
 import { orderRoutes } from "./api/routes/orders.ts";
+import { paymentMethodRoutes } from "./payment-methods/routes.ts";
 import { recurringRoutes } from "./api/routes/recurring.ts";
 import { userRoutes } from "./api/routes/user.ts";
 import { OrderSchema } from "./api/schemas.ts";
@@ -147,6 +148,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.idempotency) await app.register(idempotencyPlugin, { service: deps.idempotency });
   await app.register(healthRoutes, { deps });
   await app.register(orderRoutes, { deps });
+  if (deps.paymentMethods) await app.register(paymentMethodRoutes, { methods: deps.paymentMethods });
   await app.register(userRoutes, { deps });
   await app.register(exportRoutes, { deps });
   await app.register(recurringRoutes, { deps });

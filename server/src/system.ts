@@ -37,6 +37,8 @@ import { chainName } from "./web/pay-view.ts";
 import { createMetrics } from "./metrics/index.ts";
 import { createOrderReader, orderCountsByStatus } from "./orders/queries.ts";
 import { createOrderService } from "./orders/service.ts";
+import { createOrderStateProviders } from "./payment-methods/provider.ts";
+import { createPaymentMethods } from "./payment-methods/service.ts";
 import { recurringCallbacks } from "./callbacks/recurring-callbacks.ts";
 import { recurringTxtNotifier } from "./notify/recurring.ts";
 import { createRecurringEvents } from "./recurring/events.ts";
@@ -98,6 +100,8 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
   const chains: ChainRuntime[] = [];
   const now = options.now ?? Date.now;
   let recurringEvents = createRecurringEvents();
+  // Orders paid by several methods: their state is the sum of every method's payments.
+  const orderStates = createOrderStateProviders();
   try {
     const migration = await migrate(db);
     if (migration.applied.length > 0)
@@ -131,6 +135,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
         log,
         services: {
           orderEvents: events,
+          orderStates,
           recurringEvents,
           now,
           eletropay: i === 0 ? eletropayEth : undefined,
@@ -214,16 +219,25 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     outbox: () => outboxStats(db),
     log: log.child({ component: "metrics" }),
   });
+  const orders = createOrderService({
+    db,
+    chains,
+    orderTtlSeconds: config.orderTtlSeconds,
+    anonymousMaxCents: parseUsdCents(config.anonymousMaxUsd) ?? 500n,
+    allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
+    quoteDecimals: config.quoteDecimals,
+  });
   const app = await buildApp({
     config,
     log,
-    orders: createOrderService({
+    orders,
+    paymentMethods: createPaymentMethods({
       db,
       chains,
+      orders,
       orderTtlSeconds: config.orderTtlSeconds,
-      anonymousMaxCents: parseUsdCents(config.anonymousMaxUsd) ?? 500n,
-      allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
-      quoteDecimals: config.quoteDecimals,
+      confirmations: orderStates.confirmations,
+      publicUrl: config.publicUrl,
     }),
     payPage: {
       ...createOrderReader(db),
