@@ -17,7 +17,7 @@ import { exportRoutes } from "./api/routes/exports.ts";
 import { healthRoutes } from "./api/routes/health.ts";
 import { metricsRoutes } from "./api/routes/metrics.ts";
 import { orderRoutes } from "./api/routes/orders.ts";
-import { paymentMethodRoutes } from "./payment-methods/routes.ts";
+import { paymentMethodRoutes } from "./api/routes/payment-methods.ts";
 import { recurringRoutes } from "./api/routes/recurring.ts";
 import { userRoutes } from "./api/routes/user.ts";
 import { OrderSchema } from "./api/schemas.ts";

@@ -39,6 +39,7 @@ import { createOrderReader, orderCountsByStatus } from "./orders/queries.ts";
 import { createOrderService } from "./orders/service.ts";
 import { createOrderStateProviders } from "./payment-methods/provider.ts";
 import { createPaymentMethods } from "./payment-methods/service.ts";
+import { createUtxoMethods } from "./payment-methods/utxo.ts";
 import { recurringCallbacks } from "./callbacks/recurring-callbacks.ts";
 import { recurringTxtNotifier } from "./notify/recurring.ts";
 import { createRecurringEvents } from "./recurring/events.ts";
@@ -102,16 +103,16 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
   let recurringEvents = createRecurringEvents();
   // Orders paid by several methods: their state is the sum of every method's payments.
   const orderStates = createOrderStateProviders();
+  // Order status changes reach the merchant's callback and the TXT notifier, in the indexer's transaction.
+  const orderEvents = createOrderEvents([
+    orderCallbacks(config.publicUrl),
+    txtNotifier({ sms: config.sms !== undefined }),
+  ]);
   try {
     const migration = await migrate(db);
     if (migration.applied.length > 0)
       log.info({ from: migration.from, to: migration.to }, `database migrated to version ${migration.to}`);
 
-    // Order status changes reach the merchant's callback and the TXT notifier, in the indexer's transaction.
-    const events = createOrderEvents([
-      orderCallbacks(config.publicUrl),
-      txtNotifier({ sms: config.sms !== undefined }),
-    ]);
     // Subscription events reach the same two subscribers, from the recurring sink and scheduler.
     recurringEvents = createRecurringEvents([
       recurringCallbacks(config.publicUrl),
@@ -134,7 +135,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
         db,
         log,
         services: {
-          orderEvents: events,
+          orderEvents,
           orderStates,
           recurringEvents,
           now,
@@ -227,6 +228,19 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
     quoteDecimals: config.quoteDecimals,
   });
+  // UTXO coins as payment methods (PAY_<COIN>_RPC_URL): a watcher per coin, on processes that index.
+  const utxoMethods =
+    config.paymentMethods.utxo.length > 0
+      ? createUtxoMethods({
+          db,
+          coins: config.paymentMethods.utxo,
+          events: orderEvents,
+          provider: orderStates.standalone(),
+          log: log.child({ component: "payment-methods" }),
+          now,
+        })
+      : undefined;
+  if (config.runIndexer) utxoMethods?.start();
   const app = await buildApp({
     config,
     log,
@@ -238,6 +252,8 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       orderTtlSeconds: config.orderTtlSeconds,
       confirmations: orderStates.confirmations,
       publicUrl: config.publicUrl,
+      utxo: utxoMethods,
+      quoteDecimals: config.quoteDecimals,
     }),
     payPage: {
       ...createOrderReader(db),
@@ -359,6 +375,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       recurringStop.abort();
       await recurringRun;
       await eletropay?.watcher.stop();
+      await utxoMethods?.stop();
       await eletropay?.app.close();
       await Promise.allSettled(chains.map((c) => c.stop()));
       await callbackWorker?.stop();

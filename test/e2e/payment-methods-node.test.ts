@@ -75,7 +75,7 @@ describe("payment methods: one order paid in a token on one chain and ETH on ano
       [alpha, beta].map((c) => c.deploy("mocks/MockStablecoin.sol/MockStablecoin.json")),
     );
     assert.equal(a, b);
-    usdc = a;
+    usdc = a as `0x${string}`;
     for (const chain of [alpha, beta]) {
       await send(
         chain,

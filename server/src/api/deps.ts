@@ -75,7 +75,9 @@ export interface AppDeps {
   config: AppConfig;
   log: Logger;
   /** Orders payable by several methods (POST /order's `methods`, GET /order/:id's `payment_methods`). */
-  paymentMethods?: Pick<PaymentMethodsService, "createOrder" | "describe" | "qrUri"> | undefined;
+  paymentMethods?:
+    | Pick<PaymentMethodsService, "createOrder" | "describe" | "qrUri" | "setXpub" | "xpubs" | "deleteXpub">
+    | undefined;
   /** Create, read and list orders (POST /order, GET /order/:id, /history; the console also by reference). */
   orders: Pick<OrderService, "create" | "get" | "getByReference" | "list">;
   /** Recurring billing (POST/GET /recurring, /status/recurring/:status, the subscription page); optional for tests. */

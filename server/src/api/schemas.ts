@@ -77,8 +77,13 @@ export const OrderSchema = Type.Object(
     payment_methods: Type.Optional(
       Type.Array(
         Type.Object({
-          method: Type.String({ description: 'The method\'s id: COIN@chain id, e.g. "USDC@8453"' }),
-          chain_id: Type.Integer(),
+          method: Type.String({
+            description:
+              'The method\'s id: COIN@chain id on an EVM chain ("USDC@8453"), the coin for a UTXO coin ("LTC")',
+          }),
+          chain_id: Type.Union([Type.Integer(), Type.Null()], {
+            description: "The EVM chain; null for a UTXO coin",
+          }),
           token: Type.String({ description: "ETH or the token's symbol" }),
           address: Type.String({ description: "Where a plain transfer pays the order by this method" }),
           amount: Type.String({ description: "The whole order in this method (decimal)" }),
@@ -86,7 +91,9 @@ export const OrderSchema = Type.Object(
             description: "The locked USD price of one coin, for this order until it expires",
           }),
           price_source: Type.String({ description: '"feed", "static" or "peg"' }),
-          payment_uri: Type.String({ description: "EIP-681 URI of a plain transfer of the whole amount" }),
+          payment_uri: Type.String({
+            description: "EIP-681 (EVM) or BIP21 (UTXO) URI of a plain transfer of the whole amount",
+          }),
           qr_code: Type.String({ description: "URL of an SVG QR code with payment_uri" }),
           amount_paid: Type.String({ description: "What this method has received (decimal)" }),
           status: Type.Union([Type.Literal("unpaid"), Type.Literal("seen"), Type.Literal("final")], {

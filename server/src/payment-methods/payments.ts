@@ -7,6 +7,7 @@ import type { MethodPayment } from "../orders/events.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import type { OrderMethodRow } from "./repository.ts";
 import { usdValue, type SeenPayment } from "./state.ts";
+import { utxoPaymentsAt, type UtxoPaymentRow } from "./utxo-repository.ts";
 
 /** Where each chain's indexing stands, as the payments are judged: its indexed head and confirmations. */
 export interface ChainHeads {
@@ -40,7 +41,14 @@ export async function seenPayments(
   heads: ChainHeads,
 ): Promise<Map<bigint, SeenPayment[]>> {
   const byChain = new Map<bigint, Set<string>>();
+  const byCoin = new Map<string, Set<string>>();
   for (const m of methods) {
+    if (m.chainId === null) {
+      const set = byCoin.get(m.token) ?? new Set<string>();
+      set.add(m.address);
+      byCoin.set(m.token, set);
+      continue;
+    }
     const set = byChain.get(m.chainId) ?? new Set<string>();
     set.add(m.address);
     byChain.set(m.chainId, set);
@@ -51,8 +59,32 @@ export async function seenPayments(
     activity.set(chainId, await depositActivity(tx, chainId, [...addresses]));
     headOf.set(chainId, await heads.head(tx, chainId));
   }
+  const utxo = new Map<string, UtxoPaymentRow[]>();
+  for (const [coin, addresses] of byCoin) utxo.set(coin, await utxoPaymentsAt(tx, coin, [...addresses]));
   const result = new Map<bigint, SeenPayment[]>();
   for (const m of methods) {
+    if (m.chainId === null) {
+      // A UTXO payment goes to the merchant's own wallet: final at its confirmations, no sweep.
+      const list = result.get(m.orderId) ?? [];
+      for (const p of utxo.get(m.token) ?? []) {
+        if (p.address !== m.address) continue;
+        list.push({
+          method: m.method,
+          amount: p.amount,
+          value: usdValue(p.amount, m.decimals, m),
+          at: p.blockTime ?? new Date(0),
+          chainKey: m.token,
+          blockNumber: BigInt(p.blockHeight ?? 0),
+          logIndex: 0,
+          txHash: p.txid,
+          confirmed: p.final,
+          swept: true,
+          sweepTx: null,
+        });
+      }
+      result.set(m.orderId, list);
+      continue;
+    }
     const flows = depositFlows(activity.get(m.chainId)?.get(m.address), m.token);
     const head = headOf.get(m.chainId) ?? null;
     const needed = BigInt(heads.confirmations(m.chainId));

@@ -14,36 +14,43 @@ import { computeMethodsState, unitsOf } from "./state.ts";
 export function createOrderStateProviders(): OrderStateProviders & {
   /** Each chain's CONFIRMATIONS, as the chains registered them. */
   readonly confirmations: ReadonlyMap<bigint, number>;
+  /** The provider for recomputations outside any chain's step (a UTXO coin's watcher). */
+  standalone(): OrderStateProvider;
 } {
   const confirmations = new Map<bigint, number>();
+  const provider = (chainId: bigint | undefined): OrderStateProvider => ({
+    async states(tx, orders, clock) {
+      const result = new Map<bigint, ProvidedOrderState>();
+      const methods = await methodsOfOrders(
+        tx,
+        orders.map((o) => o.id),
+      );
+      if (methods.size === 0) return result;
+      const heads = cursorHeads(
+        confirmations,
+        chainId === undefined ? undefined : { chainId, indexedBlock: clock.indexedBlock },
+      );
+      const seen = await seenPayments(tx, [...methods.values()].flat(), heads);
+      const taken: { orderId: bigint; status: string }[] = [];
+      for (const order of orders) {
+        const list = methods.get(order.id);
+        const payments = seen.get(order.id) ?? [];
+        if (!list || !payments.some((p) => p.method !== list[0]?.method)) continue;
+        const state = provideState(order, list, payments, clock.canExpire(order.expires_at));
+        result.set(order.id, state);
+        taken.push({ orderId: order.id, status: state.status });
+      }
+      await saveTakenStatuses(tx, taken);
+      return result;
+    },
+  });
   return {
     confirmations,
-    forChain(chainId, chainConfirmations): OrderStateProvider {
+    forChain(chainId, chainConfirmations) {
       confirmations.set(chainId, chainConfirmations);
-      return {
-        async states(tx, orders, clock) {
-          const result = new Map<bigint, ProvidedOrderState>();
-          const methods = await methodsOfOrders(
-            tx,
-            orders.map((o) => o.id),
-          );
-          if (methods.size === 0) return result;
-          const heads = cursorHeads(confirmations, { chainId, indexedBlock: clock.indexedBlock });
-          const seen = await seenPayments(tx, [...methods.values()].flat(), heads);
-          const taken: { orderId: bigint; status: string }[] = [];
-          for (const order of orders) {
-            const list = methods.get(order.id);
-            const payments = seen.get(order.id) ?? [];
-            if (!list || !payments.some((p) => p.method !== list[0]?.method)) continue;
-            const state = provideState(order, list, payments, clock.canExpire(order.expires_at));
-            result.set(order.id, state);
-            taken.push({ orderId: order.id, status: state.status });
-          }
-          await saveTakenStatuses(tx, taken);
-          return result;
-        },
-      };
+      return provider(chainId);
     },
+    standalone: () => provider(undefined),
   };
 }
 

@@ -9,12 +9,13 @@ export interface OrderMethodRow {
   method: string;
   /** 0: the order's default method (the seed's fields describe it). */
   position: number;
-  chainId: bigint;
-  /** Lowercase; the zero address for ETH. */
+  /** The EVM chain; null for a UTXO coin. */
+  chainId: bigint | null;
+  /** Lowercase; the zero address for ETH; the coin (LTC) for a UTXO method. */
   token: string;
   symbol: string;
   decimals: number;
-  /** Lowercase. */
+  /** Lowercase on EVM chains; as derived (case matters) for a UTXO coin. */
   address: string;
   expectedAmount: bigint;
   price: bigint;
@@ -26,7 +27,7 @@ type DbRow = {
   order_id: bigint;
   method: string;
   position: number;
-  chain_id: bigint;
+  chain_id: bigint | null;
   token: string;
   symbol: string;
   decimals: number;
@@ -65,11 +66,11 @@ export async function insertOrderMethods(tx: Queryable, rows: readonly OrderMeth
       col((r) => r.orderId.toString()),
       col((r) => r.method),
       col((r) => r.position),
-      col((r) => r.chainId.toString()),
-      col((r) => r.token.toLowerCase()),
+      col((r) => (r.chainId === null ? null : r.chainId.toString())),
+      col((r) => (r.chainId === null ? r.token : r.token.toLowerCase())),
       col((r) => r.symbol),
       col((r) => r.decimals),
-      col((r) => r.address.toLowerCase()),
+      col((r) => (r.chainId === null ? r.address : r.address.toLowerCase())),
       col((r) => r.expectedAmount.toString()),
       col((r) => r.price.toString()),
       col((r) => r.priceDecimals),
@@ -113,6 +114,20 @@ export async function ordersToRefresh(
         AND (m.address = ANY($2::text[])
              OR EXISTS (SELECT 1 FROM method_orders t WHERE t.order_id = m.order_id AND t.status = 'success'))`,
     [chainId, [...new Set(addresses)]],
+  );
+  return rows.map((r) => r.order_id);
+}
+
+/** The orders with a method of UTXO `coin` at one of `addresses`. */
+export async function ordersAtUtxoAddresses(
+  tx: Queryable,
+  coin: string,
+  addresses: readonly string[],
+): Promise<bigint[]> {
+  if (addresses.length === 0) return [];
+  const { rows } = await tx.query<{ order_id: bigint }>(
+    "SELECT DISTINCT order_id FROM order_methods WHERE chain_id IS NULL AND token = $1 AND address = ANY($2::text[])",
+    [coin, [...new Set(addresses)]],
   );
   return rows.map((r) => r.order_id);
 }

@@ -4,22 +4,34 @@ import type { Db } from "../db/types.ts";
 import { depositAddress } from "../deposits/address.ts";
 import { registerDepositAddress } from "../deposits/repository.ts";
 import { badRequest, unavailable } from "../lib/errors.ts";
-import { formatDecimal, parseUsdCents } from "../lib/money.ts";
+import { formatDecimal, parseDecimal, parseUsdCents, quoteAmount, roundUpToPrecision } from "../lib/money.ts";
 import type { Merchant } from "../merchants/service.ts";
 import type { CreateOrderInput, OrderChain, OrderService } from "../orders/service.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import { cursorHeads, defaultMethodOf, seenPayments } from "./payments.ts";
 import { insertOrderMethods, methodsOfOrders, type OrderMethodRow } from "./repository.ts";
 import type { LockedRate } from "./state.ts";
+import { utxoUri, type UtxoMethods } from "./utxo.ts";
+import type { UtxoMethodConfig } from "../config/payment-methods.ts";
+import { deleteMerchantXpub, merchantXpubs, saveMerchantXpub } from "./utxo-repository.ts";
 
-/** A way to pay that the server offers: a coin on a chain. */
-export interface MethodSpec {
-  /** "ETH@31337", "USDC@8453". */
-  id: string;
-  chain: OrderChain;
-  /** "ETH" or an allowlisted token's symbol. */
-  symbol: string;
-}
+/** A way to pay that the server offers: a coin on an EVM chain, or a UTXO coin. */
+export type MethodSpec =
+  | {
+      kind: "evm";
+      /** "ETH@31337", "USDC@8453". */
+      id: string;
+      chain: OrderChain;
+      /** "ETH" or an allowlisted token's symbol. */
+      symbol: string;
+    }
+  | {
+      kind: "utxo";
+      /** "LTC". */
+      id: string;
+      coin: UtxoMethodConfig;
+      symbol: string;
+    };
 
 /** A method's rate, locked for one order, and what the whole order costs in it. */
 export interface MethodQuote extends LockedRate {
@@ -39,7 +51,8 @@ export interface CreateOrderWithMethods extends CreateOrderInput {
 /** One method of an order as GET /order/:id lists it (`payment_methods`). */
 export interface PaymentMethodJson {
   method: string;
-  chain_id: number;
+  /** The EVM chain; null for a UTXO coin. */
+  chain_id: number | null;
   token: string;
   address: string;
   /** The whole order in this method (decimal). */
@@ -66,6 +79,10 @@ export interface PaymentMethodsDeps {
   /** Each chain's CONFIRMATIONS (the order state providers' registry). */
   confirmations: ReadonlyMap<bigint, number>;
   publicUrl: string;
+  /** UTXO coins (PAY_<COIN>_RPC_URL), when any is configured. */
+  utxo?: UtxoMethods | undefined;
+  /** QUOTE_DECIMALS (default 8). */
+  quoteDecimals?: number | undefined;
 }
 
 const methodId = (symbol: string, chainId: bigint) => `${symbol.toUpperCase()}@${chainId}`;
@@ -78,24 +95,40 @@ const methodId = (symbol: string, chainId: bigint) => `${symbol.toUpperCase()}@$
 export function createPaymentMethods(deps: PaymentMethodsDeps) {
   const { db } = deps;
 
-  /** Every method offered: ETH and each token on each chain that has deposit addresses. */
-  function available(): MethodSpec[] {
-    return deps.chains
+  /**
+   * Every method offered: ETH and each token on each chain that has deposit addresses, and each
+   * configured UTXO coin for which the merchant registered an xpub.
+   */
+  async function available(merchantId: bigint | null): Promise<MethodSpec[]> {
+    const evm = deps.chains
       .filter((c) => c.deposits !== undefined)
       .flatMap((chain) =>
-        ["ETH", ...chain.tokens.map((t) => t.symbol)].map((symbol) => ({
+        ["ETH", ...chain.tokens.map((t) => t.symbol)].map((symbol): MethodSpec => ({
+          kind: "evm",
           id: methodId(symbol, chain.chainId),
           chain,
           symbol,
         })),
       );
+    const coins = deps.utxo?.coins() ?? [];
+    if (merchantId === null || coins.length === 0) return evm;
+    const registered = new Set((await merchantXpubs(db, merchantId)).map((x) => x.coin));
+    const utxo = coins
+      .filter((c) => registered.has(c.coin))
+      .map((coin): MethodSpec => ({ kind: "utxo", id: coin.coin, coin, symbol: coin.coin }));
+    return [...evm, ...utxo];
   }
 
   /** The methods named by `ids` ("USDC@31337", "usdc@base"), in that order; 400 for one not offered. */
-  function resolve(ids: readonly string[]): MethodSpec[] {
-    const offered = available();
+  async function resolve(ids: readonly string[], merchantId: bigint | null): Promise<MethodSpec[]> {
+    const offered = await available(merchantId);
     const result: MethodSpec[] = [];
     for (const raw of ids) {
+      const coin = offered.find((m) => m.kind === "utxo" && m.id === raw.trim().toUpperCase());
+      if (coin) {
+        if (!result.some((m) => m.id === coin.id)) result.push(coin);
+        continue;
+      }
       const match = /^([A-Za-z0-9.]{2,11})@([A-Za-z0-9_-]{1,40})$/.exec(raw.trim());
       const chain = match
         ? deps.chains.find((c) => c.chainId.toString() === match[2] || c.name === match[2]?.toLowerCase())
@@ -106,7 +139,8 @@ export function createPaymentMethods(deps: PaymentMethodsDeps) {
           : undefined;
       if (!spec) {
         throw badRequest(
-          `payment method ${raw} is not offered; use one of ${offered.map((m) => m.id).join(", ")} (COIN@chain id or name)`,
+          `payment method ${raw} is not offered; use one of ${offered.map((m) => m.id).join(", ")} (COIN@chain id or name; ` +
+            "a UTXO coin such as LTC once the merchant registered its xpub with PUT /user/xpubs/:coin)",
           "unsupported_method",
         );
       }
@@ -120,6 +154,18 @@ export function createPaymentMethods(deps: PaymentMethodsDeps) {
    * or the token's peg (and feed), as the order service prices its own orders.
    */
   async function lockRate(method: MethodSpec, usdCents: bigint): Promise<MethodQuote> {
+    if (method.kind === "utxo") {
+      // PAY_<COIN>_USD_PRICE until the rate sources quote the coin's pair.
+      const price = parseDecimal(method.coin.usdPrice, 8);
+      return {
+        token: method.coin.coin,
+        decimals: 8,
+        price,
+        priceDecimals: 8,
+        priceSource: "static",
+        expected: roundUpToPrecision(quoteAmount(usdCents, price, 8, 8), 8, deps.quoteDecimals ?? 8),
+      };
+    }
     const q = await deps.orders.quote(usdCents, method.symbol, method.chain);
     return {
       token: q.token,
@@ -137,20 +183,22 @@ export function createPaymentMethods(deps: PaymentMethodsDeps) {
     terminalKeyId: bigint | null = null,
   ): Promise<OrderRow> {
     const { methods: ids, ...orderInput } = input;
-    const requested = ids === undefined ? undefined : resolve(ids);
+    const merchantId = merchant?.id ?? null;
+    const requested = ids === undefined ? undefined : await resolve(ids, merchantId);
     if (requested && requested.length === 0) {
       throw badRequest("methods must name at least one payment method, or be left out", "unsupported_method");
     }
     // Without token and chain, the first method asked for is the order's default.
-    const first = requested?.[0];
+    const first = requested?.find((m) => m.kind === "evm");
     if (first && orderInput.token === undefined && orderInput.chain === undefined) {
       orderInput.token = first.symbol;
       orderInput.chain = first.chain.chainId.toString();
     }
     if (requested) {
-      const wanted = resolve([
-        `${orderInput.token ?? "ETH"}@${orderInput.chain ?? deps.chains[0]?.chainId}`,
-      ])[0];
+      const [wanted] = await resolve(
+        [`${orderInput.token ?? "ETH"}@${orderInput.chain ?? deps.chains[0]?.chainId}`],
+        merchantId,
+      );
       if (wanted && !requested.some((m) => m.id === wanted.id)) {
         throw badRequest(
           `token and chain choose ${wanted.id}, which methods leaves out; add it to methods or drop token and chain`,
@@ -170,8 +218,38 @@ export function createPaymentMethods(deps: PaymentMethodsDeps) {
     const primary = defaultMethodOf(order, []);
     const rows: OrderMethodRow[] = [{ ...primary, method: methodId(order.token_symbol, order.chain_id) }];
     const addresses: { chainId: bigint; address: string }[] = [];
-    for (const spec of requested ?? available()) {
+    for (const spec of requested ?? (await available(order.merchant_id))) {
       if (spec.id === rows[0]?.method) continue;
+      if (spec.kind === "utxo") {
+        if (order.merchant_id === null || !deps.utxo) continue;
+        let address: string | undefined;
+        let quote: MethodQuote;
+        try {
+          quote = await lockRate(spec, usdCents);
+          address = await deps.utxo.newAddress(order.merchant_id, spec.coin.coin);
+        } catch (error) {
+          // The coin's node is down: a method asked for by name must be there; one offered by default is left out.
+          if (requested)
+            throw unavailable(`${spec.id} cannot take payments right now (${(error as Error).message})`);
+          continue;
+        }
+        if (address === undefined) continue;
+        rows.push({
+          orderId: order.id,
+          method: spec.id,
+          position: rows.length,
+          chainId: null,
+          token: spec.coin.coin,
+          symbol: spec.symbol,
+          decimals: quote.decimals,
+          address,
+          expectedAmount: quote.expected,
+          price: quote.price,
+          priceDecimals: quote.priceDecimals,
+          priceSource: quote.priceSource,
+        });
+        continue;
+      }
       const failure = spec.chain.failure();
       let quote: MethodQuote;
       try {
@@ -233,13 +311,13 @@ export function createPaymentMethods(deps: PaymentMethodsDeps) {
       const paid = mine.reduce((sum, p) => sum + p.amount, 0n);
       return {
         method: m.method,
-        chain_id: Number(m.chainId),
+        chain_id: m.chainId === null ? null : Number(m.chainId),
         token: m.symbol,
-        address: getAddress(m.address),
+        address: m.chainId === null ? m.address : getAddress(m.address),
         amount: formatDecimal(m.expectedAmount, m.decimals),
         rate: formatDecimal(m.price, m.priceDecimals, 2),
         price_source: m.priceSource,
-        payment_uri: transferUri(m),
+        payment_uri: paymentUri(m),
         qr_code: `${deps.publicUrl}/order/${order.id}/methods/${encodeURIComponent(m.method)}/qr.svg`,
         amount_paid: formatDecimal(paid, m.decimals),
         status: mine.length === 0 ? "unpaid" : mine.every((p) => p.confirmed && p.swept) ? "final" : "seen",
@@ -251,13 +329,41 @@ export function createPaymentMethods(deps: PaymentMethodsDeps) {
   /** The payment URI of one of an order's methods (its QR code), or undefined when it has no such method. */
   async function qrUri(orderId: bigint, method: string): Promise<string | undefined> {
     const m = (await methodsOfOrders(db, [orderId])).get(orderId)?.find((x) => x.method === method);
-    return m ? transferUri(m) : undefined;
+    return m ? paymentUri(m) : undefined;
   }
 
-  return { available, resolve, lockRate, createOrder, describe, qrUri };
+  /** Registers (or replaces) the merchant's xpub for a UTXO coin, checked for the coin's network. */
+  async function setXpub(merchantId: bigint, coin: string, xpub: string) {
+    if (!deps.utxo) {
+      throw badRequest(
+        `${coin.toUpperCase()} is not a payment method here: the operator sets PAY_${coin.toUpperCase()}_RPC_URL to offer it`,
+        "unsupported_method",
+      );
+    }
+    const key = deps.utxo.validateXpub(coin, xpub);
+    await saveMerchantXpub(db, merchantId, coin.toUpperCase(), key);
+    const saved = (await merchantXpubs(db, merchantId)).find((x) => x.coin === coin.toUpperCase());
+    return { coin: coin.toUpperCase(), xpub: key, next_index: saved?.nextIndex ?? 0 };
+  }
+  const xpubs = async (merchantId: bigint) =>
+    (await merchantXpubs(db, merchantId)).map((x) => ({
+      coin: x.coin,
+      xpub: x.xpub,
+      next_index: x.nextIndex,
+    }));
+  const deleteXpub = (merchantId: bigint, coin: string) =>
+    deleteMerchantXpub(db, merchantId, coin.toUpperCase());
+
+  return { available, resolve, lockRate, createOrder, describe, qrUri, setXpub, xpubs, deleteXpub };
 }
 
 export type PaymentMethodsService = ReturnType<typeof createPaymentMethods>;
+
+/** What a wallet reads from a method's QR code: EIP-681 on an EVM chain, BIP21 for a UTXO coin. */
+export function paymentUri(m: OrderMethodRow): string {
+  if (m.chainId === null) return utxoUri(m.token, m.address, formatDecimal(m.expectedAmount, m.decimals));
+  return transferUri(m);
+}
 
 /**
  * The EIP-681 plain transfer of the whole order in a method (as server/src/web/payment-uri.ts
