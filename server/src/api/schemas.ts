@@ -159,7 +159,7 @@ export const CreateOrderBody = Type.Object(
       }),
     ),
     methods: Type.Optional(
-      Type.Array(Type.String({ minLength: 4, maxLength: 60 }), {
+      Type.Array(Type.String({ minLength: 2, maxLength: 60 }), {
         minItems: 1,
         maxItems: 50,
         description:
