@@ -228,6 +228,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
     quoteDecimals: config.quoteDecimals,
   });
+  for (const chain of chains) orderStates.setConfirmations(chain.chainId, chain.confirmations);
   // UTXO coins as payment methods (PAY_<COIN>_RPC_URL): a watcher per coin, on processes that index.
   const utxoMethods =
     config.paymentMethods.utxo.length > 0

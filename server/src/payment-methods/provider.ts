@@ -16,6 +16,8 @@ export function createOrderStateProviders(): OrderStateProviders & {
   readonly confirmations: ReadonlyMap<bigint, number>;
   /** The provider for recomputations outside any chain's step (a UTXO coin's watcher). */
   standalone(): OrderStateProvider;
+  /** Records a chain's CONFIRMATIONS (every configured chain, also in processes that do not index it). */
+  setConfirmations(chainId: bigint, confirmations: number): void;
 } {
   const confirmations = new Map<bigint, number>();
   const provider = (chainId: bigint | undefined): OrderStateProvider => ({
@@ -51,6 +53,7 @@ export function createOrderStateProviders(): OrderStateProviders & {
       return provider(chainId);
     },
     standalone: () => provider(undefined),
+    setConfirmations: (chainId, n) => void confirmations.set(chainId, n),
   };
 }
 

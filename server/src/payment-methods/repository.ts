@@ -100,8 +100,9 @@ export async function methodsOfOrders(
 
 /**
  * The orders a step of `chainId` may change through their methods there: those with a method at
- * one of `addresses` (what the deposits module touched), and those paid (`success`) with a method
- * on the chain, whose confirmations or sweep may have come.
+ * one of `addresses` (what the deposits module touched), and those taken over and paid
+ * (`success`) with a method on the chain (its default one included), whose confirmations or sweep
+ * may have come.
  */
 export async function ordersToRefresh(
   tx: Queryable,
@@ -110,7 +111,7 @@ export async function ordersToRefresh(
 ): Promise<bigint[]> {
   const { rows } = await tx.query<{ order_id: bigint }>(
     `SELECT DISTINCT m.order_id FROM order_methods m
-      WHERE m.chain_id = $1 AND m.position > 0
+      WHERE m.chain_id = $1
         AND (m.address = ANY($2::text[])
              OR EXISTS (SELECT 1 FROM method_orders t WHERE t.order_id = m.order_id AND t.status = 'success'))`,
     [chainId, [...new Set(addresses)]],

@@ -56,12 +56,12 @@ export function renderPayMethods(
   return `<link rel="stylesheet" href="/assets/pay-methods.css">
 <section class="option pay-methods" id="pay-methods" aria-labelledby="pay-methods-title" lang="${locale}">
   <h2 id="pay-methods-title">${escapeHtml(t("heading"))}</h2>
-  <p class="hint">${escapeHtml(t("intro"))}</p>
+  <p class="methods-hint">${escapeHtml(t("intro"))}</p>
   <ul class="method-list" role="list">${items}</ul>
   <div class="method-panel" id="method-panel" aria-live="polite">
     <img class="qr" id="method-qr" src="${escapeHtml(qrPath(orderId, first.method))}" width="240" height="240"
          alt="${escapeHtml(t("qrAlt", { amount: first.amount, coin: first.token, address: first.address }))}">
-    <p class="hint" id="method-send">${escapeHtml(t("send", { amount: first.amount, coin: first.token }))}</p>
+    <p class="methods-hint" id="method-send">${escapeHtml(t("send", { amount: first.amount, coin: first.token }))}</p>
     <p class="label">${escapeHtml(t("address"))}</p>
     <code class="value" id="method-address">${escapeHtml(first.address)}</code>
     <p class="label">${escapeHtml(t("amount"))}</p>
