@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { HDKey } from "@scure/bip32";
 import { after, before, describe, it } from "mocha";
+import { parseAbi, parseEther } from "viem";
+import { depositsAbi } from "../../server/src/deposits/abi.ts";
 import { createMerchant } from "../../server/src/merchants/service.ts";
 import type { System } from "../../server/src/system.ts";
 import { createAddressDeriver } from "../../server/src/utxo/derive.ts";
@@ -66,6 +68,8 @@ describe("payment methods: an order paid in LTC on litecoind -regtest", function
         PAY_LTC_CONFIRMATIONS: String(CONFIRMATIONS),
         PAY_LTC_USD_PRICE: "80",
         PAY_UTXO_POLL_MS: "50",
+        RATE_LIMIT_PER_MINUTE: "1000000", // the test polls GET /order/:id every 25 ms
+        CONFIRMATIONS: "3",
       },
     });
     system = node.system;
@@ -207,5 +211,88 @@ describe("payment methods: an order paid in LTC on litecoind -regtest", function
         ["LTC", deriver.address(1)],
       ],
     );
+  });
+
+  it("ETH at the default deposit address and LTC add up: complete once the LTC is final and the ETH swept", async function () {
+    const res = await system.app.inject({
+      method: "POST",
+      url: "/order",
+      headers: auth(),
+      payload: { amount: "10.00", address: node.chain.merchant, callback: `${receiver.url}/mixed` },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const created = res.json() as OrderJson & { address: `0x${string}`; reference: `0x${string}` };
+    const ltcMethod = created.payment_methods?.find((m) => m.method === "LTC");
+    assert.ok(ltcMethod);
+    assert.equal(ltcMethod.amount, "0.125"); // $10 at $80
+
+    // $4 in ETH (at $2000) to the order's own address: the default method, partial.
+    const chain = node.chain;
+    const ethTx = await chain.wallet.sendTransaction({
+      account: chain.customer,
+      to: created.address,
+      value: parseEther("0.002"),
+      chain: null,
+    });
+    await chain.client.waitForTransactionReceipt({ hash: ethTx, pollingInterval: 50 });
+    await until(
+      async () => ((await order(created.id)).exception === "paid_partial" ? true : undefined),
+      30_000,
+      "partial",
+    );
+    // The other $6 in LTC: 0.075 at $80.
+    const txid = await ltc.miner.call<string>("sendtoaddress", [ltcMethod.address, "0.075"]);
+    await ltc.mine(1);
+    const paid = await until(
+      async () => ((await order(created.id)).status === "success" ? order(created.id) : undefined),
+      30_000,
+      "success",
+    );
+    assert.equal(paid.transaction_id, txid);
+    assert.equal(paid.amount_paid, "0.005");
+    await ltc.mine(CONFIRMATIONS - 1);
+    await chain.mine(3);
+    // Final in LTC, but the ETH still sits at the deposit address: success, awaiting its sweep.
+    await until(
+      async () =>
+        ((await order(created.id)) as OrderJson & { awaiting_sweep: boolean }).awaiting_sweep || undefined,
+      30_000,
+      "awaiting_sweep",
+    );
+    const sweep = await chain.wallet.writeContract({
+      address: chain.contract,
+      abi: depositsAbi,
+      functionName: "sweepOrder",
+      args: [chain.merchant, created.reference, "0x0000000000000000000000000000000000000000"],
+      account: chain.other,
+      chain: null,
+    });
+    await chain.client.waitForTransactionReceipt({ hash: sweep, pollingInterval: 50 });
+    await chain.mine(1);
+    const complete = await until(
+      async () => ((await order(created.id)).status === "complete" ? order(created.id) : undefined),
+      30_000,
+      "complete",
+    );
+    assert.equal((complete as OrderJson & { sent_transaction: string }).sent_transaction, sweep);
+    const processorAbi = parseAbi([
+      "function balanceOf(address merchant, address token) view returns (uint256)",
+    ]);
+    assert.equal(
+      await chain.client.readContract({
+        address: chain.contract,
+        abi: processorAbi,
+        functionName: "balanceOf",
+        args: [chain.merchant, "0x0000000000000000000000000000000000000000"],
+      }),
+      parseEther("0.002"),
+    );
+    const got = await receiver.waitFor((all) => all.filter((c) => c.path === "/mixed").length >= 2, 30_000);
+    const last = JSON.parse(got.filter((c) => c.path === "/mixed").at(-1)?.body ?? "{}");
+    assert.equal(last.status, "complete");
+    assert.deepEqual(last.payments, [
+      { method: "ETH@31337", amount: "0.002", transaction: ethTx },
+      { method: "LTC", amount: "0.075", transaction: txid },
+    ]);
   });
 });
