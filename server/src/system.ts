@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { PublicClient } from "viem";
 import { createAccountService } from "./api/account-service.ts";
+import { createOverviewService } from "./api/overview-service.ts";
 import { createExportService } from "./api/export-service.ts";
 import { createIdempotencyService } from "./idempotency/service.ts";
 import { createHealthService } from "./api/health-service.ts";
@@ -274,6 +275,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     merchants: createMerchantService(db, { sms: config.sms !== undefined }),
     account: createAccountService({ db, chains }),
     exports: createExportService({ db, chains }),
+    overview: createOverviewService({ db, chains }),
     addresses: createAddressService(db, {
       onLinked: addressLinkedCallback,
       // A plain key's signature verifies anywhere; a contract account's (EIP-1271, or EIP-6492 before

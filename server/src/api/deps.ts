@@ -13,6 +13,7 @@ import type { IdempotencyService } from "../idempotency/service.ts";
 import type { AccountService } from "./account-service.ts";
 import type { ExportService } from "./export-service.ts";
 import type { HealthService } from "./health-service.ts";
+import type { OverviewService } from "./overview-service.ts";
 
 /** What the payment page needs beyond an order: the shop's name and the chain's confirmations. */
 export interface PayPageDeps {
@@ -88,6 +89,8 @@ export interface AppDeps {
   merchants: MerchantService;
   /** GET /user and GET /user/history. */
   account: Pick<AccountService, "ordersToday" | "history">;
+  /** GET /user/overview and GET /user/rates (the console's overview); no routes when absent. */
+  overview?: Pick<OverviewService, "overview" | "rates" | "currency">;
   /** GET /export/<kind>.csv, the accountant's CSV exports (docs/exports.md); no routes when absent. */
   exports?: Pick<ExportService, "columns" | "pages">;
   /** Proven payout addresses (GET /user/addresses/nonce, POST and GET /user/addresses); optional for tests. */
