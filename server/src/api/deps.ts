@@ -6,6 +6,7 @@ import type { MerchantService } from "../merchants/service.ts";
 import type { Metrics } from "../metrics/index.ts";
 import type { WebSessionService } from "../merchants/web-sessions.ts";
 import type { OrderService } from "../orders/service.ts";
+import type { PaymentMethodsService } from "../payment-methods/service.ts";
 import type { RecurringService } from "../recurring/service.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import type { IdempotencyService } from "../idempotency/service.ts";
@@ -74,6 +75,10 @@ export type AppConfig = Pick<Config, "publicUrl" | "adminToken" | "consoleOrigin
 export interface AppDeps {
   config: AppConfig;
   log: Logger;
+  /** Orders payable by several methods (POST /order's `methods`, GET /order/:id's `payment_methods`). */
+  paymentMethods?:
+    | Pick<PaymentMethodsService, "createOrder" | "describe" | "qrUri" | "setXpub" | "xpubs" | "deleteXpub">
+    | undefined;
   /** Create, read and list orders (POST /order, GET /order/:id, /history; the console also by reference). */
   orders: Pick<OrderService, "create" | "get" | "getByReference" | "list">;
   /** Recurring billing (POST/GET /recurring, /status/recurring/:status, the subscription page); optional for tests. */

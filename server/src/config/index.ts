@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { readCallbackConfig, type CallbackConfig } from "./callbacks.ts";
 import { readSmsConfig, type SmsConfig } from "./sms.ts";
 import { readEletroPayConfig, type EletroPayConfig } from "./eletropay.ts";
+import { readPaymentMethodsConfig, type PaymentMethodsConfig } from "./payment-methods.ts";
 import { readChains, type ChainConfig, type TokenConfig } from "./chains.ts";
 import { createEnvReader, type Env, type EnvReader } from "./env.ts";
 import { isIP } from "node:net";
@@ -66,6 +67,8 @@ export interface Config {
   /** The SMS provider of TXT Messaging (SMS_PROVIDER); undefined: notifications go to webhooks only. */
   sms: SmsConfig | undefined;
   eletropay: EletroPayConfig;
+  /** UTXO coins as payment methods of orders (PAY_<COIN>_RPC_URL, docs/payment-methods.md). */
+  paymentMethods: PaymentMethodsConfig;
 }
 
 /**
@@ -120,6 +123,7 @@ export function loadConfig(env: Env = process.env, machine: Machine = {}): Confi
   const chains = readChains(r);
   const callbacks = readCallbackConfig(r, appEnv);
   const eletropay = readEletroPayConfig(r);
+  const paymentMethods = readPaymentMethodsConfig(r);
   const sms = readSmsConfig(r);
   r.finish();
 
@@ -128,6 +132,7 @@ export function loadConfig(env: Env = process.env, machine: Machine = {}): Confi
     chains,
     callbacks,
     eletropay,
+    paymentMethods,
     sms,
   };
 }
