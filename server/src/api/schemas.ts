@@ -88,6 +88,42 @@ export const OrderSchema = Type.Object(
           'Where eth_price came from: "feed" (a Chainlink feed; for a stablecoin, its own USD feed, because it was off its peg by more than PEG_MAX_DEVIATION), "static" (ETH_USD_PRICE), "peg" (a token at its peg), "rates" (RATE_SOURCES: an exchange ticker or the median of several sources, docs/payment-methods.md); null for orders made before it was recorded',
       },
     ),
+    payment_methods: Type.Optional(
+      Type.Array(
+        Type.Object({
+          method: Type.String({
+            description:
+              'The method\'s id: COIN@chain id on an EVM chain ("USDC@8453"), the coin for a UTXO coin ("LTC")',
+          }),
+          chain_id: Type.Union([Type.Integer(), Type.Null()], {
+            description: "The EVM chain; null for a UTXO coin",
+          }),
+          token: Type.String({ description: "ETH or the token's symbol" }),
+          address: Type.String({ description: "Where a plain transfer pays the order by this method" }),
+          amount: Type.String({ description: "The whole order in this method (decimal)" }),
+          rate: Type.String({
+            description: "The locked USD price of one coin, for this order until it expires",
+          }),
+          price_source: Type.String({ description: '"feed", "static" or "peg"' }),
+          payment_uri: Type.String({
+            description: "EIP-681 (EVM) or BIP21 (UTXO) URI of a plain transfer of the whole amount",
+          }),
+          qr_code: Type.String({ description: "URL of an SVG QR code with payment_uri" }),
+          amount_paid: Type.String({ description: "What this method has received (decimal)" }),
+          status: Type.Union([Type.Literal("unpaid"), Type.Literal("seen"), Type.Literal("final")], {
+            description: "unpaid; seen (waiting for confirmations or the sweep); final",
+          }),
+          default: Type.Boolean({
+            description:
+              "The order's default method, which address, expected_amount, eth_price and qr_code describe",
+          }),
+        }),
+        {
+          description:
+            "Every way to pay this order (GET /order/:id and POST /order): payments by any of them add up at their locked rates",
+        },
+      ),
+    ),
     payout_address_proven: Type.Optional(
       Type.Boolean({
         description:
@@ -139,6 +175,14 @@ export const CreateOrderBody = Type.Object(
         maxLength: 40,
         description:
           'The chain to pay on, by name ("base") or id ("8453"); default: the first configured chain',
+      }),
+    ),
+    methods: Type.Optional(
+      Type.Array(Type.String({ minLength: 2, maxLength: 60 }), {
+        minItems: 1,
+        maxItems: 50,
+        description:
+          'The payment methods the order accepts, as COIN@chain ("USDC@8453", "ETH@base"); default: every method offered. Without token and chain, the first is the default method',
       }),
     ),
   },

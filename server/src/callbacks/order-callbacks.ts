@@ -13,11 +13,15 @@ export function orderCallbacks(publicUrl: string): OrderEventSubscriber {
     handle: (tx, changes) =>
       enqueueCallbacks(
         tx,
-        changes.map(({ order, status, indexedBlock }) => ({
+        changes.map(({ order, status, indexedBlock, payments }) => ({
           stream: `order:${order.id}`,
           kind: `order.${status}`,
           url: order.callback,
-          body: JSON.stringify(orderToJson(order, publicUrl, indexedBlock)),
+          // An order paid by several methods adds each payment that counts (method, amount, transaction).
+          body: JSON.stringify({
+            ...orderToJson(order, publicUrl, indexedBlock),
+            ...(payments ? { payments } : {}),
+          }),
           secretRef: order.merchant_id === null ? "system" : `merchant:${order.merchant_id}`,
           orderId: order.id,
           merchantId: order.merchant_id,

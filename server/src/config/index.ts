@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { readCallbackConfig, type CallbackConfig } from "./callbacks.ts";
 import { readSmsConfig, type SmsConfig } from "./sms.ts";
 import { readEletroPayConfig, type EletroPayConfig } from "./eletropay.ts";
+import { readPaymentMethodsConfig, type PaymentMethodsConfig } from "./payment-methods.ts";
 import { readChains, type ChainConfig, type TokenConfig } from "./chains.ts";
 import { readRatesConfig, type RatesConfig } from "./rates.ts";
 import { createEnvReader, type Env, type EnvReader } from "./env.ts";
@@ -70,6 +71,8 @@ export interface Config {
   eletropay: EletroPayConfig;
   /** CURRENCIES and the rate sources (RATE_SOURCES, RATE_POLICY, RATE_MAX_SPREAD, …). */
   rates: RatesConfig;
+  /** UTXO coins as payment methods of orders (PAY_<COIN>_RPC_URL, docs/payment-methods.md). */
+  paymentMethods: PaymentMethodsConfig;
 }
 
 /**
@@ -124,6 +127,7 @@ export function loadConfig(env: Env = process.env, machine: Machine = {}): Confi
   const chains = readChains(r);
   const callbacks = readCallbackConfig(r, appEnv);
   const eletropay = readEletroPayConfig(r);
+  const paymentMethods = readPaymentMethodsConfig(r);
   const sms = readSmsConfig(r);
   const rates = readRatesConfig(r);
   checkCurrencySources(r, rates, chains);
@@ -134,6 +138,7 @@ export function loadConfig(env: Env = process.env, machine: Machine = {}): Confi
     chains,
     callbacks,
     eletropay,
+    paymentMethods,
     sms,
     rates,
   };

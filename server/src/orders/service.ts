@@ -121,6 +121,22 @@ export function fiatQuoteAmount(
   );
 }
 
+/** An order's amount with the fiat rate it locked (a USD order: rate 1). */
+export function orderFiatAmount(order: OrderRow): FiatAmount {
+  const currency = order.currency ?? "usd";
+  const minor = parseFiatAmount(order.currency_amount, currency);
+  if (minor === undefined)
+    throw new Error(`order ${order.id} has an unreadable amount ${order.currency_amount}`);
+  return {
+    currency,
+    minor,
+    digits: minorUnits(currency),
+    rate: BigInt(order.fiat_rate ?? "1"),
+    rateDecimals: order.fiat_rate_decimals ?? 0,
+    rateSource: order.fiat_rate_source ?? null,
+  };
+}
+
 /**
  * The USD value of `fiat` in cents, rounded down, up or half up. Limits compare exactly through
  * it: "under $5.00" holds when the value rounded down is under 500 cents, "up to $30.00" when the
