@@ -239,6 +239,17 @@ describe("REST API: orders in EUR and other fiat currencies", function () {
     assert.equal(res.json().currency, "eur");
   });
 
+  it("locks every payment method of an EUR order at the same EUR/USD rate", async function () {
+    allAgree();
+    const res = await post({ amount: "10.00", currency: "eur" }, key);
+    assert.equal(res.statusCode, 200, res.body);
+    const methods = res.json().payment_methods as { method: string; amount: string; default: boolean }[];
+    assert.ok(methods, res.body);
+    // 10.00 EUR × 1.0825 = $10.825: 10.825 / 3000 = 0.003608333… ETH → 0.00360834; 10.825 USDC.
+    assert.equal(methods.find((m) => m.method === "ETH@31337")?.amount, "0.00360834");
+    assert.equal(methods.find((m) => m.method.startsWith("USDC@"))?.amount, "10.825");
+  });
+
   it("keeps USD the default, and USD orders as before", async function () {
     const res = await post({ amount: "30.00" }, key);
     assert.equal(res.statusCode, 200, res.body);
