@@ -47,6 +47,7 @@ import { createRecurringEvents } from "./recurring/events.ts";
 import { createRecurringScheduler, type RecurringScheduler } from "./recurring/scheduler.ts";
 import { createRecurringService } from "./recurring/service.ts";
 import { openChainRuntime, type ChainRuntime } from "./runtime/chain.ts";
+import { httpRateSources } from "./pricing/sources/index.ts";
 import type { ChainIndexer } from "./runtime/pipeline.ts";
 
 export interface System {
@@ -128,8 +129,20 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
           log: log.child({ component: "eletropay" }),
         }
       : undefined;
+    // The HTTP rate sources are shared by every chain; each chain adds its own Chainlink feeds.
+    const rateSources = {
+      config: config.rates,
+      http: httpRateSources(config.rates.urls, {
+        timeoutMs: config.rates.timeoutMs,
+        cacheMs: config.rates.cacheMs,
+        maxAgeSeconds: config.rates.maxAgeSeconds,
+        fiatMaxAgeSeconds: config.rates.fiatMaxAgeSeconds,
+        now,
+      }),
+    };
     for (const [i, chainConfig] of config.chains.entries()) {
       const chain = await openChainRuntime({
+        rates: rateSources,
         config: chainConfig,
         env: config.env,
         runIndexer: config.runIndexer,
@@ -226,6 +239,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     chains,
     orderTtlSeconds: config.orderTtlSeconds,
     anonymousMaxCents: parseUsdCents(config.anonymousMaxUsd) ?? 500n,
+    currencies: config.rates.currencies,
     allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
     quoteDecimals: config.quoteDecimals,
   });

@@ -15,6 +15,14 @@ export const IdempotencyHeaders = Type.Object({
   ),
 });
 
+/** `currency` of POST /order, POST /recurring and POST /pos/order. */
+export const CurrencyField = Type.String({
+  minLength: 1,
+  maxLength: 8,
+  description:
+    'The fiat currency of `amount` (ISO 4217, e.g. "usd", "eur", "brl", "gbp"); default usd. Only the currencies the operator enables (CURRENCIES) are accepted',
+});
+
 export const ORDER_STATUSES = ["pending", "success", "complete", "expired", "refunded"] as const;
 export const OrderStatusSchema = Type.Union(ORDER_STATUSES.map((s) => Type.Literal(s)));
 
@@ -27,11 +35,17 @@ export const OrderSchema = Type.Object(
         "Where the customer pays: the order's deposit address, which a plain transfer pays (orders made before deposit addresses: the payment contract)",
     }),
     expected_amount: Type.String({ description: "Amount owed in ETH (or the token), exact decimal" }),
-    currency: Type.Literal("usd"),
-    currency_amount: Type.String({ description: "USD amount of the order" }),
+    currency: Type.String({
+      pattern: "^[a-z]{3}$",
+      description:
+        'The fiat currency of currency_amount and eth_price (ISO 4217, lower case): "usd", "eur", …',
+    }),
+    currency_amount: Type.String({ description: "The order's amount in its currency" }),
     payment_url: Type.String(),
     status: OrderStatusSchema,
-    eth_price: Type.String({ description: "Locked USD price of one ETH (or token) for this order" }),
+    eth_price: Type.String({
+      description: "Locked price of one ETH (or token) for this order, in the order's currency",
+    }),
     qr_code: Type.String({ description: "URL of an SVG QR code with the EIP-681 payment URI" }),
     transaction_id: Type.String(),
     sent_transaction: Type.String(),
@@ -68,10 +82,10 @@ export const OrderSchema = Type.Object(
         "The order reference (bytes32) to pass to `pay`/`payToken`; random, so chain data never reveals the order id",
     }),
     price_source: Type.Union(
-      [Type.Literal("feed"), Type.Literal("static"), Type.Literal("peg"), Type.Null()],
+      [Type.Literal("feed"), Type.Literal("static"), Type.Literal("peg"), Type.Literal("rates"), Type.Null()],
       {
         description:
-          'Where eth_price came from: "feed" (a Chainlink feed; for a stablecoin, its own USD feed, because it was off its peg by more than PEG_MAX_DEVIATION), "static" (ETH_USD_PRICE), "peg" (a token at its peg); null for orders made before it was recorded',
+          'Where eth_price came from: "feed" (a Chainlink feed; for a stablecoin, its own USD feed, because it was off its peg by more than PEG_MAX_DEVIATION), "static" (ETH_USD_PRICE), "peg" (a token at its peg), "rates" (RATE_SOURCES: an exchange ticker or the median of several sources, docs/payment-methods.md); null for orders made before it was recorded',
       },
     ),
     payment_methods: Type.Optional(
@@ -127,7 +141,12 @@ export const OrderListSchema = Type.Object({
 
 export const CreateOrderBody = Type.Object(
   {
-    amount: Type.String({ minLength: 1, maxLength: 32, description: 'USD amount, e.g. "13.54"' }),
+    amount: Type.String({
+      minLength: 1,
+      maxLength: 32,
+      description: 'Amount in `currency` (default USD), e.g. "13.54"',
+    }),
+    currency: Type.Optional(CurrencyField),
     address: Type.String({
       minLength: 1,
       maxLength: 64,

@@ -4,9 +4,16 @@ import type { Db } from "../db/types.ts";
 import { depositAddress } from "../deposits/address.ts";
 import { registerDepositAddress } from "../deposits/repository.ts";
 import { badRequest, unavailable } from "../lib/errors.ts";
-import { formatDecimal, parseDecimal, parseUsdCents, quoteAmount, roundUpToPrecision } from "../lib/money.ts";
+import { formatDecimal, parseDecimal, roundUpToPrecision } from "../lib/money.ts";
 import type { Merchant } from "../merchants/service.ts";
-import type { CreateOrderInput, OrderChain, OrderService } from "../orders/service.ts";
+import {
+  fiatQuoteAmount,
+  orderFiatAmount,
+  type CreateOrderInput,
+  type FiatAmount,
+  type OrderChain,
+  type OrderService,
+} from "../orders/service.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import { cursorHeads, defaultMethodOf, seenPayments } from "./payments.ts";
 import { insertOrderMethods, methodsOfOrders, type OrderMethodRow } from "./repository.ts";
@@ -150,10 +157,10 @@ export function createPaymentMethods(deps: PaymentMethodsDeps) {
   }
 
   /**
-   * The rate of `method` for an order of `usdCents`, locked now: the chain's ETH/USD price source,
-   * or the token's peg (and feed), as the order service prices its own orders.
+   * The rate of `method` for an order of `fiat` (its amount and locked fiat rate), locked now: the
+   * chain's ETH/USD rate, or the token's peg (and feed), as the order service prices its own orders.
    */
-  async function lockRate(method: MethodSpec, usdCents: bigint): Promise<MethodQuote> {
+  async function lockRate(method: MethodSpec, fiat: FiatAmount): Promise<MethodQuote> {
     if (method.kind === "utxo") {
       // PAY_<COIN>_USD_PRICE until the rate sources quote the coin's pair.
       const price = parseDecimal(method.coin.usdPrice, 8);
@@ -163,10 +170,10 @@ export function createPaymentMethods(deps: PaymentMethodsDeps) {
         price,
         priceDecimals: 8,
         priceSource: "static",
-        expected: roundUpToPrecision(quoteAmount(usdCents, price, 8, 8), 8, deps.quoteDecimals ?? 8),
+        expected: roundUpToPrecision(fiatQuoteAmount(fiat, price, 8, 8), 8, deps.quoteDecimals ?? 8),
       };
     }
-    const q = await deps.orders.quote(usdCents, method.symbol, method.chain);
+    const q = await deps.orders.quote(fiat, method.symbol, method.chain);
     return {
       token: q.token,
       decimals: q.decimals,
@@ -214,7 +221,8 @@ export function createPaymentMethods(deps: PaymentMethodsDeps) {
   /** Gives a new order its other methods: an address and a locked rate each. */
   async function attach(order: OrderRow, requested: MethodSpec[] | undefined): Promise<void> {
     if (order.deposit_address === null || order.reference === null) return;
-    const usdCents = parseUsdCents(order.currency_amount) ?? BigInt(order.usd_cents);
+    // In the order's currency at the fiat rate it locked (an EUR order's methods use the same EUR/USD).
+    const fiat = orderFiatAmount(order);
     const primary = defaultMethodOf(order, []);
     const rows: OrderMethodRow[] = [{ ...primary, method: methodId(order.token_symbol, order.chain_id) }];
     const addresses: { chainId: bigint; address: string }[] = [];
@@ -225,7 +233,7 @@ export function createPaymentMethods(deps: PaymentMethodsDeps) {
         let address: string | undefined;
         let quote: MethodQuote;
         try {
-          quote = await lockRate(spec, usdCents);
+          quote = await lockRate(spec, fiat);
           address = await deps.utxo.newAddress(order.merchant_id, spec.coin.coin);
         } catch (error) {
           // The coin's node is down: a method asked for by name must be there; one offered by default is left out.
@@ -254,7 +262,7 @@ export function createPaymentMethods(deps: PaymentMethodsDeps) {
       let quote: MethodQuote;
       try {
         if (failure !== null) throw unavailable(`${spec.chain.name} is not followed right now (${failure})`);
-        quote = await lockRate(spec, usdCents);
+        quote = await lockRate(spec, fiat);
       } catch (error) {
         // A method asked for by name must be there; one offered by default is left out while it cannot be priced.
         if (requested) throw error;

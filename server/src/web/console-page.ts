@@ -4,7 +4,7 @@ import { Type } from "@fastify/type-provider-typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { requireMerchant } from "../api/auth.ts";
 import type { AppDeps, WebDeps } from "../api/deps.ts";
-import { ErrorSchema, IdempotencyHeaders } from "../api/schemas.ts";
+import { CurrencyField, ErrorSchema, IdempotencyHeaders } from "../api/schemas.ts";
 import {
   clearSessionCookie,
   setSessionCookie,
@@ -772,7 +772,12 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{
         summary: "Create an order from the point of sale (terminal or console session)",
         body: Type.Object(
           {
-            amount: Type.String({ minLength: 1, maxLength: 32, description: 'USD, e.g. "4.50"' }),
+            amount: Type.String({
+              minLength: 1,
+              maxLength: 32,
+              description: 'In `currency` (default USD), e.g. "4.50"',
+            }),
+            currency: Type.Optional(CurrencyField),
             token: Type.Optional(Type.String({ maxLength: 11 })),
             chain: Type.Optional(Type.String({ maxLength: 40 })),
             item_title: Type.Optional(Type.String({ maxLength: 200 })),
@@ -788,7 +793,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{
     async (request) => {
       const merchant = requireMerchant(request);
       const terminal = request.webSession?.terminal ?? null;
-      const { amount, token, chain, item_title } = request.body;
+      const { amount, currency, token, chain, item_title } = request.body;
       const address = terminal?.payoutAddress ?? request.body.address;
       const callback = terminal?.callback ?? request.body.callback;
       if (!address || !callback) {
@@ -798,7 +803,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{
         );
       }
       const order = await deps.orders.create(
-        { amount, token, chain, item_title, address, callback },
+        { amount, currency, token, chain, item_title, address, callback },
         merchant,
         terminalKeyOf(request),
       );

@@ -46,6 +46,7 @@ function renderPage(view: PayView, state: PayState, merchantName: string | null)
   const { json } = view;
   const title = json.item_title ? escapeHtml(json.item_title) : `Order ${json.id}`;
   const symbol = escapeHtml(view.symbol);
+  const fiatCode = escapeHtml(json.currency.toUpperCase());
   const due = escapeHtml(state.remaining);
   const network = `${escapeHtml(view.chainName)} <span class="muted">(chain id ${view.chainId})</span>`;
   const closed = state.status !== "pending";
@@ -83,7 +84,7 @@ function renderPage(view: PayView, state: PayState, merchantName: string | null)
 
   <section class="due" aria-label="Amount due">
     <p class="amount"><span id="expected">${escapeHtml(json.expected_amount)}</span> <span class="symbol">${symbol}</span></p>
-    <p class="fiat">$${escapeHtml(json.currency_amount)} USD at ${escapeHtml(json.eth_price)} USD/${symbol}</p>
+    <p class="fiat">${json.currency === "usd" ? "$" : ""}${escapeHtml(json.currency_amount)} ${fiatCode} at ${escapeHtml(json.eth_price)} ${fiatCode}/${symbol}</p>
     <p class="network">on ${network}</p>
   </section>
 
