@@ -148,7 +148,7 @@ function renderPage(view: PayView, state: PayState, merchantName: string | null,
       <h2 id="scan-title">${escapeHtml(t("scan_title"))}</h2>
       <img class="qr" id="qr" src="${qrSrc(state)}" width="320" height="320"
            alt="${escapeHtml(t("qr_alt", { amount: `${amount(state.remaining)} ${view.symbol}`, address: view.address, network: view.chainName }))}">
-      <p class="hint" id="send-hint">${hint}${what}</p>
+      <p class="hint" id="send-hint"><span id="send-lead">${hint}</span>${what}</p>
       <div class="field">
         <span class="label" id="address-label">${escapeHtml(t("address"))}</span>
         <div class="copy-row">
