@@ -32,6 +32,7 @@ const ASSETS: Record<string, { type: string; body: string }> = Object.fromEntrie
     ["pay.css", "text/css; charset=utf-8"],
     ["pay-methods.js", "text/javascript; charset=utf-8"],
     ["pay-methods.css", "text/css; charset=utf-8"],
+    ["pos.css", "text/css; charset=utf-8"],
   ].map(([name, type]) => [
     name,
     { type: type as string, body: readFileSync(new URL(`./client/${name}`, import.meta.url), "utf8") },
