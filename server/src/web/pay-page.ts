@@ -154,14 +154,14 @@ function renderPage(view: PayView, state: PayState, merchantName: string | null,
         <span class="label" id="address-label">${escapeHtml(t("address"))}</span>
         <div class="copy-row">
           <code id="address" class="value" aria-labelledby="address-label">${view.address}</code>
-          <button id="copy-address" class="copy" type="button" data-copy="${view.address}" aria-label="${escapeHtml(t("copy_address"))}">${COPY_ICON}<span class="copy-text">${escapeHtml(t("copy"))}</span></button>
+          <button id="copy-address" class="copy" type="button" data-copy="${view.address}">${COPY_ICON}<span class="copy-text">${escapeHtml(t("copy"))}</span><span class="sr-only"> ${escapeHtml(t("copy_address"))}</span></button>
         </div>
       </div>
       <div class="field">
         <span class="label" id="amount-label">${escapeHtml(t(partial ? "still_to_pay" : "amount"))}</span>
         <div class="copy-row">
           <code id="amount" class="value" aria-labelledby="amount-label">${due} ${symbol}</code>
-          <button id="copy-amount" class="copy" type="button" data-copy="${escapeHtml(state.remaining)}" aria-label="${escapeHtml(t("copy_amount"))}">${COPY_ICON}<span class="copy-text">${escapeHtml(t("copy"))}</span></button>
+          <button id="copy-amount" class="copy" type="button" data-copy="${escapeHtml(state.remaining)}">${COPY_ICON}<span class="copy-text">${escapeHtml(t("copy"))}</span><span class="sr-only"> ${escapeHtml(t("copy_amount"))}</span></button>
         </div>
       </div>
       <p class="open"><a id="open-wallet" class="secondary" href="${escapeHtml(state.uri)}">${escapeHtml(t("open_wallet"))}</a></p>
