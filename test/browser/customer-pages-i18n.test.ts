@@ -197,6 +197,11 @@ describe(`customer pages in three languages, on phones and tablets (${onRealPost
 
       const pos = await open(`/pos${query}`, options);
       await assertLanguage(pos.page, POS_MESSAGES, locale, `terminal sign-in (${how})`);
+      // A wrong key is refused in the terminal's language.
+      await pos.page.fill("#terminal-key", "epos_term_000000000000_wrong");
+      await pos.page.click("#key-form button[type=submit]");
+      await pos.page.waitForFunction(() => (document.getElementById("error")?.textContent ?? "") !== "");
+      assert.equal(await pos.page.textContent("#error"), POS_MESSAGES[locale].bad_key);
       await posKeypad(pos.page);
       await assertLanguage(pos.page, POS_MESSAGES, locale, `terminal keypad (${how})`);
       assert.equal(await pos.page.textContent("#pos-amount"), "0,00");

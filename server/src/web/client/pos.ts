@@ -71,7 +71,13 @@ async function api<T>(
     throw new Error(t("no_answer"));
   }
   const json = (await res.json().catch(() => ({}))) as { error?: { message: string } };
-  if (!res.ok) throw new Error(json.error?.message ?? res.statusText);
+  if (!res.ok) {
+    // The server explains in English for integrators; the cashier reads the terminal's language,
+    // with the server's own words after it when they say what to fix.
+    if (res.status === 401) throw new Error(t(path === "/console/session" ? "bad_key" : "signed_out"));
+    if (res.status === 429) throw new Error(t("too_many"));
+    throw new Error(t("refused", { message: json.error?.message ?? String(res.status) }));
+  }
   return json as T;
 }
 const fail = (error: unknown) =>

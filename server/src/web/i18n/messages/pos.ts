@@ -39,6 +39,10 @@ export const POS_MESSAGES = defineMessages({
       "No answer from the server. Check the connection and try again: a sale sent twice is charged once.",
     need_wallet: "Connect your payout wallet in the console first, or use a terminal key.",
     need_callback: "Enter the callback URL your shop receives order updates at.",
+    bad_key: "This terminal key was not accepted: check it, or ask the shop for a new one.",
+    signed_out: "This terminal is signed out: sign in again with its key.",
+    too_many: "Too many requests for now: wait a moment and try again.",
+    refused: "The server refused: {message}",
   },
   "pt-BR": {
     page_title: "Ponto de venda",
@@ -77,6 +81,10 @@ export const POS_MESSAGES = defineMessages({
       "O servidor não respondeu. Verifique a conexão e tente de novo: uma venda enviada duas vezes é cobrada uma só vez.",
     need_wallet: "Conecte primeiro sua carteira de recebimento no painel, ou use uma chave de terminal.",
     need_callback: "Informe a URL de callback em que sua loja recebe as atualizações dos pedidos.",
+    bad_key: "Esta chave de terminal não foi aceita: confira a chave ou peça uma nova à loja.",
+    signed_out: "Este terminal saiu da sessão: entre de novo com a chave dele.",
+    too_many: "Muitas solicitações no momento: aguarde um pouco e tente de novo.",
+    refused: "O servidor recusou: {message}",
   },
   es: {
     page_title: "Punto de venta",
@@ -115,6 +123,10 @@ export const POS_MESSAGES = defineMessages({
       "El servidor no respondió. Revisa la conexión y vuelve a intentarlo: una venta enviada dos veces se cobra una sola vez.",
     need_wallet: "Primero conecta tu billetera de cobro en la consola, o usa una clave de terminal.",
     need_callback: "Escribe la URL de callback en la que tu tienda recibe las novedades de los pedidos.",
+    bad_key: "No se aceptó esta clave de terminal: revísala o pide una nueva a la tienda.",
+    signed_out: "Este terminal cerró la sesión: vuelve a iniciarla con su clave.",
+    too_many: "Demasiadas solicitudes por ahora: espera un momento y vuelve a intentarlo.",
+    refused: "El servidor lo rechazó: {message}",
   },
 });
 
