@@ -9,7 +9,9 @@ import {
   translate,
   type Catalogue,
 } from "../../server/src/web/i18n/index.ts";
+import { CHAIN_MESSAGES } from "../../server/src/web/i18n/messages/chains.ts";
 import { PAY_MESSAGES } from "../../server/src/web/i18n/messages/pay.ts";
+import { chainName, chainNameIn } from "../../server/src/web/pay-view.ts";
 import { POS_MESSAGES } from "../../server/src/web/i18n/messages/pos.ts";
 import { SUBSCRIPTION_MESSAGES } from "../../server/src/web/i18n/messages/subscription.ts";
 
@@ -18,6 +20,7 @@ const CATALOGUES: Record<string, Catalogue<string>> = {
   pay: PAY_MESSAGES,
   subscription: SUBSCRIPTION_MESSAGES,
   pos: POS_MESSAGES,
+  chains: CHAIN_MESSAGES,
 };
 
 /**
@@ -73,7 +76,7 @@ describe("page languages", function () {
   for (const [page, catalogue] of Object.entries(CATALOGUES)) {
     it(`${page}: every message in every language, with the same placeholders, and none left in English`, function () {
       const keys = Object.keys(catalogue.en).sort();
-      assert.ok(keys.length > 10, `${page} has its messages`);
+      assert.ok(keys.length >= 4, `${page} has its messages`);
       for (const locale of LOCALES) {
         const messages = catalogue[locale] as Record<string, string>;
         assert.deepEqual(Object.keys(messages).sort(), keys, `${page} ${locale}: the same keys as English`);
@@ -111,5 +114,17 @@ describe("page languages", function () {
     assert.equal(formatAmount("not a number", "es"), "not a number");
     assert.equal(formatCountdown(125, "pt-BR"), "02:05");
     assert.equal(formatCountdown(-4, "en"), "00:00");
+  });
+
+  it("names chains in each language, and in English exactly as chainName does", function () {
+    for (const id of [
+      1, 11155111, 17000, 8453, 84532, 42161, 421614, 10, 11155420, 137, 80002, 31337, 1337, 999,
+    ]) {
+      assert.equal(chainNameIn(id, "en"), chainName(id), `chain ${id}`);
+    }
+    assert.equal(chainNameIn(31337, "pt-BR"), "Hardhat (local)");
+    assert.equal(chainNameIn(11155111, "es"), "Sepolia (de pruebas)");
+    assert.equal(chainNameIn(999, "es"), "n.º 999");
+    assert.equal(chainNameIn(8453, "pt-BR"), "Base");
   });
 });

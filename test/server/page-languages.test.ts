@@ -112,6 +112,9 @@ describe(`page languages over HTTP (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     assert.equal(pt.lang, "pt-BR");
     assert.match(pt.body, /Aguardando pagamento/);
     assert.match(pt.body, /US\$ 25,00 a 2\.500,00 USD\/ETH/);
+    assert.match(pt.body, /na rede Hardhat \(local\)/);
+    // The page's own text (its scripts' JSON carries the API's English state as well).
+    assert.doesNotMatch(pt.body.replace(/<script[\s\S]*?<\/script>/g, ""), /local chain/);
     assert.match(pt.body, new RegExp(`href="${payPath}\\?lang=es"[^>]*>Español<`));
     const es = await page("", "es-AR,es;q=0.9,en;q=0.5");
     assert.equal(es.lang, "es");

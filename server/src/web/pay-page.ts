@@ -8,7 +8,7 @@ import { notFound } from "../lib/errors.ts";
 import { escapeHtml, htmlPage, scriptJson } from "./html.ts";
 import { createPayEventHub, createStreamLimits } from "./pay-events.ts";
 import { withPayMethods } from "./pay-methods.ts";
-import { payState, payView, stateWords, type PayState, type PayView } from "./pay-view.ts";
+import { chainNameIn, payState, payView, stateWords, type PayState, type PayView } from "./pay-view.ts";
 import { fillNodes, formatAmount } from "./client/i18n.js";
 import { clientMessages, LOCALE_NAMES, LOCALES, pickLocale, translator, type Locale } from "./i18n/index.ts";
 import { PAY_MESSAGES, type PayKey } from "./i18n/messages/pay.ts";
@@ -77,19 +77,20 @@ function renderPage(view: PayView, state: PayState, merchantName: string | null,
   const symbol = escapeHtml(view.symbol);
   const fiatCode = json.currency.toUpperCase();
   const due = escapeHtml(amount(state.remaining));
-  const network = `${escapeHtml(view.chainName)} <span class="muted">${escapeHtml(t("chain_id", { id: view.chainId }))}</span>`;
+  const chainName = chainNameIn(view.chainId, locale);
+  const network = `${escapeHtml(chainName)} <span class="muted">${escapeHtml(t("chain_id", { id: view.chainId }))}</span>`;
   const closed = state.status !== "pending";
   const partial = state.tone === "partial";
   const what = view.token
     ? ` ${fillHtml(t("token_only"), { symbol, token: `<code class="inline">${view.token}</code>` })}`
     : "";
   const shop = merchantName ? escapeHtml(merchantName) : "";
-  const words = stateWords(state.messages, locale);
+  const words = stateWords(state.messages, locale, chainName);
   // Data for pay.js: everything it needs to call the contract through a browser wallet, and its words.
   const data = {
     id: view.id,
     chainId: view.chainId,
-    chainName: view.chainName,
+    chainName,
     address: view.address,
     contract: view.contract,
     merchant: view.merchant,
@@ -148,7 +149,7 @@ function renderPage(view: PayView, state: PayState, merchantName: string | null,
     <section class="option" aria-labelledby="scan-title">
       <h2 id="scan-title">${escapeHtml(t("scan_title"))}</h2>
       <img class="qr" id="qr" src="${qrSrc(state)}" width="320" height="320"
-           alt="${escapeHtml(t("qr_alt", { amount: `${amount(state.remaining)} ${view.symbol}`, address: view.address, network: view.chainName }))}">
+           alt="${escapeHtml(t("qr_alt", { amount: `${amount(state.remaining)} ${view.symbol}`, address: view.address, network: chainName }))}">
       <p class="hint" id="send-hint"><span id="send-lead">${hint}</span>${what}</p>
       <div class="field">
         <span class="label" id="address-label">${escapeHtml(t("address"))}</span>

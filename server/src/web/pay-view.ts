@@ -5,7 +5,8 @@ import { orderToJson, type OrderJson, type OrderRow } from "../orders/serialize.
 import { paymentUri } from "../orders/payment-uri.ts";
 import { transferUri } from "./payment-uri.ts";
 import { message as formatMessage } from "./client/i18n.js";
-import type { Locale } from "./i18n/index.ts";
+import { translate, type Locale } from "./i18n/index.ts";
+import { CHAIN_MESSAGES } from "./i18n/messages/chains.ts";
 import { PAY_MESSAGES, type PayKey } from "./i18n/messages/pay.ts";
 
 /** Display names of well-known chains (the customer reads these; the chain id is shown beside them). */
@@ -26,6 +27,28 @@ const CHAIN_NAMES = new Map<number, string>([
 ]);
 
 export const chainName = (chainId: number) => CHAIN_NAMES.get(chainId) ?? `Chain ${chainId}`;
+
+/** Testnets and local chains: their name and what kind they are, for the customer pages' languages. */
+const CHAIN_KINDS = new Map<
+  number,
+  { key: "chain_testnet" | "chain_local" | "chain_local_plain"; name: string }
+>([
+  [11155111, { key: "chain_testnet", name: "Sepolia" }],
+  [17000, { key: "chain_testnet", name: "Holesky" }],
+  [84532, { key: "chain_testnet", name: "Base Sepolia" }],
+  [421614, { key: "chain_testnet", name: "Arbitrum Sepolia" }],
+  [11155420, { key: "chain_testnet", name: "OP Sepolia" }],
+  [80002, { key: "chain_testnet", name: "Polygon Amoy" }],
+  [31337, { key: "chain_local", name: "Hardhat" }],
+  [1337, { key: "chain_local_plain", name: "" }],
+]);
+
+/** `chainName` in a page's language ("Sepolia (rede de testes)"); in English the same as chainName. */
+export function chainNameIn(chainId: number, locale: Locale): string {
+  const kind = CHAIN_KINDS.get(chainId);
+  if (kind) return translate(CHAIN_MESSAGES, locale, kind.key, { name: kind.name });
+  return CHAIN_NAMES.get(chainId) ?? translate(CHAIN_MESSAGES, locale, "chain_other", { id: chainId });
+}
 
 /**
  * What the payment page and its script need about one order: the public order JSON plus the
@@ -140,15 +163,21 @@ export function payText(message: PayMessage, locale: Locale): string {
 
 /**
  * A state's headline, detail and confirmations in `locale`. The detail's "{confirmations}" is the
- * confirmations message in the same language (pay.js does the same in the browser).
+ * confirmations message in the same language, and its "{network}" is `network` (the chain's name
+ * in that language) when given; pay.js does the same in the browser.
  */
 export function stateWords(
   messages: PayState["messages"],
   locale: Locale,
+  network?: string,
 ): { title: string; detail: string; confirmations: string } {
   const confirmations = messages.confirmations ? payText(messages.confirmations, locale) : "";
   const detail = messages.detail
-    .map((m) => payText({ ...m, vars: { ...m.vars, confirmations } }, locale))
+    .map((m) => {
+      const vars: Record<string, string | number> = { ...m.vars, confirmations };
+      if (network !== undefined && m.vars?.network !== undefined) vars.network = network;
+      return payText({ ...m, vars }, locale);
+    })
     .join(" ");
   return { title: payText(messages.title, locale), detail, confirmations };
 }

@@ -11,7 +11,7 @@ import { fillHtml, LangQuery, languagePicker, qrSvg } from "./pay-page.ts";
 import { formatAmount, formatDate } from "./client/i18n.js";
 import { clientMessages, pickLocale, translator, type Locale } from "./i18n/index.ts";
 import { SUBSCRIPTION_MESSAGES, type SubscriptionKey } from "./i18n/messages/subscription.ts";
-import { chainName } from "./pay-view.ts";
+import { chainNameIn } from "./pay-view.ts";
 import { transferUri } from "./payment-uri.ts";
 
 /**
@@ -80,7 +80,7 @@ function onChainCancelSection(v: SubscriptionView, t: T, locale: Locale): string
   if (!c.required) return `<p id="on-chain-message">${escapeHtml(text)}</p>`;
   const data = {
     chainId: Number(s.chain_id),
-    chainName: chainName(Number(s.chain_id)),
+    chainName: chainNameIn(Number(s.chain_id), locale),
     contract: c.contract,
     token: c.revoke.token,
     merchant,
@@ -179,7 +179,7 @@ export const subscriptionPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }
       const symbol = escapeHtml(s.token_symbol);
       const amount = due ? formatAmount(formatDecimal(due.amount, s.token_decimals), locale) : "";
       const name = e.item_title || t("subscription", { id: e.id });
-      const network = `${chainName(Number(s.chain_id))} ${t("chain_id", { id: Number(s.chain_id) })}`;
+      const network = `${chainNameIn(Number(s.chain_id), locale)} ${t("chain_id", { id: Number(s.chain_id) })}`;
       const intervalKey = known<SubscriptionKey>("interval_", s.interval);
       const closed = s.cancelled_at !== null;
       const paidAnything = v.periods.some((p) => BigInt(p.paid_amount) > 0n);

@@ -68,9 +68,11 @@ const setText = (node, text) => {
 function stateWords(messages) {
   const write = (m, extra = {}) => t(m.key, { ...m.vars, ...extra }, m.amounts);
   const confirmations = messages.confirmations ? write(messages.confirmations) : "";
+  // The chain's name in the page's language (the state carries the English one).
+  const local = (m) => (m.vars && m.vars.network ? { network: data.chainName } : {});
   return {
     title: write(messages.title),
-    detail: messages.detail.map((m) => write(m, { confirmations })).join(" "),
+    detail: messages.detail.map((m) => write(m, { confirmations, ...local(m) })).join(" "),
     confirmations,
   };
 }
