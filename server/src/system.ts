@@ -29,7 +29,7 @@ import { createAddressService } from "./merchants/addresses.ts";
 import { createMerchantService } from "./merchants/service.ts";
 import { txtNotifier } from "./notify/order-status.ts";
 import { createOrderEvents } from "./orders/events.ts";
-import { merchantDisplayName, setDisplayName } from "./merchants/profile.ts";
+import { merchantDisplayName, merchantLanguage, setDisplayName } from "./merchants/profile.ts";
 import { merchantDepositsReadyToSweep } from "./deposits/repository.ts";
 import { provenAddresses } from "./merchants/addresses.ts";
 import { rotateCallbackSecret } from "./merchants/callback-secret.ts";
@@ -274,6 +274,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     payPage: {
       ...createOrderReader(db),
       merchantName: (merchantId) => merchantDisplayName(db, merchantId),
+      merchantLanguage: (merchantId) => merchantLanguage(db, merchantId),
       requiredConfirmations: (chainId) => byId.get(chainId)?.confirmations ?? 1,
       maxStreamsPerClient: config.payEventsPerClient,
       maxStreams: config.payEventsTotal,

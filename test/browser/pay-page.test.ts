@@ -261,7 +261,8 @@ describe(`payment page in Chromium (${onRealPostgres() ? "PostgreSQL" : "PGlite"
     // Amount and price as the API quoted them.
     assert.equal(await page.textContent("h1"), "Espresso machine");
     assert.equal(await page.textContent("#expected"), "0.017");
-    assert.match((await page.textContent(".fiat")) ?? "", /\$42\.50 USD at 2500\.00 USD\/ETH/);
+    // The price is written the English way (Intl): 2,500.00.
+    assert.match((await page.textContent(".fiat")) ?? "", /\$42\.50 USD at 2,500\.00 USD\/ETH/);
 
     // The QR image loads from this server and carries a plain transfer to the order's address,
     // as jsQR, zbarimg and a wallet's EIP-681 parser read it.

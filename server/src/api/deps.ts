@@ -20,6 +20,8 @@ export interface PayPageDeps {
   order(id: bigint): Promise<OrderRow | undefined>;
   /** The merchant's display name (migration 095), or null. */
   merchantName?(merchantId: bigint): Promise<string | null>;
+  /** The merchant's default page language (migration 180), or null for none. */
+  merchantLanguage?(merchantId: bigint): Promise<string | null>;
   /** CONFIRMATIONS of the chain (for "1 of 12 confirmations"); 1 when unknown. */
   requiredConfirmations?(chainId: bigint): number;
   /** How often an order with open event streams is read, in ms (default 500); once for all its streams. */

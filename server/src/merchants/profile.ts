@@ -34,3 +34,25 @@ export async function setDisplayName(
   await db.query("UPDATE merchants SET display_name = $2 WHERE id = $1", [merchantId, name]);
   return name;
 }
+
+/**
+ * The merchant's default page language (migration 180): what the payment, subscription and
+ * point-of-sale pages show when the customer's browser asks for none of ours. Null: English.
+ */
+export async function merchantLanguage(db: Queryable, merchantId: bigint): Promise<string | null> {
+  const { rows } = await db.query<{ language: string | null }>(
+    "SELECT language FROM merchants WHERE id = $1",
+    [merchantId],
+  );
+  return rows[0]?.language ?? null;
+}
+
+/** Sets the default page language; `null` clears it (English). The route's schema checks the value. */
+export async function setMerchantLanguage(
+  db: Queryable,
+  merchantId: bigint,
+  language: string | null,
+): Promise<string | null> {
+  await db.query("UPDATE merchants SET language = $2 WHERE id = $1", [merchantId, language]);
+  return language;
+}

@@ -1,3 +1,4 @@
+import { merchantLanguage, setMerchantLanguage } from "./profile.ts";
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Db, Queryable } from "../db/types.ts";
 import { badRequest, conflict, notFound } from "../lib/errors.ts";
@@ -427,6 +428,10 @@ export function createMerchantService(db: Db, options: MerchantServiceOptions = 
     setPlan: (email: string, plan: string) => setPlan(db, email, plan),
     setPlugins: (email: string, changes: PluginChanges) => setPlugins(db, email, changes, channel),
     notifications: (merchant: Merchant) => notificationsJson(db, merchant, channel),
+    /** The default language of the merchant's customer pages (GET /user, PUT /user/language); null: English. */
+    language: (merchant: Merchant) => merchantLanguage(db, merchant.id),
+    setLanguage: (merchant: Merchant, language: string | null) =>
+      setMerchantLanguage(db, merchant.id, language),
     /**
      * The merchant's own TXT Messaging settings (PUT /user/notifications): the phone number texts go
      * to and the events it wants. The plugin itself and its monthly tier are the operator's.

@@ -31,7 +31,7 @@ import {
   type Locale,
 } from "./i18n/index.ts";
 import { consoleMessages, type ConsoleMessage } from "./i18n/messages/console.ts";
-import { POS_BODY } from "./pos-page.ts";
+import { PosQuery, servePos } from "./pos-page.ts";
 import { consoleCallbacksMessages } from "./i18n/messages/console-callbacks.ts";
 
 /**
@@ -811,10 +811,11 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{
     },
   );
 
-  app.get("/pos", { config: { nonJson: true }, schema: { hide: true } }, async (_request, reply) => {
-    reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
-    return shell("Point of sale", "pos.js", pageConfig(), POS_BODY);
-  });
+  app.get(
+    "/pos",
+    { config: { nonJson: true }, schema: { hide: true, querystring: PosQuery } },
+    async (request, reply) => servePos(request, request.query.lang, reply, deps, pageConfig()),
+  );
 
   const ASSETS: Record<string, string> = {
     "console.js": "text/javascript; charset=utf-8",

@@ -8,7 +8,10 @@ import { notFound } from "../lib/errors.ts";
 import { escapeHtml, htmlPage, scriptJson } from "./html.ts";
 import { createPayEventHub, createStreamLimits } from "./pay-events.ts";
 import { withPayMethods } from "./pay-methods.ts";
-import { payState, payView, type PayState, type PayView } from "./pay-view.ts";
+import { chainNameIn, payState, payView, stateWords, type PayState, type PayView } from "./pay-view.ts";
+import { fillNodes, formatAmount } from "./client/i18n.js";
+import { clientMessages, LOCALE_NAMES, LOCALES, pickLocale, translator, type Locale } from "./i18n/index.ts";
+import { PAY_MESSAGES, type PayKey } from "./i18n/messages/pay.ts";
 
 export async function qrSvg(text: string): Promise<string> {
   return QRCode.toString(text, { type: "svg", errorCorrectionLevel: "M", margin: 2, width: 320 });
@@ -25,9 +28,11 @@ const ASSETS: Record<string, { type: string; body: string }> = Object.fromEntrie
     ["abi.js", "text/javascript; charset=utf-8"],
     ["injected-wallets.js", "text/javascript; charset=utf-8"],
     ["subscription.js", "text/javascript; charset=utf-8"],
+    ["i18n.js", "text/javascript; charset=utf-8"],
     ["pay.css", "text/css; charset=utf-8"],
     ["pay-methods.js", "text/javascript; charset=utf-8"],
     ["pay-methods.css", "text/css; charset=utf-8"],
+    ["pos.css", "text/css; charset=utf-8"],
   ].map(([name, type]) => [
     name,
     { type: type as string, body: readFileSync(new URL(`./client/${name}`, import.meta.url), "utf8") },
@@ -42,22 +47,50 @@ const CLOCK_ICON = `<svg aria-hidden="true" focusable="false" viewBox="0 0 24 24
 /** The QR image's address: the query changes with what is still due, so a cached image never shows an old amount. */
 const qrSrc = (state: PayState) => `/order/${state.id}/qr.svg?due=${state.remaining_units}`;
 
-function renderPage(view: PayView, state: PayState, merchantName: string | null): string {
+/** A catalogue message whose placeholders are HTML (already escaped); the message's own text is escaped here. */
+export function fillHtml(template: string, html: Readonly<Record<string, string>>): string {
+  const nodes = Object.fromEntries(Object.entries(html).map(([name, value]) => [name, { html: value }]));
+  return fillNodes(template, nodes)
+    .map((part) => (typeof part === "string" ? escapeHtml(part) : part.html))
+    .join("");
+}
+
+/**
+ * The language picker the customer pages share: links to the same page with `?lang=`, so it works
+ * without JavaScript and the choice stays in the URL (a shared or reloaded link keeps it).
+ */
+export function languagePicker(locale: Locale, label: string, path: string): string {
+  const links = LOCALES.map((l) =>
+    l === locale
+      ? `<a href="${escapeHtml(path)}?lang=${l}" lang="${l}" hreflang="${l}" aria-current="true">${escapeHtml(LOCALE_NAMES[l])}</a>`
+      : `<a href="${escapeHtml(path)}?lang=${l}" lang="${l}" hreflang="${l}">${escapeHtml(LOCALE_NAMES[l])}</a>`,
+  );
+  return `<nav class="languages" aria-label="${escapeHtml(label)}">${links.join("")}</nav>`;
+}
+
+function renderPage(view: PayView, state: PayState, merchantName: string | null, locale: Locale): string {
+  const t = translator(PAY_MESSAGES, locale);
+  const amount = (decimal: string) => formatAmount(decimal, locale);
   const { json } = view;
-  const title = json.item_title ? escapeHtml(json.item_title) : `Order ${json.id}`;
+  const orderName = t("order", { id: json.id });
+  const title = json.item_title ? escapeHtml(json.item_title) : escapeHtml(orderName);
   const symbol = escapeHtml(view.symbol);
-  const fiatCode = escapeHtml(json.currency.toUpperCase());
-  const due = escapeHtml(state.remaining);
-  const network = `${escapeHtml(view.chainName)} <span class="muted">(chain id ${view.chainId})</span>`;
+  const fiatCode = json.currency.toUpperCase();
+  const due = escapeHtml(amount(state.remaining));
+  const chainName = chainNameIn(view.chainId, locale);
+  const network = `${escapeHtml(chainName)} <span class="muted">${escapeHtml(t("chain_id", { id: view.chainId }))}</span>`;
   const closed = state.status !== "pending";
   const partial = state.tone === "partial";
-  const what = view.token ? ` Send ${symbol} only: the token <code class="inline">${view.token}</code>.` : "";
+  const what = view.token
+    ? ` ${fillHtml(t("token_only"), { symbol, token: `<code class="inline">${view.token}</code>` })}`
+    : "";
   const shop = merchantName ? escapeHtml(merchantName) : "";
-  // Data for pay.js: everything it needs to call the contract through a browser wallet.
+  const words = stateWords(state.messages, locale, chainName);
+  // Data for pay.js: everything it needs to call the contract through a browser wallet, and its words.
   const data = {
     id: view.id,
     chainId: view.chainId,
-    chainName: view.chainName,
+    chainName,
     address: view.address,
     contract: view.contract,
     merchant: view.merchant,
@@ -66,74 +99,82 @@ function renderPage(view: PayView, state: PayState, merchantName: string | null)
     symbol: view.symbol,
     decimals: view.decimals,
     state,
+    locale,
+    messages: clientMessages(PAY_MESSAGES, locale),
   };
   const image = json.item_image
     ? `<img class="item-image" src="${escapeHtml(json.item_image)}" alt="" width="72" height="72" referrerpolicy="no-referrer" decoding="async">`
     : "";
+  const hint = fillHtml(t(partial ? "hint_remaining" : "hint_exact"), {
+    amount: `<strong id="send-amount">${due} ${symbol}</strong>`,
+    network,
+  });
   return htmlPage({
-    title: `Pay ${json.item_title || `Order ${json.id}`}${merchantName ? ` · ${merchantName}` : ""}`,
+    title: `${t("page_title", { item: json.item_title || orderName })}${merchantName ? ` · ${merchantName}` : ""}`,
     stylesheets: ["pay.css"],
+    lang: locale,
     body: `<main class="sheet" aria-labelledby="title" data-order-id="${json.id}" data-expires-at="${json.expires_at}">
   <header class="head">
-    <p class="brand"><span class="logo" aria-hidden="true"></span>${shop ? `<span id="merchant-name">${shop}</span>` : "Ethereum POS"} <span class="muted">· Order ${json.id}</span></p>
+    <div class="top"><p class="brand"><span class="logo" aria-hidden="true"></span>${shop ? `<span id="merchant-name">${shop}</span>` : "Ethereum POS"} <span class="muted">· ${escapeHtml(orderName)}</span></p>
+    ${languagePicker(locale, t("language"), `/pay/${json.id}`)}</div>
     <div class="item">${image}<div>
       <h1 id="title">${title}</h1>
       ${json.item_description ? `<p class="description">${escapeHtml(json.item_description)}</p>` : ""}
     </div></div>
   </header>
 
-  <section class="due" aria-label="Amount due">
-    <p class="amount"><span id="expected">${escapeHtml(json.expected_amount)}</span> <span class="symbol">${symbol}</span></p>
-    <p class="fiat">${json.currency === "usd" ? "$" : ""}${escapeHtml(json.currency_amount)} ${fiatCode} at ${escapeHtml(json.eth_price)} ${fiatCode}/${symbol}</p>
-    <p class="network">on ${network}</p>
+  <section class="due" aria-label="${escapeHtml(t("amount_due"))}">
+    <p class="amount"><span id="expected">${escapeHtml(amount(json.expected_amount))}</span> <span class="symbol">${symbol}</span></p>
+    <p class="fiat">${escapeHtml(t("fiat", { amount: `${json.currency === "usd" && locale === "en" ? "$" : ""}${amount(json.currency_amount)}`, code: fiatCode, price: amount(json.eth_price), symbol: view.symbol }))}</p>
+    <p class="network">${fillHtml(t("on_network"), { network })}</p>
   </section>
 
   <section class="state" id="state" data-tone="${state.tone}" data-status="${state.status}" aria-labelledby="state-title">
     <div class="state-icon" aria-hidden="true"><span class="icon-paid">${CHECK_ICON}</span><span class="icon-wait">${CLOCK_ICON}</span></div>
     <div class="state-text">
-      <p class="state-line"><span class="pill" id="status" data-status="${state.status}">${state.status}</span>
-        <span class="countdown"${closed ? " hidden" : ""}>Expires in <time id="countdown" datetime="${json.expires_at}">--:--</time></span></p>
-      <h2 id="state-title" role="status" aria-live="polite">${escapeHtml(state.title)}</h2>
-      <p id="state-detail">${escapeHtml(state.detail)}</p>
-      <div id="progress-row" class="progress-row"${state.confirmations_text ? "" : " hidden"}>
+      <p class="state-line"><span class="pill" id="status" data-status="${state.status}">${escapeHtml(statusName(state.status, locale))}</span>
+        <span class="countdown"${closed ? " hidden" : ""}>${fillHtml(t("expires_in"), { time: `<time id="countdown" datetime="${json.expires_at}">--:--</time>` })}</span></p>
+      <h2 id="state-title" role="status" aria-live="polite">${escapeHtml(words.title)}</h2>
+      <p id="state-detail">${escapeHtml(words.detail)}</p>
+      <div id="progress-row" class="progress-row"${words.confirmations ? "" : " hidden"}>
         <progress id="progress" max="${state.required_confirmations}" value="${Math.min(state.confirmations, state.required_confirmations)}" aria-labelledby="confirmations"></progress>
-        <span id="confirmations">${escapeHtml(state.confirmations_text)}</span>
+        <span id="confirmations">${escapeHtml(words.confirmations)}</span>
       </div>
-      <p id="tx-line" class="tx"${state.transaction_id ? "" : " hidden"}>Transaction <code id="tx-hash">${escapeHtml(state.transaction_id)}</code></p>
-      <p id="return-line" class="return"${state.return_url && state.paid ? "" : " hidden"}><a id="return-link" class="primary" href="${escapeHtml(state.return_url ?? "")}">Return to ${shop || "the shop"}</a> <span id="return-note" class="muted small"></span></p>
+      <p id="tx-line" class="tx"${state.transaction_id ? "" : " hidden"}>${fillHtml(t("transaction"), { hash: `<code id="tx-hash">${escapeHtml(state.transaction_id)}</code>` })}</p>
+      <p id="return-line" class="return"${state.return_url && state.paid ? "" : " hidden"}><a id="return-link" class="primary" href="${escapeHtml(state.return_url ?? "")}">${shop ? escapeHtml(t("return_to", { shop: merchantName ?? "" })) : escapeHtml(t("return_to_shop"))}</a> <span id="return-note" class="muted small"></span></p>
     </div>
   </section>
 
   <div id="options" class="options"${closed ? " hidden" : ""}>
     <section class="option" aria-labelledby="scan-title">
-      <h2 id="scan-title">Scan or send to this address</h2>
+      <h2 id="scan-title">${escapeHtml(t("scan_title"))}</h2>
       <img class="qr" id="qr" src="${qrSrc(state)}" width="320" height="320"
-           alt="QR code: send ${due} ${symbol} to ${view.address} on ${escapeHtml(view.chainName)}">
-      <p class="hint" id="send-hint">Send ${partial ? "the remaining" : "exactly"} <strong id="send-amount">${due} ${symbol}</strong> on ${network} from any wallet or exchange.${what}</p>
+           alt="${escapeHtml(t("qr_alt", { amount: `${amount(state.remaining)} ${view.symbol}`, address: view.address, network: chainName }))}">
+      <p class="hint" id="send-hint"><span id="send-lead">${hint}</span>${what}</p>
       <div class="field">
-        <span class="label" id="address-label">Address</span>
+        <span class="label" id="address-label">${escapeHtml(t("address"))}</span>
         <div class="copy-row">
           <code id="address" class="value" aria-labelledby="address-label">${view.address}</code>
-          <button id="copy-address" class="copy" type="button" data-copy="${view.address}">${COPY_ICON}<span class="copy-text">Copy</span><span class="sr-only"> address</span></button>
+          <button id="copy-address" class="copy" type="button" data-copy="${view.address}">${COPY_ICON}<span class="copy-text">${escapeHtml(t("copy"))}</span><span class="sr-only"> ${escapeHtml(t("copy_address"))}</span></button>
         </div>
       </div>
       <div class="field">
-        <span class="label" id="amount-label">${partial ? "Still to pay" : "Amount"}</span>
+        <span class="label" id="amount-label">${escapeHtml(t(partial ? "still_to_pay" : "amount"))}</span>
         <div class="copy-row">
           <code id="amount" class="value" aria-labelledby="amount-label">${due} ${symbol}</code>
-          <button id="copy-amount" class="copy" type="button" data-copy="${due}">${COPY_ICON}<span class="copy-text">Copy</span><span class="sr-only"> amount</span></button>
+          <button id="copy-amount" class="copy" type="button" data-copy="${escapeHtml(state.remaining)}">${COPY_ICON}<span class="copy-text">${escapeHtml(t("copy"))}</span><span class="sr-only"> ${escapeHtml(t("copy_amount"))}</span></button>
         </div>
       </div>
-      <p class="open"><a id="open-wallet" class="secondary" href="${escapeHtml(state.uri)}">Open in wallet app</a></p>
+      <p class="open"><a id="open-wallet" class="secondary" href="${escapeHtml(state.uri)}">${escapeHtml(t("open_wallet"))}</a></p>
     </section>
 
-    <p class="or" aria-hidden="true"><span>or</span></p>
+    <p class="or" aria-hidden="true"><span>${escapeHtml(t("or"))}</span></p>
 
     <section class="option" aria-labelledby="wallet-title">
-      <h2 id="wallet-title">Pay with browser wallet</h2>
-      <p id="wallet-hint" class="hint">Looking for a wallet in this browser…</p>
+      <h2 id="wallet-title">${escapeHtml(t("wallet_title"))}</h2>
+      <p id="wallet-hint" class="hint">${escapeHtml(t("wallet_looking"))}</p>
       <div id="wallet-choice" hidden></div>
-      <button id="wallet" class="primary" type="button" disabled>Pay with browser wallet</button>
+      <button id="wallet" class="primary" type="button" disabled>${escapeHtml(t("wallet_button"))}</button>
       <p id="wallet-message" class="wallet-message" role="status" aria-live="polite"></p>
       <p id="wallet-error" class="wallet-error" role="alert"></p>
     </section>
@@ -141,25 +182,36 @@ function renderPage(view: PayView, state: PayState, merchantName: string | null)
 
   <footer class="foot">
     <details>
-      <summary>Payment details</summary>
+      <summary>${escapeHtml(t("details"))}</summary>
       <dl>
-        <dt>Order</dt><dd>${json.id}</dd>
-        ${shop ? `<dt>Shop</dt><dd>${shop}</dd>` : ""}
-        <dt>Network</dt><dd>${network}</dd>
-        <dt>Pay to</dt><dd><code>${view.address}</code></dd>
-        ${view.token ? `<dt>Token</dt><dd><code>${view.token}</code></dd>` : ""}
-        <dt>Payment contract</dt><dd><code id="contract">${view.contract}</code></dd>
-        <dt>Merchant</dt><dd><code>${view.merchant}</code></dd>
-        <dt>Payment URI</dt><dd><code id="uri">${escapeHtml(state.uri)}</code></dd>
+        <dt>${escapeHtml(t("detail_order"))}</dt><dd>${json.id}</dd>
+        ${shop ? `<dt>${escapeHtml(t("detail_shop"))}</dt><dd>${shop}</dd>` : ""}
+        <dt>${escapeHtml(t("detail_network"))}</dt><dd>${network}</dd>
+        <dt>${escapeHtml(t("detail_pay_to"))}</dt><dd><code>${view.address}</code></dd>
+        ${view.token ? `<dt>${escapeHtml(t("detail_token"))}</dt><dd><code>${view.token}</code></dd>` : ""}
+        <dt>${escapeHtml(t("detail_contract"))}</dt><dd><code id="contract">${view.contract}</code></dd>
+        <dt>${escapeHtml(t("detail_merchant"))}</dt><dd><code>${view.merchant}</code></dd>
+        <dt>${escapeHtml(t("detail_uri"))}</dt><dd><code id="uri">${escapeHtml(state.uri)}</code></dd>
       </dl>
     </details>
-    <p class="muted small">Payments go straight to the merchant's payment contract on chain. This page loads nothing from third parties.</p>
+    <p class="muted small">${escapeHtml(t("footer"))}</p>
   </footer>
 </main>
 <script type="application/json" id="pay-data">${scriptJson(data)}</script>
 <script type="module" src="/assets/pay.js"></script>`,
   });
 }
+
+/** An order status as the customer reads it ("pending", "pendente", …); unknown ones as they are. */
+function statusName(status: string, locale: Locale): string {
+  const key = `status_${status}`;
+  return Object.hasOwn(PAY_MESSAGES[locale], key) ? PAY_MESSAGES[locale][key as PayKey] : status;
+}
+
+/** `?lang=` of the customer pages: a language tag (unknown ones fall back as if absent). */
+export const LangQuery = Type.Object({
+  lang: Type.Optional(Type.String({ maxLength: 35, description: "Page language: en, pt-BR or es" })),
+});
 
 /** The hosted payment page and QR image. Generated locally; no third-party service sees an order. */
 export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (app, { deps }) => {
@@ -195,6 +247,11 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     },
   );
 
+  const PayMessageSchema = Type.Object({
+    key: Type.String(),
+    vars: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number()]))),
+    amounts: Type.Optional(Type.Record(Type.String(), Type.String())),
+  });
   const StatusSchema = Type.Object({
     id: Type.Integer(),
     status: Type.String(),
@@ -202,6 +259,17 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     tone: Type.String({ description: "waiting, partial, confirming, paid, expired or refunded" }),
     title: Type.String({ description: "The headline the page shows" }),
     detail: Type.String({ description: "What happened and what to do next, in a customer's words" }),
+    messages: Type.Object(
+      {
+        title: PayMessageSchema,
+        detail: Type.Array(PayMessageSchema),
+        confirmations: Type.Union([PayMessageSchema, Type.Null()]),
+      },
+      {
+        description:
+          "title, detail and confirmations_text as keys of the page's message catalogue, for other languages",
+      },
+    ),
     confirmations: Type.Integer(),
     required_confirmations: Type.Integer(),
     confirmations_text: Type.String(),
@@ -330,14 +398,41 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
     "/pay/:id",
     {
       config: { nonJson: true },
-      schema: { tags: ["orders"], summary: "Hosted payment page", params: Params },
+      schema: {
+        tags: ["orders"],
+        summary: "Hosted payment page",
+        description:
+          "In the language of ?lang= (en, pt-BR, es), else the browser's Accept-Language, else the merchant's default (PUT /user/language), else English.",
+        params: Params,
+        querystring: LangQuery,
+      },
     },
     async (request, reply) => {
       const order = await load(request.params.id);
-      const name =
-        order.merchant_id === null ? null : ((await pages.merchantName?.(order.merchant_id)) ?? null);
-      reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
-      return withPayMethods(renderPage(view(order), stateOf(order), name), deps, order, request);
+      const merchantId = order.merchant_id;
+      const [name, language] =
+        merchantId === null
+          ? [null, null]
+          : await Promise.all([
+              pages.merchantName?.(merchantId) ?? null,
+              pages.merchantLanguage?.(merchantId) ?? null,
+            ]);
+      const locale = pickLocale({
+        query: request.query.lang,
+        acceptLanguage: request.headers["accept-language"],
+        fallback: language,
+      });
+      reply
+        .header("content-type", "text/html; charset=utf-8")
+        .header("cache-control", "no-store")
+        .header("content-language", locale)
+        .header("vary", "accept-language");
+      return withPayMethods(
+        renderPage(view(order), stateOf(order), name ?? null, locale),
+        deps,
+        order,
+        request,
+      );
     },
   );
 

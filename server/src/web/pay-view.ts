@@ -4,6 +4,10 @@ import { orderReference } from "../orders/ids.ts";
 import { orderToJson, type OrderJson, type OrderRow } from "../orders/serialize.ts";
 import { paymentUri } from "../orders/payment-uri.ts";
 import { transferUri } from "./payment-uri.ts";
+import { message as formatMessage } from "./client/i18n.js";
+import { translate, type Locale } from "./i18n/index.ts";
+import { CHAIN_MESSAGES } from "./i18n/messages/chains.ts";
+import { PAY_MESSAGES, type PayKey } from "./i18n/messages/pay.ts";
 
 /** Display names of well-known chains (the customer reads these; the chain id is shown beside them). */
 const CHAIN_NAMES = new Map<number, string>([
@@ -23,6 +27,28 @@ const CHAIN_NAMES = new Map<number, string>([
 ]);
 
 export const chainName = (chainId: number) => CHAIN_NAMES.get(chainId) ?? `Chain ${chainId}`;
+
+/** Testnets and local chains: their name and what kind they are, for the customer pages' languages. */
+const CHAIN_KINDS = new Map<
+  number,
+  { key: "chain_testnet" | "chain_local" | "chain_local_plain"; name: string }
+>([
+  [11155111, { key: "chain_testnet", name: "Sepolia" }],
+  [17000, { key: "chain_testnet", name: "Holesky" }],
+  [84532, { key: "chain_testnet", name: "Base Sepolia" }],
+  [421614, { key: "chain_testnet", name: "Arbitrum Sepolia" }],
+  [11155420, { key: "chain_testnet", name: "OP Sepolia" }],
+  [80002, { key: "chain_testnet", name: "Polygon Amoy" }],
+  [31337, { key: "chain_local", name: "Hardhat" }],
+  [1337, { key: "chain_local_plain", name: "" }],
+]);
+
+/** `chainName` in a page's language ("Sepolia (rede de testes)"); in English the same as chainName. */
+export function chainNameIn(chainId: number, locale: Locale): string {
+  const kind = CHAIN_KINDS.get(chainId);
+  if (kind) return translate(CHAIN_MESSAGES, locale, kind.key, { name: kind.name });
+  return CHAIN_NAMES.get(chainId) ?? translate(CHAIN_MESSAGES, locale, "chain_other", { id: chainId });
+}
 
 /**
  * What the payment page and its script need about one order: the public order JSON plus the
@@ -95,6 +121,11 @@ export interface PayState {
   title: string;
   /** One or two sentences: what happened and what to do next. */
   detail: string;
+  /**
+   * The same words as catalogue messages (title, detail sentences, confirmations), so that every
+   * page writes them in its own language: `title`, `detail` and `confirmations_text` are English.
+   */
+  messages: { title: PayMessage; detail: PayMessage[]; confirmations: PayMessage | null };
   confirmations: number;
   required_confirmations: number;
   /** "1 of 2 confirmations" (singular for one), or "" before the payment is mined. */
@@ -118,91 +149,126 @@ export interface PayState {
   contract: string;
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+/** One message of the page's catalogue (i18n/messages/pay.ts): amounts are exact decimal strings, formatted per language. */
+export interface PayMessage {
+  key: PayKey;
+  vars?: Record<string, string | number>;
+  amounts?: Record<string, string>;
+}
+
+/** A state's words in one language: the page renders them on the server, pay.js and pos.js in the browser. */
+export function payText(message: PayMessage, locale: Locale): string {
+  return formatMessage(PAY_MESSAGES[locale], locale, message.key, message.vars, message.amounts);
+}
+
+/**
+ * A state's headline, detail and confirmations in `locale`. The detail's "{confirmations}" is the
+ * confirmations message in the same language, and its "{network}" is `network` (the chain's name
+ * in that language) when given; pay.js does the same in the browser.
+ */
+export function stateWords(
+  messages: PayState["messages"],
+  locale: Locale,
+  network?: string,
+): { title: string; detail: string; confirmations: string } {
+  const confirmations = messages.confirmations ? payText(messages.confirmations, locale) : "";
+  const detail = messages.detail
+    .map((m) => {
+      const vars: Record<string, string | number> = { ...m.vars, confirmations };
+      if (network !== undefined && m.vars?.network !== undefined) vars.network = network;
+      return payText({ ...m, vars }, locale);
+    })
+    .join(" ");
+  return { title: payText(messages.title, locale), detail, confirmations };
+}
 
 /** The order's state in a customer's words; `required` is the chain's CONFIRMATIONS. */
 export function payState(view: PayView, order: OrderRow, required: number): PayState {
   const { json } = view;
-  const sym = view.symbol;
+  const symbol = view.symbol;
+  const network = view.chainName;
   const expected = BigInt(order.expected_amount);
   const paidUnits = BigInt(order.amount_paid);
   const remainingUnits = expected > paidUnits ? expected - paidUnits : 0n;
   const fmt = (units: bigint) => formatDecimal(units, view.decimals);
   const remaining = fmt(remainingUnits);
-  const confirmationsText =
+  const amounts = { expected: json.expected_amount, paid: json.amount_paid, remaining };
+  const confirmations: PayMessage | null =
     json.status === "success" || json.status === "complete"
-      ? `${Math.min(json.confirmations, required)} of ${plural(required, "confirmation")}`
-      : "";
+      ? {
+          key: required === 1 ? "confirmations_one" : "confirmations_other",
+          vars: { n: Math.min(json.confirmations, required), required },
+        }
+      : null;
   let tone: PayTone;
-  let title: string;
-  let detail: string;
+  let title: PayMessage;
+  const detail: PayMessage[] = [];
   switch (json.status) {
     case "pending":
       if (json.exception === "paid_partial") {
         tone = "partial";
-        title = `Partly paid: ${remaining} ${sym} still to pay`;
-        detail =
-          `We received ${json.amount_paid} of the ${json.expected_amount} ${sym} due. ` +
-          `Send the remaining ${remaining} ${sym} to the same address before the order expires.`;
+        title = { key: "title_partial", vars: { symbol }, amounts };
+        detail.push({ key: "detail_partial", vars: { symbol }, amounts });
       } else if (json.exception === "paid_late") {
         tone = "waiting";
-        title = "Waiting for payment";
-        detail =
-          "A payment arrived after this order's time ran out, so it does not count toward it. " +
-          "Contact the shop about a refund.";
+        title = { key: "title_waiting" };
+        detail.push({ key: "detail_late" });
       } else {
         tone = "waiting";
-        title = "Waiting for payment";
-        detail = `Send ${json.expected_amount} ${sym} on ${view.chainName}. This page updates by itself.`;
+        title = { key: "title_waiting" };
+        detail.push({ key: "detail_waiting", vars: { symbol, network }, amounts });
       }
       break;
     case "success":
       tone = "confirming";
-      title = "Payment received";
-      detail = `The network is confirming it (${confirmationsText}). You can close this page.`;
+      title = { key: "title_received" };
+      detail.push({ key: "detail_confirming" });
       break;
     case "complete":
       tone = "paid";
-      title = "Paid";
-      detail = "Payment complete. Thank you!";
+      title = { key: "title_paid" };
+      detail.push({ key: "detail_paid" });
       break;
     case "expired":
       tone = "expired";
-      title = "This order has expired";
-      detail =
+      title = { key: "title_expired" };
+      detail.push(
         json.exception === "paid_partial"
-          ? `Time ran out after ${json.amount_paid} of the ${json.expected_amount} ${sym} due arrived. ` +
-            "Do not send more: contact the shop to be refunded or to get a new payment request."
+          ? { key: "detail_expired_partial", vars: { symbol }, amounts }
           : json.exception === "paid_late"
-            ? `Your payment of ${json.amount_paid} ${sym} arrived after the order had expired, so it ` +
-              "did not pay it. Contact the shop to be refunded."
-            : "Nothing was paid. Do not send anything to this address: ask the shop for a new payment request.";
+            ? { key: "detail_expired_late", vars: { symbol }, amounts }
+            : { key: "detail_expired_none" },
+      );
       break;
     case "refunded":
       tone = "refunded";
-      title = "This order was refunded";
-      detail = `The shop sent ${fmt(BigInt(order.amount_refunded))} ${sym} back to the account that paid.`;
+      title = { key: "title_refunded" };
+      detail.push({
+        key: "detail_refunded",
+        vars: { symbol },
+        amounts: { refunded: fmt(BigInt(order.amount_refunded)) },
+      });
       break;
     default:
       tone = "waiting";
-      title = json.status;
-      detail = "";
+      title = { key: "title_waiting" };
   }
   if (json.exception === "paid_over" && (json.status === "success" || json.status === "complete")) {
-    detail +=
-      ` You sent ${json.amount_paid} ${sym}, more than the ${json.expected_amount} ${sym} due: ` +
-      "the shop received the extra too and can refund it.";
+    detail.push({ key: "detail_over", vars: { symbol }, amounts });
   }
+  const messages = { title, detail, confirmations };
+  const english = stateWords(messages, "en");
   return {
     id: json.id,
     status: json.status,
     exception: json.exception,
     tone,
-    title,
-    detail,
+    title: english.title,
+    detail: english.detail,
+    messages,
     confirmations: json.confirmations,
     required_confirmations: required,
-    confirmations_text: confirmationsText,
+    confirmations_text: english.confirmations,
     paid: json.paid,
     expired: json.expired,
     expires_at: json.expires_at,

@@ -7,16 +7,12 @@ import { formatDecimal } from "../lib/money.ts";
 import { entryToJson } from "../recurring/serialize.ts";
 import type { SubscriptionView } from "../recurring/service.ts";
 import { escapeHtml, htmlPage, scriptJson } from "./html.ts";
-import { qrSvg } from "./pay-page.ts";
-import { chainName } from "./pay-view.ts";
+import { fillHtml, LangQuery, languagePicker, qrSvg } from "./pay-page.ts";
+import { formatAmount, formatDate } from "./client/i18n.js";
+import { clientMessages, pickLocale, translator, type Locale } from "./i18n/index.ts";
+import { SUBSCRIPTION_MESSAGES, type SubscriptionKey } from "./i18n/messages/subscription.ts";
+import { chainNameIn } from "./pay-view.ts";
 import { transferUri } from "./payment-uri.ts";
-
-const STATUS_TEXT: Record<string, string> = {
-  upcoming: "A payment is due soon",
-  active: "Paid up",
-  pending: "A payment is due",
-  expired: "More than 10 days late",
-};
 
 /**
  * What the customer should send now: what the oldest open period still needs, or, when every
@@ -41,19 +37,22 @@ export function subscriptionUri(v: SubscriptionView): string {
   });
 }
 
+type T = ReturnType<typeof translator<SubscriptionKey>>;
+const code = (text: string) => `<code>${escapeHtml(text)}</code>`;
+
 /** A token_pull subscription's page: the two calls the customer's wallet makes (no transfer to an address). */
-function tokenPullSection(v: SubscriptionView): string {
+function tokenPullSection(v: SubscriptionView, t: T): string {
   const call = v.tokenPull;
   if (!call) {
-    return `<p id="token-pull-off">Token subscriptions are not available on this network right now.</p>`;
+    return `<p id="token-pull-off">${escapeHtml(t("pull_off"))}</p>`;
   }
   const a = call.args;
   return `<section class="option" id="token-pull" aria-labelledby="pull-title">
-    <h2 id="pull-title">Subscribe from your wallet</h2>
-    <p class="hint">Each period is collected from your wallet by the subscription contract; do not send money to an address.</p>
+    <h2 id="pull-title">${escapeHtml(t("pull_title"))}</h2>
+    <p class="hint">${escapeHtml(t("pull_hint"))}</p>
     <ol>
-      <li>On the token <code>${escapeHtml(call.approve.token)}</code>: <code>approve(${escapeHtml(call.approve.spender)}, ${escapeHtml(call.approve.amount)})</code></li>
-      <li>On <code id="contract">${escapeHtml(call.contract)}</code>: <code>subscribe(${[a.merchant, a.token, a.amountPerPeriod, a.interval, a.start, a.ref].map(escapeHtml).join(", ")})</code></li>
+      <li>${fillHtml(t("on_token"), { token: code(call.approve.token), call: code(`approve(${call.approve.spender}, ${call.approve.amount})`) })}</li>
+      <li>${fillHtml(t("on_contract"), { contract: `<code id="contract">${escapeHtml(call.contract)}</code>`, call: code(`subscribe(${[a.merchant, a.token, a.amountPerPeriod, a.interval, a.start, a.ref].join(", ")})`) })}</li>
     </ol>
   </section>`;
 }
@@ -63,30 +62,43 @@ function tokenPullSection(v: SubscriptionView): string {
  * while the on-chain subscription is open anyone can still collect it. The page says so and offers
  * `cancel(id)` (and, the other way, revoking the allowance) through the customer's wallet.
  */
-function onChainCancelSection(v: SubscriptionView): string {
+function onChainCancelSection(v: SubscriptionView, t: T, locale: Locale): string {
   const c = v.onChainCancel;
   if (!c) return "";
-  if (!c.required) return `<p id="on-chain-message">${escapeHtml(c.message)}</p>`;
   const s = v.subscription;
+  const merchant = getAddress(s.merchant_address);
+  const ids = c.open.map((o) => o.id);
+  const text = c.required
+    ? t("on_chain_open", {
+        ids: ids.join(", "),
+        merchant,
+        calls: new Intl.ListFormat(locale, { type: "conjunction" }).format(ids.map((id) => `cancel(${id})`)),
+        contract: c.contract,
+        token: c.revoke.token,
+      })
+    : t("on_chain_none");
+  if (!c.required) return `<p id="on-chain-message">${escapeHtml(text)}</p>`;
   const data = {
     chainId: Number(s.chain_id),
-    chainName: chainName(Number(s.chain_id)),
+    chainName: chainNameIn(Number(s.chain_id), locale),
     contract: c.contract,
     token: c.revoke.token,
-    merchant: getAddress(s.merchant_address),
+    merchant,
     open: c.open,
+    locale,
+    messages: clientMessages(SUBSCRIPTION_MESSAGES, locale),
   };
   return `<section class="option" id="on-chain-cancel" aria-labelledby="on-chain-title">
-    <h2 id="on-chain-title">Still open on chain: stop the payments</h2>
-    <p id="on-chain-message">${escapeHtml(c.message)}</p>
+    <h2 id="on-chain-title">${escapeHtml(t("on_chain_title"))}</h2>
+    <p id="on-chain-message">${escapeHtml(text)}</p>
     <ol>
-      ${c.open.map((o) => `<li>On <code>${escapeHtml(c.contract)}</code>, from <code>${escapeHtml(o.customer)}</code>: <code class="cancel-call">cancel(${escapeHtml(o.id)})</code></li>`).join("\n      ")}
+      ${c.open.map((o) => `<li>${fillHtml(t("cancel_from"), { contract: code(c.contract), customer: code(o.customer), call: `<code class="cancel-call">cancel(${escapeHtml(o.id)})</code>` })}</li>`).join("\n      ")}
     </ol>
-    <p>Or revoke the allowance: on the token <code>${escapeHtml(c.revoke.token)}</code>, <code id="revoke-call">approve(${escapeHtml(c.revoke.spender)}, 0)</code>.</p>
-    <p id="cancel-hint" class="hint">Looking for a wallet in this browser…</p>
-    <p>
-      <button id="cancel-onchain" class="primary" type="button" disabled>Cancel on chain with your wallet</button>
-      <button id="revoke" class="secondary" type="button" disabled>Revoke the allowance</button>
+    <p>${fillHtml(t("or_revoke"), { token: code(c.revoke.token), call: `<code id="revoke-call">approve(${escapeHtml(c.revoke.spender)}, 0)</code>` })}</p>
+    <p id="cancel-hint" class="hint">${escapeHtml(t("wallet_looking"))}</p>
+    <p class="buttons">
+      <button id="cancel-onchain" class="primary" type="button" disabled>${escapeHtml(t("cancel_button"))}</button>
+      <button id="revoke" class="secondary" type="button" disabled>${escapeHtml(t("revoke_button"))}</button>
     </p>
     <p id="cancel-message" class="wallet-message" role="status" aria-live="polite"></p>
     <p id="cancel-error" class="wallet-error" role="alert"></p>
@@ -142,52 +154,84 @@ export const subscriptionPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }
     "/subscription/:token",
     {
       config: { nonJson: true },
-      schema: { tags: ["recurring"], summary: "Hosted subscription page", params: Params },
+      schema: {
+        tags: ["recurring"],
+        summary: "Hosted subscription page",
+        description:
+          "In the language of ?lang= (en, pt-BR, es), else the browser's Accept-Language, else the merchant's default (PUT /user/language), else English.",
+        params: Params,
+        querystring: LangQuery,
+      },
     },
     async (request, reply) => {
       const v = await load(request.params.token);
       const s = v.subscription;
+      const locale = pickLocale({
+        query: request.query.lang,
+        acceptLanguage: request.headers["accept-language"],
+        fallback: (await deps.payPage.merchantLanguage?.(s.merchant_id)) ?? null,
+      });
+      const t = translator(SUBSCRIPTION_MESSAGES, locale);
+      const known = <K extends string>(prefix: string, value: string): K | undefined =>
+        Object.hasOwn(SUBSCRIPTION_MESSAGES.en, `${prefix}${value}`) ? (`${prefix}${value}` as K) : undefined;
       const e = entryToJson(s, v.periods, deps.config.publicUrl, deps.indexedBlock(s.chain_id));
       const due = amountDue(v);
       const symbol = escapeHtml(s.token_symbol);
-      const amount = due ? formatDecimal(due.amount, s.token_decimals) : "";
-      const title = e.item_title ? escapeHtml(e.item_title) : `Subscription ${e.id}`;
-      const network = `${escapeHtml(chainName(Number(s.chain_id)))} (chain id ${s.chain_id})`;
+      const amount = due ? formatAmount(formatDecimal(due.amount, s.token_decimals), locale) : "";
+      const name = e.item_title || t("subscription", { id: e.id });
+      const network = `${chainNameIn(Number(s.chain_id), locale)} ${t("chain_id", { id: Number(s.chain_id) })}`;
+      const intervalKey = known<SubscriptionKey>("interval_", s.interval);
       const closed = s.cancelled_at !== null;
       const paidAnything = v.periods.some((p) => BigInt(p.paid_amount) > 0n);
-      reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
+      const date = (iso: string | null | undefined, id: string) =>
+        iso
+          ? `<time id="${id}" datetime="${escapeHtml(iso)}">${escapeHtml(formatDate(iso, locale))}</time>`
+          : "";
+      const pill = (status: string) => {
+        const key = known<SubscriptionKey>("status_", status);
+        return `<span class="pill" id="status" data-status="${escapeHtml(status)}">${escapeHtml(key ? t(key) : status)}</span>`;
+      };
+      const aboutKey = known<SubscriptionKey>("about_", e.status);
+      reply
+        .header("content-type", "text/html; charset=utf-8")
+        .header("cache-control", "no-store")
+        .header("content-language", locale)
+        .header("vary", "accept-language");
       return htmlPage({
-        title: `${e.item_title || `Subscription ${e.id}`} · Ethereum POS`,
+        title: `${name} · Ethereum POS`,
         stylesheets: ["pay.css"],
+        lang: locale,
         body: `<main class="sheet" aria-labelledby="title" data-subscription-id="${e.id}" data-status="${e.status}">
   <header class="head">
-    <p class="brand"><span class="logo" aria-hidden="true"></span>Ethereum POS <span class="muted">· Subscription ${e.id}</span></p>
-    <h1 id="title">${title}</h1>
+    <div class="top"><p class="brand"><span class="logo" aria-hidden="true"></span>Ethereum POS <span class="muted">· ${escapeHtml(t("subscription", { id: e.id }))}</span></p>
+    ${languagePicker(locale, t("language"), `/subscription/${s.page_token}`)}</div>
+    <h1 id="title">${escapeHtml(name)}</h1>
     ${e.item_description ? `<p class="description">${escapeHtml(e.item_description)}</p>` : ""}
   </header>
-  <section class="due" aria-label="Price">
-    <p class="fiat">$${escapeHtml(e.currency_amount)} USD ${escapeHtml(s.interval)}, paid in ${symbol} on ${network}</p>
+  <section class="due" aria-label="${escapeHtml(t("price"))}">
+    <p class="fiat">${escapeHtml(t("fiat", { usd: formatAmount(e.currency_amount, locale), interval: intervalKey ? t(intervalKey) : s.interval, symbol: s.token_symbol, network }))}</p>
     ${
       closed
-        ? `<p>Status: <span class="pill" id="status" data-status="cancelled">cancelled</span> Nothing more is due.${
-            paidAnything ? ` What was paid runs until <time id="paid-through">${e.paid_through}</time>.` : ""
+        ? `<p>${fillHtml(t("status"), { status: pill("cancelled") })} ${escapeHtml(t("nothing_due"))}${
+            paidAnything
+              ? ` ${fillHtml(t("runs_until"), { date: date(e.paid_through, "paid-through") })}`
+              : ""
           }</p>`
-        : `<p>Status: <span class="pill" id="status" data-status="${e.status}">${e.status}</span> ${STATUS_TEXT[e.status] ?? ""}.
-       Paid through <time id="paid-through">${e.paid_through}</time>.</p>`
+        : `<p>${fillHtml(t("status"), { status: pill(e.status) })} ${aboutKey ? escapeHtml(t(aboutKey)) : ""}
+       ${fillHtml(t("paid_through"), { date: date(e.paid_through, "paid-through") })}</p>`
     }
   </section>
   ${
     closed
-      ? `<p id="cancelled">This subscription was cancelled on ${escapeHtml(e.cancelled_at ?? "")}.</p>
-  ${onChainCancelSection(v)}`
+      ? `<p id="cancelled">${fillHtml(t("cancelled_on"), { date: date(e.cancelled_at, "cancelled-at") })}</p>
+  ${onChainCancelSection(v, t, locale)}`
       : s.method === "token_pull"
-        ? tokenPullSection(v)
+        ? tokenPullSection(v, t)
         : `<section class="option" aria-labelledby="scan-title">
-    <h2 id="scan-title">Pay every period to this address</h2>
+    <h2 id="scan-title">${escapeHtml(t("scan_title"))}</h2>
     <img class="qr" id="qr" src="/subscription/${s.page_token}/qr.svg" width="320" height="320"
-         alt="QR code: send ${amount} ${symbol} to ${e.address}">
-    <p class="hint">Send <strong id="amount">${amount} ${symbol}</strong> now from any wallet or exchange. The address stays the same for every period;
-      money pays the oldest unpaid period first and anything more is carried to the next.</p>
+         alt="${escapeHtml(t("qr_alt", { amount: `${amount} ${s.token_symbol}`, address: e.address }))}">
+    <p class="hint">${fillHtml(t("send_hint"), { amount: `<strong id="amount">${escapeHtml(amount)} ${symbol}</strong>` })}</p>
     <p><code id="address">${e.address}</code></p>
   </section>`
   }

@@ -5,6 +5,7 @@ import { forbidden } from "../../lib/errors.ts";
 import { formatDecimal, formatUsdCents } from "../../lib/money.ts";
 import { PLANS } from "../../merchants/plans.ts";
 import { NOTIFY_EVENTS } from "../../merchants/plugins.ts";
+import { LOCALES } from "../../web/i18n/index.ts";
 import { requireMerchant } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
 import { ErrorSchema } from "../schemas.ts";
@@ -62,6 +63,10 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
               },
               { description: "TXT Messaging settings" },
             ),
+            language: Type.Union([Type.String(), Type.Null()], {
+              description:
+                "The customer pages' default language (en, pt-BR, es) when the browser asks for none of them; null: English",
+            }),
             transactions_today: Type.Integer(),
             created_at: Type.String({ format: "date-time" }),
           }),
@@ -84,6 +89,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
         },
         plugins: merchant.plugins,
         notifications: await deps.merchants.notifications(merchant),
+        language: await deps.merchants.language(merchant),
         transactions_today: Number(today),
         created_at: merchant.createdAt.toISOString(),
       };
@@ -125,6 +131,35 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (a
       const merchant = requireMerchant(request);
       const updated = await deps.merchants.setNotifications(merchant, request.body);
       return deps.merchants.notifications(updated);
+    },
+  );
+
+  app.put(
+    "/user/language",
+    {
+      schema: {
+        tags: ["user"],
+        summary: "Set the default language of your customer pages (payment, subscription, point of sale)",
+        description:
+          "Used when the customer's browser asks for none of en, pt-BR, es (and no ?lang= is given); null goes back to English.",
+        body: Type.Object(
+          {
+            language: Type.Union([Type.Union(LOCALES.map((l) => Type.Literal(l))), Type.Null()], {
+              description: "en, pt-BR or es; null: English",
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ language: Type.Union([Type.String(), Type.Null()]) }),
+          400: ErrorSchema,
+          ...errors,
+        },
+      },
+    },
+    async (request) => {
+      const merchant = requireMerchant(request);
+      return { language: await deps.merchants.setLanguage(merchant, request.body.language) };
     },
   );
 

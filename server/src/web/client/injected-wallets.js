@@ -1,6 +1,7 @@
 // What the payment page (pay.js) and the subscription page (subscription.js) share about browser
 // wallets: finding them (EIP-6963, window.ethereum as fallback), waiting for a receipt, and a
 // wallet's errors in words. Plain JavaScript, served same-origin like abi.js; no third-party code.
+// The words come from the page's catalogue (i18n/messages/wallet.ts): `t(key, vars)` writes one.
 
 /** A failure the page explains itself: its message is shown as it is. */
 export class WalletError extends Error {}
@@ -11,9 +12,9 @@ export const hex = (n) => "0x" + BigInt(n).toString(16);
  * Listens for wallets announcing themselves (EIP-6963) and asks them to. `onChange(wallets, final)`
  * is called with the Map (uuid → { info: { uuid, name, icon }, provider }) after each new wallet,
  * and once more, with `final` true, after `fallbackMs`: by then, with no wallet announced, an
- * EIP-1193 window.ethereum is taken as "browser wallet". Returns the Map, which keeps filling.
+ * EIP-1193 window.ethereum is taken as `name` ("browser wallet"). Returns the Map, which keeps filling.
  */
-export function discoverWallets(onChange, fallbackMs = 400) {
+export function discoverWallets(onChange, fallbackMs = 400, name = "browser wallet") {
   const wallets = new Map();
   window.addEventListener("eip6963:announceProvider", (event) => {
     const detail = event.detail;
@@ -22,7 +23,7 @@ export function discoverWallets(onChange, fallbackMs = 400) {
     wallets.set(detail.info.uuid, {
       info: {
         uuid: detail.info.uuid,
-        name: String(detail.info.name || "browser wallet"),
+        name: String(detail.info.name || name),
         icon: detail.info.icon,
       },
       provider: detail.provider,
@@ -33,7 +34,7 @@ export function discoverWallets(onChange, fallbackMs = 400) {
   setTimeout(() => {
     if (wallets.size === 0 && window.ethereum && typeof window.ethereum.request === "function") {
       wallets.set("injected", {
-        info: { uuid: "injected", name: "browser wallet" },
+        info: { uuid: "injected", name },
         provider: window.ethereum,
       });
     }
@@ -43,12 +44,11 @@ export function discoverWallets(onChange, fallbackMs = 400) {
 }
 
 /** The receipt of `hash`, polled every `everyMs`; a reverted transaction is a WalletError. */
-export async function waitForReceipt(provider, hash, everyMs = 1000) {
+export async function waitForReceipt(provider, hash, t, everyMs = 1000) {
   for (;;) {
     const receipt = await provider.request({ method: "eth_getTransactionReceipt", params: [hash] });
     if (receipt && receipt.blockNumber) {
-      if (receipt.status !== "0x1")
-        throw new WalletError("The transaction " + hash + " failed on chain (it was reverted).");
+      if (receipt.status !== "0x1") throw new WalletError(t("wallet_reverted", { hash }));
       return receipt;
     }
     await new Promise((resolve) => setTimeout(resolve, everyMs));
@@ -59,16 +59,14 @@ export async function waitForReceipt(provider, hash, everyMs = 1000) {
  * A wallet's error in words: the page's own (WalletError), a refusal, a busy or locked wallet,
  * what `special(text)` says of it (a page's own reading of a wallet's message), or what it said.
  */
-export function explain(error, special = () => undefined) {
+export function explain(error, t, special = () => undefined) {
   if (error instanceof WalletError) return error.message;
   const code = error && (error.code ?? (error.data && error.data.code));
   const text = String((error && (error.message || error.reason)) || error);
   if (code === 4001 || /user (rejected|denied|cancel)/i.test(text)) {
-    return "You declined the request in your wallet. Nothing was sent.";
+    return t("wallet_declined");
   }
-  if (code === -32002)
-    return "Your wallet already has a request open: open the wallet, finish or dismiss it, then try again.";
-  if (code === 4100)
-    return "The wallet did not allow this page to use your account. Unlock the wallet and try again.";
-  return special(text) ?? "Your wallet reported an error: " + text.slice(0, 300);
+  if (code === -32002) return t("wallet_busy");
+  if (code === 4100) return t("wallet_denied");
+  return special(text) ?? t("wallet_error", { text: text.slice(0, 300) });
 }

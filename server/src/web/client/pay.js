@@ -16,8 +16,14 @@ import {
   waitForReceipt,
   WalletError,
 } from "./injected-wallets.js";
+import { fillNodes, formatAmount, formatCountdown, message } from "./i18n.js";
 
 const data = JSON.parse(document.getElementById("pay-data").textContent);
+// The page's language and its catalogue (i18n/messages/pay.ts), written into the page by the server.
+const locale = data.locale;
+const t = (key, vars, amounts) => message(data.messages, locale, key, vars, amounts);
+/** An exact decimal amount with its symbol, written the locale's way. */
+const money = (decimal, symbol = data.symbol) => formatAmount(decimal, locale) + " " + symbol;
 // The browser wallet pays what is still due (all of it, or the rest after a partial payment).
 data.expected = data.state.remaining;
 data.amount = data.state.remaining_units;
@@ -44,8 +50,7 @@ let status = data.state.status;
 // ---- Countdown -------------------------------------------------------------------------------
 function tick() {
   const left = Math.max(0, Math.floor((expiresAt - Date.now()) / 1000));
-  el.countdown.textContent =
-    String(Math.floor(left / 60)).padStart(2, "0") + ":" + String(left % 60).padStart(2, "0");
+  el.countdown.textContent = formatCountdown(left, locale);
 }
 
 // ---- Status, pushed by the server (Server-Sent Events) ---------------------------------------
@@ -59,20 +64,50 @@ const setText = (node, text) => {
   if (node.textContent !== text) node.textContent = text;
 };
 
+/** A pushed state's headline, detail and confirmations in the page's language (pay-view.ts stateWords). */
+function stateWords(messages) {
+  const write = (m, extra = {}) => t(m.key, { ...m.vars, ...extra }, m.amounts);
+  const confirmations = messages.confirmations ? write(messages.confirmations) : "";
+  // The chain's name in the page's language (the state carries the English one).
+  const local = (m) => (m.vars && m.vars.network ? { network: data.chainName } : {});
+  return {
+    title: write(messages.title),
+    detail: messages.detail.map((m) => write(m, { confirmations, ...local(m) })).join(" "),
+    confirmations,
+  };
+}
+
+const statusName = (value) => (data.messages["status_" + value] === undefined ? value : t("status_" + value));
+
+/** The sentence "Send exactly <amount> on <network> …" with its marked-up parts. */
+function sendLead(partial, due) {
+  const strong = document.createElement("strong");
+  strong.id = "send-amount";
+  strong.textContent = due;
+  const chain = document.createElement("span");
+  chain.className = "muted";
+  chain.textContent = t("chain_id", { id: data.chainId });
+  const network = document.createDocumentFragment();
+  network.append(data.chainName + " ", chain);
+  return fillNodes(t(partial ? "hint_remaining" : "hint_exact"), { amount: strong, network });
+}
+
 let redirectTimer;
+let shownPartial = data.state.tone === "partial";
 function render(state) {
   status = state.status;
-  setText(el.status, state.status);
+  const words = stateWords(state.messages);
+  setText(el.status, statusName(state.status));
   el.status.dataset.status = state.status;
   el.state.dataset.status = state.status;
   el.state.dataset.tone = state.tone;
-  setText($("state-title"), state.title);
-  setText($("state-detail"), state.detail);
-  $("progress-row").hidden = !state.confirmations_text;
+  setText($("state-title"), words.title);
+  setText($("state-detail"), words.detail);
+  $("progress-row").hidden = !words.confirmations;
   const progress = $("progress");
   progress.max = state.required_confirmations;
   progress.value = Math.min(state.confirmations, state.required_confirmations);
-  setText(el.confirmations, state.confirmations_text);
+  setText(el.confirmations, words.confirmations);
   showTx(state.transaction_id);
   // Once anything but "pending", the page stops inviting payment: no QR, address or countdown.
   const closed = state.status !== "pending";
@@ -83,19 +118,22 @@ function render(state) {
   if (wallets.size > 0 && !busy) renderWallets(false);
   if (!closed) {
     const partial = state.tone === "partial";
-    const due = state.remaining + " " + data.symbol;
+    const due = money(state.remaining);
+    if (partial !== shownPartial) {
+      $("send-lead").replaceChildren(...sendLead(partial, due));
+      shownPartial = partial;
+    }
     setText($("send-amount"), due);
     setText($("amount"), due);
     $("copy-amount").dataset.copy = state.remaining;
-    setText($("amount-label"), partial ? "Still to pay" : "Amount");
-    setText($("send-hint").firstChild, partial ? "Send the remaining " : "Send exactly ");
+    setText($("amount-label"), t(partial ? "still_to_pay" : "amount"));
     $("open-wallet").href = state.uri;
     setText($("uri"), state.uri);
     const src = "/order/" + data.id + "/qr.svg?due=" + state.remaining_units;
     const qr = $("qr");
     if (qr.getAttribute("src") !== src) {
       qr.src = src;
-      qr.alt = "QR code: send " + due + " to " + data.address + " on " + data.chainName;
+      qr.alt = t("qr_alt", { amount: due, address: data.address, network: data.chainName });
     }
   }
   // Paid: offer the way back to the shop, and go there by itself once complete.
@@ -109,7 +147,7 @@ function render(state) {
         window.location.assign(state.return_url);
         return;
       }
-      note.textContent = "Returning in " + left + " s…";
+      note.textContent = t("returning_in", { seconds: new Intl.NumberFormat(locale).format(left) });
       left -= 1;
       redirectTimer = setTimeout(step, 1000);
     };
@@ -154,10 +192,10 @@ async function copy(button) {
     done = document.execCommand("copy");
   }
   const label = button.querySelector(".copy-text");
-  label.textContent = done ? "Copied" : "Select";
+  label.textContent = t(done ? "copied" : "select");
   if (done) button.dataset.copied = "";
   setTimeout(() => {
-    label.textContent = "Copy";
+    label.textContent = t("copy");
     delete button.dataset.copied;
   }, 2000);
 }
@@ -180,26 +218,20 @@ function renderWallets(final) {
   const list = [...wallets.values()];
   if (list.length === 0) {
     if (final) {
-      el.hint.textContent =
-        "No wallet extension found in this browser. Scan the QR code with a phone wallet, or send from any wallet or exchange to the address above.";
+      el.hint.textContent = t("wallet_none");
       el.button.disabled = true;
     }
     return;
   }
   if (!chosen || !wallets.has(chosen)) chosen = list[0].info.uuid;
-  el.hint.textContent =
-    "Pay " +
-    data.expected +
-    " " +
-    data.symbol +
-    " from a wallet in this browser. You confirm every step in the wallet.";
+  el.hint.textContent = t("wallet_ready", { amount: money(data.expected) });
   el.choice.replaceChildren();
   el.choice.hidden = list.length < 2;
   if (list.length > 1) {
     const fieldset = document.createElement("fieldset");
     fieldset.className = "wallet-choice";
     const legend = document.createElement("legend");
-    legend.textContent = "Choose a wallet";
+    legend.textContent = t("wallet_choose");
     fieldset.append(legend);
     for (const { info } of list) {
       const label = document.createElement("label");
@@ -239,16 +271,20 @@ function renderButton() {
     el.button.append(img);
   }
   el.button.append(
-    document.createTextNode(wallet ? "Pay with " + wallet.info.name : "Pay with browser wallet"),
+    document.createTextNode(wallet ? t("wallet_pay_with", { name: wallet.info.name }) : t("wallet_button")),
   );
   el.button.disabled = busy || !wallet || status !== "pending";
 }
 
 // A wallet may announce itself at once, during discoverWallets: the Map comes with each call.
-discoverWallets((found, final) => {
-  wallets = found;
-  renderWallets(final);
-});
+discoverWallets(
+  (found, final) => {
+    wallets = found;
+    renderWallets(final);
+  },
+  400,
+  t("wallet_default_name"),
+);
 
 // ---- Paying through the wallet ---------------------------------------------------------------
 const formatUnits = (value, decimals) => {
@@ -266,20 +302,16 @@ function fail(text) {
 
 /** A wallet's error in words (injected-wallets.js), a node's "insufficient funds" in this order's terms. */
 const explain = (error) =>
-  explainWallet(error, (text) =>
+  explainWallet(error, t, (text) =>
     /insufficient funds/i.test(text)
-      ? "Insufficient funds: the account in your wallet cannot cover " +
-        data.expected +
-        " " +
-        data.symbol +
-        " plus the network fee."
+      ? t("insufficient_fee", { symbol: data.symbol }, { amount: data.expected })
       : undefined,
   );
 
 async function ensureChain(provider) {
   const current = BigInt(await provider.request({ method: "eth_chainId" }));
   if (current === BigInt(data.chainId)) return;
-  say("Asking your wallet to switch to " + data.chainName + "…");
+  say(t("wallet_switching", { network: data.chainName }));
   try {
     await provider.request({
       method: "wallet_switchEthereumChain",
@@ -288,44 +320,26 @@ async function ensureChain(provider) {
   } catch (error) {
     const code = error && error.code;
     if (code === 4902) {
-      throw new WalletError(
-        "Your wallet does not know " +
-          data.chainName +
-          " (chain id " +
-          data.chainId +
-          "). Add that network to your wallet, then try again.",
-      );
+      throw new WalletError(t("unknown_chain", { network: data.chainName, chainId: data.chainId }));
     }
     throw new WalletError(
-      "Wrong network: this order is paid on " +
-        data.chainName +
-        " (chain id " +
-        data.chainId +
-        "), and your wallet is on chain id " +
-        current +
-        ". Switch networks in your wallet, then try again.",
+      t("wrong_network", { network: data.chainName, chainId: data.chainId, current: String(current) }),
     );
   }
   const now = BigInt(await provider.request({ method: "eth_chainId" }));
   if (now !== BigInt(data.chainId)) {
     throw new WalletError(
-      "Wrong network: your wallet is still on chain id " +
-        now +
-        "; switch it to " +
-        data.chainName +
-        " (chain id " +
-        data.chainId +
-        ") and try again.",
+      t("still_wrong_network", { network: data.chainName, chainId: data.chainId, current: String(now) }),
     );
   }
 }
 
 async function payWith(provider) {
   el.error.textContent = "";
-  say("Waiting for your wallet: approve the connection…");
+  say(t("wallet_approve_connection"));
   const accounts = await provider.request({ method: "eth_requestAccounts" });
   const from = accounts && accounts[0];
-  if (!from) throw new WalletError("Your wallet shared no account with this page.");
+  if (!from) throw new WalletError(t("wallet_no_account"));
   await ensureChain(provider);
   const amount = BigInt(data.amount);
 
@@ -333,14 +347,10 @@ async function payWith(provider) {
     const balance = BigInt(await provider.request({ method: "eth_getBalance", params: [from, "latest"] }));
     if (balance < amount) {
       throw new WalletError(
-        "Insufficient funds: your account holds " +
-          formatUnits(balance, 18) +
-          " ETH, and this order needs " +
-          data.expected +
-          " ETH plus the network fee.",
+        t("insufficient_eth", {}, { balance: formatUnits(balance, 18), amount: data.expected }),
       );
     }
-    say("Confirm the payment of " + data.expected + " ETH in your wallet…");
+    say(t("confirm_payment", { symbol: "ETH" }, { amount: data.expected }));
     const hash = await provider.request({
       method: "eth_sendTransaction",
       params: [
@@ -355,35 +365,25 @@ async function payWith(provider) {
   const balance = decodeUint(await call(data.token, encodeBalanceOf(from)));
   if (balance < amount) {
     throw new WalletError(
-      "Insufficient funds: your account holds " +
-        formatUnits(balance, data.decimals) +
-        " " +
-        data.symbol +
-        ", and this order needs " +
-        data.expected +
-        " " +
-        data.symbol +
-        ".",
+      t(
+        "insufficient_token",
+        { symbol: data.symbol },
+        { balance: formatUnits(balance, data.decimals), amount: data.expected },
+      ),
     );
   }
   const allowance = decodeUint(await call(data.token, encodeAllowance(from, data.contract)));
   if (allowance < amount) {
-    say(
-      "Step 1 of 2: allow the payment contract to take " +
-        data.expected +
-        " " +
-        data.symbol +
-        " (confirm in your wallet)…",
-    );
+    say(t("step_approve", { symbol: data.symbol }, { amount: data.expected }));
     const approval = await provider.request({
       method: "eth_sendTransaction",
       params: [{ from, to: data.token, data: encodeApprove(data.contract, amount) }],
     });
-    say("Step 1 of 2: waiting for the approval " + approval + " to be mined…");
-    await waitForReceipt(provider, approval, 1500);
-    say("Step 2 of 2: confirm the payment of " + data.expected + " " + data.symbol + " in your wallet…");
+    say(t("step_approve_wait", { hash: approval }));
+    await waitForReceipt(provider, approval, t, 1500);
+    say(t("step_pay", { symbol: data.symbol }, { amount: data.expected }));
   } else {
-    say("Confirm the payment of " + data.expected + " " + data.symbol + " in your wallet…");
+    say(t("confirm_payment", { symbol: data.symbol }, { amount: data.expected }));
   }
   const hash = await provider.request({
     method: "eth_sendTransaction",
@@ -402,9 +402,9 @@ el.button.addEventListener("click", async () => {
   try {
     const { provider, hash } = await payWith(wallet.provider);
     showTx(hash);
-    say("Payment sent. Waiting for the network to confirm it…");
-    await waitForReceipt(provider, hash, 1500);
-    say("Payment mined. This page updates by itself when the shop sees it.");
+    say(t("sent"));
+    await waitForReceipt(provider, hash, t, 1500);
+    say(t("mined"));
     await refresh();
   } catch (error) {
     say("");

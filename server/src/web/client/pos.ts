@@ -4,6 +4,9 @@
 // Signed in with a terminal key (create orders and read their status, nothing else) or as the
 // merchant from the console. Bundled by scripts/build-web.ts; no wallet code, no viem.
 
+import { formatAmount, message } from "./i18n.js";
+import type { PosKey } from "../i18n/messages/pos.ts";
+
 interface WebChain {
   chainId: number;
   name: string;
@@ -26,10 +29,22 @@ interface PayState {
   remaining: string;
   remaining_units: string;
   confirmations_text: string;
+  /** The state's words as catalogue keys (pay-view.ts); the terminal needs the confirmations. */
+  messages?: { confirmations: { key: string; vars?: Record<string, string | number> } | null };
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const config = JSON.parse($("config").textContent ?? "{}") as { chains: WebChain[] };
+// The terminal's language and its catalogue (i18n/messages/pos.ts), written into the page by the server.
+const i18n = JSON.parse($("pos-i18n").textContent ?? "{}") as {
+  locale: string;
+  messages: Record<string, string>;
+};
+const t = (key: PosKey, vars?: Record<string, string | number>, amounts?: Record<string, string>) =>
+  message(i18n.messages, i18n.locale, key, vars, amounts);
+/** Cents as an exact decimal ("4.50"), written the locale's way ("4,50"). */
+const usd = (value: number) =>
+  formatAmount(`${Math.floor(value / 100)}.${String(value % 100).padStart(2, "0")}`, i18n.locale);
 let session: Session | null = null;
 let cents = 0;
 let stream: EventSource | undefined;
@@ -53,12 +68,16 @@ async function api<T>(
     });
   } catch {
     // Nothing came back (a dropped connection): a sale sent again keeps its Idempotency-Key.
-    throw new Error(
-      "No answer from the server. Check the connection and try again: a sale sent twice is charged once.",
-    );
+    throw new Error(t("no_answer"));
   }
   const json = (await res.json().catch(() => ({}))) as { error?: { message: string } };
-  if (!res.ok) throw new Error(json.error?.message ?? res.statusText);
+  if (!res.ok) {
+    // The server explains in English for integrators; the cashier reads the terminal's language,
+    // with the server's own words after it when they say what to fix.
+    if (res.status === 401) throw new Error(t(path === "/console/session" ? "bad_key" : "signed_out"));
+    if (res.status === 429) throw new Error(t("too_many"));
+    throw new Error(t("refused", { message: json.error?.message ?? String(res.status) }));
+  }
   return json as T;
 }
 const fail = (error: unknown) =>
@@ -70,7 +89,7 @@ function show(screen: "signin" | "keypad-screen" | "qr-screen") {
 
 // ---- Keypad ----------------------------------------------------------------------------------
 function renderAmount() {
-  $("pos-amount").textContent = `${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")}`;
+  $("pos-amount").textContent = usd(cents);
   $<HTMLButtonElement>("charge").disabled = cents === 0;
 }
 function press(key: string) {
@@ -96,7 +115,8 @@ function fillTokens() {
     for (const symbol of ["ETH", ...chain.tokens.map((t) => t.symbol)]) {
       const option = document.createElement("option");
       option.value = `${symbol}@${chain.chainId}`;
-      option.textContent = config.chains.length > 1 ? `${symbol} on ${chain.name}` : symbol;
+      option.textContent =
+        config.chains.length > 1 ? t("token_on_chain", { symbol, chain: chain.name }) : symbol;
       select.append(option);
     }
   }
@@ -125,10 +145,9 @@ async function charge() {
   const body: Record<string, string> = { amount, token: token ?? "ETH", chain: chainId ?? "" };
   if (session?.kind === "console") {
     // A merchant signed in to the console names where the money goes (its proven address).
-    if (!session.address)
-      throw new Error("Connect your payout wallet in the console first, or use a terminal key.");
+    if (!session.address) throw new Error(t("need_wallet"));
     const callback = $<HTMLInputElement>("pos-callback").value.trim();
-    if (!callback) throw new Error("Enter the callback URL your shop receives order updates at.");
+    if (!callback) throw new Error(t("need_callback"));
     localStorage.setItem("pos-callback", callback);
     body.address = session.address;
     body.callback = callback;
@@ -141,16 +160,20 @@ async function charge() {
       body,
       { "idempotency-key": encodeURIComponent(`pos-${saleId}-${amount}-${body.token}-${body.chain}`) },
     );
-    $("qr-amount").textContent = `${order.expected_amount} ${order.token} · $${amount}`;
+    $("qr-amount").textContent = t(
+      "qr_amount",
+      { symbol: order.token },
+      { amount: order.expected_amount, usd: amount },
+    );
     $("qr-order").textContent = String(order.id);
     $<HTMLAnchorElement>("qr-link").href = `/pay/${order.id}`;
     const img = $<HTMLImageElement>("pos-qr");
     img.src = `/order/${order.id}/qr.svg`;
-    img.alt = `QR code to pay ${order.expected_amount} ${order.token}`;
+    img.alt = t("qr_alt", { symbol: order.token }, { amount: order.expected_amount });
     render({
       status: "pending",
       tone: "waiting",
-      title: "Waiting for payment",
+      title: t("waiting"),
       detail: "",
       remaining: order.expected_amount,
       remaining_units: "",
@@ -176,15 +199,18 @@ function render(state: PayState, id?: number) {
   line.dataset.tone = paid ? "paid" : state.tone;
   $("qr-screen").dataset.tone = paid ? "paid" : state.tone;
   line.textContent = paid
-    ? "✓ PAID"
+    ? t("paid")
     : state.tone === "partial"
-      ? `UNDERPAID: ${state.remaining} still to pay`
+      ? t("underpaid", {}, { remaining: state.remaining })
       : state.tone === "expired"
-        ? "EXPIRED: not paid"
-        : state.title;
-  if (paid && state.confirmations_text) {
+        ? t("expired")
+        : state.tone === "refunded"
+          ? t("refunded")
+          : t("waiting");
+  const confirmations = state.messages?.confirmations;
+  if (paid && confirmations) {
     const small = document.createElement("small");
-    small.textContent = state.confirmations_text;
+    small.textContent = t(confirmations.key as PosKey, confirmations.vars);
     line.append(small);
   }
   if (state.tone === "partial" && id !== undefined) {
@@ -207,7 +233,7 @@ function signedIn(s: Session) {
   // A terminal is not shown the merchant's email: it shows the shop's name or its own label.
   $("who-name").textContent =
     s.kind === "terminal"
-      ? `${s.display_name ?? s.label ?? "Terminal"} (terminal)`
+      ? t("terminal_name", { name: s.display_name ?? s.label ?? t("terminal") })
       : (s.display_name ?? s.email ?? "");
   // A terminal key carries its payout address and callback; a console session names the callback.
   $("callback-row").hidden = s.kind !== "console";

@@ -4,8 +4,11 @@
 // EIP-6963 (window.ethereum as fallback). Plain JavaScript, served same-origin; no third-party code.
 import { encodeApprove, encodeCancel } from "./abi.js";
 import { discoverWallets, explain, hex, waitForReceipt, WalletError } from "./injected-wallets.js";
+import { message } from "./i18n.js";
 
 const data = JSON.parse(document.getElementById("subscription-data").textContent);
+// The page's language and its catalogue (i18n/messages/subscription.ts), written in by the server.
+const t = (key, vars) => message(data.messages, data.locale, key, vars);
 const $ = (id) => document.getElementById(id);
 const el = {
   hint: $("cancel-hint"),
@@ -23,20 +26,19 @@ const same = (a, b) => String(a).toLowerCase() === String(b).toLowerCase();
 // The first wallet found; with none after the wait, say how to cancel without one.
 let wallet;
 let busy = false;
-discoverWallets((wallets, final) => {
-  const first = wallets.values().next().value;
-  wallet ??= first && { name: first.info.name, provider: first.provider };
-  if (wallet) ready();
-  else if (final)
-    el.hint.textContent =
-      "No wallet extension found in this browser. Call the function above from the wallet that subscribed.";
-});
+discoverWallets(
+  (wallets, final) => {
+    const first = wallets.values().next().value;
+    wallet ??= first && { name: first.info.name, provider: first.provider };
+    if (wallet) ready();
+    else if (final) el.hint.textContent = t("wallet_none");
+  },
+  400,
+  t("wallet_default_name"),
+);
 
 function ready() {
-  el.hint.textContent =
-    "With " +
-    wallet.name +
-    ": connect the account that subscribed, and confirm the transaction in the wallet.";
+  el.hint.textContent = t("wallet_ready", { name: wallet.name });
   el.cancel.disabled = busy;
   el.revoke.disabled = busy;
 }
@@ -44,38 +46,26 @@ function ready() {
 // ---- Calls through the wallet ----------------------------------------------------------------
 async function ensureChain(provider) {
   if (BigInt(await provider.request({ method: "eth_chainId" })) === BigInt(data.chainId)) return;
-  say("Asking your wallet to switch to " + data.chainName + "…");
+  say(t("wallet_switching", { network: data.chainName }));
   try {
     await provider.request({
       method: "wallet_switchEthereumChain",
       params: [{ chainId: hex(data.chainId) }],
     });
   } catch {
-    throw new WalletError(
-      "Wrong network: switch your wallet to " +
-        data.chainName +
-        " (chain id " +
-        data.chainId +
-        "), then try again.",
-    );
+    throw new WalletError(t("wrong_network", { network: data.chainName, chainId: data.chainId }));
   }
   if (BigInt(await provider.request({ method: "eth_chainId" })) !== BigInt(data.chainId)) {
-    throw new WalletError(
-      "Your wallet is still on another network; switch it to " +
-        data.chainName +
-        " (chain id " +
-        data.chainId +
-        ").",
-    );
+    throw new WalletError(t("still_wrong_network", { network: data.chainName, chainId: data.chainId }));
   }
 }
 
 async function connect() {
   const provider = wallet.provider;
-  say("Waiting for your wallet: approve the connection…");
+  say(t("wallet_approve_connection"));
   const accounts = await provider.request({ method: "eth_requestAccounts" });
   const from = accounts && accounts[0];
-  if (!from) throw new WalletError("Your wallet shared no account with this page.");
+  if (!from) throw new WalletError(t("wallet_no_account"));
   await ensureChain(provider);
   return { provider, from };
 }
@@ -85,37 +75,34 @@ async function cancelOnChain() {
   const { provider, from } = await connect();
   const mine = data.open.filter((s) => same(s.customer, from) || same(data.merchant, from));
   if (mine.length === 0) {
-    throw new WalletError(
-      "The account " +
-        from +
-        " did not make this subscription: connect " +
-        data.open.map((s) => s.customer).join(" or ") +
-        " (the customer) and try again.",
+    const customers = new Intl.ListFormat(data.locale, { type: "disjunction" }).format(
+      data.open.map((s) => s.customer),
     );
+    throw new WalletError(t("not_subscriber", { account: from, customers }));
   }
   for (const s of mine) {
-    say("Confirm cancel(" + s.id + ") in your wallet…");
+    say(t("confirm_cancel", { id: s.id }));
     const hash = await provider.request({
       method: "eth_sendTransaction",
       params: [{ from, to: data.contract, data: encodeCancel(s.id) }],
     });
-    say("Cancelling on chain: waiting for " + hash + " to be mined…");
-    await waitForReceipt(provider, hash);
+    say(t("cancelling", { hash }));
+    await waitForReceipt(provider, hash, t);
   }
-  return "Cancelled on chain: nobody can collect this subscription any more.";
+  return t("cancelled_on_chain");
 }
 
 /** approve(contract, 0) on the token: the contract can pull nothing more from this account. */
 async function revokeAllowance() {
   const { provider, from } = await connect();
-  say("Confirm approve(" + data.contract + ", 0) on the token in your wallet…");
+  say(t("confirm_revoke", { contract: data.contract }));
   const hash = await provider.request({
     method: "eth_sendTransaction",
     params: [{ from, to: data.token, data: encodeApprove(data.contract, 0n) }],
   });
-  say("Revoking: waiting for " + hash + " to be mined…");
-  await waitForReceipt(provider, hash);
-  return "Allowance revoked: the subscription contract can take nothing more from " + from + ".";
+  say(t("revoking", { hash }));
+  await waitForReceipt(provider, hash, t);
+  return t("revoked", { account: from });
 }
 
 for (const [button, action] of [
@@ -131,7 +118,7 @@ for (const [button, action] of [
       say(await action());
     } catch (error) {
       say("");
-      fail(explain(error));
+      fail(explain(error, t));
     } finally {
       busy = false;
       el.cancel.disabled = el.revoke.disabled = false;
