@@ -258,6 +258,11 @@ function consoleBody(locale: Locale): string {
           <select id="language">${LOCALES.map((l) => `<option value="${l}" lang="${l}"${l === locale ? " selected" : ""}>${escapeHtml(LOCALE_NAMES[l])}</option>`).join("")}</select>
         </div>
         <p class="muted small">${h("languageNote")}</p>
+        <div class="row">
+          <label for="customer-language">${h("customerLanguageLabel")}</label>
+          <select id="customer-language"><option value="">${h("customerLanguageBrowser")}</option>${LOCALES.map((l) => `<option value="${l}" lang="${l}">${escapeHtml(LOCALE_NAMES[l])}</option>`).join("")}</select>
+        </div>
+        <p class="muted small" id="customer-language-note">${h("customerLanguageNote")}</p>
       </section>
     </div>
   </div>

@@ -1,9 +1,8 @@
-import type { FastifyRequest } from "fastify";
 import type { AppDeps } from "../api/deps.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import type { PaymentMethodJson } from "../payment-methods/service.ts";
 import { escapeHtml, scriptJson } from "./html.ts";
-import { clientMessages, pickLocale, translator, type Locale } from "./i18n/index.ts";
+import { clientMessages, translator, type Locale } from "./i18n/index.ts";
 import { payMethodsMessages } from "./i18n/messages/pay-methods.ts";
 import { chainName } from "./pay-view.ts";
 
@@ -76,22 +75,18 @@ export function renderPayMethods(
 }
 
 /**
- * The payment page with its methods, for the order of `request` (the page's language as the
- * request asks: ?lang=, then Accept-Language). The page is returned unchanged without them.
+ * The payment page with its methods, for the order, in the page's own language `locale` (chosen
+ * by the page: ?lang=, Accept-Language, the merchant's default). The page is returned unchanged
+ * without them.
  */
 export async function withPayMethods(
   page: string,
   deps: Pick<AppDeps, "paymentMethods">,
   order: OrderRow,
-  request: FastifyRequest,
+  locale: Locale,
 ): Promise<string> {
   const methods = deps.paymentMethods ? await deps.paymentMethods.describe(order) : [];
   if (methods.length < 2) return page;
-  const query = (request.query as { lang?: unknown } | undefined)?.lang;
-  const locale = pickLocale({
-    query: typeof query === "string" ? query : null,
-    acceptLanguage: request.headers["accept-language"] ?? null,
-  });
   const section = renderPayMethods(order.id, methods, locale);
   // Before the page's own payment options, so the choice comes first.
   const at = page.indexOf('<div id="options"');

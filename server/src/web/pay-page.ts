@@ -431,7 +431,7 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
         renderPage(view(order), stateOf(order), name ?? null, locale),
         deps,
         order,
-        request,
+        locale,
       );
     },
   );

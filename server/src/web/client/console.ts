@@ -655,6 +655,7 @@ async function showApp() {
         loadOrders(),
         loadDeposits(),
         loadLinked(),
+        loadCustomerLanguage(),
       ]),
     )
     .catch(fail);
@@ -666,6 +667,8 @@ interface User {
   transactions_today: number;
   plugins?: { recurring_payments?: boolean; txt_messaging?: boolean };
   notifications?: { url: string | null; phone: string | null; events: string[] | null; channel: string };
+  /** The merchant's default language for the customers' pages (null: the customer's browser decides). */
+  language?: string | null;
 }
 
 async function loadPlan() {
@@ -1259,6 +1262,21 @@ document.querySelector("nav.tabs")?.addEventListener("click", (e) => {
 });
 window.addEventListener("popstate", () => {
   if (session) showSection(sectionOf(location.pathname));
+});
+// The customers' pages' default language (PUT /user/language): shown as saved, saved on change.
+async function loadCustomerLanguage() {
+  const user = await api<User>("GET", "/user");
+  $<HTMLSelectElement>("customer-language").value = user.language ?? "";
+}
+$<HTMLSelectElement>("customer-language").addEventListener("change", (e) => {
+  const select = e.target as HTMLSelectElement;
+  api<unknown>("PUT", "/user/language", { language: select.value === "" ? null : select.value })
+    .then(() => {
+      $("customer-language-note").textContent = t("customerLanguageSaved", {
+        language: select.selectedOptions[0]?.textContent ?? select.value,
+      });
+    })
+    .catch(fail);
 });
 // The language picker: the same section in the chosen language (?lang= keeps it on every tab).
 $<HTMLSelectElement>("language").addEventListener("change", (e) => {

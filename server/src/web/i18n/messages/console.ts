@@ -138,6 +138,11 @@ export const consoleMessages = defineMessages({
     channel_none: "nowhere to send (set a phone or a URL)",
     languageTitle: "Language",
     languageLabel: "Console language",
+    customerLanguageLabel: "Your payment pages' language",
+    customerLanguageBrowser: "the customer's browser language",
+    customerLanguageNote:
+      "Payment pages, subscription pages and the point of sale use it when the customer's browser asks for none of English, Portuguese or Spanish.",
+    customerLanguageSaved: "Saved: your payment pages now default to {language}.",
     languageNote:
       "The console opens in your browser's language; this choice is kept in the address (?lang=).",
     callbacksTitle: "Callback deliveries",
@@ -375,6 +380,11 @@ export const consoleMessages = defineMessages({
     channel_none: "sem destino (informe um telefone ou uma URL)",
     languageTitle: "Idioma",
     languageLabel: "Idioma do painel",
+    customerLanguageLabel: "Idioma das suas páginas de pagamento",
+    customerLanguageBrowser: "o idioma do navegador do cliente",
+    customerLanguageNote:
+      "As páginas de pagamento, de assinatura e o ponto de venda usam este idioma quando o navegador do cliente não pede inglês, português nem espanhol.",
+    customerLanguageSaved: "Salvo: suas páginas de pagamento agora abrem em {language}.",
     languageNote:
       "O painel abre no idioma do seu navegador; esta escolha fica no endereço da página (?lang=).",
     callbacksTitle: "Entregas de callback",
@@ -612,6 +622,11 @@ export const consoleMessages = defineMessages({
     channel_none: "sin destino (indica un teléfono o una URL)",
     languageTitle: "Idioma",
     languageLabel: "Idioma del panel",
+    customerLanguageLabel: "Idioma de tus páginas de pago",
+    customerLanguageBrowser: "el idioma del navegador del cliente",
+    customerLanguageNote:
+      "Las páginas de pago, de suscripción y el punto de venta lo usan cuando el navegador del cliente no pide inglés, portugués ni español.",
+    customerLanguageSaved: "Guardado: tus páginas de pago ahora se abren en {language}.",
     languageNote:
       "El panel se abre en el idioma de tu navegador; esta elección se guarda en la dirección (?lang=).",
     callbacksTitle: "Entregas de callbacks",
