@@ -36,6 +36,7 @@ import {
 import type { DepositBalanceObserved } from "../server/src/chain/events.ts";
 import { recordBalances, registerDepositAddresses } from "../server/src/deposits/repository.ts";
 import {
+  BALANCE_READER,
   BALANCES_PER_CALL,
   depositBalanceReader,
   MIN_SLICE_ADDRESSES,
@@ -44,7 +45,7 @@ import { getHeader } from "../server/src/indexer/rpc.ts";
 import { createTestDb } from "../test/support/db.ts";
 import { startLocalChain } from "../scripts/lib/local-chain.ts";
 import { artifact, freePort, startTraceProxy } from "../test/support/node-chain.ts";
-import { percentile, progress, verdict, writeResult } from "./lib.ts";
+import { percentile, profiled, progress, record, verdict, writeResult, type Times } from "./lib.ts";
 
 const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 10_000);
 const BLOCKS = Number(process.env.BENCH_BLOCKS ?? 20);
@@ -89,19 +90,43 @@ try {
     }
     await registerDepositAddresses(testDb.db, batch);
   }
+  // The statistics autovacuum keeps on a live database (a fresh bulk insert has none yet).
+  await testDb.db.query("ANALYZE deposit_addresses");
 
   /** One run of blocks with the reader on `readerClient` (the node, or the node behind the trace proxy). */
   async function measure(readerClient: PublicClient) {
     const calls = new Map<string, number>();
     const kinds = new Map<string, number>(); // block | atBlock | dating
+    // Where a block's time goes: database statements and RPC requests (wall time of each; the
+    // requests of one block overlap, so their sum can exceed the block's time).
+    const times: Times = new Map();
+    const timedClient = Object.assign(Object.create(readerClient) as PublicClient, {
+      request: async (args: { method: string }, opts?: unknown) => {
+        const t = performance.now();
+        try {
+          return await (readerClient.request as (a: unknown, o?: unknown) => Promise<unknown>)(args, opts);
+        } finally {
+          record(times, `rpc ${args.method}`, performance.now() - t);
+        }
+      },
+    }) as PublicClient;
+    let addressesAtBlock = 0; // addresses read at the step's block (slice + matched), this block
     const reader = depositBalanceReader({
-      db: testDb.db,
-      client: readerClient,
+      db: profiled(testDb.db, times),
+      client: timedClient,
       chainId: CHAIN_ID,
       multicall3,
       fullCycleSeconds: CYCLE_SECONDS,
       onRequest: (method, params) => {
         calls.set(method, (calls.get(method) ?? 0) + 1);
+        if (method === "eth_call" && typeof params[1] === "object") {
+          // The balance reader's packed addresses, or aggregate3's array length.
+          const { to, data } = params[0] as { to: string; data: string };
+          addressesAtBlock +=
+            to === BALANCE_READER
+              ? (data.length - 2) / 40
+              : Number.parseInt(data.slice(2 + 8 + 64, 2 + 8 + 128), 16);
+        } else if (method === "eth_getBalance" && typeof params[1] === "object") addressesAtBlock++;
         // Balance reads at the step's block go by its hash; those before it (dating) by number.
         const kind = ["eth_call", "eth_getBalance"].includes(method)
           ? typeof params[1] === "object"
@@ -118,13 +143,13 @@ try {
     const pick = () => addresses[Math.floor(Math.random() * addresses.length)] as Hex;
     const perBlockMs: number[] = [];
     const perBlockCalls: number[] = [];
-    const perBlockReads: number[] = [];
     const quietCalls: number[] = []; // blocks where no internal transfer was found (and dated)
     // After the first block (which asks the node for traces): calls for the block's contents,
     // balance reads at the block (slice and matched addresses), and reads before it (dating).
     const blockCallsPerBlock: number[] = [];
     const atBlockCallsPerBlock: number[] = [];
     const datingCallsPerBlock: number[] = [];
+    const readsPerBlock: number[] = []; // addresses read at the block (slice + matched)
     const references: number[] = [];
     const byMethod = new Map<string, number[]>();
     const pending = new Map<string, { block: bigint; at: number; measured: boolean }>(); // internal transfers
@@ -170,6 +195,8 @@ try {
 
       calls.clear();
       kinds.clear();
+      addressesAtBlock = 0;
+      if (blocks === 1) times.clear(); // the first block asks the node for traces
       started = performance.now();
       const events = (await reader.read([block], {
         chainId: CHAIN_ID,
@@ -185,6 +212,7 @@ try {
       if (!foundInternal && blocks > 0) quietCalls.push(total);
       for (const [method, n] of calls) byMethod.set(method, [...(byMethod.get(method) ?? []), n]);
       if (blocks > 0) {
+        readsPerBlock.push(addressesAtBlock);
         blockCallsPerBlock.push(kinds.get("block") ?? 0);
         atBlockCallsPerBlock.push(kinds.get("atBlock") ?? 0);
         datingCallsPerBlock.push(kinds.get("dating") ?? 0);
@@ -206,8 +234,6 @@ try {
       await testDb.db.transaction((tx) => recordBalances(tx, events));
     }
     await client.request({ method: "evm_setAutomine", params: [true] } as never);
-    // The addresses read per block: the slice plus the two recipients (eth_call × 2,000 each).
-    for (const n of byMethod.get("eth_call") ?? []) perBlockReads.push(n);
 
     const ms = median(perBlockMs);
     const p95 = percentile(sorted(perBlockMs), 95);
@@ -250,6 +276,18 @@ try {
       balanceCallsAtTheBlockPerBlock: atBlock,
       datingCallsPerBlock: dating,
       rpcCallsByMethod: methods,
+      addressesReadAtTheBlockPerBlock: {
+        median: median(readsPerBlock),
+        max: Math.max(0, ...readsPerBlock),
+      },
+      msPerBlockByPart: Object.fromEntries(
+        [...times]
+          .sort((a, b) => b[1].ms - a[1].ms)
+          .map(([what, { n, ms }]) => [
+            what,
+            { perBlock: Number((ms / Math.max(1, blocks - 1)).toFixed(1)), calls: n },
+          ]),
+      ),
       sliceAddressesPerBlockEstimate: sliceSize,
       directTransfers: { sent: blocks, notSeenInTheirBlock: directMissed },
       internalTransfers: {
@@ -285,7 +323,16 @@ try {
         ` (a first read of an address: its balance one block back; a late find: reads back, then bisection); in blocks where no internal transfer was found, all calls: median ${quietMedian}, max ${quietMax}`,
     );
     console.log(
-      `  direct transfers: ${blocks - directMissed}/${blocks} seen in their own block; goal all: ${verdict(directMissed === 0)}`,
+      `  addresses read at the block: median ${result.addressesReadAtTheBlockPerBlock.median}, max ${result.addressesReadAtTheBlockPerBlock.max} per block (goal: one slice ≤ ${BALANCES_PER_CALL} and the matched addresses)`,
+    );
+    console.log(
+      `  where a block's time goes (ms per block, requests overlap): ${Object.entries(result.msPerBlockByPart)
+        .slice(0, 8)
+        .map(([what, v]) => `${what}: ${v.perBlock}`)
+        .join("; ")}`,
+    );
+    console.log(
+      `  direct transfers: ${blocks - directMissed}/${blocks} seen in their own block (delay 0 blocks); goal all: ${verdict(directMissed === 0)}`,
     );
     console.log(
       `  internal transfers: ${internalDelays.length} found, all dated to their block: ${verdict(misdated === 0)}; ` +
@@ -299,14 +346,28 @@ try {
     return { result, ok };
   }
 
-  // Reference: one read of every open address (the cost of each block before the rotation).
+  // Reference: one read of every open address through Multicall3 (the cost of each block before
+  // the rotation), and the same read through the balance reader (eth_call with a state override).
   const head = await getHeader(client, await client.getBlockNumber({ cacheTime: 0 }));
-  const started = performance.now();
+  let started = performance.now();
+  await depositBalanceReader({
+    db: testDb.db,
+    client,
+    chainId: CHAIN_ID,
+    multicall3,
+    stateOverrides: false,
+  }).balancesAt(addresses, head.hash);
+  const fullReadMs = performance.now() - started;
+  started = performance.now();
   await depositBalanceReader({ db: testDb.db, client, chainId: CHAIN_ID, multicall3 }).balancesAt(
     addresses,
     head.hash,
   );
-  const fullReadMs = performance.now() - started;
+  const fullReadOverrideMs = performance.now() - started;
+  console.log(
+    `reference: every open balance read once at one block: ${fullReadMs.toFixed(0)} ms through Multicall3 (${Math.ceil(ADDRESSES / BALANCES_PER_CALL)} eth_call, what each block cost before the watch read only what it needs), ` +
+      `${fullReadOverrideMs.toFixed(0)} ms through the balance reader (eth_call with a state override, the same number of calls)`,
+  );
 
   // Traces first (the Hardhat node's own debug_traceTransaction behind a debug_traceBlockByHash
   // proxy), then the rotation (the node as it is: no block traces).
@@ -329,6 +390,7 @@ try {
     `  written to ${writeResult(`watch-${ADDRESSES}`, {
       addresses: ADDRESSES,
       referenceFullReadMs: Number(fullReadMs.toFixed(1)),
+      referenceFullReadBalanceReaderMs: Number(fullReadOverrideMs.toFixed(1)),
       referenceFullReadCalls: Math.ceil(ADDRESSES / BALANCES_PER_CALL),
       ...runs,
     })}`,
