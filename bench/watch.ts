@@ -50,6 +50,16 @@ import { percentile, profiled, progress, record, verdict, writeResult, type Time
 const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 10_000);
 const BLOCKS = Number(process.env.BENCH_BLOCKS ?? 20);
 const CYCLE_SECONDS = Number(process.env.WATCH_FULL_CYCLE_SECONDS ?? 30);
+/**
+ * The rotation's slice is sized by wall-clock time (open addresses × seconds since the last one /
+ * the cycle). Here blocks come every few hundred ms; on a chain with BENCH_BLOCK_SECONDS blocks
+ * (default 12, Ethereum's) each one reads this many, and so does every block of this run.
+ */
+const BLOCK_SECONDS = Number(process.env.BENCH_BLOCK_SECONDS ?? 12);
+const SLICE = Math.min(
+  BALANCES_PER_CALL,
+  Math.max(MIN_SLICE_ADDRESSES, Math.ceil((ADDRESSES * BLOCK_SECONDS) / CYCLE_SECONDS)),
+);
 const CHAIN_ID = 31337n;
 const sorted = (values: readonly number[]) => [...values].sort((a, b) => a - b);
 const median = (values: readonly number[]) => percentile(sorted(values), 50);
@@ -117,6 +127,8 @@ try {
       chainId: CHAIN_ID,
       multicall3,
       fullCycleSeconds: CYCLE_SECONDS,
+      // The slice a chain with BLOCK_SECONDS blocks reads (here blocks come faster than that).
+      minSliceAddresses: SLICE,
       onRequest: (method, params) => {
         calls.set(method, (calls.get(method) ?? 0) + 1);
         if (method === "eth_call" && typeof params[1] === "object") {
@@ -242,13 +254,7 @@ try {
     const methods = Object.fromEntries(
       [...byMethod].map(([m, v]) => [m, { median: median(v), max: Math.max(...v), blocks: v.length }]),
     );
-    const sliceSize =
-      reader.status().mode === "rotation"
-        ? Math.min(
-            BALANCES_PER_CALL,
-            Math.max(MIN_SLICE_ADDRESSES, Math.ceil((ADDRESSES * ms) / (CYCLE_SECONDS * 1000))),
-          )
-        : 0;
+    const sliceSize = reader.status().mode === "rotation" ? SLICE : 0;
     const worstBlocks = Math.max(0, ...internalDelays.map((d) => d.blocks));
     const worstSeconds = Math.max(0, ...internalDelays.map((d) => d.seconds));
     const reference = median(references);
@@ -288,7 +294,8 @@ try {
             { perBlock: Number((ms / Math.max(1, blocks - 1)).toFixed(1)), calls: n },
           ]),
       ),
-      sliceAddressesPerBlockEstimate: sliceSize,
+      sliceAddressesPerBlock: sliceSize,
+      blockSecondsForTheSlice: BLOCK_SECONDS,
       directTransfers: { sent: blocks, notSeenInTheirBlock: directMissed },
       internalTransfers: {
         measured: internalDelays.length,
