@@ -558,7 +558,9 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
 
 /**
  * ERC-20 `Transfer` logs of the allowlisted tokens whose `to` (topic2) is an open deposit address:
- * the token payments to deposit addresses. The address list is asked before every fetch.
+ * the token payments to deposit addresses. Over a historical range, a topic filter of the open
+ * addresses (asked before every fetch); at the head, every Transfer of the tokens in the block,
+ * kept when its `to` is open.
  */
 export function depositTransferSource(
   db: Db,
@@ -575,6 +577,21 @@ export function depositTransferSource(
         values: async () => (await watchedAddresses(db, chainId)).map((w) => topicOf(w.address)),
       },
     ],
+    // At the head: the block's Transfer logs of the tokens, matched against the open addresses in
+    // one indexed query (a filter listing 100,000 addresses would be 100 eth_getLogs per block).
+    async matchAtHead(logs) {
+      const transfers = logs.filter((l) => l.topics.length === 3);
+      const open = new Set(
+        (
+          await watchedDetails(
+            db,
+            chainId,
+            transfers.map((l) => addressOf(l.topics[2] as string)),
+          )
+        ).map((w) => w.address),
+      );
+      return transfers.filter((l) => open.has(addressOf(l.topics[2] as string)));
+    },
     decode(log: RawLog, ctx): DepositTransferObserved | undefined {
       // A Transfer with `to` indexed has 3 topics and the value as its only data word.
       if (log.topics.length !== 3 || log.data.length !== 2 + 64) return undefined;

@@ -125,18 +125,21 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
     maxLogRange: BigInt(options.maxLogRange ?? 100_000),
     header,
     async getLogs(fromBlock, toBlock, signal) {
-      return fetchSelectionLogs(client, await select(), { fromBlock, toBlock }, signal);
+      return fetchSelectionLogs(client, await select("range"), { fromBlock, toBlock }, signal);
     },
-    decode: async (logs, known) => decodeLogs(await select(), chainId, logs, known, headers),
+    decode: async (logs, known) => decodeLogs(await select("decode"), chainId, logs, known, headers),
   });
   const realtime = createRealtimeSync<E>({
     batch: BigInt(options.realtimeBatch ?? 50),
     header,
     headers,
     async getBlockLogs(block) {
-      return fetchSelectionLogs(client, await select(), { blockHash: block.hash, blockNumber: block.number });
+      const selection = await select("head");
+      return selection.keep(
+        await fetchSelectionLogs(client, selection, { blockHash: block.hash, blockNumber: block.number }),
+      );
     },
-    decode: async (logs, known) => decodeLogs(await select(), chainId, logs, known, headers),
+    decode: async (logs, known) => decodeLogs(await select("decode"), chainId, logs, known, headers),
   });
 
   // The finalized bound: the node's `finalized` block where it serves a real one, else depth.

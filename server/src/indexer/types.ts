@@ -72,6 +72,14 @@ export interface Source<E> {
    * matches nothing.
    */
   topicFilters?: readonly TopicFilter[];
+  /**
+   * With topic filters whose lists grow with the data (every open deposit address): at the head,
+   * where one block is read at a time, the source's logs are fetched without those filters, in the
+   * request shared with the sources that have none, and this keeps the wanted ones (one lookup for
+   * the block's logs, instead of a filter listing every value: a cost per log, not per value).
+   * Historical ranges keep the filters (a range holds far more logs than values).
+   */
+  matchAtHead?: (logs: readonly RawLog[]) => Promise<readonly RawLog[]>;
   decode(log: RawLog, ctx: DecodeContext): E | undefined;
 }
 
