@@ -9,15 +9,20 @@
  *    `debug_traceBlockByHash` (callTracer) from Hardhat's `debug_traceTransaction` of each of the
  *    block's transactions (Hardhat has no block-level tracing);
  *  - rotation: the node as it is (no traces): one slice of the open addresses per block, every one
- *    read at least every WATCH_FULL_CYCLE_SECONDS (default 30).
+ *    read at least every WATCH_FULL_CYCLE_SECONDS (default 30), or every open / 2,000 blocks when
+ *    longer. The slice is the one a chain with BENCH_BLOCK_SECONDS blocks (default 12) reads:
+ *    here blocks come every few hundred ms, and a slice sized by wall-clock time would be smaller.
  * After BENCH_BLOCKS blocks (default 20), blocks of the same kind continue until every internal
  * transfer sent in them has been found.
  *
  * Reported beside references measured in the same run (one eth_blockNumber round trip; one read
- * of every open address's balance, what each block cost before):
+ * of every open address's balance through Multicall3, what each block cost before, and the same
+ * through the balance reader, eth_call with a state override):
  *  - ms per block, median and p95 (the reader: block with transactions, traces, database queries,
  *    balance reads, the dating of what it found);
- *  - RPC calls per block, by method, also over the blocks where no internal transfer was found;
+ *  - RPC calls per block, by method, also over the blocks where no internal transfer was found,
+ *    and the addresses read at the block (the slice and the matched ones);
+ *  - where a block's time goes: database statements and RPC requests, ms per block;
  *  - detection delay: each direct transfer must be seen in its own block; each internal transfer's
  *    delay in blocks and seconds, and each dated to the block it landed in.
  * Goals: < 250 ms per block at 100,000 open addresses; at most 3 calls per block for the block's
