@@ -313,10 +313,13 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
     blocks: readonly BlockRef[],
     last: BlockRef,
     outflowAddresses: Iterable<string>,
+    bodies: ReadonlyMap<string, unknown> | undefined,
   ): Promise<{ wanted: Set<string>; sliced: WatchedAddress[]; contents: Map<bigint, BlockContents> }> {
     mode ??= await detectWatchMode(request, last);
     const current = mode;
-    const read = await Promise.all(blocks.map((b) => readBlockContents(request, b, current)));
+    const read = await Promise.all(
+      blocks.map((b) => readBlockContents(request, b, current, bodies?.get(b.hash) as FullBlock | undefined)),
+    );
     const contents = new Map(read.map((c) => [c.ref.number, c]));
     const wanted = new Set<string>(outflowAddresses);
     for (const c of read) for (const r of c.recipients) wanted.add(r);
@@ -345,6 +348,8 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
 
   return {
     name: "deposit balances",
+    // The follower fetches each block at the head with its transactions: no second fetch here.
+    wantsTransactions: true,
     balancesAt,
     status: () => ({
       mode: mode ?? "detecting",
@@ -378,7 +383,7 @@ export function depositBalanceReader(options: BalanceReaderOptions): BlockReader
       if (ctx.historical) {
         watched = await watchedAddresses(db, ctx.chainId);
       } else {
-        const selection = await realtimeSelection(blocks, last, outflows.keys());
+        const selection = await realtimeSelection(blocks, last, outflows.keys(), ctx.bodies);
         contents = selection.contents;
         watched = [...selection.sliced, ...(await watchedDetails(db, ctx.chainId, [...selection.wanted]))];
       }

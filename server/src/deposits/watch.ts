@@ -138,17 +138,21 @@ function collectParity(traces: readonly ParityTrace[], into: Map<string, bigint>
 }
 
 /**
- * One block's ETH recipients: its transactions (one eth_getBlockByHash with full transactions)
- * and withdrawals, and in a traces mode its internal transfers (one trace call). A block the node
+ * One block's ETH recipients: its transactions (one eth_getBlockByHash with full transactions,
+ * unless the follower's copy is given) and withdrawals, and in a traces mode its internal transfers (one trace call). A block the node
  * no longer has is a retryable BlockNotFoundError.
  */
 export async function readBlockContents(
   request: Request,
   block: BlockRef,
   mode: WatchMode,
+  /** The block with its transactions, when the indexer's follower already fetched it. */
+  known?: FullBlock,
 ): Promise<BlockContents> {
   const [raw, traced] = await Promise.all([
-    request<FullBlock | null>("eth_getBlockByHash", [block.hash, true]),
+    known?.hash === block.hash && Array.isArray(known.transactions)
+      ? Promise.resolve(known)
+      : request<FullBlock | null>("eth_getBlockByHash", [block.hash, true]),
     mode === "block_traces"
       ? request<{ result?: CallFrame }[] | null>("debug_traceBlockByHash", [
           block.hash,

@@ -7,7 +7,14 @@ import { createRealtimeSync } from "./realtime.ts";
 import { findCommonAncestor } from "./reorg.ts";
 import { firstLine } from "../lib/errors.ts";
 import { sleep } from "../lib/sleep.ts";
-import { FatalIndexerError, getFinalizedNumber, getHeader, getHeaders, isRetryable } from "./rpc.ts";
+import {
+  FatalIndexerError,
+  getBlocksWithTransactions,
+  getFinalizedNumber,
+  getHeader,
+  getHeaders,
+  isRetryable,
+} from "./rpc.ts";
 import { createSelector, decodeLogs, fetchSelectionLogs } from "./sources.ts";
 import {
   dropBlocksPast,
@@ -129,10 +136,19 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
     },
     decode: async (logs, known) => decodeLogs(await select("decode"), chainId, logs, known, headers),
   });
+  // At the head, blocks come with their transactions when a reader wants them (one call for both).
+  const wantBodies = (options.readers ?? []).some((r) => r.wantsTransactions);
+  let bodies = new Map<string, unknown>();
   const realtime = createRealtimeSync<E>({
     batch: BigInt(options.realtimeBatch ?? 50),
     header,
-    headers,
+    headers: wantBodies
+      ? async (numbers) => {
+          const got = await getBlocksWithTransactions(client, numbers);
+          bodies = got.bodies;
+          return got.refs;
+        }
+      : headers,
     async getBlockLogs(block) {
       const selection = await select("head");
       return selection.keep(
@@ -315,7 +331,11 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
   ): Promise<E[]> {
     const readers = options.readers ?? [];
     if (readers.length === 0 || blocks.length === 0) return events;
-    const read = await Promise.all(readers.map((r) => r.read(blocks, { chainId, from, events, historical })));
+    const read = await Promise.all(
+      readers.map((r) =>
+        r.read(blocks, { chainId, from, events, historical, ...(historical ? {} : { bodies }) }),
+      ),
+    );
     return events.concat(...read);
   }
 

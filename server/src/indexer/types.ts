@@ -102,6 +102,11 @@ export interface BlockReadContext<E = unknown> {
   events: readonly E[];
   /** A historical chunk (final blocks, only the last header known) rather than blocks at the head. */
   historical: boolean;
+  /**
+   * At the head, for readers that want transactions: each block of the step as the node returned
+   * it to `eth_getBlockByNumber(n, true)`, by hash (absent: the reader fetches what it needs).
+   */
+  bodies?: ReadonlyMap<string, unknown>;
 }
 
 /**
@@ -115,6 +120,12 @@ export interface BlockReadContext<E = unknown> {
  */
 export interface BlockReader<E> {
   name: string;
+  /**
+   * At the head, the reader reads the blocks' transactions: the realtime follower then fetches
+   * each block with them (`eth_getBlockByNumber(n, true)`) instead of its header alone, and hands
+   * them over in `BlockReadContext.bodies` (one call per block for both).
+   */
+  wantsTransactions?: boolean;
   read(blocks: readonly BlockRef[], ctx: BlockReadContext<E>): Promise<E[]>;
 }
 
