@@ -17,6 +17,8 @@ import { exportRoutes } from "./api/routes/exports.ts";
 import { healthRoutes } from "./api/routes/health.ts";
 import { metricsRoutes } from "./api/routes/metrics.ts";
 import { orderRoutes } from "./api/routes/orders.ts";
+import { overviewRoutes } from "./api/routes/overview.ts";
+import { paymentMethodRoutes } from "./api/routes/payment-methods.ts";
 import { recurringRoutes } from "./api/routes/recurring.ts";
 import { userRoutes } from "./api/routes/user.ts";
 import { OrderSchema } from "./api/schemas.ts";
@@ -147,8 +149,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.idempotency) await app.register(idempotencyPlugin, { service: deps.idempotency });
   await app.register(healthRoutes, { deps });
   await app.register(orderRoutes, { deps });
+  if (deps.paymentMethods) await app.register(paymentMethodRoutes, { methods: deps.paymentMethods });
   await app.register(userRoutes, { deps });
   await app.register(exportRoutes, { deps });
+  if (deps.overview) await app.register(overviewRoutes, { deps, overview: deps.overview });
   await app.register(recurringRoutes, { deps });
   await app.register(adminRoutes, { deps });
   if (deps.metrics) {

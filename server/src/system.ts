@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import type { PublicClient } from "viem";
 import { createAccountService } from "./api/account-service.ts";
+import { createOverviewService } from "./api/overview-service.ts";
 import { createExportService } from "./api/export-service.ts";
 import { createIdempotencyService } from "./idempotency/service.ts";
 import { createHealthService } from "./api/health-service.ts";
@@ -37,12 +38,16 @@ import { chainName } from "./web/pay-view.ts";
 import { createMetrics } from "./metrics/index.ts";
 import { createOrderReader, orderCountsByStatus } from "./orders/queries.ts";
 import { createOrderService } from "./orders/service.ts";
+import { createOrderStateProviders } from "./payment-methods/provider.ts";
+import { createPaymentMethods } from "./payment-methods/service.ts";
+import { createUtxoMethods } from "./payment-methods/utxo.ts";
 import { recurringCallbacks } from "./callbacks/recurring-callbacks.ts";
 import { recurringTxtNotifier } from "./notify/recurring.ts";
 import { createRecurringEvents } from "./recurring/events.ts";
 import { createRecurringScheduler, type RecurringScheduler } from "./recurring/scheduler.ts";
 import { createRecurringService } from "./recurring/service.ts";
 import { openChainRuntime, type ChainRuntime } from "./runtime/chain.ts";
+import { httpRateSources } from "./pricing/sources/index.ts";
 import type { ChainIndexer } from "./runtime/pipeline.ts";
 
 export interface System {
@@ -98,16 +103,18 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
   const chains: ChainRuntime[] = [];
   const now = options.now ?? Date.now;
   let recurringEvents = createRecurringEvents();
+  // Orders paid by several methods: their state is the sum of every method's payments.
+  const orderStates = createOrderStateProviders();
+  // Order status changes reach the merchant's callback and the TXT notifier, in the indexer's transaction.
+  const orderEvents = createOrderEvents([
+    orderCallbacks(config.publicUrl),
+    txtNotifier({ sms: config.sms !== undefined }),
+  ]);
   try {
     const migration = await migrate(db);
     if (migration.applied.length > 0)
       log.info({ from: migration.from, to: migration.to }, `database migrated to version ${migration.to}`);
 
-    // Order status changes reach the merchant's callback and the TXT notifier, in the indexer's transaction.
-    const events = createOrderEvents([
-      orderCallbacks(config.publicUrl),
-      txtNotifier({ sms: config.sms !== undefined }),
-    ]);
     // Subscription events reach the same two subscribers, from the recurring sink and scheduler.
     recurringEvents = createRecurringEvents([
       recurringCallbacks(config.publicUrl),
@@ -122,15 +129,28 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
           log: log.child({ component: "eletropay" }),
         }
       : undefined;
+    // The HTTP rate sources are shared by every chain; each chain adds its own Chainlink feeds.
+    const rateSources = {
+      config: config.rates,
+      http: httpRateSources(config.rates.urls, {
+        timeoutMs: config.rates.timeoutMs,
+        cacheMs: config.rates.cacheMs,
+        maxAgeSeconds: config.rates.maxAgeSeconds,
+        fiatMaxAgeSeconds: config.rates.fiatMaxAgeSeconds,
+        now,
+      }),
+    };
     for (const [i, chainConfig] of config.chains.entries()) {
       const chain = await openChainRuntime({
+        rates: rateSources,
         config: chainConfig,
         env: config.env,
         runIndexer: config.runIndexer,
         db,
         log,
         services: {
-          orderEvents: events,
+          orderEvents,
+          orderStates,
           recurringEvents,
           now,
           eletropay: i === 0 ? eletropayEth : undefined,
@@ -214,15 +234,41 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     outbox: () => outboxStats(db),
     log: log.child({ component: "metrics" }),
   });
+  const orders = createOrderService({
+    db,
+    chains,
+    orderTtlSeconds: config.orderTtlSeconds,
+    anonymousMaxCents: parseUsdCents(config.anonymousMaxUsd) ?? 500n,
+    currencies: config.rates.currencies,
+    allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
+    quoteDecimals: config.quoteDecimals,
+  });
+  for (const chain of chains) orderStates.setConfirmations(chain.chainId, chain.confirmations);
+  // UTXO coins as payment methods (PAY_<COIN>_RPC_URL): a watcher per coin, on processes that index.
+  const utxoMethods =
+    config.paymentMethods.utxo.length > 0
+      ? createUtxoMethods({
+          db,
+          coins: config.paymentMethods.utxo,
+          events: orderEvents,
+          provider: orderStates.standalone(),
+          log: log.child({ component: "payment-methods" }),
+          now,
+        })
+      : undefined;
+  if (config.runIndexer) utxoMethods?.start();
   const app = await buildApp({
     config,
     log,
-    orders: createOrderService({
+    orders,
+    paymentMethods: createPaymentMethods({
       db,
       chains,
+      orders,
       orderTtlSeconds: config.orderTtlSeconds,
-      anonymousMaxCents: parseUsdCents(config.anonymousMaxUsd) ?? 500n,
-      allowPrivateCallbacks: callbackConfig.allowPrivateTargets,
+      confirmations: orderStates.confirmations,
+      publicUrl: config.publicUrl,
+      utxo: utxoMethods,
       quoteDecimals: config.quoteDecimals,
     }),
     payPage: {
@@ -243,6 +289,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
     merchants: createMerchantService(db, { sms: config.sms !== undefined }),
     account: createAccountService({ db, chains }),
     exports: createExportService({ db, chains }),
+    overview: createOverviewService({ db, chains }),
     addresses: createAddressService(db, {
       onLinked: addressLinkedCallback,
       // A plain key's signature verifies anywhere; a contract account's (EIP-1271, or EIP-6492 before
@@ -345,6 +392,7 @@ export async function startSystem(config: Config, options: StartOptions = {}): P
       recurringStop.abort();
       await recurringRun;
       await eletropay?.watcher.stop();
+      await utxoMethods?.stop();
       await eletropay?.app.close();
       await Promise.allSettled(chains.map((c) => c.stop()));
       await callbackWorker?.stop();

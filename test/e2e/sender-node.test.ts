@@ -4,6 +4,7 @@ import pino from "pino";
 import {
   createPublicClient,
   createWalletClient,
+  custom,
   http,
   TransactionNotFoundError,
   type Hex,
@@ -144,6 +145,49 @@ describe("transaction sender on a hardhat node: recorded, followed, bumped, broa
     );
     assert.equal((await row(t.id)).state, "confirmed");
     assert.deepEqual((await sender.follow()).events, [], "a settled transaction is not followed");
+  });
+
+  it("the key's loop follows once per round, then steps every policy from where that left the transactions", async function () {
+    // A client that counts the requests the sender makes through it.
+    const calls: string[] = [];
+    const counted = createPublicClient({
+      transport: custom({
+        request: (args: { method: string; params?: unknown }) => {
+          calls.push(args.method);
+          return chain.client.request(args as never);
+        },
+      }),
+    }) as PublicClient;
+    const looped = make(counted);
+    const t = sent(await transfer(looped));
+    // Mined, not yet confirmed: every follow looks it up.
+    const follows = () => calls.filter((m) => m === "eth_getTransactionReceipt").length;
+    const stop = new AbortController();
+    const seen: { name: string; follows: number; state: string }[] = [];
+    const policy = (name: string) => ({
+      name,
+      async step() {
+        seen.push({ name, follows: follows(), state: (await row(t.id)).state });
+        if (seen.length === 4) stop.abort();
+      },
+      tick: () => Promise.reject(new Error("the loop steps; it never ticks")),
+    });
+    await looped.run(stop.signal, [policy("first"), policy("second")]);
+    const perRound = seen[0]?.follows ?? 0;
+    assert.ok(perRound > 0, "the round's follow looked the transaction up");
+    assert.deepEqual(
+      seen.map((s) => [s.name, s.follows, s.state]),
+      [
+        ["first", perRound, "mined"],
+        ["second", perRound, "mined"],
+        ["first", 2 * perRound, "mined"],
+        ["second", 2 * perRound, "mined"],
+      ],
+      "one follow per round, before the steps; none between them",
+    );
+    await chain.mine(CONFIRMATIONS);
+    await sender.follow();
+    assert.equal((await row(t.id)).state, "confirmed");
   });
 
   it("a caller's bookkeeping that fails records nothing and broadcasts nothing", async function () {

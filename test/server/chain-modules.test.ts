@@ -11,7 +11,14 @@ import { createTestChain } from "../support/chain.ts";
 import { createTestDb, type TestDb } from "../support/db.ts";
 import { catchUp, pipelineIndexer, testChainContext, testIndexer } from "../support/indexing.ts";
 
-const PRODUCTION = ["deposits", "payments", "token-subscriptions", "recurring", "eletropay-eth"];
+const PRODUCTION = [
+  "deposits",
+  "payments",
+  "payment-methods",
+  "token-subscriptions",
+  "recurring",
+  "eletropay-eth",
+];
 
 /**
  * A capability plugs in as one module (its own folder) and one line of the module list: this

@@ -6,12 +6,14 @@ import type { MerchantService } from "../merchants/service.ts";
 import type { Metrics } from "../metrics/index.ts";
 import type { WebSessionService } from "../merchants/web-sessions.ts";
 import type { OrderService } from "../orders/service.ts";
+import type { PaymentMethodsService } from "../payment-methods/service.ts";
 import type { RecurringService } from "../recurring/service.ts";
 import type { OrderRow } from "../orders/serialize.ts";
 import type { IdempotencyService } from "../idempotency/service.ts";
 import type { AccountService } from "./account-service.ts";
 import type { ExportService } from "./export-service.ts";
 import type { HealthService } from "./health-service.ts";
+import type { OverviewService } from "./overview-service.ts";
 
 /** What the payment page needs beyond an order: the shop's name and the chain's confirmations. */
 export interface PayPageDeps {
@@ -73,6 +75,10 @@ export type AppConfig = Pick<Config, "publicUrl" | "adminToken" | "consoleOrigin
 export interface AppDeps {
   config: AppConfig;
   log: Logger;
+  /** Orders payable by several methods (POST /order's `methods`, GET /order/:id's `payment_methods`). */
+  paymentMethods?:
+    | Pick<PaymentMethodsService, "createOrder" | "describe" | "qrUri" | "setXpub" | "xpubs" | "deleteXpub">
+    | undefined;
   /** Create, read and list orders (POST /order, GET /order/:id, /history; the console also by reference). */
   orders: Pick<OrderService, "create" | "get" | "getByReference" | "list">;
   /** Recurring billing (POST/GET /recurring, /status/recurring/:status, the subscription page); optional for tests. */
@@ -83,12 +89,14 @@ export interface AppDeps {
   merchants: MerchantService;
   /** GET /user and GET /user/history. */
   account: Pick<AccountService, "ordersToday" | "history">;
+  /** GET /user/overview and GET /user/rates (the console's overview); no routes when absent. */
+  overview?: Pick<OverviewService, "overview" | "rates" | "currency">;
   /** GET /export/<kind>.csv, the accountant's CSV exports (docs/exports.md); no routes when absent. */
   exports?: Pick<ExportService, "columns" | "pages">;
   /** Proven payout addresses (GET /user/addresses/nonce, POST and GET /user/addresses); optional for tests. */
   addresses?: AddressService;
   /** GET /callbacks and POST /callbacks/:id/redeliver. */
-  callbacks: Pick<CallbackService, "list" | "redeliver">;
+  callbacks: Pick<CallbackService, "list" | "redeliver" | "recent" | "get" | "sendTest">;
   health: HealthService;
   /** Idempotency-Key on POST /order, POST /recurring and POST /pos/order; absent: the header is ignored. */
   idempotency?: IdempotencyService;

@@ -26,6 +26,8 @@ export interface ChainHealthSource {
    * from its module's `health` (server/src/runtime/modules.ts lists them).
    */
   moduleHealth?(): Record<string, unknown>;
+  /** The chain's rate sources: per source, per pair asked so far, the last answer's age and last error. */
+  rates?: { health(): Record<string, Record<string, unknown>> };
 }
 
 export interface HealthServiceDeps {
@@ -102,6 +104,7 @@ export function createHealthService(deps: HealthServiceDeps): HealthService {
         lag_blocks: head === null || indexed === null ? null : Number(head - indexed),
         confirmations: chain.confirmations,
         ...chain.moduleHealth?.(),
+        ...(chain.rates ? { rates: chain.rates.health() } : {}),
       },
       indexer: indexer
         ? { state: indexer.state, last_error: indexer.lastError, role: chain.role() }

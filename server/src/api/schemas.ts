@@ -15,6 +15,14 @@ export const IdempotencyHeaders = Type.Object({
   ),
 });
 
+/** `currency` of POST /order, POST /recurring and POST /pos/order. */
+export const CurrencyField = Type.String({
+  minLength: 1,
+  maxLength: 8,
+  description:
+    'The fiat currency of `amount` (ISO 4217, e.g. "usd", "eur", "brl", "gbp"); default usd. Only the currencies the operator enables (CURRENCIES) are accepted',
+});
+
 export const ORDER_STATUSES = ["pending", "success", "complete", "expired", "refunded"] as const;
 export const OrderStatusSchema = Type.Union(ORDER_STATUSES.map((s) => Type.Literal(s)));
 
@@ -27,11 +35,17 @@ export const OrderSchema = Type.Object(
         "Where the customer pays: the order's deposit address, which a plain transfer pays (orders made before deposit addresses: the payment contract)",
     }),
     expected_amount: Type.String({ description: "Amount owed in ETH (or the token), exact decimal" }),
-    currency: Type.Literal("usd"),
-    currency_amount: Type.String({ description: "USD amount of the order" }),
+    currency: Type.String({
+      pattern: "^[a-z]{3}$",
+      description:
+        'The fiat currency of currency_amount and eth_price (ISO 4217, lower case): "usd", "eur", …',
+    }),
+    currency_amount: Type.String({ description: "The order's amount in its currency" }),
     payment_url: Type.String(),
     status: OrderStatusSchema,
-    eth_price: Type.String({ description: "Locked USD price of one ETH (or token) for this order" }),
+    eth_price: Type.String({
+      description: "Locked price of one ETH (or token) for this order, in the order's currency",
+    }),
     qr_code: Type.String({ description: "URL of an SVG QR code with the EIP-681 payment URI" }),
     transaction_id: Type.String(),
     sent_transaction: Type.String(),
@@ -68,11 +82,47 @@ export const OrderSchema = Type.Object(
         "The order reference (bytes32) to pass to `pay`/`payToken`; random, so chain data never reveals the order id",
     }),
     price_source: Type.Union(
-      [Type.Literal("feed"), Type.Literal("static"), Type.Literal("peg"), Type.Null()],
+      [Type.Literal("feed"), Type.Literal("static"), Type.Literal("peg"), Type.Literal("rates"), Type.Null()],
       {
         description:
-          'Where eth_price came from: "feed" (a Chainlink feed; for a stablecoin, its own USD feed, because it was off its peg by more than PEG_MAX_DEVIATION), "static" (ETH_USD_PRICE), "peg" (a token at its peg); null for orders made before it was recorded',
+          'Where eth_price came from: "feed" (a Chainlink feed; for a stablecoin, its own USD feed, because it was off its peg by more than PEG_MAX_DEVIATION), "static" (ETH_USD_PRICE), "peg" (a token at its peg), "rates" (RATE_SOURCES: an exchange ticker or the median of several sources, docs/payment-methods.md); null for orders made before it was recorded',
       },
+    ),
+    payment_methods: Type.Optional(
+      Type.Array(
+        Type.Object({
+          method: Type.String({
+            description:
+              'The method\'s id: COIN@chain id on an EVM chain ("USDC@8453"), the coin for a UTXO coin ("LTC")',
+          }),
+          chain_id: Type.Union([Type.Integer(), Type.Null()], {
+            description: "The EVM chain; null for a UTXO coin",
+          }),
+          token: Type.String({ description: "ETH or the token's symbol" }),
+          address: Type.String({ description: "Where a plain transfer pays the order by this method" }),
+          amount: Type.String({ description: "The whole order in this method (decimal)" }),
+          rate: Type.String({
+            description: "The locked USD price of one coin, for this order until it expires",
+          }),
+          price_source: Type.String({ description: '"feed", "static" or "peg"' }),
+          payment_uri: Type.String({
+            description: "EIP-681 (EVM) or BIP21 (UTXO) URI of a plain transfer of the whole amount",
+          }),
+          qr_code: Type.String({ description: "URL of an SVG QR code with payment_uri" }),
+          amount_paid: Type.String({ description: "What this method has received (decimal)" }),
+          status: Type.Union([Type.Literal("unpaid"), Type.Literal("seen"), Type.Literal("final")], {
+            description: "unpaid; seen (waiting for confirmations or the sweep); final",
+          }),
+          default: Type.Boolean({
+            description:
+              "The order's default method, which address, expected_amount, eth_price and qr_code describe",
+          }),
+        }),
+        {
+          description:
+            "Every way to pay this order (GET /order/:id and POST /order): payments by any of them add up at their locked rates",
+        },
+      ),
     ),
     payout_address_proven: Type.Optional(
       Type.Boolean({
@@ -91,7 +141,12 @@ export const OrderListSchema = Type.Object({
 
 export const CreateOrderBody = Type.Object(
   {
-    amount: Type.String({ minLength: 1, maxLength: 32, description: 'USD amount, e.g. "13.54"' }),
+    amount: Type.String({
+      minLength: 1,
+      maxLength: 32,
+      description: 'Amount in `currency` (default USD), e.g. "13.54"',
+    }),
+    currency: Type.Optional(CurrencyField),
     address: Type.String({
       minLength: 1,
       maxLength: 64,
@@ -120,6 +175,14 @@ export const CreateOrderBody = Type.Object(
         maxLength: 40,
         description:
           'The chain to pay on, by name ("base") or id ("8453"); default: the first configured chain',
+      }),
+    ),
+    methods: Type.Optional(
+      Type.Array(Type.String({ minLength: 2, maxLength: 60 }), {
+        minItems: 1,
+        maxItems: 50,
+        description:
+          'The payment methods the order accepts, as COIN@chain ("USDC@8453", "ETH@base"); default: every method offered. Without token and chain, the first is the default method',
       }),
     ),
   },

@@ -12,6 +12,8 @@ export interface PostResult {
   truncated: boolean;
   /** From a Retry-After header (delta-seconds or HTTP date), in milliseconds. */
   retryAfterMs: number | undefined;
+  /** The response headers as received: name (as the receiver spelled it), value. */
+  headers: [string, string][];
 }
 
 /** A delivery that did not get a response in time. */
@@ -28,6 +30,30 @@ function parseRetryAfter(headers: IncomingHttpHeaders, nowMs: number): number | 
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
+
+/**
+ * The headers of a callback request: the caller's (signature, event id) and the fixed ones. The
+ * delivery log records exactly these (server/src/callbacks/exchange.ts).
+ */
+export function callbackRequestHeaders(
+  headers: Record<string, string>,
+  body: string,
+): Record<string, string> {
+  return {
+    ...headers,
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(body, "utf8")),
+    "user-agent": USER_AGENT,
+    connection: "close",
+  };
+}
+
+/** rawHeaders' flat [name, value, name, value, …] as pairs. */
+function headerPairs(raw: string[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i] as string, raw[i + 1] as string]);
+  return pairs;
 }
 
 /**
@@ -57,13 +83,7 @@ export function postCallback(
       method: "POST",
       agent: false,
       lookup: target.lookup,
-      headers: {
-        ...headers,
-        "content-type": "application/json",
-        "content-length": String(payload.length),
-        "user-agent": USER_AGENT,
-        connection: "close",
-      },
+      headers: callbackRequestHeaders(headers, body),
     });
     const timer = setTimeout(() => {
       const error = new CallbackTimeoutError(options.timeoutMs);
@@ -81,6 +101,7 @@ export function postCallback(
           body: Buffer.concat(chunks),
           truncated,
           retryAfterMs: parseRetryAfter(res.headers, Date.now()),
+          headers: headerPairs(res.rawHeaders),
         });
       res.on("data", (chunk: Buffer) => {
         if (truncated) return;

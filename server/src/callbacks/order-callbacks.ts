@@ -20,21 +20,25 @@ export function orderCallbacks(publicUrl: string): OrderEventSubscriber {
   return {
     handle: (tx, changes) => {
       const built = new Map<bigint, { row: OrderRow; indexedBlock: bigint | null; json: OrderJson }>();
-      const body = (order: OrderRow, indexedBlock: bigint | null) => {
+      const orderJson = (order: OrderRow, indexedBlock: bigint | null): OrderJson => {
         const prior = built.get(order.id);
         if (prior && prior.indexedBlock === indexedBlock && sameButStatus(prior.row, order))
-          return JSON.stringify({ ...prior.json, ...statusFields(order) });
+          return { ...prior.json, ...statusFields(order) };
         const json = orderToJson(order, publicUrl, indexedBlock);
         built.set(order.id, { row: order, indexedBlock, json });
-        return JSON.stringify(json);
+        return json;
       };
       return enqueueCallbacks(
         tx,
-        changes.map(({ order, status, indexedBlock }) => ({
+        changes.map(({ order, status, indexedBlock, payments }) => ({
           stream: `order:${order.id}`,
           kind: `order.${status}`,
           url: order.callback,
-          body: body(order, indexedBlock),
+          // An order paid by several methods adds each payment that counts (method, amount, transaction).
+          body: JSON.stringify({
+            ...orderJson(order, indexedBlock),
+            ...(payments ? { payments } : {}),
+          }),
           secretRef: order.merchant_id === null ? "system" : `merchant:${order.merchant_id}`,
           orderId: order.id,
           merchantId: order.merchant_id,

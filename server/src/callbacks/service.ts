@@ -1,8 +1,11 @@
+import { randomUUID } from "node:crypto";
 import type { Db, Queryable } from "../db/types.ts";
 import { blockedAddressReason } from "../lib/ip.ts";
-import { conflict, notFound } from "../lib/errors.ts";
-import { orderOwner } from "../orders/queries.ts";
+import { badRequest, conflict, notFound, tooManyRequests } from "../lib/errors.ts";
+import { latestCallbackUrl, orderOwner } from "../orders/queries.ts";
+import { exchangeFromRow, type Exchange, type ExchangeRow } from "./exchange.ts";
 import { insertCallback } from "./outbox.ts";
+import { assertCallbackUrl, CallbackTargetRefused } from "./ssrf.ts";
 
 export type CallbackStatus = "pending" | "sending" | "delivered" | "failed";
 
@@ -13,6 +16,12 @@ export interface DeliveryAttempt {
   latencyMs: number;
   error: string | null;
   responseExcerpt: string | null;
+  /**
+   * What was sent and what came back (exchange.ts); undefined for attempts that made no request
+   * (a refused target), texts, attempts recorded before the log existed, or pruned ones. The
+   * response is null when none arrived, or when it came from a target the SSRF guard refuses.
+   */
+  exchange: Exchange | undefined;
 }
 
 export interface Delivery {
@@ -48,7 +57,7 @@ interface DeliveryRow {
   body: string;
 }
 
-interface AttemptRow {
+interface AttemptRow extends ExchangeRow {
   callback_id: bigint;
   attempt: number | null;
   attempted_at: Date;
@@ -80,44 +89,44 @@ async function assertOwnOrder(db: Queryable, merchantId: bigint, orderId: bigint
   if (owner?.merchantId !== merchantId) throw notFound("Order not found.", "order_not_found");
 }
 
-/**
- * Every callback of one of the merchant's orders, oldest first, each with its attempts. Response
- * excerpts from targets the SSRF guard refuses (`allowPrivateTargets` false) are left out.
- */
-export async function listDeliveries(
+const DELIVERY_COLUMNS = `c.id, c.event_id::text AS event_id, c.kind, c.url, c.status, c.attempts, c.created_at,
+  c.next_attempt_at, c.delivered_at, c.last_error, c.redelivery_of, c.body`;
+
+/** The deliveries `where` selects (on `callbacks c`), in `order`, each with its attempts and exchanges. */
+async function loadDeliveries(
   db: Queryable,
-  merchantId: bigint,
-  orderId: bigint,
-  options: { allowPrivateTargets?: boolean } = {},
+  where: string,
+  params: unknown[],
+  order: string,
+  options: { allowPrivateTargets?: boolean },
 ): Promise<Delivery[]> {
-  await assertOwnOrder(db, merchantId, orderId);
-  const scope = "c.order_id = $1 AND (c.merchant_id IS NULL OR c.merchant_id = $2)";
   const { rows } = await db.query<DeliveryRow>(
-    `SELECT c.id, c.event_id::text AS event_id, c.kind, c.url, c.status, c.attempts, c.created_at, c.next_attempt_at,
-            c.delivered_at, c.last_error, c.redelivery_of, c.body
-     FROM callbacks c WHERE ${scope} ORDER BY c.id`,
-    [orderId, merchantId],
+    `SELECT ${DELIVERY_COLUMNS} FROM callbacks c WHERE ${where} ORDER BY ${order}`,
+    params,
   );
+  if (rows.length === 0) return [];
   const { rows: attempts } = await db.query<AttemptRow>(
     `SELECT a.callback_id, a.attempt, a.attempted_at, a.status_code, a.latency_ms, a.error, a.response_excerpt,
-            a.remote_address
-     FROM callback_attempts a JOIN callbacks c ON c.id = a.callback_id
-     WHERE ${scope} ORDER BY a.id`,
-    [orderId, merchantId],
+            a.remote_address, x.request_headers, x.request_body, x.request_body_bytes, x.request_truncated,
+            x.response_status, x.response_headers, x.response_body, x.response_body_bytes, x.response_truncated
+     FROM callback_attempts a LEFT JOIN callback_exchanges x ON x.attempt_id = a.id
+     WHERE a.callback_id = ANY($1::int8[]) ORDER BY a.id`,
+    [rows.map((r) => r.id.toString())],
   );
   const byCallback = new Map<bigint, DeliveryAttempt[]>();
   for (const a of attempts) {
     let list = byCallback.get(a.callback_id);
     if (!list) byCallback.set(a.callback_id, (list = []));
+    const visible = responseVisible(a.remote_address, options.allowPrivateTargets ?? false);
+    const exchange = exchangeFromRow(a);
     list.push({
       attempt: a.attempt,
       at: a.attempted_at,
       statusCode: a.status_code,
       latencyMs: a.latency_ms,
       error: a.error,
-      responseExcerpt: responseVisible(a.remote_address, options.allowPrivateTargets ?? false)
-        ? a.response_excerpt
-        : null,
+      responseExcerpt: visible ? a.response_excerpt : null,
+      exchange: exchange && !visible ? { request: exchange.request, response: null } : exchange,
     });
   }
   return rows.map((r) => ({
@@ -135,6 +144,147 @@ export async function listDeliveries(
     body: r.body,
     attempts: byCallback.get(r.id) ?? [],
   }));
+}
+
+/**
+ * Every callback of one of the merchant's orders, oldest first, each with its attempts. Responses
+ * from targets the SSRF guard refuses (`allowPrivateTargets` false) are left out.
+ */
+export async function listDeliveries(
+  db: Queryable,
+  merchantId: bigint,
+  orderId: bigint,
+  options: { allowPrivateTargets?: boolean } = {},
+): Promise<Delivery[]> {
+  await assertOwnOrder(db, merchantId, orderId);
+  return loadDeliveries(
+    db,
+    "c.order_id = $1 AND (c.merchant_id IS NULL OR c.merchant_id = $2)",
+    [orderId, merchantId],
+    "c.id",
+    options,
+  );
+}
+
+/** The merchant's latest deliveries of every kind (orders, subscriptions, notifications, tests), newest first. */
+export async function recentDeliveries(
+  db: Queryable,
+  merchantId: bigint,
+  limit: number,
+  options: { allowPrivateTargets?: boolean } = {},
+): Promise<Delivery[]> {
+  return loadDeliveries(
+    db,
+    "c.merchant_id = $1",
+    [merchantId],
+    `c.id DESC LIMIT ${Math.trunc(limit)}`,
+    options,
+  );
+}
+
+/** One of the merchant's deliveries with its attempts; 404 for another merchant's (or none). */
+export async function getDelivery(
+  db: Queryable,
+  merchantId: bigint,
+  callbackId: bigint,
+  options: { allowPrivateTargets?: boolean } = {},
+): Promise<Delivery> {
+  const [found] = await loadDeliveries(db, "c.id = $1", [callbackId], "c.id", options);
+  const ours =
+    found !== undefined &&
+    (await db
+      .query<{ merchant_id: bigint | null; order_id: bigint | null }>(
+        "SELECT merchant_id, order_id FROM callbacks WHERE id = $1",
+        [callbackId],
+      )
+      .then(async ({ rows }) => {
+        const row = rows[0];
+        if (!row) return false;
+        if (row.merchant_id !== null) return row.merchant_id === merchantId;
+        return row.order_id !== null && (await orderOwner(db, row.order_id))?.merchantId === merchantId;
+      }));
+  if (!found || !ours) throw notFound("Callback not found.", "callback_not_found");
+  return found;
+}
+
+/** The body of a `test` event (docs/callbacks.md): it reports nothing; it proves the path works. */
+export interface TestEventBody {
+  type: "test";
+  /** Identifies this test; a redelivery repeats it, with a new X-EthPOS-Event-Id. */
+  test_id: string;
+  message: string;
+  created_at: string;
+}
+
+export function testEventBody(testId: string, createdAt: Date): TestEventBody {
+  return {
+    type: "test",
+    test_id: testId,
+    message:
+      "A test event from Ethereum POS: your receiver got it. Check its X-EthPOS-Signature, then answer 2xx.",
+    created_at: createdAt.toISOString(),
+  };
+}
+
+/** Test events of one merchant still being delivered (pending or sending) at most; more answer 429. */
+export const MAX_TESTS_IN_FLIGHT = 5;
+
+export interface QueuedTest {
+  id: bigint;
+  eventId: string;
+  url: string;
+}
+
+/**
+ * Queues a signed `test` event for the merchant: to `url`, or to the callback URL of the
+ * merchant's latest order. It goes through the outbox like every callback (same worker, same
+ * signature with the merchant's secret, same headers, same retries and SSRF checks), in a stream
+ * of its own, so a test waiting on a broken receiver never holds up another one.
+ */
+export async function sendTestEvent(
+  db: Db,
+  merchantId: bigint,
+  url: string | undefined,
+  options: { allowPrivateTargets?: boolean } = {},
+): Promise<QueuedTest> {
+  const target = url ?? (await latestCallbackUrl(db, merchantId));
+  if (target === undefined) {
+    throw badRequest(
+      'no callback URL to test: none of your orders has one yet; send {"url": "https://…"}',
+      "callback_url_missing",
+    );
+  }
+  try {
+    assertCallbackUrl(target, options.allowPrivateTargets ?? false);
+  } catch (error) {
+    if (error instanceof CallbackTargetRefused) throw badRequest(error.message, "invalid_callback");
+    throw error;
+  }
+  const testId = randomUUID();
+  const queued = await db.transaction(async (tx) => {
+    // Tests are for trying a receiver, not for making this server send requests on demand: a
+    // few at a time per merchant (each one still retries for up to 3 days against a dead URL).
+    const { rows } = await tx.query<{ n: bigint }>(
+      `SELECT count(*)::int8 AS n FROM callbacks
+        WHERE merchant_id = $1 AND kind = 'test' AND status IN ('pending', 'sending')`,
+      [merchantId],
+    );
+    if ((rows[0]?.n ?? 0n) >= BigInt(MAX_TESTS_IN_FLIGHT)) {
+      throw tooManyRequests(
+        `${MAX_TESTS_IN_FLIGHT} of your test events are still being delivered; wait until one is delivered or failed (GET /callbacks/recent shows them)`,
+        "tests_in_flight",
+      );
+    }
+    return insertCallback(tx, {
+      stream: `test:${merchantId}:${testId}`,
+      kind: "test",
+      url: target,
+      body: JSON.stringify(testEventBody(testId, new Date())),
+      secretRef: `merchant:${merchantId}`,
+      merchantId,
+    });
+  });
+  return { ...queued, url: target };
 }
 
 export interface Redelivery {
@@ -366,6 +516,9 @@ export async function callbackHealth(
 export function createCallbackService(db: Db, options: { allowPrivateTargets?: boolean } = {}) {
   return {
     list: (merchantId: bigint, orderId: bigint) => listDeliveries(db, merchantId, orderId, options),
+    recent: (merchantId: bigint, limit: number) => recentDeliveries(db, merchantId, limit, options),
+    get: (merchantId: bigint, callbackId: bigint) => getDelivery(db, merchantId, callbackId, options),
+    sendTest: (merchantId: bigint, url?: string) => sendTestEvent(db, merchantId, url, options),
     redeliver: (merchantId: bigint, callbackId: bigint) => redeliver(db, merchantId, callbackId),
     health: () => callbackHealth(db),
   };

@@ -1,6 +1,14 @@
 import type { Db } from "../db/types.ts";
 import type { CallbackConfig } from "../config/callbacks.ts";
-import { postCallback, type PostResult } from "./http.ts";
+import {
+  EXCHANGE_RETENTION_DAYS,
+  exchangeParams,
+  pruneExchanges,
+  requestExchange,
+  responseExchange,
+  type Exchange,
+} from "./exchange.ts";
+import { callbackRequestHeaders, postCallback, type PostResult } from "./http.ts";
 import { CALLBACKS_CHANNEL } from "./outbox.ts";
 import { nextRetry } from "./schedule.ts";
 import { SMS_URL_PREFIX, type SmsProvider } from "./sms.ts";
@@ -30,6 +38,8 @@ export interface CallbackWorkerOptions {
   resolver?: HostResolver;
   /** The operator's SMS provider: rows whose URL is `sms:<number>` are texts sent through it. */
   sms?: SmsProvider;
+  /** Days the delivery log keeps each attempt's request and response; default 30. */
+  exchangeRetentionDays?: number;
 }
 
 export interface CallbackWorkerStats {
@@ -97,14 +107,23 @@ RETURNING c.id, c.event_id::text AS event_id, c.kind, c.url, c.body, c.secret_re
   round(extract(epoch FROM now() - c.created_at) * 1000)::float8 AS age_ms`;
 
 /**
- * Records one attempt and moves the row on, in one statement. The update is fenced on
- * (status 'sending', attempts): if the lease ran out and another worker re-claimed the row,
- * this worker's late result is logged as an attempt but does not change the row.
+ * Records one attempt (with its exchange, when a request was made) and moves the row on, in one
+ * statement. The update is fenced on (status 'sending', attempts): if the lease ran out and
+ * another worker re-claimed the row, this worker's late result is logged as an attempt but does
+ * not change the row.
  */
 const RECORD_SQL = `
 WITH attempt AS (
   INSERT INTO callback_attempts (callback_id, attempt, status_code, latency_ms, error, response_excerpt, remote_address)
   VALUES ($1, $2, $4, $6, $5, $7, $9)
+  RETURNING id
+),
+exchange AS (
+  INSERT INTO callback_exchanges (attempt_id, request_headers, request_body, request_body_bytes, request_truncated,
+    response_status, response_headers, response_body, response_body_bytes, response_truncated)
+  SELECT attempt.id, $10::jsonb, $11::text, $12::integer, $13::boolean, $14::integer, $15::jsonb, $16::text,
+    $17::integer, $18::boolean
+  FROM attempt WHERE $10::jsonb IS NOT NULL
 )
 UPDATE callbacks
 SET status = $3::text,
@@ -118,6 +137,8 @@ WHERE id = $1 AND status = 'sending' AND attempts = $2
 RETURNING id`;
 
 const EXCERPT_CHARS = 256;
+/** How often a running worker prunes the delivery log. */
+const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 const ERROR_CHARS = 500;
 
 function describeError(error: unknown): string {
@@ -160,9 +181,28 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
   let lastClaimCount = -1;
   let lastClaimError: unknown;
   let pollTimer: NodeJS.Timeout | undefined;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  let pruning: Promise<void> | undefined;
   let wakeTimer: NodeJS.Timeout | undefined;
   let wakeAt = Number.POSITIVE_INFINITY;
   let unlisten: (() => Promise<void>) | undefined;
+
+  /** Keeps the delivery log bounded: exchanges older than the retention go (exchange.ts). */
+  function prune(): Promise<void> {
+    pruning ??= pruneOnce().finally(() => {
+      pruning = undefined;
+    });
+    return pruning;
+  }
+
+  async function pruneOnce(): Promise<void> {
+    try {
+      const pruned = await pruneExchanges(db, options.exchangeRetentionDays ?? EXCHANGE_RETENTION_DAYS);
+      if (pruned > 0) log.info({ pruned }, "callback exchanges past their retention deleted");
+    } catch (error) {
+      log.warn({ err: describeError(error) }, "callback exchanges could not be pruned; trying again later");
+    }
+  }
 
   /** Wakes the pump at `delayMs` from now (a retry this worker scheduled), unless it is due sooner anyway. */
   function wakeIn(delayMs: number) {
@@ -295,8 +335,10 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
 
   async function attempt(
     row: ClaimedRow,
-  ): Promise<{ outcome: Outcome; excerpt: string | null; address?: string }> {
+  ): Promise<{ outcome: Outcome; excerpt: string | null; address?: string; exchange?: Exchange }> {
     if (row.url.startsWith(SMS_URL_PREFIX)) return attemptSms(row);
+    // Set once the request is about to go out: the delivery log records it even if no answer comes.
+    let sent: Exchange | undefined;
     try {
       const target = await resolveCallbackTarget(row.url, {
         allowPrivate: config.allowPrivateTargets,
@@ -307,12 +349,20 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
         [SIGNATURE_HEADER]: signatureHeader(secrets, row.body),
         [EVENT_ID_HEADER]: row.event_id,
       };
+      sent = {
+        request: requestExchange(callbackRequestHeaders(headers, row.body), row.body),
+        response: null,
+      };
       const result = await postCallback(target, headers, row.body, {
         timeoutMs: config.timeoutMs,
         maxResponseBytes: config.maxResponseBytes,
       });
       const excerpt = result.body.length > 0 ? result.body.toString("utf8").slice(0, EXCERPT_CHARS) : null;
-      return { outcome: classify(result), excerpt, address: target.address };
+      const exchange: Exchange = {
+        request: sent.request,
+        response: responseExchange(result.statusCode, result.headers, result.body, result.truncated),
+      };
+      return { outcome: classify(result), excerpt, address: target.address, exchange };
     } catch (error) {
       const message = describeError(error);
       if (error instanceof CallbackTargetRefused || error instanceof UnknownSecretError) {
@@ -322,7 +372,11 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
         };
       }
       // Network errors, DNS failures, the timeout (CallbackTimeoutError) and database errors: retry.
-      return { outcome: { status: "pending", statusCode: null, error: message }, excerpt: null };
+      return {
+        outcome: { status: "pending", statusCode: null, error: message },
+        excerpt: null,
+        ...(sent ? { exchange: sent } : {}),
+      };
     }
   }
 
@@ -358,6 +412,7 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
       excerpt,
       Math.round(delayMs),
       tried.address ?? null,
+      ...exchangeParams(tried.exchange),
     ]);
     stats[
       outcome.status === "delivered" ? "delivered" : outcome.status === "failed" ? "failed" : "retried"
@@ -399,6 +454,9 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
       unlisten = await db.listen(CALLBACKS_CHANNEL, () => void pump());
       pollTimer = setInterval(() => void pump(), config.pollIntervalMs);
       pollTimer.unref();
+      pruneTimer = setInterval(() => void prune(), PRUNE_INTERVAL_MS);
+      pruneTimer.unref();
+      void prune();
       await pump();
     },
 
@@ -406,11 +464,13 @@ export function createCallbackWorker(options: CallbackWorkerOptions): CallbackWo
       stopping = true;
       running = false;
       clearInterval(pollTimer);
+      clearInterval(pruneTimer);
       clearTimeout(wakeTimer);
       wakeAt = Number.POSITIVE_INFINITY;
       await unlisten?.().catch(() => {});
       unlisten = undefined;
       await pumping;
+      await pruning;
       await Promise.allSettled([...inflight]);
     },
 

@@ -113,6 +113,11 @@ export interface ChainConfig {
    * the sweeper and the collector: "op", "arbitrum" or "none"; default: the preset's, else "none".
    */
   l1DataFee: L1DataFeeModel;
+  /**
+   * FIAT_FEEDS ("EUR:0x…:86400,BRL:0x…"): Chainlink fiat/USD feeds and their heartbeats (default
+   * 86400 s); an answer is stale after the heartbeat + 10 % of FX market hours.
+   */
+  fiatFeeds?: FiatFeedConfig[];
   /** PEG_MAX_DEVIATION and PEG_POLICY: a stablecoin whose USD feed is off its peg. */
   peg: PegConfig;
   /** Typical block interval, from the preset (it sets the default POLL_INTERVAL_MS). */
@@ -182,6 +187,7 @@ export const CHAIN_SETTINGS = [
   "TOKEN_PRICE_MAX_AGE_SECONDS",
   "PEG_MAX_DEVIATION",
   "PEG_POLICY",
+  "FIAT_FEEDS",
 ] as const;
 export type ChainSetting = (typeof CHAIN_SETTINGS)[number];
 
@@ -332,6 +338,7 @@ function readChain(
     ...optional("sweeper", readSweeperConfig(r, v)),
     ...optional("subscriptionsAddress", r.address(v("SUBSCRIPTIONS_ADDRESS"))),
     ...optional("sequencerUptimeFeed", sequencer),
+    ...optional("fiatFeeds", readFiatFeeds(r, v("FIAT_FEEDS"))),
     ...optional("blockTimeMs", blockTimeMs),
     ...optional(
       "priceFeedExpected",
@@ -393,6 +400,39 @@ function withFeedMaxAges(r: EnvReader, name: string, tokens: TokenConfig[]): Tok
   return tokens.map((t) =>
     t.feed ? { ...t, feedMaxAgeSeconds: overrides.get(t.symbol) ?? maxAgeFor(t.feed.heartbeatSeconds) } : t,
   );
+}
+
+/** A fiat currency's Chainlink X/USD feed (FIAT_FEEDS). */
+export interface FiatFeedConfig {
+  /** ISO 4217, upper case. */
+  currency: string;
+  address: `0x${string}`;
+  /** The heartbeat + 10 %, counted in FX market hours. */
+  maxAgeSeconds: number;
+}
+
+/** FIAT_FEEDS: "EUR:0x…40 hex…[:heartbeatSeconds]" entries separated by commas. */
+function readFiatFeeds(r: EnvReader, name: string): FiatFeedConfig[] | undefined {
+  const value = r.raw(name);
+  if (!value) return undefined;
+  const feeds: FiatFeedConfig[] = [];
+  for (const entry of value.split(",").map((e) => e.trim())) {
+    const match = /^([A-Za-z]{3}):(0x[0-9a-fA-F]{40})(?::(\d{1,7}))?$/.exec(entry);
+    if (!match || match[1]?.toUpperCase() === "USD") {
+      r.problem(
+        `${name} must list fiat/USD feeds like "EUR:0x…40 hex…:86400" (currency, feed address, heartbeat in seconds) separated by commas; "${entry}" is not one`,
+        name,
+      );
+      continue;
+    }
+    const heartbeat = Number(match[3] ?? "86400");
+    feeds.push({
+      currency: (match[1] as string).toUpperCase(),
+      address: match[2] as `0x${string}`,
+      maxAgeSeconds: maxAgeFor(heartbeat),
+    });
+  }
+  return feeds;
 }
 
 /** PEG_MAX_DEVIATION: "2%" or "0.02" (a share from 0 to 1) → millionths; default 2 %. */

@@ -2,12 +2,15 @@ import { resolve } from "node:path";
 import { readCallbackConfig, type CallbackConfig } from "./callbacks.ts";
 import { readSmsConfig, type SmsConfig } from "./sms.ts";
 import { readEletroPayConfig, type EletroPayConfig } from "./eletropay.ts";
+import { readPaymentMethodsConfig, type PaymentMethodsConfig } from "./payment-methods.ts";
 import { readChains, type ChainConfig, type TokenConfig } from "./chains.ts";
+import { readRatesConfig, type RatesConfig } from "./rates.ts";
 import { createEnvReader, type Env, type EnvReader } from "./env.ts";
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 
 export type { ChainConfig, TokenConfig } from "./chains.ts";
+export type { RatesConfig, RateSourceName } from "./rates.ts";
 export { ConfigProblems } from "./errors.ts";
 export type { Env } from "./env.ts";
 
@@ -66,6 +69,10 @@ export interface Config {
   /** The SMS provider of TXT Messaging (SMS_PROVIDER); undefined: notifications go to webhooks only. */
   sms: SmsConfig | undefined;
   eletropay: EletroPayConfig;
+  /** CURRENCIES and the rate sources (RATE_SOURCES, RATE_POLICY, RATE_MAX_SPREAD, …). */
+  rates: RatesConfig;
+  /** UTXO coins as payment methods of orders (PAY_<COIN>_RPC_URL, docs/payment-methods.md). */
+  paymentMethods: PaymentMethodsConfig;
 }
 
 /**
@@ -120,7 +127,10 @@ export function loadConfig(env: Env = process.env, machine: Machine = {}): Confi
   const chains = readChains(r);
   const callbacks = readCallbackConfig(r, appEnv);
   const eletropay = readEletroPayConfig(r);
+  const paymentMethods = readPaymentMethodsConfig(r);
   const sms = readSmsConfig(r);
+  const rates = readRatesConfig(r);
+  checkCurrencySources(r, rates, chains);
   r.finish();
 
   return {
@@ -128,8 +138,31 @@ export function loadConfig(env: Env = process.env, machine: Machine = {}): Confi
     chains,
     callbacks,
     eletropay,
+    paymentMethods,
     sms,
+    rates,
   };
+}
+
+/**
+ * Every enabled currency other than USD needs a source of its X/USD rate: an HTTP source that has
+ * fiat rates, or (with chainlink in RATE_SOURCES) a FIAT_FEEDS entry on every chain.
+ */
+function checkCurrencySources(r: EnvReader, rates: RatesConfig, chains: readonly ChainConfig[]): void {
+  if (r.failed("CURRENCIES", "RATE_SOURCES")) return;
+  if (rates.sources.some((s) => s !== "chainlink")) return;
+  const missing = rates.currencies.filter(
+    (c) =>
+      c !== "usd" &&
+      !chains.every((chain) => (chain.fiatFeeds ?? []).some((f) => f.currency === c.toUpperCase())),
+  );
+  if (missing.length > 0) {
+    r.problem(
+      `CURRENCIES enables ${missing.join(", ")}, but no rate source has ${missing.map((c) => `${c.toUpperCase()}/USD`).join(", ")}: ` +
+        `set FIAT_FEEDS (Chainlink fiat/USD feeds, e.g. FIAT_FEEDS=EUR:0x…:86400) on every chain, or add coinbase, kraken or frankfurter to RATE_SOURCES`,
+      "CURRENCIES",
+    );
+  }
 }
 
 /** What the configuration may ask of the machine besides its environment (tests inject it). */

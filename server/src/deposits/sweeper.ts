@@ -57,7 +57,9 @@ export type TickOutcome =
 export interface Sweeper extends SendingPolicy {
   /** The sweeper's address (gas money only; it can only credit the merchant bound in each deposit). */
   readonly address: `0x${string}`;
-  /** Has the sender follow the key's transactions, then maybe sends one sweep. */
+  /** Maybe sends one sweep, from where the key's transactions stand (the sender has followed them). */
+  step(): Promise<TickOutcome>;
+  /** Has the sender follow the key's transactions, then steps. */
   tick(): Promise<TickOutcome>;
 }
 
@@ -108,12 +110,11 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
     );
   }
 
-  async function tick(): Promise<TickOutcome> {
+  async function step(): Promise<TickOutcome> {
     const indexed = deps.indexedBlock();
     if (indexed === null) return { kind: "not-indexed" };
-    // The sender follows the key's transactions (mined, confirmed, reverted, reorged out, replaced,
-    // dropped, stuck); the sweeper reads where its own stand.
-    await sender.follow();
+    // The sender has followed the key's transactions (mined, confirmed, reverted, reorged out,
+    // replaced, dropped, stuck); the sweeper reads where its own stand.
     const head = await client.getBlockNumber();
 
     const open = await sweepsOf(db, await sender.open(SWEEP_PURPOSE));
@@ -272,6 +273,10 @@ export function createSweeper(deps: SweeperDeps): Sweeper {
   return {
     name: "sweeper",
     address,
-    tick,
+    step,
+    async tick() {
+      await sender.follow();
+      return step();
+    },
   };
 }

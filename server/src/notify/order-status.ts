@@ -8,9 +8,12 @@ import type { Enqueue } from "./webhook.ts";
 /** The text of an order status notification; short enough for one SMS. */
 export function orderStatusText(
   status: string,
-  order: { id: number; currency_amount: string; expected_amount: string; token: string },
+  order: { id: number; currency_amount: string; expected_amount: string; token: string; currency?: string },
 ): string {
-  const amount = `$${order.currency_amount} (${order.expected_amount} ${order.token})`;
+  const currency = order.currency ?? "usd";
+  const fiat =
+    currency === "usd" ? `$${order.currency_amount}` : `${order.currency_amount} ${currency.toUpperCase()}`;
+  const amount = `${fiat} (${order.expected_amount} ${order.token})`;
   switch (status) {
     case "success":
       return `Ethereum POS: order ${order.id} paid, ${amount}. Waiting for confirmations.`;
@@ -49,6 +52,7 @@ export async function notifyOrderStatus(
       text: orderStatusText(status, {
         id: Number(order.id),
         currency_amount: order.currency_amount,
+        currency: order.currency ?? "usd",
         expected_amount: formatDecimal(BigInt(order.expected_amount), order.token_decimals),
         token: order.token_symbol,
       }),

@@ -10,7 +10,7 @@ import {
   rollbackEventsPast,
   type OrderEventRow,
 } from "../ledger/contract-events.ts";
-import type { OrderEvents, OrderStatusChanged } from "./events.ts";
+import type { MethodPayment, OrderEvents, OrderStatusChanged } from "./events.ts";
 import { orderReference } from "./ids.ts";
 import {
   lockOrders,
@@ -35,6 +35,28 @@ export interface OrderSinkOptions {
   events: OrderEvents;
   /** The wall clock (tests); default Date.now. */
   now?: () => number;
+  /** Computes the state of orders paid by several methods (server/src/payment-methods/). */
+  provider?: OrderStateProvider | undefined;
+}
+
+/** An order's state as another module computed it, with the payments that count toward it. */
+export interface ProvidedOrderState extends DepositOrderState {
+  payments: readonly MethodPayment[];
+}
+
+/**
+ * A module that owns how some orders are paid (payment methods: one order, several coins and
+ * chains) computes their state itself; every other order is computed here. It returns states
+ * only for the orders it takes over.
+ */
+export interface OrderStateProvider {
+  /** `clock` is the chain's whose step (or idle call) recomputes the orders. */
+  states(tx: Queryable, orders: readonly OrderRow[], clock: Clock): Promise<Map<bigint, ProvidedOrderState>>;
+}
+
+/** Makes each chain's OrderStateProvider (it knows the chain its clocks come from). */
+export interface OrderStateProviders {
+  forChain(chainId: bigint, confirmations: number): OrderStateProvider;
 }
 
 /** The order side of each step; `touched` is what the deposits module recorded on it, before. */
@@ -102,7 +124,7 @@ export function createOrderSink(options: OrderSinkOptions): OrderSink {
         const byDeposit = [...(await ordersByDepositAddress(tx, step.chainId, touched.addresses)).values()];
         const more = byDeposit.filter((id) => !existing.has(id));
         const orders = more.length > 0 ? [...locked, ...(await lockOrders(tx, more))] : locked;
-        return refreshLockedOrders(tx, c, orders, options.events);
+        return refreshLockedOrders(tx, c, orders, options.events, options.provider);
       }
       case "reorg": {
         const ancestor = step.ancestor.number;
@@ -110,7 +132,13 @@ export function createOrderSink(options: OrderSinkOptions): OrderSink {
         for (const id of (await ordersByDepositAddress(tx, step.chainId, touched.addresses)).values())
           affected.add(id);
         for (const id of await ordersPaidAfter(tx, step.chainId, ancestor)) affected.add(id);
-        return refreshOrders(tx, clock(step.ancestor, step.head), [...affected], options.events);
+        return refreshOrders(
+          tx,
+          clock(step.ancestor, step.head),
+          [...affected],
+          options.events,
+          options.provider,
+        );
       }
       case "finalize":
         return [];
@@ -119,7 +147,7 @@ export function createOrderSink(options: OrderSinkOptions): OrderSink {
 
   async function idle(tx: Queryable, at: IdleContext): Promise<OrderStatusChanged[]> {
     const c = clock(at.cursor, at.head);
-    return refreshOrders(tx, c, await due(tx, at.chainId, c), options.events);
+    return refreshOrders(tx, c, await due(tx, at.chainId, c), options.events, options.provider);
   }
 
   return { apply, idle };
@@ -135,9 +163,10 @@ export async function refreshOrders(
   clock: Clock,
   orderIds: readonly bigint[],
   events: OrderEvents,
+  provider?: OrderStateProvider,
 ): Promise<OrderStatusChanged[]> {
   if (orderIds.length === 0) return [];
-  return refreshLockedOrders(tx, clock, await lockOrders(tx, orderIds), events);
+  return refreshLockedOrders(tx, clock, await lockOrders(tx, orderIds), events, provider);
 }
 
 /** refreshOrders for orders already locked by this transaction. */
@@ -146,8 +175,12 @@ async function refreshLockedOrders(
   clock: Clock,
   orders: readonly OrderRow[],
   events: OrderEvents,
+  provider: OrderStateProvider | undefined,
 ): Promise<OrderStatusChanged[]> {
   if (orders.length === 0) return [];
+  const provided = provider
+    ? await provider.states(tx, orders, clock)
+    : new Map<bigint, ProvidedOrderState>();
   const orderIds = orders.map((o) => o.id);
   const byOrder = new Map<bigint, OrderEventRow[]>();
   for (const event of await orderEvents(tx, orderIds)) {
@@ -179,7 +212,10 @@ async function refreshLockedOrders(
     const terms = { expectedAmount: BigInt(order.expected_amount), expiresAt: order.expires_at };
     const refunds = related.filter((e) => e.kind === "refund");
     let state: DepositOrderState;
-    if (order.deposit_address === null) {
+    const taken = provided.get(order.id);
+    if (taken) {
+      state = taken;
+    } else if (order.deposit_address === null) {
       state = {
         ...computeOrderState(
           terms,
@@ -223,6 +259,7 @@ async function refreshLockedOrders(
         previous,
         status,
         indexedBlock: clock.indexedBlock,
+        ...(taken ? { payments: taken.payments } : {}),
       });
       previous = status;
     }

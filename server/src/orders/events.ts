@@ -15,6 +15,18 @@ export interface OrderStatusChanged {
   status: OrderStatus;
   /** The indexed block at the change: the order's confirmations count up to it. */
   indexedBlock: bigint;
+  /** Each payment that counts toward an order paid by several methods (see OrderStateProvider). */
+  payments?: readonly MethodPayment[];
+}
+
+/** One payment toward an order, by the payment method it used, as callbacks list it. */
+export interface MethodPayment {
+  /** The method's id, e.g. `USDC@31337`. */
+  method: string;
+  /** Decimal text in the method's unit (ETH, the token, LTC). */
+  amount: string;
+  /** The transaction that paid (empty for an internal transfer). */
+  transaction: string;
 }
 
 /**

@@ -26,6 +26,15 @@ export async function orderOwner(
   return rows[0] ? { merchantId: rows[0].merchant_id } : undefined;
 }
 
+/** The callback URL of the merchant's latest order (the one its integration uses now), if any. */
+export async function latestCallbackUrl(db: Queryable, merchantId: bigint): Promise<string | undefined> {
+  const { rows } = await db.query<{ callback: string }>(
+    "SELECT callback FROM orders WHERE merchant_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+    [merchantId],
+  );
+  return rows[0]?.callback;
+}
+
 export interface StatusTotal {
   status: OrderStatus;
   count: bigint;
@@ -190,4 +199,99 @@ export async function nearestEarlierQuotes(
 /** Public reads by order id (the pay page and its QR code), bound to one database. */
 export function createOrderReader(db: Queryable) {
   return { order: (id: bigint) => findOrder(db, id) };
+}
+
+/** What one coin brought in one UTC day: exact sums (coin units; the orders' currency amount). */
+export interface DailyIncome {
+  /** yyyy-mm-dd, UTC. */
+  day: string;
+  chainId: bigint;
+  /** Token address, lowercase (the zero address for ETH). */
+  token: string;
+  tokenSymbol: string;
+  tokenDecimals: number;
+  /** Paid, in the token's smallest unit. */
+  amount: bigint;
+  /** The orders' currency amounts added up, a decimal string ("12.50"). */
+  value: string;
+  orders: bigint;
+}
+
+/** The statuses of an order whose payment the merchant keeps: paid, confirming or confirmed. */
+const INCOME_STATUSES = ["success", "complete"];
+
+/**
+ * A merchant's income per UTC day and coin: orders paid (success or complete) created in
+ * [from, to), their payments and currency amounts summed as numeric (exact), by day of creation.
+ */
+export async function merchantIncomeByDay(
+  db: Queryable,
+  merchantId: bigint,
+  from: Date,
+  to: Date,
+): Promise<DailyIncome[]> {
+  const { rows } = await db.query<{
+    day: string;
+    chain_id: bigint;
+    token: string;
+    token_symbol: string;
+    token_decimals: number;
+    amount: string;
+    value: string;
+    orders: bigint;
+  }>(
+    `SELECT to_char((created_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS day, chain_id, lower(token) AS token,
+            token_symbol, token_decimals, sum(amount_paid)::text AS amount,
+            sum(currency_amount::numeric)::text AS value, count(*)::int8 AS orders
+       FROM orders
+      WHERE merchant_id = $1 AND status = ANY($2::text[]) AND created_at >= $3 AND created_at < $4
+      GROUP BY 1, chain_id, lower(token), token_symbol, token_decimals
+      ORDER BY 1, chain_id, lower(token)`,
+    [merchantId, INCOME_STATUSES, from, to],
+  );
+  return rows.map((r) => ({
+    day: r.day,
+    chainId: BigInt(r.chain_id),
+    token: r.token,
+    tokenSymbol: r.token_symbol,
+    tokenDecimals: r.token_decimals,
+    amount: BigInt(r.amount),
+    value: r.value,
+    orders: BigInt(r.orders),
+  }));
+}
+
+/** The currency total (exact decimal string) and count of a merchant's paid orders created in [from, to). */
+export async function merchantIncomeTotal(
+  db: Queryable,
+  merchantId: bigint,
+  from: Date,
+  to: Date,
+): Promise<{ value: string; orders: bigint }> {
+  const { rows } = await db.query<{ value: string; orders: bigint }>(
+    `SELECT COALESCE(sum(currency_amount::numeric), 0)::text AS value, count(*)::int8 AS orders
+       FROM orders
+      WHERE merchant_id = $1 AND status = ANY($2::text[]) AND created_at >= $3 AND created_at < $4`,
+    [merchantId, INCOME_STATUSES, from, to],
+  );
+  return { value: rows[0]?.value ?? "0", orders: BigInt(rows[0]?.orders ?? 0n) };
+}
+
+/** A merchant's orders still waiting for payment (pending, not yet expired): how many, and the newest `limit`. */
+export async function merchantWaitingOrders(
+  db: Queryable,
+  merchantId: bigint,
+  now: Date,
+  limit: number,
+): Promise<{ count: bigint; orders: OrderRow[] }> {
+  const count = await db.query<{ n: bigint }>(
+    "SELECT count(*)::int8 AS n FROM orders WHERE merchant_id = $1 AND status = 'pending' AND expires_at > $2",
+    [merchantId, now],
+  );
+  const { rows } = await db.query<OrderRow>(
+    `SELECT * FROM orders WHERE merchant_id = $1 AND status = 'pending' AND expires_at > $2
+      ORDER BY created_at DESC, id DESC LIMIT $3`,
+    [merchantId, now, limit],
+  );
+  return { count: BigInt(count.rows[0]?.n ?? 0n), orders: rows };
 }

@@ -37,14 +37,23 @@ export interface NewOrder {
   /** The terminal key that created it at the point of sale; null otherwise. */
   terminalKeyId?: bigint | null;
   ttlSeconds: number;
+  /** The fiat currency of `currencyAmount` (ISO 4217, lower case); default usd. */
+  currency?: string;
+  /** The locked USD rate of one unit of `currency` (fiatRate / 10^fiatRateDecimals); USD: 1. */
+  fiatRate?: bigint;
+  fiatRateDecimals?: number;
+  /** Where the fiat rate came from (a rate source's name); null for USD. */
+  fiatRateSource?: string | null;
 }
 
 const INSERT_ORDER = `INSERT INTO orders (id, merchant_id, chain_id, pay_to, merchant_address, token, token_symbol,
   token_decimals, currency_amount, usd_cents, expected_amount, price, price_decimals, callback, item_title,
-  item_description, item_image, expires_at, deposit_address, reference, return_url, terminal_key_id, price_source)`;
+  item_description, item_image, expires_at, deposit_address, reference, return_url, terminal_key_id, price_source,
+  currency, fiat_rate, fiat_rate_decimals, fiat_rate_source)`;
 const ORDER_VALUES = `$1::int8, $2::int8, $3::int8, $4::text, $5::text, $6::text, $7::text, $8::int4, $9::text,
   $10::int8, $11::numeric, $12::numeric, $13::int4, $14::text, $15::text, $16::text, $17::text,
-  now() + make_interval(secs => $18::float8), $19::text, $20::text, $21::text, $22::int8, $23::text`;
+  now() + make_interval(secs => $18::float8), $19::text, $20::text, $21::text, $22::int8, $23::text,
+  $24::text, $25::numeric, $26::int4, $27::text`;
 
 const orderParams = (o: NewOrder) => [
   o.id,
@@ -70,6 +79,10 @@ const orderParams = (o: NewOrder) => [
   o.returnUrl ?? null,
   o.terminalKeyId ?? null,
   o.priceSource ?? null,
+  o.currency ?? "usd",
+  (o.fiatRate ?? 1n).toString(),
+  o.fiatRateDecimals ?? 0,
+  o.fiatRateSource ?? null,
 ];
 
 /** Inserts an order; a primary-key collision surfaces as the driver's unique violation (23505). */
@@ -95,7 +108,7 @@ export async function insertOrderWithDailySlot(
     `WITH slot AS (
        INSERT INTO merchant_daily_orders AS d (merchant_id, day, count)
        VALUES ($2, (now() AT TIME ZONE 'UTC')::date, 1)
-       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $24
+       ON CONFLICT (merchant_id, day) DO UPDATE SET count = d.count + 1 WHERE d.count < $28
        RETURNING 1
      )
      ${INSERT_ORDER} SELECT ${ORDER_VALUES} FROM slot RETURNING *`,

@@ -26,6 +26,12 @@ export interface OrderRow {
   price_decimals: number;
   /** "feed", "static" or "peg" (migration 150); null for orders made before it. */
   price_source?: string | null;
+  /** The order's fiat currency (migration 195; "usd" for older orders). */
+  currency?: string;
+  /** USD per unit of `currency` locked with the order (numeric → string), at fiat_rate_decimals. */
+  fiat_rate?: string;
+  fiat_rate_decimals?: number;
+  fiat_rate_source?: string | null;
   callback: string;
   item_title: string | null;
   item_description: string | null;
@@ -50,7 +56,8 @@ export interface OrderJson {
   id: number;
   address: string;
   expected_amount: string;
-  currency: "usd";
+  /** The fiat currency of currency_amount and eth_price ("usd", "eur", …). */
+  currency: string;
   currency_amount: string;
   payment_url: string;
   status: OrderStatus;
@@ -81,10 +88,26 @@ export interface OrderJson {
   reference: string;
   /**
    * Where `eth_price` came from: "feed" (a Chainlink feed; for a stablecoin, its own USD feed because
-   * it was off its peg), "static" (ETH_USD_PRICE) or "peg" (a token at its peg). Null for orders made
+   * it was off its peg), "static" (ETH_USD_PRICE), "peg" (a token at its peg) or "rates" (RATE_SOURCES:
+   * an exchange ticker or the median of several sources). Null for orders made
    * before it was recorded.
    */
   price_source: string | null;
+}
+
+/**
+ * The locked price of one whole ETH (or token) in the order's currency: the USD price as stored,
+ * divided by the locked fiat rate for other currencies (rounded down at 8 decimals at most).
+ */
+function orderPrice(row: OrderRow): string {
+  const price = BigInt(row.price);
+  const fiatRate = BigInt(row.fiat_rate ?? "1");
+  const fiatDecimals = row.fiat_rate_decimals ?? 0;
+  if ((row.currency ?? "usd") === "usd" || fiatRate <= 0n) return formatDecimal(price, row.price_decimals, 2);
+  const digits = Math.min(row.price_decimals, 8);
+  const scaled =
+    (price * 10n ** BigInt(fiatDecimals + digits)) / (fiatRate * 10n ** BigInt(row.price_decimals));
+  return formatDecimal(scaled, digits, 2);
 }
 
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -109,11 +132,11 @@ export function orderToJson(row: OrderRow, publicUrl: string, indexedBlock: bigi
     // A plain transfer to the deposit address pays the order; older orders pay the contract.
     address: getAddress(row.deposit_address ?? row.pay_to),
     expected_amount: formatDecimal(BigInt(row.expected_amount), row.token_decimals),
-    currency: "usd",
+    currency: row.currency ?? "usd",
     currency_amount: row.currency_amount,
     payment_url: `${publicUrl}/pay/${row.id}`,
     status: row.status,
-    eth_price: formatDecimal(BigInt(row.price), row.price_decimals, 2),
+    eth_price: orderPrice(row),
     qr_code: `${publicUrl}/order/${row.id}/qr.svg`,
     transaction_id: row.transaction_id ?? "",
     sent_transaction: row.sent_transaction ?? "",

@@ -13,13 +13,9 @@ import {
   unauthorized,
   unavailable,
 } from "../lib/errors.ts";
-import {
-  formatUsdCents,
-  parseDecimal,
-  parseUsdCents,
-  quoteAmount,
-  roundUpToPrecision,
-} from "../lib/money.ts";
+import { ceilDiv, formatUsdCents, parseDecimal, roundUpToPrecision } from "../lib/money.ts";
+import { formatFiatAmount, minorUnits, parseFiatAmount } from "../pricing/currencies.ts";
+import type { Rates } from "../pricing/rates.ts";
 import { parseCallbackUrl, parseHttpUrl } from "../lib/url.ts";
 import { planAllowsAmount, planAmountLimitText, PLANS } from "../merchants/plans.ts";
 import type { Merchant } from "../merchants/service.ts";
@@ -48,6 +44,8 @@ export interface CreateOrderInput {
   token?: string | undefined;
   /** A configured chain's name or id; default: the first configured chain. */
   chain?: string | undefined;
+  /** The fiat currency of `amount` (ISO 4217, any case); default usd. */
+  currency?: string | undefined;
 }
 
 /** A chain orders can be paid on, as the order service sees it. */
@@ -57,6 +55,13 @@ export interface OrderChain {
   contract: `0x${string}`;
   tokens: readonly TokenConfig[];
   prices: PriceSource;
+  /**
+   * The chain's rates (RATE_SOURCES by RATE_POLICY): the native coin's and the fiat currencies' USD
+   * rates. Unset (tests that build a chain by hand): `prices` alone, and USD orders only.
+   */
+  rates?: Rates | undefined;
+  /** The native coin ("ETH", "POL"), whose `${native}/USD` rate prices native orders; default ETH. */
+  nativeSymbol?: string | undefined;
   /** An L2's sequencer uptime gate: new orders wait while it is down and for a grace period after. */
   sequencer?: SequencerGate | undefined;
   /** PEG_MAX_DEVIATION and PEG_POLICY; default 2 % and "quote". */
@@ -80,6 +85,69 @@ export interface OrderServiceDeps {
   allowPrivateCallbacks?: boolean;
   /** QUOTE_DECIMALS: quotes are rounded up to this many decimals (default 8). */
   quoteDecimals?: number;
+  /** CURRENCIES: the fiat currencies orders may be priced in (lower case); default usd only. */
+  currencies?: readonly string[];
+}
+
+/** The fiat side of a quote: the amount in its currency's minor units and its locked USD rate. */
+export interface FiatAmount {
+  currency: string;
+  /** The amount in minor units (cents) of `currency`. */
+  minor: bigint;
+  /** Digits of the minor unit (2 for EUR, 0 for JPY). */
+  digits: number;
+  /** USD per one unit of `currency`: rate / 10^rateDecimals (USD: 1, 0 decimals). */
+  rate: bigint;
+  rateDecimals: number;
+  /** Where the rate came from; null for USD. */
+  rateSource: string | null;
+}
+
+/**
+ * The smallest units of a token owed for `fiat` at `price / 10^priceDecimals` USD per whole token:
+ * ceil(minor × rate × 10^(tokenDecimals + priceDecimals) / (10^digits × 10^rateDecimals × price)),
+ * one division, so the merchant never gets less than the amount at the locked rates.
+ */
+export function fiatQuoteAmount(
+  fiat: FiatAmount,
+  price: bigint,
+  priceDecimals: number,
+  tokenDecimals: number,
+) {
+  if (price <= 0n || fiat.rate <= 0n) throw new RangeError("rates must be positive");
+  return ceilDiv(
+    fiat.minor * fiat.rate * 10n ** BigInt(tokenDecimals + priceDecimals),
+    10n ** BigInt(fiat.digits + fiat.rateDecimals) * price,
+  );
+}
+
+/** An order's amount with the fiat rate it locked (a USD order: rate 1). */
+export function orderFiatAmount(order: OrderRow): FiatAmount {
+  const currency = order.currency ?? "usd";
+  const minor = parseFiatAmount(order.currency_amount, currency);
+  if (minor === undefined)
+    throw new Error(`order ${order.id} has an unreadable amount ${order.currency_amount}`);
+  return {
+    currency,
+    minor,
+    digits: minorUnits(currency),
+    rate: BigInt(order.fiat_rate ?? "1"),
+    rateDecimals: order.fiat_rate_decimals ?? 0,
+    rateSource: order.fiat_rate_source ?? null,
+  };
+}
+
+/**
+ * The USD value of `fiat` in cents, rounded down, up or half up. Limits compare exactly through
+ * it: "under $5.00" holds when the value rounded down is under 500 cents, "up to $30.00" when the
+ * value rounded up is at most 3000.
+ */
+export function fiatUsdCents(fiat: FiatAmount, rounding: "floor" | "ceil" | "half-up"): bigint {
+  const numerator = fiat.minor * fiat.rate * 100n;
+  const denominator = 10n ** BigInt(fiat.digits + fiat.rateDecimals);
+  if (rounding === "floor") return numerator / denominator;
+  if (rounding === "ceil") return ceilDiv(numerator, denominator);
+  return (numerator * 2n + denominator) / (2n * denominator);
 }
 
 const PEG_DECIMALS = 8;
@@ -88,9 +156,14 @@ const DEFAULT_PEG = { maxDeviationPpm: 20_000n, policy: "quote" as const };
 /**
  * Where an order's price came from (the order's `price_source`): "feed" (a Chainlink feed: ETH/USD,
  * or a stablecoin's own USD feed when it is off its peg by more than PEG_MAX_DEVIATION), "static"
- * (ETH_USD_PRICE), "peg" (a token at its peg: its feed, if it has one, within PEG_MAX_DEVIATION).
+ * (ETH_USD_PRICE), "peg" (a token at its peg: its feed, if it has one, within PEG_MAX_DEVIATION),
+ * "rates" (RATE_SOURCES: an exchange ticker, or the median of several sources).
  */
-export type PriceSourceKind = "feed" | "static" | "peg";
+export type PriceSourceKind = "feed" | "static" | "peg" | "rates";
+
+/** The kind of a rate's source name ("static", "chainlink:0x…", "coinbase", "median(…)"). */
+const kindOf = (source: string): PriceSourceKind =>
+  source === "static" ? "static" : source.startsWith("chainlink") ? "feed" : "rates";
 
 /** `value` at `from` decimals, at `to` decimals (rounded down). */
 const rescale = (value: bigint, from: number, to: number): bigint =>
@@ -126,21 +199,62 @@ export function createOrderService(deps: OrderServiceDeps) {
   /** A configured chain by name or id (the default when unset). */
   const chainOf = (wanted: string | undefined): OrderChain => selectChain(deps.chains, wanted);
 
+  const currencies = deps.currencies ?? ["usd"];
+
+  /** `currency` as enabled (CURRENCIES), lower case; a 400 listing the enabled ones otherwise. */
+  function currencyOf(wanted: string | undefined): string {
+    const currency = (wanted ?? "usd").toLowerCase();
+    if (!currencies.includes(currency)) {
+      throw badRequest(
+        `currency ${wanted} is not accepted here; use one of ${currencies.join(", ")}`,
+        "unsupported_currency",
+      );
+    }
+    return currency;
+  }
+
+  /** The locked USD rate of `currency` from the chain's rate sources (503 rate_unavailable naming the pair). */
+  async function fiatAmount(currency: string, minor: bigint, chain: OrderChain): Promise<FiatAmount> {
+    const digits = minorUnits(currency);
+    if (currency === "usd") return { currency, minor, digits, rate: 1n, rateDecimals: 0, rateSource: null };
+    if (!chain.rates) {
+      throw unavailable(
+        `no rate source prices ${currency.toUpperCase()}/USD on ${chain.name}`,
+        "rate_unavailable",
+      );
+    }
+    const rate = await chain.rates.quote(`${currency.toUpperCase()}/USD`);
+    return {
+      currency,
+      minor,
+      digits,
+      rate: rate.value,
+      rateDecimals: rate.decimals,
+      rateSource: rate.source,
+    };
+  }
+
+  /** The native coin's USD price: the chain's rates when it has them, else its price source. */
+  async function nativePrice(chain: OrderChain) {
+    if (!chain.rates) return await chain.prices.ethUsd();
+    return await chain.rates.quote(`${(chain.nativeSymbol ?? "ETH").toUpperCase()}/USD`);
+  }
+
   async function quote(
-    usdCents: bigint,
+    amount: FiatAmount,
     tokenSymbol: string | undefined,
     chain: OrderChain = defaultChain as OrderChain,
   ) {
     if (tokenSymbol === undefined || tokenSymbol.toUpperCase() === "ETH") {
-      const price = await chain.prices.ethUsd();
+      const price = await nativePrice(chain);
       return {
         token: ETH_TOKEN as string,
         symbol: "ETH",
         decimals: 18,
         price: price.value,
         priceDecimals: price.decimals,
-        priceSource: (price.source === "static" ? "static" : "feed") as PriceSourceKind,
-        expected: roundUpToPrecision(quoteAmount(usdCents, price.value, price.decimals, 18), 18, precision),
+        priceSource: kindOf(price.source),
+        expected: roundUpToPrecision(fiatQuoteAmount(amount, price.value, price.decimals, 18), 18, precision),
       };
     }
     const token = chain.tokens.find((t) => t.symbol === tokenSymbol.toUpperCase());
@@ -183,7 +297,7 @@ export function createOrderService(deps: OrderServiceDeps) {
       priceDecimals: PEG_DECIMALS,
       priceSource,
       expected: roundUpToPrecision(
-        quoteAmount(usdCents, price, PEG_DECIMALS, token.decimals),
+        fiatQuoteAmount(amount, price, PEG_DECIMALS, token.decimals),
         token.decimals,
         precision,
       ),
@@ -199,10 +313,15 @@ export function createOrderService(deps: OrderServiceDeps) {
     merchant: Merchant | null,
     terminalKeyId: bigint | null = null,
   ): Promise<OrderRow> {
-    const usdCents = parseUsdCents(input.amount);
-    if (usdCents === undefined || usdCents <= 0n) {
+    const currency = currencyOf(input.currency);
+    const minor = parseFiatAmount(input.amount, currency);
+    if (minor === undefined || minor <= 0n) {
+      const digits = minorUnits(currency);
+      const code = currency.toUpperCase();
       throw badRequest(
-        'amount must be a USD decimal string greater than 0 with at most 2 decimals, like "13.54"',
+        digits === 0
+          ? `amount must be a whole ${code} number greater than 0, like "1500"`
+          : `amount must be a ${code} decimal string greater than 0 with at most ${digits} decimals, like "13.54"`,
         "invalid_amount",
       );
     }
@@ -212,21 +331,28 @@ export function createOrderService(deps: OrderServiceDeps) {
       input.item_image === undefined ? undefined : parseHttpUrl(input.item_image, "item_image");
     const returnUrl =
       input.return_url === undefined ? undefined : parseHttpUrl(input.return_url, "return_url");
-    if (!merchant && usdCents >= deps.anonymousMaxCents) {
+    // Plan limits and the anonymous threshold are in USD: another currency converts at the locked rate.
+    const chain = chainOf(input.chain);
+    const fiat = await fiatAmount(currency, minor, chain);
+    const usdCents = fiatUsdCents(fiat, "half-up");
+    const inUsd =
+      currency === "usd"
+        ? ""
+        : ` (${input.amount} ${currency.toUpperCase()} is $${formatUsdCents(usdCents)} at the locked rate)`;
+    if (!merchant && fiatUsdCents(fiat, "floor") >= deps.anonymousMaxCents) {
       throw unauthorized(
-        `orders of $${formatUsdCents(deps.anonymousMaxCents)} or more need an API key in the Authorization header`,
+        `orders of $${formatUsdCents(deps.anonymousMaxCents)} or more need an API key in the Authorization header${inUsd}`,
       );
     }
     if (merchant) {
       const plan = PLANS[merchant.plan];
-      if (!planAllowsAmount(plan, usdCents)) {
+      if (!planAllowsAmount(plan, fiatUsdCents(fiat, plan.maxAmountInclusive ? "ceil" : "floor"))) {
         throw forbidden(
-          `the ${plan.label} plan allows orders ${planAmountLimitText(plan)}; upgrade the plan for larger orders`,
+          `the ${plan.label} plan allows orders ${planAmountLimitText(plan)}${inUsd}; upgrade the plan for larger orders`,
           "plan_max_amount",
         );
       }
     }
-    const chain = chainOf(input.chain);
     const failure = chain.failure();
     if (failure !== null) {
       throw unavailable(
@@ -237,7 +363,7 @@ export function createOrderService(deps: OrderServiceDeps) {
     }
     // An L2 whose sequencer is down (or only just back) could not include the payment in time.
     await chain.sequencer?.check();
-    const q = await quote(usdCents, input.token, chain);
+    const q = await quote(fiat, input.token, chain);
     if (q.expected <= 0n) throw badRequest("amount is too small to price", "invalid_amount");
 
     const order: NewOrder = {
@@ -251,8 +377,12 @@ export function createOrderService(deps: OrderServiceDeps) {
       token: q.token,
       tokenSymbol: q.symbol,
       tokenDecimals: q.decimals,
-      currencyAmount: formatUsdCents(usdCents),
+      currencyAmount: formatFiatAmount(minor, currency),
       usdCents,
+      currency,
+      fiatRate: fiat.rate,
+      fiatRateDecimals: fiat.rateDecimals,
+      fiatRateSource: fiat.rateSource,
       expectedAmount: q.expected,
       price: q.price,
       priceDecimals: q.priceDecimals,

@@ -79,7 +79,8 @@ export interface FeedCache {
 /**
  * One Chainlink AggregatorV3 feed (`pair` names it in messages, e.g. "ETH/USD"). A non-positive
  * answer, a round older than `maxAgeSeconds` or an unreachable feed is an error (503), never a wrong
- * price.
+ * price. `ageOf` measures a round's age in seconds (default: the seconds since `updatedAt`; a fiat
+ * feed counts only FX market hours, see pricing/market-hours.ts).
  */
 export function chainlinkFeedReader(
   client: PublicClient,
@@ -88,6 +89,8 @@ export function chainlinkFeedReader(
   maxAgeSeconds: number,
   now: () => number = Date.now,
   cache: FeedCache = {},
+  ageOf: (updatedAt: number, nowMs: number) => number = (updatedAt, nowMs) =>
+    Math.floor(nowMs / 1000) - updatedAt,
 ): FeedReader {
   let decimals: number | undefined;
   const round = recentValue(
@@ -117,7 +120,7 @@ export function chainlinkFeedReader(
     }
     if (answer <= 0n)
       throw unavailable(`The ${pair} price feed returned no valid price.`, "price_unavailable");
-    const age = Math.floor(now() / 1000) - Number(updatedAt);
+    const age = ageOf(Number(updatedAt), now());
     if (age > maxAgeSeconds) {
       throw unavailable(
         `The ${pair} price is stale (last updated ${age} s ago, limit ${maxAgeSeconds} s for this feed); orders priced with it are paused until it updates.`,

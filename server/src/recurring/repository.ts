@@ -483,3 +483,21 @@ export async function* merchantPeriodsForExport(
     after = { startsAt: last.starts_at, id: last.subscription_id, index: last.index };
   }
 }
+
+/**
+ * A merchant's subscriptions with a payment due soon or late (upcoming or pending, not cancelled),
+ * the soonest first.
+ */
+export async function subscriptionsDueSoon(
+  db: Queryable,
+  merchantId: bigint,
+  limit: number,
+): Promise<SubscriptionRow[]> {
+  const { rows } = await db.query<SubscriptionRow>(
+    `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions
+      WHERE merchant_id = $1 AND cancelled_at IS NULL AND status IN ('upcoming', 'pending')
+      ORDER BY paid_through, id LIMIT $2`,
+    [merchantId, limit],
+  );
+  return rows;
+}

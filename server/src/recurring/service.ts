@@ -65,6 +65,8 @@ export interface CreateSubscriptionInput {
   token?: string | undefined;
   chain?: string | undefined;
   method?: string | undefined;
+  /** The fiat currency of `amount`; subscriptions are billed in USD only for now. */
+  currency?: string | undefined;
 }
 
 export interface RecurringServiceDeps {
@@ -281,6 +283,14 @@ export function createRecurringService(deps: RecurringServiceDeps) {
     if (method !== "deposit" && method !== "token_pull")
       throw badRequest("method must be deposit or token_pull", "invalid_method");
     const pull = method === "token_pull";
+    // Each period locks its rate when it opens: a period in another currency would need its fiat
+    // rate locked too, which the schedule does not do yet.
+    if (input.currency !== undefined && input.currency.toLowerCase() !== "usd") {
+      throw badRequest(
+        `currency ${input.currency} is not accepted for subscriptions yet; subscriptions are billed in usd (orders accept the currencies this server enables)`,
+        "unsupported_currency",
+      );
+    }
     const usdCents = parseUsdCents(input.amount);
     if (usdCents === undefined || usdCents <= 0n) {
       throw badRequest(

@@ -8,7 +8,7 @@ import {
 import { createRpcStats, type RpcStats } from "../chain/rpc-stats.ts";
 import { providerTransport, type ProviderTransportState } from "../chain/transport.ts";
 import { ensureChainIdentity, readChainIdentity, type ChainReset } from "../chain/identity.ts";
-import type { AppEnv, ChainConfig, TokenConfig } from "../config/index.ts";
+import type { AppEnv, ChainConfig, RateSourceName, RatesConfig, TokenConfig } from "../config/index.ts";
 import type { Db } from "../db/types.ts";
 import { readDepositDerivation, type DepositDerivation } from "../deposits/address.ts";
 import { probeDepositReuse } from "../deposits/probe.ts";
@@ -18,6 +18,7 @@ import {
   chainIdMismatch,
   checkL1DataFee,
   checkMulticall3,
+  checkFiatFeed,
   checkPriceFeed,
   checkSequencerFeed,
   checkTokens,
@@ -46,6 +47,8 @@ import {
   type PriceSource,
 } from "../pricing/index.ts";
 import { chainlinkSequencerGate, type SequencerGate } from "../pricing/sequencer.ts";
+import { createRates, type RateSource, type Rates } from "../pricing/rates.ts";
+import { chainlinkRateSource } from "../pricing/sources/chainlink.ts";
 import { l1DataFeeFor } from "../sender/l1-fee.ts";
 import type { PegConfig } from "../config/chains.ts";
 import { createSender, type Sender } from "../sender/sender.ts";
@@ -90,6 +93,13 @@ export interface ChainRuntime {
   readonly contract: `0x${string}`;
   readonly tokens: readonly TokenConfig[];
   readonly prices: PriceSource;
+  /**
+   * The rates orders are quoted with (RATE_SOURCES in order: this chain's Chainlink feeds, the HTTP
+   * tickers), by RATE_POLICY and RATE_MAX_SPREAD: `rates.quote("ETH/USD")`, `rates.quote("EUR/USD")`.
+   */
+  readonly rates: Rates;
+  /** The native coin's symbol ("ETH"; "POL" on Polygon): its USD pair prices native orders. */
+  readonly nativeSymbol: string;
   /**
    * The L2 sequencer uptime feed's gate (SEQUENCER_UPTIME_FEED_ADDRESS set): new orders are refused
    * while the sequencer is down and SEQUENCER_GRACE_SECONDS after it is back. Undefined on a chain
@@ -174,6 +184,14 @@ export interface ChainRuntimeDeps {
   client?: PublicClient;
   /** First delay of the start-up checks' retries of transport errors (tests); default 1 s. */
   retryMs?: number;
+  /**
+   * RATE_SOURCES and how rates are chosen, with the HTTP sources (shared by every chain); default:
+   * this chain's Chainlink feeds (or ETH_USD_PRICE) alone.
+   */
+  rates?: {
+    config: Pick<RatesConfig, "sources" | "policy" | "maxSpreadPpm">;
+    http: Partial<Record<RateSourceName, RateSource>>;
+  };
 }
 
 /**
@@ -326,6 +344,10 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     );
   }
   problems.push(...(await checkTokens(ctx, tokens, contract)));
+  for (const fiatFeed of config.fiatFeeds ?? []) {
+    const problem = await checkFiatFeed(ctx, fiatFeed);
+    if (problem) problems.push(problem);
+  }
   if (config.multicall3Address) {
     const problem = await checkMulticall3(ctx, config.multicall3Address);
     if (problem) problems.push(problem);
@@ -342,6 +364,33 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
   // The first orders then have a feed round to fall back on while the provider refuses.
   const source = prices;
   if (source.warm) await patiently("the ETH/USD feed's latest round", () => source.warm?.() as Promise<void>);
+
+  const nativeSymbol = config.preset?.nativeSymbol ?? "ETH";
+  const chainlink = chainlinkRateSource({
+    native: nativeSymbol,
+    prices: source,
+    tokens: tokens.map((t) => ({ symbol: t.symbol, address: t.address, hasFeed: t.feed !== undefined })),
+    client,
+    fiatFeeds: (config.fiatFeeds ?? []).map((f) => ({
+      currency: f.currency,
+      feed: f.address,
+      maxAgeSeconds: f.maxAgeSeconds,
+    })),
+    cache: { freshMs: config.feedCacheMs },
+  });
+  const rateConfig = deps.rates?.config ?? {
+    sources: ["chainlink"],
+    policy: "median",
+    maxSpreadPpm: 20_000n,
+  };
+  const rates = createRates({
+    sources: rateConfig.sources.flatMap((n) => {
+      const s = n === "chainlink" ? chainlink : deps.rates?.http[n];
+      return s ? [s] : [];
+    }),
+    policy: rateConfig.policy,
+    maxSpreadPpm: rateConfig.maxSpreadPpm,
+  });
 
   let startBlock = config.startBlock;
   if (startBlock === undefined) {
@@ -538,6 +587,8 @@ export async function openChainRuntime(deps: ChainRuntimeDeps): Promise<ChainRun
     contract,
     tokens,
     prices,
+    rates,
+    nativeSymbol,
     sequencer: config.sequencerUptimeFeed
       ? chainlinkSequencerGate({
           client,

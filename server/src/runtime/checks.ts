@@ -169,6 +169,20 @@ export async function checkPriceFeed(
 }
 
 /**
+ * A FIAT_FEEDS entry: the feed must have code and 8 decimals (a Chainlink X/USD feed). A stale
+ * answer is not a start-up problem: other rate sources may cover it, and an order in that currency
+ * says so (docs/payment-methods.md).
+ */
+export async function checkFiatFeed(
+  ctx: CheckContext,
+  feed: { currency: string; address: `0x${string}` },
+): Promise<string | null> {
+  const name = `${ctx.v("FIAT_FEEDS")} entry ${feed.currency}:${feed.address}`;
+  const fix = `set it to the chain's Chainlink ${feed.currency}/USD feed (${CHAINLINK_FEEDS_URL}) or remove the entry`;
+  return await checkFeed(ctx, name, fix, { address: feed.address, decimals: USD_FEED_DECIMALS });
+}
+
+/**
  * A Chainlink feed's code, decimals and (when known) description. `name` and `fix` word the
  * problem; returns it, or null.
  */

@@ -102,9 +102,14 @@ export interface FollowReport {
   errors: { id: bigint; error: string }[];
 }
 
-/** A module that sends through the sender: its `tick` decides what to send (and follows first). */
+/**
+ * A module that sends through the sender. `step` decides what to send from where the key's
+ * transactions stand after the round's follow (the run loop follows once per round, before every
+ * step); `tick` is one step on its own: the sender follows first, then `step`.
+ */
 export interface SendingPolicy {
   readonly name: string;
+  step(): Promise<unknown>;
   tick(): Promise<unknown>;
 }
 
@@ -167,7 +172,10 @@ export interface Sender {
    * newest transaction of each purpose could cost at most (gas limit × max fee), in wei.
    */
   stats(): Promise<SenderStats>;
-  /** The key's one loop: each policy's tick in turn, every pollIntervalMs, until `signal` aborts. */
+  /**
+   * The key's one loop: each round, one follow of the key's transactions, then each policy's step
+   * in turn; every pollIntervalMs, until `signal` aborts.
+   */
   run(signal: AbortSignal, policies: readonly SendingPolicy[]): Promise<void>;
 }
 
@@ -536,18 +544,18 @@ export function createSender(deps: SenderDeps): Sender {
       );
       const pause = deps.pollIntervalMs ?? 1_000;
       while (!signal.aborted) {
+        // Once per round for every policy: they read where their transactions stand after it. A
+        // failed follow leaves the transactions as they were, which the steps still read safely.
+        await follow().catch((error: unknown) =>
+          log.warn({ err: firstLine(error) }, "sender: following failed; retrying"),
+        );
         for (const p of policies) {
           if (signal.aborted) break;
           try {
-            await p.tick();
+            await p.step();
           } catch (error) {
             log.warn({ err: firstLine(error) }, `${p.name}: tick failed; retrying`);
           }
-        }
-        if (policies.length === 0) {
-          await follow().catch((error: unknown) =>
-            log.warn({ err: firstLine(error) }, "sender: following failed; retrying"),
-          );
         }
         await sleep(pause, signal);
       }

@@ -71,9 +71,11 @@ export interface Collector extends SendingPolicy {
   /** The keeper's address (gas money only). */
   readonly address: `0x${string}`;
   /**
-   * Has the sender follow the key's transactions and reads where the collect in flight stands; when
-   * there is none, simulates the due subscriptions and sends one.
+   * Reads where the collect in flight stands (the sender has followed the key's transactions);
+   * when there is none, simulates the due subscriptions and sends one.
    */
+  step(): Promise<CollectOutcome>;
+  /** Has the sender follow the key's transactions, then steps. */
   tick(): Promise<CollectOutcome>;
 }
 
@@ -194,12 +196,11 @@ export function createCollector(deps: CollectorDeps): Collector {
     }
   }
 
-  async function tick(): Promise<CollectOutcome> {
+  async function step(): Promise<CollectOutcome> {
     const indexed = deps.indexedBlock();
     if (indexed === null) return { kind: "not-indexed" };
-    // The sender follows the key's transactions (mined, reverted, reorged out, replaced, dropped,
-    // stuck); the collector reads where its own stands.
-    await sender.follow();
+    // The sender has followed the key's transactions (mined, reverted, reorged out, replaced,
+    // dropped, stuck); the collector reads where its own stands.
     const head = await client.getBlock({ blockTag: "latest" });
     const following = await follow(head.number, indexed);
     if (following) return following;
@@ -315,5 +316,13 @@ export function createCollector(deps: CollectorDeps): Collector {
     return { kind: "nothing", refused };
   }
 
-  return { name: "collector", address, tick };
+  return {
+    name: "collector",
+    address,
+    step,
+    async tick() {
+      await sender.follow();
+      return step();
+    },
+  };
 }

@@ -4,7 +4,7 @@ import { Type } from "@fastify/type-provider-typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { requireMerchant } from "../api/auth.ts";
 import type { AppDeps, WebDeps } from "../api/deps.ts";
-import { ErrorSchema, IdempotencyHeaders } from "../api/schemas.ts";
+import { CurrencyField, ErrorSchema, IdempotencyHeaders } from "../api/schemas.ts";
 import {
   clearSessionCookie,
   setSessionCookie,
@@ -20,8 +20,19 @@ import { parseMerchantAddress } from "../orders/service.ts";
 import { orderToJson } from "../orders/serialize.ts";
 import { formatDecimal } from "../lib/money.ts";
 import { getAddress } from "viem";
-import { htmlPage, scriptJson } from "./html.ts";
+import { escapeHtml, htmlPage, scriptJson } from "./html.ts";
+import {
+  clientMessages,
+  LOCALE_NAMES,
+  LOCALES,
+  pickLocale,
+  translate,
+  translator,
+  type Locale,
+} from "./i18n/index.ts";
+import { consoleMessages, type ConsoleMessage } from "./i18n/messages/console.ts";
 import { POS_BODY } from "./pos-page.ts";
+import { consoleCallbacksMessages } from "./i18n/messages/console-callbacks.ts";
 
 /**
  * The merchant console (/console) and the point-of-sale terminal (/pos): server-rendered shells,
@@ -50,149 +61,231 @@ function bundle(name: string): string {
   return body;
 }
 
-function shell(title: string, script: string, config: unknown, body: string): string {
+function shell(title: string, script: string, config: unknown, body: string, lang?: Locale): string {
   return htmlPage({
     title: `${title} · Ethereum POS`,
     stylesheets: ["pay.css", "console.css"],
+    ...(lang ? { lang } : {}),
     body: `${body}
 <script type="application/json" id="config">${scriptJson(config)}</script>
 <script type="module" src="/assets/${script}"></script>`,
   });
 }
 
-const CONSOLE_BODY = `<main class="console" aria-labelledby="console-title">
+/** The console's sections, each at /console/<section> (the first is /console itself). */
+export const CONSOLE_SECTIONS = [
+  "overview",
+  "orders",
+  "subscriptions",
+  "balances",
+  "callbacks",
+  "settings",
+] as const;
+export type ConsoleSection = (typeof CONSOLE_SECTIONS)[number];
+const SECTION_NAV: Record<ConsoleSection, ConsoleMessage> = {
+  overview: "navOverview",
+  orders: "navOrders",
+  subscriptions: "navSubscriptions",
+  balances: "navBalances",
+  callbacks: "navCallbacks",
+  settings: "navSettings",
+};
+
+/**
+ * The console's shell in `locale`: every section is in the page, the script shows the one the
+ * address names (history.pushState keeps the back button working). Tables carry data-label
+ * attributes on their cells (set by the script) so that below 600 px each row is a card.
+ */
+function consoleBody(locale: Locale): string {
+  const t = translator(consoleMessages, locale);
+  const h = (key: ConsoleMessage) => escapeHtml(t(key));
+  const th = (...keys: ConsoleMessage[]) =>
+    `<thead><tr>${keys.map((k) => (k === "thAction" ? `<th scope="col"><span class="sr-only">${h(k)}</span></th>` : `<th scope="col">${h(k)}</th>`)).join("")}</tr></thead><tbody></tbody>`;
+  const statuses = ["pending", "success", "complete", "expired", "refunded"] as const;
+  return `<main class="console" aria-labelledby="console-title">
   <header class="bar">
-    <p class="brand"><span class="logo" aria-hidden="true"></span><span id="console-title">Merchant console</span></p>
+    <p class="brand"><span class="logo" aria-hidden="true"></span><span id="console-title">${h("title")}</span></p>
     <p id="who" class="who" hidden><span id="who-name"></span> <span id="who-address" class="muted"></span>
-      <button id="sign-out" type="button" class="link">Sign out</button></p>
+      <button id="sign-out" type="button" class="link">${h("signOut")}</button></p>
   </header>
   <p id="notice" class="notice" role="status" aria-live="polite"></p>
   <p id="error" class="wallet-error" role="alert"></p>
 
-  <section id="signin" class="panel" aria-labelledby="signin-title">
-    <h1 id="signin-title">Sign in</h1>
-    <p>Sign in with the wallet of your payout address (Sign-In with Ethereum), or with your API key.</p>
-    <button id="siwe" class="primary" type="button">Sign in with wallet</button>
+  <section id="signin" class="panel" aria-labelledby="signin-title" hidden>
+    <h1 id="signin-title">${h("signinTitle")}</h1>
+    <p>${h("signinBody")}</p>
+    <button id="siwe" class="primary" type="button">${h("signinWallet")}</button>
     <form id="apikey-form" class="row">
-      <label for="apikey">API key</label>
+      <label for="apikey">${h("apiKey")}</label>
       <input id="apikey" name="apikey" type="password" autocomplete="off" placeholder="epos_…" required>
-      <button type="submit" class="secondary-button">Sign in with API key</button>
+      <button type="submit" class="secondary-button">${h("signinApiKey")}</button>
     </form>
   </section>
 
   <div id="app" hidden>
-    <section class="panel" aria-labelledby="wallet-title" id="wallet-panel">
-      <h2 id="wallet-title">Wallet</h2>
-      <p id="wallet-state">No wallet connected.</p>
-      <p class="muted small">Linking a new wallet to this account needs your API key again.</p>
-      <div class="row">
-        <label for="link-key">API key</label>
-        <input id="link-key" type="password" autocomplete="off" placeholder="epos_…">
-        <button id="connect" class="secondary-button" type="button">Connect wallet</button>
-      </div>
-    </section>
+    <nav class="tabs" aria-label="${h("navLabel")}">
+      <ul>${CONSOLE_SECTIONS.map((section) => `<li><a href="/console/${section}" data-section="${section}">${h(SECTION_NAV[section])}</a></li>`).join("")}</ul>
+    </nav>
 
-    <section class="panel" aria-labelledby="linked-title">
-      <h2 id="linked-title">Linked wallets</h2>
-      <p class="muted small">These addresses sign in to this account and are your payout addresses. Unlink one you do not know: its sessions end and the terminal keys that pay it are revoked.</p>
-      <table id="linked"><thead><tr><th scope="col">Address</th><th scope="col">Linked</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
-      <button id="sign-out-everywhere" type="button" class="secondary-button">Sign out everywhere</button>
-    </section>
+    <div data-section="overview" id="section-overview" hidden>
+      <section class="panel totals" aria-label="${h("navOverview")}">
+        <div class="total"><h2 id="today-title">${h("todayTitle")}</h2><p id="today-total" class="figure" aria-labelledby="today-title"></p><p id="today-orders" class="muted small"></p></div>
+        <div class="total"><h2 id="month-title">${h("monthTitle")}</h2><p id="month-total" class="figure" aria-labelledby="month-title"></p><p id="month-orders" class="muted small"></p></div>
+        <div class="total"><h2 id="waiting-count-title">${h("waitingCountTitle")}</h2><p id="waiting-count" class="figure" aria-labelledby="waiting-count-title"></p></div>
+      </section>
+      <section class="panel" aria-labelledby="income-title">
+        <h2 id="income-title">${h("incomeTitle")}</h2>
+        <p id="income-note" class="muted small"></p>
+        <figure id="income-chart" class="chart"></figure>
+        <ul id="income-legend" class="legend"></ul>
+      </section>
+      <section class="panel" aria-labelledby="waiting-title">
+        <h2 id="waiting-title">${h("waitingTitle")}</h2>
+        <table id="waiting" class="cards">${th("thOrder", "thCreated", "thExpires", "thAmount", "thValue")}</table>
+      </section>
+      <section class="panel" aria-labelledby="due-title">
+        <h2 id="due-title">${h("dueTitle")}</h2>
+        <table id="due" class="cards">${th("thSubscription", "thAmount", "thStatus", "thDue")}</table>
+      </section>
+      <section class="panel" aria-labelledby="rates-title">
+        <h2 id="rates-title">${h("ratesTitle")}</h2>
+        <table id="rates" class="cards">${th("thCoin", "thRate", "thSource")}</table>
+      </section>
+    </div>
 
-    <section class="panel" aria-labelledby="balances-title">
-      <h2 id="balances-title">Balances in the payment contract</h2>
-      <table id="balances"><thead><tr><th scope="col">Address</th><th scope="col">Token</th><th scope="col">Balance</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
-    </section>
+    <div data-section="orders" id="section-orders" hidden>
+      <section class="panel" aria-labelledby="orders-title">
+        <h2 id="orders-title">${h("ordersTitle")}</h2>
+        <form id="order-filter" class="row">
+          <label for="status-filter">${h("statusLabel")}</label>
+          <select id="status-filter"><option value="">${h("statusAll")}</option>${statuses.map((s) => `<option value="${s}">${h(`status_${s}`)}</option>`).join("")}</select>
+          <label for="order-search">${h("orderSearch")}</label>
+          <input id="order-search" inputmode="numeric" pattern="[0-9]*" placeholder="${h("orderSearchPlaceholder")}">
+          <button type="submit" class="secondary-button">${h("show")}</button>
+        </form>
+        <table id="orders" class="cards">${th("thOrder", "thCreated", "thAmount", "thValue", "thStatus", "thAction")}</table>
+      </section>
+    </div>
 
-    <section class="panel" aria-labelledby="deposits-title">
-      <h2 id="deposits-title">Deposits waiting to be swept</h2>
-      <p class="muted">Plain transfers to your orders' addresses, confirmed, not yet in the contract.</p>
-      <table id="deposits"><thead><tr><th scope="col">Deposit address</th><th scope="col">Token</th><th scope="col">Amount</th></tr></thead><tbody></tbody></table>
-      <div id="sweeps" class="row"></div>
-    </section>
+    <div data-section="subscriptions" id="section-subscriptions" hidden>
+      <section class="panel" aria-labelledby="subs-title" id="subscriptions">
+        <h2 id="subs-title">${h("subsTitle")}</h2>
+        <table id="subs" class="cards">${th("thSubscription", "thAmount", "thStatus", "thPaidThrough", "thPayTo", "thAction")}</table>
+        <p id="subs-body" class="muted small"></p>
+      </section>
+    </div>
 
-    <section class="panel" aria-labelledby="orders-title">
-      <h2 id="orders-title">Orders</h2>
-      <form id="order-filter" class="row">
-        <label for="status-filter">Status</label>
-        <select id="status-filter"><option value="">All</option><option>pending</option><option>success</option><option>complete</option><option>expired</option><option>refunded</option></select>
-        <label for="order-search">Order id</label>
-        <input id="order-search" inputmode="numeric" pattern="[0-9]*" placeholder="e.g. 1234567890">
-        <button type="submit" class="secondary-button">Show</button>
-      </form>
-      <table id="orders"><thead><tr><th scope="col">Order</th><th scope="col">Created</th><th scope="col">Amount</th><th scope="col">Status</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
-    </section>
+    <div data-section="balances" id="section-balances" hidden>
+      <section class="panel" aria-labelledby="balances-title">
+        <h2 id="balances-title">${h("balancesTitle")}</h2>
+        <table id="balances" class="cards">${th("thAddress", "thToken", "thBalance", "thValue", "thAction")}</table>
+      </section>
+      <section class="panel" aria-labelledby="deposits-title">
+        <h2 id="deposits-title">${h("depositsTitle")}</h2>
+        <p class="muted">${h("depositsBody")}</p>
+        <table id="deposits" class="cards">${th("thDepositAddress", "thToken", "thAmount", "thValue")}</table>
+        <div id="sweeps" class="row"></div>
+      </section>
+    </div>
 
-    <section class="panel" aria-labelledby="exports-title" id="exports">
-      <h2 id="exports-title">Exports for your accountant</h2>
-      <p class="muted small">CSV files, one row per order, payment, refund, withdrawal, sweep or subscription period, each with its transaction, chain, coin amount and value in USD at the rate locked or observed at the time. Dates are UTC; leave a date empty for no limit.</p>
-      <div class="row">
-        <label for="export-from">From (UTC, included)</label>
-        <input id="export-from" type="date">
-        <label for="export-through">Through (UTC, included)</label>
-        <input id="export-through" type="date">
-      </div>
-      <p id="export-note" class="muted small" role="status" aria-live="polite"></p>
-      <ul id="export-links" class="export-links">
-        <li><a data-export="orders" href="/export/orders.csv" download>Orders (CSV)</a></li>
-        <li><a data-export="payments" href="/export/payments.csv" download>Payments (CSV)</a></li>
-        <li><a data-export="refunds" href="/export/refunds.csv" download>Refunds (CSV)</a></li>
-        <li><a data-export="withdrawals" href="/export/withdrawals.csv" download>Withdrawals (CSV)</a></li>
-        <li><a data-export="sweeps" href="/export/sweeps.csv" download>Deposit sweeps (CSV)</a></li>
-        <li><a data-export="subscription-periods" href="/export/subscription-periods.csv" download>Subscription periods (CSV)</a></li>
-      </ul>
-    </section>
+    <div data-section="callbacks" id="section-callbacks" hidden>
+      <section class="panel" aria-labelledby="callbacks-title">
+        <h2 id="callbacks-title">${h("callbacksTitle")}</h2>
+        <table id="callbacks" class="cards">${th("thOrder", "thStatus", "thDelivery", "thAction")}</table>
+        <div id="callback-tools"><script type="application/json" id="callbacks-messages">${scriptJson(consoleCallbacksMessages)}</script></div>
+      </section>
+      <section class="panel" aria-labelledby="secret-title">
+        <h2 id="secret-title">${h("secretTitle")}</h2>
+        <p>${h("secretBody")}</p>
+        <div class="row">
+          <label for="overlap">${h("overlap")}</label>
+          <select id="overlap"><option value="24">${h("overlap24")}</option><option value="1">${h("overlap1")}</option><option value="168">${h("overlap168")}</option><option value="0">${h("overlap0")}</option></select>
+          <button id="rotate-secret" type="button" class="secondary-button">${h("rotateSecret")}</button>
+        </div>
+        <p id="secret-box" hidden><code id="secret-value"></code> <span id="secret-note" class="muted small"></span></p>
+      </section>
+    </div>
 
-    <section class="panel" aria-labelledby="plan-title">
-      <h2 id="plan-title">Plan and usage</h2>
-      <p id="plan"></p>
-    </section>
-
-    <section class="panel" aria-labelledby="callbacks-title">
-      <h2 id="callbacks-title">Callback deliveries</h2>
-      <table id="callbacks"><thead><tr><th scope="col">Order</th><th scope="col">Status</th><th scope="col">Delivery</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
-    </section>
-
-    <section class="panel" aria-labelledby="secret-title">
-      <h2 id="secret-title">Callback signing secret</h2>
-      <p>Your callbacks are signed with this secret (docs/callbacks.md). A new one is shown once; the old one keeps signing beside it during the overlap, so your receiver can switch without losing a callback.</p>
-      <div class="row">
-        <label for="overlap">Overlap</label>
-        <select id="overlap"><option value="24">24 hours</option><option value="1">1 hour</option><option value="168">7 days</option><option value="0">none</option></select>
-        <button id="rotate-secret" type="button" class="secondary-button">Rotate and show the new secret</button>
-      </div>
-      <p id="secret-box" hidden><code id="secret-value"></code> <span id="secret-note" class="muted small"></span></p>
-    </section>
-
-    <section class="panel" aria-labelledby="subs-title" id="subscriptions" hidden>
-      <h2 id="subs-title">Subscriptions</h2>
-      <table id="subs"><thead><tr><th scope="col">Subscription</th><th scope="col">Amount</th><th scope="col">Status</th><th scope="col">Paid through</th><th scope="col">Pay to</th><th scope="col"><span class="sr-only">Action</span></th></tr></thead><tbody></tbody></table>
-      <p id="subs-body" class="muted small"></p>
-    </section>
+    <div data-section="settings" id="section-settings" hidden>
+      <section class="panel" aria-labelledby="wallet-title" id="wallet-panel">
+        <h2 id="wallet-title">${h("walletTitle")}</h2>
+        <p id="wallet-state" class="wrap">${h("walletNone")}</p>
+        <p class="muted small">${h("walletLinkHint")}</p>
+        <div class="row">
+          <label for="link-key">${h("apiKey")}</label>
+          <input id="link-key" type="password" autocomplete="off" placeholder="epos_…">
+          <button id="connect" class="secondary-button" type="button">${h("connect")}</button>
+        </div>
+      </section>
+      <section class="panel" aria-labelledby="linked-title">
+        <h2 id="linked-title">${h("linkedTitle")}</h2>
+        <p class="muted small">${h("linkedBody")}</p>
+        <table id="linked" class="cards">${th("thAddress", "thLinked", "thAction")}</table>
+        <button id="sign-out-everywhere" type="button" class="secondary-button">${h("signOutEverywhere")}</button>
+      </section>
+      <section class="panel" aria-labelledby="plan-title">
+        <h2 id="plan-title">${h("planTitle")}</h2>
+        <p id="plan"></p>
+      </section>
+      <section class="panel" aria-labelledby="exports-title" id="exports">
+        <h2 id="exports-title">${h("exportsTitle")}</h2>
+        <p class="muted small">${h("exportsBody")}</p>
+        <div class="row">
+          <label for="export-from">${h("exportFrom")}</label>
+          <input id="export-from" type="date">
+          <label for="export-through">${h("exportThrough")}</label>
+          <input id="export-through" type="date">
+        </div>
+        <p id="export-note" class="muted small" role="status" aria-live="polite"></p>
+        <ul id="export-links" class="export-links">
+          <li><a data-export="orders" href="/export/orders.csv" download>${h("exportOrders")}</a></li>
+          <li><a data-export="payments" href="/export/payments.csv" download>${h("exportPayments")}</a></li>
+          <li><a data-export="refunds" href="/export/refunds.csv" download>${h("exportRefunds")}</a></li>
+          <li><a data-export="withdrawals" href="/export/withdrawals.csv" download>${h("exportWithdrawals")}</a></li>
+          <li><a data-export="sweeps" href="/export/sweeps.csv" download>${h("exportSweeps")}</a></li>
+          <li><a data-export="subscription-periods" href="/export/subscription-periods.csv" download>${h("exportPeriods")}</a></li>
+        </ul>
+      </section>
+      <section class="panel" aria-labelledby="notifications-title">
+        <h2 id="notifications-title">${h("notificationsTitle")}</h2>
+        <p class="muted small">${h("notificationsBody")}</p>
+        <p id="notifications" class="wrap"></p>
+      </section>
+      <section class="panel" aria-labelledby="language-title">
+        <h2 id="language-title">${h("languageTitle")}</h2>
+        <div class="row">
+          <label for="language">${h("languageLabel")}</label>
+          <select id="language">${LOCALES.map((l) => `<option value="${l}" lang="${l}"${l === locale ? " selected" : ""}>${escapeHtml(LOCALE_NAMES[l])}</option>`).join("")}</select>
+        </div>
+        <p class="muted small">${h("languageNote")}</p>
+      </section>
+    </div>
   </div>
 
   <dialog id="preview" aria-labelledby="preview-title">
     <form method="dialog" id="preview-form">
-      <h2 id="preview-title">Confirm</h2>
+      <h2 id="preview-title">${h("confirmTitle")}</h2>
       <dl>
-        <dt>Action</dt><dd id="pv-action"></dd>
-        <dt>Chain</dt><dd id="pv-chain"></dd>
-        <dt>Token</dt><dd id="pv-token"></dd>
-        <dt><label for="pv-amount">Amount</label></dt><dd><input id="pv-amount" inputmode="decimal" required></dd>
-        <dt><label for="pv-to">Recipient</label></dt><dd><input id="pv-to" required spellcheck="false"></dd>
-        <dt>From</dt><dd id="pv-from"></dd>
+        <dt>${h("pvAction")}</dt><dd id="pv-action"></dd>
+        <dt>${h("pvChain")}</dt><dd id="pv-chain"></dd>
+        <dt>${h("pvToken")}</dt><dd id="pv-token"></dd>
+        <dt><label for="pv-amount">${h("pvAmount")}</label></dt><dd><input id="pv-amount" inputmode="decimal" required></dd>
+        <dt>${h("pvValue")}</dt><dd id="pv-value"></dd>
+        <dt><label for="pv-to">${h("pvRecipient")}</label></dt><dd><input id="pv-to" required spellcheck="false"></dd>
+        <dt>${h("pvFrom")}</dt><dd id="pv-from"></dd>
       </dl>
       <p id="pv-chain-warning" class="warning" hidden></p>
       <p id="pv-status" role="status" aria-live="polite"></p>
       <p id="pv-error" class="wallet-error" role="alert"></p>
       <div class="row">
-        <button id="pv-switch" type="button" class="secondary-button" hidden>Switch network</button>
-        <button id="pv-confirm" type="button" class="primary">Sign in wallet</button>
-        <button id="pv-close" type="button" class="secondary-button">Close</button>
+        <button id="pv-switch" type="button" class="secondary-button" hidden>${h("switchNetwork")}</button>
+        <button id="pv-confirm" type="button" class="primary">${h("signInWallet")}</button>
+        <button id="pv-close" type="button" class="secondary-button">${h("close")}</button>
       </div>
     </form>
   </dialog>
 </main>`;
+}
 
 export const consoleRoutes: FastifyPluginAsyncTypebox<{
   deps: AppDeps;
@@ -247,10 +340,58 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{
     recurring: app.hasRoute({ method: "GET", url: "/recurring" }),
   });
 
-  app.get("/console", { config: { nonJson: true }, schema: { hide: true } }, async (_request, reply) => {
-    reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
-    return shell("Merchant console", "console.js", pageConfig(), CONSOLE_BODY);
-  });
+  /**
+   * The console's language: ?lang=, then Accept-Language, then English. The merchant's default
+   * language (the profile setting) slots in as pickLocale's fallback once the profile has one.
+   */
+  const consolePage = (request: FastifyRequest, lang: string | undefined, reply: FastifyReply) => {
+    const locale = pickLocale({
+      query: lang ?? null,
+      acceptLanguage: request.headers["accept-language"] ?? null,
+    });
+    reply
+      .header("content-type", "text/html; charset=utf-8")
+      .header("cache-control", "no-store")
+      .header("content-language", locale)
+      .header("vary", "accept-language");
+    const config = {
+      ...pageConfig(),
+      locale,
+      sections: CONSOLE_SECTIONS,
+      messages: clientMessages(consoleMessages, locale),
+    };
+    return shell(
+      translate(consoleMessages, locale, "title"),
+      "console.js",
+      config,
+      consoleBody(locale),
+      locale,
+    );
+  };
+  const PageQuery = Type.Object({ lang: Type.Optional(Type.String({ maxLength: 35 })) });
+  app.get(
+    "/console",
+    { config: { nonJson: true }, schema: { hide: true, querystring: PageQuery } },
+    async (request, reply) => consolePage(request, request.query.lang, reply),
+  );
+  // Each section has its own address, served by the same shell; an unknown one is a 404.
+  app.get(
+    "/console/:section",
+    {
+      config: { nonJson: true },
+      schema: {
+        hide: true,
+        querystring: PageQuery,
+        params: Type.Object({ section: Type.String({ maxLength: 40 }) }),
+      },
+    },
+    async (request, reply) => {
+      const { section } = request.params;
+      if (!(CONSOLE_SECTIONS as readonly string[]).includes(section))
+        throw notFound(`the console has no section "${section}": it has ${CONSOLE_SECTIONS.join(", ")}`);
+      return consolePage(request, request.query.lang, reply);
+    },
+  );
 
   app.get(
     "/console/siwe/nonce",
@@ -631,7 +772,12 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{
         summary: "Create an order from the point of sale (terminal or console session)",
         body: Type.Object(
           {
-            amount: Type.String({ minLength: 1, maxLength: 32, description: 'USD, e.g. "4.50"' }),
+            amount: Type.String({
+              minLength: 1,
+              maxLength: 32,
+              description: 'In `currency` (default USD), e.g. "4.50"',
+            }),
+            currency: Type.Optional(CurrencyField),
             token: Type.Optional(Type.String({ maxLength: 11 })),
             chain: Type.Optional(Type.String({ maxLength: 40 })),
             item_title: Type.Optional(Type.String({ maxLength: 200 })),
@@ -647,7 +793,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{
     async (request) => {
       const merchant = requireMerchant(request);
       const terminal = request.webSession?.terminal ?? null;
-      const { amount, token, chain, item_title } = request.body;
+      const { amount, currency, token, chain, item_title } = request.body;
       const address = terminal?.payoutAddress ?? request.body.address;
       const callback = terminal?.callback ?? request.body.callback;
       if (!address || !callback) {
@@ -657,7 +803,7 @@ export const consoleRoutes: FastifyPluginAsyncTypebox<{
         );
       }
       const order = await deps.orders.create(
-        { amount, token, chain, item_title, address, callback },
+        { amount, currency, token, chain, item_title, address, callback },
         merchant,
         terminalKeyOf(request),
       );

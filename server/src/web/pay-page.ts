@@ -7,6 +7,7 @@ import type { OrderRow } from "../orders/serialize.ts";
 import { notFound } from "../lib/errors.ts";
 import { escapeHtml, htmlPage, scriptJson } from "./html.ts";
 import { createPayEventHub, createStreamLimits } from "./pay-events.ts";
+import { withPayMethods } from "./pay-methods.ts";
 import { payState, payView, type PayState, type PayView } from "./pay-view.ts";
 
 export async function qrSvg(text: string): Promise<string> {
@@ -25,6 +26,8 @@ const ASSETS: Record<string, { type: string; body: string }> = Object.fromEntrie
     ["injected-wallets.js", "text/javascript; charset=utf-8"],
     ["subscription.js", "text/javascript; charset=utf-8"],
     ["pay.css", "text/css; charset=utf-8"],
+    ["pay-methods.js", "text/javascript; charset=utf-8"],
+    ["pay-methods.css", "text/css; charset=utf-8"],
   ].map(([name, type]) => [
     name,
     { type: type as string, body: readFileSync(new URL(`./client/${name}`, import.meta.url), "utf8") },
@@ -43,6 +46,7 @@ function renderPage(view: PayView, state: PayState, merchantName: string | null)
   const { json } = view;
   const title = json.item_title ? escapeHtml(json.item_title) : `Order ${json.id}`;
   const symbol = escapeHtml(view.symbol);
+  const fiatCode = escapeHtml(json.currency.toUpperCase());
   const due = escapeHtml(state.remaining);
   const network = `${escapeHtml(view.chainName)} <span class="muted">(chain id ${view.chainId})</span>`;
   const closed = state.status !== "pending";
@@ -80,7 +84,7 @@ function renderPage(view: PayView, state: PayState, merchantName: string | null)
 
   <section class="due" aria-label="Amount due">
     <p class="amount"><span id="expected">${escapeHtml(json.expected_amount)}</span> <span class="symbol">${symbol}</span></p>
-    <p class="fiat">$${escapeHtml(json.currency_amount)} USD at ${escapeHtml(json.eth_price)} USD/${symbol}</p>
+    <p class="fiat">${json.currency === "usd" ? "$" : ""}${escapeHtml(json.currency_amount)} ${fiatCode} at ${escapeHtml(json.eth_price)} ${fiatCode}/${symbol}</p>
     <p class="network">on ${network}</p>
   </section>
 
@@ -333,7 +337,7 @@ export const payPageRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async
       const name =
         order.merchant_id === null ? null : ((await pages.merchantName?.(order.merchant_id)) ?? null);
       reply.header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store");
-      return renderPage(view(order), stateOf(order), name);
+      return withPayMethods(renderPage(view(order), stateOf(order), name), deps, order, request);
     },
   );
 

@@ -46,6 +46,12 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
     }));
   };
 
+  /** An order's payment methods (`payment_methods`), when it has more than its default one. */
+  const withMethods = async <T extends object>(row: OrderRow, body: T) => {
+    const methods = deps.paymentMethods ? await deps.paymentMethods.describe(row) : [];
+    return methods.length === 0 ? body : { ...body, payment_methods: methods };
+  };
+
   app.post(
     "/order",
     {
@@ -59,7 +65,12 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
         response: { 200: Type.Ref("Order"), ...errors },
       },
     },
-    async (request) => keyed(await deps.orders.create(request.body, request.merchant), request.merchant),
+    async (request) => {
+      const methods = deps.paymentMethods;
+      if (!methods) return keyed(await deps.orders.create(request.body, request.merchant), request.merchant);
+      const row = await methods.createOrder(request.body, request.merchant);
+      return withMethods(row, await keyed(row, request.merchant));
+    },
   );
 
   app.get(
@@ -73,11 +84,10 @@ export const orderRoutes: FastifyPluginAsyncTypebox<{ deps: AppDeps }> = async (
       },
     },
     // A point-of-sale terminal reads only the orders its own key created.
-    async (request) =>
-      keyed(
-        await deps.orders.get(BigInt(request.params.id), request.merchant, terminalKeyOf(request)),
-        request.merchant,
-      ),
+    async (request) => {
+      const row = await deps.orders.get(BigInt(request.params.id), request.merchant, terminalKeyOf(request));
+      return withMethods(row, await keyed(row, request.merchant));
+    },
   );
 
   app.get(

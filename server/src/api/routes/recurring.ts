@@ -6,7 +6,7 @@ import type { SubscriptionView } from "../../recurring/service.ts";
 import { RECURRING_STATUSES } from "../../recurring/state.ts";
 import { requireMerchant } from "../auth.ts";
 import type { AppDeps } from "../deps.ts";
-import { ErrorSchema, IdempotencyHeaders, PageQuery, parseLimit } from "../schemas.ts";
+import { CurrencyField, ErrorSchema, IdempotencyHeaders, PageQuery, parseLimit } from "../schemas.ts";
 
 const errors = {
   400: ErrorSchema,
@@ -162,6 +162,7 @@ export const SubscriptionSchema = Type.Object(
 const CreateBody = Type.Object(
   {
     amount: Type.String({ maxLength: 32, description: 'USD per period, e.g. "9.99"' }),
+    currency: Type.Optional(CurrencyField),
     interval: Type.Optional(
       Type.String({ maxLength: 16, description: "weekly, monthly (default) or yearly" }),
     ),
