@@ -24,7 +24,7 @@ import { createPublicClient, createWalletClient, http, type Hex, type PublicClie
 import { paymentProcessorAbi } from "../server/src/chain/abi.ts";
 import { getRawLogs } from "../server/src/indexer/rpc.ts";
 import { decodeLog, PAYMENT_PROCESSOR_TOPICS } from "../server/src/ledger/payment-processor-source.ts";
-import type { Db, Queryable } from "../server/src/db/types.ts";
+import type { Db } from "../server/src/db/types.ts";
 import { enqueueCallbacks } from "../server/src/callbacks/outbox.ts";
 import { insertEvents } from "../server/src/ledger/contract-events.ts";
 import { saveOrderStates } from "../server/src/orders/repository.ts";
@@ -33,7 +33,7 @@ import { createTestDb } from "../test/support/db.ts";
 import { testIndexer } from "../test/support/indexing.ts";
 import { startLocalChain } from "../scripts/lib/local-chain.ts";
 import { artifact, freePort } from "../test/support/node-chain.ts";
-import { progress, verdict, writeResult } from "./lib.ts";
+import { profiled, progress, verdict, writeResult } from "./lib.ts";
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const PER_TX = 200;
@@ -42,37 +42,6 @@ const AMOUNT = 1_000n; // wei per payment, each order's expected amount
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PROFILE = process.env.BENCH_PROFILE === "1";
 
-/** The database, timing every statement by its first words (BENCH_PROFILE=1). */
-function profiled(db: Db, times: Map<string, { n: number; ms: number }>): Db {
-  const record = (what: string, ms: number) => {
-    const entry = times.get(what) ?? { n: 0, ms: 0 };
-    entry.n++;
-    entry.ms += ms;
-    times.set(what, entry);
-  };
-  const timed = (q: Queryable): Queryable => ({
-    async query(sql, params) {
-      const t = performance.now();
-      try {
-        return await q.query(sql, params);
-      } finally {
-        record(sql.replace(/\s+/g, " ").trim().slice(0, 72), performance.now() - t);
-      }
-    },
-  });
-  return Object.assign(Object.create(db) as Db, {
-    query: timed(db).query,
-    transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
-      db.transaction(async (tx) => {
-        const t = performance.now();
-        try {
-          return await fn(timed(tx));
-        } finally {
-          record("(transactions, in all)", performance.now() - t);
-        }
-      }),
-  });
-}
 const chain = await startLocalChain(await freePort());
 let exitCode = 0;
 try {

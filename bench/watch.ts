@@ -9,15 +9,20 @@
  *    `debug_traceBlockByHash` (callTracer) from Hardhat's `debug_traceTransaction` of each of the
  *    block's transactions (Hardhat has no block-level tracing);
  *  - rotation: the node as it is (no traces): one slice of the open addresses per block, every one
- *    read at least every WATCH_FULL_CYCLE_SECONDS (default 30).
+ *    read at least every WATCH_FULL_CYCLE_SECONDS (default 30), or every open / 2,000 blocks when
+ *    longer. The slice is the one a chain with BENCH_BLOCK_SECONDS blocks (default 12) reads:
+ *    here blocks come every few hundred ms, and a slice sized by wall-clock time would be smaller.
  * After BENCH_BLOCKS blocks (default 20), blocks of the same kind continue until every internal
  * transfer sent in them has been found.
  *
  * Reported beside references measured in the same run (one eth_blockNumber round trip; one read
- * of every open address's balance, what each block cost before):
+ * of every open address's balance through Multicall3, what each block cost before, and the same
+ * through the balance reader, eth_call with a state override):
  *  - ms per block, median and p95 (the reader: block with transactions, traces, database queries,
  *    balance reads, the dating of what it found);
- *  - RPC calls per block, by method, also over the blocks where no internal transfer was found;
+ *  - RPC calls per block, by method, also over the blocks where no internal transfer was found,
+ *    and the addresses read at the block (the slice and the matched ones);
+ *  - where a block's time goes: database statements and RPC requests, ms per block;
  *  - detection delay: each direct transfer must be seen in its own block; each internal transfer's
  *    delay in blocks and seconds, and each dated to the block it landed in.
  * Goals: < 250 ms per block at 100,000 open addresses; at most 3 calls per block for the block's
@@ -34,21 +39,33 @@ import {
   type PublicClient,
 } from "viem";
 import type { DepositBalanceObserved } from "../server/src/chain/events.ts";
+import type { BlockRef } from "../server/src/indexer/types.ts";
 import { recordBalances, registerDepositAddresses } from "../server/src/deposits/repository.ts";
 import {
+  BALANCE_READER,
   BALANCES_PER_CALL,
   depositBalanceReader,
   MIN_SLICE_ADDRESSES,
 } from "../server/src/deposits/sources.ts";
-import { getHeader } from "../server/src/indexer/rpc.ts";
+import { getBlocksWithTransactions, getHeader } from "../server/src/indexer/rpc.ts";
 import { createTestDb } from "../test/support/db.ts";
 import { startLocalChain } from "../scripts/lib/local-chain.ts";
 import { artifact, freePort, startTraceProxy } from "../test/support/node-chain.ts";
-import { percentile, progress, verdict, writeResult } from "./lib.ts";
+import { percentile, profiled, progress, record, verdict, writeResult, type Times } from "./lib.ts";
 
 const ADDRESSES = Number(process.env.BENCH_ADDRESSES ?? 10_000);
 const BLOCKS = Number(process.env.BENCH_BLOCKS ?? 20);
 const CYCLE_SECONDS = Number(process.env.WATCH_FULL_CYCLE_SECONDS ?? 30);
+/**
+ * The rotation's slice is sized by wall-clock time (open addresses × seconds since the last one /
+ * the cycle). Here blocks come every few hundred ms; on a chain with BENCH_BLOCK_SECONDS blocks
+ * (default 12, Ethereum's) each one reads this many, and so does every block of this run.
+ */
+const BLOCK_SECONDS = Number(process.env.BENCH_BLOCK_SECONDS ?? 12);
+const SLICE = Math.min(
+  BALANCES_PER_CALL,
+  Math.max(MIN_SLICE_ADDRESSES, Math.ceil((ADDRESSES * BLOCK_SECONDS) / CYCLE_SECONDS)),
+);
 const CHAIN_ID = 31337n;
 const sorted = (values: readonly number[]) => [...values].sort((a, b) => a - b);
 const median = (values: readonly number[]) => percentile(sorted(values), 50);
@@ -89,19 +106,45 @@ try {
     }
     await registerDepositAddresses(testDb.db, batch);
   }
+  // The statistics autovacuum keeps on a live database (a fresh bulk insert has none yet).
+  await testDb.db.query("ANALYZE deposit_addresses");
 
   /** One run of blocks with the reader on `readerClient` (the node, or the node behind the trace proxy). */
   async function measure(readerClient: PublicClient) {
     const calls = new Map<string, number>();
     const kinds = new Map<string, number>(); // block | atBlock | dating
+    // Where a block's time goes: database statements and RPC requests (wall time of each; the
+    // requests of one block overlap, so their sum can exceed the block's time).
+    const times: Times = new Map();
+    const timedClient = Object.assign(Object.create(readerClient) as PublicClient, {
+      request: async (args: { method: string }, opts?: unknown) => {
+        const t = performance.now();
+        try {
+          return await (readerClient.request as (a: unknown, o?: unknown) => Promise<unknown>)(args, opts);
+        } finally {
+          record(times, `rpc ${args.method}`, performance.now() - t);
+        }
+      },
+    }) as PublicClient;
+    let addressesAtBlock = 0; // addresses read at the step's block (slice + matched), this block
     const reader = depositBalanceReader({
-      db: testDb.db,
-      client: readerClient,
+      db: profiled(testDb.db, times),
+      client: timedClient,
       chainId: CHAIN_ID,
       multicall3,
       fullCycleSeconds: CYCLE_SECONDS,
+      // The slice a chain with BLOCK_SECONDS blocks reads (here blocks come faster than that).
+      minSliceAddresses: SLICE,
       onRequest: (method, params) => {
         calls.set(method, (calls.get(method) ?? 0) + 1);
+        if (method === "eth_call" && typeof params[1] === "object") {
+          // The balance reader's packed addresses, or aggregate3's array length.
+          const { to, data } = params[0] as { to: string; data: string };
+          addressesAtBlock +=
+            to === BALANCE_READER
+              ? (data.length - 2) / 40
+              : Number.parseInt(data.slice(2 + 8 + 64, 2 + 8 + 128), 16);
+        } else if (method === "eth_getBalance" && typeof params[1] === "object") addressesAtBlock++;
         // Balance reads at the step's block go by its hash; those before it (dating) by number.
         const kind = ["eth_call", "eth_getBalance"].includes(method)
           ? typeof params[1] === "object"
@@ -118,13 +161,13 @@ try {
     const pick = () => addresses[Math.floor(Math.random() * addresses.length)] as Hex;
     const perBlockMs: number[] = [];
     const perBlockCalls: number[] = [];
-    const perBlockReads: number[] = [];
     const quietCalls: number[] = []; // blocks where no internal transfer was found (and dated)
     // After the first block (which asks the node for traces): calls for the block's contents,
     // balance reads at the block (slice and matched addresses), and reads before it (dating).
     const blockCallsPerBlock: number[] = [];
     const atBlockCallsPerBlock: number[] = [];
     const datingCallsPerBlock: number[] = [];
+    const readsPerBlock: number[] = []; // addresses read at the block (slice + matched)
     const references: number[] = [];
     const byMethod = new Map<string, number[]>();
     const pending = new Map<string, { block: bigint; at: number; measured: boolean }>(); // internal transfers
@@ -159,7 +202,12 @@ try {
         chain: null,
       });
       await client.request({ method: "evm_mine", params: [] } as never);
-      const block = await getHeader(client, await client.getBlockNumber({ cacheTime: 0 }));
+      // The block as the indexer's follower fetches it at the head for this reader (with its
+      // transactions: one call, counted below as the block's first content call).
+      const fetched = await getBlocksWithTransactions(client, [
+        await client.getBlockNumber({ cacheTime: 0 }),
+      ]);
+      const block = [...fetched.refs.values()][0] as BlockRef;
       const sentAt = performance.now();
       if (!pending.has(internal.toLowerCase()))
         pending.set(internal.toLowerCase(), { block: block.number, at: sentAt, measured: measuring });
@@ -170,12 +218,15 @@ try {
 
       calls.clear();
       kinds.clear();
+      addressesAtBlock = 0;
+      if (blocks === 1) times.clear(); // the first block asks the node for traces
       started = performance.now();
       const events = (await reader.read([block], {
         chainId: CHAIN_ID,
         from: block.number,
         events: [],
         historical: false,
+        bodies: fetched.bodies,
       })) as DepositBalanceObserved[];
       const done = performance.now();
       perBlockMs.push(done - started);
@@ -185,7 +236,8 @@ try {
       if (!foundInternal && blocks > 0) quietCalls.push(total);
       for (const [method, n] of calls) byMethod.set(method, [...(byMethod.get(method) ?? []), n]);
       if (blocks > 0) {
-        blockCallsPerBlock.push(kinds.get("block") ?? 0);
+        readsPerBlock.push(addressesAtBlock);
+        blockCallsPerBlock.push(1 + (kinds.get("block") ?? 0)); // the follower's block + the reader's
         atBlockCallsPerBlock.push(kinds.get("atBlock") ?? 0);
         datingCallsPerBlock.push(kinds.get("dating") ?? 0);
       }
@@ -206,8 +258,6 @@ try {
       await testDb.db.transaction((tx) => recordBalances(tx, events));
     }
     await client.request({ method: "evm_setAutomine", params: [true] } as never);
-    // The addresses read per block: the slice plus the two recipients (eth_call × 2,000 each).
-    for (const n of byMethod.get("eth_call") ?? []) perBlockReads.push(n);
 
     const ms = median(perBlockMs);
     const p95 = percentile(sorted(perBlockMs), 95);
@@ -216,13 +266,7 @@ try {
     const methods = Object.fromEntries(
       [...byMethod].map(([m, v]) => [m, { median: median(v), max: Math.max(...v), blocks: v.length }]),
     );
-    const sliceSize =
-      reader.status().mode === "rotation"
-        ? Math.min(
-            BALANCES_PER_CALL,
-            Math.max(MIN_SLICE_ADDRESSES, Math.ceil((ADDRESSES * ms) / (CYCLE_SECONDS * 1000))),
-          )
-        : 0;
+    const sliceSize = reader.status().mode === "rotation" ? SLICE : 0;
     const worstBlocks = Math.max(0, ...internalDelays.map((d) => d.blocks));
     const worstSeconds = Math.max(0, ...internalDelays.map((d) => d.seconds));
     const reference = median(references);
@@ -250,7 +294,20 @@ try {
       balanceCallsAtTheBlockPerBlock: atBlock,
       datingCallsPerBlock: dating,
       rpcCallsByMethod: methods,
-      sliceAddressesPerBlockEstimate: sliceSize,
+      addressesReadAtTheBlockPerBlock: {
+        median: median(readsPerBlock),
+        max: Math.max(0, ...readsPerBlock),
+      },
+      msPerBlockByPart: Object.fromEntries(
+        [...times]
+          .sort((a, b) => b[1].ms - a[1].ms)
+          .map(([what, { n, ms }]) => [
+            what,
+            { perBlock: Number((ms / Math.max(1, blocks - 1)).toFixed(1)), calls: n },
+          ]),
+      ),
+      sliceAddressesPerBlock: sliceSize,
+      blockSecondsForTheSlice: BLOCK_SECONDS,
       directTransfers: { sent: blocks, notSeenInTheirBlock: directMissed },
       internalTransfers: {
         measured: internalDelays.length,
@@ -279,13 +336,22 @@ try {
         .join(", ")})`,
     );
     console.log(
-      `  per block: ${blockCalls.median} (max ${blockCalls.max}) calls for the block's transactions${result.mode === "rotation" ? "" : " and traces"} + the indexer's eth_getLogs,` +
+      `  per block: ${blockCalls.median} (max ${blockCalls.max}) calls for the block with its transactions (the indexer's follower)${result.mode === "rotation" ? "" : " and traces"} + the indexer's eth_getLogs,` +
         ` ${atBlock.median} (max ${atBlock.max}) eth_call for the balances at the block (the matched addresses${result.mode === "rotation" ? ` and the slice of ≈ ${sliceSize}` : ""}, ≤ ${BALANCES_PER_CALL} per call);` +
         ` goal ≤ 3 + one slice: ${verdict(callsOk)}. Dating reads before the block: median ${dating.median}, p95 ${dating.p95}` +
         ` (a first read of an address: its balance one block back; a late find: reads back, then bisection); in blocks where no internal transfer was found, all calls: median ${quietMedian}, max ${quietMax}`,
     );
     console.log(
-      `  direct transfers: ${blocks - directMissed}/${blocks} seen in their own block; goal all: ${verdict(directMissed === 0)}`,
+      `  addresses read at the block: median ${result.addressesReadAtTheBlockPerBlock.median}, max ${result.addressesReadAtTheBlockPerBlock.max} per block (goal: one slice ≤ ${BALANCES_PER_CALL} and the matched addresses)`,
+    );
+    console.log(
+      `  where a block's time goes (ms per block, requests overlap): ${Object.entries(result.msPerBlockByPart)
+        .slice(0, 8)
+        .map(([what, v]) => `${what}: ${v.perBlock}`)
+        .join("; ")}`,
+    );
+    console.log(
+      `  direct transfers: ${blocks - directMissed}/${blocks} seen in their own block (delay 0 blocks); goal all: ${verdict(directMissed === 0)}`,
     );
     console.log(
       `  internal transfers: ${internalDelays.length} found, all dated to their block: ${verdict(misdated === 0)}; ` +
@@ -299,14 +365,28 @@ try {
     return { result, ok };
   }
 
-  // Reference: one read of every open address (the cost of each block before the rotation).
+  // Reference: one read of every open address through Multicall3 (the cost of each block before
+  // the rotation), and the same read through the balance reader (eth_call with a state override).
   const head = await getHeader(client, await client.getBlockNumber({ cacheTime: 0 }));
-  const started = performance.now();
+  let started = performance.now();
+  await depositBalanceReader({
+    db: testDb.db,
+    client,
+    chainId: CHAIN_ID,
+    multicall3,
+    stateOverrides: false,
+  }).balancesAt(addresses, head.hash);
+  const fullReadMs = performance.now() - started;
+  started = performance.now();
   await depositBalanceReader({ db: testDb.db, client, chainId: CHAIN_ID, multicall3 }).balancesAt(
     addresses,
     head.hash,
   );
-  const fullReadMs = performance.now() - started;
+  const fullReadOverrideMs = performance.now() - started;
+  console.log(
+    `reference: every open balance read once at one block: ${fullReadMs.toFixed(0)} ms through Multicall3 (${Math.ceil(ADDRESSES / BALANCES_PER_CALL)} eth_call, what each block cost before the watch read only what it needs), ` +
+      `${fullReadOverrideMs.toFixed(0)} ms through the balance reader (eth_call with a state override, the same number of calls)`,
+  );
 
   // Traces first (the Hardhat node's own debug_traceTransaction behind a debug_traceBlockByHash
   // proxy), then the rotation (the node as it is: no block traces).
@@ -329,6 +409,7 @@ try {
     `  written to ${writeResult(`watch-${ADDRESSES}`, {
       addresses: ADDRESSES,
       referenceFullReadMs: Number(fullReadMs.toFixed(1)),
+      referenceFullReadBalanceReaderMs: Number(fullReadOverrideMs.toFixed(1)),
       referenceFullReadCalls: Math.ceil(ADDRESSES / BALANCES_PER_CALL),
       ...runs,
     })}`,

@@ -8,7 +8,11 @@ import {
   registerDepositAddress,
   registerDepositAddresses,
 } from "../../server/src/deposits/repository.ts";
-import { depositBalanceReader, type BalanceReaderOptions } from "../../server/src/deposits/sources.ts";
+import {
+  BALANCE_READER,
+  depositBalanceReader,
+  type BalanceReaderOptions,
+} from "../../server/src/deposits/sources.ts";
 import { getHeader } from "../../server/src/indexer/rpc.ts";
 import type { BlockRef } from "../../server/src/indexer/types.ts";
 import { createTestDb, type TestDb } from "../support/db.ts";
@@ -144,9 +148,108 @@ describe("deposit watch at scale (hardhat node)", function () {
     }
   });
 
+  it("traces: a step of several blocks dates each credit to its block with no read before the step", async function () {
+    const proxy = await startTraceProxy(chain.url);
+    try {
+      const client = createPublicClient({ transport: http(proxy.url, { retryCount: 0 }) }) as PublicClient;
+      const calls: { method: string; at: unknown }[] = [];
+      const reader = depositBalanceReader({
+        db: testDb.db,
+        client,
+        chainId: CHAIN_ID,
+        multicall3,
+        onRequest: (method, params) => calls.push({ method, at: params[1] }),
+      });
+      const start = await head(client);
+      await step(reader, start);
+      const [to] = await open(1);
+      const direct = await chain.wallet.sendTransaction({
+        account: chain.customer,
+        to: to as `0x${string}`,
+        value: 100n,
+        chain: null,
+      });
+      await chain.mine(1);
+      await internal(to as string, 20n);
+      const last = await head(client);
+      const blocks = await Promise.all(
+        Array.from({ length: Number(last.number - start.number) }, (_, i) =>
+          getHeader(client, start.number + 1n + BigInt(i)),
+        ),
+      );
+      calls.length = 0;
+      const events = (await reader.read(blocks, {
+        chainId: CHAIN_ID,
+        from: blocks[0]?.number as bigint,
+        events: [],
+        historical: false,
+      })) as DepositBalanceObserved[];
+      assert.deepEqual(
+        events.map((e) => [e.blockNumber, e.balance, e.txHash]),
+        [
+          [start.number + 1n, 100n, direct],
+          [last.number, 120n, null],
+        ],
+      );
+      // Each block's transactions and traces, and one balance read at the step's last block.
+      const reads = calls.filter((c) => c.method === "eth_call");
+      assert.equal(reads.length, 1, JSON.stringify(calls));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a node without eth_call state overrides: the balances through Multicall3, the same findings", async function () {
+    const proxy = await startTraceProxy(chain.url, { stateOverrides: false });
+    try {
+      const client = createPublicClient({ transport: http(proxy.url, { retryCount: 0 }) }) as PublicClient;
+      const calls: { to: string | undefined; overrides: boolean }[] = [];
+      let refused = 0;
+      const reader = depositBalanceReader({
+        db: testDb.db,
+        client,
+        chainId: CHAIN_ID,
+        multicall3,
+        mode: "block_traces",
+        onOverridesRefused: () => refused++,
+        onRequest: (method, params) => {
+          if (method === "eth_call")
+            calls.push({ to: (params[0] as { to?: string }).to, overrides: params.length > 2 });
+        },
+      });
+      const [a, b] = await open(2);
+      for (const [to, value] of [
+        [a, 5n],
+        [b, 6n],
+      ] as const) {
+        const hash = await chain.wallet.sendTransaction({
+          account: chain.customer,
+          to: to as `0x${string}`,
+          value,
+          chain: null,
+        });
+        const block = await head(client);
+        const events = await step(reader, block);
+        assert.deepEqual(
+          events.map((e) => [e.address, e.blockNumber, e.balance, e.txHash]),
+          [[to, block.number, value, hash]],
+        );
+      }
+      assert.equal(refused, 1, "the refusal is noticed once");
+      // The first read tries the override and falls back; every later one goes to Multicall3 at once.
+      assert.deepEqual(calls, [
+        { to: BALANCE_READER, overrides: true },
+        { to: multicall3, overrides: false },
+        { to: multicall3, overrides: false },
+      ]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("an address open for good adds no per-block cost beyond its slice", async function () {
-    // A fresh database: only these addresses are open. Without Multicall3 every balance read is
-    // one eth_getBalance, so the addresses read per block can be counted exactly.
+    // A fresh database: only these addresses are open. Every balance read at the block is one
+    // eth_call of the balance reader (its calldata: the addresses packed), counted exactly.
     const own = await createTestDb();
     try {
       const list = Array.from({ length: 200 }, (_, i) => ({
@@ -178,6 +281,10 @@ describe("deposit watch at scale (hardhat node)", function () {
         minSliceAddresses: 1,
         clock: () => now,
         onRequest: (m, params) => {
+          const call = params[0] as { to?: string; data?: string };
+          if (m === "eth_call" && call.to === BALANCE_READER)
+            for (let at = 2; at < (call.data ?? "").length; at += 40)
+              read.at(-1)?.push(`0x${call.data?.slice(at, at + 40)}`);
           if (m === "eth_getBalance") read.at(-1)?.push(String(params[0]));
         },
       });
@@ -226,11 +333,9 @@ describe("deposit watch at scale (hardhat node)", function () {
       events.map((e) => [e.address, e.blockNumber, e.balance, e.txHash]),
       [[to, block.number, 777n, hash]],
     );
-    // The block with its transactions, the balances at it (recipient and slice: one Multicall3
-    // call) and one read before it (where the recipient held its stored balance): not the 50
-    // calls of reading every open address.
-    assert.equal(methods.filter((m) => m === "eth_getBlockByHash").length, 1);
-    assert.ok(methods.filter((m) => m === "eth_call").length <= 2, methods.join(", "));
-    assert.ok(methods.length <= 3, methods.join(", "));
+    // The block with its transactions and the balances at it (recipient and slice: one eth_call):
+    // not the 50 calls of reading every open address. The balance rose by exactly the block's
+    // transfer, so nothing is read before the block to date it.
+    assert.deepEqual(methods, ["eth_getBlockByHash", "eth_call"]);
   });
 });

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "mocha";
 import { MethodNotSupportedRpcError, RpcRequestError, HttpRequestError } from "viem";
-import { createRotation, detectWatchMode, readBlockContents } from "../../server/src/deposits/watch.ts";
+import {
+  createRotation,
+  creditsExplain,
+  detectWatchMode,
+  readBlockContents,
+} from "../../server/src/deposits/watch.ts";
 import type { BlockRef } from "../../server/src/indexer/types.ts";
 
 const block: BlockRef = {
@@ -80,6 +85,9 @@ describe("deposit watch: modes, block contents, rotation", function () {
           calls: [
             { type: "CALL", to: C, value: "0x2" },
             { type: "CALL", to: B, value: "0x3", error: "execution reverted" },
+            // A delegate call shows its caller's value but moves none to its target.
+            { type: "DELEGATECALL", to: B, value: "0x5" },
+            { type: "CALL", to: C, value: "0x4" },
           ],
         },
       },
@@ -88,6 +96,39 @@ describe("deposit watch: modes, block contents, rotation", function () {
     const got = await readBlockContents(request, block, "block_traces");
     assert.deepEqual([...got.recipients].sort(), [A, C, D].sort());
     assert.deepEqual([...got.direct], [[A, "0x01"]]);
+    // What the block credited, to the wei: the transaction's own frame, the inner calls, the
+    // withdrawal in gwei.
+    assert.deepEqual(
+      new Map(got.credits),
+      new Map([
+        [A, 5n],
+        [C, 6n],
+        [D, 1_000_000_000n],
+      ]),
+    );
+  });
+
+  it("known credits date a change without reads before the step, only when they add up", function () {
+    const contents = (n: bigint, credits: [string, bigint][]) => ({
+      ref: { ...block, number: n },
+      recipients: new Set(credits.map(([a]) => a)),
+      direct: new Map<string, string>(),
+      credits: new Map(credits),
+    });
+    const step = [
+      contents(9n, [[A, 7n]]),
+      contents(8n, [
+        [A, 10n],
+        [B, 1n],
+      ]),
+    ];
+    assert.deepEqual(creditsExplain(A, 100n, 117n, step), [
+      { block: 8n, balance: 110n },
+      { block: 9n, balance: 117n },
+    ]);
+    // More than the credits (an internal transfer the rotation cannot see, or one before the step).
+    assert.equal(creditsExplain(A, 100n, 118n, step), undefined);
+    assert.equal(creditsExplain(C, 0n, 5n, step), undefined, "no known credit: read back");
   });
 
   it("trace_block: calls, creations and self-destructs with value", async function () {
@@ -101,6 +142,14 @@ describe("deposit watch: modes, block contents, rotation", function () {
       (method === "eth_getBlockByHash" ? { ...raw, withdrawals: [] } : traces) as T;
     const got = await readBlockContents(request, block, "trace_block");
     assert.deepEqual([...got.recipients].sort(), [A, B, C].sort());
+    // The direct transfer to A has no trace here: its value is not counted as credited.
+    assert.deepEqual(
+      new Map(got.credits),
+      new Map([
+        [C, 2n],
+        [B, 4n],
+      ]),
+    );
   });
 
   it("rotation: slices sized by the time since the last one, at least the smallest, wrapping at the end", async function () {

@@ -211,9 +211,11 @@ export function setDescription(node: NodeChain, at: `0x${string}`, description: 
  * An HTTP JSON-RPC proxy in front of a `hardhat node` that also answers geth's
  * `debug_traceBlockByHash` with the `callTracer` (`[{ txHash, result }]`, one call frame tree per
  * transaction), which Hardhat does not offer, from Hardhat's own `debug_traceTransaction` of each
- * transaction of the block. Every other method is forwarded as it is.
+ * transaction of the block. Every other method is forwarded as it is. With `stateOverrides: false`
+ * it stands for a node without eth_call state overrides: an eth_call with a third parameter gets
+ * geth's answer to one (-32602 "too many arguments, want at most 2").
  */
-export async function startTraceProxy(target: string) {
+export async function startTraceProxy(target: string, options: { stateOverrides?: boolean } = {}) {
   const port = await freePort();
   type Call = { jsonrpc: "2.0"; id: unknown; method: string; params?: unknown[] };
   const upstream = async (method: string, params: unknown[]) => {
@@ -225,6 +227,12 @@ export async function startTraceProxy(target: string) {
     return (await res.json()) as { result?: unknown; error?: unknown };
   };
   const answer = async (call: Call) => {
+    if (options.stateOverrides === false && call.method === "eth_call" && (call.params?.length ?? 0) > 2)
+      return {
+        jsonrpc: "2.0",
+        id: call.id,
+        error: { code: -32602, message: "too many arguments, want at most 2" },
+      };
     if (call.method !== "debug_traceBlockByHash") {
       const out = await upstream(call.method, call.params ?? []);
       return { jsonrpc: "2.0", id: call.id, ...out };

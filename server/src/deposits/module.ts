@@ -39,6 +39,10 @@ export const depositsModule: ChainModule = {
       multicall3: ctx.multicall3,
       fullCycleSeconds: ctx.config.watchFullCycleSeconds,
       watchAfterExpirySeconds: (ctx.config.depositWatchHours ?? DEFAULT_DEPOSIT_WATCH_HOURS) * 3600,
+      onOverridesRefused: () =>
+        ctx.log.info(
+          `the node of ${ctx.name} refuses eth_call state overrides: deposit balances are read through ${ctx.multicall3 ? "Multicall3" : "eth_getBalance"} (slower per address)`,
+        ),
     });
     watches.set(ctx, reader);
     return [reader];

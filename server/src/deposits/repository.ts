@@ -130,20 +130,23 @@ export async function watchedDetails(
   }));
 }
 
-/** Up to `limit` open deposit addresses after `after`, in address order (the rotation's next slice). */
+/**
+ * Up to `limit` open deposit addresses after `after`, in address order, with their newest balance
+ * (the rotation's next slice): a walk of the primary key from `after`, read once per address.
+ */
 export async function watchedSlice(
   db: Queryable,
   chainId: bigint,
   after: string,
   limit: number,
-): Promise<string[]> {
-  const { rows } = await db.query<{ address: string }>(
-    `SELECT address FROM deposit_addresses
+): Promise<WatchedAddress[]> {
+  const { rows } = await db.query<{ address: string; balance: string }>(
+    `SELECT address, balance::text FROM deposit_addresses
       WHERE chain_id = $1 AND address > $2 AND ${OPEN}
       ORDER BY address LIMIT $3`,
     [chainId, after, limit],
   );
-  return rows.map((r) => r.address);
+  return rows.map((r) => ({ address: r.address, balance: BigInt(r.balance) }));
 }
 
 /** How many deposit addresses of the chain are open. */

@@ -35,7 +35,18 @@ export interface BlockContents {
   recipients: Set<string>;
   /** address → the hash of the last transaction in the block that sent it ETH directly. */
   direct: Map<string, string>;
+  /**
+   * address → the wei the block is known to have credited it: its value-moving call frames in a
+   * traces mode (every credit, the top-level call included; a reverted frame moved nothing), the
+   * values of the transactions sent to it in the rotation (internal transfers unknown), and its
+   * withdrawals. A balance that rose by exactly these amounts since the stored one is dated to
+   * these blocks without reading before the step (watch.ts `creditsExplain`).
+   */
+  credits: Map<string, bigint>;
 }
+
+const credit = (into: Map<string, bigint>, address: string, wei: bigint) =>
+  into.set(address, (into.get(address) ?? 0n) + wei);
 
 export const refOf = (raw: FullBlock): BlockRef => ({
   number: BigInt(raw.number),
@@ -45,7 +56,7 @@ export const refOf = (raw: FullBlock): BlockRef => ({
 });
 
 /** A JSON-RPC error answer (the node refused the method or its tracer), not a transport failure. */
-function isRefusal(error: unknown): boolean {
+export function isRefusal(error: unknown): boolean {
   return error instanceof BaseError && error.walk((e) => e instanceof RpcError) instanceof RpcError;
 }
 
@@ -78,47 +89,70 @@ interface CallFrame {
   calls?: CallFrame[];
 }
 
-/** Recipients of value in a callTracer frame tree (a reverted frame moved nothing, nor did its children). */
-function collectFrames(frame: CallFrame | undefined, into: Set<string>): void {
+/**
+ * Value credited by a callTracer frame tree (a reverted frame moved nothing, nor did its
+ * children). DELEGATECALL and CALLCODE frames show their caller's value but move none to `to`.
+ */
+function collectFrames(frame: CallFrame | undefined, into: Map<string, bigint>): void {
   if (!frame || frame.error) return;
-  if (frame.to && frame.value && BigInt(frame.value) > 0n) into.add(frame.to.toLowerCase());
+  const type = (frame.type ?? "CALL").toUpperCase();
+  const moves = type !== "DELEGATECALL" && type !== "STATICCALL" && type !== "CALLCODE";
+  if (moves && frame.to && frame.value && BigInt(frame.value) > 0n)
+    credit(into, frame.to.toLowerCase(), BigInt(frame.value));
   for (const child of frame.calls ?? []) collectFrames(child, into);
 }
 
 interface ParityTrace {
   type: string;
   error?: string;
-  action: { to?: string; value?: string; refundAddress?: string; balance?: string; author?: string };
+  action: {
+    callType?: string;
+    to?: string;
+    value?: string;
+    refundAddress?: string;
+    balance?: string;
+    author?: string;
+  };
   result?: { address?: string } | null;
 }
 
-/** Recipients of value in `trace_block` output (calls, creations, self-destructs, rewards). */
-function collectParity(traces: readonly ParityTrace[], into: Set<string>): void {
+/**
+ * Value credited in `trace_block` output (calls, creations, self-destructs, rewards). A delegate
+ * or code call (`callType`) moves nothing to `to`; a frame under a reverted one has its own error.
+ */
+function collectParity(traces: readonly ParityTrace[], into: Map<string, bigint>): void {
   for (const t of traces) {
     if (t.error) continue;
     const a = t.action;
-    const positive = (v: string | undefined) => v !== undefined && BigInt(v) > 0n;
-    if (t.type === "call" && a.to && positive(a.value)) into.add(a.to.toLowerCase());
-    else if (t.type === "create" && t.result?.address && positive(a.value))
-      into.add(t.result.address.toLowerCase());
-    else if (t.type === "suicide" && a.refundAddress && positive(a.balance))
-      into.add(a.refundAddress.toLowerCase());
-    else if (t.type === "reward" && a.author) into.add(a.author.toLowerCase());
+    const wei = (v: string | undefined) => (v === undefined ? 0n : BigInt(v));
+    const moves = a.callType === undefined || a.callType === "call";
+    if (t.type === "call" && moves && a.to && wei(a.value) > 0n)
+      credit(into, a.to.toLowerCase(), wei(a.value));
+    else if (t.type === "create" && t.result?.address && wei(a.value) > 0n)
+      credit(into, t.result.address.toLowerCase(), wei(a.value));
+    else if (t.type === "suicide" && a.refundAddress && wei(a.balance) > 0n)
+      credit(into, a.refundAddress.toLowerCase(), wei(a.balance));
+    else if (t.type === "reward" && a.author && wei(a.value) > 0n)
+      credit(into, a.author.toLowerCase(), wei(a.value));
   }
 }
 
 /**
- * One block's ETH recipients: its transactions (one eth_getBlockByHash with full transactions)
- * and withdrawals, and in a traces mode its internal transfers (one trace call). A block the node
+ * One block's ETH recipients: its transactions (one eth_getBlockByHash with full transactions,
+ * unless the follower's copy is given) and withdrawals, and in a traces mode its internal transfers (one trace call). A block the node
  * no longer has is a retryable BlockNotFoundError.
  */
 export async function readBlockContents(
   request: Request,
   block: BlockRef,
   mode: WatchMode,
+  /** The block with its transactions, when the indexer's follower already fetched it. */
+  known?: FullBlock,
 ): Promise<BlockContents> {
   const [raw, traced] = await Promise.all([
-    request<FullBlock | null>("eth_getBlockByHash", [block.hash, true]),
+    known?.hash === block.hash && Array.isArray(known.transactions)
+      ? Promise.resolve(known)
+      : request<FullBlock | null>("eth_getBlockByHash", [block.hash, true]),
     mode === "block_traces"
       ? request<{ result?: CallFrame }[] | null>("debug_traceBlockByHash", [
           block.hash,
@@ -129,23 +163,56 @@ export async function readBlockContents(
         : Promise.resolve(undefined),
   ]);
   if (!raw) throw new BlockNotFoundError({ blockHash: block.hash as `0x${string}` });
-  const recipients = new Set<string>();
+  return contentsOf(block, raw, mode, traced);
+}
+
+/** What a block credited: its transactions and withdrawals, and in a traces mode its traces. */
+export function contentsOf(block: BlockRef, raw: FullBlock, mode: WatchMode, traced: unknown): BlockContents {
+  const credits = new Map<string, bigint>();
   const direct = new Map<string, string>();
   for (const t of raw.transactions) {
     if (typeof t === "string" || !t.to || BigInt(t.value ?? "0x0") === 0n) continue;
     const to = t.to.toLowerCase();
-    recipients.add(to);
     direct.set(to, t.hash);
+    // In a traces mode the transaction's own call frame says whether its value arrived.
+    if (mode === "rotation") credit(credits, to, BigInt(t.value ?? "0x0"));
   }
-  for (const w of raw.withdrawals ?? []) if (BigInt(w.amount) > 0n) recipients.add(w.address.toLowerCase());
+  for (const w of raw.withdrawals ?? [])
+    if (BigInt(w.amount) > 0n) credit(credits, w.address.toLowerCase(), BigInt(w.amount) * 1_000_000_000n);
   if (mode === "block_traces") {
     if (!traced) throw new BlockNotFoundError({ blockHash: block.hash as `0x${string}` });
-    for (const tx of traced as { result?: CallFrame }[]) collectFrames(tx.result, recipients);
+    for (const tx of traced as { result?: CallFrame }[]) collectFrames(tx.result, credits);
   } else if (mode === "trace_block") {
     if (!traced) throw new BlockNotFoundError({ blockNumber: block.number });
-    collectParity(traced as ParityTrace[], recipients);
+    collectParity(traced as ParityTrace[], credits);
   }
-  return { ref: block, recipients, direct };
+  const recipients = new Set<string>([...credits.keys(), ...direct.keys()]);
+  return { ref: block, recipients, direct, credits };
+}
+
+/**
+ * Whether an address's balance at the step's end is its stored balance plus exactly what the
+ * step's blocks are known to have credited it (no sweep in the step): then each credit is a
+ * change in its own block, and nothing came before the step. A deposit address's balance only
+ * rises between sweeps and every sweep is recorded, so the balance before the step is at least
+ * the stored one and each known credit arrived; the sum can only match when nothing else did.
+ * Returns the balance after each credited block, in block order, or undefined.
+ */
+export function creditsExplain(
+  address: string,
+  stored: bigint,
+  end: bigint,
+  blocks: readonly BlockContents[],
+): { block: bigint; balance: bigint }[] | undefined {
+  let running = stored;
+  const out: { block: bigint; balance: bigint }[] = [];
+  for (const c of [...blocks].sort((a, b) => (a.ref.number < b.ref.number ? -1 : 1))) {
+    const wei = c.credits.get(address);
+    if (wei === undefined || wei === 0n) continue;
+    running += wei;
+    out.push({ block: c.ref.number, balance: running });
+  }
+  return out.length > 0 && running === end ? out : undefined;
 }
 
 /**

@@ -7,7 +7,14 @@ import { createRealtimeSync } from "./realtime.ts";
 import { findCommonAncestor } from "./reorg.ts";
 import { firstLine } from "../lib/errors.ts";
 import { sleep } from "../lib/sleep.ts";
-import { FatalIndexerError, getFinalizedNumber, getHeader, getHeaders, isRetryable } from "./rpc.ts";
+import {
+  FatalIndexerError,
+  getBlocksWithTransactions,
+  getFinalizedNumber,
+  getHeader,
+  getHeaders,
+  isRetryable,
+} from "./rpc.ts";
 import { createSelector, decodeLogs, fetchSelectionLogs } from "./sources.ts";
 import {
   dropBlocksPast,
@@ -125,18 +132,30 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
     maxLogRange: BigInt(options.maxLogRange ?? 100_000),
     header,
     async getLogs(fromBlock, toBlock, signal) {
-      return fetchSelectionLogs(client, await select(), { fromBlock, toBlock }, signal);
+      return fetchSelectionLogs(client, await select("range"), { fromBlock, toBlock }, signal);
     },
-    decode: async (logs, known) => decodeLogs(await select(), chainId, logs, known, headers),
+    decode: async (logs, known) => decodeLogs(await select("decode"), chainId, logs, known, headers),
   });
+  // At the head, blocks come with their transactions when a reader wants them (one call for both).
+  const wantBodies = (options.readers ?? []).some((r) => r.wantsTransactions);
+  let bodies = new Map<string, unknown>();
   const realtime = createRealtimeSync<E>({
     batch: BigInt(options.realtimeBatch ?? 50),
     header,
-    headers,
+    headers: wantBodies
+      ? async (numbers) => {
+          const got = await getBlocksWithTransactions(client, numbers);
+          bodies = got.bodies;
+          return got.refs;
+        }
+      : headers,
     async getBlockLogs(block) {
-      return fetchSelectionLogs(client, await select(), { blockHash: block.hash, blockNumber: block.number });
+      const selection = await select("head");
+      return selection.keep(
+        await fetchSelectionLogs(client, selection, { blockHash: block.hash, blockNumber: block.number }),
+      );
     },
-    decode: async (logs, known) => decodeLogs(await select(), chainId, logs, known, headers),
+    decode: async (logs, known) => decodeLogs(await select("decode"), chainId, logs, known, headers),
   });
 
   // The finalized bound: the node's `finalized` block where it serves a real one, else depth.
@@ -312,7 +331,11 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
   ): Promise<E[]> {
     const readers = options.readers ?? [];
     if (readers.length === 0 || blocks.length === 0) return events;
-    const read = await Promise.all(readers.map((r) => r.read(blocks, { chainId, from, events, historical })));
+    const read = await Promise.all(
+      readers.map((r) =>
+        r.read(blocks, { chainId, from, events, historical, ...(historical ? {} : { bodies }) }),
+      ),
+    );
     return events.concat(...read);
   }
 

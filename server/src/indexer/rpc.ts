@@ -272,6 +272,45 @@ export async function getHeaders(
 }
 
 /**
+ * The given blocks with their transactions (`eth_getBlockByNumber(n, true)`, HEADER_CONCURRENCY
+ * at a time): their headers, and each block as the node returned it, by hash.
+ */
+export async function getBlocksWithTransactions(
+  client: PublicClient,
+  numbers: readonly bigint[],
+): Promise<{ refs: Map<bigint, BlockRef>; bodies: Map<string, unknown> }> {
+  const refs = new Map<bigint, BlockRef>();
+  const bodies = new Map<string, unknown>();
+  type Raw = { number: string | null; hash: string | null; parentHash: string; timestamp: string };
+  for (let i = 0; i < numbers.length; i += HEADER_CONCURRENCY) {
+    const slice = numbers.slice(i, i + HEADER_CONCURRENCY);
+    const fetched = await Promise.all(
+      slice.map(async (n) => {
+        const raw = (await client.request({
+          method: "eth_getBlockByNumber",
+          params: [`0x${n.toString(16)}`, true],
+        } as never)) as Raw | null;
+        if (!raw) throw new BlockNotFoundError({ blockNumber: n });
+        if (raw.number === null || raw.hash === null)
+          throw new Error("pending block returned where a mined one was expected");
+        return raw;
+      }),
+    );
+    for (const raw of fetched) {
+      const ref: BlockRef = {
+        number: BigInt(raw.number as string),
+        hash: raw.hash as string,
+        parentHash: raw.parentHash,
+        timestamp: new Date(Number(BigInt(raw.timestamp)) * 1000),
+      };
+      refs.set(ref.number, ref);
+      bodies.set(ref.hash, raw);
+    }
+  }
+  return { refs, bodies };
+}
+
+/**
  * The number of the node's `finalized` block, or undefined when the node does not serve that tag
  * (an error that is not worth retrying, or no block). Connection problems throw as usual.
  */

@@ -10,7 +10,16 @@ export interface Selection<E> {
   /** Every filter to ask; their logs together are what the sources follow. Empty: nothing to fetch. */
   filters: readonly LogFilter[];
   sourceFor(log: RawLog): Source<E> | undefined;
+  /** At the head: the fetched logs that the sources' `matchAtHead` keep (the others all), in order. */
+  keep(logs: readonly RawLog[]): Promise<RawLog[]>;
 }
+
+/**
+ * What a selection is for: `range` fetches a block range with every filter; `head` fetches one
+ * block, sources with `matchAtHead` without their filters; `decode` only routes logs to their
+ * sources (no filter list is asked for).
+ */
+export type SelectionUse = "range" | "head" | "decode";
 
 const resolve = (values: Values) => (typeof values === "function" ? values() : values);
 
@@ -21,9 +30,11 @@ const resolve = (values: Values) => (typeof values === "function" ? values() : v
  * address and topic0. Sources with fixed lists are resolved once; lists given as functions are
  * asked on every call.
  */
-export function createSelector<E>(sources: readonly Source<E>[]): () => Promise<Selection<E>> {
+export function createSelector<E>(
+  sources: readonly Source<E>[],
+): (use?: SelectionUse) => Promise<Selection<E>> {
   type Resolved = { addresses: readonly string[]; filters: (readonly string[])[] };
-  const build = (resolved: readonly Resolved[]): Selection<E> => {
+  const build = (resolved: readonly Resolved[], use: SelectionUse): Selection<E> => {
     const routes = new Map<string, Map<string, Source<E>>>(); // address → topic0 → source
     const address = new Set<string>();
     const topics = new Set<string>();
@@ -31,7 +42,9 @@ export function createSelector<E>(sources: readonly Source<E>[]): () => Promise<
     sources.forEach((source, i) => {
       const r = resolved[i];
       if (!r || r.addresses.length === 0) return;
-      if (r.filters.some((values) => values.length === 0)) return; // an empty OR-list matches nothing
+      const unfiltered = use === "decode" || (use === "head" && source.matchAtHead !== undefined);
+      // An empty OR-list matches nothing.
+      if (!unfiltered && r.filters.some((values) => values.length === 0)) return;
       for (const raw of r.addresses) {
         const a = raw.toLowerCase();
         const byTopic = routes.get(a) ?? new Map<string, Source<E>>();
@@ -40,7 +53,7 @@ export function createSelector<E>(sources: readonly Source<E>[]): () => Promise<
         routes.set(a, byTopic);
       }
       const topic0 = source.topics.map((t) => t.toLowerCase());
-      const own = source.topicFilters ?? [];
+      const own = unfiltered ? [] : (source.topicFilters ?? []);
       if (own.length === 0) {
         for (const a of r.addresses) address.add(a.toLowerCase());
         for (const t of topic0) topics.add(t);
@@ -62,9 +75,28 @@ export function createSelector<E>(sources: readonly Source<E>[]): () => Promise<
       }
     });
     if (address.size > 0) filters.unshift({ address: [...address], topics: [...topics] });
+    const sourceFor = (log: RawLog) =>
+      routes.get(log.address.toLowerCase())?.get((log.topics[0] ?? "").toLowerCase());
     return {
       filters,
-      sourceFor: (log) => routes.get(log.address.toLowerCase())?.get((log.topics[0] ?? "").toLowerCase()),
+      sourceFor,
+      async keep(logs) {
+        if (use !== "head") return [...logs];
+        const bySource = new Map<Source<E>, RawLog[]>();
+        for (const l of logs) {
+          const source = sourceFor(l);
+          if (!source?.matchAtHead) continue;
+          const list = bySource.get(source) ?? [];
+          list.push(l);
+          bySource.set(source, list);
+        }
+        if (bySource.size === 0) return [...logs];
+        const kept = new Set<RawLog>();
+        for (const [source, list] of bySource)
+          for (const l of await (source.matchAtHead as NonNullable<Source<E>["matchAtHead"]>)(list))
+            kept.add(l);
+        return logs.filter((l) => !sourceFor(l)?.matchAtHead || kept.has(l));
+      },
     };
   };
   const isStatic = sources.every(
@@ -72,20 +104,29 @@ export function createSelector<E>(sources: readonly Source<E>[]): () => Promise<
       typeof s.addresses !== "function" &&
       (s.topicFilters ?? []).every((f) => typeof f.values !== "function"),
   );
-  const resolveAll = async () =>
+  const resolveAll = async (use: SelectionUse) =>
     build(
       await Promise.all(
         sources.map(async (s) => ({
           addresses: await resolve(s.addresses),
-          filters: await Promise.all((s.topicFilters ?? []).map((f) => resolve(f.values))),
+          // Filter lists are asked only where they are used.
+          filters:
+            use === "decode" || (use === "head" && s.matchAtHead)
+              ? []
+              : await Promise.all((s.topicFilters ?? []).map((f) => resolve(f.values))),
         })),
       ),
+      use,
     );
   if (isStatic) {
-    const fixed = resolveAll();
-    return () => fixed;
+    const fixed = new Map<SelectionUse, Promise<Selection<E>>>();
+    return (use = "range") => {
+      const known = fixed.get(use) ?? resolveAll(use);
+      fixed.set(use, known);
+      return known;
+    };
   }
-  return resolveAll;
+  return (use = "range") => resolveAll(use);
 }
 
 /**

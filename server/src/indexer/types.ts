@@ -72,6 +72,14 @@ export interface Source<E> {
    * matches nothing.
    */
   topicFilters?: readonly TopicFilter[];
+  /**
+   * With topic filters whose lists grow with the data (every open deposit address): at the head,
+   * where one block is read at a time, the source's logs are fetched without those filters, in the
+   * request shared with the sources that have none, and this keeps the wanted ones (one lookup for
+   * the block's logs, instead of a filter listing every value: a cost per log, not per value).
+   * Historical ranges keep the filters (a range holds far more logs than values).
+   */
+  matchAtHead?: (logs: readonly RawLog[]) => Promise<readonly RawLog[]>;
   decode(log: RawLog, ctx: DecodeContext): E | undefined;
 }
 
@@ -94,6 +102,11 @@ export interface BlockReadContext<E = unknown> {
   events: readonly E[];
   /** A historical chunk (final blocks, only the last header known) rather than blocks at the head. */
   historical: boolean;
+  /**
+   * At the head, for readers that want transactions: each block of the step as the node returned
+   * it to `eth_getBlockByNumber(n, true)`, by hash (absent: the reader fetches what it needs).
+   */
+  bodies?: ReadonlyMap<string, unknown>;
 }
 
 /**
@@ -107,6 +120,12 @@ export interface BlockReadContext<E = unknown> {
  */
 export interface BlockReader<E> {
   name: string;
+  /**
+   * At the head, the reader reads the blocks' transactions: the realtime follower then fetches
+   * each block with them (`eth_getBlockByNumber(n, true)`) instead of its header alone, and hands
+   * them over in `BlockReadContext.bodies` (one call per block for both).
+   */
+  wantsTransactions?: boolean;
   read(blocks: readonly BlockRef[], ctx: BlockReadContext<E>): Promise<E[]>;
 }
 

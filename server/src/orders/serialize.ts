@@ -112,6 +112,16 @@ function orderPrice(row: OrderRow): string {
 
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");
 
+const isPaid = (row: OrderRow) =>
+  row.status === "success" ||
+  row.status === "complete" ||
+  (row.status === "refunded" && row.transaction_id !== null);
+
+/** The fields of an order's JSON that follow from its status (and nothing else that changes). */
+export function statusFields(row: OrderRow): Pick<OrderJson, "status" | "paid" | "expired"> {
+  return { status: row.status, paid: isPaid(row), expired: row.status === "expired" };
+}
+
 export function orderToJson(row: OrderRow, publicUrl: string, indexedBlock: bigint | null): OrderJson {
   const confirmations =
     row.paid_block !== null && indexedBlock !== null && indexedBlock >= row.paid_block
@@ -132,10 +142,7 @@ export function orderToJson(row: OrderRow, publicUrl: string, indexedBlock: bigi
     sent_transaction: row.sent_transaction ?? "",
     created_at: rfc3339(row.created_at),
     return_to: getAddress(row.merchant_address),
-    paid:
-      row.status === "success" ||
-      row.status === "complete" ||
-      (row.status === "refunded" && row.transaction_id !== null),
+    paid: isPaid(row),
     expired: row.status === "expired",
     expires_at: rfc3339(row.expires_at),
     confirmations,
