@@ -138,10 +138,10 @@ describe("REST API: orders in EUR and other fiat currencies", function () {
     assert.equal(res.statusCode, 200, res.body);
     const page = await system.app.inject({ method: "GET", url: `/pay/${res.json().id}` });
     assert.equal(page.statusCode, 200);
-    assert.match(page.body, /13\.54 EUR at 2771\.3625866 EUR\/ETH/);
+    assert.match(page.body, /13\.54 EUR at 2,771\.3625866 EUR\/ETH/);
     const usd = await post({ amount: "3.00" }, key);
     const usdPage = await system.app.inject({ method: "GET", url: `/pay/${usd.json().id}` });
-    assert.match(usdPage.body, /\$3\.00 USD at 3000\.00 USD\/ETH/);
+    assert.match(usdPage.body, /\$3\.00 USD at 3,000\.00 USD\/ETH/);
     assert.equal(
       orderStatusText("success", {
         id: 7,
