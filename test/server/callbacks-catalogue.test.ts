@@ -35,11 +35,10 @@ function capture(): { tx: Queryable; queued: { kind: string; body: string }[] } 
   const tx: Queryable = {
     async query<Row>(sql: string, params: readonly unknown[] = []) {
       assert.match(sql, /INSERT INTO callbacks/);
-      if (Array.isArray(params[1])) {
-        // enqueueCallbacks: one array per column (stream, kind, url, body, …).
-        const kinds = params[1] as string[];
-        const bodies = params[3] as string[];
-        kinds.forEach((kind, i) => queued.push({ kind, body: bodies[i] as string }));
+      if (typeof params[0] === "string" && params[0].startsWith("[")) {
+        // enqueueCallbacks: the step's rows as one JSON array ({stream, kind, url, body, …} each).
+        const rows = JSON.parse(params[0]) as { kind: string; body: string }[];
+        for (const row of rows) queued.push({ kind: row.kind, body: row.body });
       } else queued.push({ kind: params[1] as string, body: params[3] as string });
       return { rows: [{ id: 1n, event_id: "00000000-0000-4000-8000-000000000000" }] as Row[], rowCount: 1 };
     },
