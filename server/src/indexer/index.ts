@@ -13,6 +13,7 @@ import {
   getFinalizedNumber,
   getHeader,
   getHeaders,
+  isRangeTooLarge,
   isRetryable,
 } from "./rpc.ts";
 import { createSelector, decodeLogs, fetchSelectionLogs } from "./sources.ts";
@@ -150,10 +151,19 @@ export function createIndexer<E, R>(options: IndexerOptions<E, R>): Indexer<R> {
         }
       : headers,
     async getBlockLogs(block) {
+      const at = { blockHash: block.hash, blockNumber: block.number };
       const selection = await select("head");
-      return selection.keep(
-        await fetchSelectionLogs(client, selection, { blockHash: block.hash, blockNumber: block.number }),
-      );
+      try {
+        return await selection.keep(await fetchSelectionLogs(client, selection, at));
+      } catch (error) {
+        // A provider that caps the results of one call (Infura's 10,000 logs) can refuse a whole
+        // block's unfiltered Transfer logs: ask for this block with every source's own filters.
+        if (!isRangeTooLarge(error)) throw error;
+        log.debug(
+          `indexer: block ${block.number}'s logs asked with the sources' filters (${firstLine(error)})`,
+        );
+        return fetchSelectionLogs(client, await select("range"), at);
+      }
     },
     decode: async (logs, known) => decodeLogs(await select("decode"), chainId, logs, known, headers),
   });
