@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import type { EnvReader } from "./env.ts";
+import { readShare, type EnvReader } from "./env.ts";
 import {
   findPreset,
   maxAgeFor,
@@ -326,7 +326,7 @@ function readChain(
     feedCacheMs: r.int(v("FEED_CACHE_MS"), 5_000, 0, 600_000),
     l1DataFee,
     peg: {
-      maxDeviationPpm: readDeviation(r, v("PEG_MAX_DEVIATION")),
+      maxDeviationPpm: readShare(r, v("PEG_MAX_DEVIATION"), 20_000n, "a share of the peg"),
       policy: r.oneOf(v("PEG_POLICY"), ["quote", "refuse"] as const, "quote"),
     },
     collectRetryBlocks: r.int(v("COLLECT_RETRY_BLOCKS"), 20, 1, 1_000_000),
@@ -433,24 +433,6 @@ function readFiatFeeds(r: EnvReader, name: string): FiatFeedConfig[] | undefined
     });
   }
   return feeds;
-}
-
-/** PEG_MAX_DEVIATION: "2%" or "0.02" (a share from 0 to 1) → millionths; default 2 %. */
-function readDeviation(r: EnvReader, name: string): bigint {
-  const value = r.raw(name);
-  if (value === undefined) return 20_000n;
-  const percent = /^(\d{1,3})(?:\.(\d{1,4}))?%$/.exec(value);
-  const share = /^(0|1)(?:\.(\d{1,6}))?$/.exec(value);
-  const ppm = percent
-    ? BigInt(percent[1] as string) * 10_000n + BigInt((percent[2] ?? "").padEnd(4, "0"))
-    : share
-      ? BigInt(share[1] as string) * 1_000_000n + BigInt((share[2] ?? "").padEnd(6, "0"))
-      : undefined;
-  if (ppm === undefined || ppm > 1_000_000n) {
-    r.problem(`${name} must be a share of the peg like 2% or 0.02 (at most 100%), got "${value}"`, name);
-    return 20_000n;
-  }
-  return ppm;
 }
 
 /** A directory setting, resolved against the working directory (as DATA_DIR is). */

@@ -168,3 +168,24 @@ export function createEnvReader(env: Env): EnvReader {
     },
   };
 }
+
+/**
+ * A share such as RATE_MAX_SPREAD or PEG_MAX_DEVIATION: "2%" or "0.02" (from 0 to 1) → millionths,
+ * exactly; `fallback` when unset. `what` names it in the message ("a share of the peg").
+ */
+export function readShare(r: EnvReader, name: string, fallback: bigint, what = "a share"): bigint {
+  const value = r.raw(name);
+  if (value === undefined) return fallback;
+  const percent = /^(\d{1,3})(?:\.(\d{1,4}))?%$/.exec(value);
+  const share = /^(0|1)(?:\.(\d{1,6}))?$/.exec(value);
+  const ppm = percent
+    ? BigInt(percent[1] as string) * 10_000n + BigInt((percent[2] ?? "").padEnd(4, "0"))
+    : share
+      ? BigInt(share[1] as string) * 1_000_000n + BigInt((share[2] ?? "").padEnd(6, "0"))
+      : undefined;
+  if (ppm === undefined || ppm > 1_000_000n) {
+    r.problem(`${name} must be ${what} like 2% or 0.02 (at most 100%), got "${value}"`, name);
+    return fallback;
+  }
+  return ppm;
+}

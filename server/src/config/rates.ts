@@ -1,4 +1,4 @@
-import type { EnvReader } from "./env.ts";
+import { readShare, type EnvReader } from "./env.ts";
 
 /** The rate sources RATE_SOURCES may list (docs/payment-methods.md, "Rates"). */
 export const RATE_SOURCE_NAMES = ["chainlink", "coinbase", "kraken", "frankfurter"] as const;
@@ -80,21 +80,3 @@ const list = (value: string): string[] =>
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s !== "");
-
-/** "2%" or "0.02" (a share from 0 to 1) → millionths. */
-function readShare(r: EnvReader, name: string, fallback: bigint): bigint {
-  const value = r.raw(name);
-  if (value === undefined) return fallback;
-  const percent = /^(\d{1,3})(?:\.(\d{1,4}))?%$/.exec(value);
-  const share = /^(0|1)(?:\.(\d{1,6}))?$/.exec(value);
-  const ppm = percent
-    ? BigInt(percent[1] as string) * 10_000n + BigInt((percent[2] ?? "").padEnd(4, "0"))
-    : share
-      ? BigInt(share[1] as string) * 1_000_000n + BigInt((share[2] ?? "").padEnd(6, "0"))
-      : undefined;
-  if (ppm === undefined || ppm > 1_000_000n) {
-    r.problem(`${name} must be a share like 2% or 0.02 (at most 100%), got "${value}"`, name);
-    return fallback;
-  }
-  return ppm;
-}
